@@ -1,0 +1,93 @@
+// Test harness: starts the real `hearth serve` on 127.0.0.1 and Debian's
+// Chromium through playwright-core. Every request that is not to the
+// loopback server is aborted.
+import { spawn, execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Flags that keep a root, headless Chromium quiet on a machine with no network. */
+export const chromiumArgs = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--enable-blink-features=ForceEagerMeasureMemory',
+];
+
+export function chromiumPath() {
+  if (process.env.CHROMIUM) return process.env.CHROMIUM;
+  try {
+    return execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim();
+  } catch {
+    throw new Error('chromium not found: install Debian\'s chromium package (apt-get install chromium)');
+  }
+}
+
+/** Starts `hearth serve` on a free loopback port; resolves with {url, stop}. */
+export async function startServer(extraArgs = []) {
+  const bin = path.join(repoRoot, 'bin', 'hearth');
+  const proc = spawn(bin, ['serve', '-addr', '127.0.0.1:0', '-web', path.join(repoRoot, 'web'), ...extraArgs], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  proc.stderr.on('data', (d) => { stderr += d; });
+  const lines = createInterface({ input: proc.stdout });
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`hearth serve printed no URL in 20 s; stderr:\n${stderr}`)), 20000);
+    lines.on('line', (line) => {
+      const m = line.match(/(http:\/\/127\.0\.0\.1:\d+\/)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`hearth serve exited with ${code}; stderr:\n${stderr}`)); });
+  });
+  return {
+    url,
+    proc,
+    async stop() {
+      if (proc.exitCode !== null) return;
+      proc.kill('SIGTERM');
+      await once(proc, 'exit');
+    },
+  };
+}
+
+/** Launches headless Chromium (a throwaway profile). */
+export function launchBrowser(options = {}) {
+  return chromium.launch({ executablePath: chromiumPath(), args: chromiumArgs, headless: true, ...options });
+}
+
+/** Launches Chromium on a persistent profile directory (real on-disk OPFS and IndexedDB). */
+export function launchPersistent(userDataDir, options = {}) {
+  return chromium.launchPersistentContext(userDataDir, { executablePath: chromiumPath(), args: chromiumArgs, headless: true, ...options });
+}
+
+/** Aborts every request that does not go to the loopback server. */
+export async function loopbackOnly(context) {
+  await context.route('**/*', (route) => {
+    const u = new URL(route.request().url());
+    if (u.hostname === '127.0.0.1' || u.protocol === 'data:' || u.protocol === 'blob:') return route.continue();
+    return route.abort();
+  });
+}
+
+/**
+ * Opens a page on the server's blank test page with hearth.js imported as
+ * window.hearth.
+ */
+export async function hearthPage(context, url) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(err));
+  await page.goto(new URL('e2e.html', url).href);
+  await page.evaluate(async () => { window.hearth = await import('./hearth.js'); });
+  page.hearthErrors = errors;
+  return page;
+}

@@ -1,0 +1,14 @@
+module github.com/hearthdb/hearth
+
+go 1.26.8
+
+require (
+	github.com/hack-pad/safejs v0.1.0
+	github.com/ncruces/go-sqlite3 v0.36.0
+)
+
+require (
+	github.com/ncruces/go-sqlite3-wasm/v6 v6.4.35401 // indirect
+	github.com/ncruces/julianday v1.0.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+)

@@ -1,0 +1,442 @@
+package engine
+
+import (
+	"container/list"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hearthdb/hearth/wasm/protocol"
+	"github.com/ncruces/go-sqlite3"
+)
+
+// stmtCacheSize bounds the prepared statements kept per connection. Apps
+// issue a small set of distinct SQL texts over and over; re-preparing them
+// costs more than running them.
+const stmtCacheSize = 128
+
+// Conn is one open database: a SQLite connection plus its statement cache.
+// It is not safe for concurrent use; the Engine gives each Conn to exactly
+// one goroutine.
+type Conn struct {
+	db       *sqlite3.Conn
+	location Location
+	cache    stmtCache
+}
+
+// OpenConn opens the database at loc and runs its pragmas.
+func OpenConn(loc Location) (*Conn, error) {
+	db, err := sqlite3.Open(loc.URI)
+	if err != nil {
+		return nil, sqlError(err)
+	}
+	for _, p := range loc.Pragmas {
+		if err := db.Exec(p); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("%s: %w", p, sqlError(err))
+		}
+	}
+	c := &Conn{db: db, location: loc}
+	c.cache.init()
+	return c, nil
+}
+
+// Location reports where the database lives.
+func (c *Conn) Location() Location { return c.location }
+
+// Close finalizes cached statements and closes the connection.
+func (c *Conn) Close() error {
+	c.cache.clear()
+	return sqlError(c.db.Close())
+}
+
+// ExecResult is what a statement that returns no rows reports.
+type ExecResult struct {
+	Changes         int64
+	LastInsertRowID int64
+}
+
+// Exec runs sql, which may hold several statements; params bind to the first
+// statement that has parameters. Rows a statement returns are discarded.
+func (c *Conn) Exec(sql string, params any) (ExecResult, error) {
+	err := c.eachStatement(sql, params, func(s *sqlite3.Stmt) error {
+		for s.Step() {
+		}
+		return s.Err()
+	})
+	if err != nil {
+		return ExecResult{}, err
+	}
+	return ExecResult{Changes: c.db.Changes(), LastInsertRowID: c.db.LastInsertRowID()}, nil
+}
+
+// Query runs one statement and writes {columns, rows} to enc. Rows are
+// encoded straight from SQLite's memory, with no intermediate Go values.
+func (c *Conn) Query(sql string, params any, enc *protocol.Encoder) error {
+	s, cached, err := c.prepareOne(sql)
+	if err != nil {
+		return err
+	}
+	defer c.release(s, cached)
+	if err := bindParams(s, params); err != nil {
+		return err
+	}
+	return writeRows(s, enc)
+}
+
+func writeRows(s *sqlite3.Stmt, enc *protocol.Encoder) error {
+	n := s.ColumnCount()
+	enc.Map(2)
+	enc.Key("columns")
+	enc.Array(n)
+	for i := range n {
+		enc.Text(s.ColumnName(i))
+	}
+	enc.Key("rows")
+	countPos := enc.BeginCount(protocol.TagArray)
+	rows := 0
+	for s.Step() {
+		enc.Array(n)
+		for i := range n {
+			switch s.ColumnType(i) {
+			case sqlite3.INTEGER:
+				enc.Int(s.ColumnInt64(i))
+			case sqlite3.FLOAT:
+				enc.Float(s.ColumnFloat(i))
+			case sqlite3.TEXT:
+				enc.TextBytes(s.ColumnRawText(i))
+			case sqlite3.BLOB:
+				enc.Blob(s.ColumnRawBlob(i))
+			default:
+				enc.Null()
+			}
+		}
+		rows++
+	}
+	enc.EndCount(countPos, rows)
+	return sqlError(s.Err())
+}
+
+// Statement is one entry of a batch.
+type Statement struct {
+	SQL    string
+	Params any
+}
+
+// Batch runs statements in one transaction: all of them or none. It nests
+// inside a transaction the app opened itself (a savepoint). Each statement's
+// result — rows for statements that return columns, else changes — is written
+// to enc as an array. On failure the error is a *protocol.Error whose Index
+// names the failing statement, and nothing the batch did remains.
+func (c *Conn) Batch(stmts []Statement, enc *protocol.Encoder) error {
+	if err := c.db.Exec("SAVEPOINT hearth_batch"); err != nil {
+		return sqlError(err)
+	}
+	enc.Map(1)
+	enc.Key("results")
+	enc.Array(len(stmts))
+	for i, st := range stmts {
+		if err := c.batchStatement(st, enc); err != nil {
+			// ROLLBACK TO undoes the work, RELEASE ends the savepoint
+			// (and commits nothing when it was the outermost transaction).
+			rbErr := c.db.Exec("ROLLBACK TO hearth_batch; RELEASE hearth_batch")
+			perr := asProtocolError(err)
+			perr.Index = i
+			if rbErr != nil {
+				perr.Message += fmt.Sprintf(" (and the rollback failed: %v)", rbErr)
+			}
+			return perr
+		}
+	}
+	if err := c.db.Exec("RELEASE hearth_batch"); err != nil {
+		c.db.Exec("ROLLBACK TO hearth_batch; RELEASE hearth_batch")
+		perr := asProtocolError(sqlError(err))
+		perr.Index = len(stmts)
+		return perr
+	}
+	return nil
+}
+
+func (c *Conn) batchStatement(st Statement, enc *protocol.Encoder) error {
+	s, cached, err := c.prepareOne(st.SQL)
+	if err != nil {
+		return err
+	}
+	defer c.release(s, cached)
+	if err := bindParams(s, st.Params); err != nil {
+		return err
+	}
+	if s.ColumnCount() > 0 {
+		return writeRows(s, enc)
+	}
+	for s.Step() {
+	}
+	if err := s.Err(); err != nil {
+		return sqlError(err)
+	}
+	writeExecResult(enc, ExecResult{Changes: c.db.Changes(), LastInsertRowID: c.db.LastInsertRowID()})
+	return nil
+}
+
+func writeExecResult(enc *protocol.Encoder, r ExecResult) {
+	enc.Map(2)
+	enc.Key("changes")
+	enc.Int(r.Changes)
+	enc.Key("lastInsertRowid")
+	enc.Int(r.LastInsertRowID)
+}
+
+// prepareOne prepares a single statement, from the cache when possible.
+func (c *Conn) prepareOne(sql string) (s *sqlite3.Stmt, cached bool, err error) {
+	if s := c.cache.get(sql); s != nil {
+		return s, true, nil
+	}
+	s, tail, err := c.db.PrepareFlags(sql, sqlite3.PREPARE_PERSISTENT)
+	if err != nil {
+		return nil, false, sqlError(err)
+	}
+	if s == nil {
+		return nil, false, protocol.Errorf(protocol.CodeBadRequest, "sql holds no statement")
+	}
+	if !onlyComments(tail) {
+		s.Close()
+		return nil, false, protocol.Errorf(protocol.CodeBadRequest, "sql holds more than one statement; use exec or batch")
+	}
+	c.cache.put(sql, s)
+	return s, true, nil
+}
+
+// release makes a statement ready for its next use.
+func (c *Conn) release(s *sqlite3.Stmt, cached bool) {
+	if !cached {
+		s.Close()
+		return
+	}
+	s.Reset()
+	s.ClearBindings()
+}
+
+// eachStatement prepares and runs every statement in sql. A text holding one
+// statement goes through the cache; the statements of a multi-statement text
+// (schema scripts) are prepared afresh since such texts rarely repeat.
+func (c *Conn) eachStatement(sql string, params any, run func(*sqlite3.Stmt) error) error {
+	if s := c.cache.get(sql); s != nil {
+		defer c.release(s, true)
+		if err := bindParams(s, params); err != nil {
+			return err
+		}
+		return sqlError(run(s))
+	}
+	bound := params == nil
+	for first := true; ; first = false {
+		s, tail, err := c.db.PrepareFlags(sql, sqlite3.PREPARE_PERSISTENT)
+		if err != nil {
+			return sqlError(err)
+		}
+		if s == nil { // only whitespace or comments remained
+			if first {
+				return protocol.Errorf(protocol.CodeBadRequest, "sql holds no statement")
+			}
+			break
+		}
+		cache := first && onlyComments(tail)
+		if cache {
+			c.cache.put(sql, s)
+		}
+		if s.BindCount() > 0 {
+			var err error
+			switch {
+			case !bound:
+				err = bindParams(s, params)
+				bound = true
+			case params == nil:
+				err = bindParams(s, nil)
+			default:
+				err = protocol.Errorf("SQLITE_RANGE", "params bind to the first statement that has parameters; a later statement has parameters too")
+			}
+			if err != nil {
+				c.release(s, cache)
+				return err
+			}
+		}
+		err = run(s)
+		c.release(s, cache)
+		if err != nil {
+			return sqlError(err)
+		}
+		if onlyComments(tail) {
+			break
+		}
+		sql = tail
+	}
+	if !bound {
+		return protocol.Errorf("SQLITE_RANGE", "params were given but no statement has parameters")
+	}
+	return nil
+}
+
+// onlyComments reports whether s holds nothing but SQL comments and space.
+func onlyComments(s string) bool {
+	for {
+		s = strings.TrimSpace(s)
+		switch {
+		case s == "":
+			return true
+		case strings.HasPrefix(s, "--"):
+			i := strings.IndexByte(s, '\n')
+			if i < 0 {
+				return true
+			}
+			s = s[i+1:]
+		case strings.HasPrefix(s, "/*"):
+			i := strings.Index(s, "*/")
+			if i < 0 {
+				return true
+			}
+			s = s[i+2:]
+		default:
+			return false
+		}
+	}
+}
+
+// stmtCache is a small LRU of prepared statements keyed by SQL text.
+type stmtCache struct {
+	order *list.List // front = most recently used; values are *cacheEntry
+	bySQL map[string]*list.Element
+}
+
+type cacheEntry struct {
+	sql  string
+	stmt *sqlite3.Stmt
+}
+
+func (sc *stmtCache) init() {
+	sc.order = list.New()
+	sc.bySQL = make(map[string]*list.Element)
+}
+
+func (sc *stmtCache) get(sql string) *sqlite3.Stmt {
+	el, ok := sc.bySQL[sql]
+	if !ok {
+		return nil
+	}
+	sc.order.MoveToFront(el)
+	return el.Value.(*cacheEntry).stmt
+}
+
+func (sc *stmtCache) put(sql string, s *sqlite3.Stmt) {
+	sc.bySQL[sql] = sc.order.PushFront(&cacheEntry{sql: sql, stmt: s})
+	for sc.order.Len() > stmtCacheSize {
+		el := sc.order.Back()
+		e := el.Value.(*cacheEntry)
+		e.stmt.Close()
+		delete(sc.bySQL, e.sql)
+		sc.order.Remove(el)
+	}
+}
+
+func (sc *stmtCache) clear() {
+	for el := sc.order.Front(); el != nil; el = el.Next() {
+		el.Value.(*cacheEntry).stmt.Close()
+	}
+	sc.init()
+}
+
+// bindParams binds an array (positional) or map (named) of decoded values.
+func bindParams(s *sqlite3.Stmt, params any) error {
+	n := s.BindCount()
+	switch p := params.(type) {
+	case nil:
+		if n > 0 {
+			return protocol.Errorf("SQLITE_RANGE", "statement has %d parameters but no params were given", n)
+		}
+	case []any:
+		if len(p) != n {
+			return protocol.Errorf("SQLITE_RANGE", "statement has %d parameters, got %d values", n, len(p))
+		}
+		for i, v := range p {
+			if err := bindValue(s, i+1, v); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		for i := 1; i <= n; i++ {
+			name := s.BindName(i)
+			if name == "" {
+				return protocol.Errorf("SQLITE_RANGE", "parameter %d is positional; pass an array", i)
+			}
+			v, ok := p[name]
+			if !ok {
+				v, ok = p[name[1:]]
+			}
+			if !ok {
+				return protocol.Errorf("SQLITE_RANGE", "no value for parameter %s", name)
+			}
+			if err := bindValue(s, i, v); err != nil {
+				return err
+			}
+		}
+	default:
+		return protocol.Errorf(protocol.CodeBadRequest, "params must be an array or a map, got %s", protocol.TypeName(params))
+	}
+	return nil
+}
+
+func bindValue(s *sqlite3.Stmt, i int, v any) error {
+	var err error
+	switch v := v.(type) {
+	case nil:
+		err = s.BindNull(i)
+	case bool:
+		err = s.BindBool(i, v)
+	case int64:
+		err = s.BindInt64(i, v)
+	case float64:
+		err = s.BindFloat(i, v)
+	case string:
+		err = s.BindText(i, v)
+	case []byte:
+		err = s.BindBlob(i, v)
+	default:
+		return protocol.Errorf(protocol.CodeBadRequest, "parameter %d: cannot bind a %s", i, protocol.TypeName(v))
+	}
+	return sqlError(err)
+}
+
+// sqlError turns a SQLite error into a *protocol.Error coded with SQLite's
+// extended result code name; other errors pass through.
+func sqlError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var perr *protocol.Error
+	if errors.As(err, &perr) {
+		return err
+	}
+	var serr *sqlite3.Error
+	if errors.As(err, &serr) {
+		return &protocol.Error{Code: CodeName(serr.ExtendedCode()), Message: serr.Error(), Index: -1}
+	}
+	return err
+}
+
+// CodeName names an extended result code the way SQLite's C API does.
+func CodeName(code sqlite3.ExtendedErrorCode) string {
+	if name, ok := extendedCodeNames[code]; ok {
+		return name
+	}
+	if name, ok := primaryCodeNames[code.Code()]; ok {
+		return name
+	}
+	return fmt.Sprintf("SQLITE_%d", code)
+}
+
+func asProtocolError(err error) *protocol.Error {
+	var perr *protocol.Error
+	if errors.As(err, &perr) {
+		cp := *perr
+		return &cp
+	}
+	return &protocol.Error{Code: protocol.CodeInternal, Message: err.Error(), Index: -1}
+}

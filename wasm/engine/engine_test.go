@@ -1,0 +1,264 @@
+package engine
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hearthdb/hearth/wasm/protocol"
+)
+
+// client drives an Engine the way the page does: encoded requests in,
+// encoded replies out, matched by id.
+type client struct {
+	t       *testing.T
+	eng     *Engine
+	mu      sync.Mutex
+	nextID  int64
+	replies chan map[string]any
+}
+
+func newClient(t *testing.T) *client {
+	c := &client{t: t, replies: make(chan map[string]any, 4096)}
+	c.eng = New(MemoryStorage{}, func(msg []byte) {
+		v, err := protocol.Decode(bytes.Clone(msg))
+		if err != nil {
+			t.Errorf("engine sent an undecodable reply: %v", err)
+			return
+		}
+		c.replies <- v.(map[string]any)
+	})
+	return c
+}
+
+func (c *client) send(op string, fields map[string]any) int64 {
+	c.mu.Lock()
+	c.nextID++
+	id := c.nextID
+	c.mu.Unlock()
+	m := map[string]any{"v": int64(1), "id": id, "op": op}
+	for k, v := range fields {
+		m[k] = v
+	}
+	msg, err := protocol.Encode(m)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.eng.Receive(msg)
+	return id
+}
+
+func (c *client) next() map[string]any {
+	select {
+	case r := <-c.replies:
+		return r
+	case <-time.After(10 * time.Second):
+		c.t.Fatal("no reply within 10s")
+		return nil
+	}
+}
+
+// call sends one request and waits for its reply.
+func (c *client) call(op string, fields map[string]any) map[string]any {
+	id := c.send(op, fields)
+	r := c.next()
+	if r["id"] != id {
+		c.t.Fatalf("reply id %v, want %d", r["id"], id)
+	}
+	return r
+}
+
+func (c *client) ok(op string, fields map[string]any) map[string]any {
+	c.t.Helper()
+	r := c.call(op, fields)
+	if e, bad := r["error"]; bad {
+		c.t.Fatalf("%s %v: %v", op, fields, e)
+	}
+	return r["ok"].(map[string]any)
+}
+
+func (c *client) fail(op string, fields map[string]any, code string) map[string]any {
+	c.t.Helper()
+	r := c.call(op, fields)
+	e, bad := r["error"].(map[string]any)
+	if !bad {
+		c.t.Fatalf("%s %v succeeded, want %s", op, fields, code)
+	}
+	if e["code"] != code {
+		c.t.Fatalf("%s: code %v (%v), want %s", op, e["code"], e["message"], code)
+	}
+	return e
+}
+
+func (c *client) open(name string) int64 {
+	return c.ok("open", map[string]any{"name": name, "storage": "memory"})["db"].(int64)
+}
+
+func TestRoundTrip(t *testing.T) {
+	c := newClient(t)
+	db := c.open("roundtrip")
+	c.ok("exec", map[string]any{"db": db, "sql": "CREATE TABLE t(id INTEGER PRIMARY KEY, v)"})
+	r := c.ok("exec", map[string]any{"db": db, "sql": "INSERT INTO t(v) VALUES (?), (?)", "params": []any{"a", "b"}})
+	if r["changes"] != int64(2) || r["lastInsertRowid"] != int64(2) {
+		t.Fatalf("exec result %v", r)
+	}
+	q := c.ok("query", map[string]any{"db": db, "sql": "SELECT id, v FROM t WHERE v = :v", "params": map[string]any{"v": "b"}})
+	if fmt.Sprint(q["columns"]) != "[id v]" || fmt.Sprint(q["rows"]) != "[[2 b]]" {
+		t.Fatalf("query result %v", q)
+	}
+}
+
+func TestValuesRoundTripExactly(t *testing.T) {
+	c := newClient(t)
+	db := c.open("values")
+	values := []any{nil, int64(0), int64(-1), int64(math.MaxInt32) + 1, int64(math.MaxInt64), int64(math.MinInt64),
+		1.5, math.Inf(-1), -0.0, "", "a\x00b", "😀 astral", []byte{}, []byte{0, 1, 0, 255}}
+	c.ok("exec", map[string]any{"db": db, "sql": "CREATE TABLE t(i INTEGER PRIMARY KEY, v ANY) STRICT"})
+	for i, v := range values {
+		c.ok("exec", map[string]any{"db": db, "sql": "INSERT INTO t VALUES (?, ?)", "params": []any{int64(i), v}})
+	}
+	rows := c.ok("query", map[string]any{"db": db, "sql": "SELECT v FROM t ORDER BY i"})["rows"].([]any)
+	for i, v := range values {
+		got := rows[i].([]any)[0]
+		if fmt.Sprintf("%T %#v", got, got) != fmt.Sprintf("%T %#v", v, v) {
+			t.Errorf("value %d: got %T %#v, want %T %#v", i, got, got, v, v)
+		}
+	}
+}
+
+func TestBatchIsAllOrNothing(t *testing.T) {
+	c := newClient(t)
+	db := c.open("batch")
+	c.ok("exec", map[string]any{"db": db, "sql": "CREATE TABLE t(id INTEGER PRIMARY KEY)"})
+	e := c.fail("batch", map[string]any{"db": db, "statements": []any{
+		map[string]any{"sql": "INSERT INTO t VALUES (1)"},
+		map[string]any{"sql": "INSERT INTO t VALUES (2)"},
+		map[string]any{"sql": "INSERT INTO t VALUES (1)"},
+		map[string]any{"sql": "INSERT INTO t VALUES (4)"},
+	}}, "SQLITE_CONSTRAINT_PRIMARYKEY")
+	if e["index"] != int64(2) {
+		t.Fatalf("failing index %v, want 2", e["index"])
+	}
+	rows := c.ok("query", map[string]any{"db": db, "sql": "SELECT count(*) FROM t"})["rows"]
+	if fmt.Sprint(rows) != "[[0]]" {
+		t.Fatalf("after failed batch: %v", rows)
+	}
+	r := c.ok("batch", map[string]any{"db": db, "statements": []any{
+		map[string]any{"sql": "INSERT INTO t VALUES (?)", "params": []any{int64(7)}},
+		map[string]any{"sql": "SELECT id FROM t"},
+	}})
+	if fmt.Sprint(r["results"]) != "[map[changes:1 lastInsertRowid:7] map[columns:[id] rows:[[7]]]]" {
+		t.Fatalf("batch results %v", r["results"])
+	}
+}
+
+func TestBatchInsideAppTransaction(t *testing.T) {
+	c := newClient(t)
+	db := c.open("nested")
+	c.ok("exec", map[string]any{"db": db, "sql": "CREATE TABLE t(id INTEGER PRIMARY KEY); BEGIN; INSERT INTO t VALUES (1)"})
+	c.fail("batch", map[string]any{"db": db, "statements": []any{map[string]any{"sql": "INSERT INTO t VALUES (1)"}}}, "SQLITE_CONSTRAINT_PRIMARYKEY")
+	c.ok("exec", map[string]any{"db": db, "sql": "COMMIT"})
+	if rows := c.ok("query", map[string]any{"db": db, "sql": "SELECT id FROM t"})["rows"]; fmt.Sprint(rows) != "[[1]]" {
+		t.Fatalf("the app's own transaction was disturbed: %v", rows)
+	}
+}
+
+func TestErrorsHaveStableCodes(t *testing.T) {
+	c := newClient(t)
+	db := c.open("errors")
+	c.fail("exec", map[string]any{"db": db, "sql": "SELEC 1"}, "SQLITE_ERROR")
+	c.fail("query", map[string]any{"db": db, "sql": "SELECT ?", "params": []any{}}, "SQLITE_RANGE")
+	c.fail("query", map[string]any{"db": db, "sql": "SELECT :a", "params": map[string]any{"b": int64(1)}}, "SQLITE_RANGE")
+	c.fail("query", map[string]any{"db": db, "sql": "SELECT 1; SELECT 2"}, "BAD_REQUEST")
+	c.fail("query", map[string]any{"db": db, "sql": int64(5)}, "BAD_REQUEST")
+	c.fail("query", map[string]any{"db": db, "sql": "SELECT ?", "params": []any{[]any{}}}, "BAD_REQUEST")
+	c.fail("query", map[string]any{"db": db, "sql": "SELECT 1", "params": "x"}, "BAD_REQUEST")
+	c.fail("frobnicate", map[string]any{"db": db}, "BAD_REQUEST")
+	c.fail("exec", map[string]any{"db": int64(999), "sql": "SELECT 1"}, "CLOSED")
+	c.fail("open", map[string]any{"name": "../x"}, "BAD_REQUEST")
+	c.fail("open", map[string]any{"name": "x", "storage": "floppy"}, "BAD_REQUEST")
+	c.fail("open", map[string]any{"name": "x", "storage": "opfs"}, "STORAGE_UNAVAILABLE")
+	c.fail("batch", map[string]any{"db": db, "statements": []any{"SELECT 1"}}, "BAD_REQUEST")
+	c.ok("exec", map[string]any{"db": db, "sql": "SELECT 1"})
+	c.ok("close", map[string]any{"db": db})
+	c.fail("exec", map[string]any{"db": db, "sql": "SELECT 1"}, "CLOSED")
+}
+
+func TestMalformedMessagesNeverKillTheEngine(t *testing.T) {
+	c := newClient(t)
+	good, _ := protocol.Encode(map[string]any{"v": int64(1), "id": int64(5), "op": "exec"})
+	for _, msg := range [][]byte{nil, {0xff}, {0x09, 1, 0, 0}, {0x06, 0xff, 0xff, 0xff, 0x7f}, good[:len(good)-2],
+		append(bytes.Clone(good), 0), {0x03, 1, 2, 3, 4}} {
+		c.eng.Receive(msg)
+		r := c.next()
+		if e := r["error"].(map[string]any); e["code"] != "BAD_REQUEST" {
+			t.Fatalf("message % x: %v", msg, r)
+		}
+	}
+	noVersion, _ := protocol.Encode(map[string]any{"id": int64(9), "op": "open"})
+	c.eng.Receive(noVersion)
+	if r := c.next(); r["id"] != int64(9) || r["error"].(map[string]any)["code"] != "BAD_REQUEST" {
+		t.Fatalf("missing version: %v", r)
+	}
+	db := c.open("still-alive")
+	c.ok("exec", map[string]any{"db": db, "sql": "SELECT 1"})
+}
+
+func TestMultiStatementExec(t *testing.T) {
+	c := newClient(t)
+	db := c.open("multi")
+	c.ok("exec", map[string]any{"db": db, "sql": "CREATE TABLE a(x); -- comment\nCREATE TABLE b(y); INSERT INTO a VALUES (?); INSERT INTO b VALUES (2)", "params": []any{int64(1)}})
+	c.fail("exec", map[string]any{"db": db, "sql": "INSERT INTO a VALUES (?); INSERT INTO b VALUES (?)", "params": []any{int64(1)}}, "SQLITE_RANGE")
+	q := c.ok("query", map[string]any{"db": db, "sql": "SELECT (SELECT group_concat(x) FROM a), (SELECT group_concat(y) FROM b) /* trailing comment */"})
+	if fmt.Sprint(q["rows"]) != "[[1,1 2]]" {
+		// The failed exec ran its first statement before failing on the
+		// second: like sqlite3_exec, a multi-statement exec is not atomic.
+		t.Fatalf("rows %v", q["rows"])
+	}
+}
+
+func TestConcurrentRequestsEachGetTheirOwnReply(t *testing.T) {
+	c := newClient(t)
+	db := c.open("concurrent")
+	c.ok("exec", map[string]any{"db": db, "sql": "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)"})
+	const n = 1000
+	ids := make(map[int64]int)
+	for i := range n {
+		ids[c.send("exec", map[string]any{"db": db, "sql": "INSERT INTO t(v) VALUES (?) RETURNING id", "params": []any{fmt.Sprint(i)}})] = i
+	}
+	for range n {
+		r := c.next()
+		i, ok := ids[r["id"].(int64)]
+		if !ok || r["error"] != nil {
+			t.Fatalf("unexpected reply %v", r)
+		}
+		delete(ids, r["id"].(int64))
+		// Requests of one database run in arrival order.
+		if got := r["ok"].(map[string]any)["lastInsertRowid"]; got != int64(i+1) {
+			t.Fatalf("request %d got rowid %v", i, got)
+		}
+	}
+}
+
+func TestCloseRacesGetClosedReplies(t *testing.T) {
+	c := newClient(t)
+	db := c.open("race")
+	c.send("close", map[string]any{"db": db})
+	c.send("exec", map[string]any{"db": db, "sql": "SELECT 1"})
+	codes := []string{}
+	for range 2 {
+		r := c.next()
+		if e, ok := r["error"].(map[string]any); ok {
+			codes = append(codes, e["code"].(string))
+		} else {
+			codes = append(codes, "ok")
+		}
+	}
+	if strings.Join(codes, ",") != "CLOSED,ok" && strings.Join(codes, ",") != "ok,CLOSED" {
+		t.Fatalf("codes %v", codes)
+	}
+}

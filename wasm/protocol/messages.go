@@ -1,0 +1,180 @@
+package protocol
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Stable error codes that are not SQLite result codes. SQL errors use
+// SQLite's extended result code names (SQLITE_CONSTRAINT_UNIQUE, …).
+const (
+	CodeBadRequest         = "BAD_REQUEST"
+	CodeClosed             = "CLOSED"
+	CodeStorageUnavailable = "STORAGE_UNAVAILABLE"
+	CodeStorageQuota       = "STORAGE_QUOTA"
+	CodeInternal           = "INTERNAL"
+)
+
+// Operations a request may name.
+const (
+	OpOpen  = "open"
+	OpExec  = "exec"
+	OpQuery = "query"
+	OpBatch = "batch"
+	OpClose = "close"
+)
+
+// Error is a failure with a stable code, sent back as {code, message, index?}.
+type Error struct {
+	Code    string
+	Message string
+	// Index is the failing statement of a batch, or -1.
+	Index int
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Errorf builds an *Error with no statement index.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Index: -1}
+}
+
+// Request is a decoded request envelope.
+type Request struct {
+	ID int64
+	Op string
+	// DB is the database handle the request addresses (0 for open).
+	DB int64
+	// Fields holds every field of the envelope, operands included.
+	Fields map[string]any
+}
+
+// ParseRequest decodes and checks a request envelope. When it fails, the
+// returned id is the request's id if one could be read, and hasID says so.
+func ParseRequest(msg []byte) (req Request, hasID bool, err *Error) {
+	v, derr := Decode(msg)
+	if derr != nil {
+		return req, false, Errorf(CodeBadRequest, "%v", derr)
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return req, false, Errorf(CodeBadRequest, "a request must be a map, got %s", TypeName(v))
+	}
+	id, ok := m["id"].(int64)
+	if !ok {
+		return req, false, Errorf(CodeBadRequest, "request field id must be an integer, got %s", TypeName(m["id"]))
+	}
+	req.ID, req.Fields = id, m
+	if ver, ok := m["v"].(int64); !ok || ver != Version {
+		return req, true, Errorf(CodeBadRequest, "unsupported protocol version %v (this worker speaks %d)", m["v"], Version)
+	}
+	if req.Op, ok = m["op"].(string); !ok {
+		return req, true, Errorf(CodeBadRequest, "request field op must be text, got %s", TypeName(m["op"]))
+	}
+	if req.Op != OpOpen {
+		if req.DB, ok = m["db"].(int64); !ok {
+			return req, true, Errorf(CodeBadRequest, "op %q needs an integer db handle, got %s", req.Op, TypeName(m["db"]))
+		}
+	}
+	return req, true, nil
+}
+
+// Text returns a required text operand.
+func (r Request) Text(key string) (string, *Error) {
+	s, ok := r.Fields[key].(string)
+	if !ok {
+		return "", Errorf(CodeBadRequest, "op %q needs text field %q, got %s", r.Op, key, TypeName(r.Fields[key]))
+	}
+	return s, nil
+}
+
+// OptionalText returns a text operand, or def when it is absent or null.
+func (r Request) OptionalText(key, def string) (string, *Error) {
+	if r.Fields[key] == nil {
+		return def, nil
+	}
+	return r.Text(key)
+}
+
+// TypeName names a decoded value's wire type for error messages.
+func TypeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "boolean"
+	case int64:
+		return "integer"
+	case float64:
+		return "float"
+	case string:
+		return "text"
+	case []byte:
+		return "blob"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "map"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// EncodeOKHeader starts a success reply; the caller then writes exactly one
+// value, the result.
+func EncodeOKHeader(e *Encoder, id int64) {
+	e.Map(3)
+	e.Key("v")
+	e.Int(Version)
+	e.Key("id")
+	e.Int(id)
+	e.Key("ok")
+}
+
+// EncodeError encodes an error reply. A nil id is sent as null.
+func EncodeError(e *Encoder, id *int64, err error) {
+	var perr *Error
+	if !errors.As(err, &perr) {
+		perr = &Error{Code: CodeInternal, Message: err.Error(), Index: -1}
+	}
+	e.Map(3)
+	e.Key("v")
+	e.Int(Version)
+	e.Key("id")
+	if id == nil {
+		e.Null()
+	} else {
+		e.Int(*id)
+	}
+	e.Key("error")
+	n := 2
+	if perr.Index >= 0 {
+		n = 3
+	}
+	e.Map(n)
+	e.Key("code")
+	e.Text(perr.Code)
+	e.Key("message")
+	e.Text(perr.Message)
+	if perr.Index >= 0 {
+		e.Key("index")
+		e.Int(int64(perr.Index))
+	}
+}
+
+// BeginCount writes a placeholder container count and returns its position,
+// for results whose length is known only after they are written (rows).
+func (e *Encoder) BeginCount(tag byte) int {
+	e.buf = append(e.buf, tag, 0, 0, 0, 0)
+	return len(e.buf) - 4
+}
+
+// EndCount fills in a count written by BeginCount.
+func (e *Encoder) EndCount(pos, n int) {
+	e.buf[pos] = byte(n)
+	e.buf[pos+1] = byte(n >> 8)
+	e.buf[pos+2] = byte(n >> 16)
+	e.buf[pos+3] = byte(n >> 24)
+}
+
+// TagArray is the tag to pass to BeginCount for an array.
+const TagArray = tagArray

@@ -1,0 +1,38 @@
+// Hearth worker bootstrap: loads Go's wasm_exec.js and the Hearth bundle,
+// then hands every message to Go. Messages that arrive while the module
+// compiles are queued and delivered in order once Go is ready.
+import './dist/wasm_exec.js';
+
+const wasmURL = new URL(new URL(self.location.href).searchParams.get('wasm') ?? './dist/hearth.wasm', import.meta.url);
+
+const pending = [];
+let receive = null;
+
+self.onmessage = (event) => {
+  if (receive) receive(event.data);
+  else pending.push(event.data);
+};
+
+// Called by Go's main with the function that takes each message.
+globalThis.__hearthReady = (fn) => {
+  receive = fn;
+  for (const msg of pending.splice(0)) fn(msg);
+};
+
+function fatal(message) {
+  // A plain object, not a binary reply: the page tells them apart by type.
+  self.postMessage({ hearthFatal: String(message) });
+}
+
+try {
+  const go = new globalThis.Go();
+  // Streaming compile starts while the bytes arrive; with a cacheable
+  // response Chromium also reuses its compiled-code cache on the next start.
+  const { instance } = await WebAssembly.instantiateStreaming(fetch(wasmURL), go.importObject);
+  go.run(instance).then(
+    () => fatal('the Hearth worker exited'),
+    (err) => fatal(`the Hearth worker crashed: ${err?.message ?? err}`),
+  );
+} catch (err) {
+  fatal(`loading ${wasmURL} failed: ${err?.message ?? err}`);
+}

@@ -1,0 +1,160 @@
+// Hearth client: a SQLite database in a Web Worker, driven from the page.
+// Plain ESM, no dependencies. See hearth.d.ts for the typed API.
+import { encode, decode, VERSION } from './protocol.js';
+
+/** An error from Hearth, with a stable code (SQLITE_CONSTRAINT_UNIQUE, BAD_REQUEST, CLOSED, …). */
+export class HearthError extends Error {
+  constructor(code, message, index) {
+    super(message);
+    this.name = 'HearthError';
+    this.code = code;
+    if (index !== undefined) this.index = index;
+  }
+}
+
+const defaultWorkerURL = new URL('./hearth-worker.js', import.meta.url);
+
+/**
+ * One Hearth worker and the requests in flight to it. Requests may be issued
+ * concurrently; replies are matched by id.
+ */
+export class HearthWorker {
+  constructor({ workerURL = defaultWorkerURL, wasmURL } = {}) {
+    const url = new URL(workerURL, import.meta.url);
+    if (wasmURL) url.searchParams.set('wasm', new URL(wasmURL, globalThis.location?.href).href);
+    this.worker = new Worker(url, { type: 'module', name: 'hearth' });
+    this.pending = new Map();
+    this.nextID = 1;
+    this.failure = null;
+    /** Called with a HearthError for replies that match no request (e.g. an undecodable message). */
+    this.onUnmatchedError = (err) => console.warn('hearth:', err);
+    this.worker.onmessage = (event) => this.#receive(event.data);
+    this.worker.onerror = (event) => {
+      event.preventDefault?.();
+      this.#fail(new HearthError('WORKER_FAILED', `the Hearth worker failed to load: ${event.message ?? 'unknown error'}`));
+    };
+  }
+
+  #receive(data) {
+    if (!(data instanceof Uint8Array) && !(data instanceof ArrayBuffer)) {
+      if (data && typeof data.hearthFatal === 'string') this.#fail(new HearthError('WORKER_FAILED', data.hearthFatal));
+      return;
+    }
+    let reply;
+    try {
+      reply = decode(data);
+    } catch (err) {
+      this.onUnmatchedError(new HearthError('BAD_REPLY', `undecodable reply from the worker: ${err.message}`));
+      return;
+    }
+    const waiter = reply.id == null ? undefined : this.pending.get(reply.id);
+    if (!waiter) {
+      if (reply.error) this.onUnmatchedError(new HearthError(reply.error.code, reply.error.message));
+      return;
+    }
+    this.pending.delete(reply.id);
+    if (reply.error) waiter.reject(new HearthError(reply.error.code, reply.error.message, reply.error.index));
+    else waiter.resolve(reply.ok);
+  }
+
+  #fail(err) {
+    this.failure = err;
+    for (const waiter of this.pending.values()) waiter.reject(err);
+    this.pending.clear();
+  }
+
+  /** Sends one request and resolves with its result. */
+  request(op, fields) {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextID++;
+    let msg;
+    try {
+      msg = encode({ v: VERSION, id, op, ...fields });
+    } catch (err) {
+      return Promise.reject(new HearthError('BAD_REQUEST', err.message));
+    }
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      // Transfer the buffer: the worker receives it without a copy.
+      this.worker.postMessage(msg, [msg.buffer]);
+    });
+  }
+
+  /** Stops the worker; requests in flight reject with CLOSED. */
+  terminate() {
+    this.worker.terminate();
+    this.#fail(new HearthError('CLOSED', 'the Hearth worker was terminated'));
+  }
+}
+
+let sharedWorker = null;
+
+/**
+ * Starts the shared worker now, so that loading and compiling the bundle
+ * overlaps with the app's own start-up. open() uses the same worker.
+ */
+export function preload(options) {
+  sharedWorker ??= new HearthWorker(options);
+  return sharedWorker;
+}
+
+function rowsToObjects(columns, rows) {
+  const out = new Array(rows.length);
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r];
+    const obj = {};
+    for (let c = 0; c < columns.length; c++) obj[columns[c]] = row[c];
+    out[r] = obj;
+  }
+  return out;
+}
+
+function shapeResult(result, rowMode) {
+  if (!result.columns) return result;
+  return rowMode === 'array' ? result : { columns: result.columns, rows: rowsToObjects(result.columns, result.rows) };
+}
+
+/** An open database. */
+export class Database {
+  constructor(worker, info) {
+    this.worker = worker;
+    this.handle = info.db;
+    this.name = info.name;
+    this.storage = info.storage;
+    this.storageReason = info.reason;
+  }
+
+  /** Runs SQL that returns no rows (several statements allowed without params). */
+  exec(sql, params) {
+    return this.worker.request('exec', { db: this.handle, sql, params });
+  }
+
+  /** Runs one statement and returns {columns, rows}; rows are objects, or arrays with rowMode 'array'. */
+  async query(sql, params, { rowMode = 'object' } = {}) {
+    return shapeResult(await this.worker.request('query', { db: this.handle, sql, params }), rowMode);
+  }
+
+  /** Runs statements in one transaction, all or none. Rejects with error.index naming the failing statement. */
+  async batch(statements, { rowMode = 'object' } = {}) {
+    const list = statements.map((s) => (typeof s === 'string' ? { sql: s } : { sql: s.sql, params: s.params }));
+    const { results } = await this.worker.request('batch', { db: this.handle, statements: list });
+    return results.map((r) => shapeResult(r, rowMode));
+  }
+
+  /** Where the database lives and why that storage was chosen. */
+  info() {
+    return { name: this.name, storage: this.storage, storageReason: this.storageReason };
+  }
+
+  /** Closes the database; later calls reject with CLOSED. */
+  close() {
+    return this.worker.request('close', { db: this.handle });
+  }
+}
+
+/** Opens (creating if needed) a database by name. */
+export async function open({ name, storage = 'auto', worker } = {}) {
+  const w = worker ?? preload();
+  const info = await w.request('open', { name, storage });
+  return new Database(w, info);
+}

@@ -1,0 +1,258 @@
+// Hearth wire format v1: the JS mirror of wasm/protocol (see FORMAT.md there).
+// One tagged binary value per message; decoded here with a DataView, without
+// any call into Go.
+
+export const VERSION = 1;
+
+const NULL = 0x00, FALSE = 0x01, TRUE = 0x02, INT32 = 0x03, INT64 = 0x04,
+  FLOAT64 = 0x05, TEXT = 0x06, BLOB = 0x07, ARRAY = 0x08, MAP = 0x09;
+const MAX_DEPTH = 64;
+const INT64_MIN = -(2n ** 63n), INT64_MAX = 2n ** 63n - 1n;
+
+/** Thrown for bytes that are not a valid message, and for values that cannot be encoded. */
+export class WireError extends Error {
+  constructor(message) { super(message); this.name = 'WireError'; }
+}
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder('utf-8', { fatal: true });
+
+class Writer {
+  constructor(size = 256) {
+    this.bytes = new Uint8Array(size);
+    this.view = new DataView(this.bytes.buffer);
+    this.pos = 0;
+  }
+  reserve(n) {
+    if (this.pos + n <= this.bytes.length) return;
+    let size = this.bytes.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const bigger = new Uint8Array(size);
+    bigger.set(this.bytes.subarray(0, this.pos));
+    this.bytes = bigger;
+    this.view = new DataView(bigger.buffer);
+  }
+  tagU32(tag, n) {
+    this.reserve(5);
+    this.bytes[this.pos] = tag;
+    this.view.setUint32(this.pos + 1, n, true);
+    this.pos += 5;
+  }
+  str(s, tagged) {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit; encode in place and
+    // write the length afterwards.
+    const head = tagged ? 5 : 4;
+    this.reserve(head + s.length * 3);
+    const start = this.pos + head;
+    let n;
+    if (s.length < 64 && isASCII(s)) {
+      for (let i = 0; i < s.length; i++) this.bytes[start + i] = s.charCodeAt(i);
+      n = s.length;
+    } else {
+      n = textEncoder.encodeInto(s, this.bytes.subarray(start)).written;
+    }
+    if (tagged) this.bytes[this.pos] = TEXT;
+    this.view.setUint32(this.pos + head - 4, n, true);
+    this.pos = start + n;
+  }
+  value(v, depth) {
+    if (depth > MAX_DEPTH) throw new WireError(`value nested deeper than ${MAX_DEPTH}`);
+    switch (typeof v) {
+      case 'number':
+        this.reserve(9);
+        if (Number.isInteger(v) && !Object.is(v, -0)) {
+          if (v >= -0x80000000 && v <= 0x7fffffff) {
+            this.bytes[this.pos] = INT32;
+            this.view.setInt32(this.pos + 1, v, true);
+            this.pos += 5;
+            return;
+          }
+          if (Number.isSafeInteger(v)) {
+            this.bytes[this.pos] = INT64;
+            this.view.setBigInt64(this.pos + 1, BigInt(v), true);
+            this.pos += 9;
+            return;
+          }
+        }
+        this.bytes[this.pos] = FLOAT64;
+        this.view.setFloat64(this.pos + 1, v, true);
+        this.pos += 9;
+        return;
+      case 'string':
+        this.str(v, true);
+        return;
+      case 'bigint':
+        if (v < INT64_MIN || v > INT64_MAX) throw new WireError(`BigInt ${v} is outside the 64-bit integer range`);
+        this.reserve(9);
+        this.bytes[this.pos] = INT64;
+        this.view.setBigInt64(this.pos + 1, v, true);
+        this.pos += 9;
+        return;
+      case 'boolean':
+        this.reserve(1);
+        this.bytes[this.pos++] = v ? TRUE : FALSE;
+        return;
+      case 'undefined':
+        this.reserve(1);
+        this.bytes[this.pos++] = NULL;
+        return;
+      case 'object':
+        if (v === null) {
+          this.reserve(1);
+          this.bytes[this.pos++] = NULL;
+          return;
+        }
+        if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) {
+          const b = v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+          this.tagU32(BLOB, b.length);
+          this.reserve(b.length);
+          this.bytes.set(b, this.pos);
+          this.pos += b.length;
+          return;
+        }
+        if (Array.isArray(v)) {
+          this.tagU32(ARRAY, v.length);
+          for (let i = 0; i < v.length; i++) this.value(v[i], depth + 1);
+          return;
+        }
+        if (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null) {
+          const keys = Object.keys(v).filter((k) => v[k] !== undefined);
+          this.tagU32(MAP, keys.length);
+          for (const k of keys) {
+            this.str(k, false);
+            this.value(v[k], depth + 1);
+          }
+          return;
+        }
+        throw new WireError(`cannot encode a ${v.constructor?.name ?? 'object'}; pass a number, string, BigInt, boolean, null, Uint8Array, array or plain object`);
+      default:
+        throw new WireError(`cannot encode a ${typeof v}`);
+    }
+  }
+}
+
+function isASCII(s) {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+/**
+ * Encodes one value into a new Uint8Array (a view of exactly the message;
+ * transfer its buffer). Object keys whose value is undefined are left out;
+ * undefined elsewhere is encoded as null.
+ */
+export function encode(value) {
+  const w = new Writer();
+  w.value(value, 0);
+  return w.bytes.subarray(0, w.pos);
+}
+
+class Reader {
+  constructor(bytes) {
+    this.bytes = bytes;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.pos = 0;
+  }
+  need(n) {
+    if (this.bytes.length - this.pos < n) throw new WireError(`truncated at byte ${this.pos}`);
+  }
+  u32() {
+    this.need(4);
+    const n = this.view.getUint32(this.pos, true);
+    this.pos += 4;
+    return n;
+  }
+  text() {
+    const n = this.u32();
+    this.need(n);
+    const start = this.pos;
+    this.pos += n;
+    if (n < 32) {
+      // Short ASCII strings are the common case (ids, statuses); building
+      // them by hand beats a TextDecoder call.
+      let s = '';
+      for (let i = start; i < start + n; i++) {
+        const c = this.bytes[i];
+        if (c > 0x7f) return decodeUTF8(this.bytes.subarray(start, start + n), start);
+        s += String.fromCharCode(c);
+      }
+      return s;
+    }
+    return decodeUTF8(this.bytes.subarray(start, start + n), start);
+  }
+  value(depth) {
+    if (depth > MAX_DEPTH) throw new WireError(`nested deeper than ${MAX_DEPTH}`);
+    this.need(1);
+    const tag = this.bytes[this.pos++];
+    switch (tag) {
+      case NULL: return null;
+      case FALSE: return false;
+      case TRUE: return true;
+      case INT32: {
+        this.need(4);
+        const v = this.view.getInt32(this.pos, true);
+        this.pos += 4;
+        return v;
+      }
+      case INT64: {
+        this.need(8);
+        const v = this.view.getBigInt64(this.pos, true);
+        this.pos += 8;
+        return v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v;
+      }
+      case FLOAT64: {
+        this.need(8);
+        const v = this.view.getFloat64(this.pos, true);
+        this.pos += 8;
+        return v;
+      }
+      case TEXT: return this.text();
+      case BLOB: {
+        const n = this.u32();
+        this.need(n);
+        // A copy with its own buffer: the app may keep or transfer it
+        // without pinning (or detaching) the whole message.
+        const b = this.bytes.slice(this.pos, this.pos + n);
+        this.pos += n;
+        return b;
+      }
+      case ARRAY: {
+        const n = this.u32();
+        this.need(n); // every element takes at least one byte
+        const arr = new Array(n);
+        for (let i = 0; i < n; i++) arr[i] = this.value(depth + 1);
+        return arr;
+      }
+      case MAP: {
+        const n = this.u32();
+        this.need(n * 5);
+        const obj = {};
+        for (let i = 0; i < n; i++) {
+          const k = this.text();
+          obj[k] = this.value(depth + 1);
+        }
+        return obj;
+      }
+      default:
+        throw new WireError(`unknown tag 0x${tag.toString(16).padStart(2, '0')} at byte ${this.pos - 1}`);
+    }
+  }
+}
+
+function decodeUTF8(bytes, at) {
+  try {
+    return textDecoder.decode(bytes);
+  } catch {
+    throw new WireError(`invalid UTF-8 text at byte ${at}`);
+  }
+}
+
+/** Decodes one message (a Uint8Array or ArrayBuffer). Throws WireError. */
+export function decode(bytes) {
+  if (bytes instanceof ArrayBuffer) bytes = new Uint8Array(bytes);
+  if (!(bytes instanceof Uint8Array)) throw new WireError('a message must be a Uint8Array');
+  const r = new Reader(bytes);
+  const v = r.value(0);
+  if (r.pos !== bytes.length) throw new WireError(`${bytes.length - r.pos} trailing bytes`);
+  return v;
+}

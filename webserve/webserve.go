@@ -1,0 +1,188 @@
+// Package webserve serves Hearth's web assets: the client library, the
+// worker bootstrap, the wasm bundle (with precompressed variants) and the
+// demo pages.
+package webserve
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// contentTypes covers what Go's mime table may lack or get wrong on a bare
+// machine; application/wasm is required by instantiateStreaming.
+var contentTypes = map[string]string{
+	".wasm": "application/wasm",
+	".js":   "text/javascript; charset=utf-8",
+	".mjs":  "text/javascript; charset=utf-8",
+	".ts":   "text/plain; charset=utf-8",
+	".html": "text/html; charset=utf-8",
+	".css":  "text/css; charset=utf-8",
+	".json": "application/json",
+	".png":  "image/png",
+	".svg":  "image/svg+xml",
+	".md":   "text/markdown; charset=utf-8",
+}
+
+// encodings are the precompressed variants looked for next to a file, in
+// order of preference.
+var encodings = []struct{ token, suffix string }{
+	{"br", ".br"},
+	{"gzip", ".gz"},
+}
+
+// Handler serves files below root.
+type Handler struct {
+	root string
+
+	mu    sync.Mutex
+	etags map[string]etagEntry
+}
+
+type etagEntry struct {
+	mod  time.Time
+	size int64
+	etag string
+}
+
+// New returns a handler for the directory root.
+func New(root string) *Handler {
+	return &Handler{root: root, etags: make(map[string]etagEntry)}
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	name := path.Clean("/" + r.URL.Path)
+	if strings.HasSuffix(name, "/") || name == "/" {
+		name += "index.html"
+	}
+	for _, part := range strings.Split(name, "/") {
+		if strings.HasPrefix(part, ".") && part != "" {
+			http.NotFound(w, r)
+			return
+		}
+	}
+	file := filepath.Join(h.root, filepath.FromSlash(name))
+	if fi, err := os.Stat(file); err == nil && fi.IsDir() {
+		file = filepath.Join(file, "index.html")
+		name = path.Join(name, "index.html")
+	}
+
+	ctype := contentTypes[path.Ext(name)]
+	if ctype == "" {
+		ctype = mime.TypeByExtension(path.Ext(name))
+	}
+	if ctype == "" {
+		ctype = "application/octet-stream"
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", ctype)
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	// Cross-origin isolation gives precise timers and
+	// performance.measureUserAgentSpecificMemory; Hearth itself needs no
+	// SharedArrayBuffer.
+	hdr.Set("Cross-Origin-Opener-Policy", "same-origin")
+	hdr.Set("Cross-Origin-Embedder-Policy", "require-corp")
+	hdr.Set("Cross-Origin-Resource-Policy", "same-origin")
+	// Revalidate every time (cheap: a 304 by ETag) so a new build is picked
+	// up at once, while the browser keeps the cached bytes — and Chromium
+	// its compiled wasm code cache — when nothing changed.
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Add("Vary", "Accept-Encoding")
+
+	accept := r.Header.Get("Accept-Encoding")
+	for _, enc := range encodings {
+		if !acceptsEncoding(accept, enc.token) {
+			continue
+		}
+		if f, fi, err := openRegular(file + enc.suffix); err == nil {
+			defer f.Close()
+			hdr.Set("Content-Encoding", enc.token)
+			h.serve(w, r, f, fi, file+enc.suffix)
+			return
+		}
+	}
+	f, fi, err := openRegular(file)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	defer f.Close()
+	h.serve(w, r, f, fi, file)
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, f *os.File, fi os.FileInfo, file string) {
+	etag, err := h.etag(file, f, fi)
+	if err == nil {
+		w.Header().Set("ETag", etag)
+	}
+	http.ServeContent(w, r, "", fi.ModTime(), f)
+}
+
+// etag is a content hash, cached by (mtime, size), so that a rebuild with
+// identical bytes keeps browser caches valid and any change invalidates them.
+func (h *Handler) etag(file string, f *os.File, fi os.FileInfo) (string, error) {
+	h.mu.Lock()
+	e, ok := h.etags[file]
+	h.mu.Unlock()
+	if ok && e.mod.Equal(fi.ModTime()) && e.size == fi.Size() {
+		return e.etag, nil
+	}
+	sum := sha256.New()
+	if _, err := io.Copy(sum, f); err != nil {
+		return "", err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
+	etag := `"` + hex.EncodeToString(sum.Sum(nil)[:12]) + `"`
+	h.mu.Lock()
+	h.etags[file] = etagEntry{mod: fi.ModTime(), size: fi.Size(), etag: etag}
+	h.mu.Unlock()
+	return etag, nil
+}
+
+func openRegular(name string) (*os.File, os.FileInfo, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: not a regular file", name)
+	}
+	return f, fi, nil
+}
+
+// acceptsEncoding reports whether an Accept-Encoding header allows token
+// (q=0 refuses it).
+func acceptsEncoding(header, token string) bool {
+	for _, part := range strings.Split(header, ",") {
+		fields := strings.Split(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(fields[0]), token) {
+			continue
+		}
+		for _, p := range fields[1:] {
+			p = strings.ReplaceAll(strings.TrimSpace(p), " ", "")
+			if p == "q=0" || p == "q=0.0" || p == "q=0.00" || p == "q=0.000" {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}

@@ -1,0 +1,84 @@
+package webserve
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func writeFile(t *testing.T, dir, name, content string) {
+	t.Helper()
+	p := filepath.Join(dir, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func get(t *testing.T, h http.Handler, path, acceptEncoding string, hdr map[string]string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest("GET", path, nil)
+	if acceptEncoding != "" {
+		req.Header.Set("Accept-Encoding", acceptEncoding)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func TestServesPrecompressedVariants(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "dist/hearth.wasm", "raw")
+	writeFile(t, dir, "dist/hearth.wasm.gz", "gz")
+	writeFile(t, dir, "dist/hearth.wasm.br", "br")
+	h := New(dir)
+	for _, tc := range []struct{ accept, body, enc string }{
+		{"gzip, deflate, br", "br", "br"},
+		{"gzip, deflate", "gz", "gzip"},
+		{"br;q=0, gzip", "gz", "gzip"},
+		{"", "raw", ""},
+	} {
+		rec := get(t, h, "/dist/hearth.wasm", tc.accept, nil)
+		if rec.Code != 200 || rec.Body.String() != tc.body || rec.Header().Get("Content-Encoding") != tc.enc {
+			t.Errorf("Accept-Encoding %q: %d %q enc=%q", tc.accept, rec.Code, rec.Body, rec.Header().Get("Content-Encoding"))
+		}
+		if ct := rec.Header().Get("Content-Type"); ct != "application/wasm" {
+			t.Errorf("content type %q", ct)
+		}
+	}
+}
+
+func TestRevalidationByETag(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "index.html", "<p>hi</p>")
+	h := New(dir)
+	first := get(t, h, "/", "", nil)
+	etag := first.Header().Get("ETag")
+	if first.Code != 200 || etag == "" || first.Header().Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Fatalf("first: %d etag=%q ct=%q", first.Code, etag, first.Header().Get("Content-Type"))
+	}
+	if again := get(t, h, "/", "", map[string]string{"If-None-Match": etag}); again.Code != http.StatusNotModified {
+		t.Fatalf("revalidation: %d", again.Code)
+	}
+}
+
+func TestRefusesHiddenFilesAndTraversal(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, ".secret", "x")
+	writeFile(t, dir, "a.js", "x")
+	h := New(dir)
+	for _, p := range []string{"/.secret", "/../etc/passwd", "/nope.js"} {
+		if rec := get(t, h, p, "", nil); rec.Code != 404 {
+			t.Errorf("%s: %d", p, rec.Code)
+		}
+	}
+	if rec := get(t, h, "/a.js", "", nil); rec.Code != 200 || rec.Header().Get("Content-Type") != "text/javascript; charset=utf-8" {
+		t.Errorf("a.js: %d %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+}
