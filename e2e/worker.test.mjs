@@ -28,7 +28,7 @@ describe('Hearth worker in Chromium', () => {
       await db.exec('INSERT INTO tasks VALUES (:id, :title, :done)', { id: 'b', title: 'Ship', done: true });
       const q = await db.query('SELECT id, title, done FROM tasks ORDER BY id');
       const arrays = await db.query('SELECT id FROM tasks ORDER BY id', [], { rowMode: 'array' });
-      return { ins, q, arrays, info: db.info() };
+      return { ins, q, arrays, info: await db.info() };
     });
     assert.deepEqual(result.ins, { changes: 1, lastInsertRowid: 1 });
     assert.deepEqual(result.q.columns, ['id', 'title', 'done']);

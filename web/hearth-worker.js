@@ -2,6 +2,10 @@
 // then hands every message to Go. Messages that arrive while the module
 // compiles are queued and delivered in order once Go is ready.
 import './dist/wasm_exec.js';
+import { hearthStorage } from './hearth-storage.js';
+
+// The storage glue Go awaits (sqlitevfs/browser).
+globalThis.hearthStorage = hearthStorage;
 
 const wasmURL = new URL(new URL(self.location.href).searchParams.get('wasm') ?? './dist/hearth.wasm', import.meta.url);
 

@@ -14,6 +14,8 @@ export type ErrorCode =
   | 'STORAGE_UNAVAILABLE'
   | 'STORAGE_QUOTA'
   | 'INTERNAL'
+  | 'MIGRATION_FAILED'
+  | 'SCHEMA_TOO_NEW'
   | 'WORKER_FAILED'
   | 'BAD_REPLY'
   | `SQLITE_${string}`;
@@ -55,15 +57,36 @@ export declare class HearthWorker {
   constructor(options?: WorkerOptions);
   /** Receives error replies that match no request, such as the answer to an undecodable message. */
   onUnmatchedError: (err: HearthError) => void;
-  request(op: string, fields: Record<string, unknown>): Promise<unknown>;
+  request(op: string, fields: Record<string, unknown>, onProgress?: (progress: Progress) => void): Promise<unknown>;
   terminate(): void;
 }
 
 /** Starts the shared worker early so the bundle compiles while the app boots. */
 export declare function preload(options?: WorkerOptions): HearthWorker;
 
+export interface Migration {
+  /** Positive, strictly increasing; recorded in PRAGMA user_version. */
+  version: number;
+  sql: string;
+}
+
+export interface Progress {
+  phase: 'migrate';
+  /** The migration about to run. */
+  version: number;
+  done: number;
+  total: number;
+}
+
 export interface OpenOptions {
   name: string;
+  /**
+   * Applied in order, each in its own transaction. A failing migration leaves
+   * the database as it was and open rejects with MIGRATION_FAILED; a database
+   * newer than the last migration is refused with SCHEMA_TOO_NEW.
+   */
+  migrations?: Migration[];
+  onProgress?: (progress: Progress) => void;
   /** Where the database lives; 'auto' picks the best durable storage available. */
   storage?: StorageChoice;
   /** A worker of your own instead of the shared one. */
@@ -72,10 +95,32 @@ export interface OpenOptions {
 
 export interface DatabaseInfo {
   name: string;
+  /** Schema version (PRAGMA user_version) after migrations. */
+  version: number;
+  /** Whether the data survives the page (false for memory and for storage the browser may wipe). */
+  persistent: boolean;
   /** The storage actually in use. */
   storage: 'memory' | 'opfs' | 'idb';
   /** Why that storage was chosen. */
   storageReason: string;
+  /** Requests waiting in the worker's queue. */
+  queueDepth: number;
+  liveQueries: number;
+  subscriptions: number;
+  /** How many times live queries have been evaluated. */
+  liveQueryRuns: number;
+  inTransaction: boolean;
+}
+
+/** What changed in a watched result. */
+export type ResultChange =
+  | { kind: 'initial' }
+  | { kind: 'full' }
+  | { kind: 'delta'; removed: number; inserted: number; changed: number };
+
+export interface WatchOptions extends RowModeOption {
+  /** Called when re-running the query fails (e.g. its table was dropped). */
+  onError?: (err: HearthError) => void;
 }
 
 export declare class Database {
@@ -84,7 +129,23 @@ export declare class Database {
   query<Row = Record<string, SQLValue>>(sql: string, params?: Params, options?: { rowMode?: 'object' }): Promise<QueryResult<Row>>;
   query(sql: string, params: Params | undefined, options: { rowMode: 'array' }): Promise<QueryResult<SQLValue[]>>;
   batch(statements: Array<Statement | string>, options?: RowModeOption): Promise<Array<ExecResult | QueryResult<any>>>;
-  info(): DatabaseInfo;
+  /**
+   * Watches a query: onResult gets the result now and after every commit that
+   * changes it. Resolves to a function that ends the watch.
+   */
+  watch<Row = Record<string, SQLValue>>(
+    sql: string,
+    params: Params | undefined,
+    onResult: (result: QueryResult<Row>, change: ResultChange) => void,
+    options?: WatchOptions,
+  ): Promise<() => Promise<void>>;
+  /** The async-iterator form of watch. */
+  live<Row = Record<string, SQLValue>>(sql: string, params?: Params, options?: WatchOptions): AsyncIterableIterator<QueryResult<Row>>;
+  info(): Promise<DatabaseInfo>;
+  readonly version: number;
+  readonly persistent: boolean;
+  readonly storage: 'memory' | 'opfs' | 'idb';
+  readonly storageReason: string;
   close(): Promise<void>;
 }
 

@@ -24,6 +24,7 @@ export class HearthWorker {
     if (wasmURL) url.searchParams.set('wasm', new URL(wasmURL, globalThis.location?.href).href);
     this.worker = new Worker(url, { type: 'module', name: 'hearth' });
     this.pending = new Map();
+    this.subscriptions = new Map();
     this.nextID = 1;
     this.failure = null;
     /** Called with a HearthError for replies that match no request (e.g. an undecodable message). */
@@ -47,7 +48,15 @@ export class HearthWorker {
       this.onUnmatchedError(new HearthError('BAD_REPLY', `undecodable reply from the worker: ${err.message}`));
       return;
     }
+    if (reply.sub !== undefined) {
+      this.subscriptions.get(reply.sub)?.(reply);
+      return;
+    }
     const waiter = reply.id == null ? undefined : this.pending.get(reply.id);
+    if (waiter && reply.progress) {
+      waiter.onProgress?.(reply.progress);
+      return;
+    }
     if (!waiter) {
       if (reply.error) this.onUnmatchedError(new HearthError(reply.error.code, reply.error.message));
       return;
@@ -63,8 +72,8 @@ export class HearthWorker {
     this.pending.clear();
   }
 
-  /** Sends one request and resolves with its result. */
-  request(op, fields) {
+  /** Sends one request and resolves with its result; onProgress receives progress reports. */
+  request(op, fields, onProgress) {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextID++;
     let msg;
@@ -74,7 +83,7 @@ export class HearthWorker {
       return Promise.reject(new HearthError('BAD_REQUEST', err.message));
     }
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve, reject, onProgress });
       // Transfer the buffer: the worker receives it without a copy.
       this.worker.postMessage(msg, [msg.buffer]);
     });
@@ -114,6 +123,44 @@ function shapeResult(result, rowMode) {
   return rowMode === 'array' ? result : { columns: result.columns, rows: rowsToObjects(result.columns, result.rows) };
 }
 
+function decodeRows(columns, rows, rowMode) {
+  return rowMode === 'array' ? rows : rowsToObjects(columns, rows);
+}
+
+/**
+ * The page-side copy of one live query: kept current by applying the deltas
+ * the worker pushes (removed indices, then inserted rows, then changed rows).
+ */
+class LiveResult {
+  constructor(result, rowMode) {
+    this.rowMode = rowMode;
+    this.columns = result.columns;
+    this.keyed = result.keyed;
+    this.rows = decodeRows(result.columns, result.rows, rowMode);
+  }
+
+  apply(push) {
+    if (push.full) {
+      this.columns = push.full.columns;
+      this.keyed = push.full.keyed;
+      this.rows = decodeRows(push.full.columns, push.full.rows, this.rowMode);
+      return { kind: 'full' };
+    }
+    const d = push.delta;
+    const rows = this.rows.slice();
+    for (let i = d.removed.length - 1; i >= 0; i--) rows.splice(d.removed[i], 1);
+    const one = (row) => (this.rowMode === 'array' ? row : rowsToObjects(this.columns, [row])[0]);
+    for (const [at, row] of d.inserted) rows.splice(at, 0, one(row));
+    for (const [at, row] of d.changed) rows[at] = one(row);
+    this.rows = rows;
+    return { kind: 'delta', removed: d.removed.length, inserted: d.inserted.length, changed: d.changed.length };
+  }
+
+  snapshot() {
+    return { columns: this.columns, rows: this.rows };
+  }
+}
+
 /** An open database. */
 export class Database {
   constructor(worker, info) {
@@ -122,6 +169,8 @@ export class Database {
     this.name = info.name;
     this.storage = info.storage;
     this.storageReason = info.reason;
+    this.version = info.version;
+    this.persistent = info.persistent;
   }
 
   /** Runs SQL that returns no rows (several statements allowed without params). */
@@ -141,9 +190,58 @@ export class Database {
     return results.map((r) => shapeResult(r, rowMode));
   }
 
-  /** Where the database lives and why that storage was chosen. */
-  info() {
-    return { name: this.name, storage: this.storage, storageReason: this.storageReason };
+  /**
+   * Watches a query: onResult gets {columns, rows} now and again after every
+   * commit that changes the result (the worker sends only deltas). Resolves
+   * to a function that ends the watch.
+   */
+  async watch(sql, params, onResult, { rowMode = 'object', onError } = {}) {
+    const w = this.worker;
+    let live = null;
+    const early = [];
+    const handler = (push) => {
+      if (!live) { early.push(push); return; }
+      if (push.error) {
+        (onError ?? ((e) => console.warn('hearth watch:', e)))(new HearthError(push.error.code, push.error.message));
+        return;
+      }
+      const change = live.apply(push);
+      onResult(live.snapshot(), change);
+    };
+    const { sub, result } = await w.request('watch', { db: this.handle, sql, params });
+    w.subscriptions.set(sub, handler);
+    live = new LiveResult(result, rowMode);
+    onResult(live.snapshot(), { kind: 'initial' });
+    for (const push of early.splice(0)) handler(push);
+    return async () => {
+      w.subscriptions.delete(sub);
+      await w.request('unwatch', { db: this.handle, sub });
+    };
+  }
+
+  /** The async-iterator form of watch: yields {columns, rows} on every change. */
+  async *live(sql, params, options) {
+    const queue = [];
+    let wake = null;
+    const stop = await this.watch(sql, params, (result) => {
+      queue.push(result);
+      wake?.();
+    }, options);
+    try {
+      for (;;) {
+        while (queue.length) yield queue.shift();
+        await new Promise((resolve) => { wake = resolve; });
+        wake = null;
+      }
+    } finally {
+      await stop();
+    }
+  }
+
+  /** Storage in use and why, queue depth and live-query statistics. */
+  async info() {
+    const info = await this.worker.request('info', { db: this.handle });
+    return { name: this.name, version: this.version, persistent: this.persistent, ...info };
   }
 
   /** Closes the database; later calls reject with CLOSED. */
@@ -152,9 +250,12 @@ export class Database {
   }
 }
 
-/** Opens (creating if needed) a database by name. */
-export async function open({ name, storage = 'auto', worker } = {}) {
+/**
+ * Opens (creating if needed) a database by name, applying pending
+ * migrations ([{version, sql}], in order, each in its own transaction).
+ */
+export async function open({ name, storage = 'auto', migrations, onProgress, worker } = {}) {
   const w = worker ?? preload();
-  const info = await w.request('open', { name, storage });
+  const info = await w.request('open', { name, storage, migrations }, onProgress);
   return new Database(w, info);
 }

@@ -22,7 +22,80 @@ type Conn struct {
 	db       *sqlite3.Conn
 	location Location
 	cache    stmtCache
+
+	// preparing receives the authorizer's reports while a statement is
+	// prepared: which tables it reads and writes.
+	preparing *stmtTables
+	// written accumulates the tables written since the last TakeChanges,
+	// schemaChanged whether DDL ran.
+	written       map[string]struct{}
+	schemaChanged bool
 }
+
+// stmtTables is what the authorizer reported for one statement.
+type stmtTables struct {
+	reads  map[string]struct{}
+	writes map[string]struct{}
+	ddl    bool
+}
+
+func newStmtTables() *stmtTables {
+	return &stmtTables{reads: map[string]struct{}{}, writes: map[string]struct{}{}}
+}
+
+// authorize records table access while a statement is prepared. It never
+// denies anything: it is how the worker learns, for free at prepare time,
+// which tables a query depends on and which a write changes (triggers,
+// views and foreign-key actions included, since they are compiled into the
+// statement).
+func (c *Conn) authorize(action sqlite3.AuthorizerActionCode, name3rd, _, _, _ string) sqlite3.AuthorizerReturnCode {
+	t := c.preparing
+	if t == nil {
+		return sqlite3.AUTH_OK
+	}
+	switch action {
+	case sqlite3.AUTH_READ:
+		t.reads[strings.ToLower(name3rd)] = struct{}{}
+	case sqlite3.AUTH_INSERT, sqlite3.AUTH_UPDATE, sqlite3.AUTH_DELETE:
+		t.writes[strings.ToLower(name3rd)] = struct{}{}
+	case sqlite3.AUTH_CREATE_TABLE, sqlite3.AUTH_CREATE_VIEW, sqlite3.AUTH_CREATE_TRIGGER, sqlite3.AUTH_CREATE_INDEX,
+		sqlite3.AUTH_DROP_TABLE, sqlite3.AUTH_DROP_VIEW, sqlite3.AUTH_DROP_TRIGGER, sqlite3.AUTH_DROP_INDEX,
+		sqlite3.AUTH_ALTER_TABLE, sqlite3.AUTH_CREATE_VTABLE, sqlite3.AUTH_DROP_VTABLE:
+		t.ddl = true
+	}
+	return sqlite3.AUTH_OK
+}
+
+// prepare prepares the first statement of sql and records its tables.
+func (c *Conn) prepare(sql string, flags sqlite3.PrepareFlag) (*sqlite3.Stmt, *stmtTables, string, error) {
+	t := newStmtTables()
+	c.preparing = t
+	s, tail, err := c.db.PrepareFlags(sql, flags)
+	c.preparing = nil
+	return s, t, tail, err
+}
+
+// ran notes that a statement executed, so its writes count as changes.
+func (c *Conn) ran(t *stmtTables) {
+	for name := range t.writes {
+		c.written[name] = struct{}{}
+	}
+	if t.ddl {
+		c.schemaChanged = true
+	}
+}
+
+// TakeChanges returns the tables written (and whether the schema changed)
+// since the last call, and starts afresh. Rolled-back writes are included:
+// the set over-approximates, which costs a re-run, never a missed update.
+func (c *Conn) TakeChanges() (tables map[string]struct{}, schemaChanged bool) {
+	tables, schemaChanged = c.written, c.schemaChanged
+	c.written, c.schemaChanged = map[string]struct{}{}, false
+	return tables, schemaChanged
+}
+
+// InTransaction reports whether the app holds a transaction open.
+func (c *Conn) InTransaction() bool { return !c.db.GetAutocommit() }
 
 // OpenConn opens the database at loc and runs its pragmas.
 func OpenConn(loc Location) (*Conn, error) {
@@ -36,8 +109,12 @@ func OpenConn(loc Location) (*Conn, error) {
 			return nil, fmt.Errorf("%s: %w", p, sqlError(err))
 		}
 	}
-	c := &Conn{db: db, location: loc}
+	c := &Conn{db: db, location: loc, written: map[string]struct{}{}}
 	c.cache.init()
+	if err := db.SetAuthorizer(c.authorize); err != nil {
+		db.Close()
+		return nil, sqlError(err)
+	}
 	return c, nil
 }
 
@@ -73,7 +150,7 @@ func (c *Conn) Exec(sql string, params any) (ExecResult, error) {
 // Query runs one statement and writes {columns, rows} to enc. Rows are
 // encoded straight from SQLite's memory, with no intermediate Go values.
 func (c *Conn) Query(sql string, params any, enc *protocol.Encoder) error {
-	s, cached, err := c.prepareOne(sql)
+	s, t, cached, err := c.prepareOne(sql)
 	if err != nil {
 		return err
 	}
@@ -81,6 +158,7 @@ func (c *Conn) Query(sql string, params any, enc *protocol.Encoder) error {
 	if err := bindParams(s, params); err != nil {
 		return err
 	}
+	defer c.ran(t)
 	return writeRows(s, enc)
 }
 
@@ -96,25 +174,31 @@ func writeRows(s *sqlite3.Stmt, enc *protocol.Encoder) error {
 	countPos := enc.BeginCount(protocol.TagArray)
 	rows := 0
 	for s.Step() {
-		enc.Array(n)
-		for i := range n {
-			switch s.ColumnType(i) {
-			case sqlite3.INTEGER:
-				enc.Int(s.ColumnInt64(i))
-			case sqlite3.FLOAT:
-				enc.Float(s.ColumnFloat(i))
-			case sqlite3.TEXT:
-				enc.TextBytes(s.ColumnRawText(i))
-			case sqlite3.BLOB:
-				enc.Blob(s.ColumnRawBlob(i))
-			default:
-				enc.Null()
-			}
-		}
+		writeRow(s, enc, n)
 		rows++
 	}
 	enc.EndCount(countPos, rows)
 	return sqlError(s.Err())
+}
+
+// writeRow encodes the current row as an array of n values, straight from
+// SQLite's memory.
+func writeRow(s *sqlite3.Stmt, enc *protocol.Encoder, n int) {
+	enc.Array(n)
+	for i := range n {
+		switch s.ColumnType(i) {
+		case sqlite3.INTEGER:
+			enc.Int(s.ColumnInt64(i))
+		case sqlite3.FLOAT:
+			enc.Float(s.ColumnFloat(i))
+		case sqlite3.TEXT:
+			enc.TextBytes(s.ColumnRawText(i))
+		case sqlite3.BLOB:
+			enc.Blob(s.ColumnRawBlob(i))
+		default:
+			enc.Null()
+		}
+	}
 }
 
 // Statement is one entry of a batch.
@@ -158,7 +242,7 @@ func (c *Conn) Batch(stmts []Statement, enc *protocol.Encoder) error {
 }
 
 func (c *Conn) batchStatement(st Statement, enc *protocol.Encoder) error {
-	s, cached, err := c.prepareOne(st.SQL)
+	s, t, cached, err := c.prepareOne(st.SQL)
 	if err != nil {
 		return err
 	}
@@ -166,6 +250,7 @@ func (c *Conn) batchStatement(st Statement, enc *protocol.Encoder) error {
 	if err := bindParams(s, st.Params); err != nil {
 		return err
 	}
+	defer c.ran(t)
 	if s.ColumnCount() > 0 {
 		return writeRows(s, enc)
 	}
@@ -187,23 +272,23 @@ func writeExecResult(enc *protocol.Encoder, r ExecResult) {
 }
 
 // prepareOne prepares a single statement, from the cache when possible.
-func (c *Conn) prepareOne(sql string) (s *sqlite3.Stmt, cached bool, err error) {
-	if s := c.cache.get(sql); s != nil {
-		return s, true, nil
+func (c *Conn) prepareOne(sql string) (s *sqlite3.Stmt, t *stmtTables, cached bool, err error) {
+	if e := c.cache.get(sql); e != nil {
+		return e.stmt, e.tables, true, nil
 	}
-	s, tail, err := c.db.PrepareFlags(sql, sqlite3.PREPARE_PERSISTENT)
+	s, t, tail, err := c.prepare(sql, sqlite3.PREPARE_PERSISTENT)
 	if err != nil {
-		return nil, false, sqlError(err)
+		return nil, nil, false, sqlError(err)
 	}
 	if s == nil {
-		return nil, false, protocol.Errorf(protocol.CodeBadRequest, "sql holds no statement")
+		return nil, nil, false, protocol.Errorf(protocol.CodeBadRequest, "sql holds no statement")
 	}
 	if !onlyComments(tail) {
 		s.Close()
-		return nil, false, protocol.Errorf(protocol.CodeBadRequest, "sql holds more than one statement; use exec or batch")
+		return nil, nil, false, protocol.Errorf(protocol.CodeBadRequest, "sql holds more than one statement; use exec or batch")
 	}
-	c.cache.put(sql, s)
-	return s, true, nil
+	c.cache.put(sql, s, t)
+	return s, t, true, nil
 }
 
 // release makes a statement ready for its next use.
@@ -220,16 +305,17 @@ func (c *Conn) release(s *sqlite3.Stmt, cached bool) {
 // statement goes through the cache; the statements of a multi-statement text
 // (schema scripts) are prepared afresh since such texts rarely repeat.
 func (c *Conn) eachStatement(sql string, params any, run func(*sqlite3.Stmt) error) error {
-	if s := c.cache.get(sql); s != nil {
-		defer c.release(s, true)
-		if err := bindParams(s, params); err != nil {
+	if e := c.cache.get(sql); e != nil {
+		defer c.release(e.stmt, true)
+		if err := bindParams(e.stmt, params); err != nil {
 			return err
 		}
-		return sqlError(run(s))
+		defer c.ran(e.tables)
+		return sqlError(run(e.stmt))
 	}
 	bound := params == nil
 	for first := true; ; first = false {
-		s, tail, err := c.db.PrepareFlags(sql, sqlite3.PREPARE_PERSISTENT)
+		s, t, tail, err := c.prepare(sql, sqlite3.PREPARE_PERSISTENT)
 		if err != nil {
 			return sqlError(err)
 		}
@@ -241,7 +327,7 @@ func (c *Conn) eachStatement(sql string, params any, run func(*sqlite3.Stmt) err
 		}
 		cache := first && onlyComments(tail)
 		if cache {
-			c.cache.put(sql, s)
+			c.cache.put(sql, s, t)
 		}
 		if s.BindCount() > 0 {
 			var err error
@@ -260,6 +346,7 @@ func (c *Conn) eachStatement(sql string, params any, run func(*sqlite3.Stmt) err
 			}
 		}
 		err = run(s)
+		c.ran(t)
 		c.release(s, cache)
 		if err != nil {
 			return sqlError(err)
@@ -307,8 +394,9 @@ type stmtCache struct {
 }
 
 type cacheEntry struct {
-	sql  string
-	stmt *sqlite3.Stmt
+	sql    string
+	stmt   *sqlite3.Stmt
+	tables *stmtTables
 }
 
 func (sc *stmtCache) init() {
@@ -316,17 +404,17 @@ func (sc *stmtCache) init() {
 	sc.bySQL = make(map[string]*list.Element)
 }
 
-func (sc *stmtCache) get(sql string) *sqlite3.Stmt {
+func (sc *stmtCache) get(sql string) *cacheEntry {
 	el, ok := sc.bySQL[sql]
 	if !ok {
 		return nil
 	}
 	sc.order.MoveToFront(el)
-	return el.Value.(*cacheEntry).stmt
+	return el.Value.(*cacheEntry)
 }
 
-func (sc *stmtCache) put(sql string, s *sqlite3.Stmt) {
-	sc.bySQL[sql] = sc.order.PushFront(&cacheEntry{sql: sql, stmt: s})
+func (sc *stmtCache) put(sql string, s *sqlite3.Stmt, t *stmtTables) {
+	sc.bySQL[sql] = sc.order.PushFront(&cacheEntry{sql: sql, stmt: s, tables: t})
 	for sc.order.Len() > stmtCacheSize {
 		el := sc.order.Back()
 		e := el.Value.(*cacheEntry)

@@ -26,6 +26,9 @@ type Location struct {
 	Reason string
 	// Pragmas run right after open, before anything else.
 	Pragmas []string
+	// Persistent says whether the data survives the page: false for memory,
+	// and for browser storage that may be wiped (private mode, eviction).
+	Persistent bool
 }
 
 // StorageResolver turns (name, storage choice) into a Location. The worker's

@@ -328,3 +328,82 @@ func (d *decoder) value(depth int) (any, error) {
 
 // Raw appends bytes that already hold exactly one encoded value.
 func (e *Encoder) Raw(b []byte) { e.buf = append(e.buf, b...) }
+
+// ArrayElement returns the encoding of element i of the encoded array msg,
+// without decoding the other elements.
+func ArrayElement(msg []byte, i int) ([]byte, error) {
+	d := decoder{buf: msg}
+	if err := d.need(1); err != nil {
+		return nil, err
+	}
+	if d.buf[0] != tagArray {
+		return nil, fmt.Errorf("%w: not an array", ErrMalformed)
+	}
+	d.pos = 1
+	n, err := d.u32()
+	if err != nil {
+		return nil, err
+	}
+	if i < 0 || i >= n {
+		return nil, fmt.Errorf("%w: element %d of %d", ErrMalformed, i, n)
+	}
+	for range i {
+		if err := d.skip(0); err != nil {
+			return nil, err
+		}
+	}
+	start := d.pos
+	if err := d.skip(0); err != nil {
+		return nil, err
+	}
+	return msg[start:d.pos], nil
+}
+
+// skip advances past one value.
+func (d *decoder) skip(depth int) error {
+	if depth > maxDepth {
+		return fmt.Errorf("%w: nested deeper than %d", ErrMalformed, maxDepth)
+	}
+	if err := d.need(1); err != nil {
+		return err
+	}
+	tag := d.buf[d.pos]
+	d.pos++
+	switch tag {
+	case tagNull, tagFalse, tagTrue:
+		return nil
+	case tagInt32:
+		d.pos += 4
+	case tagInt64, tagFloat64:
+		d.pos += 8
+	case tagText, tagBlob:
+		n, err := d.u32()
+		if err != nil {
+			return err
+		}
+		d.pos += n
+	case tagArray, tagMap:
+		n, err := d.u32()
+		if err != nil {
+			return err
+		}
+		for range n {
+			if tag == tagMap {
+				k, err := d.u32()
+				if err != nil {
+					return err
+				}
+				d.pos += k
+			}
+			if err := d.skip(depth + 1); err != nil {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("%w: unknown tag 0x%02x", ErrMalformed, tag)
+	}
+	if d.pos > len(d.buf) {
+		return fmt.Errorf("%w: truncated", ErrMalformed)
+	}
+	return nil
+}

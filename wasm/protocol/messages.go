@@ -13,6 +13,8 @@ const (
 	CodeStorageUnavailable = "STORAGE_UNAVAILABLE"
 	CodeStorageQuota       = "STORAGE_QUOTA"
 	CodeInternal           = "INTERNAL"
+	CodeMigrationFailed    = "MIGRATION_FAILED"
+	CodeSchemaTooNew       = "SCHEMA_TOO_NEW"
 )
 
 // Operations a request may name.
@@ -22,6 +24,11 @@ const (
 	OpQuery = "query"
 	OpBatch = "batch"
 	OpClose = "close"
+	// OpWatch subscribes to a query's results; OpUnwatch ends it.
+	OpWatch   = "watch"
+	OpUnwatch = "unwatch"
+	// OpInfo reports storage, queue depth and live-query statistics.
+	OpInfo = "info"
 )
 
 // Error is a failure with a stable code, sent back as {code, message, index?}.

@@ -1,0 +1,406 @@
+package engine
+
+import (
+	"bytes"
+	"sort"
+
+	"github.com/hearthdb/hearth/wasm/protocol"
+	"github.com/ncruces/go-sqlite3"
+)
+
+// liveQuery is one evaluated (SQL, params) pair and the subscriptions that
+// share it: however many pages watch the same query, it runs once per commit.
+type liveQuery struct {
+	sql    string
+	params any
+	tables map[string]struct{}
+	subs   map[int64]struct{}
+	result evaluation
+}
+
+// evaluation is a query result kept in encoded form: each row's bytes are
+// what the page receives, so comparing bytes is comparing values exactly.
+type evaluation struct {
+	columns []string
+	rows    [][]byte
+	// keys[i] is row i's identity (the encoded key column), when keyed.
+	keys  []string
+	keyed bool
+}
+
+// liveSet is the live queries of one database.
+type liveSet struct {
+	queries map[string]*liveQuery // by SQL + encoded params
+	bySub   map[int64]*liveQuery
+	nextSub int64
+	// runs counts evaluations, for db.info() and the tests that prove an
+	// unrelated write re-runs nothing.
+	runs int64
+}
+
+func newLiveSet() *liveSet {
+	return &liveSet{queries: map[string]*liveQuery{}, bySub: map[int64]*liveQuery{}}
+}
+
+func queryKey(sql string, params any) (string, error) {
+	var enc protocol.Encoder
+	enc.Text(sql)
+	if err := enc.Value(canonicalParams(params)); err != nil {
+		return "", protocol.Errorf(protocol.CodeBadRequest, "params: %v", err)
+	}
+	return string(enc.Bytes()), nil
+}
+
+// canonicalParams orders named params so that equal maps give equal keys.
+func canonicalParams(params any) any {
+	m, ok := params.(map[string]any)
+	if !ok {
+		return params
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]any, 0, 2*len(keys))
+	for _, k := range keys {
+		out = append(out, k, m[k])
+	}
+	return out
+}
+
+// watch subscribes to a query, evaluating it unless an identical one is
+// already live. It returns the subscription id and the current result.
+func (ls *liveSet) watch(c *Conn, sql string, params any) (int64, *liveQuery, error) {
+	key, err := queryKey(sql, params)
+	if err != nil {
+		return 0, nil, err
+	}
+	q := ls.queries[key]
+	if q == nil {
+		q = &liveQuery{sql: sql, params: params, subs: map[int64]struct{}{}}
+		if err := ls.evaluate(c, q); err != nil {
+			return 0, nil, err
+		}
+		ls.queries[key] = q
+	}
+	ls.nextSub++
+	q.subs[ls.nextSub] = struct{}{}
+	ls.bySub[ls.nextSub] = q
+	return ls.nextSub, q, nil
+}
+
+func (ls *liveSet) unwatch(sub int64) bool {
+	q, ok := ls.bySub[sub]
+	if !ok {
+		return false
+	}
+	delete(ls.bySub, sub)
+	delete(q.subs, sub)
+	if len(q.subs) == 0 {
+		for k, v := range ls.queries {
+			if v == q {
+				delete(ls.queries, k)
+			}
+		}
+	}
+	return true
+}
+
+// evaluate runs q and stores its result and the tables it reads.
+func (ls *liveSet) evaluate(c *Conn, q *liveQuery) error {
+	ls.runs++
+	s, t, cached, err := c.prepareOne(q.sql)
+	if err != nil {
+		return err
+	}
+	defer c.release(s, cached)
+	if !s.ReadOnly() {
+		return protocol.Errorf(protocol.CodeBadRequest, "only read-only statements can be watched")
+	}
+	if err := bindParams(s, q.params); err != nil {
+		return err
+	}
+	n := s.ColumnCount()
+	ev := evaluation{columns: make([]string, n)}
+	for i := range n {
+		ev.columns[i] = s.ColumnName(i)
+	}
+	keyCol := keyColumn(c, s)
+	ev.keyed = keyCol >= 0
+	var enc protocol.Encoder
+	var offsets []int
+	for s.Step() {
+		offsets = append(offsets, len(enc.Bytes()))
+		writeRow(s, &enc, n)
+	}
+	if err := s.Err(); err != nil {
+		return sqlError(err)
+	}
+	buf := enc.Bytes()
+	ev.rows = make([][]byte, len(offsets))
+	for i, start := range offsets {
+		end := len(buf)
+		if i+1 < len(offsets) {
+			end = offsets[i+1]
+		}
+		ev.rows[i] = buf[start:end:end]
+	}
+	if ev.keyed {
+		ev.keys = make([]string, len(ev.rows))
+		seen := make(map[string]struct{}, len(ev.rows))
+		for i, row := range ev.rows {
+			k := string(rowField(row, keyCol))
+			if _, dup := seen[k]; dup {
+				ev.keyed, ev.keys = false, nil
+				break
+			}
+			seen[k] = struct{}{}
+			ev.keys[i] = k
+		}
+	}
+	q.tables = t.reads
+	q.result = ev
+	return nil
+}
+
+// keyColumn finds a result column that identifies rows: one whose origin is
+// its table's single-column primary key (a rowid alias included), or the
+// rowid itself. -1 when the result has none (aggregates, expressions).
+func keyColumn(c *Conn, s *sqlite3.Stmt) int {
+	for i := range s.ColumnCount() {
+		table, origin := s.ColumnTableName(i), s.ColumnOriginName(i)
+		if table == "" || origin == "" {
+			continue
+		}
+		_, _, _, pk, _, err := c.db.TableColumnMetadata(s.ColumnDatabaseName(i), table, origin)
+		if err == nil && pk && singlePrimaryKey(c, s.ColumnDatabaseName(i), table) {
+			return i
+		}
+	}
+	return -1
+}
+
+func singlePrimaryKey(c *Conn, schema, table string) bool {
+	st, _, err := c.db.Prepare("SELECT count(*) FROM pragma_table_info(?, ?) WHERE pk > 0")
+	if err != nil {
+		return false
+	}
+	defer st.Close()
+	st.BindText(1, table)
+	st.BindText(2, schema)
+	return st.Step() && st.ColumnInt(0) == 1
+}
+
+// rowField returns the encoded bytes of field i of an encoded row array.
+func rowField(row []byte, i int) []byte {
+	v, err := protocol.ArrayElement(row, i)
+	if err != nil {
+		return nil
+	}
+	return v
+}
+
+// delta is how a page turns the previous result into the new one: remove
+// the rows at removed (indices into the previous result), then insert each
+// of inserted at its index (ascending), then replace the rows at changed.
+type delta struct {
+	removed  []int
+	inserted []int // indices into the new result
+	changed  []int // indices into the new result
+}
+
+func (d delta) empty() bool { return len(d.removed)+len(d.inserted)+len(d.changed) == 0 }
+
+// diff computes the delta between two keyed results. Rows present in both
+// keep their place unless their order relative to each other changed; those
+// that moved are removed and re-inserted (a longest increasing subsequence
+// keeps the most rows in place).
+func diff(old, cur evaluation) delta {
+	var d delta
+	newIndex := make(map[string]int, len(cur.keys))
+	for i, k := range cur.keys {
+		newIndex[k] = i
+	}
+	oldIndex := make(map[string]int, len(old.keys))
+	for i, k := range old.keys {
+		oldIndex[k] = i
+		if _, ok := newIndex[k]; !ok {
+			d.removed = append(d.removed, i)
+		}
+	}
+	// Survivors in new order, by their old positions.
+	var survivorsNew []int // new indices
+	var survivorsOld []int // matching old indices
+	for i, k := range cur.keys {
+		if oi, ok := oldIndex[k]; ok {
+			survivorsNew = append(survivorsNew, i)
+			survivorsOld = append(survivorsOld, oi)
+		}
+	}
+	stay := longestIncreasing(survivorsOld)
+	moved := make(map[int]bool)
+	for j, ni := range survivorsNew {
+		if !stay[j] {
+			moved[ni] = true
+			d.removed = append(d.removed, survivorsOld[j])
+		} else if !bytes.Equal(old.rows[survivorsOld[j]], cur.rows[ni]) {
+			d.changed = append(d.changed, ni)
+		}
+	}
+	for i, k := range cur.keys {
+		if _, ok := oldIndex[k]; !ok || moved[i] {
+			d.inserted = append(d.inserted, i)
+		}
+	}
+	sort.Ints(d.removed)
+	return d
+}
+
+// longestIncreasing marks the elements of a that form one longest strictly
+// increasing subsequence (patience sorting, O(n log n)).
+func longestIncreasing(a []int) []bool {
+	tails := []int{} // index into a of the smallest tail of each length
+	prev := make([]int, len(a))
+	for i, v := range a {
+		j := sort.Search(len(tails), func(k int) bool { return a[tails[k]] >= v })
+		if j > 0 {
+			prev[i] = tails[j-1]
+		} else {
+			prev[i] = -1
+		}
+		if j == len(tails) {
+			tails = append(tails, i)
+		} else {
+			tails[j] = i
+		}
+	}
+	keep := make([]bool, len(a))
+	if len(tails) == 0 {
+		return keep
+	}
+	for i := tails[len(tails)-1]; i >= 0; i = prev[i] {
+		keep[i] = true
+	}
+	return keep
+}
+
+// refresh re-runs the live queries that read a changed table (all of them
+// after a schema change) and pushes what changed to their subscribers.
+func (ls *liveSet) refresh(c *Conn, changed map[string]struct{}, schemaChanged bool, push func(sub int64, write func(*protocol.Encoder))) {
+	for _, q := range ls.queries {
+		if !schemaChanged && !intersects(q.tables, changed) {
+			continue
+		}
+		old := q.result
+		if err := ls.evaluate(c, q); err != nil {
+			for sub := range q.subs {
+				push(sub, func(enc *protocol.Encoder) { writeSubError(enc, err) })
+			}
+			continue
+		}
+		cur := q.result
+		if old.keyed && cur.keyed && equalStrings(old.columns, cur.columns) {
+			d := diff(old, cur)
+			if d.empty() {
+				continue
+			}
+			for sub := range q.subs {
+				push(sub, func(enc *protocol.Encoder) { writeDelta(enc, cur, d) })
+			}
+			continue
+		}
+		if sameRows(old, cur) {
+			continue
+		}
+		for sub := range q.subs {
+			push(sub, func(enc *protocol.Encoder) { writeFull(enc, "full", cur) })
+		}
+	}
+}
+
+func intersects(a, b map[string]struct{}) bool {
+	if len(b) < len(a) {
+		a, b = b, a
+	}
+	for k := range a {
+		if _, ok := b[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func sameRows(a, b evaluation) bool {
+	if !equalStrings(a.columns, b.columns) || len(a.rows) != len(b.rows) {
+		return false
+	}
+	for i := range a.rows {
+		if !bytes.Equal(a.rows[i], b.rows[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// writeFull writes {<field>: {columns, rows, keyed}}' inner map.
+func writeFull(enc *protocol.Encoder, field string, ev evaluation) {
+	enc.Key(field)
+	enc.Map(3)
+	enc.Key("columns")
+	enc.Array(len(ev.columns))
+	for _, c := range ev.columns {
+		enc.Text(c)
+	}
+	enc.Key("rows")
+	enc.Array(len(ev.rows))
+	for _, r := range ev.rows {
+		enc.Raw(r)
+	}
+	enc.Key("keyed")
+	enc.Bool(ev.keyed)
+}
+
+func writeDelta(enc *protocol.Encoder, cur evaluation, d delta) {
+	enc.Key("delta")
+	enc.Map(3)
+	enc.Key("removed")
+	enc.Array(len(d.removed))
+	for _, i := range d.removed {
+		enc.Int(int64(i))
+	}
+	for _, part := range []struct {
+		name string
+		idx  []int
+	}{{"inserted", d.inserted}, {"changed", d.changed}} {
+		enc.Key(part.name)
+		enc.Array(len(part.idx))
+		for _, i := range part.idx {
+			enc.Array(2)
+			enc.Int(int64(i))
+			enc.Raw(cur.rows[i])
+		}
+	}
+}
+
+func writeSubError(enc *protocol.Encoder, err error) {
+	perr := asProtocolError(err)
+	enc.Key("error")
+	enc.Map(2)
+	enc.Key("code")
+	enc.Text(perr.Code)
+	enc.Key("message")
+	enc.Text(perr.Message)
+}

@@ -1,0 +1,223 @@
+// Storage glue for the Hearth worker: the promise-returning parts of OPFS and
+// IndexedDB, called from Go (sqlitevfs/browser) and awaited there on the
+// goroutine that owns the database. Bytes cross into Go in one piece per call.
+//
+// OPFS layout:      <origin root>/hearth/<database>/<file>
+// IndexedDB layout: one IDB database "hearth:<database>" per database, with
+//   object store "blocks" (key [file, index] → Uint8Array block) and
+//   object store "files"  (key file → {size}).
+
+const IDB_PREFIX = 'hearth:';
+const OPFS_DIR = 'hearth';
+
+async function opfsRoot(create) {
+  const root = await navigator.storage.getDirectory();
+  return root.getDirectoryHandle(OPFS_DIR, { create });
+}
+
+async function opfsDir(database, create) {
+  return (await opfsRoot(create)).getDirectoryHandle(database, { create });
+}
+
+const idbHandles = new Map();
+
+function idbRequest(req) {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+function idbDone(tx) {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(tx.error ?? new DOMException('transaction aborted', 'AbortError'));
+    tx.onerror = () => {}; // the abort that follows carries the error
+  });
+}
+
+async function idb(database) {
+  let db = idbHandles.get(database);
+  if (db) return db;
+  const req = indexedDB.open(IDB_PREFIX + database, 1);
+  req.onupgradeneeded = () => {
+    req.result.createObjectStore('blocks');
+    req.result.createObjectStore('files');
+  };
+  db = await idbRequest(req);
+  // Another tab deleting or upgrading the database must not wait on us forever.
+  db.onversionchange = () => { db.close(); idbHandles.delete(database); };
+  idbHandles.set(database, db);
+  return db;
+}
+
+export const hearthStorage = {
+  /** Whether this context can create OPFS sync access handles: tried for real, not guessed. */
+  async probeOPFS() {
+    if (typeof FileSystemFileHandle === 'undefined' || !('createSyncAccessHandle' in FileSystemFileHandle.prototype)) {
+      return 'FileSystemSyncAccessHandle is not available in this browser';
+    }
+    if (!navigator.storage?.getDirectory) return 'navigator.storage.getDirectory is not available';
+    try {
+      const root = await opfsRoot(true);
+      const probe = await root.getFileHandle('.probe', { create: true });
+      const handle = await probe.createSyncAccessHandle();
+      handle.close();
+      await root.removeEntry('.probe');
+      return '';
+    } catch (err) {
+      return `OPFS sync access handles failed: ${err?.name ?? 'Error'}: ${err?.message ?? err}`;
+    }
+  },
+
+  async opfsOpen(database, file, create) {
+    const dir = await opfsDir(database, create);
+    const fh = await dir.getFileHandle(file, { create });
+    return fh.createSyncAccessHandle();
+  },
+
+  async opfsDelete(database, file) {
+    try {
+      await (await opfsDir(database, false)).removeEntry(file);
+    } catch (err) {
+      if (err?.name !== 'NotFoundError') throw err;
+    }
+  },
+
+  async opfsList(database) {
+    const names = [];
+    try {
+      for await (const name of (await opfsDir(database, false)).keys()) names.push(name);
+    } catch (err) {
+      if (err?.name !== 'NotFoundError') throw err;
+    }
+    return names;
+  },
+
+  async opfsDatabases() {
+    const names = [];
+    try {
+      for await (const [name, h] of (await opfsRoot(false)).entries()) if (h.kind === 'directory') names.push(name);
+    } catch (err) {
+      if (err?.name !== 'NotFoundError') throw err;
+    }
+    return names;
+  },
+
+  async opfsDropDatabase(database) {
+    try {
+      await (await opfsRoot(false)).removeEntry(database, { recursive: true });
+    } catch (err) {
+      if (err?.name !== 'NotFoundError') throw err;
+    }
+  },
+
+  /**
+   * Reads blocks first..first+count-1 of file in one transaction. Returns
+   * {indexes, data}: the indexes found and their blocks concatenated, so Go
+   * copies them out in one call.
+   */
+  async idbRead(database, file, first, count) {
+    const db = await idb(database);
+    const tx = db.transaction('blocks', 'readonly');
+    const store = tx.objectStore('blocks');
+    const range = IDBKeyRange.bound([file, first], [file, first + count - 1]);
+    const [keys, values] = await Promise.all([idbRequest(store.getAllKeys(range)), idbRequest(store.getAll(range))]);
+    let total = 0;
+    for (const v of values) total += v.byteLength;
+    const data = new Uint8Array(total);
+    const indexes = new Array(keys.length);
+    let at = 0;
+    for (let i = 0; i < keys.length; i++) {
+      indexes[i] = keys[i][1];
+      data.set(values[i], at);
+      at += values[i].byteLength;
+    }
+    return { indexes, data };
+  },
+
+  async idbFileSize(database, file) {
+    const db = await idb(database);
+    const rec = await idbRequest(db.transaction('files', 'readonly').objectStore('files').get(file));
+    return rec === undefined ? -1 : rec.size;
+  },
+
+  /**
+   * Applies a batch in ONE readwrite transaction: all of it or none.
+   * changes: [{name, size, truncateFrom, indexes}]; data holds the blocks of
+   * every change, in order, each blockSize bytes.
+   */
+  async idbCommit(database, changes, data, blockSize, durability) {
+    const db = await idb(database);
+    const tx = db.transaction(['blocks', 'files'], 'readwrite', { durability });
+    const done = idbDone(tx);
+    const blocks = tx.objectStore('blocks');
+    const files = tx.objectStore('files');
+    let at = 0;
+    try {
+      for (const ch of changes) {
+        if (ch.truncateFrom >= 0) blocks.delete(IDBKeyRange.bound([ch.name, ch.truncateFrom], [ch.name, Infinity]));
+        for (const index of ch.indexes) {
+          // slice: each record gets its own buffer (put clones what it is given).
+          blocks.put(data.slice(at, at + blockSize), [ch.name, index]);
+          at += blockSize;
+        }
+        files.put({ size: ch.size }, ch.name);
+      }
+    } catch (err) {
+      tx.abort();
+      await done.catch(() => {});
+      throw err;
+    }
+    await done;
+  },
+
+  async idbDelete(database, file) {
+    const db = await idb(database);
+    const tx = db.transaction(['blocks', 'files'], 'readwrite');
+    const done = idbDone(tx);
+    tx.objectStore('blocks').delete(IDBKeyRange.bound([file, 0], [file, Infinity]));
+    tx.objectStore('files').delete(file);
+    await done;
+  },
+
+  async idbList(database) {
+    const db = await idb(database);
+    return idbRequest(db.transaction('files', 'readonly').objectStore('files').getAllKeys());
+  },
+
+  async idbDatabases() {
+    const all = await indexedDB.databases();
+    return all.map((d) => d.name).filter((n) => n?.startsWith(IDB_PREFIX)).map((n) => n.slice(IDB_PREFIX.length));
+  },
+
+  async idbDropDatabase(database) {
+    idbHandles.get(database)?.close();
+    idbHandles.delete(database);
+    await new Promise((resolve, reject) => {
+      const req = indexedDB.deleteDatabase(IDB_PREFIX + database);
+      req.onsuccess = () => resolve();
+      req.onerror = () => reject(req.error);
+      req.onblocked = () => {}; // resolves once the other connections close (onversionchange above)
+    });
+  },
+
+  /** navigator.storage.persist() and estimate(), for db.info(). */
+  async health() {
+    const out = { persisted: false, persistReason: '', usage: -1, quota: -1 };
+    try {
+      out.persisted = (await navigator.storage.persisted?.()) || (await navigator.storage.persist?.()) || false;
+      if (!out.persisted) out.persistReason = 'the browser did not grant persistent storage; it may evict the data under storage pressure';
+    } catch (err) {
+      out.persistReason = `navigator.storage.persist failed: ${err?.message ?? err}`;
+    }
+    try {
+      const e = await navigator.storage.estimate();
+      out.usage = e.usage ?? -1;
+      out.quota = e.quota ?? -1;
+    } catch {
+      // estimate is optional information
+    }
+    return out;
+  },
+};
