@@ -3,6 +3,7 @@ module github.com/hearthdb/hearth
 go 1.26.8
 
 require (
+	github.com/coder/websocket v1.8.14
 	github.com/hack-pad/safejs v0.1.0
 	github.com/ncruces/go-sqlite3 v0.36.0
 )
@@ -10,5 +11,7 @@ require (
 require (
 	github.com/ncruces/go-sqlite3-wasm/v6 v6.4.35401 // indirect
 	github.com/ncruces/julianday v1.0.0 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
+	lukechampine.com/adiantum v1.1.1 // indirect
 )

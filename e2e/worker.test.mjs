@@ -156,7 +156,7 @@ describe('Hearth worker in Chromium', () => {
     await demo.fill('#sql', "CREATE TABLE IF NOT EXISTS hello(x); INSERT INTO hello VALUES ('typed by a person'); SELECT x FROM hello;");
     await demo.click('#run');
     await demo.locator('table td', { hasText: 'typed by a person' }).waitFor();
-    assert.match(await demo.locator('#status').textContent(), /storage: memory/);
+    assert.match(await demo.locator('#status').textContent(), /storage: opfs/);
     await demo.close();
   });
 

@@ -46,7 +46,7 @@ func run() error {
 		_, err = global.Call("postMessage", arr, []any{buf})
 		return err
 	}
-	eng := engine.New(browserStorage{}, func(msg []byte) {
+	eng := engine.New(newBrowserStorage(), func(msg []byte) {
 		if err := post(msg); err != nil {
 			fmt.Fprintln(os.Stderr, "hearth worker: posting a reply failed:", err)
 		}
@@ -94,13 +94,4 @@ func bytesOf(args []safejs.Value, uint8Array safejs.Value) ([]byte, error) {
 		return nil, err
 	}
 	return msg, nil
-}
-
-// browserStorage resolves storage choices in the browser. Durable backends
-// (OPFS, IndexedDB) are registered by sqlitevfs; until one is available,
-// memory is the only choice and "auto" says so.
-type browserStorage struct{}
-
-func (browserStorage) Resolve(name, choice string) (engine.Location, error) {
-	return engine.MemoryStorage{}.Resolve(name, choice)
 }

@@ -73,7 +73,16 @@ export const hearthStorage = {
   async opfsOpen(database, file, create) {
     const dir = await opfsDir(database, create);
     const fh = await dir.getFileHandle(file, { create });
-    return fh.createSyncAccessHandle();
+    // A worker that was just terminated (a crashed or closed tab) frees
+    // its handles a moment later: wait for them rather than fail.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fh.createSyncAccessHandle();
+      } catch (err) {
+        if (err?.name !== 'NoModificationAllowedError' || attempt >= 40) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 25 + attempt * 5));
+      }
+    }
   },
 
   async opfsDelete(database, file) {

@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'STORAGE_QUOTA'
   | 'INTERNAL'
   | 'MIGRATION_FAILED'
+  | 'WRONG_KEY'
+  | 'BUSY'
   | 'SCHEMA_TOO_NEW'
   | 'WORKER_FAILED'
   | 'BAD_REPLY'
@@ -81,6 +83,17 @@ export interface Progress {
 export interface OpenOptions {
   name: string;
   /**
+   * Encrypts the database at rest (Adiantum, 4 KiB blocks, no MAC): a
+   * 32-byte Uint8Array used as is, or a passphrase stretched with Argon2id
+   * (about a second). A wrong key rejects with WRONG_KEY.
+   */
+  key?: Uint8Array | string;
+  /**
+   * 'full' (default): a commit is on disk before it is acknowledged.
+   * 'normal': faster; a power cut may lose the last commits, never corrupt.
+   */
+  durability?: 'full' | 'normal';
+  /**
    * Applied in order, each in its own transaction. A failing migration leaves
    * the database as it was and open rejects with MIGRATION_FAILED; a database
    * newer than the last migration is refused with SCHEMA_TOO_NEW.
@@ -97,8 +110,15 @@ export interface DatabaseInfo {
   name: string;
   /** Schema version (PRAGMA user_version) after migrations. */
   version: number;
-  /** Whether the data survives the page (false for memory and for storage the browser may wipe). */
+  /** Whether the data survives the page (false for memory, and for storage the browser may wipe: private windows, persist() denied). */
   persistent: boolean;
+  /** Why persistent is false. */
+  persistReason: string;
+  /** navigator.storage.persisted(): the browser promised not to evict this origin. */
+  persisted: boolean;
+  /** navigator.storage.estimate(), bytes; -1 when unknown. */
+  usage: number;
+  quota: number;
   /** The storage actually in use. */
   storage: 'memory' | 'opfs' | 'idb';
   /** Why that storage was chosen. */
@@ -150,3 +170,14 @@ export declare class Database {
 }
 
 export declare function open(options: OpenOptions): Promise<Database>;
+
+export interface StoredDatabase {
+  name: string;
+  storage: 'opfs' | 'idb';
+}
+
+/** Lists the databases stored on this origin. */
+export declare function listDatabases(options?: { worker?: HearthWorker }): Promise<StoredDatabase[]>;
+
+/** Deletes a database and every byte it stored (OPFS and IndexedDB). It must not be open in this worker. */
+export declare function deleteDatabase(name: string, options?: { worker?: HearthWorker }): Promise<void>;

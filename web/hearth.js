@@ -254,8 +254,21 @@ export class Database {
  * Opens (creating if needed) a database by name, applying pending
  * migrations ([{version, sql}], in order, each in its own transaction).
  */
-export async function open({ name, storage = 'auto', migrations, onProgress, worker } = {}) {
+export async function open({ name, storage = 'auto', key, durability, migrations, onProgress, worker } = {}) {
   const w = worker ?? preload();
-  const info = await w.request('open', { name, storage, migrations }, onProgress);
+  const info = await w.request('open', { name, storage, key, durability, migrations }, onProgress);
   return new Database(w, info);
+}
+
+/** Lists the databases stored on this origin: [{name, storage}]. */
+export function listDatabases({ worker } = {}) {
+  return (worker ?? preload()).request('databases', {});
+}
+
+/**
+ * Deletes a database and every byte it stored, in OPFS and IndexedDB (for
+ * account removal). It must not be open in this worker.
+ */
+export async function deleteDatabase(name, { worker } = {}) {
+  await (worker ?? preload()).request('drop', { name });
 }

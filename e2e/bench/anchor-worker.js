@@ -55,6 +55,7 @@ const ops = {
     return {
       wasmMemory: mem ? mem.buffer.byteLength : sqlite3.wasm.heap8u().byteLength,
       marks,
+      handling,
       resources: performance.getEntriesByType('resource').map((e) => ({
         name: e.name, fetchStart: e.fetchStart, responseStart: e.responseStart, responseEnd: e.responseEnd,
         transferSize: e.transferSize, encodedBodySize: e.encodedBodySize, decodedBodySize: e.decodedBodySize,
@@ -63,15 +64,22 @@ const ops = {
   },
 };
 
+// Worker-side time of each request, message event to reply (read by the
+// benchmark only while it sends one request at a time).
+const handling = [];
+
 // Requests run one at a time, in arrival order.
 let chain = Promise.resolve();
 self.onmessage = (event) => {
+  const arrived = performance.now();
   const { id, op, ...args } = event.data;
   chain = chain.then(async () => {
     try {
       const fn = ops[op];
       if (!fn) throw new Error(`unknown op ${op}`);
-      self.postMessage({ id, ok: await fn(args) });
+      const ok = await fn(args);
+      if (op !== 'stats') handling.push(performance.now() - arrived);
+      self.postMessage({ id, ok });
     } catch (err) {
       self.postMessage({ id, error: String(err?.message ?? err) });
     }

@@ -56,14 +56,20 @@ export function makeRows(n, { seed = 42, start = 0, titleBytes = 0 } = {}) {
 
 /** Hearth through its public client. probe: use the instrumented bootstrap. */
 class HearthEngine {
-  constructor({ probe = false, wasmURL } = {}) {
+  constructor({ probe = false, wasmURL, probeParams, workerPath } = {}) {
     this.name = 'hearth';
     this.opts = {};
-    if (probe) this.opts.workerURL = new URL('./probe-worker.js', location.href).href;
+    if (workerPath) this.opts.workerURL = new URL(workerPath, location.href).href;
+    if (probe) {
+      const u = new URL('./probe-worker.js', location.href);
+      for (const [k, v] of Object.entries(probeParams ?? {})) u.searchParams.set(k, v);
+      this.opts.workerURL = u.href;
+    }
     if (wasmURL) this.opts.wasmURL = new URL(wasmURL, location.href).href;
     this.probe = probe;
   }
   async start() {
+    performance.mark('bench:create');
     const t = { create: abs() };
     this.hw = new HearthWorker(this.opts);
     t.created = abs();
@@ -71,6 +77,7 @@ class HearthEngine {
     t.open = abs();
     const r = await this.db.query('select 1');
     t.select1 = abs();
+    performance.mark('bench:select1');
     if (r.rows.length !== 1) throw new Error('hearth: select 1 returned no row');
     return t;
   }
@@ -109,6 +116,7 @@ class OfficialEngine {
     });
   }
   async start() {
+    performance.mark('bench:create');
     const t = { create: abs() };
     this.worker = new Worker(new URL('./anchor-worker.js', import.meta.url), { type: 'module', name: 'official' });
     this.worker.onmessage = (e) => {
@@ -128,6 +136,7 @@ class OfficialEngine {
     t.open = abs();
     const rows = await this.call('query', { sql: 'select 1', rowMode: 'array' });
     t.select1 = abs();
+    performance.mark('bench:select1');
     if (rows.length !== 1) throw new Error('official: select 1 returned no row');
     return t;
   }
@@ -199,6 +208,7 @@ export async function workload({ pointQueries = 1000, warmup = 50, inserts = 200
   out.select500 = { first: selects[0], ...summary(selects.slice(1)), all: selects };
 
   // 2. Round trip for a one-row query, sequential.
+  performance.mark('bench:point:start');
   const rnd = prng(7);
   const ids = Array.from({ length: warmup + pointQueries }, () => Math.floor(rnd() * ROWS));
   const rts = [];
@@ -211,6 +221,7 @@ export async function workload({ pointQueries = 1000, warmup = 50, inserts = 200
     if (k >= warmup) rts.push(dt);
   }
   out.roundTrip = summary(rts);
+  performance.mark('bench:point:end');
 
   // 5. Single autocommit inserts, sequential.
   const extra = makeRows(inserts, { seed: 99, start: ROWS });
@@ -222,11 +233,7 @@ export async function workload({ pointQueries = 1000, warmup = 50, inserts = 200
     if (res.changes !== 1) throw new Error(`${e.name}: autocommit insert changed ${res.changes} rows`);
   }
   out.autocommit = summary(ins);
-  if (e.name === 'hearth') {
-    out.journalMode = (await e.queryObjects('PRAGMA journal_mode'))[0]?.journal_mode;
-  } else {
-    out.journalMode = (await e.queryObjects('PRAGMA journal_mode'))[0]?.journal_mode;
-  }
+  out.journalMode = (await e.queryObjects('PRAGMA journal_mode'))[0]?.journal_mode;
   return out;
 }
 
@@ -271,4 +278,24 @@ export function engineStats() { return current?.stats() ?? null; }
 export function stop() {
   current?.terminate();
   current = null;
+}
+
+/** n sequential one-row queries on the workload's table; the page-side time of each, in order. */
+export async function pointQueries(n = 1000) {
+  const e = current;
+  const rnd = prng(11);
+  const out = [];
+  for (let k = 0; k < n; k++) {
+    const id = taskId(Math.floor(rnd() * ROWS));
+    const t = abs();
+    const r = await e.queryObjects(POINT_SQL, [id]);
+    out.push(abs() - t);
+    if (r.length !== 1) throw new Error(`${e.name}: point query for ${id} returned ${r.length} rows`);
+  }
+  return out;
+}
+
+/** Drops the workload's table so workload() can run again on the same worker. */
+export async function dropAll() {
+  await current.exec('DROP TABLE IF EXISTS tasks');
 }

@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { repoRoot } from '../harness.mjs';
 
@@ -42,7 +43,15 @@ function copyTree(src, dst) {
  */
 export function stageWebRoot() {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-bench-web-'));
-  copyTree(path.join(repoRoot, 'web'), root);
+  // A build running at the same time can leave web/dist half written: copy
+  // until the staged bundle and its compressed variants agree.
+  for (let attempt = 1; ; attempt++) {
+    copyTree(path.join(repoRoot, 'web'), root);
+    const problem = checkBundle(path.join(root, 'dist'));
+    if (!problem) break;
+    if (attempt === 5) throw new Error(`web/dist is inconsistent (${problem}): run \`make build\``);
+    execFileSync('sleep', ['2']);
+  }
   const anchor = path.join(root, 'anchor', 'sqlite-wasm');
   fs.mkdirSync(anchor, { recursive: true });
   for (const f of officialFiles) fs.copyFileSync(path.join(officialDist, f), path.join(anchor, f));
@@ -53,6 +62,20 @@ export function stageWebRoot() {
   fs.mkdirSync(bench, { recursive: true });
   for (const f of benchFiles) fs.copyFileSync(path.join(benchDir, f), path.join(bench, f));
   return root;
+}
+
+/** Why a staged dist/ is unusable (truncated wasm, stale .br/.gz), or null. */
+function checkBundle(dist) {
+  const wasm = fs.readFileSync(path.join(dist, 'hearth.wasm'));
+  if (wasm.length < 8 || wasm.readUInt32BE(0) !== 0x0061736d) return 'hearth.wasm is not a wasm module';
+  for (const [suffix, unzip] of [['.br', zlib.brotliDecompressSync], ['.gz', zlib.gunzipSync]]) {
+    const f = path.join(dist, `hearth.wasm${suffix}`);
+    if (!fs.existsSync(f)) continue;
+    let bytes;
+    try { bytes = unzip(fs.readFileSync(f)); } catch { return `hearth.wasm${suffix} does not decompress`; }
+    if (!bytes.equals(wasm)) return `hearth.wasm${suffix} does not match hearth.wasm`;
+  }
+  return null;
 }
 
 /** Adds a file to the staged root (e.g. an alternative bundle for profiling). */

@@ -101,11 +101,25 @@ func (c *Conn) InTransaction() bool { return !c.db.GetAutocommit() }
 func OpenConn(loc Location) (*Conn, error) {
 	db, err := sqlite3.Open(loc.URI)
 	if err != nil {
+		release(loc)
 		return nil, sqlError(err)
+	}
+	if loc.Encrypted {
+		// The first read of page 1 tells a wrong key (garbage) from the
+		// right one; say so plainly instead of "file is not a database".
+		if err := db.Exec("SELECT count(*) FROM sqlite_schema"); err != nil {
+			db.Close()
+			release(loc)
+			if errors.Is(err, sqlite3.NOTADB) {
+				return nil, protocol.Errorf(protocol.CodeWrongKey, "the encryption key does not open this database (or it is not encrypted)")
+			}
+			return nil, sqlError(err)
+		}
 	}
 	for _, p := range loc.Pragmas {
 		if err := db.Exec(p); err != nil {
 			db.Close()
+			release(loc)
 			return nil, fmt.Errorf("%s: %w", p, sqlError(err))
 		}
 	}
@@ -113,9 +127,17 @@ func OpenConn(loc Location) (*Conn, error) {
 	c.cache.init()
 	if err := db.SetAuthorizer(c.authorize); err != nil {
 		db.Close()
+		release(loc)
 		return nil, sqlError(err)
 	}
 	return c, nil
+}
+
+// release gives up a location's storage handles after a failed open.
+func release(loc Location) {
+	if loc.Release != nil {
+		loc.Release()
+	}
 }
 
 // Location reports where the database lives.
@@ -124,7 +146,13 @@ func (c *Conn) Location() Location { return c.location }
 // Close finalizes cached statements and closes the connection.
 func (c *Conn) Close() error {
 	c.cache.clear()
-	return sqlError(c.db.Close())
+	err := sqlError(c.db.Close())
+	if c.location.Release != nil {
+		if rerr := c.location.Release(); rerr != nil && err == nil {
+			err = fmt.Errorf("releasing storage: %w", rerr)
+		}
+	}
+	return err
 }
 
 // ExecResult is what a statement that returns no rows reports.
@@ -502,11 +530,23 @@ func sqlError(err error) error {
 	if errors.As(err, &perr) {
 		return err
 	}
+	// go-sqlite3 returns *sqlite3.Error when SQLite has a message, and a
+	// bare ExtendedErrorCode when it has none.
+	var code sqlite3.ExtendedErrorCode
 	var serr *sqlite3.Error
-	if errors.As(err, &serr) {
-		return &protocol.Error{Code: CodeName(serr.ExtendedCode()), Message: serr.Error(), Index: -1}
+	switch {
+	case errors.As(err, &serr):
+		code = serr.ExtendedCode()
+	case errors.As(err, &code):
+	default:
+		return err
 	}
-	return err
+	if code.Code() == sqlite3.FULL {
+		// The browser's quota (or max_page_count) ran out. SQLite has
+		// rolled the statement back; the database is intact.
+		return &protocol.Error{Code: protocol.CodeStorageQuota, Message: "storage is full: " + err.Error(), Index: -1}
+	}
+	return &protocol.Error{Code: CodeName(code), Message: err.Error(), Index: -1}
 }
 
 // CodeName names an extended result code the way SQLite's C API does.

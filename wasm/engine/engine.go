@@ -40,6 +40,8 @@ type dbOwner struct {
 	// closing is set when a close request is received, so later requests
 	// fail fast with CLOSED while earlier ones still run in order.
 	closing bool
+	// name is the database's name once open succeeded.
+	name string
 }
 
 // Receive accepts one request message. It never blocks and never runs SQL,
@@ -83,9 +85,64 @@ func (e *Engine) Receive(msg []byte) {
 		if closed {
 			e.replyError(&req.ID, protocol.Errorf(protocol.CodeClosed, "database handle %d is closed or was never opened", req.DB))
 		}
+	case protocol.OpDatabases, protocol.OpDrop:
+		// Storage-wide requests await browser promises: never in Receive.
+		go e.global(req)
 	default:
 		e.replyError(&req.ID, protocol.Errorf(protocol.CodeBadRequest, "unknown op %q", req.Op))
 	}
+}
+
+// global runs a request that concerns stored databases rather than one open
+// handle: listing them, or deleting one with every byte it stored.
+func (e *Engine) global(req protocol.Request) {
+	var enc protocol.Encoder
+	err := func() error {
+		switch req.Op {
+		case protocol.OpDatabases:
+			list, err := e.storage.Databases()
+			if err != nil {
+				return err
+			}
+			protocol.EncodeOKHeader(&enc, req.ID)
+			enc.Array(len(list))
+			for _, d := range list {
+				enc.Map(2)
+				enc.Key("name")
+				enc.Text(d.Name)
+				enc.Key("storage")
+				enc.Text(d.Storage)
+			}
+		case protocol.OpDrop:
+			name, err := req.Text("name")
+			if err != nil {
+				return err
+			}
+			if err := ValidateName(name); err != nil {
+				return err
+			}
+			e.mu.Lock()
+			busy := false
+			for _, o := range e.dbs {
+				busy = busy || o.name == name
+			}
+			e.mu.Unlock()
+			if busy {
+				return protocol.Errorf(protocol.CodeBusy, "database %q is open; close it before deleting it", name)
+			}
+			if err := e.storage.Delete(name); err != nil {
+				return err
+			}
+			protocol.EncodeOKHeader(&enc, req.ID)
+			enc.Map(0)
+		}
+		return nil
+	}()
+	if err != nil {
+		enc.Reset()
+		protocol.EncodeError(&enc, &req.ID, err)
+	}
+	e.send(enc.Bytes())
 }
 
 func (e *Engine) replyError(id *int64, err error) {
@@ -373,11 +430,28 @@ func (e *Engine) writeInfo(db *database, enc *protocol.Encoder) {
 		depth = owner.queue.len()
 	}
 	e.mu.Unlock()
-	enc.Map(7)
+	health := e.storage.Health()
+	persistent, reason := loc.Persistent, loc.PersistReason
+	if persistent && !health.Persisted {
+		// On disk, but the browser may evict it (or a private window
+		// discards it on close): an app should warn, not assume.
+		persistent, reason = false, health.PersistReason
+	}
+	enc.Map(12)
 	enc.Key("storage")
 	enc.Text(loc.Backend)
 	enc.Key("storageReason")
 	enc.Text(loc.Reason)
+	enc.Key("persistent")
+	enc.Bool(persistent)
+	enc.Key("persistReason")
+	enc.Text(reason)
+	enc.Key("persisted")
+	enc.Bool(health.Persisted)
+	enc.Key("usage")
+	enc.Int(health.Usage)
+	enc.Key("quota")
+	enc.Int(health.Quota)
 	enc.Key("queueDepth")
 	enc.Int(int64(depth))
 	enc.Key("liveQueries")
@@ -401,21 +475,21 @@ func (e *Engine) open(db *database, req protocol.Request, enc *protocol.Encoder)
 	if err := ValidateName(name); err != nil {
 		return err
 	}
-	choice, err := req.OptionalText("storage", StorageAuto)
-	if err != nil {
-		return err
+	or, oerr := parseOpenRequest(name, req)
+	if oerr != nil {
+		return oerr
 	}
 	migrations, merr := parseMigrations(req.Fields["migrations"])
 	if merr != nil {
 		return merr
 	}
-	loc, rerr := e.storage.Resolve(name, choice)
+	loc, rerr := e.storage.Resolve(or)
 	if rerr != nil {
 		return rerr
 	}
-	conn, oerr := OpenConn(loc)
-	if oerr != nil {
-		return fmt.Errorf("open %q on %s: %w", name, loc.Backend, oerr)
+	conn, cerr := OpenConn(loc)
+	if cerr != nil {
+		return fmt.Errorf("open %q on %s: %w", name, loc.Backend, cerr)
 	}
 	version, merr := migrate(conn, migrations, func(p MigrationProgress) { e.sendProgress(req.ID, p) })
 	if merr != nil {
@@ -424,6 +498,11 @@ func (e *Engine) open(db *database, req protocol.Request, enc *protocol.Encoder)
 	}
 	db.conn = conn
 	conn.TakeChanges() // the migrations' writes precede every watch
+	e.mu.Lock()
+	if owner := e.dbs[db.handle]; owner != nil {
+		owner.name = name
+	}
+	e.mu.Unlock()
 	protocol.EncodeOKHeader(enc, req.ID)
 	enc.Map(6)
 	enc.Key("db")
@@ -439,6 +518,45 @@ func (e *Engine) open(db *database, req protocol.Request, enc *protocol.Encoder)
 	enc.Key("persistent")
 	enc.Bool(loc.Persistent)
 	return nil
+}
+
+func parseOpenRequest(name string, req protocol.Request) (OpenRequest, error) {
+	or := OpenRequest{Name: name}
+	var err error
+	if or.Storage, err = optionalText(req, "storage", StorageAuto); err != nil {
+		return or, err
+	}
+	if or.Durability, err = optionalText(req, "durability", "full"); err != nil {
+		return or, err
+	}
+	if or.Durability != "full" && or.Durability != "normal" {
+		return or, protocol.Errorf(protocol.CodeBadRequest, "durability must be \"full\" or \"normal\", got %q", or.Durability)
+	}
+	switch k := req.Fields["key"].(type) {
+	case nil:
+	case []byte:
+		if len(k) != 32 {
+			return or, protocol.Errorf(protocol.CodeBadRequest, "an encryption key must be 32 bytes (or a passphrase string), got %d bytes", len(k))
+		}
+		or.Key = k
+	case string:
+		if k == "" {
+			return or, protocol.Errorf(protocol.CodeBadRequest, "an empty passphrase encrypts nothing")
+		}
+		or.Passphrase = k
+	default:
+		return or, protocol.Errorf(protocol.CodeBadRequest, "key must be a 32-byte Uint8Array or a passphrase string, got %s", protocol.TypeName(k))
+	}
+	return or, nil
+}
+
+// optionalText avoids returning a typed nil *protocol.Error as an error.
+func optionalText(req protocol.Request, key, def string) (string, error) {
+	s, err := req.OptionalText(key, def)
+	if err != nil {
+		return "", err
+	}
+	return s, nil
 }
 
 // sendProgress pushes {v, id, progress} for a request still running.

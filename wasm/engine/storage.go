@@ -29,13 +29,54 @@ type Location struct {
 	// Persistent says whether the data survives the page: false for memory,
 	// and for browser storage that may be wiped (private mode, eviction).
 	Persistent bool
+	// PersistReason says why Persistent is false.
+	PersistReason string
+	// Encrypted: a key was given, so a wrong key must be told apart from a
+	// corrupt file right after open.
+	Encrypted bool
+	// Release, when set, runs after the connection closes: it gives up
+	// storage handles another worker may need.
+	Release func() error
 }
 
-// StorageResolver turns (name, storage choice) into a Location. The worker's
-// main provides one that knows which browser backends exist; natively only
-// memory storage is available.
+// OpenRequest is what the page asked for at open.
+type OpenRequest struct {
+	Name string
+	// Storage is "auto", "memory", "opfs" or "idb".
+	Storage string
+	// Key encrypts the database at rest: 32 raw bytes, or a passphrase
+	// (stretched with Argon2id, which takes about a second).
+	Key        []byte
+	Passphrase string
+	// Durability is "full" (a commit is on disk before it is acknowledged)
+	// or "normal" (faster; a power cut may lose the last commits, never
+	// corrupt the database).
+	Durability string
+}
+
+// StoredDatabase is a database found in durable storage.
+type StoredDatabase struct {
+	Name    string
+	Storage string
+}
+
+// StorageHealth is what the browser says about durable storage.
+type StorageHealth struct {
+	// Persisted: the browser promised not to evict the origin's data.
+	Persisted     bool
+	PersistReason string
+	Usage, Quota  int64 // bytes; -1 when unknown
+}
+
+// StorageResolver knows the storage backends of the runtime: it turns an
+// open request into a Location, and lists, deletes and reports on stored
+// databases. The worker's main provides the browser one; natively only
+// memory storage exists.
 type StorageResolver interface {
-	Resolve(name, choice string) (Location, error)
+	Resolve(req OpenRequest) (Location, error)
+	Databases() ([]StoredDatabase, error)
+	Delete(name string) error
+	Health() StorageHealth
 }
 
 // MemoryStorage resolves every choice it can to in-memory databases. It
@@ -44,16 +85,30 @@ type StorageResolver interface {
 type MemoryStorage struct{}
 
 // Resolve implements StorageResolver.
-func (MemoryStorage) Resolve(name, choice string) (Location, error) {
-	switch choice {
-	case StorageMemory:
-		return MemoryLocation(name, "memory storage requested"), nil
-	case StorageAuto:
-		return MemoryLocation(name, "no durable storage backend is available in this runtime"), nil
-	case StorageOPFS, StorageIDB:
-		return Location{}, protocol.Errorf(protocol.CodeStorageUnavailable, "storage %q is not available in this runtime", choice)
+func (MemoryStorage) Resolve(req OpenRequest) (Location, error) {
+	if len(req.Key) > 0 || req.Passphrase != "" {
+		return Location{}, protocol.Errorf(protocol.CodeBadRequest, "encryption at rest needs durable storage (opfs or idb), not memory")
 	}
-	return Location{}, protocol.Errorf(protocol.CodeBadRequest, "unknown storage %q (want auto, memory, opfs or idb)", choice)
+	switch req.Storage {
+	case StorageMemory:
+		return MemoryLocation(req.Name, "memory storage requested"), nil
+	case StorageAuto:
+		return MemoryLocation(req.Name, "no durable storage backend is available in this runtime"), nil
+	case StorageOPFS, StorageIDB:
+		return Location{}, protocol.Errorf(protocol.CodeStorageUnavailable, "storage %q is not available in this runtime", req.Storage)
+	}
+	return Location{}, protocol.Errorf(protocol.CodeBadRequest, "unknown storage %q (want auto, memory, opfs or idb)", req.Storage)
+}
+
+// Databases implements StorageResolver: memory databases are not listed.
+func (MemoryStorage) Databases() ([]StoredDatabase, error) { return nil, nil }
+
+// Delete implements StorageResolver: memory databases vanish on close.
+func (MemoryStorage) Delete(string) error { return nil }
+
+// Health implements StorageResolver.
+func (MemoryStorage) Health() StorageHealth {
+	return StorageHealth{PersistReason: "memory storage does not persist", Usage: -1, Quota: -1}
 }
 
 // MemoryLocation is an in-memory database shared by every connection of this

@@ -15,6 +15,8 @@ const (
 	CodeInternal           = "INTERNAL"
 	CodeMigrationFailed    = "MIGRATION_FAILED"
 	CodeSchemaTooNew       = "SCHEMA_TOO_NEW"
+	CodeWrongKey           = "WRONG_KEY"
+	CodeBusy               = "BUSY"
 )
 
 // Operations a request may name.
@@ -29,6 +31,10 @@ const (
 	OpUnwatch = "unwatch"
 	// OpInfo reports storage, queue depth and live-query statistics.
 	OpInfo = "info"
+	// OpDatabases lists stored databases; OpDrop deletes one entirely.
+	// Neither addresses an open handle.
+	OpDatabases = "databases"
+	OpDrop      = "drop"
 )
 
 // Error is a failure with a stable code, sent back as {code, message, index?}.
@@ -78,7 +84,7 @@ func ParseRequest(msg []byte) (req Request, hasID bool, err *Error) {
 	if req.Op, ok = m["op"].(string); !ok {
 		return req, true, Errorf(CodeBadRequest, "request field op must be text, got %s", TypeName(m["op"]))
 	}
-	if req.Op != OpOpen {
+	if req.Op != OpOpen && req.Op != OpDatabases && req.Op != OpDrop {
 		if req.DB, ok = m["db"].(int64); !ok {
 			return req, true, Errorf(CodeBadRequest, "op %q needs an integer db handle, got %s", req.Op, TypeName(m["db"]))
 		}

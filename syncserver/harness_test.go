@@ -1,0 +1,418 @@
+package syncserver_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hearthdb/hearth/syncserver"
+	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/client"
+	"github.com/hearthdb/hearth/syncworker/hlc"
+	"github.com/hearthdb/hearth/syncworker/journal"
+	"github.com/hearthdb/hearth/syncworker/merge"
+	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/wasm/protocol"
+	"github.com/ncruces/go-sqlite3"
+	_ "github.com/ncruces/go-sqlite3/vfs/memdb"
+)
+
+// The app the tests sync: the same migrations on clients and server.
+var (
+	migrationV1 = store.Migration{Version: 1, SQL: `CREATE TABLE tasks(
+		id TEXT PRIMARY KEY,
+		title TEXT NOT NULL DEFAULT '',
+		done INTEGER NOT NULL DEFAULT 0,
+		assignee TEXT,
+		rank REAL,
+		note BLOB,
+		legacy TEXT)`}
+	// v2 drops legacy and adds priority.
+	migrationV2 = store.Migration{Version: 2, SQL: `ALTER TABLE tasks DROP COLUMN legacy; ALTER TABLE tasks ADD COLUMN priority INTEGER`}
+	appTables   = []schema.Table{{Name: "tasks"}}
+)
+
+// harness is a sync server on a real loopback socket. The HTTP server
+// stays up across server restarts: it hands each connection to the
+// current syncserver.Server, as a process restart behind a stable address
+// would.
+type harness struct {
+	t    testing.TB
+	path string
+	cfg  syncserver.Config
+	srv  atomic.Pointer[syncserver.Server]
+	http *httptest.Server
+	url  string
+}
+
+func newHarness(t testing.TB, cfg syncserver.Config) *harness {
+	t.Helper()
+	if cfg.Migrations == nil {
+		cfg.Migrations = []store.Migration{migrationV1}
+	}
+	if cfg.Tables == nil {
+		cfg.Tables = appTables
+	}
+	h := &harness{t: t, cfg: cfg, path: cfg.Path}
+	srv, err := syncserver.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.srv.Store(srv)
+	h.http = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.srv.Load().ServeHTTP(w, r)
+	}))
+	h.url = "ws" + strings.TrimPrefix(h.http.URL, "http") + "/sync"
+	t.Cleanup(func() {
+		h.srv.Load().Close()
+		h.http.Close()
+	})
+	return h
+}
+
+// restart closes the server and starts another on the same store file,
+// with cfg (nil Store: the default SQLite store at the same path).
+func (h *harness) restart(cfg syncserver.Config) {
+	h.t.Helper()
+	if err := h.srv.Load().Close(); err != nil {
+		h.t.Logf("close before restart: %v", err)
+	}
+	if cfg.Migrations == nil {
+		cfg.Migrations = h.cfg.Migrations
+	}
+	if cfg.Tables == nil {
+		cfg.Tables = h.cfg.Tables
+	}
+	cfg.Path = h.path
+	srv, err := syncserver.New(cfg)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.cfg = cfg
+	h.srv.Store(srv)
+}
+
+// network is a device's link: it can be cut, which fails dials and drops
+// open connections, as going offline does.
+type network struct {
+	mu    sync.Mutex
+	down  bool
+	open  map[client.Transport]bool
+	dials atomic.Int64
+}
+
+func (n *network) dial(ctx context.Context, url string) (client.Transport, error) {
+	n.dials.Add(1)
+	n.mu.Lock()
+	down := n.down
+	n.mu.Unlock()
+	if down {
+		return nil, errors.New("network is down")
+	}
+	t, err := client.DialWebSocket(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.open == nil {
+		n.open = map[client.Transport]bool{}
+	}
+	n.open[t] = true
+	return &trackedTransport{Transport: t, n: n}, nil
+}
+
+func (n *network) setDown(down bool) {
+	n.mu.Lock()
+	n.down = down
+	var cut []client.Transport
+	if down {
+		for t := range n.open {
+			cut = append(cut, t)
+		}
+	}
+	n.mu.Unlock()
+	for _, t := range cut {
+		t.Close(false)
+	}
+}
+
+type trackedTransport struct {
+	client.Transport
+	n *network
+}
+
+func (t *trackedTransport) Close(graceful bool) error {
+	t.n.mu.Lock()
+	delete(t.n.open, t.Transport)
+	t.n.mu.Unlock()
+	return t.Transport.Close(graceful)
+}
+
+var dbSeq atomic.Int64
+
+// device is one replica: an in-memory database with the app's schema,
+// its journal, and a running sync client.
+type device struct {
+	t      testing.TB
+	name   string
+	conn   *sqlite3.Conn
+	local  *client.LockedLocal
+	j      *journal.Journal
+	client *client.Client
+	net    *network
+	cancel context.CancelFunc
+	done   chan error
+	cfg    client.Config
+}
+
+func fastConfig(url string) client.Config {
+	return client.Config{
+		URL:              url,
+		MinBackoff:       10 * time.Millisecond,
+		MaxBackoff:       200 * time.Millisecond,
+		RequestTimeout:   3 * time.Second,
+		PingInterval:     time.Second,
+		RetryInterval:    50 * time.Millisecond,
+		ChecksumInterval: -1,
+	}
+}
+
+// newDevice opens a replica at the given schema versions and starts its
+// client with cfg (URL and timings from fastConfig when zero).
+func newDevice(t testing.TB, name string, h *harness, migrations []store.Migration, cfg client.Config) *device {
+	t.Helper()
+	conn, err := sqlite3.Open(fmt.Sprintf("file:/device-%s-%d?vfs=memdb", name, dbSeq.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if migrations == nil {
+		migrations = []store.Migration{migrationV1}
+	}
+	for _, m := range migrations {
+		if err := conn.Exec(m.SQL + fmt.Sprintf("; PRAGMA user_version = %d", m.Version)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j, err := journal.Prepare(conn, journal.Config{Clock: hlc.NewClock(nil), Tables: appTables})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Install(conn); err != nil {
+		t.Fatal(err)
+	}
+	d := &device{t: t, name: name, conn: conn, local: client.NewLockedLocal(conn), j: j, net: &network{}}
+	if cfg.URL == "" {
+		fast := fastConfig(h.url)
+		fast.OnStatus, fast.Applied, fast.Dial = cfg.OnStatus, cfg.Applied, cfg.Dial
+		fast.Now, fast.Rand, fast.After = cfg.Now, cfg.Rand, cfg.After
+		if cfg.SnapshotChunk != 0 {
+			fast.SnapshotChunk = cfg.SnapshotChunk
+		}
+		if cfg.PushBatch != 0 {
+			fast.PushBatch = cfg.PushBatch
+		}
+		if cfg.ChecksumInterval != 0 {
+			fast.ChecksumInterval = cfg.ChecksumInterval
+		}
+		if cfg.MaxBackoff != 0 {
+			fast.MaxBackoff = cfg.MaxBackoff
+		}
+		if cfg.RequestTimeout != 0 {
+			fast.RequestTimeout = cfg.RequestTimeout
+		}
+		cfg = fast
+	}
+	if cfg.Dial == nil {
+		cfg.Dial = d.net.dial
+	}
+	cfg.Local, cfg.Journal = d.local, j
+	d.cfg = cfg
+	t.Cleanup(func() {
+		d.stop()
+		// The client keeps no statements open between its turns, so the
+		// worker can close the database once the client stopped.
+		if err := conn.Close(); err != nil {
+			t.Errorf("%s: close the database after the client stopped: %v", name, err)
+		}
+	})
+	return d
+}
+
+// start runs the sync client.
+func (d *device) start() *device {
+	d.t.Helper()
+	if d.cancel != nil {
+		d.t.Fatal("client already running")
+	}
+	c, err := client.New(d.cfg)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d.client, d.cancel, d.done = c, cancel, make(chan error, 1)
+	go func() { d.done <- c.Run(ctx) }()
+	return d
+}
+
+// stop ends the sync client.
+func (d *device) stop() {
+	if d.cancel == nil {
+		return
+	}
+	d.cancel()
+	select {
+	case <-d.done:
+	case <-time.After(10 * time.Second):
+		d.t.Errorf("%s: client did not stop", d.name)
+	}
+	d.cancel = nil
+}
+
+// exec runs app SQL on the device, as the page would, and notifies the
+// client.
+func (d *device) exec(sql string, args ...any) error {
+	err := d.local.Do(context.Background(), func(conn *sqlite3.Conn) error {
+		s, _, err := conn.Prepare(sql)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		for i, a := range args {
+			if err := merge.BindValue(s, i+1, a); err != nil {
+				return err
+			}
+		}
+		return s.Exec()
+	})
+	if d.client != nil && d.cancel != nil {
+		d.client.Notify()
+	}
+	return err
+}
+
+func (d *device) mustExec(sql string, args ...any) {
+	d.t.Helper()
+	if err := d.exec(sql, args...); err != nil {
+		d.t.Fatalf("%s: %s: %v", d.name, sql, err)
+	}
+}
+
+// with runs fn on the device's connection, between the client's turns.
+func (d *device) with(fn func(conn *sqlite3.Conn) error) {
+	d.t.Helper()
+	if err := d.local.Do(context.Background(), fn); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+// query returns rows as exact values.
+func (d *device) query(sql string, args ...any) [][]any {
+	d.t.Helper()
+	var rows [][]any
+	err := d.local.Do(context.Background(), func(conn *sqlite3.Conn) error {
+		rows = queryConn(conn, sql, args...)
+		return nil
+	})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return rows
+}
+
+func queryConn(conn *sqlite3.Conn, sql string, args ...any) [][]any {
+	s, _, err := conn.Prepare(sql)
+	if err != nil {
+		panic(fmt.Sprintf("%s: %v", sql, err))
+	}
+	defer s.Close()
+	for i, a := range args {
+		merge.BindValue(s, i+1, a)
+	}
+	var rows [][]any
+	for s.Step() {
+		row := make([]any, s.ColumnCount())
+		for i := range row {
+			row[i] = merge.ColumnValue(s, i)
+		}
+		rows = append(rows, row)
+	}
+	if err := s.Err(); err != nil {
+		panic(fmt.Sprintf("%s: %v", sql, err))
+	}
+	return rows
+}
+
+// dumpTasks renders the tasks table exactly (types included).
+func dumpRows(rows [][]any) string {
+	var b strings.Builder
+	for _, r := range rows {
+		enc, err := protocol.Encode(r)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Fprintf(&b, "%v %x\n", r[0], enc)
+	}
+	return b.String()
+}
+
+func (d *device) tasks() string {
+	return dumpRows(d.query(`SELECT * FROM tasks ORDER BY id`))
+}
+
+// serverTasks reads the server's tasks table from its database file.
+func (h *harness) serverTasks() string {
+	h.t.Helper()
+	conn, err := sqlite3.Open("file:" + h.path + "?mode=ro")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer conn.Close()
+	return dumpRows(queryConn(conn, `SELECT * FROM tasks ORDER BY id`))
+}
+
+func (h *harness) serverQuery(sql string, args ...any) [][]any {
+	h.t.Helper()
+	conn, err := sqlite3.Open("file:" + h.path + "?mode=ro")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer conn.Close()
+	return queryConn(conn, sql, args...)
+}
+
+// waitFor polls until cond holds. Tests bound every wait; none asserts
+// how long anything took.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// synced waits until the device has pushed everything and applied the
+// log up to the server's head.
+func (d *device) synced(h *harness) {
+	d.t.Helper()
+	waitFor(d.t, d.name+" to sync", func() bool {
+		// The journal itself, not only the status: a write the client
+		// has not been told about yet is still pending.
+		var depth int64
+		d.with(func(conn *sqlite3.Conn) (err error) { depth, err = journal.Depth(conn); return err })
+		st := d.client.Status()
+		return depth == 0 && st.Connected && st.Pending == 0 && st.Cursor >= 0 && st.Cursor >= st.Head && st.State == client.StateSyncing
+	})
+}
+
+func (d *device) status() client.Status { return d.client.Status() }

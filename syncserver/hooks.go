@@ -1,0 +1,84 @@
+package syncserver
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/change"
+	"github.com/hearthdb/hearth/syncworker/hlc"
+	"github.com/hearthdb/hearth/syncworker/merge"
+)
+
+// Change is a pushed change as the server's hooks see it.
+type Change struct {
+	Table string
+	// Key holds the primary key values, in key order.
+	Key []any
+	// Op is "insert", "update" or "delete".
+	Op string
+	// Values holds the columns written (none for a delete).
+	Values map[string]any
+	// Client pushed the change, as Principal (from Authenticate).
+	Client, Principal string
+	Seq               int64
+	Stamp             hlc.Stamp
+	// Schema is the schema version the change was written under.
+	Schema int64
+}
+
+// Invariant checks one applied change, with q reading the store inside
+// the push's transaction (the change is visible). It returns a violation
+// message, or "" when the invariant holds. An error fails the whole push,
+// which the client retries: return errors for failures, not violations.
+type Invariant func(ctx context.Context, q store.Querier, ch Change) (violation string, err error)
+
+// checker adapts the server's hooks to store.Checker.
+type checker struct{ s *Server }
+
+func (k checker) view(p *store.Push, c *store.Pushed) Change {
+	key, _ := change.DecodeKey(c.Key) // the store checked it
+	return Change{Table: c.Table, Key: key, Op: c.Op.String(), Values: c.Values,
+		Client: p.Client, Principal: p.Principal, Seq: c.Seq, Stamp: c.Stamp, Schema: c.Schema}
+}
+
+// Admit refuses changes stamped too far in the future and changes the
+// app's Authorize hook refuses.
+func (k checker) Admit(ctx context.Context, q store.Querier, p *store.Push, c *store.Pushed) *merge.Refusal {
+	s := k.s
+	if s.cfg.MaxClockSkew > 0 {
+		limit := s.cfg.Now().Add(s.cfg.MaxClockSkew)
+		if c.Stamp.TS.Time().After(limit) {
+			return &merge.Refusal{Code: store.CodeClockSkew, Message: fmt.Sprintf("the change is stamped %s, more than %v ahead of the server's clock; fix the device clock", c.Stamp.TS.Time().UTC().Format(time.RFC3339), s.cfg.MaxClockSkew)}
+		}
+	}
+	if s.cfg.Authorize != nil {
+		if err := s.cfg.Authorize(ctx, p.Principal, k.view(p, c)); err != nil {
+			return &merge.Refusal{Code: store.CodeForbidden, Message: err.Error()}
+		}
+	}
+	s.clock.Observe(c.Stamp.TS)
+	return nil
+}
+
+// Inspect runs the invariants.
+func (k checker) Inspect(ctx context.Context, q store.Querier, p *store.Push, c *store.Pushed) ([]string, error) {
+	var violations []string
+	if len(k.s.cfg.Invariants) == 0 {
+		return nil, nil
+	}
+	view := k.view(p, c)
+	for _, inv := range k.s.cfg.Invariants {
+		v, err := inv(ctx, q, view)
+		if err != nil {
+			return nil, err
+		}
+		if v != "" {
+			violations = append(violations, v)
+		}
+	}
+	return violations, nil
+}
+
+var _ store.Checker = checker{}

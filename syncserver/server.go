@@ -1,0 +1,286 @@
+// Package syncserver is Hearth's sync server: clients connect over a
+// WebSocket (see PROTOCOL.md), push their change journals and receive the
+// server log live. The server validates each change, merges it into its
+// store with the same merge code the clients run, orders it in the log,
+// acknowledges it by log position and fans it out to every connected
+// client.
+//
+// Mount Server (an http.Handler) at the sync endpoint, e.g. /sync.
+package syncserver
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/hearthdb/hearth/syncserver/sqlitestore"
+	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/hlc"
+	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/syncworker/wire"
+)
+
+// Config configures a Server.
+type Config struct {
+	// Store holds the server's data; nil opens the default SQLite store
+	// at Path. The server closes it on Close.
+	Store store.Store
+	// Path is the SQLite database file of the default store; "" keeps
+	// the data in memory (tests, demos). Ignored when Store is set.
+	Path string
+	// Migrations are the app's schema steps, the same the clients run.
+	Migrations []store.Migration
+	// Tables are the synced tables.
+	Tables []schema.Table
+	// MinSchemaVersion is the oldest client schema version accepted
+	// (default: the first migration's). Clients newer than the newest
+	// migration are refused too: they may send columns this server
+	// does not have.
+	MinSchemaVersion int64
+
+	// Authenticate identifies the client from the WebSocket upgrade
+	// request (cookie, header, query token); an error answers 401. Nil
+	// accepts everyone.
+	Authenticate func(r *http.Request) (principal string, err error)
+	// Authorize may refuse a change before it is applied (e.g. a user
+	// writing another user's rows); the client rolls the row back.
+	Authorize func(ctx context.Context, principal string, ch Change) error
+	// Invariants check each change after it is applied. A violation does
+	// not reject the change: it is stored, flagged, and recorded as a
+	// _hearth_violations row that syncs to every client.
+	Invariants []Invariant
+
+	// MaxMessageBytes bounds one client message (default 4 MiB).
+	MaxMessageBytes int64
+	// MaxClockSkew refuses changes stamped further than this in the
+	// future (default 24h; negative disables): a device with a wildly
+	// wrong clock would otherwise win every conflict for that long.
+	MaxClockSkew time.Duration
+	// LogBatch is the most log entries per message (default 500).
+	LogBatch int
+	// MaxSnapshotChunk caps the rows of one snapshot chunk (default
+	// 5000).
+	MaxSnapshotChunk int
+	// WriteTimeout bounds sending one message (default 10s); a client
+	// that does not read is disconnected.
+	WriteTimeout time.Duration
+	// OriginPatterns are the cross-origin hosts allowed to connect from
+	// a browser (see websocket.AcceptOptions); same-origin always is.
+	OriginPatterns []string
+	// Logger receives connection-level events; nil discards them.
+	Logger *slog.Logger
+	// Now is the wall clock (tests); nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is a sync server.
+type Server struct {
+	cfg    Config
+	store  store.Store
+	info   store.Info
+	clock  *hlc.Clock
+	node   string
+	log    *slog.Logger
+	minVer int64
+	head   headSignal
+
+	mu       sync.Mutex
+	conns    map[*session]struct{}
+	closing  bool
+	shutdown chan struct{}
+	wg       sync.WaitGroup
+}
+
+// New opens the store, brings it to the app's schema and returns a
+// server ready to serve.
+func New(cfg Config) (*Server, error) {
+	if cfg.MaxMessageBytes <= 0 {
+		cfg.MaxMessageBytes = 4 << 20
+	}
+	if cfg.MaxClockSkew == 0 {
+		cfg.MaxClockSkew = 24 * time.Hour
+	}
+	if cfg.LogBatch <= 0 {
+		cfg.LogBatch = 500
+	}
+	if cfg.MaxSnapshotChunk <= 0 {
+		cfg.MaxSnapshotChunk = 5000
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	st := cfg.Store
+	if st == nil {
+		var err error
+		if st, err = sqlitestore.Open(cfg.Path); err != nil {
+			return nil, fmt.Errorf("syncserver: %w", err)
+		}
+	}
+	info, err := st.Open(context.Background(), store.Schema{Migrations: cfg.Migrations, Tables: cfg.Tables})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("syncserver: open store: %w", err)
+	}
+	minVer := cfg.MinSchemaVersion
+	if minVer == 0 && len(cfg.Migrations) > 0 {
+		minVer = cfg.Migrations[0].Version
+	}
+	if minVer > info.Version {
+		st.Close()
+		return nil, fmt.Errorf("syncserver: MinSchemaVersion %d is newer than the schema (%d)", minVer, info.Version)
+	}
+	s := &Server{
+		cfg:      cfg,
+		store:    st,
+		info:     info,
+		clock:    hlc.NewClock(cfg.Now),
+		node:     "server-" + info.ID,
+		log:      logger,
+		minVer:   minVer,
+		conns:    map[*session]struct{}{},
+		shutdown: make(chan struct{}),
+	}
+	s.head.init(info.Head)
+	return s, nil
+}
+
+// Handler is the server as an http.Handler, to mount at the sync
+// endpoint (e.g. mux.Handle("/sync", srv.Handler())).
+func (s *Server) Handler() http.Handler { return s }
+
+// Info describes the store the server runs on, as it was when the server
+// started.
+func (s *Server) Info() store.Info { return s.info }
+
+// ServeHTTP accepts a sync connection.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	closing := s.closing
+	if !closing {
+		s.wg.Add(1)
+	}
+	s.mu.Unlock()
+	if closing {
+		http.Error(w, "SHUTTING_DOWN: the sync server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.wg.Done()
+	principal := ""
+	if s.cfg.Authenticate != nil {
+		p, err := s.cfg.Authenticate(r)
+		if err != nil {
+			http.Error(w, "UNAUTHORIZED: "+err.Error(), http.StatusUnauthorized)
+			return
+		}
+		principal = p
+	}
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		w.Header().Set("Upgrade", "websocket")
+		http.Error(w, "BAD_REQUEST: the sync endpoint speaks WebSocket (see PROTOCOL.md)", http.StatusUpgradeRequired)
+		return
+	}
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols:   []string{wire.Subprotocol},
+		OriginPatterns: s.cfg.OriginPatterns,
+	})
+	if err != nil {
+		s.log.Info("sync: websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	// The hard limit only stops a runaway frame; frames between
+	// MaxMessageBytes and it get a TOO_LARGE error and the session goes on.
+	ws.SetReadLimit(2*s.cfg.MaxMessageBytes + 64<<10)
+	sess := newSession(s, ws, principal, r.RemoteAddr)
+	s.mu.Lock()
+	s.conns[sess] = struct{}{}
+	s.mu.Unlock()
+	sess.serve()
+	s.mu.Lock()
+	delete(s.conns, sess)
+	s.mu.Unlock()
+}
+
+// Shutdown stops accepting connections, lets every session finish the
+// message it is handling and closes it with "going away", waits for them
+// (until ctx is done, then cuts them off), and closes the store. Calls
+// after the first do nothing.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closing = true
+	close(s.shutdown)
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("syncserver: shutdown: %w", ctx.Err())
+		s.mu.Lock()
+		for sess := range s.conns {
+			sess.ws.CloseNow()
+		}
+		s.mu.Unlock()
+		<-done // sessions end once their connection is gone
+	}
+	if cerr := s.store.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("syncserver: close store: %w", cerr)
+	}
+	return err
+}
+
+// Close shuts down with a 10 second drain.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.Shutdown(ctx)
+}
+
+// headSignal publishes the log head to the sessions: each waits on the
+// channel, which is closed and replaced whenever the head moves.
+type headSignal struct {
+	mu      sync.Mutex
+	head    int64
+	changed chan struct{}
+}
+
+func (h *headSignal) init(head int64) {
+	h.head, h.changed = head, make(chan struct{})
+}
+
+// get returns the head and a channel closed when it next moves.
+func (h *headSignal) get() (int64, <-chan struct{}) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.head, h.changed
+}
+
+func (h *headSignal) advance(head int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if head > h.head {
+		h.head = head
+		close(h.changed)
+		h.changed = make(chan struct{})
+	}
+}

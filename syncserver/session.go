@@ -1,0 +1,339 @@
+package syncserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/coder/websocket"
+	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/hlc"
+	"github.com/hearthdb/hearth/syncworker/merge"
+	"github.com/hearthdb/hearth/syncworker/wire"
+)
+
+// maxBadFrames is how many unreadable messages a connection may send
+// before the server gives up on it.
+const maxBadFrames = 16
+
+// session serves one client connection. One goroutine handles the
+// client's requests and streams the log, so every message the client
+// receives is in order: a Checksums reply follows the log entries it
+// covers, an Ack follows nothing it depends on.
+type session struct {
+	srv       *Server
+	ws        *websocket.Conn
+	principal string
+	remote    string
+	ctx       context.Context
+	cancel    context.CancelFunc
+
+	hello      bool
+	client     string
+	schema     int64
+	subscribed bool
+	// pos is the log position streamed to the client so far.
+	pos       int64
+	badFrames int
+}
+
+// inbound is one message read from the client.
+type inbound struct {
+	frame wire.Frame
+	// reject is an answer to a message that could not be read.
+	reject *wire.Error
+	// err ends the connection.
+	err error
+}
+
+func newSession(s *Server, ws *websocket.Conn, principal, remote string) *session {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &session{srv: s, ws: ws, principal: principal, remote: remote, ctx: ctx, cancel: cancel}
+}
+
+func (c *session) serve() {
+	defer c.ws.CloseNow()
+	defer c.cancel()
+	incoming := make(chan inbound, 8)
+	go c.read(incoming)
+	for {
+		head, changed := c.srv.head.get()
+		if c.subscribed && c.pos < head {
+			// Requests go first, so a busy log does not delay an ack.
+			select {
+			case in := <-incoming:
+				if !c.handle(in) {
+					return
+				}
+				continue
+			default:
+			}
+			if err := c.pump(); err != nil {
+				c.srv.log.Info("sync: streaming the log failed", "client", c.client, "err", err)
+				return
+			}
+			continue
+		}
+		select {
+		case in := <-incoming:
+			if !c.handle(in) {
+				return
+			}
+		case <-changed:
+		case <-c.srv.shutdown:
+			c.send(&wire.Error{Code: wire.CodeShuttingDown, Message: "the server is shutting down; reconnect later"})
+			c.ws.Close(websocket.StatusGoingAway, "server shutting down")
+			return
+		}
+	}
+}
+
+// read turns frames into inbound messages. A frame over the size limit
+// is skipped with a TOO_LARGE answer (the hard read limit set on the
+// connection ends one that is far larger).
+func (c *session) read(out chan<- inbound) {
+	limit := c.srv.cfg.MaxMessageBytes
+	deliver := func(in inbound) bool {
+		select {
+		case out <- in:
+			return true
+		case <-c.ctx.Done():
+			return false
+		}
+	}
+	for {
+		typ, r, err := c.ws.Reader(c.ctx)
+		if err != nil {
+			deliver(inbound{err: err})
+			return
+		}
+		b, err := io.ReadAll(io.LimitReader(r, limit+1))
+		if err != nil {
+			deliver(inbound{err: err})
+			return
+		}
+		var in inbound
+		switch {
+		case int64(len(b)) > limit:
+			if _, err := io.Copy(io.Discard, r); err != nil {
+				deliver(inbound{err: err})
+				return
+			}
+			in.reject = &wire.Error{Code: wire.CodeTooLarge, Message: fmt.Sprintf("message over %d bytes; send smaller batches", limit)}
+		case typ != websocket.MessageBinary:
+			in.reject = &wire.Error{Code: wire.CodeBadRequest, Message: "sync messages are binary frames"}
+		default:
+			f, err := wire.Decode(b)
+			switch {
+			case errors.Is(err, wire.ErrVersion):
+				in.reject = &wire.Error{Code: wire.CodeProtocolVersion, Message: err.Error()}
+			case err != nil:
+				in.reject = &wire.Error{Code: wire.CodeBadRequest, Message: err.Error()}
+			default:
+				in.frame = f
+			}
+		}
+		if !deliver(in) {
+			return
+		}
+	}
+}
+
+func (c *session) send(m wire.Message) error {
+	b, err := wire.Encode(m, c.srv.info.Version)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", wire.Type(m), err)
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.WriteTimeout)
+	defer cancel()
+	if err := c.ws.Write(ctx, websocket.MessageBinary, b); err != nil {
+		return fmt.Errorf("send %s: %w", wire.Type(m), err)
+	}
+	return nil
+}
+
+// fail answers a request with an error; it reports whether the session
+// goes on.
+func (c *session) fail(re int64, code, format string, args ...any) bool {
+	err := c.send(&wire.Error{Re: re, Code: code, Message: fmt.Sprintf(format, args...)})
+	return err == nil
+}
+
+// handle processes one inbound message and reports whether the session
+// goes on.
+func (c *session) handle(in inbound) bool {
+	if in.err != nil {
+		if websocket.CloseStatus(in.err) == -1 && !errors.Is(in.err, context.Canceled) {
+			c.srv.log.Info("sync: connection lost", "client", c.client, "remote", c.remote, "err", in.err)
+		}
+		return false
+	}
+	if in.reject != nil {
+		c.badFrames++
+		if !c.fail(0, in.reject.Code, "%s", in.reject.Message) {
+			return false
+		}
+		if c.badFrames >= maxBadFrames {
+			c.ws.Close(websocket.StatusPolicyViolation, "too many malformed messages")
+			return false
+		}
+		return true
+	}
+	f := in.frame
+	if !c.hello {
+		h, ok := f.Msg.(wire.Hello)
+		if !ok {
+			return c.fail(0, wire.CodeBadRequest, "the first message must be hello, got %s", wire.Type(f.Msg))
+		}
+		return c.greet(f.Schema, h)
+	}
+	if f.Schema != c.schema {
+		return c.fail(0, wire.CodeBadRequest, "schema version changed from %d to %d within a connection; reconnect", c.schema, f.Schema)
+	}
+	switch m := f.Msg.(type) {
+	case wire.Push:
+		return c.push(m)
+	case wire.Subscribe:
+		head, _ := c.srv.head.get()
+		if m.After > head {
+			return c.fail(0, wire.CodeBadRequest, "cursor %d is beyond the log head %d", m.After, head)
+		}
+		c.subscribed, c.pos = true, max(m.After, 0)
+		return true
+	case wire.SnapshotRequest:
+		return c.snapshot(m)
+	case wire.ChecksumRequest:
+		return c.checksums(m)
+	case wire.Ping:
+		return c.send(wire.Pong{Re: m.ID}) == nil
+	case wire.Hello:
+		return c.fail(0, wire.CodeBadRequest, "hello was already sent")
+	}
+	return c.fail(0, wire.CodeBadRequest, "a client may not send %s", wire.Type(f.Msg))
+}
+
+func (c *session) greet(schemaVersion int64, h wire.Hello) bool {
+	s := c.srv
+	if err := validClientID(h.Client); err != nil {
+		return c.fail(0, wire.CodeBadRequest, "%v", err)
+	}
+	if schemaVersion < s.minVer || schemaVersion > s.info.Version {
+		c.send(&wire.Error{Code: wire.CodeSchemaMismatch, Min: s.minVer, Max: s.info.Version,
+			Message: fmt.Sprintf("this server accepts schema versions %d to %d, the client is at %d", s.minVer, s.info.Version, schemaVersion)})
+		c.ws.Close(websocket.StatusPolicyViolation, "schema mismatch")
+		return false
+	}
+	c.hello, c.client, c.schema = true, h.Client, schemaVersion
+	head, _ := s.head.get()
+	return c.send(wire.Welcome{Server: s.info.ID, Head: head, Min: s.minVer, Max: s.info.Version, MaxMessage: s.cfg.MaxMessageBytes}) == nil
+}
+
+func validClientID(id string) error {
+	if id == "" || len(id) > 128 {
+		return fmt.Errorf("client id must be 1 to 128 bytes, got %d", len(id))
+	}
+	if strings.HasPrefix(id, "server-") {
+		return fmt.Errorf("client id %q is reserved", id)
+	}
+	for _, r := range id {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("client id %q contains a control character", id)
+		}
+	}
+	return nil
+}
+
+func (c *session) push(m wire.Push) bool {
+	s := c.srv
+	p := store.Push{Client: c.client, Principal: c.principal, Schema: c.schema, Stamp: c.stamp}
+	p.Changes = make([]store.Pushed, len(m.Changes))
+	for i, ch := range m.Changes {
+		p.Changes[i] = store.Pushed{Seq: ch.Seq, Change: ch.Change}
+		if ch.Schema > s.info.Version {
+			return c.send(&wire.Error{Re: m.ID, Code: wire.CodeSchemaMismatch, Min: s.minVer, Max: s.info.Version,
+				Message: fmt.Sprintf("change seq %d was written under schema version %d; this server knows up to %d", ch.Seq, ch.Schema, s.info.Version)}) == nil
+		}
+	}
+	res, err := s.store.Push(c.ctx, p, checker{s: s})
+	if err != nil {
+		if errors.Is(err, store.ErrBadRequest) {
+			return c.fail(m.ID, wire.CodeBadRequest, "%v", err)
+		}
+		s.log.Error("sync: push failed", "client", c.client, "err", err)
+		return c.fail(m.ID, wire.CodeInternal, "the server could not store the push; retry later")
+	}
+	s.head.advance(res.Head)
+	ack := wire.Ack{Re: m.ID, Results: make([]wire.Result, len(res.Outcomes))}
+	for i, o := range res.Outcomes {
+		ack.Results[i] = wire.Result{Seq: o.Seq, State: o.State, Pos: o.Pos, Code: o.Code, Detail: o.Detail, Row: o.Row}
+	}
+	return c.send(ack) == nil
+}
+
+// stamp stamps a change the server writes itself.
+func (c *session) stamp() hlc.Stamp { return hlc.Stamp{TS: c.srv.clock.Now(), Node: c.srv.node} }
+
+func (c *session) snapshot(m wire.SnapshotRequest) bool {
+	s := c.srv
+	limit := int(m.Limit)
+	if limit <= 0 || limit > s.cfg.MaxSnapshotChunk {
+		limit = s.cfg.MaxSnapshotChunk
+	}
+	chunk, err := s.store.Snapshot(c.ctx, m.At, merge.Cursor{Table: m.After.Table, Key: m.After.Key}, limit)
+	if err != nil {
+		if errors.Is(err, store.ErrBadRequest) {
+			return c.fail(m.ID, wire.CodeBadRequest, "%v", err)
+		}
+		s.log.Error("sync: snapshot failed", "client", c.client, "err", err)
+		return c.fail(m.ID, wire.CodeInternal, "the server could not read the snapshot; retry later")
+	}
+	return c.send(wire.Chunk{Re: m.ID, At: chunk.At, Changes: chunk.Changes, Rows: chunk.Rows, Total: chunk.Total,
+		Next: wire.SnapshotCursor{Table: chunk.Next.Table, Key: chunk.Next.Key}, Done: chunk.Done}) == nil
+}
+
+func (c *session) checksums(m wire.ChecksumRequest) bool {
+	s := c.srv
+	head, sums, err := s.store.Checksums(c.ctx)
+	if err != nil {
+		s.log.Error("sync: checksums failed", "client", c.client, "err", err)
+		return c.fail(m.ID, wire.CodeInternal, "the server could not compute checksums; retry later")
+	}
+	// The client compares at position head: send it everything up to
+	// there first.
+	for c.subscribed && c.pos < head {
+		if err := c.pump(); err != nil {
+			return false
+		}
+	}
+	out := wire.Checksums{Re: m.ID, Pos: head, Tables: make(map[string]wire.TableSum, len(sums))}
+	for name, sum := range sums {
+		out.Tables[name] = wire.TableSum{Rows: sum.Rows, Hash: sum.Hash}
+	}
+	return c.send(out) == nil
+}
+
+// pump sends the next batch of log entries. The client's own changes
+// are left out (it has them), but Upto covers them so its cursor moves.
+func (c *session) pump() error {
+	s := c.srv
+	entries, head, err := s.store.Log(c.ctx, c.pos, s.cfg.LogBatch)
+	if err != nil {
+		return err
+	}
+	msg := wire.Changes{Upto: head, Head: head}
+	if len(entries) > 0 {
+		msg.Upto = entries[len(entries)-1].Pos
+	}
+	for _, e := range entries {
+		if e.Client != c.client {
+			msg.Entries = append(msg.Entries, wire.Entry{Pos: e.Pos, Change: e.Change})
+		}
+	}
+	if err := c.send(msg); err != nil {
+		return err
+	}
+	c.pos = msg.Upto
+	return nil
+}

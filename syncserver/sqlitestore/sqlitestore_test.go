@@ -1,0 +1,96 @@
+package sqlitestore
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/change"
+	"github.com/hearthdb/hearth/syncworker/hlc"
+	"github.com/hearthdb/hearth/syncworker/merge"
+	"github.com/hearthdb/hearth/syncworker/schema"
+)
+
+var v1 = store.Migration{Version: 1, SQL: `CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT)`}
+
+func open(t *testing.T, path string, migrations ...store.Migration) (*Store, store.Info) {
+	t.Helper()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	info, err := s.Open(context.Background(), store.Schema{Migrations: migrations, Tables: []schema.Table{{Name: "notes"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, info
+}
+
+func TestMigrationsAndIdentity(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, info := open(t, path, v1)
+	if info.Version != 1 || info.ID == "" || info.Head != 0 {
+		t.Fatalf("%+v", info)
+	}
+	s.Close()
+	v2 := store.Migration{Version: 2, SQL: `ALTER TABLE notes ADD COLUMN n INTEGER`}
+	_, info2 := open(t, path, v1, v2)
+	if info2.ID != info.ID || info2.Version != 2 {
+		t.Fatalf("reopen keeps the id and migrates: %+v", info2)
+	}
+	// An older server on a newer database refuses to start.
+	old, _ := Open(path)
+	defer old.Close()
+	if _, err := old.Open(context.Background(), store.Schema{Migrations: []store.Migration{v1}}); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("downgrade: %v", err)
+	}
+	// A failing migration leaves the database as it was.
+	bad, _ := Open(path)
+	defer bad.Close()
+	v3 := store.Migration{Version: 3, SQL: `ALTER TABLE notes ADD COLUMN m; SELECT no_such_function()`}
+	if _, err := bad.Open(context.Background(), store.Schema{Migrations: []store.Migration{v1, v2, v3}}); err == nil {
+		t.Fatal("a failing migration must fail")
+	}
+	bad.Close()
+	_, info3 := open(t, path, v1, v2)
+	if _, added := info3.Tables[0].Column("m"); added || info3.Version != 2 {
+		t.Fatalf("the failed migration left traces: %+v", info3)
+	}
+}
+
+func TestPushLogSnapshot(t *testing.T) {
+	s, _ := open(t, "", v1)
+	key, _ := change.EncodeKey("n1")
+	now := hlc.Make(time.Now().UnixMilli(), 0)
+	push := store.Push{Client: "c1", Schema: 1, Changes: []store.Pushed{
+		{Seq: 1, Change: change.Change{Table: "notes", Key: key, Op: change.Insert, Values: map[string]any{"body": "a"}, Stamp: hlc.Stamp{TS: now, Node: "c1"}, Schema: 1}},
+		{Seq: 2, Change: change.Change{Table: "notes", Key: key, Op: change.Update, Values: map[string]any{"body": "b"}, Stamp: hlc.Stamp{TS: now + 1, Node: "c1"}, Schema: 1}},
+	}}
+	res, err := s.Push(context.Background(), push, nil)
+	if err != nil || res.Head != 2 || res.Outcomes[1].Pos != 2 {
+		t.Fatalf("%v %+v", err, res)
+	}
+	again, err := s.Push(context.Background(), push, nil)
+	if err != nil || again.Head != 2 || again.Outcomes[0].Pos != 1 || again.Outcomes[0].State != store.Acknowledged {
+		t.Fatalf("repeat: %v %+v", err, again)
+	}
+	entries, head, err := s.Log(context.Background(), 1, 10)
+	if err != nil || head != 2 || len(entries) != 1 || entries[0].Values["body"] != "b" || entries[0].Client != "c1" {
+		t.Fatalf("log: %v %d %+v", err, head, entries)
+	}
+	chunk, err := s.Snapshot(context.Background(), -1, merge.Cursor{}, 10)
+	if err != nil || chunk.At != 2 || !chunk.Done || chunk.Rows != 1 || chunk.Total != 1 {
+		t.Fatalf("snapshot: %v %+v", err, chunk)
+	}
+	if _, err := s.Snapshot(context.Background(), 99, merge.Cursor{}, 10); err == nil {
+		t.Fatal("a snapshot beyond the head is a bad request")
+	}
+	head, sums, err := s.Checksums(context.Background())
+	if err != nil || head != 2 || sums["notes"].Rows != 1 {
+		t.Fatalf("checksums: %v %d %v", err, head, sums)
+	}
+}

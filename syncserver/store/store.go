@@ -1,0 +1,161 @@
+// Package store defines the sync server's storage: the merged tables, the
+// server log that orders every accepted change, and the record of which
+// pushes were already applied. The server talks to it only through Store,
+// so the default embedded SQLite store (syncserver/sqlitestore) and a
+// future PostgreSQL one are interchangeable.
+//
+// Every method is one transaction: a push is applied whole or not at all,
+// and its log positions, dedup records and violation rows commit with it.
+package store
+
+import (
+	"context"
+	"errors"
+
+	"github.com/hearthdb/hearth/syncworker/change"
+	"github.com/hearthdb/hearth/syncworker/checksum"
+	"github.com/hearthdb/hearth/syncworker/hlc"
+	"github.com/hearthdb/hearth/syncworker/merge"
+	"github.com/hearthdb/hearth/syncworker/schema"
+)
+
+// Migration is one step of the app's schema, the same list the app gives
+// its clients: applied once, in order, recorded as the schema version.
+type Migration struct {
+	Version int64
+	SQL     string
+}
+
+// Schema is what the store must hold: the app's tables, and which of
+// them sync.
+type Schema struct {
+	Migrations []Migration
+	Tables     []schema.Table
+}
+
+// Info describes an opened store.
+type Info struct {
+	// ID identifies this store's log; it never changes once created.
+	ID string
+	// Version is the newest schema version the store is at.
+	Version int64
+	// Head is the last log position.
+	Head int64
+	// Tables are the synced tables as the store describes them.
+	Tables []*schema.Info
+}
+
+// Verdicts of a push outcome.
+const (
+	Acknowledged = "acknowledged"
+	Flagged      = "flagged"
+	Refused      = "refused"
+)
+
+// Refusal codes the store adds to merge's (UNKNOWN_TABLE, UNKNOWN_COLUMN,
+// TYPE_MISMATCH, BAD_KEY, BAD_CHANGE).
+const (
+	// CodeForbidden: the change writes a table clients may not write, or
+	// the app's authorization refused it.
+	CodeForbidden = "FORBIDDEN"
+	// CodeConstraint: the database's own constraints refused the row.
+	CodeConstraint = "CONSTRAINT"
+	// CodeClockSkew: the change's timestamp is too far in the future.
+	CodeClockSkew = "CLOCK_SKEW"
+)
+
+// Pushed is one change a client pushed.
+type Pushed struct {
+	Seq int64
+	change.Change
+}
+
+// Push is one client's batch.
+type Push struct {
+	Client    string
+	Principal string
+	// Schema is the client's schema version.
+	Schema  int64
+	Changes []Pushed
+	// Stamp stamps changes the server writes itself (violation rows).
+	Stamp func() hlc.Stamp
+}
+
+// Outcome is the verdict on one pushed change.
+type Outcome struct {
+	Seq   int64
+	State string
+	Pos   int64
+	Code  string
+	// Detail is the violation (Flagged) or the reason (Refused).
+	Detail string
+	// Row is the stored state of the row, for Refused.
+	Row []change.Change
+}
+
+// PushResult is the outcome of a push.
+type PushResult struct {
+	Outcomes []Outcome
+	// Head is the last log position after the push.
+	Head int64
+}
+
+// Querier runs read queries inside the store's transaction, for
+// invariant checks. Arguments and results are storable values (nil,
+// int64, float64, string, []byte).
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) ([][]any, error)
+}
+
+// Checker is the server's say on each change of a push, called inside
+// the push's transaction.
+type Checker interface {
+	// Admit runs before a change is applied; a non-nil refusal keeps
+	// it out.
+	Admit(ctx context.Context, q Querier, p *Push, c *Pushed) *merge.Refusal
+	// Inspect runs after a change is applied and returns the invariant
+	// violations it caused: the change stays stored and is flagged.
+	Inspect(ctx context.Context, q Querier, p *Push, c *Pushed) ([]string, error)
+}
+
+// Entry is one log entry.
+type Entry struct {
+	Pos int64
+	// Client pushed it ("" for changes the server wrote).
+	Client string
+	change.Change
+}
+
+// Chunk is one page of a snapshot.
+type Chunk struct {
+	// At is the log position the snapshot started at.
+	At      int64
+	Changes []change.Change
+	Rows    int64
+	Total   int64
+	Next    merge.Cursor
+	Done    bool
+}
+
+// ErrBadRequest is wrapped by errors the caller caused (a snapshot
+// position beyond the log, say).
+var ErrBadRequest = errors.New("bad request")
+
+// Store is the server's storage.
+type Store interface {
+	// Open brings the store to the app's schema and describes it.
+	Open(ctx context.Context, s Schema) (Info, error)
+	// Push applies a batch in one transaction. Pushes are idempotent by
+	// (client, seq): a change seen before gets its first outcome again
+	// and is not applied twice.
+	Push(ctx context.Context, p Push, check Checker) (PushResult, error)
+	// Log returns up to limit entries after a position, and the head.
+	Log(ctx context.Context, after int64, limit int) ([]Entry, int64, error)
+	// Snapshot returns up to limit rows after a cursor, as changes. A
+	// negative at starts a snapshot at the current head.
+	Snapshot(ctx context.Context, at int64, after merge.Cursor, limit int) (Chunk, error)
+	// Checksums fingerprints the synced tables and returns the head they
+	// correspond to.
+	Checksums(ctx context.Context) (int64, map[string]checksum.Sum, error)
+	Close() error
+}

@@ -1,0 +1,454 @@
+// Package client is the sync loop of one replica: it pushes the change
+// journal to the sync server, pulls the server's log (a snapshot first on
+// a fresh device), applies remote changes with the merge rule, and keeps a
+// Status the worker shows to the page.
+//
+// Network I/O runs on the client's own goroutine; every database access
+// goes through Local.Do, which the worker runs on the goroutine that owns
+// the connection. Writes are local and never wait for the network: the
+// worker only tells the client, with Notify, that a commit touched synced
+// tables.
+//
+// Failures are classified (offline, timeout, auth, schema, server,
+// protocol, local) and retried with exponential backoff and full jitter;
+// an Online signal resets the backoff. A push is idempotent by (client id,
+// seq) and journal entries are only settled by the server's
+// acknowledgment, so no change is lost or applied twice across retries,
+// reconnects and server restarts.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hearthdb/hearth/syncworker/backoff"
+	"github.com/hearthdb/hearth/syncworker/journal"
+	"github.com/hearthdb/hearth/syncworker/merge"
+	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/ncruces/go-sqlite3"
+)
+
+// Config configures a Client. URL, Local and Journal are required; the
+// rest has defaults.
+type Config struct {
+	// URL is the server's sync endpoint, e.g. ws://127.0.0.1:8080/sync.
+	URL string
+	// Local runs functions on the database connection's goroutine.
+	Local Local
+	// Journal is the connection's change journal (journal.Prepare and
+	// Install, run by the worker when it opens the database).
+	Journal *journal.Journal
+	// Dial opens the connection; nil means DialWebSocket.
+	Dial Dialer
+
+	// MinBackoff and MaxBackoff bound the retry delays (defaults 500ms
+	// and 1 minute). A schema mismatch retries every MaxBackoff.
+	MinBackoff, MaxBackoff time.Duration
+	// RequestTimeout bounds the wait for any answer (default 15s).
+	RequestTimeout time.Duration
+	// PingInterval is how long a quiet connection waits before checking
+	// that the server is still there (default 20s).
+	PingInterval time.Duration
+	// RetryInterval is how often a connected client re-checks the
+	// journal even when no write notified it (default 5s).
+	RetryInterval time.Duration
+	// ChecksumInterval is how often to compare table checksums with the
+	// server (default 5 minutes; negative disables).
+	ChecksumInterval time.Duration
+	// PushBatch and PushBytes bound one push (defaults 500 entries and
+	// 1 MiB of values).
+	PushBatch, PushBytes int
+	// SnapshotChunk is the number of rows per initial-sync chunk
+	// (default 1000). Each chunk is applied in its own transaction.
+	SnapshotChunk int
+	// KeepAcknowledged is how many acknowledged journal entries stay
+	// queryable before they are pruned (default 256).
+	KeepAcknowledged int
+
+	// Now, Rand and After replace the wall clock, the jitter source and
+	// the backoff timer (tests).
+	Now   func() time.Time
+	Rand  func() float64
+	After func(time.Duration) <-chan time.Time
+
+	// OnStatus is called whenever the status changes, mostly on the
+	// client's goroutine but also on the caller's in Online. It must not
+	// block and must be safe for concurrent use.
+	OnStatus func(Status)
+	// Applied is called on the connection's goroutine, inside Local.Do,
+	// after remote changes were committed, with the tables they touched:
+	// the worker re-runs the live queries that read them.
+	Applied func(conn *sqlite3.Conn, tables []string)
+}
+
+func (cfg *Config) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&cfg.MinBackoff, 500*time.Millisecond)
+	def(&cfg.MaxBackoff, time.Minute)
+	def(&cfg.RequestTimeout, 15*time.Second)
+	def(&cfg.PingInterval, 20*time.Second)
+	def(&cfg.RetryInterval, 5*time.Second)
+	def(&cfg.ChecksumInterval, 5*time.Minute)
+	if cfg.PushBatch <= 0 {
+		cfg.PushBatch = 500
+	}
+	if cfg.PushBytes <= 0 {
+		cfg.PushBytes = 1 << 20
+	}
+	if cfg.SnapshotChunk <= 0 {
+		cfg.SnapshotChunk = 1000
+	}
+	if cfg.KeepAcknowledged == 0 {
+		cfg.KeepAcknowledged = 256
+	}
+	if cfg.Dial == nil {
+		cfg.Dial = DialWebSocket
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Float64
+	}
+	if cfg.After == nil {
+		cfg.After = time.After
+	}
+}
+
+// Client is one replica's sync loop.
+type Client struct {
+	cfg     Config
+	j       *journal.Journal
+	backoff backoff.Policy
+
+	notifyCh chan struct{}
+	onlineCh chan struct{}
+	schemaCh chan struct{}
+	// schemaDirty asks the loop to re-read the schema and replay the
+	// journal before its next connection.
+	schemaDirty atomic.Bool
+	running     atomic.Bool
+
+	mu     sync.Mutex
+	status Status
+
+	// The fields below belong to the Run goroutine.
+	loaded     bool
+	st         syncState
+	version    int64
+	tables     []*schema.Info
+	nextID     int64
+	attempt    int
+	maxMessage int64
+	latencySum time.Duration
+}
+
+// New checks the configuration and returns a Client; Run starts it.
+func New(cfg Config) (*Client, error) {
+	if cfg.URL == "" {
+		return nil, errors.New("sync client: Config.URL is required")
+	}
+	if cfg.Local == nil {
+		return nil, errors.New("sync client: Config.Local is required")
+	}
+	if cfg.Journal == nil {
+		return nil, errors.New("sync client: Config.Journal is required")
+	}
+	cfg.setDefaults()
+	c := &Client{
+		cfg:      cfg,
+		j:        cfg.Journal,
+		backoff:  backoff.Policy{Base: cfg.MinBackoff, Max: cfg.MaxBackoff},
+		notifyCh: make(chan struct{}, 1),
+		onlineCh: make(chan struct{}, 1),
+		schemaCh: make(chan struct{}, 1),
+		status:   Status{State: StateStarting, Online: true, Cursor: -1, Retries: map[Class]int64{}},
+	}
+	return c, nil
+}
+
+// Notify tells the client a local commit touched synced tables, so it
+// pushes now rather than at its next periodic check. It never blocks.
+func (c *Client) Notify() { signal(c.notifyCh) }
+
+// Online passes on the network signal (navigator.onLine and its events).
+// Coming online resets the backoff and retries at once.
+func (c *Client) Online(online bool) {
+	c.update(func(s *Status) { s.Online = online })
+	if online {
+		signal(c.onlineCh)
+	}
+}
+
+// SchemaChanged tells the client the app migrated its schema (after the
+// worker ran journal.Install): it re-reads the schema, replays pending
+// changes written under the old one, re-syncs, and resumes if sync was
+// paused on a schema mismatch.
+func (c *Client) SchemaChanged() {
+	c.schemaDirty.Store(true)
+	signal(c.schemaCh)
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// Status returns a snapshot of the sync status.
+func (c *Client) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.status.clone()
+}
+
+func (c *Client) update(fn func(*Status)) {
+	c.mu.Lock()
+	fn(&c.status)
+	var snapshot Status
+	notify := c.cfg.OnStatus != nil
+	if notify {
+		snapshot = c.status.clone()
+	}
+	c.mu.Unlock()
+	if notify {
+		c.cfg.OnStatus(snapshot)
+	}
+}
+
+// errReconnect ends a session that must start over without backing off
+// (the schema changed under it).
+var errReconnect = errors.New("reconnect")
+
+// Run syncs until ctx is done, and returns ctx's error. It may be called
+// once.
+func (c *Client) Run(ctx context.Context) error {
+	if !c.running.CompareAndSwap(false, true) {
+		return errors.New("sync client: Run called twice")
+	}
+	defer c.update(func(s *Status) { s.State, s.Connected = StateStopped, false })
+	for {
+		progressed, err := c.session(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, errReconnect) {
+			continue
+		}
+		if err == nil {
+			err = classified(ClassOffline, "the connection ended")
+		}
+		ce := Classify(err)
+		if progressed {
+			c.attempt = 0
+		}
+		delay, state := c.backoff.Delay(c.attempt, c.cfg.Rand), StateBackoff
+		c.attempt++
+		if ce.Class == ClassSchema {
+			// Nothing will change until a migration here or there: check
+			// back slowly, or at once when told the schema changed.
+			delay, state = c.backoff.Max, StatePausedSchema
+		}
+		now := c.cfg.Now()
+		c.update(func(s *Status) {
+			s.State, s.Connected = state, false
+			s.Retries[ce.Class]++
+			s.LastError = &ErrorInfo{Class: ce.Class, Code: ce.Code, Message: err.Error(), At: now}
+			s.NextAttemptAt = now.Add(delay)
+		})
+		c.wait(ctx, delay)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+// wait sleeps out a backoff delay. Coming online or a schema change ends
+// it early; local writes only refresh the pending count, so a device
+// that writes a lot offline does not hammer the server.
+func (c *Client) wait(ctx context.Context, delay time.Duration) {
+	timer := c.cfg.After(delay)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer:
+			return
+		case <-c.onlineCh:
+			c.attempt = 0
+			return
+		case <-c.schemaCh:
+			c.attempt = 0
+			return
+		case <-c.notifyCh:
+			var depth int64
+			err := c.do(ctx, func(conn *sqlite3.Conn) error {
+				var err error
+				depth, err = journal.Depth(conn)
+				return err
+			})
+			if err == nil {
+				c.update(func(s *Status) { s.Pending = depth })
+			}
+		}
+	}
+}
+
+// do runs fn on the connection's goroutine. While the app holds a
+// transaction open it waits: the client's writes must not join it.
+func (c *Client) do(ctx context.Context, fn func(conn *sqlite3.Conn) error) error {
+	for {
+		err := c.cfg.Local.Do(ctx, func(conn *sqlite3.Conn) error {
+			if !conn.GetAutocommit() {
+				return errAppTransaction
+			}
+			return fn(conn)
+		})
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, errAppTransaction):
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+		default:
+			var ce *Error
+			if errors.As(err, &ce) {
+				return err
+			}
+			return &Error{Class: ClassLocal, Err: err}
+		}
+	}
+}
+
+// txn is the client's turn on the connection inside inTx.
+type txn struct {
+	conn    *sqlite3.Conn
+	tables  []*schema.Info
+	applier *merge.Applier
+	// touched collects the app tables whose rows changed.
+	touched map[string]bool
+}
+
+// merger returns the transaction's merge applier. It lives no longer than
+// the turn: prepared statements left open would keep the worker from
+// closing the database.
+func (t *txn) merger() *merge.Applier {
+	if t.applier == nil {
+		t.applier = merge.NewApplier(t.conn, t.tables, false)
+	}
+	return t.applier
+}
+
+// inTx runs fn in one IMMEDIATE transaction on the connection's
+// goroutine; after the commit, it reports the tables fn touched to
+// Config.Applied.
+func (c *Client) inTx(ctx context.Context, fn func(t *txn) error) error {
+	return c.do(ctx, func(conn *sqlite3.Conn) error {
+		t := &txn{conn: conn, tables: c.tables, touched: map[string]bool{}}
+		defer func() {
+			if t.applier != nil {
+				t.applier.Close()
+			}
+		}()
+		if err := conn.Exec("BEGIN IMMEDIATE"); err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		if err := fn(t); err != nil {
+			conn.Exec("ROLLBACK")
+			return err
+		}
+		if err := conn.Exec("COMMIT"); err != nil {
+			conn.Exec("ROLLBACK")
+			return fmt.Errorf("commit: %w", err)
+		}
+		if c.cfg.Applied != nil && len(t.touched) > 0 {
+			tables := make([]string, 0, len(t.touched))
+			for name := range t.touched {
+				tables = append(tables, name)
+			}
+			sort.Strings(tables)
+			c.cfg.Applied(conn, tables)
+		}
+		return nil
+	})
+}
+
+// load reads the sync state, the schema and the journal depth, and
+// replays the journal after a schema change. It runs before the first
+// connection and after SchemaChanged.
+func (c *Client) load(ctx context.Context) error {
+	dirty := c.schemaDirty.Swap(false)
+	if c.loaded && !dirty {
+		return nil
+	}
+	var depth int64
+	var quarantined int
+	err := c.do(ctx, func(conn *sqlite3.Conn) error {
+		st, err := loadState(conn)
+		if err != nil {
+			return err
+		}
+		if dirty && st.Snap.Active {
+			// Chunks applied so far skipped columns the new schema has:
+			// start the snapshot over.
+			restart := st
+			restart.Snap = snapshotState{Active: true, At: -1}
+			if err := saveState(conn, st, restart); err != nil {
+				return err
+			}
+			st = restart
+		}
+		version, err := schema.Version(conn)
+		if err != nil {
+			return err
+		}
+		tables, err := schema.DescribeAll(conn, c.j.Tables())
+		if err != nil {
+			return err
+		}
+		if err := conn.Exec("BEGIN IMMEDIATE"); err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		quarantined, err = c.j.Replay(conn)
+		if err != nil {
+			conn.Exec("ROLLBACK")
+			return err
+		}
+		if err := conn.Exec("COMMIT"); err != nil {
+			conn.Exec("ROLLBACK")
+			return fmt.Errorf("commit: %w", err)
+		}
+		if depth, err = journal.Depth(conn); err != nil {
+			return err
+		}
+		c.st, c.version, c.tables = st, version, tables
+		return nil
+	})
+	if err != nil {
+		c.schemaDirty.Store(c.schemaDirty.Load() || dirty)
+		return fmt.Errorf("load sync state: %w", err)
+	}
+	c.loaded = true
+	c.update(func(s *Status) {
+		s.Pending, s.Cursor, s.SchemaVersion = depth, c.st.Cursor, c.version
+		s.Quarantined += int64(quarantined)
+		s.InitialSync = Progress{Active: c.st.Snap.Active, Rows: c.st.Snap.Rows, Total: c.st.Snap.Total}
+	})
+	return nil
+}

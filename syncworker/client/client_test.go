@@ -1,0 +1,294 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/hearthdb/hearth/syncworker/hlc"
+	"github.com/hearthdb/hearth/syncworker/journal"
+	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/syncworker/wire"
+	"github.com/hearthdb/hearth/wasm/protocol"
+	"github.com/ncruces/go-sqlite3"
+	_ "github.com/ncruces/go-sqlite3/vfs/memdb"
+)
+
+var dbSeq atomic.Int64
+
+// replica is a database with a synced table and a journal.
+func replica(t *testing.T) (*LockedLocal, *journal.Journal) {
+	t.Helper()
+	conn, err := sqlite3.Open(fmt.Sprintf("file:/client-test-%d?vfs=memdb", dbSeq.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if err := conn.Exec(`PRAGMA user_version = 1; CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	j, err := journal.Prepare(conn, journal.Config{Clock: hlc.NewClock(nil), Tables: []schema.Table{{Name: "notes"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Install(conn); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Exec(`INSERT INTO notes VALUES ('n1', 'pending')`); err != nil {
+		t.Fatal(err)
+	}
+	return NewLockedLocal(conn), j
+}
+
+// fakeServer serves handler on a loopback socket.
+func fakeServer(t *testing.T, handler http.HandlerFunc) string {
+	t.Helper()
+	srv := httptest.NewServer(handler)
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
+}
+
+// acceptThen upgrades to WebSocket, reads the hello, and hands over.
+func acceptThen(t *testing.T, then func(ctx context.Context, ws *websocket.Conn)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		ctx := r.Context()
+		if _, _, err := ws.Read(ctx); err != nil {
+			return
+		}
+		then(ctx, ws)
+	}
+}
+
+// delays records the backoff delays the client asks for.
+type delays struct {
+	mu   sync.Mutex
+	list []time.Duration
+	// release decides whether a delay fires at once or waits forever
+	// (until something else wakes the client).
+	release func(n int) bool
+}
+
+func (d *delays) after(dur time.Duration) <-chan time.Time {
+	d.mu.Lock()
+	d.list = append(d.list, dur)
+	n := len(d.list)
+	release := d.release
+	d.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if release == nil || release(n) {
+		ch <- time.Now()
+	}
+	return ch
+}
+
+func (d *delays) get() []time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]time.Duration(nil), d.list...)
+}
+
+func runClient(t *testing.T, cfg Config) *Client {
+	t.Helper()
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("client did not stop")
+		}
+	})
+	return c
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestFailuresAreClassifiedAndBackedOff(t *testing.T) {
+	closedPort := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		return "ws://" + addr
+	}
+	status := func(code int) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", code) }
+	}
+	cases := []struct {
+		name  string
+		url   func(t *testing.T) string
+		class Class
+		code  string
+	}{
+		{"connection refused", func(t *testing.T) string { return closedPort() }, ClassOffline, ""},
+		{"http 500", func(t *testing.T) string { return fakeServer(t, status(500)) }, ClassServer, ""},
+		{"http 401", func(t *testing.T) string { return fakeServer(t, status(401)) }, ClassAuth, ""},
+		{"http 409", func(t *testing.T) string { return fakeServer(t, status(409)) }, ClassSchema, wire.CodeSchemaMismatch},
+		{"http 404", func(t *testing.T) string { return fakeServer(t, status(404)) }, ClassProtocol, ""},
+		{"garbage frame", func(t *testing.T) string {
+			return fakeServer(t, acceptThen(t, func(ctx context.Context, ws *websocket.Conn) {
+				ws.Write(ctx, websocket.MessageBinary, []byte{0xde, 0xad, 0xbe, 0xef})
+				ws.Read(ctx)
+			}))
+		}, ClassProtocol, ""},
+		{"text frame", func(t *testing.T) string {
+			return fakeServer(t, acceptThen(t, func(ctx context.Context, ws *websocket.Conn) {
+				ws.Write(ctx, websocket.MessageText, []byte(`{"hello":1}`))
+				ws.Read(ctx)
+			}))
+		}, ClassProtocol, ""},
+		{"wrong message", func(t *testing.T) string {
+			return fakeServer(t, acceptThen(t, func(ctx context.Context, ws *websocket.Conn) {
+				b, _ := wire.Encode(wire.Pong{Re: 99}, 1)
+				ws.Write(ctx, websocket.MessageBinary, b)
+				b, _ = wire.Encode(wire.Ack{Re: 5}, 1)
+				ws.Write(ctx, websocket.MessageBinary, b)
+				ws.Read(ctx)
+			}))
+		}, ClassProtocol, ""},
+		{"hang after accept", func(t *testing.T) string {
+			return fakeServer(t, acceptThen(t, func(ctx context.Context, ws *websocket.Conn) {
+				ws.Read(ctx) // never answers
+			}))
+		}, ClassTimeout, ""},
+		{"internal error", func(t *testing.T) string {
+			return fakeServer(t, acceptThen(t, func(ctx context.Context, ws *websocket.Conn) {
+				b, _ := wire.Encode(&wire.Error{Code: wire.CodeInternal, Message: "disk on fire"}, 1)
+				ws.Write(ctx, websocket.MessageBinary, b)
+				ws.Read(ctx)
+			}))
+		}, ClassServer, wire.CodeInternal},
+		{"schema mismatch", func(t *testing.T) string {
+			return fakeServer(t, acceptThen(t, func(ctx context.Context, ws *websocket.Conn) {
+				b, _ := wire.Encode(&wire.Error{Code: wire.CodeSchemaMismatch, Message: "too new", Min: 2, Max: 3}, 3)
+				ws.Write(ctx, websocket.MessageBinary, b)
+				ws.Read(ctx)
+			}))
+		}, ClassSchema, wire.CodeSchemaMismatch},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			local, j := replica(t)
+			d := &delays{release: func(n int) bool { return n < 3 }} // the third delay holds
+			c := runClient(t, Config{
+				URL: tc.url(t), Local: local, Journal: j,
+				MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second,
+				RequestTimeout: 150 * time.Millisecond,
+				Rand:           func() float64 { return 0.5 },
+				After:          d.after,
+			})
+			waitFor(t, "three failed attempts", func() bool { return len(d.get()) == 3 })
+			st := c.Status()
+			if st.Retries[tc.class] != 3 {
+				t.Fatalf("retries %v", st.Retries)
+			}
+			if st.LastError == nil || st.LastError.Class != tc.class || st.LastError.Code != tc.code {
+				t.Fatalf("last error: %+v", st.LastError)
+			}
+			for class, n := range st.Retries {
+				if class != tc.class && n > 0 {
+					t.Fatalf("misclassified as %s too: %v (%+v)", class, st.Retries, st.LastError)
+				}
+			}
+			if st.Pending != 1 || st.Connected {
+				t.Fatalf("the pending change must wait, unsent: %+v", st)
+			}
+			got := d.get()
+			want := []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond}
+			wantState := StateBackoff
+			if tc.class == ClassSchema {
+				want = []time.Duration{time.Second, time.Second, time.Second} // paused: slow polling
+				wantState = StatePausedSchema
+			}
+			if st.State != wantState {
+				t.Fatalf("state %s, want %s", st.State, wantState)
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("delays %v, want full-jitter halves of 100ms·2^n: %v", got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestOnlineSignalResetsBackoff: after failures have grown the delay, an
+// online signal retries at once and starts the backoff over.
+func TestOnlineSignalResetsBackoff(t *testing.T) {
+	local, j := replica(t)
+	url := fakeServer(t, func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 503) })
+	d := &delays{release: func(n int) bool { return n < 5 }} // the 5th delay waits
+	c := runClient(t, Config{URL: url, Local: local, Journal: j, MinBackoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second,
+		Rand: func() float64 { return 0.5 }, After: d.after})
+	waitFor(t, "five delays", func() bool { return len(d.get()) == 5 })
+	if got := d.get()[4]; got != 800*time.Millisecond {
+		t.Fatalf("5th delay %v", got)
+	}
+	d.mu.Lock()
+	d.release = nil
+	d.mu.Unlock()
+	c.Online(true)
+	waitFor(t, "a retry after the online signal", func() bool { return len(d.get()) >= 6 })
+	if got := d.get()[5]; got != 50*time.Millisecond {
+		t.Fatalf("after the online signal the backoff must start over, got %v", got)
+	}
+}
+
+// TestRetriesOnTimerWithoutNewWrites: a failing server is retried on the
+// backoff timer even when the app writes nothing.
+func TestRetriesOnTimerWithoutNewWrites(t *testing.T) {
+	local, j := replica(t)
+	var attempts atomic.Int64
+	url := fakeServer(t, func(w http.ResponseWriter, r *http.Request) {
+		attempts.Add(1)
+		http.Error(w, "down", 502)
+	})
+	runClient(t, Config{URL: url, Local: local, Journal: j, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
+	waitFor(t, "repeated attempts", func() bool { return attempts.Load() >= 5 })
+}
+
+func TestStatusEncodes(t *testing.T) {
+	st := Status{State: StateSyncing, Retries: map[Class]int64{ClassTimeout: 2}, LastError: &ErrorInfo{Class: ClassTimeout, Message: "m", At: time.UnixMilli(5)},
+		DivergedTables: []string{"a"}, ReconcileLatency: 1500 * time.Microsecond}
+	var enc protocol.Encoder
+	st.Encode(&enc)
+	v, err := protocol.Decode(enc.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := v.(map[string]any)
+	if m["state"] != StateSyncing || m["retries"].(map[string]any)["timeout"] != int64(2) || m["reconcileLatencyMs"] != 1.5 || m["lastError"].(map[string]any)["at"] != int64(5) {
+		t.Fatalf("%v", m)
+	}
+}

@@ -1,0 +1,648 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hearthdb/hearth/syncworker/change"
+	"github.com/hearthdb/hearth/syncworker/checksum"
+	"github.com/hearthdb/hearth/syncworker/journal"
+	"github.com/hearthdb/hearth/syncworker/merge"
+	"github.com/hearthdb/hearth/syncworker/wire"
+	"github.com/ncruces/go-sqlite3"
+)
+
+// session is one connection to the server.
+type session struct {
+	c      *Client
+	ctx    context.Context
+	t      Transport
+	frames chan frameResult
+	// progressed records that the server did useful work in this
+	// session (an ack, a chunk, log entries): the backoff starts over.
+	progressed bool
+
+	flight    *pushFlight
+	pingID    int64
+	pingDue   time.Time
+	lastHeard time.Time
+	nextSum   time.Time
+	pending   int64
+}
+
+type frameResult struct {
+	frame wire.Frame
+	err   error
+}
+
+// pushFlight is the push awaiting its ack.
+type pushFlight struct {
+	id       int64
+	entries  map[int64]journal.Entry
+	deadline time.Time
+}
+
+// session connects, syncs until the connection fails or ctx is done, and
+// reports whether the server made progress.
+func (c *Client) session(ctx context.Context) (bool, error) {
+	if err := c.load(ctx); err != nil {
+		return false, err
+	}
+	c.update(func(s *Status) { s.State = StateConnecting })
+	dialCtx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	t, err := c.cfg.Dial(dialCtx, c.cfg.URL)
+	cancel()
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return false, &Error{Class: ClassTimeout, Err: fmt.Errorf("connect to %s: %w", c.cfg.URL, err)}
+		}
+		return false, fmt.Errorf("connect to %s: %w", c.cfg.URL, err)
+	}
+	sctx, stop := context.WithCancel(ctx)
+	s := &session{c: c, ctx: sctx, t: t, frames: make(chan frameResult, 64), lastHeard: c.cfg.Now()}
+	go s.read()
+	defer func() {
+		if ctx.Err() != nil {
+			t.Close(true)
+		}
+		stop()
+		t.Close(false)
+		c.update(func(st *Status) { st.Connected = false })
+	}()
+	err = s.run()
+	return s.progressed, err
+}
+
+// read delivers frames to the session loop until the connection fails.
+func (s *session) read() {
+	for {
+		b, err := s.t.Read(s.ctx)
+		var fr frameResult
+		if err != nil {
+			fr.err = err
+		} else if fr.frame, fr.err = wire.Decode(b); fr.err != nil {
+			fr.err = &Error{Class: ClassProtocol, Err: fmt.Errorf("server sent an unreadable message: %w", fr.err)}
+		}
+		select {
+		case s.frames <- fr:
+		case <-s.ctx.Done():
+			return
+		}
+		if fr.err != nil {
+			return
+		}
+	}
+}
+
+func (s *session) send(m wire.Message) error {
+	b, err := wire.Encode(m, s.c.version)
+	if err != nil {
+		return &Error{Class: ClassLocal, Err: fmt.Errorf("encode %s: %w", wire.Type(m), err)}
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.c.cfg.RequestTimeout)
+	defer cancel()
+	if err := s.t.Write(ctx, b); err != nil {
+		return fmt.Errorf("send %s: %w", wire.Type(m), err)
+	}
+	return nil
+}
+
+func (s *session) nextID() int64 {
+	s.c.nextID++
+	return s.c.nextID
+}
+
+// await waits for the reply want accepts, treating an error message as
+// the failure it reports and anything else as a protocol error.
+func (s *session) await(what string, want func(wire.Message) bool) (wire.Message, error) {
+	timer := time.NewTimer(s.c.cfg.RequestTimeout)
+	defer timer.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return nil, s.ctx.Err()
+		case <-timer.C:
+			return nil, classified(ClassTimeout, "no %s from the server within %v", what, s.c.cfg.RequestTimeout)
+		case fr := <-s.frames:
+			if fr.err != nil {
+				return nil, fr.err
+			}
+			s.lastHeard = s.c.cfg.Now()
+			if e, ok := fr.frame.Msg.(*wire.Error); ok {
+				return nil, s.serverError(e)
+			}
+			if want(fr.frame.Msg) {
+				return fr.frame.Msg, nil
+			}
+			if _, ok := fr.frame.Msg.(wire.Pong); ok {
+				continue
+			}
+			return nil, classified(ClassProtocol, "expected %s, the server sent %s", what, wire.Type(fr.frame.Msg))
+		}
+	}
+}
+
+func (s *session) serverError(e *wire.Error) error {
+	if e.Code == wire.CodeSchemaMismatch {
+		s.c.update(func(st *Status) { st.ServerMin, st.ServerMax = e.Min, e.Max })
+	}
+	return &Error{Class: classOfCode(e.Code), Code: e.Code, Err: fmt.Errorf("server: %w", e)}
+}
+
+func (s *session) run() error {
+	c := s.c
+	if err := s.send(wire.Hello{Client: c.j.Node(), Cursor: c.st.Cursor}); err != nil {
+		return err
+	}
+	m, err := s.await("welcome", func(m wire.Message) bool { _, ok := m.(wire.Welcome); return ok })
+	if err != nil {
+		return err
+	}
+	w := m.(wire.Welcome)
+	c.maxMessage = w.MaxMessage
+	c.update(func(st *Status) {
+		st.ServerMin, st.ServerMax, st.Head = w.Min, w.Max, w.Head
+		st.Connected = true
+	})
+	if err := s.checkServer(w.Server, w.Head); err != nil {
+		return err
+	}
+	if c.st.Snap.Active {
+		if err := s.initialSync(); err != nil {
+			return err
+		}
+	}
+	if err := s.send(wire.Subscribe{After: c.st.Cursor}); err != nil {
+		return err
+	}
+	c.update(func(st *Status) { st.State = StateSyncing })
+	return s.loop()
+}
+
+// checkServer starts a snapshot when the replica has never synced, the
+// server store is another one or was restored from an older backup (its
+// log positions mean nothing here), or the local schema changed since the
+// last full sync (columns this replica skipped before it knew them come
+// with the snapshot). Merging a snapshot into existing data is safe: the
+// merge is idempotent, and local unsent changes keep their newer stamps.
+func (s *session) checkServer(server string, head int64) error {
+	c := s.c
+	st := c.st
+	switch {
+	case st.Snap.Active && st.Server == server:
+		return nil
+	case st.Cursor < 0, st.Server != server, st.Cursor > head, st.Schema != c.version:
+	default:
+		return nil
+	}
+	st.Server = server
+	st.Snap = snapshotState{Active: true, At: -1}
+	err := c.do(s.ctx, func(conn *sqlite3.Conn) error { return saveState(conn, c.st, st) })
+	if err != nil {
+		return err
+	}
+	c.st = st
+	return nil
+}
+
+// initialSync pulls the server's state in chunks, each applied in its own
+// transaction together with the position to resume from.
+func (s *session) initialSync() error {
+	c := s.c
+	c.update(func(st *Status) {
+		st.State = StateInitialSync
+		st.InitialSync = Progress{Active: true, Rows: c.st.Snap.Rows, Total: c.st.Snap.Total}
+	})
+	for c.st.Snap.Active {
+		id := s.nextID()
+		req := wire.SnapshotRequest{ID: id, At: c.st.Snap.At, After: c.st.Snap.After, Limit: int64(c.cfg.SnapshotChunk)}
+		if err := s.send(req); err != nil {
+			return err
+		}
+		m, err := s.await("snapshot chunk", func(m wire.Message) bool { ch, ok := m.(wire.Chunk); return ok && ch.Re == id })
+		if err != nil {
+			return err
+		}
+		chunk := m.(wire.Chunk)
+		if chunk.At < 0 || (c.st.Snap.At >= 0 && chunk.At != c.st.Snap.At) {
+			return classified(ClassProtocol, "snapshot chunk at log position %d, expected %d", chunk.At, c.st.Snap.At)
+		}
+		next := c.st
+		if next.Snap.At < 0 {
+			next.Snap.At, next.Snap.Total = chunk.At, chunk.Total
+		}
+		next.Snap.After = chunk.Next
+		next.Snap.Rows += chunk.Rows
+		next.Snap.Total = max(next.Snap.Total, next.Snap.Rows)
+		progress := Progress{Active: !chunk.Done, Rows: next.Snap.Rows, Total: next.Snap.Total}
+		if chunk.Done {
+			next.Cursor, next.Schema = next.Snap.At, c.version
+			next.Snap = snapshotState{}
+		}
+		if err := s.apply(chunk.Changes, next); err != nil {
+			return err
+		}
+		s.progressed = true
+		c.update(func(st *Status) { st.Cursor, st.InitialSync = c.st.Cursor, progress })
+	}
+	return nil
+}
+
+// apply merges remote changes and records the new sync state, in one
+// transaction.
+func (s *session) apply(chs []change.Change, next syncState) error {
+	c := s.c
+	quarantined := 0
+	err := c.inTx(s.ctx, func(t *txn) error {
+		conn, a := t.conn, t.merger()
+		err := c.j.Applying(func() error {
+			for i := range chs {
+				ch := &chs[i]
+				res, err := a.Apply(ch)
+				var refusal *merge.Refusal
+				switch {
+				case err == nil:
+				case errors.As(err, &refusal) && refusal.Code == merge.CodeUnknownTable:
+					// A table this app version does not sync: nothing to
+					// do here.
+					continue
+				case errors.As(err, &refusal), errors.Is(err, merge.ErrRowRejected):
+					code := journal.CodeApplyFailed
+					if refusal != nil {
+						code = refusal.Code
+					}
+					if err := c.j.QuarantineIncoming(conn, ch, code, err.Error()); err != nil {
+						return err
+					}
+					quarantined++
+					continue
+				default:
+					return err
+				}
+				c.j.Clock().Observe(ch.Stamp.TS)
+				if res.Effect.Kind != merge.Keep {
+					t.touched[ch.Table] = true
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := c.j.SaveClock(conn); err != nil {
+			return err
+		}
+		return saveState(conn, c.st, next)
+	})
+	if err != nil {
+		return err
+	}
+	c.st = next
+	if quarantined > 0 {
+		c.update(func(st *Status) { st.Quarantined += int64(quarantined) })
+	}
+	return nil
+}
+
+// loop is the connected state: push the journal, apply the log as it
+// streams in, check the connection and the tables.
+func (s *session) loop() error {
+	c := s.c
+	tick := c.cfg.RetryInterval
+	for _, d := range []time.Duration{c.cfg.RequestTimeout / 4, c.cfg.PingInterval / 4} {
+		if d > 0 && d < tick {
+			tick = d
+		}
+	}
+	tick = max(tick, 5*time.Millisecond)
+	ticker := time.NewTicker(tick)
+	defer ticker.Stop()
+	if c.cfg.ChecksumInterval > 0 {
+		s.nextSum = c.cfg.Now().Add(c.cfg.ChecksumInterval)
+	}
+	if err := s.push(); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-s.ctx.Done():
+			return s.ctx.Err()
+		case <-c.schemaCh:
+			return errReconnect
+		case <-c.notifyCh:
+			if s.flight == nil {
+				if err := s.push(); err != nil {
+					return err
+				}
+			}
+		case fr := <-s.frames:
+			if fr.err != nil {
+				return fr.err
+			}
+			s.lastHeard = c.cfg.Now()
+			if err := s.handle(fr.frame); err != nil {
+				return err
+			}
+		case <-ticker.C:
+			if err := s.periodic(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (s *session) periodic() error {
+	c := s.c
+	now := c.cfg.Now()
+	if s.flight != nil && now.After(s.flight.deadline) {
+		return classified(ClassTimeout, "no ack for push %d within %v", s.flight.id, c.cfg.RequestTimeout)
+	}
+	if s.pingID != 0 && now.After(s.pingDue) {
+		return classified(ClassTimeout, "no pong within %v: the server stopped answering", c.cfg.RequestTimeout)
+	}
+	if s.pingID == 0 && now.Sub(s.lastHeard) >= c.cfg.PingInterval {
+		s.pingID, s.pingDue = s.nextID(), now.Add(c.cfg.RequestTimeout)
+		if err := s.send(wire.Ping{ID: s.pingID}); err != nil {
+			return err
+		}
+	}
+	if s.flight == nil {
+		if err := s.push(); err != nil {
+			return err
+		}
+	}
+	if !s.nextSum.IsZero() && now.After(s.nextSum) && s.flight == nil && s.pending == 0 {
+		s.nextSum = now.Add(c.cfg.ChecksumInterval)
+		if err := s.send(wire.ChecksumRequest{ID: s.nextID()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *session) handle(f wire.Frame) error {
+	c := s.c
+	switch m := f.Msg.(type) {
+	case wire.Changes:
+		if m.Upto < c.st.Cursor {
+			return classified(ClassProtocol, "log entries up to %d arrived after position %d", m.Upto, c.st.Cursor)
+		}
+		chs := make([]change.Change, len(m.Entries))
+		for i := range m.Entries {
+			chs[i] = m.Entries[i].Change
+		}
+		next := c.st
+		next.Cursor = m.Upto
+		if err := s.apply(chs, next); err != nil {
+			return err
+		}
+		s.progressed = true
+		now := c.cfg.Now()
+		c.update(func(st *Status) {
+			st.Cursor, st.Head = m.Upto, max(m.Head, st.Head)
+			if m.Upto >= m.Head && s.pending == 0 && s.flight == nil {
+				st.LastSyncedAt = now
+			}
+		})
+	case wire.Ack:
+		if s.flight == nil || m.Re != s.flight.id {
+			return classified(ClassProtocol, "ack %d matches no push in flight", m.Re)
+		}
+		if err := s.settle(m); err != nil {
+			return err
+		}
+		s.progressed = true
+		return s.push()
+	case wire.Checksums:
+		return s.compare(m)
+	case wire.Pong:
+		if m.Re == s.pingID {
+			s.pingID = 0
+		}
+	case *wire.Error:
+		return s.serverError(m)
+	default:
+		return classified(ClassProtocol, "unexpected %s message", wire.Type(m))
+	}
+	return nil
+}
+
+// push sends the oldest unacknowledged journal entries, if any and if no
+// push is in flight. Entries are marked sent before they leave: an entry
+// in flight when the connection drops is sent again, and the server
+// answers the repeat with its first verdict.
+func (s *session) push() error {
+	c := s.c
+	if s.flight != nil {
+		return nil
+	}
+	var entries []journal.Entry
+	var depth int64
+	limit := c.cfg.PushBatch
+	for {
+		entries = entries[:0]
+		var quarantined int
+		err := c.do(s.ctx, func(conn *sqlite3.Conn) error {
+			var err error
+			if depth, err = journal.Depth(conn); err != nil || depth == 0 {
+				return err
+			}
+			if entries, err = c.j.Unsent(conn, limit, c.cfg.PushBytes); err != nil {
+				return err
+			}
+			// One entry bigger than the server reads can never be sent:
+			// set it aside for the app rather than block the journal.
+			if len(entries) == 1 && c.maxMessage > 0 && int64(entrySize(entries[0])) > c.maxMessage-1024 {
+				reason := fmt.Sprintf("the change is %d bytes; the server accepts messages up to %d", entrySize(entries[0]), c.maxMessage)
+				if err := c.j.Quarantine(conn, entries[0], journal.CodeTooLarge, reason); err != nil {
+					return err
+				}
+				quarantined++
+				entries = nil
+				return nil
+			}
+			return journal.MarkSent(conn, entries[0].Seq, entries[len(entries)-1].Seq)
+		})
+		if err != nil {
+			return err
+		}
+		if quarantined > 0 {
+			c.update(func(st *Status) { st.Quarantined++ })
+			continue
+		}
+		s.pending = depth
+		c.update(func(st *Status) { st.Pending = depth })
+		if len(entries) == 0 {
+			return nil
+		}
+		msg := wire.Push{ID: s.nextID(), Changes: make([]wire.Pushed, len(entries))}
+		for i, e := range entries {
+			msg.Changes[i] = wire.Pushed{Seq: e.Seq, Change: e.Change, Packed: e.Packed}
+		}
+		b, err := wire.Encode(msg, c.version)
+		if err != nil {
+			return &Error{Class: ClassLocal, Err: fmt.Errorf("encode push: %w", err)}
+		}
+		if c.maxMessage > 0 && int64(len(b)) > c.maxMessage && len(entries) > 1 {
+			limit = max(1, len(entries)/2)
+			continue
+		}
+		flight := &pushFlight{id: msg.ID, entries: make(map[int64]journal.Entry, len(entries)), deadline: c.cfg.Now().Add(c.cfg.RequestTimeout)}
+		for _, e := range entries {
+			flight.entries[e.Seq] = e
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, c.cfg.RequestTimeout)
+		err = s.t.Write(ctx, b)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("send push: %w", err)
+		}
+		s.flight = flight
+		return nil
+	}
+}
+
+func entrySize(e journal.Entry) int { return len(e.Packed) + len(e.Key) + len(e.Table) + 64 }
+
+// settle records the server's verdicts. A refused change's row is rolled
+// back to the server's state, with this replica's later unacknowledged
+// changes to it re-applied on top.
+func (s *session) settle(ack wire.Ack) error {
+	c := s.c
+	flight := s.flight
+	now := c.cfg.Now()
+	var flagged, refused, samples int64
+	var latency time.Duration
+	var depth int64
+	err := c.inTx(s.ctx, func(t *txn) error {
+		conn := t.conn
+		verdicts := make([]journal.Settlement, 0, len(ack.Results))
+		for _, r := range ack.Results {
+			e, ok := flight.entries[r.Seq]
+			if !ok {
+				return classified(ClassProtocol, "ack %d names seq %d, which push %d did not send", ack.Re, r.Seq, flight.id)
+			}
+			v := journal.Settlement{Seq: r.Seq, Pos: r.Pos, Code: r.Code, Detail: r.Detail}
+			switch r.State {
+			case wire.Acknowledged:
+				v.State = journal.Acknowledged
+			case wire.Flagged:
+				v.State = journal.Flagged
+				flagged++
+			case wire.Refused:
+				v.State = journal.Refused
+				refused++
+				if err := s.rollback(t, e, r.Row); err != nil {
+					return err
+				}
+				t.touched[e.Table] = true
+			}
+			if v.State != journal.Refused {
+				if d := now.Sub(e.Stamp.TS.Time()); d > 0 {
+					latency += d
+				}
+				samples++
+			}
+			verdicts = append(verdicts, v)
+		}
+		if err := c.j.Settle(conn, verdicts); err != nil {
+			return err
+		}
+		if err := c.j.Prune(conn, c.cfg.KeepAcknowledged); err != nil {
+			return err
+		}
+		var err error
+		depth, err = journal.Depth(conn)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.flight = nil
+	s.pending = depth
+	c.latencySum += latency
+	c.update(func(st *Status) {
+		st.Pending = depth
+		st.Flagged += flagged
+		st.Refused += refused
+		st.LatencySamples += samples
+		if st.LatencySamples > 0 {
+			st.ReconcileLatency = c.latencySum / time.Duration(st.LatencySamples)
+		}
+		if depth == 0 && st.Cursor >= st.Head {
+			st.LastSyncedAt = now
+		}
+	})
+	return nil
+}
+
+// rollback replaces a row with the server's state of it, then re-applies
+// this replica's later unacknowledged changes to the row.
+func (s *session) rollback(t *txn, refused journal.Entry, serverRow []change.Change) error {
+	c := s.c
+	conn, a := t.conn, t.merger()
+	if a.Table(refused.Table) == nil {
+		return nil // a table this replica does not sync (any more)
+	}
+	later, err := c.j.UnsentFor(conn, refused.Table, refused.Key, refused.Seq)
+	if err != nil {
+		return err
+	}
+	return c.j.Applying(func() error {
+		if err := a.ResetRow(refused.Table, refused.Key); err != nil {
+			return fmt.Errorf("roll back refused change %d: %w", refused.Seq, err)
+		}
+		for i := range serverRow {
+			if _, err := a.Apply(&serverRow[i]); err != nil {
+				return fmt.Errorf("roll back refused change %d: %w", refused.Seq, err)
+			}
+			c.j.Clock().Observe(serverRow[i].Stamp.TS)
+		}
+		for i := range later {
+			if _, err := a.Apply(&later[i].Change); err != nil {
+				return fmt.Errorf("re-apply change %d after a refusal: %w", later[i].Seq, err)
+			}
+		}
+		return nil
+	})
+}
+
+// compare checks table checksums against the server's, when this
+// replica is at exactly the server's position with nothing unsent.
+func (s *session) compare(m wire.Checksums) error {
+	c := s.c
+	if m.Pos != c.st.Cursor || s.pending != 0 || s.flight != nil {
+		return nil // not comparable; try again next interval
+	}
+	var diverged []string
+	err := c.do(s.ctx, func(conn *sqlite3.Conn) error {
+		sums, err := checksum.Tables(conn, c.tables)
+		if err != nil {
+			return err
+		}
+		depth, err := journal.Depth(conn)
+		if err != nil || depth != 0 {
+			return err // a write arrived meanwhile: not comparable
+		}
+		for name, local := range sums {
+			remote, ok := m.Tables[name]
+			if ok && (remote.Rows != local.Rows || remote.Hash != local.Hash) {
+				diverged = append(diverged, name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	c.update(func(st *Status) {
+		st.Checksums++
+		if len(diverged) > 0 {
+			st.Divergences++
+			st.DivergedTables = diverged
+		}
+	})
+	return nil
+}

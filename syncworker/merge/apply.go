@@ -1,0 +1,702 @@
+package merge
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/hearthdb/hearth/syncworker/change"
+	"github.com/hearthdb/hearth/syncworker/hlc"
+	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/ncruces/go-sqlite3"
+)
+
+// Names of the metadata tables.
+const (
+	RowsTable   = "_hearth_rows"
+	FieldsTable = "_hearth_fields"
+)
+
+// MetaDDL creates the merge metadata tables. _hearth_rows holds each row's
+// newest insert and delete stamps (a row with a del_hlc is a tombstone);
+// _hearth_fields the newest update per field, with its value, so that an
+// update that arrives before its row's insert, or while the row is
+// deleted, is not lost. val has no declared type, so SQLite stores every
+// value exactly as given.
+const MetaDDL = `
+CREATE TABLE IF NOT EXISTS _hearth_rows(
+	tbl TEXT NOT NULL,
+	pk BLOB NOT NULL,
+	ins_hlc INTEGER,
+	ins_node TEXT,
+	del_hlc INTEGER,
+	del_node TEXT,
+	PRIMARY KEY (tbl, pk)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _hearth_fields(
+	tbl TEXT NOT NULL,
+	pk BLOB NOT NULL,
+	col TEXT NOT NULL,
+	hlc INTEGER NOT NULL,
+	node TEXT NOT NULL,
+	val,
+	PRIMARY KEY (tbl, pk, col)
+) WITHOUT ROWID;
+`
+
+// EnsureMeta creates the metadata tables if they do not exist.
+func EnsureMeta(conn *sqlite3.Conn) error {
+	if err := conn.Exec(MetaDDL); err != nil {
+		return fmt.Errorf("create merge metadata tables: %w", err)
+	}
+	return nil
+}
+
+// Refusal codes: why a change cannot be applied at all.
+const (
+	CodeUnknownTable  = "UNKNOWN_TABLE"
+	CodeUnknownColumn = "UNKNOWN_COLUMN"
+	CodeTypeMismatch  = "TYPE_MISMATCH"
+	CodeBadKey        = "BAD_KEY"
+	CodeBadChange     = "BAD_CHANGE"
+)
+
+// ErrRowRejected is wrapped when the database refused the table write a
+// change called for (a constraint of the app's schema). Nothing of the
+// change was applied.
+var ErrRowRejected = errors.New("row rejected by the database")
+
+// Refusal is a change that is invalid for this database's schema.
+type Refusal struct {
+	Code    string
+	Message string
+}
+
+func (r *Refusal) Error() string { return r.Code + ": " + r.Message }
+
+func refuse(code, format string, args ...any) *Refusal {
+	return &Refusal{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Applier applies changes to a SQLite database under the merge rule. The
+// client and the server use it alike. It is not safe for concurrent use;
+// it belongs to the goroutine that owns the connection. Apply does not
+// open transactions: the caller groups changes into its own.
+type Applier struct {
+	conn   *sqlite3.Conn
+	tables map[string]*schema.Info
+	strict bool
+	stmts  map[string]*sqlite3.Stmt
+}
+
+// NewApplier returns an Applier for the described tables. A strict
+// applier (the server) refuses changes naming unknown columns or holding
+// values a column cannot hold; a lenient one (a client) applies the
+// columns it knows and skips the rest, since a newer server schema may
+// send columns an older client does not have yet.
+func NewApplier(conn *sqlite3.Conn, tables []*schema.Info, strict bool) *Applier {
+	a := &Applier{conn: conn, tables: make(map[string]*schema.Info, len(tables)), strict: strict, stmts: map[string]*sqlite3.Stmt{}}
+	for _, t := range tables {
+		a.tables[t.Name] = t
+	}
+	return a
+}
+
+// Conn is the connection the applier writes to.
+func (a *Applier) Conn() *sqlite3.Conn { return a.conn }
+
+// Table returns a synced table's description, or nil.
+func (a *Applier) Table(name string) *schema.Info { return a.tables[name] }
+
+// Close finalizes the cached statements.
+func (a *Applier) Close() error {
+	var errs []error
+	for sql, s := range a.stmts {
+		if err := s.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		delete(a.stmts, sql)
+	}
+	return errors.Join(errs...)
+}
+
+func (a *Applier) stmt(sql string) (*sqlite3.Stmt, error) {
+	if s, ok := a.stmts[sql]; ok {
+		return s, nil
+	}
+	s, _, err := a.conn.Prepare(sql)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %q: %w", sql, err)
+	}
+	a.stmts[sql] = s
+	return s, nil
+}
+
+// Check validates a change against the schema without applying it. It
+// returns a *Refusal for a change that can never apply here.
+func (a *Applier) Check(ch *change.Change) error {
+	t := a.tables[ch.Table]
+	if t == nil {
+		return refuse(CodeUnknownTable, "table %q is not synced", ch.Table)
+	}
+	key, err := change.DecodeKey(ch.Key)
+	if err != nil {
+		return refuse(CodeBadKey, "%s: %v", ch.Table, err)
+	}
+	if len(key) != len(t.Key) {
+		return refuse(CodeBadKey, "%s: the key has %d values, the primary key %d columns", ch.Table, len(key), len(t.Key))
+	}
+	for i, v := range key {
+		c, _ := t.Column(t.Key[i])
+		if err := c.Accepts(v); err != nil {
+			return refuse(CodeTypeMismatch, "%s key: %v", ch.Table, err)
+		}
+	}
+	switch ch.Op {
+	case change.Insert, change.Update:
+	case change.Delete:
+		if len(ch.Values) > 0 {
+			return refuse(CodeBadChange, "%s: a delete carries no column values", ch.Table)
+		}
+		return nil
+	default:
+		return refuse(CodeBadChange, "%s: unknown op %v", ch.Table, ch.Op)
+	}
+	if ch.Stamp.TS <= 0 || ch.Stamp.Node == "" {
+		return refuse(CodeBadChange, "%s: the change has no timestamp or node", ch.Table)
+	}
+	for name, v := range ch.Values {
+		c, ok := t.Column(name)
+		if !ok {
+			return refuse(CodeUnknownColumn, "table %q has no column %q", ch.Table, name)
+		}
+		if c.KeyPosition > 0 {
+			return refuse(CodeBadChange, "%s: column %q is part of the primary key, which the key carries", ch.Table, name)
+		}
+		if err := c.Accepts(v); err != nil {
+			return refuse(CodeTypeMismatch, "%s: %v", ch.Table, err)
+		}
+	}
+	return nil
+}
+
+// Result reports what applying one change did.
+type Result struct {
+	Outcome
+	// Applied is the number of table rows written or removed (0 or 1).
+	Applied int
+}
+
+// Apply merges one change into the database: metadata and table row. A
+// strict applier refuses invalid changes with a *Refusal; a lenient one
+// drops columns it does not know and refuses only changes to unknown
+// tables or with malformed keys.
+func (a *Applier) Apply(ch *change.Change) (Result, error) {
+	var res Result
+	t := a.tables[ch.Table]
+	if t == nil {
+		return res, refuse(CodeUnknownTable, "table %q is not synced", ch.Table)
+	}
+	if a.strict {
+		if err := a.Check(ch); err != nil {
+			return res, err
+		}
+	} else {
+		if _, err := change.DecodeKey(ch.Key); err != nil {
+			return res, refuse(CodeBadKey, "%s: %v", ch.Table, err)
+		}
+		ch = known(t, ch)
+	}
+	cur, err := a.loadRow(ch.Table, ch.Key)
+	if err != nil {
+		return res, err
+	}
+	out := Resolve(cur, ch, t.Resurrect)
+	res.Outcome = out
+	if !out.Changed {
+		return res, nil
+	}
+	// The table row first: if the app's constraints reject it (a UNIQUE
+	// index, a CHECK), the metadata stays as it was and the caller can
+	// set the change aside without undoing anything.
+	n, err := a.materialize(t, ch.Key, out.Effect)
+	if err != nil {
+		return res, fmt.Errorf("%w: %w", ErrRowRejected, err)
+	}
+	res.Applied = n
+	if err := a.saveRow(ch.Table, ch.Key, out); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// known drops the columns a table does not have (and key columns).
+func known(t *schema.Info, ch *change.Change) *change.Change {
+	for name := range ch.Values {
+		if c, ok := t.Column(name); !ok || c.KeyPosition > 0 {
+			cp := *ch
+			cp.Values = make(map[string]any, len(ch.Values))
+			for n, v := range ch.Values {
+				if c, ok := t.Column(n); ok && c.KeyPosition == 0 {
+					cp.Values[n] = v
+				}
+			}
+			return &cp
+		}
+	}
+	return ch
+}
+
+// LoadRow reads a row's merge metadata.
+func (a *Applier) LoadRow(table string, key []byte) (Row, error) { return a.loadRow(table, key) }
+
+func (a *Applier) loadRow(table string, key []byte) (Row, error) {
+	var r Row
+	s, err := a.stmt(`SELECT ins_hlc, ins_node, del_hlc, del_node FROM _hearth_rows WHERE tbl = ?1 AND pk = ?2`)
+	if err != nil {
+		return r, err
+	}
+	s.BindText(1, table)
+	s.BindBlob(2, key)
+	if s.Step() {
+		if s.ColumnType(0) != sqlite3.NULL {
+			r.Inserted = hlc.Stamp{TS: hlc.Timestamp(s.ColumnInt64(0)), Node: s.ColumnText(1)}
+		}
+		if s.ColumnType(2) != sqlite3.NULL {
+			r.Deleted = hlc.Stamp{TS: hlc.Timestamp(s.ColumnInt64(2)), Node: s.ColumnText(3)}
+		}
+	}
+	if err := s.Reset(); err != nil {
+		return r, fmt.Errorf("read row metadata of %s: %w", table, err)
+	}
+	f, err := a.stmt(`SELECT col, hlc, node, val FROM _hearth_fields WHERE tbl = ?1 AND pk = ?2`)
+	if err != nil {
+		return r, err
+	}
+	f.BindText(1, table)
+	f.BindBlob(2, key)
+	for f.Step() {
+		if r.Fields == nil {
+			r.Fields = map[string]Field{}
+		}
+		r.Fields[f.ColumnText(0)] = Field{
+			Stamp: hlc.Stamp{TS: hlc.Timestamp(f.ColumnInt64(1)), Node: f.ColumnText(2)},
+			Value: ColumnValue(f, 3),
+		}
+	}
+	if err := f.Reset(); err != nil {
+		return r, fmt.Errorf("read field metadata of %s: %w", table, err)
+	}
+	return r, nil
+}
+
+func (a *Applier) saveRow(table string, key []byte, out Outcome) error {
+	if out.InsertedChanged || out.DeletedChanged {
+		s, err := a.stmt(`INSERT INTO _hearth_rows(tbl, pk, ins_hlc, ins_node, del_hlc, del_node) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+			ON CONFLICT(tbl, pk) DO UPDATE SET ins_hlc = excluded.ins_hlc, ins_node = excluded.ins_node, del_hlc = excluded.del_hlc, del_node = excluded.del_node`)
+		if err != nil {
+			return err
+		}
+		s.BindText(1, table)
+		s.BindBlob(2, key)
+		bindStamp(s, 3, out.Row.Inserted)
+		bindStamp(s, 5, out.Row.Deleted)
+		if err := s.Exec(); err != nil {
+			return fmt.Errorf("write row metadata of %s: %w", table, err)
+		}
+	} else {
+		// Every row touched gets a _hearth_rows entry, so snapshots find
+		// rows that so far only have updates.
+		s, err := a.stmt(`INSERT INTO _hearth_rows(tbl, pk) VALUES (?1, ?2) ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		s.BindText(1, table)
+		s.BindBlob(2, key)
+		if err := s.Exec(); err != nil {
+			return fmt.Errorf("write row metadata of %s: %w", table, err)
+		}
+	}
+	if len(out.FieldsChanged) == 0 {
+		return nil
+	}
+	s, err := a.stmt(`INSERT INTO _hearth_fields(tbl, pk, col, hlc, node, val) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+		ON CONFLICT(tbl, pk, col) DO UPDATE SET hlc = excluded.hlc, node = excluded.node, val = excluded.val`)
+	if err != nil {
+		return err
+	}
+	for _, col := range out.FieldsChanged {
+		f := out.Row.Fields[col]
+		s.BindText(1, table)
+		s.BindBlob(2, key)
+		s.BindText(3, col)
+		s.BindInt64(4, int64(f.Stamp.TS))
+		s.BindText(5, f.Stamp.Node)
+		if err := BindValue(s, 6, f.Value); err != nil {
+			return fmt.Errorf("field %s.%s: %w", table, col, err)
+		}
+		if err := s.Exec(); err != nil {
+			return fmt.Errorf("write field metadata %s.%s: %w", table, col, err)
+		}
+	}
+	return nil
+}
+
+func bindStamp(s *sqlite3.Stmt, i int, st hlc.Stamp) {
+	if st.IsZero() {
+		s.BindNull(i)
+		s.BindNull(i + 1)
+		return
+	}
+	s.BindInt64(i, int64(st.TS))
+	s.BindText(i+1, st.Node)
+}
+
+// materialize carries an effect out on the app's table.
+func (a *Applier) materialize(t *schema.Info, key []byte, eff Effect) (int, error) {
+	if eff.Kind == Keep {
+		return 0, nil
+	}
+	keyVals, err := change.DecodeKey(key)
+	if err != nil {
+		return 0, refuse(CodeBadKey, "%s: %v", t.Name, err)
+	}
+	if len(keyVals) != len(t.Key) {
+		return 0, refuse(CodeBadKey, "%s: the key has %d values, the primary key %d columns", t.Name, len(keyVals), len(t.Key))
+	}
+	// Only columns the table has now: stored field values may name
+	// columns a migration has since dropped.
+	cols := make([]string, 0, len(eff.Values))
+	for name := range eff.Values {
+		if c, ok := t.Column(name); ok && c.KeyPosition == 0 {
+			cols = append(cols, name)
+		}
+	}
+	sort.Strings(cols)
+	var sql strings.Builder
+	var args []any
+	switch eff.Kind {
+	case Write:
+		sql.WriteString("INSERT INTO ")
+		sql.WriteString(schema.Quote(t.Name))
+		sql.WriteString("(")
+		for i, k := range t.Key {
+			if i > 0 {
+				sql.WriteString(", ")
+			}
+			sql.WriteString(schema.Quote(k))
+		}
+		for _, c := range cols {
+			sql.WriteString(", ")
+			sql.WriteString(schema.Quote(c))
+		}
+		sql.WriteString(") VALUES (")
+		for i := 0; i < len(t.Key)+len(cols); i++ {
+			if i > 0 {
+				sql.WriteString(", ")
+			}
+			sql.WriteString("?")
+		}
+		sql.WriteString(") ON CONFLICT(")
+		for i, k := range t.Key {
+			if i > 0 {
+				sql.WriteString(", ")
+			}
+			sql.WriteString(schema.Quote(k))
+		}
+		if len(cols) == 0 {
+			sql.WriteString(") DO NOTHING")
+		} else {
+			sql.WriteString(") DO UPDATE SET ")
+			for i, c := range cols {
+				if i > 0 {
+					sql.WriteString(", ")
+				}
+				sql.WriteString(schema.Quote(c))
+				sql.WriteString(" = excluded.")
+				sql.WriteString(schema.Quote(c))
+			}
+		}
+		args = append(args, keyVals...)
+		for _, c := range cols {
+			args = append(args, eff.Values[c])
+		}
+	case Set:
+		if len(cols) == 0 {
+			return 0, nil
+		}
+		sql.WriteString("UPDATE ")
+		sql.WriteString(schema.Quote(t.Name))
+		sql.WriteString(" SET ")
+		for i, c := range cols {
+			if i > 0 {
+				sql.WriteString(", ")
+			}
+			sql.WriteString(schema.Quote(c))
+			sql.WriteString(" = ?")
+			args = append(args, eff.Values[c])
+		}
+		writeKeyWhere(&sql, t)
+		args = append(args, keyVals...)
+	case Remove:
+		sql.WriteString("DELETE FROM ")
+		sql.WriteString(schema.Quote(t.Name))
+		writeKeyWhere(&sql, t)
+		args = append(args, keyVals...)
+	}
+	s, err := a.stmt(sql.String())
+	if err != nil {
+		return 0, err
+	}
+	for i, v := range args {
+		if err := BindValue(s, i+1, v); err != nil {
+			s.Reset()
+			return 0, fmt.Errorf("%s: %w", t.Name, err)
+		}
+	}
+	if err := s.Exec(); err != nil {
+		return 0, fmt.Errorf("%s %s: %w", eff.Kind, t.Name, err)
+	}
+	return int(a.conn.Changes()), nil
+}
+
+func writeKeyWhere(sql *strings.Builder, t *schema.Info) {
+	sql.WriteString(" WHERE ")
+	for i, k := range t.Key {
+		if i > 0 {
+			sql.WriteString(" AND ")
+		}
+		sql.WriteString(schema.Quote(k))
+		sql.WriteString(" = ?")
+	}
+}
+
+// RowChanges describes a row's merged state as changes: an insert with
+// its current values (if it exists), the updates newer than that insert,
+// and its tombstone. Applying them to any replica brings that replica's
+// row up to (at least) this state; this is how snapshots and refusals
+// ship a row.
+func (a *Applier) RowChanges(table string, key []byte, schemaVersion int64) ([]change.Change, error) {
+	t := a.tables[table]
+	if t == nil {
+		return nil, refuse(CodeUnknownTable, "table %q is not synced", table)
+	}
+	r, err := a.loadRow(table, key)
+	if err != nil {
+		return nil, err
+	}
+	var out []change.Change
+	if r.Alive(t.Resurrect) {
+		values, found, err := a.readRow(t, key)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			out = append(out, change.Change{Table: table, Key: key, Op: change.Insert, Values: values, Stamp: r.Inserted, Schema: schemaVersion})
+		}
+	}
+	cols := make([]string, 0, len(r.Fields))
+	for col := range r.Fields {
+		cols = append(cols, col)
+	}
+	sort.Strings(cols)
+	for _, col := range cols {
+		f := r.Fields[col]
+		if !f.Stamp.After(r.Inserted) {
+			continue // hidden for good by the insert
+		}
+		out = append(out, change.Change{Table: table, Key: key, Op: change.Update, Values: map[string]any{col: f.Value}, Stamp: f.Stamp, Schema: schemaVersion})
+	}
+	if !r.Deleted.IsZero() {
+		out = append(out, change.Change{Table: table, Key: key, Op: change.Delete, Stamp: r.Deleted, Schema: schemaVersion})
+	}
+	return out, nil
+}
+
+// readRow reads a table row's value columns.
+func (a *Applier) readRow(t *schema.Info, key []byte) (map[string]any, bool, error) {
+	keyVals, err := change.DecodeKey(key)
+	if err != nil || len(keyVals) != len(t.Key) {
+		return nil, false, refuse(CodeBadKey, "%s: malformed key", t.Name)
+	}
+	var sql strings.Builder
+	sql.WriteString("SELECT ")
+	if len(t.Values) == 0 {
+		sql.WriteString("1")
+	}
+	for i, c := range t.Values {
+		if i > 0 {
+			sql.WriteString(", ")
+		}
+		sql.WriteString(schema.Quote(c))
+	}
+	sql.WriteString(" FROM ")
+	sql.WriteString(schema.Quote(t.Name))
+	writeKeyWhere(&sql, t)
+	s, err := a.stmt(sql.String())
+	if err != nil {
+		return nil, false, err
+	}
+	for i, v := range keyVals {
+		if err := BindValue(s, i+1, v); err != nil {
+			s.Reset()
+			return nil, false, err
+		}
+	}
+	values := make(map[string]any, len(t.Values))
+	found := s.Step()
+	if found {
+		for i, c := range t.Values {
+			values[c] = ColumnValue(s, i)
+		}
+	}
+	if err := s.Reset(); err != nil {
+		return nil, false, fmt.Errorf("read %s row: %w", t.Name, err)
+	}
+	return values, found, nil
+}
+
+// ResetRow forgets a row entirely: its table row and its metadata. The
+// client uses it to roll a row back to the server's state after the
+// server refused a local change.
+func (a *Applier) ResetRow(table string, key []byte) error {
+	t := a.tables[table]
+	if t == nil {
+		return refuse(CodeUnknownTable, "table %q is not synced", table)
+	}
+	if _, err := a.materialize(t, key, Effect{Kind: Remove}); err != nil {
+		return err
+	}
+	for _, sql := range []string{
+		`DELETE FROM _hearth_rows WHERE tbl = ?1 AND pk = ?2`,
+		`DELETE FROM _hearth_fields WHERE tbl = ?1 AND pk = ?2`,
+	} {
+		s, err := a.stmt(sql)
+		if err != nil {
+			return err
+		}
+		s.BindText(1, table)
+		s.BindBlob(2, key)
+		if err := s.Exec(); err != nil {
+			return fmt.Errorf("reset %s row: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// Cursor is a position in a snapshot: the last row sent.
+type Cursor struct {
+	Table string
+	Key   []byte
+}
+
+// SnapshotPage is one chunk of a snapshot.
+type SnapshotPage struct {
+	Changes []change.Change
+	// Rows is the number of rows the page covers.
+	Rows int
+	// Next is where the following page starts.
+	Next Cursor
+	// Done reports that no rows follow.
+	Done bool
+}
+
+// Snapshot reads up to limit rows after the cursor, in (table, key)
+// order, as changes. Every row that ever held data has a _hearth_rows
+// entry, tombstones included, so a replica that applies every page holds
+// the merged state of the database as of the pages' reads.
+func (a *Applier) Snapshot(after Cursor, limit int, schemaVersion int64) (SnapshotPage, error) {
+	var page SnapshotPage
+	s, err := a.stmt(`SELECT tbl, pk FROM _hearth_rows WHERE (tbl, pk) > (?1, ?2) ORDER BY tbl, pk LIMIT ?3`)
+	if err != nil {
+		return page, err
+	}
+	s.BindText(1, after.Table)
+	key := after.Key
+	if key == nil {
+		key = []byte{}
+	}
+	s.BindBlob(2, key)
+	s.BindInt(3, limit)
+	var rows []Cursor
+	for s.Step() {
+		rows = append(rows, Cursor{Table: s.ColumnText(0), Key: s.ColumnBlob(1, nil)})
+	}
+	if err := s.Reset(); err != nil {
+		return page, fmt.Errorf("read snapshot rows: %w", err)
+	}
+	for _, r := range rows {
+		if a.tables[r.Table] == nil {
+			continue
+		}
+		chs, err := a.RowChanges(r.Table, r.Key, schemaVersion)
+		if err != nil {
+			return page, err
+		}
+		page.Changes = append(page.Changes, chs...)
+	}
+	page.Rows = len(rows)
+	page.Done = len(rows) < limit
+	page.Next = after
+	if len(rows) > 0 {
+		page.Next = rows[len(rows)-1]
+	}
+	return page, nil
+}
+
+// CountRows counts the rows a full snapshot covers.
+func (a *Applier) CountRows() (int64, error) {
+	s, err := a.stmt(`SELECT count(*) FROM _hearth_rows`)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	if s.Step() {
+		n = s.ColumnInt64(0)
+	}
+	if err := s.Reset(); err != nil {
+		return 0, fmt.Errorf("count snapshot rows: %w", err)
+	}
+	return n, nil
+}
+
+// BindValue binds one storable value.
+func BindValue(s *sqlite3.Stmt, i int, v any) error {
+	switch v := v.(type) {
+	case nil:
+		return s.BindNull(i)
+	case int64:
+		return s.BindInt64(i, v)
+	case float64:
+		return s.BindFloat(i, v)
+	case string:
+		return s.BindText(i, v)
+	case []byte:
+		if v == nil {
+			v = []byte{}
+		}
+		return s.BindBlob(i, v)
+	}
+	return change.CheckValue(v)
+}
+
+// ColumnValue reads a result column as a storable value, copying text
+// and blobs out of SQLite's memory.
+func ColumnValue(s *sqlite3.Stmt, i int) any {
+	switch s.ColumnType(i) {
+	case sqlite3.INTEGER:
+		return s.ColumnInt64(i)
+	case sqlite3.FLOAT:
+		return s.ColumnFloat(i)
+	case sqlite3.TEXT:
+		return s.ColumnText(i)
+	case sqlite3.BLOB:
+		b := s.ColumnBlob(i, nil)
+		if b == nil {
+			b = []byte{}
+		}
+		return b
+	}
+	return nil
+}

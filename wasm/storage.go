@@ -1,0 +1,249 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"slices"
+	"sync"
+
+	"github.com/hearthdb/hearth/sqlitevfs"
+	"github.com/hearthdb/hearth/sqlitevfs/browser"
+	"github.com/hearthdb/hearth/wasm/engine"
+	"github.com/hearthdb/hearth/wasm/protocol"
+	"github.com/ncruces/go-sqlite3/vfs"
+	"github.com/ncruces/go-sqlite3/vfs/adiantum"
+)
+
+// dbFile is the database's file name inside its OPFS directory or
+// IndexedDB database; SQLite adds -journal and -wal to it.
+const dbFile = "db.sqlite"
+
+// browserStorage resolves storage choices to the browser's backends. OPFS
+// (sync access handles) is preferred: it is the fastest and needs no page
+// cache of its own. IndexedDB is the fallback where sync handles are missing
+// (Safari in some contexts, older browsers, private modes). Memory is the
+// last resort, and says that it will not persist.
+type browserStorage struct {
+	mu         sync.Mutex
+	probed     bool
+	opfsReason string // "" when OPFS sync access handles work
+	registered map[string]vfs.VFS
+	// opens counts the open connections on each registered VFS. At zero
+	// the VFS is dropped: it caches blocks and file lists, and while this
+	// worker has the database closed, another worker may change the store.
+	opens map[string]int
+}
+
+func newBrowserStorage() *browserStorage {
+	return &browserStorage{registered: map[string]vfs.VFS{}, opens: map[string]int{}}
+}
+
+// opfsAvailable tries OPFS once per worker and remembers why it failed.
+func (b *browserStorage) opfsAvailable() (bool, string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.probed {
+		b.opfsReason = browser.ProbeOPFS()
+		b.probed = true
+	}
+	return b.opfsReason == "", b.opfsReason
+}
+
+func (b *browserStorage) Resolve(req engine.OpenRequest) (engine.Location, error) {
+	switch req.Storage {
+	case engine.StorageMemory:
+		return engine.MemoryStorage{}.Resolve(req)
+	case engine.StorageOPFS:
+		if ok, why := b.opfsAvailable(); !ok {
+			return engine.Location{}, protocol.Errorf(protocol.CodeStorageUnavailable, "OPFS cannot be used here: %s", why)
+		}
+		return b.opfs(req, "OPFS requested")
+	case engine.StorageIDB:
+		return b.idb(req, "IndexedDB requested")
+	case engine.StorageAuto:
+		return b.auto(req)
+	}
+	return engine.Location{}, protocol.Errorf(protocol.CodeBadRequest, "unknown storage %q (want auto, memory, opfs or idb)", req.Storage)
+}
+
+// auto prefers OPFS, but never opens an empty database in one backend while
+// the app's data sits in the other: an existing database decides.
+func (b *browserStorage) auto(req engine.OpenRequest) (engine.Location, error) {
+	inIDB, idbErr := contains(browser.IDBDatabases, req.Name)
+	inOPFS, _ := contains(browser.OPFSDatabases, req.Name)
+	opfsOK, why := b.opfsAvailable()
+	switch {
+	case opfsOK && inIDB && !inOPFS:
+		return b.idb(req, "an existing database was found in IndexedDB (OPFS is available, but the data lives in IndexedDB)")
+	case opfsOK:
+		reason := "OPFS sync access handles are available"
+		if inIDB {
+			reason += "; note: a database of the same name also exists in IndexedDB and was not opened"
+		}
+		return b.opfs(req, reason)
+	case inOPFS:
+		return engine.Location{}, protocol.Errorf(protocol.CodeStorageUnavailable,
+			"database %q exists in OPFS, but OPFS cannot be used here (%s); refusing to open an empty IndexedDB copy instead", req.Name, why)
+	case idbErr == nil:
+		return b.idb(req, "fell back to IndexedDB: "+why)
+	}
+	loc, err := engine.MemoryStorage{}.Resolve(engine.OpenRequest{Name: req.Name, Storage: engine.StorageMemory})
+	loc.Reason = fmt.Sprintf("no durable storage here (OPFS: %s; IndexedDB: %v): the data lives in memory only", why, idbErr)
+	loc.PersistReason = loc.Reason
+	return loc, err
+}
+
+func contains(list func() ([]string, error), name string) (bool, error) {
+	names, err := list()
+	return slices.Contains(names, name), err
+}
+
+func (b *browserStorage) opfs(req engine.OpenRequest, reason string) (engine.Location, error) {
+	name := "hearth-opfs:" + req.Name
+	v := b.register(name, func() vfs.VFS {
+		v := sqlitevfs.NewFileVFS(browser.NewOPFSStore(req.Name))
+		v.RemoveTempFiles()
+		return v
+	}).(*sqlitevfs.FileVFS)
+	loc := b.location(req, name, engine.StorageOPFS, reason)
+	// A sync access handle is exclusive: give the files up on close so
+	// another worker (another tab, a restarted worker) can open them.
+	loc.Release = func() error {
+		err := v.ReleaseHandles()
+		b.release(name)
+		return err
+	}
+	// WAL commits append to one file and flush it once; exclusive locking
+	// is what lets WAL work without shared memory (one connection per
+	// database, owned by the leader worker). Encrypted databases keep a
+	// rollback journal (TRUNCATE: the journal file and its handle stay):
+	// the Adiantum wrapper over this VFS cannot reopen an encrypted WAL.
+	mode := "PRAGMA journal_mode = WAL"
+	if loc.Encrypted {
+		mode = "PRAGMA journal_mode = TRUNCATE"
+	}
+	loc.Pragmas = append([]string{"PRAGMA locking_mode = EXCLUSIVE", mode}, loc.Pragmas...)
+	return loc, nil
+}
+
+func (b *browserStorage) idb(req engine.OpenRequest, reason string) (engine.Location, error) {
+	name := "hearth-idb:" + req.Name
+	strict := req.Durability != "normal"
+	b.register(name, func() vfs.VFS {
+		v := sqlitevfs.NewBlockVFS(browser.NewIDBStore(req.Name, sqlitevfs.DefaultBlockSize, strict), sqlitevfs.BlockOptions{})
+		v.RemoveTempFiles()
+		return v
+	})
+	// Batch-atomic commits need no rollback journal; keep it in memory for
+	// the statements that still want one, so a commit is one transaction.
+	loc := b.location(req, name, engine.StorageIDB, reason)
+	loc.Release = func() error { b.release(name); return nil }
+	loc.Pragmas = append([]string{"PRAGMA locking_mode = EXCLUSIVE"}, loc.Pragmas...)
+	return loc, nil
+}
+
+// register installs a VFS under name once per worker, wrapped for
+// encryption under name+":adiantum", and returns the base VFS.
+func (b *browserStorage) register(name string, make func() vfs.VFS) vfs.VFS {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.opens[name]++
+	if v := b.registered[name]; v != nil {
+		return v
+	}
+	base := make()
+	vfs.Register(name, base)
+	vfs.Register(name+":adiantum", adiantum.Wrap(base, nil))
+	b.registered[name] = base
+	return base
+}
+
+// release undoes one register; the last one drops the VFS.
+func (b *browserStorage) release(name string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.opens[name]--; b.opens[name] > 0 {
+		return
+	}
+	delete(b.opens, name)
+	if b.registered[name] != nil {
+		vfs.Unregister(name)
+		vfs.Unregister(name + ":adiantum")
+		delete(b.registered, name)
+	}
+}
+
+func (b *browserStorage) unregister(database string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, name := range []string{"hearth-opfs:" + database, "hearth-idb:" + database} {
+		if b.registered[name] != nil {
+			vfs.Unregister(name)
+			vfs.Unregister(name + ":adiantum")
+			delete(b.registered, name)
+		}
+	}
+}
+
+func (b *browserStorage) location(req engine.OpenRequest, vfsName, backend, reason string) engine.Location {
+	q := url.Values{}
+	q.Set("vfs", vfsName)
+	encrypted := len(req.Key) > 0 || req.Passphrase != ""
+	if encrypted {
+		q.Set("vfs", vfsName+":adiantum")
+		if len(req.Key) > 0 {
+			q.Set("hexkey", hex.EncodeToString(req.Key))
+		} else {
+			q.Set("textkey", req.Passphrase)
+		}
+	}
+	sync := "FULL"
+	if req.Durability == "normal" {
+		sync = "NORMAL"
+	}
+	return engine.Location{
+		URI:        "file:/" + dbFile + "?" + q.Encode(),
+		Backend:    backend,
+		Reason:     reason,
+		Pragmas:    []string{"PRAGMA synchronous = " + sync},
+		Persistent: true,
+		Encrypted:  encrypted,
+	}
+}
+
+func (b *browserStorage) Databases() ([]engine.StoredDatabase, error) {
+	var out []engine.StoredDatabase
+	if names, err := browser.OPFSDatabases(); err == nil {
+		for _, n := range names {
+			out = append(out, engine.StoredDatabase{Name: n, Storage: engine.StorageOPFS})
+		}
+	}
+	names, err := browser.IDBDatabases()
+	if err != nil {
+		return out, nil // IndexedDB absent (some private modes): nothing stored there
+	}
+	for _, n := range names {
+		out = append(out, engine.StoredDatabase{Name: n, Storage: engine.StorageIDB})
+	}
+	return out, nil
+}
+
+// Delete removes every file and block of a database from both backends.
+func (b *browserStorage) Delete(name string) error {
+	b.unregister(name)
+	if err := browser.DropOPFSDatabase(name); err != nil {
+		return fmt.Errorf("deleting %q from OPFS: %w", name, err)
+	}
+	if err := browser.DropIDBDatabase(name); err != nil {
+		return fmt.Errorf("deleting %q from IndexedDB: %w", name, err)
+	}
+	return nil
+}
+
+func (b *browserStorage) Health() engine.StorageHealth {
+	h := browser.Health()
+	return engine.StorageHealth{Persisted: h.Persisted, PersistReason: h.PersistReason, Usage: h.Usage, Quota: h.Quota}
+}
