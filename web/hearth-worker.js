@@ -3,11 +3,12 @@
 // compiles are queued and delivered in order once Go is ready.
 import './dist/wasm_exec.js';
 import { hearthStorage } from './hearth-storage.js';
+import { wasmFile } from './dist/bundle.js';
 
 // The storage glue Go awaits (sqlitevfs/browser).
 globalThis.hearthStorage = hearthStorage;
 
-const wasmURL = new URL(new URL(self.location.href).searchParams.get('wasm') ?? './dist/hearth.wasm', import.meta.url);
+const wasmURL = new URL(new URL(self.location.href).searchParams.get('wasm') ?? `./dist/${wasmFile}`, import.meta.url);
 
 const pending = [];
 let receive = null;

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,9 @@ var contentTypes = map[string]string{
 	".svg":  "image/svg+xml",
 	".md":   "text/markdown; charset=utf-8",
 }
+
+// hashedName matches files named by their content hash (hearth.<16 hex>.wasm).
+var hashedName = regexp.MustCompile(`\.[0-9a-f]{16}\.[a-z]+$`)
 
 // encodings are the precompressed variants looked for next to a file, in
 // order of preference.
@@ -97,10 +101,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Cross-Origin-Opener-Policy", "same-origin")
 	hdr.Set("Cross-Origin-Embedder-Policy", "require-corp")
 	hdr.Set("Cross-Origin-Resource-Policy", "same-origin")
-	// Revalidate every time (cheap: a 304 by ETag) so a new build is picked
-	// up at once, while the browser keeps the cached bytes — and Chromium
-	// its compiled wasm code cache — when nothing changed.
-	hdr.Set("Cache-Control", "no-cache")
+	if hashedName.MatchString(path.Base(name)) {
+		// Content-hashed files never change: cache them for good. Chromium
+		// then reuses its compiled wasm code on every visit, which a
+		// revalidated response loses after the second visit.
+		hdr.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		// Revalidate every time (cheap: a 304 by ETag) so a new build is
+		// picked up at once.
+		hdr.Set("Cache-Control", "no-cache")
+	}
 	hdr.Add("Vary", "Accept-Encoding")
 
 	accept := r.Header.Get("Accept-Encoding")

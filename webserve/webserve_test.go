@@ -82,3 +82,16 @@ func TestRefusesHiddenFilesAndTraversal(t *testing.T) {
 		t.Errorf("a.js: %d %q", rec.Code, rec.Header().Get("Content-Type"))
 	}
 }
+
+func TestHashedFilesAreImmutable(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "dist/hearth.0123456789abcdef.wasm", "raw")
+	writeFile(t, dir, "dist/bundle.js", "export const wasmFile = 'x'")
+	h := New(dir)
+	if cc := get(t, h, "/dist/hearth.0123456789abcdef.wasm", "", nil).Header().Get("Cache-Control"); cc != "public, max-age=31536000, immutable" {
+		t.Errorf("hashed bundle: Cache-Control %q", cc)
+	}
+	if cc := get(t, h, "/dist/bundle.js", "", nil).Header().Get("Cache-Control"); cc != "no-cache" {
+		t.Errorf("bundle.js: Cache-Control %q", cc)
+	}
+}
