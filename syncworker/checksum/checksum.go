@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/hearthdb/hearth/sqlcodec"
 	"github.com/hearthdb/hearth/syncworker/schema"
 	"github.com/hearthdb/hearth/wasm/protocol"
 	"github.com/ncruces/go-sqlite3"
@@ -46,21 +47,7 @@ func Table(conn *sqlite3.Conn, t *schema.Info) (Sum, error) {
 	h := fnv.New64a()
 	for s.Step() {
 		enc.Reset()
-		enc.Array(len(cols))
-		for i := range cols {
-			switch s.ColumnType(i) {
-			case sqlite3.INTEGER:
-				enc.Int(s.ColumnInt64(i))
-			case sqlite3.FLOAT:
-				enc.Float(s.ColumnFloat(i))
-			case sqlite3.TEXT:
-				enc.TextBytes(s.ColumnRawText(i))
-			case sqlite3.BLOB:
-				enc.Blob(s.ColumnRawBlob(i))
-			default:
-				enc.Null()
-			}
-		}
+		sqlcodec.WriteRow(&enc, s, len(cols))
 		h.Reset()
 		h.Write(header.Bytes())
 		h.Write(enc.Bytes())

@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hearthdb/hearth/sqlcodec"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
@@ -262,7 +263,7 @@ func (j *Journal) register(conn *sqlite3.Conn) error {
 			var enc protocol.Encoder
 			enc.Array(len(args))
 			for _, a := range args {
-				encodeValue(&enc, a)
+				sqlcodec.WriteValue(&enc, a)
 			}
 			ctx.ResultBlob(enc.Bytes())
 		}},
@@ -284,7 +285,7 @@ func (j *Journal) register(conn *sqlite3.Conn) error {
 					continue
 				}
 				enc.Key(args[i].Text())
-				encodeValue(&enc, args[i+1])
+				sqlcodec.WriteValue(&enc, args[i+1])
 			}
 			ctx.ResultBlob(enc.Bytes())
 		}},
@@ -295,23 +296,6 @@ func (j *Journal) register(conn *sqlite3.Conn) error {
 		}
 	}
 	return nil
-}
-
-// encodeValue writes an SQL value with the same encoding change.EncodeKey
-// and change.EncodeValues use, so keys built in SQL and in Go are equal.
-func encodeValue(enc *protocol.Encoder, v sqlite3.Value) {
-	switch v.Type() {
-	case sqlite3.INTEGER:
-		enc.Int(v.Int64())
-	case sqlite3.FLOAT:
-		enc.Float(v.Float())
-	case sqlite3.TEXT:
-		enc.TextBytes(v.RawText())
-	case sqlite3.BLOB:
-		enc.Blob(v.RawBlob())
-	default:
-		enc.Null()
-	}
 }
 
 // DropTriggers removes every Hearth trigger from the database.

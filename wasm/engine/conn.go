@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hearthdb/hearth/sqlcodec"
 	"github.com/hearthdb/hearth/wasm/protocol"
 	"github.com/ncruces/go-sqlite3"
 )
@@ -202,31 +203,11 @@ func writeRows(s *sqlite3.Stmt, enc *protocol.Encoder) error {
 	countPos := enc.BeginCount(protocol.TagArray)
 	rows := 0
 	for s.Step() {
-		writeRow(s, enc, n)
+		sqlcodec.WriteRow(enc, s, n)
 		rows++
 	}
 	enc.EndCount(countPos, rows)
 	return sqlError(s.Err())
-}
-
-// writeRow encodes the current row as an array of n values, straight from
-// SQLite's memory.
-func writeRow(s *sqlite3.Stmt, enc *protocol.Encoder, n int) {
-	enc.Array(n)
-	for i := range n {
-		switch s.ColumnType(i) {
-		case sqlite3.INTEGER:
-			enc.Int(s.ColumnInt64(i))
-		case sqlite3.FLOAT:
-			enc.Float(s.ColumnFloat(i))
-		case sqlite3.TEXT:
-			enc.TextBytes(s.ColumnRawText(i))
-		case sqlite3.BLOB:
-			enc.Blob(s.ColumnRawBlob(i))
-		default:
-			enc.Null()
-		}
-	}
 }
 
 // Statement is one entry of a batch.

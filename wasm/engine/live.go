@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"sort"
 
+	"github.com/hearthdb/hearth/sqlcodec"
 	"github.com/hearthdb/hearth/wasm/protocol"
 	"github.com/ncruces/go-sqlite3"
 )
@@ -132,7 +133,7 @@ func (ls *liveSet) evaluate(c *Conn, q *liveQuery) error {
 	var offsets []int
 	for s.Step() {
 		offsets = append(offsets, len(enc.Bytes()))
-		writeRow(s, &enc, n)
+		sqlcodec.WriteRow(&enc, s, n)
 	}
 	if err := s.Err(); err != nil {
 		return sqlError(err)

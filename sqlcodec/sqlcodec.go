@@ -1,0 +1,45 @@
+// Package sqlcodec writes SQLite values with Hearth's wire codec
+// (wasm/protocol), straight from SQLite's memory. The worker's query
+// results, the sync journal's keys and the sync checksums all use it, so a
+// value encodes to the same bytes everywhere.
+package sqlcodec
+
+import (
+	"github.com/hearthdb/hearth/wasm/protocol"
+	"github.com/ncruces/go-sqlite3"
+)
+
+// WriteRow encodes the statement's current row as an array of its n columns.
+func WriteRow(enc *protocol.Encoder, s *sqlite3.Stmt, n int) {
+	enc.Array(n)
+	for i := range n {
+		switch s.ColumnType(i) {
+		case sqlite3.INTEGER:
+			enc.Int(s.ColumnInt64(i))
+		case sqlite3.FLOAT:
+			enc.Float(s.ColumnFloat(i))
+		case sqlite3.TEXT:
+			enc.TextBytes(s.ColumnRawText(i))
+		case sqlite3.BLOB:
+			enc.Blob(s.ColumnRawBlob(i))
+		default:
+			enc.Null()
+		}
+	}
+}
+
+// WriteValue encodes one value passed to an SQL function.
+func WriteValue(enc *protocol.Encoder, v sqlite3.Value) {
+	switch v.Type() {
+	case sqlite3.INTEGER:
+		enc.Int(v.Int64())
+	case sqlite3.FLOAT:
+		enc.Float(v.Float())
+	case sqlite3.TEXT:
+		enc.TextBytes(v.RawText())
+	case sqlite3.BLOB:
+		enc.Blob(v.RawBlob())
+	default:
+		enc.Null()
+	}
+}
