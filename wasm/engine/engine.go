@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 
 	"github.com/hearthdb/hearth/wasm/protocol"
@@ -25,6 +26,8 @@ type Engine struct {
 	mu     sync.Mutex
 	dbs    map[int64]*dbOwner
 	nextDB int64
+	// nextSub numbers live-query subscriptions across all databases.
+	nextSub atomic.Int64
 }
 
 // New returns an Engine that resolves storage with storage and delivers
@@ -163,7 +166,7 @@ type database struct {
 // sweeps; consecutive writes in a sweep share one transaction (group
 // commit), and live queries refresh after every commit.
 func (e *Engine) own(handle int64, owner *dbOwner) {
-	db := &database{handle: handle, live: newLiveSet()}
+	db := &database{handle: handle, live: newLiveSet(&e.nextSub)}
 	defer func() {
 		if db.conn != nil {
 			db.conn.Close()

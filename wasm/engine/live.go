@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"sort"
+	"sync/atomic"
 
 	"github.com/hearthdb/hearth/sqlcodec"
 	"github.com/hearthdb/hearth/wasm/protocol"
@@ -33,14 +34,16 @@ type evaluation struct {
 type liveSet struct {
 	queries map[string]*liveQuery // by SQL + encoded params
 	bySub   map[int64]*liveQuery
-	nextSub int64
+	// nextSub is shared by every database of the engine: the page routes
+	// pushes by subscription id alone, so ids must be unique per worker.
+	nextSub *atomic.Int64
 	// runs counts evaluations, for db.info() and the tests that prove an
 	// unrelated write re-runs nothing.
 	runs int64
 }
 
-func newLiveSet() *liveSet {
-	return &liveSet{queries: map[string]*liveQuery{}, bySub: map[int64]*liveQuery{}}
+func newLiveSet(nextSub *atomic.Int64) *liveSet {
+	return &liveSet{queries: map[string]*liveQuery{}, bySub: map[int64]*liveQuery{}, nextSub: nextSub}
 }
 
 func queryKey(sql string, params any) (string, error) {
@@ -85,10 +88,10 @@ func (ls *liveSet) watch(c *Conn, sql string, params any) (int64, *liveQuery, er
 		}
 		ls.queries[key] = q
 	}
-	ls.nextSub++
-	q.subs[ls.nextSub] = struct{}{}
-	ls.bySub[ls.nextSub] = q
-	return ls.nextSub, q, nil
+	sub := ls.nextSub.Add(1)
+	q.subs[sub] = struct{}{}
+	ls.bySub[sub] = q
+	return sub, q, nil
 }
 
 func (ls *liveSet) unwatch(sub int64) bool {

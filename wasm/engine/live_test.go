@@ -300,3 +300,20 @@ func TestMigrations(t *testing.T) {
 	}
 	c.fail("open", map[string]any{"name": "x", "storage": "memory", "migrations": []any{v2, v1}}, "BAD_REQUEST")
 }
+
+func TestSubscriptionIDsAreUniqueAcrossDatabases(t *testing.T) {
+	c := newClient(t)
+	a, b := c.open("sub-a"), c.open("sub-b")
+	for _, db := range []int64{a, b} {
+		c.ok("exec", map[string]any{"db": db, "sql": "CREATE TABLE t(id INTEGER PRIMARY KEY)"})
+	}
+	subA := c.ok("watch", map[string]any{"db": a, "sql": "SELECT id FROM t"})["sub"]
+	subB := c.ok("watch", map[string]any{"db": b, "sql": "SELECT id FROM t"})["sub"]
+	if subA == subB {
+		t.Fatalf("two databases handed out subscription %v twice: pushes would reach the wrong watch", subA)
+	}
+	c.ok("exec", map[string]any{"db": b, "sql": "INSERT INTO t VALUES (1)"})
+	if p := c.nextPush(t); p["sub"] != subB {
+		t.Fatalf("push for database b went to sub %v", p["sub"])
+	}
+}
