@@ -4,6 +4,7 @@
 import './dist/wasm_exec.js';
 import { hearthStorage } from './hearth-storage.js';
 import { wasmFile } from './dist/bundle.js';
+import { createTabRouter } from './hearth-tabs.js';
 
 // The storage glue Go awaits (sqlitevfs/browser).
 globalThis.hearthStorage = hearthStorage;
@@ -12,11 +13,24 @@ const wasmURL = new URL(new URL(self.location.href).searchParams.get('wasm') ?? 
 
 const pending = [];
 let receive = null;
+const postToPage = self.postMessage.bind(self);
 
-self.onmessage = (event) => {
-  if (receive) receive(event.data);
-  else pending.push(event.data);
-};
+function toGo(msg) {
+  if (receive) receive(msg);
+  else pending.push(msg);
+}
+
+// Requests for a database another tab's worker owns are forwarded there;
+// see hearth-tabs.js.
+const router = createTabRouter({
+  toGo,
+  toPage: (bytes) => postToPage(bytes, [bytes.buffer]),
+});
+
+self.onmessage = (event) => router.fromPage(event.data);
+
+// Go posts its replies with postMessage: route them (most go to the page).
+globalThis.postMessage = (msg) => router.fromGo(msg);
 
 // Called by Go's main with the function that takes each message.
 globalThis.__hearthReady = (fn) => {
@@ -26,7 +40,7 @@ globalThis.__hearthReady = (fn) => {
 
 function fatal(message) {
   // A plain object, not a binary reply: the page tells them apart by type.
-  self.postMessage({ hearthFatal: String(message) });
+  postToPage({ hearthFatal: String(message) });
 }
 
 try {

@@ -1,0 +1,305 @@
+// Many tabs, one database: the worker-side router. Every tab has its own
+// Hearth worker, but an OPFS sync access handle is exclusive and the
+// IndexedDB VFS caches blocks, so exactly one worker per database — the
+// leader, elected with a Web Lock that the browser releases when that
+// worker dies — opens it. The other tabs' workers (followers) forward their
+// pages' requests and watches to the leader over a BroadcastChannel. When
+// the leader goes (tab closed, crashed, worker terminated, database
+// closed), the next worker in the lock's queue opens the database, its
+// pages' watches resume with a full result, and the other followers
+// re-subscribe with it. Requests in flight to a leader that died reject
+// with LEADER_CHANGED: their outcome is unknown, acknowledged writes are
+// durable. No SharedWorker (Android Chrome has none; sync handles are not
+// available in one).
+import { encode, decode, VERSION } from './protocol.js';
+
+const VIRTUAL_BASE = 2 ** 40; // ids and handles the router invents, far above Go's
+const lockName = (name) => `hearth-db:${name}`;
+
+/** Reads the envelope's id or sub without decoding the payload (v, then id or sub, come first). */
+function peek(bytes) {
+  try {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let at = 5; // map tag + count
+    const readKey = () => { const n = view.getUint32(at, true); const k = String.fromCharCode(...bytes.subarray(at + 4, at + 4 + n)); at += 4 + n; return k; };
+    const readInt = () => {
+      const tag = bytes[at];
+      if (tag === 0x03) { const v = view.getInt32(at + 1, true); at += 5; return v; }
+      if (tag === 0x04) { const v = Number(view.getBigInt64(at + 1, true)); at += 9; return v; }
+      at += 1;
+      return null;
+    };
+    if (readKey() !== 'v') return {};
+    readInt();
+    const key = readKey();
+    return { [key]: readInt() };
+  } catch {
+    return {};
+  }
+}
+
+export function createTabRouter({ toGo, toPage }) {
+  const me = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+  const canLead = typeof navigator !== 'undefined' && navigator.locks && typeof BroadcastChannel !== 'undefined';
+  let nextVirtual = VIRTUAL_BASE;
+  const goWaiters = new Map(); // Go request id → function(bytes) taking its reply instead of the page
+  const subRoutes = new Map(); // Go sub id → function(bytes) taking its pushes instead of the page
+  const followers = new Map(); // virtual handle → follower state
+  const leaders = new Map(); // database name → leader state
+
+  function askGo(fields, onReply) {
+    const id = nextVirtual++;
+    goWaiters.set(id, onReply);
+    toGo(encode({ v: VERSION, id, ...fields }));
+    return id;
+  }
+
+  function replyPage(id, ok, error) {
+    toPage(encode(error ? { v: VERSION, id, error } : { v: VERSION, id, ok }));
+  }
+
+  // ---- leader side ----
+  function lead(name, handle, info, release) {
+    const channel = new BroadcastChannel(lockName(name));
+    const state = { name, handle, info, release, channel, bySource: new Map() };
+    leaders.set(name, state);
+    channel.onmessage = ({ data: m }) => {
+      if (m.to && m.to !== 'leader') return;
+      if (m.t === 'hello') channel.postMessage({ t: 'welcome', to: m.from, leader: me, info });
+      else if (m.t === 'req') serve(state, m);
+      else if (m.t === 'bye') {
+        for (const sub of state.bySource.get(m.from) ?? []) {
+          subRoutes.delete(sub);
+          askGo({ op: 'unwatch', db: handle, sub }, () => {});
+        }
+        state.bySource.delete(m.from);
+      }
+    };
+    channel.postMessage({ t: 'leader', leader: me });
+  }
+
+  function serve(state, m) {
+    askGo({ ...m.req, db: state.handle }, (bytes) => {
+      if (m.req.op === 'watch') {
+        const reply = decode(bytes);
+        if (reply.ok) {
+          const sub = reply.ok.sub;
+          subRoutes.set(sub, (push) => state.channel.postMessage({ t: 'push', to: m.from, bytes: push }));
+          if (!state.bySource.has(m.from)) state.bySource.set(m.from, []);
+          state.bySource.get(m.from).push(sub);
+        }
+      }
+      state.channel.postMessage({ t: 'rep', to: m.from, rid: m.rid, bytes });
+    });
+  }
+
+  function stopLeading(name) {
+    const state = leaders.get(name);
+    if (!state) return;
+    leaders.delete(name);
+    for (const subs of state.bySource.values()) for (const sub of subs) subRoutes.delete(sub);
+    state.channel.postMessage({ t: 'gone', leader: me });
+    state.channel.close();
+    state.release();
+  }
+
+  // ---- follower side ----
+  function follow(req) {
+    const v = nextVirtual++;
+    const abort = new AbortController();
+    const f = {
+      handle: v, name: req.name, openReq: req, pageOpenID: req.id, local: null,
+      channel: new BroadcastChannel(lockName(req.name)), leader: null, abort,
+      queue: [], pending: new Map(), nextRid: 1, watches: new Map(), // vsub → {sql, params, sub}
+      answered: false,
+    };
+    followers.set(v, f);
+    f.channel.onmessage = ({ data: m }) => followerMessage(f, m);
+    f.channel.postMessage({ t: 'hello', from: me, to: 'leader' });
+    // Queue for the lock: granted when the leader is gone.
+    navigator.locks.request(lockName(req.name), { signal: abort.signal }, () => new Promise((release) => promote(f, release)))
+      .catch(() => {}); // aborted on close
+  }
+
+  function followerMessage(f, m) {
+    if (f.local) return;
+    if (m.t === 'welcome' && m.to === me) {
+      f.leader = m.leader;
+      if (!f.answered) {
+        f.answered = true;
+        replyPage(f.pageOpenID, { ...m.info, db: f.handle, reason: `${m.info.reason}; opened by another tab's worker (this tab follows it)` });
+      }
+      for (const [vsub, w] of f.watches) resubscribe(f, vsub, w);
+      for (const req of f.queue.splice(0)) forward(f, req);
+    } else if (m.t === 'leader' && m.leader !== f.leader) {
+      failInFlight(f);
+      f.leader = null;
+      f.channel.postMessage({ t: 'hello', from: me, to: 'leader' });
+    } else if (m.t === 'gone' && m.leader === f.leader) {
+      failInFlight(f);
+      f.leader = null;
+    } else if (m.t === 'rep' && m.to === me) {
+      const p = f.pending.get(m.rid);
+      if (!p) return;
+      f.pending.delete(m.rid);
+      p(m.bytes);
+    } else if (m.t === 'push' && m.to === me) {
+      const push = decode(m.bytes);
+      for (const [vsub, w] of f.watches) {
+        if (w.sub === push.sub) toPage(encode({ ...push, sub: vsub }));
+      }
+    }
+  }
+
+  function failInFlight(f) {
+    for (const [rid, p] of f.pending) {
+      f.pending.delete(rid);
+      p(null);
+    }
+  }
+
+  function forward(f, req) {
+    if (f.leader === null) {
+      f.queue.push(req);
+      return;
+    }
+    const rid = f.nextRid++;
+    const { id, db, v, ...fields } = req;
+    f.pending.set(rid, (bytes) => {
+      if (bytes === null) {
+        replyPage(id, null, { code: 'LEADER_CHANGED', message: 'the tab that owned the database went away while this request was in flight; its outcome is unknown' });
+        return;
+      }
+      const reply = decode(bytes);
+      reply.id = id;
+      if (reply.ok && req.op === 'watch') {
+        const vsub = nextVirtual++;
+        f.watches.set(vsub, { sql: req.sql, params: req.params, sub: reply.ok.sub });
+        reply.ok.sub = vsub;
+      }
+      toPage(encode(reply));
+    });
+    if (req.op === 'unwatch') {
+      const w = f.watches.get(req.sub);
+      f.watches.delete(req.sub);
+      fields.sub = w?.sub ?? -1;
+    }
+    f.channel.postMessage({ t: 'req', from: me, to: 'leader', rid, req: fields });
+  }
+
+  function resubscribe(f, vsub, w) {
+    const rid = f.nextRid++;
+    f.pending.set(rid, (bytes) => {
+      if (!bytes) return;
+      const reply = decode(bytes);
+      if (!reply.ok) return;
+      w.sub = reply.ok.sub;
+      toPage(encode({ v: VERSION, sub: vsub, full: reply.ok.result }));
+    });
+    f.channel.postMessage({ t: 'req', from: me, to: 'leader', rid, req: { op: 'watch', sql: w.sql, params: w.params } });
+  }
+
+  // The leader is gone: open the database here and carry this tab's
+  // watches over.
+  function promote(f, release) {
+    failInFlight(f);
+    f.leader = null; // queue the page's requests until the database is open here
+    const { id, v, ...open } = f.openReq;
+    askGo(open, (bytes) => {
+      const reply = decode(bytes);
+      if (!reply.ok) {
+        release();
+        if (!f.answered) {
+          f.answered = true;
+          followers.delete(f.handle);
+          replyPage(f.pageOpenID, null, reply.error);
+        }
+        return;
+      }
+      f.local = reply.ok.db;
+      if (!f.answered) {
+        f.answered = true;
+        replyPage(f.pageOpenID, { ...reply.ok, db: f.handle });
+      }
+      lead(f.name, f.local, { ...reply.ok, db: undefined }, release);
+      for (const [vsub, w] of f.watches) {
+        askGo({ op: 'watch', db: f.local, sql: w.sql, params: w.params }, (wb) => {
+          const r = decode(wb);
+          if (!r.ok) return;
+          w.sub = r.ok.sub;
+          subRoutes.set(r.ok.sub, (push) => {
+            const p = decode(push);
+            toPage(encode({ ...p, sub: vsub }));
+          });
+          toPage(encode({ v: VERSION, sub: vsub, full: r.ok.result }));
+        });
+      }
+      for (const req of f.queue.splice(0)) fromPage(encode(req));
+    });
+  }
+
+  // ---- entry points ----
+  function fromPage(data) {
+    if (!(data instanceof Uint8Array) || !canLead) return toGo(data);
+    let req;
+    try {
+      req = decode(data);
+    } catch {
+      return toGo(data); // Go answers BAD_REQUEST
+    }
+    if (req.op === 'open' && req.storage !== 'memory' && typeof req.name === 'string') {
+      navigator.locks.request(lockName(req.name), { ifAvailable: true }, (lock) => {
+        if (!lock) {
+          follow(req);
+          return undefined;
+        }
+        return new Promise((release) => {
+          goWaiters.set(req.id, (bytes) => {
+            const reply = decode(bytes);
+            if (reply.ok) lead(req.name, reply.ok.db, { ...reply.ok, db: undefined }, release);
+            else release();
+            toPage(bytes);
+          });
+          toGo(data);
+        });
+      });
+      return;
+    }
+    const f = followers.get(req.db);
+    if (f) {
+      if (req.op === 'close') {
+        followers.delete(req.db);
+        f.abort.abort();
+        f.channel.postMessage({ t: 'bye', from: me, to: 'leader' });
+        f.channel.close();
+        if (f.local !== null) {
+          return fromPage(encode({ ...req, db: f.local }));
+        }
+        return replyPage(req.id, {});
+      }
+      if (f.local !== null) return toGo(encode({ ...req, db: f.local }));
+      return forward(f, req);
+    }
+    if (req.op === 'close') {
+      for (const [name, s] of leaders) {
+        if (s.handle === req.db) {
+          goWaiters.set(req.id, (bytes) => { stopLeading(name); toPage(bytes); });
+        }
+      }
+    }
+    return toGo(data);
+  }
+
+  function fromGo(bytes) {
+    const head = peek(bytes);
+    if (head.id != null && goWaiters.has(head.id)) {
+      const take = goWaiters.get(head.id);
+      goWaiters.delete(head.id);
+      return take(bytes);
+    }
+    if (head.sub != null && subRoutes.has(head.sub)) return subRoutes.get(head.sub)(bytes);
+    return toPage(bytes);
+  }
+
+  return { fromPage, fromGo };
+}
