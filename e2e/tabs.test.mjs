@@ -106,3 +106,29 @@ test('rapid tab churn (20 tabs opened and closed) never corrupts the file', asyn
   assert.deepEqual(r, { n: 20, check: 'ok' });
   await keeper.close();
 });
+
+test('terminating the leader\'s worker hands the database over too', async () => {
+  const leaderPage = await hearthPage(context, server.url);
+  await leaderPage.evaluate(async () => {
+    window.w = new hearth.HearthWorker();
+    const db = await hearth.open({ name: 'terminate', storage: 'opfs', worker: window.w });
+    await db.exec('CREATE TABLE IF NOT EXISTS notes(id TEXT PRIMARY KEY, body TEXT)');
+    await db.exec("INSERT INTO notes VALUES ('before', 'x')");
+  });
+  const follower = await tab('terminate', 'opfs');
+  await waitSeen(follower, 'before');
+  await leaderPage.evaluate(() => window.w.terminate());
+  const r = await follower.evaluate(async () => {
+    const outcomes = [];
+    for (let i = 0; i < 5; i++) {
+      outcomes.push(await window.db.exec('INSERT INTO notes VALUES (?, ?)', [`after-${i}`, 'x']).then(() => 'ok', (e) => e.code));
+    }
+    return outcomes;
+  });
+  assert.ok(r.every((o) => o === 'ok' || o === 'LEADER_CHANGED'), r.join());
+  await follower.evaluate(() => window.db.exec("INSERT INTO notes VALUES ('last', 'x')"));
+  await waitSeen(follower, 'last');
+  assert.match(await follower.evaluate(() => window.changes.join()), /full/, 'the watch resumed with a full result');
+  await leaderPage.close();
+  await follower.close();
+});
