@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'INTERNAL'
   | 'MIGRATION_FAILED'
   | 'WRONG_KEY'
+  | 'LEADER_CHANGED'
   | 'BUSY'
   | 'SCHEMA_TOO_NEW'
   | 'WORKER_FAILED'
