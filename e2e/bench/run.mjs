@@ -7,6 +7,13 @@
 //   BENCH_REPS=5                      visits after the first (default 5)
 //   BENCH_BREAKDOWN_VISITS=4          visits in the cold-start breakdown (default 4)
 //   BENCH_EXPLORE=1                   also run the experiments in explore.mjs (slow)
+//   BENCH_STORAGE=only | 0            only the storage bench (storage.mjs) | skip it
+//
+// The storage bench (storage.mjs, issue "Durable storage") runs at the end:
+// Hearth memory / OPFS / IndexedDB against opfs-sahpool, wa-sqlite's
+// OPFSCoopSyncVFS and IDBBatchAtomicVFS, in one more Chromium launch
+// (~1.5 minutes). Its numbers go to bench-latest.json under `storage` and to
+// e2e/artifacts/bench-storage-latest.json.
 //
 // Method. Every visit launches Chromium on a persistent profile (so the HTTP
 // cache and V8's wasm code cache persist across visits as for a real user),
@@ -22,13 +29,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { chromiumArgs, chromiumPath, launchPersistent, repoRoot } from '../harness.mjs';
-import { stageWebRoot, startServerAt } from './serve.mjs';
+import { bundleWasmName, stageWebRoot, startServerAt } from './serve.mjs';
 import { startTrace, markTs, wasmSummary } from './trace.mjs';
 import { measureSizes } from './sizes.mjs';
 
 const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 5));
 const BREAKDOWN_VISITS = Math.max(2, Number(process.env.BENCH_BREAKDOWN_VISITS ?? 4));
 const EXPLORE = process.env.BENCH_EXPLORE === '1';
+const STORAGE = process.env.BENCH_STORAGE ?? '1';
 const ENGINES = ['hearth', 'official'];
 const MB = 1024 * 1024;
 const TEN_MB = 10 * 1000 * 1000;
@@ -542,7 +550,9 @@ function printBreakdown(bd) {
 // --- main ------------------------------------------------------------------------
 
 async function main() {
-  for (const f of ['web/dist/hearth.wasm', 'web/dist/wasm_exec.js', 'bin/hearth']) {
+  // hearth.wasm, or the content-hashed copy dist/bundle.js names.
+  const wasm = `web/dist/${bundleWasmName(path.join(repoRoot, 'web', 'dist')) ?? 'hearth.wasm'}`;
+  for (const f of [wasm, 'web/dist/wasm_exec.js', 'bin/hearth']) {
     if (!fs.existsSync(path.join(repoRoot, f))) throw new Error(`${f} is missing: run \`make build\` first`);
   }
   const root = stageWebRoot();
@@ -550,7 +560,20 @@ async function main() {
   const server = await startServerAt(root);
   cleanups.push(() => server.stop());
   const chromiumVersion = execFileSync(chromiumPath(), ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  log(`serving ${root} at ${server.url}; ${chromiumVersion}; ${REPS} cached visits`);
+  log(`serving ${root} at ${server.url}; ${chromiumVersion}; ${STORAGE === 'only' ? 'storage bench only' : `${REPS} cached visits`}`);
+
+  const storageBench = STORAGE === '0' ? null : await import('./storage.mjs');
+  const runStorage = async () => {
+    log('storage bench: memory, OPFS and IndexedDB against the anchors, one Chromium launch');
+    return storageBench.runStorageBench({ url: server.url, root, log, tempDir });
+  };
+  if (STORAGE === 'only') {
+    const storage = await runStorage();
+    storageBench.printStorage(storage, { chromium: chromiumVersion });
+    const out = storageBench.writeStorageArtifact(storage, { chromium: chromiumVersion, node: process.version, cpus: os.cpus().length, seconds: (Date.now() - started) / 1000 });
+    console.log(`\nwrote ${path.relative(process.cwd(), out)} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+    return;
+  }
 
   const visits = await timedVisits(server.url);
   const memory = await memoryRuns(server.url);
@@ -560,6 +583,7 @@ async function main() {
     const { runExperiments } = await import('./explore.mjs');
     explore = await runExperiments({ root, serverUrl: server.url, log, tempDir });
   }
+  const storage = storageBench ? await runStorage() : null;
   log('bundle sizes (brotli -q 11 is slow the first time; cached by content hash)');
   const sizes = measureSizes();
 
@@ -579,6 +603,10 @@ async function main() {
   if (explore) {
     const { printExperiments } = await import('./explore.mjs');
     printExperiments(explore);
+  }
+  if (storage) {
+    storageBench.printStorage(storage, { chromium: chromiumVersion });
+    storageBench.writeStorageArtifact(storage, { chromium: chromiumVersion, node: process.version, cpus: os.cpus().length });
   }
 
   const out = path.join(repoRoot, 'e2e', 'artifacts', 'bench-latest.json');
@@ -600,6 +628,7 @@ async function main() {
     breakdown,
     sizes,
     explore,
+    storage,
     seconds: (Date.now() - started) / 1000,
   }, null, 1));
   console.log(`\nwrote ${path.relative(process.cwd(), out)} (${((Date.now() - started) / 1000).toFixed(0)} s)`);

@@ -18,8 +18,15 @@ export const officialDist = path.join(repoRoot, 'node_modules', '@sqlite.org', '
 /** The files of the official build a worker using oo1 needs (index.mjs imports nothing else). */
 export const officialFiles = ['index.mjs', 'sqlite3.wasm', 'sqlite3-opfs-async-proxy.js'];
 
+/** wa-sqlite (@journeyapps/wa-sqlite), the storage bench's second anchor: its sources and two builds. */
+export const waSqliteDir = path.join(repoRoot, 'node_modules', '@journeyapps', 'wa-sqlite');
+const waSqliteBuilds = ['wa-sqlite.mjs', 'wa-sqlite.wasm', 'wa-sqlite-async.mjs', 'wa-sqlite-async.wasm'];
+
 /** Files copied from e2e/bench into <root>/bench/. */
-const benchFiles = ['bench.html', 'page.js', 'anchor-worker.js', 'probe-worker.js', 'probe-hooks.js'];
+const benchFiles = [
+  'bench.html', 'page.js', 'anchor-worker.js', 'probe-worker.js', 'probe-hooks.js',
+  'storage.html', 'storage-page.js', 'storage-official-worker.js', 'storage-wasqlite-worker.js',
+];
 
 /**
  * Copies a directory tree, following symlinks and copying their targets:
@@ -46,8 +53,11 @@ export function stageWebRoot() {
   // A build running at the same time can leave web/dist half written: copy
   // until the staged bundle and its compressed variants agree.
   for (let attempt = 1; ; attempt++) {
+    // Wholesale: whatever layout the build has (hearth.wasm, or a
+    // content-hashed copy named by dist/bundle.js) comes along.
+    fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
     copyTree(path.join(repoRoot, 'web'), root);
-    const problem = checkBundle(path.join(root, 'dist'));
+    const problem = checkBundle(path.join(root, 'dist'), path.join(root, 'hearth-worker.js'));
     if (!problem) break;
     if (attempt === 5) throw new Error(`web/dist is inconsistent (${problem}): run \`make build\``);
     execFileSync('sleep', ['2']);
@@ -58,23 +68,65 @@ export function stageWebRoot() {
   const wasm = path.join(anchor, 'sqlite3.wasm');
   execFileSync('gzip', ['-9', '-k', '-f', wasm]);
   execFileSync('brotli', ['-q', '9', '-f', '-o', `${wasm}.br`, wasm]);
+  stageWaSqlite(path.join(root, 'anchor', 'wa-sqlite'));
   const bench = path.join(root, 'bench');
   fs.mkdirSync(bench, { recursive: true });
   for (const f of benchFiles) fs.copyFileSync(path.join(benchDir, f), path.join(bench, f));
   return root;
 }
 
-/** Why a staged dist/ is unusable (truncated wasm, stale .br/.gz), or null. */
-function checkBundle(dist) {
-  const wasm = fs.readFileSync(path.join(dist, 'hearth.wasm'));
-  if (wasm.length < 8 || wasm.readUInt32BE(0) !== 0x0061736d) return 'hearth.wasm is not a wasm module';
-  for (const [suffix, unzip] of [['.br', zlib.brotliDecompressSync], ['.gz', zlib.gunzipSync]]) {
-    const f = path.join(dist, `hearth.wasm${suffix}`);
-    if (!fs.existsSync(f)) continue;
-    let bytes;
-    try { bytes = unzip(fs.readFileSync(f)); } catch { return `hearth.wasm${suffix} does not decompress`; }
-    if (!bytes.equals(wasm)) return `hearth.wasm${suffix} does not match hearth.wasm`;
+/**
+ * The wasm file the worker loads, relative to dist/: the content-hashed name
+ * dist/bundle.js exports when the build writes one (`export const wasmFile
+ * = 'hearth.<hash>.wasm'`), else hearth.wasm. Null when bundle.js exists but
+ * names nothing (half written).
+ */
+export function bundleWasmName(dist) {
+  const bundle = path.join(dist, 'bundle.js');
+  if (!fs.existsSync(bundle)) return 'hearth.wasm';
+  const m = fs.readFileSync(bundle, 'utf8').match(/wasmFile\s*=\s*['"]([^'"\/]+\.wasm)['"]/);
+  return m ? m[1] : null;
+}
+
+/** Why a staged dist/ is unusable (truncated wasm, stale .br/.gz, a bundle.js naming a missing file), or null. */
+export function checkBundle(dist, workerFile) {
+  if (workerFile && fs.existsSync(workerFile) && /dist\/bundle\.js/.test(fs.readFileSync(workerFile, 'utf8'))
+    && !fs.existsSync(path.join(dist, 'bundle.js'))) {
+    return 'hearth-worker.js imports dist/bundle.js, which the build has not written';
   }
+  const names = new Set();
+  const named = bundleWasmName(dist);
+  if (!named) return 'bundle.js names no wasm file';
+  names.add(named);
+  if (fs.existsSync(path.join(dist, 'hearth.wasm'))) names.add('hearth.wasm');
+  for (const name of names) {
+    const file = path.join(dist, name);
+    if (!fs.existsSync(file)) return `${name} (named by bundle.js) is missing`;
+    const wasm = fs.readFileSync(file);
+    if (wasm.length < 8 || wasm.readUInt32BE(0) !== 0x0061736d) return `${name} is not a wasm module`;
+    for (const [suffix, unzip] of [['.br', zlib.brotliDecompressSync], ['.gz', zlib.gunzipSync]]) {
+      const f = `${file}${suffix}`;
+      if (!fs.existsSync(f)) continue;
+      let bytes;
+      try { bytes = unzip(fs.readFileSync(f)); } catch { return `${name}${suffix} does not decompress`; }
+      if (!bytes.equals(wasm)) return `${name}${suffix} does not match ${name}`;
+    }
+  }
+  return null;
+}
+
+/**
+ * Stages wa-sqlite's sources (the API and the example VFSes import each
+ * other relatively) and the two builds the storage bench uses. Returns why
+ * it could not, or null.
+ */
+export function stageWaSqlite(dst) {
+  if (!fs.existsSync(path.join(waSqliteDir, 'package.json'))) {
+    return `${path.relative(repoRoot, waSqliteDir)} is not installed (npm install)`;
+  }
+  copyTree(path.join(waSqliteDir, 'src'), path.join(dst, 'src'));
+  fs.mkdirSync(path.join(dst, 'dist'), { recursive: true });
+  for (const f of waSqliteBuilds) fs.copyFileSync(path.join(waSqliteDir, 'dist', f), path.join(dst, 'dist', f));
   return null;
 }
 
