@@ -16,7 +16,11 @@ import { encode, decode, VERSION } from './protocol.js';
 const VIRTUAL_BASE = 2 ** 40; // ids and handles the router invents, far above Go's
 const lockName = (name) => `hearth-db:${name}`;
 
-/** Reads the envelope's id or sub without decoding the payload (v, then id or sub, come first). */
+/**
+ * Reads the head of an envelope without decoding the rest: replies start
+ * {v, id | sub, ...}, requests from hearth.js {v, id, op, ...}. Returns
+ * {id} or {sub}, plus op when it follows.
+ */
 function peek(bytes) {
   try {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -32,7 +36,12 @@ function peek(bytes) {
     if (readKey() !== 'v') return {};
     readInt();
     const key = readKey();
-    return { [key]: readInt() };
+    const head = { [key]: readInt() };
+    if (at < bytes.length && readKey() === 'op' && bytes[at] === 0x06) {
+      const n = view.getUint32(at + 1, true);
+      head.op = String.fromCharCode(...bytes.subarray(at + 5, at + 5 + n));
+    }
+    return head;
   } catch {
     return {};
   }
@@ -241,6 +250,13 @@ export function createTabRouter({ toGo, toPage }) {
   // ---- entry points ----
   function fromPage(data) {
     if (!(data instanceof Uint8Array) || !canLead) return toGo(data);
+    // The write path: with no database followed from here, only open and
+    // close concern the router; everything else goes to Go undecoded (a
+    // 10,000-row batch is a megabyte and more to decode).
+    if (followers.size === 0) {
+      const { op } = peek(data);
+      if (op !== undefined && op !== 'open' && op !== 'close') return toGo(data);
+    }
     let req;
     try {
       req = decode(data);
