@@ -3,84 +3,40 @@
 // server invariant that flags double-booked rooms, and a deterministic seed
 // of realistic size.
 //
-// It is pure Go so the server (native) and the board (js/wasm) share it.
+// It is the server's view of board/model, which the board (js/wasm)
+// imports directly so its bundle carries neither SQLite nor the server.
 package schema
 
 import (
 	"context"
 	"fmt"
 
+	"github.com/hearthdb/hearth/board/model"
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/schema"
 )
 
-// Migrations are the board's schema steps, oldest first. Ids are text
-// (UUIDs or readable seed ids) so devices can create rows offline without
-// colliding.
-var Migrations = []store.Migration{
-	{Version: 1, SQL: `
-CREATE TABLE workspaces(
-	id   TEXT PRIMARY KEY,
-	name TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE users(
-	id    TEXT PRIMARY KEY,
-	name  TEXT NOT NULL DEFAULT '',
-	email TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE members(
-	id           TEXT PRIMARY KEY,
-	workspace_id TEXT NOT NULL DEFAULT '',
-	user_id      TEXT NOT NULL DEFAULT '',
-	role         TEXT NOT NULL DEFAULT 'member'
-);
-CREATE TABLE projects(
-	id           TEXT PRIMARY KEY,
-	workspace_id TEXT NOT NULL DEFAULT '',
-	name         TEXT NOT NULL DEFAULT '',
-	archived     INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE tasks(
-	id           TEXT PRIMARY KEY,
-	workspace_id TEXT NOT NULL DEFAULT '',
-	project_id   TEXT NOT NULL DEFAULT '',
-	title        TEXT NOT NULL DEFAULT '',
-	description  TEXT NOT NULL DEFAULT '',
-	status       TEXT NOT NULL DEFAULT 'backlog',
-	position     REAL NOT NULL DEFAULT 0,
-	assignee_id  TEXT NOT NULL DEFAULT '',
-	due_date     TEXT NOT NULL DEFAULT '',
-	priority     INTEGER NOT NULL DEFAULT 0,
-	archived     INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX tasks_by_column ON tasks(project_id, status, position);
-CREATE TABLE rooms(
-	id           TEXT PRIMARY KEY,
-	workspace_id TEXT NOT NULL DEFAULT '',
-	name         TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE bookings(
-	id           TEXT PRIMARY KEY,
-	workspace_id TEXT NOT NULL DEFAULT '',
-	room_id      TEXT NOT NULL DEFAULT '',
-	slot         TEXT NOT NULL DEFAULT '',
-	title        TEXT NOT NULL DEFAULT '',
-	booked_by    TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX bookings_by_slot ON bookings(room_id, slot);
-`},
-}
+// Migrations are the board's schema steps (model.Migrations), oldest first.
+var Migrations = func() []store.Migration {
+	out := make([]store.Migration, len(model.Migrations))
+	for i, m := range model.Migrations {
+		out[i] = store.Migration{Version: m.Version, SQL: m.SQL}
+	}
+	return out
+}()
 
-// Tables are the synced tables. Every table carries workspace_id (a
-// workspace row its own id) so the server can scope rows to members.
-var Tables = []schema.Table{
-	{Name: "workspaces"}, {Name: "users"}, {Name: "members"}, {Name: "projects"},
-	{Name: "tasks"}, {Name: "rooms"}, {Name: "bookings"},
-}
+// Tables are the synced tables (model.Tables).
+var Tables = func() []schema.Table {
+	out := make([]schema.Table, len(model.Tables))
+	for i, name := range model.Tables {
+		out[i] = schema.Table{Name: name}
+	}
+	return out
+}()
 
 // Statuses are the board's columns, in order.
-var Statuses = []string{"backlog", "doing", "done"}
+var Statuses = model.Statuses
 
 // DoubleBooking flags a booking whose room and slot another live booking
 // already holds. The change is kept (both people booked offline; neither

@@ -2,143 +2,34 @@ package schema
 
 import (
 	"fmt"
-	"math/rand/v2"
-	"time"
 
+	"github.com/hearthdb/hearth/board/model"
 	"github.com/ncruces/go-sqlite3"
 )
 
 // SeedOptions sizes the seed workspace.
-type SeedOptions struct {
-	// Tasks is the number of tasks (default 400). Projects and users
-	// scale with it: 5,000 tasks give 200 projects and 50 users.
-	Tasks int
-	// Start is the first day bookings and due dates are placed around
-	// (default 2026-11-23).
-	Start time.Time
-}
+type SeedOptions = model.SeedOptions
 
-// Workspace ids of the seed. Every user is a member of MainWorkspace;
-// every third user also of SideWorkspace.
+// Workspace ids of the seed.
 const (
-	MainWorkspace = "ws-main"
-	SideWorkspace = "ws-side"
+	MainWorkspace = model.MainWorkspace
+	SideWorkspace = model.SideWorkspace
 )
 
-var firstNames = []string{"Ada", "Grace", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Frances",
-	"Alan", "Radia", "Edsger", "Sophie", "Donald", "Hedy", "John", "Katherine", "Tim", "Anita",
-	"Guido", "Shafi", "Niklaus", "Jean", "Bjarne", "Lynn", "Rob"}
-
-var verbs = []string{"Fix", "Write", "Review", "Ship", "Design", "Measure", "Refactor", "Document", "Test", "Plan"}
-var objects = []string{"login page", "sync status bar", "release notes", "invoice export", "search index",
-	"onboarding email", "dark mode", "offline banner", "CSV import", "audit log", "billing webhook",
-	"mobile layout", "error pages", "rate limiter", "backup job"}
-
 // UserID is the id of the seed's i-th user (from 0).
-func UserID(i int) string { return fmt.Sprintf("u-%02d", i+1) }
+func UserID(i int) string { return model.UserID(i) }
 
-// Seed writes the seed workspace into conn in one transaction, with the
-// same random choices every time. The rows are ordinary writes: on a
-// connection with the journal installed they sync like any other.
+// Seed writes the seed workspace (model.SeedStatements) into conn in one
+// transaction. The rows are ordinary writes: on a connection with the
+// journal installed they sync like any other.
 func Seed(conn *sqlite3.Conn, opts SeedOptions) error {
-	if opts.Tasks <= 0 {
-		opts.Tasks = 400
-	}
-	if opts.Start.IsZero() {
-		opts.Start = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
-	}
-	nProjects := max(4, opts.Tasks/25)
-	nUsers := max(8, opts.Tasks/100)
-	rng := rand.New(rand.NewPCG(7, uint64(opts.Tasks)))
-
 	if err := conn.Exec("BEGIN IMMEDIATE"); err != nil {
 		return err
 	}
 	err := func() error {
-		insert := func(sql string, args ...any) error {
-			s, _, err := conn.Prepare(sql)
-			if err != nil {
+		for _, st := range model.SeedStatements(opts) {
+			if err := execStatement(conn, st); err != nil {
 				return err
-			}
-			defer s.Close()
-			for i, a := range args {
-				switch v := a.(type) {
-				case string:
-					s.BindText(i+1, v)
-				case int:
-					s.BindInt64(i+1, int64(v))
-				case float64:
-					s.BindFloat(i+1, v)
-				}
-			}
-			return s.Exec()
-		}
-		for _, ws := range [][2]string{{MainWorkspace, "Hearth Labs"}, {SideWorkspace, "Side Project"}} {
-			if err := insert(`INSERT INTO workspaces(id, name) VALUES (?, ?)`, ws[0], ws[1]); err != nil {
-				return err
-			}
-		}
-		for i := range nUsers {
-			name := firstNames[i%len(firstNames)]
-			if i >= len(firstNames) {
-				name = fmt.Sprintf("%s %d", name, i/len(firstNames)+1)
-			}
-			id := UserID(i)
-			if err := insert(`INSERT INTO users(id, name, email) VALUES (?, ?, ?)`, id, name, fmt.Sprintf("%s@example.com", id)); err != nil {
-				return err
-			}
-			if err := insert(`INSERT INTO members(id, workspace_id, user_id, role) VALUES (?, ?, ?, ?)`, "m-"+MainWorkspace+"-"+id, MainWorkspace, id, "member"); err != nil {
-				return err
-			}
-			if i%3 == 0 {
-				if err := insert(`INSERT INTO members(id, workspace_id, user_id, role) VALUES (?, ?, ?, ?)`, "m-"+SideWorkspace+"-"+id, SideWorkspace, id, "member"); err != nil {
-					return err
-				}
-			}
-		}
-		projectWS := make([]string, nProjects)
-		for i := range nProjects {
-			ws := MainWorkspace
-			if i%10 == 9 {
-				ws = SideWorkspace
-			}
-			projectWS[i] = ws
-			name := fmt.Sprintf("%s %s", objects[i%len(objects)], []string{"v1", "v2", "rework", "launch"}[i/len(objects)%4])
-			if err := insert(`INSERT INTO projects(id, workspace_id, name) VALUES (?, ?, ?)`, fmt.Sprintf("p-%03d", i+1), ws, name); err != nil {
-				return err
-			}
-		}
-		for i := range opts.Tasks {
-			p := i % nProjects
-			status := Statuses[rng.IntN(len(Statuses))]
-			due := ""
-			if rng.IntN(3) > 0 {
-				due = opts.Start.AddDate(0, 0, rng.IntN(60)-10).Format("2006-01-02")
-			}
-			title := fmt.Sprintf("%s %s", verbs[rng.IntN(len(verbs))], objects[rng.IntN(len(objects))])
-			if err := insert(`INSERT INTO tasks(id, workspace_id, project_id, title, description, status, position, assignee_id, due_date, priority)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				fmt.Sprintf("t-%05d", i+1), projectWS[p], fmt.Sprintf("p-%03d", p+1), title,
-				fmt.Sprintf("Seed task %d of project %d.", i+1, p+1), status, float64(i/nProjects+1),
-				UserID(rng.IntN(nUsers)), due, rng.IntN(4)); err != nil {
-				return err
-			}
-		}
-		rooms := []string{"Lovelace", "Hopper", "Turing", "Hamilton"}
-		for w, ws := range []string{MainWorkspace, SideWorkspace} {
-			for r, name := range rooms {
-				id := fmt.Sprintf("r-%d-%d", w+1, r+1)
-				if err := insert(`INSERT INTO rooms(id, workspace_id, name) VALUES (?, ?, ?)`, id, ws, name); err != nil {
-					return err
-				}
-				// A morning meeting in each room on the first three days.
-				for d := range 3 {
-					slot := opts.Start.AddDate(0, 0, d).Add(time.Duration(9+r) * time.Hour).Format("2006-01-02T15:04")
-					if err := insert(`INSERT INTO bookings(id, workspace_id, room_id, slot, title, booked_by) VALUES (?, ?, ?, ?, ?, ?)`,
-						fmt.Sprintf("b-%d-%d-%d", w+1, r+1, d+1), ws, id, slot, "Team sync", UserID((r+d)%nUsers)); err != nil {
-						return err
-					}
-				}
 			}
 		}
 		return nil
@@ -148,4 +39,25 @@ func Seed(conn *sqlite3.Conn, opts SeedOptions) error {
 		return fmt.Errorf("seed: %w", err)
 	}
 	return conn.Exec("COMMIT")
+}
+
+func execStatement(conn *sqlite3.Conn, st model.Statement) error {
+	s, _, err := conn.Prepare(st.SQL)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	for i, a := range st.Args {
+		switch v := a.(type) {
+		case string:
+			s.BindText(i+1, v)
+		case int64:
+			s.BindInt64(i+1, v)
+		case float64:
+			s.BindFloat(i+1, v)
+		default:
+			return fmt.Errorf("seed: cannot bind %T", a)
+		}
+	}
+	return s.Exec()
 }
