@@ -247,6 +247,11 @@ type ExecResult struct {
 // params turns Go arguments into wire params: one map argument binds by
 // name, otherwise the arguments bind by position.
 func params(args []any) (any, error) {
+	if len(args) == 0 {
+		// No params at all, not an empty list: the worker rejects a list
+		// given to SQL with no placeholders (a multi-statement Exec).
+		return nil, nil
+	}
 	if len(args) == 1 {
 		if m, ok := args[0].(map[string]any); ok {
 			return m, nil

@@ -84,6 +84,10 @@ func TestClientAgainstEngine(t *testing.T) {
 	if err != nil || q.Map(0)["n"] != int64(1) {
 		t.Fatalf("query %v %v", q, err)
 	}
+	// SQL without placeholders and no arguments: sent without params.
+	if _, err := db.Exec(ctx, "CREATE TABLE notes(a); CREATE TABLE links(b)"); err != nil {
+		t.Fatalf("exec without arguments: %v", err)
+	}
 	_, err = db.Exec(ctx, "INSERT INTO tasks VALUES ('a', 'dup', 0)")
 	var herr *Error
 	if !errors.As(err, &herr) || herr.Code != "SQLITE_CONSTRAINT_PRIMARYKEY" {

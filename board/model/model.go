@@ -76,3 +76,18 @@ var Tables = []string{"workspaces", "users", "members", "projects", "tasks", "ro
 
 // Statuses are the board's columns, in order.
 var Statuses = []string{"backlog", "doing", "done"}
+
+// ViolationsDDL is the sync layer's violations table (the same text as
+// syncworker/schema.ViolationsDDL, checked by a test in board/schema). The
+// board creates it when absent so its violations live query runs before
+// sync has ever connected; the sync layer's own CREATE ... IF NOT EXISTS
+// then finds it in place.
+const ViolationsDDL = `CREATE TABLE IF NOT EXISTS _hearth_violations(
+	id TEXT PRIMARY KEY,
+	tbl TEXT NOT NULL,
+	row_key BLOB,
+	client TEXT NOT NULL,
+	seq INTEGER NOT NULL,
+	message TEXT NOT NULL,
+	at INTEGER NOT NULL
+)`

@@ -1,0 +1,131 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"github.com/hack-pad/safejs"
+)
+
+// The board's few direct page calls, kept here so the rest of the package
+// builds and tests natively. Failures are ignored on purpose: each call
+// only improves the experience (focus, URL, notice) and has a fallback.
+
+// watchOnline calls fn with navigator.onLine now and on every change.
+func watchOnline(fn func(online bool)) (stop func()) {
+	global := safejs.Global()
+	read := func() bool {
+		nav, err := global.Get("navigator")
+		if err != nil {
+			return true
+		}
+		v, err := nav.Get("onLine")
+		if err != nil {
+			return true
+		}
+		b, _ := v.Bool()
+		return b
+	}
+	handler, err := safejs.FuncOf(func(safejs.Value, []safejs.Value) any {
+		// The JS event handler must not block: report on a goroutine.
+		online := read()
+		go fn(online)
+		return nil
+	})
+	if err != nil {
+		fn(read())
+		return func() {}
+	}
+	global.Call("addEventListener", "online", handler.Value())
+	global.Call("addEventListener", "offline", handler.Value())
+	fn(read())
+	return func() {
+		global.Call("removeEventListener", "online", handler.Value())
+		global.Call("removeEventListener", "offline", handler.Value())
+		handler.Release()
+	}
+}
+
+// focusElement moves keyboard focus to the element with this id.
+func focusElement(id string) {
+	doc, err := safejs.Global().Get("document")
+	if err != nil {
+		return
+	}
+	el, err := doc.Call("getElementById", id)
+	if err != nil || el.IsNull() || el.IsUndefined() {
+		return
+	}
+	el.Call("focus")
+}
+
+// locationHash is the page URL's fragment without '#'.
+func locationHash() string {
+	loc, err := safejs.Global().Get("location")
+	if err != nil {
+		return ""
+	}
+	h, err := loc.Get("hash")
+	if err != nil {
+		return ""
+	}
+	s, _ := h.String()
+	if len(s) > 0 && s[0] == '#' {
+		s = s[1:]
+	}
+	return s
+}
+
+// setLocationHash records the active project in the URL without a new
+// history entry, so a reload opens the same project.
+func setLocationHash(h string) {
+	history, err := safejs.Global().Get("history")
+	if err != nil {
+		return
+	}
+	history.Call("replaceState", nil, "", "#"+h)
+}
+
+// queryParam is a parameter of the page URL's query string.
+func queryParam(name string) string {
+	global := safejs.Global()
+	loc, err := global.Get("location")
+	if err != nil {
+		return ""
+	}
+	search, err := loc.Get("search")
+	if err != nil {
+		return ""
+	}
+	ctor, err := global.Get("URLSearchParams")
+	if err != nil {
+		return ""
+	}
+	params, err := ctor.New(search)
+	if err != nil {
+		return ""
+	}
+	v, err := params.Call("get", name)
+	if err != nil || v.IsNull() {
+		return ""
+	}
+	s, _ := v.String()
+	return s
+}
+
+// markMilestone records a named moment on the page (performance.mark and
+// window.boardMilestones) for tests and benchmarks to read.
+func markMilestone(name string) {
+	global := safejs.Global()
+	if perf, err := global.Get("performance"); err == nil {
+		perf.Call("mark", "board:"+name)
+	}
+	ms, err := global.Get("boardMilestones")
+	if err != nil || ms.IsUndefined() {
+		return
+	}
+	if perf, err := global.Get("performance"); err == nil {
+		if now, err := perf.Call("now"); err == nil {
+			ms.Set(name, now)
+		}
+	}
+}

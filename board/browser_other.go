@@ -1,0 +1,13 @@
+//go:build !(js && wasm)
+
+package main
+
+// Native stand-ins for the page calls in browser_js.go, so the board's
+// logic builds and tests without a browser.
+
+func watchOnline(fn func(online bool)) (stop func()) { fn(true); return func() {} }
+func focusElement(id string)                         {}
+func locationHash() string                           { return "" }
+func setLocationHash(h string)                       {}
+func queryParam(name string) string                  { return "" }
+func markMilestone(name string)                      {}

@@ -1,0 +1,50 @@
+//go:build js && wasm
+
+// Command board is the demo task board: a vugu app on the page's main
+// thread that keeps all its data in a Hearth database, reached through
+// the Go client and the Hearth worker.
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/hearthdb/hearth/client"
+	"github.com/vugu/vugu"
+	"github.com/vugu/vugu/domrender"
+)
+
+func main() {
+	renderer, err := domrender.New("#board")
+	if err != nil {
+		fmt.Println("board: no mount point:", err)
+		return
+	}
+	defer renderer.Release()
+	buildEnv, err := vugu.NewBuildEnv(renderer.EventEnv())
+	if err != nil {
+		fmt.Println("board:", err)
+		return
+	}
+	root := &Root{env: renderer.EventEnv(), Status: "Opening the board…", Me: "u-01", View: "board"}
+
+	transport, err := client.NewWorkerTransport("/hearth-worker.js")
+	if err != nil {
+		root.Status = "Could not start the Hearth worker: " + err.Error()
+	} else {
+		seedTasks, _ := strconv.Atoi(queryParam("seed"))
+		go root.Start(context.Background(), client.New(transport), StartOptions{
+			SeedTasks: seedTasks,
+			LocalSeed: true, // no sync server yet: the board seeds itself
+			Sync:      localOnly{},
+		})
+	}
+
+	for ok := true; ok; ok = renderer.EventWait() {
+		if err := renderer.Render(buildEnv.RunBuild(root)); err != nil {
+			fmt.Println("board: render:", err)
+		}
+		root.AfterRender()
+	}
+}

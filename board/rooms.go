@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/vugu/vugu"
+)
+
+// The meeting-room view: the active project's workspace's rooms by the
+// hours of one day. Booking is a local write like any other; two people
+// booking the same slot offline is allowed, and the server's DoubleBooking
+// invariant turns it into a violation row that every board shows.
+
+const slotLayout = "2006-01-02T15:04"
+
+func today() time.Time {
+	now := time.Now()
+	return time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+// Slot is one bookable hour.
+type Slot struct{ Key, Label string }
+
+// Slots are the day's bookable hours, 9:00 to 17:00.
+func (c *Root) Slots() []Slot {
+	out := make([]Slot, 0, 9)
+	for h := 9; h <= 17; h++ {
+		t := c.Day.Add(time.Duration(h) * time.Hour)
+		out = append(out, Slot{Key: t.Format(slotLayout), Label: t.Format("15:04")})
+	}
+	return out
+}
+
+func (c *Root) DayLabel() string { return c.Day.Format("Mon 2 Jan 2006") }
+
+// RoomsShown are the rooms of the active project's workspace.
+func (c *Root) RoomsShown() []Room {
+	ws := ""
+	if p := c.project(); p != nil {
+		ws = p.Workspace
+	}
+	var out []Room
+	for _, r := range c.Rooms {
+		if ws == "" || r.Workspace == ws {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// BookingsAt are the bookings of room at slot (more than one is a
+// double booking).
+func (c *Root) BookingsAt(room, slot string) []Booking {
+	var out []Booking
+	for _, b := range c.Bookings {
+		if b.Room == room && b.Slot == slot {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Conflicts are the double bookings, each with every booking involved.
+func (c *Root) Conflicts() [][]Booking { return conflicts(c.Bookings) }
+
+func (c *Root) RoomName(id string) string {
+	for _, r := range c.Rooms {
+		if r.ID == id {
+			return r.Name
+		}
+	}
+	return id
+}
+
+func (c *Root) SlotLabel(slot string) string {
+	t, err := time.Parse(slotLayout, slot)
+	if err != nil {
+		return slot
+	}
+	return t.Format("Mon 2 Jan 15:04")
+}
+
+func (c *Root) ShiftDay(e vugu.DOMEvent, days int) { c.Day = c.Day.AddDate(0, 0, days) }
+
+// BookSlot books room at slot for Me.
+func (c *Root) BookSlot(e vugu.DOMEvent, room, slot string) {
+	var ws string
+	for _, r := range c.Rooms {
+		if r.ID == room {
+			ws = r.Workspace
+		}
+	}
+	b := Booking{ID: newID("b"), Room: room, Slot: slot, Title: fmt.Sprintf("Booked by %s", c.UserName(c.Me)), BookedBy: c.Me}
+	c.Bookings = append(c.Bookings, b)
+	c.write(func(ctx context.Context) error {
+		_, err := c.db.Exec(ctx, `INSERT INTO bookings(id, workspace_id, room_id, slot, title, booked_by) VALUES (?, ?, ?, ?, ?, ?)`,
+			b.ID, ws, b.Room, b.Slot, b.Title, b.BookedBy)
+		return err
+	})
+}
+
+// CancelBooking deletes a booking (how a double booking is resolved).
+func (c *Root) CancelBooking(e vugu.DOMEvent, id string) {
+	for i, b := range c.Bookings {
+		if b.ID == id {
+			c.Bookings = append(c.Bookings[:i:i], c.Bookings[i+1:]...)
+			break
+		}
+	}
+	c.write(func(ctx context.Context) error {
+		_, err := c.db.Exec(ctx, `DELETE FROM bookings WHERE id = ?`, id)
+		return err
+	})
+}
+
+// OpenConflicts shows the double bookings behind the violations notice.
+func (c *Root) OpenConflicts(e vugu.DOMEvent) {
+	c.ShowView(e, "rooms")
+	c.ShowConflicts = true
+}
+
+func (c *Root) CloseConflicts(e vugu.DOMEvent) { c.ShowConflicts = false }

@@ -1,0 +1,571 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hearthdb/hearth/board/model"
+	"github.com/hearthdb/hearth/client"
+	"github.com/vugu/vugu"
+)
+
+// Root is the board. Its exported fields are what the template renders;
+// they change only with the render lock held (event handlers hold it;
+// live query results arrive through post).
+type Root struct {
+	env vugu.EventEnv
+	db  *client.DB
+
+	// Status is set while the database opens (the only wait in the app)
+	// and when opening failed.
+	Status string
+	// Notice is the last failed write, shown without blocking anything.
+	Notice string
+
+	Projects   []Project
+	Users      []User
+	Tasks      []Task
+	TasksReady bool
+	Rooms      []Room
+	Bookings   []Booking
+	Violations []Violation
+
+	Sync       SyncStatus
+	Storage    string
+	Persistent bool
+
+	ActiveProject string
+	Assignee      string
+	View          string // "board" or "rooms"
+	Day           time.Time
+	ShowConflicts bool
+	Editing       *Draft
+
+	// Me is who books rooms and creates tasks until sign-in exists.
+	Me string
+
+	queueMu  sync.Mutex
+	queue    []func()
+	writes   chan func(context.Context) error
+	taskGen  int
+	stopTask func(context.Context) error
+	focusID  string
+	painted  bool
+}
+
+// Draft is the task being created or edited.
+type Draft struct {
+	ID, Title, Description, Status, Assignee, Due string
+	Priority                                      int64
+	New                                           bool
+}
+
+// post runs fn with the render lock held, then re-renders. Live query
+// callbacks run on the worker transport's goroutine and must not block,
+// so they queue their updates here; one goroutine applies them in order.
+func (c *Root) post(fn func()) {
+	c.queueMu.Lock()
+	c.queue = append(c.queue, fn)
+	first := len(c.queue) == 1
+	c.queueMu.Unlock()
+	if first {
+		go func() {
+			c.env.Lock()
+			c.queueMu.Lock()
+			q := c.queue
+			c.queue = nil
+			c.queueMu.Unlock()
+			for _, fn := range q {
+				fn()
+			}
+			c.env.UnlockRender()
+		}()
+	}
+}
+
+// write queues a local write. Writes run one at a time in order on their
+// own goroutine: the UI never waits for them; the live queries show
+// their effect.
+func (c *Root) write(fn func(context.Context) error) {
+	c.writes <- fn
+}
+
+func (c *Root) runWrites(ctx context.Context) {
+	for fn := range c.writes {
+		if err := fn(ctx); err != nil {
+			msg := err.Error()
+			c.post(func() { c.Notice = "Could not save: " + msg })
+		}
+	}
+}
+
+// Options for Start: where the data comes from.
+type StartOptions struct {
+	// SeedTasks is the size of the local demo seed (0: 400).
+	SeedTasks int
+	// LocalSeed loads demo data into an empty database. Off when a sync
+	// server provides the data.
+	LocalSeed bool
+	Sync      SyncSource
+}
+
+// Start opens the board database through the Hearth worker and starts the
+// live queries. It runs on its own goroutine.
+func (c *Root) Start(ctx context.Context, hc *client.Client, opts StartOptions) {
+	c.writes = make(chan func(context.Context) error, 64)
+	go c.runWrites(ctx)
+	migs := make([]client.Migration, len(model.Migrations))
+	for i, m := range model.Migrations {
+		migs[i] = client.Migration{Version: m.Version, SQL: m.SQL}
+	}
+	db, err := hc.Open(ctx, client.OpenOptions{Name: "board", Migrations: migs})
+	if err != nil {
+		c.post(func() { c.Status = "Could not open the board's database: " + err.Error() })
+		return
+	}
+	// The sync layer creates the same table; until it runs, an empty one
+	// lets the violations query run everywhere.
+	if _, err := db.Exec(ctx, model.ViolationsDDL); err != nil {
+		c.post(func() { c.Status = "Could not prepare the board's database: " + err.Error() })
+		return
+	}
+	markMilestone("open")
+	if opts.LocalSeed {
+		if err := seedIfEmpty(ctx, db, opts.SeedTasks); err != nil {
+			c.post(func() { c.Status = "Could not load demo data: " + err.Error() })
+			return
+		}
+	}
+	c.post(func() {
+		c.db = db
+		c.Status = ""
+		c.Storage = storageLabel(db.Storage)
+		c.Persistent = db.Persistent
+	})
+	watch := func(sql string, fn func(client.Result)) {
+		if _, err := db.Watch(ctx, sql, nil, func(r client.Result) { c.post(func() { fn(r) }) }); err != nil {
+			c.post(func() { c.Notice = "Live query failed: " + err.Error() })
+		}
+	}
+	watch(projectsSQL, func(r client.Result) {
+		c.Projects = projectsOf(r)
+		if c.project() == nil && len(c.Projects) > 0 {
+			// A reload reopens the project named in the URL.
+			want := c.Projects[0].ID
+			if h := locationHash(); slices.ContainsFunc(c.Projects, func(p Project) bool { return p.ID == h }) {
+				want = h
+			}
+			c.selectProject(want)
+		}
+	})
+	watch(usersSQL, func(r client.Result) { c.Users = usersOf(r) })
+	watch(roomsSQL, func(r client.Result) { c.Rooms = roomsOf(r) })
+	watch(bookingsSQL, func(r client.Result) { c.Bookings = bookingsOf(r) })
+	watch(violationsSQL, func(r client.Result) { c.Violations = violationsOf(r) })
+	if opts.Sync != nil {
+		if _, err := opts.Sync.Watch(ctx, func(s SyncStatus) { c.post(func() { c.Sync = s }) }); err != nil {
+			c.post(func() { c.Notice = "Sync status unavailable: " + err.Error() })
+		}
+	}
+}
+
+func storageLabel(s string) string {
+	switch s {
+	case "opfs":
+		return "OPFS"
+	case "idb":
+		return "IndexedDB"
+	case "memory":
+		return "memory"
+	}
+	return s
+}
+
+func seedIfEmpty(ctx context.Context, db *client.DB, tasks int) error {
+	r, err := db.Query(ctx, `SELECT count(*) FROM projects`)
+	if err != nil {
+		return err
+	}
+	if len(r.Rows) == 1 && num(r.Rows[0][0]) > 0 {
+		return nil
+	}
+	seed := model.SeedStatements(model.SeedOptions{Tasks: tasks})
+	stmts := make([]client.Statement, len(seed))
+	for i, s := range seed {
+		stmts[i] = client.Statement{SQL: s.SQL, Args: s.Args}
+	}
+	_, err = db.Batch(ctx, stmts...)
+	return err
+}
+
+// selectProject switches the tasks live query to project id. Called with
+// the render lock held.
+func (c *Root) selectProject(id string) {
+	if c.ActiveProject == id && c.stopTask != nil {
+		return
+	}
+	c.ActiveProject = id
+	c.Tasks, c.TasksReady = nil, false
+	setLocationHash(id)
+	c.taskGen++
+	gen := c.taskGen
+	stop := c.stopTask
+	c.stopTask = nil
+	db := c.db
+	go func() {
+		ctx := context.Background()
+		if stop != nil {
+			stop(ctx)
+		}
+		s, err := db.Watch(ctx, tasksSQL, []any{id}, func(r client.Result) {
+			c.post(func() {
+				if c.taskGen == gen {
+					c.Tasks, c.TasksReady = tasksOf(r), true
+				}
+			})
+		})
+		c.post(func() {
+			if err != nil {
+				c.Notice = "Live query failed: " + err.Error()
+				return
+			}
+			if c.taskGen == gen {
+				c.stopTask = s
+			} else {
+				go s(ctx)
+			}
+		})
+	}()
+}
+
+func (c *Root) project() *Project {
+	for i := range c.Projects {
+		if c.Projects[i].ID == c.ActiveProject {
+			return &c.Projects[i]
+		}
+	}
+	return nil
+}
+
+// ProjectName is the active project's name.
+func (c *Root) ProjectName() string {
+	if p := c.project(); p != nil {
+		return p.Name
+	}
+	return ""
+}
+
+// Columns are the active project's tasks by status.
+func (c *Root) Columns() []Column { return columnsOf(c.Tasks, c.Assignee) }
+
+// UserName is a user's display name.
+func (c *Root) UserName(id string) string {
+	for _, u := range c.Users {
+		if u.ID == id {
+			return u.Name
+		}
+	}
+	if id == "" {
+		return "Unassigned"
+	}
+	return id
+}
+
+func (c *Root) Initials(id string) string {
+	name := c.UserName(id)
+	if id == "" || name == "" {
+		return "–"
+	}
+	return strings.ToUpper(name[:1])
+}
+
+var priorityLabels = []string{"None", "Low", "Medium", "High"}
+
+func PriorityLabel(p int64) string {
+	if p < 0 || int(p) >= len(priorityLabels) {
+		return strconv.FormatInt(p, 10)
+	}
+	return priorityLabels[p]
+}
+
+// Priorities are the choices of the priority field.
+func (c *Root) Priorities() []int64 { return []int64{0, 1, 2, 3} }
+
+func (c *Root) Statuses() []string { return model.Statuses }
+
+func StatusLabel(s string) string { return statusLabel(s) }
+
+func newID(prefix string) string {
+	var b [10]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%s-%x", prefix, b)
+}
+
+// ---- event handlers (called with the render lock held) ----
+
+func (c *Root) SelectProject(e vugu.DOMEvent, id string) {
+	c.View = "board"
+	c.selectProject(id)
+}
+
+func (c *Root) SetAssignee(e vugu.DOMEvent) {
+	c.Assignee = e.PropString("target", "value")
+}
+
+func (c *Root) ShowView(e vugu.DOMEvent, view string) {
+	c.View = view
+	if c.Day.IsZero() {
+		c.Day = today()
+	}
+}
+
+func (c *Root) DismissNotice(e vugu.DOMEvent) { c.Notice = "" }
+
+// NewTask opens the editor on a new backlog task.
+func (c *Root) NewTask(e vugu.DOMEvent) {
+	if c.project() == nil {
+		return
+	}
+	c.View = "board"
+	c.Editing = &Draft{ID: newID("t"), Status: model.Statuses[0], Assignee: c.Assignee, New: true}
+	c.focusID = "edit-title"
+}
+
+func (c *Root) EditTask(e vugu.DOMEvent, id string) {
+	for _, t := range c.Tasks {
+		if t.ID == id {
+			c.Editing = &Draft{ID: t.ID, Title: t.Title, Description: t.Description, Status: t.Status,
+				Assignee: t.Assignee, Due: t.Due, Priority: t.Priority}
+			c.focusID = "edit-title"
+			return
+		}
+	}
+}
+
+// SetDraft updates one field of the draft from its control.
+func (c *Root) SetDraft(e vugu.DOMEvent, field string) {
+	if c.Editing == nil {
+		return
+	}
+	v := e.PropString("target", "value")
+	d := c.Editing
+	switch field {
+	case "title":
+		d.Title = v
+	case "description":
+		d.Description = v
+	case "status":
+		d.Status = v
+	case "assignee":
+		d.Assignee = v
+	case "due":
+		d.Due = v
+	case "priority":
+		d.Priority, _ = strconv.ParseInt(v, 10, 64)
+	}
+}
+
+func (c *Root) CancelEdit(e vugu.DOMEvent) {
+	if c.Editing != nil && !c.Editing.New {
+		c.focusID = "task-" + c.Editing.ID
+	}
+	c.Editing = nil
+}
+
+// SaveEdit writes the draft: an insert at the end of its column for a new
+// task, an update of the edited fields otherwise.
+func (c *Root) SaveEdit(e vugu.DOMEvent) {
+	e.PreventDefault()
+	d := c.Editing
+	p := c.project()
+	if d == nil || p == nil {
+		return
+	}
+	if strings.TrimSpace(d.Title) == "" {
+		d.Title = "Untitled task"
+	}
+	c.Editing = nil
+	c.focusID = "task-" + d.ID
+	var old *Task
+	for i := range c.Tasks {
+		if c.Tasks[i].ID == d.ID {
+			old = &c.Tasks[i]
+		}
+	}
+	pos := 0.0
+	if old != nil && old.Status == d.Status {
+		pos = old.Position
+	} else {
+		_, col := columnPositions(c.Tasks, d.Status, d.ID)
+		pos, _ = placement(col, len(col)) // the end: never a renumber
+	}
+	t := Task{ID: d.ID, Title: d.Title, Description: d.Description, Status: d.Status, Position: pos,
+		Assignee: d.Assignee, Due: d.Due, Priority: d.Priority}
+	if old != nil {
+		*old = t
+	} else {
+		c.Tasks = append(c.Tasks, t)
+	}
+	project, ws, isNew := p.ID, p.Workspace, d.New
+	c.write(func(ctx context.Context) error {
+		if isNew {
+			_, err := c.db.Exec(ctx, `INSERT INTO tasks(id, workspace_id, project_id, title, description, status, position, assignee_id, due_date, priority)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, t.ID, ws, project, t.Title, t.Description, t.Status, t.Position, t.Assignee, t.Due, t.Priority)
+			return err
+		}
+		_, err := c.db.Exec(ctx, `UPDATE tasks SET title = ?, description = ?, status = ?, position = ?, assignee_id = ?, due_date = ?, priority = ?
+			WHERE id = ?`, t.Title, t.Description, t.Status, t.Position, t.Assignee, t.Due, t.Priority, t.ID)
+		return err
+	})
+}
+
+// ArchiveTask hides the edited task; it stays in the database.
+func (c *Root) ArchiveTask(e vugu.DOMEvent) {
+	c.removeEdited(`UPDATE tasks SET archived = 1 WHERE id = ?`)
+}
+
+// DeleteTask removes the edited task.
+func (c *Root) DeleteTask(e vugu.DOMEvent) { c.removeEdited(`DELETE FROM tasks WHERE id = ?`) }
+
+func (c *Root) removeEdited(sql string) {
+	d := c.Editing
+	if d == nil {
+		return
+	}
+	c.Editing = nil
+	c.Tasks = slices.DeleteFunc(c.Tasks, func(t Task) bool { return t.ID == d.ID })
+	c.focusID = "new-task"
+	if d.New {
+		return
+	}
+	id := d.ID
+	c.write(func(ctx context.Context) error {
+		_, err := c.db.Exec(ctx, sql, id)
+		return err
+	})
+}
+
+// MoveTask moves a card dStatus columns right and dIndex places down.
+func (c *Root) MoveTask(e vugu.DOMEvent, id string, dStatus, dIndex int) {
+	if e != nil {
+		e.PreventDefault()
+	}
+	c.moveTask(id, dStatus, dIndex)
+}
+
+func (c *Root) moveTask(id string, dStatus, dIndex int) {
+	i := slices.IndexFunc(c.Tasks, func(t Task) bool { return t.ID == id })
+	if i < 0 {
+		return
+	}
+	t := &c.Tasks[i]
+	si := slices.Index(model.Statuses, t.Status)
+	ns := si + dStatus
+	if ns < 0 || ns >= len(model.Statuses) {
+		return
+	}
+	ids, _ := columnPositions(c.Tasks, t.Status, "")
+	at := slices.Index(ids, id) + dIndex
+	status := model.Statuses[ns]
+	colIDs, col := columnPositions(c.Tasks, status, id)
+	if dStatus == 0 && (at < 0 || at > len(col)) {
+		return
+	}
+	at = max(0, min(at, len(col)))
+	pos, renumber := placement(col, at)
+	c.focusID = "task-" + id
+	if renumber {
+		// Spread the column out again: every card gets a whole position.
+		colIDs = slices.Insert(colIDs, at, id)
+		stmts := make([]client.Statement, len(colIDs))
+		for k, tid := range colIDs {
+			stmts[k] = client.Statement{SQL: `UPDATE tasks SET status = ?, position = ? WHERE id = ?`, Args: []any{status, float64(k + 1), tid}}
+			if j := slices.IndexFunc(c.Tasks, func(t Task) bool { return t.ID == tid }); j >= 0 {
+				c.Tasks[j].Status, c.Tasks[j].Position = status, float64(k+1)
+			}
+		}
+		c.write(func(ctx context.Context) error {
+			_, err := c.db.Batch(ctx, stmts...)
+			return err
+		})
+		return
+	}
+	t.Status, t.Position = status, pos
+	c.write(func(ctx context.Context) error {
+		_, err := c.db.Exec(ctx, `UPDATE tasks SET status = ?, position = ? WHERE id = ?`, status, pos, id)
+		return err
+	})
+}
+
+// KeyDown is the board's keyboard: n creates a task; on a focused card,
+// Alt+←/→ moves it between columns, Alt+↑/↓ reorders it and Enter edits
+// it; Escape closes the editor.
+func (c *Root) KeyDown(e vugu.DOMEvent) {
+	key := e.PropString("key")
+	tag := strings.ToUpper(e.PropString("target", "tagName"))
+	typing := tag == "INPUT" || tag == "TEXTAREA" || tag == "SELECT"
+	if key == "Escape" && c.Editing != nil {
+		c.CancelEdit(e)
+		return
+	}
+	if typing || c.Editing != nil || e.PropBool("ctrlKey") || e.PropBool("metaKey") {
+		return
+	}
+	target := e.PropString("target", "id")
+	if key == "n" && !e.PropBool("altKey") {
+		e.PreventDefault()
+		c.NewTask(e)
+		return
+	}
+	id, onCard := strings.CutPrefix(target, "task-")
+	if !onCard {
+		return
+	}
+	if key == "Enter" {
+		e.PreventDefault()
+		c.EditTask(e, id)
+		return
+	}
+	if !e.PropBool("altKey") {
+		return
+	}
+	switch key {
+	case "ArrowLeft":
+		c.MoveTask(e, id, -1, 0)
+	case "ArrowRight":
+		c.MoveTask(e, id, 1, 0)
+	case "ArrowUp":
+		c.MoveTask(e, id, 0, -1)
+	case "ArrowDown":
+		c.MoveTask(e, id, 0, 1)
+	}
+}
+
+// AfterRender runs after every render: it moves focus where the last
+// action asked (a moved card is a new element in its new column) and
+// marks the first paint of tasks.
+func (c *Root) AfterRender() {
+	if c.focusID != "" {
+		focusElement(c.focusID)
+		if !strings.HasPrefix(c.focusID, "task-") || slices.ContainsFunc(c.Tasks, func(t Task) bool { return "task-"+t.ID == c.focusID }) {
+			c.focusID = ""
+		}
+	}
+	if !c.painted && c.TasksReady {
+		c.painted = true
+		markMilestone("tasks-painted")
+	}
+}
+
+func editorTitle(d *Draft) string {
+	if d.New {
+		return "New task"
+	}
+	return "Edit task"
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// SyncStatus is what the sync bar shows. It mirrors the worker's sync
+// status map (the planned client.SyncStatus), so plugging the real sync
+// API is a field-by-field copy in one adapter.
+type SyncStatus struct {
+	// Enabled is false while the board runs local-only (no sync server).
+	Enabled      bool
+	State        string
+	Connected    bool
+	Online       bool
+	LastSyncedAt int64 // unix ms, 0 = never
+	Pending      int64
+	Retries      map[string]int64
+	LastError    string
+	InitialSync  InitialSync
+	Flagged      int64
+	Refused      int64
+	Quarantined  int64
+	Divergences  int64
+}
+
+// InitialSync is the progress of the first download.
+type InitialSync struct {
+	Active      bool
+	Rows, Total int64
+}
+
+// SyncSource reports sync status changes to the board.
+type SyncSource interface {
+	// Watch calls fn with the status now and on every change until stop.
+	Watch(ctx context.Context, fn func(SyncStatus)) (stop func(), err error)
+}
+
+// localOnly is the sync source of a board without a sync server: it only
+// follows the browser's online flag, so the bar still says whether the
+// network is there.
+type localOnly struct{}
+
+func (localOnly) Watch(ctx context.Context, fn func(SyncStatus)) (func(), error) {
+	return watchOnline(func(online bool) {
+		fn(SyncStatus{State: "local only", Online: online})
+	}), nil
+}
+
+// retriesTotal sums retries over every class.
+func (s SyncStatus) retriesTotal() int64 {
+	var n int64
+	for _, v := range s.Retries {
+		n += v
+	}
+	return n
+}
+
+// lastSynced says when the last sync finished, relative to now.
+func (s SyncStatus) lastSynced(now time.Time) string {
+	if s.LastSyncedAt == 0 {
+		return "never"
+	}
+	d := now.Sub(time.UnixMilli(s.LastSyncedAt))
+	switch {
+	case d < 10*time.Second:
+		return "just now"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	default:
+		return time.UnixMilli(s.LastSyncedAt).Format("Jan 2 15:04")
+	}
+}
+
+func onlineLabel(s SyncStatus) string {
+	switch {
+	case !s.Online:
+		return "offline"
+	case s.Enabled && s.Connected:
+		return "online, connected"
+	case s.Enabled:
+		return "online, " + s.State
+	default:
+		return "online"
+	}
+}
+
+func initialSyncLabel(p InitialSync) string {
+	if p.Total > 0 {
+		return fmt.Sprintf("first sync %d/%d rows (%d%%)", p.Rows, p.Total, p.Rows*100/p.Total)
+	}
+	return fmt.Sprintf("first sync %d rows", p.Rows)
+}
+
+func storageText(storage string, persistent bool) string {
+	if storage == "" {
+		return "storage: opening"
+	}
+	if persistent {
+		return storage + ", persistent"
+	}
+	return storage + ", may be evicted"
+}

@@ -1,0 +1,26 @@
+// Board bootstrap: registers the offline app shell and runs the board's
+// Go bundle (the hashed name comes from dist/bundle.js, revalidated on
+// every load; the hashed file itself is cached for good).
+import { boardFile } from './dist/bundle.js';
+import { wasmFile } from '/dist/bundle.js';
+
+if ('serviceWorker' in navigator) {
+  // The worker's URL carries both bundle names: a new deploy is a new URL,
+  // so the browser installs a new service worker that caches the new
+  // bundles and drops the old cache. Scope '/' so that the Hearth worker
+  // (/hearth-worker.js) and its imports are served offline too.
+  const sw = `/board-sw.js?board=${encodeURIComponent(boardFile)}&worker=${encodeURIComponent(wasmFile)}`;
+  navigator.serviceWorker.register(sw, { scope: '/' }).then(
+    () => { window.boardMilestones.serviceWorker = performance.now(); },
+    (err) => console.warn('board: offline app shell unavailable:', err),
+  );
+}
+
+const go = new globalThis.Go();
+try {
+  const { instance } = await WebAssembly.instantiateStreaming(fetch(`./dist/${boardFile}`), go.importObject);
+  window.boardMilestones.wasmReady = performance.now();
+  await go.run(instance);
+} catch (err) {
+  document.getElementById('board').textContent = `The board failed to start: ${err?.message ?? err}`;
+}
