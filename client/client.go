@@ -191,6 +191,8 @@ type OpenOptions struct {
 	// Storage is "auto" (default), "opfs", "idb" or "memory".
 	Storage    string
 	Migrations []Migration
+	// Sync, when set, replicates tables through a Hearth sync server.
+	Sync *SyncOptions
 }
 
 // Migration is one schema step, applied once in its own transaction.
@@ -208,6 +210,8 @@ type DB struct {
 	Reason     string
 	Version    int64
 	Persistent bool
+	// Synced says the database was opened with sync.
+	Synced bool
 }
 
 // Open opens (creating if needed) a database and applies pending migrations.
@@ -224,6 +228,9 @@ func (c *Client) Open(ctx context.Context, opts OpenOptions) (*DB, error) {
 		}
 		fields["migrations"] = migs
 	}
+	if opts.Sync != nil {
+		fields["sync"] = opts.Sync.fields()
+	}
 	v, err := c.request(ctx, protocol.OpOpen, fields)
 	if err != nil {
 		return nil, err
@@ -235,6 +242,7 @@ func (c *Client) Open(ctx context.Context, opts OpenOptions) (*DB, error) {
 	db.Reason, _ = m["reason"].(string)
 	db.Version, _ = m["version"].(int64)
 	db.Persistent, _ = m["persistent"].(bool)
+	db.Synced, _ = m["sync"].(bool)
 	return db, nil
 }
 
@@ -248,8 +256,8 @@ type ExecResult struct {
 // name, otherwise the arguments bind by position.
 func params(args []any) (any, error) {
 	if len(args) == 0 {
-		// No params at all, not an empty list: the worker rejects a list
-		// given to SQL with no placeholders (a multi-statement Exec).
+		// No params at all: the worker refuses an empty list for a
+		// multi-statement exec.
 		return nil, nil
 	}
 	if len(args) == 1 {

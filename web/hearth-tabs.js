@@ -119,7 +119,7 @@ export function createTabRouter({ toGo, toPage }) {
     const f = {
       handle: v, name: req.name, openReq: req, pageOpenID: req.id, local: null,
       channel: new BroadcastChannel(lockName(req.name)), leader: null, abort,
-      queue: [], pending: new Map(), nextRid: 1, watches: new Map(), // vsub → {sql, params, sub}
+      queue: [], pending: new Map(), nextRid: 1, watches: new Map(), // vsub → {spec, sub}: spec is the watch request's fields
       answered: false,
     };
     followers.set(v, f);
@@ -183,7 +183,8 @@ export function createTabRouter({ toGo, toPage }) {
       reply.id = id;
       if (reply.ok && req.op === 'watch') {
         const vsub = nextVirtual++;
-        f.watches.set(vsub, { sql: req.sql, params: req.params, sub: reply.ok.sub });
+        const { op, ...spec } = fields;
+        f.watches.set(vsub, { spec, sub: reply.ok.sub });
         reply.ok.sub = vsub;
       }
       toPage(encode(reply));
@@ -196,6 +197,12 @@ export function createTabRouter({ toGo, toPage }) {
     f.channel.postMessage({ t: 'req', from: me, to: 'leader', rid, req: fields });
   }
 
+  // The first push after a watch moved to another leader: a live query's
+  // full result, or the sync status.
+  function resumedPush(vsub, ok) {
+    return ok.status !== undefined ? { v: VERSION, sub: vsub, status: ok.status } : { v: VERSION, sub: vsub, full: ok.result };
+  }
+
   function resubscribe(f, vsub, w) {
     const rid = f.nextRid++;
     f.pending.set(rid, (bytes) => {
@@ -203,9 +210,9 @@ export function createTabRouter({ toGo, toPage }) {
       const reply = decode(bytes);
       if (!reply.ok) return;
       w.sub = reply.ok.sub;
-      toPage(encode({ v: VERSION, sub: vsub, full: reply.ok.result }));
+      toPage(encode(resumedPush(vsub, reply.ok)));
     });
-    f.channel.postMessage({ t: 'req', from: me, to: 'leader', rid, req: { op: 'watch', sql: w.sql, params: w.params } });
+    f.channel.postMessage({ t: 'req', from: me, to: 'leader', rid, req: { op: 'watch', ...w.spec } });
   }
 
   // The leader is gone: open the database here and carry this tab's
@@ -232,7 +239,7 @@ export function createTabRouter({ toGo, toPage }) {
       }
       lead(f.name, f.local, { ...reply.ok, db: undefined }, release);
       for (const [vsub, w] of f.watches) {
-        askGo({ op: 'watch', db: f.local, sql: w.sql, params: w.params }, (wb) => {
+        askGo({ op: 'watch', ...w.spec, db: f.local }, (wb) => {
           const r = decode(wb);
           if (!r.ok) return;
           w.sub = r.ok.sub;
@@ -240,7 +247,7 @@ export function createTabRouter({ toGo, toPage }) {
             const p = decode(push);
             toPage(encode({ ...p, sub: vsub }));
           });
-          toPage(encode({ v: VERSION, sub: vsub, full: r.ok.result }));
+          toPage(encode(resumedPush(vsub, r.ok)));
         });
       }
       for (const req of f.queue.splice(0)) fromPage(encode(req));

@@ -105,6 +105,56 @@ export interface OpenOptions {
   storage?: StorageChoice;
   /** A worker of your own instead of the shared one. */
   worker?: HearthWorker;
+  /** Replicate tables through a Hearth sync server in the background. */
+  sync?: SyncOptions;
+}
+
+export interface SyncTable {
+  name: string;
+  /** Let a newer re-insert bring back a deleted row (default: the delete wins for good). */
+  resurrect?: boolean;
+}
+
+export interface SyncOptions {
+  /** The server's sync endpoint; relative and http(s) URLs are resolved against the page (default '/sync'). */
+  url?: string;
+  /** The tables that replicate; each needs a PRIMARY KEY (text/UUID ids recommended). */
+  tables: Array<string | SyncTable>;
+  /** A bearer token for the server, sent as the token query parameter. */
+  token?: string;
+}
+
+/** Why a sync attempt failed. */
+export type SyncErrorClass = 'offline' | 'timeout' | 'auth' | 'schema' | 'server' | 'protocol' | 'local';
+
+export interface SyncStatus {
+  state: 'starting' | 'connecting' | 'initial-sync' | 'syncing' | 'backoff' | 'offline' | 'paused-schema' | 'stopped' | string;
+  connected: boolean;
+  /** The page's last network signal. */
+  online: boolean;
+  /** Unix ms when nothing was left to push and everything was pulled; 0 for never. */
+  lastSyncedAt: number;
+  /** Local changes not yet acknowledged by the server. */
+  pending: number;
+  /** Server log position applied here, and the server's head. */
+  cursor: number;
+  head: number;
+  retries: Record<SyncErrorClass, number>;
+  lastError: { class: SyncErrorClass; code: string; message: string; at: number } | null;
+  /** Unix ms of the next attempt while backing off; 0 otherwise. */
+  nextAttemptAt: number;
+  initialSync: { active: boolean; rows: number; total: number };
+  /** Periodic checksum comparisons with the server, and how many found a table different. */
+  checksums: number;
+  divergences: number;
+  divergedTables: string[];
+  /** Average local commit → server acknowledgment, ms. */
+  reconcileLatencyMs: number;
+  /** Changes the server flagged (invariant violations), refused, or that were quarantined locally. */
+  flagged: number;
+  refused: number;
+  quarantined: number;
+  schema: { local: number; serverMin: number; serverMax: number };
 }
 
 export interface DatabaseInfo {
@@ -163,6 +213,12 @@ export declare class Database {
   /** The async-iterator form of watch. */
   live<Row = Record<string, SQLValue>>(sql: string, params?: Params, options?: WatchOptions): AsyncIterableIterator<QueryResult<Row>>;
   info(): Promise<DatabaseInfo>;
+  /** The sync status now; rejects with BAD_REQUEST when the database was opened without sync. */
+  syncStatus(): Promise<SyncStatus>;
+  /** onStatus gets the sync status now and on every change. Resolves to a function that ends it. */
+  onSyncStatus(onStatus: (status: SyncStatus) => void): Promise<() => Promise<void>>;
+  /** Whether the database was opened with sync. */
+  readonly synced: boolean;
   readonly version: number;
   readonly persistent: boolean;
   readonly storage: 'memory' | 'opfs' | 'idb';
@@ -171,6 +227,9 @@ export declare class Database {
 }
 
 export declare function open(options: OpenOptions): Promise<Database>;
+
+/** The sync option as the worker takes it (URL resolved, ws/wss scheme). */
+export declare function syncOption(sync: SyncOptions | undefined, base?: string): { url: string; tables: Array<string | SyncTable>; token?: string } | undefined;
 
 export interface StoredDatabase {
   name: string;

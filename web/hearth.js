@@ -34,6 +34,18 @@ export class HearthWorker {
       event.preventDefault?.();
       this.#fail(new HearthError('WORKER_FAILED', `the Hearth worker failed to load: ${event.message ?? 'unknown error'}`));
     };
+    this.#forwardNetworkSignal();
+  }
+
+  // Sync clients live in the worker; the page's online/offline events are
+  // the most reliable network signal (a dedicated worker gets them late or,
+  // under some test harnesses' emulation, not at all).
+  #forwardNetworkSignal() {
+    if (typeof globalThis.addEventListener !== 'function' || typeof navigator === 'undefined') return;
+    const tell = (online) => this.request('network', { online }).catch(() => {});
+    globalThis.addEventListener('online', () => tell(true));
+    globalThis.addEventListener('offline', () => tell(false));
+    if (navigator.onLine === false) tell(false);
   }
 
   #receive(data) {
@@ -171,6 +183,7 @@ export class Database {
     this.storageReason = info.reason;
     this.version = info.version;
     this.persistent = info.persistent;
+    this.synced = info.sync === true;
   }
 
   /** Runs SQL that returns no rows (several statements allowed without params). */
@@ -238,6 +251,35 @@ export class Database {
     }
   }
 
+  /** The sync status now (rejects with BAD_REQUEST when opened without sync). */
+  syncStatus() {
+    return this.worker.request('sync', { db: this.handle });
+  }
+
+  /**
+   * Calls onStatus with the sync status now and on every change (pending
+   * count, connection, errors, initial-sync progress). Resolves to a
+   * function that ends the subscription.
+   */
+  async onSyncStatus(onStatus) {
+    const w = this.worker;
+    const early = [];
+    let ready = false;
+    const handler = (push) => {
+      if (!ready) { early.push(push); return; }
+      if (push.status) onStatus(push.status);
+    };
+    const { sub, status } = await w.request('watch', { db: this.handle, sync: true });
+    w.subscriptions.set(sub, handler);
+    onStatus(status);
+    ready = true;
+    for (const push of early.splice(0)) handler(push);
+    return async () => {
+      w.subscriptions.delete(sub);
+      await w.request('unwatch', { db: this.handle, sub });
+    };
+  }
+
   /** Storage in use and why, queue depth and live-query statistics. */
   async info() {
     const info = await this.worker.request('info', { db: this.handle });
@@ -251,12 +293,26 @@ export class Database {
 }
 
 /**
+ * The sync option as the worker takes it: a relative or http(s) URL is
+ * resolved against the page and given the WebSocket scheme.
+ */
+export function syncOption(sync, base = globalThis.location?.href) {
+  if (!sync) return undefined;
+  const url = new URL(sync.url ?? '/sync', base);
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  if (url.protocol === 'https:') url.protocol = 'wss:';
+  return { url: url.href, tables: sync.tables, token: sync.token };
+}
+
+/**
  * Opens (creating if needed) a database by name, applying pending
  * migrations ([{version, sql}], in order, each in its own transaction).
+ * With sync: {url, tables}, the listed tables replicate through a Hearth
+ * sync server in the background.
  */
-export async function open({ name, storage = 'auto', key, durability, migrations, onProgress, worker } = {}) {
+export async function open({ name, storage = 'auto', key, durability, migrations, sync, onProgress, worker } = {}) {
   const w = worker ?? preload();
-  const info = await w.request('open', { name, storage, key, durability, migrations }, onProgress);
+  const info = await w.request('open', { name, storage, key, durability, migrations, sync: syncOption(sync) }, onProgress);
   return new Database(w, info);
 }
 

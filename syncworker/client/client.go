@@ -138,9 +138,16 @@ type Client struct {
 	// journal before its next connection.
 	schemaDirty atomic.Bool
 	running     atomic.Bool
+	// offline is the last network signal: while set, the client keeps no
+	// connection and makes no attempt (navigator.onLine=false is reliable;
+	// =true only means "maybe").
+	offline atomic.Bool
 
 	mu     sync.Mutex
 	status Status
+	// dropSession ends the current session (connecting or connected),
+	// for going offline.
+	dropSession context.CancelFunc
 
 	// The fields below belong to the Run goroutine.
 	loaded     bool
@@ -183,12 +190,27 @@ func (c *Client) Notify() { signal(c.notifyCh) }
 
 // Online passes on the network signal (navigator.onLine and its events).
 // Coming online resets the backoff and retries at once.
+//
+// Going offline ends the connection at once rather than waiting for a
+// write or ping to time out: an open WebSocket can outlive the network
+// for minutes, and a device told it is offline should say so.
 func (c *Client) Online(online bool) {
+	c.offline.Store(!online)
 	c.update(func(s *Status) { s.Online = online })
 	if online {
 		signal(c.onlineCh)
+		return
+	}
+	c.mu.Lock()
+	drop := c.dropSession
+	c.mu.Unlock()
+	if drop != nil {
+		drop()
 	}
 }
+
+// errOffline ends or skips a session while the device is offline.
+var errOffline = classified(ClassOffline, "the device is offline")
 
 // SchemaChanged tells the client the app migrated its schema (after the
 // worker ran journal.Install): it re-reads the schema, replays pending
@@ -255,7 +277,10 @@ func (c *Client) Run(ctx context.Context) error {
 		}
 		delay, state := c.backoff.Delay(c.attempt, c.cfg.Rand), StateBackoff
 		c.attempt++
-		if ce.Class == ClassSchema {
+		if c.offline.Load() {
+			// No attempt can succeed; coming online ends the wait.
+			delay, state = c.backoff.Max, StateOffline
+		} else if ce.Class == ClassSchema {
 			// Nothing will change until a migration here or there: check
 			// back slowly, or at once when told the schema changed.
 			delay, state = c.backoff.Max, StatePausedSchema

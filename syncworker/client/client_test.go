@@ -292,3 +292,33 @@ func TestStatusEncodes(t *testing.T) {
 		t.Fatalf("%v", m)
 	}
 }
+
+// TestOfflineSignalDropsTheConnection: an open WebSocket can outlive the
+// network, so going offline must end it at once, make no attempt while
+// offline, and reconnect when the device is back online.
+func TestOfflineSignalDropsTheConnection(t *testing.T) {
+	local, j := replica(t)
+	var opened, closed atomic.Int64
+	url := fakeServer(t, acceptThen(t, func(ctx context.Context, ws *websocket.Conn) {
+		opened.Add(1)
+		defer closed.Add(1)
+		// Say nothing: the client waits for the welcome until dropped.
+		ws.Read(ctx)
+	}))
+	var states sync.Map
+	c := runClient(t, Config{URL: url, Local: local, Journal: j, RequestTimeout: time.Minute, MinBackoff: time.Millisecond,
+		OnStatus: func(st Status) { states.Store(st.State, true) }})
+	waitFor(t, "the first connection", func() bool { return opened.Load() == 1 })
+	c.Online(false)
+	waitFor(t, "the connection dropped", func() bool { return closed.Load() == 1 })
+	waitFor(t, "the offline state", func() bool { return c.Status().State == StateOffline })
+	time.Sleep(50 * time.Millisecond) // fifty backoff periods: none may dial
+	if n := opened.Load(); n != 1 {
+		t.Fatalf("the client connected %d times while offline", n-1)
+	}
+	if st := c.Status(); st.Online || st.Connected || st.LastError == nil || st.LastError.Class != ClassOffline {
+		t.Fatalf("status while offline: %+v", st)
+	}
+	c.Online(true)
+	waitFor(t, "a connection after coming online", func() bool { return opened.Load() == 2 })
+}

@@ -50,17 +50,34 @@ func (c *Client) session(ctx context.Context) (bool, error) {
 	if err := c.load(ctx); err != nil {
 		return false, err
 	}
+	// sctx ends the session when ctx does or when the device goes
+	// offline (Online(false) calls stop).
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	c.mu.Lock()
+	c.dropSession = stop
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.dropSession = nil
+		c.mu.Unlock()
+	}()
+	if c.offline.Load() {
+		return false, errOffline
+	}
 	c.update(func(s *Status) { s.State = StateConnecting })
-	dialCtx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	dialCtx, cancel := context.WithTimeout(sctx, c.cfg.RequestTimeout)
 	t, err := c.cfg.Dial(dialCtx, c.cfg.URL)
 	cancel()
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		switch {
+		case c.offline.Load():
+			return false, errOffline
+		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
 			return false, &Error{Class: ClassTimeout, Err: fmt.Errorf("connect to %s: %w", c.cfg.URL, err)}
 		}
 		return false, fmt.Errorf("connect to %s: %w", c.cfg.URL, err)
 	}
-	sctx, stop := context.WithCancel(ctx)
 	s := &session{c: c, ctx: sctx, t: t, frames: make(chan frameResult, 64), lastHeard: c.cfg.Now()}
 	go s.read()
 	defer func() {
@@ -72,6 +89,9 @@ func (c *Client) session(ctx context.Context) (bool, error) {
 		c.update(func(st *Status) { st.Connected = false })
 	}()
 	err = s.run()
+	if c.offline.Load() && ctx.Err() == nil {
+		err = errOffline
+	}
 	return s.progressed, err
 }
 

@@ -16,7 +16,10 @@ const (
 	// StatePausedSchema: the server does not accept this schema version;
 	// local writes keep being journaled and wait for a migration.
 	StatePausedSchema = "paused-schema"
-	StateStopped      = "stopped"
+	// StateOffline: the device reported no network; no attempt is made
+	// until it reports one.
+	StateOffline = "offline"
+	StateStopped = "stopped"
 )
 
 // Progress is the initial sync's progress.

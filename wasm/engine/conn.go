@@ -86,6 +86,14 @@ func (c *Conn) ran(t *stmtTables) {
 	}
 }
 
+// markWritten records writes made outside the tracked statements (the
+// sync client's), so live queries over those tables refresh.
+func (c *Conn) markWritten(tables []string) {
+	for _, name := range tables {
+		c.written[strings.ToLower(name)] = struct{}{}
+	}
+}
+
 // TakeChanges returns the tables written (and whether the schema changed)
 // since the last call, and starts afresh. Rolled-back writes are included:
 // the set over-approximates, which costs a re-run, never a missed update.

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"unicode"
 
+	"github.com/hearthdb/hearth/syncworker/journal"
 	"github.com/hearthdb/hearth/wasm/protocol"
 )
 
@@ -28,13 +29,17 @@ type Engine struct {
 	nextDB int64
 	// nextSub numbers live-query subscriptions across all databases.
 	nextSub atomic.Int64
+	// online is the page's last network signal, for sync clients.
+	online atomic.Bool
 }
 
 // New returns an Engine that resolves storage with storage and delivers
 // replies through send. send is called from the goroutines that own
 // connections, and from Receive for requests rejected on arrival.
 func New(storage StorageResolver, send func(msg []byte)) *Engine {
-	return &Engine{storage: storage, send: send, dbs: make(map[int64]*dbOwner)}
+	e := &Engine{storage: storage, send: send, dbs: make(map[int64]*dbOwner)}
+	e.online.Store(true)
+	return e
 }
 
 // dbOwner is one database's request queue and the goroutine draining it.
@@ -45,6 +50,8 @@ type dbOwner struct {
 	closing bool
 	// name is the database's name once open succeeded.
 	name string
+	// sync is the database's sync engine, if it was opened with one.
+	sync *dbSync
 }
 
 // Receive accepts one request message. It never blocks and never runs SQL,
@@ -73,7 +80,7 @@ func (e *Engine) Receive(msg []byte) {
 		owner.queue.push(req)
 		go e.own(handle, owner)
 	case protocol.OpExec, protocol.OpQuery, protocol.OpBatch, protocol.OpClose,
-		protocol.OpWatch, protocol.OpUnwatch, protocol.OpInfo:
+		protocol.OpWatch, protocol.OpUnwatch, protocol.OpInfo, protocol.OpSync:
 		// Pushing under e.mu orders this request against the owner's exit:
 		// it is either queued before the owner drains its queue, or it
 		// finds the handle gone.
@@ -88,6 +95,18 @@ func (e *Engine) Receive(msg []byte) {
 		if closed {
 			e.replyError(&req.ID, protocol.Errorf(protocol.CodeClosed, "database handle %d is closed or was never opened", req.DB))
 		}
+	case protocol.OpNetwork:
+		// No SQL: the clients only flip a flag and maybe drop a socket.
+		online, ok := req.Fields["online"].(bool)
+		if !ok {
+			e.replyError(&req.ID, protocol.Errorf(protocol.CodeBadRequest, "op \"network\" needs boolean field \"online\", got %s", protocol.TypeName(req.Fields["online"])))
+			return
+		}
+		e.setOnline(online)
+		var enc protocol.Encoder
+		protocol.EncodeOKHeader(&enc, req.ID)
+		enc.Map(0)
+		e.send(enc.Bytes())
 	case protocol.OpDatabases, protocol.OpDrop:
 		// Storage-wide requests await browser promises: never in Receive.
 		go e.global(req)
@@ -157,8 +176,10 @@ func (e *Engine) replyError(id *int64, err error) {
 // database is the state the owner goroutine keeps for one open database.
 type database struct {
 	handle int64
+	owner  *dbOwner
 	conn   *Conn
 	live   *liveSet
+	sync   *dbSync
 }
 
 // own is the goroutine that owns one connection: the first request it gets
@@ -166,8 +187,11 @@ type database struct {
 // sweeps; consecutive writes in a sweep share one transaction (group
 // commit), and live queries refresh after every commit.
 func (e *Engine) own(handle int64, owner *dbOwner) {
-	db := &database{handle: handle, live: newLiveSet(&e.nextSub)}
+	db := &database{handle: handle, owner: owner, live: newLiveSet(&e.nextSub)}
 	defer func() {
+		if db.sync != nil {
+			db.sync.close()
+		}
 		if db.conn != nil {
 			db.conn.Close()
 		}
@@ -175,12 +199,18 @@ func (e *Engine) own(handle int64, owner *dbOwner) {
 		delete(e.dbs, handle)
 		e.mu.Unlock()
 		// Requests that raced with the close still get their one reply.
-		for _, req := range owner.queue.drain() {
+		reqs, calls := owner.queue.drain()
+		for _, req := range reqs {
 			e.replyError(&req.ID, protocol.Errorf(protocol.CodeClosed, "database handle %d is closed", handle))
+		}
+		for _, call := range calls {
+			if call.state.CompareAndSwap(0, 1) {
+				call.done <- errOwnerGone
+			}
 		}
 	}()
 	for {
-		reqs := owner.queue.popAll(maxGroup)
+		reqs, calls := owner.queue.popAll(maxGroup)
 		for i := 0; i < len(reqs); {
 			if n := groupLength(db, reqs[i:]); n > 1 {
 				e.runGroup(db, reqs[i:i+n])
@@ -194,7 +224,13 @@ func (e *Engine) own(handle int64, owner *dbOwner) {
 				}
 				i++
 			}
-			e.refreshLive(db)
+			e.refreshLive(db, true)
+		}
+		// The sync client's turns come between sweeps of requests, so a
+		// burst of page writes is never split by a sync transaction.
+		if len(calls) > 0 {
+			db.runCalls(calls)
+			e.refreshLive(db, false)
 		}
 	}
 }
@@ -311,14 +347,19 @@ func (e *Engine) runAlone(db *database, reqs []protocol.Request) {
 }
 
 // refreshLive re-runs the live queries a commit affected. Inside an app's
-// own transaction nothing is committed yet, so it waits for the end.
-func (e *Engine) refreshLive(db *database) {
+// own transaction nothing is committed yet, so it waits for the end. After
+// the page's writes (byPage) it also wakes the sync client when they were
+// journaled.
+func (e *Engine) refreshLive(db *database, byPage bool) {
 	if db.conn == nil || db.conn.InTransaction() {
 		return
 	}
 	changed, schema := db.conn.TakeChanges()
 	if len(changed) == 0 && !schema {
 		return
+	}
+	if _, journaled := changed["_hearth_journal"]; journaled && byPage && db.sync != nil {
+		db.sync.client.Notify()
 	}
 	db.live.refresh(db.conn, changed, schema, func(sub int64, write func(*protocol.Encoder)) {
 		var enc protocol.Encoder
@@ -388,6 +429,20 @@ func (e *Engine) run(db *database, req protocol.Request, enc *protocol.Encoder) 
 		protocol.EncodeOKHeader(enc, req.ID)
 		return conn.Batch(stmts, enc)
 	case protocol.OpWatch:
+		if req.Fields["sync"] == true {
+			if db.sync == nil {
+				return errNotSynced(db.handle)
+			}
+			sub := e.nextSub.Add(1)
+			db.sync.watch(sub)
+			protocol.EncodeOKHeader(enc, req.ID)
+			enc.Map(2)
+			enc.Key("sub")
+			enc.Int(sub)
+			enc.Key("status")
+			db.sync.client.Status().Encode(enc)
+			return nil
+		}
 		sql, params, err := sqlAndParams(req.Fields, req.Op)
 		if err != nil {
 			return err
@@ -406,7 +461,7 @@ func (e *Engine) run(db *database, req protocol.Request, enc *protocol.Encoder) 
 		if !ok {
 			return protocol.Errorf(protocol.CodeBadRequest, "op \"unwatch\" needs integer field \"sub\", got %s", protocol.TypeName(req.Fields["sub"]))
 		}
-		found := db.live.unwatch(sub)
+		found := db.live.unwatch(sub) || (db.sync != nil && db.sync.unwatch(sub))
 		protocol.EncodeOKHeader(enc, req.ID)
 		enc.Map(1)
 		enc.Key("found")
@@ -414,7 +469,17 @@ func (e *Engine) run(db *database, req protocol.Request, enc *protocol.Encoder) 
 	case protocol.OpInfo:
 		protocol.EncodeOKHeader(enc, req.ID)
 		e.writeInfo(db, enc)
+	case protocol.OpSync:
+		if db.sync == nil {
+			return errNotSynced(db.handle)
+		}
+		protocol.EncodeOKHeader(enc, req.ID)
+		db.sync.client.Status().Encode(enc)
 	case protocol.OpClose:
+		if db.sync != nil {
+			db.sync.close()
+			db.sync = nil
+		}
 		db.conn = nil
 		if err := conn.Close(); err != nil {
 			return err
@@ -486,6 +551,10 @@ func (e *Engine) open(db *database, req protocol.Request, enc *protocol.Encoder)
 	if merr != nil {
 		return merr
 	}
+	syncOpts, serr := parseSyncOptions(req.Fields["sync"])
+	if serr != nil {
+		return serr
+	}
 	loc, rerr := e.storage.Resolve(or)
 	if rerr != nil {
 		return rerr
@@ -494,12 +563,26 @@ func (e *Engine) open(db *database, req protocol.Request, enc *protocol.Encoder)
 	if cerr != nil {
 		return fmt.Errorf("open %q on %s: %w", name, loc.Backend, cerr)
 	}
+	var j *journal.Journal
+	if syncOpts != nil {
+		if j, serr = prepareSync(conn, syncOpts); serr != nil {
+			conn.Close()
+			return serr
+		}
+	}
 	version, merr := migrate(conn, migrations, func(p MigrationProgress) { e.sendProgress(req.ID, p) })
 	if merr != nil {
 		conn.Close()
 		return merr
 	}
 	db.conn = conn
+	if j != nil {
+		if serr = e.startSync(db, db.owner, syncOpts, j); serr != nil {
+			db.conn = nil
+			conn.Close()
+			return serr
+		}
+	}
 	conn.TakeChanges() // the migrations' writes precede every watch
 	e.mu.Lock()
 	if owner := e.dbs[db.handle]; owner != nil {
@@ -507,9 +590,11 @@ func (e *Engine) open(db *database, req protocol.Request, enc *protocol.Encoder)
 	}
 	e.mu.Unlock()
 	protocol.EncodeOKHeader(enc, req.ID)
-	enc.Map(6)
+	enc.Map(7)
 	enc.Key("db")
 	enc.Int(db.handle)
+	enc.Key("sync")
+	enc.Bool(db.sync != nil)
 	enc.Key("name")
 	enc.Text(name)
 	enc.Key("storage")
@@ -615,38 +700,63 @@ func batchStatements(fields map[string]any) ([]Statement, error) {
 
 // requestQueue is an unbounded FIFO: pushing never blocks (it happens in a
 // JS callback), popping parks the owner goroutine until a request arrives.
+// Beside requests it holds the sync client's turns (calls).
 type requestQueue struct {
 	mu      sync.Mutex
 	items   []protocol.Request
+	calls   []*localCall
+	closed  bool
 	waiting chan struct{}
 }
 
 func (q *requestQueue) init() { q.waiting = make(chan struct{}, 1) }
 
-func (q *requestQueue) push(r protocol.Request) {
-	q.mu.Lock()
-	q.items = append(q.items, r)
-	q.mu.Unlock()
+func (q *requestQueue) wake() {
 	select {
 	case q.waiting <- struct{}{}:
 	default:
 	}
 }
 
-// popAll parks until at least one request is queued, then takes up to max.
-func (q *requestQueue) popAll(max int) []protocol.Request {
+func (q *requestQueue) push(r protocol.Request) {
+	q.mu.Lock()
+	q.items = append(q.items, r)
+	q.mu.Unlock()
+	q.wake()
+}
+
+// pushCall queues a sync turn; false once the owner has exited.
+func (q *requestQueue) pushCall(c *localCall) bool {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return false
+	}
+	q.calls = append(q.calls, c)
+	q.mu.Unlock()
+	q.wake()
+	return true
+}
+
+// popAll parks until at least one request or call is queued, then takes
+// up to max requests and every call.
+func (q *requestQueue) popAll(max int) ([]protocol.Request, []*localCall) {
 	for {
 		q.mu.Lock()
-		if n := len(q.items); n > 0 {
-			if n > max {
-				n = max
+		n := len(q.items)
+		if n > 0 || len(q.calls) > 0 {
+			n = min(n, max)
+			var out []protocol.Request
+			if n > 0 {
+				out = make([]protocol.Request, n)
+				copy(out, q.items)
+				clear(q.items[:n])
+				q.items = q.items[n:]
 			}
-			out := make([]protocol.Request, n)
-			copy(out, q.items)
-			clear(q.items[:n])
-			q.items = q.items[n:]
+			calls := q.calls
+			q.calls = nil
 			q.mu.Unlock()
-			return out
+			return out, calls
 		}
 		q.mu.Unlock()
 		<-q.waiting
@@ -659,10 +769,11 @@ func (q *requestQueue) len() int {
 	return len(q.items)
 }
 
-func (q *requestQueue) drain() []protocol.Request {
+// drain empties the queue for good: later calls are refused.
+func (q *requestQueue) drain() ([]protocol.Request, []*localCall) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	items := q.items
-	q.items = nil
-	return items
+	items, calls := q.items, q.calls
+	q.items, q.calls, q.closed = nil, nil, true
+	return items, calls
 }

@@ -35,6 +35,12 @@ const (
 	// Neither addresses an open handle.
 	OpDatabases = "databases"
 	OpDrop      = "drop"
+	// OpSync reports a synced database's sync status; OpWatch with
+	// {sync: true} subscribes to it.
+	OpSync = "sync"
+	// OpNetwork passes the page's network signal ({online}) to every
+	// sync client. Like OpDatabases it addresses no handle.
+	OpNetwork = "network"
 )
 
 // Error is a failure with a stable code, sent back as {code, message, index?}.
@@ -84,7 +90,7 @@ func ParseRequest(msg []byte) (req Request, hasID bool, err *Error) {
 	if req.Op, ok = m["op"].(string); !ok {
 		return req, true, Errorf(CodeBadRequest, "request field op must be text, got %s", TypeName(m["op"]))
 	}
-	if req.Op != OpOpen && req.Op != OpDatabases && req.Op != OpDrop {
+	if req.Op != OpOpen && req.Op != OpDatabases && req.Op != OpDrop && req.Op != OpNetwork {
 		if req.DB, ok = m["db"].(int64); !ok {
 			return req, true, Errorf(CodeBadRequest, "op %q needs an integer db handle, got %s", req.Op, TypeName(m["db"]))
 		}

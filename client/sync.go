@@ -1,0 +1,172 @@
+package client
+
+import (
+	"context"
+	"sync"
+
+	"github.com/hearthdb/hearth/wasm/protocol"
+)
+
+// SyncOptions says where a database syncs and what.
+type SyncOptions struct {
+	// URL is the sync endpoint, ws:// or wss:// (e.g. ws://host/sync).
+	URL string
+	// Tables are the synced tables; each needs a PRIMARY KEY.
+	Tables []string
+	// Resurrect names tables where a newer re-insert brings back a
+	// deleted row (by default a delete wins for good).
+	Resurrect []string
+	// Token is a bearer token for the server.
+	Token string
+}
+
+func (o *SyncOptions) fields() map[string]any {
+	resurrect := map[string]bool{}
+	for _, t := range o.Resurrect {
+		resurrect[t] = true
+	}
+	tables := make([]any, len(o.Tables))
+	for i, t := range o.Tables {
+		tables[i] = map[string]any{"name": t, "resurrect": resurrect[t]}
+	}
+	f := map[string]any{"url": o.URL, "tables": tables}
+	if o.Token != "" {
+		f["token"] = o.Token
+	}
+	return f
+}
+
+// SyncError is the last failure of the sync loop.
+type SyncError struct {
+	// Class is offline, timeout, auth, schema, server, protocol or local.
+	Class, Code, Message string
+	// At is Unix milliseconds.
+	At int64
+}
+
+// SyncProgress is the initial sync's progress.
+type SyncProgress struct {
+	Active      bool
+	Rows, Total int64
+}
+
+// SyncStatus is how sync is doing (see the worker's status map).
+type SyncStatus struct {
+	State     string
+	Connected bool
+	Online    bool
+	// LastSyncedAt is Unix milliseconds (0: never).
+	LastSyncedAt int64
+	// Pending counts local changes not yet acknowledged.
+	Pending      int64
+	Cursor, Head int64
+	// Retries counts failed attempts by error class.
+	Retries   map[string]int64
+	LastError *SyncError
+	// NextAttemptAt is Unix milliseconds while backing off.
+	NextAttemptAt                 int64
+	InitialSync                   SyncProgress
+	Checksums, Divergences        int64
+	DivergedTables                []string
+	ReconcileLatencyMs            float64
+	Flagged, Refused, Quarantined int64
+}
+
+func syncStatusOf(v any) SyncStatus {
+	m, _ := v.(map[string]any)
+	i := func(m map[string]any, k string) int64 { n, _ := m[k].(int64); return n }
+	st := SyncStatus{Retries: map[string]int64{}}
+	st.State, _ = m["state"].(string)
+	st.Connected, _ = m["connected"].(bool)
+	st.Online, _ = m["online"].(bool)
+	st.LastSyncedAt = i(m, "lastSyncedAt")
+	st.Pending = i(m, "pending")
+	st.Cursor, st.Head = i(m, "cursor"), i(m, "head")
+	if r, ok := m["retries"].(map[string]any); ok {
+		for k := range r {
+			st.Retries[k] = i(r, k)
+		}
+	}
+	if e, ok := m["lastError"].(map[string]any); ok {
+		se := &SyncError{At: i(e, "at")}
+		se.Class, _ = e["class"].(string)
+		se.Code, _ = e["code"].(string)
+		se.Message, _ = e["message"].(string)
+		st.LastError = se
+	}
+	st.NextAttemptAt = i(m, "nextAttemptAt")
+	if p, ok := m["initialSync"].(map[string]any); ok {
+		st.InitialSync.Active, _ = p["active"].(bool)
+		st.InitialSync.Rows, st.InitialSync.Total = i(p, "rows"), i(p, "total")
+	}
+	st.Checksums, st.Divergences = i(m, "checksums"), i(m, "divergences")
+	for _, t := range asSlice(m["divergedTables"]) {
+		if s, ok := t.(string); ok {
+			st.DivergedTables = append(st.DivergedTables, s)
+		}
+	}
+	st.ReconcileLatencyMs, _ = m["reconcileLatencyMs"].(float64)
+	st.Flagged, st.Refused, st.Quarantined = i(m, "flagged"), i(m, "refused"), i(m, "quarantined")
+	return st
+}
+
+// SyncStatus returns the sync status now.
+func (db *DB) SyncStatus(ctx context.Context) (SyncStatus, error) {
+	v, err := db.c.request(ctx, protocol.OpSync, map[string]any{"db": db.handle})
+	if err != nil {
+		return SyncStatus{}, err
+	}
+	return syncStatusOf(v), nil
+}
+
+// WatchSync calls fn with the sync status now and on every change. fn runs
+// on the transport's goroutine. The returned stop function ends it.
+func (db *DB) WatchSync(ctx context.Context, fn func(SyncStatus)) (stop func(context.Context) error, err error) {
+	var mu sync.Mutex
+	ready := false
+	var early []map[string]any
+	handler := func(push map[string]any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !ready {
+			early = append(early, push)
+			return
+		}
+		if st, ok := push["status"]; ok {
+			fn(syncStatusOf(st))
+		}
+	}
+	var sub int64
+	v, err := db.c.requestHooked(ctx, protocol.OpWatch, map[string]any{"db": db.handle, "sync": true}, func(ok any) {
+		sub, _ = ok.(map[string]any)["sub"].(int64)
+		db.c.mu.Lock()
+		db.c.subs[sub] = handler
+		db.c.mu.Unlock()
+	})
+	if err != nil {
+		return nil, err
+	}
+	mu.Lock()
+	fn(syncStatusOf(v.(map[string]any)["status"]))
+	ready = true
+	pending := early
+	early = nil
+	mu.Unlock()
+	for _, push := range pending {
+		handler(push)
+	}
+	return func(ctx context.Context) error {
+		db.c.mu.Lock()
+		delete(db.c.subs, sub)
+		db.c.mu.Unlock()
+		_, err := db.c.request(ctx, protocol.OpUnwatch, map[string]any{"db": db.handle, "sub": sub})
+		return err
+	}, nil
+}
+
+// SetOnline passes the page's network signal to the worker's sync
+// clients (the board forwards the window's online/offline events).
+func (c *Client) SetOnline(ctx context.Context, online bool) error {
+	_, err := c.request(ctx, protocol.OpNetwork, map[string]any{"online": online})
+	return err
+}

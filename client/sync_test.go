@@ -1,0 +1,82 @@
+package client
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hearthdb/hearth/syncserver"
+	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/schema"
+)
+
+// TestSyncThroughTheGoClient: two Go clients, each on its own engine,
+// sync through a real server; one sees the other's write in a live query
+// and the sync status follows the offline signal.
+func TestSyncThroughTheGoClient(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	migration := "CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT NOT NULL DEFAULT '')"
+	srv, err := syncserver.New(syncserver.Config{
+		Migrations: []store.Migration{{Version: 1, SQL: migration}},
+		Tables:     []schema.Table{{Name: "notes"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer srv.Close()
+	defer hs.Close()
+	url := "ws" + strings.TrimPrefix(hs.URL, "http")
+
+	open := func(name string) (*Client, *DB) {
+		c := New(newEngineTransport())
+		db, err := c.Open(ctx, OpenOptions{Name: name, Storage: "memory",
+			Migrations: []Migration{{Version: 1, SQL: migration}},
+			Sync:       &SyncOptions{URL: url, Tables: []string{"notes"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !db.Synced {
+			t.Fatal("open did not report sync")
+		}
+		return c, db
+	}
+	ca, a := open("go-sync-a")
+	_, b := open("go-sync-b")
+
+	seen := make(chan Result, 16)
+	if _, err := b.Watch(ctx, "SELECT id, body FROM notes", nil, func(r Result) { seen <- r }); err != nil {
+		t.Fatal(err)
+	}
+	statuses := make(chan SyncStatus, 256)
+	stop, err := a.WatchSync(ctx, func(st SyncStatus) { statuses <- st })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Exec(ctx, "INSERT INTO notes VALUES ('n1', 'hello')"); err != nil {
+		t.Fatal(err)
+	}
+	for r := range seen {
+		if len(r.Rows) == 1 && r.Rows[0][1] == "hello" {
+			break
+		}
+	}
+	if err := ca.SetOnline(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	for st := range statuses {
+		if st.State == "offline" && !st.Online && st.Retries["offline"] > 0 {
+			break
+		}
+	}
+	if err := stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, err := a.SyncStatus(ctx)
+	if err != nil || st.Online {
+		t.Fatalf("status %+v, %v", st, err)
+	}
+}

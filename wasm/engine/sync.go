@@ -1,0 +1,286 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	syncclient "github.com/hearthdb/hearth/syncworker/client"
+	"github.com/hearthdb/hearth/syncworker/hlc"
+	"github.com/hearthdb/hearth/syncworker/journal"
+	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/wasm/protocol"
+	"github.com/ncruces/go-sqlite3"
+)
+
+// SyncOptions is the open request's "sync" field: where the sync server
+// is and which tables replicate.
+type SyncOptions struct {
+	URL    string
+	Tables []schema.Table
+	// Token, when set, is passed to the server as the token query
+	// parameter (a browser WebSocket cannot send headers).
+	Token string
+}
+
+// parseSyncOptions reads {url, tables: [name | {name, resurrect}], token?}.
+func parseSyncOptions(v any) (*SyncOptions, error) {
+	if v == nil {
+		return nil, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "sync must be a map {url, tables}, got %s", protocol.TypeName(v))
+	}
+	o := &SyncOptions{}
+	o.URL, _ = m["url"].(string)
+	u, err := url.Parse(o.URL)
+	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "sync.url must be a ws:// or wss:// URL, got %q", o.URL)
+	}
+	switch t := m["token"].(type) {
+	case nil:
+	case string:
+		o.Token = t
+	default:
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "sync.token must be text, got %s", protocol.TypeName(t))
+	}
+	list, ok := m["tables"].([]any)
+	if !ok || len(list) == 0 {
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "sync.tables must list the synced tables, got %s", protocol.TypeName(m["tables"]))
+	}
+	for i, item := range list {
+		var t schema.Table
+		switch x := item.(type) {
+		case string:
+			t.Name = x
+		case map[string]any:
+			t.Name, _ = x["name"].(string)
+			t.Resurrect, _ = x["resurrect"].(bool)
+		}
+		if t.Name == "" || strings.HasPrefix(strings.ToLower(t.Name), schema.ReservedPrefix) {
+			return nil, protocol.Errorf(protocol.CodeBadRequest, "sync.tables[%d] must name an app table (text or {name, resurrect}), got %v", i, item)
+		}
+		o.Tables = append(o.Tables, t)
+	}
+	return o, nil
+}
+
+// dialURL is the URL the client connects to.
+func (o *SyncOptions) dialURL() string {
+	if o.Token == "" {
+		return o.URL
+	}
+	u, _ := url.Parse(o.URL)
+	q := u.Query()
+	q.Set("token", o.Token)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// dbSync is the sync engine of one open database: its journal, its client
+// loop (running on its own goroutine, touching the connection only through
+// ownerLocal) and the page's status subscriptions.
+type dbSync struct {
+	journal *journal.Journal
+	client  *syncclient.Client
+	stop    context.CancelFunc
+	done    chan struct{}
+
+	mu   sync.Mutex
+	subs map[int64]struct{}
+}
+
+// syncStopTimeout bounds how long closing a database waits for the sync
+// loop to let go (it is blocked on the network at worst).
+const syncStopTimeout = 5 * time.Second
+
+// prepareSync creates Hearth's journal tables and functions before the
+// app's migrations run (the triggers need the functions; a migration that
+// alters a synced table needs the old triggers gone).
+func prepareSync(c *Conn, o *SyncOptions) (*journal.Journal, error) {
+	j, err := journal.Prepare(c.db, journal.Config{Clock: hlc.NewClock(nil), Tables: o.Tables})
+	if err != nil {
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "sync: %v", err)
+	}
+	return j, nil
+}
+
+// startSync installs the journal triggers for the migrated schema and
+// starts the client loop.
+func (e *Engine) startSync(db *database, owner *dbOwner, o *SyncOptions, j *journal.Journal) error {
+	if err := j.Install(db.conn.db); err != nil {
+		return protocol.Errorf(protocol.CodeBadRequest, "sync: %v", err)
+	}
+	s := &dbSync{journal: j, done: make(chan struct{}), subs: map[int64]struct{}{}}
+	client, err := syncclient.New(syncclient.Config{
+		URL:     o.dialURL(),
+		Local:   ownerLocal{owner},
+		Journal: j,
+		OnStatus: func(st syncclient.Status) {
+			s.publish(e, st)
+		},
+		Applied: func(_ *sqlite3.Conn, tables []string) {
+			db.conn.markWritten(tables)
+		},
+	})
+	if err != nil {
+		return protocol.Errorf(protocol.CodeBadRequest, "sync: %v", err)
+	}
+	s.client = client
+	if !e.online.Load() {
+		client.Online(false)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop = cancel
+	go func() {
+		defer close(s.done)
+		client.Run(ctx)
+	}()
+	db.sync = s
+	e.mu.Lock()
+	owner.sync = s
+	e.mu.Unlock()
+	return nil
+}
+
+// close ends the client loop before the connection closes. Turns the loop
+// asked for are abandoned: their Do returns once ctx is cancelled.
+func (s *dbSync) close() {
+	s.stop()
+	select {
+	case <-s.done:
+	case <-time.After(syncStopTimeout):
+	}
+}
+
+// publish sends a status to every subscription.
+func (s *dbSync) publish(e *Engine, st syncclient.Status) {
+	s.mu.Lock()
+	subs := make([]int64, 0, len(s.subs))
+	for sub := range s.subs {
+		subs = append(subs, sub)
+	}
+	s.mu.Unlock()
+	for _, sub := range subs {
+		var enc protocol.Encoder
+		enc.Map(3)
+		enc.Key("v")
+		enc.Int(protocol.Version)
+		enc.Key("sub")
+		enc.Int(sub)
+		enc.Key("status")
+		st.Encode(&enc)
+		e.send(enc.Bytes())
+	}
+}
+
+func (s *dbSync) watch(sub int64) {
+	s.mu.Lock()
+	s.subs[sub] = struct{}{}
+	s.mu.Unlock()
+}
+
+func (s *dbSync) unwatch(sub int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.subs[sub]
+	delete(s.subs, sub)
+	return ok
+}
+
+// errNotSynced answers sync requests on a database opened without sync.
+func errNotSynced(handle int64) error {
+	return protocol.Errorf(protocol.CodeBadRequest, "database handle %d was opened without sync options", handle)
+}
+
+// setOnline passes the page's network signal to every sync client.
+func (e *Engine) setOnline(online bool) {
+	e.online.Store(online)
+	e.mu.Lock()
+	var clients []*syncclient.Client
+	for _, o := range e.dbs {
+		if o.sync != nil {
+			clients = append(clients, o.sync.client)
+		}
+	}
+	e.mu.Unlock()
+	for _, c := range clients {
+		c.Online(online)
+	}
+}
+
+// localCall is one turn the sync client asked for on the connection.
+type localCall struct {
+	fn   func(*sqlite3.Conn) error
+	done chan error
+	// state: 0 queued, 1 taken by the owner, 2 abandoned by the caller.
+	state atomic.Int32
+}
+
+var errOwnerGone = errors.New("the database is closed")
+
+// ownerLocal gives the sync client turns on the owner goroutine: Do
+// queues fn beside the page's requests and waits for its result.
+type ownerLocal struct{ owner *dbOwner }
+
+func (l ownerLocal) Do(ctx context.Context, fn func(*sqlite3.Conn) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	call := &localCall{fn: fn, done: make(chan error, 1)}
+	if !l.owner.queue.pushCall(call) {
+		return errOwnerGone
+	}
+	select {
+	case err := <-call.done:
+		return err
+	case <-ctx.Done():
+		if call.state.CompareAndSwap(0, 2) {
+			return ctx.Err()
+		}
+		return <-call.done
+	}
+}
+
+// runCalls gives the sync client its turns. A turn that wrote marks the
+// journal's own tables changed, for live queries over them (the client's
+// statements bypass the tracking authorizer; the app rows it applied
+// arrive through Applied).
+func (db *database) runCalls(calls []*localCall) {
+	for _, call := range calls {
+		if !call.state.CompareAndSwap(0, 1) {
+			continue
+		}
+		if db.conn == nil {
+			call.done <- errOwnerGone
+			continue
+		}
+		before := db.conn.db.TotalChanges()
+		err := runCall(db.conn.db, call.fn)
+		if db.conn.db.TotalChanges() != before {
+			db.conn.markWritten(hearthTables)
+		}
+		call.done <- err
+	}
+}
+
+// hearthTables are the sync tables an app may query (and watch).
+var hearthTables = []string{"_hearth_journal", "_hearth_violations", "_hearth_quarantine"}
+
+func runCall(conn *sqlite3.Conn, fn func(*sqlite3.Conn) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if !conn.GetAutocommit() {
+				conn.Exec("ROLLBACK")
+			}
+			err = fmt.Errorf("panic in a sync turn: %v", r)
+		}
+	}()
+	return fn(conn)
+}

@@ -1,0 +1,197 @@
+package engine
+
+import (
+	"bytes"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hearthdb/hearth/syncserver"
+	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/wasm/protocol"
+)
+
+const syncTestMigration = `CREATE TABLE tasks(id TEXT PRIMARY KEY, title TEXT NOT NULL DEFAULT '', done INTEGER NOT NULL DEFAULT 0)`
+
+// page is one worker's page: replies by id, pushes by subscription.
+type page struct {
+	t      *testing.T
+	eng    *Engine
+	mu     sync.Mutex
+	nextID int64
+	cond   *sync.Cond
+	reply  map[int64]map[string]any
+	pushes map[int64][]map[string]any
+}
+
+func newPage(t *testing.T) *page {
+	p := &page{t: t, reply: map[int64]map[string]any{}, pushes: map[int64][]map[string]any{}}
+	p.cond = sync.NewCond(&p.mu)
+	p.eng = New(MemoryStorage{}, func(msg []byte) {
+		v, err := protocol.Decode(bytes.Clone(msg))
+		if err != nil {
+			t.Errorf("undecodable message: %v", err)
+			return
+		}
+		m := v.(map[string]any)
+		p.mu.Lock()
+		if id, ok := m["id"].(int64); ok {
+			if _, progress := m["progress"]; !progress {
+				p.reply[id] = m
+			}
+		} else if sub, ok := m["sub"].(int64); ok {
+			p.pushes[sub] = append(p.pushes[sub], m)
+		}
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	})
+	return p
+}
+
+// waitUntil waits (bounded) for cond, checked under the page's lock
+// whenever a message arrives.
+func (p *page) waitUntil(what string, cond func() bool) {
+	p.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	timer := time.AfterFunc(15*time.Second, func() { p.mu.Lock(); p.cond.Broadcast(); p.mu.Unlock() })
+	defer timer.Stop()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for !cond() {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("timed out waiting for %s", what)
+		}
+		p.cond.Wait()
+	}
+}
+
+func (p *page) call(op string, fields map[string]any) map[string]any {
+	p.t.Helper()
+	p.mu.Lock()
+	p.nextID++
+	id := p.nextID
+	p.mu.Unlock()
+	m := map[string]any{"v": int64(1), "id": id, "op": op}
+	for k, v := range fields {
+		m[k] = v
+	}
+	msg, err := protocol.Encode(m)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.eng.Receive(msg)
+	var r map[string]any
+	p.waitUntil(fmt.Sprintf("the reply to %s", op), func() bool { r = p.reply[id]; return r != nil })
+	if e, bad := r["error"]; bad {
+		p.t.Fatalf("%s: %v", op, e)
+	}
+	return r["ok"].(map[string]any)
+}
+
+// latest returns the newest push of a subscription (nil if none).
+func (p *page) latest(sub int64) map[string]any {
+	list := p.pushes[sub]
+	if len(list) == 0 {
+		return nil
+	}
+	return list[len(list)-1]
+}
+
+func syncServer(t *testing.T) string {
+	srv, err := syncserver.New(syncserver.Config{
+		Migrations: []store.Migration{{Version: 1, SQL: syncTestMigration}},
+		Tables:     []schema.Table{{Name: "tasks"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() { hs.Close(); srv.Close() })
+	return "ws" + strings.TrimPrefix(hs.URL, "http")
+}
+
+func (p *page) openSynced(name, url string) int64 {
+	return p.call("open", map[string]any{"name": name, "storage": "memory",
+		"migrations": []any{map[string]any{"version": int64(1), "sql": syncTestMigration}},
+		"sync":       map[string]any{"url": url, "tables": []any{"tasks"}},
+	})["db"].(int64)
+}
+
+// TestSyncedDatabasesConvergeThroughTheEngine: two workers' databases
+// synced through a real server: a write on one shows in the other's live
+// query; a write made offline waits in the journal and syncs when the
+// network comes back; the status subscription follows all of it.
+func TestSyncedDatabasesConvergeThroughTheEngine(t *testing.T) {
+	url := syncServer(t)
+	a, b := newPage(t), newPage(t)
+	dbA, dbB := a.openSynced("sync-a", url), b.openSynced("sync-b", url)
+
+	watch := b.call("watch", map[string]any{"db": dbB, "sql": "SELECT id, title FROM tasks ORDER BY id"})
+	sub := watch["sub"].(int64)
+	status := a.call("watch", map[string]any{"db": dbA, "sync": true})
+	statusSub := status["sub"].(int64)
+	if _, ok := status["status"].(map[string]any)["pending"]; !ok {
+		t.Fatalf("status reply: %v", status)
+	}
+
+	a.call("exec", map[string]any{"db": dbA, "sql": "INSERT INTO tasks(id, title) VALUES ('t1', 'from A')"})
+	rowsOf := func(p *page, sub int64) string {
+		push := p.latest(sub)
+		if push == nil {
+			return ""
+		}
+		return fmt.Sprint(push)
+	}
+	b.waitUntil("B's live query to show A's task", func() bool { return strings.Contains(rowsOf(b, sub), "from A") })
+	a.waitUntil("A's status to show nothing pending", func() bool {
+		st := a.latest(statusSub)
+		return st != nil && st["status"].(map[string]any)["pending"] == int64(0) && st["status"].(map[string]any)["connected"] == true
+	})
+
+	// Offline: the write is journaled, not sent.
+	a.call("network", map[string]any{"online": false})
+	a.waitUntil("A's status to show offline", func() bool {
+		st := a.latest(statusSub)
+		return st != nil && st["status"].(map[string]any)["state"] == "offline"
+	})
+	a.call("exec", map[string]any{"db": dbA, "sql": "UPDATE tasks SET title = 'edited offline' WHERE id = 't1'"})
+	a.waitUntil("A's status to count the pending change", func() bool {
+		return a.latest(statusSub)["status"].(map[string]any)["pending"] == int64(1)
+	})
+	journal := a.call("query", map[string]any{"db": dbA, "sql": "SELECT state FROM _hearth_journal WHERE state = 'pending'"})
+	if n := len(journal["rows"].([]any)); n != 1 {
+		t.Fatalf("pending journal entries: %d (%v)", n, journal)
+	}
+	if strings.Contains(rowsOf(b, sub), "edited offline") {
+		t.Fatal("an offline write reached the other device")
+	}
+
+	a.call("network", map[string]any{"online": true})
+	b.waitUntil("B to see the offline edit after A came back", func() bool { return strings.Contains(rowsOf(b, sub), "edited offline") })
+
+	one := a.call("sync", map[string]any{"db": dbA})
+	if one["online"] != true {
+		t.Fatalf("sync status: %v", one)
+	}
+	a.call("close", map[string]any{"db": dbA})
+	b.call("close", map[string]any{"db": dbB})
+}
+
+func TestSyncOptionsAreChecked(t *testing.T) {
+	c := newClient(t)
+	for _, sync := range []any{
+		"ws://x/sync",
+		map[string]any{"url": "http://x/sync", "tables": []any{"tasks"}},
+		map[string]any{"url": "ws://x/sync"},
+		map[string]any{"url": "ws://x/sync", "tables": []any{"_hearth_journal"}},
+	} {
+		c.fail("open", map[string]any{"name": "bad-sync", "storage": "memory", "sync": sync}, protocol.CodeBadRequest)
+	}
+	db := c.open("plain")
+	c.fail("sync", map[string]any{"db": db}, protocol.CodeBadRequest)
+	c.fail("watch", map[string]any{"db": db, "sync": true}, protocol.CodeBadRequest)
+}
