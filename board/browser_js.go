@@ -129,3 +129,16 @@ func markMilestone(name string) {
 		}
 	}
 }
+
+// pageLocation is the page's protocol ("https:") and host ("example.com:8080").
+func pageLocation() (protocol, host string) {
+	loc, err := safejs.Global().Get("location")
+	if err != nil {
+		return "http:", "localhost"
+	}
+	p, _ := loc.Get("protocol")
+	h, _ := loc.Get("host")
+	protocol, _ = p.String()
+	host, _ = h.String()
+	return protocol, host
+}

@@ -34,11 +34,15 @@ func main() {
 		root.Status = "Could not start the Hearth worker: " + err.Error()
 	} else {
 		seedTasks, _ := strconv.Atoi(queryParam("seed"))
-		go root.Start(context.Background(), client.New(transport), StartOptions{
-			SeedTasks: seedTasks,
-			LocalSeed: true, // no sync server yet: the board seeds itself
-			Sync:      localOnly{},
-		})
+		opts := StartOptions{SeedTasks: seedTasks, LocalSeed: true}
+		// hearth serve does not offer /sync for the board yet: sync is
+		// opt-in with ?sync=1 (same origin, /sync), and then the server's
+		// data replaces the local demo seed.
+		if queryParam("sync") == "1" {
+			opts.SyncURL = syncURL(pageLocation())
+			opts.LocalSeed = false
+		}
+		go root.Start(context.Background(), client.New(transport), opts)
 	}
 
 	for ok := true; ok; ok = renderer.EventWait() {

@@ -112,7 +112,9 @@ type StartOptions struct {
 	// LocalSeed loads demo data into an empty database. Off when a sync
 	// server provides the data.
 	LocalSeed bool
-	Sync      SyncSource
+	// SyncURL, when set, syncs the board's tables with that server; the
+	// sync bar then follows the worker's sync status.
+	SyncURL string
 }
 
 // Start opens the board database through the Hearth worker and starts the
@@ -124,7 +126,11 @@ func (c *Root) Start(ctx context.Context, hc *client.Client, opts StartOptions) 
 	for i, m := range model.Migrations {
 		migs[i] = client.Migration{Version: m.Version, SQL: m.SQL}
 	}
-	db, err := hc.Open(ctx, client.OpenOptions{Name: "board", Migrations: migs})
+	open := client.OpenOptions{Name: "board", Migrations: migs}
+	if opts.SyncURL != "" {
+		open.Sync = &client.SyncOptions{URL: opts.SyncURL, Tables: model.Tables}
+	}
+	db, err := hc.Open(ctx, open)
 	if err != nil {
 		c.post(func() { c.Status = "Could not open the board's database: " + err.Error() })
 		return
@@ -168,8 +174,12 @@ func (c *Root) Start(ctx context.Context, hc *client.Client, opts StartOptions) 
 	watch(roomsSQL, func(r client.Result) { c.Rooms = roomsOf(r) })
 	watch(bookingsSQL, func(r client.Result) { c.Bookings = bookingsOf(r) })
 	watch(violationsSQL, func(r client.Result) { c.Violations = violationsOf(r) })
-	if opts.Sync != nil {
-		if _, err := opts.Sync.Watch(ctx, func(s SyncStatus) { c.post(func() { c.Sync = s }) }); err != nil {
+	var source SyncSource = localOnly{}
+	if opts.SyncURL != "" {
+		source = clientSync{hc: hc, db: db}
+	}
+	{
+		if _, err := source.Watch(ctx, func(s SyncStatus) { c.post(func() { c.Sync = s }) }); err != nil {
 			c.post(func() { c.Notice = "Sync status unavailable: " + err.Error() })
 		}
 	}

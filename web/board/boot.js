@@ -16,6 +16,17 @@ if ('serviceWorker' in navigator) {
   );
 }
 
+// The board's keyboard lives on its own elements; with nothing focused
+// (the body), 'n' still creates a task.
+document.addEventListener('keydown', (event) => {
+  if (event.target !== document.body || event.key !== 'n' || event.altKey || event.ctrlKey || event.metaKey) return;
+  const button = document.getElementById('new-task');
+  if (button) {
+    event.preventDefault();
+    button.click();
+  }
+});
+
 const go = new globalThis.Go();
 try {
   const { instance } = await WebAssembly.instantiateStreaming(fetch(`./dist/${boardFile}`), go.importObject);
