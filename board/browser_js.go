@@ -3,7 +3,10 @@
 package main
 
 import (
+	"time"
+
 	"github.com/hack-pad/safejs"
+	"github.com/vugu/vugu"
 )
 
 // The board's few direct page calls, kept here so the rest of the package
@@ -141,4 +144,42 @@ func pageLocation() (protocol, host string) {
 	protocol, _ = p.String()
 	host, _ = h.String()
 	return protocol, host
+}
+
+// formValues reads the named controls of the form an event came from.
+// The editor reads its fields once, on submit, rather than on every
+// keystroke: typing then costs no Go work and no re-render.
+func formValues(e vugu.DOMEvent, names ...string) map[string]string {
+	out := make(map[string]string, len(names))
+	form := e.JSEventTarget()
+	if form.IsUndefined() || form.IsNull() {
+		return out
+	}
+	if form.Get("form").Truthy() { // a control inside the form, not the form
+		form = form.Get("form")
+	}
+	elements := form.Get("elements")
+	for _, name := range names {
+		if el := elements.Get(name); el.Truthy() {
+			out[name] = el.Get("value").String()
+		}
+	}
+	return out
+}
+
+// recordRender keeps the last and the longest build+render time in
+// window.boardMilestones (renderMs, maxRenderMs) for benchmarks.
+func recordRender(d time.Duration) {
+	ms, err := safejs.Global().Get("boardMilestones")
+	if err != nil || ms.IsUndefined() {
+		return
+	}
+	v := float64(d.Microseconds()) / 1000
+	ms.Set("renderMs", v)
+	if prev, err := ms.Get("maxRenderMs"); err == nil {
+		if p, err := prev.Float(); err == nil && p >= v {
+			return
+		}
+	}
+	ms.Set("maxRenderMs", v)
 }

@@ -2,6 +2,8 @@
 
 package main
 
+import "github.com/vugu/vugu"
+
 // Native stand-ins for the page calls in browser_js.go, so the board's
 // logic builds and tests without a browser.
 
@@ -11,3 +13,5 @@ func locationHash() string                           { return "" }
 func setLocationHash(h string)                       {}
 func queryParam(name string) string                  { return "" }
 func markMilestone(name string)                      {}
+
+func formValues(e vugu.DOMEvent, names ...string) map[string]string { return nil }

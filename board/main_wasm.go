@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/hearthdb/hearth/client"
 	"github.com/vugu/vugu"
@@ -46,9 +47,11 @@ func main() {
 	}
 
 	for ok := true; ok; ok = renderer.EventWait() {
+		start := time.Now()
 		if err := renderer.Render(buildEnv.RunBuild(root)); err != nil {
 			fmt.Println("board: render:", err)
 		}
+		recordRender(time.Since(start))
 		root.AfterRender()
 	}
 }

@@ -358,29 +358,6 @@ func (c *Root) EditTask(e vugu.DOMEvent, id string) {
 	}
 }
 
-// SetDraft updates one field of the draft from its control.
-func (c *Root) SetDraft(e vugu.DOMEvent, field string) {
-	if c.Editing == nil {
-		return
-	}
-	v := e.PropString("target", "value")
-	d := c.Editing
-	switch field {
-	case "title":
-		d.Title = v
-	case "description":
-		d.Description = v
-	case "status":
-		d.Status = v
-	case "assignee":
-		d.Assignee = v
-	case "due":
-		d.Due = v
-	case "priority":
-		d.Priority, _ = strconv.ParseInt(v, 10, 64)
-	}
-}
-
 func (c *Root) CancelEdit(e vugu.DOMEvent) {
 	if c.Editing != nil && !c.Editing.New {
 		c.focusID = "task-" + c.Editing.ID
@@ -396,6 +373,13 @@ func (c *Root) SaveEdit(e vugu.DOMEvent) {
 	p := c.project()
 	if d == nil || p == nil {
 		return
+	}
+	if v := formValues(e, "title", "description", "status", "assignee", "due", "priority"); v != nil {
+		d.Title, d.Description, d.Status, d.Assignee, d.Due = v["title"], v["description"], v["status"], v["assignee"], v["due"]
+		d.Priority, _ = strconv.ParseInt(v["priority"], 10, 64)
+	}
+	if !slices.Contains(model.Statuses, d.Status) {
+		d.Status = model.Statuses[0]
 	}
 	if strings.TrimSpace(d.Title) == "" {
 		d.Title = "Untitled task"

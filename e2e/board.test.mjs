@@ -130,6 +130,29 @@ describe('task board', () => {
     await page.locator('#view-board').click();
   });
 
+  test('a server violation shows as a notice that opens both bookings', async () => {
+    // Stand in for the sync server: write the violation row it would sync,
+    // through a second Hearth client on the same database (this tab's
+    // worker owns it; the new one forwards to it).
+    await page.evaluate(async () => {
+      const hearth = await import('/hearth.js');
+      const db = await hearth.open({ name: 'board' });
+      await db.exec(`INSERT INTO _hearth_violations(id, tbl, row_key, client, seq, message, at)
+        VALUES ('e2e:1', 'bookings', NULL, 'e2e', 1, 'double booking: Hopper is booked twice', 1)`);
+    });
+    await page.locator('.notice', { hasText: 'conflict' }).waitFor();
+    assert.match(await page.locator('#sync-violations').textContent(), /1 violations/);
+    // Non-blocking: the board stays usable with the notice up.
+    assert.equal(await page.locator('.card').count(), 26);
+    await page.locator('#open-conflicts').click();
+    const panel = page.getByRole('region', { name: 'Double bookings' });
+    await panel.waitFor();
+    assert.equal(await panel.locator('.conflict li').count(), 3); // the seed's booking and both new ones
+    await page.screenshot({ path: path.join(shots, 'conflict.png') });
+    await panel.getByRole('button', { name: 'Close' }).click();
+    await page.locator('#view-board').click();
+  });
+
   test('reloads offline from the service worker with all local data', async () => {
     const name = `${title}, edited`;
     // Installed (the shell is cached) once ready; this reload is then
