@@ -33,3 +33,61 @@ export async function killBrowser(userDataDir) {
     // pkill exits 1 when nothing matched: already gone
   }
 }
+
+// ---- sync ----
+// The sync helpers read the app's sync status through a function the app
+// exposes on the page: globalThis.hearthSyncStatus(), resolving to the
+// status of its synced database (with hearth.js: () => db.syncStatus();
+// with the Go client: DB.SyncStatus). Pass {status: 'otherName'} if yours
+// is named differently.
+
+function statusOf(page, name = 'hearthSyncStatus') {
+  return page.evaluate((fn) => globalThis[fn](), name);
+}
+
+/** The number of local changes the server has not acknowledged yet. */
+export async function pendingChanges(page, { status } = {}) {
+  return (await statusOf(page, status)).pending;
+}
+
+/**
+ * Waits until the page's replica is connected, has nothing to push, and has
+ * applied everything the server had (cursor at the server's head, no
+ * initial sync running). Bounded by timeoutMs; resolves to the status.
+ */
+export async function waitForSynced(page, { status, timeoutMs = 20000 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await statusOf(page, status);
+    if (last.connected && last.pending === 0 && !last.initialSync.active && last.cursor >= last.head) return last;
+    if (Date.now() > deadline) throw new Error(`not synced after ${timeoutMs} ms: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Waits until the page's sync status satisfies pred (bounded). */
+export async function waitForSyncState(page, pred, { status, timeoutMs = 20000, what = 'a sync state' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await statusOf(page, status);
+    if (pred(last)) return last;
+    if (Date.now() > deadline) throw new Error(`no ${what} after ${timeoutMs} ms: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Takes the browser context offline (Playwright's network emulation; the
+ * page's offline event tells Hearth's sync clients, which drop their
+ * connection — emulation alone leaves open WebSockets up).
+ */
+export async function goOffline(context) {
+  await context.setOffline(true);
+}
+
+/** Brings the context back online; sync resumes at once. */
+export async function goOnline(context) {
+  await context.setOffline(false);
+}

@@ -1,5 +1,6 @@
 // Command hearth runs Hearth's server: `hearth serve` serves the web assets,
-// the wasm bundle and the demo pages on a loopback address.
+// the wasm bundle and the demo pages, and the sync endpoint (/sync) for the
+// demo task board's schema, on a loopback address.
 package main
 
 import (
@@ -12,9 +13,11 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/webserve"
 )
 
@@ -29,6 +32,13 @@ func main() {
 			fmt.Fprintln(os.Stderr, "hearth serve:", err)
 			os.Exit(1)
 		}
+	case "schema":
+		// The demo board's schema as JSON, for JS pages and tests that
+		// open the same database the server syncs.
+		if err := printSchema(os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "hearth schema:", err)
+			os.Exit(1)
+		}
 	case "help", "-h", "--help":
 		usage()
 	default:
@@ -39,13 +49,16 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: hearth serve [-addr 127.0.0.1:8080] [-web DIR]")
+	fmt.Fprintln(os.Stderr, "usage: hearth serve [-addr 127.0.0.1:8080] [-web DIR] [-store PATH] [-seed-tasks N] [-sync=false]\n       hearth schema   (the demo board's migrations and synced tables as JSON)")
 }
 
 func serve(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
 	webDir := fs.String("web", "web", "directory of web assets (with dist/ holding the built bundle)")
+	syncOn := fs.Bool("sync", true, "serve the sync endpoint /sync for the demo board's schema")
+	storePath := fs.String("store", "", "sync server store: a SQLite file path (empty: in memory, gone on exit)")
+	seedTasks := fs.Int("seed-tasks", 400, "seed an empty store with a demo workspace of this many tasks (0: no seed)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,17 +72,39 @@ func serve(args []string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	mux := http.NewServeMux()
 	mux.Handle("/", webserve.New(*webDir))
+	var syncServer *syncserver.Server
+	if *syncOn {
+		if syncServer, err = newSyncServer(*storePath, log); err != nil {
+			return err
+		}
+		defer syncServer.Close()
+		mux.Handle("/sync", syncServer)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-
-	// The URL goes to stdout, alone on its line, for people and test
-	// harnesses alike.
-	fmt.Printf("Hearth is serving http://%s/\n", ln.Addr())
-	os.Stdout.Sync()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+
+	base := fmt.Sprintf("http://%s/", ln.Addr())
+	if syncServer != nil && *seedTasks > 0 && syncServer.Info().Head == 0 {
+		// Seed through our own endpoint, as a device would, before
+		// announcing the URL: the first board then syncs the whole set.
+		seedCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		n, err := seedDemo(seedCtx, "ws"+strings.TrimPrefix(base, "http")+"sync", *seedTasks)
+		cancel()
+		if err != nil {
+			return err
+		}
+		log.Info("seeded the demo workspace", "tasks", *seedTasks, "changes", n)
+	}
+
+	// The URL goes to stdout, alone on its line, for people and test
+	// harnesses alike.
+	fmt.Printf("Hearth is serving %s\n", base)
+	os.Stdout.Sync()
+
 	select {
 	case err := <-errc:
 		return err
@@ -78,6 +113,13 @@ func serve(args []string) error {
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if syncServer != nil {
+		// Sync sessions are hijacked connections: http.Server.Shutdown
+		// does not wait for them, the sync server drains its own.
+		if err := syncServer.Shutdown(shutdownCtx); err != nil {
+			log.Warn("sync shutdown", "err", err)
+		}
+	}
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
