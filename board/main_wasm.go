@@ -34,14 +34,13 @@ func main() {
 	if err != nil {
 		root.Status = "Could not start the Hearth worker: " + err.Error()
 	} else {
-		seedTasks, _ := strconv.Atoi(queryParam("seed"))
-		opts := StartOptions{SeedTasks: seedTasks, LocalSeed: true}
-		// hearth serve does not offer /sync for the board yet: sync is
-		// opt-in with ?sync=1 (same origin, /sync), and then the server's
-		// data replaces the local demo seed.
-		if queryParam("sync") == "1" {
-			opts.SyncURL = syncURL(pageLocation())
-			opts.LocalSeed = false
+		// The board syncs with the server that served it (same origin,
+		// /sync), which seeds the demo data. ?sync=0 runs it local-only:
+		// then the board seeds an empty database itself (?seed=N tasks).
+		opts := StartOptions{SyncURL: syncURL(pageLocation())}
+		if queryParam("sync") == "0" {
+			seedTasks, _ := strconv.Atoi(queryParam("seed"))
+			opts = StartOptions{LocalSeed: true, SeedTasks: seedTasks}
 		}
 		go root.Start(context.Background(), client.New(transport), opts)
 	}
