@@ -10,7 +10,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServer, launchPersistent, loopbackOnly, repoRoot } from './harness.mjs';
 
-const shots = path.join(repoRoot, 'e2e', 'screenshots');
+// Screenshots of key states go to e2e/artifacts/ (ignored by git);
+// UPDATE_SCREENSHOTS=1 writes the committed ones the README shows.
+const shots = process.env.UPDATE_SCREENSHOTS
+  ? path.join(repoRoot, 'e2e', 'screenshots')
+  : path.join(repoRoot, 'e2e', 'artifacts', 'screenshots');
 
 describe('task board', () => {
   let server, context, page, dir;
