@@ -46,6 +46,9 @@ type Root struct {
 	Day           time.Time
 	ShowConflicts bool
 	Editing       *Draft
+	// ActiveCard is the card that last had focus: only it renders its
+	// action buttons, which keeps a render of a full column small.
+	ActiveCard string
 
 	// Me is who books rooms and creates tasks until sign-in exists.
 	Me string
@@ -285,14 +288,6 @@ func (c *Root) UserName(id string) string {
 		return "Unassigned"
 	}
 	return id
-}
-
-func (c *Root) Initials(id string) string {
-	name := c.UserName(id)
-	if id == "" || name == "" {
-		return "–"
-	}
-	return strings.ToUpper(name[:1])
 }
 
 var priorityLabels = []string{"None", "Low", "Medium", "High"}
@@ -562,4 +557,23 @@ func editorTitle(d *Draft) string {
 		return "New task"
 	}
 	return "Edit task"
+}
+
+// FocusIn follows focus into a card (or one of its buttons) so that card
+// shows its actions.
+func (c *Root) FocusIn(e vugu.DOMEvent) {
+	if id, ok := strings.CutPrefix(e.PropString("target", "id"), "task-"); ok {
+		c.ActiveCard = id
+	}
+}
+
+func dueAndPriority(t Task) string {
+	var parts []string
+	if t.Due != "" {
+		parts = append(parts, "due "+t.Due)
+	}
+	if t.Priority > 0 {
+		parts = append(parts, PriorityLabel(t.Priority))
+	}
+	return strings.Join(parts, " · ")
 }

@@ -191,7 +191,7 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 					vgn.SetInnerHTML(vugu.HTML("Projects"))
 					vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n      "}
 					vgparent.AppendChild(vgn)
-					vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "ul", Attr: []vugu.VGAttribute(nil)}
+					vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "div", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "project-list"}, vugu.VGAttribute{Namespace: "", Key: "role", Val: "list"}}}
 					vgparent.AppendChild(vgn)
 					{
 						vgparent := vgn
@@ -203,42 +203,18 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 							_ = vgiterkey
 							p := p
 							_ = p
-							vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "li", Attr: []vugu.VGAttribute(nil)}
+							vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "type", Val: "button"}, vugu.VGAttribute{Namespace: "", Key: "role", Val: "listitem"}, vugu.VGAttribute{Namespace: "", Key: "class", Val: "project"}}}
 							vgparent.AppendChild(vgn)
-							{
-								vgparent := vgn
-								_ = vgparent
-								vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n          "}
-								vgparent.AppendChild(vgn)
-								vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "type", Val: "button"}, vugu.VGAttribute{Namespace: "", Key: "class", Val: "project"}}}
-								vgparent.AppendChild(vgn)
-								vgn.AddAttrInterface("aria-current", fmt.Sprint(p.ID == c.ActiveProject))
-								vgn.AddAttrInterface("id", "project-"+p.ID)
-								vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
-									EventType: "click",
-									Func:      func(event vugu.DOMEvent) { c.SelectProject(event, p.ID) },
-									// TODO: implement capture, etc. mostly need to decide syntax
-								})
-								{
-									vgparent := vgn
-									_ = vgparent
-									vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n            "}
-									vgparent.AppendChild(vgn)
-									vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "span", Attr: []vugu.VGAttribute(nil)}
-									vgparent.AppendChild(vgn)
-									vgn.SetInnerHTML(p.Name)
-									vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n            "}
-									vgparent.AppendChild(vgn)
-									vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "span", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "count"}}}
-									vgparent.AppendChild(vgn)
-									vgn.AddAttrInterface("aria-label", fmt.Sprintf("%d tasks", p.Tasks))
-									vgn.SetInnerHTML(p.Tasks)
-									vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n          "}
-									vgparent.AppendChild(vgn)
-								}
-								vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n        "}
-								vgparent.AppendChild(vgn)
-							}
+							vgn.AddAttrInterface("aria-current", fmt.Sprint(p.ID == c.ActiveProject))
+							vgn.AddAttrInterface("aria-label", fmt.Sprintf("%s, %d tasks", p.Name, p.Tasks))
+							vgn.AddAttrInterface("data-count", p.Tasks)
+							vgn.AddAttrInterface("id", "project-"+p.ID)
+							vgn.SetInnerHTML(p.Name)
+							vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
+								EventType: "click",
+								Func:      func(event vugu.DOMEvent) { c.SelectProject(event, p.ID) },
+								// TODO: implement capture, etc. mostly need to decide syntax
+							})
 						}
 						vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n      "}
 						vgparent.AppendChild(vgn)
@@ -371,6 +347,11 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 					if c.View != "rooms" {
 						vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "div", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "columns"}}}
 						vgparent.AppendChild(vgn)
+						vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
+							EventType: "focusin",
+							Func:      func(event vugu.DOMEvent) { c.FocusIn(event) },
+							// TODO: implement capture, etc. mostly need to decide syntax
+						})
 						{
 							vgparent := vgn
 							_ = vgparent
@@ -455,126 +436,111 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 													{
 														vgparent := vgn
 														_ = vgparent
-														vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n                  "}
-														vgparent.AppendChild(vgn)
-														vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "span", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "avatar"}}}
-														vgparent.AppendChild(vgn)
-														vgn.AddAttrInterface("title", c.UserName(t.Assignee))
-														vgn.SetInnerHTML(c.Initials(t.Assignee))
-														vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n                  "}
-														vgparent.AppendChild(vgn)
 														vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "span", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "assignee"}}}
 														vgparent.AppendChild(vgn)
 														vgn.SetInnerHTML(c.UserName(t.Assignee))
-														vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n                  "}
+														vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: " "}
 														vgparent.AppendChild(vgn)
-														if t.Due != "" {
+														if t.Due != "" || t.Priority > 0 {
 															vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "span", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "due"}}}
 															vgparent.AppendChild(vgn)
-															vgn.SetInnerHTML("due " + t.Due)
+															vgn.SetInnerHTML(dueAndPriority(t))
 														}
-														vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n                  "}
-														vgparent.AppendChild(vgn)
-														if t.Priority > 0 {
-															vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "span", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "prio"}}}
-															vgparent.AppendChild(vgn)
-															vgn.SetInnerHTML(PriorityLabel(t.Priority))
-														}
-														vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n                "}
-														vgparent.AppendChild(vgn)
 													}
 													vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n                "}
 													vgparent.AppendChild(vgn)
-													vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "div", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "card-actions"}}}
-													vgparent.AppendChild(vgn)
-													{
-														vgparent := vgn
-														_ = vgparent
-														vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n                  "}
+													if t.ID == c.ActiveCard {
+														vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "div", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "card-actions"}}}
 														vgparent.AppendChild(vgn)
-														vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "type", Val: "button"}, vugu.VGAttribute{Namespace: "", Key: "aria-label", Val: "Edit"}}}
-														vgparent.AppendChild(vgn)
-														vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
-															EventType: "click",
-															Func:      func(event vugu.DOMEvent) { c.EditTask(event, t.ID) },
-															// TODO: implement capture, etc. mostly need to decide syntax
-														})
 														{
 															vgparent := vgn
 															_ = vgparent
-															vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "✎"}
+															vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n                  "}
 															vgparent.AppendChild(vgn)
-														}
-														vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n                  "}
-														vgparent.AppendChild(vgn)
-														if ci > 0 {
-															vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "type", Val: "button"}, vugu.VGAttribute{Namespace: "", Key: "aria-label", Val: "Move left"}}}
+															vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "type", Val: "button"}, vugu.VGAttribute{Namespace: "", Key: "aria-label", Val: "Edit"}}}
 															vgparent.AppendChild(vgn)
 															vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
 																EventType: "click",
-																Func:      func(event vugu.DOMEvent) { c.MoveTask(event, t.ID, -1, 0) },
+																Func:      func(event vugu.DOMEvent) { c.EditTask(event, t.ID) },
 																// TODO: implement capture, etc. mostly need to decide syntax
 															})
 															{
 																vgparent := vgn
 																_ = vgparent
-																vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "←"}
+																vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "✎"}
 																vgparent.AppendChild(vgn)
 															}
-														}
-														vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n                  "}
-														vgparent.AppendChild(vgn)
-														if ti > 0 {
-															vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "type", Val: "button"}, vugu.VGAttribute{Namespace: "", Key: "aria-label", Val: "Move up"}}}
+															vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n                  "}
 															vgparent.AppendChild(vgn)
-															vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
-																EventType: "click",
-																Func:      func(event vugu.DOMEvent) { c.MoveTask(event, t.ID, 0, -1) },
-																// TODO: implement capture, etc. mostly need to decide syntax
-															})
-															{
-																vgparent := vgn
-																_ = vgparent
-																vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "↑"}
+															if ci > 0 {
+																vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "type", Val: "button"}, vugu.VGAttribute{Namespace: "", Key: "aria-label", Val: "Move left"}}}
 																vgparent.AppendChild(vgn)
+																vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
+																	EventType: "click",
+																	Func:      func(event vugu.DOMEvent) { c.MoveTask(event, t.ID, -1, 0) },
+																	// TODO: implement capture, etc. mostly need to decide syntax
+																})
+																{
+																	vgparent := vgn
+																	_ = vgparent
+																	vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "←"}
+																	vgparent.AppendChild(vgn)
+																}
 															}
-														}
-														vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n                  "}
-														vgparent.AppendChild(vgn)
-														if ti < len(col.Tasks)-1 {
-															vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "type", Val: "button"}, vugu.VGAttribute{Namespace: "", Key: "aria-label", Val: "Move down"}}}
+															vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n                  "}
 															vgparent.AppendChild(vgn)
-															vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
-																EventType: "click",
-																Func:      func(event vugu.DOMEvent) { c.MoveTask(event, t.ID, 0, 1) },
-																// TODO: implement capture, etc. mostly need to decide syntax
-															})
-															{
-																vgparent := vgn
-																_ = vgparent
-																vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "↓"}
+															if ti > 0 {
+																vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "type", Val: "button"}, vugu.VGAttribute{Namespace: "", Key: "aria-label", Val: "Move up"}}}
 																vgparent.AppendChild(vgn)
+																vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
+																	EventType: "click",
+																	Func:      func(event vugu.DOMEvent) { c.MoveTask(event, t.ID, 0, -1) },
+																	// TODO: implement capture, etc. mostly need to decide syntax
+																})
+																{
+																	vgparent := vgn
+																	_ = vgparent
+																	vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "↑"}
+																	vgparent.AppendChild(vgn)
+																}
 															}
-														}
-														vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n                  "}
-														vgparent.AppendChild(vgn)
-														if ci < 2 {
-															vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "type", Val: "button"}, vugu.VGAttribute{Namespace: "", Key: "aria-label", Val: "Move right"}}}
+															vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n                  "}
 															vgparent.AppendChild(vgn)
-															vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
-																EventType: "click",
-																Func:      func(event vugu.DOMEvent) { c.MoveTask(event, t.ID, 1, 0) },
-																// TODO: implement capture, etc. mostly need to decide syntax
-															})
-															{
-																vgparent := vgn
-																_ = vgparent
-																vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "→"}
+															if ti < len(col.Tasks)-1 {
+																vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "type", Val: "button"}, vugu.VGAttribute{Namespace: "", Key: "aria-label", Val: "Move down"}}}
 																vgparent.AppendChild(vgn)
+																vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
+																	EventType: "click",
+																	Func:      func(event vugu.DOMEvent) { c.MoveTask(event, t.ID, 0, 1) },
+																	// TODO: implement capture, etc. mostly need to decide syntax
+																})
+																{
+																	vgparent := vgn
+																	_ = vgparent
+																	vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "↓"}
+																	vgparent.AppendChild(vgn)
+																}
 															}
+															vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n                  "}
+															vgparent.AppendChild(vgn)
+															if ci < 2 {
+																vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "type", Val: "button"}, vugu.VGAttribute{Namespace: "", Key: "aria-label", Val: "Move right"}}}
+																vgparent.AppendChild(vgn)
+																vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
+																	EventType: "click",
+																	Func:      func(event vugu.DOMEvent) { c.MoveTask(event, t.ID, 1, 0) },
+																	// TODO: implement capture, etc. mostly need to decide syntax
+																})
+																{
+																	vgparent := vgn
+																	_ = vgparent
+																	vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "→"}
+																	vgparent.AppendChild(vgn)
+																}
+															}
+															vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n                "}
+															vgparent.AppendChild(vgn)
 														}
-														vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n                "}
-														vgparent.AppendChild(vgn)
 													}
 													vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n              "}
 													vgparent.AppendChild(vgn)

@@ -43,9 +43,9 @@ describe('task board', () => {
   test('loads, receives the server\'s seed by initial sync and renders the first project', async () => {
     await page.goto(new URL('board/', server.url).href);
     await page.locator('.card').first().waitFor({ timeout: 45000 });
-    assert.equal(await page.locator('nav.projects li').count(), 16);
+    assert.equal(await page.locator('nav.projects .project').count(), 16);
     const first = page.locator('nav.projects button[aria-current="true"]');
-    assert.match(await first.textContent(), /25/);
+    assert.match(await first.getAttribute('aria-label'), /25 tasks/);
     assert.equal(await page.locator('.card').count(), 25);
     assert.match(await page.locator('#sync-storage').textContent(), /OPFS/);
     await page.locator('#sync-online', { hasText: 'connected' }).waitFor({ timeout: 20000 });
@@ -73,6 +73,7 @@ describe('task board', () => {
     assert.equal(await page.locator('.column[data-status="backlog"] .card').last().locator('.title').textContent(), title);
 
     // Edit through the card's button.
+    await card(title).click(); // the focused card shows its actions
     await card(title).getByRole('button', { name: 'Edit' }).click();
     await page.locator('#edit-title').fill(`${title}, edited`);
     await page.locator('#edit-save').click();
@@ -105,6 +106,7 @@ describe('task board', () => {
     assert.equal(after[want], name);
 
     // Mouse: the card's own move button.
+    await card(name).click();
     await card(name).getByRole('button', { name: 'Move right' }).click();
     await page.waitForFunction((t) => [...document.querySelectorAll('.column[data-status="done"] .title')].some((e) => e.textContent === t), name);
     await card(name).focus();

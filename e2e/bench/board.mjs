@@ -34,8 +34,11 @@ async function moveLatency(page) {
 }
 
 const rows = [];
-for (const tasks of [400, 5000]) {
-  for (const mode of ['local', 'synced']) {
+// BOARD_BENCH_TASKS=5000 BOARD_BENCH_MODES=local narrows the run.
+const sizes = (process.env.BOARD_BENCH_TASKS ?? '400,5000').split(',').map(Number);
+const modes = (process.env.BOARD_BENCH_MODES ?? 'local,synced').split(',');
+for (const tasks of sizes) {
+  for (const mode of modes) {
     const server = await startServer(mode === 'synced' ? ['-seed-tasks', String(tasks)] : ['-sync=false']);
     const dir = mkdtempSync(path.join(tmpdir(), 'hearth-board-bench-'));
     const context = await launchPersistent(dir);
