@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hack-pad/safejs"
 	"github.com/hearthdb/hearth/client"
 	"github.com/vugu/vugu"
 	"github.com/vugu/vugu/domrender"
@@ -30,7 +31,7 @@ func main() {
 	}
 	root := &Root{env: renderer.EventEnv(), Status: "Opening the board…", Me: "u-01", View: "board"}
 
-	transport, err := client.NewWorkerTransport("/hearth-worker.js")
+	transport, err := workerTransport()
 	if err != nil {
 		root.Status = "Could not start the Hearth worker: " + err.Error()
 	} else {
@@ -53,4 +54,15 @@ func main() {
 		recordRender(time.Since(start))
 		root.AfterRender()
 	}
+}
+
+// workerTransport adopts the Hearth worker boot.js started while this
+// bundle loaded, or starts one.
+func workerTransport() (*client.WorkerTransport, error) {
+	if w, err := safejs.Global().Get("hearthBoardWorker"); err == nil {
+		if ok, _ := w.Truthy(); ok {
+			return client.AdoptWorker(w)
+		}
+	}
+	return client.NewWorkerTransport("/hearth-worker.js")
 }

@@ -24,13 +24,22 @@ func NewWorkerTransport(workerURL string) (*WorkerTransport, error) {
 	if err != nil {
 		return nil, err
 	}
-	u8, err := global.Get("Uint8Array")
-	if err != nil {
-		return nil, err
-	}
 	w, err := workerClass.New(workerURL, map[string]any{"type": "module", "name": "hearth"})
 	if err != nil {
 		return nil, fmt.Errorf("starting the Hearth worker %s: %w", workerURL, err)
+	}
+	return AdoptWorker(w)
+}
+
+// AdoptWorker speaks to a Hearth worker the page already started (a
+// module Worker on web/hearth-worker.js). A page that starts the worker
+// before its Go bundle has loaded overlaps the two downloads and
+// compilations; the worker sends nothing until asked, so no message is
+// lost before Go listens.
+func AdoptWorker(w safejs.Value) (*WorkerTransport, error) {
+	u8, err := safejs.Global().Get("Uint8Array")
+	if err != nil {
+		return nil, err
 	}
 	t := &WorkerTransport{worker: w, uint8Array: u8}
 	t.onMessage, err = safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {

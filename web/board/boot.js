@@ -27,6 +27,10 @@ document.addEventListener('keydown', (event) => {
   }
 });
 
+// Start the Hearth worker now, while the board's own bundle downloads and
+// compiles: the Go client adopts it (client.AdoptWorker).
+window.hearthBoardWorker = new Worker('/hearth-worker.js', { type: 'module', name: 'hearth' });
+
 const go = new globalThis.Go();
 try {
   const { instance } = await WebAssembly.instantiateStreaming(fetch(`./dist/${boardFile}`), go.importObject);
