@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,7 +20,7 @@ const syncTestMigration = `CREATE TABLE tasks(id TEXT PRIMARY KEY, title TEXT NO
 
 // page is one worker's page: replies by id, pushes by subscription.
 type page struct {
-	t      *testing.T
+	t      testing.TB
 	eng    *Engine
 	mu     sync.Mutex
 	nextID int64
@@ -28,7 +29,7 @@ type page struct {
 	pushes map[int64][]map[string]any
 }
 
-func newPage(t *testing.T) *page {
+func newPage(t testing.TB) *page {
 	p := &page{t: t, reply: map[int64]map[string]any{}, pushes: map[int64][]map[string]any{}}
 	p.cond = sync.NewCond(&p.mu)
 	p.eng = New(MemoryStorage{}, func(msg []byte) {
@@ -101,7 +102,7 @@ func (p *page) latest(sub int64) map[string]any {
 	return list[len(list)-1]
 }
 
-func syncServer(t *testing.T) string {
+func syncServer(t testing.TB) string {
 	srv, err := syncserver.New(syncserver.Config{
 		Migrations: []store.Migration{{Version: 1, SQL: syncTestMigration}},
 		Tables:     []schema.Table{{Name: "tasks"}},
@@ -194,4 +195,24 @@ func TestSyncOptionsAreChecked(t *testing.T) {
 	db := c.open("plain")
 	c.fail("sync", map[string]any{"db": db}, protocol.CodeBadRequest)
 	c.fail("watch", map[string]any{"db": db, "sync": true}, protocol.CodeBadRequest)
+}
+
+var hopRuns atomic.Int64
+
+// BenchmarkSyncHop: a write on one engine until another engine's live
+// query shows it, through a real server on loopback (the browser bench
+// measures the same hop in Chromium).
+func BenchmarkSyncHop(b *testing.B) {
+	url := syncServer(b)
+	a, c := newPage(b), newPage(b)
+	run := hopRuns.Add(1)
+	dbA, dbC := a.openSynced(fmt.Sprintf("hop-a-%d", run), url), c.openSynced(fmt.Sprintf("hop-c-%d", run), url)
+	a.call("exec", map[string]any{"db": dbA, "sql": "INSERT INTO tasks(id, title) VALUES ('t1', 'start')"})
+	sub := c.call("watch", map[string]any{"db": dbC, "sql": "SELECT title FROM tasks WHERE id = 't1'"})["sub"].(int64)
+	b.ResetTimer()
+	for i := range b.N {
+		title := fmt.Sprintf("hop %d", i)
+		a.call("exec", map[string]any{"db": dbA, "sql": "UPDATE tasks SET title = ? WHERE id = 't1'", "params": []any{title}})
+		c.waitUntil("the hop", func() bool { return strings.Contains(fmt.Sprint(c.latest(sub)), title) })
+	}
 }
