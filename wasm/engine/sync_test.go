@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http/httptest"
 	"strings"
@@ -12,9 +13,11 @@ import (
 
 	boardschema "github.com/hearthdb/hearth/board/schema"
 	"github.com/hearthdb/hearth/syncserver"
+	"github.com/hearthdb/hearth/syncserver/seeder"
 	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/schema"
 	"github.com/hearthdb/hearth/wasm/protocol"
+	"github.com/ncruces/go-sqlite3"
 )
 
 const syncTestMigration = `CREATE TABLE tasks(id TEXT PRIMARY KEY, title TEXT NOT NULL DEFAULT '', done INTEGER NOT NULL DEFAULT 0)`
@@ -306,4 +309,42 @@ func TestDoubleBookingIsFlaggedOnBothDevices(t *testing.T) {
 	b.call("dismissChange", map[string]any{"db": dbB, "seq": seq})
 	b.fail("dismissChange", map[string]any{"db": dbB, "seq": seq}, protocol.CodeNotFound)
 	b.fail("discardQuarantined", map[string]any{"db": dbB, "quarantineId": int64(99)}, protocol.CodeNotFound)
+}
+
+// BenchmarkInitialSyncBoard: a fresh device pulls the seeded 5,000-task
+// board workspace through the engine, to queryable.
+func BenchmarkInitialSyncBoard(b *testing.B) {
+	srv, err := syncserver.New(syncserver.Config{Migrations: boardschema.Migrations, Tables: boardschema.Tables})
+	if err != nil {
+		b.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	b.Cleanup(func() { hs.Close(); srv.Close() })
+	url := "ws" + strings.TrimPrefix(hs.URL, "http")
+	if _, err := seeder.Seed(context.Background(), url, boardschema.Migrations, boardschema.Tables, func(conn *sqlite3.Conn) error {
+		return boardschema.Seed(conn, boardschema.SeedOptions{Tasks: 5000})
+	}); err != nil {
+		b.Fatal(err)
+	}
+	var migrations, tables []any
+	for _, m := range boardschema.Migrations {
+		migrations = append(migrations, map[string]any{"version": m.Version, "sql": m.SQL})
+	}
+	for _, tb := range boardschema.Tables {
+		tables = append(tables, tb.Name)
+	}
+	b.ResetTimer()
+	for range b.N {
+		p := newPage(b)
+		db := p.call("open", map[string]any{"name": fmt.Sprintf("initial-%d", hopRuns.Add(1)), "storage": "memory", "migrations": migrations,
+			"sync": map[string]any{"url": url, "tables": tables}})["db"].(int64)
+		sub := p.call("watch", map[string]any{"db": db, "sync": true})["sub"].(int64)
+		p.waitUntil("synced", func() bool {
+			st, _ := p.latest(sub)["status"].(map[string]any)
+			return st != nil && st["connected"] == true && st["initialSync"].(map[string]any)["active"] == false && st["head"].(int64) > 0 && st["cursor"] == st["head"]
+		})
+		b.StopTimer()
+		p.call("close", map[string]any{"db": db})
+		b.StartTimer()
+	}
 }
