@@ -105,6 +105,7 @@ bench-go:
 bench-browser: build node_modules/.package-lock.json
 	node e2e/bench/run.mjs
 	node e2e/bench/live.mjs
+	node e2e/bench/sync.mjs
 
 clean:
 	rm -rf $(DIST) $(BOARD_DIST) bin

@@ -170,3 +170,36 @@ func (c *Client) SetOnline(ctx context.Context, online bool) error {
 	_, err := c.request(ctx, protocol.OpNetwork, map[string]any{"online": online})
 	return err
 }
+
+// RetryQuarantined re-journals a quarantined outgoing change
+// (_hearth_quarantine.id), renaming columns if rename is non-nil, and
+// returns its journal seq.
+func (db *DB) RetryQuarantined(ctx context.Context, quarantineID int64, rename map[string]string) (int64, error) {
+	fields := map[string]any{"db": db.handle, "quarantineId": quarantineID}
+	if rename != nil {
+		m := map[string]any{}
+		for k, v := range rename {
+			m[k] = v
+		}
+		fields["rename"] = m
+	}
+	v, err := db.c.request(ctx, protocol.OpRetryQuarantined, fields)
+	if err != nil {
+		return 0, err
+	}
+	seq, _ := v.(map[string]any)["seq"].(int64)
+	return seq, nil
+}
+
+// DiscardQuarantined drops a quarantined change for good.
+func (db *DB) DiscardQuarantined(ctx context.Context, quarantineID int64) error {
+	_, err := db.c.request(ctx, protocol.OpDiscardQuarantined, map[string]any{"db": db.handle, "quarantineId": quarantineID})
+	return err
+}
+
+// DismissChange deletes a flagged or refused journal entry
+// (_hearth_journal.seq) the app has shown.
+func (db *DB) DismissChange(ctx context.Context, seq int64) error {
+	_, err := db.c.request(ctx, protocol.OpDismissChange, map[string]any{"db": db.handle, "seq": seq})
+	return err
+}

@@ -217,6 +217,12 @@ export declare class Database {
   syncStatus(): Promise<SyncStatus>;
   /** onStatus gets the sync status now and on every change. Resolves to a function that ends it. */
   onSyncStatus(onStatus: (status: SyncStatus) => void): Promise<() => Promise<void>>;
+  /** Re-journals a quarantined outgoing change (_hearth_quarantine.id), renaming columns if given; resolves to its journal seq. */
+  retryQuarantined(quarantineId: number, rename?: Record<string, string>): Promise<number>;
+  /** Drops a quarantined change for good. */
+  discardQuarantined(quarantineId: number): Promise<void>;
+  /** Deletes a flagged or refused journal entry (_hearth_journal.seq) once the app has shown it; NOT_FOUND if gone. */
+  dismissChange(seq: number): Promise<void>;
   /** Whether the database was opened with sync. */
   readonly synced: boolean;
   readonly version: number;

@@ -280,6 +280,25 @@ export class Database {
     };
   }
 
+  /**
+   * Puts a quarantined outgoing change (a row of _hearth_quarantine) back in
+   * the journal, optionally renaming columns ({old: new}); resolves to its
+   * new journal seq.
+   */
+  async retryQuarantined(quarantineId, rename) {
+    return (await this.worker.request('retryQuarantined', { db: this.handle, quarantineId, rename })).seq;
+  }
+
+  /** Drops a quarantined change for good. */
+  async discardQuarantined(quarantineId) {
+    await this.worker.request('discardQuarantined', { db: this.handle, quarantineId });
+  }
+
+  /** Deletes a flagged or refused journal entry the app has shown (by _hearth_journal.seq). */
+  async dismissChange(seq) {
+    await this.worker.request('dismissChange', { db: this.handle, seq });
+  }
+
   /** Storage in use and why, queue depth and live-query statistics. */
   async info() {
     const info = await this.worker.request('info', { db: this.handle });

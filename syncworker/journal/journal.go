@@ -655,6 +655,13 @@ func Dismiss(conn *sqlite3.Conn, seq int64) error {
 	if err := execArgs(conn, `DELETE FROM _hearth_journal WHERE seq = ?1 AND state NOT IN ('pending', 'sent')`, seq); err != nil {
 		return fmt.Errorf("journal: dismiss %d: %w", seq, err)
 	}
+	if conn.Changes() == 0 {
+		n, err := queryInt(conn, `SELECT count(*) FROM _hearth_journal WHERE seq = ?1`, seq)
+		if err == nil && n > 0 {
+			return fmt.Errorf("journal: dismiss %d: the change is not settled yet", seq)
+		}
+		return fmt.Errorf("journal: dismiss %d: %w", seq, ErrNotFound)
+	}
 	return nil
 }
 

@@ -80,7 +80,8 @@ func (e *Engine) Receive(msg []byte) {
 		owner.queue.push(req)
 		go e.own(handle, owner)
 	case protocol.OpExec, protocol.OpQuery, protocol.OpBatch, protocol.OpClose,
-		protocol.OpWatch, protocol.OpUnwatch, protocol.OpInfo, protocol.OpSync:
+		protocol.OpWatch, protocol.OpUnwatch, protocol.OpInfo, protocol.OpSync,
+		protocol.OpRetryQuarantined, protocol.OpDiscardQuarantined, protocol.OpDismissChange:
 		// Pushing under e.mu orders this request against the owner's exit:
 		// it is either queued before the owner drains its queue, or it
 		// finds the handle gone.
@@ -475,6 +476,8 @@ func (e *Engine) run(db *database, req protocol.Request, enc *protocol.Encoder) 
 		}
 		protocol.EncodeOKHeader(enc, req.ID)
 		db.sync.client.Status().Encode(enc)
+	case protocol.OpRetryQuarantined, protocol.OpDiscardQuarantined, protocol.OpDismissChange:
+		return e.runJournalOp(db, req, enc)
 	case protocol.OpClose:
 		if db.sync != nil {
 			db.sync.close()

@@ -284,3 +284,57 @@ func runCall(conn *sqlite3.Conn, fn func(*sqlite3.Conn) error) (err error) {
 	}()
 	return fn(conn)
 }
+
+// runJournalOp lets the app settle what sync set aside: retry or discard a
+// quarantined change, dismiss a flagged or refused one it has shown.
+func (e *Engine) runJournalOp(db *database, req protocol.Request, enc *protocol.Encoder) error {
+	if db.sync == nil {
+		return errNotSynced(db.handle)
+	}
+	if db.conn.InTransaction() {
+		return protocol.Errorf(protocol.CodeBusy, "op %q cannot run inside the app's open transaction", req.Op)
+	}
+	// "id" is the envelope's request id: operands need other names.
+	key := "quarantineId"
+	if req.Op == protocol.OpDismissChange {
+		key = "seq"
+	}
+	n, ok := req.Fields[key].(int64)
+	if !ok {
+		return protocol.Errorf(protocol.CodeBadRequest, "op %q needs integer field %q, got %s", req.Op, key, protocol.TypeName(req.Fields[key]))
+	}
+	conn := db.conn.db
+	var seq int64
+	var err error
+	switch req.Op {
+	case protocol.OpRetryQuarantined:
+		rename := map[string]string{}
+		if m, ok := req.Fields["rename"].(map[string]any); ok {
+			for from, to := range m {
+				if s, ok := to.(string); ok {
+					rename[from] = s
+				}
+			}
+		}
+		seq, err = db.sync.journal.Retry(conn, n, rename)
+	case protocol.OpDiscardQuarantined:
+		err = journal.Discard(conn, n)
+	case protocol.OpDismissChange:
+		err = journal.Dismiss(conn, n)
+	}
+	if errors.Is(err, journal.ErrNotFound) {
+		return protocol.Errorf(protocol.CodeNotFound, "%s %d: %v", key, n, err)
+	}
+	if err != nil {
+		return protocol.Errorf(protocol.CodeBadRequest, "%s: %v", req.Op, err)
+	}
+	db.conn.markWritten(hearthTables)
+	if req.Op == protocol.OpRetryQuarantined {
+		db.sync.client.Notify()
+	}
+	protocol.EncodeOKHeader(enc, req.ID)
+	enc.Map(1)
+	enc.Key("seq")
+	enc.Int(seq)
+	return nil
+}

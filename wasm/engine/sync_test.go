@@ -2,24 +2,29 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	boardschema "github.com/hearthdb/hearth/board/schema"
 	"github.com/hearthdb/hearth/syncserver"
+	"github.com/hearthdb/hearth/syncserver/seeder"
 	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/schema"
 	"github.com/hearthdb/hearth/wasm/protocol"
+	"github.com/ncruces/go-sqlite3"
 )
 
 const syncTestMigration = `CREATE TABLE tasks(id TEXT PRIMARY KEY, title TEXT NOT NULL DEFAULT '', done INTEGER NOT NULL DEFAULT 0)`
 
 // page is one worker's page: replies by id, pushes by subscription.
 type page struct {
-	t      *testing.T
+	t      testing.TB
 	eng    *Engine
 	mu     sync.Mutex
 	nextID int64
@@ -28,7 +33,7 @@ type page struct {
 	pushes map[int64][]map[string]any
 }
 
-func newPage(t *testing.T) *page {
+func newPage(t testing.TB) *page {
 	p := &page{t: t, reply: map[int64]map[string]any{}, pushes: map[int64][]map[string]any{}}
 	p.cond = sync.NewCond(&p.mu)
 	p.eng = New(MemoryStorage{}, func(msg []byte) {
@@ -38,6 +43,9 @@ func newPage(t *testing.T) *page {
 			return
 		}
 		m := v.(map[string]any)
+		if debugPages {
+			t.Logf("message: %v", m)
+		}
 		p.mu.Lock()
 		if id, ok := m["id"].(int64); ok {
 			if _, progress := m["progress"]; !progress {
@@ -92,6 +100,27 @@ func (p *page) call(op string, fields map[string]any) map[string]any {
 	return r["ok"].(map[string]any)
 }
 
+// fail sends a request that must fail with code.
+func (p *page) fail(op string, fields map[string]any, code string) {
+	p.t.Helper()
+	p.mu.Lock()
+	p.nextID++
+	id := p.nextID
+	p.mu.Unlock()
+	m := map[string]any{"v": int64(1), "id": id, "op": op}
+	for k, v := range fields {
+		m[k] = v
+	}
+	msg, _ := protocol.Encode(m)
+	p.eng.Receive(msg)
+	var r map[string]any
+	p.waitUntil("the reply to "+op, func() bool { r = p.reply[id]; return r != nil })
+	e, _ := r["error"].(map[string]any)
+	if e == nil || e["code"] != code {
+		p.t.Fatalf("%s: got %v, want error %s", op, r, code)
+	}
+}
+
 // latest returns the newest push of a subscription (nil if none).
 func (p *page) latest(sub int64) map[string]any {
 	list := p.pushes[sub]
@@ -101,7 +130,7 @@ func (p *page) latest(sub int64) map[string]any {
 	return list[len(list)-1]
 }
 
-func syncServer(t *testing.T) string {
+func syncServer(t testing.TB) string {
 	srv, err := syncserver.New(syncserver.Config{
 		Migrations: []store.Migration{{Version: 1, SQL: syncTestMigration}},
 		Tables:     []schema.Table{{Name: "tasks"}},
@@ -194,4 +223,128 @@ func TestSyncOptionsAreChecked(t *testing.T) {
 	db := c.open("plain")
 	c.fail("sync", map[string]any{"db": db}, protocol.CodeBadRequest)
 	c.fail("watch", map[string]any{"db": db, "sync": true}, protocol.CodeBadRequest)
+}
+
+var hopRuns atomic.Int64
+
+const debugPages = false
+
+// BenchmarkSyncHop: a write on one engine until another engine's live
+// query shows it, through a real server on loopback (the browser bench
+// measures the same hop in Chromium).
+func BenchmarkSyncHop(b *testing.B) {
+	url := syncServer(b)
+	a, c := newPage(b), newPage(b)
+	run := hopRuns.Add(1)
+	dbA, dbC := a.openSynced(fmt.Sprintf("hop-a-%d", run), url), c.openSynced(fmt.Sprintf("hop-c-%d", run), url)
+	a.call("exec", map[string]any{"db": dbA, "sql": "INSERT INTO tasks(id, title) VALUES ('t1', 'start')"})
+	sub := c.call("watch", map[string]any{"db": dbC, "sql": "SELECT title FROM tasks WHERE id = 't1'"})["sub"].(int64)
+	b.ResetTimer()
+	for i := range b.N {
+		title := fmt.Sprintf("hop %d", i)
+		a.call("exec", map[string]any{"db": dbA, "sql": "UPDATE tasks SET title = ? WHERE id = 't1'", "params": []any{title}})
+		c.waitUntil("the hop", func() bool { return strings.Contains(fmt.Sprint(c.latest(sub)), title) })
+	}
+}
+
+// TestDoubleBookingIsFlaggedOnBothDevices: the board's server invariant
+// flags (does not refuse) a booking of a room and slot another booking
+// holds; the violation syncs to both devices as a _hearth_violations row,
+// the second booking's journal entry ends flagged, and the app can dismiss
+// it once shown.
+func TestDoubleBookingIsFlaggedOnBothDevices(t *testing.T) {
+	srv, err := syncserver.New(syncserver.Config{Migrations: boardschema.Migrations, Tables: boardschema.Tables,
+		Invariants: []syncserver.Invariant{boardschema.DoubleBooking}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() { hs.Close(); srv.Close() })
+	url := "ws" + strings.TrimPrefix(hs.URL, "http")
+	var migrations []any
+	for _, m := range boardschema.Migrations {
+		migrations = append(migrations, map[string]any{"version": m.Version, "sql": m.SQL})
+	}
+	var tables []any
+	for _, tb := range boardschema.Tables {
+		tables = append(tables, tb.Name)
+	}
+	open := func(p *page, name string) int64 {
+		return p.call("open", map[string]any{"name": name, "storage": "memory", "migrations": migrations,
+			"sync": map[string]any{"url": url, "tables": tables}})["db"].(int64)
+	}
+	a, b := newPage(t), newPage(t)
+	dbA, dbB := open(a, "book-a"), open(b, "book-b")
+	book := func(p *page, db int64, id, who string) {
+		p.call("exec", map[string]any{"db": db, "sql": "INSERT INTO bookings(id, workspace_id, room_id, slot, title, booked_by) VALUES (?, 'ws-main', 'r-1', '2026-11-24T10:00', ?, ?)",
+			"params": []any{id, "meeting of " + who, who}})
+	}
+	book(a, dbA, "b-a", "ada")
+	statusA := a.call("watch", map[string]any{"db": dbA, "sync": true})["sub"].(int64)
+	a.waitUntil("A's booking acknowledged", func() bool {
+		st := a.latest(statusA)
+		return st != nil && st["status"].(map[string]any)["pending"] == int64(0) && st["status"].(map[string]any)["connected"] == true
+	})
+	violations := map[*page]int64{}
+	for p, db := range map[*page]int64{a: dbA, b: dbB} {
+		violations[p] = p.call("watch", map[string]any{"db": db, "sql": "SELECT message FROM _hearth_violations"})["sub"].(int64)
+	}
+	book(b, dbB, "b-b", "grace")
+	for _, p := range []*page{a, b} {
+		p.waitUntil("the violation on both devices", func() bool {
+			return strings.Contains(fmt.Sprint(p.latest(violations[p])), "double booking")
+		})
+	}
+	var flagged []any
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		flagged = b.call("query", map[string]any{"db": dbB, "sql": "SELECT seq, detail FROM _hearth_journal WHERE state = 'flagged'"})["rows"].([]any)
+		if len(flagged) == 1 {
+			break
+		}
+	}
+	if len(flagged) != 1 || !strings.Contains(fmt.Sprint(flagged[0]), "double booking") {
+		t.Fatalf("flagged entries on B: %v", flagged)
+	}
+	seq := flagged[0].([]any)[0].(int64)
+	b.call("dismissChange", map[string]any{"db": dbB, "seq": seq})
+	b.fail("dismissChange", map[string]any{"db": dbB, "seq": seq}, protocol.CodeNotFound)
+	b.fail("discardQuarantined", map[string]any{"db": dbB, "quarantineId": int64(99)}, protocol.CodeNotFound)
+}
+
+// BenchmarkInitialSyncBoard: a fresh device pulls the seeded 5,000-task
+// board workspace through the engine, to queryable.
+func BenchmarkInitialSyncBoard(b *testing.B) {
+	srv, err := syncserver.New(syncserver.Config{Migrations: boardschema.Migrations, Tables: boardschema.Tables})
+	if err != nil {
+		b.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	b.Cleanup(func() { hs.Close(); srv.Close() })
+	url := "ws" + strings.TrimPrefix(hs.URL, "http")
+	if _, err := seeder.Seed(context.Background(), url, boardschema.Migrations, boardschema.Tables, func(conn *sqlite3.Conn) error {
+		return boardschema.Seed(conn, boardschema.SeedOptions{Tasks: 5000})
+	}); err != nil {
+		b.Fatal(err)
+	}
+	var migrations, tables []any
+	for _, m := range boardschema.Migrations {
+		migrations = append(migrations, map[string]any{"version": m.Version, "sql": m.SQL})
+	}
+	for _, tb := range boardschema.Tables {
+		tables = append(tables, tb.Name)
+	}
+	b.ResetTimer()
+	for range b.N {
+		p := newPage(b)
+		db := p.call("open", map[string]any{"name": fmt.Sprintf("initial-%d", hopRuns.Add(1)), "storage": "memory", "migrations": migrations,
+			"sync": map[string]any{"url": url, "tables": tables}})["db"].(int64)
+		sub := p.call("watch", map[string]any{"db": db, "sync": true})["sub"].(int64)
+		p.waitUntil("synced", func() bool {
+			st, _ := p.latest(sub)["status"].(map[string]any)
+			return st != nil && st["connected"] == true && st["initialSync"].(map[string]any)["active"] == false && st["head"].(int64) > 0 && st["cursor"] == st["head"]
+		})
+		b.StopTimer()
+		p.call("close", map[string]any{"db": db})
+		b.StartTimer()
+	}
 }

@@ -17,6 +17,9 @@ const (
 	CodeSchemaTooNew       = "SCHEMA_TOO_NEW"
 	CodeWrongKey           = "WRONG_KEY"
 	CodeBusy               = "BUSY"
+	// CodeNotFound: the journal entry or quarantined change named does
+	// not exist (any more).
+	CodeNotFound = "NOT_FOUND"
 )
 
 // Operations a request may name.
@@ -38,6 +41,14 @@ const (
 	// OpSync reports a synced database's sync status; OpWatch with
 	// {sync: true} subscribes to it.
 	OpSync = "sync"
+	// OpRetryQuarantined re-journals a quarantined outgoing change
+	// ({quarantineId, rename?}); OpDiscardQuarantined drops one
+	// ({quarantineId});
+	// OpDismissChange deletes a flagged or refused journal entry the app
+	// has shown ({seq}).
+	OpRetryQuarantined   = "retryQuarantined"
+	OpDiscardQuarantined = "discardQuarantined"
+	OpDismissChange      = "dismissChange"
 	// OpNetwork passes the page's network signal ({online}) to every
 	// sync client. Like OpDatabases it addresses no handle.
 	OpNetwork = "network"
