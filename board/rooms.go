@@ -115,8 +115,18 @@ func (c *Root) CancelBooking(e vugu.DOMEvent, id string) {
 	})
 }
 
-// OpenConflicts shows the double bookings behind the violations notice.
-func (c *Root) OpenConflicts(e vugu.DOMEvent) {
+// OpenConflicts counts the double bookings still in place while the server
+// has flagged any: the notice goes once every flagged slot is resolved
+// (the violation rows stay, as history, in the sync bar's count).
+func (c *Root) OpenConflicts() int {
+	if len(c.Violations) == 0 {
+		return 0
+	}
+	return len(conflicts(c.Bookings))
+}
+
+// ShowConflictsPanel shows the double bookings behind the violations notice.
+func (c *Root) ShowConflictsPanel(e vugu.DOMEvent) {
 	c.ShowView(e, "rooms")
 	c.ShowConflicts = true
 }

@@ -577,3 +577,15 @@ func dueAndPriority(t Task) string {
 	}
 	return strings.Join(parts, " · ")
 }
+
+// EmptyText explains an empty board: the first sync still arriving, or
+// no data at all.
+func (c *Root) EmptyText() string {
+	if p := c.Sync.InitialSync; p.Active {
+		return "Receiving the workspace from the server: " + initialSyncLabel(p) + "."
+	}
+	if c.Sync.Enabled {
+		return "No projects yet: they arrive with the first sync."
+	}
+	return "No projects yet."
+}

@@ -141,7 +141,7 @@ describe('task board', () => {
   test('the server flags the double booking: a notice opens both bookings', async () => {
     // The two bookings of one slot synced to the real server, whose
     // DoubleBooking invariant kept them and synced back violation rows.
-    await page.locator('.notice', { hasText: 'conflict' }).waitFor({ timeout: 20000 });
+    await page.locator('.notice', { hasText: 'double booking' }).waitFor({ timeout: 20000 });
     assert.match(await page.locator('#sync-violations').textContent(), /[1-9]\d* violations/);
     // Non-blocking: the board stays usable with the notice up.
     assert.equal(await page.locator('.card').count(), 26);
@@ -154,6 +154,7 @@ describe('task board', () => {
     const before = await panel.locator('.conflict li').count();
     await panel.locator('.conflict li button').last().click();
     await page.waitForFunction((n) => document.querySelectorAll('.conflicts .conflict li').length === n - 1, before);
+    if (before === 2) await page.locator('.notice', { hasText: 'double booking' }).waitFor({ state: 'detached' });
     await panel.getByRole('button', { name: 'Close' }).click();
     await page.locator('#view-board').click();
   });
