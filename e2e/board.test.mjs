@@ -115,6 +115,22 @@ describe('task board', () => {
     await page.screenshot({ path: path.join(shots, 'moved.png') });
   });
 
+  test('archives one task and deletes another', async () => {
+    const titles = await page.locator('.column[data-status="done"] .title').allTextContents();
+    const [archived, deleted] = titles;
+    for (const [name, action] of [[archived, 'Archive'], [deleted, 'Delete']]) {
+      const target = page.locator('.column[data-status="done"] .card').first();
+      assert.equal(await target.locator('.title').textContent(), name);
+      await target.focus();
+      await page.keyboard.press('Enter'); // Enter on a focused card edits it
+      await page.locator('#edit-title').waitFor();
+      await page.getByRole('button', { name: action, exact: true }).click();
+      await page.waitForFunction(([n, count]) => document.querySelectorAll('.column[data-status="done"] .card').length === count, [name, titles.length - (action === 'Archive' ? 1 : 2)]);
+    }
+    assert.equal(await page.locator('.card').count(), 24);
+    assert.match(await page.locator('nav.projects button[aria-current="true"]').getAttribute('aria-label'), /24 tasks/);
+  });
+
   test('a reload keeps every change', async () => {
     const name = `${title}, edited`;
     const order = await page.locator('.column[data-status="doing"] .title').allTextContents();
@@ -122,8 +138,8 @@ describe('task board', () => {
     await card(name).waitFor({ timeout: 30000 });
     assert.equal(await columnOf(name), 'doing');
     assert.deepEqual(await page.locator('.column[data-status="doing"] .title').allTextContents(), order);
-    // Seeded once: the reload did not load the demo data again.
-    assert.equal(await page.locator('.card').count(), 26);
+    // Seeded once, and archive/delete held: the reload loaded nothing again.
+    assert.equal(await page.locator('.card').count(), 24);
   });
 
   test('books a meeting room', async () => {
@@ -144,7 +160,7 @@ describe('task board', () => {
     await page.locator('.notice', { hasText: 'double booking' }).waitFor({ timeout: 20000 });
     assert.match(await page.locator('#sync-violations').textContent(), /[1-9]\d* violations/);
     // Non-blocking: the board stays usable with the notice up.
-    assert.equal(await page.locator('.card').count(), 26);
+    assert.equal(await page.locator('.card').count(), 24);
     await page.locator('#open-conflicts').click();
     const panel = page.getByRole('region', { name: 'Double bookings' });
     await panel.waitFor();
@@ -167,6 +183,14 @@ describe('task board', () => {
     await page.reload();
     await card(name).waitFor({ timeout: 30000 });
     assert.ok(await page.evaluate(() => navigator.serviceWorker.controller !== null), 'page not controlled by the service worker');
+    // One cache, named by both bundles' hashes: a deploy gets a new one
+    // and the old is deleted on activation.
+    const cacheNames = await page.evaluate(async () => {
+      const { boardFile } = await import('/board/dist/bundle.js');
+      const { wasmFile } = await import('/dist/bundle.js');
+      return { names: (await caches.keys()).filter((n) => n.startsWith('hearth-board-')), want: `hearth-board-${boardFile}-${wasmFile}` };
+    });
+    assert.deepEqual(cacheNames.names, [cacheNames.want]);
 
     await server.stop();
     await context.setOffline(true);
@@ -174,7 +198,7 @@ describe('task board', () => {
       await page.reload();
       await card(name).waitFor({ timeout: 30000 });
       assert.equal(await columnOf(name), 'doing');
-      assert.equal(await page.locator('.card').count(), 26);
+      assert.equal(await page.locator('.card').count(), 24);
       assert.match(await page.locator('#sync-online').textContent(), /offline/);
       await page.screenshot({ path: path.join(shots, 'offline.png') });
     } finally {

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/hearthdb/hearth/client"
+)
+
+func TestColumnsOfSortsFiltersAndKeepsUnknownStatuses(t *testing.T) {
+	tasks := tasksOf(client.Result{Rows: [][]any{
+		{"b", "B", "", "doing", 2.0, "u-01", "", int64(0)},
+		{"a", "A", "", "doing", int64(1), "u-02", "", int64(0)},
+		{"c", "C", "", "someday", 1.0, "u-01", "", int64(0)},
+		{"d", "D", "", "done", 0.5, "u-01", "2026-12-01", int64(3)},
+	}})
+	cols := columnsOf(tasks, "")
+	got := ""
+	for _, c := range cols {
+		got += c.Status + ":"
+		for _, t := range c.Tasks {
+			got += t.ID
+		}
+		got += " "
+	}
+	if got != "backlog:c doing:ab done:d " {
+		t.Fatalf("columns %q", got)
+	}
+	if n := len(columnsOf(tasks, "u-02")[1].Tasks); n != 1 {
+		t.Fatalf("filtered doing column has %d tasks, want 1", n)
+	}
+	if s := dueAndPriority(tasks[3]); s != "due 2026-12-01 · High" {
+		t.Fatalf("dueAndPriority %q", s)
+	}
+}
+
+func TestMoveTaskWritesMidpointAndRenumbersWhenTight(t *testing.T) {
+	c := &Root{writes: make(chan func(context.Context) error, 4), ActiveProject: "p"}
+	c.Tasks = []Task{
+		{ID: "a", Status: "backlog", Position: 1},
+		{ID: "b", Status: "backlog", Position: 2},
+		{ID: "x", Status: "doing", Position: 1},
+		{ID: "y", Status: "doing", Position: 3},
+	}
+	c.moveTask("b", 1, 0) // b was second in backlog: lands second in doing
+	if got := fmt.Sprint(positionsOf(c.Tasks)); got != "map[a:backlog/1 b:doing/2 x:doing/1 y:doing/3]" {
+		t.Fatalf("after move right: %s", got)
+	}
+	c.moveTask("y", 0, -1) // y up past b: between x (1) and b (2)
+	if got := fmt.Sprint(positionsOf(c.Tasks)); got != "map[a:backlog/1 b:doing/2 x:doing/1 y:doing/1.5]" {
+		t.Fatalf("after move up: %s", got)
+	}
+	if len(c.writes) != 2 {
+		t.Fatalf("%d writes queued, want one per move", len(c.writes))
+	}
+	// Neighbours too close to split: the column is renumbered in one batch.
+	c.Tasks = []Task{{ID: "p", Status: "done", Position: 1}, {ID: "q", Status: "done", Position: 1 + 1e-12}, {ID: "r", Status: "done", Position: 5}}
+	c.moveTask("r", 0, -1)
+	if got := fmt.Sprint(positionsOf(c.Tasks)); got != "map[p:done/1 q:done/3 r:done/2]" {
+		t.Fatalf("after renumber: %s", got)
+	}
+}
+
+func positionsOf(tasks []Task) map[string]string {
+	out := map[string]string{}
+	for _, t := range tasks {
+		out[t.ID] = fmt.Sprintf("%s/%v", t.Status, t.Position)
+	}
+	return out
+}
+
+func TestConflictsGroupsSameRoomAndSlot(t *testing.T) {
+	got := conflicts([]Booking{
+		{ID: "1", Room: "r1", Slot: "s9"}, {ID: "2", Room: "r1", Slot: "s10"},
+		{ID: "3", Room: "r1", Slot: "s9"}, {ID: "4", Room: "r2", Slot: "s9"},
+	})
+	if len(got) != 1 || len(got[0]) != 2 || got[0][0].ID != "1" || got[0][1].ID != "3" {
+		t.Fatalf("conflicts %+v", got)
+	}
+}
+
+func TestSyncURLFollowsPageProtocol(t *testing.T) {
+	if u := syncURL("https:", "example.com"); u != "wss://example.com/sync" {
+		t.Fatal(u)
+	}
+	if u := syncURL("http:", "127.0.0.1:8080"); u != "ws://127.0.0.1:8080/sync" {
+		t.Fatal(u)
+	}
+}
