@@ -175,6 +175,24 @@ describe('task board', () => {
     await page.locator('#view-board').click();
   });
 
+  test('the sync bar counts changes made offline and clears them on reconnect', async () => {
+    const name = `${title}, edited`;
+    await page.locator('#sync-pending', { hasText: /^0 pending$/ }).waitFor({ timeout: 20000 });
+    await context.setOffline(true);
+    try {
+      await page.locator('#sync-online', { hasText: 'offline' }).waitFor();
+      await card(name).focus();
+      await page.keyboard.press('Alt+ArrowDown'); // a local write: applied at once, offline
+      await page.keyboard.press('Alt+ArrowUp');
+      await page.locator('#sync-pending', { hasText: /^[1-9]\d* pending$/ }).waitFor();
+      await page.screenshot({ path: path.join(shots, 'offline-pending.png') });
+    } finally {
+      await context.setOffline(false);
+    }
+    await page.locator('#sync-online', { hasText: 'connected' }).waitFor({ timeout: 20000 });
+    await page.locator('#sync-pending', { hasText: /^0 pending$/ }).waitFor({ timeout: 20000 });
+  });
+
   test('reloads offline from the service worker with all local data', async () => {
     const name = `${title}, edited`;
     // Installed (the shell is cached) once ready; this reload is then
