@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/hearthdb/hearth/client"
 )
@@ -86,5 +87,34 @@ func TestSyncURLFollowsPageProtocol(t *testing.T) {
 	}
 	if u := syncURL("http:", "127.0.0.1:8080"); u != "ws://127.0.0.1:8080/sync" {
 		t.Fatal(u)
+	}
+}
+
+func TestRebaseKeepsLocalEditsOverOlderResults(t *testing.T) {
+	c := &Root{}
+	now := time.Unix(1000, 0)
+	moved := Task{ID: "a", Status: "doing", Position: 2}
+	c.edits = []localEdit{{seq: 1, id: "a", task: &moved}, {seq: 1, id: "gone"}}
+	stale := []Task{{ID: "a", Status: "backlog", Position: 1}, {ID: "gone", Status: "done"}}
+	got := c.rebase(stale, now)
+	if len(got) != 1 || got[0] != moved || len(c.edits) != 2 {
+		t.Fatalf("in flight over a stale result: %+v, %d edits", got, len(c.edits))
+	}
+	// Written, but the result is still the old one: the edits stay.
+	for i := range c.edits {
+		c.edits[i].done = now
+	}
+	if got := c.rebase(stale, now); len(got) != 1 || got[0] != moved || len(c.edits) != 2 {
+		t.Fatalf("written over a stale result: %+v", got)
+	}
+	// The result shows the writes: the edits go, the result rules.
+	fresh := []Task{moved}
+	if got := c.rebase(fresh, now); len(got) != 1 || got[0] != moved || len(c.edits) != 0 {
+		t.Fatalf("fresh result: %+v, %d edits left", got, len(c.edits))
+	}
+	// An edit no result ever matches (another device won) expires.
+	c.edits = []localEdit{{seq: 2, id: "a", task: &Task{ID: "a", Status: "done"}, done: now}}
+	if got := c.rebase(fresh, now.Add(2*editExpiry)); got[0] != moved || len(c.edits) != 0 {
+		t.Fatalf("expired edit still applied: %+v", got)
 	}
 }

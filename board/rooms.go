@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/vugu/vugu"
@@ -119,10 +120,37 @@ func (c *Root) CancelBooking(e vugu.DOMEvent, id string) {
 // has flagged any: the notice goes once every flagged slot is resolved
 // (the violation rows stay, as history, in the sync bar's count).
 func (c *Root) OpenConflicts() int {
-	if len(c.Violations) == 0 {
+	if !slices.ContainsFunc(c.Violations, func(v Violation) bool { return !c.dismissed[v.ID] }) {
 		return 0
 	}
 	return len(conflicts(c.Bookings))
+}
+
+// DismissViolations hides the notice until the server flags something
+// new, and settles this device's flagged changes in its journal (they
+// stay applied; the flag was the server's note on them).
+func (c *Root) DismissViolations(e vugu.DOMEvent) {
+	if c.dismissed == nil {
+		c.dismissed = map[string]bool{}
+	}
+	for _, v := range c.Violations {
+		c.dismissed[v.ID] = true
+	}
+	if !c.Sync.Enabled {
+		return
+	}
+	c.write(func(ctx context.Context) error {
+		r, err := c.db.Query(ctx, `SELECT seq FROM _hearth_journal WHERE state = 'flagged'`)
+		if err != nil {
+			return err
+		}
+		for _, row := range r.Rows {
+			if err := c.db.DismissChange(ctx, num(row[0])); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // ShowConflictsPanel shows the double bookings behind the violations notice.

@@ -49,6 +49,13 @@ type Root struct {
 	// ActiveCard is the card that last had focus: only it renders its
 	// action buttons, which keeps a render of a full column small.
 	ActiveCard string
+	// dismissed are violation ids whose notice was dismissed here.
+	dismissed map[string]bool
+	// baseTasks is the last tasks result; edits are this board's writes
+	// laid over it (edits.go).
+	baseTasks []Task
+	edits     []localEdit
+	editSeq   int
 
 	// Me is who books rooms and creates tasks until sign-in exists.
 	Me string
@@ -225,6 +232,7 @@ func (c *Root) selectProject(id string) {
 	}
 	c.ActiveProject = id
 	c.Tasks, c.TasksReady = nil, false
+	c.baseTasks, c.edits = nil, nil
 	setLocationHash(id)
 	c.taskGen++
 	gen := c.taskGen
@@ -239,7 +247,8 @@ func (c *Root) selectProject(id string) {
 		s, err := db.Watch(ctx, tasksSQL, []any{id}, func(r client.Result) {
 			c.post(func() {
 				if c.taskGen == gen {
-					c.Tasks, c.TasksReady = tasksOf(r), true
+					c.baseTasks = tasksOf(r)
+					c.Tasks, c.TasksReady = c.rebase(c.baseTasks, time.Now()), true
 				}
 			})
 		})
@@ -402,7 +411,7 @@ func (c *Root) SaveEdit(e vugu.DOMEvent) {
 		c.Tasks = append(c.Tasks, t)
 	}
 	project, ws, isNew := p.ID, p.Workspace, d.New
-	c.write(func(ctx context.Context) error {
+	c.writeTasks([]string{t.ID}, func(ctx context.Context) error {
 		if isNew {
 			_, err := c.db.Exec(ctx, `INSERT INTO tasks(id, workspace_id, project_id, title, description, status, position, assignee_id, due_date, priority)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, t.ID, ws, project, t.Title, t.Description, t.Status, t.Position, t.Assignee, t.Due, t.Priority)
@@ -434,7 +443,7 @@ func (c *Root) removeEdited(sql string) {
 		return
 	}
 	id := d.ID
-	c.write(func(ctx context.Context) error {
+	c.writeTasks([]string{id}, func(ctx context.Context) error {
 		_, err := c.db.Exec(ctx, sql, id)
 		return err
 	})
@@ -479,14 +488,14 @@ func (c *Root) moveTask(id string, dStatus, dIndex int) {
 				c.Tasks[j].Status, c.Tasks[j].Position = status, float64(k+1)
 			}
 		}
-		c.write(func(ctx context.Context) error {
+		c.writeTasks(colIDs, func(ctx context.Context) error {
 			_, err := c.db.Batch(ctx, stmts...)
 			return err
 		})
 		return
 	}
 	t.Status, t.Position = status, pos
-	c.write(func(ctx context.Context) error {
+	c.writeTasks([]string{id}, func(ctx context.Context) error {
 		_, err := c.db.Exec(ctx, `UPDATE tasks SET status = ?, position = ? WHERE id = ?`, status, pos, id)
 		return err
 	})

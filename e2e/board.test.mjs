@@ -172,6 +172,9 @@ describe('task board', () => {
     await page.waitForFunction((n) => document.querySelectorAll('.conflicts .conflict li').length === n - 1, before);
     if (before === 2) await page.locator('.notice', { hasText: 'double booking' }).waitFor({ state: 'detached' });
     await panel.getByRole('button', { name: 'Close' }).click();
+    // Dismissed: the notice goes, this device's flagged changes settle.
+    await page.locator('#dismiss-conflicts').click();
+    await page.locator('.notice', { hasText: 'double booking' }).waitFor({ state: 'detached' });
     await page.locator('#view-board').click();
   });
 
