@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/hearthdb/hearth/syncserver"
-	"github.com/hearthdb/hearth/syncserver/sqlitestore"
 	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/merge"
@@ -70,62 +69,60 @@ func seed(t testing.TB, h *harness, n int) {
 // failed, not from the start, and ends with every row; progress counts up
 // to the total.
 func TestInitialSyncIsResumable(t *testing.T) {
-	path := t.TempDir() + "/sync.db"
-	inner, err := sqlitestore.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	flaky := &flakySnapshots{Store: inner, failCall: 4}
-	h := newHarness(t, syncserver.Config{Store: flaky, Path: path})
-	seed(t, h, 5000)
-	flaky.mu.Lock()
-	flaky.calls = nil // the seeding device's own (empty) initial sync
-	flaky.mu.Unlock()
+	forEachStore(t, func(t *testing.T, db *backend) {
+		inner := db.open(t)
+		flaky := &flakySnapshots{Store: inner, failCall: 4}
+		h := db.server(t, syncserver.Config{Store: flaky})
+		seed(t, h, 5000)
+		flaky.mu.Lock()
+		flaky.calls = nil // the seeding device's own (empty) initial sync
+		flaky.mu.Unlock()
 
-	var mu sync.Mutex
-	var progress []client.Progress
-	fresh := newDevice(t, "fresh", h, nil, client.Config{SnapshotChunk: 500, OnStatus: func(st client.Status) {
+		var mu sync.Mutex
+		var progress []client.Progress
+		fresh := newDevice(t, "fresh", h, nil, client.Config{SnapshotChunk: 500, OnStatus: func(st client.Status) {
+			mu.Lock()
+			defer mu.Unlock()
+			if n := len(progress); st.InitialSync != (client.Progress{}) && (n == 0 || progress[n-1] != st.InitialSync) {
+				progress = append(progress, st.InitialSync)
+			}
+		}}).start()
+		fresh.synced(h)
+
+		if got := fresh.query(`SELECT count(*) FROM tasks`)[0][0]; got != int64(5000) {
+			t.Fatalf("fresh device has %v rows", got)
+		}
+		if fresh.tasks() != h.serverTasks() {
+			t.Fatal("fresh device differs from the server")
+		}
+		flaky.mu.Lock()
+		calls := append([]merge.Cursor(nil), flaky.calls...)
+		flaky.mu.Unlock()
+		starts := 0
+		for _, c := range calls {
+			if c.Table == "" {
+				starts++
+			}
+		}
+		if starts != 1 {
+			t.Fatalf("the snapshot started over %d times; it must resume", starts-1)
+		}
+		if len(calls) < 5 || calls[4].Table != calls[3].Table || string(calls[4].Key) != string(calls[3].Key) {
+			t.Fatalf("the retry must ask for the chunk that failed: calls %d, 4th %v, 5th %v", len(calls), calls[3], calls[4])
+		}
 		mu.Lock()
 		defer mu.Unlock()
-		if n := len(progress); st.InitialSync != (client.Progress{}) && (n == 0 || progress[n-1] != st.InitialSync) {
-			progress = append(progress, st.InitialSync)
+		last := progress[len(progress)-1]
+		if last.Active || last.Rows != 5000 || last.Total != 5000 {
+			t.Fatalf("final progress %+v", last)
 		}
-	}}).start()
-	fresh.synced(h)
-
-	if got := fresh.query(`SELECT count(*) FROM tasks`)[0][0]; got != int64(5000) {
-		t.Fatalf("fresh device has %v rows", got)
-	}
-	if fresh.tasks() != h.serverTasks() {
-		t.Fatal("fresh device differs from the server")
-	}
-	flaky.mu.Lock()
-	calls := append([]merge.Cursor(nil), flaky.calls...)
-	flaky.mu.Unlock()
-	starts := 0
-	for _, c := range calls {
-		if c.Table == "" {
-			starts++
+		for i := 1; i < len(progress); i++ {
+			if progress[i].Rows < progress[i-1].Rows {
+				t.Fatalf("progress went backwards: %+v", progress)
+			}
 		}
-	}
-	if starts != 1 {
-		t.Fatalf("the snapshot started over %d times; it must resume", starts-1)
-	}
-	if len(calls) < 5 || calls[4].Table != calls[3].Table || string(calls[4].Key) != string(calls[3].Key) {
-		t.Fatalf("the retry must ask for the chunk that failed: calls %d, 4th %v, 5th %v", len(calls), calls[3], calls[4])
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	last := progress[len(progress)-1]
-	if last.Active || last.Rows != 5000 || last.Total != 5000 {
-		t.Fatalf("final progress %+v", last)
-	}
-	for i := 1; i < len(progress); i++ {
-		if progress[i].Rows < progress[i-1].Rows {
-			t.Fatalf("progress went backwards: %+v", progress)
+		if st := fresh.status(); st.Retries[client.ClassServer] != 1 {
+			t.Fatalf("one server failure expected: %+v", st.Retries)
 		}
-	}
-	if st := fresh.status(); st.Retries[client.ClassServer] != 1 {
-		t.Fatalf("one server failure expected: %+v", st.Retries)
-	}
+	})
 }

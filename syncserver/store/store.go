@@ -159,3 +159,15 @@ type Store interface {
 	Checksums(ctx context.Context) (int64, map[string]checksum.Sum, error)
 	Close() error
 }
+
+// HeadWatcher is implemented by stores that other server instances write
+// to as well (a shared database). The server calls WatchHead once when
+// it starts, so that its clients hear of every instance's pushes, not
+// only its own.
+type HeadWatcher interface {
+	// WatchHead calls fn with the log head whenever it may have moved,
+	// from now until ctx is done or the store is closed. fn must not
+	// block. It returns once watching has started; an error says the
+	// first attempt failed, and watching goes on retrying.
+	WatchHead(ctx context.Context, fn func(head int64)) error
+}
