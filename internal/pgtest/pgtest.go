@@ -2,8 +2,8 @@
 // a temporary directory, postgres on a free loopback port, one fresh
 // database per caller, everything removed when the test binary is done.
 //
-// The server binaries are looked up in PATH and under
-// /usr/lib/postgresql/*/bin (Debian's postgresql package). When they are
+// The server binaries are looked up in HEARTH_POSTGRES_BIN if set, else in
+// PATH and under /usr/lib/postgresql/*/bin (Debian's postgresql package). When they are
 // missing, tests skip with a loud message, unless HEARTH_REQUIRE_POSTGRES=1
 // is set (CI), which turns the skip into a failure.
 //
@@ -46,8 +46,18 @@ type Server struct {
 	dbs  atomic.Int64
 }
 
+// BinEnv names a directory to take initdb and postgres from instead of
+// searching for them.
+const BinEnv = "HEARTH_POSTGRES_BIN"
+
 // FindBin returns the directory holding initdb and postgres.
 func FindBin() (string, error) {
+	if dir := os.Getenv(BinEnv); dir != "" {
+		if isExec(filepath.Join(dir, "postgres")) && isExec(filepath.Join(dir, "initdb")) {
+			return dir, nil
+		}
+		return "", fmt.Errorf("%s=%s holds no postgres and initdb", BinEnv, dir)
+	}
 	var candidates []string
 	if p, err := exec.LookPath("postgres"); err == nil {
 		if real, err := filepath.EvalSymlinks(p); err == nil {
@@ -119,8 +129,8 @@ func Start() (*Server, error) {
 		"-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "shared_buffers=64MB")
 	s.cmd.Dir = dir
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
-	// Pdeathsig: a test binary that dies does not leave a server behind.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	dieWithParent(s.cmd.SysProcAttr)
 	if err := s.cmd.Start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("pgtest: start postgres: %w", err)
@@ -261,10 +271,11 @@ func URL(t testing.TB) string {
 // that needs PostgreSQL.
 func Unavailable(t testing.TB, err error) {
 	t.Helper()
-	msg := "\n*** PostgreSQL is not available: " + err.Error() + "\n*** PostgreSQL tests are SKIPPED. Set " + RequireEnv + "=1 to make this a failure.\n"
+	msg := "\n*** PostgreSQL is not available: " + err.Error()
 	if strings.TrimSpace(os.Getenv(RequireEnv)) == "1" {
-		t.Fatal(msg)
+		t.Fatal(msg + "\n*** " + RequireEnv + "=1: this is a failure.\n")
 	}
+	msg += "\n*** PostgreSQL tests are SKIPPED. Set " + RequireEnv + "=1 to make this a failure.\n"
 	fmt.Fprint(os.Stderr, msg)
 	t.Skip(msg)
 }
