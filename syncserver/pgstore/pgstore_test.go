@@ -19,6 +19,7 @@ import (
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"github.com/hearthdb/hearth/syncworker/schema"
 	"github.com/hearthdb/hearth/wasm/protocol"
+	"github.com/jackc/pgx/v5"
 )
 
 func TestMain(m *testing.M) {
@@ -469,4 +470,63 @@ func TestPlaceholders(t *testing.T) {
 	if _, err := placeholders(`SELECT 'open`); err == nil {
 		t.Error("an unterminated literal must fail")
 	}
+}
+
+// TestWatchHeadFollowsOtherInstances: a store hears of pushes made
+// through another store on the same database, and catches up after its
+// listening connection is killed (notifications sent meanwhile are lost).
+func TestWatchHeadFollowsOtherInstances(t *testing.T) {
+	url := pgtest.URL(t)
+	writer, _ := openPG(t, url, testV1)
+	reader, _ := openPG(t, url, testV1)
+	var mu sync.Mutex
+	var latest int64
+	if err := reader.WatchHead(context.Background(), func(head int64) {
+		mu.Lock()
+		latest = max(latest, head)
+		mu.Unlock()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	push := func() {
+		n++
+		key, _ := change.EncodeKey(fmt.Sprint("w", n))
+		stamp := hlc.Stamp{TS: hlc.Make(time.Now().UnixMilli(), 0), Node: "w"}
+		if _, err := writer.Push(context.Background(), store.Push{Client: "w", Schema: 1, Changes: []store.Pushed{
+			{Seq: int64(n), Change: change.Change{Table: "items", Key: key, Op: change.Delete, Stamp: stamp, Schema: 1}},
+		}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitHead := func(want int64) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			mu.Lock()
+			got := latest
+			mu.Unlock()
+			if got >= want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the watcher is at head %d, want %d", got, want)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	push()
+	waitHead(1)
+	admin, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	var killed int
+	if err := admin.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()`, watcherName).Scan(&killed); err != nil || killed != 1 {
+		t.Fatalf("killing the listener: %v (%d killed)", err, killed)
+	}
+	push()
+	push()
+	waitHead(3)
 }

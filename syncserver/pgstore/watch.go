@@ -15,6 +15,9 @@ import (
 // and a poll bounds how late a client hears of a change then.
 const pollInterval = time.Second
 
+// watcherName is the listening connection's application_name.
+const watcherName = "hearth-head-watcher"
+
 // WatchHead implements store.HeadWatcher: it LISTENs for the head other
 // instances' pushes announce (see Push) and calls fn with it, and polls
 // the head as a fallback. It returns once listening has started (or
@@ -46,7 +49,10 @@ func (s *Store) WatchHead(ctx context.Context, fn func(head int64)) error {
 }
 
 func (s *Store) listen(ctx context.Context) (*pgx.Conn, error) {
-	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	cfg := s.pool.Config().ConnConfig.Copy()
+	// Named, so an operator (or a test) can tell the listener apart.
+	cfg.RuntimeParams["application_name"] = watcherName
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
