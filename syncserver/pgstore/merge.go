@@ -15,6 +15,7 @@ import (
 	"github.com/hearthdb/hearth/syncworker/schema"
 	"github.com/hearthdb/hearth/wasm/protocol"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // The merge rule itself is merge.Resolve, the pure function clients run;
@@ -39,6 +40,11 @@ func checkChange(info *schema.Info, c *change.Change) *merge.Refusal {
 // merge applies one change under the merge rule: the table row first,
 // in a savepoint, so that a row the database refuses (NOT NULL, UNIQUE)
 // leaves the metadata and the push transaction as they were.
+//
+// Round trips dominate a push's cost, so they are pipelined: the writes
+// of one change (metadata, log entry) are queued and go out with the
+// next change's reads; a change costs two round trips (read the row's
+// metadata, write the table row in its savepoint).
 func (ps *pushState) merge(ctx context.Context, c *change.Change) error {
 	sh := ps.tables[c.Table]
 	if sh == nil {
@@ -47,7 +53,7 @@ func (ps *pushState) merge(ctx context.Context, c *change.Change) error {
 	if r := ps.check(c); r != nil {
 		return r
 	}
-	cur, err := loadRow(ctx, ps.tx, c.Table, c.Key)
+	cur, err := ps.loadRow(ctx, c.Table, c.Key)
 	if err != nil {
 		return err
 	}
@@ -56,32 +62,97 @@ func (ps *pushState) merge(ctx context.Context, c *change.Change) error {
 		return nil
 	}
 	if out.Effect.Kind != merge.Keep {
-		sp, err := ps.tx.Begin(ctx)
+		sql, args, err := materializeSQL(sh, c.Key, out.Effect)
 		if err != nil {
 			return err
 		}
-		if err := materialize(ctx, sp, sh, c.Key, out.Effect); err != nil {
-			sp.Rollback(ctx)
-			var r *merge.Refusal
-			if errors.As(err, &r) {
-				return r
+		if sql != "" {
+			if err := ps.writeRow(ctx, sh, sql, args); err != nil {
+				return err
 			}
-			return fmt.Errorf("%w: %w", merge.ErrRowRejected, err)
-		}
-		if err := sp.Commit(ctx); err != nil {
-			return err
 		}
 	}
-	return saveRow(ctx, ps.tx, c.Table, c.Key, out)
+	return saveRow(ps.queue, c.Table, c.Key, out)
 }
 
-func loadRow(ctx context.Context, q querier, table string, key []byte) (merge.Row, error) {
+// queued is a write waiting to go out with the next round trip.
+type queued struct {
+	sql  string
+	args []any
+}
+
+func (ps *pushState) queue(sql string, args ...any) {
+	ps.pending = append(ps.pending, queued{sql, args})
+}
+
+// batch starts a batch with the pending writes.
+func (ps *pushState) batch() *pgx.Batch {
+	b := &pgx.Batch{}
+	for _, q := range ps.pending {
+		b.Queue(q.sql, q.args...)
+	}
+	ps.pending = nil
+	return b
+}
+
+// flush sends the pending writes, before anything reads through the
+// transaction directly.
+func (ps *pushState) flush(ctx context.Context) error {
+	if len(ps.pending) == 0 {
+		return nil
+	}
+	return ps.tx.SendBatch(ctx, ps.batch()).Close()
+}
+
+// loadRow reads a row's merge metadata, sending the pending writes first
+// in the same round trip.
+func (ps *pushState) loadRow(ctx context.Context, table string, key []byte) (merge.Row, error) {
 	var r merge.Row
+	b := ps.batch()
+	b.Queue(rowMetaSQL, table, key).QueryRow(func(row pgx.Row) error { return scanRowMeta(row, &r) })
+	b.Queue(fieldsSQL, table, key).Query(func(rows pgx.Rows) error { return scanFields(rows, table, &r) })
+	if err := ps.tx.SendBatch(ctx, b).Close(); err != nil {
+		return r, fmt.Errorf("read merge metadata of %s: %w", table, err)
+	}
+	return r, nil
+}
+
+// writeRow runs a table write in a savepoint (one round trip with the
+// pending writes); a write the database refuses is rolled back to the
+// savepoint and reported as merge.ErrRowRejected.
+func (ps *pushState) writeRow(ctx context.Context, sh *tableShape, sql string, args []any) error {
+	b := ps.batch()
+	savepointTaken := false
+	b.Queue("SAVEPOINT hearth_row").Exec(func(pgconn.CommandTag) error { savepointTaken = true; return nil })
+	b.Queue(sql, args...)
+	b.Queue("RELEASE SAVEPOINT hearth_row")
+	err := ps.tx.SendBatch(ctx, b).Close()
+	if err == nil {
+		return nil
+	}
+	if !savepointTaken {
+		return err // a pending write failed: not the row's fault
+	}
+	if _, rerr := ps.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT hearth_row; RELEASE SAVEPOINT hearth_row"); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	return fmt.Errorf("%w: %s: %w", merge.ErrRowRejected, sh.info.Name, err)
+}
+
+const (
+	rowMetaSQL = `SELECT ins_hlc, ins_node, del_hlc, del_node FROM _hearth_rows WHERE tbl = $1 AND pk = $2`
+	fieldsSQL  = `SELECT col, hlc, node, val FROM _hearth_fields WHERE tbl = $1 AND pk = $2`
+)
+
+func scanRowMeta(row pgx.Row, r *merge.Row) error {
 	var insTS, delTS *int64
 	var insNode, delNode []byte
-	err := q.QueryRow(ctx, `SELECT ins_hlc, ins_node, del_hlc, del_node FROM _hearth_rows WHERE tbl = $1 AND pk = $2`, table, key).Scan(&insTS, &insNode, &delTS, &delNode)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return r, fmt.Errorf("read row metadata of %s: %w", table, err)
+	err := row.Scan(&insTS, &insNode, &delTS, &delNode)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
 	}
 	if insTS != nil {
 		r.Inserted = hlc.Stamp{TS: hlc.Timestamp(*insTS), Node: string(insNode)}
@@ -89,28 +160,43 @@ func loadRow(ctx context.Context, q querier, table string, key []byte) (merge.Ro
 	if delTS != nil {
 		r.Deleted = hlc.Stamp{TS: hlc.Timestamp(*delTS), Node: string(delNode)}
 	}
-	rows, err := q.Query(ctx, `SELECT col, hlc, node, val FROM _hearth_fields WHERE tbl = $1 AND pk = $2`, table, key)
-	if err != nil {
-		return r, fmt.Errorf("read field metadata of %s: %w", table, err)
-	}
+	return nil
+}
+
+func scanFields(rows pgx.Rows, table string, r *merge.Row) error {
 	defer rows.Close()
 	for rows.Next() {
 		var col string
 		var ts int64
 		var node, val []byte
 		if err := rows.Scan(&col, &ts, &node, &val); err != nil {
-			return r, err
+			return err
 		}
 		v, err := decodeField(val)
 		if err != nil {
-			return r, fmt.Errorf("field %s.%s: %w", table, col, err)
+			return fmt.Errorf("field %s.%s: %w", table, col, err)
 		}
 		if r.Fields == nil {
 			r.Fields = map[string]merge.Field{}
 		}
 		r.Fields[col] = merge.Field{Stamp: hlc.Stamp{TS: hlc.Timestamp(ts), Node: string(node)}, Value: v}
 	}
-	return r, rows.Err()
+	return rows.Err()
+}
+
+func loadRow(ctx context.Context, q querier, table string, key []byte) (merge.Row, error) {
+	var r merge.Row
+	if err := scanRowMeta(q.QueryRow(ctx, rowMetaSQL, table, key), &r); err != nil {
+		return r, fmt.Errorf("read row metadata of %s: %w", table, err)
+	}
+	rows, err := q.Query(ctx, fieldsSQL, table, key)
+	if err != nil {
+		return r, fmt.Errorf("read field metadata of %s: %w", table, err)
+	}
+	if err := scanFields(rows, table, &r); err != nil {
+		return r, fmt.Errorf("read field metadata of %s: %w", table, err)
+	}
+	return r, nil
 }
 
 // Field values keep their exact type whatever the column's: they are
@@ -145,21 +231,18 @@ func stampArgs(st hlc.Stamp) (any, any) {
 	return int64(st.TS), []byte(st.Node)
 }
 
-func saveRow(ctx context.Context, tx pgx.Tx, table string, key []byte, out merge.Outcome) error {
+// saveRow queues the metadata writes of a merge outcome.
+func saveRow(queue func(sql string, args ...any), table string, key []byte, out merge.Outcome) error {
 	if out.InsertedChanged || out.DeletedChanged {
 		insTS, insNode := stampArgs(out.Row.Inserted)
 		delTS, delNode := stampArgs(out.Row.Deleted)
-		if _, err := tx.Exec(ctx, `INSERT INTO _hearth_rows(tbl, pk, ins_hlc, ins_node, del_hlc, del_node) VALUES ($1, $2, $3, $4, $5, $6)
+		queue(`INSERT INTO _hearth_rows(tbl, pk, ins_hlc, ins_node, del_hlc, del_node) VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (tbl, pk) DO UPDATE SET ins_hlc = excluded.ins_hlc, ins_node = excluded.ins_node, del_hlc = excluded.del_hlc, del_node = excluded.del_node`,
-			table, key, insTS, insNode, delTS, delNode); err != nil {
-			return fmt.Errorf("write row metadata of %s: %w", table, err)
-		}
+			table, key, insTS, insNode, delTS, delNode)
 	} else {
 		// Every row touched gets a _hearth_rows entry, so snapshots find
 		// rows that so far only have updates.
-		if _, err := tx.Exec(ctx, `INSERT INTO _hearth_rows(tbl, pk) VALUES ($1, $2) ON CONFLICT DO NOTHING`, table, key); err != nil {
-			return fmt.Errorf("write row metadata of %s: %w", table, err)
-		}
+		queue(`INSERT INTO _hearth_rows(tbl, pk) VALUES ($1, $2) ON CONFLICT DO NOTHING`, table, key)
 	}
 	for _, col := range out.FieldsChanged {
 		f := out.Row.Fields[col]
@@ -167,11 +250,9 @@ func saveRow(ctx context.Context, tx pgx.Tx, table string, key []byte, out merge
 		if err != nil {
 			return fmt.Errorf("field %s.%s: %w", table, col, err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO _hearth_fields(tbl, pk, col, hlc, node, val) VALUES ($1, $2, $3, $4, $5, $6)
+		queue(`INSERT INTO _hearth_fields(tbl, pk, col, hlc, node, val) VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (tbl, pk, col) DO UPDATE SET hlc = excluded.hlc, node = excluded.node, val = excluded.val`,
-			table, key, col, int64(f.Stamp.TS), []byte(f.Stamp.Node), val); err != nil {
-			return fmt.Errorf("write field metadata %s.%s: %w", table, col, err)
-		}
+			table, key, col, int64(f.Stamp.TS), []byte(f.Stamp.Node), val)
 	}
 	return nil
 }
@@ -207,12 +288,13 @@ func keyWhere(sb *strings.Builder, sh *tableShape, first int) {
 	}
 }
 
-// materialize carries an effect out on the app's table (merge's
-// Applier does the same on SQLite).
-func materialize(ctx context.Context, tx pgx.Tx, sh *tableShape, key []byte, eff merge.Effect) error {
+// materializeSQL is the statement that carries an effect out on the
+// app's table (merge's Applier does the same on SQLite); "" when there
+// is nothing to write.
+func materializeSQL(sh *tableShape, key []byte, eff merge.Effect) (string, []any, error) {
 	args, err := keyArgs(sh, key)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	// Only columns the table has now: stored field values may name
 	// columns a migration has since dropped.
@@ -228,7 +310,7 @@ func materialize(ctx context.Context, tx pgx.Tx, sh *tableShape, key []byte, eff
 		c, _ := sh.info.Column(name)
 		v, r := pgValue(c, eff.Values[name])
 		if r != nil {
-			return r
+			return "", nil, r
 		}
 		values[i] = v
 	}
@@ -263,7 +345,7 @@ func materialize(ctx context.Context, tx pgx.Tx, sh *tableShape, key []byte, eff
 		args = append(args, values...)
 	case merge.Set:
 		if len(cols) == 0 {
-			return nil
+			return "", nil, nil
 		}
 		fmt.Fprintf(&sb, "UPDATE %s SET ", table)
 		for i, c := range cols {
@@ -278,12 +360,9 @@ func materialize(ctx context.Context, tx pgx.Tx, sh *tableShape, key []byte, eff
 		fmt.Fprintf(&sb, "DELETE FROM %s", table)
 		keyWhere(&sb, sh, 1)
 	default:
-		return nil
+		return "", nil, nil
 	}
-	if _, err := tx.Exec(ctx, sb.String(), args...); err != nil {
-		return fmt.Errorf("%s %s: %w", eff.Kind, sh.info.Name, err)
-	}
-	return nil
+	return sb.String(), args, nil
 }
 
 // readRowSQL selects a row's value columns by key.
@@ -504,7 +583,7 @@ func snapshotPage(ctx context.Context, tx pgx.Tx, tables map[string]*tableShape,
 // same invariant SQL runs on SQLite and here: ? and ?NNN placeholders
 // become $n. Each query runs in a savepoint made read-only and rolled
 // back afterwards, so an invariant can only read, as on SQLite.
-type txQuerier struct{ tx pgx.Tx }
+type txQuerier struct{ ps *pushState }
 
 func (q *txQuerier) Query(ctx context.Context, sql string, args ...any) ([][]any, error) {
 	if err := ctx.Err(); err != nil {
@@ -521,18 +600,23 @@ func (q *txQuerier) Query(ctx context.Context, sql string, args ...any) ([][]any
 		}
 		pgArgs[i] = a
 	}
-	if _, err := q.tx.Exec(ctx, "SAVEPOINT hearth_invariant; SET LOCAL transaction_read_only = on"); err != nil {
+	// The invariant must see the writes still queued.
+	if err := q.ps.flush(ctx); err != nil {
 		return nil, fmt.Errorf("query: %w", err)
 	}
-	out, qerr := q.run(ctx, translated, pgArgs)
-	if _, err := q.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT hearth_invariant; RELEASE SAVEPOINT hearth_invariant"); err != nil && qerr == nil {
+	tx := q.ps.tx
+	if _, err := tx.Exec(ctx, "SAVEPOINT hearth_invariant; SET LOCAL transaction_read_only = on"); err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	out, qerr := q.run(ctx, tx, translated, pgArgs)
+	if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT hearth_invariant; RELEASE SAVEPOINT hearth_invariant"); err != nil && qerr == nil {
 		qerr = fmt.Errorf("query: %w", err)
 	}
 	return out, qerr
 }
 
-func (q *txQuerier) run(ctx context.Context, sql string, args []any) ([][]any, error) {
-	rows, err := q.tx.Query(ctx, sql, args...)
+func (q *txQuerier) run(ctx context.Context, tx pgx.Tx, sql string, args []any) ([][]any, error) {
+	rows, err := tx.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query: %w", err)
 	}

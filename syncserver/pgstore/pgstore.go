@@ -352,15 +352,11 @@ func (s *Store) Push(ctx context.Context, p store.Push, check store.Checker) (st
 			return err
 		}
 		if ps.head != ps.start {
-			if _, err := tx.Exec(ctx, `UPDATE _hearth_head SET head = $1`, ps.head); err != nil {
-				return err
-			}
+			ps.queue(`UPDATE _hearth_head SET head = $1`, ps.head)
 			// Delivered on commit only, to every instance listening.
-			if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, headChannel, fmt.Sprint(ps.head)); err != nil {
-				return err
-			}
+			ps.queue(`SELECT pg_notify($1, $2)`, headChannel, fmt.Sprint(ps.head))
 		}
-		return nil
+		return ps.flush(ctx)
 	})
 	if err != nil {
 		return store.PushResult{}, fmt.Errorf("pgstore: push from %s: %w", p.Client, err)
@@ -379,6 +375,8 @@ type pushState struct {
 	head, start int64
 	// seen holds the first outcomes of this client's seqs in this push.
 	seen map[int64]store.Outcome
+	// pending are writes not sent yet (see merge).
+	pending []queued
 }
 
 func (ps *pushState) run(ctx context.Context, check store.Checker) (store.PushResult, error) {
@@ -386,7 +384,7 @@ func (ps *pushState) run(ctx context.Context, check store.Checker) (store.PushRe
 	if err := ps.loadSeen(ctx); err != nil {
 		return res, err
 	}
-	q := &txQuerier{tx: ps.tx}
+	q := &txQuerier{ps: ps}
 	for i := range ps.p.Changes {
 		c := &ps.p.Changes[i]
 		out, done := ps.seen[c.Seq]
@@ -467,6 +465,9 @@ func (ps *pushState) rowState(ctx context.Context, table string, key []byte) ([]
 	if _, err := change.DecodeKey(key); err != nil {
 		return []change.Change{}, nil
 	}
+	if err := ps.flush(ctx); err != nil {
+		return nil, err
+	}
 	row, err := rowChanges(ctx, ps.tx, sh, key, ps.info.Version)
 	if row == nil {
 		row = []change.Change{}
@@ -475,9 +476,7 @@ func (ps *pushState) rowState(ctx context.Context, table string, key []byte) ([]
 }
 
 func (ps *pushState) refuse(ctx context.Context, c *store.Pushed, r *merge.Refusal) (store.Outcome, error) {
-	if _, err := ps.tx.Exec(ctx, `INSERT INTO _hearth_refused(client, seq, code, detail) VALUES ($1, $2, $3, $4)`, []byte(ps.p.Client), c.Seq, r.Code, []byte(r.Message)); err != nil {
-		return store.Outcome{}, err
-	}
+	ps.queue(`INSERT INTO _hearth_refused(client, seq, code, detail) VALUES ($1, $2, $3, $4)`, []byte(ps.p.Client), c.Seq, r.Code, []byte(r.Message))
 	row, err := ps.rowState(ctx, c.Table, c.Key)
 	return store.Outcome{Seq: c.Seq, State: store.Refused, Code: r.Code, Detail: r.Message, Row: row}, err
 }
@@ -550,9 +549,7 @@ func (ps *pushState) apply(ctx context.Context, q *txQuerier, c *store.Pushed, c
 		return out, nil
 	}
 	out.State, out.Detail = store.Flagged, strings.Join(violations, "; ")
-	if _, err := ps.tx.Exec(ctx, `UPDATE _hearth_log SET flag = $2 WHERE pos = $1`, pos, []byte(out.Detail)); err != nil {
-		return store.Outcome{}, err
-	}
+	ps.queue(`UPDATE _hearth_log SET flag = $2 WHERE pos = $1`, pos, []byte(out.Detail))
 	// The violation is a row the server writes and syncs like any other,
 	// so every client can show it.
 	if p.Stamp == nil {
@@ -598,11 +595,8 @@ func (ps *pushState) appendLog(ctx context.Context, client string, seq int64, c 
 		seqArg = nil
 	}
 	pos := ps.head + 1
-	_, err := ps.tx.Exec(ctx, `INSERT INTO _hearth_log(pos, client, seq, tbl, pk, op, cols, hlc, node, sv) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+	ps.queue(`INSERT INTO _hearth_log(pos, client, seq, tbl, pk, op, cols, hlc, node, sv) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		pos, []byte(client), seqArg, c.Table, c.Key, c.Op.Code(), cols, int64(c.Stamp.TS), []byte(c.Stamp.Node), c.Schema)
-	if err != nil {
-		return 0, fmt.Errorf("append to log: %w", err)
-	}
 	ps.head = pos
 	return pos, nil
 }

@@ -530,3 +530,59 @@ func TestWatchHeadFollowsOtherInstances(t *testing.T) {
 	push()
 	waitHead(3)
 }
+
+// BenchmarkPush pushes batches of 100 new rows (each an insert and an
+// update) through the store, on PostgreSQL and on the SQLite store, and
+// reports changes per second.
+func BenchmarkPush(b *testing.B) {
+	sc := store.Schema{Migrations: []store.Migration{testV1}, Tables: testTables}
+	stores := []struct {
+		name string
+		open func(b *testing.B) store.Store
+	}{
+		{"sqlite-file", func(b *testing.B) store.Store {
+			s, err := sqlitestore.Open(b.TempDir() + "/bench.db")
+			if err != nil {
+				b.Fatal(err)
+			}
+			return s
+		}},
+		{"postgres", func(b *testing.B) store.Store {
+			s, err := Open(context.Background(), pgtest.URL(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return s
+		}},
+	}
+	for _, st := range stores {
+		b.Run(st.name, func(b *testing.B) {
+			s := st.open(b)
+			defer s.Close()
+			if _, err := s.Open(context.Background(), sc); err != nil {
+				b.Fatal(err)
+			}
+			seq := int64(0)
+			ts := hlc.Make(time.Now().UnixMilli(), 0)
+			b.ResetTimer()
+			for i := range b.N {
+				p := store.Push{Client: "bench", Schema: 1}
+				for k := range 100 {
+					key, _ := change.EncodeKey(fmt.Sprint(i, "-", k))
+					ts++
+					seq++
+					p.Changes = append(p.Changes, store.Pushed{Seq: seq, Change: change.Change{Table: "items", Key: key, Op: change.Insert,
+						Values: map[string]any{"n": int64(k), "t": "title", "r": 0.5}, Stamp: hlc.Stamp{TS: ts, Node: "bench"}, Schema: 1}})
+					ts++
+					seq++
+					p.Changes = append(p.Changes, store.Pushed{Seq: seq, Change: change.Change{Table: "items", Key: key, Op: change.Update,
+						Values: map[string]any{"n": int64(k + 1)}, Stamp: hlc.Stamp{TS: ts, Node: "bench"}, Schema: 1}})
+				}
+				if _, err := s.Push(context.Background(), p, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(200*b.N)/b.Elapsed().Seconds(), "changes/s")
+		})
+	}
+}
