@@ -206,7 +206,7 @@ func newDevice(t testing.TB, name string, h *harness, migrations []store.Migrati
 			t.Fatal(err)
 		}
 	}
-	j, err := journal.Prepare(conn, journal.Config{Clock: hlc.NewClock(nil), Tables: appTables})
+	j, err := journal.Prepare(conn, journal.Config{Clock: hlc.NewClock(nil), Tables: h.cfg.Tables})
 	if err != nil {
 		t.Fatal(err)
 	}
