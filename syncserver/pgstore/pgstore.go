@@ -119,6 +119,10 @@ const headChannel = "hearth_head"
 // one database.
 type Store struct {
 	pool *pgxpool.Pool
+	// pushMu lets one push of this instance at a time wait for the write
+	// lock: the others would only wait too, each holding a pooled
+	// connection that log reads and snapshots need.
+	pushMu sync.Mutex
 
 	mu     sync.RWMutex
 	info   store.Info
@@ -132,11 +136,20 @@ type Store struct {
 }
 
 // Open connects to the database at url (a postgres:// URL or key=value
-// connection string). Store.Open then brings it to the app's schema.
+// connection string; pgxpool's pool_max_conns and the like apply).
+// Store.Open then brings it to the app's schema.
 func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: %w", err)
+	}
+	// A push holds the write lock for its whole transaction. If an
+	// instance stalls or is cut off mid-push, the database ends that
+	// transaction after this long idle, so the other instances' pushes
+	// do not wait on it for as long as TCP takes to notice. A URL may
+	// set its own.
+	if _, ok := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !ok {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "30000"
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -339,6 +352,8 @@ func (s *Store) Push(ctx context.Context, p store.Push, check store.Checker) (st
 		return store.PushResult{}, err
 	}
 	var res store.PushResult
+	s.pushMu.Lock()
+	defer s.pushMu.Unlock()
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", writeLock); err != nil {
 			return err

@@ -1,8 +1,8 @@
 // Package store defines the sync server's storage: the merged tables, the
 // server log that orders every accepted change, and the record of which
 // pushes were already applied. The server talks to it only through Store,
-// so the default embedded SQLite store (syncserver/sqlitestore) and a
-// future PostgreSQL one are interchangeable.
+// so the default embedded SQLite store (syncserver/sqlitestore) and the
+// PostgreSQL one (syncserver/pgstore) are interchangeable.
 //
 // Every method is one transaction: a push is applied whole or not at all,
 // and its log positions, dedup records and violation rows commit with it.
