@@ -202,3 +202,21 @@ func TestInstanceKilledMidPushLosesAndDuplicatesNothing(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkChangeVisibleAcrossInstances: a write on a device of one
+// instance until a device of another instance on the same PostgreSQL
+// database has committed it (p50/p95). Compare with
+// BenchmarkChangeVisibleOnOtherDevice (one SQLite server).
+func BenchmarkChangeVisibleAcrossInstances(b *testing.B) {
+	db := &backend{name: "postgres", url: pgtest.URL(b)}
+	measureVisible(b, db.server(b, syncserver.Config{}), db.server(b, syncserver.Config{}))
+}
+
+// BenchmarkPush1000OfflineChangesPostgres is BenchmarkPush1000OfflineChanges
+// on a PostgreSQL store.
+func BenchmarkPush1000OfflineChangesPostgres(b *testing.B) {
+	measurePush1000(b, func() *harness {
+		db := &backend{name: "postgres", url: pgtest.URL(b)}
+		return db.server(b, syncserver.Config{})
+	})
+}
