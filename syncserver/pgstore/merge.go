@@ -41,10 +41,11 @@ func checkChange(info *schema.Info, c *change.Change) *merge.Refusal {
 // in a savepoint, so that a row the database refuses (NOT NULL, UNIQUE)
 // leaves the metadata and the push transaction as they were.
 //
-// Round trips dominate a push's cost, so they are pipelined: the writes
-// of one change (metadata, log entry) are queued and go out with the
-// next change's reads; a change costs two round trips (read the row's
-// metadata, write the table row in its savepoint).
+// Round trips dominate a push's cost, so they are pipelined: the rows'
+// metadata is read for the whole push up front (see prepare), and writes
+// are queued and go out together, before anything reads through the
+// transaction and at the end. A careful push (see Store.Push) spends one
+// round trip per table write on its savepoint.
 func (ps *pushState) merge(ctx context.Context, c *change.Change) error {
 	sh := ps.tables[c.Table]
 	if sh == nil {
@@ -66,13 +67,21 @@ func (ps *pushState) merge(ctx context.Context, c *change.Change) error {
 		if err != nil {
 			return err
 		}
-		if sql != "" {
+		switch {
+		case sql == "":
+		case ps.careful:
 			if err := ps.writeRow(ctx, sh, sql, args); err != nil {
 				return err
 			}
+		default:
+			ps.queue(sql, args...)
 		}
 	}
-	return saveRow(ps.queue, c.Table, c.Key, out)
+	if err := saveRow(ps.queue, c.Table, c.Key, out); err != nil {
+		return err
+	}
+	ps.rows[rowCacheKey(c.Table, c.Key)] = out.Row
+	return nil
 }
 
 // queued is a write waiting to go out with the next round trip.
@@ -104,9 +113,12 @@ func (ps *pushState) flush(ctx context.Context) error {
 	return ps.tx.SendBatch(ctx, ps.batch()).Close()
 }
 
-// loadRow reads a row's merge metadata, sending the pending writes first
-// in the same round trip.
+// loadRow returns a row's merge metadata: from the push's cache, else
+// read (with the pending writes sent first, in the same round trip).
 func (ps *pushState) loadRow(ctx context.Context, table string, key []byte) (merge.Row, error) {
+	if r, ok := ps.rows[rowCacheKey(table, key)]; ok {
+		return r, nil
+	}
 	var r merge.Row
 	b := ps.batch()
 	b.Queue(rowMetaSQL, table, key).QueryRow(func(row pgx.Row) error { return scanRowMeta(row, &r) })

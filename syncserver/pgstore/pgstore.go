@@ -346,23 +346,40 @@ func migrateTable(ctx context.Context, tx pgx.Tx, sh *tableShape) error {
 
 // Push implements store.Store: one transaction under the write lock (see
 // writeLock), which announces the new head with NOTIFY on commit.
+//
+// A push first runs optimistically: every write is pipelined, with no
+// savepoint around the app's table writes. Should the database refuse
+// one (a NOT NULL or UNIQUE constraint), that aborts the transaction,
+// and the push runs again carefully, each table write in a savepoint so
+// that only the offending change is refused, as on SQLite.
 func (s *Store) Push(ctx context.Context, p store.Push, check store.Checker) (store.PushResult, error) {
 	info, tables, err := s.ready()
 	if err != nil {
 		return store.PushResult{}, err
 	}
-	var res store.PushResult
 	s.pushMu.Lock()
 	defer s.pushMu.Unlock()
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", writeLock); err != nil {
+	var res store.PushResult
+	for _, careful := range []bool{false, true} {
+		res, err = s.push(ctx, info, tables, &p, check, careful)
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+	}
+	if err != nil {
+		return store.PushResult{}, fmt.Errorf("pgstore: push from %s: %w", p.Client, err)
+	}
+	return res, nil
+}
+
+func (s *Store) push(ctx context.Context, info store.Info, tables map[string]*tableShape, p *store.Push, check store.Checker, careful bool) (store.PushResult, error) {
+	var res store.PushResult
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		ps := &pushState{s: s, tx: tx, info: info, tables: tables, p: p, careful: careful}
+		if err := ps.prepare(ctx); err != nil {
 			return err
 		}
-		head, err := readHead(ctx, tx)
-		if err != nil {
-			return err
-		}
-		ps := &pushState{s: s, tx: tx, info: info, tables: tables, p: &p, head: head, start: head}
+		var err error
 		if res, err = ps.run(ctx, check); err != nil {
 			return err
 		}
@@ -373,10 +390,7 @@ func (s *Store) Push(ctx context.Context, p store.Push, check store.Checker) (st
 		}
 		return ps.flush(ctx)
 	})
-	if err != nil {
-		return store.PushResult{}, fmt.Errorf("pgstore: push from %s: %w", p.Client, err)
-	}
-	return res, nil
+	return res, err
 }
 
 // pushState is one push transaction in progress.
@@ -386,19 +400,24 @@ type pushState struct {
 	info   store.Info
 	tables map[string]*tableShape
 	p      *store.Push
+	// careful puts each table write in a savepoint (see Push).
+	careful bool
 	// head is the last position assigned; start the head before.
 	head, start int64
 	// seen holds the first outcomes of this client's seqs in this push.
 	seen map[int64]store.Outcome
+	// rows caches the merge metadata of the rows this push touches: read
+	// once up front, then kept current by the push itself, which is the
+	// only writer while it holds the write lock.
+	rows map[string]merge.Row
 	// pending are writes not sent yet (see merge).
 	pending []queued
 }
 
+func rowCacheKey(table string, key []byte) string { return table + "\x00" + string(key) }
+
 func (ps *pushState) run(ctx context.Context, check store.Checker) (store.PushResult, error) {
 	var res store.PushResult
-	if err := ps.loadSeen(ctx); err != nil {
-		return res, err
-	}
 	q := &txQuerier{ps: ps}
 	for i := range ps.p.Changes {
 		c := &ps.p.Changes[i]
@@ -426,50 +445,110 @@ func (ps *pushState) run(ctx context.Context, check store.Checker) (store.PushRe
 	return res, nil
 }
 
-// loadSeen reads the first outcomes of the seqs this push carries that
-// the client pushed before, in two queries rather than two per change.
-func (ps *pushState) loadSeen(ctx context.Context) error {
+// prepare takes the write lock and reads, in the same round trip, the
+// head, the first outcomes of the seqs this push carries that the client
+// pushed before, and the merge metadata of the rows it touches.
+func (ps *pushState) prepare(ctx context.Context) error {
 	ps.seen = map[int64]store.Outcome{}
+	ps.rows = map[string]merge.Row{}
 	seqs := make([]int64, len(ps.p.Changes))
+	var tbls []string
+	var pks [][]byte
 	for i, c := range ps.p.Changes {
 		seqs[i] = c.Seq
+		// Only synced tables' names: a name a client made up may not
+		// even be valid text.
+		if ps.tables[c.Table] == nil {
+			continue
+		}
+		k := rowCacheKey(c.Table, c.Key)
+		if _, ok := ps.rows[k]; !ok {
+			ps.rows[k] = merge.Row{}
+			tbls, pks = append(tbls, c.Table), append(pks, c.Key)
+		}
 	}
 	client := []byte(ps.p.Client)
-	rows, err := ps.tx.Query(ctx, `SELECT seq, pos, flag FROM _hearth_log WHERE client = $1 AND seq = ANY($2)`, client, seqs)
-	if err != nil {
+	b := &pgx.Batch{}
+	b.Queue("SELECT pg_advisory_xact_lock($1)", writeLock)
+	b.Queue(`SELECT head FROM _hearth_head`).QueryRow(func(row pgx.Row) error { return row.Scan(&ps.head) })
+	b.Queue(`SELECT seq, pos, flag FROM _hearth_log WHERE client = $1 AND seq = ANY($2)`, client, seqs).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var seq, pos int64
+			var flag []byte
+			if err := rows.Scan(&seq, &pos, &flag); err != nil {
+				return err
+			}
+			out := store.Outcome{Seq: seq, State: store.Acknowledged, Pos: pos}
+			if len(flag) > 0 {
+				out.State, out.Detail = store.Flagged, string(flag)
+			}
+			ps.seen[seq] = out
+		}
+		return rows.Err()
+	})
+	b.Queue(`SELECT seq, code, detail FROM _hearth_refused WHERE client = $1 AND seq = ANY($2)`, client, seqs).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var seq int64
+			var code string
+			var detail []byte
+			if err := rows.Scan(&seq, &code, &detail); err != nil {
+				return err
+			}
+			ps.seen[seq] = store.Outcome{Seq: seq, State: store.Refused, Code: code, Detail: string(detail)}
+		}
+		return rows.Err()
+	})
+	b.Queue(`SELECT r.tbl, r.pk, r.ins_hlc, r.ins_node, r.del_hlc, r.del_node
+		FROM unnest($1::text[], $2::bytea[]) AS k(tbl, pk) JOIN _hearth_rows r ON r.tbl = k.tbl COLLATE "C" AND r.pk = k.pk`, tbls, pks).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var tbl string
+			var pk []byte
+			var r merge.Row
+			var insTS, delTS *int64
+			var insNode, delNode []byte
+			if err := rows.Scan(&tbl, &pk, &insTS, &insNode, &delTS, &delNode); err != nil {
+				return err
+			}
+			k := rowCacheKey(tbl, pk)
+			r = ps.rows[k]
+			if insTS != nil {
+				r.Inserted = hlc.Stamp{TS: hlc.Timestamp(*insTS), Node: string(insNode)}
+			}
+			if delTS != nil {
+				r.Deleted = hlc.Stamp{TS: hlc.Timestamp(*delTS), Node: string(delNode)}
+			}
+			ps.rows[k] = r
+		}
+		return rows.Err()
+	})
+	b.Queue(`SELECT f.tbl, f.pk, f.col, f.hlc, f.node, f.val
+		FROM unnest($1::text[], $2::bytea[]) AS k(tbl, pk) JOIN _hearth_fields f ON f.tbl = k.tbl COLLATE "C" AND f.pk = k.pk`, tbls, pks).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var tbl, col string
+			var pk, node, val []byte
+			var ts int64
+			if err := rows.Scan(&tbl, &pk, &col, &ts, &node, &val); err != nil {
+				return err
+			}
+			v, err := decodeField(val)
+			if err != nil {
+				return fmt.Errorf("field %s.%s: %w", tbl, col, err)
+			}
+			k := rowCacheKey(tbl, pk)
+			r := ps.rows[k]
+			if r.Fields == nil {
+				r.Fields = map[string]merge.Field{}
+			}
+			r.Fields[col] = merge.Field{Stamp: hlc.Stamp{TS: hlc.Timestamp(ts), Node: string(node)}, Value: v}
+			ps.rows[k] = r
+		}
+		return rows.Err()
+	})
+	if err := ps.tx.SendBatch(ctx, b).Close(); err != nil {
 		return err
 	}
-	for rows.Next() {
-		var seq, pos int64
-		var flag []byte
-		if err := rows.Scan(&seq, &pos, &flag); err != nil {
-			rows.Close()
-			return err
-		}
-		out := store.Outcome{Seq: seq, State: store.Acknowledged, Pos: pos}
-		if len(flag) > 0 {
-			out.State, out.Detail = store.Flagged, string(flag)
-		}
-		ps.seen[seq] = out
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	rows, err = ps.tx.Query(ctx, `SELECT seq, code, detail FROM _hearth_refused WHERE client = $1 AND seq = ANY($2)`, client, seqs)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var seq int64
-		var code string
-		var detail []byte
-		if err := rows.Scan(&seq, &code, &detail); err != nil {
-			rows.Close()
-			return err
-		}
-		ps.seen[seq] = store.Outcome{Seq: seq, State: store.Refused, Code: code, Detail: string(detail)}
-	}
-	return rows.Err()
+	ps.start = ps.head
+	return nil
 }
 
 func (ps *pushState) rowState(ctx context.Context, table string, key []byte) ([]change.Change, error) {

@@ -586,3 +586,34 @@ func BenchmarkPush(b *testing.B) {
 		})
 	}
 }
+
+// TestConstraintRefusesOnlyTheOffendingChange: a UNIQUE violation in the
+// middle of a push aborts the optimistic attempt; the careful one refuses
+// that change alone (CONSTRAINT) and keeps the others, in order.
+func TestConstraintRefusesOnlyTheOffendingChange(t *testing.T) {
+	pg, _ := openPG(t, pgtest.URL(t), testV1)
+	k1, _ := change.EncodeKey("one")
+	k2, _ := change.EncodeKey("two")
+	ts := hlc.Make(time.Now().UnixMilli(), 0)
+	st := func(i int) hlc.Stamp { return hlc.Stamp{TS: ts + hlc.Timestamp(i), Node: "c"} }
+	res, err := pg.Push(context.Background(), store.Push{Client: "c", Schema: 1, Changes: []store.Pushed{
+		{Seq: 1, Change: change.Change{Table: "items", Key: k1, Op: change.Insert, Values: map[string]any{"code": "same"}, Stamp: st(1), Schema: 1}},
+		{Seq: 2, Change: change.Change{Table: "items", Key: k2, Op: change.Insert, Values: map[string]any{"code": "same"}, Stamp: st(2), Schema: 1}},
+		{Seq: 3, Change: change.Change{Table: "items", Key: k1, Op: change.Update, Values: map[string]any{"n": int64(5)}, Stamp: st(3), Schema: 1}},
+	}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := res.Outcomes
+	if o[0].State != store.Acknowledged || o[0].Pos != 1 || o[1].State != store.Refused || o[1].Code != store.CodeConstraint ||
+		o[2].State != store.Acknowledged || o[2].Pos != 2 || res.Head != 2 {
+		t.Fatalf("outcomes: %+v head %d", o, res.Head)
+	}
+	if len(o[1].Row) != 0 {
+		t.Fatalf("the refused row never existed on the server, yet it ships %v", o[1].Row)
+	}
+	_, sums, err := pg.Checksums(context.Background())
+	if err != nil || sums["items"].Rows != 1 {
+		t.Fatalf("items: %v %v", sums, err)
+	}
+}
