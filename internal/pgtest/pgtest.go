@@ -118,9 +118,26 @@ func Start() (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("pgtest: initdb: %w\n%s", err, out)
 	}
+	// Another process may take the free port before postgres binds it
+	// (test binaries start servers side by side): try a few.
+	var s *Server
+	for attempt := 1; ; attempt++ {
+		s, err = startServer(bin, dir, data, logFile, cred)
+		if err == nil || attempt == 3 {
+			break
+		}
+	}
+	if err != nil {
+		logFile.Close()
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return s, nil
+}
+
+func startServer(bin, dir, data string, logFile *os.File, cred *syscall.Credential) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
 	s := &Server{dir: dir, port: port, done: make(chan struct{}), log: logFile}
@@ -132,12 +149,11 @@ func Start() (*Server, error) {
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	dieWithParent(s.cmd.SysProcAttr)
 	if err := s.cmd.Start(); err != nil {
-		os.RemoveAll(dir)
 		return nil, fmt.Errorf("pgtest: start postgres: %w", err)
 	}
 	go func() { s.cmd.Wait(); close(s.done) }()
 	if err := s.waitReady(30 * time.Second); err != nil {
-		s.Stop()
+		s.kill()
 		return nil, err
 	}
 	return s, nil
@@ -222,6 +238,12 @@ func (s *Server) CreateDatabase(ctx context.Context) (string, error) {
 // Stop shuts the server down (fast: open connections are cut) and
 // removes its directory.
 func (s *Server) Stop() {
+	s.kill()
+	s.log.Close()
+	os.RemoveAll(s.dir)
+}
+
+func (s *Server) kill() {
 	select {
 	case <-s.done:
 	default:
@@ -233,8 +255,6 @@ func (s *Server) Stop() {
 			<-s.done
 		}
 	}
-	s.log.Close()
-	os.RemoveAll(s.dir)
 }
 
 var (

@@ -17,6 +17,23 @@
 // Store implements store.HeadWatcher, so each instance learns of the
 // others' pushes (LISTEN/NOTIFY, with a polling fallback) and fans them
 // out to its own clients.
+//
+// Where it differs from the SQLite store, because PostgreSQL does:
+//   - Text with a NUL character or invalid UTF-8 is refused
+//     (TYPE_MISMATCH) rather than stored altered.
+//   - Untyped and BLOB columns are bytea and hold blobs only; SQLite
+//     would store any value in them. Other values are refused
+//     (TYPE_MISMATCH).
+//   - From the app's schema, column types, primary keys, NOT NULL,
+//     literal defaults and unique indexes (on plain columns) carry
+//     over; CHECK constraints, foreign keys, expression defaults and
+//     triggers do not. A migration that changes a column's type does
+//     not convert the PostgreSQL column.
+//   - Invariant SQL runs on PostgreSQL: ? and ?NNN placeholders are
+//     translated, but the SQL must mean the same in both dialects
+//     (unquoted identifiers fold to lower case; SQLite-only functions
+//     do not exist).
+//   - Messages of CONSTRAINT refusals are PostgreSQL's words.
 package pgstore
 
 import (
