@@ -22,88 +22,88 @@ func fileServer(t *testing.T, cfg syncserver.Config) *harness {
 // Different fields of one row merge; the same field goes to the later
 // write; a delete beats a concurrent edit. Both devices and the server
 // end with the rule's answer, and the table checksums agree.
-func TestOfflineEditsConverge(t *testing.T) {
-	forEachStore(t, func(t *testing.T, db *backend) {
-		h := db.server(t, syncserver.Config{})
-		cfg := client.Config{ChecksumInterval: 20 * time.Millisecond}
-		a := newDevice(t, "a", h, nil, cfg).start()
-		b := newDevice(t, "b", h, nil, cfg).start()
+func TestOfflineEditsConverge(t *testing.T) { forEachStore(t, testOfflineEditsConverge) }
 
-		a.mustExec(`INSERT INTO tasks(id, title, assignee) VALUES ('r1', 'draft', 'ann'), ('r2', 'two', NULL), ('r3', 'three', NULL)`)
-		// Values of every type travel exactly. PostgreSQL text cannot hold
-		// NUL: pgstore refuses such text (TYPE_MISMATCH), see its tests.
-		text := "nul\x00and é"
-		if db.postgres() {
-			text = "tab\tand é"
-		}
-		b.mustExec(`INSERT INTO tasks(id, title, done, rank, note, assignee) VALUES ('types', ?, ?, ?, ?, NULL)`,
-			text, int64(math.MaxInt64), 0.1, []byte{0, 1, 254, 255})
-		a.synced(h)
-		b.synced(h)
-		waitFor(t, "both to hold 4 rows", func() bool {
-			return len(a.query(`SELECT id FROM tasks`)) == 4 && len(b.query(`SELECT id FROM tasks`)) == 4
-		})
+func testOfflineEditsConverge(t *testing.T, db *backend) {
+	h := db.server(t, syncserver.Config{})
+	cfg := client.Config{ChecksumInterval: 20 * time.Millisecond}
+	a := newDevice(t, "a", h, nil, cfg).start()
+	b := newDevice(t, "b", h, nil, cfg).start()
 
-		a.net.setDown(true)
-		b.net.setDown(true)
-		a.mustExec(`UPDATE tasks SET title = 'A title' WHERE id = 'r1'`) // different fields of r1
-		b.mustExec(`UPDATE tasks SET done = 1 WHERE id = 'r1'`)
-		a.mustExec(`UPDATE tasks SET title = 'A two' WHERE id = 'r2'`) // same field of r2: B writes later
-		time.Sleep(3 * time.Millisecond)
-		b.mustExec(`UPDATE tasks SET title = 'B two' WHERE id = 'r2'`)
-		a.mustExec(`DELETE FROM tasks WHERE id = 'r3'`) // A deletes what B edits
-		time.Sleep(3 * time.Millisecond)
-		b.mustExec(`UPDATE tasks SET title = 'B three', assignee = 'bob' WHERE id = 'r3'`)
-		waitFor(t, "a to count 3 pending changes while offline", func() bool { return a.status().Pending == 3 })
-
-		a.net.setDown(false)
-		b.net.setDown(false)
-		a.client.Online(true)
-		b.client.Online(true)
-
-		want := []struct{ id, title, done, assignee string }{
-			{"r1", "A title", "1", "ann"},
-			{"r2", "B two", "0", "<nil>"},
-		}
-		waitFor(t, "convergence", func() bool {
-			return a.tasks() == b.tasks() && len(a.query(`SELECT 1 FROM tasks`)) == 3 && a.status().Pending == 0 && b.status().Pending == 0
-		})
-		a.synced(h)
-		b.synced(h)
-		for _, w := range want {
-			rows := a.query(`SELECT title, done, assignee FROM tasks WHERE id = ?`, w.id)
-			if len(rows) != 1 || rows[0][0] != w.title || fmtv(rows[0][1]) != w.done || fmtv(rows[0][2]) != w.assignee {
-				t.Fatalf("%s: got %v, want %+v", w.id, rows, w)
-			}
-		}
-		if rows := a.query(`SELECT 1 FROM tasks WHERE id = 'r3'`); len(rows) != 0 {
-			t.Fatal("the delete must beat the concurrent edit")
-		}
-		typed := b.query(`SELECT title, done, rank, note, assignee FROM tasks WHERE id = 'types'`)[0]
-		if typed[0] != text || typed[1] != int64(math.MaxInt64) || typed[2] != 0.1 || string(typed[3].([]byte)) != "\x00\x01\xfe\xff" || typed[4] != nil {
-			t.Fatalf("values changed in transit: %#v", typed)
-		}
-		if got, srv := a.tasks(), h.serverTasks(); got != b.tasks() || got != srv {
-			t.Fatalf("diverged:\na:\n%s\nb:\n%s\nserver:\n%s", got, b.tasks(), srv)
-		}
-		// The periodic checksum comparison agrees.
-		waitFor(t, "checksum comparisons", func() bool { return a.status().Checksums > 0 && b.status().Checksums > 0 })
-		for _, d := range []*device{a, b} {
-			if st := d.status(); st.Divergences != 0 {
-				t.Fatalf("%s: divergences %d in %v", d.name, st.Divergences, st.DivergedTables)
-			}
-			var es []journal.Entry
-			var err error
-			d.with(func(conn *sqlite3.Conn) error { es, err = d.j.Entries(conn, journal.Acknowledged, 100); return nil })
-			if err != nil || len(es) == 0 {
-				t.Fatalf("%s: acknowledged entries stay queryable: %v %d", d.name, err, len(es))
-			}
-			st := d.status()
-			if st.LatencySamples == 0 || st.ReconcileLatency <= 0 || st.LastSyncedAt.IsZero() {
-				t.Fatalf("%s: status misses latency or last sync: %+v", d.name, st)
-			}
-		}
+	a.mustExec(`INSERT INTO tasks(id, title, assignee) VALUES ('r1', 'draft', 'ann'), ('r2', 'two', NULL), ('r3', 'three', NULL)`)
+	// Values of every type travel exactly. PostgreSQL text cannot hold
+	// NUL: pgstore refuses such text (TYPE_MISMATCH), see its tests.
+	text := "nul\x00and é"
+	if db.postgres() {
+		text = "tab\tand é"
+	}
+	b.mustExec(`INSERT INTO tasks(id, title, done, rank, note, assignee) VALUES ('types', ?, ?, ?, ?, NULL)`,
+		text, int64(math.MaxInt64), 0.1, []byte{0, 1, 254, 255})
+	a.synced(h)
+	b.synced(h)
+	waitFor(t, "both to hold 4 rows", func() bool {
+		return len(a.query(`SELECT id FROM tasks`)) == 4 && len(b.query(`SELECT id FROM tasks`)) == 4
 	})
+
+	a.net.setDown(true)
+	b.net.setDown(true)
+	a.mustExec(`UPDATE tasks SET title = 'A title' WHERE id = 'r1'`) // different fields of r1
+	b.mustExec(`UPDATE tasks SET done = 1 WHERE id = 'r1'`)
+	a.mustExec(`UPDATE tasks SET title = 'A two' WHERE id = 'r2'`) // same field of r2: B writes later
+	time.Sleep(3 * time.Millisecond)
+	b.mustExec(`UPDATE tasks SET title = 'B two' WHERE id = 'r2'`)
+	a.mustExec(`DELETE FROM tasks WHERE id = 'r3'`) // A deletes what B edits
+	time.Sleep(3 * time.Millisecond)
+	b.mustExec(`UPDATE tasks SET title = 'B three', assignee = 'bob' WHERE id = 'r3'`)
+	waitFor(t, "a to count 3 pending changes while offline", func() bool { return a.status().Pending == 3 })
+
+	a.net.setDown(false)
+	b.net.setDown(false)
+	a.client.Online(true)
+	b.client.Online(true)
+
+	want := []struct{ id, title, done, assignee string }{
+		{"r1", "A title", "1", "ann"},
+		{"r2", "B two", "0", "<nil>"},
+	}
+	waitFor(t, "convergence", func() bool {
+		return a.tasks() == b.tasks() && len(a.query(`SELECT 1 FROM tasks`)) == 3 && a.status().Pending == 0 && b.status().Pending == 0
+	})
+	a.synced(h)
+	b.synced(h)
+	for _, w := range want {
+		rows := a.query(`SELECT title, done, assignee FROM tasks WHERE id = ?`, w.id)
+		if len(rows) != 1 || rows[0][0] != w.title || fmtv(rows[0][1]) != w.done || fmtv(rows[0][2]) != w.assignee {
+			t.Fatalf("%s: got %v, want %+v", w.id, rows, w)
+		}
+	}
+	if rows := a.query(`SELECT 1 FROM tasks WHERE id = 'r3'`); len(rows) != 0 {
+		t.Fatal("the delete must beat the concurrent edit")
+	}
+	typed := b.query(`SELECT title, done, rank, note, assignee FROM tasks WHERE id = 'types'`)[0]
+	if typed[0] != text || typed[1] != int64(math.MaxInt64) || typed[2] != 0.1 || string(typed[3].([]byte)) != "\x00\x01\xfe\xff" || typed[4] != nil {
+		t.Fatalf("values changed in transit: %#v", typed)
+	}
+	if got, srv := a.tasks(), h.serverTasks(); got != b.tasks() || got != srv {
+		t.Fatalf("diverged:\na:\n%s\nb:\n%s\nserver:\n%s", got, b.tasks(), srv)
+	}
+	// The periodic checksum comparison agrees.
+	waitFor(t, "checksum comparisons", func() bool { return a.status().Checksums > 0 && b.status().Checksums > 0 })
+	for _, d := range []*device{a, b} {
+		if st := d.status(); st.Divergences != 0 {
+			t.Fatalf("%s: divergences %d in %v", d.name, st.Divergences, st.DivergedTables)
+		}
+		var es []journal.Entry
+		var err error
+		d.with(func(conn *sqlite3.Conn) error { es, err = d.j.Entries(conn, journal.Acknowledged, 100); return nil })
+		if err != nil || len(es) == 0 {
+			t.Fatalf("%s: acknowledged entries stay queryable: %v %d", d.name, err, len(es))
+		}
+		st := d.status()
+		if st.LatencySamples == 0 || st.ReconcileLatency <= 0 || st.LastSyncedAt.IsZero() {
+			t.Fatalf("%s: status misses latency or last sync: %+v", d.name, st)
+		}
+	}
 }
 
 func fmtv(v any) string {

@@ -46,42 +46,44 @@ func (s *crashingStore) Push(ctx context.Context, p store.Push, check store.Chec
 // acknowledged and once before committing one, and restarts on the same
 // database. Every change ends up in the server's log exactly once.
 func TestServerRestartMidPushLosesAndDuplicatesNothing(t *testing.T) {
+	forEachStore(t, testServerRestartMidPushLosesAndDuplicatesNothing)
+}
+
+func testServerRestartMidPushLosesAndDuplicatesNothing(t *testing.T, db *backend) {
 	for _, afterCommit := range []bool{true, false} {
 		t.Run(fmt.Sprintf("crash after commit %v", afterCommit), func(t *testing.T) {
-			forEachStore(t, func(t *testing.T, db *backend) {
-				inner := db.open(t)
-				crash := &crashingStore{Store: inner, n: 3, afterCommit: afterCommit, crashed: make(chan struct{})}
-				h := db.server(t, syncserver.Config{Store: crash})
-				d := newDevice(t, "d", h, nil, client.Config{PushBatch: 40})
-				// 300 changes written offline, pushed in batches of 40.
-				for i := range 200 {
-					d.mustExec(`INSERT INTO tasks(id, title) VALUES (?, ?)`, fmt.Sprintf("t%03d", i), "x")
-				}
-				for i := range 100 {
-					d.mustExec(`UPDATE tasks SET done = 1 WHERE id = ?`, fmt.Sprintf("t%03d", i*2))
-				}
-				d.start()
-				<-crash.crashed
-				h.restart(syncserver.Config{}) // the same file, a fresh store
-				d.synced(h)
+			db := db.fresh(t)
+			crash := &crashingStore{Store: db.open(t), n: 3, afterCommit: afterCommit, crashed: make(chan struct{})}
+			h := db.server(t, syncserver.Config{Store: crash})
+			d := newDevice(t, "d", h, nil, client.Config{PushBatch: 40})
+			// 300 changes written offline, pushed in batches of 40.
+			for i := range 200 {
+				d.mustExec(`INSERT INTO tasks(id, title) VALUES (?, ?)`, fmt.Sprintf("t%03d", i), "x")
+			}
+			for i := range 100 {
+				d.mustExec(`UPDATE tasks SET done = 1 WHERE id = ?`, fmt.Sprintf("t%03d", i*2))
+			}
+			d.start()
+			<-crash.crashed
+			h.restart(syncserver.Config{}) // the same file, a fresh store
+			d.synced(h)
 
-				rows := h.serverQuery(`SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM _hearth_log WHERE client = ?`, d.j.Node())
-				if rows[0][0] != int64(300) || rows[0][1] != int64(300) {
-					t.Fatalf("server log holds %v entries (%v distinct seqs) for the device, want 300 once each", rows[0][0], rows[0][1])
-				}
-				var depth int64
-				d.with(func(conn *sqlite3.Conn) (err error) { depth, err = journal.Depth(conn); return err })
-				if depth != 0 {
-					t.Fatalf("%d journal entries not acknowledged", depth)
-				}
-				if d.tasks() != h.serverTasks() {
-					t.Fatal("device and server differ")
-				}
-				st := d.status()
-				if st.Retries[client.ClassServer] == 0 {
-					t.Fatalf("the crash should count as a server failure: %+v", st.Retries)
-				}
-			})
+			rows := h.serverQuery(`SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM _hearth_log WHERE client = ?`, d.j.Node())
+			if rows[0][0] != int64(300) || rows[0][1] != int64(300) {
+				t.Fatalf("server log holds %v entries (%v distinct seqs) for the device, want 300 once each", rows[0][0], rows[0][1])
+			}
+			var depth int64
+			d.with(func(conn *sqlite3.Conn) (err error) { depth, err = journal.Depth(conn); return err })
+			if depth != 0 {
+				t.Fatalf("%d journal entries not acknowledged", depth)
+			}
+			if d.tasks() != h.serverTasks() {
+				t.Fatal("device and server differ")
+			}
+			st := d.status()
+			if st.Retries[client.ClassServer] == 0 {
+				t.Fatalf("the crash should count as a server failure: %+v", st.Retries)
+			}
 		})
 	}
 }

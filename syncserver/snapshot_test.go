@@ -68,61 +68,61 @@ func seed(t testing.TB, h *harness, n int) {
 // 500; one chunk fails mid-way. The device resumes from the chunk that
 // failed, not from the start, and ends with every row; progress counts up
 // to the total.
-func TestInitialSyncIsResumable(t *testing.T) {
-	forEachStore(t, func(t *testing.T, db *backend) {
-		inner := db.open(t)
-		flaky := &flakySnapshots{Store: inner, failCall: 4}
-		h := db.server(t, syncserver.Config{Store: flaky})
-		seed(t, h, 5000)
-		flaky.mu.Lock()
-		flaky.calls = nil // the seeding device's own (empty) initial sync
-		flaky.mu.Unlock()
+func TestInitialSyncIsResumable(t *testing.T) { forEachStore(t, testInitialSyncIsResumable) }
 
-		var mu sync.Mutex
-		var progress []client.Progress
-		fresh := newDevice(t, "fresh", h, nil, client.Config{SnapshotChunk: 500, OnStatus: func(st client.Status) {
-			mu.Lock()
-			defer mu.Unlock()
-			if n := len(progress); st.InitialSync != (client.Progress{}) && (n == 0 || progress[n-1] != st.InitialSync) {
-				progress = append(progress, st.InitialSync)
-			}
-		}}).start()
-		fresh.synced(h)
+func testInitialSyncIsResumable(t *testing.T, db *backend) {
+	inner := db.open(t)
+	flaky := &flakySnapshots{Store: inner, failCall: 4}
+	h := db.server(t, syncserver.Config{Store: flaky})
+	seed(t, h, 5000)
+	flaky.mu.Lock()
+	flaky.calls = nil // the seeding device's own (empty) initial sync
+	flaky.mu.Unlock()
 
-		if got := fresh.query(`SELECT count(*) FROM tasks`)[0][0]; got != int64(5000) {
-			t.Fatalf("fresh device has %v rows", got)
-		}
-		if fresh.tasks() != h.serverTasks() {
-			t.Fatal("fresh device differs from the server")
-		}
-		flaky.mu.Lock()
-		calls := append([]merge.Cursor(nil), flaky.calls...)
-		flaky.mu.Unlock()
-		starts := 0
-		for _, c := range calls {
-			if c.Table == "" {
-				starts++
-			}
-		}
-		if starts != 1 {
-			t.Fatalf("the snapshot started over %d times; it must resume", starts-1)
-		}
-		if len(calls) < 5 || calls[4].Table != calls[3].Table || string(calls[4].Key) != string(calls[3].Key) {
-			t.Fatalf("the retry must ask for the chunk that failed: calls %d, 4th %v, 5th %v", len(calls), calls[3], calls[4])
-		}
+	var mu sync.Mutex
+	var progress []client.Progress
+	fresh := newDevice(t, "fresh", h, nil, client.Config{SnapshotChunk: 500, OnStatus: func(st client.Status) {
 		mu.Lock()
 		defer mu.Unlock()
-		last := progress[len(progress)-1]
-		if last.Active || last.Rows != 5000 || last.Total != 5000 {
-			t.Fatalf("final progress %+v", last)
+		if n := len(progress); st.InitialSync != (client.Progress{}) && (n == 0 || progress[n-1] != st.InitialSync) {
+			progress = append(progress, st.InitialSync)
 		}
-		for i := 1; i < len(progress); i++ {
-			if progress[i].Rows < progress[i-1].Rows {
-				t.Fatalf("progress went backwards: %+v", progress)
-			}
+	}}).start()
+	fresh.synced(h)
+
+	if got := fresh.query(`SELECT count(*) FROM tasks`)[0][0]; got != int64(5000) {
+		t.Fatalf("fresh device has %v rows", got)
+	}
+	if fresh.tasks() != h.serverTasks() {
+		t.Fatal("fresh device differs from the server")
+	}
+	flaky.mu.Lock()
+	calls := append([]merge.Cursor(nil), flaky.calls...)
+	flaky.mu.Unlock()
+	starts := 0
+	for _, c := range calls {
+		if c.Table == "" {
+			starts++
 		}
-		if st := fresh.status(); st.Retries[client.ClassServer] != 1 {
-			t.Fatalf("one server failure expected: %+v", st.Retries)
+	}
+	if starts != 1 {
+		t.Fatalf("the snapshot started over %d times; it must resume", starts-1)
+	}
+	if len(calls) < 5 || calls[4].Table != calls[3].Table || string(calls[4].Key) != string(calls[3].Key) {
+		t.Fatalf("the retry must ask for the chunk that failed: calls %d, 4th %v, 5th %v", len(calls), calls[3], calls[4])
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	last := progress[len(progress)-1]
+	if last.Active || last.Rows != 5000 || last.Total != 5000 {
+		t.Fatalf("final progress %+v", last)
+	}
+	for i := 1; i < len(progress); i++ {
+		if progress[i].Rows < progress[i-1].Rows {
+			t.Fatalf("progress went backwards: %+v", progress)
 		}
-	})
+	}
+	if st := fresh.status(); st.Retries[client.ClassServer] != 1 {
+		t.Fatalf("one server failure expected: %+v", st.Retries)
+	}
 }

@@ -53,6 +53,14 @@ func (b *backend) open(t testing.TB) store.Store {
 	return st
 }
 
+// fresh is an empty database of the same kind.
+func (b *backend) fresh(t testing.TB) *backend {
+	if b.postgres() {
+		return &backend{name: b.name, url: pgtest.URL(t)}
+	}
+	return &backend{name: b.name, path: filepath.Join(t.TempDir(), "sync.db")}
+}
+
 // forEachStore runs a scenario on SQLite and on PostgreSQL.
 func forEachStore(t *testing.T, fn func(t *testing.T, b *backend)) {
 	t.Run("sqlite", func(t *testing.T) {
