@@ -93,7 +93,7 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "hearth-pg-")
+	dir, err := os.MkdirTemp(tempBase(), "hearth-pg-")
 	if err != nil {
 		return nil, err
 	}
@@ -157,6 +157,25 @@ func startServer(bin, dir, data string, logFile *os.File, cred *syscall.Credenti
 		return nil, err
 	}
 	return s, nil
+}
+
+// tempBase is where the server's directory goes: the usual temporary
+// directory, unless we are root and it is not reachable by the postgres
+// user (a TMPDIR under /root, say); then /tmp.
+func tempBase() string {
+	base := os.TempDir()
+	if os.Geteuid() != 0 {
+		return base
+	}
+	for dir := base; ; dir = filepath.Dir(dir) {
+		fi, err := os.Stat(dir)
+		if err != nil || fi.Mode().Perm()&0o001 == 0 {
+			return "/tmp"
+		}
+		if dir == filepath.Dir(dir) {
+			return base
+		}
+	}
 }
 
 // serverCredential is who the server runs as: the postgres user when we
