@@ -220,3 +220,40 @@ func BenchmarkPush1000OfflineChangesPostgres(b *testing.B) {
 		return db.server(b, syncserver.Config{})
 	})
 }
+
+// storeOnly hides every optional interface of a store (HeadWatcher): an
+// instance on it hears only of its own pushes.
+type storeOnly struct{ store.Store }
+
+// TestResumeOnAnInstanceBehindTheCursor: a device moves from one instance
+// to another whose head signal has not caught up with the database (here
+// it never does: it does not watch). Its cursor is beyond what that
+// instance last heard of but within the log, so it must be served, not
+// told its cursor is bad.
+func TestResumeOnAnInstanceBehindTheCursor(t *testing.T) {
+	db := &backend{name: "postgres", url: pgtest.URL(t)}
+	h1 := db.server(t, syncserver.Config{})
+	h2 := db.server(t, syncserver.Config{Store: storeOnly{db.open(t)}})
+	var target atomic.Pointer[string]
+	target.Store(&h1.url)
+	var d *device
+	d = newDevice(t, "d", h1, nil, client.Config{Dial: func(ctx context.Context, _ string) (client.Transport, error) {
+		return d.net.dial(ctx, *target.Load())
+	}}).start()
+	for i := range 5 {
+		d.mustExec(`INSERT INTO tasks(id, title) VALUES (?, 'x')`, fmt.Sprint("t", i))
+	}
+	d.synced(h1)
+	if st := d.status(); st.Cursor != 5 {
+		t.Fatalf("cursor %d after 5 changes", st.Cursor)
+	}
+	target.Store(&h2.url)
+	d.net.setDown(true)
+	d.net.setDown(false)
+	d.client.Online(true)
+	d.mustExec(`INSERT INTO tasks(id, title) VALUES ('on-h2', 'x')`)
+	d.synced(h2)
+	if st := d.status(); st.Cursor != 6 || (st.LastError != nil && st.LastError.Class != client.ClassOffline) {
+		t.Fatalf("on the second instance: cursor %d, last error %+v", st.Cursor, st.LastError)
+	}
+}
