@@ -244,16 +244,15 @@ func TestResumeOnAnInstanceBehindTheCursor(t *testing.T) {
 		d.mustExec(`INSERT INTO tasks(id, title) VALUES (?, 'x')`, fmt.Sprint("t", i))
 	}
 	d.synced(h1)
-	if st := d.status(); st.Cursor != 5 {
-		t.Fatalf("cursor %d after 5 changes", st.Cursor)
-	}
+	waitFor(t, "the cursor at 5", func() bool { return d.status().Cursor == 5 })
 	target.Store(&h2.url)
 	d.net.setDown(true)
 	d.net.setDown(false)
 	d.client.Online(true)
 	d.mustExec(`INSERT INTO tasks(id, title) VALUES ('on-h2', 'x')`)
 	d.synced(h2)
-	if st := d.status(); st.Cursor != 6 || (st.LastError != nil && st.LastError.Class != client.ClassOffline) {
-		t.Fatalf("on the second instance: cursor %d, last error %+v", st.Cursor, st.LastError)
+	waitFor(t, "the cursor at 6", func() bool { return d.status().Cursor == 6 })
+	if st := d.status(); st.LastError != nil && st.LastError.Class != client.ClassOffline {
+		t.Fatalf("on the second instance: %+v", st.LastError)
 	}
 }

@@ -712,31 +712,38 @@ func (ps *pushState) appendLog(ctx context.Context, client string, seq int64, c 
 	return pos, nil
 }
 
-// Log implements store.Store. The head is read first and entries only up
-// to it: since pushes commit in position order, that is a gapless prefix.
+// Log implements store.Store. Entries are read only up to the head read
+// in the same snapshot: since pushes commit in position order, that is a
+// gapless prefix.
 func (s *Store) Log(ctx context.Context, after int64, limit int) ([]store.Entry, int64, error) {
 	if _, _, err := s.ready(); err != nil {
 		return nil, 0, err
 	}
-	head, err := readHead(ctx, s.pool)
-	if err != nil {
-		return nil, 0, fmt.Errorf("pgstore: %w", err)
-	}
-	rows, err := s.pool.Query(ctx, `SELECT pos, client, tbl, pk, op, cols, hlc, node, sv FROM _hearth_log WHERE pos > $1 AND pos <= $2 ORDER BY pos LIMIT $3`, after, head, limit)
+	// One statement, so one snapshot: the head and the entries up to it.
+	// The LEFT JOIN gives a row (head, NULLs) when no entry follows.
+	rows, err := s.pool.Query(ctx, `SELECT h.head, l.pos, l.client, l.tbl, l.pk, l.op, l.cols, l.hlc, l.node, l.sv
+		FROM _hearth_head h LEFT JOIN LATERAL (
+			SELECT * FROM _hearth_log WHERE pos > $1 AND pos <= h.head ORDER BY pos LIMIT $2
+		) l ON true ORDER BY l.pos`, after, limit)
 	if err != nil {
 		return nil, 0, fmt.Errorf("pgstore: read log: %w", err)
 	}
 	defer rows.Close()
 	var out []store.Entry
+	var head int64
 	for rows.Next() {
 		var e store.Entry
+		var pos, ts, sv *int64
 		var client, node, cols []byte
-		var op string
-		var ts int64
-		if err := rows.Scan(&e.Pos, &client, &e.Table, &e.Key, &op, &cols, &ts, &node, &e.Schema); err != nil {
+		var op, tbl *string
+		if err := rows.Scan(&head, &pos, &client, &tbl, &e.Key, &op, &cols, &ts, &node, &sv); err != nil {
 			return nil, 0, fmt.Errorf("pgstore: read log: %w", err)
 		}
-		if e.Op, err = change.ParseOp(op); err != nil {
+		if pos == nil {
+			continue // no entries after the position
+		}
+		e.Pos, e.Table, e.Schema = *pos, *tbl, *sv
+		if e.Op, err = change.ParseOp(*op); err != nil {
 			return nil, 0, fmt.Errorf("pgstore: log entry %d: %w", e.Pos, err)
 		}
 		if e.Values, err = change.DecodeValues(cols); err != nil {
@@ -746,7 +753,7 @@ func (s *Store) Log(ctx context.Context, after int64, limit int) ([]store.Entry,
 			e.Key = []byte{}
 		}
 		e.Client = string(client)
-		e.Stamp = hlc.Stamp{TS: hlc.Timestamp(ts), Node: string(node)}
+		e.Stamp = hlc.Stamp{TS: hlc.Timestamp(*ts), Node: string(node)}
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
