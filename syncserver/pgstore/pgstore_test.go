@@ -617,3 +617,38 @@ func TestConstraintRefusesOnlyTheOffendingChange(t *testing.T) {
 		t.Fatalf("items: %v %v", sums, err)
 	}
 }
+
+// TestInstancesStartingTogether: instances that start at once on an empty
+// database create its schema once and agree on its identity.
+func TestInstancesStartingTogether(t *testing.T) {
+	url := pgtest.URL(t)
+	const n = 4
+	ids := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			s, err := Open(ctx, url)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer s.Close()
+			info, err := s.Open(ctx, store.Schema{Migrations: []store.Migration{testV1, testV2}, Tables: testTables})
+			ids[i], errs[i] = info.ID, err
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("instance %d: %v", i, errs[i])
+		}
+		if ids[i] != ids[0] {
+			t.Fatalf("instances disagree on the store id: %v", ids)
+		}
+	}
+}
