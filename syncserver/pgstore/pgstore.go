@@ -349,6 +349,28 @@ func migrateTable(ctx context.Context, tx pgx.Tx, sh *tableShape) error {
 			}
 		}
 	}
+	// Unique indexes a migration dropped go too: PostgreSQL would refuse
+	// rows SQLite accepts.
+	rows, err = tx.Query(ctx, `SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+		WHERE i.indrelid = $1::regclass AND i.indisunique AND NOT i.indisprimary`, schema.Quote(sh.info.Name))
+	if err != nil {
+		return err
+	}
+	indexes, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	wanted := map[string]bool{}
+	for _, u := range sh.uniques {
+		wanted[u.name] = true
+	}
+	for _, name := range indexes {
+		if !wanted[name] {
+			if _, err := tx.Exec(ctx, "DROP INDEX "+schema.Quote(name)); err != nil {
+				return err
+			}
+		}
+	}
 	for _, u := range sh.uniques {
 		cols := make([]string, len(u.columns))
 		for i, c := range u.columns {

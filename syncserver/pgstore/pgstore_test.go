@@ -652,3 +652,35 @@ func TestInstancesStartingTogether(t *testing.T) {
 		}
 	}
 }
+
+// TestUniqueIndexesFollowMigrations: a unique index a migration creates
+// is enforced, and one it drops is dropped.
+func TestUniqueIndexesFollowMigrations(t *testing.T) {
+	url := pgtest.URL(t)
+	v2 := store.Migration{Version: 2, SQL: `CREATE UNIQUE INDEX pairs_v ON pairs(v)`}
+	v3 := store.Migration{Version: 3, SQL: `DROP INDEX pairs_v`}
+	push := func(s *Store, seq int64, a int64) store.Outcome {
+		t.Helper()
+		key, _ := change.EncodeKey(a, "k")
+		res, err := s.Push(context.Background(), store.Push{Client: "c", Schema: 1, Changes: []store.Pushed{
+			{Seq: seq, Change: change.Change{Table: "pairs", Key: key, Op: change.Insert, Values: map[string]any{"v": "same"},
+				Stamp: hlc.Stamp{TS: hlc.Make(time.Now().UnixMilli(), uint16(seq)), Node: "c"}, Schema: 1}},
+		}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Outcomes[0]
+	}
+	s, _ := openPG(t, url, testV1, v2)
+	if o := push(s, 1, 1); o.State != store.Acknowledged {
+		t.Fatalf("first: %+v", o)
+	}
+	if o := push(s, 2, 2); o.State != store.Refused || o.Code != store.CodeConstraint {
+		t.Fatalf("a duplicate under the unique index: %+v", o)
+	}
+	s.Close()
+	s3, _ := openPG(t, url, testV1, v2, v3)
+	if o := push(s3, 3, 3); o.State != store.Acknowledged {
+		t.Fatalf("after the index is dropped: %+v", o)
+	}
+}
