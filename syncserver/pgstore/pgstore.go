@@ -32,7 +32,11 @@
 //   - Invariant SQL runs on PostgreSQL: ? and ?NNN placeholders are
 //     translated, but the SQL must mean the same in both dialects
 //     (unquoted identifiers fold to lower case; SQLite-only functions
-//     do not exist).
+//     do not exist; text compares by the database's collation, so
+//     create the database with LC_COLLATE 'C' for SQLite's byte order).
+//     Results come back as SQLite types; a numeric result (sum, avg)
+//     reads as SQLite reads a NUMERIC column: integral values as
+//     integers.
 //   - Messages of CONSTRAINT refusals are PostgreSQL's words.
 package pgstore
 
