@@ -418,7 +418,7 @@ func (s *Store) Push(ctx context.Context, p store.Push, check store.Checker) (st
 func (s *Store) push(ctx context.Context, info store.Info, tables map[string]*tableShape, p *store.Push, check store.Checker, careful bool) (store.PushResult, error) {
 	var res store.PushResult
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		ps := &pushState{s: s, tx: tx, info: info, tables: tables, p: p, careful: careful}
+		ps := &pushState{tx: tx, info: info, tables: tables, p: p, careful: careful}
 		if err := ps.prepare(ctx); err != nil {
 			return err
 		}
@@ -438,7 +438,6 @@ func (s *Store) push(ctx context.Context, info store.Info, tables map[string]*ta
 
 // pushState is one push transaction in progress.
 type pushState struct {
-	s      *Store
 	tx     pgx.Tx
 	info   store.Info
 	tables map[string]*tableShape
@@ -670,7 +669,7 @@ func (ps *pushState) apply(ctx context.Context, q *txQuerier, c *store.Pushed, c
 		}
 		return store.Outcome{}, err
 	}
-	pos, err := ps.appendLog(ctx, p.Client, c.Seq, &c.Change)
+	pos, err := ps.appendLog(p.Client, c.Seq, &c.Change)
 	if err != nil {
 		return store.Outcome{}, err
 	}
@@ -712,13 +711,13 @@ func (ps *pushState) apply(ctx context.Context, q *txQuerier, c *store.Pushed, c
 	if err := ps.merge(ctx, &v); err != nil {
 		return store.Outcome{}, fmt.Errorf("record violation: %w", err)
 	}
-	if _, err := ps.appendLog(ctx, "", 0, &v); err != nil {
+	if _, err := ps.appendLog("", 0, &v); err != nil {
 		return store.Outcome{}, err
 	}
 	return out, nil
 }
 
-func (ps *pushState) appendLog(ctx context.Context, client string, seq int64, c *change.Change) (int64, error) {
+func (ps *pushState) appendLog(client string, seq int64, c *change.Change) (int64, error) {
 	var cols []byte
 	if c.Op != change.Delete {
 		var enc protocol.Encoder
