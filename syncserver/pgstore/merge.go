@@ -37,9 +37,11 @@ func checkChange(info *schema.Info, c *change.Change) *merge.Refusal {
 	return &merge.Refusal{Code: merge.CodeBadChange, Message: err.Error()}
 }
 
-// merge applies one change under the merge rule: the table row first,
-// in a savepoint, so that a row the database refuses (NOT NULL, UNIQUE)
-// leaves the metadata and the push transaction as they were.
+// merge applies one change under the merge rule: the table row, then
+// the metadata. In a careful push the table write runs in a savepoint,
+// so that a row the database refuses (NOT NULL, UNIQUE) leaves the
+// metadata and the push transaction as they were; an optimistic push
+// has the whole push run again carefully instead (see Store.Push).
 //
 // Round trips dominate a push's cost, so they are pipelined: the rows'
 // metadata is read for the whole push up front (see prepare), and writes
