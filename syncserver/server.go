@@ -154,6 +154,12 @@ func New(cfg Config) (*Server, error) {
 		shutdown: make(chan struct{}),
 	}
 	s.head.init(info.Head)
+	// A shared store (PostgreSQL) also moves with other instances' pushes.
+	if w, ok := st.(store.HeadWatcher); ok {
+		if err := w.WatchHead(context.Background(), s.head.advance); err != nil {
+			logger.Warn("sync: watching the shared log head failed; retrying", "err", err)
+		}
+	}
 	return s, nil
 }
 

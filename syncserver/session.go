@@ -198,6 +198,13 @@ func (c *session) handle(in inbound) bool {
 	case wire.Subscribe:
 		head, _ := c.srv.head.get()
 		if m.After > head {
+			// Another instance on a shared store may be ahead of our signal.
+			if _, h, err := c.srv.store.Log(c.ctx, head, 0); err == nil {
+				c.srv.head.advance(h)
+				head = max(head, h)
+			}
+		}
+		if m.After > head {
 			return c.fail(0, wire.CodeBadRequest, "cursor %d is beyond the log head %d", m.After, head)
 		}
 		c.subscribed, c.pos = true, max(m.After, 0)
