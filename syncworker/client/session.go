@@ -71,7 +71,7 @@ func (c *Client) session(ctx context.Context) (bool, error) {
 		t.Close(false)
 		c.update(func(st *Status) { st.Connected = false })
 	}()
-	err = s.run()
+	err = s.explain(s.run())
 	return s.progressed, err
 }
 
