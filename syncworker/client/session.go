@@ -30,6 +30,7 @@ type session struct {
 	lastHeard time.Time
 	nextSum   time.Time
 	pending   int64
+	limits    pushLimits
 }
 
 type frameResult struct {
@@ -52,7 +53,7 @@ func (c *Client) session(ctx context.Context) (bool, error) {
 	}
 	c.update(func(s *Status) { s.State = StateConnecting })
 	dialCtx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-	t, err := c.cfg.Dial(dialCtx, c.cfg.URL)
+	t, err := c.dial(dialCtx)
 	cancel()
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
@@ -162,6 +163,7 @@ func (s *session) run() error {
 	}
 	w := m.(wire.Welcome)
 	c.maxMessage = w.MaxMessage
+	s.welcomeLimits(w)
 	c.update(func(st *Status) {
 		st.ServerMin, st.ServerMax, st.Head = w.Min, w.Max, w.Head
 		st.Connected = true
@@ -319,6 +321,7 @@ func (s *session) loop() error {
 	tick = max(tick, 5*time.Millisecond)
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
+	defer s.stopHold()
 	if c.cfg.ChecksumInterval > 0 {
 		s.nextSum = c.cfg.Now().Add(c.cfg.ChecksumInterval)
 	}
@@ -347,6 +350,11 @@ func (s *session) loop() error {
 			}
 		case <-ticker.C:
 			if err := s.periodic(); err != nil {
+				return err
+			}
+		case <-s.holdDone():
+			s.stopHold()
+			if err := s.push(); err != nil {
 				return err
 			}
 		}
@@ -414,6 +422,7 @@ func (s *session) handle(f wire.Frame) error {
 			return err
 		}
 		s.progressed = true
+		s.acknowledged()
 		return s.push()
 	case wire.Checksums:
 		return s.compare(m)
@@ -422,6 +431,9 @@ func (s *session) handle(f wire.Frame) error {
 			s.pingID = 0
 		}
 	case *wire.Error:
+		if handled, err := s.pushRefused(m); handled {
+			return err
+		}
 		return s.serverError(m)
 	default:
 		return classified(ClassProtocol, "unexpected %s message", wire.Type(m))
@@ -435,12 +447,12 @@ func (s *session) handle(f wire.Frame) error {
 // answers the repeat with its first verdict.
 func (s *session) push() error {
 	c := s.c
-	if s.flight != nil {
+	if s.flight != nil || s.holding() {
 		return nil
 	}
 	var entries []journal.Entry
 	var depth int64
-	limit := c.cfg.PushBatch
+	limit := s.batchLimit()
 	for {
 		entries = entries[:0]
 		var quarantined int

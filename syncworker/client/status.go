@@ -16,7 +16,11 @@ const (
 	// StatePausedSchema: the server does not accept this schema version;
 	// local writes keep being journaled and wait for a migration.
 	StatePausedSchema = "paused-schema"
-	StateStopped      = "stopped"
+	// StatePausedAuth: the server refused the token (HTTP 401) or it
+	// expired (AUTH_EXPIRED); local writes keep being journaled until the
+	// app has a new token and calls TokenChanged.
+	StatePausedAuth = "paused-auth"
+	StateStopped    = "stopped"
 )
 
 // Progress is the initial sync's progress.
