@@ -2,9 +2,11 @@ package syncserver_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,7 +28,18 @@ func authServer(t *testing.T) (*harness, *auth.Issuer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := fileServer(t, syncserver.Config{Identify: v.Identify})
+	// Scopes reach the hooks: a token without ws-main may not write.
+	authorize := func(ctx context.Context, principal string, ch syncserver.Change) error {
+		id, ok := syncserver.IdentityFrom(ctx)
+		if !ok || id.Principal != principal {
+			return fmt.Errorf("no identity for %q", principal)
+		}
+		if !slices.Contains(id.Scopes, "ws-main") {
+			return errors.New("the token does not grant ws-main")
+		}
+		return nil
+	}
+	h := fileServer(t, syncserver.Config{Identify: v.Identify, Authorize: authorize})
 	return h, &auth.Issuer{Secret: testSecret, Audience: "hearth-sync", Issuer: "hearth-test"}
 }
 
@@ -40,7 +53,7 @@ func TestBadTokensAreRefusedAndCounted(t *testing.T) {
 	expired := &auth.Issuer{Secret: testSecret, Audience: "hearth-sync", Issuer: "hearth-test", Now: func() time.Time { return now.Add(-time.Hour) }}
 	early := &auth.Issuer{Secret: testSecret, Audience: "hearth-sync", Issuer: "hearth-test", Now: func() time.Time { return now.Add(time.Hour) }}
 	tok := func(is *auth.Issuer) string {
-		s, err := is.Issue("ann", nil, 10*time.Minute)
+		s, err := is.Issue("ann", []string{"ws-main"}, 10*time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,5 +175,19 @@ func TestTokenExpiryMidSessionPausesThenResumes(t *testing.T) {
 	m := scrape(t, h.srv.Load().MetricsHandler())
 	if m[`hearth_sync_errors_total{code="AUTH_EXPIRED",kind="session"}`] < 2 {
 		t.Fatalf("expiries not counted: %v", m[`hearth_sync_errors_total{code="AUTH_EXPIRED",kind="session"}`])
+	}
+}
+
+// TestScopesReachAuthorize: a change from a token without the scope is
+// refused (FORBIDDEN) and rolled back on the device.
+func TestScopesReachAuthorize(t *testing.T) {
+	h, is := authServer(t)
+	cfg := fastConfig(h.url)
+	cfg.Token = func(context.Context) (string, error) { return is.Issue("bob", []string{"ws-other"}, time.Hour) }
+	d := newDevice(t, "d", h, nil, cfg).start()
+	d.mustExec(`INSERT INTO tasks(id, title) VALUES ('x', 'not mine')`)
+	waitFor(t, "the refusal", func() bool { return d.status().Refused == 1 })
+	if rows := d.query(`SELECT 1 FROM tasks`); len(rows) != 0 {
+		t.Fatal("the refused insert was not rolled back")
 	}
 }

@@ -1,6 +1,7 @@
 package syncserver
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -37,4 +38,14 @@ func (s *Server) identify(r *http.Request) (Identity, error) {
 		return Identity{Principal: p}, err
 	}
 	return Identity{}, nil
+}
+
+type identityKey struct{}
+
+// IdentityFrom returns the identity of the connection a hook runs for
+// (Authorize, an Invariant): e.g. to refuse a change to a workspace the
+// token's scopes do not list.
+func IdentityFrom(ctx context.Context) (Identity, bool) {
+	id, ok := ctx.Value(identityKey{}).(Identity)
+	return id, ok
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -354,4 +355,64 @@ func TestShutdownClosesIdleClientsGoingAway(t *testing.T) {
 	if websocket.CloseStatus(err) != websocket.StatusGoingAway {
 		t.Fatalf("want close 1001, got %v", err)
 	}
+}
+
+// logBuffer collects JSON log lines from the server's goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// records returns the log records with the given message.
+func (b *logBuffer) records(msg string) []map[string]any {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(b.buf.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == msg {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// TestConnectionLogs: opening and closing a connection log the
+// principal, the client, and at close the duration and push counts;
+// errors sent log their code.
+func TestConnectionLogs(t *testing.T) {
+	logs := &logBuffer{}
+	h := fileServer(t, syncserver.Config{
+		Logger:       slog.New(slog.NewJSONHandler(logs, nil)),
+		Authenticate: func(*http.Request) (string, error) { return "ann", nil },
+	})
+	d := newDevice(t, "d", h, nil, client.Config{})
+	for i := range 3 {
+		d.mustExec(`INSERT INTO tasks(id, title) VALUES (?, 'x')`, fmt.Sprintf("l%d", i))
+	}
+	d.start()
+	d.synced(h)
+	d.stop()
+	waitFor(t, "the close record", func() bool { return len(logs.records("sync: connection closed")) == 1 })
+	open := logs.records("sync: connection opened")
+	if len(open) != 1 || open[0]["principal"] != "ann" || open[0]["client"] != d.j.Node() {
+		t.Fatalf("open records %v", open)
+	}
+	closed := logs.records("sync: connection closed")[0]
+	if closed["principal"] != "ann" || closed["client"] != d.j.Node() || closed["pushes"] != float64(1) || closed["changes"] != float64(3) || closed["duration"] == nil {
+		t.Fatalf("close record %v", closed)
+	}
+	r := dialRaw(t, h.url)
+	r.send(wire.Ping{ID: 1}, 1)
+	r.expectError(wire.CodeBadRequest)
+	waitFor(t, "the error record", func() bool {
+		recs := logs.records("sync: error sent")
+		return len(recs) == 1 && recs[0]["code"] == wire.CodeBadRequest
+	})
 }

@@ -61,7 +61,9 @@ type inbound struct {
 }
 
 func newSession(s *Server, ws *websocket.Conn, id Identity, remote string) *session {
-	ctx, cancel := context.WithCancel(context.Background())
+	// Hooks called with the session's context (Authorize, Invariants)
+	// find the identity, scopes included, with IdentityFrom.
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), identityKey{}, id))
 	c := &session{srv: s, ws: ws, principal: id.Principal, remote: remote, ctx: ctx, cancel: cancel, ident: id, opened: time.Now()}
 	if s.cfg.PushRate > 0 {
 		c.limiter = rate.NewLimiter(rate.Limit(s.cfg.PushRate), s.cfg.PushBurst)
