@@ -107,6 +107,8 @@ type Server struct {
 	head   headSignal
 	// metrics has the server's own Prometheus registry.
 	metrics *metrics
+	// tail caches the newest log entries for the live sessions.
+	tail *logTail
 
 	mu       sync.Mutex
 	conns    map[*session]struct{}
@@ -183,6 +185,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.head.init(info.Head)
 	s.metrics = newMetrics(s)
+	s.tail = newLogTail(info.Head, 4*cfg.LogBatch)
 	return s, nil
 }
 

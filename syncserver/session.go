@@ -379,7 +379,8 @@ func (c *session) checksums(m wire.ChecksumRequest) bool {
 // are left out (it has them), but Upto covers them so its cursor moves.
 func (c *session) pump() error {
 	s := c.srv
-	entries, head, err := s.store.Log(c.ctx, c.pos, s.cfg.LogBatch)
+	known, _ := s.head.get()
+	entries, head, err := s.readLog(c.ctx, c.pos, s.cfg.LogBatch, max(known, c.pos+1))
 	if err != nil {
 		return err
 	}

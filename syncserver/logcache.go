@@ -1,0 +1,116 @@
+package syncserver
+
+import (
+	"context"
+	"sort"
+	"sync"
+
+	"github.com/hearthdb/hearth/syncserver/store"
+)
+
+// logTail keeps the newest log entries in memory for the sessions that
+// stream them live. Without it every connected session reads each new
+// batch from the store itself: with a thousand clients that is a thousand
+// identical reads per commit, queued on the same store lock the pushes
+// need. With it one session reads a new batch from the store and the
+// others copy it from here. Sessions further behind than the tail (a
+// client catching up) read the store directly, as before.
+//
+// The log is append-only and a position never changes its entry, so a
+// cached entry never goes stale.
+type logTail struct {
+	// fill lets one session at a time read the store for new entries;
+	// the others wait, then find them cached.
+	fill sync.Mutex
+
+	mu sync.Mutex
+	// entries holds every log entry with from < pos <= to, in order.
+	entries  []store.Entry
+	from, to int64
+	keep     int
+}
+
+func newLogTail(head int64, keep int) *logTail {
+	return &logTail{from: head, to: head, keep: keep}
+}
+
+// cached returns up to limit entries after pos and the position they
+// reach, when the tail covers pos and reaches want; ok is false when the
+// caller must read the store.
+func (t *logTail) cached(after int64, limit int, want int64) (out []store.Entry, head int64, ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if after < t.from || after > t.to {
+		return nil, 0, false
+	}
+	// Positions grow but need not be dense: find the first after pos.
+	i := sort.Search(len(t.entries), func(k int) bool { return t.entries[k].Pos > after })
+	j := min(len(t.entries), i+limit)
+	if j-i < limit && t.to < want {
+		return nil, 0, false // the store has entries the tail lacks
+	}
+	// A capped slice: appends to the tail never write into it.
+	return t.entries[i:j:j], t.to, true
+}
+
+// add appends entries read from the store after position after, which
+// reach head (the store's head when the read returned all there was).
+func (t *logTail) add(after int64, entries []store.Entry, reach int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if after != t.to {
+		return // another read got there first
+	}
+	t.entries = append(t.entries, entries...)
+	t.to = reach
+	if n := len(t.entries); n > t.keep {
+		drop := n - t.keep/2
+		t.from = t.entries[drop-1].Pos
+		t.entries = append([]store.Entry(nil), t.entries[drop:]...)
+	}
+}
+
+// readLog returns up to limit log entries after pos and the position
+// read up to, like store.Log, from the tail when it can. want is the
+// position the session needs to reach (beyond after).
+func (s *Server) readLog(ctx context.Context, after int64, limit int, want int64) ([]store.Entry, int64, error) {
+	t := s.tail
+	if out, head, ok := t.cached(after, limit, want); ok {
+		return out, head, nil
+	}
+	t.fill.Lock()
+	defer t.fill.Unlock()
+	for {
+		if out, head, ok := t.cached(after, limit, want); ok {
+			return out, head, nil
+		}
+		t.mu.Lock()
+		if after > t.to {
+			// Nobody read through the tail for a while (no live
+			// sessions): start it over where this session is.
+			t.entries, t.from, t.to = nil, after, after
+		}
+		from, to := t.from, t.to
+		t.mu.Unlock()
+		if after < from {
+			// Behind the tail: a catch-up, served by the store alone.
+			return s.store.Log(ctx, after, limit)
+		}
+		batch := max(limit, s.cfg.LogBatch)
+		entries, head, err := s.store.Log(ctx, to, batch)
+		if err != nil {
+			return nil, 0, err
+		}
+		reach := head
+		if len(entries) == batch {
+			reach = entries[len(entries)-1].Pos
+		}
+		if reach <= to {
+			// Nothing new in the store: the session's head is ahead of
+			// what the store shows (cannot happen with one store); let
+			// the store answer.
+			return s.store.Log(ctx, after, limit)
+		}
+		t.add(to, entries, reach)
+	}
+}
