@@ -94,10 +94,9 @@ func runServer(path, profile string) error {
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	srv, err := syncserver.New(syncserver.Config{Path: path, Migrations: migrations, Tables: tables,
-		// The load is one change per second per client; the limits stay
-		// at their defaults, far above it.
-	})
+	srv, err := syncserver.New(syncserver.Config{Path: path, Migrations: migrations, Tables: tables})// The load is one change per second per client; the limits stay
+	// at their defaults, far above it.
+
 	if err != nil {
 		return err
 	}
