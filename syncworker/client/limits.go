@@ -14,8 +14,8 @@ import (
 type pushLimits struct {
 	// maxBatch caps the entries of one push (0: only Config.PushBatch).
 	maxBatch int
-	// holdUntil is when pushes may resume after RATE_LIMITED; hold fires
-	// then, to push without waiting for the next periodic check.
+	// holdUntil is when pushes may resume after RATE_LIMITED (for the
+	// status); hold fires then, and pushes resume at once.
 	holdUntil time.Time
 	hold      *time.Timer
 	// limited counts RATE_LIMITED answers since the last ack: the pause
@@ -39,10 +39,10 @@ func (s *session) batchLimit() int {
 	return limit
 }
 
-// holding reports whether pushes wait out a RATE_LIMITED pause.
-func (s *session) holding() bool {
-	return !s.limits.holdUntil.IsZero() && s.c.cfg.Now().Before(s.limits.holdUntil)
-}
+// holding reports whether pushes wait out a RATE_LIMITED pause. The
+// pause's timer, not Config.Now, ends it: a test clock that stands still
+// must not hold pushes forever.
+func (s *session) holding() bool { return s.limits.hold != nil }
 
 // holdDone fires when a pause ends (nil when not paused).
 func (s *session) holdDone() <-chan time.Time {
