@@ -94,9 +94,9 @@ func runServer(path, profile string) error {
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	srv, err := syncserver.New(syncserver.Config{Path: path, Migrations: migrations, Tables: tables})// The load is one change per second per client; the limits stay
-	// at their defaults, far above it.
-
+	// The limits stay at their defaults: one change per second per client
+	// is far below them.
+	srv, err := syncserver.New(syncserver.Config{Path: path, Migrations: migrations, Tables: tables})
 	if err != nil {
 		return err
 	}
