@@ -33,7 +33,9 @@ func (c *session) admitPush(m wire.Push) (admitted, goOn bool) {
 	// Give the tokens back: the push is refused, not queued, so the
 	// client's retry after wait finds them.
 	r.CancelAt(now)
-	retry := max(wait.Milliseconds(), 1)
+	// Rounded up: a client that waits exactly this long must find the
+	// tokens there.
+	retry := int64((wait + time.Millisecond - 1) / time.Millisecond)
 	err := c.send(&wire.Error{Re: m.ID, Code: wire.CodeRateLimited, RetryAfter: retry,
 		Message: fmt.Sprintf("over %g changes per second; push again in %d ms", s.cfg.PushRate, retry)})
 	return false, err == nil

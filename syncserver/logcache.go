@@ -1,11 +1,15 @@
 package syncserver
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"sort"
 	"sync"
 
 	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/change"
+	"github.com/hearthdb/hearth/wasm/protocol"
 )
 
 // logTail keeps the newest log entries in memory for the sessions that
@@ -24,8 +28,11 @@ type logTail struct {
 	fill sync.Mutex
 
 	mu sync.Mutex
-	// entries holds every log entry with from < pos <= to, in order.
+	// entries holds every log entry with from < pos <= to, in order;
+	// packed their values, encoded once for every session that sends
+	// them (nil for a delete).
 	entries  []store.Entry
+	packed   [][]byte
 	from, to int64
 	keep     int
 }
@@ -37,52 +44,56 @@ func newLogTail(head int64, keep int) *logTail {
 // cached returns up to limit entries after pos and the position they
 // reach, when the tail covers pos and reaches want; ok is false when the
 // caller must read the store.
-func (t *logTail) cached(after int64, limit int, want int64) (out []store.Entry, head int64, ok bool) {
+func (t *logTail) cached(after int64, limit int, want int64) (out []store.Entry, packed [][]byte, head int64, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if after < t.from || after > t.to {
-		return nil, 0, false
+		return nil, nil, 0, false
 	}
 	// Positions grow but need not be dense: find the first after pos.
 	i := sort.Search(len(t.entries), func(k int) bool { return t.entries[k].Pos > after })
 	j := min(len(t.entries), i+limit)
 	if j-i < limit && t.to < want {
-		return nil, 0, false // the store has entries the tail lacks
+		return nil, nil, 0, false // the store has entries the tail lacks
 	}
-	// A capped slice: appends to the tail never write into it.
-	return t.entries[i:j:j], t.to, true
+	// Capped slices: appends to the tail never write into them.
+	return t.entries[i:j:j], t.packed[i:j:j], t.to, true
 }
 
 // add appends entries read from the store after position after, which
 // reach head (the store's head when the read returned all there was).
-func (t *logTail) add(after int64, entries []store.Entry, reach int64) {
+func (t *logTail) add(after int64, entries []store.Entry, packed [][]byte, reach int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if after != t.to {
 		return // another read got there first
 	}
 	t.entries = append(t.entries, entries...)
+	t.packed = append(t.packed, packed...)
 	t.to = reach
 	if n := len(t.entries); n > t.keep {
 		drop := n - t.keep/2
 		t.from = t.entries[drop-1].Pos
 		t.entries = append([]store.Entry(nil), t.entries[drop:]...)
+		t.packed = append([][]byte(nil), t.packed[drop:]...)
 	}
 }
 
 // readLog returns up to limit log entries after pos and the position
 // read up to, like store.Log, from the tail when it can. want is the
 // position the session needs to reach (beyond after).
-func (s *Server) readLog(ctx context.Context, after int64, limit int, want int64) ([]store.Entry, int64, error) {
+// packed holds the entries' encoded values when they came from the tail
+// (nil otherwise).
+func (s *Server) readLog(ctx context.Context, after int64, limit int, want int64) (entries []store.Entry, packed [][]byte, head int64, err error) {
 	t := s.tail
-	if out, head, ok := t.cached(after, limit, want); ok {
-		return out, head, nil
+	if out, packed, head, ok := t.cached(after, limit, want); ok {
+		return out, packed, head, nil
 	}
 	t.fill.Lock()
 	defer t.fill.Unlock()
 	for {
-		if out, head, ok := t.cached(after, limit, want); ok {
-			return out, head, nil
+		if out, packed, head, ok := t.cached(after, limit, want); ok {
+			return out, packed, head, nil
 		}
 		t.mu.Lock()
 		if after > t.to {
@@ -94,12 +105,13 @@ func (s *Server) readLog(ctx context.Context, after int64, limit int, want int64
 		t.mu.Unlock()
 		if after < from {
 			// Behind the tail: a catch-up, served by the store alone.
-			return s.store.Log(ctx, after, limit)
+			entries, head, err := s.store.Log(ctx, after, limit)
+			return entries, nil, head, err
 		}
 		batch := max(limit, s.cfg.LogBatch)
 		entries, head, err := s.store.Log(ctx, to, batch)
 		if err != nil {
-			return nil, 0, err
+			return nil, nil, 0, err
 		}
 		reach := head
 		if len(entries) == batch {
@@ -109,8 +121,30 @@ func (s *Server) readLog(ctx context.Context, after int64, limit int, want int64
 			// Nothing new in the store: the session's head is ahead of
 			// what the store shows (cannot happen with one store); let
 			// the store answer.
-			return s.store.Log(ctx, after, limit)
+			entries, head, err := s.store.Log(ctx, after, limit)
+			return entries, nil, head, err
 		}
-		t.add(to, entries, reach)
+		packed, err := packValues(entries)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		t.add(to, entries, packed, reach)
 	}
+}
+
+// packValues encodes each entry's values as the wire sends them.
+func packValues(entries []store.Entry) ([][]byte, error) {
+	out := make([][]byte, len(entries))
+	var enc protocol.Encoder
+	for i := range entries {
+		if entries[i].Op == change.Delete {
+			continue
+		}
+		enc.Reset()
+		if err := change.EncodeValues(&enc, entries[i].Values); err != nil {
+			return nil, fmt.Errorf("log entry %d: %w", entries[i].Pos, err)
+		}
+		out[i] = bytes.Clone(enc.Bytes())
+	}
+	return out, nil
 }

@@ -5,8 +5,10 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/change"
 )
 
 // sliceLog is a store whose log is a slice with gaps in its positions;
@@ -20,7 +22,7 @@ type sliceLog struct {
 
 func (l *sliceLog) append(pos int64) {
 	l.mu.Lock()
-	l.entries = append(l.entries, store.Entry{Pos: pos, Client: "c"})
+	l.entries = append(l.entries, store.Entry{Pos: pos, Client: "c", Change: change.Change{Op: change.Insert, Values: map[string]any{"n": pos}}})
 	l.mu.Unlock()
 }
 
@@ -65,7 +67,7 @@ func TestLogTailMatchesTheStore(t *testing.T) {
 		}
 		after := max(0, pos-rnd.Int64N(40))
 		limit := 1 + rnd.IntN(7)
-		got, gotHead, err := s.readLog(ctx, after, limit, max(pos, after+1))
+		got, _, gotHead, err := s.readLog(ctx, after, limit, max(pos, after+1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +97,7 @@ func TestLogTailMatchesTheStore(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got, _, err := s.readLog(ctx, head, 5, pos+2)
+			got, _, _, err := s.readLog(ctx, head, 5, pos+2)
 			if err != nil || len(got) != 2 {
 				t.Errorf("got %v, %v", positions(got), err)
 			}
@@ -104,5 +106,31 @@ func TestLogTailMatchesTheStore(t *testing.T) {
 	wg.Wait()
 	if l.reads != 1 {
 		t.Fatalf("%d store reads for one new batch, want 1", l.reads)
+	}
+}
+
+func TestCommitTimes(t *testing.T) {
+	var c commitTimes
+	base := time.Unix(1000, 0)
+	c.add(1, 3, base)
+	c.add(7, 7, base.Add(2*time.Second)) // recorded before the push at 4..6
+	c.add(4, 6, base.Add(time.Second))
+	for pos, want := range map[int64]time.Duration{1: 0, 3: 0, 4: time.Second, 6: time.Second, 7: 2 * time.Second} {
+		sp, ok := c.lookup(pos)
+		if !ok || !sp.at.Equal(base.Add(want)) {
+			t.Fatalf("pos %d: %+v %v", pos, sp, ok)
+		}
+	}
+	if _, ok := c.lookup(8); ok {
+		t.Fatal("pos 8 was never committed")
+	}
+	for i := int64(0); i < 2*maxCommitSpans; i++ {
+		c.add(10+i, 10+i, base)
+	}
+	if len(c.spans) > maxCommitSpans {
+		t.Fatalf("%d spans kept", len(c.spans))
+	}
+	if _, ok := c.lookup(10 + 2*maxCommitSpans - 1); !ok {
+		t.Fatal("the newest push is forgotten")
 	}
 }

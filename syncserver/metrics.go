@@ -2,6 +2,8 @@ package syncserver
 
 import (
 	"net/http"
+	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -108,14 +110,15 @@ func (m *metrics) countError(kind, code string) { m.errors.WithLabelValues(kind,
 // they were committed. Only the newest pushes are kept; entries older
 // than that are a catch-up, not fan-out, and are not measured.
 type commitTimes struct {
-	mu   sync.Mutex
-	ring [1024]commitSpan
-	next int
-	// floor is the first position that may still be in the ring: log
-	// positions grow with time, so a position under it is an old entry
-	// a client is catching up on.
-	floor int64
+	mu sync.Mutex
+	// spans are ordered by position: pushes commit in log order, and
+	// the rare span recorded out of order is inserted in place.
+	spans []commitSpan
 }
+
+// maxCommitSpans bounds the memory of commitTimes; at 1,000 pushes a
+// second it covers the last few seconds, longer than live fan-out takes.
+const maxCommitSpans = 8192
 
 type commitSpan struct {
 	first, last int64
@@ -127,28 +130,25 @@ func (c *commitTimes) add(first, last int64, at time.Time) {
 		return
 	}
 	c.mu.Lock()
-	slot := &c.ring[c.next%len(c.ring)]
-	if c.next >= len(c.ring) {
-		c.floor = max(c.floor, slot.last+1)
+	defer c.mu.Unlock()
+	if len(c.spans) >= maxCommitSpans {
+		c.spans = append(c.spans[:0:0], c.spans[len(c.spans)/2:]...)
 	}
-	*slot = commitSpan{first: first, last: last, at: at}
-	c.next++
-	c.mu.Unlock()
+	i := len(c.spans)
+	for i > 0 && c.spans[i-1].first > first {
+		i--
+	}
+	c.spans = slices.Insert(c.spans, i, commitSpan{first: first, last: last, at: at})
 }
 
-// lookup returns the push holding pos, searching the newest first (live
-// fan-out looks up the entries just committed).
+// lookup returns the push holding pos.
 func (c *commitTimes) lookup(pos int64) (commitSpan, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if pos < c.floor {
+	// The last span starting at or before pos.
+	i := sort.Search(len(c.spans), func(k int) bool { return c.spans[k].first > pos }) - 1
+	if i < 0 || pos > c.spans[i].last {
 		return commitSpan{}, false
 	}
-	for i := 1; i <= len(c.ring) && i <= c.next; i++ {
-		sp := c.ring[(c.next-i)%len(c.ring)]
-		if pos >= sp.first && pos <= sp.last {
-			return sp, true
-		}
-	}
-	return commitSpan{}, false
+	return c.spans[i], true
 }

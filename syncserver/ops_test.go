@@ -220,7 +220,7 @@ func TestPushLimits(t *testing.T) {
 	if e.Re != 3 || e.RetryAfter < 300 || e.RetryAfter > 600 {
 		t.Fatalf("rate limited: %+v", e)
 	}
-	time.Sleep(time.Duration(e.RetryAfter) * time.Millisecond)
+	time.Sleep(time.Duration(e.RetryAfter)*time.Millisecond + 10*time.Millisecond)
 	r.send(wire.Push{ID: 4, Changes: batch(11, 10)}, 1)
 	if ack, ok := r.recv().(wire.Ack); !ok || len(ack.Results) != 10 {
 		t.Fatalf("after the wait, want an ack of 10, got %#v", ack)

@@ -380,7 +380,7 @@ func (c *session) checksums(m wire.ChecksumRequest) bool {
 func (c *session) pump() error {
 	s := c.srv
 	known, _ := s.head.get()
-	entries, head, err := s.readLog(c.ctx, c.pos, s.cfg.LogBatch, max(known, c.pos+1))
+	entries, packed, head, err := s.readLog(c.ctx, c.pos, s.cfg.LogBatch, max(known, c.pos+1))
 	if err != nil {
 		return err
 	}
@@ -388,9 +388,13 @@ func (c *session) pump() error {
 	if len(entries) > 0 {
 		msg.Upto = entries[len(entries)-1].Pos
 	}
-	for _, e := range entries {
+	for i, e := range entries {
 		if e.Client != c.client {
-			msg.Entries = append(msg.Entries, wire.Entry{Pos: e.Pos, Change: e.Change})
+			we := wire.Entry{Pos: e.Pos, Change: e.Change}
+			if packed != nil {
+				we.Packed = packed[i]
+			}
+			msg.Entries = append(msg.Entries, we)
 		}
 	}
 	if err := c.send(msg); err != nil {

@@ -142,6 +142,9 @@ type Subscribe struct{ After int64 }
 type Entry struct {
 	Pos int64
 	change.Change
+	// Packed optionally holds Values already encoded, so a server
+	// sending one entry to many clients encodes the values once.
+	Packed []byte
 }
 
 // Changes carries log entries (server → client). Upto is the position
@@ -327,7 +330,7 @@ func AppendMessage(e *protocol.Encoder, m Message, schemaVersion int64) error {
 		for i := range m.Entries {
 			e.Array(8)
 			e.Int(m.Entries[i].Pos)
-			if err := appendChange(e, &m.Entries[i].Change, nil); err != nil {
+			if err := appendChange(e, &m.Entries[i].Change, m.Entries[i].Packed); err != nil {
 				return fmt.Errorf("log entry %d: %w", m.Entries[i].Pos, err)
 			}
 		}
