@@ -37,6 +37,14 @@ type logTail struct {
 	keep     int
 }
 
+// tailBatches is how many log batches the tail keeps (16,000 entries by
+// default, a few MB): enough for every session that stalls a few seconds
+// behind a busy log (waiting for its own push to commit) to catch up from
+// memory. A session that falls out of the tail reads the store, which
+// competes with the pushes for the store's lock and slows everyone: the
+// tail must outlast the stalls.
+const tailBatches = 32
+
 func newLogTail(head int64, keep int) *logTail {
 	return &logTail{from: head, to: head, keep: keep}
 }

@@ -185,7 +185,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.head.init(info.Head)
 	s.metrics = newMetrics(s)
-	s.tail = newLogTail(info.Head, 4*cfg.LogBatch)
+	s.tail = newLogTail(info.Head, tailBatches*cfg.LogBatch)
 	return s, nil
 }
 
