@@ -14,6 +14,7 @@ import (
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"github.com/hearthdb/hearth/syncworker/wire"
+	"github.com/hearthdb/hearth/wasm/protocol"
 	"golang.org/x/time/rate"
 )
 
@@ -49,6 +50,8 @@ type session struct {
 	opened          time.Time
 	pushes, changes int64
 	ended           string
+	// enc is reused by every message the session sends (see encode).
+	enc protocol.Encoder
 }
 
 // inbound is one message read from the client.
@@ -190,7 +193,7 @@ func (c *session) send(m wire.Message) error {
 		}
 		c.srv.log.Log(context.Background(), level, "sync: error sent", "client", c.client, "principal", c.principal, "code", e.Code, "re", e.Re, "message", e.Message)
 	}
-	b, err := wire.Encode(m, c.srv.info.Version)
+	b, err := c.encode(m)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", wire.Type(m), err)
 	}
