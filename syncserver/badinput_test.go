@@ -85,7 +85,11 @@ func (r *raw) expectError(code string) *wire.Error {
 // stable code (or a per-change refusal), the connection keeps working,
 // and a real device still syncs afterwards.
 func TestBadInputGetsStableErrorsAndNeverKillsTheServer(t *testing.T) {
-	h := fileServer(t, syncserver.Config{MaxMessageBytes: 64 << 10})
+	forEachStore(t, testBadInputGetsStableErrorsAndNeverKillsTheServer)
+}
+
+func testBadInputGetsStableErrorsAndNeverKillsTheServer(t *testing.T, db *backend) {
+	h := db.server(t, syncserver.Config{MaxMessageBytes: 64 << 10})
 	r := dialRaw(t, h.url)
 
 	r.sendBytes(websocket.MessageBinary, []byte{0xff, 0x01, 0x02})
@@ -187,6 +191,10 @@ func TestBadInputGetsStableErrorsAndNeverKillsTheServer(t *testing.T) {
 // server invariant is stored and synced, its journal entry is flagged
 // with the violation, and the violation reaches every client as a row.
 func TestInvariantViolationIsFlaggedNotRejected(t *testing.T) {
+	forEachStore(t, testInvariantViolationIsFlaggedNotRejected)
+}
+
+func testInvariantViolationIsFlaggedNotRejected(t *testing.T, db *backend) {
 	noShouting := func(ctx context.Context, q store.Querier, ch syncserver.Change) (string, error) {
 		if ch.Table != "tasks" || ch.Op == "delete" {
 			return "", nil
@@ -200,7 +208,7 @@ func TestInvariantViolationIsFlaggedNotRejected(t *testing.T) {
 		}
 		return "", nil
 	}
-	h := fileServer(t, syncserver.Config{Invariants: []syncserver.Invariant{noShouting}})
+	h := db.server(t, syncserver.Config{Invariants: []syncserver.Invariant{noShouting}})
 	a := newDevice(t, "a", h, nil, client.Config{}).start()
 	b := newDevice(t, "b", h, nil, client.Config{}).start()
 	a.mustExec(`INSERT INTO tasks(id, title) VALUES ('calm', 'fine'), ('loud', 'HELLO')`)
@@ -229,6 +237,10 @@ func TestInvariantViolationIsFlaggedNotRejected(t *testing.T) {
 // (authorization); the device rolls the row back to the server's value,
 // keeps its later accepted change to the row, and drops a refused insert.
 func TestRefusedChangeRollsBackToServerValue(t *testing.T) {
+	forEachStore(t, testRefusedChangeRollsBackToServerValue)
+}
+
+func testRefusedChangeRollsBackToServerValue(t *testing.T, db *backend) {
 	noMallory := func(ctx context.Context, principal string, ch syncserver.Change) error {
 		if ch.Values["assignee"] == "mallory" {
 			return errors.New("mallory may not be assigned tasks")
@@ -238,7 +250,7 @@ func TestRefusedChangeRollsBackToServerValue(t *testing.T) {
 		}
 		return nil
 	}
-	h := fileServer(t, syncserver.Config{Authorize: noMallory})
+	h := db.server(t, syncserver.Config{Authorize: noMallory})
 	a := newDevice(t, "a", h, nil, client.Config{}).start()
 	a.mustExec(`INSERT INTO tasks(id, title) VALUES ('t1', 'original')`)
 	a.synced(h)

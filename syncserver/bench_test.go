@@ -40,9 +40,13 @@ func BenchmarkInitialSync5000(b *testing.B) {
 // BenchmarkPush1000OfflineChanges measures a device that comes online
 // with 1,000 changes made offline, until the server acknowledged all.
 func BenchmarkPush1000OfflineChanges(b *testing.B) {
+	measurePush1000(b, func() *harness { return newHarness(b, syncserver.Config{}) })
+}
+
+func measurePush1000(b *testing.B, newServer func() *harness) {
 	b.StopTimer()
 	for i := range b.N {
-		h := newHarness(b, syncserver.Config{})
+		h := newServer()
 		d := newDevice(b, "offline", h, nil, client.Config{})
 		d.with(func(conn *sqlite3.Conn) error {
 			if err := conn.Exec("BEGIN"); err != nil {
@@ -74,9 +78,16 @@ func BenchmarkPush1000OfflineChanges(b *testing.B) {
 // device B has committed it, and reports the median and 95th percentile.
 func BenchmarkChangeVisibleOnOtherDevice(b *testing.B) {
 	h := newHarness(b, syncserver.Config{})
+	measureVisible(b, h, h)
+}
+
+// measureVisible measures a write on a device of hA until a device of hB
+// has committed it.
+func measureVisible(b *testing.B, hA, hB *harness) {
+	h := hA
 	applied := make(chan struct{}, 1)
-	a := newDevice(b, "a", h, nil, client.Config{}).start()
-	bdev := newDevice(b, "b", h, nil, client.Config{Applied: func(conn *sqlite3.Conn, tables []string) {
+	a := newDevice(b, "a", hA, nil, client.Config{}).start()
+	bdev := newDevice(b, "b", hB, nil, client.Config{Applied: func(conn *sqlite3.Conn, tables []string) {
 		select {
 		case applied <- struct{}{}:
 		default:

@@ -50,6 +50,8 @@ type harness struct {
 	srv  atomic.Pointer[syncserver.Server]
 	http *httptest.Server
 	url  string
+	// backend is the database the server runs on (nil: SQLite at path).
+	backend *backend
 }
 
 func newHarness(t testing.TB, cfg syncserver.Config) *harness {
@@ -91,6 +93,9 @@ func (h *harness) restart(cfg syncserver.Config) {
 		cfg.Tables = h.cfg.Tables
 	}
 	cfg.Path = h.path
+	if cfg.Store == nil && h.backend != nil {
+		cfg.Store = h.backend.open(h.t)
+	}
 	srv, err := syncserver.New(cfg)
 	if err != nil {
 		h.t.Fatal(err)
@@ -201,7 +206,7 @@ func newDevice(t testing.TB, name string, h *harness, migrations []store.Migrati
 			t.Fatal(err)
 		}
 	}
-	j, err := journal.Prepare(conn, journal.Config{Clock: hlc.NewClock(nil), Tables: appTables})
+	j, err := journal.Prepare(conn, journal.Config{Clock: hlc.NewClock(nil), Tables: h.cfg.Tables})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,6 +375,9 @@ func (d *device) tasks() string {
 // serverTasks reads the server's tasks table from its database file.
 func (h *harness) serverTasks() string {
 	h.t.Helper()
+	if h.backend != nil && h.backend.postgres() {
+		return dumpRows(pgQuery(h.t, h.backend.url, `SELECT * FROM tasks ORDER BY id`))
+	}
 	conn, err := sqlite3.Open("file:" + h.path + "?mode=ro")
 	if err != nil {
 		h.t.Fatal(err)
@@ -380,6 +388,9 @@ func (h *harness) serverTasks() string {
 
 func (h *harness) serverQuery(sql string, args ...any) [][]any {
 	h.t.Helper()
+	if h.backend != nil && h.backend.postgres() {
+		return pgQuery(h.t, h.backend.url, sql, args...)
+	}
 	conn, err := sqlite3.Open("file:" + h.path + "?mode=ro")
 	if err != nil {
 		h.t.Fatal(err)

@@ -14,7 +14,11 @@ import (
 // writes while their networks drop and come back, then checks that every
 // device and the server hold the same tasks.
 func TestRandomEditsOverRealSocketsConverge(t *testing.T) {
-	h := fileServer(t, syncserver.Config{})
+	forEachStore(t, testRandomEditsOverRealSocketsConverge)
+}
+
+func testRandomEditsOverRealSocketsConverge(t *testing.T, db *backend) {
+	h := db.server(t, syncserver.Config{})
 	rng := rand.New(rand.NewPCG(42, 7))
 	devs := []*device{
 		newDevice(t, "a", h, nil, client.Config{PushBatch: 7}).start(),

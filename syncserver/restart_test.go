@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/hearthdb/hearth/syncserver"
-	"github.com/hearthdb/hearth/syncserver/sqlitestore"
 	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/journal"
@@ -47,16 +46,15 @@ func (s *crashingStore) Push(ctx context.Context, p store.Push, check store.Chec
 // acknowledged and once before committing one, and restarts on the same
 // database. Every change ends up in the server's log exactly once.
 func TestServerRestartMidPushLosesAndDuplicatesNothing(t *testing.T) {
+	forEachStore(t, testServerRestartMidPushLosesAndDuplicatesNothing)
+}
+
+func testServerRestartMidPushLosesAndDuplicatesNothing(t *testing.T, db *backend) {
 	for _, afterCommit := range []bool{true, false} {
 		t.Run(fmt.Sprintf("crash after commit %v", afterCommit), func(t *testing.T) {
-			dir := t.TempDir()
-			path := dir + "/sync.db"
-			inner, err := sqlitestore.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			crash := &crashingStore{Store: inner, n: 3, afterCommit: afterCommit, crashed: make(chan struct{})}
-			h := newHarness(t, syncserver.Config{Store: crash, Path: path})
+			db := db.fresh(t)
+			crash := &crashingStore{Store: db.open(t), n: 3, afterCommit: afterCommit, crashed: make(chan struct{})}
+			h := db.server(t, syncserver.Config{Store: crash})
 			d := newDevice(t, "d", h, nil, client.Config{PushBatch: 40})
 			// 300 changes written offline, pushed in batches of 40.
 			for i := range 200 {

@@ -36,8 +36,10 @@ func (l *stateLog) saw(state string) bool {
 // TestSchemaMismatchClientAhead: a client already on schema 2 meets a
 // server on 1. Sync pauses with SCHEMA_MISMATCH, local writes wait in the
 // journal, and once the server is migrated the client resumes on its own.
-func TestSchemaMismatchClientAhead(t *testing.T) {
-	h := fileServer(t, syncserver.Config{})
+func TestSchemaMismatchClientAhead(t *testing.T) { forEachStore(t, testSchemaMismatchClientAhead) }
+
+func testSchemaMismatchClientAhead(t *testing.T, db *backend) {
+	h := db.server(t, syncserver.Config{})
 	var states stateLog
 	d := newDevice(t, "d", h, []store.Migration{migrationV1, migrationV2}, client.Config{OnStatus: states.record}).start()
 	d.mustExec(`INSERT INTO tasks(id, title, priority) VALUES ('t1', 'new app', 3)`)
@@ -58,8 +60,10 @@ func TestSchemaMismatchClientAhead(t *testing.T) {
 // dropped a column. The client pauses with its changes kept; after the app
 // migrates it replays them: a change to the dropped column is quarantined
 // for the app to see, the rest syncs.
-func TestSchemaMismatchClientBehind(t *testing.T) {
-	h := fileServer(t, syncserver.Config{Migrations: []store.Migration{migrationV1, migrationV2}, MinSchemaVersion: 2})
+func TestSchemaMismatchClientBehind(t *testing.T) { forEachStore(t, testSchemaMismatchClientBehind) }
+
+func testSchemaMismatchClientBehind(t *testing.T, db *backend) {
+	h := db.server(t, syncserver.Config{Migrations: []store.Migration{migrationV1, migrationV2}, MinSchemaVersion: 2})
 	var states stateLog
 	d := newDevice(t, "d", h, nil, client.Config{OnStatus: states.record}).start()
 	d.mustExec(`INSERT INTO tasks(id, title) VALUES ('t1', 'written on v1')`)

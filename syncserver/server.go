@@ -48,6 +48,11 @@ type Config struct {
 	// request (cookie, header, query token); an error answers 401. Nil
 	// accepts everyone.
 	Authenticate func(r *http.Request) (principal string, err error)
+	// Identify, when set, replaces Authenticate with an identity that
+	// may expire (a JWT's exp, see syncserver/auth): the server ends the
+	// session then with AUTH_EXPIRED, and the client reconnects with a
+	// fresh token.
+	Identify func(r *http.Request) (Identity, error)
 	// Authorize may refuse a change before it is applied (e.g. a user
 	// writing another user's rows); the client rolls the row back.
 	Authorize func(ctx context.Context, principal string, ch Change) error
@@ -58,6 +63,17 @@ type Config struct {
 
 	// MaxMessageBytes bounds one client message (default 4 MiB).
 	MaxMessageBytes int64
+	// MaxPushBatch bounds the changes in one push (default 1000;
+	// advertised in welcome): a larger push gets BATCH_TOO_LARGE and the
+	// client sends smaller ones.
+	MaxPushBatch int
+	// PushRate bounds the changes each connection pushes per second, as
+	// a token bucket holding PushBurst changes (defaults 1000/s and
+	// 10000, the burst at least MaxPushBatch; a negative PushRate
+	// disables the limit). A push over it gets RATE_LIMITED with the
+	// wait after which it fits.
+	PushRate  float64
+	PushBurst int
 	// MaxClockSkew refuses changes stamped further than this in the
 	// future (default 24h; negative disables): a device with a wildly
 	// wrong clock would otherwise win every conflict for that long.
@@ -89,6 +105,10 @@ type Server struct {
 	log    *slog.Logger
 	minVer int64
 	head   headSignal
+	// metrics has the server's own Prometheus registry.
+	metrics *metrics
+	// tail caches the newest log entries for the live sessions.
+	tail *logTail
 
 	mu       sync.Mutex
 	conns    map[*session]struct{}
@@ -103,6 +123,16 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxMessageBytes <= 0 {
 		cfg.MaxMessageBytes = 4 << 20
 	}
+	if cfg.MaxPushBatch <= 0 {
+		cfg.MaxPushBatch = 1000
+	}
+	if cfg.PushRate == 0 {
+		cfg.PushRate = 1000
+	}
+	if cfg.PushBurst <= 0 {
+		cfg.PushBurst = 10000
+	}
+	cfg.PushBurst = max(cfg.PushBurst, cfg.MaxPushBatch)
 	if cfg.MaxClockSkew == 0 {
 		cfg.MaxClockSkew = 24 * time.Hour
 	}
@@ -154,6 +184,14 @@ func New(cfg Config) (*Server, error) {
 		shutdown: make(chan struct{}),
 	}
 	s.head.init(info.Head)
+	s.metrics = newMetrics(s)
+	s.tail = newLogTail(info.Head, tailBatches*cfg.LogBatch)
+	// A shared store (PostgreSQL) also moves with other instances' pushes.
+	if w, ok := st.(store.HeadWatcher); ok {
+		if err := w.WatchHead(context.Background(), s.head.advance); err != nil {
+			logger.Warn("sync: watching the shared log head failed; retrying", "err", err)
+		}
+	}
 	return s, nil
 }
 
@@ -174,18 +212,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if closing {
+		s.metrics.countError(errUpgrade, wire.CodeShuttingDown)
 		http.Error(w, "SHUTTING_DOWN: the sync server is shutting down", http.StatusServiceUnavailable)
 		return
 	}
 	defer s.wg.Done()
-	principal := ""
-	if s.cfg.Authenticate != nil {
-		p, err := s.cfg.Authenticate(r)
-		if err != nil {
-			http.Error(w, "UNAUTHORIZED: "+err.Error(), http.StatusUnauthorized)
-			return
-		}
-		principal = p
+	id, err := s.identify(r)
+	if err != nil {
+		s.metrics.countError(errUpgrade, wire.CodeUnauthorized)
+		s.log.Info("sync: authentication failed", "remote", r.RemoteAddr, "code", wire.CodeUnauthorized, "err", err)
+		http.Error(w, "UNAUTHORIZED: "+err.Error(), http.StatusUnauthorized)
+		return
 	}
 	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 		w.Header().Set("Upgrade", "websocket")
@@ -203,14 +240,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The hard limit only stops a runaway frame; frames between
 	// MaxMessageBytes and it get a TOO_LARGE error and the session goes on.
 	ws.SetReadLimit(2*s.cfg.MaxMessageBytes + 64<<10)
-	sess := newSession(s, ws, principal, r.RemoteAddr)
+	sess := newSession(s, ws, id, r.RemoteAddr)
 	s.mu.Lock()
 	s.conns[sess] = struct{}{}
 	s.mu.Unlock()
+	s.metrics.connections.Inc()
+	s.metrics.connected.Inc()
 	sess.serve()
+	s.metrics.connected.Dec()
 	s.mu.Lock()
 	delete(s.conns, sess)
 	s.mu.Unlock()
+	sess.logClosed()
 }
 
 // Shutdown stops accepting connections, lets every session finish the

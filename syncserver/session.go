@@ -5,13 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"github.com/hearthdb/hearth/syncworker/wire"
+	"github.com/hearthdb/hearth/wasm/protocol"
+	"golang.org/x/time/rate"
 )
 
 // maxBadFrames is how many unreadable messages a connection may send
@@ -37,6 +41,17 @@ type session struct {
 	// pos is the log position streamed to the client so far.
 	pos       int64
 	badFrames int
+
+	// ident is who opened the connection; its expiry ends the session.
+	ident Identity
+	// limiter is the connection's push rate (nil: unlimited).
+	limiter *rate.Limiter
+	// opened, pushes, changes and ended are for the log line at close.
+	opened          time.Time
+	pushes, changes int64
+	ended           string
+	// enc is reused by every message the session sends (see encode).
+	enc protocol.Encoder
 }
 
 // inbound is one message read from the client.
@@ -48,9 +63,15 @@ type inbound struct {
 	err error
 }
 
-func newSession(s *Server, ws *websocket.Conn, principal, remote string) *session {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &session{srv: s, ws: ws, principal: principal, remote: remote, ctx: ctx, cancel: cancel}
+func newSession(s *Server, ws *websocket.Conn, id Identity, remote string) *session {
+	// Hooks called with the session's context (Authorize, Invariants)
+	// find the identity, scopes included, with IdentityFrom.
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), identityKey{}, id))
+	c := &session{srv: s, ws: ws, principal: id.Principal, remote: remote, ctx: ctx, cancel: cancel, ident: id, opened: time.Now()}
+	if s.cfg.PushRate > 0 {
+		c.limiter = rate.NewLimiter(rate.Limit(s.cfg.PushRate), s.cfg.PushBurst)
+	}
+	return c
 }
 
 func (c *session) serve() {
@@ -58,11 +79,20 @@ func (c *session) serve() {
 	defer c.cancel()
 	incoming := make(chan inbound, 8)
 	go c.read(incoming)
+	var expired <-chan time.Time
+	if !c.ident.Expires.IsZero() {
+		timer := time.NewTimer(c.ident.Expires.Sub(c.srv.cfg.Now()))
+		defer timer.Stop()
+		expired = timer.C
+	}
 	for {
 		head, changed := c.srv.head.get()
 		if c.subscribed && c.pos < head {
 			// Requests go first, so a busy log does not delay an ack.
 			select {
+			case <-expired:
+				c.expire()
+				return
 			case in := <-incoming:
 				if !c.handle(in) {
 					return
@@ -82,7 +112,11 @@ func (c *session) serve() {
 				return
 			}
 		case <-changed:
+		case <-expired:
+			c.expire()
+			return
 		case <-c.srv.shutdown:
+			c.ended = "server shutting down"
 			c.send(&wire.Error{Code: wire.CodeShuttingDown, Message: "the server is shutting down; reconnect later"})
 			c.ws.Close(websocket.StatusGoingAway, "server shutting down")
 			return
@@ -141,8 +175,25 @@ func (c *session) read(out chan<- inbound) {
 	}
 }
 
+// expire ends a session whose credential expired: the client learns why
+// (AUTH_EXPIRED, not a dropped connection) and reconnects with a fresh
+// one.
+func (c *session) expire() {
+	c.ended = "credential expired"
+	c.send(&wire.Error{Code: wire.CodeAuthExpired, Message: "the credential this connection was opened with expired; reconnect with a fresh one"})
+	c.ws.Close(websocket.StatusPolicyViolation, "credential expired")
+}
+
 func (c *session) send(m wire.Message) error {
-	b, err := wire.Encode(m, c.srv.info.Version)
+	if e, ok := m.(*wire.Error); ok {
+		c.srv.metrics.countError(errSession, e.Code)
+		level := slog.LevelInfo
+		if e.Code == wire.CodeRateLimited {
+			level = slog.LevelDebug // routine under load; the metric counts them
+		}
+		c.srv.log.Log(context.Background(), level, "sync: error sent", "client", c.client, "principal", c.principal, "code", e.Code, "re", e.Re, "message", e.Message)
+	}
+	b, err := c.encode(m)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", wire.Type(m), err)
 	}
@@ -165,6 +216,7 @@ func (c *session) fail(re int64, code, format string, args ...any) bool {
 // goes on.
 func (c *session) handle(in inbound) bool {
 	if in.err != nil {
+		c.ended = in.err.Error()
 		if websocket.CloseStatus(in.err) == -1 && !errors.Is(in.err, context.Canceled) {
 			c.srv.log.Info("sync: connection lost", "client", c.client, "remote", c.remote, "err", in.err)
 		}
@@ -198,6 +250,13 @@ func (c *session) handle(in inbound) bool {
 	case wire.Subscribe:
 		head, _ := c.srv.head.get()
 		if m.After > head {
+			// Another instance on a shared store may be ahead of our signal.
+			if _, h, err := c.srv.store.Log(c.ctx, head, 0); err == nil {
+				c.srv.head.advance(h)
+				head = max(head, h)
+			}
+		}
+		if m.After > head {
 			return c.fail(0, wire.CodeBadRequest, "cursor %d is beyond the log head %d", m.After, head)
 		}
 		c.subscribed, c.pos = true, max(m.After, 0)
@@ -227,7 +286,9 @@ func (c *session) greet(schemaVersion int64, h wire.Hello) bool {
 	}
 	c.hello, c.client, c.schema = true, h.Client, schemaVersion
 	head, _ := s.head.get()
-	return c.send(wire.Welcome{Server: s.info.ID, Head: head, Min: s.minVer, Max: s.info.Version, MaxMessage: s.cfg.MaxMessageBytes}) == nil
+	s.log.Info("sync: connection opened", "principal", c.principal, "client", c.client, "remote", c.remote, "schema", schemaVersion, "cursor", h.Cursor)
+	return c.send(wire.Welcome{Server: s.info.ID, Head: head, Min: s.minVer, Max: s.info.Version, MaxMessage: s.cfg.MaxMessageBytes,
+		MaxBatch: int64(s.cfg.MaxPushBatch)}) == nil
 }
 
 func validClientID(id string) error {
@@ -247,6 +308,9 @@ func validClientID(id string) error {
 
 func (c *session) push(m wire.Push) bool {
 	s := c.srv
+	if admitted, goOn := c.admitPush(m); !admitted {
+		return goOn
+	}
 	p := store.Push{Client: c.client, Principal: c.principal, Schema: c.schema, Stamp: c.stamp}
 	p.Changes = make([]store.Pushed, len(m.Changes))
 	for i, ch := range m.Changes {
@@ -256,7 +320,12 @@ func (c *session) push(m wire.Push) bool {
 				Message: fmt.Sprintf("change seq %d was written under schema version %d; this server knows up to %d", ch.Seq, ch.Schema, s.info.Version)}) == nil
 		}
 	}
+	headBefore, _ := s.head.get()
+	started := time.Now()
 	res, err := s.store.Push(c.ctx, p, checker{s: s})
+	if err == nil {
+		c.pushed(len(m.Changes), headBefore, res, started)
+	}
 	if err != nil {
 		if errors.Is(err, store.ErrBadRequest) {
 			return c.fail(m.ID, wire.CodeBadRequest, "%v", err)
@@ -289,6 +358,8 @@ func (c *session) snapshot(m wire.SnapshotRequest) bool {
 		s.log.Error("sync: snapshot failed", "client", c.client, "err", err)
 		return c.fail(m.ID, wire.CodeInternal, "the server could not read the snapshot; retry later")
 	}
+	s.metrics.chunks.Inc()
+	s.metrics.chunkRows.Add(float64(chunk.Rows))
 	return c.send(wire.Chunk{Re: m.ID, At: chunk.At, Changes: chunk.Changes, Rows: chunk.Rows, Total: chunk.Total,
 		Next: wire.SnapshotCursor{Table: chunk.Next.Table, Key: chunk.Next.Key}, Done: chunk.Done}) == nil
 }
@@ -318,7 +389,8 @@ func (c *session) checksums(m wire.ChecksumRequest) bool {
 // are left out (it has them), but Upto covers them so its cursor moves.
 func (c *session) pump() error {
 	s := c.srv
-	entries, head, err := s.store.Log(c.ctx, c.pos, s.cfg.LogBatch)
+	known, _ := s.head.get()
+	entries, packed, head, err := s.readLog(c.ctx, c.pos, s.cfg.LogBatch, max(known, c.pos+1))
 	if err != nil {
 		return err
 	}
@@ -326,14 +398,19 @@ func (c *session) pump() error {
 	if len(entries) > 0 {
 		msg.Upto = entries[len(entries)-1].Pos
 	}
-	for _, e := range entries {
+	for i, e := range entries {
 		if e.Client != c.client {
-			msg.Entries = append(msg.Entries, wire.Entry{Pos: e.Pos, Change: e.Change})
+			we := wire.Entry{Pos: e.Pos, Change: e.Change}
+			if packed != nil {
+				we.Packed = packed[i]
+			}
+			msg.Entries = append(msg.Entries, we)
 		}
 	}
 	if err := c.send(msg); err != nil {
 		return err
 	}
+	c.pulled(msg)
 	c.pos = msg.Upto
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/hearthdb/hearth/syncserver"
-	"github.com/hearthdb/hearth/syncserver/sqlitestore"
 	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/merge"
@@ -69,14 +68,12 @@ func seed(t testing.TB, h *harness, n int) {
 // 500; one chunk fails mid-way. The device resumes from the chunk that
 // failed, not from the start, and ends with every row; progress counts up
 // to the total.
-func TestInitialSyncIsResumable(t *testing.T) {
-	path := t.TempDir() + "/sync.db"
-	inner, err := sqlitestore.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestInitialSyncIsResumable(t *testing.T) { forEachStore(t, testInitialSyncIsResumable) }
+
+func testInitialSyncIsResumable(t *testing.T, db *backend) {
+	inner := db.open(t)
 	flaky := &flakySnapshots{Store: inner, failCall: 4}
-	h := newHarness(t, syncserver.Config{Store: flaky, Path: path})
+	h := db.server(t, syncserver.Config{Store: flaky})
 	seed(t, h, 5000)
 	flaky.mu.Lock()
 	flaky.calls = nil // the seeding device's own (empty) initial sync

@@ -57,7 +57,7 @@ func serve(args []string) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
 	webDir := fs.String("web", "web", "directory of web assets (with dist/ holding the built bundle)")
 	syncOn := fs.Bool("sync", true, "serve the sync endpoint /sync for the demo board's schema")
-	storePath := fs.String("store", "", "sync server store: a SQLite file path (empty: in memory, gone on exit)")
+	storePath := fs.String("store", "", "sync server store: a SQLite file path (empty: in memory, gone on exit) or a postgres:// URL (many instances may share it)")
 	seedTasks := fs.Int("seed-tasks", 400, "seed an empty store with a demo workspace of this many tasks (0: no seed)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -74,7 +74,7 @@ func serve(args []string) error {
 	mux.Handle("/", webserve.New(*webDir))
 	var syncServer *syncserver.Server
 	if *syncOn {
-		if syncServer, err = newSyncServer(*storePath, log); err != nil {
+		if syncServer, err = newSyncServer(context.Background(), *storePath, log); err != nil {
 			return err
 		}
 		defer syncServer.Close()

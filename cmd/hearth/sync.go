@@ -3,20 +3,34 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	boardschema "github.com/hearthdb/hearth/board/schema"
 	"github.com/hearthdb/hearth/syncserver"
+	"github.com/hearthdb/hearth/syncserver/pgstore"
 	"github.com/hearthdb/hearth/syncserver/seeder"
 	"github.com/ncruces/go-sqlite3"
 )
 
 // newSyncServer serves the demo board's schema: its migrations, synced
-// tables and the double-booking invariant.
-func newSyncServer(path string, log *slog.Logger) (*syncserver.Server, error) {
+// tables and the double-booking invariant. store is a SQLite file path
+// ("" keeps the data in memory) or a postgres:// URL; any number of
+// instances may share one PostgreSQL database.
+func newSyncServer(ctx context.Context, storeSpec string, log *slog.Logger) (*syncserver.Server, error) {
+	cfg := syncserver.Config{Path: storeSpec}
+	if strings.HasPrefix(storeSpec, "postgres://") || strings.HasPrefix(storeSpec, "postgresql://") {
+		st, err := pgstore.Open(ctx, storeSpec)
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		cfg = syncserver.Config{Store: st}
+	}
 	return syncserver.New(syncserver.Config{
-		Path:       path,
+		Store:      cfg.Store,
+		Path:       cfg.Path,
 		Migrations: boardschema.Migrations,
 		Tables:     boardschema.Tables,
 		Invariants: []syncserver.Invariant{boardschema.DoubleBooking},

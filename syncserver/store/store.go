@@ -1,8 +1,8 @@
 // Package store defines the sync server's storage: the merged tables, the
 // server log that orders every accepted change, and the record of which
 // pushes were already applied. The server talks to it only through Store,
-// so the default embedded SQLite store (syncserver/sqlitestore) and a
-// future PostgreSQL one are interchangeable.
+// so the default embedded SQLite store (syncserver/sqlitestore) and the
+// PostgreSQL one (syncserver/pgstore) are interchangeable.
 //
 // Every method is one transaction: a push is applied whole or not at all,
 // and its log positions, dedup records and violation rows commit with it.
@@ -158,4 +158,16 @@ type Store interface {
 	// correspond to.
 	Checksums(ctx context.Context) (int64, map[string]checksum.Sum, error)
 	Close() error
+}
+
+// HeadWatcher is implemented by stores that other server instances write
+// to as well (a shared database). The server calls WatchHead once when
+// it starts, so that its clients hear of every instance's pushes, not
+// only its own.
+type HeadWatcher interface {
+	// WatchHead calls fn with the log head whenever it may have moved,
+	// from now until ctx is done or the store is closed. fn must not
+	// block. It returns once watching has started; an error says the
+	// first attempt failed, and watching goes on retrying.
+	WatchHead(ctx context.Context, fn func(head int64)) error
 }

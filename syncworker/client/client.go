@@ -46,6 +46,11 @@ type Config struct {
 	Journal *journal.Journal
 	// Dial opens the connection; nil means DialWebSocket.
 	Dial Dialer
+	// Token, when set, is called before each connection attempt; its
+	// token goes in the URL's token query parameter (browsers cannot set
+	// headers on a WebSocket). When the server refuses it (HTTP 401,
+	// AUTH_EXPIRED) sync pauses in StatePausedAuth until TokenChanged.
+	Token func(ctx context.Context) (string, error)
 
 	// MinBackoff and MaxBackoff bound the retry delays (defaults 500ms
 	// and 1 minute). A schema mismatch retries every MaxBackoff.
@@ -134,6 +139,7 @@ type Client struct {
 	notifyCh chan struct{}
 	onlineCh chan struct{}
 	schemaCh chan struct{}
+	tokenCh  chan struct{}
 	// schemaDirty asks the loop to re-read the schema and replay the
 	// journal before its next connection.
 	schemaDirty atomic.Bool
@@ -179,6 +185,7 @@ func New(cfg Config) (*Client, error) {
 		notifyCh: make(chan struct{}, 1),
 		onlineCh: make(chan struct{}, 1),
 		schemaCh: make(chan struct{}, 1),
+		tokenCh:  make(chan struct{}, 1),
 		status:   Status{State: StateStarting, Online: true, Cursor: -1, Retries: map[Class]int64{}},
 	}
 	return c, nil
@@ -285,6 +292,9 @@ func (c *Client) Run(ctx context.Context) error {
 			// back slowly, or at once when told the schema changed.
 			delay, state = c.backoff.Max, StatePausedSchema
 		}
+		if ce.Class == ClassAuth && c.cfg.Token != nil {
+			delay, state = authPause, StatePausedAuth
+		}
 		now := c.cfg.Now()
 		c.update(func(s *Status) {
 			s.State, s.Connected = state, false
@@ -314,6 +324,9 @@ func (c *Client) wait(ctx context.Context, delay time.Duration) {
 			c.attempt = 0
 			return
 		case <-c.schemaCh:
+			c.attempt = 0
+			return
+		case <-c.tokenCh:
 			c.attempt = 0
 			return
 		case <-c.notifyCh:

@@ -152,7 +152,7 @@ func TestFailuresAreClassifiedAndBackedOff(t *testing.T) {
 	}{
 		{"connection refused", func(t *testing.T) string { return closedPort() }, ClassOffline, ""},
 		{"http 500", func(t *testing.T) string { return fakeServer(t, status(500)) }, ClassServer, ""},
-		{"http 401", func(t *testing.T) string { return fakeServer(t, status(401)) }, ClassAuth, ""},
+		{"http 401", func(t *testing.T) string { return fakeServer(t, status(401)) }, ClassAuth, wire.CodeUnauthorized},
 		{"http 409", func(t *testing.T) string { return fakeServer(t, status(409)) }, ClassSchema, wire.CodeSchemaMismatch},
 		{"http 404", func(t *testing.T) string { return fakeServer(t, status(404)) }, ClassProtocol, ""},
 		{"garbage frame", func(t *testing.T) string {

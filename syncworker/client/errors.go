@@ -82,7 +82,7 @@ func Classify(err error) *Error {
 	if errors.As(err, &he) {
 		switch {
 		case he.Status == 401 || he.Status == 403:
-			return &Error{Class: ClassAuth, Err: err}
+			return &Error{Class: ClassAuth, Code: wire.CodeUnauthorized, Err: err}
 		case he.Status == 409:
 			return &Error{Class: ClassSchema, Code: wire.CodeSchemaMismatch, Err: err}
 		case he.Status >= 500:
@@ -119,9 +119,9 @@ func classOfCode(code string) Class {
 	switch code {
 	case wire.CodeSchemaMismatch:
 		return ClassSchema
-	case wire.CodeUnauthorized:
+	case wire.CodeUnauthorized, wire.CodeAuthExpired:
 		return ClassAuth
-	case wire.CodeInternal, wire.CodeShuttingDown:
+	case wire.CodeInternal, wire.CodeShuttingDown, wire.CodeRateLimited:
 		return ClassServer
 	}
 	return ClassProtocol

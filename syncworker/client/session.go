@@ -30,6 +30,7 @@ type session struct {
 	lastHeard time.Time
 	nextSum   time.Time
 	pending   int64
+	limits    pushLimits
 }
 
 type frameResult struct {
@@ -67,7 +68,7 @@ func (c *Client) session(ctx context.Context) (bool, error) {
 	}
 	c.update(func(s *Status) { s.State = StateConnecting })
 	dialCtx, cancel := context.WithTimeout(sctx, c.cfg.RequestTimeout)
-	t, err := c.cfg.Dial(dialCtx, c.cfg.URL)
+	t, err := c.dial(dialCtx)
 	cancel()
 	if err != nil {
 		switch {
@@ -88,7 +89,7 @@ func (c *Client) session(ctx context.Context) (bool, error) {
 		t.Close(false)
 		c.update(func(st *Status) { st.Connected = false })
 	}()
-	err = s.run()
+	err = s.explain(s.run())
 	if c.offline.Load() && ctx.Err() == nil {
 		err = errOffline
 	}
@@ -182,6 +183,7 @@ func (s *session) run() error {
 	}
 	w := m.(wire.Welcome)
 	c.maxMessage = w.MaxMessage
+	s.welcomeLimits(w)
 	c.update(func(st *Status) {
 		st.ServerMin, st.ServerMax, st.Head = w.Min, w.Max, w.Head
 		st.Connected = true
@@ -339,6 +341,7 @@ func (s *session) loop() error {
 	tick = max(tick, 5*time.Millisecond)
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
+	defer s.stopHold()
 	if c.cfg.ChecksumInterval > 0 {
 		s.nextSum = c.cfg.Now().Add(c.cfg.ChecksumInterval)
 	}
@@ -367,6 +370,11 @@ func (s *session) loop() error {
 			}
 		case <-ticker.C:
 			if err := s.periodic(); err != nil {
+				return err
+			}
+		case <-s.holdDone():
+			s.stopHold()
+			if err := s.push(); err != nil {
 				return err
 			}
 		}
@@ -434,6 +442,7 @@ func (s *session) handle(f wire.Frame) error {
 			return err
 		}
 		s.progressed = true
+		s.acknowledged()
 		return s.push()
 	case wire.Checksums:
 		return s.compare(m)
@@ -442,6 +451,9 @@ func (s *session) handle(f wire.Frame) error {
 			s.pingID = 0
 		}
 	case *wire.Error:
+		if handled, err := s.pushRefused(m); handled {
+			return err
+		}
 		return s.serverError(m)
 	default:
 		return classified(ClassProtocol, "unexpected %s message", wire.Type(m))
@@ -455,12 +467,12 @@ func (s *session) handle(f wire.Frame) error {
 // answers the repeat with its first verdict.
 func (s *session) push() error {
 	c := s.c
-	if s.flight != nil {
+	if s.flight != nil || s.holding() {
 		return nil
 	}
 	var entries []journal.Entry
 	var depth int64
-	limit := c.cfg.PushBatch
+	limit := s.batchLimit()
 	for {
 		entries = entries[:0]
 		var quarantined int

@@ -19,7 +19,11 @@ const (
 	// StateOffline: the device reported no network; no attempt is made
 	// until it reports one.
 	StateOffline = "offline"
-	StateStopped = "stopped"
+	// StatePausedAuth: the server refused the token (HTTP 401) or it
+	// expired (AUTH_EXPIRED); local writes keep being journaled until the
+	// app has a new token and calls TokenChanged.
+	StatePausedAuth = "paused-auth"
+	StateStopped    = "stopped"
 )
 
 // Progress is the initial sync's progress.

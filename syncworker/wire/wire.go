@@ -38,6 +38,16 @@ const (
 	CodeInternal = "INTERNAL"
 	// CodeShuttingDown: the server is closing; reconnect later.
 	CodeShuttingDown = "SHUTTING_DOWN"
+	// CodeBatchTooLarge: a push with more changes than the server takes
+	// in one (Welcome.MaxBatch); the client sends smaller pushes.
+	CodeBatchTooLarge = "BATCH_TOO_LARGE"
+	// CodeRateLimited: the client pushes faster than the server allows;
+	// Error.RetryAfter says when to push again.
+	CodeRateLimited = "RATE_LIMITED"
+	// CodeAuthExpired: the credentials the session was opened with
+	// expired; the server closes the connection. Reconnect with fresh
+	// ones.
+	CodeAuthExpired = "AUTH_EXPIRED"
 )
 
 // Verdicts in an Ack.
@@ -81,6 +91,9 @@ type Welcome struct {
 	Min, Max int64
 	// MaxMessage is the largest frame the server reads, in bytes.
 	MaxMessage int64
+	// MaxBatch is the most changes the server takes in one push (0: no
+	// limit, or a server that predates the field).
+	MaxBatch int64
 }
 
 // Pushed is one journal entry sent for storage.
@@ -129,6 +142,9 @@ type Subscribe struct{ After int64 }
 type Entry struct {
 	Pos int64
 	change.Change
+	// Packed optionally holds Values already encoded, so a server
+	// sending one entry to many clients encodes the values once.
+	Packed []byte
 }
 
 // Changes carries log entries (server → client). Upto is the position
@@ -198,6 +214,9 @@ type Error struct {
 	Code     string
 	Message  string
 	Min, Max int64 // for SCHEMA_MISMATCH
+	// RetryAfter is how long to wait before trying again, in
+	// milliseconds (RATE_LIMITED).
+	RetryAfter int64
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -247,7 +266,9 @@ func AppendMessage(e *protocol.Encoder, m Message, schemaVersion int64) error {
 		e.Key("cursor")
 		e.Int(m.Cursor)
 	case Welcome:
-		header(5)
+		// Optional fields are written only when set, so peers that
+		// predate them see the message they know.
+		header(5 + btoi(m.MaxBatch != 0))
 		e.Key("server")
 		e.Text(m.Server)
 		e.Key("head")
@@ -258,6 +279,10 @@ func AppendMessage(e *protocol.Encoder, m Message, schemaVersion int64) error {
 		e.Int(m.Max)
 		e.Key("maxMessage")
 		e.Int(m.MaxMessage)
+		if m.MaxBatch != 0 {
+			e.Key("maxBatch")
+			e.Int(m.MaxBatch)
+		}
 	case Push:
 		header(2)
 		e.Key("id")
@@ -305,7 +330,7 @@ func AppendMessage(e *protocol.Encoder, m Message, schemaVersion int64) error {
 		for i := range m.Entries {
 			e.Array(8)
 			e.Int(m.Entries[i].Pos)
-			if err := appendChange(e, &m.Entries[i].Change, nil); err != nil {
+			if err := appendChange(e, &m.Entries[i].Change, m.Entries[i].Packed); err != nil {
 				return fmt.Errorf("log entry %d: %w", m.Entries[i].Pos, err)
 			}
 		}
@@ -364,7 +389,7 @@ func AppendMessage(e *protocol.Encoder, m Message, schemaVersion int64) error {
 		e.Key("re")
 		e.Int(m.Re)
 	case *Error:
-		header(5)
+		header(5 + btoi(m.RetryAfter != 0))
 		e.Key("re")
 		e.Int(m.Re)
 		e.Key("code")
@@ -375,6 +400,10 @@ func AppendMessage(e *protocol.Encoder, m Message, schemaVersion int64) error {
 		e.Int(m.Min)
 		e.Key("max")
 		e.Int(m.Max)
+		if m.RetryAfter != 0 {
+			e.Key("retryAfter")
+			e.Int(m.RetryAfter)
+		}
 	default:
 		return fmt.Errorf("wire: cannot encode %T", m)
 	}
@@ -452,7 +481,7 @@ func Decode(b []byte) (Frame, error) {
 	case "hello":
 		f.Msg = Hello{Client: r.text("client"), Cursor: r.int("cursor")}
 	case "welcome":
-		f.Msg = Welcome{Server: r.text("server"), Head: r.int("head"), Min: r.int("min"), Max: r.int("max"), MaxMessage: r.int("maxMessage")}
+		f.Msg = Welcome{Server: r.text("server"), Head: r.int("head"), Min: r.int("min"), Max: r.int("max"), MaxMessage: r.int("maxMessage"), MaxBatch: r.optInt("maxBatch")}
 	case "push":
 		p := Push{ID: r.int("id")}
 		for i, item := range r.array("changes") {
@@ -562,7 +591,7 @@ func Decode(b []byte) (Frame, error) {
 	case "pong":
 		f.Msg = Pong{Re: r.int("re")}
 	case "error":
-		f.Msg = &Error{Re: r.optInt("re"), Code: r.text("code"), Message: r.text("message"), Min: r.optInt("min"), Max: r.optInt("max")}
+		f.Msg = &Error{Re: r.optInt("re"), Code: r.text("code"), Message: r.text("message"), Min: r.optInt("min"), Max: r.optInt("max"), RetryAfter: r.optInt("retryAfter")}
 	default:
 		return f, malformed("unknown message type %q", t)
 	}
@@ -703,4 +732,11 @@ func decodeChanges(v any) ([]change.Change, error) {
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

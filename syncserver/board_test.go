@@ -1,0 +1,69 @@
+package syncserver_test
+
+import (
+	"strings"
+	"testing"
+
+	board "github.com/hearthdb/hearth/board/schema"
+	"github.com/hearthdb/hearth/syncserver"
+	"github.com/hearthdb/hearth/syncworker/client"
+	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/ncruces/go-sqlite3"
+)
+
+// TestBoardDoubleBookingOnEveryStore runs the demo board's schema and
+// its DoubleBooking invariant, whose SQL is written once (SQLite flavour,
+// ? placeholders) and must mean the same on every store: two devices book
+// one room slot offline; both bookings stay, the second is flagged, and
+// every table ends equal on the devices and the server.
+func TestBoardDoubleBookingOnEveryStore(t *testing.T) {
+	forEachStore(t, func(t *testing.T, db *backend) {
+		h := db.server(t, syncserver.Config{Migrations: board.Migrations, Tables: board.Tables,
+			Invariants: []syncserver.Invariant{board.DoubleBooking}})
+		a := newDevice(t, "a", h, board.Migrations, client.Config{}).start()
+		b := newDevice(t, "b", h, board.Migrations, client.Config{}).start()
+		a.with(func(conn *sqlite3.Conn) error { return board.Seed(conn, board.SeedOptions{Tasks: 200}) })
+		a.client.Notify()
+		a.synced(h)
+		b.synced(h)
+		waitFor(t, "b to hold the seed", func() bool { return len(b.query(`SELECT 1 FROM tasks`)) == 200 })
+
+		a.net.setDown(true)
+		b.net.setDown(true)
+		a.mustExec(`INSERT INTO bookings(id, workspace_id, room_id, slot, title, booked_by) VALUES ('bk-a', 'ws-main', 'r-1-1', '2026-12-01T10:00', 'Planning', 'u-01')`)
+		b.mustExec(`INSERT INTO bookings(id, workspace_id, room_id, slot, title, booked_by) VALUES ('bk-b', 'ws-main', 'r-1-1', '2026-12-01T10:00', 'Interview', 'u-02')`)
+		a.net.setDown(false)
+		a.client.Online(true)
+		a.synced(h)
+		b.net.setDown(false)
+		b.client.Online(true)
+		b.synced(h)
+		a.synced(h)
+
+		for _, d := range []*device{a, b} {
+			waitFor(t, d.name+" to see the violation", func() bool { return len(d.query(`SELECT 1 FROM _hearth_violations`)) == 1 })
+		}
+		v := a.query(`SELECT tbl, message FROM _hearth_violations`)[0]
+		if v[0] != "bookings" || !strings.Contains(v[1].(string), `double booking: Lovelace at 2026-12-01T10:00 is also booked for "Planning" (booking bk-a)`) {
+			t.Fatalf("violation: %v", v)
+		}
+		for _, table := range append([]string{"_hearth_violations"}, tableNames(board.Tables)...) {
+			sql := `SELECT * FROM ` + table + ` ORDER BY id`
+			want := dumpRows(h.serverQuery(sql))
+			if got := dumpRows(a.query(sql)); got != want {
+				t.Fatalf("%s differs between a and the server:\n%s\n%s", table, got, want)
+			}
+			if got := dumpRows(b.query(sql)); got != want {
+				t.Fatalf("%s differs between b and the server", table)
+			}
+		}
+	})
+}
+
+func tableNames(ts []schema.Table) []string {
+	names := make([]string, len(ts))
+	for i, t := range ts {
+		names[i] = t.Name
+	}
+	return names
+}

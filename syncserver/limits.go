@@ -1,0 +1,115 @@
+package syncserver
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/wire"
+	"github.com/hearthdb/hearth/wasm/protocol"
+)
+
+// admitPush applies the batch and rate limits before a push touches the
+// store. It reports whether the push may go on and, when it may not,
+// whether the session does (the refusal was sent).
+func (c *session) admitPush(m wire.Push) (admitted, goOn bool) {
+	s := c.srv
+	n := len(m.Changes)
+	if n > s.cfg.MaxPushBatch {
+		// The connection stays up: the client resends the same entries
+		// in smaller pushes.
+		return false, c.fail(m.ID, wire.CodeBatchTooLarge, "a push of %d changes; this server takes up to %d per push", n, s.cfg.MaxPushBatch)
+	}
+	if c.limiter == nil || n == 0 {
+		return true, true
+	}
+	now := time.Now()
+	// MaxPushBatch <= PushBurst, so every admissible push fits the
+	// bucket eventually and the reservation is always OK.
+	r := c.limiter.ReserveN(now, n)
+	wait := r.DelayFrom(now)
+	if !r.OK() || wait <= 0 {
+		return r.OK(), true
+	}
+	// Give the tokens back: the push is refused, not queued, so the
+	// client's retry after wait finds them.
+	r.CancelAt(now)
+	// Rounded up: a client that waits exactly this long must find the
+	// tokens there.
+	retry := int64((wait + time.Millisecond - 1) / time.Millisecond)
+	err := c.send(&wire.Error{Re: m.ID, Code: wire.CodeRateLimited, RetryAfter: retry,
+		Message: fmt.Sprintf("over %g changes per second; push again in %d ms", s.cfg.PushRate, retry)})
+	return false, err == nil
+}
+
+// pushed records a stored push in the metrics.
+func (c *session) pushed(n int, headBefore int64, res store.PushResult, started time.Time) {
+	m := c.srv.metrics
+	now := time.Now()
+	m.pushes.Inc()
+	m.pushedChanges.Add(float64(n))
+	m.batchSize.Observe(float64(n))
+	m.applySeconds.Observe(now.Sub(started).Seconds())
+	c.pushes++
+	c.changes += int64(n)
+	first := res.Head + 1
+	for _, o := range res.Outcomes {
+		if o.State == store.Refused {
+			m.countError(errChange, o.Code)
+		}
+		if o.Pos > headBefore && o.Pos < first {
+			first = o.Pos
+		}
+	}
+	m.commits.add(first, res.Head, now)
+}
+
+// pulled records a log batch written to the client: entries that other
+// clients pushed moments ago measure the fan-out latency.
+func (c *session) pulled(msg wire.Changes) {
+	m := c.srv.metrics
+	m.pulls.Inc()
+	if len(msg.Entries) == 0 {
+		return
+	}
+	m.pulledChanges.Add(float64(len(msg.Entries)))
+	now := time.Now()
+	var last commitSpan
+	for _, e := range msg.Entries {
+		if e.Pos >= last.first && e.Pos <= last.last && !last.at.IsZero() {
+			continue // one sample per push
+		}
+		sp, ok := m.commits.lookup(e.Pos)
+		if !ok {
+			continue
+		}
+		last = sp
+		m.fanoutSeconds.Observe(now.Sub(sp.at).Seconds())
+	}
+}
+
+// logClosed writes the connection's summary line.
+func (c *session) logClosed() {
+	c.srv.log.Info("sync: connection closed", "principal", c.principal, "client", c.client, "remote", c.remote,
+		"duration", time.Since(c.opened).Round(time.Millisecond), "pushes", c.pushes, "changes", c.changes, "reason", c.ended)
+}
+
+// maxKeptBuffer is the largest encoding buffer a session keeps between
+// messages: a big snapshot chunk's buffer is let go rather than held by an
+// idle connection.
+const maxKeptBuffer = 64 << 10
+
+// encode encodes a message into the session's reused buffer: fan-out
+// sends a message per commit to every session, and growing a fresh buffer
+// each time was a quarter of the server's CPU under load. The bytes are
+// valid until the next encode; send writes them before that.
+func (c *session) encode(m wire.Message) ([]byte, error) {
+	if cap(c.enc.Bytes()) > maxKeptBuffer {
+		c.enc = protocol.Encoder{}
+	}
+	c.enc.Reset()
+	if err := wire.AppendMessage(&c.enc, m, c.srv.info.Version); err != nil {
+		return nil, err
+	}
+	return c.enc.Bytes(), nil
+}

@@ -1,0 +1,123 @@
+package syncserver_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/hearthdb/hearth/syncserver"
+	"github.com/hearthdb/hearth/syncworker/client"
+	"github.com/hearthdb/hearth/syncworker/wire"
+)
+
+// unadvertised hides welcome's maxBatch, as a server that predates it
+// (or sits behind a proxy with a lower limit) would: the client learns
+// the limit only from BATCH_TOO_LARGE.
+type unadvertised struct{ client.Transport }
+
+func (t unadvertised) Read(ctx context.Context) ([]byte, error) {
+	b, err := t.Transport.Read(ctx)
+	if err != nil {
+		return b, err
+	}
+	f, err := wire.Decode(b)
+	if err != nil {
+		return b, nil
+	}
+	if w, ok := f.Msg.(wire.Welcome); ok {
+		w.MaxBatch = 0
+		return wire.Encode(w, f.Schema)
+	}
+	return b, nil
+}
+
+// TestClientSplitsBatchesTheServerRefuses: pushes over the server's
+// batch limit are halved until they fit, on the same connection, and
+// every change arrives once.
+func TestClientSplitsBatchesTheServerRefuses(t *testing.T) {
+	h := fileServer(t, syncserver.Config{MaxPushBatch: 7})
+	var d *device
+	d = newDevice(t, "d", h, nil, client.Config{PushBatch: 50, Dial: func(ctx context.Context, url string) (client.Transport, error) {
+		tr, err := d.net.dial(ctx, url)
+		if err != nil {
+			return nil, err
+		}
+		return unadvertised{tr}, nil
+	}})
+	for i := range 100 {
+		d.mustExec(`INSERT INTO tasks(id, title) VALUES (?, 'x')`, fmt.Sprintf("b%03d", i))
+	}
+	d.start()
+	d.synced(h)
+	rows := h.serverQuery(`SELECT count(*), count(DISTINCT seq) FROM _hearth_log WHERE client = ?`, d.j.Node())
+	if rows[0][0] != int64(100) || rows[0][1] != int64(100) {
+		t.Fatalf("server log %v", rows[0])
+	}
+	if n := d.net.dials.Load(); n != 1 {
+		t.Fatalf("%d connections; splitting needs none but the first", n)
+	}
+	m := scrape(t, h.srv.Load().MetricsHandler())
+	// 50 → 25 → 12 → 6 fits: three refusals, then pushes of 6.
+	if got := m[`hearth_sync_errors_total{code="BATCH_TOO_LARGE",kind="session"}`]; got != 3 {
+		t.Fatalf("%v BATCH_TOO_LARGE, want 3", got)
+	}
+}
+
+// TestClientHonoursWelcomeMaxBatch: a client told the limit never sends
+// a push over it.
+func TestClientHonoursWelcomeMaxBatch(t *testing.T) {
+	h := fileServer(t, syncserver.Config{MaxPushBatch: 7})
+	d := newDevice(t, "d", h, nil, client.Config{PushBatch: 50})
+	for i := range 30 {
+		d.mustExec(`INSERT INTO tasks(id, title) VALUES (?, 'x')`, fmt.Sprintf("w%03d", i))
+	}
+	d.start()
+	d.synced(h)
+	m := scrape(t, h.srv.Load().MetricsHandler())
+	if m[`hearth_sync_errors_total{code="BATCH_TOO_LARGE",kind="session"}`] != 0 || m["hearth_sync_pushes_total"] != 5 {
+		t.Fatalf("want 5 pushes of at most 7 and no refusal: %v pushes", m["hearth_sync_pushes_total"])
+	}
+}
+
+// TestClientWaitsOutRateLimits: a client over the push rate waits the
+// retry-after (through its backoff) on the same connection and syncs
+// everything without hammering the server.
+func TestClientWaitsOutRateLimits(t *testing.T) {
+	h := fileServer(t, syncserver.Config{MaxPushBatch: 10, PushRate: 100, PushBurst: 10})
+	var mu sync.Mutex
+	limited := 0
+	d := newDevice(t, "d", h, nil, client.Config{PushBatch: 10, OnStatus: func(st client.Status) {
+		mu.Lock()
+		defer mu.Unlock()
+		if st.LastError != nil && st.LastError.Code == wire.CodeRateLimited {
+			limited++
+		}
+	}})
+	for i := range 60 {
+		d.mustExec(`INSERT INTO tasks(id, title) VALUES (?, 'x')`, fmt.Sprintf("r%03d", i))
+	}
+	d.start()
+	d.synced(h)
+	if n := h.serverQuery(`SELECT count(*) FROM _hearth_log`)[0][0]; n != int64(60) {
+		t.Fatalf("log holds %v, want 60", n)
+	}
+	if n := d.net.dials.Load(); n != 1 {
+		t.Fatalf("%d connections; a rate limit needs no reconnect", n)
+	}
+	m := scrape(t, h.srv.Load().MetricsHandler())
+	refusals := m[`hearth_sync_errors_total{code="RATE_LIMITED",kind="session"}`]
+	// 50 changes over the burst at 100/s: about half a second of
+	// waiting; each refusal's retry-after covers a whole push.
+	if refusals < 1 || refusals > 15 {
+		t.Fatalf("%v RATE_LIMITED answers", refusals)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if limited == 0 {
+		t.Fatal("the status never showed RATE_LIMITED")
+	}
+	if st := d.status(); st.Retries[client.ClassServer] == 0 {
+		t.Fatalf("rate limits should count as server retries: %+v", st.Retries)
+	}
+}

@@ -1,0 +1,136 @@
+package syncserver
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/change"
+)
+
+// sliceLog is a store whose log is a slice with gaps in its positions;
+// it counts reads.
+type sliceLog struct {
+	store.Store
+	mu      sync.Mutex
+	entries []store.Entry
+	reads   int
+}
+
+func (l *sliceLog) append(pos int64) {
+	l.mu.Lock()
+	l.entries = append(l.entries, store.Entry{Pos: pos, Client: "c", Change: change.Change{Op: change.Insert, Values: map[string]any{"n": pos}}})
+	l.mu.Unlock()
+}
+
+func (l *sliceLog) Log(_ context.Context, after int64, limit int) ([]store.Entry, int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.reads++
+	var out []store.Entry
+	for _, e := range l.entries {
+		if e.Pos > after && len(out) < limit {
+			out = append(out, e)
+		}
+	}
+	head := int64(0)
+	if n := len(l.entries); n > 0 {
+		head = l.entries[n-1].Pos
+	}
+	return out, head, nil
+}
+
+func positions(es []store.Entry) []int64 {
+	out := make([]int64, len(es))
+	for i, e := range es {
+		out[i] = e.Pos
+	}
+	return out
+}
+
+// TestLogTailMatchesTheStore: every read through the tail returns what
+// the store returns, whatever the position, limit and trimming; and many
+// sessions reading a new batch cost one store read.
+func TestLogTailMatchesTheStore(t *testing.T) {
+	l := &sliceLog{}
+	s := &Server{store: l, cfg: Config{LogBatch: 5}, tail: newLogTail(0, 20)}
+	pos := int64(0)
+	ctx := context.Background()
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for round := range 200 {
+		for range rnd.IntN(4) {
+			pos += 1 + rnd.Int64N(3) // gaps, as a store with sequences may leave
+			l.append(pos)
+		}
+		after := max(0, pos-rnd.Int64N(40))
+		limit := 1 + rnd.IntN(7)
+		got, _, gotHead, err := s.readLog(ctx, after, limit, max(pos, after+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _, _ := l.Log(ctx, after, limit)
+		if len(got) != len(want) {
+			t.Fatalf("round %d after %d limit %d: got %v, want %v", round, after, limit, positions(got), positions(want))
+		}
+		for i := range got {
+			if got[i].Pos != want[i].Pos {
+				t.Fatalf("round %d after %d: got %v, want %v", round, after, positions(got), positions(want))
+			}
+		}
+		if len(got) < limit && gotHead < pos {
+			t.Fatalf("round %d: a short read must reach the head %d, got %d", round, pos, gotHead)
+		}
+	}
+
+	// A new batch, read by 100 live sessions: one store read.
+	l.mu.Lock()
+	l.reads = 0
+	l.mu.Unlock()
+	head := pos
+	l.append(pos + 1)
+	l.append(pos + 2)
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, _, _, err := s.readLog(ctx, head, 5, pos+2)
+			if err != nil || len(got) != 2 {
+				t.Errorf("got %v, %v", positions(got), err)
+			}
+		}()
+	}
+	wg.Wait()
+	if l.reads != 1 {
+		t.Fatalf("%d store reads for one new batch, want 1", l.reads)
+	}
+}
+
+func TestCommitTimes(t *testing.T) {
+	var c commitTimes
+	base := time.Unix(1000, 0)
+	c.add(1, 3, base)
+	c.add(7, 7, base.Add(2*time.Second)) // recorded before the push at 4..6
+	c.add(4, 6, base.Add(time.Second))
+	for pos, want := range map[int64]time.Duration{1: 0, 3: 0, 4: time.Second, 6: time.Second, 7: 2 * time.Second} {
+		sp, ok := c.lookup(pos)
+		if !ok || !sp.at.Equal(base.Add(want)) {
+			t.Fatalf("pos %d: %+v %v", pos, sp, ok)
+		}
+	}
+	if _, ok := c.lookup(8); ok {
+		t.Fatal("pos 8 was never committed")
+	}
+	for i := int64(0); i < 2*maxCommitSpans; i++ {
+		c.add(10+i, 10+i, base)
+	}
+	if len(c.spans) > maxCommitSpans {
+		t.Fatalf("%d spans kept", len(c.spans))
+	}
+	if _, ok := c.lookup(10 + 2*maxCommitSpans - 1); !ok {
+		t.Fatal("the newest push is forgotten")
+	}
+}

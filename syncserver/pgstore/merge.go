@@ -1,0 +1,716 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/hearthdb/hearth/syncworker/change"
+	"github.com/hearthdb/hearth/syncworker/hlc"
+	"github.com/hearthdb/hearth/syncworker/merge"
+	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/wasm/protocol"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// The merge rule itself is merge.Resolve, the pure function clients run;
+// this file keeps its metadata (_hearth_rows, _hearth_fields, the same
+// layout as merge.MetaDDL) and carries its effects out on PostgreSQL.
+
+// checkChange is the strict server validation of merge.Applier.Check.
+// Check reads only the table descriptions, never the connection, so an
+// applier without one runs it.
+func checkChange(info *schema.Info, c *change.Change) *merge.Refusal {
+	err := merge.NewApplier(nil, []*schema.Info{info}, true).Check(c)
+	if err == nil {
+		return nil
+	}
+	var r *merge.Refusal
+	if errors.As(err, &r) {
+		return r
+	}
+	return &merge.Refusal{Code: merge.CodeBadChange, Message: err.Error()}
+}
+
+// merge applies one change under the merge rule: the table row, then
+// the metadata. In a careful push the table write runs in a savepoint,
+// so that a row the database refuses (NOT NULL, UNIQUE) leaves the
+// metadata and the push transaction as they were; an optimistic push
+// has the whole push run again carefully instead (see Store.Push).
+//
+// Round trips dominate a push's cost, so they are pipelined: the rows'
+// metadata is read for the whole push up front (see prepare), and writes
+// are queued and go out together, before anything reads through the
+// transaction and at the end. A careful push (see Store.Push) spends one
+// round trip per table write on its savepoint.
+func (ps *pushState) merge(ctx context.Context, c *change.Change) error {
+	sh := ps.tables[c.Table]
+	if sh == nil {
+		return &merge.Refusal{Code: merge.CodeUnknownTable, Message: fmt.Sprintf("table %q is not synced", c.Table)}
+	}
+	if r := ps.check(c); r != nil {
+		return r
+	}
+	cur, err := ps.loadRow(ctx, c.Table, c.Key)
+	if err != nil {
+		return err
+	}
+	out := merge.Resolve(cur, c, sh.info.Resurrect)
+	if !out.Changed {
+		return nil
+	}
+	if out.Effect.Kind != merge.Keep {
+		sql, args, err := materializeSQL(sh, c.Key, out.Effect)
+		if err != nil {
+			return err
+		}
+		switch {
+		case sql == "":
+		case ps.careful:
+			if err := ps.writeRow(ctx, sh, sql, args); err != nil {
+				return err
+			}
+		default:
+			ps.queue(sql, args...)
+		}
+	}
+	if err := saveRow(ps.queue, c.Table, c.Key, out); err != nil {
+		return err
+	}
+	ps.rows[rowCacheKey(c.Table, c.Key)] = out.Row
+	return nil
+}
+
+// queued is a write waiting to go out with the next round trip.
+type queued struct {
+	sql  string
+	args []any
+}
+
+func (ps *pushState) queue(sql string, args ...any) {
+	ps.pending = append(ps.pending, queued{sql, args})
+}
+
+// batch starts a batch with the pending writes.
+func (ps *pushState) batch() *pgx.Batch {
+	b := &pgx.Batch{}
+	for _, q := range ps.pending {
+		b.Queue(q.sql, q.args...)
+	}
+	ps.pending = nil
+	return b
+}
+
+// flush sends the pending writes, before anything reads through the
+// transaction directly.
+func (ps *pushState) flush(ctx context.Context) error {
+	if len(ps.pending) == 0 {
+		return nil
+	}
+	return ps.tx.SendBatch(ctx, ps.batch()).Close()
+}
+
+// loadRow returns a row's merge metadata: from the push's cache, else
+// read (with the pending writes sent first, in the same round trip).
+func (ps *pushState) loadRow(ctx context.Context, table string, key []byte) (merge.Row, error) {
+	if r, ok := ps.rows[rowCacheKey(table, key)]; ok {
+		return r, nil
+	}
+	var r merge.Row
+	b := ps.batch()
+	b.Queue(rowMetaSQL, table, key).QueryRow(func(row pgx.Row) error { return scanRowMeta(row, &r) })
+	b.Queue(fieldsSQL, table, key).Query(func(rows pgx.Rows) error { return scanFields(rows, table, &r) })
+	if err := ps.tx.SendBatch(ctx, b).Close(); err != nil {
+		return r, fmt.Errorf("read merge metadata of %s: %w", table, err)
+	}
+	return r, nil
+}
+
+// writeRow runs a table write in a savepoint (one round trip with the
+// pending writes); a write the database refuses is rolled back to the
+// savepoint and reported as merge.ErrRowRejected.
+func (ps *pushState) writeRow(ctx context.Context, sh *tableShape, sql string, args []any) error {
+	b := ps.batch()
+	savepointTaken := false
+	b.Queue("SAVEPOINT hearth_row").Exec(func(pgconn.CommandTag) error { savepointTaken = true; return nil })
+	b.Queue(sql, args...)
+	b.Queue("RELEASE SAVEPOINT hearth_row")
+	err := ps.tx.SendBatch(ctx, b).Close()
+	if err == nil {
+		return nil
+	}
+	if !savepointTaken {
+		return err // a pending write failed: not the row's fault
+	}
+	if _, rerr := ps.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT hearth_row; RELEASE SAVEPOINT hearth_row"); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	return fmt.Errorf("%w: %s: %w", merge.ErrRowRejected, sh.info.Name, err)
+}
+
+const (
+	rowMetaSQL = `SELECT ins_hlc, ins_node, del_hlc, del_node FROM _hearth_rows WHERE tbl = $1 AND pk = $2`
+	fieldsSQL  = `SELECT col, hlc, node, val FROM _hearth_fields WHERE tbl = $1 AND pk = $2`
+)
+
+func scanRowMeta(row pgx.Row, r *merge.Row) error {
+	var insTS, delTS *int64
+	var insNode, delNode []byte
+	err := row.Scan(&insTS, &insNode, &delTS, &delNode)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if insTS != nil {
+		r.Inserted = hlc.Stamp{TS: hlc.Timestamp(*insTS), Node: string(insNode)}
+	}
+	if delTS != nil {
+		r.Deleted = hlc.Stamp{TS: hlc.Timestamp(*delTS), Node: string(delNode)}
+	}
+	return nil
+}
+
+func scanFields(rows pgx.Rows, table string, r *merge.Row) error {
+	defer rows.Close()
+	for rows.Next() {
+		var col string
+		var ts int64
+		var node, val []byte
+		if err := rows.Scan(&col, &ts, &node, &val); err != nil {
+			return err
+		}
+		v, err := decodeField(val)
+		if err != nil {
+			return fmt.Errorf("field %s.%s: %w", table, col, err)
+		}
+		if r.Fields == nil {
+			r.Fields = map[string]merge.Field{}
+		}
+		r.Fields[col] = merge.Field{Stamp: hlc.Stamp{TS: hlc.Timestamp(ts), Node: string(node)}, Value: v}
+	}
+	return rows.Err()
+}
+
+func loadRow(ctx context.Context, q querier, table string, key []byte) (merge.Row, error) {
+	var r merge.Row
+	if err := scanRowMeta(q.QueryRow(ctx, rowMetaSQL, table, key), &r); err != nil {
+		return r, fmt.Errorf("read row metadata of %s: %w", table, err)
+	}
+	rows, err := q.Query(ctx, fieldsSQL, table, key)
+	if err != nil {
+		return r, fmt.Errorf("read field metadata of %s: %w", table, err)
+	}
+	if err := scanFields(rows, table, &r); err != nil {
+		return r, fmt.Errorf("read field metadata of %s: %w", table, err)
+	}
+	return r, nil
+}
+
+// Field values keep their exact type whatever the column's: they are
+// stored in Hearth's tagged encoding, as SQLite's untyped val column
+// keeps them.
+func encodeField(v any) ([]byte, error) {
+	var enc protocol.Encoder
+	if err := enc.Value(v); err != nil {
+		return nil, err
+	}
+	return enc.Bytes(), nil
+}
+
+func decodeField(b []byte) (any, error) {
+	v, err := protocol.Decode(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := change.CheckValue(v); err != nil {
+		return nil, err
+	}
+	if x, ok := v.([]byte); ok && x == nil {
+		v = []byte{}
+	}
+	return v, nil
+}
+
+func stampArgs(st hlc.Stamp) (any, any) {
+	if st.IsZero() {
+		return nil, nil
+	}
+	return int64(st.TS), []byte(st.Node)
+}
+
+// saveRow queues the metadata writes of a merge outcome.
+func saveRow(queue func(sql string, args ...any), table string, key []byte, out merge.Outcome) error {
+	if out.InsertedChanged || out.DeletedChanged {
+		insTS, insNode := stampArgs(out.Row.Inserted)
+		delTS, delNode := stampArgs(out.Row.Deleted)
+		queue(`INSERT INTO _hearth_rows(tbl, pk, ins_hlc, ins_node, del_hlc, del_node) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (tbl, pk) DO UPDATE SET ins_hlc = excluded.ins_hlc, ins_node = excluded.ins_node, del_hlc = excluded.del_hlc, del_node = excluded.del_node`,
+			table, key, insTS, insNode, delTS, delNode)
+	} else {
+		// Every row touched gets a _hearth_rows entry, so snapshots find
+		// rows that so far only have updates.
+		queue(`INSERT INTO _hearth_rows(tbl, pk) VALUES ($1, $2) ON CONFLICT DO NOTHING`, table, key)
+	}
+	for _, col := range out.FieldsChanged {
+		f := out.Row.Fields[col]
+		val, err := encodeField(f.Value)
+		if err != nil {
+			return fmt.Errorf("field %s.%s: %w", table, col, err)
+		}
+		queue(`INSERT INTO _hearth_fields(tbl, pk, col, hlc, node, val) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (tbl, pk, col) DO UPDATE SET hlc = excluded.hlc, node = excluded.node, val = excluded.val`,
+			table, key, col, int64(f.Stamp.TS), []byte(f.Stamp.Node), val)
+	}
+	return nil
+}
+
+// keyArgs decodes a row key into PostgreSQL arguments for the key columns.
+func keyArgs(sh *tableShape, key []byte) ([]any, error) {
+	vals, err := change.DecodeKey(key)
+	if err != nil {
+		return nil, &merge.Refusal{Code: merge.CodeBadKey, Message: fmt.Sprintf("%s: %v", sh.info.Name, err)}
+	}
+	if len(vals) != len(sh.info.Key) {
+		return nil, &merge.Refusal{Code: merge.CodeBadKey, Message: fmt.Sprintf("%s: the key has %d values, the primary key %d columns", sh.info.Name, len(vals), len(sh.info.Key))}
+	}
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		col, _ := sh.info.Column(sh.info.Key[i])
+		a, r := pgValue(col, v)
+		if r != nil {
+			return nil, r
+		}
+		args[i] = a
+	}
+	return args, nil
+}
+
+func keyWhere(sb *strings.Builder, sh *tableShape, first int) {
+	sb.WriteString(" WHERE ")
+	for i, k := range sh.info.Key {
+		if i > 0 {
+			sb.WriteString(" AND ")
+		}
+		fmt.Fprintf(sb, "%s = $%d", schema.Quote(k), first+i)
+	}
+}
+
+// materializeSQL is the statement that carries an effect out on the
+// app's table (merge's Applier does the same on SQLite); "" when there
+// is nothing to write.
+func materializeSQL(sh *tableShape, key []byte, eff merge.Effect) (string, []any, error) {
+	args, err := keyArgs(sh, key)
+	if err != nil {
+		return "", nil, err
+	}
+	// Only columns the table has now: stored field values may name
+	// columns a migration has since dropped.
+	cols := make([]string, 0, len(eff.Values))
+	for name := range eff.Values {
+		if c, ok := sh.info.Column(name); ok && c.KeyPosition == 0 {
+			cols = append(cols, name)
+		}
+	}
+	sort.Strings(cols)
+	values := make([]any, len(cols))
+	for i, name := range cols {
+		c, _ := sh.info.Column(name)
+		v, r := pgValue(c, eff.Values[name])
+		if r != nil {
+			return "", nil, r
+		}
+		values[i] = v
+	}
+	table := schema.Quote(sh.info.Name)
+	var sb strings.Builder
+	switch eff.Kind {
+	case merge.Write:
+		keys := make([]string, len(sh.info.Key))
+		for i, k := range sh.info.Key {
+			keys[i] = schema.Quote(k)
+		}
+		names := append([]string{}, keys...)
+		for _, c := range cols {
+			names = append(names, schema.Quote(c))
+		}
+		params := make([]string, len(names))
+		for i := range params {
+			params[i] = "$" + strconv.Itoa(i+1)
+		}
+		fmt.Fprintf(&sb, "INSERT INTO %s(%s) VALUES (%s) ON CONFLICT (%s) ", table, strings.Join(names, ", "), strings.Join(params, ", "), strings.Join(keys, ", "))
+		if len(cols) == 0 {
+			sb.WriteString("DO NOTHING")
+		} else {
+			sb.WriteString("DO UPDATE SET ")
+			for i, c := range cols {
+				if i > 0 {
+					sb.WriteString(", ")
+				}
+				fmt.Fprintf(&sb, "%s = excluded.%s", schema.Quote(c), schema.Quote(c))
+			}
+		}
+		args = append(args, values...)
+	case merge.Set:
+		if len(cols) == 0 {
+			return "", nil, nil
+		}
+		fmt.Fprintf(&sb, "UPDATE %s SET ", table)
+		for i, c := range cols {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			fmt.Fprintf(&sb, "%s = $%d", schema.Quote(c), i+1)
+		}
+		keyWhere(&sb, sh, len(cols)+1)
+		args = append(values, args...)
+	case merge.Remove:
+		fmt.Fprintf(&sb, "DELETE FROM %s", table)
+		keyWhere(&sb, sh, 1)
+	default:
+		return "", nil, nil
+	}
+	return sb.String(), args, nil
+}
+
+// readRowSQL selects a row's value columns by key.
+func readRowSQL(sh *tableShape) string {
+	var sb strings.Builder
+	sb.WriteString("SELECT ")
+	if len(sh.info.Values) == 0 {
+		sb.WriteString("1")
+	}
+	for i, c := range sh.info.Values {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString(schema.Quote(c))
+	}
+	sb.WriteString(" FROM ")
+	sb.WriteString(schema.Quote(sh.info.Name))
+	keyWhere(&sb, sh, 1)
+	return sb.String()
+}
+
+func scanRowValues(sh *tableShape, rows pgx.Rows) (map[string]any, bool, error) {
+	defer rows.Close()
+	if !rows.Next() {
+		return nil, false, rows.Err()
+	}
+	vals, err := rows.Values()
+	if err != nil {
+		return nil, false, err
+	}
+	values := make(map[string]any, len(sh.info.Values))
+	for i, c := range sh.info.Values {
+		values[c] = storable(vals[i])
+	}
+	rows.Close()
+	return values, true, rows.Err()
+}
+
+// rowChanges is merge.Applier.RowChanges: a row's merged state as
+// changes (its insert with current values, newer updates, tombstone).
+func rowChanges(ctx context.Context, q querier, sh *tableShape, key []byte, version int64) ([]change.Change, error) {
+	r, err := loadRow(ctx, q, sh.info.Name, key)
+	if err != nil {
+		return nil, err
+	}
+	var values map[string]any
+	found := false
+	if r.Alive(sh.info.Resurrect) {
+		args, err := keyArgs(sh, key)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := q.Query(ctx, readRowSQL(sh), args...)
+		if err != nil {
+			return nil, err
+		}
+		if values, found, err = scanRowValues(sh, rows); err != nil {
+			return nil, fmt.Errorf("read %s row: %w", sh.info.Name, err)
+		}
+	}
+	return changesOf(sh, key, r, values, found, version), nil
+}
+
+func changesOf(sh *tableShape, key []byte, r merge.Row, values map[string]any, found bool, version int64) []change.Change {
+	table := sh.info.Name
+	var out []change.Change
+	if found {
+		out = append(out, change.Change{Table: table, Key: key, Op: change.Insert, Values: values, Stamp: r.Inserted, Schema: version})
+	}
+	cols := make([]string, 0, len(r.Fields))
+	for col := range r.Fields {
+		cols = append(cols, col)
+	}
+	sort.Strings(cols)
+	for _, col := range cols {
+		f := r.Fields[col]
+		if !f.Stamp.After(r.Inserted) {
+			continue // hidden for good by the insert
+		}
+		out = append(out, change.Change{Table: table, Key: key, Op: change.Update, Values: map[string]any{col: f.Value}, Stamp: f.Stamp, Schema: version})
+	}
+	if !r.Deleted.IsZero() {
+		out = append(out, change.Change{Table: table, Key: key, Op: change.Delete, Stamp: r.Deleted, Schema: version})
+	}
+	return out
+}
+
+// snapshotPage is merge.Applier.Snapshot in a constant number of round
+// trips: the page's row metadata and fields in two range queries, and
+// the live rows' values in one pipelined batch.
+func snapshotPage(ctx context.Context, tx pgx.Tx, tables map[string]*tableShape, after merge.Cursor, limit int, version int64) (merge.SnapshotPage, error) {
+	page := merge.SnapshotPage{Next: after}
+	afterKey := after.Key
+	if afterKey == nil {
+		afterKey = []byte{}
+	}
+	rows, err := tx.Query(ctx, `SELECT tbl, pk, ins_hlc, ins_node, del_hlc, del_node FROM _hearth_rows WHERE (tbl, pk) > ($1, $2) ORDER BY tbl, pk LIMIT $3`, after.Table, afterKey, limit)
+	if err != nil {
+		return page, err
+	}
+	type pageRow struct {
+		cur merge.Cursor
+		row merge.Row
+	}
+	var list []*pageRow
+	for rows.Next() {
+		pr := &pageRow{}
+		var insTS, delTS *int64
+		var insNode, delNode []byte
+		if err := rows.Scan(&pr.cur.Table, &pr.cur.Key, &insTS, &insNode, &delTS, &delNode); err != nil {
+			rows.Close()
+			return page, err
+		}
+		if pr.cur.Key == nil {
+			pr.cur.Key = []byte{}
+		}
+		if insTS != nil {
+			pr.row.Inserted = hlc.Stamp{TS: hlc.Timestamp(*insTS), Node: string(insNode)}
+		}
+		if delTS != nil {
+			pr.row.Deleted = hlc.Stamp{TS: hlc.Timestamp(*delTS), Node: string(delNode)}
+		}
+		list = append(list, pr)
+	}
+	if err := rows.Err(); err != nil {
+		return page, err
+	}
+	page.Rows = len(list)
+	page.Done = len(list) < limit
+	if len(list) == 0 {
+		return page, nil
+	}
+	last := list[len(list)-1].cur
+	page.Next = last
+	byKey := make(map[string]*pageRow, len(list))
+	for _, pr := range list {
+		byKey[pr.cur.Table+"\x00"+string(pr.cur.Key)] = pr
+	}
+	rows, err = tx.Query(ctx, `SELECT tbl, pk, col, hlc, node, val FROM _hearth_fields WHERE (tbl, pk) > ($1, $2) AND (tbl, pk) <= ($3, $4)`, after.Table, afterKey, last.Table, last.Key)
+	if err != nil {
+		return page, err
+	}
+	for rows.Next() {
+		var tbl, col string
+		var pk, node, val []byte
+		var ts int64
+		if err := rows.Scan(&tbl, &pk, &col, &ts, &node, &val); err != nil {
+			rows.Close()
+			return page, err
+		}
+		pr := byKey[tbl+"\x00"+string(pk)]
+		if pr == nil {
+			continue
+		}
+		v, err := decodeField(val)
+		if err != nil {
+			rows.Close()
+			return page, fmt.Errorf("field %s.%s: %w", tbl, col, err)
+		}
+		if pr.row.Fields == nil {
+			pr.row.Fields = map[string]merge.Field{}
+		}
+		pr.row.Fields[col] = merge.Field{Stamp: hlc.Stamp{TS: hlc.Timestamp(ts), Node: string(node)}, Value: v}
+	}
+	if err := rows.Err(); err != nil {
+		return page, err
+	}
+	// Live rows' values, pipelined.
+	var batch pgx.Batch
+	type liveRow struct {
+		pr     *pageRow
+		values map[string]any
+		found  bool
+	}
+	var live []*liveRow
+	for _, pr := range list {
+		sh := tables[pr.cur.Table]
+		if sh == nil || !pr.row.Alive(sh.info.Resurrect) {
+			continue
+		}
+		args, err := keyArgs(sh, pr.cur.Key)
+		if err != nil {
+			return page, err
+		}
+		lr := &liveRow{pr: pr}
+		live = append(live, lr)
+		batch.Queue(readRowSQL(sh), args...).Query(func(rows pgx.Rows) error {
+			var err error
+			lr.values, lr.found, err = scanRowValues(sh, rows)
+			return err
+		})
+	}
+	if len(live) > 0 {
+		if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
+			return page, fmt.Errorf("read snapshot rows: %w", err)
+		}
+	}
+	found := make(map[*pageRow]*liveRow, len(live))
+	for _, lr := range live {
+		found[lr.pr] = lr
+	}
+	for _, pr := range list {
+		sh := tables[pr.cur.Table]
+		if sh == nil {
+			continue
+		}
+		var values map[string]any
+		ok := false
+		if lr := found[pr]; lr != nil {
+			values, ok = lr.values, lr.found
+		}
+		page.Changes = append(page.Changes, changesOf(sh, pr.cur.Key, pr.row, values, ok, version)...)
+	}
+	return page, nil
+}
+
+// txQuerier runs an invariant's queries inside the push transaction. The
+// same invariant SQL runs on SQLite and here: ? and ?NNN placeholders
+// become $n. Each query runs in a savepoint made read-only and rolled
+// back afterwards, so an invariant can only read, as on SQLite.
+type txQuerier struct{ ps *pushState }
+
+func (q *txQuerier) Query(ctx context.Context, sql string, args ...any) ([][]any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	translated, err := placeholders(sql)
+	if err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	pgArgs := make([]any, len(args))
+	for i, a := range args {
+		if err := change.CheckValue(a); err != nil {
+			return nil, fmt.Errorf("query argument %d: %w", i+1, err)
+		}
+		pgArgs[i] = a
+	}
+	// The invariant must see the writes still queued.
+	if err := q.ps.flush(ctx); err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	tx := q.ps.tx
+	if _, err := tx.Exec(ctx, "SAVEPOINT hearth_invariant; SET LOCAL transaction_read_only = on"); err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	out, qerr := q.run(ctx, tx, translated, pgArgs)
+	if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT hearth_invariant; RELEASE SAVEPOINT hearth_invariant"); err != nil && qerr == nil {
+		qerr = fmt.Errorf("query: %w", err)
+	}
+	return out, qerr
+}
+
+func (q *txQuerier) run(ctx context.Context, tx pgx.Tx, sql string, args []any) ([][]any, error) {
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	defer rows.Close()
+	var out [][]any
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			return nil, fmt.Errorf("query: %w", err)
+		}
+		row := make([]any, len(vals))
+		for i, v := range vals {
+			row[i] = storable(v)
+		}
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	return out, nil
+}
+
+// placeholders rewrites SQLite's ? and ?NNN parameters as PostgreSQL's
+// $n, leaving string literals, quoted identifiers and comments alone.
+func placeholders(sql string) (string, error) {
+	var sb strings.Builder
+	next := 1
+	for i := 0; i < len(sql); i++ {
+		c := sql[i]
+		switch {
+		case c == '\'' || c == '"':
+			j := i + 1
+			for j < len(sql) {
+				if sql[j] == c {
+					if j+1 < len(sql) && sql[j+1] == c {
+						j += 2
+						continue
+					}
+					break
+				}
+				j++
+			}
+			if j >= len(sql) {
+				return "", errors.New("unterminated quote")
+			}
+			sb.WriteString(sql[i : j+1])
+			i = j
+		case c == '-' && i+1 < len(sql) && sql[i+1] == '-':
+			j := strings.IndexByte(sql[i:], '\n')
+			if j < 0 {
+				j = len(sql) - i
+			}
+			sb.WriteString(sql[i : i+j])
+			i += j - 1
+		case c == '/' && i+1 < len(sql) && sql[i+1] == '*':
+			j := strings.Index(sql[i+2:], "*/")
+			if j < 0 {
+				return "", errors.New("unterminated comment")
+			}
+			sb.WriteString(sql[i : i+2+j+2])
+			i += 2 + j + 1
+		case c == '?':
+			j := i + 1
+			for j < len(sql) && unicode.IsDigit(rune(sql[j])) {
+				j++
+			}
+			if j > i+1 {
+				n, _ := strconv.Atoi(sql[i+1 : j])
+				sb.WriteString("$" + strconv.Itoa(n))
+				if n >= next {
+					next = n + 1
+				}
+				i = j - 1
+			} else {
+				sb.WriteString("$" + strconv.Itoa(next))
+				next++
+			}
+		default:
+			sb.WriteByte(c)
+		}
+	}
+	return sb.String(), nil
+}

@@ -1,0 +1,931 @@
+// Package pgstore is a sync server store on PostgreSQL (github.com/jackc/pgx),
+// for deployments that run several server instances on one database. It
+// has the semantics of the embedded SQLite store (syncserver/sqlitestore):
+// pushes idempotent by (client, seq), the field-level merge of
+// syncworker/merge with its tie-breaks and tombstones, one global log,
+// resumable snapshots, and checksums equal to the ones clients compute.
+//
+// The app's schema stays SQLite SQL: see shape.go for how its synced
+// tables become typed PostgreSQL tables.
+//
+// Usage:
+//
+//	st, err := pgstore.Open(ctx, "postgres://user@host/db")
+//	srv, err := syncserver.New(syncserver.Config{Store: st, ...})
+//
+// Every instance started this way on the same database shares its log;
+// Store implements store.HeadWatcher, so each instance learns of the
+// others' pushes (LISTEN/NOTIFY, with a polling fallback) and fans them
+// out to its own clients.
+//
+// Where it differs from the SQLite store, because PostgreSQL does:
+//   - Text with a NUL character or invalid UTF-8 is refused
+//     (TYPE_MISMATCH) rather than stored altered.
+//   - Untyped and BLOB columns are bytea and hold blobs only; SQLite
+//     would store any value in them. Other values are refused
+//     (TYPE_MISMATCH).
+//   - From the app's schema, column types, primary keys, NOT NULL,
+//     literal defaults and unique indexes (on plain columns) carry
+//     over; CHECK constraints, foreign keys, expression defaults and
+//     triggers do not. A migration that changes a column's type does
+//     not convert the PostgreSQL column.
+//   - Invariant SQL runs on PostgreSQL: ? and ?NNN placeholders are
+//     translated, but the SQL must mean the same in both dialects
+//     (unquoted identifiers fold to lower case; SQLite-only functions
+//     do not exist; text compares by the database's collation, so
+//     create the database with LC_COLLATE 'C' for SQLite's byte order).
+//     Results come back as SQLite types; a numeric result (sum, avg)
+//     reads as SQLite reads a NUMERIC column: integral values as
+//     integers.
+//   - Messages of CONSTRAINT refusals are PostgreSQL's words.
+package pgstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/change"
+	"github.com/hearthdb/hearth/syncworker/checksum"
+	"github.com/hearthdb/hearth/syncworker/hlc"
+	"github.com/hearthdb/hearth/syncworker/merge"
+	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/wasm/protocol"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Hearth's own tables. Free-form strings a client chooses (client ids,
+// nodes, refusal details) are bytea: PostgreSQL text refuses NUL and
+// invalid UTF-8, and a hostile client id must not be able to fail a push.
+// _hearth_rows.tbl is COLLATE "C" so snapshot cursors order by bytes, as
+// SQLite's BINARY collation does, whatever the database's locale.
+const serverDDL = `
+CREATE TABLE IF NOT EXISTS _hearth_server(k text PRIMARY KEY, v text NOT NULL);
+CREATE TABLE IF NOT EXISTS _hearth_head(one int PRIMARY KEY CHECK (one = 1), head bigint NOT NULL);
+INSERT INTO _hearth_head(one, head) VALUES (1, 0) ON CONFLICT DO NOTHING;
+CREATE TABLE IF NOT EXISTS _hearth_log(
+	pos bigint PRIMARY KEY,
+	client bytea NOT NULL,
+	seq bigint,
+	tbl text NOT NULL,
+	pk bytea NOT NULL,
+	op text NOT NULL,
+	cols bytea,
+	hlc bigint NOT NULL,
+	node bytea NOT NULL,
+	sv bigint NOT NULL,
+	flag bytea
+);
+CREATE UNIQUE INDEX IF NOT EXISTS _hearth_log_client_seq ON _hearth_log(client, seq) WHERE seq IS NOT NULL;
+CREATE TABLE IF NOT EXISTS _hearth_refused(
+	client bytea NOT NULL,
+	seq bigint NOT NULL,
+	code text NOT NULL,
+	detail bytea NOT NULL,
+	PRIMARY KEY (client, seq)
+);
+CREATE TABLE IF NOT EXISTS _hearth_rows(
+	tbl text COLLATE "C" NOT NULL,
+	pk bytea NOT NULL,
+	ins_hlc bigint,
+	ins_node bytea,
+	del_hlc bigint,
+	del_node bytea,
+	PRIMARY KEY (tbl, pk)
+);
+CREATE TABLE IF NOT EXISTS _hearth_fields(
+	tbl text COLLATE "C" NOT NULL,
+	pk bytea NOT NULL,
+	col text NOT NULL,
+	hlc bigint NOT NULL,
+	node bytea NOT NULL,
+	val bytea NOT NULL,
+	PRIMARY KEY (tbl, pk, col)
+);
+`
+
+// writeLock is the pg_advisory_xact_lock key every push and migration
+// takes. Holding one lock for the whole push transaction does two jobs:
+//
+//   - Log order: positions are assigned from _hearth_head while the lock
+//     is held, and the lock is released only by COMMIT, so transactions
+//     commit in position order. A reader that sees position 6 can never
+//     later see 5 appear, which a sequence (allocated at INSERT time,
+//     committed in any order) would allow, and which would make a client
+//     that subscribed after 6 miss 5 forever. The counter row is also
+//     transactional, so a rolled-back push leaves no gap.
+//   - Merge correctness: the merge reads a row's metadata and writes it
+//     back. Two instances merging the same row under READ COMMITTED would
+//     lose one of the writes; serialized, each sees the other's result,
+//     exactly as the single SQLite writer does.
+//
+// One writer at a time is what the SQLite store has too; reads (log,
+// snapshots, checksums) never take the lock.
+const writeLock int64 = 0x4865617274685057 // "HearthPW"
+
+// headChannel is the NOTIFY channel pushes announce the new head on.
+const headChannel = "hearth_head"
+
+// Store is a store.Store on a PostgreSQL connection pool. It is safe for
+// concurrent use, and several Stores (in several processes) may share
+// one database.
+type Store struct {
+	pool *pgxpool.Pool
+	// pushMu lets one push of this instance at a time wait for the write
+	// lock: the others would only wait too, each holding a pooled
+	// connection that log reads and snapshots need.
+	pushMu sync.Mutex
+
+	mu     sync.RWMutex
+	info   store.Info
+	tables map[string]*tableShape
+	opened bool
+
+	// done is closed by Close; it stops the head watcher.
+	done      chan struct{}
+	closeOnce sync.Once
+	watchers  sync.WaitGroup
+}
+
+// Open connects to the database at url (a postgres:// URL or key=value
+// connection string; pgxpool's pool_max_conns and the like apply).
+// Store.Open then brings it to the app's schema.
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: %w", err)
+	}
+	// A push holds the write lock for its whole transaction. If an
+	// instance stalls or is cut off mid-push, the database ends that
+	// transaction after this long idle, so the other instances' pushes
+	// do not wait on it for as long as TCP takes to notice. A URL may
+	// set its own.
+	if _, ok := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !ok {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "30000"
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("pgstore: connect: %w", err)
+	}
+	return &Store{pool: pool, done: make(chan struct{})}, nil
+}
+
+var errClosed = errors.New("pgstore: the store is closed")
+
+// ready returns the opened store's tables, or why it cannot serve.
+func (s *Store) ready() (store.Info, map[string]*tableShape, error) {
+	select {
+	case <-s.done:
+		return store.Info{}, nil, errClosed
+	default:
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if !s.opened {
+		return store.Info{}, nil, errors.New("pgstore: Open has not run")
+	}
+	return s.info, s.tables, nil
+}
+
+// Open implements store.Store. It creates Hearth's tables, creates or
+// alters the app's tables to the shape the migrations give (see
+// shape.go), and records the schema version, all in one transaction
+// under the write lock, so instances starting together do not race.
+func (s *Store) Open(ctx context.Context, sc store.Schema) (store.Info, error) {
+	select {
+	case <-s.done:
+		return store.Info{}, errClosed
+	default:
+	}
+	for i, m := range sc.Migrations {
+		if m.Version < 1 || (i > 0 && m.Version <= sc.Migrations[i-1].Version) {
+			return store.Info{}, fmt.Errorf("pgstore: migration versions must be positive and increase, got %d", m.Version)
+		}
+	}
+	for _, t := range sc.Tables {
+		if err := schema.ValidateName(t.Name); err != nil {
+			return store.Info{}, fmt.Errorf("pgstore: %w", err)
+		}
+	}
+	shapes, err := describeMigrations(sc.Migrations, sc.Tables)
+	if err != nil {
+		return store.Info{}, fmt.Errorf("pgstore: %w", err)
+	}
+	var newest int64
+	if n := len(sc.Migrations); n > 0 {
+		newest = sc.Migrations[n-1].Version
+	}
+	var info store.Info
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", writeLock); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, serverDDL); err != nil {
+			return fmt.Errorf("create tables: %w", err)
+		}
+		current, err := readVersion(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if current > newest {
+			return fmt.Errorf("the database is at schema version %d, newer than the newest migration (%d); refusing to run an older server on it", current, newest)
+		}
+		for _, sh := range shapes {
+			if err := migrateTable(ctx, tx, sh); err != nil {
+				return fmt.Errorf("table %s: %w", sh.info.Name, err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO _hearth_server(k, v) VALUES ('version', $1) ON CONFLICT (k) DO UPDATE SET v = excluded.v`, fmt.Sprint(newest)); err != nil {
+			return err
+		}
+		id, err := storeID(ctx, tx)
+		if err != nil {
+			return err
+		}
+		head, err := readHead(ctx, tx)
+		if err != nil {
+			return err
+		}
+		info = store.Info{ID: id, Version: newest, Head: head}
+		return nil
+	})
+	if err != nil {
+		return store.Info{}, fmt.Errorf("pgstore: open: %w", err)
+	}
+	tables := make(map[string]*tableShape, len(shapes))
+	for _, sh := range shapes {
+		info.Tables = append(info.Tables, sh.info)
+		tables[sh.info.Name] = sh
+	}
+	s.mu.Lock()
+	s.info, s.tables, s.opened = info, tables, true
+	s.mu.Unlock()
+	return info, nil
+}
+
+func readVersion(ctx context.Context, q pgx.Tx) (int64, error) {
+	var v string
+	err := q.QueryRow(ctx, `SELECT v FROM _hearth_server WHERE k = 'version'`).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	_, err = fmt.Sscan(v, &n)
+	return n, err
+}
+
+func storeID(ctx context.Context, tx pgx.Tx) (string, error) {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO _hearth_server(k, v) VALUES ('id', $1) ON CONFLICT DO NOTHING`, hex.EncodeToString(b[:])); err != nil {
+		return "", err
+	}
+	var id string
+	err := tx.QueryRow(ctx, `SELECT v FROM _hearth_server WHERE k = 'id'`).Scan(&id)
+	return id, err
+}
+
+// querier is anything that runs queries: the pool, a connection, a
+// transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+func readHead(ctx context.Context, q querier) (int64, error) {
+	var head int64
+	if err := q.QueryRow(ctx, `SELECT head FROM _hearth_head`).Scan(&head); err != nil {
+		return 0, fmt.Errorf("read log head: %w", err)
+	}
+	return head, nil
+}
+
+// migrateTable creates the table, or brings an existing one to the shape:
+// new columns added, columns the migrations dropped dropped, unique
+// indexes created. A column whose affinity changed is not converted.
+func migrateTable(ctx context.Context, tx pgx.Tx, sh *tableShape) error {
+	rows, err := tx.Query(ctx, `SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1`, sh.info.Name)
+	if err != nil {
+		return err
+	}
+	existing, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	if len(existing) == 0 {
+		if _, err := tx.Exec(ctx, createTableSQL(sh)); err != nil {
+			return err
+		}
+	} else {
+		have := map[string]bool{}
+		for _, c := range existing {
+			have[c] = true
+			if _, ok := sh.info.Column(c); !ok {
+				if _, err := tx.Exec(ctx, "ALTER TABLE "+schema.Quote(sh.info.Name)+" DROP COLUMN "+schema.Quote(c)); err != nil {
+					return err
+				}
+			}
+		}
+		for _, c := range sh.info.Columns {
+			if !have[c.Name] {
+				if _, err := tx.Exec(ctx, "ALTER TABLE "+schema.Quote(sh.info.Name)+" ADD COLUMN "+columnSQL(sh, c)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	// Unique indexes a migration dropped go too: PostgreSQL would refuse
+	// rows SQLite accepts.
+	rows, err = tx.Query(ctx, `SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+		WHERE i.indrelid = $1::regclass AND i.indisunique AND NOT i.indisprimary`, schema.Quote(sh.info.Name))
+	if err != nil {
+		return err
+	}
+	indexes, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	wanted := map[string]bool{}
+	for _, u := range sh.uniques {
+		wanted[u.name] = true
+	}
+	for _, name := range indexes {
+		if !wanted[name] {
+			if _, err := tx.Exec(ctx, "DROP INDEX "+schema.Quote(name)); err != nil {
+				return err
+			}
+		}
+	}
+	for _, u := range sh.uniques {
+		cols := make([]string, len(u.columns))
+		for i, c := range u.columns {
+			cols[i] = schema.Quote(c)
+		}
+		if _, err := tx.Exec(ctx, "CREATE UNIQUE INDEX IF NOT EXISTS "+schema.Quote(u.name)+" ON "+schema.Quote(sh.info.Name)+"("+strings.Join(cols, ", ")+")"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Push implements store.Store: one transaction under the write lock (see
+// writeLock), which announces the new head with NOTIFY on commit.
+//
+// A push first runs optimistically: every write is pipelined, with no
+// savepoint around the app's table writes. Should the database refuse
+// one (a NOT NULL or UNIQUE constraint), that aborts the transaction,
+// and the push runs again carefully, each table write in a savepoint so
+// that only the offending change is refused, as on SQLite.
+func (s *Store) Push(ctx context.Context, p store.Push, check store.Checker) (store.PushResult, error) {
+	info, tables, err := s.ready()
+	if err != nil {
+		return store.PushResult{}, err
+	}
+	s.pushMu.Lock()
+	defer s.pushMu.Unlock()
+	var res store.PushResult
+	for _, careful := range []bool{false, true} {
+		res, err = s.push(ctx, info, tables, &p, check, careful)
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+	}
+	if err != nil {
+		return store.PushResult{}, fmt.Errorf("pgstore: push from %s: %w", p.Client, err)
+	}
+	return res, nil
+}
+
+func (s *Store) push(ctx context.Context, info store.Info, tables map[string]*tableShape, p *store.Push, check store.Checker, careful bool) (store.PushResult, error) {
+	var res store.PushResult
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		ps := &pushState{tx: tx, info: info, tables: tables, p: p, careful: careful}
+		if err := ps.prepare(ctx); err != nil {
+			return err
+		}
+		var err error
+		if res, err = ps.run(ctx, check); err != nil {
+			return err
+		}
+		if ps.head != ps.start {
+			ps.queue(`UPDATE _hearth_head SET head = $1`, ps.head)
+			// Delivered on commit only, to every instance listening.
+			ps.queue(`SELECT pg_notify($1, $2)`, headChannel, fmt.Sprint(ps.head))
+		}
+		return ps.flush(ctx)
+	})
+	return res, err
+}
+
+// pushState is one push transaction in progress.
+type pushState struct {
+	tx     pgx.Tx
+	info   store.Info
+	tables map[string]*tableShape
+	p      *store.Push
+	// careful puts each table write in a savepoint (see Push).
+	careful bool
+	// head is the last position assigned; start the head before.
+	head, start int64
+	// seen holds the first outcomes of this client's seqs in this push.
+	seen map[int64]store.Outcome
+	// rows caches the merge metadata of the rows this push touches: read
+	// once up front, then kept current by the push itself, which is the
+	// only writer while it holds the write lock.
+	rows map[string]merge.Row
+	// pending are writes not sent yet (see merge).
+	pending []queued
+}
+
+func rowCacheKey(table string, key []byte) string { return table + "\x00" + string(key) }
+
+func (ps *pushState) run(ctx context.Context, check store.Checker) (store.PushResult, error) {
+	var res store.PushResult
+	q := &txQuerier{ps: ps}
+	for i := range ps.p.Changes {
+		c := &ps.p.Changes[i]
+		out, done := ps.seen[c.Seq]
+		if done && out.State == store.Refused {
+			row, err := ps.rowState(ctx, c.Table, c.Key)
+			if err != nil {
+				return res, err
+			}
+			out.Row = row
+		}
+		if !done {
+			var err error
+			out, err = ps.apply(ctx, q, c, check)
+			if err != nil {
+				return res, err
+			}
+			first := out
+			first.Row = nil
+			ps.seen[c.Seq] = first
+		}
+		res.Outcomes = append(res.Outcomes, out)
+	}
+	res.Head = ps.head
+	return res, nil
+}
+
+// prepare takes the write lock and reads, in the same round trip, the
+// head, the first outcomes of the seqs this push carries that the client
+// pushed before, and the merge metadata of the rows it touches.
+func (ps *pushState) prepare(ctx context.Context) error {
+	ps.seen = map[int64]store.Outcome{}
+	ps.rows = map[string]merge.Row{}
+	seqs := make([]int64, len(ps.p.Changes))
+	var tbls []string
+	var pks [][]byte
+	for i, c := range ps.p.Changes {
+		seqs[i] = c.Seq
+		// Only synced tables' names: a name a client made up may not
+		// even be valid text.
+		if ps.tables[c.Table] == nil {
+			continue
+		}
+		k := rowCacheKey(c.Table, c.Key)
+		if _, ok := ps.rows[k]; !ok {
+			ps.rows[k] = merge.Row{}
+			tbls, pks = append(tbls, c.Table), append(pks, c.Key)
+		}
+	}
+	client := []byte(ps.p.Client)
+	b := &pgx.Batch{}
+	b.Queue("SELECT pg_advisory_xact_lock($1)", writeLock)
+	b.Queue(`SELECT head FROM _hearth_head`).QueryRow(func(row pgx.Row) error { return row.Scan(&ps.head) })
+	b.Queue(`SELECT seq, pos, flag FROM _hearth_log WHERE client = $1 AND seq = ANY($2)`, client, seqs).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var seq, pos int64
+			var flag []byte
+			if err := rows.Scan(&seq, &pos, &flag); err != nil {
+				return err
+			}
+			out := store.Outcome{Seq: seq, State: store.Acknowledged, Pos: pos}
+			if len(flag) > 0 {
+				out.State, out.Detail = store.Flagged, string(flag)
+			}
+			ps.seen[seq] = out
+		}
+		return rows.Err()
+	})
+	b.Queue(`SELECT seq, code, detail FROM _hearth_refused WHERE client = $1 AND seq = ANY($2)`, client, seqs).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var seq int64
+			var code string
+			var detail []byte
+			if err := rows.Scan(&seq, &code, &detail); err != nil {
+				return err
+			}
+			ps.seen[seq] = store.Outcome{Seq: seq, State: store.Refused, Code: code, Detail: string(detail)}
+		}
+		return rows.Err()
+	})
+	b.Queue(`SELECT r.tbl, r.pk, r.ins_hlc, r.ins_node, r.del_hlc, r.del_node
+		FROM unnest($1::text[], $2::bytea[]) AS k(tbl, pk) JOIN _hearth_rows r ON r.tbl = k.tbl COLLATE "C" AND r.pk = k.pk`, tbls, pks).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var tbl string
+			var pk []byte
+			var r merge.Row
+			var insTS, delTS *int64
+			var insNode, delNode []byte
+			if err := rows.Scan(&tbl, &pk, &insTS, &insNode, &delTS, &delNode); err != nil {
+				return err
+			}
+			k := rowCacheKey(tbl, pk)
+			r = ps.rows[k]
+			if insTS != nil {
+				r.Inserted = hlc.Stamp{TS: hlc.Timestamp(*insTS), Node: string(insNode)}
+			}
+			if delTS != nil {
+				r.Deleted = hlc.Stamp{TS: hlc.Timestamp(*delTS), Node: string(delNode)}
+			}
+			ps.rows[k] = r
+		}
+		return rows.Err()
+	})
+	b.Queue(`SELECT f.tbl, f.pk, f.col, f.hlc, f.node, f.val
+		FROM unnest($1::text[], $2::bytea[]) AS k(tbl, pk) JOIN _hearth_fields f ON f.tbl = k.tbl COLLATE "C" AND f.pk = k.pk`, tbls, pks).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var tbl, col string
+			var pk, node, val []byte
+			var ts int64
+			if err := rows.Scan(&tbl, &pk, &col, &ts, &node, &val); err != nil {
+				return err
+			}
+			v, err := decodeField(val)
+			if err != nil {
+				return fmt.Errorf("field %s.%s: %w", tbl, col, err)
+			}
+			k := rowCacheKey(tbl, pk)
+			r := ps.rows[k]
+			if r.Fields == nil {
+				r.Fields = map[string]merge.Field{}
+			}
+			r.Fields[col] = merge.Field{Stamp: hlc.Stamp{TS: hlc.Timestamp(ts), Node: string(node)}, Value: v}
+			ps.rows[k] = r
+		}
+		return rows.Err()
+	})
+	if err := ps.tx.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	ps.start = ps.head
+	return nil
+}
+
+func (ps *pushState) rowState(ctx context.Context, table string, key []byte) ([]change.Change, error) {
+	sh := ps.tables[table]
+	if sh == nil {
+		return []change.Change{}, nil
+	}
+	if _, err := change.DecodeKey(key); err != nil {
+		return []change.Change{}, nil
+	}
+	if err := ps.flush(ctx); err != nil {
+		return nil, err
+	}
+	row, err := rowChanges(ctx, ps.tx, sh, key, ps.info.Version)
+	if row == nil {
+		row = []change.Change{}
+	}
+	return row, err
+}
+
+func (ps *pushState) refuse(ctx context.Context, c *store.Pushed, r *merge.Refusal) (store.Outcome, error) {
+	ps.queue(`INSERT INTO _hearth_refused(client, seq, code, detail) VALUES ($1, $2, $3, $4)`, []byte(ps.p.Client), c.Seq, r.Code, []byte(r.Message))
+	row, err := ps.rowState(ctx, c.Table, c.Key)
+	return store.Outcome{Seq: c.Seq, State: store.Refused, Code: r.Code, Detail: r.Message, Row: row}, err
+}
+
+// check is merge.Applier.Check (strict, as on the server) plus what
+// PostgreSQL cannot store the way SQLite would.
+func (ps *pushState) check(c *change.Change) *merge.Refusal {
+	sh := ps.tables[c.Table]
+	if sh == nil {
+		return &merge.Refusal{Code: merge.CodeUnknownTable, Message: fmt.Sprintf("table %q is not synced", c.Table)}
+	}
+	if err := checkChange(sh.info, c); err != nil {
+		return err
+	}
+	key, _ := change.DecodeKey(c.Key)
+	for i, v := range key {
+		col, _ := sh.info.Column(sh.info.Key[i])
+		if _, r := pgValue(col, v); r != nil {
+			return r
+		}
+	}
+	for name, v := range c.Values {
+		col, _ := sh.info.Column(name)
+		if _, r := pgValue(col, v); r != nil {
+			return r
+		}
+	}
+	return nil
+}
+
+func (ps *pushState) apply(ctx context.Context, q *txQuerier, c *store.Pushed, check store.Checker) (store.Outcome, error) {
+	p := ps.p
+	if strings.HasPrefix(strings.ToLower(c.Table), schema.ReservedPrefix) {
+		return ps.refuse(ctx, c, &merge.Refusal{Code: store.CodeForbidden, Message: fmt.Sprintf("table %q is written by the server only", c.Table)})
+	}
+	if c.Stamp.Node != p.Client {
+		return ps.refuse(ctx, c, &merge.Refusal{Code: merge.CodeBadChange, Message: fmt.Sprintf("the change is stamped by node %q, not by the pushing client %q", c.Stamp.Node, p.Client)})
+	}
+	if r := ps.check(&c.Change); r != nil {
+		return ps.refuse(ctx, c, r)
+	}
+	if check != nil {
+		if r := check.Admit(ctx, q, p, c); r != nil {
+			return ps.refuse(ctx, c, r)
+		}
+	}
+	if err := ps.merge(ctx, &c.Change); err != nil {
+		var r *merge.Refusal
+		switch {
+		case errors.As(err, &r):
+			return ps.refuse(ctx, c, r)
+		case errors.Is(err, merge.ErrRowRejected):
+			return ps.refuse(ctx, c, &merge.Refusal{Code: store.CodeConstraint, Message: err.Error()})
+		}
+		return store.Outcome{}, err
+	}
+	pos, err := ps.appendLog(p.Client, c.Seq, &c.Change)
+	if err != nil {
+		return store.Outcome{}, err
+	}
+	out := store.Outcome{Seq: c.Seq, State: store.Acknowledged, Pos: pos}
+	if check == nil {
+		return out, nil
+	}
+	violations, err := check.Inspect(ctx, q, p, c)
+	if err != nil {
+		return store.Outcome{}, fmt.Errorf("invariant check of %s seq %d: %w", p.Client, c.Seq, err)
+	}
+	if len(violations) == 0 {
+		return out, nil
+	}
+	out.State, out.Detail = store.Flagged, strings.Join(violations, "; ")
+	ps.queue(`UPDATE _hearth_log SET flag = $2 WHERE pos = $1`, pos, []byte(out.Detail))
+	// The violation is a row the server writes and syncs like any other,
+	// so every client can show it.
+	if p.Stamp == nil {
+		return store.Outcome{}, errors.New("push has no server stamp for its violation rows")
+	}
+	key, err := change.EncodeKey(fmt.Sprintf("%s:%d", p.Client, c.Seq))
+	if err != nil {
+		return store.Outcome{}, err
+	}
+	stamp := p.Stamp()
+	v := change.Change{Table: schema.Violations.Name, Key: key, Op: change.Insert, Stamp: stamp, Schema: ps.info.Version,
+		Values: map[string]any{"tbl": c.Table, "row_key": c.Key, "client": p.Client, "seq": c.Seq, "message": out.Detail, "at": int64(stamp.TS)}}
+	// Client ids and table names a client chose may not be valid text.
+	for _, k := range []string{"tbl", "client", "message"} {
+		v.Values[k] = strings.ReplaceAll(strings.ToValidUTF8(v.Values[k].(string), "\uFFFD"), "\x00", "\uFFFD")
+	}
+	if vk, _ := change.DecodeKey(key); len(vk) == 1 {
+		if id := vk[0].(string); textOK(id) != "" {
+			key, _ = change.EncodeKey(strings.ReplaceAll(strings.ToValidUTF8(id, "\uFFFD"), "\x00", "\uFFFD"))
+			v.Key = key
+		}
+	}
+	if err := ps.merge(ctx, &v); err != nil {
+		return store.Outcome{}, fmt.Errorf("record violation: %w", err)
+	}
+	if _, err := ps.appendLog("", 0, &v); err != nil {
+		return store.Outcome{}, err
+	}
+	return out, nil
+}
+
+func (ps *pushState) appendLog(client string, seq int64, c *change.Change) (int64, error) {
+	var cols []byte
+	if c.Op != change.Delete {
+		var enc protocol.Encoder
+		if err := change.EncodeValues(&enc, c.Values); err != nil {
+			return 0, err
+		}
+		cols = enc.Bytes()
+	}
+	var seqArg any = seq
+	if client == "" {
+		seqArg = nil
+	}
+	pos := ps.head + 1
+	ps.queue(`INSERT INTO _hearth_log(pos, client, seq, tbl, pk, op, cols, hlc, node, sv) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		pos, []byte(client), seqArg, c.Table, c.Key, c.Op.Code(), cols, int64(c.Stamp.TS), []byte(c.Stamp.Node), c.Schema)
+	ps.head = pos
+	return pos, nil
+}
+
+// Log implements store.Store. Entries are read only up to the head read
+// in the same snapshot: since pushes commit in position order, that is a
+// gapless prefix.
+func (s *Store) Log(ctx context.Context, after int64, limit int) ([]store.Entry, int64, error) {
+	if _, _, err := s.ready(); err != nil {
+		return nil, 0, err
+	}
+	// One statement, so one snapshot: the head and the entries up to it.
+	// The LEFT JOIN gives a row (head, NULLs) when no entry follows.
+	rows, err := s.pool.Query(ctx, `SELECT h.head, l.pos, l.client, l.tbl, l.pk, l.op, l.cols, l.hlc, l.node, l.sv
+		FROM _hearth_head h LEFT JOIN LATERAL (
+			SELECT * FROM _hearth_log WHERE pos > $1 AND pos <= h.head ORDER BY pos LIMIT $2
+		) l ON true ORDER BY l.pos`, after, limit)
+	if err != nil {
+		return nil, 0, fmt.Errorf("pgstore: read log: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Entry
+	var head int64
+	for rows.Next() {
+		var e store.Entry
+		var pos, ts, sv *int64
+		var client, node, cols []byte
+		var op, tbl *string
+		if err := rows.Scan(&head, &pos, &client, &tbl, &e.Key, &op, &cols, &ts, &node, &sv); err != nil {
+			return nil, 0, fmt.Errorf("pgstore: read log: %w", err)
+		}
+		if pos == nil {
+			continue // no entries after the position
+		}
+		e.Pos, e.Table, e.Schema = *pos, *tbl, *sv
+		if e.Op, err = change.ParseOp(*op); err != nil {
+			return nil, 0, fmt.Errorf("pgstore: log entry %d: %w", e.Pos, err)
+		}
+		if e.Values, err = change.DecodeValues(cols); err != nil {
+			return nil, 0, fmt.Errorf("pgstore: log entry %d: %w", e.Pos, err)
+		}
+		if e.Key == nil {
+			e.Key = []byte{}
+		}
+		e.Client = string(client)
+		e.Stamp = hlc.Stamp{TS: hlc.Timestamp(*ts), Node: string(node)}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("pgstore: read log: %w", err)
+	}
+	return out, head, nil
+}
+
+// readOnly runs fn in a REPEATABLE READ, read-only transaction: the head
+// and the rows it reads are one consistent state of the database.
+func (s *Store) readOnly(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+}
+
+// Snapshot implements store.Store.
+func (s *Store) Snapshot(ctx context.Context, at int64, after merge.Cursor, limit int) (store.Chunk, error) {
+	info, tables, err := s.ready()
+	if err != nil {
+		return store.Chunk{}, err
+	}
+	var chunk store.Chunk
+	err = s.readOnly(ctx, func(tx pgx.Tx) error {
+		head, err := readHead(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if at < 0 {
+			at = head
+		}
+		if at > head {
+			return fmt.Errorf("%w: snapshot position %d is beyond the log head %d", store.ErrBadRequest, at, head)
+		}
+		var total int64
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM _hearth_rows`).Scan(&total); err != nil {
+			return err
+		}
+		page, err := snapshotPage(ctx, tx, tables, after, limit, info.Version)
+		if err != nil {
+			return fmt.Errorf("snapshot: %w", err)
+		}
+		chunk = store.Chunk{At: at, Changes: page.Changes, Rows: int64(page.Rows), Total: total, Next: page.Next, Done: page.Done}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrBadRequest) {
+			return store.Chunk{}, err
+		}
+		return store.Chunk{}, fmt.Errorf("pgstore: %w", err)
+	}
+	return chunk, nil
+}
+
+// Checksums implements store.Store: the same fingerprint as
+// syncworker/checksum over the values as SQLite would return them.
+func (s *Store) Checksums(ctx context.Context) (int64, map[string]checksum.Sum, error) {
+	info, tables, err := s.ready()
+	if err != nil {
+		return 0, nil, err
+	}
+	var head int64
+	sums := map[string]checksum.Sum{}
+	err = s.readOnly(ctx, func(tx pgx.Tx) error {
+		if head, err = readHead(ctx, tx); err != nil {
+			return err
+		}
+		for _, t := range info.Tables {
+			if strings.HasPrefix(t.Name, schema.ReservedPrefix) {
+				continue
+			}
+			sum, err := tableChecksum(ctx, tx, tables[t.Name])
+			if err != nil {
+				return fmt.Errorf("checksum %s: %w", t.Name, err)
+			}
+			sums[t.Name] = sum
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, nil, fmt.Errorf("pgstore: %w", err)
+	}
+	return head, sums, nil
+}
+
+func tableChecksum(ctx context.Context, tx pgx.Tx, sh *tableShape) (checksum.Sum, error) {
+	cols := make([]string, len(sh.info.Columns))
+	for i, c := range sh.info.Columns {
+		cols[i] = c.Name
+	}
+	sort.Strings(cols)
+	quoted := make([]string, len(cols))
+	for i, c := range cols {
+		quoted[i] = schema.Quote(c)
+	}
+	rows, err := tx.Query(ctx, "SELECT "+strings.Join(quoted, ", ")+" FROM "+schema.Quote(sh.info.Name))
+	if err != nil {
+		return checksum.Sum{}, err
+	}
+	defer rows.Close()
+	var header protocol.Encoder
+	header.Value(cols)
+	var sum checksum.Sum
+	var enc protocol.Encoder
+	h := fnv.New64a()
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			return checksum.Sum{}, err
+		}
+		enc.Reset()
+		enc.Array(len(vals))
+		for _, v := range vals {
+			encodeStored(&enc, storable(v))
+		}
+		h.Reset()
+		h.Write(header.Bytes())
+		h.Write(enc.Bytes())
+		sum.Rows++
+		sum.Hash += h.Sum64()
+	}
+	return sum, rows.Err()
+}
+
+// encodeStored writes a value as sqlcodec.WriteRow writes a SQLite column.
+func encodeStored(enc *protocol.Encoder, v any) {
+	switch x := v.(type) {
+	case int64:
+		enc.Int(x)
+	case float64:
+		enc.Float(x)
+	case string:
+		enc.Text(x)
+	case []byte:
+		enc.Blob(x)
+	default:
+		enc.Null()
+	}
+}
+
+// Close implements store.Store. It stops the head watcher and closes the
+// pool.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.watchers.Wait()
+		s.pool.Close()
+	})
+	return nil
+}
+
+var _ store.Store = (*Store)(nil)

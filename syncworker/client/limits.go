@@ -1,0 +1,102 @@
+package client
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hearthdb/hearth/syncworker/wire"
+)
+
+// pushLimits is how a session adapts its pushes to the server's limits:
+// the batch size it takes (welcome's maxBatch, halved on each
+// BATCH_TOO_LARGE) and a pause after RATE_LIMITED. Both keep the
+// connection: the log keeps streaming while pushes wait.
+type pushLimits struct {
+	// maxBatch caps the entries of one push (0: only Config.PushBatch).
+	maxBatch int
+	// holdUntil is when pushes may resume after RATE_LIMITED (for the
+	// status); hold fires then, and pushes resume at once.
+	holdUntil time.Time
+	hold      *time.Timer
+	// limited counts RATE_LIMITED answers since the last ack: the pause
+	// grows with the backoff policy when the retry-after alone does not
+	// help (several clients of one principal, a server clock jump).
+	limited int
+}
+
+func (s *session) welcomeLimits(w wire.Welcome) {
+	if w.MaxBatch > 0 {
+		s.limits.maxBatch = int(w.MaxBatch)
+	}
+}
+
+// batchLimit is the most entries the next push may take.
+func (s *session) batchLimit() int {
+	limit := s.c.cfg.PushBatch
+	if s.limits.maxBatch > 0 {
+		limit = min(limit, s.limits.maxBatch)
+	}
+	return limit
+}
+
+// holding reports whether pushes wait out a RATE_LIMITED pause. The
+// pause's timer, not Config.Now, ends it: a test clock that stands still
+// must not hold pushes forever.
+func (s *session) holding() bool { return s.limits.hold != nil }
+
+// holdDone fires when a pause ends (nil when not paused).
+func (s *session) holdDone() <-chan time.Time {
+	if s.limits.hold == nil {
+		return nil
+	}
+	return s.limits.hold.C
+}
+
+func (s *session) stopHold() {
+	if s.limits.hold != nil {
+		s.limits.hold.Stop()
+		s.limits.hold = nil
+	}
+}
+
+// pushRefused handles an error answering the push in flight. It reports
+// whether it did: BATCH_TOO_LARGE and RATE_LIMITED end only that push,
+// whose entries go again (smaller, or later). The entries stay in the
+// journal throughout; nothing is dropped.
+func (s *session) pushRefused(e *wire.Error) (bool, error) {
+	c := s.c
+	if s.flight == nil || e.Re != s.flight.id {
+		return false, nil
+	}
+	switch e.Code {
+	case wire.CodeBatchTooLarge:
+		n := len(s.flight.entries)
+		if n <= 1 {
+			// A server refusing one change as a batch is broken: end the
+			// session (backing off) rather than retry forever.
+			return true, &Error{Class: ClassProtocol, Code: e.Code, Err: fmt.Errorf("server refused a push of %d change as too large a batch: %w", n, e)}
+		}
+		s.flight = nil
+		s.limits.maxBatch = max(1, n/2)
+		return true, s.push()
+	case wire.CodeRateLimited:
+		s.flight = nil
+		wait := time.Duration(e.RetryAfter) * time.Millisecond
+		wait = max(wait, c.backoff.Delay(s.limits.limited, c.cfg.Rand))
+		s.limits.limited++
+		now := c.cfg.Now()
+		s.limits.holdUntil = now.Add(wait)
+		s.stopHold()
+		s.limits.hold = time.NewTimer(wait)
+		c.update(func(st *Status) {
+			st.Retries[ClassServer]++
+			st.LastError = &ErrorInfo{Class: ClassServer, Code: e.Code, Message: e.Error(), At: now}
+			st.NextAttemptAt = s.limits.holdUntil
+		})
+		return true, nil
+	}
+	return false, nil
+}
+
+// acknowledged resets the rate-limit backoff after a push went through.
+func (s *session) acknowledged() { s.limits.limited = 0 }

@@ -1,0 +1,70 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// authPause is how long sync stays paused on a refused or expired token
+// when the app does not call TokenChanged: a daily re-check (with a fresh
+// Token call) so a replica whose app forgot to signal still recovers.
+const authPause = 24 * time.Hour
+
+// TokenChanged tells the client the app has a new token (after a
+// sign-in or refresh): a client paused on an expired or refused token
+// reconnects at once, calling Config.Token again. Pending changes were
+// kept in the journal meanwhile and are pushed then. It never blocks.
+func (c *Client) TokenChanged() { signal(c.tokenCh) }
+
+// dial opens a connection to the server, with a fresh token in the URL
+// when Config.Token is set.
+func (c *Client) dial(ctx context.Context) (Transport, error) {
+	target := c.cfg.URL
+	if c.cfg.Token != nil {
+		tok, err := c.cfg.Token(ctx)
+		if err != nil {
+			// Getting a token may fail for the same reasons a connection
+			// does (offline): a plain error backs off and retries; the
+			// app returns a *Error of ClassAuth to pause instead.
+			return nil, fmt.Errorf("get a token: %w", err)
+		}
+		u, err := url.Parse(target)
+		if err != nil {
+			return nil, &Error{Class: ClassLocal, Err: fmt.Errorf("sync URL %q: %w", target, err)}
+		}
+		q := u.Query()
+		q.Set("token", tok)
+		u.RawQuery = q.Encode()
+		target = u.String()
+		t, err := c.cfg.Dial(ctx, target)
+		if err != nil {
+			// Dial errors quote the URL; the status shows them to the page
+			// and apps log them.
+			return nil, &redacted{err: err, secrets: []string{tok, url.QueryEscape(tok)}}
+		}
+		return t, nil
+	}
+	return c.cfg.Dial(ctx, target)
+}
+
+// redacted is an error whose text hides secrets; errors.As and Is still
+// see the error it wraps (an HTTPError's status, say).
+type redacted struct {
+	err     error
+	secrets []string
+}
+
+func (e *redacted) Error() string {
+	msg := e.err.Error()
+	for _, s := range e.secrets {
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, "REDACTED")
+		}
+	}
+	return msg
+}
+
+func (e *redacted) Unwrap() error { return e.err }
