@@ -118,3 +118,14 @@ func TestRebaseKeepsLocalEditsOverOlderResults(t *testing.T) {
 		t.Fatalf("expired edit still applied: %+v", got)
 	}
 }
+
+func TestSyncStatusOfDropsTheRedundantOfflineError(t *testing.T) {
+	offline := client.SyncStatus{Online: false, LastError: &client.SyncError{Class: "offline", Message: "the device is offline"}}
+	if s := syncStatusOf(offline); s.LastError != "" || !s.Enabled {
+		t.Fatalf("offline: %+v", s)
+	}
+	failing := client.SyncStatus{Online: true, LastError: &client.SyncError{Class: "server", Message: "503 from /sync"}}
+	if s := syncStatusOf(failing); s.LastError != "server: 503 from /sync" {
+		t.Fatalf("server error shown as %q", s.LastError)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 
 	"github.com/hearthdb/hearth/client"
 )
@@ -40,8 +41,13 @@ func syncStatusOf(st client.SyncStatus) SyncStatus {
 		Quarantined:  st.Quarantined,
 		Divergences:  st.Divergences,
 	}
-	if e := st.LastError; e != nil && e.Message != "" {
-		out.LastError = e.Class + ": " + e.Message
+	// Being offline is said by the online pill; other failures show
+	// their class unless the message already starts with it.
+	if e := st.LastError; e != nil && e.Message != "" && !(e.Class == "offline" && !st.Online) {
+		out.LastError = e.Message
+		if !strings.HasPrefix(e.Message, e.Class) {
+			out.LastError = e.Class + ": " + e.Message
+		}
 	}
 	return out
 }
