@@ -203,3 +203,10 @@ func (db *DB) DismissChange(ctx context.Context, seq int64) error {
 	_, err := db.c.request(ctx, protocol.OpDismissChange, map[string]any{"db": db.handle, "seq": seq})
 	return err
 }
+
+// SetSyncToken gives sync a new bearer token (after the old one expired:
+// State "paused-auth"); sync resumes at once.
+func (db *DB) SetSyncToken(ctx context.Context, token string) error {
+	_, err := db.c.request(ctx, protocol.OpSetSyncToken, map[string]any{"db": db.handle, "token": token})
+	return err
+}

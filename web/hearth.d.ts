@@ -128,7 +128,7 @@ export interface SyncOptions {
 export type SyncErrorClass = 'offline' | 'timeout' | 'auth' | 'schema' | 'server' | 'protocol' | 'local';
 
 export interface SyncStatus {
-  state: 'starting' | 'connecting' | 'initial-sync' | 'syncing' | 'backoff' | 'offline' | 'paused-schema' | 'stopped' | string;
+  state: 'starting' | 'connecting' | 'initial-sync' | 'syncing' | 'backoff' | 'offline' | 'paused-schema' | 'paused-auth' | 'stopped' | string;
   connected: boolean;
   /** The page's last network signal. */
   online: boolean;
@@ -219,6 +219,8 @@ export declare class Database {
   onSyncStatus(onStatus: (status: SyncStatus) => void): Promise<() => Promise<void>>;
   /** Re-journals a quarantined outgoing change (_hearth_quarantine.id), renaming columns if given; resolves to its journal seq. */
   retryQuarantined(quarantineId: number, rename?: Record<string, string>): Promise<number>;
+  /** Gives sync a new bearer token (state 'paused-auth' after AUTH_EXPIRED); sync resumes at once, losing nothing. */
+  setSyncToken(token: string): Promise<void>;
   /** Drops a quarantined change for good. */
   discardQuarantined(quarantineId: number): Promise<void>;
   /** Deletes a flagged or refused journal entry (_hearth_journal.seq) once the app has shown it; NOT_FOUND if gone. */

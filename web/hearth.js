@@ -289,6 +289,15 @@ export class Database {
     return (await this.worker.request('retryQuarantined', { db: this.handle, quarantineId, rename })).seq;
   }
 
+  /**
+   * Gives sync a new bearer token (after sign-in or when the old one
+   * expired: status state 'paused-auth', lastError.code AUTH_EXPIRED). Sync
+   * resumes at once; nothing written meanwhile is lost.
+   */
+  async setSyncToken(token) {
+    await this.worker.request('setSyncToken', { db: this.handle, token });
+  }
+
   /** Drops a quarantined change for good. */
   async discardQuarantined(quarantineId) {
     await this.worker.request('discardQuarantined', { db: this.handle, quarantineId });

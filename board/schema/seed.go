@@ -16,6 +16,20 @@ const (
 	SideWorkspace = model.SideWorkspace
 )
 
+// WorkspacesOf lists the seed workspaces a seed user (u-01, u-02, …)
+// belongs to, for demo sign-in; nil for anyone else. It follows Seed's
+// membership rule, for the largest seed (5,000 tasks, 50 users).
+func WorkspacesOf(user string) []string {
+	var i int
+	if _, err := fmt.Sscanf(user, "u-%d", &i); err != nil || i < 1 || i > 50 || UserID(i-1) != user {
+		return nil
+	}
+	if (i-1)%3 == 0 {
+		return []string{MainWorkspace, SideWorkspace}
+	}
+	return []string{MainWorkspace}
+}
+
 // UserID is the id of the seed's i-th user (from 0).
 func UserID(i int) string { return model.UserID(i) }
 

@@ -11,12 +11,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
+	boardschema "github.com/hearthdb/hearth/board/schema"
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/webserve"
 )
@@ -59,6 +61,11 @@ func serve(args []string) error {
 	syncOn := fs.Bool("sync", true, "serve the sync endpoint /sync for the demo board's schema")
 	storePath := fs.String("store", "", "sync server store: a SQLite file path (empty: in memory, gone on exit) or a postgres:// URL (many instances may share it)")
 	seedTasks := fs.Int("seed-tasks", 400, "seed an empty store with a demo workspace of this many tasks (0: no seed)")
+	jwtSecretFile := fs.String("jwt-secret-file", "", "require HS256 JWTs signed with the secret in this file on /sync")
+	jwtPublicKey := fs.String("jwt-public-key", "", "require EdDSA or RS256 JWTs verified with this PEM public key on /sync")
+	jwtAudience := fs.String("jwt-audience", "hearth-sync", "audience the JWTs must name")
+	jwtIssuer := fs.String("jwt-issuer", "", "issuer the JWTs must name (empty: any)")
+	demoAuth := fs.Bool("demo-auth", false, "require JWTs on /sync, signed with a random secret, and mint them for the demo users at /demo/token?user=u-01")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -73,12 +80,30 @@ func serve(args []string) error {
 	mux := http.NewServeMux()
 	mux.Handle("/", webserve.New(*webDir))
 	var syncServer *syncserver.Server
+	var seedAuth *syncAuth // set when seeding needs a token
 	if *syncOn {
-		if syncServer, err = newSyncServer(context.Background(), *storePath, log); err != nil {
+		authn, err := newSyncAuth(*jwtSecretFile, *jwtPublicKey, *jwtAudience, *jwtIssuer, *demoAuth)
+		if err != nil {
+			return fmt.Errorf("sync authentication: %w", err)
+		}
+		var identify func(*http.Request) (syncserver.Identity, error)
+		if authn != nil {
+			identify = authn.verifier.Identify
+			if authn.demo != nil {
+				mux.HandleFunc("/demo/token", authn.serveDemoToken)
+				seedAuth = authn
+			}
+		}
+		if syncServer, err = newSyncServer(context.Background(), *storePath, identify, log); err != nil {
 			return err
 		}
 		defer syncServer.Close()
-		mux.Handle("/sync", syncServer)
+		mux.Handle("/sync", syncServer.Handler())
+		mux.Handle("/metrics", syncServer.MetricsHandler())
+		mux.Handle("/healthz", syncServer.HealthHandler())
+		if authn != nil && *seedTasks > 0 && authn.demo == nil {
+			return errors.New("-seed-tasks needs -demo-auth or no JWT flags: the seeder has no token (use -seed-tasks 0)")
+		}
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
@@ -92,7 +117,16 @@ func serve(args []string) error {
 		// Seed through our own endpoint, as a device would, before
 		// announcing the URL: the first board then syncs the whole set.
 		seedCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		n, err := seedDemo(seedCtx, "ws"+strings.TrimPrefix(base, "http")+"sync", *seedTasks)
+		seedURL := "ws" + strings.TrimPrefix(base, "http") + "sync"
+		if seedAuth != nil {
+			token, err := seedAuth.demo.Issue("seeder", []string{boardschema.MainWorkspace, boardschema.SideWorkspace}, time.Hour)
+			if err != nil {
+				cancel()
+				return err
+			}
+			seedURL += "?token=" + url.QueryEscape(token)
+		}
+		n, err := seedDemo(seedCtx, seedURL, *seedTasks)
 		cancel()
 		if err != nil {
 			return err

@@ -1,15 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"os"
 	"strings"
+	"time"
 
 	boardschema "github.com/hearthdb/hearth/board/schema"
 	"github.com/hearthdb/hearth/syncserver"
+	"github.com/hearthdb/hearth/syncserver/auth"
 	"github.com/hearthdb/hearth/syncserver/pgstore"
 	"github.com/hearthdb/hearth/syncserver/seeder"
 	"github.com/ncruces/go-sqlite3"
@@ -19,7 +25,7 @@ import (
 // tables and the double-booking invariant. store is a SQLite file path
 // ("" keeps the data in memory) or a postgres:// URL; any number of
 // instances may share one PostgreSQL database.
-func newSyncServer(ctx context.Context, storeSpec string, log *slog.Logger) (*syncserver.Server, error) {
+func newSyncServer(ctx context.Context, storeSpec string, identify func(*http.Request) (syncserver.Identity, error), log *slog.Logger) (*syncserver.Server, error) {
 	cfg := syncserver.Config{Path: storeSpec}
 	if strings.HasPrefix(storeSpec, "postgres://") || strings.HasPrefix(storeSpec, "postgresql://") {
 		st, err := pgstore.Open(ctx, storeSpec)
@@ -34,6 +40,7 @@ func newSyncServer(ctx context.Context, storeSpec string, log *slog.Logger) (*sy
 		Migrations: boardschema.Migrations,
 		Tables:     boardschema.Tables,
 		Invariants: []syncserver.Invariant{boardschema.DoubleBooking},
+		Identify:   identify,
 		Logger:     log,
 	})
 }
@@ -68,4 +75,77 @@ func printSchema(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+// syncAuth is how the sync endpoint authenticates clients.
+type syncAuth struct {
+	verifier *auth.Verifier
+	// demo mints tokens for the seed's users at /demo/token (make demo).
+	demo *auth.Issuer
+}
+
+// newSyncAuth builds the verifier from the flags: a shared HS256 secret
+// (file), a PEM public key (EdDSA or RS256), or, for the demo, a random
+// secret that only this process knows. None of them: no authentication.
+func newSyncAuth(secretFile, publicKeyFile, audience, issuer string, demo bool) (*syncAuth, error) {
+	cfg := auth.Config{Audience: audience, Issuer: issuer, Leeway: 5 * time.Second}
+	switch {
+	case publicKeyFile != "":
+		pem, err := os.ReadFile(publicKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		v, err := auth.NewVerifierFromPEM(pem, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return &syncAuth{verifier: v}, nil
+	case secretFile != "":
+		secret, err := os.ReadFile(secretFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Secret = bytes.TrimSpace(secret)
+	case demo:
+		cfg.Secret = make([]byte, 32)
+		if _, err := rand.Read(cfg.Secret); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, nil
+	}
+	v, err := auth.NewVerifier(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a := &syncAuth{verifier: v}
+	if demo {
+		a.demo = &auth.Issuer{Secret: cfg.Secret, Audience: audience, Issuer: issuer}
+	}
+	return a, nil
+}
+
+// demoTokenTTL is short so the demo shows token refresh; the board asks
+// for a new one when sync pauses on AUTH_EXPIRED.
+const demoTokenTTL = time.Hour
+
+// serveDemoToken mints a token for one of the seed's users:
+// GET /demo/token?user=u-01 → {"token", "user", "workspaces", "expiresAt"}.
+// Demo only: anyone who can reach the server can be anyone.
+func (a *syncAuth) serveDemoToken(w http.ResponseWriter, r *http.Request) {
+	user := r.URL.Query().Get("user")
+	workspaces := boardschema.WorkspacesOf(user)
+	if len(workspaces) == 0 {
+		http.Error(w, `{"code":"UNKNOWN_USER","message":"no such demo user"}`, http.StatusNotFound)
+		return
+	}
+	token, err := a.demo.Issue(user, workspaces, demoTokenTTL)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(map[string]any{"token": token, "user": user, "workspaces": workspaces,
+		"expiresAt": time.Now().Add(demoTokenTTL).UnixMilli()})
 }

@@ -54,7 +54,7 @@ func Seed(ctx context.Context, url string, migrations []store.Migration, tables 
 	done := make(chan struct{})
 	var closed atomic.Bool
 	c, err := client.New(client.Config{
-		URL: url, Local: client.NewLockedLocal(conn), Journal: j, PushBatch: 2000, PushBytes: 8 << 20,
+		URL: url, Local: client.NewLockedLocal(conn), Journal: j, PushBatch: 1000, PushBytes: 4 << 20,
 		OnStatus: func(st client.Status) {
 			if st.Connected && st.Pending == 0 && st.State == client.StateSyncing && closed.CompareAndSwap(false, true) {
 				close(done)

@@ -81,7 +81,7 @@ func (e *Engine) Receive(msg []byte) {
 		go e.own(handle, owner)
 	case protocol.OpExec, protocol.OpQuery, protocol.OpBatch, protocol.OpClose,
 		protocol.OpWatch, protocol.OpUnwatch, protocol.OpInfo, protocol.OpSync,
-		protocol.OpRetryQuarantined, protocol.OpDiscardQuarantined, protocol.OpDismissChange:
+		protocol.OpRetryQuarantined, protocol.OpDiscardQuarantined, protocol.OpDismissChange, protocol.OpSetSyncToken:
 		// Pushing under e.mu orders this request against the owner's exit:
 		// it is either queued before the owner drains its queue, or it
 		// finds the handle gone.
@@ -478,6 +478,20 @@ func (e *Engine) run(db *database, req protocol.Request, enc *protocol.Encoder) 
 		db.sync.client.Status().Encode(enc)
 	case protocol.OpRetryQuarantined, protocol.OpDiscardQuarantined, protocol.OpDismissChange:
 		return e.runJournalOp(db, req, enc)
+	case protocol.OpSetSyncToken:
+		if db.sync == nil {
+			return errNotSynced(db.handle)
+		}
+		token, err := req.Text("token")
+		if err != nil {
+			return err
+		}
+		if db.sync.client == nil || token == "" {
+			return protocol.Errorf(protocol.CodeBadRequest, "setSyncToken needs a non-empty token")
+		}
+		db.sync.setToken(token)
+		protocol.EncodeOKHeader(enc, req.ID)
+		enc.Map(0)
 	case protocol.OpClose:
 		if db.sync != nil {
 			db.sync.close()

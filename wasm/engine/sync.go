@@ -24,7 +24,8 @@ type SyncOptions struct {
 	URL    string
 	Tables []schema.Table
 	// Token, when set, is passed to the server as the token query
-	// parameter (a browser WebSocket cannot send headers).
+	// parameter (a browser WebSocket cannot send headers); setSyncToken
+	// replaces it.
 	Token string
 }
 
@@ -71,18 +72,6 @@ func parseSyncOptions(v any) (*SyncOptions, error) {
 	return o, nil
 }
 
-// dialURL is the URL the client connects to.
-func (o *SyncOptions) dialURL() string {
-	if o.Token == "" {
-		return o.URL
-	}
-	u, _ := url.Parse(o.URL)
-	q := u.Query()
-	q.Set("token", o.Token)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 // dbSync is the sync engine of one open database: its journal, its client
 // loop (running on its own goroutine, touching the connection only through
 // ownerLocal) and the page's status subscriptions.
@@ -94,6 +83,15 @@ type dbSync struct {
 
 	mu   sync.Mutex
 	subs map[int64]struct{}
+	// token is the bearer token the next connection presents; the app
+	// replaces it (setSyncToken) when it expires.
+	token string
+}
+
+func (s *dbSync) currentToken(context.Context) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.token, nil
 }
 
 // syncStopTimeout bounds how long closing a database waits for the sync
@@ -117,9 +115,9 @@ func (e *Engine) startSync(db *database, owner *dbOwner, o *SyncOptions, j *jour
 	if err := j.Install(db.conn.db); err != nil {
 		return protocol.Errorf(protocol.CodeBadRequest, "sync: %v", err)
 	}
-	s := &dbSync{journal: j, done: make(chan struct{}), subs: map[int64]struct{}{}}
-	client, err := syncclient.New(syncclient.Config{
-		URL:     o.dialURL(),
+	s := &dbSync{journal: j, done: make(chan struct{}), subs: map[int64]struct{}{}, token: o.Token}
+	cfg := syncclient.Config{
+		URL:     o.URL,
 		Local:   ownerLocal{owner},
 		Journal: j,
 		OnStatus: func(st syncclient.Status) {
@@ -128,7 +126,12 @@ func (e *Engine) startSync(db *database, owner *dbOwner, o *SyncOptions, j *jour
 		Applied: func(_ *sqlite3.Conn, tables []string) {
 			db.conn.markWritten(tables)
 		},
-	})
+		// Asked on every connection, so a token set later (setSyncToken)
+		// is used; an empty one is sent as such and refused by a server
+		// that requires one (paused-auth until the app sets it).
+		Token: s.currentToken,
+	}
+	client, err := syncclient.New(cfg)
 	if err != nil {
 		return protocol.Errorf(protocol.CodeBadRequest, "sync: %v", err)
 	}
@@ -192,6 +195,15 @@ func (s *dbSync) unwatch(sub int64) bool {
 	_, ok := s.subs[sub]
 	delete(s.subs, sub)
 	return ok
+}
+
+// setToken replaces the token (after a refresh) and reconnects a client
+// paused on an expired or refused one.
+func (s *dbSync) setToken(token string) {
+	s.mu.Lock()
+	s.token = token
+	s.mu.Unlock()
+	s.client.TokenChanged()
 }
 
 // errNotSynced answers sync requests on a database opened without sync.

@@ -13,6 +13,7 @@ import (
 
 	boardschema "github.com/hearthdb/hearth/board/schema"
 	"github.com/hearthdb/hearth/syncserver"
+	"github.com/hearthdb/hearth/syncserver/auth"
 	"github.com/hearthdb/hearth/syncserver/seeder"
 	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/schema"
@@ -347,4 +348,52 @@ func BenchmarkInitialSyncBoard(b *testing.B) {
 		p.call("close", map[string]any{"db": db})
 		b.StartTimer()
 	}
+}
+
+// TestExpiredTokenPausesSyncUntilTheAppSetsANewOne: a server that requires
+// a JWT refuses an expired one; sync pauses (paused-auth) while writes keep
+// being journaled; setSyncToken resumes it and nothing is lost.
+func TestExpiredTokenPausesSyncUntilTheAppSetsANewOne(t *testing.T) {
+	secret := []byte("a demo secret of at least 32 bytes!!")
+	verifier, err := auth.NewVerifier(auth.Config{Secret: secret, Audience: "hearth-sync"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := syncserver.New(syncserver.Config{
+		Migrations: []store.Migration{{Version: 1, SQL: syncTestMigration}},
+		Tables:     []schema.Table{{Name: "tasks"}},
+		Identify:   verifier.Identify,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() { hs.Close(); srv.Close() })
+	url := "ws" + strings.TrimPrefix(hs.URL, "http")
+	issuer := &auth.Issuer{Secret: secret, Audience: "hearth-sync"}
+	expired, err := (&auth.Issuer{Secret: secret, Audience: "hearth-sync", Now: func() time.Time { return time.Now().Add(-time.Hour) }}).Issue("u-01", nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPage(t)
+	db := p.call("open", map[string]any{"name": "token-test", "storage": "memory",
+		"migrations": []any{map[string]any{"version": int64(1), "sql": syncTestMigration}},
+		"sync":       map[string]any{"url": url, "tables": []any{"tasks"}, "token": expired},
+	})["db"].(int64)
+	sub := p.call("watch", map[string]any{"db": db, "sync": true})["sub"].(int64)
+	status := func() map[string]any { st, _ := p.latest(sub)["status"].(map[string]any); return st }
+	p.waitUntil("paused-auth", func() bool { st := status(); return st != nil && st["state"] == "paused-auth" })
+	if e, _ := status()["lastError"].(map[string]any); e == nil || e["class"] != "auth" || strings.Contains(fmt.Sprint(e["message"]), expired) {
+		t.Fatalf("last error while paused: %v (the token must not leak into it)", e)
+	}
+	p.call("exec", map[string]any{"db": db, "sql": "INSERT INTO tasks(id, title) VALUES ('t1', 'written while paused')"})
+	fresh, err := issuer.Issue("u-01", nil, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.call("setSyncToken", map[string]any{"db": db, "token": fresh})
+	p.waitUntil("synced with the new token", func() bool {
+		st := status()
+		return st != nil && st["connected"] == true && st["pending"] == int64(0)
+	})
 }

@@ -49,6 +49,9 @@ const (
 	OpRetryQuarantined   = "retryQuarantined"
 	OpDiscardQuarantined = "discardQuarantined"
 	OpDismissChange      = "dismissChange"
+	// OpSetSyncToken gives the sync client a new bearer token ({token})
+	// after the old one expired (status paused-auth, AUTH_EXPIRED).
+	OpSetSyncToken = "setSyncToken"
 	// OpNetwork passes the page's network signal ({online}) to every
 	// sync client. Like OpDatabases it addresses no handle.
 	OpNetwork = "network"
