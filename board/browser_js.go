@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"time"
 
 	"github.com/hack-pad/safejs"
@@ -182,4 +183,53 @@ func recordRender(d time.Duration) {
 		}
 	}
 	ms.Set("maxRenderMs", v)
+}
+
+// demoToken waits for the sync token boot.js fetches (first call) or
+// fetches a new one: the token and its expiry (Unix ms), or "" when the
+// server signs none.
+func demoToken(ctx context.Context, fresh bool) (string, int64) {
+	global := safejs.Global()
+	var promise safejs.Value
+	var err error
+	if fresh {
+		promise, err = global.Call("hearthBoardFetchToken")
+	} else {
+		promise, err = global.Get("hearthBoardToken")
+	}
+	if err != nil || promise.IsUndefined() {
+		return "", 0
+	}
+	type token struct {
+		value string
+		at    int64
+	}
+	got := make(chan token, 1)
+	then, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
+		var t token
+		if len(args) > 0 && !args[0].IsNull() && !args[0].IsUndefined() {
+			if v, err := args[0].Get("token"); err == nil {
+				t.value, _ = v.String()
+			}
+			if v, err := args[0].Get("expiresAt"); err == nil {
+				f, _ := v.Float()
+				t.at = int64(f)
+			}
+		}
+		got <- t
+		return nil
+	})
+	if err != nil {
+		return "", 0
+	}
+	defer then.Release()
+	if _, err := promise.Call("then", then.Value()); err != nil {
+		return "", 0
+	}
+	select {
+	case t := <-got:
+		return t.value, t.at
+	case <-ctx.Done():
+		return "", 0
+	}
 }

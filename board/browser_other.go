@@ -2,7 +2,11 @@
 
 package main
 
-import "github.com/vugu/vugu"
+import (
+	"context"
+
+	"github.com/vugu/vugu"
+)
 
 // Native stand-ins for the page calls in browser_js.go, so the board's
 // logic builds and tests without a browser.
@@ -15,3 +19,5 @@ func queryParam(name string) string                  { return "" }
 func markMilestone(name string)                      {}
 
 func formValues(e vugu.DOMEvent, names ...string) map[string]string { return nil }
+
+func demoToken(ctx context.Context, fresh bool) (string, int64) { return "", 0 }

@@ -137,8 +137,10 @@ func (c *Root) Start(ctx context.Context, hc *client.Client, opts StartOptions) 
 		migs[i] = client.Migration{Version: m.Version, SQL: m.SQL}
 	}
 	open := client.OpenOptions{Name: "board", Migrations: migs}
+	var expiresAt int64
 	if opts.SyncURL != "" {
 		open.Sync = &client.SyncOptions{URL: opts.SyncURL, Tables: model.Tables}
+		open.Sync.Token, expiresAt = demoToken(ctx, false)
 	}
 	db, err := hc.Open(ctx, open)
 	if err != nil {
@@ -152,6 +154,9 @@ func (c *Root) Start(ctx context.Context, hc *client.Client, opts StartOptions) 
 		return
 	}
 	markMilestone("open")
+	if expiresAt > 0 {
+		go renewToken(ctx, db, expiresAt)
+	}
 	if opts.LocalSeed {
 		if err := seedIfEmpty(ctx, db, opts.SeedTasks); err != nil {
 			c.post(func() { c.Status = "Could not load demo data: " + err.Error() })
@@ -597,4 +602,25 @@ func (c *Root) EmptyText() string {
 		return "No projects yet: they arrive with the first sync."
 	}
 	return "No projects yet."
+}
+
+// renewToken hands the worker a new demo sync token a minute before the
+// current one expires (the worker pauses sync on an expired token and
+// resumes with a new one).
+func renewToken(ctx context.Context, db *client.DB, expiresAt int64) {
+	for {
+		wait := time.Until(time.UnixMilli(expiresAt).Add(-time.Minute))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(max(wait, 5*time.Second)):
+		}
+		token, at := demoToken(ctx, true)
+		if token == "" {
+			expiresAt = time.Now().Add(time.Minute + 30*time.Second).UnixMilli() // offline: try again soon
+			continue
+		}
+		db.SetSyncToken(ctx, token)
+		expiresAt = at
+	}
 }

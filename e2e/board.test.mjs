@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer, launchPersistent, loopbackOnly, repoRoot } from './harness.mjs';
+import { startServer, launchBrowser, launchPersistent, loopbackOnly, repoRoot } from './harness.mjs';
 
 // Screenshots of key states go to e2e/artifacts/ (ignored by git);
 // UPDATE_SCREENSHOTS=1 writes the committed ones the README shows.
@@ -226,5 +226,30 @@ describe('task board', () => {
       await context.setOffline(false);
     }
     assert.deepEqual(errors.map(String), []);
+  });
+});
+
+describe('task board against a server that requires sync tokens', () => {
+  let server, browser;
+
+  before(async () => {
+    server = await startServer(['-demo-auth']);
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test('signs in as the demo user and syncs the seed', async () => {
+    const context = await browser.newContext();
+    await loopbackOnly(context);
+    const page = await context.newPage();
+    await page.goto(new URL('board/', server.url).href);
+    await page.locator('.card').first().waitFor({ timeout: 45000 });
+    await page.locator('#sync-online', { hasText: 'connected' }).waitFor({ timeout: 20000 });
+    assert.equal(await page.locator('#sync-error').count(), 0);
+    await context.close();
   });
 });

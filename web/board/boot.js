@@ -27,6 +27,14 @@ document.addEventListener('keydown', (event) => {
   }
 });
 
+// A sync token for the demo user, when the server signs them
+// (hearth serve -demo-auth); null otherwise or offline. The board asks
+// again before a token expires.
+window.hearthBoardFetchToken = () => fetch('/demo/token?user=u-01', { cache: 'no-store' })
+  .then((r) => (r.ok ? r.json() : null))
+  .catch(() => null);
+window.hearthBoardToken = window.hearthBoardFetchToken();
+
 // Start the Hearth worker now, while the board's own bundle downloads and
 // compiles: the Go client adopts it (client.AdoptWorker).
 window.hearthBoardWorker = new Worker('/hearth-worker.js', { type: 'module', name: 'hearth' });
