@@ -199,7 +199,15 @@ func (s *session) run() error {
 	if err := s.send(wire.Subscribe{After: c.st.Cursor}); err != nil {
 		return err
 	}
-	c.update(func(st *Status) { st.State = StateSyncing })
+	now := c.cfg.Now()
+	c.update(func(st *Status) {
+		st.State = StateSyncing
+		// Caught up with nothing to push: the server sends no log
+		// message for an empty tail, so this is the moment to say so.
+		if st.Pending == 0 && c.st.Cursor >= st.Head {
+			st.LastSyncedAt = now
+		}
+	})
 	return s.loop()
 }
 
