@@ -7,7 +7,7 @@ WASM := $(DIST)/hearth.wasm
 GO_SOURCES := $(shell find . -name '*.go' -not -path './node_modules/*') go.mod go.sum
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: all build wasm board server demo test test-go test-js test-e2e vet bench bench-go bench-browser clean
+.PHONY: all build wasm board server demo test test-go test-js test-e2e vet bench bench-go bench-load bench-browser clean
 
 all: build
 
@@ -96,7 +96,16 @@ test-e2e: build node_modules/.package-lock.json
 
 test: vet test-go test-js test-e2e
 
-bench: bench-go bench-browser
+bench: bench-go bench-load bench-browser
+
+# The sync server under load (loopback, bounded): 1,000 clients each
+# pushing a change per second, on SQLite, and on PostgreSQL with one and
+# two instances (a private PostgreSQL server started for the run).
+bench-load:
+	$(GO) build -o bin/hearth-load ./cmd/hearth-load
+	./bin/hearth-load -clients 1000 -duration 15s
+	./bin/hearth-load -db postgres -clients 1000 -duration 15s
+	./bin/hearth-load -db postgres -instances 2 -clients 1000 -duration 15s
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./... 2>/dev/null | grep -E '^(Benchmark|ok|PASS)' || true

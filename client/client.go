@@ -408,13 +408,7 @@ func (db *DB) Watch(ctx context.Context, sql string, args []any, fn func(Result)
 		}
 		apply(push)
 	}
-	var sub int64
-	v, err := db.c.requestHooked(ctx, protocol.OpWatch, map[string]any{"db": db.handle, "sql": sql, "params": p}, func(ok any) {
-		sub, _ = ok.(map[string]any)["sub"].(int64)
-		db.c.mu.Lock()
-		db.c.subs[sub] = handler
-		db.c.mu.Unlock()
-	})
+	v, sub, err := db.subscribe(ctx, map[string]any{"db": db.handle, "sql": sql, "params": p}, handler)
 	if err != nil {
 		return nil, err
 	}
@@ -427,13 +421,30 @@ func (db *DB) Watch(ctx context.Context, sql string, args []any, fn func(Result)
 	}
 	early = nil
 	mu.Unlock()
+	return db.unsubscriber(sub), nil
+}
+
+// subscribe sends a watch request and routes its pushes to handler from
+// the moment the reply is matched (pushes may follow it at once).
+func (db *DB) subscribe(ctx context.Context, fields map[string]any, handler func(map[string]any)) (reply any, sub int64, err error) {
+	reply, err = db.c.requestHooked(ctx, protocol.OpWatch, fields, func(ok any) {
+		sub, _ = ok.(map[string]any)["sub"].(int64)
+		db.c.mu.Lock()
+		db.c.subs[sub] = handler
+		db.c.mu.Unlock()
+	})
+	return reply, sub, err
+}
+
+// unsubscriber returns the function that ends a subscription.
+func (db *DB) unsubscriber(sub int64) func(context.Context) error {
 	return func(ctx context.Context) error {
 		db.c.mu.Lock()
 		delete(db.c.subs, sub)
 		db.c.mu.Unlock()
 		_, err := db.c.request(ctx, protocol.OpUnwatch, map[string]any{"db": db.handle, "sub": sub})
 		return err
-	}, nil
+	}
 }
 
 // applyDelta applies a worker delta: removals (indices into the old rows),

@@ -136,13 +136,7 @@ func (db *DB) WatchSync(ctx context.Context, fn func(SyncStatus)) (stop func(con
 			fn(syncStatusOf(st))
 		}
 	}
-	var sub int64
-	v, err := db.c.requestHooked(ctx, protocol.OpWatch, map[string]any{"db": db.handle, "sync": true}, func(ok any) {
-		sub, _ = ok.(map[string]any)["sub"].(int64)
-		db.c.mu.Lock()
-		db.c.subs[sub] = handler
-		db.c.mu.Unlock()
-	})
+	v, sub, err := db.subscribe(ctx, map[string]any{"db": db.handle, "sync": true}, handler)
 	if err != nil {
 		return nil, err
 	}
@@ -155,13 +149,7 @@ func (db *DB) WatchSync(ctx context.Context, fn func(SyncStatus)) (stop func(con
 	for _, push := range pending {
 		handler(push)
 	}
-	return func(ctx context.Context) error {
-		db.c.mu.Lock()
-		delete(db.c.subs, sub)
-		db.c.mu.Unlock()
-		_, err := db.c.request(ctx, protocol.OpUnwatch, map[string]any{"db": db.handle, "sub": sub})
-		return err
-	}, nil
+	return db.unsubscriber(sub), nil
 }
 
 // SetOnline passes the page's network signal to the worker's sync

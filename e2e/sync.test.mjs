@@ -70,6 +70,7 @@ describe('sync between two browsers', () => {
     const st = await waitForSynced(a);
     await waitForSynced(b);
     assert.ok(st.head > 0 && st.cursor === st.head, JSON.stringify(st));
+    assert.ok(st.lastSyncedAt > 0, `a device that finished its initial sync has synced: ${JSON.stringify(st)}`);
     const n = await a.evaluate(async () => (await db.query('SELECT count(*) AS n FROM tasks')).rows[0].n);
     assert.equal(n, 30);
   });

@@ -115,6 +115,7 @@ func TestKillPoints(t *testing.T) {
 		}, 400},
 		{"BlockVFS-earlyflush", func() testStore { return newBlockTestStore(BlockOptions{MaxDirty: 1}) }, 400},
 		{"FileVFS", func() testStore { return newFileTestStore() }, 120},
+		{"FileVFS-coalesced", func() testStore { return newCoalescedFileTestStore() }, 120},
 	}
 	for _, kind := range kinds {
 		for _, sc := range killScenarios {

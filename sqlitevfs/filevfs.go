@@ -24,6 +24,11 @@ import (
 type FileVFS struct {
 	store FileStore
 	temps *tempNamer
+	// CoalesceWrites, when positive, gathers consecutive writes of up to
+	// that many bytes into one store write (see coalescedFile). Set it
+	// before the first Open, and only for databases that sync every
+	// commit (synchronous=FULL).
+	CoalesceWrites int
 
 	mu      sync.Mutex
 	entries map[string]*fileEntry // files with a kept store handle
@@ -89,6 +94,9 @@ func (v *FileVFS) Open(name string, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag,
 		}
 		if err != nil {
 			return nil, flags, storeError(fmt.Errorf("open %q: %w", key, err), sqlite3.ExtendedErrorCode(sqlite3.CANTOPEN))
+		}
+		if v.CoalesceWrites > 0 {
+			f = newCoalescedFile(f, v.CoalesceWrites)
 		}
 		e = &fileEntry{name: key, file: f}
 		v.entries[key] = e

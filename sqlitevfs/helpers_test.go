@@ -200,6 +200,16 @@ func (s *blockTestStore) files() []string {
 type fileTestStore struct {
 	store *MemoryFileStore
 	vfs   *FileVFS
+	// coalesce is FileVFS.CoalesceWrites for every session.
+	coalesce int
+}
+
+// newCoalescedFileTestStore gathers writes of up to 64 KiB, as the
+// browser's OPFS databases do at durability full.
+func newCoalescedFileTestStore() *fileTestStore {
+	s := newFileTestStore()
+	s.coalesce = 64 << 10
+	return s
 }
 
 func newFileTestStore() *fileTestStore {
@@ -214,11 +224,12 @@ func (s *fileTestStore) newVFS(tb testing.TB) string {
 		}
 	}
 	s.vfs = NewFileVFS(s.store)
+	s.vfs.CoalesceWrites = s.coalesce
 	return register(tb, s.vfs)
 }
 
 func (s *fileTestStore) crash() testStore {
-	return &fileTestStore{store: s.store.Crash()}
+	return &fileTestStore{store: s.store.Crash(), coalesce: s.coalesce}
 }
 
 func (s *fileTestStore) setQuota(n int64) { s.store.SetQuota(n) }
@@ -256,6 +267,7 @@ var backends = []backend{
 		},
 	},
 	{name: "FileVFS", new: func() testStore { return newFileTestStore() }},
+	{name: "FileVFS-coalesced", new: func() testStore { return newCoalescedFileTestStore() }},
 }
 
 // open opens the test database for this backend.

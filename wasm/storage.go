@@ -105,6 +105,14 @@ func (b *browserStorage) opfs(req engine.OpenRequest, reason string) (engine.Loc
 	name := "hearth-opfs:" + req.Name
 	v := b.register(name, func() vfs.VFS {
 		v := sqlitevfs.NewFileVFS(browser.NewOPFSStore(req.Name))
+		if req.Durability != "normal" {
+			// Every OPFS call crosses into the browser: a transaction's
+			// WAL frames go out in a few large writes instead of two per
+			// page. Safe only when every commit syncs (FULL), which
+			// writes the buffer out; the durability of the first open in
+			// this worker decides for the database's later opens.
+			v.CoalesceWrites = 1 << 20
+		}
 		v.RemoveTempFiles()
 		return v
 	}).(*sqlitevfs.FileVFS)

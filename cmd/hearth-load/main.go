@@ -39,7 +39,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/hearthdb/hearth/internal/pgtest"
 	"github.com/hearthdb/hearth/syncserver"
+	"github.com/hearthdb/hearth/syncserver/pgstore"
 	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/hlc"
@@ -59,7 +61,8 @@ const schemaVersion = 1
 func main() {
 	var (
 		serve     = flag.Bool("serve", false, "run the server (the child process)")
-		db        = flag.String("db", "", "SQLite store file (default: a fresh one in a temporary directory)")
+		db        = flag.String("db", "", "store: a SQLite file, a postgres:// URL, or \"postgres\" for a private PostgreSQL server started for the run (default: a fresh SQLite file in a temporary directory)")
+		instances = flag.Int("instances", 1, "server processes sharing the store (more than one needs PostgreSQL); clients are spread over them")
 		clients   = flag.Int("clients", 1000, "concurrent WebSocket clients")
 		duration  = flag.Duration("duration", 20*time.Second, "how long the clients push (at most 10 minutes)")
 		rate      = flag.Float64("rate", 1, "changes per second each client pushes")
@@ -76,7 +79,10 @@ func main() {
 	if *duration <= 0 || *duration > 10*time.Minute || *clients <= 0 || *rate <= 0 {
 		log.Fatal("hearth-load: -duration must be in (0, 10m], -clients and -rate positive")
 	}
-	if err := drive(*db, *clients, *duration, *rate, min(*observers, *clients), *profile); err != nil {
+	if *instances < 1 || *instances > 8 {
+		log.Fatal("hearth-load: -instances must be 1 to 8")
+	}
+	if err := drive(*db, *instances, *clients, *duration, *rate, min(*observers, *clients), *profile); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -97,7 +103,15 @@ func runServer(path, profile string) error {
 	}
 	// The limits stay at their defaults: one change per second per client
 	// is far below them.
-	srv, err := syncserver.New(syncserver.Config{Path: path, Migrations: migrations, Tables: tables})
+	cfg := syncserver.Config{Path: path, Migrations: migrations, Tables: tables}
+	if strings.HasPrefix(path, "postgres://") || strings.HasPrefix(path, "postgresql://") {
+		st, err := pgstore.Open(context.Background(), path)
+		if err != nil {
+			return err
+		}
+		cfg = syncserver.Config{Store: st, Migrations: migrations, Tables: tables}
+	}
+	srv, err := syncserver.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -138,10 +152,23 @@ type stats struct {
 	lastErr atomic.Value
 }
 
-func drive(db string, n int, duration time.Duration, rate float64, observers int, profile string) error {
+func drive(db string, instances, n int, duration time.Duration, rate float64, observers int, profile string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if db == "" {
+	switch {
+	case db == "postgres":
+		pg, err := pgtest.Start()
+		if err != nil {
+			return fmt.Errorf("start a private PostgreSQL: %w", err)
+		}
+		defer pg.Stop()
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		db, err = pg.CreateDatabase(cctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+	case db == "":
 		dir, err := os.MkdirTemp("", "hearth-load-")
 		if err != nil {
 			return err
@@ -149,44 +176,36 @@ func drive(db string, n int, duration time.Duration, rate float64, observers int
 		defer os.RemoveAll(dir)
 		db = filepath.Join(dir, "sync.db")
 	}
+	kind := "SQLite " + db
+	if strings.HasPrefix(db, "postgres") {
+		kind = "PostgreSQL"
+	} else if instances > 1 {
+		return errors.New("hearth-load: several instances share a store only on PostgreSQL")
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	child := exec.Command(self, "-serve", "-db", db, "-cpuprofile", profile)
-	child.Stderr = os.Stderr
-	stdin, err := child.StdinPipe()
-	if err != nil {
-		return err
-	}
-	out, err := child.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	if err := child.Start(); err != nil {
-		return err
-	}
-	defer func() {
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { child.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			child.Process.Kill()
+	var addrs, bases []string
+	for i := range instances {
+		// Only the first instance is profiled: one profile file.
+		prof := profile
+		if i > 0 {
+			prof = ""
 		}
-	}()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		return fmt.Errorf("server did not start: %w", err)
+		addr, stopChild, err := startChild(self, db, prof)
+		if err != nil {
+			return err
+		}
+		defer stopChild()
+		addrs = append(addrs, addr)
+		bases = append(bases, "http://"+addr)
 	}
-	addr := strings.TrimSpace(strings.TrimPrefix(line, "listening"))
-	base := "http://" + addr
-	heap0, _, err := serverHeap(base)
+	heap0, err := totalHeap(bases)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("server on %s (SQLite %s); connecting %d clients\n", addr, db, n)
+	fmt.Printf("%d server instance(s) on %s (%s); connecting %d clients\n", instances, strings.Join(addrs, ", "), kind, n)
 
 	st := &stats{}
 	runID := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
@@ -201,7 +220,7 @@ func drive(db string, n int, duration time.Duration, rate float64, observers int
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			c, err := connect(ctx, "ws://"+addr+"/sync", fmt.Sprintf("load-%s-%d", runID, i), i < observers, st)
+			c, err := connect(ctx, "ws://"+addrs[i%len(addrs)]+"/sync", fmt.Sprintf("load-%s-%d", runID, i), i < observers, st)
 			if err != nil {
 				dialErr.Store(err)
 				return
@@ -218,12 +237,12 @@ func drive(db string, n int, duration time.Duration, rate float64, observers int
 		}
 		return fmt.Errorf("connect: %w", err)
 	}
-	heap1, goroutines, err := serverHeap(base)
+	heap1, err := totalHeap(bases)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%d clients connected in %v; server heap %.1f MiB → %.1f MiB (%d goroutines)\n",
-		n, time.Since(connectStart).Round(time.Millisecond), mib(heap0), mib(heap1), goroutines)
+	fmt.Printf("%d clients connected in %v; server heap %.1f MiB → %.1f MiB\n",
+		n, time.Since(connectStart).Round(time.Millisecond), mib(heap0), mib(heap1))
 
 	runCtx, cancel := context.WithTimeout(ctx, duration)
 	defer cancel()
@@ -240,12 +259,12 @@ func drive(db string, n int, duration time.Duration, rate float64, observers int
 		c.ws.CloseNow()
 	}
 	wg.Wait()
-	heap2, _, _ := serverHeap(base)
+	heap2, _ := totalHeap(bases)
 
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	fmt.Printf("\n%d clients × %.3g change/s for %v (loopback, SQLite store, one process each for server and clients, %d cores)\n",
-		n, rate, elapsed.Round(time.Millisecond), runtime.NumCPU())
+	fmt.Printf("\n%d clients × %.3g change/s for %v (loopback, %s store, %d server process(es) and one client process, %d cores)\n",
+		n, rate, elapsed.Round(time.Millisecond), kind, instances, runtime.NumCPU())
 	fmt.Printf("pushed %d, acknowledged %d: %.0f changes/s sustained (offered %.0f/s)\n",
 		st.pushed.Load(), st.acked.Load(), float64(st.acked.Load())/elapsed.Seconds(), float64(n)*rate)
 	perObserver := float64(st.fanned.Load()) / float64(observers)
@@ -269,6 +288,53 @@ func pct(d []time.Duration, p int) time.Duration {
 	}
 	slices.Sort(d)
 	return d[min(len(d)-1, len(d)*p/100)].Round(10 * time.Microsecond)
+}
+
+// startChild starts one server process on the store and returns its
+// address and a function that stops it.
+func startChild(self, db, profile string) (string, func(), error) {
+	child := exec.Command(self, "-serve", "-db", db, "-cpuprofile", profile)
+	child.Stderr = os.Stderr
+	stdin, err := child.StdinPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	out, err := child.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	if err := child.Start(); err != nil {
+		return "", nil, err
+	}
+	stopChild := func() {
+		stdin.Close()
+		done := make(chan struct{})
+		go func() { child.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			child.Process.Kill()
+		}
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		stopChild()
+		return "", nil, fmt.Errorf("server did not start: %w", err)
+	}
+	return strings.TrimSpace(strings.TrimPrefix(line, "listening")), stopChild, nil
+}
+
+// totalHeap sums the instances' live heaps.
+func totalHeap(bases []string) (uint64, error) {
+	var total uint64
+	for _, b := range bases {
+		h, _, err := serverHeap(b)
+		if err != nil {
+			return 0, err
+		}
+		total += h
+	}
+	return total, nil
 }
 
 func serverHeap(base string) (heap uint64, goroutines int, err error) {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -30,7 +31,10 @@ func main() {
 	}
 	switch os.Args[1] {
 	case "serve":
-		if err := serve(os.Args[2:]); err != nil {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := serve(ctx, os.Args[2:], os.Stdout)
+		stop()
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "hearth serve:", err)
 			os.Exit(1)
 		}
@@ -54,7 +58,8 @@ func usage() {
 	fmt.Fprintln(os.Stderr, "usage: hearth serve [-addr 127.0.0.1:8080] [-web DIR] [-store PATH] [-seed-tasks N] [-sync=false]\n       hearth schema   (the demo board's migrations and synced tables as JSON)")
 }
 
-func serve(args []string) error {
+// serve runs until ctx is done, announcing its URL on out.
+func serve(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
 	webDir := fs.String("web", "web", "directory of web assets (with dist/ holding the built bundle)")
@@ -107,8 +112,6 @@ func serve(args []string) error {
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 
@@ -136,8 +139,10 @@ func serve(args []string) error {
 
 	// The URL goes to stdout, alone on its line, for people and test
 	// harnesses alike.
-	fmt.Printf("Hearth is serving %s\n", base)
-	os.Stdout.Sync()
+	fmt.Fprintf(out, "Hearth is serving %s\n", base)
+	if f, ok := out.(*os.File); ok {
+		f.Sync()
+	}
 
 	select {
 	case err := <-errc:

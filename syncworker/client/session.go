@@ -199,7 +199,15 @@ func (s *session) run() error {
 	if err := s.send(wire.Subscribe{After: c.st.Cursor}); err != nil {
 		return err
 	}
-	c.update(func(st *Status) { st.State = StateSyncing })
+	now := c.cfg.Now()
+	c.update(func(st *Status) {
+		st.State = StateSyncing
+		// Caught up with nothing to push: the server sends no log
+		// message for an empty tail, so this is the moment to say so.
+		if st.Pending == 0 && c.st.Cursor >= st.Head {
+			st.LastSyncedAt = now
+		}
+	})
 	return s.loop()
 }
 
@@ -237,17 +245,27 @@ func (s *session) initialSync() error {
 		st.State = StateInitialSync
 		st.InitialSync = Progress{Active: true, Rows: c.st.Snap.Rows, Total: c.st.Snap.Total}
 	})
+	// The next chunk is asked for as soon as a chunk arrives (its Next is
+	// the cursor), so the server reads and the network carries chunk n+1
+	// while chunk n is applied here. Only applied chunks move the saved
+	// position: a chunk in flight when something fails is asked for again.
+	id := s.nextID()
+	if err := s.send(wire.SnapshotRequest{ID: id, At: c.st.Snap.At, After: c.st.Snap.After, Limit: int64(c.cfg.SnapshotChunk)}); err != nil {
+		return err
+	}
 	for c.st.Snap.Active {
-		id := s.nextID()
-		req := wire.SnapshotRequest{ID: id, At: c.st.Snap.At, After: c.st.Snap.After, Limit: int64(c.cfg.SnapshotChunk)}
-		if err := s.send(req); err != nil {
-			return err
-		}
-		m, err := s.await("snapshot chunk", func(m wire.Message) bool { ch, ok := m.(wire.Chunk); return ok && ch.Re == id })
+		want := id
+		m, err := s.await("snapshot chunk", func(m wire.Message) bool { ch, ok := m.(wire.Chunk); return ok && ch.Re == want })
 		if err != nil {
 			return err
 		}
 		chunk := m.(wire.Chunk)
+		if !chunk.Done && chunk.At >= 0 {
+			id = s.nextID()
+			if err := s.send(wire.SnapshotRequest{ID: id, At: chunk.At, After: chunk.Next, Limit: int64(c.cfg.SnapshotChunk)}); err != nil {
+				return err
+			}
+		}
 		if chunk.At < 0 || (c.st.Snap.At >= 0 && chunk.At != c.st.Snap.At) {
 			return classified(ClassProtocol, "snapshot chunk at log position %d, expected %d", chunk.At, c.st.Snap.At)
 		}

@@ -362,16 +362,19 @@ func (e *Engine) refreshLive(db *database, byPage bool) {
 	if _, journaled := changed["_hearth_journal"]; journaled && byPage && db.sync != nil {
 		db.sync.client.Notify()
 	}
-	db.live.refresh(db.conn, changed, schema, func(sub int64, write func(*protocol.Encoder)) {
-		var enc protocol.Encoder
-		enc.Map(3)
-		enc.Key("v")
-		enc.Int(protocol.Version)
-		enc.Key("sub")
-		enc.Int(sub)
-		write(&enc)
-		e.send(enc.Bytes())
-	})
+	db.live.refresh(db.conn, changed, schema, e.push)
+}
+
+// push sends one subscription push {v, sub, <what write adds>}.
+func (e *Engine) push(sub int64, write func(*protocol.Encoder)) {
+	var enc protocol.Encoder
+	enc.Map(3)
+	enc.Key("v")
+	enc.Int(protocol.Version)
+	enc.Key("sub")
+	enc.Int(sub)
+	write(&enc)
+	e.send(enc.Bytes())
 }
 
 // handle runs one request and encodes its reply into enc. It reports

@@ -171,15 +171,10 @@ func (s *dbSync) publish(e *Engine, st syncclient.Status) {
 	}
 	s.mu.Unlock()
 	for _, sub := range subs {
-		var enc protocol.Encoder
-		enc.Map(3)
-		enc.Key("v")
-		enc.Int(protocol.Version)
-		enc.Key("sub")
-		enc.Int(sub)
-		enc.Key("status")
-		st.Encode(&enc)
-		e.send(enc.Bytes())
+		e.push(sub, func(enc *protocol.Encoder) {
+			enc.Key("status")
+			st.Encode(enc)
+		})
 	}
 }
 

@@ -80,6 +80,16 @@ func (p *page) waitUntil(what string, cond func() bool) {
 
 func (p *page) call(op string, fields map[string]any) map[string]any {
 	p.t.Helper()
+	r := p.request(op, fields)
+	if e, bad := r["error"]; bad {
+		p.t.Fatalf("%s: %v", op, e)
+	}
+	return r["ok"].(map[string]any)
+}
+
+// request sends one request and waits (bounded) for its reply.
+func (p *page) request(op string, fields map[string]any) map[string]any {
+	p.t.Helper()
 	p.mu.Lock()
 	p.nextID++
 	id := p.nextID
@@ -94,28 +104,14 @@ func (p *page) call(op string, fields map[string]any) map[string]any {
 	}
 	p.eng.Receive(msg)
 	var r map[string]any
-	p.waitUntil(fmt.Sprintf("the reply to %s", op), func() bool { r = p.reply[id]; return r != nil })
-	if e, bad := r["error"]; bad {
-		p.t.Fatalf("%s: %v", op, e)
-	}
-	return r["ok"].(map[string]any)
+	p.waitUntil("the reply to "+op, func() bool { r = p.reply[id]; return r != nil })
+	return r
 }
 
 // fail sends a request that must fail with code.
 func (p *page) fail(op string, fields map[string]any, code string) {
 	p.t.Helper()
-	p.mu.Lock()
-	p.nextID++
-	id := p.nextID
-	p.mu.Unlock()
-	m := map[string]any{"v": int64(1), "id": id, "op": op}
-	for k, v := range fields {
-		m[k] = v
-	}
-	msg, _ := protocol.Encode(m)
-	p.eng.Receive(msg)
-	var r map[string]any
-	p.waitUntil("the reply to "+op, func() bool { r = p.reply[id]; return r != nil })
+	r := p.request(op, fields)
 	e, _ := r["error"].(map[string]any)
 	if e == nil || e["code"] != code {
 		p.t.Fatalf("%s: got %v, want error %s", op, r, code)
