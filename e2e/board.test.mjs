@@ -46,7 +46,7 @@ describe('task board', () => {
     // The initial sync may still be arriving: wait for the whole seed.
     await page.locator('nav.projects button[aria-current="true"][aria-label$=", 25 tasks"]').waitFor({ timeout: 20000 });
     await page.waitForFunction(() => document.querySelectorAll('.card').length === 25, null, { timeout: 20000 });
-    assert.equal(await page.locator('nav.projects .project').count(), 16);
+    await page.waitForFunction(() => document.querySelectorAll('nav.projects .project').length === 16, null, { timeout: 20000 });
     assert.match(await page.locator('#sync-storage').textContent(), /OPFS/);
     await page.locator('#sync-online', { hasText: 'connected' }).waitFor({ timeout: 20000 });
     const marks = await page.evaluate(() => window.boardMilestones);
