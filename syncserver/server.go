@@ -56,6 +56,19 @@ type Config struct {
 	// Authorize may refuse a change before it is applied (e.g. a user
 	// writing another user's rows); the client rolls the row back.
 	Authorize func(ctx context.Context, principal string, ch Change) error
+	// Scopes names, per synced table, the column holding a row's scope:
+	// e.g. {"tasks": "workspace_id", "workspaces": "id"}. A connection
+	// receives only rows of the scopes it reads (log, snapshots) and may
+	// write only rows of the scopes it writes, before and after the
+	// change (else FORBIDDEN). See PROTOCOL.md, Scopes.
+	Scopes map[string]string
+	// Grants maps an identity to the scopes it reads and writes; nil
+	// grants both Identity.Scopes (a JWT's ws claim). AllScopes ("*")
+	// grants every scope.
+	Grants func(id Identity) (read, write []string)
+	// TableAccess decides access to synced tables without a scope rule;
+	// nil lets every authenticated user read and write them.
+	TableAccess func(id Identity, table string) (read, write bool)
 	// Invariants check each change after it is applied. A violation does
 	// not reject the change: it is stored, flagged, and recorded as a
 	// _hearth_violations row that syncs to every client.
@@ -109,6 +122,8 @@ type Server struct {
 	metrics *metrics
 	// tail caches the newest log entries for the live sessions.
 	tail *logTail
+	// scopes are Config.Scopes checked against the tables.
+	scopes *store.ScopeRules
 
 	mu       sync.Mutex
 	conns    map[*session]struct{}
@@ -159,10 +174,15 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("syncserver: %w", err)
 		}
 	}
-	info, err := st.Open(context.Background(), store.Schema{Migrations: cfg.Migrations, Tables: cfg.Tables})
+	info, err := st.Open(context.Background(), store.Schema{Migrations: cfg.Migrations, Tables: cfg.Tables, Scopes: cfg.Scopes})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("syncserver: open store: %w", err)
+	}
+	scopes, err := store.NewScopeRules(cfg.Scopes, info.Tables)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("syncserver: %w", err)
 	}
 	minVer := cfg.MinSchemaVersion
 	if minVer == 0 && len(cfg.Migrations) > 0 {
@@ -182,6 +202,7 @@ func New(cfg Config) (*Server, error) {
 		minVer:   minVer,
 		conns:    map[*session]struct{}{},
 		shutdown: make(chan struct{}),
+		scopes:   scopes,
 	}
 	s.head.init(info.Head)
 	s.metrics = newMetrics(s)

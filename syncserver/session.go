@@ -44,6 +44,8 @@ type session struct {
 
 	// ident is who opened the connection; its expiry ends the session.
 	ident Identity
+	// access is what the connection may read and write.
+	access *access
 	// limiter is the connection's push rate (nil: unlimited).
 	limiter *rate.Limiter
 	// opened, pushes, changes and ended are for the log line at close.
@@ -66,8 +68,10 @@ type inbound struct {
 func newSession(s *Server, ws *websocket.Conn, id Identity, remote string) *session {
 	// Hooks called with the session's context (Authorize, Invariants)
 	// find the identity, scopes included, with IdentityFrom.
-	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), identityKey{}, id))
-	c := &session{srv: s, ws: ws, principal: id.Principal, remote: remote, ctx: ctx, cancel: cancel, ident: id, opened: time.Now()}
+	acc := newAccess(s, id)
+	ctx := context.WithValue(context.WithValue(context.Background(), identityKey{}, id), accessKey{}, acc)
+	ctx, cancel := context.WithCancel(ctx)
+	c := &session{srv: s, ws: ws, principal: id.Principal, remote: remote, ctx: ctx, cancel: cancel, ident: id, access: acc, opened: time.Now()}
 	if s.cfg.PushRate > 0 {
 		c.limiter = rate.NewLimiter(rate.Limit(s.cfg.PushRate), s.cfg.PushBurst)
 	}
@@ -285,6 +289,7 @@ func (c *session) greet(schemaVersion int64, h wire.Hello) bool {
 		return false
 	}
 	c.hello, c.client, c.schema = true, h.Client, schemaVersion
+	c.access.subscribe(h.Scopes)
 	head, _ := s.head.get()
 	s.log.Info("sync: connection opened", "principal", c.principal, "client", c.client, "remote", c.remote, "schema", schemaVersion, "cursor", h.Cursor)
 	return c.send(wire.Welcome{Server: s.info.ID, Head: head, Min: s.minVer, Max: s.info.Version, MaxMessage: s.cfg.MaxMessageBytes,
@@ -336,7 +341,11 @@ func (c *session) push(m wire.Push) bool {
 	s.head.advance(res.Head)
 	ack := wire.Ack{Re: m.ID, Results: make([]wire.Result, len(res.Outcomes))}
 	for i, o := range res.Outcomes {
-		ack.Results[i] = wire.Result{Seq: o.Seq, State: o.State, Pos: o.Pos, Code: o.Code, Detail: o.Detail, Row: o.Row}
+		row := o.Row
+		if o.State == store.Refused {
+			row = c.access.rollbackRow(p.Changes[i].Table, p.Changes[i].Key, row)
+		}
+		ack.Results[i] = wire.Result{Seq: o.Seq, State: o.State, Pos: o.Pos, Code: o.Code, Detail: o.Detail, Row: row}
 	}
 	return c.send(ack) == nil
 }
@@ -350,7 +359,20 @@ func (c *session) snapshot(m wire.SnapshotRequest) bool {
 	if limit <= 0 || limit > s.cfg.MaxSnapshotChunk {
 		limit = s.cfg.MaxSnapshotChunk
 	}
-	chunk, err := s.store.Snapshot(c.ctx, m.At, merge.Cursor{Table: m.After.Table, Key: m.After.Key}, limit)
+	// A snapshot naming scopes adds them to the subscription first, so
+	// the log streamed from now on carries them too: the chunks read the
+	// rows' state as of now, the stream every change after.
+	view := c.access.view()
+	if m.Scopes != nil {
+		c.access.add(m.Scopes)
+		view = &store.View{Scopes: []string{}}
+		for _, sc := range m.Scopes {
+			if c.access.readsGranted("", store.Scope{Value: sc, Known: true}) {
+				view.Scopes = append(view.Scopes, sc)
+			}
+		}
+	}
+	chunk, err := s.store.Snapshot(c.ctx, m.At, merge.Cursor{Table: m.After.Table, Key: m.After.Key}, limit, view)
 	if err != nil {
 		if errors.Is(err, store.ErrBadRequest) {
 			return c.fail(m.ID, wire.CodeBadRequest, "%v", err)
@@ -358,6 +380,7 @@ func (c *session) snapshot(m wire.SnapshotRequest) bool {
 		s.log.Error("sync: snapshot failed", "client", c.client, "err", err)
 		return c.fail(m.ID, wire.CodeInternal, "the server could not read the snapshot; retry later")
 	}
+	chunk.Changes = c.chunkChanges(chunk.Changes, m.Scopes != nil)
 	s.metrics.chunks.Inc()
 	s.metrics.chunkRows.Add(float64(chunk.Rows))
 	return c.send(wire.Chunk{Re: m.ID, At: chunk.At, Changes: chunk.Changes, Rows: chunk.Rows, Total: chunk.Total,
@@ -380,6 +403,9 @@ func (c *session) checksums(m wire.ChecksumRequest) bool {
 	}
 	out := wire.Checksums{Re: m.ID, Pos: head, Tables: make(map[string]wire.TableSum, len(sums))}
 	for name, sum := range sums {
+		if (c.srv.scopes.Scoped(name) && c.access.restricted()) || !c.access.tableRead(name) {
+			continue // the client holds part of it: not comparable
+		}
 		out.Tables[name] = wire.TableSum{Rows: sum.Rows, Hash: sum.Hash}
 	}
 	return c.send(out) == nil
@@ -398,14 +424,9 @@ func (c *session) pump() error {
 	if len(entries) > 0 {
 		msg.Upto = entries[len(entries)-1].Pos
 	}
-	for i, e := range entries {
-		if e.Client != c.client {
-			we := wire.Entry{Pos: e.Pos, Change: e.Change}
-			if packed != nil {
-				we.Packed = packed[i]
-			}
-			msg.Entries = append(msg.Entries, we)
-		}
+	msg.Entries, msg.Evict, err = c.filterEntries(entries, packed)
+	if err != nil {
+		return err
 	}
 	if err := c.send(msg); err != nil {
 		return err

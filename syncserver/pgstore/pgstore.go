@@ -111,6 +111,16 @@ CREATE TABLE IF NOT EXISTS _hearth_fields(
 	val bytea NOT NULL,
 	PRIMARY KEY (tbl, pk, col)
 );
+CREATE TABLE IF NOT EXISTS _hearth_scopes(
+	tbl text COLLATE "C" NOT NULL,
+	pk bytea NOT NULL,
+	scope bytea NOT NULL,
+	hlc bigint NOT NULL,
+	node bytea NOT NULL,
+	PRIMARY KEY (tbl, pk)
+);
+ALTER TABLE _hearth_log ADD COLUMN IF NOT EXISTS scope bytea;
+ALTER TABLE _hearth_log ADD COLUMN IF NOT EXISTS prev bytea;
 `
 
 // writeLock is the pg_advisory_xact_lock key every push and migration
@@ -148,6 +158,7 @@ type Store struct {
 	mu     sync.RWMutex
 	info   store.Info
 	tables map[string]*tableShape
+	scopes *store.ScopeRules
 	opened bool
 
 	// done is closed by Close; it stops the head watcher.
@@ -270,8 +281,12 @@ func (s *Store) Open(ctx context.Context, sc store.Schema) (store.Info, error) {
 		info.Tables = append(info.Tables, sh.info)
 		tables[sh.info.Name] = sh
 	}
+	scopes, err := store.NewScopeRules(sc.Scopes, info.Tables)
+	if err != nil {
+		return store.Info{}, fmt.Errorf("pgstore: %w", err)
+	}
 	s.mu.Lock()
-	s.info, s.tables, s.opened = info, tables, true
+	s.info, s.tables, s.scopes, s.opened = info, tables, scopes, true
 	s.mu.Unlock()
 	return info, nil
 }
@@ -418,7 +433,7 @@ func (s *Store) Push(ctx context.Context, p store.Push, check store.Checker) (st
 func (s *Store) push(ctx context.Context, info store.Info, tables map[string]*tableShape, p *store.Push, check store.Checker, careful bool) (store.PushResult, error) {
 	var res store.PushResult
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		ps := &pushState{tx: tx, info: info, tables: tables, p: p, careful: careful}
+		ps := &pushState{tx: tx, info: info, tables: tables, scopes: s.scoping(), p: p, careful: careful}
 		if err := ps.prepare(ctx); err != nil {
 			return err
 		}
@@ -441,7 +456,11 @@ type pushState struct {
 	tx     pgx.Tx
 	info   store.Info
 	tables map[string]*tableShape
+	scopes *store.ScopeRules
 	p      *store.Push
+	// rowScopes caches the recorded scopes of the rows this push touches,
+	// read up front like rows.
+	rowScopes map[string]store.Scope
 	// careful puts each table write in a savepoint (see Push).
 	careful bool
 	// head is the last position assigned; start the head before.
@@ -493,6 +512,7 @@ func (ps *pushState) run(ctx context.Context, check store.Checker) (store.PushRe
 func (ps *pushState) prepare(ctx context.Context) error {
 	ps.seen = map[int64]store.Outcome{}
 	ps.rows = map[string]merge.Row{}
+	ps.rowScopes = map[string]store.Scope{}
 	seqs := make([]int64, len(ps.p.Changes))
 	var tbls []string
 	var pks [][]byte
@@ -560,6 +580,19 @@ func (ps *pushState) prepare(ctx context.Context) error {
 				r.Deleted = hlc.Stamp{TS: hlc.Timestamp(*delTS), Node: string(delNode)}
 			}
 			ps.rows[k] = r
+		}
+		return rows.Err()
+	})
+	b.Queue(`SELECT s.tbl, s.pk, s.scope, s.hlc, s.node
+		FROM unnest($1::text[], $2::bytea[]) AS k(tbl, pk) JOIN _hearth_scopes s ON s.tbl = k.tbl COLLATE "C" AND s.pk = k.pk`, tbls, pks).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var tbl string
+			var pk, scope, node []byte
+			var ts int64
+			if err := rows.Scan(&tbl, &pk, &scope, &ts, &node); err != nil {
+				return err
+			}
+			ps.rowScopes[rowCacheKey(tbl, pk)] = store.Scope{Value: string(scope), Stamp: hlc.Stamp{TS: hlc.Timestamp(ts), Node: string(node)}, Known: true}
 		}
 		return rows.Err()
 	})
@@ -654,6 +687,10 @@ func (ps *pushState) apply(ctx context.Context, q *txQuerier, c *store.Pushed, c
 	if r := ps.check(&c.Change); r != nil {
 		return ps.refuse(ctx, c, r)
 	}
+	if ps.scopes.Scoped(c.Table) {
+		c.Prev = ps.rowScopes[rowCacheKey(c.Table, c.Key)]
+		c.Scope = ps.scopes.Next(c.Prev, &c.Change)
+	}
 	if check != nil {
 		if r := check.Admit(ctx, q, p, c); r != nil {
 			return ps.refuse(ctx, c, r)
@@ -669,7 +706,13 @@ func (ps *pushState) apply(ctx context.Context, q *txQuerier, c *store.Pushed, c
 		}
 		return store.Outcome{}, err
 	}
-	pos, err := ps.appendLog(p.Client, c.Seq, &c.Change)
+	if c.Scope.Known && c.Scope != c.Prev {
+		ps.rowScopes[rowCacheKey(c.Table, c.Key)] = c.Scope
+		ps.queue(`INSERT INTO _hearth_scopes(tbl, pk, scope, hlc, node) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (tbl, pk) DO UPDATE SET scope = excluded.scope, hlc = excluded.hlc, node = excluded.node`,
+			c.Table, c.Key, []byte(c.Scope.Value), int64(c.Scope.Stamp.TS), []byte(c.Scope.Stamp.Node))
+	}
+	pos, err := ps.appendLog(p.Client, c.Seq, &c.Change, c.Scope, c.Prev)
 	if err != nil {
 		return store.Outcome{}, err
 	}
@@ -711,13 +754,28 @@ func (ps *pushState) apply(ctx context.Context, q *txQuerier, c *store.Pushed, c
 	if err := ps.merge(ctx, &v); err != nil {
 		return store.Outcome{}, fmt.Errorf("record violation: %w", err)
 	}
-	if _, err := ps.appendLog("", 0, &v); err != nil {
+	if _, err := ps.appendLog("", 0, &v, store.Scope{}, store.Scope{}); err != nil {
 		return store.Outcome{}, err
 	}
 	return out, nil
 }
 
-func (ps *pushState) appendLog(client string, seq int64, c *change.Change) (int64, error) {
+// scopeArg is a scope as the log stores it: NULL when unknown.
+func scopeArg(sc store.Scope) []byte {
+	if !sc.Known {
+		return nil
+	}
+	return []byte(sc.Value)
+}
+
+func logScope(b []byte) store.Scope {
+	if b == nil {
+		return store.Scope{}
+	}
+	return store.Scope{Value: string(b), Known: true}
+}
+
+func (ps *pushState) appendLog(client string, seq int64, c *change.Change, scope, prev store.Scope) (int64, error) {
 	var cols []byte
 	if c.Op != change.Delete {
 		var enc protocol.Encoder
@@ -731,8 +789,8 @@ func (ps *pushState) appendLog(client string, seq int64, c *change.Change) (int6
 		seqArg = nil
 	}
 	pos := ps.head + 1
-	ps.queue(`INSERT INTO _hearth_log(pos, client, seq, tbl, pk, op, cols, hlc, node, sv) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		pos, []byte(client), seqArg, c.Table, c.Key, c.Op.Code(), cols, int64(c.Stamp.TS), []byte(c.Stamp.Node), c.Schema)
+	ps.queue(`INSERT INTO _hearth_log(pos, client, seq, tbl, pk, op, cols, hlc, node, sv, scope, prev) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		pos, []byte(client), seqArg, c.Table, c.Key, c.Op.Code(), cols, int64(c.Stamp.TS), []byte(c.Stamp.Node), c.Schema, scopeArg(scope), scopeArg(prev))
 	ps.head = pos
 	return pos, nil
 }
@@ -746,7 +804,7 @@ func (s *Store) Log(ctx context.Context, after int64, limit int) ([]store.Entry,
 	}
 	// One statement, so one snapshot: the head and the entries up to it.
 	// The LEFT JOIN gives a row (head, NULLs) when no entry follows.
-	rows, err := s.pool.Query(ctx, `SELECT h.head, l.pos, l.client, l.tbl, l.pk, l.op, l.cols, l.hlc, l.node, l.sv
+	rows, err := s.pool.Query(ctx, `SELECT h.head, l.pos, l.client, l.tbl, l.pk, l.op, l.cols, l.hlc, l.node, l.sv, l.scope, l.prev
 		FROM _hearth_head h LEFT JOIN LATERAL (
 			SELECT * FROM _hearth_log WHERE pos > $1 AND pos <= h.head ORDER BY pos LIMIT $2
 		) l ON true ORDER BY l.pos`, after, limit)
@@ -759,9 +817,9 @@ func (s *Store) Log(ctx context.Context, after int64, limit int) ([]store.Entry,
 	for rows.Next() {
 		var e store.Entry
 		var pos, ts, sv *int64
-		var client, node, cols []byte
+		var client, node, cols, scope, prev []byte
 		var op, tbl *string
-		if err := rows.Scan(&head, &pos, &client, &tbl, &e.Key, &op, &cols, &ts, &node, &sv); err != nil {
+		if err := rows.Scan(&head, &pos, &client, &tbl, &e.Key, &op, &cols, &ts, &node, &sv, &scope, &prev); err != nil {
 			return nil, 0, fmt.Errorf("pgstore: read log: %w", err)
 		}
 		if pos == nil {
@@ -778,6 +836,7 @@ func (s *Store) Log(ctx context.Context, after int64, limit int) ([]store.Entry,
 			e.Key = []byte{}
 		}
 		e.Client = string(client)
+		e.Scope, e.Prev = logScope(scope), logScope(prev)
 		e.Stamp = hlc.Stamp{TS: hlc.Timestamp(*ts), Node: string(node)}
 		out = append(out, e)
 	}
@@ -794,7 +853,7 @@ func (s *Store) readOnly(ctx context.Context, fn func(tx pgx.Tx) error) error {
 }
 
 // Snapshot implements store.Store.
-func (s *Store) Snapshot(ctx context.Context, at int64, after merge.Cursor, limit int) (store.Chunk, error) {
+func (s *Store) Snapshot(ctx context.Context, at int64, after merge.Cursor, limit int, view *store.View) (store.Chunk, error) {
 	info, tables, err := s.ready()
 	if err != nil {
 		return store.Chunk{}, err
@@ -811,11 +870,12 @@ func (s *Store) Snapshot(ctx context.Context, at int64, after merge.Cursor, limi
 		if at > head {
 			return fmt.Errorf("%w: snapshot position %d is beyond the log head %d", store.ErrBadRequest, at, head)
 		}
+		filter := newViewFilter(s.scoping(), view)
 		var total int64
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM _hearth_rows`).Scan(&total); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM _hearth_rows r WHERE `+filter.where(1), filter.args()...).Scan(&total); err != nil {
 			return err
 		}
-		page, err := snapshotPage(ctx, tx, tables, after, limit, info.Version)
+		page, err := snapshotPage(ctx, tx, tables, after, limit, info.Version, filter)
 		if err != nil {
 			return fmt.Errorf("snapshot: %w", err)
 		}
@@ -829,6 +889,88 @@ func (s *Store) Snapshot(ctx context.Context, at int64, after merge.Cursor, limi
 		return store.Chunk{}, fmt.Errorf("pgstore: %w", err)
 	}
 	return chunk, nil
+}
+
+func (s *Store) scoping() *store.ScopeRules {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.scopes
+}
+
+// viewFilter selects the _hearth_rows r of a snapshot view: rows of
+// tables without a scope rule and rows whose recorded scope the view
+// lists. A row of another scope costs an index probe of _hearth_scopes,
+// never a read of its state.
+type viewFilter struct {
+	all            bool
+	tables, scopes [][]byte
+}
+
+func newViewFilter(rules *store.ScopeRules, view *store.View) viewFilter {
+	if view == nil {
+		return viewFilter{all: true}
+	}
+	f := viewFilter{tables: [][]byte{}, scopes: [][]byte{}}
+	for _, t := range rules.Tables() {
+		f.tables = append(f.tables, []byte(t))
+	}
+	for _, sc := range view.Scopes {
+		f.scopes = append(f.scopes, []byte(sc))
+	}
+	return f
+}
+
+// where is the condition, with its two arguments numbered from n.
+func (f viewFilter) where(n int) string {
+	if f.all {
+		return "true"
+	}
+	return fmt.Sprintf(`(NOT (convert_to(r.tbl, 'UTF8') = ANY($%d)) OR (SELECT sc.scope FROM _hearth_scopes sc WHERE sc.tbl = r.tbl AND sc.pk = r.pk) = ANY($%d))`, n, n+1)
+}
+
+func (f viewFilter) args() []any {
+	if f.all {
+		return nil
+	}
+	return []any{f.tables, f.scopes}
+}
+
+// Row implements store.Store.
+func (s *Store) Row(ctx context.Context, table string, key []byte) ([]change.Change, store.Scope, error) {
+	info, tables, err := s.ready()
+	if err != nil {
+		return nil, store.Scope{}, err
+	}
+	sh := tables[table]
+	if sh == nil {
+		return nil, store.Scope{}, nil
+	}
+	if _, err := change.DecodeKey(key); err != nil {
+		return nil, store.Scope{}, nil
+	}
+	var row []change.Change
+	var sc store.Scope
+	err = s.readOnly(ctx, func(tx pgx.Tx) error {
+		var err error
+		if row, err = rowChanges(ctx, tx, sh, key, info.Version); err != nil {
+			return err
+		}
+		var scope, node []byte
+		var ts int64
+		err = tx.QueryRow(ctx, `SELECT scope, hlc, node FROM _hearth_scopes WHERE tbl = $1 AND pk = $2`, table, key).Scan(&scope, &ts, &node)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return nil
+		case err != nil:
+			return err
+		}
+		sc = store.Scope{Value: string(scope), Stamp: hlc.Stamp{TS: hlc.Timestamp(ts), Node: string(node)}, Known: true}
+		return nil
+	})
+	if err != nil {
+		return nil, store.Scope{}, fmt.Errorf("pgstore: read row: %w", err)
+	}
+	return row, sc, nil
 }
 
 // Checksums implements store.Store: the same fingerprint as

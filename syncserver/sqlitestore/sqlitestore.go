@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -49,7 +50,20 @@ CREATE TABLE IF NOT EXISTS _hearth_refused(
 	detail TEXT NOT NULL,
 	PRIMARY KEY (client, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _hearth_scopes(
+	tbl TEXT NOT NULL,
+	pk BLOB NOT NULL,
+	scope TEXT NOT NULL,
+	hlc INTEGER NOT NULL,
+	node TEXT NOT NULL,
+	PRIMARY KEY (tbl, pk)
+) WITHOUT ROWID;
 `
+
+// logScopeColumns are the log's columns added after its first release:
+// the row's scope after (scope) and before (prev) the entry, NULL when
+// unknown.
+var logScopeColumns = []string{"scope", "prev"}
 
 // Store is a store.Store on one SQLite connection. Its methods serialize
 // on a mutex: SQLite has one writer anyway, and reads are short.
@@ -57,6 +71,7 @@ type Store struct {
 	mu      sync.Mutex
 	conn    *sqlite3.Conn
 	info    store.Info
+	scopes  *store.ScopeRules
 	applier *merge.Applier
 	stmts   map[string]*sqlite3.Stmt
 	opened  bool
@@ -148,6 +163,17 @@ func (s *Store) Open(ctx context.Context, sc store.Schema) (store.Info, error) {
 	if err := s.conn.Exec(serverDDL + merge.MetaDDL + schema.ViolationsDDL); err != nil {
 		return store.Info{}, fmt.Errorf("sqlitestore: create tables: %w", err)
 	}
+	for _, col := range logScopeColumns {
+		rows, err := s.query(`SELECT count(*) FROM pragma_table_info('_hearth_log') WHERE name = ?1`, col)
+		if err != nil {
+			return store.Info{}, fmt.Errorf("sqlitestore: %w", err)
+		}
+		if rows[0][0].(int64) == 0 {
+			if err := s.conn.Exec(`ALTER TABLE _hearth_log ADD COLUMN ` + col + ` TEXT`); err != nil {
+				return store.Info{}, fmt.Errorf("sqlitestore: add log column %s: %w", col, err)
+			}
+		}
+	}
 	id, err := s.storeID()
 	if err != nil {
 		return store.Info{}, err
@@ -159,6 +185,11 @@ func (s *Store) Open(ctx context.Context, sc store.Schema) (store.Info, error) {
 	if s.applier != nil {
 		s.applier.Close()
 	}
+	scopes, err := store.NewScopeRules(sc.Scopes, tables)
+	if err != nil {
+		return store.Info{}, fmt.Errorf("sqlitestore: %w", err)
+	}
+	s.scopes = scopes
 	s.applier = merge.NewApplier(s.conn, tables, true)
 	s.opened = true
 	head, err := s.head()
@@ -419,6 +450,13 @@ func (s *Store) apply(ctx context.Context, q querier, p *store.Push, c *store.Pu
 		}
 		return store.Outcome{}, err
 	}
+	if s.scopes.Scoped(c.Table) {
+		prev, err := s.rowScope(c.Table, c.Key)
+		if err != nil {
+			return store.Outcome{}, err
+		}
+		c.Prev, c.Scope = prev, s.scopes.Next(prev, &c.Change)
+	}
 	if check != nil {
 		if r := check.Admit(ctx, q, p, c); r != nil {
 			return s.refuse(p, c, r)
@@ -434,7 +472,14 @@ func (s *Store) apply(ctx context.Context, q querier, p *store.Push, c *store.Pu
 		}
 		return store.Outcome{}, err
 	}
-	pos, err := s.appendLog(p.Client, c.Seq, &c.Change)
+	if c.Scope.Known && c.Scope != c.Prev {
+		if err := s.exec(`INSERT INTO _hearth_scopes(tbl, pk, scope, hlc, node) VALUES (?1, ?2, ?3, ?4, ?5)
+			ON CONFLICT(tbl, pk) DO UPDATE SET scope = excluded.scope, hlc = excluded.hlc, node = excluded.node`,
+			c.Table, c.Key, c.Scope.Value, int64(c.Scope.Stamp.TS), c.Scope.Stamp.Node); err != nil {
+			return store.Outcome{}, fmt.Errorf("record scope: %w", err)
+		}
+	}
+	pos, err := s.appendLog(p.Client, c.Seq, &c.Change, c.Scope, c.Prev)
 	if err != nil {
 		return store.Outcome{}, err
 	}
@@ -469,13 +514,33 @@ func (s *Store) apply(ctx context.Context, q querier, p *store.Push, c *store.Pu
 	if _, err := s.applier.Apply(&v); err != nil {
 		return store.Outcome{}, fmt.Errorf("record violation: %w", err)
 	}
-	if _, err := s.appendLog("", 0, &v); err != nil {
+	if _, err := s.appendLog("", 0, &v, store.Scope{}, store.Scope{}); err != nil {
 		return store.Outcome{}, err
 	}
 	return out, nil
 }
 
-func (s *Store) appendLog(client string, seq int64, c *change.Change) (int64, error) {
+// rowScope is a row's recorded scope.
+func (s *Store) rowScope(table string, key []byte) (store.Scope, error) {
+	rows, err := s.query(`SELECT scope, hlc, node FROM _hearth_scopes WHERE tbl = ?1 AND pk = ?2`, table, key)
+	if err != nil || len(rows) == 0 {
+		return store.Scope{}, err
+	}
+	v, _ := rows[0][0].(string)
+	ts, _ := rows[0][1].(int64)
+	node, _ := rows[0][2].(string)
+	return store.Scope{Value: v, Stamp: hlc.Stamp{TS: hlc.Timestamp(ts), Node: node}, Known: true}, nil
+}
+
+// scopeArg is a scope as the log stores it: NULL when unknown.
+func scopeArg(sc store.Scope) any {
+	if !sc.Known {
+		return nil
+	}
+	return sc.Value
+}
+
+func (s *Store) appendLog(client string, seq int64, c *change.Change, scope, prev store.Scope) (int64, error) {
 	var cols any
 	if c.Op != change.Delete {
 		var enc protocol.Encoder
@@ -488,8 +553,8 @@ func (s *Store) appendLog(client string, seq int64, c *change.Change) (int64, er
 	if client == "" {
 		seqArg = nil
 	}
-	err := s.exec(`INSERT INTO _hearth_log(client, seq, tbl, pk, op, cols, hlc, node, sv) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`,
-		client, seqArg, c.Table, c.Key, c.Op.Code(), cols, int64(c.Stamp.TS), c.Stamp.Node, c.Schema)
+	err := s.exec(`INSERT INTO _hearth_log(client, seq, tbl, pk, op, cols, hlc, node, sv, scope, prev) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)`,
+		client, seqArg, c.Table, c.Key, c.Op.Code(), cols, int64(c.Stamp.TS), c.Stamp.Node, c.Schema, scopeArg(scope), scopeArg(prev))
 	if err != nil {
 		return 0, fmt.Errorf("append to log: %w", err)
 	}
@@ -502,7 +567,7 @@ func (s *Store) Log(ctx context.Context, after int64, limit int) ([]store.Entry,
 		return nil, 0, err
 	}
 	defer s.mu.Unlock()
-	st, err := s.stmt(`SELECT pos, client, tbl, pk, op, cols, hlc, node, sv FROM _hearth_log WHERE pos > ?1 ORDER BY pos LIMIT ?2`)
+	st, err := s.stmt(`SELECT pos, client, tbl, pk, op, cols, hlc, node, sv, scope, prev FROM _hearth_log WHERE pos > ?1 ORDER BY pos LIMIT ?2`)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlitestore: read log: %w", err)
 	}
@@ -528,6 +593,8 @@ func (s *Store) Log(ctx context.Context, after int64, limit int) ([]store.Entry,
 				Stamp:  hlc.Stamp{TS: hlc.Timestamp(st.ColumnInt64(6)), Node: st.ColumnText(7)},
 				Schema: st.ColumnInt64(8),
 			},
+			Scope: logScope(st, 9),
+			Prev:  logScope(st, 10),
 		})
 	}
 	if err := st.Reset(); err != nil {
@@ -535,6 +602,13 @@ func (s *Store) Log(ctx context.Context, after int64, limit int) ([]store.Entry,
 	}
 	head, err := s.head()
 	return out, head, err
+}
+
+func logScope(st *sqlite3.Stmt, i int) store.Scope {
+	if st.ColumnType(i) == sqlite3.NULL {
+		return store.Scope{}
+	}
+	return store.Scope{Value: st.ColumnText(i), Known: true}
 }
 
 // copyValues copies blobs out of SQLite's memory: DecodeValues aliases
@@ -549,7 +623,7 @@ func copyValues(m map[string]any) map[string]any {
 }
 
 // Snapshot implements store.Store.
-func (s *Store) Snapshot(ctx context.Context, at int64, after merge.Cursor, limit int) (store.Chunk, error) {
+func (s *Store) Snapshot(ctx context.Context, at int64, after merge.Cursor, limit int, view *store.View) (store.Chunk, error) {
 	if err := s.lock(); err != nil {
 		return store.Chunk{}, err
 	}
@@ -564,15 +638,94 @@ func (s *Store) Snapshot(ctx context.Context, at int64, after merge.Cursor, limi
 	if at > head {
 		return store.Chunk{}, fmt.Errorf("%w: snapshot position %d is beyond the log head %d", store.ErrBadRequest, at, head)
 	}
-	total, err := s.applier.CountRows()
-	if err != nil {
-		return store.Chunk{}, err
+	if view == nil {
+		total, err := s.applier.CountRows()
+		if err != nil {
+			return store.Chunk{}, err
+		}
+		page, err := s.applier.Snapshot(after, limit, s.info.Version)
+		if err != nil {
+			return store.Chunk{}, fmt.Errorf("sqlitestore: snapshot: %w", err)
+		}
+		return store.Chunk{At: at, Changes: page.Changes, Rows: int64(page.Rows), Total: total, Next: page.Next, Done: page.Done}, nil
 	}
-	page, err := s.applier.Snapshot(after, limit, s.info.Version)
+	chunk, err := s.viewSnapshot(after, limit, view)
 	if err != nil {
 		return store.Chunk{}, fmt.Errorf("sqlitestore: snapshot: %w", err)
 	}
-	return store.Chunk{At: at, Changes: page.Changes, Rows: int64(page.Rows), Total: total, Next: page.Next, Done: page.Done}, nil
+	chunk.At = at
+	return chunk, nil
+}
+
+// viewFilter selects the _hearth_rows r of a view: rows of tables
+// without a scope rule, and rows whose recorded scope the view lists.
+// Rows of other scopes are skipped by an index probe of _hearth_scopes
+// each, never read as row state. The scoped tables and the scopes are
+// bound as JSON arrays (?1, ?2).
+const viewFilter = `(r.tbl NOT IN (SELECT value FROM json_each(?1))
+	OR (SELECT scope FROM _hearth_scopes sc WHERE sc.tbl = r.tbl AND sc.pk = r.pk) IN (SELECT value FROM json_each(?2)))`
+
+func (s *Store) viewSnapshot(after merge.Cursor, limit int, view *store.View) (store.Chunk, error) {
+	var chunk store.Chunk
+	tables, err := json.Marshal(s.scopes.Tables())
+	if err != nil {
+		return chunk, err
+	}
+	scopes, err := json.Marshal(append([]string{}, view.Scopes...))
+	if err != nil {
+		return chunk, err
+	}
+	counted, err := s.query(`SELECT count(*) FROM _hearth_rows r WHERE `+viewFilter, string(tables), string(scopes))
+	if err != nil {
+		return chunk, err
+	}
+	chunk.Total, _ = counted[0][0].(int64)
+	key := after.Key
+	if key == nil {
+		key = []byte{}
+	}
+	rows, err := s.query(`SELECT r.tbl, r.pk FROM _hearth_rows r WHERE (r.tbl, r.pk) > (?3, ?4) AND `+viewFilter+` ORDER BY r.tbl, r.pk LIMIT ?5`,
+		string(tables), string(scopes), after.Table, key, int64(limit))
+	if err != nil {
+		return chunk, err
+	}
+	chunk.Next = after
+	for _, r := range rows {
+		cur := merge.Cursor{Table: r[0].(string)}
+		cur.Key, _ = r[1].([]byte)
+		if cur.Key == nil {
+			cur.Key = []byte{}
+		}
+		chunk.Next = cur
+		if s.applier.Table(cur.Table) == nil {
+			continue
+		}
+		chs, err := s.applier.RowChanges(cur.Table, cur.Key, s.info.Version)
+		if err != nil {
+			return chunk, err
+		}
+		chunk.Changes = append(chunk.Changes, chs...)
+	}
+	chunk.Rows = int64(len(rows))
+	chunk.Done = len(rows) < limit
+	return chunk, nil
+}
+
+// Row implements store.Store.
+func (s *Store) Row(ctx context.Context, table string, key []byte) ([]change.Change, store.Scope, error) {
+	if err := s.lock(); err != nil {
+		return nil, store.Scope{}, err
+	}
+	defer s.mu.Unlock()
+	row, err := s.rowState(table, key)
+	if err != nil {
+		return nil, store.Scope{}, fmt.Errorf("sqlitestore: read row: %w", err)
+	}
+	sc, err := s.rowScope(table, key)
+	if err != nil {
+		return nil, store.Scope{}, fmt.Errorf("sqlitestore: read row scope: %w", err)
+	}
+	return row, sc, nil
 }
 
 // Checksums implements store.Store.

@@ -82,11 +82,11 @@ func TestPushLogSnapshot(t *testing.T) {
 	if err != nil || head != 2 || len(entries) != 1 || entries[0].Values["body"] != "b" || entries[0].Client != "c1" {
 		t.Fatalf("log: %v %d %+v", err, head, entries)
 	}
-	chunk, err := s.Snapshot(context.Background(), -1, merge.Cursor{}, 10)
+	chunk, err := s.Snapshot(context.Background(), -1, merge.Cursor{}, 10, nil)
 	if err != nil || chunk.At != 2 || !chunk.Done || chunk.Rows != 1 || chunk.Total != 1 {
 		t.Fatalf("snapshot: %v %+v", err, chunk)
 	}
-	if _, err := s.Snapshot(context.Background(), 99, merge.Cursor{}, 10); err == nil {
+	if _, err := s.Snapshot(context.Background(), 99, merge.Cursor{}, 10, nil); err == nil {
 		t.Fatal("a snapshot beyond the head is a bad request")
 	}
 	head, sums, err := s.Checksums(context.Background())

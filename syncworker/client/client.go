@@ -63,6 +63,10 @@ type Config struct {
 	// RetryInterval is how often a connected client re-checks the
 	// journal even when no write notified it (default 5s).
 	RetryInterval time.Duration
+	// Scopes, when not nil, subscribes to these scopes only, of those
+	// the server grants the identity (see PROTOCOL.md, Scopes); nil
+	// syncs every granted scope.
+	Scopes []string
 	// ChecksumInterval is how often to compare table checksums with the
 	// server (default 5 minutes; negative disables).
 	ChecksumInterval time.Duration

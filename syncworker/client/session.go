@@ -174,7 +174,7 @@ func (s *session) serverError(e *wire.Error) error {
 
 func (s *session) run() error {
 	c := s.c
-	if err := s.send(wire.Hello{Client: c.j.Node(), Cursor: c.st.Cursor}); err != nil {
+	if err := s.send(wire.Hello{Client: c.j.Node(), Cursor: c.st.Cursor, Scopes: c.cfg.Scopes}); err != nil {
 		return err
 	}
 	m, err := s.await("welcome", func(m wire.Message) bool { _, ok := m.(wire.Welcome); return ok })
@@ -263,7 +263,7 @@ func (s *session) initialSync() error {
 			next.Cursor, next.Schema = next.Snap.At, c.version
 			next.Snap = snapshotState{}
 		}
-		if err := s.apply(chunk.Changes, next); err != nil {
+		if err := s.apply(nil, chunk.Changes, next); err != nil {
 			return err
 		}
 		s.progressed = true
@@ -272,14 +272,24 @@ func (s *session) initialSync() error {
 	return nil
 }
 
-// apply merges remote changes and records the new sync state, in one
+// apply forgets evicted rows (moved out of this client's scopes), then
+// merges remote changes and records the new sync state, in one
 // transaction.
-func (s *session) apply(chs []change.Change, next syncState) error {
+func (s *session) apply(evict []wire.SnapshotCursor, chs []change.Change, next syncState) error {
 	c := s.c
 	quarantined := 0
 	err := c.inTx(s.ctx, func(t *txn) error {
 		conn, a := t.conn, t.merger()
 		err := c.j.Applying(func() error {
+			for _, ev := range evict {
+				if a.Table(ev.Table) == nil {
+					continue
+				}
+				if err := a.ResetRow(ev.Table, ev.Key); err != nil {
+					return fmt.Errorf("evict a row of %s: %w", ev.Table, err)
+				}
+				t.touched[ev.Table] = true
+			}
 			for i := range chs {
 				ch := &chs[i]
 				res, err := a.Apply(ch)
@@ -423,7 +433,7 @@ func (s *session) handle(f wire.Frame) error {
 		}
 		next := c.st
 		next.Cursor = m.Upto
-		if err := s.apply(chs, next); err != nil {
+		if err := s.apply(m.Evict, chs, next); err != nil {
 			return err
 		}
 		s.progressed = true
