@@ -213,6 +213,26 @@ func testScopedPullNeverLeaks(t *testing.T, db *backend) {
 		upto = m.Upto
 	}
 
+	// Catch-up from the store: after a restart the in-memory tail is
+	// empty, and a client at position 0 reads the log from the store.
+	admin.r.ws.CloseNow() // raw peers do not answer the shutdown's close
+	liveRaw.r.ws.CloseNow()
+	cfg := h.cfg
+	cfg.Store = nil
+	h.restart(cfg)
+	catchUp := rawSession(t, asUser(h, "ann", mine...), "ann-catch-up", nil)
+	catchUp.r.send(wire.Subscribe{After: 0}, 1)
+	for upto = 0; upto < head-1; {
+		m, ok := catchUp.r.recv().(wire.Changes)
+		if !ok {
+			continue
+		}
+		for _, e := range m.Entries {
+			rd.check("catch-up", e.Change)
+		}
+		upto = m.Upto
+	}
+
 	// Snapshot: a new connection's initial sync, chunk by chunk.
 	snap := rawSession(t, asUser(h, "ann", mine...), "ann-snap", nil)
 	req := wire.SnapshotRequest{ID: 1, At: -1, Limit: 7}
@@ -262,4 +282,145 @@ func testScopedPullNeverLeaks(t *testing.T, db *backend) {
 		t.Fatalf("model %v, server %s", want, dumpRows(wantServer))
 	}
 	t.Logf("%d tasks written, %d in w1/w2; snapshot sent %d rows", n, len(want), rows)
+}
+
+// TestScopedPushRefusesForgedChanges: a w1 user's batch mixing its own
+// changes with changes to w2 rows, a move into w2 and a row without a
+// scope: the forged ones are refused with FORBIDDEN (rolled back to the
+// server's row if the user may see it, else to no row), the rest apply.
+func TestScopedPushRefusesForgedChanges(t *testing.T) { forEachStore(t, testScopedPushRefusesForgedChanges) }
+
+func testScopedPushRefusesForgedChanges(t *testing.T, db *backend) {
+	h := scopedServer(t, db)
+	admin := rawSession(t, asUser(h, "admin", "*"), "admin", nil)
+	admin.push(
+		admin.change("workspaces", "w1", change.Insert, map[string]any{"name": "one"}),
+		admin.change("workspaces", "w2", change.Insert, map[string]any{"name": "two"}),
+		admin.change("tasks", "theirs", change.Insert, map[string]any{"workspace_id": "w2", "title": "secret"}),
+		admin.change("tasks", "mine", change.Insert, map[string]any{"workspace_id": "w1", "title": "mine"}),
+	)
+	ann := rawSession(t, asUser(h, "ann", "w1"), "ann", nil)
+	ack := ann.push(
+		ann.change("tasks", "new-ok", change.Insert, map[string]any{"workspace_id": "w1", "title": "fine"}),   // 1
+		ann.change("tasks", "new-w2", change.Insert, map[string]any{"workspace_id": "w2", "title": "forged"}), // 2
+		ann.change("tasks", "theirs", change.Update, map[string]any{"title": "overwritten"}),                  // 3
+		ann.change("tasks", "theirs", change.Delete, nil),                                                     // 4
+		ann.change("tasks", "mine", change.Update, map[string]any{"workspace_id": "w2"}),                      // 5
+		ann.change("tasks", "ghost", change.Update, map[string]any{"title": "no scope"}),                      // 6
+		ann.change("workspaces", "w2", change.Update, map[string]any{"name": "taken"}),                        // 7
+		ann.change("notes", "n", change.Insert, map[string]any{"body": "unscoped"}),                           // 8
+		ann.change("tasks", "mine", change.Update, map[string]any{"title": "still mine"}),                     // 9
+	)
+	wantState := []string{"acknowledged", "refused", "refused", "refused", "refused", "refused", "refused", "acknowledged", "acknowledged"}
+	for i, res := range ack.Results {
+		if res.State != wantState[i] {
+			t.Fatalf("change %d: %s %s %s, want %s", i+1, res.State, res.Code, res.Detail, wantState[i])
+		}
+		if res.State == store.Refused && res.Code != store.CodeForbidden {
+			t.Fatalf("change %d: code %s, want FORBIDDEN", i+1, res.Code)
+		}
+		for _, ch := range res.Row {
+			if ws, ok := ch.Values["workspace_id"]; ok && ws != "w1" {
+				t.Fatalf("change %d: the rollback row leaks workspace %v: %+v", i+1, ws, res.Row)
+			}
+			if ch.Table == "workspaces" {
+				t.Fatalf("change %d: the rollback row leaks workspace w2: %+v", i+1, res.Row)
+			}
+		}
+	}
+	// The move's rollback is the row as ann may see it, still in w1.
+	if row := ack.Results[4].Row; len(row) == 0 || row[0].Values["workspace_id"] != "w1" {
+		t.Fatalf("move rollback: %+v", row)
+	}
+	got := h.serverQuery(`SELECT id, workspace_id, title FROM tasks ORDER BY id`)
+	want := [][]any{{"mine", "w1", "still mine"}, {"new-ok", "w1", "fine"}, {"theirs", "w2", "secret"}}
+	if dumpRows(got) != dumpRows(want) {
+		t.Fatalf("server tasks: %s, want %s", dumpRows(got), dumpRows(want))
+	}
+	if got := h.serverQuery(`SELECT name FROM workspaces WHERE id = 'w2'`); dumpRows(got) != dumpRows([][]any{{"two"}}) {
+		t.Fatalf("w2: %s", dumpRows(got))
+	}
+
+	// A device's forged move syncs back: its row returns to w1.
+	d := newDevice(t, "ann-device", h, []store.Migration{scopedMigration}, fastConfig(asUser(h, "ann", "w1"))).start()
+	d.synced(h)
+	d.mustExec(`UPDATE tasks SET workspace_id = 'w2' WHERE id = 'mine'`)
+	d.client.Notify()
+	waitFor(t, "the forged move to be refused and rolled back", func() bool {
+		return d.status().Refused == 1 && dumpRows(d.query(`SELECT workspace_id FROM tasks WHERE id = 'mine'`)) == dumpRows([][]any{{"w1"}})
+	})
+}
+
+// TestScopeSubscriptions: a client granted w1..w3 subscribes to w1 only,
+// gets only w1 (and the unscoped tables), then adds w2 with a scope
+// snapshot that holds just w2's rows; the live log then carries w1 and
+// w2 but not w3. A scope the identity lacks is never added.
+func TestScopeSubscriptions(t *testing.T) { forEachStore(t, testScopeSubscriptions) }
+
+func testScopeSubscriptions(t *testing.T, db *backend) {
+	h := scopedServer(t, db)
+	admin := rawSession(t, asUser(h, "admin", "*"), "admin", nil)
+	var batch []wire.Pushed
+	for _, ws := range []string{"w1", "w2", "w3", "w4"} {
+		batch = append(batch, admin.change("workspaces", ws, change.Insert, map[string]any{"name": ws}))
+		for i := range 3 {
+			batch = append(batch, admin.change("tasks", fmt.Sprintf("%s-t%d", ws, i), change.Insert, map[string]any{"workspace_id": ws}))
+		}
+	}
+	batch = append(batch, admin.change("notes", "n", change.Insert, map[string]any{"body": "x"}))
+	admin.push(batch...)
+
+	ann := rawSession(t, asUser(h, "ann", "w1", "w2", "w3"), "ann", []string{"w1"})
+	snapshot := func(id int64, scopes []string) (ids []string, at int64) {
+		t.Helper()
+		ann.r.send(wire.SnapshotRequest{ID: id, At: -1, Limit: 100, Scopes: scopes}, 1)
+		c, ok := ann.r.recv().(wire.Chunk)
+		if !ok || !c.Done {
+			t.Fatalf("want one chunk, got %#v", c)
+		}
+		for _, ch := range c.Changes {
+			ids = append(ids, ch.Table+":"+keyID(t, ch.Key))
+		}
+		slices.Sort(ids)
+		return ids, c.At
+	}
+	got, at := snapshot(1, nil)
+	want := []string{"notes:n", "tasks:w1-t0", "tasks:w1-t1", "tasks:w1-t2", "workspaces:w1"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("w1 subscription snapshot: %v, want %v", got, want)
+	}
+	ann.r.send(wire.Subscribe{After: at}, 1)
+	got, _ = snapshot(2, []string{"w2", "w4"})
+	want = []string{"tasks:w2-t0", "tasks:w2-t1", "tasks:w2-t2", "workspaces:w2"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("added w2 (and ungranted w4): %v, want %v", got, want)
+	}
+	ack := admin.push(
+		admin.change("tasks", "w1-new", change.Insert, map[string]any{"workspace_id": "w1"}),
+		admin.change("tasks", "w2-new", change.Insert, map[string]any{"workspace_id": "w2"}),
+		admin.change("tasks", "w3-new", change.Insert, map[string]any{"workspace_id": "w3"}),
+		admin.change("tasks", "w4-new", change.Insert, map[string]any{"workspace_id": "w4"}),
+	)
+	head := ack.Results[3].Pos
+	var live []string
+	for upto := at; upto < head; {
+		m, ok := ann.r.recv().(wire.Changes)
+		if !ok {
+			continue
+		}
+		for _, e := range m.Entries {
+			live = append(live, keyID(t, e.Key))
+		}
+		upto = m.Upto
+	}
+	if want := []string{"w1-new", "w2-new"}; !slices.Equal(live, want) {
+		t.Fatalf("live after adding w2: %v, want %v", live, want)
+	}
+
+	// Without scopes in hello a client syncs every granted scope.
+	bob := newDevice(t, "bob", h, []store.Migration{scopedMigration}, fastConfig(asUser(h, "bob", "w3", "w4"))).start()
+	waitFor(t, "bob to hold w3 and w4", func() bool {
+		return dumpRows(bob.query(`SELECT DISTINCT workspace_id FROM tasks ORDER BY 1`)) == dumpRows([][]any{{"w3"}, {"w4"}}) &&
+			len(bob.query(`SELECT 1 FROM tasks`)) == 8
+	})
 }
