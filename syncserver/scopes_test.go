@@ -288,7 +288,9 @@ func testScopedPullNeverLeaks(t *testing.T, db *backend) {
 // changes with changes to w2 rows, a move into w2 and a row without a
 // scope: the forged ones are refused with FORBIDDEN (rolled back to the
 // server's row if the user may see it, else to no row), the rest apply.
-func TestScopedPushRefusesForgedChanges(t *testing.T) { forEachStore(t, testScopedPushRefusesForgedChanges) }
+func TestScopedPushRefusesForgedChanges(t *testing.T) {
+	forEachStore(t, testScopedPushRefusesForgedChanges)
+}
 
 func testScopedPushRefusesForgedChanges(t *testing.T, db *backend) {
 	h := scopedServer(t, db)
