@@ -426,3 +426,44 @@ func testScopeSubscriptions(t *testing.T, db *backend) {
 			len(bob.query(`SELECT 1 FROM tasks`)) == 8
 	})
 }
+
+// TestScopesBackfillExistingRows: rows written before the scope rules
+// existed get their scope recorded when a server with the rules opens the
+// store, so scoped users see (and may write) exactly their own.
+func TestScopesBackfillExistingRows(t *testing.T) { forEachStore(t, testScopesBackfillExistingRows) }
+
+func testScopesBackfillExistingRows(t *testing.T, db *backend) {
+	h := scopedServer(t, db)
+	cfg := h.cfg
+	cfg.Store, cfg.Scopes = nil, nil
+	h.restart(cfg)
+	admin := rawSession(t, asUser(h, "admin"), "admin", nil)
+	admin.push(
+		admin.change("workspaces", "w1", change.Insert, map[string]any{"name": "one"}),
+		admin.change("workspaces", "w2", change.Insert, map[string]any{"name": "two"}),
+		admin.change("tasks", "a", change.Insert, map[string]any{"workspace_id": "w2", "title": "a"}),
+		admin.change("tasks", "b", change.Insert, map[string]any{"workspace_id": "w2", "title": "b"}),
+	)
+	// A newer move of a: its recorded scope must be w1 with the move's
+	// stamp, so that the older insert's w2 never wins again.
+	admin.push(admin.change("tasks", "a", change.Update, map[string]any{"workspace_id": "w1"}))
+	admin.r.ws.CloseNow()
+	cfg.Scopes = scopeRules
+	h.restart(cfg)
+	d := newDevice(t, "ann", h, []store.Migration{scopedMigration}, fastConfig(asUser(h, "ann", "w1"))).start()
+	defer func() {
+		t.Logf("ann: %s / %s / %+v", dumpRows(d.query(`SELECT id, workspace_id FROM tasks`)), dumpRows(d.query(`SELECT id FROM workspaces`)), d.status())
+	}()
+	waitFor(t, "ann to hold w1's rows", func() bool {
+		return dumpRows(d.query(`SELECT id, workspace_id FROM tasks`)) == dumpRows([][]any{{"a", "w1"}}) &&
+			dumpRows(d.query(`SELECT id FROM workspaces`)) == dumpRows([][]any{{"w1"}})
+	})
+	ann := rawSession(t, asUser(h, "ann", "w1"), "ann-raw", nil)
+	ack := ann.push(
+		ann.change("tasks", "a", change.Update, map[string]any{"title": "mine now"}),
+		ann.change("tasks", "b", change.Update, map[string]any{"title": "not mine"}),
+	)
+	if ack.Results[0].State != store.Acknowledged || ack.Results[1].Code != store.CodeForbidden {
+		t.Fatalf("after backfill: %+v", ack.Results)
+	}
+}

@@ -79,6 +79,14 @@ var Tables = []schema.Table{
 	{Name: "tasks"}, {Name: "rooms"}, {Name: "bookings"},
 }
 
+// Scopes is the board's scope rule for the sync server
+// (syncserver.Config.Scopes): a row belongs to its workspace, a
+// workspace to itself. Users have no scope: every member may read them.
+var Scopes = map[string]string{
+	"workspaces": "id", "members": "workspace_id", "projects": "workspace_id",
+	"tasks": "workspace_id", "rooms": "workspace_id", "bookings": "workspace_id",
+}
+
 // Statuses are the board's columns, in order.
 var Statuses = []string{"backlog", "doing", "done"}
 

@@ -285,10 +285,82 @@ func (s *Store) Open(ctx context.Context, sc store.Schema) (store.Info, error) {
 	if err != nil {
 		return store.Info{}, fmt.Errorf("pgstore: %w", err)
 	}
+	if err := backfillScopes(ctx, s.pool, scopes, tables, info.Version); err != nil {
+		return store.Info{}, fmt.Errorf("pgstore: record row scopes: %w", err)
+	}
 	s.mu.Lock()
 	s.info, s.tables, s.scopes, s.opened = info, tables, scopes, true
 	s.mu.Unlock()
 	return info, nil
+}
+
+// backfillScopes records the scope of every stored row of a table whose
+// scope rule is new or changed (rows written before it, which pushes did
+// not record), once, under the write lock: _hearth_server remembers the
+// column each table's scopes were recorded for. A row's scope is its
+// merged scope column, stamped by the write that set it, as a push would
+// have recorded it. Deleted rows whose scope column is gone keep no
+// scope: no scoped client receives their tombstones.
+func backfillScopes(ctx context.Context, pool *pgxpool.Pool, rules *store.ScopeRules, tables map[string]*tableShape, version int64) error {
+	// A table opened without a rule forgets its marker: pushes stop
+	// recording its scopes, so a rule given again must start over. (With
+	// instances of different rules on one database, the last to open
+	// wins; run one rule set per database.)
+	markers := []string{}
+	for _, table := range rules.Tables() {
+		markers = append(markers, "scopes:"+table)
+	}
+	if _, err := pool.Exec(ctx, `DELETE FROM _hearth_server WHERE k LIKE 'scopes:%' AND NOT (k = ANY($1))`, markers); err != nil {
+		return err
+	}
+	for _, table := range rules.Tables() {
+		col := rules.Column(table)
+		marker := "scopes:" + table
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", writeLock); err != nil {
+				return err
+			}
+			var done string
+			err := tx.QueryRow(ctx, `SELECT v FROM _hearth_server WHERE k = $1`, marker).Scan(&done)
+			switch {
+			case err == nil && done == col:
+				return nil
+			case err != nil && !errors.Is(err, pgx.ErrNoRows):
+				return err
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM _hearth_scopes WHERE tbl = $1`, table); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, `SELECT pk FROM _hearth_rows WHERE tbl = $1`, table)
+			if err != nil {
+				return err
+			}
+			keys, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+			if err != nil {
+				return err
+			}
+			for _, key := range keys {
+				row, err := rowChanges(ctx, tx, tables[table], key, version)
+				if err != nil {
+					return err
+				}
+				sc := rules.OfRow(table, key, row)
+				if !sc.Known {
+					continue
+				}
+				if _, err := tx.Exec(ctx, `INSERT INTO _hearth_scopes(tbl, pk, scope, hlc, node) VALUES ($1, $2, $3, $4, $5)`,
+					table, key, []byte(sc.Value), int64(sc.Stamp.TS), []byte(sc.Stamp.Node)); err != nil {
+					return err
+				}
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO _hearth_server(k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v`, marker, col)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", table, err)
+		}
+	}
+	return nil
 }
 
 func readVersion(ctx context.Context, q pgx.Tx) (int64, error) {

@@ -191,6 +191,9 @@ func (s *Store) Open(ctx context.Context, sc store.Schema) (store.Info, error) {
 	}
 	s.scopes = scopes
 	s.applier = merge.NewApplier(s.conn, tables, true)
+	if err := s.backfillScopes(); err != nil {
+		return store.Info{}, fmt.Errorf("sqlitestore: record row scopes: %w", err)
+	}
 	s.opened = true
 	head, err := s.head()
 	if err != nil {
@@ -518,6 +521,78 @@ func (s *Store) apply(ctx context.Context, q querier, p *store.Push, c *store.Pu
 		return store.Outcome{}, err
 	}
 	return out, nil
+}
+
+// backfillScopes records the scope of every stored row of a table whose
+// scope rule is new or changed (rows written before it, which pushes did
+// not record), once: _hearth_server remembers the column each table's
+// scopes were recorded for. A row's scope is its merged scope column,
+// stamped by the write that set it, as a push would have recorded it.
+// Deleted rows whose scope column is gone keep no scope: no scoped client
+// receives their tombstones.
+func (s *Store) backfillScopes() error {
+	// A table opened without a rule forgets its marker: pushes stop
+	// recording its scopes, so a rule given again must start over.
+	var markers []string
+	for _, table := range s.scopes.Tables() {
+		markers = append(markers, "scopes:"+table)
+	}
+	list, err := json.Marshal(append([]string{}, markers...))
+	if err != nil {
+		return err
+	}
+	if err := s.exec(`DELETE FROM _hearth_server WHERE k LIKE 'scopes:%' AND k NOT IN (SELECT value FROM json_each(?1))`, string(list)); err != nil {
+		return err
+	}
+	for _, table := range s.scopes.Tables() {
+		col := s.scopes.Column(table)
+		marker := "scopes:" + table
+		rows, err := s.query(`SELECT v FROM _hearth_server WHERE k = ?1`, marker)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 1 && rows[0][0] == col {
+			continue
+		}
+		if err := s.conn.Exec("BEGIN IMMEDIATE"); err != nil {
+			return err
+		}
+		err = s.backfillTable(table, marker, col)
+		if err == nil {
+			err = s.conn.Exec("COMMIT")
+		}
+		if err != nil {
+			s.conn.Exec("ROLLBACK")
+			return fmt.Errorf("%s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) backfillTable(table, marker, col string) error {
+	if err := s.exec(`DELETE FROM _hearth_scopes WHERE tbl = ?1`, table); err != nil {
+		return err
+	}
+	keys, err := s.query(`SELECT pk FROM _hearth_rows WHERE tbl = ?1`, table)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		key, _ := k[0].([]byte)
+		row, err := s.applier.RowChanges(table, key, s.info.Version)
+		if err != nil {
+			return err
+		}
+		sc := s.scopes.OfRow(table, key, row)
+		if !sc.Known {
+			continue
+		}
+		if err := s.exec(`INSERT INTO _hearth_scopes(tbl, pk, scope, hlc, node) VALUES (?1, ?2, ?3, ?4, ?5)`,
+			table, key, sc.Value, int64(sc.Stamp.TS), sc.Stamp.Node); err != nil {
+			return err
+		}
+	}
+	return s.exec(`INSERT INTO _hearth_server(k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v`, marker, col)
 }
 
 // rowScope is a row's recorded scope.

@@ -80,6 +80,14 @@ func (r *ScopeRules) Tables() []string {
 	return out
 }
 
+// Column is the scope column of a table ("" without a rule).
+func (r *ScopeRules) Column(table string) string {
+	if r == nil {
+		return ""
+	}
+	return r.tables[table].name
+}
+
 // Next is a row's scope after a change, given its scope before. The
 // scope column merges like any field (the write with the greatest stamp
 // wins, an insert writing every field), so a change that loses the merge
