@@ -96,6 +96,13 @@ type Config struct {
 	// MaxSnapshotChunk caps the rows of one snapshot chunk (default
 	// 5000).
 	MaxSnapshotChunk int
+	// CompactInterval, when positive, compacts the log that often,
+	// keeping the newest CompactKeep entries (default 100,000): older
+	// entries are dropped (the rows hold their effect), and a client whose
+	// cursor is older gets the current state instead, as a snapshot
+	// streamed in its log messages.
+	CompactInterval time.Duration
+	CompactKeep     int64
 	// WriteTimeout bounds sending one message (default 10s); a client
 	// that does not read is disconnected.
 	WriteTimeout time.Duration
@@ -157,6 +164,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxSnapshotChunk <= 0 {
 		cfg.MaxSnapshotChunk = 5000
 	}
+	if cfg.CompactKeep <= 0 {
+		cfg.CompactKeep = 100_000
+	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 10 * time.Second
 	}
@@ -213,7 +223,46 @@ func New(cfg Config) (*Server, error) {
 			logger.Warn("sync: watching the shared log head failed; retrying", "err", err)
 		}
 	}
+	if cfg.CompactInterval > 0 {
+		s.wg.Add(1)
+		go s.compactPeriodically()
+	}
 	return s, nil
+}
+
+// Compact drops the log entries up to position before (see
+// store.Store.Compact) and returns the log's floor.
+func (s *Server) Compact(ctx context.Context, before int64) (int64, error) {
+	floor, err := s.store.Compact(ctx, before)
+	if err != nil {
+		return 0, fmt.Errorf("syncserver: %w", err)
+	}
+	return floor, nil
+}
+
+func (s *Server) compactPeriodically() {
+	defer s.wg.Done()
+	tick := time.NewTicker(s.cfg.CompactInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.shutdown:
+			return
+		case <-tick.C:
+		}
+		head, _ := s.head.get()
+		if head <= s.cfg.CompactKeep {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.CompactInterval)
+		floor, err := s.Compact(ctx, head-s.cfg.CompactKeep)
+		cancel()
+		if err != nil {
+			s.log.Warn("sync: compacting the log failed", "err", err)
+			continue
+		}
+		s.log.Info("sync: log compacted", "floor", floor, "head", head)
+	}
 }
 
 // Handler is the server as an http.Handler, to mount at the sync

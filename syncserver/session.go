@@ -39,7 +39,10 @@ type session struct {
 	schema     int64
 	subscribed bool
 	// pos is the log position streamed to the client so far.
-	pos       int64
+	pos int64
+	// resync, while the client catches up past a compacted log, is the
+	// snapshot streamed to it instead.
+	resync    *resync
 	badFrames int
 
 	// ident is who opened the connection; its expiry ends the session.
@@ -415,8 +418,15 @@ func (c *session) checksums(m wire.ChecksumRequest) bool {
 // are left out (it has them), but Upto covers them so its cursor moves.
 func (c *session) pump() error {
 	s := c.srv
+	if c.resync != nil {
+		return c.pumpSnapshot()
+	}
 	known, _ := s.head.get()
 	entries, packed, head, err := s.readLog(c.ctx, c.pos, s.cfg.LogBatch, max(known, c.pos+1))
+	if errors.Is(err, store.ErrCompacted) {
+		c.resync = &resync{at: -1}
+		return c.pumpSnapshot()
+	}
 	if err != nil {
 		return err
 	}
@@ -427,6 +437,47 @@ func (c *session) pump() error {
 	msg.Entries, msg.Evict, err = c.filterEntries(entries, packed)
 	if err != nil {
 		return err
+	}
+	if err := c.send(msg); err != nil {
+		return err
+	}
+	c.pulled(msg)
+	c.pos = msg.Upto
+	return nil
+}
+
+// resync is a snapshot streamed as log messages: where it started and
+// the last row sent.
+type resync struct {
+	at   int64
+	next merge.Cursor
+}
+
+// pumpSnapshot sends the next page of the current state to a client
+// whose cursor is older than the compacted log. The rows go as changes
+// (merged like any, so reading them while writes go on is safe); Upto
+// stays at the client's cursor until the last page, which moves it to
+// the position the snapshot started at, from where the log goes on. Any
+// client handles this, old ones included: to them it is log traffic.
+//
+// A scoped client gets its scopes' rows; rows that left its scopes while
+// it was away (their moves compacted) are not evicted.
+func (c *session) pumpSnapshot() error {
+	s := c.srv
+	r := c.resync
+	chunk, err := s.store.Snapshot(c.ctx, r.at, r.next, s.cfg.LogBatch, c.access.view())
+	if err != nil {
+		return err
+	}
+	r.at, r.next = chunk.At, chunk.Next
+	head, _ := s.head.get()
+	msg := wire.Changes{Upto: c.pos, Head: max(head, chunk.At)}
+	for _, ch := range c.chunkChanges(chunk.Changes, false) {
+		msg.Entries = append(msg.Entries, wire.Entry{Pos: chunk.At, Change: ch})
+	}
+	if chunk.Done {
+		msg.Upto = max(chunk.At, c.pos)
+		c.resync = nil
 	}
 	if err := c.send(msg); err != nil {
 		return err

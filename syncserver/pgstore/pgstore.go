@@ -119,6 +119,14 @@ CREATE TABLE IF NOT EXISTS _hearth_scopes(
 	node bytea NOT NULL,
 	PRIMARY KEY (tbl, pk)
 );
+CREATE TABLE IF NOT EXISTS _hearth_acked(
+	client bytea NOT NULL,
+	seq bigint NOT NULL,
+	pos bigint NOT NULL,
+	flag bytea,
+	PRIMARY KEY (client, seq)
+);
+ALTER TABLE _hearth_head ADD COLUMN IF NOT EXISTS floor bigint NOT NULL DEFAULT 0;
 ALTER TABLE _hearth_log ADD COLUMN IF NOT EXISTS scope bytea;
 ALTER TABLE _hearth_log ADD COLUMN IF NOT EXISTS prev bytea;
 `
@@ -605,7 +613,8 @@ func (ps *pushState) prepare(ctx context.Context) error {
 	b := &pgx.Batch{}
 	b.Queue("SELECT pg_advisory_xact_lock($1)", writeLock)
 	b.Queue(`SELECT head FROM _hearth_head`).QueryRow(func(row pgx.Row) error { return row.Scan(&ps.head) })
-	b.Queue(`SELECT seq, pos, flag FROM _hearth_log WHERE client = $1 AND seq = ANY($2)`, client, seqs).Query(func(rows pgx.Rows) error {
+	b.Queue(`SELECT seq, pos, flag FROM _hearth_log WHERE client = $1 AND seq = ANY($2)
+		UNION ALL SELECT seq, pos, flag FROM _hearth_acked WHERE client = $1 AND seq = ANY($2)`, client, seqs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var seq, pos int64
 			var flag []byte
@@ -876,7 +885,7 @@ func (s *Store) Log(ctx context.Context, after int64, limit int) ([]store.Entry,
 	}
 	// One statement, so one snapshot: the head and the entries up to it.
 	// The LEFT JOIN gives a row (head, NULLs) when no entry follows.
-	rows, err := s.pool.Query(ctx, `SELECT h.head, l.pos, l.client, l.tbl, l.pk, l.op, l.cols, l.hlc, l.node, l.sv, l.scope, l.prev
+	rows, err := s.pool.Query(ctx, `SELECT h.head, h.floor, l.pos, l.client, l.tbl, l.pk, l.op, l.cols, l.hlc, l.node, l.sv, l.scope, l.prev
 		FROM _hearth_head h LEFT JOIN LATERAL (
 			SELECT * FROM _hearth_log WHERE pos > $1 AND pos <= h.head ORDER BY pos LIMIT $2
 		) l ON true ORDER BY l.pos`, after, limit)
@@ -885,14 +894,18 @@ func (s *Store) Log(ctx context.Context, after int64, limit int) ([]store.Entry,
 	}
 	defer rows.Close()
 	var out []store.Entry
-	var head int64
+	var head, floor int64
 	for rows.Next() {
 		var e store.Entry
 		var pos, ts, sv *int64
 		var client, node, cols, scope, prev []byte
 		var op, tbl *string
-		if err := rows.Scan(&head, &pos, &client, &tbl, &e.Key, &op, &cols, &ts, &node, &sv, &scope, &prev); err != nil {
+		if err := rows.Scan(&head, &floor, &pos, &client, &tbl, &e.Key, &op, &cols, &ts, &node, &sv, &scope, &prev); err != nil {
 			return nil, 0, fmt.Errorf("pgstore: read log: %w", err)
+		}
+		if after < floor {
+			rows.Close()
+			return nil, 0, fmt.Errorf("pgstore: read log after %d: %w (floor %d)", after, store.ErrCompacted, floor)
 		}
 		if pos == nil {
 			continue // no entries after the position
@@ -1043,6 +1056,43 @@ func (s *Store) Row(ctx context.Context, table string, key []byte) ([]change.Cha
 		return nil, store.Scope{}, fmt.Errorf("pgstore: read row: %w", err)
 	}
 	return row, sc, nil
+}
+
+// Compact implements store.Store. It takes the write lock, so no push
+// appends meanwhile.
+func (s *Store) Compact(ctx context.Context, before int64) (int64, error) {
+	if _, _, err := s.ready(); err != nil {
+		return 0, err
+	}
+	var floor int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", writeLock); err != nil {
+			return err
+		}
+		var head int64
+		if err := tx.QueryRow(ctx, `SELECT head, floor FROM _hearth_head`).Scan(&head, &floor); err != nil {
+			return err
+		}
+		before = min(before, head)
+		if before <= floor {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO _hearth_acked(client, seq, pos, flag) SELECT client, seq, pos, flag FROM _hearth_log WHERE pos <= $1 AND seq IS NOT NULL ON CONFLICT DO NOTHING`, before); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM _hearth_log WHERE pos <= $1`, before); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE _hearth_head SET floor = $1`, before); err != nil {
+			return err
+		}
+		floor = before
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: compact: %w", err)
+	}
+	return floor, nil
 }
 
 // Checksums implements store.Store: the same fingerprint as

@@ -50,6 +50,13 @@ CREATE TABLE IF NOT EXISTS _hearth_refused(
 	detail TEXT NOT NULL,
 	PRIMARY KEY (client, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _hearth_acked(
+	client TEXT NOT NULL,
+	seq INTEGER NOT NULL,
+	pos INTEGER NOT NULL,
+	flag TEXT,
+	PRIMARY KEY (client, seq)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS _hearth_scopes(
 	tbl TEXT NOT NULL,
 	pk BLOB NOT NULL,
@@ -68,10 +75,12 @@ var logScopeColumns = []string{"scope", "prev"}
 // Store is a store.Store on one SQLite connection. Its methods serialize
 // on a mutex: SQLite has one writer anyway, and reads are short.
 type Store struct {
-	mu      sync.Mutex
-	conn    *sqlite3.Conn
-	info    store.Info
-	scopes  *store.ScopeRules
+	mu     sync.Mutex
+	conn   *sqlite3.Conn
+	info   store.Info
+	scopes *store.ScopeRules
+	// floor is the compacted log's floor (see Compact).
+	floor   int64
 	applier *merge.Applier
 	stmts   map[string]*sqlite3.Stmt
 	opened  bool
@@ -191,6 +200,11 @@ func (s *Store) Open(ctx context.Context, sc store.Schema) (store.Info, error) {
 	}
 	s.scopes = scopes
 	s.applier = merge.NewApplier(s.conn, tables, true)
+	floor, err := s.query(`SELECT coalesce((SELECT CAST(v AS INTEGER) FROM _hearth_server WHERE k = 'floor'), 0)`)
+	if err != nil {
+		return store.Info{}, fmt.Errorf("sqlitestore: %w", err)
+	}
+	s.floor, _ = floor[0][0].(int64)
 	if err := s.backfillScopes(); err != nil {
 		return store.Info{}, fmt.Errorf("sqlitestore: record row scopes: %w", err)
 	}
@@ -305,7 +319,9 @@ func (s *Store) head() (int64, error) {
 	if !ok {
 		return 0, fmt.Errorf("sqlitestore: log head is %T, not an integer", rows[0][0])
 	}
-	return head, nil
+	// A compaction may have emptied the log (AUTOINCREMENT still never
+	// reuses a position).
+	return max(head, s.floor), nil
 }
 
 // querier runs an invariant's read queries on the store's connection,
@@ -393,11 +409,12 @@ func (s *Store) push(ctx context.Context, p *store.Push, check store.Checker) (s
 // outcome.
 func (s *Store) repeat(client string, c *store.Pushed) (store.Outcome, bool, error) {
 	out := store.Outcome{Seq: c.Seq}
-	rows, err := s.query(`SELECT pos, coalesce(flag, '') FROM _hearth_log WHERE client = ?1 AND seq = ?2`, client, c.Seq)
+	rows, err := s.query(`SELECT pos, coalesce(flag, '') FROM _hearth_log WHERE client = ?1 AND seq = ?2
+		UNION ALL SELECT pos, coalesce(flag, '') FROM _hearth_acked WHERE client = ?1 AND seq = ?2`, client, c.Seq)
 	if err != nil {
 		return out, false, err
 	}
-	if len(rows) == 1 {
+	if len(rows) > 0 {
 		out.Pos, _ = rows[0][0].(int64)
 		out.State = store.Acknowledged
 		if flag, _ := rows[0][1].(string); flag != "" {
@@ -642,6 +659,9 @@ func (s *Store) Log(ctx context.Context, after int64, limit int) ([]store.Entry,
 		return nil, 0, err
 	}
 	defer s.mu.Unlock()
+	if after < s.floor {
+		return nil, 0, fmt.Errorf("sqlitestore: read log after %d: %w (floor %d)", after, store.ErrCompacted, s.floor)
+	}
 	st, err := s.stmt(`SELECT pos, client, tbl, pk, op, cols, hlc, node, sv, scope, prev FROM _hearth_log WHERE pos > ?1 ORDER BY pos LIMIT ?2`)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlitestore: read log: %w", err)
@@ -801,6 +821,41 @@ func (s *Store) Row(ctx context.Context, table string, key []byte) ([]change.Cha
 		return nil, store.Scope{}, fmt.Errorf("sqlitestore: read row scope: %w", err)
 	}
 	return row, sc, nil
+}
+
+// Compact implements store.Store.
+func (s *Store) Compact(ctx context.Context, before int64) (int64, error) {
+	if err := s.lock(); err != nil {
+		return 0, err
+	}
+	defer s.mu.Unlock()
+	head, err := s.head()
+	if err != nil {
+		return 0, err
+	}
+	before = min(before, head)
+	if before <= s.floor {
+		return s.floor, nil
+	}
+	if err := s.conn.Exec("BEGIN IMMEDIATE"); err != nil {
+		return 0, fmt.Errorf("sqlitestore: compact: %w", err)
+	}
+	err = s.exec(`INSERT OR IGNORE INTO _hearth_acked(client, seq, pos, flag) SELECT client, seq, pos, flag FROM _hearth_log WHERE pos <= ?1 AND seq IS NOT NULL`, before)
+	if err == nil {
+		err = s.exec(`DELETE FROM _hearth_log WHERE pos <= ?1`, before)
+	}
+	if err == nil {
+		err = s.exec(`INSERT INTO _hearth_server(k, v) VALUES ('floor', ?1) ON CONFLICT(k) DO UPDATE SET v = excluded.v`, before)
+	}
+	if err == nil {
+		err = s.conn.Exec("COMMIT")
+	}
+	if err != nil {
+		s.conn.Exec("ROLLBACK")
+		return 0, fmt.Errorf("sqlitestore: compact: %w", err)
+	}
+	s.floor = before
+	return before, nil
 }
 
 // Checksums implements store.Store.

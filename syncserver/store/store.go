@@ -152,6 +152,10 @@ type Chunk struct {
 // position beyond the log, say).
 var ErrBadRequest = errors.New("bad request")
 
+// ErrCompacted is wrapped by Log's error for a position older than the
+// compacted log keeps: the caller must read the state by snapshot.
+var ErrCompacted = errors.New("the log before this position was compacted")
+
 // Store is the server's storage.
 type Store interface {
 	// Open brings the store to the app's schema and describes it.
@@ -170,6 +174,12 @@ type Store interface {
 	// Row returns a row's stored state as changes (none if the store
 	// never saw it) and its scope.
 	Row(ctx context.Context, table string, key []byte) ([]change.Change, Scope, error)
+	// Compact drops the log entries up to position before (at most the
+	// head): the merged rows hold their effect already. It keeps the
+	// verdicts of the pushes they record (pushes stay idempotent) and
+	// returns the compacted floor: Log after an older position fails with
+	// ErrCompacted from then on.
+	Compact(ctx context.Context, before int64) (floor int64, err error)
 	// Checksums fingerprints the synced tables and returns the head they
 	// correspond to.
 	Checksums(ctx context.Context) (int64, map[string]checksum.Sum, error)
