@@ -11,7 +11,9 @@ import (
 	"github.com/hearthdb/hearth/syncworker/wire"
 )
 
-// AllScopes in a grant stands for every scope (an admin, a server tool).
+// AllScopes, in the scopes Config.Grants returns, stands for every scope
+// (an admin, a server tool). Only Grants can give it: a credential's own
+// scopes are taken literally, since scope ids may be data users create.
 const AllScopes = "*"
 
 // access is what one connection may read and write, from its identity
@@ -33,19 +35,21 @@ type access struct {
 
 func newAccess(s *Server, id Identity) *access {
 	a := &access{rules: s.scopes, ident: id, tables: s.cfg.TableAccess}
-	read, write := id.Scopes, id.Scopes
-	if s.cfg.Grants != nil {
-		read, write = s.cfg.Grants(id)
+	if s.cfg.Grants == nil {
+		a.read, _ = scopeSet(id.Scopes, false)
+		a.write = a.read
+		return a
 	}
-	a.read, a.readAll = scopeSet(read)
-	a.write, a.writeAll = scopeSet(write)
+	read, write := s.cfg.Grants(id)
+	a.read, a.readAll = scopeSet(read, true)
+	a.write, a.writeAll = scopeSet(write, true)
 	return a
 }
 
-func scopeSet(list []string) (map[string]bool, bool) {
+func scopeSet(list []string, wildcard bool) (map[string]bool, bool) {
 	set := make(map[string]bool, len(list))
 	for _, sc := range list {
-		if sc == AllScopes {
+		if wildcard && sc == AllScopes {
 			return nil, true
 		}
 		set[sc] = true

@@ -34,6 +34,8 @@ CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT NOT NULL DEFAULT '')`}
 func scopedServer(t *testing.T, db *backend) *harness {
 	return db.server(t, syncserver.Config{
 		Migrations: []store.Migration{scopedMigration}, Tables: scopedTables, Scopes: scopeRules,
+		// The test identities' scopes are trusted: "*" is the admin.
+		Grants: func(id syncserver.Identity) (read, write []string) { return id.Scopes, id.Scopes },
 		Identify: func(r *http.Request) (syncserver.Identity, error) {
 			q := r.URL.Query()
 			id := syncserver.Identity{Principal: q.Get("user")}
@@ -465,5 +467,21 @@ func testScopesBackfillExistingRows(t *testing.T, db *backend) {
 	)
 	if ack.Results[0].State != store.Acknowledged || ack.Results[1].Code != store.CodeForbidden {
 		t.Fatalf("after backfill: %+v", ack.Results)
+	}
+}
+
+// TestCredentialWildcardIsLiteral: without Config.Grants a credential's
+// "*" is a scope name like any, not every scope.
+func TestCredentialWildcardIsLiteral(t *testing.T) {
+	h := newHarness(t, syncserver.Config{
+		Migrations: []store.Migration{scopedMigration}, Tables: scopedTables, Scopes: scopeRules,
+		Identify: func(r *http.Request) (syncserver.Identity, error) {
+			return syncserver.Identity{Principal: "eve", Scopes: []string{"*"}}, nil
+		},
+	})
+	eve := rawSession(t, h.url, "eve", nil)
+	ack := eve.push(eve.change("tasks", "x", change.Insert, map[string]any{"workspace_id": "w1"}))
+	if ack.Results[0].Code != store.CodeForbidden {
+		t.Fatalf("a credential's * wrote w1: %+v", ack.Results[0])
 	}
 }

@@ -63,8 +63,8 @@ type Config struct {
 	// change (else FORBIDDEN). See PROTOCOL.md, Scopes.
 	Scopes map[string]string
 	// Grants maps an identity to the scopes it reads and writes; nil
-	// grants both Identity.Scopes (a JWT's ws claim). AllScopes ("*")
-	// grants every scope.
+	// grants both Identity.Scopes (a JWT's ws claim), taken literally.
+	// AllScopes ("*") returned here grants every scope.
 	Grants func(id Identity) (read, write []string)
 	// TableAccess decides access to synced tables without a scope rule;
 	// nil lets every authenticated user read and write them.
