@@ -126,6 +126,7 @@ CREATE TABLE IF NOT EXISTS _hearth_acked(
 	flag bytea,
 	PRIMARY KEY (client, seq)
 );
+CREATE INDEX IF NOT EXISTS _hearth_scopes_by_scope ON _hearth_scopes(scope, tbl, pk);
 ALTER TABLE _hearth_head ADD COLUMN IF NOT EXISTS floor bigint NOT NULL DEFAULT 0;
 ALTER TABLE _hearth_log ADD COLUMN IF NOT EXISTS scope bytea;
 ALTER TABLE _hearth_log ADD COLUMN IF NOT EXISTS prev bytea;
@@ -957,7 +958,7 @@ func (s *Store) Snapshot(ctx context.Context, at int64, after merge.Cursor, limi
 		}
 		filter := newViewFilter(s.scoping(), view)
 		var total int64
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM _hearth_rows r WHERE `+filter.where(1), filter.args()...).Scan(&total); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM (`+filter.rows(1)+`) v`, filter.args()...).Scan(&total); err != nil {
 			return err
 		}
 		page, err := snapshotPage(ctx, tx, tables, after, limit, info.Version, filter)
@@ -982,42 +983,41 @@ func (s *Store) scoping() *store.ScopeRules {
 	return s.scopes
 }
 
-// viewFilter selects the _hearth_rows r of a snapshot view: rows of
-// tables without a scope rule and rows whose recorded scope the view
-// lists. A row of another scope costs an index probe of _hearth_scopes,
-// never a read of its state.
+// viewFilter is a snapshot view: the rows of tables without a scope rule,
+// read from _hearth_rows, and those of the view's scopes, read from
+// _hearth_scopes by its scope index, so that rows of other scopes are
+// never visited, let alone read as row state.
 type viewFilter struct {
 	all            bool
-	tables, scopes [][]byte
+	tables, scopes []string
 }
 
 func newViewFilter(rules *store.ScopeRules, view *store.View) viewFilter {
 	if view == nil {
 		return viewFilter{all: true}
 	}
-	f := viewFilter{tables: [][]byte{}, scopes: [][]byte{}}
-	for _, t := range rules.Tables() {
-		f.tables = append(f.tables, []byte(t))
-	}
-	for _, sc := range view.Scopes {
-		f.scopes = append(f.scopes, []byte(sc))
-	}
-	return f
+	return viewFilter{tables: append([]string{}, rules.Tables()...), scopes: append([]string{}, view.Scopes...)}
 }
 
-// where is the condition, with its two arguments numbered from n.
-func (f viewFilter) where(n int) string {
+// rows is a query of the view's (tbl, pk), its arguments numbered from
+// n (two of them: the scoped tables and the scopes).
+func (f viewFilter) rows(n int) string {
 	if f.all {
-		return "true"
+		return `SELECT tbl, pk FROM _hearth_rows`
 	}
-	return fmt.Sprintf(`(NOT (convert_to(r.tbl, 'UTF8') = ANY($%d)) OR (SELECT sc.scope FROM _hearth_scopes sc WHERE sc.tbl = r.tbl AND sc.pk = r.pk) = ANY($%d))`, n, n+1)
+	return fmt.Sprintf(`SELECT tbl, pk FROM _hearth_rows WHERE NOT (tbl = ANY($%[1]d::text[]))
+		UNION ALL SELECT tbl, pk FROM _hearth_scopes WHERE scope = ANY($%[2]d::bytea[]) AND tbl = ANY($%[1]d::text[])`, n, n+1)
 }
 
 func (f viewFilter) args() []any {
 	if f.all {
 		return nil
 	}
-	return []any{f.tables, f.scopes}
+	scopes := make([][]byte, len(f.scopes))
+	for i, sc := range f.scopes {
+		scopes[i] = []byte(sc)
+	}
+	return []any{f.tables, scopes}
 }
 
 // Row implements store.Store.

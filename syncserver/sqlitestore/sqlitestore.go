@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS _hearth_scopes(
 	node TEXT NOT NULL,
 	PRIMARY KEY (tbl, pk)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS _hearth_scopes_by_scope ON _hearth_scopes(scope, tbl, pk);
 `
 
 // logScopeColumns are the log's columns added after its first release:
@@ -752,13 +753,20 @@ func (s *Store) Snapshot(ctx context.Context, at int64, after merge.Cursor, limi
 	return chunk, nil
 }
 
-// viewFilter selects the _hearth_rows r of a view: rows of tables
-// without a scope rule, and rows whose recorded scope the view lists.
-// Rows of other scopes are skipped by an index probe of _hearth_scopes
-// each, never read as row state. The scoped tables and the scopes are
-// bound as JSON arrays (?1, ?2).
-const viewFilter = `(r.tbl NOT IN (SELECT value FROM json_each(?1))
-	OR (SELECT scope FROM _hearth_scopes sc WHERE sc.tbl = r.tbl AND sc.pk = r.pk) IN (SELECT value FROM json_each(?2)))`
+// A view's rows are those of the tables without a scope rule, read from
+// _hearth_rows, and those of the view's scopes, read from _hearth_scopes
+// by its scope index: rows of other scopes are never visited, let alone
+// read as row state. The scoped tables and the scopes are bound as JSON
+// arrays (?1, ?2).
+const (
+	viewCount = `SELECT (SELECT count(*) FROM _hearth_rows WHERE tbl NOT IN (SELECT value FROM json_each(?1)))
+		+ (SELECT count(*) FROM _hearth_scopes WHERE scope IN (SELECT value FROM json_each(?2)) AND tbl IN (SELECT value FROM json_each(?1)))`
+	viewPage = `SELECT tbl, pk FROM (
+		SELECT tbl, pk FROM _hearth_rows WHERE tbl NOT IN (SELECT value FROM json_each(?1)) AND (tbl, pk) > (?3, ?4)
+		UNION ALL
+		SELECT tbl, pk FROM _hearth_scopes WHERE scope IN (SELECT value FROM json_each(?2)) AND tbl IN (SELECT value FROM json_each(?1)) AND (tbl, pk) > (?3, ?4)
+	) ORDER BY tbl, pk LIMIT ?5`
+)
 
 func (s *Store) viewSnapshot(after merge.Cursor, limit int, view *store.View) (store.Chunk, error) {
 	var chunk store.Chunk
@@ -770,7 +778,7 @@ func (s *Store) viewSnapshot(after merge.Cursor, limit int, view *store.View) (s
 	if err != nil {
 		return chunk, err
 	}
-	counted, err := s.query(`SELECT count(*) FROM _hearth_rows r WHERE `+viewFilter, string(tables), string(scopes))
+	counted, err := s.query(viewCount, string(tables), string(scopes))
 	if err != nil {
 		return chunk, err
 	}
@@ -779,8 +787,7 @@ func (s *Store) viewSnapshot(after merge.Cursor, limit int, view *store.View) (s
 	if key == nil {
 		key = []byte{}
 	}
-	rows, err := s.query(`SELECT r.tbl, r.pk FROM _hearth_rows r WHERE (r.tbl, r.pk) > (?3, ?4) AND `+viewFilter+` ORDER BY r.tbl, r.pk LIMIT ?5`,
-		string(tables), string(scopes), after.Table, key, int64(limit))
+	rows, err := s.query(viewPage, string(tables), string(scopes), after.Table, key, int64(limit))
 	if err != nil {
 		return chunk, err
 	}
