@@ -485,3 +485,39 @@ func TestCredentialWildcardIsLiteral(t *testing.T) {
 		t.Fatalf("a credential's * wrote w1: %+v", ack.Results[0])
 	}
 }
+
+// TestClientAddScopes: a device subscribed to w1 of its w1..w3 holds w1
+// only; AddScopes("w2") pulls w2's rows and its live changes, never w3.
+func TestClientAddScopes(t *testing.T) { forEachStore(t, testClientAddScopes) }
+
+func testClientAddScopes(t *testing.T, db *backend) {
+	h := scopedServer(t, db)
+	admin := rawSession(t, asUser(h, "admin", "*"), "admin", nil)
+	var batch []wire.Pushed
+	for _, ws := range []string{"w1", "w2", "w3"} {
+		batch = append(batch, admin.change("workspaces", ws, change.Insert, map[string]any{"name": ws}))
+		for i := range 4 {
+			batch = append(batch, admin.change("tasks", fmt.Sprintf("%s-t%d", ws, i), change.Insert, map[string]any{"workspace_id": ws}))
+		}
+	}
+	admin.push(batch...)
+	cfg := fastConfig(asUser(h, "ann", "w1", "w2", "w3"))
+	cfg.Scopes = []string{"w1"}
+	d := newDevice(t, "ann", h, []store.Migration{scopedMigration}, cfg).start()
+	spaces := func() string {
+		return dumpRows(d.query(`SELECT workspace_id, count(*) FROM tasks GROUP BY 1 ORDER BY 1`))
+	}
+	waitFor(t, "w1 only", func() bool { return spaces() == dumpRows([][]any{{"w1", int64(4)}}) })
+	d.synced(h)
+	d.client.AddScopes("w2")
+	waitFor(t, "w2 added", func() bool { return spaces() == dumpRows([][]any{{"w1", int64(4)}, {"w2", int64(4)}}) })
+	admin.push(
+		admin.change("tasks", "w2-live", change.Insert, map[string]any{"workspace_id": "w2"}),
+		admin.change("tasks", "w3-live", change.Insert, map[string]any{"workspace_id": "w3"}),
+	)
+	waitFor(t, "w2's live change", func() bool { return spaces() == dumpRows([][]any{{"w1", int64(4)}, {"w2", int64(5)}}) })
+	d.synced(h)
+	if got := spaces(); got != dumpRows([][]any{{"w1", int64(4)}, {"w2", int64(5)}}) {
+		t.Fatalf("after w3's change: %s", got)
+	}
+}
