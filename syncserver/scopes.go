@@ -101,7 +101,7 @@ func (a *access) reads(table string, sc store.Scope) bool {
 		return a.tableRead(table)
 	}
 	if !sc.Known {
-		return false
+		return a.rules.Derived(table)
 	}
 	if a.subscribed != nil {
 		return a.subscribed[sc.Value]

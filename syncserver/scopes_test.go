@@ -1,6 +1,7 @@
 package syncserver_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -31,8 +32,9 @@ CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT NOT NULL DEFAULT '')`}
 
 // scopedServer runs the scoped app; a connection's identity comes from
 // its URL: ?user=…&ws=a,b (the JWT verifier's sub and ws, for tests).
-func scopedServer(t *testing.T, db *backend) *harness {
+func scopedServer(t *testing.T, db *backend, invariants ...syncserver.Invariant) *harness {
 	return db.server(t, syncserver.Config{
+		Invariants: invariants,
 		Migrations: []store.Migration{scopedMigration}, Tables: scopedTables, Scopes: scopeRules,
 		// The test identities' scopes are trusted: "*" is the admin.
 		Grants: func(id syncserver.Identity) (read, write []string) { return id.Scopes, id.Scopes },
@@ -519,5 +521,53 @@ func testClientAddScopes(t *testing.T, db *backend) {
 	d.synced(h)
 	if got := spaces(); got != dumpRows([][]any{{"w1", int64(4)}, {"w2", int64(5)}}) {
 		t.Fatalf("after w3's change: %s", got)
+	}
+}
+
+// TestViolationsFollowTheirRowsScope: an invariant's violation row quotes
+// the row it is about, so it reaches only the readers of that row's
+// scope; one about an unscoped row reaches everyone.
+func TestViolationsFollowTheirRowsScope(t *testing.T) {
+	forEachStore(t, testViolationsFollowTheirRowsScope)
+}
+
+func testViolationsFollowTheirRowsScope(t *testing.T, db *backend) {
+	noBad := func(ctx context.Context, q store.Querier, ch syncserver.Change) (string, error) {
+		for _, col := range []string{"title", "body"} {
+			if v, ok := ch.Values[col].(string); ok && strings.HasPrefix(v, "bad") {
+				return fmt.Sprintf("%s %v is %q", ch.Table, ch.Key[0], v), nil
+			}
+		}
+		return "", nil
+	}
+	h := scopedServer(t, db, noBad)
+	w1 := newDevice(t, "w1", h, []store.Migration{scopedMigration}, fastConfig(asUser(h, "ann", "w1"))).start()
+	admin := rawSession(t, asUser(h, "admin", "*"), "admin", nil)
+	ack := admin.push(
+		admin.change("tasks", "secret", change.Insert, map[string]any{"workspace_id": "w2", "title": "bad secret of w2"}),
+		admin.change("tasks", "open", change.Insert, map[string]any{"workspace_id": "w1", "title": "bad but mine"}),
+		admin.change("notes", "n", change.Insert, map[string]any{"body": "bad note"}),
+	)
+	for _, r := range ack.Results {
+		if r.State != store.Flagged {
+			t.Fatalf("want flagged: %+v", r)
+		}
+	}
+	w2 := newDevice(t, "w2", h, []store.Migration{scopedMigration}, fastConfig(asUser(h, "bob", "w2"))).start()
+	for _, c := range []struct {
+		d    *device
+		want string
+	}{{w1, "notes n is \"bad note\";tasks open is \"bad but mine\""}, {w2, "notes n is \"bad note\";tasks secret is \"bad secret of w2\""}} {
+		waitFor(t, c.d.name+"'s violations", func() bool {
+			var got []string
+			for _, r := range c.d.query(`SELECT message FROM _hearth_violations ORDER BY message`) {
+				got = append(got, r[0].(string))
+			}
+			return strings.Join(got, ";") == c.want
+		})
+	}
+	w1.synced(h)
+	if got := w1.query(`SELECT message FROM _hearth_violations WHERE message LIKE '%secret%'`); len(got) != 0 {
+		t.Fatalf("w1 received w2's violation: %v", got)
 	}
 }

@@ -323,6 +323,9 @@ func backfillScopes(ctx context.Context, pool *pgxpool.Pool, rules *store.ScopeR
 		return err
 	}
 	for _, table := range rules.Tables() {
+		if rules.Derived(table) {
+			continue // set by pushes only: violations of older pushes keep none
+		}
 		col := rules.Column(table)
 		marker := "scopes:" + table
 		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -836,7 +839,12 @@ func (ps *pushState) apply(ctx context.Context, q *txQuerier, c *store.Pushed, c
 	if err := ps.merge(ctx, &v); err != nil {
 		return store.Outcome{}, fmt.Errorf("record violation: %w", err)
 	}
-	if _, err := ps.appendLog("", 0, &v, store.Scope{}, store.Scope{}); err != nil {
+	if c.Scope.Known {
+		ps.queue(`INSERT INTO _hearth_scopes(tbl, pk, scope, hlc, node) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (tbl, pk) DO UPDATE SET scope = excluded.scope, hlc = excluded.hlc, node = excluded.node`,
+			v.Table, v.Key, []byte(c.Scope.Value), int64(stamp.TS), []byte(stamp.Node))
+	}
+	if _, err := ps.appendLog("", 0, &v, c.Scope, c.Scope); err != nil {
 		return store.Outcome{}, err
 	}
 	return out, nil
@@ -984,8 +992,9 @@ func (s *Store) scoping() *store.ScopeRules {
 }
 
 // viewFilter is a snapshot view: the rows of tables without a scope rule,
-// read from _hearth_rows, and those of the view's scopes, read from
-// _hearth_scopes by its scope index, so that rows of other scopes are
+// read from _hearth_rows, those of the view's scopes, read from
+// _hearth_scopes by its scope index, and violations about rows without a
+// scope, so that rows of other scopes are
 // never visited, let alone read as row state.
 type viewFilter struct {
 	all            bool
@@ -1006,7 +1015,9 @@ func (f viewFilter) rows(n int) string {
 		return `SELECT tbl, pk FROM _hearth_rows`
 	}
 	return fmt.Sprintf(`SELECT tbl, pk FROM _hearth_rows WHERE NOT (tbl = ANY($%[1]d::text[]))
-		UNION ALL SELECT tbl, pk FROM _hearth_scopes WHERE scope = ANY($%[2]d::bytea[]) AND tbl = ANY($%[1]d::text[])`, n, n+1)
+		UNION ALL SELECT tbl, pk FROM _hearth_scopes WHERE scope = ANY($%[2]d::bytea[]) AND tbl = ANY($%[1]d::text[])
+		UNION ALL SELECT tbl, pk FROM _hearth_rows r WHERE tbl = '_hearth_violations' AND tbl = ANY($%[1]d::text[])
+			AND NOT EXISTS (SELECT 1 FROM _hearth_scopes s WHERE s.tbl = r.tbl AND s.pk = r.pk)`, n, n+1)
 }
 
 func (f viewFilter) args() []any {

@@ -535,7 +535,14 @@ func (s *Store) apply(ctx context.Context, q querier, p *store.Push, c *store.Pu
 	if _, err := s.applier.Apply(&v); err != nil {
 		return store.Outcome{}, fmt.Errorf("record violation: %w", err)
 	}
-	if _, err := s.appendLog("", 0, &v, store.Scope{}, store.Scope{}); err != nil {
+	if c.Scope.Known {
+		if err := s.exec(`INSERT INTO _hearth_scopes(tbl, pk, scope, hlc, node) VALUES (?1, ?2, ?3, ?4, ?5)
+			ON CONFLICT(tbl, pk) DO UPDATE SET scope = excluded.scope, hlc = excluded.hlc, node = excluded.node`,
+			v.Table, v.Key, c.Scope.Value, int64(stamp.TS), stamp.Node); err != nil {
+			return store.Outcome{}, fmt.Errorf("record violation scope: %w", err)
+		}
+	}
+	if _, err := s.appendLog("", 0, &v, c.Scope, c.Scope); err != nil {
 		return store.Outcome{}, err
 	}
 	return out, nil
@@ -563,6 +570,9 @@ func (s *Store) backfillScopes() error {
 		return err
 	}
 	for _, table := range s.scopes.Tables() {
+		if s.scopes.Derived(table) {
+			continue // set by pushes only: violations of older pushes keep none
+		}
 		col := s.scopes.Column(table)
 		marker := "scopes:" + table
 		rows, err := s.query(`SELECT v FROM _hearth_server WHERE k = ?1`, marker)
@@ -754,17 +764,22 @@ func (s *Store) Snapshot(ctx context.Context, at int64, after merge.Cursor, limi
 }
 
 // A view's rows are those of the tables without a scope rule, read from
-// _hearth_rows, and those of the view's scopes, read from _hearth_scopes
-// by its scope index: rows of other scopes are never visited, let alone
+// _hearth_rows, those of the view's scopes, read from _hearth_scopes by
+// its scope index, and violations about rows without a scope: rows of other scopes are never visited, let alone
 // read as row state. The scoped tables and the scopes are bound as JSON
 // arrays (?1, ?2).
 const (
 	viewCount = `SELECT (SELECT count(*) FROM _hearth_rows WHERE tbl NOT IN (SELECT value FROM json_each(?1)))
-		+ (SELECT count(*) FROM _hearth_scopes WHERE scope IN (SELECT value FROM json_each(?2)) AND tbl IN (SELECT value FROM json_each(?1)))`
+		+ (SELECT count(*) FROM _hearth_scopes WHERE scope IN (SELECT value FROM json_each(?2)) AND tbl IN (SELECT value FROM json_each(?1)))
+		+ (SELECT count(*) FROM _hearth_rows r WHERE tbl = '_hearth_violations' AND tbl IN (SELECT value FROM json_each(?1))
+			AND NOT EXISTS (SELECT 1 FROM _hearth_scopes s WHERE s.tbl = r.tbl AND s.pk = r.pk))`
 	viewPage = `SELECT tbl, pk FROM (
 		SELECT tbl, pk FROM _hearth_rows WHERE tbl NOT IN (SELECT value FROM json_each(?1)) AND (tbl, pk) > (?3, ?4)
 		UNION ALL
 		SELECT tbl, pk FROM _hearth_scopes WHERE scope IN (SELECT value FROM json_each(?2)) AND tbl IN (SELECT value FROM json_each(?1)) AND (tbl, pk) > (?3, ?4)
+		UNION ALL
+		SELECT tbl, pk FROM _hearth_rows r WHERE tbl = '_hearth_violations' AND tbl IN (SELECT value FROM json_each(?1)) AND (tbl, pk) > (?3, ?4)
+			AND NOT EXISTS (SELECT 1 FROM _hearth_scopes s WHERE s.tbl = r.tbl AND s.pk = r.pk)
 	) ORDER BY tbl, pk LIMIT ?5`
 )
 

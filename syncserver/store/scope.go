@@ -32,6 +32,8 @@ type ScopeRules struct {
 }
 
 type scopeColumn struct {
+	// name is "" for a table whose rows take the scope of the row they
+	// are about (_hearth_violations): the store sets it.
 	name string
 	// key is the position of the column in the primary key plus one,
 	// or 0 for a value column.
@@ -56,7 +58,24 @@ func NewScopeRules(columns map[string]string, tables []*schema.Info) (*ScopeRule
 		}
 		r.tables[table] = scopeColumn{name: col, key: c.KeyPosition}
 	}
+	if len(r.tables) > 0 {
+		// A violation quotes the row it is about (an invariant's message
+		// may name its title): it belongs to that row's scope. One about
+		// a row without a scope has none and reaches everyone.
+		r.tables[schema.Violations.Name] = scopeColumn{}
+	}
 	return r, nil
+}
+
+// Derived reports whether a table's rows take their scope from the row
+// they are about (_hearth_violations): such a row without a scope is
+// read by everyone.
+func (r *ScopeRules) Derived(table string) bool {
+	if r == nil {
+		return false
+	}
+	col, ok := r.tables[table]
+	return ok && col.name == ""
 }
 
 // Scoped reports whether a table has a scope rule.
@@ -97,6 +116,9 @@ func (r *ScopeRules) Next(prev Scope, c *change.Change) Scope {
 	col, ok := r.tables[c.Table]
 	if !ok {
 		return Scope{}
+	}
+	if col.name == "" {
+		return prev
 	}
 	if col.key > 0 {
 		key, err := change.DecodeKey(c.Key)
