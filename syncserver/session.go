@@ -368,7 +368,7 @@ func (c *session) snapshot(m wire.SnapshotRequest) bool {
 	view := c.access.view()
 	if m.Scopes != nil {
 		c.access.add(m.Scopes)
-		view = &store.View{Scopes: []string{}}
+		view = &store.View{Scopes: []string{}, ScopedOnly: true}
 		for _, sc := range m.Scopes {
 			if c.access.readsGranted("", store.Scope{Value: sc, Known: true}) {
 				view.Scopes = append(view.Scopes, sc)

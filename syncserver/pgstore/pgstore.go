@@ -997,27 +997,27 @@ func (s *Store) scoping() *store.ScopeRules {
 // scope, so that rows of other scopes are
 // never visited, let alone read as row state.
 type viewFilter struct {
-	all            bool
-	tables, scopes []string
+	all, scopedOnly bool
+	tables, scopes  []string
 }
 
 func newViewFilter(rules *store.ScopeRules, view *store.View) viewFilter {
 	if view == nil {
 		return viewFilter{all: true}
 	}
-	return viewFilter{tables: append([]string{}, rules.Tables()...), scopes: append([]string{}, view.Scopes...)}
+	return viewFilter{scopedOnly: view.ScopedOnly, tables: append([]string{}, rules.Tables()...), scopes: append([]string{}, view.Scopes...)}
 }
 
 // rows is a query of the view's (tbl, pk), its arguments numbered from
-// n (two of them: the scoped tables and the scopes).
+// n (three of them: the scoped tables, the scopes, ScopedOnly).
 func (f viewFilter) rows(n int) string {
 	if f.all {
 		return `SELECT tbl, pk FROM _hearth_rows`
 	}
-	return fmt.Sprintf(`SELECT tbl, pk FROM _hearth_rows WHERE NOT (tbl = ANY($%[1]d::text[]))
+	return fmt.Sprintf(`SELECT tbl, pk FROM _hearth_rows WHERE NOT $%[3]d::boolean AND NOT (tbl = ANY($%[1]d::text[]))
 		UNION ALL SELECT tbl, pk FROM _hearth_scopes WHERE scope = ANY($%[2]d::bytea[]) AND tbl = ANY($%[1]d::text[])
 		UNION ALL SELECT tbl, pk FROM _hearth_rows r WHERE tbl = '_hearth_violations' AND tbl = ANY($%[1]d::text[])
-			AND NOT EXISTS (SELECT 1 FROM _hearth_scopes s WHERE s.tbl = r.tbl AND s.pk = r.pk)`, n, n+1)
+			AND NOT EXISTS (SELECT 1 FROM _hearth_scopes s WHERE s.tbl = r.tbl AND s.pk = r.pk)`, n, n+1, n+2)
 }
 
 func (f viewFilter) args() []any {
@@ -1028,7 +1028,7 @@ func (f viewFilter) args() []any {
 	for i, sc := range f.scopes {
 		scopes[i] = []byte(sc)
 	}
-	return []any{f.tables, scopes}
+	return []any{f.tables, scopes, f.scopedOnly}
 }
 
 // Row implements store.Store.

@@ -767,14 +767,14 @@ func (s *Store) Snapshot(ctx context.Context, at int64, after merge.Cursor, limi
 // _hearth_rows, those of the view's scopes, read from _hearth_scopes by
 // its scope index, and violations about rows without a scope: rows of other scopes are never visited, let alone
 // read as row state. The scoped tables and the scopes are bound as JSON
-// arrays (?1, ?2).
+// arrays (?1, ?2); View.ScopedOnly is ?3 in viewCount, ?6 in viewPage.
 const (
-	viewCount = `SELECT (SELECT count(*) FROM _hearth_rows WHERE tbl NOT IN (SELECT value FROM json_each(?1)))
+	viewCount = `SELECT (SELECT count(*) FROM _hearth_rows WHERE NOT ?3 AND tbl NOT IN (SELECT value FROM json_each(?1)))
 		+ (SELECT count(*) FROM _hearth_scopes WHERE scope IN (SELECT value FROM json_each(?2)) AND tbl IN (SELECT value FROM json_each(?1)))
 		+ (SELECT count(*) FROM _hearth_rows r WHERE tbl = '_hearth_violations' AND tbl IN (SELECT value FROM json_each(?1))
 			AND NOT EXISTS (SELECT 1 FROM _hearth_scopes s WHERE s.tbl = r.tbl AND s.pk = r.pk))`
 	viewPage = `SELECT tbl, pk FROM (
-		SELECT tbl, pk FROM _hearth_rows WHERE tbl NOT IN (SELECT value FROM json_each(?1)) AND (tbl, pk) > (?3, ?4)
+		SELECT tbl, pk FROM _hearth_rows WHERE NOT ?6 AND tbl NOT IN (SELECT value FROM json_each(?1)) AND (tbl, pk) > (?3, ?4)
 		UNION ALL
 		SELECT tbl, pk FROM _hearth_scopes WHERE scope IN (SELECT value FROM json_each(?2)) AND tbl IN (SELECT value FROM json_each(?1)) AND (tbl, pk) > (?3, ?4)
 		UNION ALL
@@ -793,7 +793,11 @@ func (s *Store) viewSnapshot(after merge.Cursor, limit int, view *store.View) (s
 	if err != nil {
 		return chunk, err
 	}
-	counted, err := s.query(viewCount, string(tables), string(scopes))
+	scopedOnly := int64(0)
+	if view.ScopedOnly {
+		scopedOnly = 1
+	}
+	counted, err := s.query(viewCount, string(tables), string(scopes), scopedOnly)
 	if err != nil {
 		return chunk, err
 	}
@@ -802,7 +806,7 @@ func (s *Store) viewSnapshot(after merge.Cursor, limit int, view *store.View) (s
 	if key == nil {
 		key = []byte{}
 	}
-	rows, err := s.query(viewPage, string(tables), string(scopes), after.Table, key, int64(limit))
+	rows, err := s.query(viewPage, string(tables), string(scopes), after.Table, key, int64(limit), scopedOnly)
 	if err != nil {
 		return chunk, err
 	}

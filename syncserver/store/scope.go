@@ -173,4 +173,7 @@ func ScopeText(v any) string {
 // view reads everything.
 type View struct {
 	Scopes []string
+	// ScopedOnly leaves out the tables without a scope rule too (a client
+	// adding scopes holds them already).
+	ScopedOnly bool
 }
