@@ -53,6 +53,11 @@ func (k checker) Admit(ctx context.Context, q store.Querier, p *store.Push, c *s
 			return &merge.Refusal{Code: store.CodeClockSkew, Message: fmt.Sprintf("the change is stamped %s, more than %v ahead of the server's clock; fix the device clock", c.Stamp.TS.Time().UTC().Format(time.RFC3339), s.cfg.MaxClockSkew)}
 		}
 	}
+	if a := accessFrom(ctx); a != nil {
+		if r := a.admit(c); r != nil {
+			return r
+		}
+	}
 	if s.cfg.Authorize != nil {
 		if err := s.cfg.Authorize(ctx, p.Principal, k.view(p, c)); err != nil {
 			return &merge.Refusal{Code: store.CodeForbidden, Message: err.Error()}

@@ -107,7 +107,8 @@ func (s *Server) readLog(ctx context.Context, after int64, limit int, want int64
 		if after > t.to {
 			// Nobody read through the tail for a while (no live
 			// sessions): start it over where this session is.
-			t.entries, t.from, t.to = nil, after, after
+			// The packed values go too: they are indexed like entries.
+			t.entries, t.packed, t.from, t.to = nil, nil, after, after
 		}
 		from, to := t.from, t.to
 		t.mu.Unlock()

@@ -134,3 +134,43 @@ func TestCommitTimes(t *testing.T) {
 		t.Fatal("the newest push is forgotten")
 	}
 }
+
+// TestLogTailRestartKeepsValuesAligned: when a session starts beyond the
+// tail, the tail starts over there; the encoded values it hands out must
+// still be those of the entries they come with, not of the entries it
+// held before.
+func TestLogTailRestartKeepsValuesAligned(t *testing.T) {
+	l := &sliceLog{}
+	s := &Server{store: l, cfg: Config{LogBatch: 5}, tail: newLogTail(0, 100)}
+	ctx := context.Background()
+	for pos := int64(1); pos <= 3; pos++ {
+		l.append(pos)
+	}
+	if _, _, _, err := s.readLog(ctx, 0, 5, 3); err != nil {
+		t.Fatal(err)
+	}
+	for pos := int64(4); pos <= 12; pos++ {
+		l.append(pos)
+	}
+	// Nobody read 4..10 through the tail: it restarts at 10.
+	if _, _, _, err := s.readLog(ctx, 10, 5, 12); err != nil {
+		t.Fatal(err)
+	}
+	l.append(13)
+	got, packed, _, err := s.readLog(ctx, 10, 5, 13)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := packValues(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || len(packed) != len(got) {
+		t.Fatalf("got %v with %d packed values", positions(got), len(packed))
+	}
+	for i := range got {
+		if string(packed[i]) != string(want[i]) {
+			t.Fatalf("entry %d carries another entry's values", got[i].Pos)
+		}
+	}
+}

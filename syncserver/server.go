@@ -56,6 +56,19 @@ type Config struct {
 	// Authorize may refuse a change before it is applied (e.g. a user
 	// writing another user's rows); the client rolls the row back.
 	Authorize func(ctx context.Context, principal string, ch Change) error
+	// Scopes names, per synced table, the column holding a row's scope:
+	// e.g. {"tasks": "workspace_id", "workspaces": "id"}. A connection
+	// receives only rows of the scopes it reads (log, snapshots) and may
+	// write only rows of the scopes it writes, before and after the
+	// change (else FORBIDDEN). See PROTOCOL.md, Scopes.
+	Scopes map[string]string
+	// Grants maps an identity to the scopes it reads and writes; nil
+	// grants both Identity.Scopes (a JWT's ws claim), taken literally.
+	// AllScopes ("*") returned here grants every scope.
+	Grants func(id Identity) (read, write []string)
+	// TableAccess decides access to synced tables without a scope rule;
+	// nil lets every authenticated user read and write them.
+	TableAccess func(id Identity, table string) (read, write bool)
 	// Invariants check each change after it is applied. A violation does
 	// not reject the change: it is stored, flagged, and recorded as a
 	// _hearth_violations row that syncs to every client.
@@ -83,6 +96,13 @@ type Config struct {
 	// MaxSnapshotChunk caps the rows of one snapshot chunk (default
 	// 5000).
 	MaxSnapshotChunk int
+	// CompactInterval, when positive, compacts the log that often,
+	// keeping the newest CompactKeep entries (default 100,000): older
+	// entries are dropped (the rows hold their effect), and a client whose
+	// cursor is older gets the current state instead, as a snapshot
+	// streamed in its log messages.
+	CompactInterval time.Duration
+	CompactKeep     int64
 	// WriteTimeout bounds sending one message (default 10s); a client
 	// that does not read is disconnected.
 	WriteTimeout time.Duration
@@ -109,6 +129,8 @@ type Server struct {
 	metrics *metrics
 	// tail caches the newest log entries for the live sessions.
 	tail *logTail
+	// scopes are Config.Scopes checked against the tables.
+	scopes *store.ScopeRules
 
 	mu       sync.Mutex
 	conns    map[*session]struct{}
@@ -142,6 +164,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxSnapshotChunk <= 0 {
 		cfg.MaxSnapshotChunk = 5000
 	}
+	if cfg.CompactKeep <= 0 {
+		cfg.CompactKeep = 100_000
+	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 10 * time.Second
 	}
@@ -159,10 +184,15 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("syncserver: %w", err)
 		}
 	}
-	info, err := st.Open(context.Background(), store.Schema{Migrations: cfg.Migrations, Tables: cfg.Tables})
+	info, err := st.Open(context.Background(), store.Schema{Migrations: cfg.Migrations, Tables: cfg.Tables, Scopes: cfg.Scopes})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("syncserver: open store: %w", err)
+	}
+	scopes, err := store.NewScopeRules(cfg.Scopes, info.Tables)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("syncserver: %w", err)
 	}
 	minVer := cfg.MinSchemaVersion
 	if minVer == 0 && len(cfg.Migrations) > 0 {
@@ -182,6 +212,7 @@ func New(cfg Config) (*Server, error) {
 		minVer:   minVer,
 		conns:    map[*session]struct{}{},
 		shutdown: make(chan struct{}),
+		scopes:   scopes,
 	}
 	s.head.init(info.Head)
 	s.metrics = newMetrics(s)
@@ -192,7 +223,46 @@ func New(cfg Config) (*Server, error) {
 			logger.Warn("sync: watching the shared log head failed; retrying", "err", err)
 		}
 	}
+	if cfg.CompactInterval > 0 {
+		s.wg.Add(1)
+		go s.compactPeriodically()
+	}
 	return s, nil
+}
+
+// Compact drops the log entries up to position before (see
+// store.Store.Compact) and returns the log's floor.
+func (s *Server) Compact(ctx context.Context, before int64) (int64, error) {
+	floor, err := s.store.Compact(ctx, before)
+	if err != nil {
+		return 0, fmt.Errorf("syncserver: %w", err)
+	}
+	return floor, nil
+}
+
+func (s *Server) compactPeriodically() {
+	defer s.wg.Done()
+	tick := time.NewTicker(s.cfg.CompactInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.shutdown:
+			return
+		case <-tick.C:
+		}
+		head, _ := s.head.get()
+		if head <= s.cfg.CompactKeep {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.CompactInterval)
+		floor, err := s.Compact(ctx, head-s.cfg.CompactKeep)
+		cancel()
+		if err != nil {
+			s.log.Warn("sync: compacting the log failed", "err", err)
+			continue
+		}
+		s.log.Info("sync: log compacted", "floor", floor, "head", head)
+	}
 }
 
 // Handler is the server as an http.Handler, to mount at the sync

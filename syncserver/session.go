@@ -39,11 +39,16 @@ type session struct {
 	schema     int64
 	subscribed bool
 	// pos is the log position streamed to the client so far.
-	pos       int64
+	pos int64
+	// resync, while the client catches up past a compacted log, is the
+	// snapshot streamed to it instead.
+	resync    *resync
 	badFrames int
 
 	// ident is who opened the connection; its expiry ends the session.
 	ident Identity
+	// access is what the connection may read and write.
+	access *access
 	// limiter is the connection's push rate (nil: unlimited).
 	limiter *rate.Limiter
 	// opened, pushes, changes and ended are for the log line at close.
@@ -66,8 +71,10 @@ type inbound struct {
 func newSession(s *Server, ws *websocket.Conn, id Identity, remote string) *session {
 	// Hooks called with the session's context (Authorize, Invariants)
 	// find the identity, scopes included, with IdentityFrom.
-	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), identityKey{}, id))
-	c := &session{srv: s, ws: ws, principal: id.Principal, remote: remote, ctx: ctx, cancel: cancel, ident: id, opened: time.Now()}
+	acc := newAccess(s, id)
+	ctx := context.WithValue(context.WithValue(context.Background(), identityKey{}, id), accessKey{}, acc)
+	ctx, cancel := context.WithCancel(ctx)
+	c := &session{srv: s, ws: ws, principal: id.Principal, remote: remote, ctx: ctx, cancel: cancel, ident: id, access: acc, opened: time.Now()}
 	if s.cfg.PushRate > 0 {
 		c.limiter = rate.NewLimiter(rate.Limit(s.cfg.PushRate), s.cfg.PushBurst)
 	}
@@ -285,6 +292,7 @@ func (c *session) greet(schemaVersion int64, h wire.Hello) bool {
 		return false
 	}
 	c.hello, c.client, c.schema = true, h.Client, schemaVersion
+	c.access.subscribe(h.Scopes)
 	head, _ := s.head.get()
 	s.log.Info("sync: connection opened", "principal", c.principal, "client", c.client, "remote", c.remote, "schema", schemaVersion, "cursor", h.Cursor)
 	return c.send(wire.Welcome{Server: s.info.ID, Head: head, Min: s.minVer, Max: s.info.Version, MaxMessage: s.cfg.MaxMessageBytes,
@@ -336,7 +344,11 @@ func (c *session) push(m wire.Push) bool {
 	s.head.advance(res.Head)
 	ack := wire.Ack{Re: m.ID, Results: make([]wire.Result, len(res.Outcomes))}
 	for i, o := range res.Outcomes {
-		ack.Results[i] = wire.Result{Seq: o.Seq, State: o.State, Pos: o.Pos, Code: o.Code, Detail: o.Detail, Row: o.Row}
+		row := o.Row
+		if o.State == store.Refused {
+			row = c.access.rollbackRow(p.Changes[i].Table, p.Changes[i].Key, row)
+		}
+		ack.Results[i] = wire.Result{Seq: o.Seq, State: o.State, Pos: o.Pos, Code: o.Code, Detail: o.Detail, Row: row}
 	}
 	return c.send(ack) == nil
 }
@@ -350,7 +362,20 @@ func (c *session) snapshot(m wire.SnapshotRequest) bool {
 	if limit <= 0 || limit > s.cfg.MaxSnapshotChunk {
 		limit = s.cfg.MaxSnapshotChunk
 	}
-	chunk, err := s.store.Snapshot(c.ctx, m.At, merge.Cursor{Table: m.After.Table, Key: m.After.Key}, limit)
+	// A snapshot naming scopes adds them to the subscription first, so
+	// the log streamed from now on carries them too: the chunks read the
+	// rows' state as of now, the stream every change after.
+	view := c.access.view()
+	if m.Scopes != nil {
+		c.access.add(m.Scopes)
+		view = &store.View{Scopes: []string{}, ScopedOnly: true}
+		for _, sc := range m.Scopes {
+			if c.access.readsGranted("", store.Scope{Value: sc, Known: true}) {
+				view.Scopes = append(view.Scopes, sc)
+			}
+		}
+	}
+	chunk, err := s.store.Snapshot(c.ctx, m.At, merge.Cursor{Table: m.After.Table, Key: m.After.Key}, limit, view)
 	if err != nil {
 		if errors.Is(err, store.ErrBadRequest) {
 			return c.fail(m.ID, wire.CodeBadRequest, "%v", err)
@@ -358,6 +383,7 @@ func (c *session) snapshot(m wire.SnapshotRequest) bool {
 		s.log.Error("sync: snapshot failed", "client", c.client, "err", err)
 		return c.fail(m.ID, wire.CodeInternal, "the server could not read the snapshot; retry later")
 	}
+	chunk.Changes = c.chunkChanges(chunk.Changes, m.Scopes != nil)
 	s.metrics.chunks.Inc()
 	s.metrics.chunkRows.Add(float64(chunk.Rows))
 	return c.send(wire.Chunk{Re: m.ID, At: chunk.At, Changes: chunk.Changes, Rows: chunk.Rows, Total: chunk.Total,
@@ -380,6 +406,9 @@ func (c *session) checksums(m wire.ChecksumRequest) bool {
 	}
 	out := wire.Checksums{Re: m.ID, Pos: head, Tables: make(map[string]wire.TableSum, len(sums))}
 	for name, sum := range sums {
+		if (c.srv.scopes.Scoped(name) && c.access.restricted()) || !c.access.tableRead(name) {
+			continue // the client holds part of it: not comparable
+		}
 		out.Tables[name] = wire.TableSum{Rows: sum.Rows, Hash: sum.Hash}
 	}
 	return c.send(out) == nil
@@ -389,8 +418,15 @@ func (c *session) checksums(m wire.ChecksumRequest) bool {
 // are left out (it has them), but Upto covers them so its cursor moves.
 func (c *session) pump() error {
 	s := c.srv
+	if c.resync != nil {
+		return c.pumpSnapshot()
+	}
 	known, _ := s.head.get()
 	entries, packed, head, err := s.readLog(c.ctx, c.pos, s.cfg.LogBatch, max(known, c.pos+1))
+	if errors.Is(err, store.ErrCompacted) {
+		c.resync = &resync{at: -1}
+		return c.pumpSnapshot()
+	}
 	if err != nil {
 		return err
 	}
@@ -398,14 +434,50 @@ func (c *session) pump() error {
 	if len(entries) > 0 {
 		msg.Upto = entries[len(entries)-1].Pos
 	}
-	for i, e := range entries {
-		if e.Client != c.client {
-			we := wire.Entry{Pos: e.Pos, Change: e.Change}
-			if packed != nil {
-				we.Packed = packed[i]
-			}
-			msg.Entries = append(msg.Entries, we)
-		}
+	msg.Entries, msg.Evict, err = c.filterEntries(entries, packed)
+	if err != nil {
+		return err
+	}
+	if err := c.send(msg); err != nil {
+		return err
+	}
+	c.pulled(msg)
+	c.pos = msg.Upto
+	return nil
+}
+
+// resync is a snapshot streamed as log messages: where it started and
+// the last row sent.
+type resync struct {
+	at   int64
+	next merge.Cursor
+}
+
+// pumpSnapshot sends the next page of the current state to a client
+// whose cursor is older than the compacted log. The rows go as changes
+// (merged like any, so reading them while writes go on is safe); Upto
+// stays at the client's cursor until the last page, which moves it to
+// the position the snapshot started at, from where the log goes on. Any
+// client handles this, old ones included: to them it is log traffic.
+//
+// A scoped client gets its scopes' rows; rows that left its scopes while
+// it was away (their moves compacted) are not evicted.
+func (c *session) pumpSnapshot() error {
+	s := c.srv
+	r := c.resync
+	chunk, err := s.store.Snapshot(c.ctx, r.at, r.next, s.cfg.LogBatch, c.access.view())
+	if err != nil {
+		return err
+	}
+	r.at, r.next = chunk.At, chunk.Next
+	head, _ := s.head.get()
+	msg := wire.Changes{Upto: c.pos, Head: max(head, chunk.At)}
+	for _, ch := range c.chunkChanges(chunk.Changes, false) {
+		msg.Entries = append(msg.Entries, wire.Entry{Pos: chunk.At, Change: ch})
+	}
+	if chunk.Done {
+		msg.Upto = max(chunk.At, c.pos)
+		c.resync = nil
 	}
 	if err := c.send(msg); err != nil {
 		return err

@@ -22,7 +22,7 @@ type flakySnapshots struct {
 	calls    []merge.Cursor
 }
 
-func (s *flakySnapshots) Snapshot(ctx context.Context, at int64, after merge.Cursor, limit int) (store.Chunk, error) {
+func (s *flakySnapshots) Snapshot(ctx context.Context, at int64, after merge.Cursor, limit int, view *store.View) (store.Chunk, error) {
 	s.mu.Lock()
 	s.calls = append(s.calls, after)
 	n := len(s.calls)
@@ -30,7 +30,7 @@ func (s *flakySnapshots) Snapshot(ctx context.Context, at int64, after merge.Cur
 	if n == s.failCall {
 		return store.Chunk{}, errors.New("simulated failure while reading a chunk")
 	}
-	return s.Store.Snapshot(ctx, at, after, limit)
+	return s.Store.Snapshot(ctx, at, after, limit, view)
 }
 
 // seed writes n tasks on a device and syncs them to the server.

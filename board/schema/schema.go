@@ -35,6 +35,14 @@ var Tables = func() []schema.Table {
 	return out
 }()
 
+// Scopes is the board's scope rule for the sync server
+// (syncserver.Config.Scopes): a row belongs to its workspace, a
+// workspace to itself. Users have no scope: every member may read them.
+var Scopes = map[string]string{
+	"workspaces": "id", "members": "workspace_id", "projects": "workspace_id",
+	"tasks": "workspace_id", "rooms": "workspace_id", "bookings": "workspace_id",
+}
+
 // Statuses are the board's columns, in order.
 var Statuses = model.Statuses
 

@@ -34,8 +34,16 @@ func newSyncServer(ctx context.Context, storeSpec string, identify func(*http.Re
 		}
 		cfg = syncserver.Config{Store: st}
 	}
+	// With authentication on, a user syncs the workspaces its token
+	// grants (the ws claim) and nothing else; without it nobody has
+	// scopes, so nothing is scoped.
+	var scopes map[string]string
+	if identify != nil {
+		scopes = boardschema.Scopes
+	}
 	return syncserver.New(syncserver.Config{
 		Store:      cfg.Store,
+		Scopes:     scopes,
 		Path:       cfg.Path,
 		Migrations: boardschema.Migrations,
 		Tables:     boardschema.Tables,

@@ -467,13 +467,22 @@ func changesOf(sh *tableShape, key []byte, r merge.Row, values map[string]any, f
 // snapshotPage is merge.Applier.Snapshot in a constant number of round
 // trips: the page's row metadata and fields in two range queries, and
 // the live rows' values in one pipelined batch.
-func snapshotPage(ctx context.Context, tx pgx.Tx, tables map[string]*tableShape, after merge.Cursor, limit int, version int64) (merge.SnapshotPage, error) {
+func snapshotPage(ctx context.Context, tx pgx.Tx, tables map[string]*tableShape, after merge.Cursor, limit int, version int64, filter viewFilter) (merge.SnapshotPage, error) {
 	page := merge.SnapshotPage{Next: after}
 	afterKey := after.Key
 	if afterKey == nil {
 		afterKey = []byte{}
 	}
-	rows, err := tx.Query(ctx, `SELECT tbl, pk, ins_hlc, ins_node, del_hlc, del_node FROM _hearth_rows WHERE (tbl, pk) > ($1, $2) ORDER BY tbl, pk LIMIT $3`, after.Table, afterKey, limit)
+	query := `SELECT tbl, pk, ins_hlc, ins_node, del_hlc, del_node FROM _hearth_rows WHERE (tbl, pk) > ($1, $2) ORDER BY tbl, pk LIMIT $3`
+	if !filter.all {
+		// The fields query below reads the page's key range whole; the
+		// fields of rows the view leaves out find no page row and are
+		// skipped.
+		query = `SELECT r.tbl, r.pk, r.ins_hlc, r.ins_node, r.del_hlc, r.del_node
+			FROM (SELECT * FROM (` + filter.rows(4) + `) v WHERE (v.tbl, v.pk) > ($1, $2) ORDER BY v.tbl COLLATE "C", v.pk LIMIT $3) p
+			JOIN _hearth_rows r ON r.tbl = p.tbl AND r.pk = p.pk ORDER BY r.tbl, r.pk`
+	}
+	rows, err := tx.Query(ctx, query, append([]any{after.Table, afterKey, limit}, filter.args()...)...)
 	if err != nil {
 		return page, err
 	}

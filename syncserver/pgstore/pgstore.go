@@ -111,6 +111,25 @@ CREATE TABLE IF NOT EXISTS _hearth_fields(
 	val bytea NOT NULL,
 	PRIMARY KEY (tbl, pk, col)
 );
+CREATE TABLE IF NOT EXISTS _hearth_scopes(
+	tbl text COLLATE "C" NOT NULL,
+	pk bytea NOT NULL,
+	scope bytea NOT NULL,
+	hlc bigint NOT NULL,
+	node bytea NOT NULL,
+	PRIMARY KEY (tbl, pk)
+);
+CREATE TABLE IF NOT EXISTS _hearth_acked(
+	client bytea NOT NULL,
+	seq bigint NOT NULL,
+	pos bigint NOT NULL,
+	flag bytea,
+	PRIMARY KEY (client, seq)
+);
+CREATE INDEX IF NOT EXISTS _hearth_scopes_by_scope ON _hearth_scopes(scope, tbl, pk);
+ALTER TABLE _hearth_head ADD COLUMN IF NOT EXISTS floor bigint NOT NULL DEFAULT 0;
+ALTER TABLE _hearth_log ADD COLUMN IF NOT EXISTS scope bytea;
+ALTER TABLE _hearth_log ADD COLUMN IF NOT EXISTS prev bytea;
 `
 
 // writeLock is the pg_advisory_xact_lock key every push and migration
@@ -148,6 +167,7 @@ type Store struct {
 	mu     sync.RWMutex
 	info   store.Info
 	tables map[string]*tableShape
+	scopes *store.ScopeRules
 	opened bool
 
 	// done is closed by Close; it stops the head watcher.
@@ -270,10 +290,89 @@ func (s *Store) Open(ctx context.Context, sc store.Schema) (store.Info, error) {
 		info.Tables = append(info.Tables, sh.info)
 		tables[sh.info.Name] = sh
 	}
+	scopes, err := store.NewScopeRules(sc.Scopes, info.Tables)
+	if err != nil {
+		return store.Info{}, fmt.Errorf("pgstore: %w", err)
+	}
+	if err := backfillScopes(ctx, s.pool, scopes, tables, info.Version); err != nil {
+		return store.Info{}, fmt.Errorf("pgstore: record row scopes: %w", err)
+	}
 	s.mu.Lock()
-	s.info, s.tables, s.opened = info, tables, true
+	s.info, s.tables, s.scopes, s.opened = info, tables, scopes, true
 	s.mu.Unlock()
 	return info, nil
+}
+
+// backfillScopes records the scope of every stored row of a table whose
+// scope rule is new or changed (rows written before it, which pushes did
+// not record), once, under the write lock: _hearth_server remembers the
+// column each table's scopes were recorded for. A row's scope is its
+// merged scope column, stamped by the write that set it, as a push would
+// have recorded it. Deleted rows whose scope column is gone keep no
+// scope: no scoped client receives their tombstones.
+func backfillScopes(ctx context.Context, pool *pgxpool.Pool, rules *store.ScopeRules, tables map[string]*tableShape, version int64) error {
+	// A table opened without a rule forgets its marker: pushes stop
+	// recording its scopes, so a rule given again must start over. (With
+	// instances of different rules on one database, the last to open
+	// wins; run one rule set per database.)
+	markers := []string{}
+	for _, table := range rules.Tables() {
+		markers = append(markers, "scopes:"+table)
+	}
+	if _, err := pool.Exec(ctx, `DELETE FROM _hearth_server WHERE k LIKE 'scopes:%' AND NOT (k = ANY($1))`, markers); err != nil {
+		return err
+	}
+	for _, table := range rules.Tables() {
+		if rules.Derived(table) {
+			continue // set by pushes only: violations of older pushes keep none
+		}
+		col := rules.Column(table)
+		marker := "scopes:" + table
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", writeLock); err != nil {
+				return err
+			}
+			var done string
+			err := tx.QueryRow(ctx, `SELECT v FROM _hearth_server WHERE k = $1`, marker).Scan(&done)
+			switch {
+			case err == nil && done == col:
+				return nil
+			case err != nil && !errors.Is(err, pgx.ErrNoRows):
+				return err
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM _hearth_scopes WHERE tbl = $1`, table); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, `SELECT pk FROM _hearth_rows WHERE tbl = $1`, table)
+			if err != nil {
+				return err
+			}
+			keys, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+			if err != nil {
+				return err
+			}
+			for _, key := range keys {
+				row, err := rowChanges(ctx, tx, tables[table], key, version)
+				if err != nil {
+					return err
+				}
+				sc := rules.OfRow(table, key, row)
+				if !sc.Known {
+					continue
+				}
+				if _, err := tx.Exec(ctx, `INSERT INTO _hearth_scopes(tbl, pk, scope, hlc, node) VALUES ($1, $2, $3, $4, $5)`,
+					table, key, []byte(sc.Value), int64(sc.Stamp.TS), []byte(sc.Stamp.Node)); err != nil {
+					return err
+				}
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO _hearth_server(k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v`, marker, col)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", table, err)
+		}
+	}
+	return nil
 }
 
 func readVersion(ctx context.Context, q pgx.Tx) (int64, error) {
@@ -418,7 +517,7 @@ func (s *Store) Push(ctx context.Context, p store.Push, check store.Checker) (st
 func (s *Store) push(ctx context.Context, info store.Info, tables map[string]*tableShape, p *store.Push, check store.Checker, careful bool) (store.PushResult, error) {
 	var res store.PushResult
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		ps := &pushState{tx: tx, info: info, tables: tables, p: p, careful: careful}
+		ps := &pushState{tx: tx, info: info, tables: tables, scopes: s.scoping(), p: p, careful: careful}
 		if err := ps.prepare(ctx); err != nil {
 			return err
 		}
@@ -441,7 +540,11 @@ type pushState struct {
 	tx     pgx.Tx
 	info   store.Info
 	tables map[string]*tableShape
+	scopes *store.ScopeRules
 	p      *store.Push
+	// rowScopes caches the recorded scopes of the rows this push touches,
+	// read up front like rows.
+	rowScopes map[string]store.Scope
 	// careful puts each table write in a savepoint (see Push).
 	careful bool
 	// head is the last position assigned; start the head before.
@@ -493,6 +596,7 @@ func (ps *pushState) run(ctx context.Context, check store.Checker) (store.PushRe
 func (ps *pushState) prepare(ctx context.Context) error {
 	ps.seen = map[int64]store.Outcome{}
 	ps.rows = map[string]merge.Row{}
+	ps.rowScopes = map[string]store.Scope{}
 	seqs := make([]int64, len(ps.p.Changes))
 	var tbls []string
 	var pks [][]byte
@@ -513,7 +617,8 @@ func (ps *pushState) prepare(ctx context.Context) error {
 	b := &pgx.Batch{}
 	b.Queue("SELECT pg_advisory_xact_lock($1)", writeLock)
 	b.Queue(`SELECT head FROM _hearth_head`).QueryRow(func(row pgx.Row) error { return row.Scan(&ps.head) })
-	b.Queue(`SELECT seq, pos, flag FROM _hearth_log WHERE client = $1 AND seq = ANY($2)`, client, seqs).Query(func(rows pgx.Rows) error {
+	b.Queue(`SELECT seq, pos, flag FROM _hearth_log WHERE client = $1 AND seq = ANY($2)
+		UNION ALL SELECT seq, pos, flag FROM _hearth_acked WHERE client = $1 AND seq = ANY($2)`, client, seqs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var seq, pos int64
 			var flag []byte
@@ -560,6 +665,19 @@ func (ps *pushState) prepare(ctx context.Context) error {
 				r.Deleted = hlc.Stamp{TS: hlc.Timestamp(*delTS), Node: string(delNode)}
 			}
 			ps.rows[k] = r
+		}
+		return rows.Err()
+	})
+	b.Queue(`SELECT s.tbl, s.pk, s.scope, s.hlc, s.node
+		FROM unnest($1::text[], $2::bytea[]) AS k(tbl, pk) JOIN _hearth_scopes s ON s.tbl = k.tbl COLLATE "C" AND s.pk = k.pk`, tbls, pks).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var tbl string
+			var pk, scope, node []byte
+			var ts int64
+			if err := rows.Scan(&tbl, &pk, &scope, &ts, &node); err != nil {
+				return err
+			}
+			ps.rowScopes[rowCacheKey(tbl, pk)] = store.Scope{Value: string(scope), Stamp: hlc.Stamp{TS: hlc.Timestamp(ts), Node: string(node)}, Known: true}
 		}
 		return rows.Err()
 	})
@@ -654,6 +772,10 @@ func (ps *pushState) apply(ctx context.Context, q *txQuerier, c *store.Pushed, c
 	if r := ps.check(&c.Change); r != nil {
 		return ps.refuse(ctx, c, r)
 	}
+	if ps.scopes.Scoped(c.Table) {
+		c.Prev = ps.rowScopes[rowCacheKey(c.Table, c.Key)]
+		c.Scope = ps.scopes.Next(c.Prev, &c.Change)
+	}
 	if check != nil {
 		if r := check.Admit(ctx, q, p, c); r != nil {
 			return ps.refuse(ctx, c, r)
@@ -669,7 +791,13 @@ func (ps *pushState) apply(ctx context.Context, q *txQuerier, c *store.Pushed, c
 		}
 		return store.Outcome{}, err
 	}
-	pos, err := ps.appendLog(p.Client, c.Seq, &c.Change)
+	if c.Scope.Known && c.Scope != c.Prev {
+		ps.rowScopes[rowCacheKey(c.Table, c.Key)] = c.Scope
+		ps.queue(`INSERT INTO _hearth_scopes(tbl, pk, scope, hlc, node) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (tbl, pk) DO UPDATE SET scope = excluded.scope, hlc = excluded.hlc, node = excluded.node`,
+			c.Table, c.Key, []byte(c.Scope.Value), int64(c.Scope.Stamp.TS), []byte(c.Scope.Stamp.Node))
+	}
+	pos, err := ps.appendLog(p.Client, c.Seq, &c.Change, c.Scope, c.Prev)
 	if err != nil {
 		return store.Outcome{}, err
 	}
@@ -711,13 +839,33 @@ func (ps *pushState) apply(ctx context.Context, q *txQuerier, c *store.Pushed, c
 	if err := ps.merge(ctx, &v); err != nil {
 		return store.Outcome{}, fmt.Errorf("record violation: %w", err)
 	}
-	if _, err := ps.appendLog("", 0, &v); err != nil {
+	if c.Scope.Known {
+		ps.queue(`INSERT INTO _hearth_scopes(tbl, pk, scope, hlc, node) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (tbl, pk) DO UPDATE SET scope = excluded.scope, hlc = excluded.hlc, node = excluded.node`,
+			v.Table, v.Key, []byte(c.Scope.Value), int64(stamp.TS), []byte(stamp.Node))
+	}
+	if _, err := ps.appendLog("", 0, &v, c.Scope, c.Scope); err != nil {
 		return store.Outcome{}, err
 	}
 	return out, nil
 }
 
-func (ps *pushState) appendLog(client string, seq int64, c *change.Change) (int64, error) {
+// scopeArg is a scope as the log stores it: NULL when unknown.
+func scopeArg(sc store.Scope) []byte {
+	if !sc.Known {
+		return nil
+	}
+	return []byte(sc.Value)
+}
+
+func logScope(b []byte) store.Scope {
+	if b == nil {
+		return store.Scope{}
+	}
+	return store.Scope{Value: string(b), Known: true}
+}
+
+func (ps *pushState) appendLog(client string, seq int64, c *change.Change, scope, prev store.Scope) (int64, error) {
 	var cols []byte
 	if c.Op != change.Delete {
 		var enc protocol.Encoder
@@ -731,8 +879,8 @@ func (ps *pushState) appendLog(client string, seq int64, c *change.Change) (int6
 		seqArg = nil
 	}
 	pos := ps.head + 1
-	ps.queue(`INSERT INTO _hearth_log(pos, client, seq, tbl, pk, op, cols, hlc, node, sv) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		pos, []byte(client), seqArg, c.Table, c.Key, c.Op.Code(), cols, int64(c.Stamp.TS), []byte(c.Stamp.Node), c.Schema)
+	ps.queue(`INSERT INTO _hearth_log(pos, client, seq, tbl, pk, op, cols, hlc, node, sv, scope, prev) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		pos, []byte(client), seqArg, c.Table, c.Key, c.Op.Code(), cols, int64(c.Stamp.TS), []byte(c.Stamp.Node), c.Schema, scopeArg(scope), scopeArg(prev))
 	ps.head = pos
 	return pos, nil
 }
@@ -746,7 +894,7 @@ func (s *Store) Log(ctx context.Context, after int64, limit int) ([]store.Entry,
 	}
 	// One statement, so one snapshot: the head and the entries up to it.
 	// The LEFT JOIN gives a row (head, NULLs) when no entry follows.
-	rows, err := s.pool.Query(ctx, `SELECT h.head, l.pos, l.client, l.tbl, l.pk, l.op, l.cols, l.hlc, l.node, l.sv
+	rows, err := s.pool.Query(ctx, `SELECT h.head, h.floor, l.pos, l.client, l.tbl, l.pk, l.op, l.cols, l.hlc, l.node, l.sv, l.scope, l.prev
 		FROM _hearth_head h LEFT JOIN LATERAL (
 			SELECT * FROM _hearth_log WHERE pos > $1 AND pos <= h.head ORDER BY pos LIMIT $2
 		) l ON true ORDER BY l.pos`, after, limit)
@@ -755,14 +903,18 @@ func (s *Store) Log(ctx context.Context, after int64, limit int) ([]store.Entry,
 	}
 	defer rows.Close()
 	var out []store.Entry
-	var head int64
+	var head, floor int64
 	for rows.Next() {
 		var e store.Entry
 		var pos, ts, sv *int64
-		var client, node, cols []byte
+		var client, node, cols, scope, prev []byte
 		var op, tbl *string
-		if err := rows.Scan(&head, &pos, &client, &tbl, &e.Key, &op, &cols, &ts, &node, &sv); err != nil {
+		if err := rows.Scan(&head, &floor, &pos, &client, &tbl, &e.Key, &op, &cols, &ts, &node, &sv, &scope, &prev); err != nil {
 			return nil, 0, fmt.Errorf("pgstore: read log: %w", err)
+		}
+		if after < floor {
+			rows.Close()
+			return nil, 0, fmt.Errorf("pgstore: read log after %d: %w (floor %d)", after, store.ErrCompacted, floor)
 		}
 		if pos == nil {
 			continue // no entries after the position
@@ -778,6 +930,7 @@ func (s *Store) Log(ctx context.Context, after int64, limit int) ([]store.Entry,
 			e.Key = []byte{}
 		}
 		e.Client = string(client)
+		e.Scope, e.Prev = logScope(scope), logScope(prev)
 		e.Stamp = hlc.Stamp{TS: hlc.Timestamp(*ts), Node: string(node)}
 		out = append(out, e)
 	}
@@ -794,7 +947,7 @@ func (s *Store) readOnly(ctx context.Context, fn func(tx pgx.Tx) error) error {
 }
 
 // Snapshot implements store.Store.
-func (s *Store) Snapshot(ctx context.Context, at int64, after merge.Cursor, limit int) (store.Chunk, error) {
+func (s *Store) Snapshot(ctx context.Context, at int64, after merge.Cursor, limit int, view *store.View) (store.Chunk, error) {
 	info, tables, err := s.ready()
 	if err != nil {
 		return store.Chunk{}, err
@@ -811,11 +964,12 @@ func (s *Store) Snapshot(ctx context.Context, at int64, after merge.Cursor, limi
 		if at > head {
 			return fmt.Errorf("%w: snapshot position %d is beyond the log head %d", store.ErrBadRequest, at, head)
 		}
+		filter := newViewFilter(s.scoping(), view)
 		var total int64
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM _hearth_rows`).Scan(&total); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM (`+filter.rows(1)+`) v`, filter.args()...).Scan(&total); err != nil {
 			return err
 		}
-		page, err := snapshotPage(ctx, tx, tables, after, limit, info.Version)
+		page, err := snapshotPage(ctx, tx, tables, after, limit, info.Version, filter)
 		if err != nil {
 			return fmt.Errorf("snapshot: %w", err)
 		}
@@ -829,6 +983,127 @@ func (s *Store) Snapshot(ctx context.Context, at int64, after merge.Cursor, limi
 		return store.Chunk{}, fmt.Errorf("pgstore: %w", err)
 	}
 	return chunk, nil
+}
+
+func (s *Store) scoping() *store.ScopeRules {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.scopes
+}
+
+// viewFilter is a snapshot view: the rows of tables without a scope rule,
+// read from _hearth_rows, those of the view's scopes, read from
+// _hearth_scopes by its scope index, and violations about rows without a
+// scope, so that rows of other scopes are
+// never visited, let alone read as row state.
+type viewFilter struct {
+	all, scopedOnly bool
+	tables, scopes  []string
+}
+
+func newViewFilter(rules *store.ScopeRules, view *store.View) viewFilter {
+	if view == nil {
+		return viewFilter{all: true}
+	}
+	return viewFilter{scopedOnly: view.ScopedOnly, tables: append([]string{}, rules.Tables()...), scopes: append([]string{}, view.Scopes...)}
+}
+
+// rows is a query of the view's (tbl, pk), its arguments numbered from
+// n (three of them: the scoped tables, the scopes, ScopedOnly).
+func (f viewFilter) rows(n int) string {
+	if f.all {
+		return `SELECT tbl, pk FROM _hearth_rows`
+	}
+	return fmt.Sprintf(`SELECT tbl, pk FROM _hearth_rows WHERE NOT $%[3]d::boolean AND NOT (tbl = ANY($%[1]d::text[]))
+		UNION ALL SELECT tbl, pk FROM _hearth_scopes WHERE scope = ANY($%[2]d::bytea[]) AND tbl = ANY($%[1]d::text[])
+		UNION ALL SELECT tbl, pk FROM _hearth_rows r WHERE tbl = '_hearth_violations' AND tbl = ANY($%[1]d::text[])
+			AND NOT EXISTS (SELECT 1 FROM _hearth_scopes s WHERE s.tbl = r.tbl AND s.pk = r.pk)`, n, n+1, n+2)
+}
+
+func (f viewFilter) args() []any {
+	if f.all {
+		return nil
+	}
+	scopes := make([][]byte, len(f.scopes))
+	for i, sc := range f.scopes {
+		scopes[i] = []byte(sc)
+	}
+	return []any{f.tables, scopes, f.scopedOnly}
+}
+
+// Row implements store.Store.
+func (s *Store) Row(ctx context.Context, table string, key []byte) ([]change.Change, store.Scope, error) {
+	info, tables, err := s.ready()
+	if err != nil {
+		return nil, store.Scope{}, err
+	}
+	sh := tables[table]
+	if sh == nil {
+		return nil, store.Scope{}, nil
+	}
+	if _, err := change.DecodeKey(key); err != nil {
+		return nil, store.Scope{}, nil
+	}
+	var row []change.Change
+	var sc store.Scope
+	err = s.readOnly(ctx, func(tx pgx.Tx) error {
+		var err error
+		if row, err = rowChanges(ctx, tx, sh, key, info.Version); err != nil {
+			return err
+		}
+		var scope, node []byte
+		var ts int64
+		err = tx.QueryRow(ctx, `SELECT scope, hlc, node FROM _hearth_scopes WHERE tbl = $1 AND pk = $2`, table, key).Scan(&scope, &ts, &node)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return nil
+		case err != nil:
+			return err
+		}
+		sc = store.Scope{Value: string(scope), Stamp: hlc.Stamp{TS: hlc.Timestamp(ts), Node: string(node)}, Known: true}
+		return nil
+	})
+	if err != nil {
+		return nil, store.Scope{}, fmt.Errorf("pgstore: read row: %w", err)
+	}
+	return row, sc, nil
+}
+
+// Compact implements store.Store. It takes the write lock, so no push
+// appends meanwhile.
+func (s *Store) Compact(ctx context.Context, before int64) (int64, error) {
+	if _, _, err := s.ready(); err != nil {
+		return 0, err
+	}
+	var floor int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", writeLock); err != nil {
+			return err
+		}
+		var head int64
+		if err := tx.QueryRow(ctx, `SELECT head, floor FROM _hearth_head`).Scan(&head, &floor); err != nil {
+			return err
+		}
+		before = min(before, head)
+		if before <= floor {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO _hearth_acked(client, seq, pos, flag) SELECT client, seq, pos, flag FROM _hearth_log WHERE pos <= $1 AND seq IS NOT NULL ON CONFLICT DO NOTHING`, before); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM _hearth_log WHERE pos <= $1`, before); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE _hearth_head SET floor = $1`, before); err != nil {
+			return err
+		}
+		floor = before
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: compact: %w", err)
+	}
+	return floor, nil
 }
 
 // Checksums implements store.Store: the same fingerprint as

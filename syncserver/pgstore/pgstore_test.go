@@ -274,7 +274,7 @@ func dumpStore(t *testing.T, s store.Store) string {
 	cur := merge.Cursor{}
 	at := int64(-1)
 	for {
-		chunk, err := s.Snapshot(ctx, at, cur, 5)
+		chunk, err := s.Snapshot(ctx, at, cur, 5, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

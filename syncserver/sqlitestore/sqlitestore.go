@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -49,14 +50,38 @@ CREATE TABLE IF NOT EXISTS _hearth_refused(
 	detail TEXT NOT NULL,
 	PRIMARY KEY (client, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _hearth_acked(
+	client TEXT NOT NULL,
+	seq INTEGER NOT NULL,
+	pos INTEGER NOT NULL,
+	flag TEXT,
+	PRIMARY KEY (client, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _hearth_scopes(
+	tbl TEXT NOT NULL,
+	pk BLOB NOT NULL,
+	scope TEXT NOT NULL,
+	hlc INTEGER NOT NULL,
+	node TEXT NOT NULL,
+	PRIMARY KEY (tbl, pk)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS _hearth_scopes_by_scope ON _hearth_scopes(scope, tbl, pk);
 `
+
+// logScopeColumns are the log's columns added after its first release:
+// the row's scope after (scope) and before (prev) the entry, NULL when
+// unknown.
+var logScopeColumns = []string{"scope", "prev"}
 
 // Store is a store.Store on one SQLite connection. Its methods serialize
 // on a mutex: SQLite has one writer anyway, and reads are short.
 type Store struct {
-	mu      sync.Mutex
-	conn    *sqlite3.Conn
-	info    store.Info
+	mu     sync.Mutex
+	conn   *sqlite3.Conn
+	info   store.Info
+	scopes *store.ScopeRules
+	// floor is the compacted log's floor (see Compact).
+	floor   int64
 	applier *merge.Applier
 	stmts   map[string]*sqlite3.Stmt
 	opened  bool
@@ -148,6 +173,17 @@ func (s *Store) Open(ctx context.Context, sc store.Schema) (store.Info, error) {
 	if err := s.conn.Exec(serverDDL + merge.MetaDDL + schema.ViolationsDDL); err != nil {
 		return store.Info{}, fmt.Errorf("sqlitestore: create tables: %w", err)
 	}
+	for _, col := range logScopeColumns {
+		rows, err := s.query(`SELECT count(*) FROM pragma_table_info('_hearth_log') WHERE name = ?1`, col)
+		if err != nil {
+			return store.Info{}, fmt.Errorf("sqlitestore: %w", err)
+		}
+		if rows[0][0].(int64) == 0 {
+			if err := s.conn.Exec(`ALTER TABLE _hearth_log ADD COLUMN ` + col + ` TEXT`); err != nil {
+				return store.Info{}, fmt.Errorf("sqlitestore: add log column %s: %w", col, err)
+			}
+		}
+	}
 	id, err := s.storeID()
 	if err != nil {
 		return store.Info{}, err
@@ -159,7 +195,20 @@ func (s *Store) Open(ctx context.Context, sc store.Schema) (store.Info, error) {
 	if s.applier != nil {
 		s.applier.Close()
 	}
+	scopes, err := store.NewScopeRules(sc.Scopes, tables)
+	if err != nil {
+		return store.Info{}, fmt.Errorf("sqlitestore: %w", err)
+	}
+	s.scopes = scopes
 	s.applier = merge.NewApplier(s.conn, tables, true)
+	floor, err := s.query(`SELECT coalesce((SELECT CAST(v AS INTEGER) FROM _hearth_server WHERE k = 'floor'), 0)`)
+	if err != nil {
+		return store.Info{}, fmt.Errorf("sqlitestore: %w", err)
+	}
+	s.floor, _ = floor[0][0].(int64)
+	if err := s.backfillScopes(); err != nil {
+		return store.Info{}, fmt.Errorf("sqlitestore: record row scopes: %w", err)
+	}
 	s.opened = true
 	head, err := s.head()
 	if err != nil {
@@ -271,7 +320,9 @@ func (s *Store) head() (int64, error) {
 	if !ok {
 		return 0, fmt.Errorf("sqlitestore: log head is %T, not an integer", rows[0][0])
 	}
-	return head, nil
+	// A compaction may have emptied the log (AUTOINCREMENT still never
+	// reuses a position).
+	return max(head, s.floor), nil
 }
 
 // querier runs an invariant's read queries on the store's connection,
@@ -359,11 +410,12 @@ func (s *Store) push(ctx context.Context, p *store.Push, check store.Checker) (s
 // outcome.
 func (s *Store) repeat(client string, c *store.Pushed) (store.Outcome, bool, error) {
 	out := store.Outcome{Seq: c.Seq}
-	rows, err := s.query(`SELECT pos, coalesce(flag, '') FROM _hearth_log WHERE client = ?1 AND seq = ?2`, client, c.Seq)
+	rows, err := s.query(`SELECT pos, coalesce(flag, '') FROM _hearth_log WHERE client = ?1 AND seq = ?2
+		UNION ALL SELECT pos, coalesce(flag, '') FROM _hearth_acked WHERE client = ?1 AND seq = ?2`, client, c.Seq)
 	if err != nil {
 		return out, false, err
 	}
-	if len(rows) == 1 {
+	if len(rows) > 0 {
 		out.Pos, _ = rows[0][0].(int64)
 		out.State = store.Acknowledged
 		if flag, _ := rows[0][1].(string); flag != "" {
@@ -419,6 +471,13 @@ func (s *Store) apply(ctx context.Context, q querier, p *store.Push, c *store.Pu
 		}
 		return store.Outcome{}, err
 	}
+	if s.scopes.Scoped(c.Table) {
+		prev, err := s.rowScope(c.Table, c.Key)
+		if err != nil {
+			return store.Outcome{}, err
+		}
+		c.Prev, c.Scope = prev, s.scopes.Next(prev, &c.Change)
+	}
 	if check != nil {
 		if r := check.Admit(ctx, q, p, c); r != nil {
 			return s.refuse(p, c, r)
@@ -434,7 +493,14 @@ func (s *Store) apply(ctx context.Context, q querier, p *store.Push, c *store.Pu
 		}
 		return store.Outcome{}, err
 	}
-	pos, err := s.appendLog(p.Client, c.Seq, &c.Change)
+	if c.Scope.Known && c.Scope != c.Prev {
+		if err := s.exec(`INSERT INTO _hearth_scopes(tbl, pk, scope, hlc, node) VALUES (?1, ?2, ?3, ?4, ?5)
+			ON CONFLICT(tbl, pk) DO UPDATE SET scope = excluded.scope, hlc = excluded.hlc, node = excluded.node`,
+			c.Table, c.Key, c.Scope.Value, int64(c.Scope.Stamp.TS), c.Scope.Stamp.Node); err != nil {
+			return store.Outcome{}, fmt.Errorf("record scope: %w", err)
+		}
+	}
+	pos, err := s.appendLog(p.Client, c.Seq, &c.Change, c.Scope, c.Prev)
 	if err != nil {
 		return store.Outcome{}, err
 	}
@@ -469,13 +535,115 @@ func (s *Store) apply(ctx context.Context, q querier, p *store.Push, c *store.Pu
 	if _, err := s.applier.Apply(&v); err != nil {
 		return store.Outcome{}, fmt.Errorf("record violation: %w", err)
 	}
-	if _, err := s.appendLog("", 0, &v); err != nil {
+	if c.Scope.Known {
+		if err := s.exec(`INSERT INTO _hearth_scopes(tbl, pk, scope, hlc, node) VALUES (?1, ?2, ?3, ?4, ?5)
+			ON CONFLICT(tbl, pk) DO UPDATE SET scope = excluded.scope, hlc = excluded.hlc, node = excluded.node`,
+			v.Table, v.Key, c.Scope.Value, int64(stamp.TS), stamp.Node); err != nil {
+			return store.Outcome{}, fmt.Errorf("record violation scope: %w", err)
+		}
+	}
+	if _, err := s.appendLog("", 0, &v, c.Scope, c.Scope); err != nil {
 		return store.Outcome{}, err
 	}
 	return out, nil
 }
 
-func (s *Store) appendLog(client string, seq int64, c *change.Change) (int64, error) {
+// backfillScopes records the scope of every stored row of a table whose
+// scope rule is new or changed (rows written before it, which pushes did
+// not record), once: _hearth_server remembers the column each table's
+// scopes were recorded for. A row's scope is its merged scope column,
+// stamped by the write that set it, as a push would have recorded it.
+// Deleted rows whose scope column is gone keep no scope: no scoped client
+// receives their tombstones.
+func (s *Store) backfillScopes() error {
+	// A table opened without a rule forgets its marker: pushes stop
+	// recording its scopes, so a rule given again must start over.
+	var markers []string
+	for _, table := range s.scopes.Tables() {
+		markers = append(markers, "scopes:"+table)
+	}
+	list, err := json.Marshal(append([]string{}, markers...))
+	if err != nil {
+		return err
+	}
+	if err := s.exec(`DELETE FROM _hearth_server WHERE k LIKE 'scopes:%' AND k NOT IN (SELECT value FROM json_each(?1))`, string(list)); err != nil {
+		return err
+	}
+	for _, table := range s.scopes.Tables() {
+		if s.scopes.Derived(table) {
+			continue // set by pushes only: violations of older pushes keep none
+		}
+		col := s.scopes.Column(table)
+		marker := "scopes:" + table
+		rows, err := s.query(`SELECT v FROM _hearth_server WHERE k = ?1`, marker)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 1 && rows[0][0] == col {
+			continue
+		}
+		if err := s.conn.Exec("BEGIN IMMEDIATE"); err != nil {
+			return err
+		}
+		err = s.backfillTable(table, marker, col)
+		if err == nil {
+			err = s.conn.Exec("COMMIT")
+		}
+		if err != nil {
+			s.conn.Exec("ROLLBACK")
+			return fmt.Errorf("%s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) backfillTable(table, marker, col string) error {
+	if err := s.exec(`DELETE FROM _hearth_scopes WHERE tbl = ?1`, table); err != nil {
+		return err
+	}
+	keys, err := s.query(`SELECT pk FROM _hearth_rows WHERE tbl = ?1`, table)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		key, _ := k[0].([]byte)
+		row, err := s.applier.RowChanges(table, key, s.info.Version)
+		if err != nil {
+			return err
+		}
+		sc := s.scopes.OfRow(table, key, row)
+		if !sc.Known {
+			continue
+		}
+		if err := s.exec(`INSERT INTO _hearth_scopes(tbl, pk, scope, hlc, node) VALUES (?1, ?2, ?3, ?4, ?5)`,
+			table, key, sc.Value, int64(sc.Stamp.TS), sc.Stamp.Node); err != nil {
+			return err
+		}
+	}
+	return s.exec(`INSERT INTO _hearth_server(k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v`, marker, col)
+}
+
+// rowScope is a row's recorded scope.
+func (s *Store) rowScope(table string, key []byte) (store.Scope, error) {
+	rows, err := s.query(`SELECT scope, hlc, node FROM _hearth_scopes WHERE tbl = ?1 AND pk = ?2`, table, key)
+	if err != nil || len(rows) == 0 {
+		return store.Scope{}, err
+	}
+	v, _ := rows[0][0].(string)
+	ts, _ := rows[0][1].(int64)
+	node, _ := rows[0][2].(string)
+	return store.Scope{Value: v, Stamp: hlc.Stamp{TS: hlc.Timestamp(ts), Node: node}, Known: true}, nil
+}
+
+// scopeArg is a scope as the log stores it: NULL when unknown.
+func scopeArg(sc store.Scope) any {
+	if !sc.Known {
+		return nil
+	}
+	return sc.Value
+}
+
+func (s *Store) appendLog(client string, seq int64, c *change.Change, scope, prev store.Scope) (int64, error) {
 	var cols any
 	if c.Op != change.Delete {
 		var enc protocol.Encoder
@@ -488,8 +656,8 @@ func (s *Store) appendLog(client string, seq int64, c *change.Change) (int64, er
 	if client == "" {
 		seqArg = nil
 	}
-	err := s.exec(`INSERT INTO _hearth_log(client, seq, tbl, pk, op, cols, hlc, node, sv) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`,
-		client, seqArg, c.Table, c.Key, c.Op.Code(), cols, int64(c.Stamp.TS), c.Stamp.Node, c.Schema)
+	err := s.exec(`INSERT INTO _hearth_log(client, seq, tbl, pk, op, cols, hlc, node, sv, scope, prev) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)`,
+		client, seqArg, c.Table, c.Key, c.Op.Code(), cols, int64(c.Stamp.TS), c.Stamp.Node, c.Schema, scopeArg(scope), scopeArg(prev))
 	if err != nil {
 		return 0, fmt.Errorf("append to log: %w", err)
 	}
@@ -502,7 +670,10 @@ func (s *Store) Log(ctx context.Context, after int64, limit int) ([]store.Entry,
 		return nil, 0, err
 	}
 	defer s.mu.Unlock()
-	st, err := s.stmt(`SELECT pos, client, tbl, pk, op, cols, hlc, node, sv FROM _hearth_log WHERE pos > ?1 ORDER BY pos LIMIT ?2`)
+	if after < s.floor {
+		return nil, 0, fmt.Errorf("sqlitestore: read log after %d: %w (floor %d)", after, store.ErrCompacted, s.floor)
+	}
+	st, err := s.stmt(`SELECT pos, client, tbl, pk, op, cols, hlc, node, sv, scope, prev FROM _hearth_log WHERE pos > ?1 ORDER BY pos LIMIT ?2`)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlitestore: read log: %w", err)
 	}
@@ -528,6 +699,8 @@ func (s *Store) Log(ctx context.Context, after int64, limit int) ([]store.Entry,
 				Stamp:  hlc.Stamp{TS: hlc.Timestamp(st.ColumnInt64(6)), Node: st.ColumnText(7)},
 				Schema: st.ColumnInt64(8),
 			},
+			Scope: logScope(st, 9),
+			Prev:  logScope(st, 10),
 		})
 	}
 	if err := st.Reset(); err != nil {
@@ -535,6 +708,13 @@ func (s *Store) Log(ctx context.Context, after int64, limit int) ([]store.Entry,
 	}
 	head, err := s.head()
 	return out, head, err
+}
+
+func logScope(st *sqlite3.Stmt, i int) store.Scope {
+	if st.ColumnType(i) == sqlite3.NULL {
+		return store.Scope{}
+	}
+	return store.Scope{Value: st.ColumnText(i), Known: true}
 }
 
 // copyValues copies blobs out of SQLite's memory: DecodeValues aliases
@@ -549,7 +729,7 @@ func copyValues(m map[string]any) map[string]any {
 }
 
 // Snapshot implements store.Store.
-func (s *Store) Snapshot(ctx context.Context, at int64, after merge.Cursor, limit int) (store.Chunk, error) {
+func (s *Store) Snapshot(ctx context.Context, at int64, after merge.Cursor, limit int, view *store.View) (store.Chunk, error) {
 	if err := s.lock(); err != nil {
 		return store.Chunk{}, err
 	}
@@ -564,15 +744,144 @@ func (s *Store) Snapshot(ctx context.Context, at int64, after merge.Cursor, limi
 	if at > head {
 		return store.Chunk{}, fmt.Errorf("%w: snapshot position %d is beyond the log head %d", store.ErrBadRequest, at, head)
 	}
-	total, err := s.applier.CountRows()
-	if err != nil {
-		return store.Chunk{}, err
+	if view == nil {
+		total, err := s.applier.CountRows()
+		if err != nil {
+			return store.Chunk{}, err
+		}
+		page, err := s.applier.Snapshot(after, limit, s.info.Version)
+		if err != nil {
+			return store.Chunk{}, fmt.Errorf("sqlitestore: snapshot: %w", err)
+		}
+		return store.Chunk{At: at, Changes: page.Changes, Rows: int64(page.Rows), Total: total, Next: page.Next, Done: page.Done}, nil
 	}
-	page, err := s.applier.Snapshot(after, limit, s.info.Version)
+	chunk, err := s.viewSnapshot(after, limit, view)
 	if err != nil {
 		return store.Chunk{}, fmt.Errorf("sqlitestore: snapshot: %w", err)
 	}
-	return store.Chunk{At: at, Changes: page.Changes, Rows: int64(page.Rows), Total: total, Next: page.Next, Done: page.Done}, nil
+	chunk.At = at
+	return chunk, nil
+}
+
+// A view's rows are those of the tables without a scope rule, read from
+// _hearth_rows, those of the view's scopes, read from _hearth_scopes by
+// its scope index, and violations about rows without a scope: rows of other scopes are never visited, let alone
+// read as row state. The scoped tables and the scopes are bound as JSON
+// arrays (?1, ?2); View.ScopedOnly is ?3 in viewCount, ?6 in viewPage.
+const (
+	viewCount = `SELECT (SELECT count(*) FROM _hearth_rows WHERE NOT ?3 AND tbl NOT IN (SELECT value FROM json_each(?1)))
+		+ (SELECT count(*) FROM _hearth_scopes WHERE scope IN (SELECT value FROM json_each(?2)) AND tbl IN (SELECT value FROM json_each(?1)))
+		+ (SELECT count(*) FROM _hearth_rows r WHERE tbl = '_hearth_violations' AND tbl IN (SELECT value FROM json_each(?1))
+			AND NOT EXISTS (SELECT 1 FROM _hearth_scopes s WHERE s.tbl = r.tbl AND s.pk = r.pk))`
+	viewPage = `SELECT tbl, pk FROM (
+		SELECT tbl, pk FROM _hearth_rows WHERE NOT ?6 AND tbl NOT IN (SELECT value FROM json_each(?1)) AND (tbl, pk) > (?3, ?4)
+		UNION ALL
+		SELECT tbl, pk FROM _hearth_scopes WHERE scope IN (SELECT value FROM json_each(?2)) AND tbl IN (SELECT value FROM json_each(?1)) AND (tbl, pk) > (?3, ?4)
+		UNION ALL
+		SELECT tbl, pk FROM _hearth_rows r WHERE tbl = '_hearth_violations' AND tbl IN (SELECT value FROM json_each(?1)) AND (tbl, pk) > (?3, ?4)
+			AND NOT EXISTS (SELECT 1 FROM _hearth_scopes s WHERE s.tbl = r.tbl AND s.pk = r.pk)
+	) ORDER BY tbl, pk LIMIT ?5`
+)
+
+func (s *Store) viewSnapshot(after merge.Cursor, limit int, view *store.View) (store.Chunk, error) {
+	var chunk store.Chunk
+	tables, err := json.Marshal(s.scopes.Tables())
+	if err != nil {
+		return chunk, err
+	}
+	scopes, err := json.Marshal(append([]string{}, view.Scopes...))
+	if err != nil {
+		return chunk, err
+	}
+	scopedOnly := int64(0)
+	if view.ScopedOnly {
+		scopedOnly = 1
+	}
+	counted, err := s.query(viewCount, string(tables), string(scopes), scopedOnly)
+	if err != nil {
+		return chunk, err
+	}
+	chunk.Total, _ = counted[0][0].(int64)
+	key := after.Key
+	if key == nil {
+		key = []byte{}
+	}
+	rows, err := s.query(viewPage, string(tables), string(scopes), after.Table, key, int64(limit), scopedOnly)
+	if err != nil {
+		return chunk, err
+	}
+	chunk.Next = after
+	for _, r := range rows {
+		cur := merge.Cursor{Table: r[0].(string)}
+		cur.Key, _ = r[1].([]byte)
+		if cur.Key == nil {
+			cur.Key = []byte{}
+		}
+		chunk.Next = cur
+		if s.applier.Table(cur.Table) == nil {
+			continue
+		}
+		chs, err := s.applier.RowChanges(cur.Table, cur.Key, s.info.Version)
+		if err != nil {
+			return chunk, err
+		}
+		chunk.Changes = append(chunk.Changes, chs...)
+	}
+	chunk.Rows = int64(len(rows))
+	chunk.Done = len(rows) < limit
+	return chunk, nil
+}
+
+// Row implements store.Store.
+func (s *Store) Row(ctx context.Context, table string, key []byte) ([]change.Change, store.Scope, error) {
+	if err := s.lock(); err != nil {
+		return nil, store.Scope{}, err
+	}
+	defer s.mu.Unlock()
+	row, err := s.rowState(table, key)
+	if err != nil {
+		return nil, store.Scope{}, fmt.Errorf("sqlitestore: read row: %w", err)
+	}
+	sc, err := s.rowScope(table, key)
+	if err != nil {
+		return nil, store.Scope{}, fmt.Errorf("sqlitestore: read row scope: %w", err)
+	}
+	return row, sc, nil
+}
+
+// Compact implements store.Store.
+func (s *Store) Compact(ctx context.Context, before int64) (int64, error) {
+	if err := s.lock(); err != nil {
+		return 0, err
+	}
+	defer s.mu.Unlock()
+	head, err := s.head()
+	if err != nil {
+		return 0, err
+	}
+	before = min(before, head)
+	if before <= s.floor {
+		return s.floor, nil
+	}
+	if err := s.conn.Exec("BEGIN IMMEDIATE"); err != nil {
+		return 0, fmt.Errorf("sqlitestore: compact: %w", err)
+	}
+	err = s.exec(`INSERT OR IGNORE INTO _hearth_acked(client, seq, pos, flag) SELECT client, seq, pos, flag FROM _hearth_log WHERE pos <= ?1 AND seq IS NOT NULL`, before)
+	if err == nil {
+		err = s.exec(`DELETE FROM _hearth_log WHERE pos <= ?1`, before)
+	}
+	if err == nil {
+		err = s.exec(`INSERT INTO _hearth_server(k, v) VALUES ('floor', ?1) ON CONFLICT(k) DO UPDATE SET v = excluded.v`, before)
+	}
+	if err == nil {
+		err = s.conn.Exec("COMMIT")
+	}
+	if err != nil {
+		s.conn.Exec("ROLLBACK")
+		return 0, fmt.Errorf("sqlitestore: compact: %w", err)
+	}
+	s.floor = before
+	return before, nil
 }
 
 // Checksums implements store.Store.

@@ -82,15 +82,55 @@ func TestPushLogSnapshot(t *testing.T) {
 	if err != nil || head != 2 || len(entries) != 1 || entries[0].Values["body"] != "b" || entries[0].Client != "c1" {
 		t.Fatalf("log: %v %d %+v", err, head, entries)
 	}
-	chunk, err := s.Snapshot(context.Background(), -1, merge.Cursor{}, 10)
+	chunk, err := s.Snapshot(context.Background(), -1, merge.Cursor{}, 10, nil)
 	if err != nil || chunk.At != 2 || !chunk.Done || chunk.Rows != 1 || chunk.Total != 1 {
 		t.Fatalf("snapshot: %v %+v", err, chunk)
 	}
-	if _, err := s.Snapshot(context.Background(), 99, merge.Cursor{}, 10); err == nil {
+	if _, err := s.Snapshot(context.Background(), 99, merge.Cursor{}, 10, nil); err == nil {
 		t.Fatal("a snapshot beyond the head is a bad request")
 	}
 	head, sums, err := s.Checksums(context.Background())
 	if err != nil || head != 2 || sums["notes"].Rows != 1 {
 		t.Fatalf("checksums: %v %d %v", err, head, sums)
+	}
+}
+
+// TestOpensALogFromBeforeScopes: a database whose log predates the scope
+// columns gets them, keeps its entries, and records scopes from then on.
+func TestOpensALogFromBeforeScopes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The log as the first release created it, with one entry.
+	if err := s.conn.Exec(`CREATE TABLE _hearth_log(pos INTEGER PRIMARY KEY AUTOINCREMENT, client TEXT NOT NULL, seq INTEGER,
+		tbl TEXT NOT NULL, pk BLOB NOT NULL, op TEXT NOT NULL, cols BLOB, hlc INTEGER NOT NULL, node TEXT NOT NULL, sv INTEGER NOT NULL, flag TEXT);
+		INSERT INTO _hearth_log(client, seq, tbl, pk, op, hlc, node, sv) VALUES ('old', 1, 'notes', x'00', 'D', 1, 'old', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	v1 := store.Migration{Version: 1, SQL: `CREATE TABLE notes(id TEXT PRIMARY KEY, ws TEXT)`}
+	if _, err := s.Open(ctx, store.Schema{Migrations: []store.Migration{v1}, Tables: []schema.Table{{Name: "notes"}}, Scopes: map[string]string{"notes": "ws"}}); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := change.EncodeKey("n1")
+	p := store.Push{Client: "c", Schema: 1, Changes: []store.Pushed{{Seq: 1, Change: change.Change{Table: "notes", Key: key, Op: change.Insert,
+		Values: map[string]any{"ws": "w1"}, Stamp: hlc.Stamp{TS: hlc.Make(time.Now().UnixMilli(), 0), Node: "c"}, Schema: 1}}}}
+	if _, err := s.Push(ctx, p, nil); err != nil {
+		t.Fatal(err)
+	}
+	entries, head, err := s.Log(ctx, 0, 10)
+	if err != nil || head != 2 || len(entries) != 2 {
+		t.Fatalf("log %+v head %d: %v", entries, head, err)
+	}
+	if entries[0].Scope.Known || !entries[1].Scope.Known || entries[1].Scope.Value != "w1" {
+		t.Fatalf("scopes: old %+v, new %+v", entries[0].Scope, entries[1].Scope)
 	}
 }

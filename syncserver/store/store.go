@@ -31,6 +31,10 @@ type Migration struct {
 type Schema struct {
 	Migrations []Migration
 	Tables     []schema.Table
+	// Scopes names, per synced table, the column holding a row's scope
+	// (see Scope); the store records every row's scope in its log
+	// entries and lets snapshots select scopes.
+	Scopes map[string]string
 }
 
 // Info describes an opened store.
@@ -68,6 +72,9 @@ const (
 type Pushed struct {
 	Seq int64
 	change.Change
+	// Prev and Scope are the row's scope before and after the change,
+	// set by the store before Admit for tables with a scope rule.
+	Prev, Scope Scope
 }
 
 // Push is one client's batch.
@@ -124,6 +131,10 @@ type Entry struct {
 	// Client pushed it ("" for changes the server wrote).
 	Client string
 	change.Change
+	// Scope is the row's scope after the change and Prev before it (they
+	// differ when the change moved the row), for tables with a scope
+	// rule; not Known otherwise.
+	Scope, Prev Scope
 }
 
 // Chunk is one page of a snapshot.
@@ -141,6 +152,10 @@ type Chunk struct {
 // position beyond the log, say).
 var ErrBadRequest = errors.New("bad request")
 
+// ErrCompacted is wrapped by Log's error for a position older than the
+// compacted log keeps: the caller must read the state by snapshot.
+var ErrCompacted = errors.New("the log before this position was compacted")
+
 // Store is the server's storage.
 type Store interface {
 	// Open brings the store to the app's schema and describes it.
@@ -152,8 +167,19 @@ type Store interface {
 	// Log returns up to limit entries after a position, and the head.
 	Log(ctx context.Context, after int64, limit int) ([]Entry, int64, error)
 	// Snapshot returns up to limit rows after a cursor, as changes. A
-	// negative at starts a snapshot at the current head.
-	Snapshot(ctx context.Context, at int64, after merge.Cursor, limit int) (Chunk, error)
+	// negative at starts a snapshot at the current head. A non-nil view
+	// leaves out the rows of scopes it does not list (Total counts the
+	// rest).
+	Snapshot(ctx context.Context, at int64, after merge.Cursor, limit int, view *View) (Chunk, error)
+	// Row returns a row's stored state as changes (none if the store
+	// never saw it) and its scope.
+	Row(ctx context.Context, table string, key []byte) ([]change.Change, Scope, error)
+	// Compact drops the log entries up to position before (at most the
+	// head): the merged rows hold their effect already. It keeps the
+	// verdicts of the pushes they record (pushes stay idempotent) and
+	// returns the compacted floor: Log after an older position fails with
+	// ErrCompacted from then on.
+	Compact(ctx context.Context, before int64) (floor int64, err error)
 	// Checksums fingerprints the synced tables and returns the head they
 	// correspond to.
 	Checksums(ctx context.Context) (int64, map[string]checksum.Sum, error)

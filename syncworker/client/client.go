@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -63,6 +64,10 @@ type Config struct {
 	// RetryInterval is how often a connected client re-checks the
 	// journal even when no write notified it (default 5s).
 	RetryInterval time.Duration
+	// Scopes, when not nil, subscribes to these scopes only, of those
+	// the server grants the identity (see PROTOCOL.md, Scopes); nil
+	// syncs every granted scope.
+	Scopes []string
 	// ChecksumInterval is how often to compare table checksums with the
 	// server (default 5 minutes; negative disables).
 	ChecksumInterval time.Duration
@@ -151,6 +156,10 @@ type Client struct {
 
 	mu     sync.Mutex
 	status Status
+	// scopes is the subscription (nil: every granted scope), sent in each
+	// hello; pendingScopes were added but their rows not pulled yet.
+	scopes, pendingScopes []string
+	scopesCh              chan struct{}
 	// dropSession ends the current session (connecting or connected),
 	// for going offline.
 	dropSession context.CancelFunc
@@ -186,9 +195,48 @@ func New(cfg Config) (*Client, error) {
 		onlineCh: make(chan struct{}, 1),
 		schemaCh: make(chan struct{}, 1),
 		tokenCh:  make(chan struct{}, 1),
+		scopesCh: make(chan struct{}, 1),
+		scopes:   slices.Clone(cfg.Scopes),
 		status:   Status{State: StateStarting, Online: true, Cursor: -1, Retries: map[Class]int64{}},
 	}
 	return c, nil
+}
+
+// AddScopes subscribes to more scopes (of those the server grants):
+// the client reconnects, pulls a snapshot of just those scopes' rows, and
+// from then on receives their changes. A client subscribed to every
+// granted scope (Config.Scopes nil) has them already. The subscription
+// lives in memory: an app that restarts passes the scopes it added in
+// Config.Scopes.
+func (c *Client) AddScopes(scopes ...string) {
+	c.mu.Lock()
+	added := false
+	for _, sc := range scopes {
+		if c.scopes == nil || slices.Contains(c.scopes, sc) {
+			continue
+		}
+		c.scopes = append(c.scopes, sc)
+		c.pendingScopes = append(c.pendingScopes, sc)
+		added = true
+	}
+	c.mu.Unlock()
+	if added {
+		signal(c.scopesCh)
+	}
+}
+
+// subscription returns the scopes to send in hello and those to pull.
+func (c *Client) subscription() (scopes, pending []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.scopes), slices.Clone(c.pendingScopes)
+}
+
+// pulled drops scopes whose snapshot was applied from the pending ones.
+func (c *Client) scopesPulled(done []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pendingScopes = slices.DeleteFunc(c.pendingScopes, func(sc string) bool { return slices.Contains(done, sc) })
 }
 
 // Notify tells the client a local commit touched synced tables, so it

@@ -174,7 +174,8 @@ func (s *session) serverError(e *wire.Error) error {
 
 func (s *session) run() error {
 	c := s.c
-	if err := s.send(wire.Hello{Client: c.j.Node(), Cursor: c.st.Cursor}); err != nil {
+	scopes, pending := c.subscription()
+	if err := s.send(wire.Hello{Client: c.j.Node(), Cursor: c.st.Cursor, Scopes: scopes}); err != nil {
 		return err
 	}
 	m, err := s.await("welcome", func(m wire.Message) bool { _, ok := m.(wire.Welcome); return ok })
@@ -195,6 +196,9 @@ func (s *session) run() error {
 		if err := s.initialSync(); err != nil {
 			return err
 		}
+	}
+	if err := s.scopeSync(pending); err != nil {
+		return err
 	}
 	if err := s.send(wire.Subscribe{After: c.st.Cursor}); err != nil {
 		return err
@@ -234,6 +238,40 @@ func (s *session) checkServer(server string, head int64) error {
 		return err
 	}
 	c.st = st
+	return nil
+}
+
+// scopeSync pulls the rows of scopes added to the subscription, before
+// the log is subscribed: the server adds them to the session at the first
+// request, so the log it then streams from the cursor carries them too.
+// The cursor does not move (chunks are applied like log entries already
+// covered); an interrupted pull starts over on the next connection.
+func (s *session) scopeSync(scopes []string) error {
+	c := s.c
+	if len(scopes) == 0 {
+		return nil
+	}
+	req := wire.SnapshotRequest{At: -1, Limit: int64(c.cfg.SnapshotChunk), Scopes: scopes}
+	for {
+		req.ID = s.nextID()
+		if err := s.send(req); err != nil {
+			return err
+		}
+		want := req.ID
+		m, err := s.await("scope snapshot chunk", func(m wire.Message) bool { ch, ok := m.(wire.Chunk); return ok && ch.Re == want })
+		if err != nil {
+			return err
+		}
+		chunk := m.(wire.Chunk)
+		if err := s.apply(nil, chunk.Changes, c.st); err != nil {
+			return err
+		}
+		if chunk.Done {
+			break
+		}
+		req.At, req.After = chunk.At, chunk.Next
+	}
+	c.scopesPulled(scopes)
 	return nil
 }
 
@@ -281,7 +319,7 @@ func (s *session) initialSync() error {
 			next.Cursor, next.Schema = next.Snap.At, c.version
 			next.Snap = snapshotState{}
 		}
-		if err := s.apply(chunk.Changes, next); err != nil {
+		if err := s.apply(nil, chunk.Changes, next); err != nil {
 			return err
 		}
 		s.progressed = true
@@ -290,14 +328,24 @@ func (s *session) initialSync() error {
 	return nil
 }
 
-// apply merges remote changes and records the new sync state, in one
+// apply forgets evicted rows (moved out of this client's scopes), then
+// merges remote changes and records the new sync state, in one
 // transaction.
-func (s *session) apply(chs []change.Change, next syncState) error {
+func (s *session) apply(evict []wire.SnapshotCursor, chs []change.Change, next syncState) error {
 	c := s.c
 	quarantined := 0
 	err := c.inTx(s.ctx, func(t *txn) error {
 		conn, a := t.conn, t.merger()
 		err := c.j.Applying(func() error {
+			for _, ev := range evict {
+				if a.Table(ev.Table) == nil {
+					continue
+				}
+				if err := a.ResetRow(ev.Table, ev.Key); err != nil {
+					return fmt.Errorf("evict a row of %s: %w", ev.Table, err)
+				}
+				t.touched[ev.Table] = true
+			}
 			for i := range chs {
 				ch := &chs[i]
 				res, err := a.Apply(ch)
@@ -372,6 +420,8 @@ func (s *session) loop() error {
 			return s.ctx.Err()
 		case <-c.schemaCh:
 			return errReconnect
+		case <-c.scopesCh:
+			return errReconnect // the next session pulls the added scopes
 		case <-c.notifyCh:
 			if s.flight == nil {
 				if err := s.push(); err != nil {
@@ -441,7 +491,7 @@ func (s *session) handle(f wire.Frame) error {
 		}
 		next := c.st
 		next.Cursor = m.Upto
-		if err := s.apply(chs, next); err != nil {
+		if err := s.apply(m.Evict, chs, next); err != nil {
 			return err
 		}
 		s.progressed = true

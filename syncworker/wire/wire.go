@@ -79,6 +79,9 @@ type Hello struct {
 	Client string
 	// Cursor is the client's log position, -1 before its first sync.
 	Cursor int64
+	// Scopes, when not nil, subscribes to these scopes only (of those
+	// the identity grants); nil subscribes to every granted scope.
+	Scopes []string
 }
 
 // Welcome accepts a session (server → client).
@@ -154,6 +157,9 @@ type Changes struct {
 	Upto    int64
 	Head    int64
 	Entries []Entry
+	// Evict lists rows that left the client's scopes (moved to a scope it
+	// does not read): the client forgets them, before applying Entries.
+	Evict []SnapshotCursor
 }
 
 // SnapshotCursor is where a snapshot resumes: after this row.
@@ -169,6 +175,9 @@ type SnapshotRequest struct {
 	At    int64
 	After SnapshotCursor
 	Limit int64
+	// Scopes, when not nil, asks for these scopes' rows only, and adds
+	// them to the session's subscription (a client adding a scope).
+	Scopes []string
 }
 
 // Chunk is one chunk of a snapshot (server → client). At is the log
@@ -260,11 +269,15 @@ func AppendMessage(e *protocol.Encoder, m Message, schemaVersion int64) error {
 	}
 	switch m := m.(type) {
 	case Hello:
-		header(2)
+		header(2 + btoi(m.Scopes != nil))
 		e.Key("client")
 		e.Text(m.Client)
 		e.Key("cursor")
 		e.Int(m.Cursor)
+		if m.Scopes != nil {
+			e.Key("scopes")
+			appendTexts(e, m.Scopes)
+		}
 	case Welcome:
 		// Optional fields are written only when set, so peers that
 		// predate them see the message they know.
@@ -320,7 +333,14 @@ func AppendMessage(e *protocol.Encoder, m Message, schemaVersion int64) error {
 		e.Key("after")
 		e.Int(m.After)
 	case Changes:
-		header(3)
+		header(3 + btoi(len(m.Evict) > 0))
+		if len(m.Evict) > 0 {
+			e.Key("evict")
+			e.Array(len(m.Evict))
+			for _, c := range m.Evict {
+				appendCursor(e, c)
+			}
+		}
 		e.Key("upto")
 		e.Int(m.Upto)
 		e.Key("head")
@@ -335,7 +355,11 @@ func AppendMessage(e *protocol.Encoder, m Message, schemaVersion int64) error {
 			}
 		}
 	case SnapshotRequest:
-		header(4)
+		header(4 + btoi(m.Scopes != nil))
+		if m.Scopes != nil {
+			e.Key("scopes")
+			appendTexts(e, m.Scopes)
+		}
 		e.Key("id")
 		e.Int(m.ID)
 		e.Key("at")
@@ -479,7 +503,7 @@ func Decode(b []byte) (Frame, error) {
 	}
 	switch t {
 	case "hello":
-		f.Msg = Hello{Client: r.text("client"), Cursor: r.int("cursor")}
+		f.Msg = Hello{Client: r.text("client"), Cursor: r.int("cursor"), Scopes: r.optTexts("scopes")}
 	case "welcome":
 		f.Msg = Welcome{Server: r.text("server"), Head: r.int("head"), Min: r.int("min"), Max: r.int("max"), MaxMessage: r.int("maxMessage"), MaxBatch: r.optInt("maxBatch")}
 	case "push":
@@ -538,6 +562,18 @@ func Decode(b []byte) (Frame, error) {
 		f.Msg = Subscribe{After: r.int("after")}
 	case "changes":
 		c := Changes{Upto: r.int("upto"), Head: r.int("head")}
+		if ev, ok := r.m["evict"].([]any); ok {
+			for i, item := range ev {
+				sub := reader{m: map[string]any{"evict": item}}
+				cur := sub.cursor("evict")
+				if sub.err != nil || cur.Table == "" {
+					return f, malformed("evict %d: want [table, key]", i)
+				}
+				c.Evict = append(c.Evict, cur)
+			}
+		} else if r.m["evict"] != nil {
+			return f, malformed("field \"evict\" must be an array")
+		}
 		for i, item := range r.array("entries") {
 			fields, err := tuple(item, 8)
 			if err != nil {
@@ -555,7 +591,7 @@ func Decode(b []byte) (Frame, error) {
 		}
 		f.Msg = c
 	case "snapshot":
-		f.Msg = SnapshotRequest{ID: r.int("id"), At: r.int("at"), After: r.cursor("after"), Limit: r.int("limit")}
+		f.Msg = SnapshotRequest{ID: r.int("id"), At: r.int("at"), After: r.cursor("after"), Limit: r.int("limit"), Scopes: r.optTexts("scopes")}
 	case "chunk":
 		c := Chunk{Re: r.int("re"), At: r.int("at"), Rows: r.int("rows"), Total: r.int("total"), Next: r.cursor("next"), Done: r.bool("done")}
 		if r.err == nil {
@@ -732,6 +768,30 @@ func decodeChanges(v any) ([]change.Change, error) {
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+func appendTexts(e *protocol.Encoder, list []string) {
+	e.Array(len(list))
+	for _, t := range list {
+		e.Text(t)
+	}
+}
+
+// optTexts reads an optional array of text: nil when absent.
+func (r *reader) optTexts(key string) []string {
+	if r.m[key] == nil {
+		return nil
+	}
+	out := []string{}
+	for _, v := range r.array(key) {
+		t, ok := v.(string)
+		if !ok {
+			r.fail(key, "an array of text")
+			return nil
+		}
+		out = append(out, t)
+	}
+	return out
 }
 
 func btoi(b bool) int {

@@ -21,12 +21,16 @@ func TestMessagesRoundTrip(t *testing.T) {
 	change.EncodeValues(&packed, ins.Values)
 	msgs := []Message{
 		Hello{Client: "c1", Cursor: -1},
+		Hello{Client: "c1", Cursor: 3, Scopes: []string{"w1", "w2"}},
+		Hello{Client: "c1", Cursor: 3, Scopes: []string{}},
 		Welcome{Server: "s", Head: 5, Min: 1, Max: 3, MaxMessage: 1 << 20},
 		Push{ID: 7, Changes: []Pushed{{Seq: 1, Change: ins}, {Seq: 2, Change: del}}},
 		Ack{Re: 7, Results: []Result{{Seq: 1, State: Acknowledged, Pos: 10}, {Seq: 2, State: Refused, Code: "FORBIDDEN", Detail: "no", Row: []change.Change{ins, del}}}},
 		Subscribe{After: 42},
 		Changes{Upto: 12, Head: 20, Entries: []Entry{{Pos: 11, Change: ins}, {Pos: 12, Change: del}}},
+		Changes{Upto: 13, Head: 20, Evict: []SnapshotCursor{{Table: "tasks", Key: key}}},
 		SnapshotRequest{ID: 3, At: 0, Limit: 500},
+		SnapshotRequest{ID: 3, At: -1, Limit: 500, Scopes: []string{"w2"}},
 		SnapshotRequest{ID: 4, At: 9, After: SnapshotCursor{Table: "tasks", Key: key}, Limit: 500},
 		Chunk{Re: 4, At: 9, Changes: []change.Change{ins}, Rows: 1, Total: 10, Next: SnapshotCursor{Table: "tasks", Key: key}},
 		Chunk{Re: 5, At: 9, Done: true},
