@@ -7,7 +7,7 @@ WASM := $(DIST)/hearth.wasm
 GO_SOURCES := $(shell find . -name '*.go' -not -path './node_modules/*') go.mod go.sum
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: all build wasm server demo test test-go test-js test-e2e vet bench bench-go bench-browser clean
+.PHONY: all build wasm server demo test test-go test-js test-e2e test-engines vet bench bench-go bench-browser clean
 
 all: build
 
@@ -64,9 +64,15 @@ test-js: node_modules/.package-lock.json
 	node --test web/
 
 test-e2e: build node_modules/.package-lock.json
-	node --test --test-concurrency=1 e2e/
+	node --test --test-concurrency=1 e2e/*.test.mjs
 
-test: vet test-go test-js test-e2e
+# The storage scenarios (e2e/scenarios/) in Firefox (firefox-esr over
+# WebDriver BiDi) and WebKit (WebKitGTK over WebDriver, under Xvfb); the
+# Chromium run is part of test-e2e.
+test-engines: build node_modules/.package-lock.json
+	node --test --test-concurrency=1 e2e/engines/
+
+test: vet test-go test-js test-e2e test-engines
 
 bench: bench-go bench-browser
 
