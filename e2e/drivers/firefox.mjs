@@ -46,15 +46,22 @@ function wrapPage(page) {
   };
 }
 
+// With quotaLimited, the whole temporary storage is capped at 50 MiB; an
+// origin's group then gets Firefox's floor, 10 MiB, enforced on OPFS and
+// IndexedDB writes alike. Firefox reads the cap at start-up only, so a
+// test asks for it at launch rather than mid-run as with Chromium's CDP.
+const limitedStorageKiB = 50 * 1024;
+
 /**
  * Launches Firefox on profile. throwaway: private browsing for every
- * window (Firefox's ephemeral mode). quotaKiB: the whole temporary
- * storage limit, of which one origin gets a fraction.
+ * window (Firefox's ephemeral mode). quotaLimited: see limitedStorageKiB.
  */
-async function launch({ profile, throwaway = false, quotaKiB } = {}) {
+async function launch({ profile, throwaway = false, quotaLimited = false } = {}) {
   const prefs = { ...loopbackOnlyPrefs };
   if (throwaway) prefs['browser.privatebrowsing.autostart'] = true;
-  if (quotaKiB) prefs['dom.quotaManager.temporaryStorage.fixedLimit'] = quotaKiB;
+  // Always set: Firefox saves prefs in the profile, so a relaunch without
+  // the cap must reset it (-1: no fixed limit) explicitly.
+  prefs['dom.quotaManager.temporaryStorage.fixedLimit'] = quotaLimited ? limitedStorageKiB : -1;
   const browser = await puppeteer.launch({
     browser: 'firefox',
     executablePath: firefoxPath(),
@@ -93,7 +100,8 @@ export const firefoxDriver = {
   autoStorage: 'opfs',
   canKillBrowser: true,
   canHideOPFS: false,
-  quotaBackends: [],
+  quotaBackends: ['opfs', 'idb'],
+  quotaAtLaunch: true,
   launch,
   cleanup: () => Promise.all([...live].map((b) => b.kill())),
 };

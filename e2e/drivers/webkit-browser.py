@@ -9,9 +9,10 @@ when a test needs real on-disk storage: the web context keeps its data in
 
 Arguments: --automation (added by WebKitWebDriver), --profile DIR,
 --features=+A,+B (WebKit feature flags to turn on, as MiniBrowser takes
-them), --loopback-only (send every non-loopback request to a closed
+them), --origin-quota-bytes=N (each origin's storage quota), --loopback-only (send every non-loopback request to a closed
 loopback port, so tests never reach the network).
 """
+import os
 import signal
 import sys
 
@@ -23,12 +24,14 @@ from gi.repository import GLib, Gtk, WebKit2  # noqa: E402
 
 
 def parse_args(argv):
-    opts = {'profile': None, 'features': [], 'loopback_only': False}
+    opts = {'profile': None, 'features': [], 'loopback_only': False, 'origin_quota': 0}
     for arg in argv:
         if arg.startswith('--profile='):
             opts['profile'] = arg.split('=', 1)[1]
         elif arg.startswith('--features='):
             opts['features'] = [f for f in arg.split('=', 1)[1].split(',') if f]
+        elif arg.startswith('--origin-quota-bytes='):
+            opts['origin_quota'] = int(arg.split('=', 1)[1])
         elif arg == '--loopback-only':
             opts['loopback_only'] = True
     if not opts['profile']:
@@ -51,9 +54,15 @@ def make_settings(features):
 def main():
     opts = parse_args(sys.argv[1:])
     Gtk.init(None)
+    quota = {}
+    if opts['origin_quota']:
+        # WebKit takes the quota as a share of the volume holding the data.
+        volume = os.statvfs(opts['profile'])
+        quota['origin_storage_ratio'] = opts['origin_quota'] / (volume.f_blocks * volume.f_frsize)
     manager = WebKit2.WebsiteDataManager(
         base_data_directory=opts['profile'] + '/data',
         base_cache_directory=opts['profile'] + '/cache',
+        **quota,
     )
     if opts['loopback_only']:
         # Port 9 on loopback is closed: a request for any other host fails at once.

@@ -19,6 +19,9 @@ import { killTree, freePort } from './process.mjs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const features = '--features=+StorageAPI,+StorageAPIEstimate,+FileSystem,+FileSystemWritableStream,+AccessHandle';
 const commandTimeoutMs = 60000;
+// The origin quota of a quotaLimited launch (WebKit sets it per data
+// store, at start-up only).
+const limitedOriginBytes = 10 * 1024 * 1024;
 
 function miniBrowserPath() {
   if (process.env.WEBKIT_MINIBROWSER) return process.env.WEBKIT_MINIBROWSER;
@@ -233,7 +236,7 @@ class WebKitBrowser {
  * that directory (data persists); with throwaway: MiniBrowser's ephemeral
  * automation store.
  */
-async function launch({ profile, throwaway = false } = {}) {
+async function launch({ profile, throwaway = false, quotaLimited = false } = {}) {
   const { name } = await startDisplay();
   const port = await freePort();
   const proc = spawn('WebKitWebDriver', [`--port=${port}`, '--host=127.0.0.1'], {
@@ -248,6 +251,7 @@ async function launch({ profile, throwaway = false } = {}) {
     const browserOptions = throwaway
       ? { binary: miniBrowserPath(), args: ['--automation', features] }
       : { binary: path.join(here, 'webkit-browser.py'), args: [`--profile=${profile}`, features, '--loopback-only'] };
+    if (quotaLimited) browserOptions.args.push(`--origin-quota-bytes=${limitedOriginBytes}`);
     const capabilities = { 'webkitgtk:browserOptions': browserOptions };
     if (throwaway) {
       // MiniBrowser takes the WebDriver proxy capability: everything but
@@ -274,7 +278,8 @@ export const webkitDriver = {
   autoStorage: 'idb',
   canKillBrowser: true,
   canHideOPFS: false,
-  quotaBackends: [],
+  quotaBackends: ['idb'],
+  quotaAtLaunch: true,
   launch,
   cleanup: closeAll,
 };

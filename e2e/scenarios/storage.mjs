@@ -3,12 +3,13 @@
 // assertions live here once; each engine's test file passes its driver.
 //
 // A driver is {engine, backends, autoStorage, canKillBrowser, canHideOPFS,
-// quotaBackends, launch, cleanup}:
+// quotaBackends, quotaAtLaunch, launch, cleanup}:
 // - backends: the storage backends that work on a persistent profile;
 //   autoStorage: the one `auto` must pick there;
 // - launch({profile, throwaway, hide}) starts the browser on profile (a
 //   directory, reused for a restart) or, with throwaway, in the engine's
-//   ephemeral mode; hide serves the worker without OPFS sync handles
+//   ephemeral mode; quotaLimited: with a small storage quota, for engines
+//   that only take one at start-up (quotaAtLaunch); hide serves the worker without OPFS sync handles
 //   (canHideOPFS). It resolves to a browser {newPage(url), close(), kill(),
 //   limitQuota(page, bytes) (for quotaBackends) → restore};
 // - a page is {evaluate(fn, arg), goto(url), reload(), close(), errors}:
@@ -233,7 +234,7 @@ export function storageSuite(driver) {
       const noQuota = !driver.quotaBackends.includes(storage) && `${engine}: no way to bound the ${storage} quota from a test`;
       test('quota exhaustion fails the write with STORAGE_QUOTA and leaves the database intact and usable', { ...bounded, skip: noQuota }, async () => {
         const dir = newProfile();
-        const { browser, page } = await persistentPage(dir);
+        let { browser, page } = await persistentPage(dir, { quotaLimited: driver.quotaAtLaunch });
         await page.evaluate(async (storage) => {
           const db = await hearth.open({ name: 'quota', storage });
           await db.exec('CREATE TABLE q(id INTEGER PRIMARY KEY, pad BLOB)');
@@ -241,7 +242,7 @@ export function storageSuite(driver) {
           window.quotaDB = db;
         }, storage);
         const usage = await page.evaluate(async () => (await navigator.storage.estimate()).usage);
-        const restore = await browser.limitQuota(page, usage + 2 * 1024 * 1024);
+        const restore = driver.quotaAtLaunch ? async () => {} : await browser.limitQuota(page, usage + 2 * 1024 * 1024);
         const r = await page.evaluate(async () => {
           const db = window.quotaDB;
           let error = null;
@@ -255,6 +256,12 @@ export function storageSuite(driver) {
           return { error, count, check };
         });
         await restore();
+        if (driver.quotaAtLaunch) {
+          // Lifting a start-up quota takes a restart on the same profile.
+          await browser.close();
+          ({ browser, page } = await persistentPage(dir));
+          await page.evaluate(async (storage) => { window.quotaDB = await hearth.open({ name: 'quota', storage }); }, storage);
+        }
         const after = await page.evaluate(async () => {
           await window.quotaDB.exec('DELETE FROM q WHERE id > 1');
           await window.quotaDB.exec('INSERT INTO q(pad) VALUES (x\'00\')');
