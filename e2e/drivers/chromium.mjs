@@ -1,7 +1,7 @@
 // Chromium driver: Debian's Chromium through playwright-core (the harness's
 // launch flags, loopback-only routing and the kit's CDP helpers).
 import { launchBrowser, launchPersistent, loopbackOnly } from '../harness.mjs';
-import { hideOPFS, fillQuota, killBrowser } from '../kit.mjs';
+import { hideOPFS, fillQuota, killBrowser, goOffline, goOnline } from '../kit.mjs';
 
 function wrapPage(page) {
   const errors = [];
@@ -59,5 +59,7 @@ export const chromiumDriver = {
   // (sqlitevfs TestQuotaGivesFull).
   quotaBackends: ['opfs'],
   launch,
+  // Playwright's network emulation (the page hears offline/online too).
+  setOffline: (page, offline) => (offline ? goOffline : goOnline)(page.raw.context()),
   cleanup: () => Promise.all([...live].map((b) => b.kill())),
 };
