@@ -7,7 +7,7 @@ WASM := $(DIST)/hearth.wasm
 GO_SOURCES := $(shell find . -name '*.go' -not -path './node_modules/*') go.mod go.sum
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: all build wasm server demo test test-go test-js test-e2e test-engines vet bench bench-go bench-browser clean
+.PHONY: all build wasm server demo test test-go test-js test-e2e test-engines vet bench bench-go bench-browser bench-engines clean
 
 all: build
 
@@ -74,7 +74,7 @@ test-engines: build node_modules/.package-lock.json
 
 test: vet test-go test-js test-e2e test-engines
 
-bench: bench-go bench-browser
+bench: bench-go bench-browser bench-engines
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./... 2>/dev/null | grep -E '^(Benchmark|ok|PASS)' || true
@@ -84,6 +84,11 @@ bench-browser: build node_modules/.package-lock.json
 	node e2e/bench/run.mjs
 	node e2e/bench/live.mjs
 	node e2e/bench/sync.mjs
+
+# Hearth's storage workload in Chromium, Firefox and WebKit, one row per
+# engine and backend (e2e/bench/engines.mjs).
+bench-engines: build node_modules/.package-lock.json
+	node e2e/bench/engines.mjs
 
 clean:
 	rm -rf $(DIST) bin
