@@ -66,11 +66,13 @@ test-js: node_modules/.package-lock.json
 test-e2e: build node_modules/.package-lock.json
 	node --test --test-concurrency=1 e2e/*.test.mjs
 
-# The storage scenarios (e2e/scenarios/) in Firefox (firefox-esr over
-# WebDriver BiDi) and WebKit (WebKitGTK over WebDriver, under Xvfb); the
-# Chromium run is part of test-e2e.
+# The storage and sync scenarios (e2e/scenarios/) in Firefox (firefox-esr
+# over WebDriver BiDi) and WebKit (WebKitGTK over WebDriver, under Xvfb);
+# the Chromium runs are part of test-e2e. Two files at a time: the time goes
+# to browser start-ups, not CPU, and each file has its own browsers,
+# profiles, server and display.
 test-engines: build node_modules/.package-lock.json
-	node --test --test-concurrency=1 e2e/engines/
+	node --test --test-concurrency=2 e2e/engines/
 
 test: vet test-go test-js test-e2e test-engines
 
