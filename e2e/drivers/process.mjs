@@ -54,3 +54,30 @@ export function freePort() {
     });
   });
 }
+
+function alive(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'; // a zombie has exited
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Waits until every pid has exited, SIGKILLing what is left after ms: a
+ * browser's storage process may still be writing to its profile for a
+ * moment after the browser itself is gone.
+ */
+export async function waitForExit(pids, ms = 5000) {
+  const deadline = Date.now() + ms;
+  while (pids.some(alive)) {
+    if (Date.now() > deadline) {
+      for (const p of pids.filter(alive)) {
+        try { process.kill(p, 'SIGKILL'); } catch { /* gone meanwhile */ }
+      }
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

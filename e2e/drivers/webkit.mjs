@@ -14,7 +14,7 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { killTree, freePort } from './process.mjs';
+import { killTree, freePort, descendants, waitForExit } from './process.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const features = '--features=+StorageAPI,+StorageAPIEstimate,+FileSystem,+FileSystemWritableStream,+AccessHandle';
@@ -79,8 +79,11 @@ export async function stopDisplay() {
   const { proc } = display;
   display = null;
   if (proc.exitCode === null) {
+    // Referenced again: node must stay up until the display is gone.
+    proc.ref();
+    const exited = once(proc, 'exit');
     proc.kill('SIGTERM');
-    await once(proc, 'exit');
+    await exited;
   }
 }
 
@@ -213,21 +216,25 @@ class WebKitBrowser {
   /** SIGKILLs the browser and its web and network processes, as a crash would. */
   async kill() {
     live.delete(this);
+    const procs = [this.proc.pid, ...descendants(this.proc.pid)];
     const exited = this.proc.exitCode === null ? once(this.proc, 'exit') : null;
     killTree(this.proc.pid);
     await exited;
+    await waitForExit(procs);
   }
 
   async #stopDriver() {
     if (this.proc.exitCode !== null) return;
-    // The driver quits its browser on SIGTERM; give the browser's
-    // processes a moment, then make sure none is left behind.
+    // The driver quits its browser on SIGTERM; the browser's processes
+    // (its network process writes the profile) must be gone before the
+    // profile is reused or removed.
+    const browserProcs = descendants(this.proc.pid);
     const exited = once(this.proc, 'exit');
-    const children = () => killTree(this.proc.pid);
     this.proc.kill('SIGTERM');
-    const timer = setTimeout(children, 5000);
+    const timer = setTimeout(() => killTree(this.proc.pid), 5000);
     await exited;
     clearTimeout(timer);
+    await waitForExit(browserProcs);
   }
 }
 
