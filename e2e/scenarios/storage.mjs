@@ -37,7 +37,12 @@ function importHearth(page) {
   return page.evaluate(async () => { window.hearth = await import('./hearth.js'); });
 }
 
-export function storageSuite(driver) {
+/**
+ * Registers the storage scenarios for driver. backends and selection pick
+ * a part of them, so that a slow engine's suite can be split over files
+ * that run side by side.
+ */
+export function storageSuite(driver, { backends = ['opfs', 'idb'], selection = true } = {}) {
   const { engine } = driver;
   let server;
   const profiles = [];
@@ -61,7 +66,7 @@ export function storageSuite(driver) {
     for (const dir of profiles) rmSync(dir, { recursive: true, force: true });
   });
 
-  for (const storage of ['opfs', 'idb']) {
+  for (const storage of backends) {
     const unsupported = !driver.backends.includes(storage) && `${engine} has no ${storage} backend on a persistent profile`;
     describe(`${engine}: ${storage} backend`, { skip: unsupported }, () => {
       test('a write survives a reload and a browser restart', bounded, async () => {
@@ -312,7 +317,7 @@ export function storageSuite(driver) {
     });
   }
 
-  describe(`${engine}: backend selection`, () => {
+  if (selection) describe(`${engine}: backend selection`, () => {
     test(`auto picks ${driver.autoStorage === 'opfs' ? 'OPFS' : 'IndexedDB'}, reports why, and deleteDatabase wipes it`, bounded, async () => {
       const dir = newProfile();
       const { browser, page } = await persistentPage(dir);
