@@ -7,7 +7,7 @@ WASM := $(DIST)/hearth.wasm
 GO_SOURCES := $(shell find . -name '*.go' -not -path './node_modules/*') go.mod go.sum
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: all build wasm board server demo test test-go test-js test-e2e vet bench bench-go bench-load bench-browser clean
+.PHONY: all build wasm board server demo test test-go test-js test-e2e test-engines vet bench bench-go bench-load bench-browser bench-engines clean
 
 all: build
 
@@ -92,11 +92,19 @@ test-js: node_modules/.package-lock.json
 	node --test web/
 
 test-e2e: build node_modules/.package-lock.json
-	node --test --test-concurrency=1 e2e/
+	node --test --test-concurrency=1 e2e/*.test.mjs
 
-test: vet test-go test-js test-e2e
+# The storage and sync scenarios (e2e/scenarios/) in Firefox (firefox-esr
+# over WebDriver BiDi) and WebKit (WebKitGTK over WebDriver, under Xvfb);
+# the Chromium runs are part of test-e2e. Two files at a time: the time goes
+# to browser start-ups, not CPU, and each file has its own browsers,
+# profiles, server and display.
+test-engines: build node_modules/.package-lock.json
+	node --test --test-concurrency=2 e2e/engines/
 
-bench: bench-go bench-load bench-browser
+test: vet test-go test-js test-e2e test-engines
+
+bench: bench-go bench-load bench-browser bench-engines
 
 # The sync server under load (loopback, bounded): 1,000 clients each
 # pushing a change per second, on SQLite, and on PostgreSQL with one and
@@ -115,6 +123,11 @@ bench-browser: build node_modules/.package-lock.json
 	node e2e/bench/run.mjs
 	node e2e/bench/live.mjs
 	node e2e/bench/sync.mjs
+
+# Hearth's storage workload in Chromium, Firefox and WebKit, one row per
+# engine and backend (e2e/bench/engines.mjs).
+bench-engines: build node_modules/.package-lock.json
+	node e2e/bench/engines.mjs
 
 clean:
 	rm -rf $(DIST) $(BOARD_DIST) bin

@@ -19,6 +19,20 @@ async function opfsDir(database, create) {
   return (await opfsRoot(create)).getDirectoryHandle(database, { create });
 }
 
+// A browser that has OPFS but refuses its root directory is running an
+// ephemeral data store: Safari's and WebKit's private or automation
+// sessions reject with UnknownError, Firefox's private windows with
+// SecurityError.
+async function opfsRefused() {
+  if (!navigator.storage?.getDirectory) return false;
+  try {
+    await navigator.storage.getDirectory();
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 const idbHandles = new Map();
 
 function idbRequest(req) {
@@ -216,7 +230,11 @@ export const hearthStorage = {
     const out = { persisted: false, persistReason: '', usage: -1, quota: -1 };
     try {
       out.persisted = (await navigator.storage.persisted?.()) || (await navigator.storage.persist?.()) || false;
-      if (!out.persisted) out.persistReason = 'the browser did not grant persistent storage; it may evict the data under storage pressure';
+      if (!out.persisted) {
+        out.persistReason = (await opfsRefused())
+          ? 'this is a private or throwaway browsing session (the browser refuses OPFS here, as Safari and Firefox do in private windows): the data is discarded when the session ends'
+          : 'the browser did not grant persistent storage; it may evict the data under storage pressure';
+      }
     } catch (err) {
       out.persistReason = `navigator.storage.persist failed: ${err?.message ?? err}`;
     }
