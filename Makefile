@@ -76,7 +76,6 @@ node_modules/.package-lock.json: package-lock.json
 	@touch $@
 
 demo: build
-	@echo "task board: http://$(ADDR)/board/"
 	./bin/hearth serve -addr $(ADDR) -web web
 
 vet:

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"os"
 	"os/signal"
 	"strings"
@@ -140,6 +141,9 @@ func serve(ctx context.Context, args []string, out io.Writer) error {
 	// The URL goes to stdout, alone on its line, for people and test
 	// harnesses alike.
 	fmt.Fprintf(out, "Hearth is serving %s\n", base)
+	if _, err := os.Stat(filepath.Join(*webDir, "board", "index.html")); err == nil {
+		fmt.Fprintf(out, "Task board: %sboard/\n", base)
+	}
 	if f, ok := out.(*os.File); ok {
 		f.Sync()
 	}
