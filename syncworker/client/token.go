@@ -31,6 +31,11 @@ func (c *Client) dial(ctx context.Context) (Transport, error) {
 			// app returns a *Error of ClassAuth to pause instead.
 			return nil, fmt.Errorf("get a token: %w", err)
 		}
+		if tok == "" {
+			// No token yet: connect without one (a server that needs
+			// one answers 401 and sync pauses until the app sets it).
+			return c.cfg.Dial(ctx, target)
+		}
 		u, err := url.Parse(target)
 		if err != nil {
 			return nil, &Error{Class: ClassLocal, Err: fmt.Errorf("sync URL %q: %w", target, err)}
