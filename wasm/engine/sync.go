@@ -127,8 +127,8 @@ func (e *Engine) startSync(db *database, owner *dbOwner, o *SyncOptions, j *jour
 			db.conn.markWritten(tables)
 		},
 		// Asked on every connection, so a token set later (setSyncToken)
-		// is used; an empty one is sent as such and refused by a server
-		// that requires one (paused-auth until the app sets it).
+		// is used; with none, a server that requires one refuses the
+		// connection and sync waits in paused-auth until the app sets it.
 		Token: s.currentToken,
 	}
 	client, err := syncclient.New(cfg)
