@@ -41,7 +41,9 @@ export async function killBrowser(userDataDir) {
 // with the Go client: DB.SyncStatus). Pass {status: 'otherName'} if yours
 // is named differently.
 
-function statusOf(page, name = 'hearthSyncStatus') {
+async function statusOf(page, name = 'hearthSyncStatus') {
+  // The app defines it as it starts: wait for it rather than fail.
+  await page.waitForFunction((fn) => typeof globalThis[fn] === 'function', name, { timeout: 30000 });
   return page.evaluate((fn) => globalThis[fn](), name);
 }
 
@@ -90,4 +92,29 @@ export async function goOffline(context) {
 /** Brings the context back online; sync resumes at once. */
 export async function goOnline(context) {
   await context.setOffline(false);
+}
+
+// ---- many tabs ----
+
+/**
+ * Closes the tab whose Hearth worker leads (owns) the database: the
+ * other tabs' workers forward to it, and closing it hands the database to
+ * the next one. Each page answers through globalThis.hearthIsLeader()
+ * (with hearth.js: () => db.isLeader(); the worker posts
+ * {hearthLeader: {name, leading}} to its page). Pass {isLeader: 'otherName'}
+ * if yours is named differently. Waits (bounded) until exactly one page
+ * leads, closes it and resolves to the pages left, in order.
+ */
+export async function killLeaderTab(pages, { isLeader = 'hearthIsLeader', timeoutMs = 20000 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const leads = await Promise.all(pages.map((p) => p.evaluate((fn) => globalThis[fn]?.() === true, isLeader)));
+    const leaders = pages.filter((_, i) => leads[i]);
+    if (leaders.length === 1) {
+      await leaders[0].close();
+      return pages.filter((p) => p !== leaders[0]);
+    }
+    if (Date.now() > deadline) throw new Error(`${leaders.length} leading tabs after ${timeoutMs} ms, want 1`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
