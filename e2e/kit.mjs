@@ -4,11 +4,14 @@
 
 /**
  * Makes the Hearth worker look like Safari without OPFS sync access handles:
- * the worker script is served with FileSystemSyncAccessHandle removed before
- * anything else runs. Call before the page loads.
+ * the worker's storage module (hearth-storage.js, imported before any
+ * storage is touched) is served with FileSystemSyncAccessHandle removed.
+ * The worker's own script is left alone: a dedicated worker whose main
+ * script Playwright fulfilled opened no WebSocket in our runs (Chromium
+ * under route interception), and sync needs one. Call before the page loads.
  */
 export async function hideOPFS(context) {
-  await context.route('**/hearth-worker.js*', async (route) => {
+  await context.route('**/hearth-storage.js*', async (route) => {
     const response = await route.fetch();
     const body = await response.text();
     const hide = 'delete globalThis.FileSystemSyncAccessHandle;' +
