@@ -115,6 +115,7 @@ bench-browser: build node_modules/.package-lock.json
 	node e2e/bench/run.mjs
 	node e2e/bench/live.mjs
 	node e2e/bench/sync.mjs
+	node e2e/bench/board.mjs
 
 clean:
 	rm -rf $(DIST) $(BOARD_DIST) bin
