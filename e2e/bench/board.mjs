@@ -94,6 +94,7 @@ async function moveINP(page, moves) {
   });
   const id = await page.locator('.column[data-status="backlog"] .card').first().getAttribute('id');
   const durations = [];
+  const renders = []; // the board's last build+render (Go) after each move
   for (let i = 0; i < moves; i++) {
     const [key, column] = i % 2 === 0 ? ['Alt+ArrowRight', 'doing'] : ['Alt+ArrowLeft', 'backlog'];
     await page.locator(`[id="${id}"]`).focus();
@@ -104,10 +105,15 @@ async function moveINP(page, moves) {
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
     const entries = await page.evaluate((n) => window.inpEntries.slice(n), before);
     durations.push(entries.length ? Math.max(...entries.map((e) => e.duration)) : goalMs);
+    renders.push(await page.evaluate(() => window.boardMilestones.renderMs));
   }
+  renders.sort((a, b) => a - b);
   durations.sort((a, b) => a - b);
   const at = (q) => durations[Math.min(durations.length - 1, Math.floor(q * durations.length))];
-  return { p50: at(0.5), p95: at(0.95), underThreshold: durations.filter((d) => d === goalMs).length };
+  return {
+    p50: at(0.5), p95: at(0.95), underThreshold: durations.filter((d) => d === goalMs).length,
+    renderP50: renders[Math.floor(renders.length / 2)],
+  };
 }
 
 {
@@ -127,6 +133,7 @@ async function moveINP(page, moves) {
       tasks: inpTasks, moves: inpMoves,
       'INP p50 (ms)': Math.round(inp.p50), 'INP p95 (ms)': Math.round(inp.p95),
       'moves under 16 ms': inp.underThreshold,
+      'vugu render p50 (ms)': Math.round(inp.renderP50),
       'seed reported (ms)': seedReportedMs, 'goal (ms)': goalMs,
       'meets goal (p95)': inp.p95 <= goalMs,
     }]);
