@@ -81,9 +81,11 @@ console.table(rows);
 const inpTasks = Number(process.env.BOARD_BENCH_INP_TASKS ?? 5000);
 const inpMoves = Number(process.env.BOARD_BENCH_INP_MOVES ?? 100);
 const goalMs = 16;
+// BOARD_BENCH_INP_SETTLE=1 waits for each move's sync round trip before
+// the next key (a diagnosis: isolated interactions against back-to-back).
 const seedReportedMs = 12; // the figure the seed's README reported ("longest render")
 
-async function moveINP(page, moves) {
+async function moveINP(page, moves, settle = false) {
   await page.evaluate(() => {
     window.inpEntries = [];
     new PerformanceObserver((list) => {
@@ -103,6 +105,15 @@ async function moveINP(page, moves) {
     await page.waitForFunction(([id, c]) => document.getElementById(id)?.closest('.column')?.dataset.status === c, [id, column]);
     // The entry arrives after the next paint: wait two frames for it.
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    if (settle) {
+      // Isolated interactions: the move's write, its live query result
+      // and the sync round trip are over before the next key.
+      await page.waitForFunction(async () => {
+        const s = await globalThis.hearthSyncStatus();
+        return s.pending === 0 && s.cursor >= s.head;
+      }, null, { polling: 50 });
+      await page.waitForTimeout(200);
+    }
     const entries = await page.evaluate((n) => window.inpEntries.slice(n), before);
     durations.push(entries.length ? Math.max(...entries.map((e) => e.duration)) : goalMs);
     renders.push(await page.evaluate(() => window.boardMilestones.renderMs));
@@ -128,9 +139,10 @@ async function moveINP(page, moves) {
       const s = await globalThis.hearthSyncStatus?.();
       return s && s.connected && !s.initialSync.active && s.cursor >= s.head;
     }, null, { timeout: 180000, polling: 200 });
-    const inp = await moveINP(page, inpMoves);
+    const settle = process.env.BOARD_BENCH_INP_SETTLE === '1';
+    const inp = await moveINP(page, inpMoves, settle);
     console.table([{
-      tasks: inpTasks, moves: inpMoves,
+      tasks: inpTasks, moves: inpMoves, 'moves one at a time (settled)': settle,
       'INP p50 (ms)': Math.round(inp.p50), 'INP p95 (ms)': Math.round(inp.p95),
       'moves under 16 ms': inp.underThreshold,
       'vugu render p50 (ms)': Math.round(inp.renderP50),
