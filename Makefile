@@ -122,6 +122,7 @@ bench-browser: build node_modules/.package-lock.json
 	node e2e/bench/run.mjs
 	node e2e/bench/live.mjs
 	node e2e/bench/sync.mjs
+	node e2e/bench/board.mjs
 
 # Hearth's storage workload in Chromium, Firefox and WebKit, one row per
 # engine and backend (e2e/bench/engines.mjs).

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"syscall/js"
 	"time"
 
 	"github.com/hack-pad/safejs"
@@ -186,8 +187,8 @@ func recordRender(d time.Duration) {
 }
 
 // demoToken waits for the sync token boot.js fetches (first call) or
-// fetches a new one: the token and its expiry (Unix ms), or "" when the
-// server signs none.
+// fetches a new one: the token and its expiry (Unix ms), "" when the
+// server signs none, or "" and -1 when the server was unreachable.
 func demoToken(ctx context.Context, fresh bool) (string, int64) {
 	global := safejs.Global()
 	var promise safejs.Value
@@ -206,8 +207,9 @@ func demoToken(ctx context.Context, fresh bool) (string, int64) {
 	}
 	got := make(chan token, 1)
 	then, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
-		var t token
+		t := token{at: -1}
 		if len(args) > 0 && !args[0].IsNull() && !args[0].IsUndefined() {
+			t.at = 0
 			if v, err := args[0].Get("token"); err == nil {
 				t.value, _ = v.String()
 			}
@@ -232,4 +234,50 @@ func demoToken(ctx context.Context, fresh bool) (string, int64) {
 	case <-ctx.Done():
 		return "", 0
 	}
+}
+
+// exposeAsync defines globalThis[name] as a function returning a Promise
+// of what get returns; get runs on its own goroutine (a JS callback must
+// not block on the worker).
+func exposeAsync(name string, get func(ctx context.Context) map[string]any) {
+	promise := js.Global().Get("Promise")
+	fn := js.FuncOf(func(js.Value, []js.Value) any {
+		var resolve js.Value
+		executor := js.FuncOf(func(_ js.Value, args []js.Value) any {
+			resolve = args[0]
+			return nil
+		})
+		p := promise.New(executor) // the executor runs before New returns
+		executor.Release()
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			resolve.Invoke(js.ValueOf(get(ctx)))
+		}()
+		return p
+	})
+	js.Global().Set(name, fn) // kept for the page's life
+}
+
+// navigatorOnline is navigator.onLine (true when unknown).
+func navigatorOnline() bool {
+	v := js.Global().Get("navigator").Get("onLine")
+	return v.Type() != js.TypeBoolean || v.Bool()
+}
+
+// signedInUser is the demo user boot.js signed in as (?user=…), "" when unknown.
+func signedInUser() string {
+	if v := js.Global().Get("hearthBoardUser"); v.Type() == js.TypeString {
+		return v.String()
+	}
+	return ""
+}
+
+// switchUser reloads the page signed in as user (boot.js fetches that
+// user's sync token), keeping the other query parameters.
+func switchUser(user string) {
+	loc := js.Global().Get("location")
+	params := js.Global().Get("URLSearchParams").New(loc.Get("search"))
+	params.Call("set", "user", user)
+	loc.Set("search", "?"+params.Call("toString").String())
 }

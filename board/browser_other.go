@@ -21,3 +21,8 @@ func markMilestone(name string)                      {}
 func formValues(e vugu.DOMEvent, names ...string) map[string]string { return nil }
 
 func demoToken(ctx context.Context, fresh bool) (string, int64) { return "", 0 }
+
+func exposeAsync(name string, get func(ctx context.Context) map[string]any) {}
+func navigatorOnline() bool                                                 { return true }
+func signedInUser() string                                                  { return "" }
+func switchUser(user string)                                                {}

@@ -79,6 +79,18 @@ func (c *Root) rebase(base []Task, now time.Time) []Task {
 		}
 	}
 	c.edits = kept
+	// A written edit that this result contradicts (another device won the
+	// merge) must not outlive editExpiry just because no newer result
+	// comes: look again then.
+	if c.env != nil && !c.expiryCheck && slices.ContainsFunc(kept, func(e localEdit) bool { return !e.done.IsZero() }) {
+		c.expiryCheck = true
+		time.AfterFunc(editExpiry+10*time.Millisecond, func() {
+			c.post(func() {
+				c.expiryCheck = false
+				c.Tasks = c.rebase(c.baseTasks, time.Now())
+			})
+		})
+	}
 	return out
 }
 

@@ -29,7 +29,12 @@ func main() {
 		fmt.Println("board:", err)
 		return
 	}
-	root := &Root{env: renderer.EventEnv(), Status: "Opening the board…", Me: "u-01", View: "board"}
+	me := signedInUser()
+	if me == "" {
+		me = "u-01"
+	}
+	root := &Root{env: renderer.EventEnv(), Status: "Opening the board…", Me: me, View: "board"}
+	exposeAsync("hearthSyncStatus", root.syncStatusJS)
 
 	transport, err := workerTransport()
 	if err != nil {

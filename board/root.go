@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hearthdb/hearth/board/model"
@@ -56,9 +57,17 @@ type Root struct {
 	baseTasks []Task
 	edits     []localEdit
 	editSeq   int
+	// expiryCheck: a re-rebase is scheduled for edits about to expire.
+	expiryCheck bool
 
-	// Me is who books rooms and creates tasks until sign-in exists.
+	// Me is the signed-in demo user (?user=, the user picker): who books
+	// rooms.
 	Me string
+	// syncDB is the database once it is open with sync, for
+	// hearthSyncStatus (read off the render lock); localOnly says there
+	// will be none.
+	syncDB    atomic.Pointer[client.DB]
+	localOnly atomic.Bool
 
 	queueMu  sync.Mutex
 	queue    []func()
@@ -138,6 +147,7 @@ func (c *Root) Start(ctx context.Context, hc *client.Client, opts StartOptions) 
 	}
 	open := client.OpenOptions{Name: "board", Migrations: migs}
 	var expiresAt int64
+	c.localOnly.Store(opts.SyncURL == "")
 	if opts.SyncURL != "" {
 		open.Sync = &client.SyncOptions{URL: opts.SyncURL, Tables: model.Tables}
 		open.Sync.Token, expiresAt = demoToken(ctx, false)
@@ -154,7 +164,10 @@ func (c *Root) Start(ctx context.Context, hc *client.Client, opts StartOptions) 
 		return
 	}
 	markMilestone("open")
-	if expiresAt > 0 {
+	if opts.SyncURL != "" {
+		c.syncDB.Store(db)
+	}
+	if expiresAt != 0 {
 		go renewToken(ctx, db, expiresAt)
 	}
 	if opts.LocalSeed {
@@ -604,23 +617,70 @@ func (c *Root) EmptyText() string {
 	return "No projects yet."
 }
 
+// syncStatusJS is globalThis.hearthSyncStatus's answer: the worker's
+// sync status now, in hearth.js's shape.
+func (c *Root) syncStatusJS(ctx context.Context) map[string]any {
+	db := c.syncDB.Load()
+	switch {
+	case db != nil:
+		st, err := db.SyncStatus(ctx)
+		if err != nil {
+			return unsyncedStatusJS("error: "+err.Error(), navigatorOnline())
+		}
+		return syncStatusJS(st)
+	case c.localOnly.Load():
+		return unsyncedStatusJS("local only", navigatorOnline())
+	default:
+		return unsyncedStatusJS("opening", navigatorOnline())
+	}
+}
+
+// SignIn switches the board to the demo user picked in the sync bar.
+func (c *Root) SignIn(e vugu.DOMEvent) {
+	if user := e.PropString("target", "value"); user != "" && user != c.Me {
+		switchUser(user)
+	}
+}
+
 // renewToken hands the worker a new demo sync token a minute before the
 // current one expires (the worker pauses sync on an expired token and
-// resumes with a new one).
+// resumes with a new one). expiresAt < 0: the board opened while the
+// server was unreachable (an offline reload), so it has no token yet and
+// asks as soon as the page is back online.
 func renewToken(ctx context.Context, db *client.DB, expiresAt int64) {
+	online := make(chan struct{}, 1)
+	stop := watchOnline(func(on bool) {
+		if on {
+			select {
+			case online <- struct{}{}:
+			default:
+			}
+		}
+	})
+	defer stop()
 	for {
 		wait := time.Until(time.UnixMilli(expiresAt).Add(-time.Minute))
+		if expiresAt < 0 {
+			wait = time.Minute
+		}
 		select {
 		case <-ctx.Done():
 			return
+		case <-online:
+			if expiresAt >= 0 {
+				continue // back online with a token that is still good
+			}
 		case <-time.After(max(wait, 5*time.Second)):
 		}
 		token, at := demoToken(ctx, true)
-		if token == "" {
-			expiresAt = time.Now().Add(time.Minute + 30*time.Second).UnixMilli() // offline: try again soon
-			continue
+		switch {
+		case at < 0:
+			expiresAt = -1 // still unreachable: wait for the network
+		case token == "":
+			return // the server signs no tokens
+		default:
+			db.SetSyncToken(ctx, token)
+			expiresAt = at
 		}
-		db.SetSyncToken(ctx, token)
-		expiresAt = at
 	}
 }

@@ -61,3 +61,39 @@ func syncURL(protocol, host string) string {
 	}
 	return scheme + "//" + host + "/sync"
 }
+
+// syncStatusJS is the status in the shape hearth.js's db.syncStatus()
+// resolves to, for globalThis.hearthSyncStatus: the conformance kit's
+// helpers read it the same way from either client.
+func syncStatusJS(st client.SyncStatus) map[string]any {
+	retries := map[string]any{}
+	for k, v := range st.Retries {
+		retries[k] = v
+	}
+	var lastError any
+	if e := st.LastError; e != nil {
+		lastError = map[string]any{"class": e.Class, "code": e.Code, "message": e.Message, "at": e.At}
+	}
+	diverged := make([]any, len(st.DivergedTables))
+	for i, t := range st.DivergedTables {
+		diverged[i] = t
+	}
+	return map[string]any{
+		"state": st.State, "connected": st.Connected, "online": st.Online,
+		"lastSyncedAt": st.LastSyncedAt, "pending": st.Pending,
+		"cursor": st.Cursor, "head": st.Head,
+		"retries": retries, "lastError": lastError, "nextAttemptAt": st.NextAttemptAt,
+		"initialSync": map[string]any{"active": st.InitialSync.Active, "rows": st.InitialSync.Rows, "total": st.InitialSync.Total},
+		"checksums":   st.Checksums, "divergences": st.Divergences, "divergedTables": diverged,
+		"reconcileLatencyMs": st.ReconcileLatencyMs,
+		"flagged":            st.Flagged, "refused": st.Refused, "quarantined": st.Quarantined,
+		"schema": map[string]any{"local": st.Schema.Local, "serverMin": st.Schema.ServerMin, "serverMax": st.Schema.ServerMax},
+	}
+}
+
+// unsyncedStatusJS is hearthSyncStatus before the database is open (state
+// "opening") or on a local-only board ("local only"): never synced, so
+// the kit's waitForSynced keeps waiting rather than passing.
+func unsyncedStatusJS(state string, online bool) map[string]any {
+	return syncStatusJS(client.SyncStatus{State: state, Online: online})
+}

@@ -70,7 +70,12 @@ type SyncStatus struct {
 	DivergedTables                []string
 	ReconcileLatencyMs            float64
 	Flagged, Refused, Quarantined int64
+	// Schema is the local schema version and the range the server accepts.
+	Schema SchemaVersions
 }
+
+// SchemaVersions are the schema versions sync negotiated.
+type SchemaVersions struct{ Local, ServerMin, ServerMax int64 }
 
 func syncStatusOf(v any) SyncStatus {
 	m, _ := v.(map[string]any)
@@ -107,6 +112,9 @@ func syncStatusOf(v any) SyncStatus {
 	}
 	st.ReconcileLatencyMs, _ = m["reconcileLatencyMs"].(float64)
 	st.Flagged, st.Refused, st.Quarantined = i(m, "flagged"), i(m, "refused"), i(m, "quarantined")
+	if sv, ok := m["schema"].(map[string]any); ok {
+		st.Schema = SchemaVersions{Local: i(sv, "local"), ServerMin: i(sv, "serverMin"), ServerMax: i(sv, "serverMax")}
+	}
 	return st
 }
 

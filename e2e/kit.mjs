@@ -4,11 +4,14 @@
 
 /**
  * Makes the Hearth worker look like Safari without OPFS sync access handles:
- * the worker script is served with FileSystemSyncAccessHandle removed before
- * anything else runs. Call before the page loads.
+ * the worker's storage module (hearth-storage.js, imported before any
+ * storage is touched) is served with FileSystemSyncAccessHandle removed.
+ * The worker's own script is left alone: a dedicated worker whose main
+ * script Playwright fulfilled opened no WebSocket in our runs (Chromium
+ * under route interception), and sync needs one. Call before the page loads.
  */
 export async function hideOPFS(context) {
-  await context.route('**/hearth-worker.js*', async (route) => {
+  await context.route('**/hearth-storage.js*', async (route) => {
     const response = await route.fetch();
     const body = await response.text();
     const hide = 'delete globalThis.FileSystemSyncAccessHandle;' +
@@ -41,7 +44,9 @@ export async function killBrowser(userDataDir) {
 // with the Go client: DB.SyncStatus). Pass {status: 'otherName'} if yours
 // is named differently.
 
-function statusOf(page, name = 'hearthSyncStatus') {
+async function statusOf(page, name = 'hearthSyncStatus') {
+  // The app defines it as it starts: wait for it rather than fail.
+  await page.waitForFunction((fn) => typeof globalThis[fn] === 'function', name, { timeout: 30000 });
   return page.evaluate((fn) => globalThis[fn](), name);
 }
 
@@ -90,4 +95,29 @@ export async function goOffline(context) {
 /** Brings the context back online; sync resumes at once. */
 export async function goOnline(context) {
   await context.setOffline(false);
+}
+
+// ---- many tabs ----
+
+/**
+ * Closes the tab whose Hearth worker leads (owns) the database: the
+ * other tabs' workers forward to it, and closing it hands the database to
+ * the next one. Each page answers through globalThis.hearthIsLeader()
+ * (with hearth.js: () => db.isLeader(); the worker posts
+ * {hearthLeader: {name, leading}} to its page). Pass {isLeader: 'otherName'}
+ * if yours is named differently. Waits (bounded) until exactly one page
+ * leads, closes it and resolves to the pages left, in order.
+ */
+export async function killLeaderTab(pages, { isLeader = 'hearthIsLeader', timeoutMs = 20000 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const leads = await Promise.all(pages.map((p) => p.evaluate((fn) => globalThis[fn]?.() === true, isLeader)));
+    const leaders = pages.filter((_, i) => leads[i]);
+    if (leaders.length === 1) {
+      await leaders[0].close();
+      return pages.filter((p) => p !== leaders[0]);
+    }
+    if (Date.now() > deadline) throw new Error(`${leaders.length} leading tabs after ${timeoutMs} ms, want 1`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServer, launchPersistent, loopbackOnly, hearthPage } from './harness.mjs';
+import { killLeaderTab } from './kit.mjs';
 
 let server, context, profile;
 
@@ -131,4 +132,37 @@ test('terminating the leader\'s worker hands the database over too', async () =>
   assert.match(await follower.evaluate(() => window.changes.join()), /full/, 'the watch resumed with a full result');
   await leaderPage.close();
   await follower.close();
+});
+
+test('an open with migrations (it reports progress first) still elects one leader; killLeaderTab hands it over', async () => {
+  const migrated = async () => {
+    const page = await hearthPage(context, server.url);
+    await page.evaluate(async () => {
+      window.db = await hearth.open({ name: 'migrated', storage: 'opfs', migrations: [
+        { version: 1, sql: 'CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT)' },
+      ] });
+      globalThis.hearthIsLeader = () => window.db.isLeader();
+    });
+    return page;
+  };
+  const pages = [await migrated(), await migrated(), await migrated()];
+  const leads = await Promise.all(pages.map((p) => p.evaluate(() => window.db.isLeader())));
+  assert.deepEqual(leads.filter(Boolean).length, 1, `leaders: ${leads}`);
+  const left = await killLeaderTab(pages);
+  assert.equal(left.length, 2);
+  // A request in flight during the hand-over may fail with LEADER_CHANGED
+  // (documented); the next one reaches the new leader.
+  await left[0].evaluate(async () => {
+    for (;;) {
+      try {
+        return await window.db.exec("INSERT INTO notes VALUES ('after', 'x')");
+      } catch (err) {
+        if (err.code !== 'LEADER_CHANGED') throw err;
+      }
+    }
+  });
+  const leadsAfter = await Promise.all(left.map((p) => p.evaluate(() => window.db.isLeader())));
+  assert.equal(leadsAfter.filter(Boolean).length, 1, `leaders after: ${leadsAfter}`);
+  assert.equal(await left[1].evaluate(async () => (await window.db.query('SELECT count(*) AS n FROM notes')).rows[0].n), 1);
+  for (const p of left) await p.close();
 });

@@ -47,7 +47,7 @@ function peek(bytes) {
   }
 }
 
-export function createTabRouter({ toGo, toPage }) {
+export function createTabRouter({ toGo, toPage, onLeadership = () => {} }) {
   const me = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
   const canLead = typeof navigator !== 'undefined' && navigator.locks && typeof BroadcastChannel !== 'undefined';
   let nextVirtual = VIRTUAL_BASE;
@@ -85,6 +85,7 @@ export function createTabRouter({ toGo, toPage }) {
       }
     };
     channel.postMessage({ t: 'leader', leader: me });
+    onLeadership(name, true);
   }
 
   function serve(state, m) {
@@ -110,6 +111,7 @@ export function createTabRouter({ toGo, toPage }) {
     state.channel.postMessage({ t: 'gone', leader: me });
     state.channel.close();
     state.release();
+    onLeadership(name, false);
   }
 
   // ---- follower side ----
@@ -316,6 +318,10 @@ export function createTabRouter({ toGo, toPage }) {
   function fromGo(bytes) {
     const head = peek(bytes);
     if (head.id != null && goWaiters.has(head.id)) {
+      // An open with migrations reports progress under its id before it
+      // replies: the page's own requests get it, the router's (virtual
+      // ids) do not need it; either way the reply is still to come.
+      if (decode(bytes).progress !== undefined) return head.id < VIRTUAL_BASE ? toPage(bytes) : undefined;
       const take = goWaiters.get(head.id);
       goWaiters.delete(head.id);
       return take(bytes);

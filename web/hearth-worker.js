@@ -25,6 +25,10 @@ function toGo(msg) {
 const router = createTabRouter({
   toGo,
   toPage: (bytes) => postToPage(bytes, [bytes.buffer]),
+  // Tests (the conformance kit's killLeaderTab) and apps want to know
+  // which tab owns a database; only the worker knows, so it says so. A
+  // plain object like hearthFatal: clients skip what is not binary.
+  onLeadership: (name, leading) => postToPage({ hearthLeader: { name, leading } }),
 });
 
 self.onmessage = (event) => router.fromPage(event.data);

@@ -213,6 +213,8 @@ export declare class Database {
   /** The async-iterator form of watch. */
   live<Row = Record<string, SQLValue>>(sql: string, params?: Params, options?: WatchOptions): AsyncIterableIterator<QueryResult<Row>>;
   info(): Promise<DatabaseInfo>;
+  /** Whether this tab's worker owns (leads) the database now; it moves when the leader's tab closes. */
+  isLeader(): boolean;
   /** The sync status now; rejects with BAD_REQUEST when the database was opened without sync. */
   syncStatus(): Promise<SyncStatus>;
   /** onStatus gets the sync status now and on every change. Resolves to a function that ends it. */

@@ -27,6 +27,8 @@ export class HearthWorker {
     this.subscriptions = new Map();
     this.nextID = 1;
     this.failure = null;
+    /** Names of the databases this tab's worker owns (leads) now; see hearth-tabs.js. */
+    this.leading = new Set();
     /** Called with a HearthError for replies that match no request (e.g. an undecodable message). */
     this.onUnmatchedError = (err) => console.warn('hearth:', err);
     this.worker.onmessage = (event) => this.#receive(event.data);
@@ -51,6 +53,11 @@ export class HearthWorker {
   #receive(data) {
     if (!(data instanceof Uint8Array) && !(data instanceof ArrayBuffer)) {
       if (data && typeof data.hearthFatal === 'string') this.#fail(new HearthError('WORKER_FAILED', data.hearthFatal));
+      if (data?.hearthLeader) {
+        const { name, leading } = data.hearthLeader;
+        if (leading) this.leading.add(name);
+        else this.leading.delete(name);
+      }
       return;
     }
     let reply;
@@ -249,6 +256,14 @@ export class Database {
     } finally {
       await stop();
     }
+  }
+
+  /**
+   * Whether this tab's worker owns the database now (the other tabs
+   * forward to it); it moves when the leader's tab closes.
+   */
+  isLeader() {
+    return this.worker.leading.has(this.name);
   }
 
   /** The sync status now (rejects with BAD_REQUEST when opened without sync). */

@@ -3,7 +3,9 @@
 // fresh profile, then a reload), and the time from Alt+→ on a card to the
 // card painted in its new column, for 400 and 5,000 seed tasks, local-only
 // (the board seeds itself) and synced (the server seeds, the board receives
-// it by initial sync). Prints figures; asserts nothing.
+// it by initial sync). Then interaction to next paint for moving a card,
+// from Chromium's Event Timing API, over 100 moves with 5,000 tasks.
+// Prints figures; asserts nothing.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -35,7 +37,7 @@ async function moveLatency(page) {
 
 const rows = [];
 // BOARD_BENCH_TASKS=5000 BOARD_BENCH_MODES=local narrows the run.
-const sizes = (process.env.BOARD_BENCH_TASKS ?? '400,5000').split(',').map(Number);
+const sizes = (process.env.BOARD_BENCH_TASKS ?? '400,5000').split(',').filter(Boolean).map(Number);
 const modes = (process.env.BOARD_BENCH_MODES ?? 'local,synced').split(',');
 for (const tasks of sizes) {
   for (const mode of modes) {
@@ -69,3 +71,87 @@ for (const tasks of sizes) {
   }
 }
 console.table(rows);
+
+// ---- interaction to next paint: moving a card ----
+// Chromium's Event Timing API reports an interaction's duration (input to
+// the next paint after its handlers ran) for trusted input only, so the
+// keys come from Playwright (CDP input), not dispatchEvent. Entries below
+// durationThreshold (16 ms, the API's floor) are not reported: a move with
+// no entry took under 16 ms and counts as 16 (an upper bound).
+const inpTasks = Number(process.env.BOARD_BENCH_INP_TASKS ?? 5000);
+const inpMoves = Number(process.env.BOARD_BENCH_INP_MOVES ?? 100);
+const goalMs = 16;
+// BOARD_BENCH_INP_SETTLE=1 waits for each move's sync round trip before
+// the next key (a diagnosis: isolated interactions against back-to-back).
+const seedReportedMs = 12; // the figure the seed's README reported ("longest render")
+
+async function moveINP(page, moves, settle = false) {
+  await page.evaluate(() => {
+    window.inpEntries = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        if (e.name === 'keydown' && e.interactionId > 0) window.inpEntries.push({ id: e.interactionId, duration: e.duration });
+      }
+    }).observe({ type: 'event', durationThreshold: 16, buffered: false });
+  });
+  const id = await page.locator('.column[data-status="backlog"] .card').first().getAttribute('id');
+  const durations = [];
+  const renders = []; // the board's last build+render (Go) after each move
+  for (let i = 0; i < moves; i++) {
+    const [key, column] = i % 2 === 0 ? ['Alt+ArrowRight', 'doing'] : ['Alt+ArrowLeft', 'backlog'];
+    await page.locator(`[id="${id}"]`).focus();
+    const before = await page.evaluate(() => window.inpEntries.length);
+    await page.keyboard.press(key);
+    await page.waitForFunction(([id, c]) => document.getElementById(id)?.closest('.column')?.dataset.status === c, [id, column]);
+    // The entry arrives after the next paint: wait two frames for it.
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    if (settle) {
+      // Isolated interactions: the move's write, its live query result
+      // and the sync round trip are over before the next key.
+      await page.waitForFunction(async () => {
+        const s = await globalThis.hearthSyncStatus();
+        return s.pending === 0 && s.cursor >= s.head;
+      }, null, { polling: 50 });
+      await page.waitForTimeout(200);
+    }
+    const entries = await page.evaluate((n) => window.inpEntries.slice(n), before);
+    durations.push(entries.length ? Math.max(...entries.map((e) => e.duration)) : goalMs);
+    renders.push(await page.evaluate(() => window.boardMilestones.renderMs));
+  }
+  renders.sort((a, b) => a - b);
+  durations.sort((a, b) => a - b);
+  const at = (q) => durations[Math.min(durations.length - 1, Math.floor(q * durations.length))];
+  return {
+    p50: at(0.5), p95: at(0.95), underThreshold: durations.filter((d) => d === goalMs).length,
+    renderP50: renders[Math.floor(renders.length / 2)],
+  };
+}
+
+{
+  const server = await startServer(['-seed-tasks', String(inpTasks)]);
+  const dir = mkdtempSync(path.join(tmpdir(), 'hearth-board-inp-'));
+  const context = await launchPersistent(dir);
+  await loopbackOnly(context);
+  const page = context.pages()[0] ?? await context.newPage();
+  try {
+    await firstPaint(page, new URL('board/', server.url).href);
+    await page.waitForFunction(async () => {
+      const s = await globalThis.hearthSyncStatus?.();
+      return s && s.connected && !s.initialSync.active && s.cursor >= s.head;
+    }, null, { timeout: 180000, polling: 200 });
+    const settle = process.env.BOARD_BENCH_INP_SETTLE === '1';
+    const inp = await moveINP(page, inpMoves, settle);
+    console.table([{
+      tasks: inpTasks, moves: inpMoves, 'moves one at a time (settled)': settle,
+      'INP p50 (ms)': Math.round(inp.p50), 'INP p95 (ms)': Math.round(inp.p95),
+      'moves under 16 ms': inp.underThreshold,
+      'vugu render p50 (ms)': Math.round(inp.renderP50),
+      'seed reported (ms)': seedReportedMs, 'goal (ms)': goalMs,
+      'meets goal (p95)': inp.p95 <= goalMs,
+    }]);
+  } finally {
+    await context.close();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -27,17 +27,33 @@ document.addEventListener('keydown', (event) => {
   }
 });
 
+// The signed-in demo user: ?user=u-02 (the board's user picker sets it),
+// u-01 by default.
+window.hearthBoardUser = new URLSearchParams(location.search).get('user') || 'u-01';
+
 // A sync token for the demo user, when the server signs them
-// (hearth serve -demo-auth); null otherwise or offline. The board asks
+// (hearth serve -demo-auth); token '' when it signs none; null while
+// the server is unreachable. The board asks
 // again before a token expires.
-window.hearthBoardFetchToken = () => fetch('/demo/token?user=u-01', { cache: 'no-store' })
-  .then((r) => (r.ok ? r.json() : null))
-  .catch(() => null);
+window.hearthBoardFetchToken = () => fetch(`/demo/token?user=${encodeURIComponent(window.hearthBoardUser)}`, { cache: 'no-store' })
+  // A server without demo tokens answers 404: no token, none needed.
+  .then((r) => (r.ok ? r.json() : { token: '', expiresAt: 0 }))
+  .catch(() => null); // unreachable (offline): the board asks again once online
 window.hearthBoardToken = window.hearthBoardFetchToken();
 
 // Start the Hearth worker now, while the board's own bundle downloads and
 // compiles: the Go client adopts it (client.AdoptWorker).
 window.hearthBoardWorker = new Worker('/hearth-worker.js', { type: 'module', name: 'hearth' });
+
+// Whether this tab's worker owns the board database (the other tabs'
+// workers forward to it): the worker says so when it takes or leaves the
+// lead. The conformance kit's killLeaderTab asks every tab.
+let leadsBoard = false;
+window.hearthBoardWorker.addEventListener('message', (event) => {
+  const lead = event.data?.hearthLeader;
+  if (lead?.name === 'board') leadsBoard = lead.leading;
+});
+globalThis.hearthIsLeader = () => leadsBoard;
 
 const go = new globalThis.Go();
 try {
