@@ -154,8 +154,9 @@ type Client struct {
 	// =true only means "maybe").
 	offline atomic.Bool
 
-	mu     sync.Mutex
-	status Status
+	mu       sync.Mutex
+	notifyMu sync.Mutex
+	status   Status
 	// scopes is the subscription (nil: every granted scope), sent in each
 	// hello; pendingScopes were added but their rows not pulled yet.
 	scopes, pendingScopes []string
@@ -291,6 +292,11 @@ func (c *Client) Status() Status {
 }
 
 func (c *Client) update(fn func(*Status)) {
+	// Held across the callback so that statuses reach OnStatus in the
+	// order they were made: the Run goroutine and Online (the worker's
+	// event callback) both update, and a subscriber keeps the last one.
+	c.notifyMu.Lock()
+	defer c.notifyMu.Unlock()
 	c.mu.Lock()
 	fn(&c.status)
 	var snapshot Status

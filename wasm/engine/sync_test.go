@@ -154,7 +154,8 @@ func (p *page) openSynced(name, url string) int64 {
 func TestSyncedDatabasesConvergeThroughTheEngine(t *testing.T) {
 	url := syncServer(t)
 	a, b := newPage(t), newPage(t)
-	dbA, dbB := a.openSynced("sync-a", url), b.openSynced("sync-b", url)
+	run := hopRuns.Add(1)
+	dbA, dbB := a.openSynced(fmt.Sprintf("sync-a-%d", run), url), b.openSynced(fmt.Sprintf("sync-b-%d", run), url)
 
 	watch := b.call("watch", map[string]any{"db": dbB, "sql": "SELECT id, title FROM tasks ORDER BY id"})
 	sub := watch["sub"].(int64)
@@ -222,6 +223,8 @@ func TestSyncOptionsAreChecked(t *testing.T) {
 	c.fail("watch", map[string]any{"db": db, "sync": true}, protocol.CodeBadRequest)
 }
 
+// hopRuns numbers databases: memory databases are shared by name within
+// the process, and tests may run more than once (-count).
 var hopRuns atomic.Int64
 
 const debugPages = false
@@ -271,7 +274,8 @@ func TestDoubleBookingIsFlaggedOnBothDevices(t *testing.T) {
 			"sync": map[string]any{"url": url, "tables": tables}})["db"].(int64)
 	}
 	a, b := newPage(t), newPage(t)
-	dbA, dbB := open(a, "book-a"), open(b, "book-b")
+	run := hopRuns.Add(1)
+	dbA, dbB := open(a, fmt.Sprintf("book-a-%d", run)), open(b, fmt.Sprintf("book-b-%d", run))
 	book := func(p *page, db int64, id, who string) {
 		p.call("exec", map[string]any{"db": db, "sql": "INSERT INTO bookings(id, workspace_id, room_id, slot, title, booked_by) VALUES (?, 'ws-main', 'r-1', '2026-11-24T10:00', ?, ?)",
 			"params": []any{id, "meeting of " + who, who}})
@@ -306,6 +310,8 @@ func TestDoubleBookingIsFlaggedOnBothDevices(t *testing.T) {
 	b.call("dismissChange", map[string]any{"db": dbB, "seq": seq})
 	b.fail("dismissChange", map[string]any{"db": dbB, "seq": seq}, protocol.CodeNotFound)
 	b.fail("discardQuarantined", map[string]any{"db": dbB, "quarantineId": int64(99)}, protocol.CodeNotFound)
+	a.call("close", map[string]any{"db": dbA})
+	b.call("close", map[string]any{"db": dbB})
 }
 
 // BenchmarkInitialSyncBoard: a fresh device pulls the seeded 5,000-task
@@ -372,13 +378,14 @@ func TestExpiredTokenPausesSyncUntilTheAppSetsANewOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := newPage(t)
-	db := p.call("open", map[string]any{"name": "token-test", "storage": "memory",
+	db := p.call("open", map[string]any{"name": fmt.Sprintf("token-test-%d", hopRuns.Add(1)), "storage": "memory",
 		"migrations": []any{map[string]any{"version": int64(1), "sql": syncTestMigration}},
 		"sync":       map[string]any{"url": url, "tables": []any{"tasks"}, "token": expired},
 	})["db"].(int64)
-	sub := p.call("watch", map[string]any{"db": db, "sync": true})["sub"].(int64)
-	status := func() map[string]any { st, _ := p.latest(sub)["status"].(map[string]any); return st }
-	p.waitUntil("paused-auth", func() bool { st := status(); return st != nil && st["state"] == "paused-auth" })
+	// Polled (the status op), not the subscription: bounded either way,
+	// and independent of how pushes interleave with replies.
+	status := func() map[string]any { return p.call("sync", map[string]any{"db": db}) }
+	pollStatus(t, "paused-auth", status, func(st map[string]any) bool { return st["state"] == "paused-auth" })
 	if e, _ := status()["lastError"].(map[string]any); e == nil || e["class"] != "auth" || strings.Contains(fmt.Sprint(e["message"]), expired) {
 		t.Fatalf("last error while paused: %v (the token must not leak into it)", e)
 	}
@@ -388,8 +395,20 @@ func TestExpiredTokenPausesSyncUntilTheAppSetsANewOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.call("setSyncToken", map[string]any{"db": db, "token": fresh})
-	p.waitUntil("synced with the new token", func() bool {
-		st := status()
-		return st != nil && st["connected"] == true && st["pending"] == int64(0)
+	pollStatus(t, "synced with the new token", status, func(st map[string]any) bool {
+		return st["connected"] == true && st["pending"] == int64(0)
 	})
+	p.call("close", map[string]any{"db": db})
+}
+
+// pollStatus asks for the sync status until ok holds (bounded).
+func pollStatus(t *testing.T, what string, status func() map[string]any, ok func(map[string]any) bool) {
+	t.Helper()
+	var st map[string]any
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if st = status(); ok(st) {
+			return
+		}
+	}
+	t.Fatalf("no %s within 30 s; status %v", what, st)
 }
