@@ -178,10 +178,14 @@ export function syncSuite(driver) {
         await db.exec("UPDATE tasks SET title = 'edited by B' WHERE id = 't-00003'");
       });
       await waitForSynced(b);
+      // The status follows the journal asynchronously (the client counts
+      // it on its own turn): wait for the count, then check it stays 3.
+      await waitForSyncState(a, (s) => s.pending >= 3, { what: 'three pending changes on A' });
       assert.equal(await pendingChanges(a), 3);
 
       // Restart A's worker while still offline: the journal is on disk.
       await a.evaluate(() => window.reopenBoard());
+      await waitForSyncState(a, (s) => s.pending >= 3, { what: 'the pending changes after restarting the worker offline' });
       assert.equal(await pendingChanges(a), 3, 'pending changes after restarting the worker offline');
       const offline = await a.evaluate(() => db.syncStatus());
       assert.equal(offline.online, false, 'a new worker learns the page is offline');
