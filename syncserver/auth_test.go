@@ -172,8 +172,10 @@ func TestTokenExpiryMidSessionPausesThenResumes(t *testing.T) {
 	if n := h.serverQuery(`SELECT count(*) FROM _hearth_log`)[0][0]; n != int64(6) {
 		t.Fatalf("the log holds %v entries, want 6", n)
 	}
+	// d's expiry was waited for; the other device's token (issued a
+	// moment later) may not have expired by now.
 	m := scrape(t, h.srv.Load().MetricsHandler())
-	if m[`hearth_sync_errors_total{code="AUTH_EXPIRED",kind="session"}`] < 2 {
+	if m[`hearth_sync_errors_total{code="AUTH_EXPIRED",kind="session"}`] < 1 {
 		t.Fatalf("expiries not counted: %v", m[`hearth_sync_errors_total{code="AUTH_EXPIRED",kind="session"}`])
 	}
 }
