@@ -45,8 +45,13 @@ export async function killBrowser(userDataDir) {
 // is named differently.
 
 async function statusOf(page, name = 'hearthSyncStatus') {
-  // The app defines it as it starts: wait for it rather than fail.
-  await page.waitForFunction((fn) => typeof globalThis[fn] === 'function', name, { timeout: 30000 });
+  // The app defines it as it starts: wait for it rather than fail. Only
+  // evaluate is used, so any engine's page driver works (e2e/drivers/).
+  const deadline = Date.now() + 30000;
+  while (!(await page.evaluate((fn) => typeof globalThis[fn] === 'function', name))) {
+    if (Date.now() > deadline) throw new Error(`the page defines no ${name}() after 30 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
   return page.evaluate((fn) => globalThis[fn](), name);
 }
 
