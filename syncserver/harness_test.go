@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -427,3 +428,55 @@ func (d *device) synced(h *harness) {
 }
 
 func (d *device) status() client.Status { return d.client.Status() }
+
+// randomEdits makes steps random inserts, updates, deletes and network
+// drops on random devices: the convergence tests' workload.
+func randomEdits(t *testing.T, rng *rand.Rand, devs []*device, steps int) {
+	t.Helper()
+	for step := range steps {
+		d := devs[rng.IntN(len(devs))]
+		id := fmt.Sprint("k", rng.IntN(12))
+		var err error
+		switch rng.IntN(8) {
+		case 0, 1:
+			err = d.exec(`INSERT INTO tasks(id, title, rank) VALUES (?, ?, ?)`, id, fmt.Sprint("t", step), float64(step)/7)
+		case 2, 3, 4:
+			err = d.exec(`UPDATE tasks SET title = ?, done = ? WHERE id = ?`, fmt.Sprint("u", step), int64(step%2), id)
+		case 5:
+			err = d.exec(`UPDATE tasks SET assignee = ? WHERE id = ?`, fmt.Sprint("p", rng.IntN(3)), id)
+		case 6:
+			err = d.exec(`DELETE FROM tasks WHERE id = ?`, id)
+		case 7:
+			down := rng.IntN(2) == 0
+			d.net.setDown(down)
+			if !down {
+				d.client.Online(true)
+			}
+		}
+		if err != nil && !strings.Contains(err.Error(), "UNIQUE") && !strings.Contains(err.Error(), "resurrection") {
+			t.Fatal(err)
+		}
+	}
+}
+
+// converge brings every device back online, lets each sync with h, and
+// waits until every device holds exactly h's rows.
+func converge(t *testing.T, h *harness, devs []*device, what string) {
+	t.Helper()
+	for _, d := range devs {
+		d.net.setDown(false)
+		d.client.Online(true)
+	}
+	for _, d := range devs {
+		d.synced(h)
+	}
+	waitFor(t, "every device to match "+what, func() bool {
+		want := h.serverTasks()
+		for _, d := range devs {
+			if d.tasks() != want {
+				return false
+			}
+		}
+		return true
+	})
+}

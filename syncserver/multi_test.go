@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -39,46 +38,8 @@ func TestTwoInstancesOnOnePostgreSQLConverge(t *testing.T) {
 		newDevice(t, "c", h2, nil, client.Config{PushBatch: 7}).start(),
 	}
 	rng := rand.New(rand.NewPCG(6, 7))
-	for step := range 200 {
-		d := devs[rng.IntN(len(devs))]
-		id := fmt.Sprint("k", rng.IntN(12))
-		var err error
-		switch rng.IntN(8) {
-		case 0, 1:
-			err = d.exec(`INSERT INTO tasks(id, title, rank) VALUES (?, ?, ?)`, id, fmt.Sprint("t", step), float64(step)/7)
-		case 2, 3, 4:
-			err = d.exec(`UPDATE tasks SET title = ?, done = ? WHERE id = ?`, fmt.Sprint("u", step), int64(step%2), id)
-		case 5:
-			err = d.exec(`UPDATE tasks SET assignee = ? WHERE id = ?`, fmt.Sprint("p", rng.IntN(3)), id)
-		case 6:
-			err = d.exec(`DELETE FROM tasks WHERE id = ?`, id)
-		case 7:
-			down := rng.IntN(2) == 0
-			d.net.setDown(down)
-			if !down {
-				d.client.Online(true)
-			}
-		}
-		if err != nil && !strings.Contains(err.Error(), "UNIQUE") && !strings.Contains(err.Error(), "resurrection") {
-			t.Fatal(err)
-		}
-	}
-	for _, d := range devs {
-		d.net.setDown(false)
-		d.client.Online(true)
-	}
-	for _, d := range devs {
-		d.synced(h1)
-	}
-	waitFor(t, "every device to match the database", func() bool {
-		want := h1.serverTasks()
-		for _, d := range devs {
-			if d.tasks() != want {
-				return false
-			}
-		}
-		return true
-	})
+	randomEdits(t, rng, devs, 200)
+	converge(t, h1, devs, "the database")
 
 	// Fan-out latency: a device on instance 1 writes; how long until a
 	// device on instance 2 (another process's clients) holds the row,
