@@ -802,17 +802,14 @@ func (ps *pushState) apply(ctx context.Context, q *txQuerier, c *store.Pushed, c
 		return store.Outcome{}, err
 	}
 	out := store.Outcome{Seq: c.Seq, State: store.Acknowledged, Pos: pos}
-	if check == nil {
-		return out, nil
-	}
-	violations, err := check.Inspect(ctx, q, p, c)
+	detail, err := store.Violations(ctx, check, q, p, c)
 	if err != nil {
-		return store.Outcome{}, fmt.Errorf("invariant check of %s seq %d: %w", p.Client, c.Seq, err)
+		return store.Outcome{}, err
 	}
-	if len(violations) == 0 {
+	if detail == "" {
 		return out, nil
 	}
-	out.State, out.Detail = store.Flagged, strings.Join(violations, "; ")
+	out.State, out.Detail = store.Flagged, detail
 	ps.queue(`UPDATE _hearth_log SET flag = $2 WHERE pos = $1`, pos, []byte(out.Detail))
 	// The violation is a row the server writes and syncs like any other,
 	// so every client can show it.

@@ -505,17 +505,14 @@ func (s *Store) apply(ctx context.Context, q querier, p *store.Push, c *store.Pu
 		return store.Outcome{}, err
 	}
 	out := store.Outcome{Seq: c.Seq, State: store.Acknowledged, Pos: pos}
-	if check == nil {
-		return out, nil
-	}
-	violations, err := check.Inspect(ctx, q, p, c)
+	detail, err := store.Violations(ctx, check, q, p, c)
 	if err != nil {
-		return store.Outcome{}, fmt.Errorf("invariant check of %s seq %d: %w", p.Client, c.Seq, err)
+		return store.Outcome{}, err
 	}
-	if len(violations) == 0 {
+	if detail == "" {
 		return out, nil
 	}
-	out.State, out.Detail = store.Flagged, strings.Join(violations, "; ")
+	out.State, out.Detail = store.Flagged, detail
 	if err := s.exec(`UPDATE _hearth_log SET flag = ?2 WHERE pos = ?1`, pos, out.Detail); err != nil {
 		return store.Outcome{}, err
 	}

@@ -11,6 +11,8 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/checksum"
@@ -196,4 +198,18 @@ type HeadWatcher interface {
 	// block. It returns once watching has started; an error says the
 	// first attempt failed, and watching goes on retrying.
 	WatchHead(ctx context.Context, fn func(head int64)) error
+}
+
+// Violations runs check's invariants on an applied change and returns them
+// joined for the log's flag ("" when none, or when there is no checker).
+// Both stores flag a change the same way.
+func Violations(ctx context.Context, check Checker, q Querier, p *Push, c *Pushed) (string, error) {
+	if check == nil {
+		return "", nil
+	}
+	violations, err := check.Inspect(ctx, q, p, c)
+	if err != nil {
+		return "", fmt.Errorf("invariant check of %s seq %d: %w", p.Client, c.Seq, err)
+	}
+	return strings.Join(violations, "; "), nil
 }
