@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/wasm/protocol"
 )
 
@@ -74,7 +75,7 @@ func New(t Transport) *Client {
 }
 
 func (c *Client) receive(msg []byte) {
-	v, err := protocol.Decode(msg)
+	v, err := codec.Decode(msg)
 	m, ok := v.(map[string]any)
 	if err != nil || !ok {
 		c.unmatched(&Error{Code: "BAD_REPLY", Message: fmt.Sprintf("undecodable message from the worker: %v", err), Index: -1})
@@ -150,7 +151,7 @@ func (c *Client) requestHooked(ctx context.Context, op string, fields map[string
 	for k, v := range fields {
 		m[k] = v
 	}
-	msg, err := protocol.Encode(m)
+	msg, err := codec.Encode(m)
 	if err == nil {
 		err = c.t.Send(msg)
 	}

@@ -31,10 +31,20 @@ export function chromiumPath() {
   }
 }
 
+/**
+ * What the test server serves: the library at /, the board at /board/ and
+ * the blank test page at /e2e/blank.html.
+ */
+const webMounts = [
+  '-web', path.join(repoRoot, 'web'),
+  '-web', `/board/=${path.join(repoRoot, 'examples', 'board', 'web')}`,
+  '-web', `/e2e/=${path.join(repoRoot, 'e2e', 'pages')}`,
+];
+
 /** Starts `hearth serve` on a free loopback port; resolves with {url, stop}. */
 export async function startServer(extraArgs = []) {
   const bin = path.join(repoRoot, 'bin', 'hearth');
-  const proc = spawn(bin, ['serve', '-addr', '127.0.0.1:0', '-web', path.join(repoRoot, 'web'), ...extraArgs], {
+  const proc = spawn(bin, ['serve', '-addr', '127.0.0.1:0', ...webMounts, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -86,7 +96,7 @@ export async function hearthPage(context, url) {
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (err) => errors.push(err));
-  await page.goto(new URL('e2e.html', url).href);
+  await page.goto(new URL('e2e/blank.html', url).href);
   await page.evaluate(async () => { window.hearth = await import('./hearth.js'); });
   page.hearthErrors = errors;
   return page;

@@ -9,13 +9,13 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/wire"
-	"github.com/hearthdb/hearth/wasm/protocol"
 )
 
 // raw is a hand-driven connection to the server.
@@ -96,7 +96,7 @@ func testBadInputGetsStableErrorsAndNeverKillsTheServer(t *testing.T, db *backen
 	r.expectError(wire.CodeBadRequest)
 	r.sendBytes(websocket.MessageText, []byte(`{"t":"hello"}`))
 	r.expectError(wire.CodeBadRequest)
-	v2, _ := protocol.Encode(map[string]any{"v": int64(2), "t": "hello", "s": int64(1)})
+	v2, _ := codec.Encode(map[string]any{"v": int64(2), "t": "hello", "s": int64(1)})
 	r.sendBytes(websocket.MessageBinary, v2)
 	r.expectError(wire.CodeProtocolVersion)
 	r.send(wire.Push{ID: 1}, 1)

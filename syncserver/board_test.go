@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	board "github.com/hearthdb/hearth/board/schema"
+	board "github.com/hearthdb/hearth/examples/board/schema"
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/schema"

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/client"
@@ -20,7 +21,6 @@ import (
 	"github.com/hearthdb/hearth/syncworker/journal"
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"github.com/hearthdb/hearth/syncworker/schema"
-	"github.com/hearthdb/hearth/wasm/protocol"
 	"github.com/ncruces/go-sqlite3"
 	_ "github.com/ncruces/go-sqlite3/vfs/memdb"
 )
@@ -360,7 +360,7 @@ func queryConn(conn *sqlite3.Conn, sql string, args ...any) [][]any {
 func dumpRows(rows [][]any) string {
 	var b strings.Builder
 	for _, r := range rows {
-		enc, err := protocol.Encode(r)
+		enc, err := codec.Encode(r)
 		if err != nil {
 			panic(err)
 		}

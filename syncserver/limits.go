@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/wire"
-	"github.com/hearthdb/hearth/wasm/protocol"
 )
 
 // admitPush applies the batch and rate limits before a push touches the
@@ -105,7 +105,7 @@ const maxKeptBuffer = 64 << 10
 // valid until the next encode; send writes them before that.
 func (c *session) encode(m wire.Message) ([]byte, error) {
 	if cap(c.enc.Bytes()) > maxKeptBuffer {
-		c.enc = protocol.Encoder{}
+		c.enc = codec.Encoder{}
 	}
 	c.enc.Reset()
 	if err := wire.AppendMessage(&c.enc, m, c.srv.info.Version); err != nil {

@@ -7,9 +7,9 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/change"
-	"github.com/hearthdb/hearth/wasm/protocol"
 )
 
 // logTail keeps the newest log entries in memory for the sessions that
@@ -144,7 +144,7 @@ func (s *Server) readLog(ctx context.Context, after int64, limit int, want int64
 // packValues encodes each entry's values as the wire sends them.
 func packValues(entries []store.Entry) ([][]byte, error) {
 	out := make([][]byte, len(entries))
-	var enc protocol.Encoder
+	var enc codec.Encoder
 	for i := range entries {
 		if entries[i].Op == change.Delete {
 			continue

@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"github.com/hearthdb/hearth/syncworker/wire"
-	"github.com/hearthdb/hearth/wasm/protocol"
 	"golang.org/x/time/rate"
 )
 
@@ -56,7 +56,7 @@ type session struct {
 	pushes, changes int64
 	ended           string
 	// enc is reused by every message the session sends (see encode).
-	enc protocol.Encoder
+	enc codec.Encoder
 }
 
 // inbound is one message read from the client.

@@ -12,6 +12,7 @@ import (
 	"os"
 
 	"github.com/hack-pad/safejs"
+	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/wasm/engine"
 	"github.com/hearthdb/hearth/wasm/protocol"
 )
@@ -59,7 +60,7 @@ func run() error {
 	receive, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
 		msg, err := bytesOf(args, uint8Array)
 		if err != nil {
-			var enc protocol.Encoder
+			var enc codec.Encoder
 			protocol.EncodeError(&enc, nil, protocol.Errorf(protocol.CodeBadRequest, "%v", err))
 			post(enc.Bytes())
 			return nil

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { encode, decode, WireError } from './protocol.js';
 
-const vectors = JSON.parse(readFileSync(new URL('../wasm/protocol/testdata/vectors.json', import.meta.url)));
+const vectors = JSON.parse(readFileSync(new URL('../codec/testdata/vectors.json', import.meta.url)));
 
 function typed(v) {
   const [[k, x]] = Object.entries(v);

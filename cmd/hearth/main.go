@@ -15,14 +15,12 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
-	boardschema "github.com/hearthdb/hearth/board/schema"
+	boardschema "github.com/hearthdb/hearth/examples/board/schema"
 	"github.com/hearthdb/hearth/syncserver"
-	"github.com/hearthdb/hearth/webserve"
 )
 
 func main() {
@@ -56,14 +54,15 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: hearth serve [-addr 127.0.0.1:8080] [-web DIR] [-store PATH] [-seed-tasks N] [-sync=false]\n       hearth schema   (the demo board's migrations and synced tables as JSON)")
+	fmt.Fprintln(os.Stderr, "usage: hearth serve [-addr 127.0.0.1:8080] [-web DIR | -web /PREFIX/=DIR ...] [-store PATH] [-seed-tasks N] [-sync=false]\n       hearth schema   (the demo board's migrations and synced tables as JSON)")
 }
 
 // serve runs until ctx is done, announcing its URL on out.
 func serve(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
-	webDir := fs.String("web", "web", "directory of web assets (with dist/ holding the built bundle)")
+	var mounts webMounts
+	fs.Var(&mounts, "web", "web assets to serve: DIR (at /) or /PREFIX/=DIR; repeatable (default: web at /, examples/board/web at /board/)")
 	syncOn := fs.Bool("sync", true, "serve the sync endpoint /sync for the demo board's schema")
 	storePath := fs.String("store", "", "sync server store: a SQLite file path (empty: in memory, gone on exit) or a postgres:// URL (many instances may share it)")
 	seedTasks := fs.Int("seed-tasks", 400, "seed an empty store with a demo workspace of this many tasks (0: no seed)")
@@ -75,8 +74,13 @@ func serve(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if _, err := os.Stat(*webDir); err != nil {
-		return fmt.Errorf("web assets: %w", err)
+	if len(mounts) == 0 {
+		mounts = defaultMounts()
+	}
+	for _, m := range mounts {
+		if _, err := os.Stat(m.dir); err != nil {
+			return fmt.Errorf("web assets: %w", err)
+		}
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -84,7 +88,7 @@ func serve(ctx context.Context, args []string, out io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	mux := http.NewServeMux()
-	mux.Handle("/", webserve.New(*webDir))
+	mounts.register(mux)
 	var syncServer *syncserver.Server
 	var seedAuth *syncAuth // set when seeding needs a token
 	if *syncOn {
@@ -141,7 +145,7 @@ func serve(ctx context.Context, args []string, out io.Writer) error {
 	// The URL goes to stdout, alone on its line, for people and test
 	// harnesses alike.
 	fmt.Fprintf(out, "Hearth is serving %s\n", base)
-	if _, err := os.Stat(filepath.Join(*webDir, "board", "index.html")); err == nil {
+	if mounts.serves("/board/index.html") {
 		fmt.Fprintf(out, "Task board: %sboard/\n", base)
 	}
 	if f, ok := out.(*os.File); ok {

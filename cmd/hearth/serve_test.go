@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
-	boardschema "github.com/hearthdb/hearth/board/schema"
+	boardschema "github.com/hearthdb/hearth/examples/board/schema"
 	"github.com/hearthdb/hearth/internal/pgtest"
-	"github.com/hearthdb/hearth/syncserver/seeder"
 	"github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/journal"
+	"github.com/hearthdb/hearth/syncworker/seed"
 	"github.com/ncruces/go-sqlite3"
 )
 
@@ -143,7 +143,7 @@ func TestTwoInstancesOnOnePostgres(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := seeder.Seed(ctx, "ws"+strings.TrimPrefix(one, "http")+"sync", boardschema.Migrations, boardschema.Tables, func(conn *sqlite3.Conn) error {
+	if _, err := seed.Write(ctx, "ws"+strings.TrimPrefix(one, "http")+"sync", boardschema.Migrations, boardschema.Tables, func(conn *sqlite3.Conn) error {
 		return conn.Exec(`INSERT INTO tasks(id, title) VALUES ('cross', 'pushed to instance 1')`)
 	}); err != nil {
 		t.Fatal(err)

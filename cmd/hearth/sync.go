@@ -13,11 +13,11 @@ import (
 	"strings"
 	"time"
 
-	boardschema "github.com/hearthdb/hearth/board/schema"
+	boardschema "github.com/hearthdb/hearth/examples/board/schema"
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncserver/auth"
 	"github.com/hearthdb/hearth/syncserver/pgstore"
-	"github.com/hearthdb/hearth/syncserver/seeder"
+	"github.com/hearthdb/hearth/syncworker/seed"
 	"github.com/ncruces/go-sqlite3"
 )
 
@@ -55,7 +55,7 @@ func newSyncServer(ctx context.Context, storeSpec string, identify func(*http.Re
 
 // seedDemo pushes the demo workspace through the sync endpoint at url.
 func seedDemo(ctx context.Context, url string, tasks int) (int64, error) {
-	return seeder.Seed(ctx, url, boardschema.Migrations, boardschema.Tables, func(conn *sqlite3.Conn) error {
+	return seed.Write(ctx, url, boardschema.Migrations, boardschema.Tables, func(conn *sqlite3.Conn) error {
 		return boardschema.Seed(conn, boardschema.SeedOptions{Tasks: tasks})
 	})
 }

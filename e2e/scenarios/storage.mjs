@@ -28,7 +28,7 @@ const bounded = { timeout: 90000 };
 
 /** Opens the blank test page with hearth.js imported as window.hearth. */
 export async function hearthPage(browser, serverURL) {
-  const page = await browser.newPage(new URL('e2e.html', serverURL).href);
+  const page = await browser.newPage(new URL('e2e/blank.html', serverURL).href);
   await importHearth(page);
   return page;
 }

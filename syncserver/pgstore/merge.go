@@ -9,11 +9,11 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"github.com/hearthdb/hearth/syncworker/schema"
-	"github.com/hearthdb/hearth/wasm/protocol"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -217,7 +217,7 @@ func loadRow(ctx context.Context, q querier, table string, key []byte) (merge.Ro
 // stored in Hearth's tagged encoding, as SQLite's untyped val column
 // keeps them.
 func encodeField(v any) ([]byte, error) {
-	var enc protocol.Encoder
+	var enc codec.Encoder
 	if err := enc.Value(v); err != nil {
 		return nil, err
 	}
@@ -225,7 +225,7 @@ func encodeField(v any) ([]byte, error) {
 }
 
 func decodeField(b []byte) (any, error) {
-	v, err := protocol.Decode(b)
+	v, err := codec.Decode(b)
 	if err != nil {
 		return nil, err
 	}

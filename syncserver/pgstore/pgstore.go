@@ -51,13 +51,13 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/checksum"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"github.com/hearthdb/hearth/syncworker/schema"
-	"github.com/hearthdb/hearth/wasm/protocol"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -865,7 +865,7 @@ func logScope(b []byte) store.Scope {
 func (ps *pushState) appendLog(client string, seq int64, c *change.Change, scope, prev store.Scope) (int64, error) {
 	var cols []byte
 	if c.Op != change.Delete {
-		var enc protocol.Encoder
+		var enc codec.Encoder
 		if err := change.EncodeValues(&enc, c.Values); err != nil {
 			return 0, err
 		}
@@ -1149,10 +1149,10 @@ func tableChecksum(ctx context.Context, tx pgx.Tx, sh *tableShape) (checksum.Sum
 		return checksum.Sum{}, err
 	}
 	defer rows.Close()
-	var header protocol.Encoder
+	var header codec.Encoder
 	header.Value(cols)
 	var sum checksum.Sum
-	var enc protocol.Encoder
+	var enc codec.Encoder
 	h := fnv.New64a()
 	for rows.Next() {
 		vals, err := rows.Values()
@@ -1174,7 +1174,7 @@ func tableChecksum(ctx context.Context, tx pgx.Tx, sh *tableShape) (checksum.Sum
 }
 
 // encodeStored writes a value as sqlcodec.WriteRow writes a SQLite column.
-func encodeStored(enc *protocol.Encoder, v any) {
+func encodeStored(enc *codec.Encoder, v any) {
 	switch x := v.(type) {
 	case int64:
 		enc.Int(x)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/internal/pgtest"
 	"github.com/hearthdb/hearth/syncserver/sqlitestore"
 	"github.com/hearthdb/hearth/syncserver/store"
@@ -18,7 +19,6 @@ import (
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"github.com/hearthdb/hearth/syncworker/schema"
-	"github.com/hearthdb/hearth/wasm/protocol"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -228,7 +228,7 @@ func (g *generator) push(client string) store.Push {
 }
 
 func canonChange(c change.Change) string {
-	var enc protocol.Encoder
+	var enc codec.Encoder
 	if err := change.EncodeValues(&enc, c.Values); err != nil {
 		return "bad values: " + err.Error()
 	}

@@ -16,13 +16,13 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/checksum"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"github.com/hearthdb/hearth/syncworker/schema"
-	"github.com/hearthdb/hearth/wasm/protocol"
 	"github.com/ncruces/go-sqlite3"
 	_ "github.com/ncruces/go-sqlite3/vfs/memdb" // in-memory stores
 )
@@ -643,7 +643,7 @@ func scopeArg(sc store.Scope) any {
 func (s *Store) appendLog(client string, seq int64, c *change.Change, scope, prev store.Scope) (int64, error) {
 	var cols any
 	if c.Op != change.Delete {
-		var enc protocol.Encoder
+		var enc codec.Encoder
 		if err := change.EncodeValues(&enc, c.Values); err != nil {
 			return 0, err
 		}

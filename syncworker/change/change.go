@@ -12,8 +12,8 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/syncworker/hlc"
-	"github.com/hearthdb/hearth/wasm/protocol"
 )
 
 // Op is what a change does to its row.
@@ -95,13 +95,13 @@ func CheckValue(v any) error {
 	case nil, int64, float64, string, []byte:
 		return nil
 	}
-	return fmt.Errorf("a %s is not a storable value (want null, integer, real, text or blob)", protocol.TypeName(v))
+	return fmt.Errorf("a %s is not a storable value (want null, integer, real, text or blob)", codec.TypeName(v))
 }
 
 // EncodeKey encodes primary key values, in primary key order, as a
 // protocol array.
 func EncodeKey(values ...any) ([]byte, error) {
-	var enc protocol.Encoder
+	var enc codec.Encoder
 	enc.Array(len(values))
 	for i, v := range values {
 		if err := CheckValue(v); err != nil {
@@ -117,13 +117,13 @@ func EncodeKey(values ...any) ([]byte, error) {
 // DecodeKey decodes a key made by EncodeKey (or by the hearth_key SQL
 // function, which writes the same bytes).
 func DecodeKey(key []byte) ([]any, error) {
-	v, err := protocol.Decode(key)
+	v, err := codec.Decode(key)
 	if err != nil {
 		return nil, fmt.Errorf("row key: %w", err)
 	}
 	values, ok := v.([]any)
 	if !ok || len(values) == 0 {
-		return nil, fmt.Errorf("row key must be a non-empty array, got %s", protocol.TypeName(v))
+		return nil, fmt.Errorf("row key must be a non-empty array, got %s", codec.TypeName(v))
 	}
 	for i, x := range values {
 		if err := CheckValue(x); err != nil {
@@ -135,7 +135,7 @@ func DecodeKey(key []byte) ([]any, error) {
 
 // EncodeValues writes a column map with its keys in sorted order, so the
 // same map always gives the same bytes.
-func EncodeValues(enc *protocol.Encoder, values map[string]any) error {
+func EncodeValues(enc *codec.Encoder, values map[string]any) error {
 	names := make([]string, 0, len(values))
 	for name := range values {
 		names = append(names, name)
@@ -161,7 +161,7 @@ func DecodeValues(b []byte) (map[string]any, error) {
 	if len(b) == 0 {
 		return map[string]any{}, nil
 	}
-	v, err := protocol.Decode(b)
+	v, err := codec.Decode(b)
 	if err != nil {
 		return nil, fmt.Errorf("column values: %w", err)
 	}
@@ -175,7 +175,7 @@ func ValuesFrom(v any) (map[string]any, error) {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("column values must be a map, got %s", protocol.TypeName(v))
+		return nil, fmt.Errorf("column values must be a map, got %s", codec.TypeName(v))
 	}
 	for name, x := range m {
 		if err := CheckValue(x); err != nil {

@@ -1,9 +1,10 @@
 package change
 
 import (
-	"github.com/hearthdb/hearth/wasm/protocol"
 	"math"
 	"testing"
+
+	"github.com/hearthdb/hearth/codec"
 )
 
 func TestKeyRoundTripsExactly(t *testing.T) {
@@ -64,7 +65,7 @@ func TestValuesAreCanonical(t *testing.T) {
 
 func encode(t *testing.T, m map[string]any) []byte {
 	t.Helper()
-	var enc protocol.Encoder
+	var enc codec.Encoder
 	if err := EncodeValues(&enc, m); err != nil {
 		t.Fatal(err)
 	}

@@ -12,9 +12,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/hearthdb/hearth/sqlcodec"
+	"github.com/hearthdb/hearth/codec"
+	"github.com/hearthdb/hearth/codec/sqlcodec"
 	"github.com/hearthdb/hearth/syncworker/schema"
-	"github.com/hearthdb/hearth/wasm/protocol"
 	"github.com/ncruces/go-sqlite3"
 )
 
@@ -40,10 +40,10 @@ func Table(conn *sqlite3.Conn, t *schema.Info) (Sum, error) {
 		return Sum{}, fmt.Errorf("checksum %s: %w", t.Name, err)
 	}
 	defer s.Close()
-	var header protocol.Encoder
+	var header codec.Encoder
 	header.Value(cols)
 	var sum Sum
-	var enc protocol.Encoder
+	var enc codec.Encoder
 	h := fnv.New64a()
 	for s.Step() {
 		enc.Reset()

@@ -13,11 +13,11 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/journal"
 	"github.com/hearthdb/hearth/syncworker/schema"
 	"github.com/hearthdb/hearth/syncworker/wire"
-	"github.com/hearthdb/hearth/wasm/protocol"
 	"github.com/ncruces/go-sqlite3"
 	_ "github.com/ncruces/go-sqlite3/vfs/memdb"
 )
@@ -281,9 +281,9 @@ func TestRetriesOnTimerWithoutNewWrites(t *testing.T) {
 func TestStatusEncodes(t *testing.T) {
 	st := Status{State: StateSyncing, Retries: map[Class]int64{ClassTimeout: 2}, LastError: &ErrorInfo{Class: ClassTimeout, Message: "m", At: time.UnixMilli(5)},
 		DivergedTables: []string{"a"}, ReconcileLatency: 1500 * time.Microsecond}
-	var enc protocol.Encoder
+	var enc codec.Encoder
 	st.Encode(&enc)
-	v, err := protocol.Decode(enc.Bytes())
+	v, err := codec.Decode(enc.Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}

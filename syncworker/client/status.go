@@ -3,7 +3,7 @@ package client
 import (
 	"time"
 
-	"github.com/hearthdb/hearth/wasm/protocol"
+	"github.com/hearthdb/hearth/codec"
 )
 
 // States of the sync loop.
@@ -95,7 +95,7 @@ func (s Status) clone() Status {
 // Encode writes the status as a map with the wire format's tagged codec,
 // for the worker to send to the page. Times are Unix milliseconds (0 for
 // never), durations milliseconds.
-func (s Status) Encode(e *protocol.Encoder) {
+func (s Status) Encode(e *codec.Encoder) {
 	ms := func(t time.Time) int64 {
 		if t.IsZero() {
 			return 0

@@ -26,12 +26,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hearthdb/hearth/sqlcodec"
+	"github.com/hearthdb/hearth/codec"
+	"github.com/hearthdb/hearth/codec/sqlcodec"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"github.com/hearthdb/hearth/syncworker/schema"
-	"github.com/hearthdb/hearth/wasm/protocol"
 	"github.com/ncruces/go-sqlite3"
 )
 
@@ -260,7 +260,7 @@ func (j *Journal) register(conn *sqlite3.Conn) error {
 			ctx.ResultText(j.node)
 		}},
 		{"hearth_key", -1, flags | sqlite3.DETERMINISTIC, func(ctx sqlite3.Context, args ...sqlite3.Value) {
-			var enc protocol.Encoder
+			var enc codec.Encoder
 			enc.Array(len(args))
 			for _, a := range args {
 				sqlcodec.WriteValue(&enc, a)
@@ -278,7 +278,7 @@ func (j *Journal) register(conn *sqlite3.Conn) error {
 					n++
 				}
 			}
-			var enc protocol.Encoder
+			var enc codec.Encoder
 			enc.Map(n)
 			for i := 0; i < len(args); i += 2 {
 				if args[i].Type() == sqlite3.NULL {

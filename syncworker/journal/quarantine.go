@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/schema"
-	"github.com/hearthdb/hearth/wasm/protocol"
 	"github.com/ncruces/go-sqlite3"
 )
 
@@ -62,7 +62,7 @@ func (j *Journal) Quarantine(conn *sqlite3.Conn, e Entry, code, reason string) e
 // apply (for example one that breaks a local UNIQUE index), so that sync
 // goes on and the app can see what happened.
 func (j *Journal) QuarantineIncoming(conn *sqlite3.Conn, ch *change.Change, code, reason string) error {
-	var enc protocol.Encoder
+	var enc codec.Encoder
 	if err := change.EncodeValues(&enc, ch.Values); err != nil {
 		return fmt.Errorf("journal: quarantine incoming change: %w", err)
 	}
@@ -162,7 +162,7 @@ func (j *Journal) Retry(conn *sqlite3.Conn, id int64, rename map[string]string) 
 		}
 		values[col] = v
 	}
-	var enc protocol.Encoder
+	var enc codec.Encoder
 	if err := change.EncodeValues(&enc, values); err != nil {
 		return 0, fmt.Errorf("journal: retry quarantined %d: %w", id, err)
 	}
@@ -236,7 +236,7 @@ func (j *Journal) Replay(conn *sqlite3.Conn) (int, error) {
 			continue
 		}
 		if mapped != nil {
-			var enc protocol.Encoder
+			var enc codec.Encoder
 			if err := change.EncodeValues(&enc, mapped); err != nil {
 				return quarantined, fmt.Errorf("journal: replay entry %d: %w", e.Seq, err)
 			}

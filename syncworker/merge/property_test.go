@@ -11,12 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/journal"
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"github.com/hearthdb/hearth/syncworker/schema"
-	"github.com/hearthdb/hearth/wasm/protocol"
 	"github.com/ncruces/go-sqlite3"
 	_ "github.com/ncruces/go-sqlite3/vfs/memdb"
 )
@@ -255,7 +255,7 @@ func dump(t testing.TB, conn *sqlite3.Conn) string {
 			for i := range row {
 				row[i] = merge.ColumnValue(s, i)
 			}
-			b, err := protocol.Encode(row)
+			b, err := codec.Encode(row)
 			if err != nil {
 				t.Fatal(err)
 			}

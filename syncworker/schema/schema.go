@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/syncworker/change"
-	"github.com/hearthdb/hearth/wasm/protocol"
 	"github.com/ncruces/go-sqlite3"
 )
 
@@ -117,7 +117,7 @@ func (c Column) Accepts(v any) error {
 		}
 	}
 	if !ok {
-		return fmt.Errorf("column %q (%s) cannot hold a %s", c.Name, c.typeName(), protocol.TypeName(v))
+		return fmt.Errorf("column %q (%s) cannot hold a %s", c.Name, c.typeName(), codec.TypeName(v))
 	}
 	return nil
 }

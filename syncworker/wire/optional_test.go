@@ -4,7 +4,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/hearthdb/hearth/wasm/protocol"
+	"github.com/hearthdb/hearth/codec"
 )
 
 // TestOptionalFields: maxBatch and retryAfter round-trip, and are left
@@ -27,7 +27,7 @@ func TestOptionalFields(t *testing.T) {
 		if !reflect.DeepEqual(f.Msg, m) {
 			t.Fatalf("round trip: %#v, want %#v", f.Msg, m)
 		}
-		v, err := protocol.Decode(b)
+		v, err := codec.Decode(b)
 		if err != nil {
 			t.Fatal(err)
 		}

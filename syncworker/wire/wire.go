@@ -10,9 +10,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/hlc"
-	"github.com/hearthdb/hearth/wasm/protocol"
 )
 
 // Version is the sync protocol version carried in every message as "v".
@@ -249,7 +249,7 @@ func Type(m Message) string { return m.messageType() }
 
 // Encode encodes a message with the sender's schema version.
 func Encode(m Message, schemaVersion int64) ([]byte, error) {
-	var e protocol.Encoder
+	var e codec.Encoder
 	if err := AppendMessage(&e, m, schemaVersion); err != nil {
 		return nil, err
 	}
@@ -257,7 +257,7 @@ func Encode(m Message, schemaVersion int64) ([]byte, error) {
 }
 
 // AppendMessage encodes a message into e.
-func AppendMessage(e *protocol.Encoder, m Message, schemaVersion int64) error {
+func AppendMessage(e *codec.Encoder, m Message, schemaVersion int64) error {
 	header := func(n int) {
 		e.Map(3 + n)
 		e.Key("v")
@@ -435,7 +435,7 @@ func AppendMessage(e *protocol.Encoder, m Message, schemaVersion int64) error {
 }
 
 // appendChange writes the 7 fields [tbl, key, op, cols, hlc, node, sv].
-func appendChange(e *protocol.Encoder, c *change.Change, packed []byte) error {
+func appendChange(e *codec.Encoder, c *change.Change, packed []byte) error {
 	e.Text(c.Table)
 	e.Blob(c.Key)
 	e.Text(c.Op.Code())
@@ -455,7 +455,7 @@ func appendChange(e *protocol.Encoder, c *change.Change, packed []byte) error {
 	return nil
 }
 
-func appendChanges(e *protocol.Encoder, cs []change.Change) error {
+func appendChanges(e *codec.Encoder, cs []change.Change) error {
 	e.Array(len(cs))
 	for i := range cs {
 		e.Array(7)
@@ -466,7 +466,7 @@ func appendChanges(e *protocol.Encoder, cs []change.Change) error {
 	return nil
 }
 
-func appendCursor(e *protocol.Encoder, c SnapshotCursor) {
+func appendCursor(e *codec.Encoder, c SnapshotCursor) {
 	if c.Table == "" {
 		e.Null()
 		return
@@ -480,13 +480,13 @@ func appendCursor(e *protocol.Encoder, c SnapshotCursor) {
 // another protocol version.
 func Decode(b []byte) (Frame, error) {
 	var f Frame
-	v, err := protocol.Decode(b)
+	v, err := codec.Decode(b)
 	if err != nil {
 		return f, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return f, malformed("a message must be a map, got %s", protocol.TypeName(v))
+		return f, malformed("a message must be a map, got %s", codec.TypeName(v))
 	}
 	r := reader{m: m}
 	version := r.int("v")
@@ -649,7 +649,7 @@ type reader struct {
 
 func (r *reader) fail(key, want string) {
 	if r.err == nil {
-		r.err = malformed("field %q must be %s, got %s", key, want, protocol.TypeName(r.m[key]))
+		r.err = malformed("field %q must be %s, got %s", key, want, codec.TypeName(r.m[key]))
 	}
 }
 
@@ -713,7 +713,7 @@ func (r *reader) cursor(key string) SnapshotCursor {
 func tuple(v any, n int) ([]any, error) {
 	a, ok := v.([]any)
 	if !ok || len(a) != n {
-		return nil, malformed("want an array of %d fields, got %s", n, protocol.TypeName(v))
+		return nil, malformed("want an array of %d fields, got %s", n, codec.TypeName(v))
 	}
 	return a, nil
 }
@@ -753,7 +753,7 @@ func decodeChange(f []any) (change.Change, error) {
 func decodeChanges(v any) ([]change.Change, error) {
 	items, ok := v.([]any)
 	if !ok {
-		return nil, malformed("changes must be an array, got %s", protocol.TypeName(v))
+		return nil, malformed("changes must be an array, got %s", codec.TypeName(v))
 	}
 	var out []change.Change
 	for i, item := range items {
@@ -770,7 +770,7 @@ func decodeChanges(v any) ([]change.Change, error) {
 	return out, nil
 }
 
-func appendTexts(e *protocol.Encoder, list []string) {
+func appendTexts(e *codec.Encoder, list []string) {
 	e.Array(len(list))
 	for _, t := range list {
 		e.Text(t)

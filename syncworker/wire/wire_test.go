@@ -6,9 +6,9 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/hlc"
-	"github.com/hearthdb/hearth/wasm/protocol"
 )
 
 func TestMessagesRoundTrip(t *testing.T) {
@@ -17,7 +17,7 @@ func TestMessagesRoundTrip(t *testing.T) {
 		Values: map[string]any{"i": int64(math.MinInt64), "f": 0.1, "s": "a\x00é", "b": []byte{0, 255}, "n": nil},
 		Stamp:  hlc.Stamp{TS: hlc.Make(1_700_000_000_000, 3), Node: "n1"}, Schema: 2}
 	del := change.Change{Table: "tasks", Key: key, Op: change.Delete, Values: map[string]any{}, Stamp: hlc.Stamp{TS: 9, Node: "n2"}, Schema: 2}
-	var packed protocol.Encoder
+	var packed codec.Encoder
 	change.EncodeValues(&packed, ins.Values)
 	msgs := []Message{
 		Hello{Client: "c1", Cursor: -1},
@@ -66,7 +66,7 @@ func TestMessagesRoundTrip(t *testing.T) {
 
 func TestDecodeRejectsBadInput(t *testing.T) {
 	enc := func(v any) []byte {
-		b, err := protocol.Encode(v)
+		b, err := codec.Encode(v)
 		if err != nil {
 			t.Fatal(err)
 		}

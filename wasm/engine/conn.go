@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/hearthdb/hearth/sqlcodec"
+	"github.com/hearthdb/hearth/codec"
+	"github.com/hearthdb/hearth/codec/sqlcodec"
 	"github.com/hearthdb/hearth/wasm/protocol"
 	"github.com/ncruces/go-sqlite3"
 )
@@ -186,7 +187,7 @@ func (c *Conn) Exec(sql string, params any) (ExecResult, error) {
 
 // Query runs one statement and writes {columns, rows} to enc. Rows are
 // encoded straight from SQLite's memory, with no intermediate Go values.
-func (c *Conn) Query(sql string, params any, enc *protocol.Encoder) error {
+func (c *Conn) Query(sql string, params any, enc *codec.Encoder) error {
 	s, t, cached, err := c.prepareOne(sql)
 	if err != nil {
 		return err
@@ -199,7 +200,7 @@ func (c *Conn) Query(sql string, params any, enc *protocol.Encoder) error {
 	return writeRows(s, enc)
 }
 
-func writeRows(s *sqlite3.Stmt, enc *protocol.Encoder) error {
+func writeRows(s *sqlite3.Stmt, enc *codec.Encoder) error {
 	n := s.ColumnCount()
 	enc.Map(2)
 	enc.Key("columns")
@@ -208,7 +209,7 @@ func writeRows(s *sqlite3.Stmt, enc *protocol.Encoder) error {
 		enc.Text(s.ColumnName(i))
 	}
 	enc.Key("rows")
-	countPos := enc.BeginCount(protocol.TagArray)
+	countPos := enc.BeginCount(codec.TagArray)
 	rows := 0
 	for s.Step() {
 		sqlcodec.WriteRow(enc, s, n)
@@ -229,7 +230,7 @@ type Statement struct {
 // result — rows for statements that return columns, else changes — is written
 // to enc as an array. On failure the error is a *protocol.Error whose Index
 // names the failing statement, and nothing the batch did remains.
-func (c *Conn) Batch(stmts []Statement, enc *protocol.Encoder) error {
+func (c *Conn) Batch(stmts []Statement, enc *codec.Encoder) error {
 	if err := c.db.Exec("SAVEPOINT hearth_batch"); err != nil {
 		return sqlError(err)
 	}
@@ -258,7 +259,7 @@ func (c *Conn) Batch(stmts []Statement, enc *protocol.Encoder) error {
 	return nil
 }
 
-func (c *Conn) batchStatement(st Statement, enc *protocol.Encoder) error {
+func (c *Conn) batchStatement(st Statement, enc *codec.Encoder) error {
 	s, t, cached, err := c.prepareOne(st.SQL)
 	if err != nil {
 		return err
@@ -280,7 +281,7 @@ func (c *Conn) batchStatement(st Statement, enc *protocol.Encoder) error {
 	return nil
 }
 
-func writeExecResult(enc *protocol.Encoder, r ExecResult) {
+func writeExecResult(enc *codec.Encoder, r ExecResult) {
 	enc.Map(2)
 	enc.Key("changes")
 	enc.Int(r.Changes)
@@ -483,7 +484,7 @@ func bindParams(s *sqlite3.Stmt, params any) error {
 			}
 		}
 	default:
-		return protocol.Errorf(protocol.CodeBadRequest, "params must be an array or a map, got %s", protocol.TypeName(params))
+		return protocol.Errorf(protocol.CodeBadRequest, "params must be an array or a map, got %s", codec.TypeName(params))
 	}
 	return nil
 }
@@ -504,7 +505,7 @@ func bindValue(s *sqlite3.Stmt, i int, v any) error {
 	case []byte:
 		err = s.BindBlob(i, v)
 	default:
-		return protocol.Errorf(protocol.CodeBadRequest, "parameter %d: cannot bind a %s", i, protocol.TypeName(v))
+		return protocol.Errorf(protocol.CodeBadRequest, "parameter %d: cannot bind a %s", i, codec.TypeName(v))
 	}
 	return sqlError(err)
 }

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"unicode"
 
+	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/syncworker/journal"
 	"github.com/hearthdb/hearth/wasm/protocol"
 )
@@ -100,11 +101,11 @@ func (e *Engine) Receive(msg []byte) {
 		// No SQL: the clients only flip a flag and maybe drop a socket.
 		online, ok := req.Fields["online"].(bool)
 		if !ok {
-			e.replyError(&req.ID, protocol.Errorf(protocol.CodeBadRequest, "op \"network\" needs boolean field \"online\", got %s", protocol.TypeName(req.Fields["online"])))
+			e.replyError(&req.ID, protocol.Errorf(protocol.CodeBadRequest, "op \"network\" needs boolean field \"online\", got %s", codec.TypeName(req.Fields["online"])))
 			return
 		}
 		e.setOnline(online)
-		var enc protocol.Encoder
+		var enc codec.Encoder
 		protocol.EncodeOKHeader(&enc, req.ID)
 		enc.Map(0)
 		e.send(enc.Bytes())
@@ -119,7 +120,7 @@ func (e *Engine) Receive(msg []byte) {
 // global runs a request that concerns stored databases rather than one open
 // handle: listing them, or deleting one with every byte it stored.
 func (e *Engine) global(req protocol.Request) {
-	var enc protocol.Encoder
+	var enc codec.Encoder
 	err := func() error {
 		switch req.Op {
 		case protocol.OpDatabases:
@@ -169,7 +170,7 @@ func (e *Engine) global(req protocol.Request) {
 }
 
 func (e *Engine) replyError(id *int64, err error) {
-	var enc protocol.Encoder
+	var enc codec.Encoder
 	protocol.EncodeError(&enc, id, err)
 	e.send(enc.Bytes())
 }
@@ -217,7 +218,7 @@ func (e *Engine) own(handle int64, owner *dbOwner) {
 				e.runGroup(db, reqs[i:i+n])
 				i += n
 			} else {
-				var enc protocol.Encoder
+				var enc codec.Encoder
 				done := e.handle(db, reqs[i], &enc)
 				e.send(enc.Bytes())
 				if done {
@@ -311,7 +312,7 @@ func (e *Engine) runGroup(db *database, reqs []protocol.Request) {
 		e.runAlone(db, reqs)
 		return
 	}
-	replies := make([]protocol.Encoder, len(reqs))
+	replies := make([]codec.Encoder, len(reqs))
 	for i, req := range reqs {
 		if err := c.db.Exec("SAVEPOINT hearth_write"); err != nil {
 			c.db.Exec("ROLLBACK")
@@ -341,7 +342,7 @@ func (e *Engine) runGroup(db *database, reqs []protocol.Request) {
 
 func (e *Engine) runAlone(db *database, reqs []protocol.Request) {
 	for _, req := range reqs {
-		var enc protocol.Encoder
+		var enc codec.Encoder
 		e.handle(db, req, &enc)
 		e.send(enc.Bytes())
 	}
@@ -366,8 +367,8 @@ func (e *Engine) refreshLive(db *database, byPage bool) {
 }
 
 // push sends one subscription push {v, sub, <what write adds>}.
-func (e *Engine) push(sub int64, write func(*protocol.Encoder)) {
-	var enc protocol.Encoder
+func (e *Engine) push(sub int64, write func(*codec.Encoder)) {
+	var enc codec.Encoder
 	enc.Map(3)
 	enc.Key("v")
 	enc.Int(protocol.Version)
@@ -379,7 +380,7 @@ func (e *Engine) push(sub int64, write func(*protocol.Encoder)) {
 
 // handle runs one request and encodes its reply into enc. It reports
 // whether the connection is finished (closed, or never opened).
-func (e *Engine) handle(db *database, req protocol.Request, enc *protocol.Encoder) (done bool) {
+func (e *Engine) handle(db *database, req protocol.Request, enc *codec.Encoder) (done bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			enc.Reset()
@@ -398,7 +399,7 @@ func (e *Engine) handle(db *database, req protocol.Request, enc *protocol.Encode
 }
 
 // run executes one request, encoding its success reply into enc.
-func (e *Engine) run(db *database, req protocol.Request, enc *protocol.Encoder) error {
+func (e *Engine) run(db *database, req protocol.Request, enc *codec.Encoder) error {
 	if req.Op == protocol.OpOpen {
 		return e.open(db, req, enc)
 	}
@@ -463,7 +464,7 @@ func (e *Engine) run(db *database, req protocol.Request, enc *protocol.Encoder) 
 	case protocol.OpUnwatch:
 		sub, ok := req.Fields["sub"].(int64)
 		if !ok {
-			return protocol.Errorf(protocol.CodeBadRequest, "op \"unwatch\" needs integer field \"sub\", got %s", protocol.TypeName(req.Fields["sub"]))
+			return protocol.Errorf(protocol.CodeBadRequest, "op \"unwatch\" needs integer field \"sub\", got %s", codec.TypeName(req.Fields["sub"]))
 		}
 		found := db.live.unwatch(sub) || (db.sync != nil && db.sync.unwatch(sub))
 		protocol.EncodeOKHeader(enc, req.ID)
@@ -510,7 +511,7 @@ func (e *Engine) run(db *database, req protocol.Request, enc *protocol.Encoder) 
 	return nil
 }
 
-func (e *Engine) writeInfo(db *database, enc *protocol.Encoder) {
+func (e *Engine) writeInfo(db *database, enc *codec.Encoder) {
 	loc := db.conn.Location()
 	e.mu.Lock()
 	depth := 0
@@ -552,7 +553,7 @@ func (e *Engine) writeInfo(db *database, enc *protocol.Encoder) {
 	enc.Bool(db.conn.InTransaction())
 }
 
-func (e *Engine) open(db *database, req protocol.Request, enc *protocol.Encoder) error {
+func (e *Engine) open(db *database, req protocol.Request, enc *codec.Encoder) error {
 	if db.conn != nil {
 		return protocol.Errorf(protocol.CodeBadRequest, "database handle %d is already open", db.handle)
 	}
@@ -653,7 +654,7 @@ func parseOpenRequest(name string, req protocol.Request) (OpenRequest, error) {
 		}
 		or.Passphrase = k
 	default:
-		return or, protocol.Errorf(protocol.CodeBadRequest, "key must be a 32-byte Uint8Array or a passphrase string, got %s", protocol.TypeName(k))
+		return or, protocol.Errorf(protocol.CodeBadRequest, "key must be a 32-byte Uint8Array or a passphrase string, got %s", codec.TypeName(k))
 	}
 	return or, nil
 }
@@ -669,7 +670,7 @@ func optionalText(req protocol.Request, key, def string) (string, error) {
 
 // sendProgress pushes {v, id, progress} for a request still running.
 func (e *Engine) sendProgress(id int64, p MigrationProgress) {
-	var enc protocol.Encoder
+	var enc codec.Encoder
 	enc.Map(3)
 	enc.Key("v")
 	enc.Int(protocol.Version)
@@ -691,7 +692,7 @@ func (e *Engine) sendProgress(id int64, p MigrationProgress) {
 func sqlAndParams(fields map[string]any, op string) (string, any, error) {
 	sql, ok := fields["sql"].(string)
 	if !ok {
-		return "", nil, protocol.Errorf(protocol.CodeBadRequest, "op %q needs text field \"sql\", got %s", op, protocol.TypeName(fields["sql"]))
+		return "", nil, protocol.Errorf(protocol.CodeBadRequest, "op %q needs text field \"sql\", got %s", op, codec.TypeName(fields["sql"]))
 	}
 	return sql, fields["params"], nil
 }
@@ -699,13 +700,13 @@ func sqlAndParams(fields map[string]any, op string) (string, any, error) {
 func batchStatements(fields map[string]any) ([]Statement, error) {
 	list, ok := fields["statements"].([]any)
 	if !ok {
-		return nil, protocol.Errorf(protocol.CodeBadRequest, "op \"batch\" needs array field \"statements\", got %s", protocol.TypeName(fields["statements"]))
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "op \"batch\" needs array field \"statements\", got %s", codec.TypeName(fields["statements"]))
 	}
 	stmts := make([]Statement, len(list))
 	for i, item := range list {
 		m, ok := item.(map[string]any)
 		if !ok {
-			return nil, &protocol.Error{Code: protocol.CodeBadRequest, Message: fmt.Sprintf("statement %d must be a map {sql, params}, got %s", i, protocol.TypeName(item)), Index: i}
+			return nil, &protocol.Error{Code: protocol.CodeBadRequest, Message: fmt.Sprintf("statement %d must be a map {sql, params}, got %s", i, codec.TypeName(item)), Index: i}
 		}
 		sql, params, err := sqlAndParams(m, "batch")
 		if err != nil {

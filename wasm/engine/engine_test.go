@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hearthdb/hearth/wasm/protocol"
+	"github.com/hearthdb/hearth/codec"
 )
 
 // client drives an Engine the way the page does: encoded requests in,
@@ -25,7 +25,7 @@ type client struct {
 func newClient(t *testing.T) *client {
 	c := &client{t: t, replies: make(chan map[string]any, 4096)}
 	c.eng = New(MemoryStorage{}, func(msg []byte) {
-		v, err := protocol.Decode(bytes.Clone(msg))
+		v, err := codec.Decode(bytes.Clone(msg))
 		if err != nil {
 			t.Errorf("engine sent an undecodable reply: %v", err)
 			return
@@ -44,7 +44,7 @@ func (c *client) send(op string, fields map[string]any) int64 {
 	for k, v := range fields {
 		m[k] = v
 	}
-	msg, err := protocol.Encode(m)
+	msg, err := codec.Encode(m)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestErrorsHaveStableCodes(t *testing.T) {
 
 func TestMalformedMessagesNeverKillTheEngine(t *testing.T) {
 	c := newClient(t)
-	good, _ := protocol.Encode(map[string]any{"v": int64(1), "id": int64(5), "op": "exec"})
+	good, _ := codec.Encode(map[string]any{"v": int64(1), "id": int64(5), "op": "exec"})
 	for _, msg := range [][]byte{nil, {0xff}, {0x09, 1, 0, 0}, {0x06, 0xff, 0xff, 0xff, 0x7f}, good[:len(good)-2],
 		append(bytes.Clone(good), 0), {0x03, 1, 2, 3, 4}} {
 		c.eng.Receive(msg)
@@ -199,7 +199,7 @@ func TestMalformedMessagesNeverKillTheEngine(t *testing.T) {
 			t.Fatalf("message % x: %v", msg, r)
 		}
 	}
-	noVersion, _ := protocol.Encode(map[string]any{"id": int64(9), "op": "open"})
+	noVersion, _ := codec.Encode(map[string]any{"id": int64(9), "op": "open"})
 	c.eng.Receive(noVersion)
 	if r := c.next(); r["id"] != int64(9) || r["error"].(map[string]any)["code"] != "BAD_REQUEST" {
 		t.Fatalf("missing version: %v", r)

@@ -5,7 +5,8 @@ import (
 	"sort"
 	"sync/atomic"
 
-	"github.com/hearthdb/hearth/sqlcodec"
+	"github.com/hearthdb/hearth/codec"
+	"github.com/hearthdb/hearth/codec/sqlcodec"
 	"github.com/hearthdb/hearth/wasm/protocol"
 	"github.com/ncruces/go-sqlite3"
 )
@@ -47,7 +48,7 @@ func newLiveSet(nextSub *atomic.Int64) *liveSet {
 }
 
 func queryKey(sql string, params any) (string, error) {
-	var enc protocol.Encoder
+	var enc codec.Encoder
 	enc.Text(sql)
 	if err := enc.Value(canonicalParams(params)); err != nil {
 		return "", protocol.Errorf(protocol.CodeBadRequest, "params: %v", err)
@@ -132,7 +133,7 @@ func (ls *liveSet) evaluate(c *Conn, q *liveQuery) error {
 	}
 	keyCol := keyColumn(c, s)
 	ev.keyed = keyCol >= 0
-	var enc protocol.Encoder
+	var enc codec.Encoder
 	var offsets []int
 	for s.Step() {
 		offsets = append(offsets, len(enc.Bytes()))
@@ -198,7 +199,7 @@ func singlePrimaryKey(c *Conn, schema, table string) bool {
 
 // rowField returns the encoded bytes of field i of an encoded row array.
 func rowField(row []byte, i int) []byte {
-	v, err := protocol.ArrayElement(row, i)
+	v, err := codec.ArrayElement(row, i)
 	if err != nil {
 		return nil
 	}
@@ -291,7 +292,7 @@ func longestIncreasing(a []int) []bool {
 
 // refresh re-runs the live queries that read a changed table (all of them
 // after a schema change) and pushes what changed to their subscribers.
-func (ls *liveSet) refresh(c *Conn, changed map[string]struct{}, schemaChanged bool, push func(sub int64, write func(*protocol.Encoder))) {
+func (ls *liveSet) refresh(c *Conn, changed map[string]struct{}, schemaChanged bool, push func(sub int64, write func(*codec.Encoder))) {
 	for _, q := range ls.queries {
 		if !schemaChanged && !intersects(q.tables, changed) {
 			continue
@@ -299,7 +300,7 @@ func (ls *liveSet) refresh(c *Conn, changed map[string]struct{}, schemaChanged b
 		old := q.result
 		if err := ls.evaluate(c, q); err != nil {
 			for sub := range q.subs {
-				push(sub, func(enc *protocol.Encoder) { writeSubError(enc, err) })
+				push(sub, func(enc *codec.Encoder) { writeSubError(enc, err) })
 			}
 			continue
 		}
@@ -310,7 +311,7 @@ func (ls *liveSet) refresh(c *Conn, changed map[string]struct{}, schemaChanged b
 				continue
 			}
 			for sub := range q.subs {
-				push(sub, func(enc *protocol.Encoder) { writeDelta(enc, cur, d) })
+				push(sub, func(enc *codec.Encoder) { writeDelta(enc, cur, d) })
 			}
 			continue
 		}
@@ -318,7 +319,7 @@ func (ls *liveSet) refresh(c *Conn, changed map[string]struct{}, schemaChanged b
 			continue
 		}
 		for sub := range q.subs {
-			push(sub, func(enc *protocol.Encoder) { writeFull(enc, "full", cur) })
+			push(sub, func(enc *codec.Encoder) { writeFull(enc, "full", cur) })
 		}
 	}
 }
@@ -360,7 +361,7 @@ func sameRows(a, b evaluation) bool {
 }
 
 // writeFull writes {<field>: {columns, rows, keyed}}' inner map.
-func writeFull(enc *protocol.Encoder, field string, ev evaluation) {
+func writeFull(enc *codec.Encoder, field string, ev evaluation) {
 	enc.Key(field)
 	enc.Map(3)
 	enc.Key("columns")
@@ -377,7 +378,7 @@ func writeFull(enc *protocol.Encoder, field string, ev evaluation) {
 	enc.Bool(ev.keyed)
 }
 
-func writeDelta(enc *protocol.Encoder, cur evaluation, d delta) {
+func writeDelta(enc *codec.Encoder, cur evaluation, d delta) {
 	enc.Key("delta")
 	enc.Map(3)
 	enc.Key("removed")
@@ -399,7 +400,7 @@ func writeDelta(enc *protocol.Encoder, cur evaluation, d delta) {
 	}
 }
 
-func writeSubError(enc *protocol.Encoder, err error) {
+func writeSubError(enc *codec.Encoder, err error) {
 	perr := asProtocolError(err)
 	enc.Key("error")
 	enc.Map(2)

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hearthdb/hearth/wasm/protocol"
+	"github.com/hearthdb/hearth/codec"
 )
 
 // nextPush waits for a subscription push, skipping nothing: replies arriving
@@ -209,7 +209,7 @@ func randomEvaluation(r *rand.Rand, maxRows int) evaluation {
 	keys := r.Perm(maxRows)[:r.IntN(maxRows)]
 	ev := evaluation{keyed: true}
 	for _, k := range keys {
-		var enc protocol.Encoder
+		var enc codec.Encoder
 		enc.Array(2)
 		enc.Int(int64(k))
 		enc.Int(int64(r.IntN(3)))

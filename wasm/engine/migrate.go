@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 
+	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/wasm/protocol"
 )
 
@@ -25,13 +26,13 @@ func parseMigrations(v any) ([]Migration, error) {
 	}
 	list, ok := v.([]any)
 	if !ok {
-		return nil, protocol.Errorf(protocol.CodeBadRequest, "migrations must be an array of {version, sql}, got %s", protocol.TypeName(v))
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "migrations must be an array of {version, sql}, got %s", codec.TypeName(v))
 	}
 	out := make([]Migration, len(list))
 	for i, item := range list {
 		m, ok := item.(map[string]any)
 		if !ok {
-			return nil, protocol.Errorf(protocol.CodeBadRequest, "migration %d must be a map {version, sql}, got %s", i, protocol.TypeName(item))
+			return nil, protocol.Errorf(protocol.CodeBadRequest, "migration %d must be a map {version, sql}, got %s", i, codec.TypeName(item))
 		}
 		version, ok := m["version"].(int64)
 		if !ok || version < 1 {

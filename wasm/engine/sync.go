@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hearthdb/hearth/codec"
 	syncclient "github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/journal"
@@ -36,7 +37,7 @@ func parseSyncOptions(v any) (*SyncOptions, error) {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, protocol.Errorf(protocol.CodeBadRequest, "sync must be a map {url, tables}, got %s", protocol.TypeName(v))
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "sync must be a map {url, tables}, got %s", codec.TypeName(v))
 	}
 	o := &SyncOptions{}
 	o.URL, _ = m["url"].(string)
@@ -49,11 +50,11 @@ func parseSyncOptions(v any) (*SyncOptions, error) {
 	case string:
 		o.Token = t
 	default:
-		return nil, protocol.Errorf(protocol.CodeBadRequest, "sync.token must be text, got %s", protocol.TypeName(t))
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "sync.token must be text, got %s", codec.TypeName(t))
 	}
 	list, ok := m["tables"].([]any)
 	if !ok || len(list) == 0 {
-		return nil, protocol.Errorf(protocol.CodeBadRequest, "sync.tables must list the synced tables, got %s", protocol.TypeName(m["tables"]))
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "sync.tables must list the synced tables, got %s", codec.TypeName(m["tables"]))
 	}
 	for i, item := range list {
 		var t schema.Table
@@ -171,7 +172,7 @@ func (s *dbSync) publish(e *Engine, st syncclient.Status) {
 	}
 	s.mu.Unlock()
 	for _, sub := range subs {
-		e.push(sub, func(enc *protocol.Encoder) {
+		e.push(sub, func(enc *codec.Encoder) {
 			enc.Key("status")
 			st.Encode(enc)
 		})
@@ -294,7 +295,7 @@ func runCall(conn *sqlite3.Conn, fn func(*sqlite3.Conn) error) (err error) {
 
 // runJournalOp lets the app settle what sync set aside: retry or discard a
 // quarantined change, dismiss a flagged or refused one it has shown.
-func (e *Engine) runJournalOp(db *database, req protocol.Request, enc *protocol.Encoder) error {
+func (e *Engine) runJournalOp(db *database, req protocol.Request, enc *codec.Encoder) error {
 	if db.sync == nil {
 		return errNotSynced(db.handle)
 	}
@@ -308,7 +309,7 @@ func (e *Engine) runJournalOp(db *database, req protocol.Request, enc *protocol.
 	}
 	n, ok := req.Fields[key].(int64)
 	if !ok {
-		return protocol.Errorf(protocol.CodeBadRequest, "op %q needs integer field %q, got %s", req.Op, key, protocol.TypeName(req.Fields[key]))
+		return protocol.Errorf(protocol.CodeBadRequest, "op %q needs integer field %q, got %s", req.Op, key, codec.TypeName(req.Fields[key]))
 	}
 	conn := db.conn.db
 	var seq int64

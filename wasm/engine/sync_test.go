@@ -11,12 +11,13 @@ import (
 	"testing"
 	"time"
 
-	boardschema "github.com/hearthdb/hearth/board/schema"
+	"github.com/hearthdb/hearth/codec"
+	boardschema "github.com/hearthdb/hearth/examples/board/schema"
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncserver/auth"
-	"github.com/hearthdb/hearth/syncserver/seeder"
 	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/syncworker/seed"
 	"github.com/hearthdb/hearth/wasm/protocol"
 	"github.com/ncruces/go-sqlite3"
 )
@@ -38,7 +39,7 @@ func newPage(t testing.TB) *page {
 	p := &page{t: t, reply: map[int64]map[string]any{}, pushes: map[int64][]map[string]any{}}
 	p.cond = sync.NewCond(&p.mu)
 	p.eng = New(MemoryStorage{}, func(msg []byte) {
-		v, err := protocol.Decode(bytes.Clone(msg))
+		v, err := codec.Decode(bytes.Clone(msg))
 		if err != nil {
 			t.Errorf("undecodable message: %v", err)
 			return
@@ -98,7 +99,7 @@ func (p *page) request(op string, fields map[string]any) map[string]any {
 	for k, v := range fields {
 		m[k] = v
 	}
-	msg, err := protocol.Encode(m)
+	msg, err := codec.Encode(m)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -324,7 +325,7 @@ func BenchmarkInitialSyncBoard(b *testing.B) {
 	hs := httptest.NewServer(srv)
 	b.Cleanup(func() { hs.Close(); srv.Close() })
 	url := "ws" + strings.TrimPrefix(hs.URL, "http")
-	if _, err := seeder.Seed(context.Background(), url, boardschema.Migrations, boardschema.Tables, func(conn *sqlite3.Conn) error {
+	if _, err := seed.Write(context.Background(), url, boardschema.Migrations, boardschema.Tables, func(conn *sqlite3.Conn) error {
 		return boardschema.Seed(conn, boardschema.SeedOptions{Tasks: 5000})
 	}); err != nil {
 		b.Fatal(err)

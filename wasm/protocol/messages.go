@@ -3,6 +3,8 @@ package protocol
 import (
 	"errors"
 	"fmt"
+
+	"github.com/hearthdb/hearth/codec"
 )
 
 // Stable error codes that are not SQLite result codes. SQL errors use
@@ -21,6 +23,9 @@ const (
 	// not exist (any more).
 	CodeNotFound = "NOT_FOUND"
 )
+
+// Version is the wire protocol version carried in every envelope as "v".
+const Version = 1
 
 // Operations a request may name.
 const (
@@ -85,28 +90,28 @@ type Request struct {
 // ParseRequest decodes and checks a request envelope. When it fails, the
 // returned id is the request's id if one could be read, and hasID says so.
 func ParseRequest(msg []byte) (req Request, hasID bool, err *Error) {
-	v, derr := Decode(msg)
+	v, derr := codec.Decode(msg)
 	if derr != nil {
 		return req, false, Errorf(CodeBadRequest, "%v", derr)
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return req, false, Errorf(CodeBadRequest, "a request must be a map, got %s", TypeName(v))
+		return req, false, Errorf(CodeBadRequest, "a request must be a map, got %s", codec.TypeName(v))
 	}
 	id, ok := m["id"].(int64)
 	if !ok {
-		return req, false, Errorf(CodeBadRequest, "request field id must be an integer, got %s", TypeName(m["id"]))
+		return req, false, Errorf(CodeBadRequest, "request field id must be an integer, got %s", codec.TypeName(m["id"]))
 	}
 	req.ID, req.Fields = id, m
 	if ver, ok := m["v"].(int64); !ok || ver != Version {
 		return req, true, Errorf(CodeBadRequest, "unsupported protocol version %v (this worker speaks %d)", m["v"], Version)
 	}
 	if req.Op, ok = m["op"].(string); !ok {
-		return req, true, Errorf(CodeBadRequest, "request field op must be text, got %s", TypeName(m["op"]))
+		return req, true, Errorf(CodeBadRequest, "request field op must be text, got %s", codec.TypeName(m["op"]))
 	}
 	if req.Op != OpOpen && req.Op != OpDatabases && req.Op != OpDrop && req.Op != OpNetwork {
 		if req.DB, ok = m["db"].(int64); !ok {
-			return req, true, Errorf(CodeBadRequest, "op %q needs an integer db handle, got %s", req.Op, TypeName(m["db"]))
+			return req, true, Errorf(CodeBadRequest, "op %q needs an integer db handle, got %s", req.Op, codec.TypeName(m["db"]))
 		}
 	}
 	return req, true, nil
@@ -116,7 +121,7 @@ func ParseRequest(msg []byte) (req Request, hasID bool, err *Error) {
 func (r Request) Text(key string) (string, *Error) {
 	s, ok := r.Fields[key].(string)
 	if !ok {
-		return "", Errorf(CodeBadRequest, "op %q needs text field %q, got %s", r.Op, key, TypeName(r.Fields[key]))
+		return "", Errorf(CodeBadRequest, "op %q needs text field %q, got %s", r.Op, key, codec.TypeName(r.Fields[key]))
 	}
 	return s, nil
 }
@@ -129,32 +134,9 @@ func (r Request) OptionalText(key, def string) (string, *Error) {
 	return r.Text(key)
 }
 
-// TypeName names a decoded value's wire type for error messages.
-func TypeName(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "boolean"
-	case int64:
-		return "integer"
-	case float64:
-		return "float"
-	case string:
-		return "text"
-	case []byte:
-		return "blob"
-	case []any:
-		return "array"
-	case map[string]any:
-		return "map"
-	}
-	return fmt.Sprintf("%T", v)
-}
-
 // EncodeOKHeader starts a success reply; the caller then writes exactly one
 // value, the result.
-func EncodeOKHeader(e *Encoder, id int64) {
+func EncodeOKHeader(e *codec.Encoder, id int64) {
 	e.Map(3)
 	e.Key("v")
 	e.Int(Version)
@@ -164,7 +146,7 @@ func EncodeOKHeader(e *Encoder, id int64) {
 }
 
 // EncodeError encodes an error reply. A nil id is sent as null.
-func EncodeError(e *Encoder, id *int64, err error) {
+func EncodeError(e *codec.Encoder, id *int64, err error) {
 	var perr *Error
 	if !errors.As(err, &perr) {
 		perr = &Error{Code: CodeInternal, Message: err.Error(), Index: -1}
@@ -193,21 +175,3 @@ func EncodeError(e *Encoder, id *int64, err error) {
 		e.Int(int64(perr.Index))
 	}
 }
-
-// BeginCount writes a placeholder container count and returns its position,
-// for results whose length is known only after they are written (rows).
-func (e *Encoder) BeginCount(tag byte) int {
-	e.buf = append(e.buf, tag, 0, 0, 0, 0)
-	return len(e.buf) - 4
-}
-
-// EndCount fills in a count written by BeginCount.
-func (e *Encoder) EndCount(pos, n int) {
-	e.buf[pos] = byte(n)
-	e.buf[pos+1] = byte(n >> 8)
-	e.buf[pos+2] = byte(n >> 16)
-	e.buf[pos+3] = byte(n >> 24)
-}
-
-// TagArray is the tag to pass to BeginCount for an array.
-const TagArray = tagArray

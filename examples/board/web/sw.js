@@ -1,6 +1,6 @@
 // Offline app shell for the task board (/board/). Registered by
-// web/board/boot.js as /board-sw.js?board=<board wasm>&worker=<worker wasm>
-// with scope '/', so that the Hearth worker and its imports are served
+// boot.js as /board/sw.js?board=<board wasm>&worker=<worker wasm> with
+// scope '/' (the server allows it: Service-Worker-Allowed), so that the Hearth worker and its imports are served
 // from here too. A new deploy changes the URL, installs a new worker with
 // a new cache, and the old cache is deleted on activation.
 const params = new URL(self.location.href).searchParams;

@@ -1,10 +1,11 @@
-// Package protocol defines Hearth's page↔worker wire format (see FORMAT.md):
-// one tagged binary value per message, and the request and reply envelopes.
+// Package codec is Hearth's tagged binary value codec (see FORMAT.md): the
+// page↔worker messages (wasm/protocol), the sync wire (syncworker/wire),
+// journal keys and sync checksums are all values in this encoding, so a
+// value encodes to the same bytes everywhere. It imports nothing of Hearth.
 //
-// The package is pure Go so the codec is tested natively; the JS mirror lives
-// in web/protocol.js and is tested against the same vectors
-// (testdata/vectors.json).
-package protocol
+// The JS mirror lives in web/protocol.js and is tested against the same
+// vectors (testdata/vectors.json).
+package codec
 
 import (
 	"encoding/binary"
@@ -13,9 +14,6 @@ import (
 	"math"
 	"unicode/utf8"
 )
-
-// Version is the wire protocol version carried in every envelope as "v".
-const Version = 1
 
 // Value tags, see FORMAT.md.
 const (
@@ -407,3 +405,44 @@ func (d *decoder) skip(depth int) error {
 	}
 	return nil
 }
+
+// TypeName names a decoded value's wire type for error messages.
+func TypeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "boolean"
+	case int64:
+		return "integer"
+	case float64:
+		return "float"
+	case string:
+		return "text"
+	case []byte:
+		return "blob"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "map"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// BeginCount writes a placeholder container count and returns its position,
+// for results whose length is known only after they are written (rows).
+func (e *Encoder) BeginCount(tag byte) int {
+	e.buf = append(e.buf, tag, 0, 0, 0, 0)
+	return len(e.buf) - 4
+}
+
+// EndCount fills in a count written by BeginCount.
+func (e *Encoder) EndCount(pos, n int) {
+	e.buf[pos] = byte(n)
+	e.buf[pos+1] = byte(n >> 8)
+	e.buf[pos+2] = byte(n >> 16)
+	e.buf[pos+3] = byte(n >> 24)
+}
+
+// TagArray is the tag to pass to BeginCount for an array.
+const TagArray = tagArray

@@ -1,10 +1,10 @@
-// Package seeder writes data into a sync server the way a device would:
+// Package seed writes data into a sync server the way a device would:
 // a native replica (in-memory SQLite with the journal installed) runs the
 // app's migrations, lets the caller write rows, pushes them through the
 // server's WebSocket endpoint and waits for every change to be
 // acknowledged. Demo data, benchmarks and tests seed through the same
 // path real writes take, merge and invariants included.
-package seeder
+package seed
 
 import (
 	"context"
@@ -22,11 +22,11 @@ import (
 
 var seq atomic.Int64
 
-// Seed runs migrations on a fresh replica, calls write with its
+// Write runs migrations on a fresh replica, calls write with its
 // connection (writes to synced tables are journaled), then syncs with the
 // server at url until nothing is pending. It returns the number of
 // changes pushed.
-func Seed(ctx context.Context, url string, migrations []store.Migration, tables []schema.Table, write func(conn *sqlite3.Conn) error) (int64, error) {
+func Write(ctx context.Context, url string, migrations []store.Migration, tables []schema.Table, write func(conn *sqlite3.Conn) error) (int64, error) {
 	conn, err := sqlite3.Open(fmt.Sprintf("file:/hearth-seeder-%d?vfs=memdb", seq.Add(1)))
 	if err != nil {
 		return 0, err

@@ -6,8 +6,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/hearthdb/hearth/board/model"
 	"github.com/hearthdb/hearth/client"
+	"github.com/hearthdb/hearth/examples/board/model"
 )
 
 // Rows of the board's live queries, decoded from client results.

@@ -1,16 +1,16 @@
 // Package sqlcodec writes SQLite values with Hearth's wire codec
-// (wasm/protocol), straight from SQLite's memory. The worker's query
+// (package codec), straight from SQLite's memory. The worker's query
 // results, the sync journal's keys and the sync checksums all use it, so a
 // value encodes to the same bytes everywhere.
 package sqlcodec
 
 import (
-	"github.com/hearthdb/hearth/wasm/protocol"
+	"github.com/hearthdb/hearth/codec"
 	"github.com/ncruces/go-sqlite3"
 )
 
 // WriteRow encodes the statement's current row as an array of its n columns.
-func WriteRow(enc *protocol.Encoder, s *sqlite3.Stmt, n int) {
+func WriteRow(enc *codec.Encoder, s *sqlite3.Stmt, n int) {
 	enc.Array(n)
 	for i := range n {
 		switch s.ColumnType(i) {
@@ -29,7 +29,7 @@ func WriteRow(enc *protocol.Encoder, s *sqlite3.Stmt, n int) {
 }
 
 // WriteValue encodes one value passed to an SQL function.
-func WriteValue(enc *protocol.Encoder, v sqlite3.Value) {
+func WriteValue(enc *codec.Encoder, v sqlite3.Value) {
 	switch v.Type() {
 	case sqlite3.INTEGER:
 		enc.Int(v.Int64())

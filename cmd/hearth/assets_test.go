@@ -1,4 +1,4 @@
-package webserve
+package main
 
 import (
 	"net/http"
@@ -19,7 +19,7 @@ func writeFile(t *testing.T, dir, name, content string) {
 	}
 }
 
-func get(t *testing.T, h http.Handler, path, acceptEncoding string, hdr map[string]string) *httptest.ResponseRecorder {
+func serveAsset(t *testing.T, h http.Handler, path, acceptEncoding string, hdr map[string]string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest("GET", path, nil)
 	if acceptEncoding != "" {
 		req.Header.Set("Accept-Encoding", acceptEncoding)
@@ -37,14 +37,14 @@ func TestServesPrecompressedVariants(t *testing.T) {
 	writeFile(t, dir, "dist/hearth.wasm", "raw")
 	writeFile(t, dir, "dist/hearth.wasm.gz", "gz")
 	writeFile(t, dir, "dist/hearth.wasm.br", "br")
-	h := New(dir)
+	h := newAssetHandler(dir)
 	for _, tc := range []struct{ accept, body, enc string }{
 		{"gzip, deflate, br", "br", "br"},
 		{"gzip, deflate", "gz", "gzip"},
 		{"br;q=0, gzip", "gz", "gzip"},
 		{"", "raw", ""},
 	} {
-		rec := get(t, h, "/dist/hearth.wasm", tc.accept, nil)
+		rec := serveAsset(t, h, "/dist/hearth.wasm", tc.accept, nil)
 		if rec.Code != 200 || rec.Body.String() != tc.body || rec.Header().Get("Content-Encoding") != tc.enc {
 			t.Errorf("Accept-Encoding %q: %d %q enc=%q", tc.accept, rec.Code, rec.Body, rec.Header().Get("Content-Encoding"))
 		}
@@ -57,13 +57,13 @@ func TestServesPrecompressedVariants(t *testing.T) {
 func TestRevalidationByETag(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "index.html", "<p>hi</p>")
-	h := New(dir)
-	first := get(t, h, "/", "", nil)
+	h := newAssetHandler(dir)
+	first := serveAsset(t, h, "/", "", nil)
 	etag := first.Header().Get("ETag")
 	if first.Code != 200 || etag == "" || first.Header().Get("Content-Type") != "text/html; charset=utf-8" {
 		t.Fatalf("first: %d etag=%q ct=%q", first.Code, etag, first.Header().Get("Content-Type"))
 	}
-	if again := get(t, h, "/", "", map[string]string{"If-None-Match": etag}); again.Code != http.StatusNotModified {
+	if again := serveAsset(t, h, "/", "", map[string]string{"If-None-Match": etag}); again.Code != http.StatusNotModified {
 		t.Fatalf("revalidation: %d", again.Code)
 	}
 }
@@ -72,13 +72,13 @@ func TestRefusesHiddenFilesAndTraversal(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, ".secret", "x")
 	writeFile(t, dir, "a.js", "x")
-	h := New(dir)
+	h := newAssetHandler(dir)
 	for _, p := range []string{"/.secret", "/../etc/passwd", "/nope.js"} {
-		if rec := get(t, h, p, "", nil); rec.Code != 404 {
+		if rec := serveAsset(t, h, p, "", nil); rec.Code != 404 {
 			t.Errorf("%s: %d", p, rec.Code)
 		}
 	}
-	if rec := get(t, h, "/a.js", "", nil); rec.Code != 200 || rec.Header().Get("Content-Type") != "text/javascript; charset=utf-8" {
+	if rec := serveAsset(t, h, "/a.js", "", nil); rec.Code != 200 || rec.Header().Get("Content-Type") != "text/javascript; charset=utf-8" {
 		t.Errorf("a.js: %d %q", rec.Code, rec.Header().Get("Content-Type"))
 	}
 }
@@ -87,11 +87,11 @@ func TestHashedFilesAreImmutable(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "dist/hearth.0123456789abcdef.wasm", "raw")
 	writeFile(t, dir, "dist/bundle.js", "export const wasmFile = 'x'")
-	h := New(dir)
-	if cc := get(t, h, "/dist/hearth.0123456789abcdef.wasm", "", nil).Header().Get("Cache-Control"); cc != "public, max-age=31536000, immutable" {
+	h := newAssetHandler(dir)
+	if cc := serveAsset(t, h, "/dist/hearth.0123456789abcdef.wasm", "", nil).Header().Get("Cache-Control"); cc != "public, max-age=31536000, immutable" {
 		t.Errorf("hashed bundle: Cache-Control %q", cc)
 	}
-	if cc := get(t, h, "/dist/bundle.js", "", nil).Header().Get("Cache-Control"); cc != "no-cache" {
+	if cc := serveAsset(t, h, "/dist/bundle.js", "", nil).Header().Get("Cache-Control"); cc != "no-cache" {
 		t.Errorf("bundle.js: Cache-Control %q", cc)
 	}
 }

@@ -3,7 +3,7 @@ package schema
 import (
 	"testing"
 
-	"github.com/hearthdb/hearth/board/model"
+	"github.com/hearthdb/hearth/examples/board/model"
 	syncschema "github.com/hearthdb/hearth/syncworker/schema"
 	"github.com/ncruces/go-sqlite3"
 )

@@ -9,7 +9,7 @@ if ('serviceWorker' in navigator) {
   // so the browser installs a new service worker that caches the new
   // bundles and drops the old cache. Scope '/' so that the Hearth worker
   // (/hearth-worker.js) and its imports are served offline too.
-  const sw = `/board-sw.js?board=${encodeURIComponent(boardFile)}&worker=${encodeURIComponent(wasmFile)}`;
+  const sw = `/board/sw.js?board=${encodeURIComponent(boardFile)}&worker=${encodeURIComponent(wasmFile)}`;
   navigator.serviceWorker.register(sw, { scope: '/' }).then(
     () => { window.boardMilestones.serviceWorker = performance.now(); },
     (err) => console.warn('board: offline app shell unavailable:', err),

@@ -11,7 +11,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/hearthdb/hearth/board/model"
+	"github.com/hearthdb/hearth/examples/board/model"
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/schema"

@@ -1,7 +1,8 @@
-// Package webserve serves Hearth's web assets: the client library, the
-// worker bootstrap, the wasm bundle (with precompressed variants) and the
-// demo pages.
-package webserve
+// The web assets hearth serve serves: the client library, the worker
+// bootstrap, the wasm bundle (with precompressed variants) and the demo
+// pages.
+
+package main
 
 import (
 	"crypto/sha256"
@@ -44,8 +45,8 @@ var encodings = []struct{ token, suffix string }{
 	{"gzip", ".gz"},
 }
 
-// Handler serves files below root.
-type Handler struct {
+// assetHandler serves files below root.
+type assetHandler struct {
 	root string
 
 	mu    sync.Mutex
@@ -58,12 +59,12 @@ type etagEntry struct {
 	etag string
 }
 
-// New returns a handler for the directory root.
-func New(root string) *Handler {
-	return &Handler{root: root, etags: make(map[string]etagEntry)}
+// newAssetHandler returns a handler for the directory root.
+func newAssetHandler(root string) *assetHandler {
+	return &assetHandler{root: root, etags: make(map[string]etagEntry)}
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *assetHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -112,6 +113,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hdr.Set("Cache-Control", "no-cache")
 	}
 	hdr.Add("Vary", "Accept-Encoding")
+	if r.Header.Get("Service-Worker") == "script" {
+		// An app's service worker may sit in the app's folder and still
+		// control the whole origin (the board's caches the worker's
+		// scripts at /).
+		hdr.Set("Service-Worker-Allowed", "/")
+	}
 
 	accept := r.Header.Get("Accept-Encoding")
 	for _, enc := range encodings {
@@ -134,7 +141,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.serve(w, r, f, fi, file)
 }
 
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, f *os.File, fi os.FileInfo, file string) {
+func (h *assetHandler) serve(w http.ResponseWriter, r *http.Request, f *os.File, fi os.FileInfo, file string) {
 	etag, err := h.etag(file, f, fi)
 	if err == nil {
 		w.Header().Set("ETag", etag)
@@ -144,7 +151,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, f *os.File, fi o
 
 // etag is a content hash, cached by (mtime, size), so that a rebuild with
 // identical bytes keeps browser caches valid and any change invalidates them.
-func (h *Handler) etag(file string, f *os.File, fi os.FileInfo) (string, error) {
+func (h *assetHandler) etag(file string, f *os.File, fi os.FileInfo) (string, error) {
 	h.mu.Lock()
 	e, ok := h.etags[file]
 	h.mu.Unlock()
@@ -193,6 +200,68 @@ func acceptsEncoding(header, token string) bool {
 			}
 		}
 		return true
+	}
+	return false
+}
+
+// webMount serves the directory dir at the URL prefix (ending in "/").
+type webMount struct{ prefix, dir string }
+
+// webMounts is the repeatable -web flag: the library at /, each app in a
+// folder of its own.
+type webMounts []webMount
+
+func (m *webMounts) String() string {
+	parts := make([]string, len(*m))
+	for i, w := range *m {
+		parts[i] = w.prefix + "=" + w.dir
+	}
+	return strings.Join(parts, ",")
+}
+
+func (m *webMounts) Set(v string) error {
+	prefix, dir, ok := strings.Cut(v, "=")
+	if !ok {
+		prefix, dir = "/", v
+	}
+	if !strings.HasPrefix(prefix, "/") || !strings.HasSuffix(prefix, "/") || dir == "" {
+		return fmt.Errorf("want DIR or /PREFIX/=DIR, got %q", v)
+	}
+	*m = append(*m, webMount{prefix: prefix, dir: dir})
+	return nil
+}
+
+// defaultMounts serves the library and the demo board from a checkout.
+func defaultMounts() webMounts {
+	return webMounts{{"/", "web"}, {"/board/", filepath.Join("examples", "board", "web")}}
+}
+
+// register mounts each directory on mux; "/" alone redirects to the first
+// app that has an index page (the board, by default).
+func (m webMounts) register(mux *http.ServeMux) {
+	for _, w := range m {
+		h := http.Handler(newAssetHandler(w.dir))
+		if w.prefix != "/" {
+			h = http.StripPrefix(strings.TrimSuffix(w.prefix, "/"), h)
+		}
+		mux.Handle(w.prefix, h)
+	}
+	for _, w := range m {
+		if w.prefix != "/" && m.serves(w.prefix+"index.html") {
+			mux.Handle("GET /{$}", http.RedirectHandler(w.prefix, http.StatusFound))
+			return
+		}
+	}
+}
+
+// serves reports whether urlPath maps to a file of one of the mounts.
+func (m webMounts) serves(urlPath string) bool {
+	for _, w := range m {
+		if rest, ok := strings.CutPrefix(urlPath, w.prefix); ok {
+			if fi, err := os.Stat(filepath.Join(w.dir, filepath.FromSlash(rest))); err == nil && fi.Mode().IsRegular() {
+				return true
+			}
+		}
 	}
 	return false
 }

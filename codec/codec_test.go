@@ -1,4 +1,4 @@
-package protocol
+package codec
 
 import (
 	"bytes"
@@ -189,31 +189,6 @@ func TestVectorsInvalid(t *testing.T) {
 		msg, _ := hex.DecodeString(v.Hex)
 		if got, err := Decode(msg); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: decoded %#v, %v; want ErrMalformed", v.Name, got, err)
-		}
-	}
-}
-
-func TestParseRequest(t *testing.T) {
-	for _, tc := range []struct {
-		msg   any
-		hasID bool
-		code  string
-	}{
-		{map[string]any{"v": int64(1), "id": int64(1), "op": "open"}, true, ""},
-		{map[string]any{"v": int64(1), "id": int64(1), "op": "exec"}, true, CodeBadRequest},
-		{map[string]any{"v": int64(2), "id": int64(1), "op": "open"}, true, CodeBadRequest},
-		{map[string]any{"v": int64(1), "op": "open"}, false, CodeBadRequest},
-		{map[string]any{"v": int64(1), "id": "1", "op": "open"}, false, CodeBadRequest},
-		{[]any{int64(1)}, false, CodeBadRequest},
-	} {
-		msg, _ := Encode(tc.msg)
-		_, hasID, err := ParseRequest(msg)
-		code := ""
-		if err != nil {
-			code = err.Code
-		}
-		if hasID != tc.hasID || code != tc.code {
-			t.Errorf("%v: hasID=%v code=%q, want %v %q", tc.msg, hasID, code, tc.hasID, tc.code)
 		}
 	}
 }

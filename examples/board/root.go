@@ -11,8 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hearthdb/hearth/board/model"
 	"github.com/hearthdb/hearth/client"
+	"github.com/hearthdb/hearth/examples/board/model"
 	"github.com/vugu/vugu"
 )
 

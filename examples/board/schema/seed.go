@@ -3,7 +3,7 @@ package schema
 import (
 	"fmt"
 
-	"github.com/hearthdb/hearth/board/model"
+	"github.com/hearthdb/hearth/examples/board/model"
 	"github.com/ncruces/go-sqlite3"
 )
 
