@@ -1,6 +1,6 @@
 // The SQL console: statements are split on ';' by SQLite itself — every
 // statement but the last runs with exec, the last with query so its rows show.
-import { open, preload } from './hearth.js';
+import { open, preload } from '../hearth.js';
 
 preload();
 const $ = (id) => document.getElementById(id);
