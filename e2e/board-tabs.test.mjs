@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { startServer, launchBrowser } from './harness.mjs';
 import { killLeaderTab, waitForSynced, pendingChanges } from './kit.mjs';
-import { openBoard, shots, cardByID } from './board-scenarios.mjs';
+import { openBoard, shots, cardByID } from './scenarios/board.mjs';
 
 const columnOf = (page, id) => page.evaluate((id) => document.getElementById(`task-${id}`)?.closest('.column')?.dataset.status ?? null, id);
 const waitColumn = (page, id, status) => page.waitForFunction(([id, s]) => document.getElementById(`task-${id}`)?.closest('.column')?.dataset.status === s, [id, status], { timeout: 20000 });

@@ -7,8 +7,8 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { startServer, launchBrowser, loopbackOnly, repoRoot } from './harness.mjs';
-import { hideOPFS, goOffline, goOnline, waitForSynced, waitForSyncState, pendingChanges } from './kit.mjs';
+import { startServer, launchBrowser, loopbackOnly, repoRoot } from '../harness.mjs';
+import { hideOPFS, goOffline, goOnline, waitForSynced, waitForSyncState, pendingChanges } from '../kit.mjs';
 
 // Key states go to e2e/artifacts/ (ignored by git); UPDATE_SCREENSHOTS=1
 // writes the committed ones instead.
