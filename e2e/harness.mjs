@@ -97,7 +97,7 @@ export async function hearthPage(context, url) {
   const errors = [];
   page.on('pageerror', (err) => errors.push(err));
   await page.goto(new URL('e2e/blank.html', url).href);
-  await page.evaluate(async () => { window.hearth = await import('./hearth.js'); });
+  await page.evaluate(async () => { window.hearth = await import('/hearth.js'); });
   page.hearthErrors = errors;
   return page;
 }

@@ -34,7 +34,7 @@ export async function hearthPage(browser, serverURL) {
 }
 
 function importHearth(page) {
-  return page.evaluate(async () => { window.hearth = await import('./hearth.js'); });
+  return page.evaluate(async () => { window.hearth = await import('/hearth.js'); });
 }
 
 /**
