@@ -7,7 +7,7 @@ WASM := $(DIST)/hearth.wasm
 GO_SOURCES := $(shell find . -name '*.go' -not -path './node_modules/*') go.mod go.sum
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: all build wasm board server demo test test-go test-js test-e2e test-engines vet bench bench-go bench-load bench-browser bench-engines clean
+.PHONY: all build wasm board server demo test test-go test-js test-types test-e2e test-engines vet bench bench-go bench-load bench-browser bench-engines clean
 
 all: build
 
@@ -76,6 +76,14 @@ test-go:
 test-js: node_modules/.package-lock.json
 	node --test web/
 
+# The declarations (web/*.d.ts) against the code and against an app's use:
+# the page-side JS checked with its own .d.ts types, the worker-side JS
+# with the worker's globals, and web/types/usage.ts under --strict.
+test-types: node_modules/.package-lock.json
+	node_modules/.bin/tsc -p web/tsconfig.json
+	node_modules/.bin/tsc -p web/tsconfig.worker.json
+	node_modules/.bin/tsc -p web/types/tsconfig.json
+
 test-e2e: build node_modules/.package-lock.json
 	node --test --test-concurrency=1 e2e/*.test.mjs
 
@@ -87,7 +95,7 @@ test-e2e: build node_modules/.package-lock.json
 test-engines: build node_modules/.package-lock.json
 	node --test --test-concurrency=2 e2e/engines/
 
-test: vet test-go test-js test-e2e test-engines
+test: vet test-go test-js test-types test-e2e test-engines
 
 bench: bench-go bench-load bench-browser bench-engines
 

@@ -32,19 +32,25 @@ export function chromiumPath() {
 }
 
 /**
- * What the test server serves: the library at /, the board at /board/ and
- * the blank test page at /e2e/blank.html.
+ * What the test server serves by default: the library at /, the board at
+ * /board/ and the blank test page at /e2e/blank.html (`hearth serve -web
+ * [prefix=]dir`, repeatable).
  */
-const webMounts = [
-  '-web', path.join(repoRoot, 'web'),
-  '-web', `/board/=${path.join(repoRoot, 'examples', 'board', 'web')}`,
-  '-web', `/e2e/=${path.join(repoRoot, 'e2e', 'pages')}`,
+export const testWebMounts = [
+  path.join(repoRoot, 'web'),
+  `/board/=${path.join(repoRoot, 'examples', 'board', 'web')}`,
+  `/e2e/=${path.join(repoRoot, 'e2e', 'pages')}`,
 ];
 
-/** Starts `hearth serve` on a free loopback port; resolves with {url, stop}. */
-export async function startServer(extraArgs = []) {
+/**
+ * Starts `hearth serve` on a free loopback port; resolves with {url, proc,
+ * stop}. extraArgs go to hearth serve; web replaces the mounts (the
+ * benchmarks serve a staged copy of web/ with their pages and anchors).
+ */
+export async function startServer(extraArgs = [], { web = testWebMounts } = {}) {
   const bin = path.join(repoRoot, 'bin', 'hearth');
-  const proc = spawn(bin, ['serve', '-addr', '127.0.0.1:0', ...webMounts, ...extraArgs], {
+  const mounts = web.flatMap((mount) => ['-web', mount]);
+  const proc = spawn(bin, ['serve', '-addr', '127.0.0.1:0', ...mounts, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -56,13 +62,14 @@ export async function startServer(extraArgs = []) {
       const m = line.match(/(http:\/\/127\.0\.0\.1:\d+\/)/);
       if (m) { clearTimeout(timer); resolve(m[1]); }
     });
+    proc.on('error', (err) => { clearTimeout(timer); reject(err); });
     proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`hearth serve exited with ${code}; stderr:\n${stderr}`)); });
   });
   return {
     url,
     proc,
     async stop() {
-      if (proc.exitCode !== null) return;
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
       proc.kill('SIGTERM');
       await once(proc, 'exit');
     },
@@ -89,15 +96,29 @@ export async function loopbackOnly(context) {
 }
 
 /**
- * Opens a page on the server's blank test page with hearth.js imported as
- * window.hearth.
+ * Opens the server's blank test page (/e2e/blank.html) with the library
+ * imported as window.hearth. opener is a Playwright BrowserContext (the
+ * Chromium suites: resolves to a Playwright Page, its uncaught page errors
+ * in page.hearthErrors) or an engine driver's browser (e2e/drivers/, for
+ * the shared scenarios: resolves to the driver's page).
  */
-export async function hearthPage(context, url) {
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (err) => errors.push(err));
-  await page.goto(new URL('e2e/blank.html', url).href);
-  await page.evaluate(async () => { window.hearth = await import('/hearth.js'); });
-  page.hearthErrors = errors;
+export async function hearthPage(opener, serverURL) {
+  const blank = new URL('e2e/blank.html', serverURL).href;
+  let page;
+  if (typeof opener.route === 'function') {
+    page = await opener.newPage();
+    const errors = [];
+    page.on('pageerror', (err) => errors.push(err));
+    page.hearthErrors = errors;
+    await page.goto(blank);
+  } else {
+    page = await opener.newPage(blank);
+  }
+  await importHearth(page);
   return page;
+}
+
+/** Imports the library into a page as window.hearth; /hearth.js is absolute because test pages are not beside it. */
+export function importHearth(page) {
+  return page.evaluate(async () => { window.hearth = await import('/hearth.js'); });
 }

@@ -150,7 +150,7 @@ describe('Hearth worker in Chromium', () => {
 
   test('the demo console runs SQL typed by a person', async () => {
     const demo = await context.newPage();
-    await demo.goto(server.url);
+    await demo.goto(new URL('console/', server.url).href); // web/console/, the SQL console
     await demo.getByRole('button', { name: 'Run' }).waitFor();
     await demo.waitForFunction(() => !document.getElementById('run').disabled);
     await demo.fill('#sql', "CREATE TABLE IF NOT EXISTS hello(x); INSERT INTO hello VALUES ('typed by a person'); SELECT x FROM hello;");

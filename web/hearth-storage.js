@@ -33,6 +33,14 @@ async function opfsRefused() {
   }
 }
 
+/**
+ * What a failed browser call threw, for matching DOMException names and
+ * for messages: anything may be thrown, so every field may be missing.
+ * @param {unknown} err
+ * @returns {{name?: string, message?: string} | null | undefined}
+ */
+const thrown = (err) => /** @type {{name?: string, message?: string} | null | undefined} */ (err);
+
 const idbHandles = new Map();
 
 function idbRequest(req) {
@@ -43,11 +51,11 @@ function idbRequest(req) {
 }
 
 function idbDone(tx) {
-  return new Promise((resolve, reject) => {
+  return /** @type {Promise<void>} */ (new Promise((resolve, reject) => {
     tx.oncomplete = () => resolve();
     tx.onabort = () => reject(tx.error ?? new DOMException('transaction aborted', 'AbortError'));
     tx.onerror = () => {}; // the abort that follows carries the error
-  });
+  }));
 }
 
 async function idb(database) {
@@ -80,7 +88,7 @@ export const hearthStorage = {
       await root.removeEntry('.probe');
       return '';
     } catch (err) {
-      return `OPFS sync access handles failed: ${err?.name ?? 'Error'}: ${err?.message ?? err}`;
+      return `OPFS sync access handles failed: ${thrown(err)?.name ?? 'Error'}: ${thrown(err)?.message ?? err}`;
     }
   },
 
@@ -93,7 +101,7 @@ export const hearthStorage = {
       try {
         return await fh.createSyncAccessHandle();
       } catch (err) {
-        if (err?.name !== 'NoModificationAllowedError' || attempt >= 40) throw err;
+        if (thrown(err)?.name !== 'NoModificationAllowedError' || attempt >= 40) throw err;
         await new Promise((resolve) => setTimeout(resolve, 25 + attempt * 5));
       }
     }
@@ -103,7 +111,7 @@ export const hearthStorage = {
     try {
       await (await opfsDir(database, false)).removeEntry(file);
     } catch (err) {
-      if (err?.name !== 'NotFoundError') throw err;
+      if (thrown(err)?.name !== 'NotFoundError') throw err;
     }
   },
 
@@ -112,7 +120,7 @@ export const hearthStorage = {
     try {
       for await (const name of (await opfsDir(database, false)).keys()) names.push(name);
     } catch (err) {
-      if (err?.name !== 'NotFoundError') throw err;
+      if (thrown(err)?.name !== 'NotFoundError') throw err;
     }
     return names;
   },
@@ -122,7 +130,7 @@ export const hearthStorage = {
     try {
       for await (const [name, h] of (await opfsRoot(false)).entries()) if (h.kind === 'directory') names.push(name);
     } catch (err) {
-      if (err?.name !== 'NotFoundError') throw err;
+      if (thrown(err)?.name !== 'NotFoundError') throw err;
     }
     return names;
   },
@@ -131,7 +139,7 @@ export const hearthStorage = {
     try {
       await (await opfsRoot(false)).removeEntry(database, { recursive: true });
     } catch (err) {
-      if (err?.name !== 'NotFoundError') throw err;
+      if (thrown(err)?.name !== 'NotFoundError') throw err;
     }
   },
 
@@ -211,32 +219,35 @@ export const hearthStorage = {
 
   async idbDatabases() {
     const all = await indexedDB.databases();
-    return all.map((d) => d.name).filter((n) => n?.startsWith(IDB_PREFIX)).map((n) => n.slice(IDB_PREFIX.length));
+    return all.map((d) => d.name ?? '').filter((n) => n.startsWith(IDB_PREFIX)).map((n) => n.slice(IDB_PREFIX.length));
   },
 
   async idbDropDatabase(database) {
     idbHandles.get(database)?.close();
     idbHandles.delete(database);
-    await new Promise((resolve, reject) => {
+    await /** @type {Promise<void>} */ (new Promise((resolve, reject) => {
       const req = indexedDB.deleteDatabase(IDB_PREFIX + database);
       req.onsuccess = () => resolve();
       req.onerror = () => reject(req.error);
       req.onblocked = () => {}; // resolves once the other connections close (onversionchange above)
-    });
+    }));
   },
 
   /** navigator.storage.persist() and estimate(), for db.info(). */
   async health() {
     const out = { persisted: false, persistReason: '', usage: -1, quota: -1 };
     try {
-      out.persisted = (await navigator.storage.persisted?.()) || (await navigator.storage.persist?.()) || false;
+      // persist() is specified for windows only; some browsers offer it to
+      // workers too, and where they do not, persisted() is the answer.
+      const storage = /** @type {StorageManager & {persist?: () => Promise<boolean>}} */ (navigator.storage);
+      out.persisted = (await storage.persisted?.()) || (await storage.persist?.()) || false;
       if (!out.persisted) {
         out.persistReason = (await opfsRefused())
           ? 'this is a private or throwaway browsing session (the browser refuses OPFS here, as Safari and Firefox do in private windows): the data is discarded when the session ends'
           : 'the browser did not grant persistent storage; it may evict the data under storage pressure';
       }
     } catch (err) {
-      out.persistReason = `navigator.storage.persist failed: ${err?.message ?? err}`;
+      out.persistReason = `navigator.storage.persist failed: ${thrown(err)?.message ?? err}`;
     }
     try {
       const e = await navigator.storage.estimate();

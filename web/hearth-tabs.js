@@ -11,42 +11,30 @@
 // with LEADER_CHANGED: their outcome is unknown, acknowledged writes are
 // durable. No SharedWorker (Android Chrome has none; sync handles are not
 // available in one).
-import { encode, decode, VERSION } from './protocol.js';
+import { encode, decode, peekHead, VERSION } from './protocol.js';
+
+/**
+ * Decodes an envelope from Go or from the page: the router reads and
+ * rewrites their fields (id, sub, ok, …) whatever the op, so it sees them
+ * as a plain map. Only bytes already known to be envelopes come here.
+ * @param {Uint8Array} bytes
+ * @returns {Record<string, any>}
+ */
+const decodeEnvelope = (bytes) => /** @type {Record<string, any>} */ (decode(bytes));
 
 const VIRTUAL_BASE = 2 ** 40; // ids and handles the router invents, far above Go's
 const lockName = (name) => `hearth-db:${name}`;
 
 /**
- * Reads the head of an envelope without decoding the rest: replies start
- * {v, id | sub, ...}, requests from hearth.js {v, id, op, ...}. Returns
- * {id} or {sub}, plus op when it follows.
+ * The router between this worker's page, its Go engine and the other tabs'
+ * workers. Every message from the page goes through fromPage, every message
+ * from Go through fromGo.
+ * @param {object} sides
+ * @param {(bytes: Uint8Array) => void} sides.toGo hands Go a message
+ * @param {(bytes: Uint8Array) => void} sides.toPage posts a message to the page
+ * @param {(name: string, leading: boolean) => void} [sides.onLeadership] told when this worker starts or stops leading a database
+ * @returns {{fromPage: (data: unknown) => void, fromGo: (bytes: Uint8Array) => void}}
  */
-function peek(bytes) {
-  try {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    let at = 5; // map tag + count
-    const readKey = () => { const n = view.getUint32(at, true); const k = String.fromCharCode(...bytes.subarray(at + 4, at + 4 + n)); at += 4 + n; return k; };
-    const readInt = () => {
-      const tag = bytes[at];
-      if (tag === 0x03) { const v = view.getInt32(at + 1, true); at += 5; return v; }
-      if (tag === 0x04) { const v = Number(view.getBigInt64(at + 1, true)); at += 9; return v; }
-      at += 1;
-      return null;
-    };
-    if (readKey() !== 'v') return {};
-    readInt();
-    const key = readKey();
-    const head = { [key]: readInt() };
-    if (at < bytes.length && readKey() === 'op' && bytes[at] === 0x06) {
-      const n = view.getUint32(at + 1, true);
-      head.op = String.fromCharCode(...bytes.subarray(at + 5, at + 5 + n));
-    }
-    return head;
-  } catch {
-    return {};
-  }
-}
-
 export function createTabRouter({ toGo, toPage, onLeadership = () => {} }) {
   const me = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
   const canLead = typeof navigator !== 'undefined' && navigator.locks && typeof BroadcastChannel !== 'undefined';
@@ -91,7 +79,7 @@ export function createTabRouter({ toGo, toPage, onLeadership = () => {} }) {
   function serve(state, m) {
     askGo({ ...m.req, db: state.handle }, (bytes) => {
       if (m.req.op === 'watch') {
-        const reply = decode(bytes);
+        const reply = decodeEnvelope(bytes);
         if (reply.ok) {
           const sub = reply.ok.sub;
           subRoutes.set(sub, (push) => state.channel.postMessage({ t: 'push', to: m.from, bytes: push }));
@@ -155,7 +143,7 @@ export function createTabRouter({ toGo, toPage, onLeadership = () => {} }) {
       f.pending.delete(m.rid);
       p(m.bytes);
     } else if (m.t === 'push' && m.to === me) {
-      const push = decode(m.bytes);
+      const push = decodeEnvelope(m.bytes);
       for (const [vsub, w] of f.watches) {
         if (w.sub === push.sub) toPage(encode({ ...push, sub: vsub }));
       }
@@ -181,7 +169,7 @@ export function createTabRouter({ toGo, toPage, onLeadership = () => {} }) {
         replyPage(id, null, { code: 'LEADER_CHANGED', message: 'the tab that owned the database went away while this request was in flight; its outcome is unknown' });
         return;
       }
-      const reply = decode(bytes);
+      const reply = decodeEnvelope(bytes);
       reply.id = id;
       if (reply.ok && req.op === 'watch') {
         const vsub = nextVirtual++;
@@ -209,7 +197,7 @@ export function createTabRouter({ toGo, toPage, onLeadership = () => {} }) {
     const rid = f.nextRid++;
     f.pending.set(rid, (bytes) => {
       if (!bytes) return;
-      const reply = decode(bytes);
+      const reply = decodeEnvelope(bytes);
       if (!reply.ok) return;
       w.sub = reply.ok.sub;
       toPage(encode(resumedPush(vsub, reply.ok)));
@@ -224,7 +212,7 @@ export function createTabRouter({ toGo, toPage, onLeadership = () => {} }) {
     f.leader = null; // queue the page's requests until the database is open here
     const { id, v, ...open } = f.openReq;
     askGo(open, (bytes) => {
-      const reply = decode(bytes);
+      const reply = decodeEnvelope(bytes);
       if (!reply.ok) {
         release();
         if (!f.answered) {
@@ -242,11 +230,11 @@ export function createTabRouter({ toGo, toPage, onLeadership = () => {} }) {
       lead(f.name, f.local, { ...reply.ok, db: undefined }, release);
       for (const [vsub, w] of f.watches) {
         askGo({ op: 'watch', ...w.spec, db: f.local }, (wb) => {
-          const r = decode(wb);
+          const r = decodeEnvelope(wb);
           if (!r.ok) return;
           w.sub = r.ok.sub;
           subRoutes.set(r.ok.sub, (push) => {
-            const p = decode(push);
+            const p = decodeEnvelope(push);
             toPage(encode({ ...p, sub: vsub }));
           });
           toPage(encode(resumedPush(vsub, r.ok)));
@@ -263,12 +251,12 @@ export function createTabRouter({ toGo, toPage, onLeadership = () => {} }) {
     // close concern the router; everything else goes to Go undecoded (a
     // 10,000-row batch is a megabyte and more to decode).
     if (followers.size === 0) {
-      const { op } = peek(data);
+      const { op } = peekHead(data);
       if (op !== undefined && op !== 'open' && op !== 'close') return toGo(data);
     }
     let req;
     try {
-      req = decode(data);
+      req = decodeEnvelope(data);
     } catch {
       return toGo(data); // Go answers BAD_REQUEST
     }
@@ -278,15 +266,15 @@ export function createTabRouter({ toGo, toPage, onLeadership = () => {} }) {
           follow(req);
           return undefined;
         }
-        return new Promise((release) => {
+        return /** @type {Promise<void>} */ (new Promise((release) => {
           goWaiters.set(req.id, (bytes) => {
-            const reply = decode(bytes);
+            const reply = decodeEnvelope(bytes);
             if (reply.ok) lead(req.name, reply.ok.db, { ...reply.ok, db: undefined }, release);
             else release();
             toPage(bytes);
           });
           toGo(data);
-        });
+        }));
       });
       return;
     }
@@ -316,12 +304,12 @@ export function createTabRouter({ toGo, toPage, onLeadership = () => {} }) {
   }
 
   function fromGo(bytes) {
-    const head = peek(bytes);
+    const head = peekHead(bytes);
     if (head.id != null && goWaiters.has(head.id)) {
       // An open with migrations reports progress under its id before it
       // replies: the page's own requests get it, the router's (virtual
       // ids) do not need it; either way the reply is still to come.
-      if (decode(bytes).progress !== undefined) return head.id < VIRTUAL_BASE ? toPage(bytes) : undefined;
+      if (decodeEnvelope(bytes).progress !== undefined) return head.id < VIRTUAL_BASE ? toPage(bytes) : undefined;
       const take = goWaiters.get(head.id);
       goWaiters.delete(head.id);
       return take(bytes);

@@ -7,7 +7,11 @@ export type Params = SQLParam[] | { [name: string]: SQLParam };
 
 export type StorageChoice = 'auto' | 'memory' | 'opfs' | 'idb';
 
-/** Stable codes: SQLite extended result code names (`SQLITE_CONSTRAINT_UNIQUE`, …) or Hearth's own. */
+/**
+ * Stable codes: SQLite extended result code names (`SQLITE_CONSTRAINT_UNIQUE`, …)
+ * or Hearth's own: the worker's (wasm/protocol/messages.go) and the page
+ * client's (WORKER_FAILED, BAD_REPLY, LEADER_CHANGED).
+ */
 export type ErrorCode =
   | 'BAD_REQUEST'
   | 'CLOSED'
@@ -19,6 +23,7 @@ export type ErrorCode =
   | 'LEADER_CHANGED'
   | 'BUSY'
   | 'SCHEMA_TOO_NEW'
+  | 'NOT_FOUND'
   | 'WORKER_FAILED'
   | 'BAD_REPLY'
   | `SQLITE_${string}`;
@@ -60,7 +65,7 @@ export declare class HearthWorker {
   constructor(options?: WorkerOptions);
   /** Receives error replies that match no request, such as the answer to an undecodable message. */
   onUnmatchedError: (err: HearthError) => void;
-  request(op: string, fields: Record<string, unknown>, onProgress?: (progress: Progress) => void): Promise<unknown>;
+  /** Stops the worker; requests in flight reject with CLOSED. */
   terminate(): void;
 }
 
@@ -127,8 +132,23 @@ export interface SyncOptions {
 /** Why a sync attempt failed. */
 export type SyncErrorClass = 'offline' | 'timeout' | 'auth' | 'schema' | 'server' | 'protocol' | 'local';
 
+/** The sync loop's states (syncworker/client/status.go). */
+export type SyncState =
+  | 'starting'
+  | 'connecting'
+  | 'initial-sync'
+  | 'syncing'
+  | 'backoff'
+  /** The device reported no network; nothing is tried until it reports one. */
+  | 'offline'
+  /** The server does not accept this schema version; local writes wait for a migration. */
+  | 'paused-schema'
+  /** The server refused the token or it expired (AUTH_EXPIRED); call setSyncToken. */
+  | 'paused-auth'
+  | 'stopped';
+
 export interface SyncStatus {
-  state: 'starting' | 'connecting' | 'initial-sync' | 'syncing' | 'backoff' | 'offline' | 'paused-schema' | 'paused-auth' | 'stopped' | string;
+  state: SyncState;
   connected: boolean;
   /** The page's last network signal. */
   online: boolean;

@@ -1,13 +1,23 @@
 // Hearth client: a SQLite database in a Web Worker, driven from the page.
 // Plain ESM, no dependencies. See hearth.d.ts for the typed API.
 import { encode, decode, VERSION } from './protocol.js';
+// The declarations are the contract: every export below is typed with its
+// declaration from hearth.d.ts (`make test-types` checks the code against it).
+/** @import * as api from './hearth.js' */
+/** @import { Operations, Op, OpenReply, WireRows, LiveRows, RowsDelta, Push, WorkerMessage, WatchRowsReply, WatchSyncReply } from './protocol.js' */
 
 /** An error from Hearth, with a stable code (SQLITE_CONSTRAINT_UNIQUE, BAD_REQUEST, CLOSED, …). */
 export class HearthError extends Error {
+  /**
+   * @param {api.ErrorCode} code
+   * @param {string} message
+   * @param {number} [index]
+   */
   constructor(code, message, index) {
     super(message);
     this.name = 'HearthError';
     this.code = code;
+    /** @type {number | undefined} */
     if (index !== undefined) this.index = index;
   }
 }
@@ -15,21 +25,33 @@ export class HearthError extends Error {
 const defaultWorkerURL = new URL('./hearth-worker.js', import.meta.url);
 
 /**
+ * @typedef {object} Waiter A request in flight.
+ * @property {(ok: any) => void} resolve
+ * @property {(err: api.HearthError) => void} reject
+ * @property {((progress: api.Progress) => void) | undefined} onProgress
+ */
+
+/**
  * One Hearth worker and the requests in flight to it. Requests may be issued
  * concurrently; replies are matched by id.
+ * @implements {api.HearthWorker}
  */
 export class HearthWorker {
+  /** @param {api.WorkerOptions} [options] */
   constructor({ workerURL = defaultWorkerURL, wasmURL } = {}) {
     const url = new URL(workerURL, import.meta.url);
     if (wasmURL) url.searchParams.set('wasm', new URL(wasmURL, globalThis.location?.href).href);
     this.worker = new Worker(url, { type: 'module', name: 'hearth' });
+    /** @type {Map<number, Waiter>} */
     this.pending = new Map();
+    /** @type {Map<number, (push: Push) => void>} the watches' handlers, by subscription id */
     this.subscriptions = new Map();
     this.nextID = 1;
+    /** @type {api.HearthError | null} */
     this.failure = null;
-    /** Names of the databases this tab's worker owns (leads) now; see hearth-tabs.js. */
+    /** @type {Set<string>} Names of the databases this tab's worker owns (leads) now; see hearth-tabs.js. */
     this.leading = new Set();
-    /** Called with a HearthError for replies that match no request (e.g. an undecodable message). */
+    /** @type {(err: api.HearthError) => void} Called for replies that match no request (e.g. an undecodable message). */
     this.onUnmatchedError = (err) => console.warn('hearth:', err);
     this.worker.onmessage = (event) => this.#receive(event.data);
     this.worker.onerror = (event) => {
@@ -44,17 +66,21 @@ export class HearthWorker {
   // under some test harnesses' emulation, not at all).
   #forwardNetworkSignal() {
     if (typeof globalThis.addEventListener !== 'function' || typeof navigator === 'undefined') return;
+    /** @param {boolean} online */
     const tell = (online) => this.request('network', { online }).catch(() => {});
     globalThis.addEventListener('online', () => tell(true));
     globalThis.addEventListener('offline', () => tell(false));
     if (navigator.onLine === false) tell(false);
   }
 
+  /** @param {unknown} data */
   #receive(data) {
     if (!(data instanceof Uint8Array) && !(data instanceof ArrayBuffer)) {
-      if (data && typeof data.hearthFatal === 'string') this.#fail(new HearthError('WORKER_FAILED', data.hearthFatal));
-      if (data?.hearthLeader) {
-        const { name, leading } = data.hearthLeader;
+      // The worker's plain-object notices (hearth-worker.js).
+      const notice = /** @type {{hearthFatal?: unknown, hearthLeader?: {name: string, leading: boolean}} | null | undefined} */ (data);
+      if (notice && typeof notice.hearthFatal === 'string') this.#fail(new HearthError('WORKER_FAILED', notice.hearthFatal));
+      if (notice?.hearthLeader) {
+        const { name, leading } = notice.hearthLeader;
         if (leading) this.leading.add(name);
         else this.leading.delete(name);
       }
@@ -62,9 +88,9 @@ export class HearthWorker {
     }
     let reply;
     try {
-      reply = decode(data);
+      reply = /** @type {WorkerMessage} */ (/** @type {unknown} */ (decode(data)));
     } catch (err) {
-      this.onUnmatchedError(new HearthError('BAD_REPLY', `undecodable reply from the worker: ${err.message}`));
+      this.onUnmatchedError(new HearthError('BAD_REPLY', `undecodable reply from the worker: ${/** @type {Error} */ (err).message}`));
       return;
     }
     if (reply.sub !== undefined) {
@@ -80,18 +106,27 @@ export class HearthWorker {
       if (reply.error) this.onUnmatchedError(new HearthError(reply.error.code, reply.error.message));
       return;
     }
-    this.pending.delete(reply.id);
+    this.pending.delete(/** @type {number} */ (reply.id));
     if (reply.error) waiter.reject(new HearthError(reply.error.code, reply.error.message, reply.error.index));
     else waiter.resolve(reply.ok);
   }
 
+  /** @param {api.HearthError} err */
   #fail(err) {
     this.failure = err;
     for (const waiter of this.pending.values()) waiter.reject(err);
     this.pending.clear();
   }
 
-  /** Sends one request and resolves with its result; onProgress receives progress reports. */
+  /**
+   * Sends one request and resolves with its result; onProgress receives
+   * progress reports. Internal (not in hearth.d.ts): apps use Database.
+   * @template {Op} O
+   * @param {O} op
+   * @param {Operations[O]['fields']} fields
+   * @param {(progress: api.Progress) => void} [onProgress]
+   * @returns {Promise<Operations[O]['result']>}
+   */
   request(op, fields, onProgress) {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextID++;
@@ -99,7 +134,7 @@ export class HearthWorker {
     try {
       msg = encode({ v: VERSION, id, op, ...fields });
     } catch (err) {
-      return Promise.reject(new HearthError('BAD_REQUEST', err.message));
+      return Promise.reject(new HearthError('BAD_REQUEST', /** @type {Error} */ (err).message));
     }
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, onProgress });
@@ -115,21 +150,43 @@ export class HearthWorker {
   }
 }
 
+/** @type {HearthWorker | null} */
 let sharedWorker = null;
 
 /**
  * Starts the shared worker now, so that loading and compiling the bundle
  * overlaps with the app's own start-up. open() uses the same worker.
+ * @param {api.WorkerOptions} [options]
+ * @returns {HearthWorker}
  */
 export function preload(options) {
   sharedWorker ??= new HearthWorker(options);
   return sharedWorker;
 }
 
+/**
+ * The app's worker, or the shared one. hearth.d.ts declares HearthWorker
+ * without request (internal), so a declared worker is this class.
+ * @param {api.HearthWorker | undefined} worker
+ * @returns {HearthWorker}
+ */
+function workerOrShared(worker) {
+  return /** @type {HearthWorker | undefined} */ (worker) ?? preload();
+}
+
+/** @typedef {'object' | 'array'} RowMode */
+/** @typedef {Record<string, api.SQLValue> | api.SQLValue[]} Row a row as the app asked for it */
+
+/**
+ * @param {string[]} columns
+ * @param {api.SQLValue[][]} rows
+ * @returns {Record<string, api.SQLValue>[]}
+ */
 function rowsToObjects(columns, rows) {
   const out = new Array(rows.length);
   for (let r = 0; r < rows.length; r++) {
     const row = rows[r];
+    /** @type {Record<string, api.SQLValue>} */
     const obj = {};
     for (let c = 0; c < columns.length; c++) obj[columns[c]] = row[c];
     out[r] = obj;
@@ -137,11 +194,22 @@ function rowsToObjects(columns, rows) {
   return out;
 }
 
+/**
+ * @param {api.ExecResult | WireRows} result
+ * @param {RowMode} rowMode
+ * @returns {api.ExecResult | api.QueryResult<any>}
+ */
 function shapeResult(result, rowMode) {
-  if (!result.columns) return result;
+  if (!('columns' in result)) return result;
   return rowMode === 'array' ? result : { columns: result.columns, rows: rowsToObjects(result.columns, result.rows) };
 }
 
+/**
+ * @param {string[]} columns
+ * @param {api.SQLValue[][]} rows
+ * @param {RowMode} rowMode
+ * @returns {Row[]}
+ */
 function decodeRows(columns, rows, rowMode) {
   return rowMode === 'array' ? rows : rowsToObjects(columns, rows);
 }
@@ -151,6 +219,10 @@ function decodeRows(columns, rows, rowMode) {
  * the worker pushes (removed indices, then inserted rows, then changed rows).
  */
 class LiveResult {
+  /**
+   * @param {LiveRows} result
+   * @param {RowMode} rowMode
+   */
   constructor(result, rowMode) {
     this.rowMode = rowMode;
     this.columns = result.columns;
@@ -158,6 +230,10 @@ class LiveResult {
     this.rows = decodeRows(result.columns, result.rows, rowMode);
   }
 
+  /**
+   * @param {{full: LiveRows} | {full?: undefined, delta: RowsDelta}} push
+   * @returns {api.ResultChange}
+   */
   apply(push) {
     if (push.full) {
       this.columns = push.full.columns;
@@ -168,6 +244,7 @@ class LiveResult {
     const d = push.delta;
     const rows = this.rows.slice();
     for (let i = d.removed.length - 1; i >= 0; i--) rows.splice(d.removed[i], 1);
+    /** @param {api.SQLValue[]} row @returns {Row} */
     const one = (row) => (this.rowMode === 'array' ? row : rowsToObjects(this.columns, [row])[0]);
     for (const [at, row] of d.inserted) rows.splice(at, 0, one(row));
     for (const [at, row] of d.changed) rows[at] = one(row);
@@ -175,13 +252,21 @@ class LiveResult {
     return { kind: 'delta', removed: d.removed.length, inserted: d.inserted.length, changed: d.changed.length };
   }
 
+  /** @returns {api.QueryResult<any>} */
   snapshot() {
     return { columns: this.columns, rows: this.rows };
   }
 }
 
-/** An open database. */
+/**
+ * An open database.
+ * @implements {api.Database}
+ */
 export class Database {
+  /**
+   * @param {HearthWorker} worker
+   * @param {OpenReply} info
+   */
   constructor(worker, info) {
     this.worker = worker;
     this.handle = info.db;
@@ -193,17 +278,32 @@ export class Database {
     this.synced = info.sync === true;
   }
 
-  /** Runs SQL that returns no rows (several statements allowed without params). */
+  /**
+   * Runs SQL that returns no rows (several statements allowed without params).
+   * @param {string} sql
+   * @param {api.Params} [params]
+   * @returns {Promise<api.ExecResult>}
+   */
   exec(sql, params) {
     return this.worker.request('exec', { db: this.handle, sql, params });
   }
 
-  /** Runs one statement and returns {columns, rows}; rows are objects, or arrays with rowMode 'array'. */
+  /**
+   * Runs one statement and returns {columns, rows}; rows are objects, or arrays with rowMode 'array'.
+   * @param {string} sql
+   * @param {api.Params} [params]
+   * @param {api.RowModeOption} [options]
+   * @returns {Promise<api.QueryResult<any>>}
+   */
   async query(sql, params, { rowMode = 'object' } = {}) {
-    return shapeResult(await this.worker.request('query', { db: this.handle, sql, params }), rowMode);
+    return /** @type {api.QueryResult<any>} */ (shapeResult(await this.worker.request('query', { db: this.handle, sql, params }), rowMode));
   }
 
-  /** Runs statements in one transaction, all or none. Rejects with error.index naming the failing statement. */
+  /**
+   * Runs statements in one transaction, all or none. Rejects with error.index naming the failing statement.
+   * @param {Array<api.Statement | string>} statements
+   * @param {api.RowModeOption} [options]
+   */
   async batch(statements, { rowMode = 'object' } = {}) {
     const list = statements.map((s) => (typeof s === 'string' ? { sql: s } : { sql: s.sql, params: s.params }));
     const { results } = await this.worker.request('batch', { db: this.handle, statements: list });
@@ -214,21 +314,31 @@ export class Database {
    * Watches a query: onResult gets {columns, rows} now and again after every
    * commit that changes the result (the worker sends only deltas). Resolves
    * to a function that ends the watch.
+   * @param {string} sql
+   * @param {api.Params | undefined} params
+   * @param {(result: api.QueryResult<any>, change: api.ResultChange) => void} onResult
+   * @param {api.WatchOptions} [options]
+   * @returns {Promise<() => Promise<void>>}
    */
   async watch(sql, params, onResult, { rowMode = 'object', onError } = {}) {
     const w = this.worker;
+    /** @type {LiveResult | null} */
     let live = null;
+    /** @type {Push[]} pushes that overtook the watch's reply */
     const early = [];
+    /** @param {Push} push */
     const handler = (push) => {
       if (!live) { early.push(push); return; }
       if (push.error) {
         (onError ?? ((e) => console.warn('hearth watch:', e)))(new HearthError(push.error.code, push.error.message));
         return;
       }
+      if (push.status !== undefined) return; // a sync status: not for a query's watch
       const change = live.apply(push);
       onResult(live.snapshot(), change);
     };
-    const { sub, result } = await w.request('watch', { db: this.handle, sql, params });
+    // A query's watch is answered with its rows (a {sync: true} watch with the status).
+    const { sub, result } = /** @type {WatchRowsReply} */ (await w.request('watch', { db: this.handle, sql, params }));
     w.subscriptions.set(sub, handler);
     live = new LiveResult(result, rowMode);
     onResult(live.snapshot(), { kind: 'initial' });
@@ -239,9 +349,17 @@ export class Database {
     };
   }
 
-  /** The async-iterator form of watch: yields {columns, rows} on every change. */
+  /**
+   * The async-iterator form of watch: yields {columns, rows} on every change.
+   * @param {string} sql
+   * @param {api.Params} [params]
+   * @param {api.WatchOptions} [options]
+   * @returns {AsyncGenerator<api.QueryResult<any>, void, undefined>}
+   */
   async *live(sql, params, options) {
+    /** @type {api.QueryResult<any>[]} */
     const queue = [];
+    /** @type {(() => void) | null} */
     let wake = null;
     const stop = await this.watch(sql, params, (result) => {
       queue.push(result);
@@ -249,8 +367,8 @@ export class Database {
     }, options);
     try {
       for (;;) {
-        while (queue.length) yield queue.shift();
-        await new Promise((resolve) => { wake = resolve; });
+        for (let next = queue.shift(); next; next = queue.shift()) yield next;
+        await new Promise((resolve) => { wake = () => resolve(undefined); });
         wake = null;
       }
     } finally {
@@ -266,7 +384,10 @@ export class Database {
     return this.worker.leading.has(this.name);
   }
 
-  /** The sync status now (rejects with BAD_REQUEST when opened without sync). */
+  /**
+   * The sync status now (rejects with BAD_REQUEST when opened without sync).
+   * @returns {Promise<api.SyncStatus>}
+   */
   syncStatus() {
     return this.worker.request('sync', { db: this.handle });
   }
@@ -275,16 +396,21 @@ export class Database {
    * Calls onStatus with the sync status now and on every change (pending
    * count, connection, errors, initial-sync progress). Resolves to a
    * function that ends the subscription.
+   * @param {(status: api.SyncStatus) => void} onStatus
+   * @returns {Promise<() => Promise<void>>}
    */
   async onSyncStatus(onStatus) {
     const w = this.worker;
+    /** @type {Push[]} pushes that overtook the watch's reply */
     const early = [];
     let ready = false;
+    /** @param {Push} push */
     const handler = (push) => {
       if (!ready) { early.push(push); return; }
       if (push.status) onStatus(push.status);
     };
-    const { sub, status } = await w.request('watch', { db: this.handle, sync: true });
+    // A {sync: true} watch is answered with the status.
+    const { sub, status } = /** @type {WatchSyncReply} */ (await w.request('watch', { db: this.handle, sync: true }));
     w.subscriptions.set(sub, handler);
     onStatus(status);
     ready = true;
@@ -299,6 +425,9 @@ export class Database {
    * Puts a quarantined outgoing change (a row of _hearth_quarantine) back in
    * the journal, optionally renaming columns ({old: new}); resolves to its
    * new journal seq.
+   * @param {number} quarantineId
+   * @param {Record<string, string>} [rename]
+   * @returns {Promise<number>}
    */
   async retryQuarantined(quarantineId, rename) {
     return (await this.worker.request('retryQuarantined', { db: this.handle, quarantineId, rename })).seq;
@@ -308,36 +437,55 @@ export class Database {
    * Gives sync a new bearer token (after sign-in or when the old one
    * expired: status state 'paused-auth', lastError.code AUTH_EXPIRED). Sync
    * resumes at once; nothing written meanwhile is lost.
+   * @param {string} token
+   * @returns {Promise<void>}
    */
   async setSyncToken(token) {
     await this.worker.request('setSyncToken', { db: this.handle, token });
   }
 
-  /** Drops a quarantined change for good. */
+  /**
+   * Drops a quarantined change for good.
+   * @param {number} quarantineId
+   * @returns {Promise<void>}
+   */
   async discardQuarantined(quarantineId) {
     await this.worker.request('discardQuarantined', { db: this.handle, quarantineId });
   }
 
-  /** Deletes a flagged or refused journal entry the app has shown (by _hearth_journal.seq). */
+  /**
+   * Deletes a flagged or refused journal entry the app has shown (by _hearth_journal.seq).
+   * @param {number} seq
+   * @returns {Promise<void>}
+   */
   async dismissChange(seq) {
     await this.worker.request('dismissChange', { db: this.handle, seq });
   }
 
-  /** Storage in use and why, queue depth and live-query statistics. */
+  /**
+   * Storage in use and why, queue depth and live-query statistics.
+   * @returns {Promise<api.DatabaseInfo>}
+   */
   async info() {
     const info = await this.worker.request('info', { db: this.handle });
-    return { name: this.name, version: this.version, persistent: this.persistent, ...info };
+    // The worker's persistent is the current answer (the browser may have
+    // withdrawn persistence since open); name and version are the page's.
+    return { name: this.name, version: this.version, ...info };
   }
 
-  /** Closes the database; later calls reject with CLOSED. */
-  close() {
-    return this.worker.request('close', { db: this.handle });
+  /**
+   * Closes the database; later calls reject with CLOSED.
+   * @returns {Promise<void>}
+   */
+  async close() {
+    await this.worker.request('close', { db: this.handle });
   }
 }
 
 /**
  * The sync option as the worker takes it: a relative or http(s) URL is
  * resolved against the page and given the WebSocket scheme.
+ * @type {typeof api.syncOption}
  */
 export function syncOption(sync, base = globalThis.location?.href) {
   if (!sync) return undefined;
@@ -352,22 +500,27 @@ export function syncOption(sync, base = globalThis.location?.href) {
  * migrations ([{version, sql}], in order, each in its own transaction).
  * With sync: {url, tables}, the listed tables replicate through a Hearth
  * sync server in the background.
+ * @type {typeof api.open}
  */
-export async function open({ name, storage = 'auto', key, durability, migrations, sync, onProgress, worker } = {}) {
-  const w = worker ?? preload();
+export async function open({ name, storage = 'auto', key, durability, migrations, sync, onProgress, worker }) {
+  const w = workerOrShared(worker);
   const info = await w.request('open', { name, storage, key, durability, migrations, sync: syncOption(sync) }, onProgress);
   return new Database(w, info);
 }
 
-/** Lists the databases stored on this origin: [{name, storage}]. */
+/**
+ * Lists the databases stored on this origin: [{name, storage}].
+ * @type {typeof api.listDatabases}
+ */
 export function listDatabases({ worker } = {}) {
-  return (worker ?? preload()).request('databases', {});
+  return workerOrShared(worker).request('databases', {});
 }
 
 /**
  * Deletes a database and every byte it stored, in OPFS and IndexedDB (for
  * account removal). It must not be open in this worker.
+ * @type {typeof api.deleteDatabase}
  */
 export async function deleteDatabase(name, { worker } = {}) {
-  await (worker ?? preload()).request('drop', { name });
+  await workerOrShared(worker).request('drop', { name });
 }

@@ -2,6 +2,9 @@
 // One tagged binary value per message; decoded here with a DataView, without
 // any call into Go.
 
+/** @import { EnvelopeHead } from './protocol.js' */
+
+/** @type {1} */
 export const VERSION = 1;
 
 const NULL = 0x00, FALSE = 0x01, TRUE = 0x02, INT32 = 0x03, INT64 = 0x04,
@@ -11,6 +14,7 @@ const INT64_MIN = -(2n ** 63n), INT64_MAX = 2n ** 63n - 1n;
 
 /** Thrown for bytes that are not a valid message, and for values that cannot be encoded. */
 export class WireError extends Error {
+  /** @param {string} message */
   constructor(message) { super(message); this.name = 'WireError'; }
 }
 
@@ -23,6 +27,7 @@ class Writer {
     this.view = new DataView(this.bytes.buffer);
     this.pos = 0;
   }
+  /** @param {number} n */
   reserve(n) {
     if (this.pos + n <= this.bytes.length) return;
     let size = this.bytes.length * 2;
@@ -32,12 +37,14 @@ class Writer {
     this.bytes = bigger;
     this.view = new DataView(bigger.buffer);
   }
+  /** @param {number} tag @param {number} n */
   tagU32(tag, n) {
     this.reserve(5);
     this.bytes[this.pos] = tag;
     this.view.setUint32(this.pos + 1, n, true);
     this.pos += 5;
   }
+  /** @param {string} s @param {boolean} tagged */
   str(s, tagged) {
     // UTF-8 takes at most 3 bytes per UTF-16 unit; encode in place and
     // write the length afterwards.
@@ -55,6 +62,7 @@ class Writer {
     this.view.setUint32(this.pos + head - 4, n, true);
     this.pos = start + n;
   }
+  /** @param {unknown} v @param {number} depth */
   value(v, depth) {
     if (depth > MAX_DEPTH) throw new WireError(`value nested deeper than ${MAX_DEPTH}`);
     switch (typeof v) {
@@ -116,11 +124,12 @@ class Writer {
           return;
         }
         if (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null) {
-          const keys = Object.keys(v).filter((k) => v[k] !== undefined);
+          const map = /** @type {Record<string, unknown>} */ (v);
+          const keys = Object.keys(map).filter((k) => map[k] !== undefined);
           this.tagU32(MAP, keys.length);
           for (const k of keys) {
             this.str(k, false);
-            this.value(v[k], depth + 1);
+            this.value(map[k], depth + 1);
           }
           return;
         }
@@ -131,6 +140,7 @@ class Writer {
   }
 }
 
+/** @param {string} s */
 function isASCII(s) {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
   return true;
@@ -140,6 +150,8 @@ function isASCII(s) {
  * Encodes one value into a new Uint8Array (a view of exactly the message;
  * transfer its buffer). Object keys whose value is undefined are left out;
  * undefined elsewhere is encoded as null.
+ * @param {unknown} value
+ * @returns {Uint8Array}
  */
 export function encode(value) {
   const w = new Writer();
@@ -148,11 +160,13 @@ export function encode(value) {
 }
 
 class Reader {
+  /** @param {Uint8Array} bytes */
   constructor(bytes) {
     this.bytes = bytes;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.pos = 0;
   }
+  /** @param {number} n */
   need(n) {
     if (this.bytes.length - this.pos < n) throw new WireError(`truncated at byte ${this.pos}`);
   }
@@ -180,6 +194,10 @@ class Reader {
     }
     return decodeUTF8(this.bytes.subarray(start, start + n), start);
   }
+  /**
+   * @param {number} depth
+   * @returns {import('./protocol.js').WireValue}
+   */
   value(depth) {
     if (depth > MAX_DEPTH) throw new WireError(`nested deeper than ${MAX_DEPTH}`);
     this.need(1);
@@ -226,6 +244,7 @@ class Reader {
       case MAP: {
         const n = this.u32();
         this.need(n * 5);
+        /** @type {{ [key: string]: import('./protocol.js').WireValue }} */
         const obj = {};
         for (let i = 0; i < n; i++) {
           const k = this.text();
@@ -239,6 +258,7 @@ class Reader {
   }
 }
 
+/** @param {Uint8Array} bytes @param {number} at */
 function decodeUTF8(bytes, at) {
   try {
     return textDecoder.decode(bytes);
@@ -247,7 +267,10 @@ function decodeUTF8(bytes, at) {
   }
 }
 
-/** Decodes one message (a Uint8Array or ArrayBuffer). Throws WireError. */
+/**
+ * Decodes one message (a Uint8Array or ArrayBuffer). Throws WireError.
+ * @param {Uint8Array | ArrayBuffer} bytes
+ */
 export function decode(bytes) {
   if (bytes instanceof ArrayBuffer) bytes = new Uint8Array(bytes);
   if (!(bytes instanceof Uint8Array)) throw new WireError('a message must be a Uint8Array');
@@ -255,4 +278,55 @@ export function decode(bytes) {
   const v = r.value(0);
   if (r.pos !== bytes.length) throw new WireError(`${bytes.length - r.pos} trailing bytes`);
   return v;
+}
+
+/**
+ * Reads the head of an envelope without decoding the rest: replies start
+ * {v, id | sub, ...}, requests from hearth.js {v, id, op, ...}. Returns
+ * {id} or {sub} (null when that field is not an integer, as in an error
+ * reply to an unreadable request), plus op when it follows; {} for bytes
+ * that do not start that way. The tab router (hearth-tabs.js) peeks at
+ * every message so that large ones pass through undecoded.
+ * @param {Uint8Array} bytes
+ * @returns {EnvelopeHead}
+ */
+export function peekHead(bytes) {
+  try {
+    if (bytes[0] !== MAP) return {};
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let at = 5; // map tag + count
+    // Keys and op names are ASCII; a key that is not reads as some other
+    // string and the envelope as one without that field.
+    const readASCII = (/** @type {number} */ start, /** @type {number} */ n) => {
+      if (start + n > bytes.length) throw new WireError('truncated');
+      return String.fromCharCode(...bytes.subarray(start, start + n));
+    };
+    const readKey = () => {
+      const n = view.getUint32(at, true);
+      const key = readASCII(at + 4, n);
+      at += 4 + n;
+      return key;
+    };
+    /** @returns {number | null} */
+    const readInt = () => {
+      const tag = bytes[at];
+      if (tag === INT32) { const v = view.getInt32(at + 1, true); at += 5; return v; }
+      if (tag === INT64) { const v = Number(view.getBigInt64(at + 1, true)); at += 9; return v; }
+      if (tag !== NULL) throw new WireError('not an integer'); // a value of unknown length: stop here
+      at += 1;
+      return null;
+    };
+    if (readKey() !== 'v') return {};
+    readInt();
+    const key = readKey();
+    if (key !== 'id' && key !== 'sub') return {};
+    /** @type {EnvelopeHead} */
+    const head = key === 'id' ? { id: readInt() } : { sub: readInt() };
+    if (at < bytes.length && readKey() === 'op' && bytes[at] === TEXT) {
+      head.op = readASCII(at + 5, view.getUint32(at + 1, true));
+    }
+    return head;
+  } catch {
+    return {};
+  }
 }

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { encode, decode, WireError } from './protocol.js';
+import { encode, decode, peekHead, WireError, VERSION } from './protocol.js';
 
 const vectors = JSON.parse(readFileSync(new URL('../codec/testdata/vectors.json', import.meta.url)));
 
@@ -62,4 +62,61 @@ test('round trip of every JS value kind', () => {
 test('blobs from any typed array view encode their bytes only', () => {
   const base = new Uint8Array([9, 1, 2, 3, 9]);
   assert.deepStrictEqual(decode(encode(base.subarray(1, 4))), new Uint8Array([1, 2, 3]));
+});
+
+test('peekHead reads a request\'s id and op', () => {
+  const req = encode({ v: VERSION, id: 7, op: 'exec', db: 1, sql: 'SELECT 1', params: [1, 'x'] });
+  assert.deepStrictEqual(peekHead(req), { id: 7, op: 'exec' });
+});
+
+test('peekHead reads 64-bit ids (the tab router\'s virtual ids start at 2^40)', () => {
+  assert.deepStrictEqual(peekHead(encode({ v: VERSION, id: 2 ** 40 + 3, op: 'open', name: 'a' })), { id: 2 ** 40 + 3, op: 'open' });
+  assert.deepStrictEqual(peekHead(encode({ v: VERSION, sub: 2 ** 40, full: { columns: [], rows: [], keyed: false } })), { sub: 2 ** 40 });
+});
+
+test('peekHead reads replies and pushes, which name no op', () => {
+  assert.deepStrictEqual(peekHead(encode({ v: VERSION, id: 3, ok: { changes: 1, lastInsertRowid: 1 } })), { id: 3 });
+  assert.deepStrictEqual(peekHead(encode({ v: VERSION, id: 3, progress: { phase: 'migrate', version: 1, done: 0, total: 1 } })), { id: 3 });
+  assert.deepStrictEqual(peekHead(encode({ v: VERSION, sub: 9, delta: { removed: [0], inserted: [], changed: [] } })), { sub: 9 });
+  // An error reply to a request whose id could not be read.
+  assert.deepStrictEqual(peekHead(encode({ v: VERSION, id: null, error: { code: 'BAD_REQUEST', message: 'x' } })), { id: null });
+});
+
+test('peekHead leaves out an op that is not text', () => {
+  assert.deepStrictEqual(peekHead(encode({ v: VERSION, id: 4, op: 5 })), { id: 4 });
+  assert.deepStrictEqual(peekHead(encode({ v: VERSION, id: 4, db: 1, op: 'exec' })), { id: 4 });
+});
+
+test('peekHead returns {} for what is not an envelope', () => {
+  for (const value of [[1, 2], 'v', 5, null, {}, { a: 1 }, { v: VERSION, op: 'exec', id: 1 }, { v: VERSION, id: 'x', op: 'exec' }]) {
+    assert.deepStrictEqual(peekHead(encode(value)), {}, JSON.stringify(value));
+  }
+  assert.deepStrictEqual(peekHead(new Uint8Array(0)), {});
+});
+
+test('peekHead never throws on a truncated envelope and never reports a wrong head', () => {
+  const whole = encode({ v: VERSION, id: 70000, op: 'query', db: 2, sql: 'SELECT 1' });
+  for (let n = 0; n <= whole.length; n++) {
+    const head = peekHead(whole.subarray(0, n));
+    if (head.id !== undefined) assert.equal(head.id, 70000, `prefix of ${n} bytes`);
+    if (head.op !== undefined) assert.equal(head.op, 'query', `prefix of ${n} bytes`);
+    assert.equal(head.sub, undefined);
+  }
+  assert.deepStrictEqual(peekHead(whole), { id: 70000, op: 'query' });
+});
+
+test('peekHead agrees with decode on every envelope the router sees', () => {
+  const envelopes = [
+    { v: VERSION, id: 1, op: 'open', name: 'notes', storage: 'auto' },
+    { v: VERSION, id: 2, op: 'batch', db: 1, statements: [{ sql: 'INSERT INTO t VALUES (?)', params: [new Uint8Array(3)] }] },
+    { v: VERSION, id: 2, ok: { results: [] } },
+    { v: VERSION, id: -1, error: { code: 'CLOSED', message: 'closed', index: 0 } },
+    { v: VERSION, sub: 5, status: { state: 'syncing' } },
+  ];
+  for (const envelope of envelopes) {
+    const decoded = /** @type {Record<string, unknown>} */ (decode(encode(envelope)));
+    const want = 'sub' in decoded ? { sub: decoded.sub } : { id: decoded.id };
+    if (typeof decoded.op === 'string') Object.assign(want, { op: decoded.op });
+    assert.deepStrictEqual(peekHead(encode(envelope)), want);
+  }
 });

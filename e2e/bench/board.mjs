@@ -10,6 +10,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServer, launchPersistent, loopbackOnly } from '../harness.mjs';
+import { printHelpIfAsked } from './common.mjs';
+
+if (printHelpIfAsked(import.meta.url)) process.exit(0);
 
 async function firstPaint(page, url) {
   await page.goto(url);

@@ -17,8 +17,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { stageWebRoot, startServerAt } from './serve.mjs';
-import { median } from './run.mjs';
+import { startServer } from '../harness.mjs';
+import { stageWebRoot } from './serve.mjs';
+import { median, printHelpIfAsked } from './common.mjs';
 import { chromiumDriver } from '../drivers/chromium.mjs';
 import { firefoxDriver } from '../drivers/firefox.mjs';
 import { webkitDriver, webkitAvailable } from '../drivers/webkit.mjs';
@@ -91,8 +92,10 @@ function print(rows) {
   }
 }
 
+if (printHelpIfAsked(import.meta.url)) process.exit(0);
+
 const root = stageWebRoot();
-const server = await startServerAt(root);
+const server = await startServer([], { web: [root] });
 const rows = [];
 try {
   for (const driver of drivers) {

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServer, launchPersistent, loopbackOnly, hearthPage } from '../harness.mjs';
+import { printHelpIfAsked } from './common.mjs';
 
 const WRITES = Number(process.env.BENCH_LIVE_WRITES ?? 500);
 
@@ -40,6 +41,8 @@ async function measure([name, storage, writes]) {
   await db.close();
   return { storage, p50: q(0.5), p95: q(0.95), sequential, grouped };
 }
+
+if (printHelpIfAsked(import.meta.url)) process.exit(0);
 
 const server = await startServer();
 const profile = mkdtempSync(path.join(tmpdir(), 'hearth-bench-live-'));

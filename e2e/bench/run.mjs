@@ -3,10 +3,9 @@
 // visits) and a cold-start breakdown, and writes e2e/artifacts/bench-latest.json.
 // It never asserts on times: it exits non-zero only when something fails to run.
 //
-//   node e2e/bench/run.mjs            (make bench-browser; needs `make build`)
+//   node e2e/bench/run.mjs            (make bench-browser; needs `make build`; --help: this text)
 //   BENCH_REPS=5                      visits after the first (default 5)
 //   BENCH_BREAKDOWN_VISITS=4          visits in the cold-start breakdown (default 4)
-//   BENCH_EXPLORE=1                   also run the experiments in explore.mjs (slow)
 //   BENCH_STORAGE=only | 0            only the storage bench (storage.mjs) | skip it
 //
 // The storage bench (storage.mjs, issue "Durable storage") runs at the end:
@@ -28,141 +27,19 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { chromiumArgs, chromiumPath, launchPersistent, repoRoot } from '../harness.mjs';
-import { bundleWasmName, stageWebRoot, startServerAt } from './serve.mjs';
+import { chromiumPath, repoRoot, startServer } from '../harness.mjs';
+import { benchArgs, log, median, onCleanup, openBench, gotoBench, Monitor, runBench, started, tempDir } from './common.mjs';
+import { bundleWasmName, stageWebRoot } from './serve.mjs';
+import { runStorageBench, printStorage, writeStorageArtifact } from './storage.mjs';
 import { startTrace, markTs, wasmSummary } from './trace.mjs';
 import { measureSizes } from './sizes.mjs';
 
 const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 5));
 const BREAKDOWN_VISITS = Math.max(2, Number(process.env.BENCH_BREAKDOWN_VISITS ?? 4));
-const EXPLORE = process.env.BENCH_EXPLORE === '1';
 const STORAGE = process.env.BENCH_STORAGE ?? '1';
 const ENGINES = ['hearth', 'official'];
 const MB = 1024 * 1024;
 const TEN_MB = 10 * 1000 * 1000;
-
-// Network traffic stays on 127.0.0.1. Playwright's request interception
-// (harness.mjs loopbackOnly) would disable the HTTP cache, which this
-// benchmark measures, so name resolution and proxying are pinned instead:
-// every host but 127.0.0.1 fails to resolve, and anything else goes to a
-// dead loopback proxy (loopback itself is never proxied).
-export const benchArgs = [
-  ...chromiumArgs,
-  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
-  '--proxy-server=http://127.0.0.1:9',
-];
-
-const started = Date.now();
-const log = (...a) => console.error(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s]`, ...a);
-
-// --- small statistics ------------------------------------------------------
-
-export const median = (xs) => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (!s.length) return NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
-// --- browser plumbing --------------------------------------------------------
-
-const cleanups = [];
-function tempDir(prefix) {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  cleanups.push(() => fs.rmSync(d, { recursive: true, force: true }));
-  return d;
-}
-
-/** Launches Chromium on profileDir, opens the bench page; resolves with {context, page, errors}. */
-export async function openBench(profileDir, url, { args = benchArgs } = {}) {
-  const context = await launchPersistent(profileDir, { args });
-  const page = context.pages()[0] ?? await context.newPage();
-  const errors = [];
-  page.on('pageerror', (err) => errors.push(`page error: ${err.message}`));
-  page.on('console', (msg) => {
-    // Failed loads are reported below with their URL (the favicon may 404).
-    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) errors.push(`console: ${msg.text()}`);
-  });
-  page.on('response', (res) => {
-    if (res.status() >= 400 && !res.url().endsWith('/favicon.ico')) errors.push(`HTTP ${res.status()} for ${res.url()}`);
-  });
-  await gotoBench(page, url);
-  return { context, page, errors };
-}
-
-export async function gotoBench(page, url) {
-  await page.goto(new URL('bench/bench.html', url).href);
-  await page.waitForFunction(() => window.benchReady === true, null, { timeout: 30000 });
-}
-
-/**
- * Renderer processes seen through CDP (SystemInfo.getProcessInfo, browser
- * target): CPU time, to wait until Chromium is idle before timing anything,
- * and private memory from /proc/<pid>/smaps_rollup.
- */
-export class Monitor {
-  static async open(context) {
-    const m = new Monitor();
-    m.cdp = await context.browser().newBrowserCDPSession();
-    return m;
-  }
-
-  async processes() {
-    const { processInfo } = await this.cdp.send('SystemInfo.getProcessInfo');
-    return processInfo;
-  }
-
-  /** Sum of CPU seconds of every Chromium process. */
-  async cpuTime() {
-    return (await this.processes()).reduce((a, p) => a + p.cpuTime, 0);
-  }
-
-  /**
-   * Waits until Chromium used < 5 % of one core over 300 ms (background
-   * compilation of a previous worker, browser start-up), at most maxMs.
-   * Resolves with the time waited.
-   */
-  async quiesce(maxMs = 8000) {
-    const t0 = Date.now();
-    let prev = await this.cpuTime();
-    for (;;) {
-      await new Promise((r) => setTimeout(r, 300));
-      const now = await this.cpuTime();
-      if (now - prev < 0.015 || Date.now() - t0 > maxMs) return Date.now() - t0;
-      prev = now;
-    }
-  }
-
-  /** {pid: private bytes} for every renderer. */
-  async rendererPrivate() {
-    const out = {};
-    for (const p of await this.processes()) {
-      if (p.type !== 'renderer') continue;
-      try {
-        const text = fs.readFileSync(`/proc/${p.id}/smaps_rollup`, 'utf8');
-        const kb = (k) => Number(text.match(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm'))?.[1] ?? 0);
-        out[p.id] = (kb('Private_Clean') + kb('Private_Dirty')) * 1024;
-      } catch { /* process gone */ }
-    }
-    return out;
-  }
-
-  /** Samples renderer private memory every 100 ms until stop(); stop() → peak {pid: bytes}. */
-  sample() {
-    const peak = {};
-    let running = true;
-    const loop = (async () => {
-      while (running) {
-        const snap = await this.rendererPrivate().catch(() => ({}));
-        for (const [pid, b] of Object.entries(snap)) peak[pid] = Math.max(peak[pid] ?? 0, b);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })();
-    return async () => { running = false; await loop; return peak; };
-  }
-
-  close() { return this.cdp.detach().catch(() => {}); }
-}
 
 // --- phase 1: timed visits -----------------------------------------------------
 
@@ -437,7 +314,7 @@ function summarize(visits, memory, sizes) {
     { metric: 'brotli -q 11', unit: 'KB', hearth: sizes.hearth.brotli / 1024, official: sizes.official.brotli / 1024, ratio: sizes.hearth.brotli / sizes.official.brotli },
     {
       metric: 'as served here (wasm .br at q9, JS raw)', unit: 'KB', hearth: sizes.hearth.shippedTotal / 1024, official: sizes.official.servedTotal / 1024,
-      ratio: sizes.hearth.shippedTotal / sizes.official.servedTotal, note: `make build's hearth.wasm.br alone: ${(sizes.hearth.shippedWasmBr / 1024).toFixed(0)} KB`,
+      ratio: sizes.hearth.shippedTotal / sizes.official.servedTotal, note: `make build's wasm .br alone: ${(sizes.hearth.shippedWasmBr / 1024).toFixed(0)} KB`,
     },
   );
   return rows;
@@ -556,21 +433,20 @@ async function main() {
     if (!fs.existsSync(path.join(repoRoot, f))) throw new Error(`${f} is missing: run \`make build\` first`);
   }
   const root = stageWebRoot();
-  cleanups.push(() => fs.rmSync(root, { recursive: true, force: true }));
-  const server = await startServerAt(root);
-  cleanups.push(() => server.stop());
+  onCleanup(() => fs.rmSync(root, { recursive: true, force: true }));
+  const server = await startServer([], { web: [root] });
+  onCleanup(() => server.stop());
   const chromiumVersion = execFileSync(chromiumPath(), ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   log(`serving ${root} at ${server.url}; ${chromiumVersion}; ${STORAGE === 'only' ? 'storage bench only' : `${REPS} cached visits`}`);
 
-  const storageBench = STORAGE === '0' ? null : await import('./storage.mjs');
   const runStorage = async () => {
     log('storage bench: memory, OPFS and IndexedDB against the anchors, one Chromium launch');
-    return storageBench.runStorageBench({ url: server.url, root, log, tempDir });
+    return runStorageBench({ url: server.url, root, log, tempDir });
   };
   if (STORAGE === 'only') {
     const storage = await runStorage();
-    storageBench.printStorage(storage, { chromium: chromiumVersion });
-    const out = storageBench.writeStorageArtifact(storage, { chromium: chromiumVersion, node: process.version, cpus: os.cpus().length, seconds: (Date.now() - started) / 1000 });
+    printStorage(storage, { chromium: chromiumVersion });
+    const out = writeStorageArtifact(storage, { chromium: chromiumVersion, node: process.version, cpus: os.cpus().length, seconds: (Date.now() - started) / 1000 });
     console.log(`\nwrote ${path.relative(process.cwd(), out)} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     return;
   }
@@ -578,12 +454,7 @@ async function main() {
   const visits = await timedVisits(server.url);
   const memory = await memoryRuns(server.url);
   const breakdown = await breakdownVisits(server.url);
-  let explore = null;
-  if (EXPLORE) {
-    const { runExperiments } = await import('./explore.mjs');
-    explore = await runExperiments({ root, serverUrl: server.url, log, tempDir });
-  }
-  const storage = storageBench ? await runStorage() : null;
+  const storage = STORAGE === '0' ? null : await runStorage();
   log('bundle sizes (brotli -q 11 is slow the first time; cached by content hash)');
   const sizes = measureSizes();
 
@@ -600,13 +471,9 @@ async function main() {
   printBreakdown(breakdown);
   console.log('\nGoals');
   for (const g of goalList) console.log(`  [${g.met ? 'met' : 'NOT met'}] ${g.goal}:\n      ${g.detail.replace(/; /g, ';\n      ')}`);
-  if (explore) {
-    const { printExperiments } = await import('./explore.mjs');
-    printExperiments(explore);
-  }
   if (storage) {
-    storageBench.printStorage(storage, { chromium: chromiumVersion });
-    storageBench.writeStorageArtifact(storage, { chromium: chromiumVersion, node: process.version, cpus: os.cpus().length });
+    printStorage(storage, { chromium: chromiumVersion });
+    writeStorageArtifact(storage, { chromium: chromiumVersion, node: process.version, cpus: os.cpus().length });
   }
 
   const out = path.join(repoRoot, 'e2e', 'artifacts', 'bench-latest.json');
@@ -627,24 +494,10 @@ async function main() {
     memory,
     breakdown,
     sizes,
-    explore,
     storage,
     seconds: (Date.now() - started) / 1000,
   }, null, 1));
   console.log(`\nwrote ${path.relative(process.cwd(), out)} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 }
 
-async function cleanup() {
-  for (const f of cleanups.reverse()) {
-    try { await f(); } catch { /* best effort */ }
-  }
-}
-
-const isMain = process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname);
-if (isMain) {
-  main().then(cleanup, async (err) => {
-    console.error(`bench failed: ${err.stack ?? err}`);
-    await cleanup();
-    process.exit(1);
-  });
-}
+await runBench(import.meta.url, main);

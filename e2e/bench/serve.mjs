@@ -2,9 +2,6 @@
 // holding a copy of web/ (Hearth as shipped), the official SQLite WASM build
 // under anchor/sqlite-wasm/, and the bench pages under bench/, served by the
 // real `hearth serve`.
-import { spawn, execFileSync } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -60,14 +57,18 @@ export function stageWebRoot() {
     const problem = checkBundle(path.join(root, 'dist'), path.join(root, 'hearth-worker.js'));
     if (!problem) break;
     if (attempt === 5) throw new Error(`web/dist is inconsistent (${problem}): run \`make build\``);
-    execFileSync('sleep', ['2']);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2000); // let the build finish
   }
   const anchor = path.join(root, 'anchor', 'sqlite-wasm');
   fs.mkdirSync(anchor, { recursive: true });
   for (const f of officialFiles) fs.copyFileSync(path.join(officialDist, f), path.join(anchor, f));
   const wasm = path.join(anchor, 'sqlite3.wasm');
-  execFileSync('gzip', ['-9', '-k', '-f', wasm]);
-  execFileSync('brotli', ['-q', '9', '-f', '-o', `${wasm}.br`, wasm]);
+  // In Node, not the gzip and brotli programs: the bench needs only Node.
+  const bytes = fs.readFileSync(wasm);
+  fs.writeFileSync(`${wasm}.gz`, zlib.gzipSync(bytes, { level: 9 }));
+  fs.writeFileSync(`${wasm}.br`, zlib.brotliCompressSync(bytes, {
+    params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 9, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: bytes.length },
+  }));
   stageWaSqlite(path.join(root, 'anchor', 'wa-sqlite'));
   const bench = path.join(root, 'bench');
   fs.mkdirSync(bench, { recursive: true });
@@ -128,38 +129,4 @@ export function stageWaSqlite(dst) {
   fs.mkdirSync(path.join(dst, 'dist'), { recursive: true });
   for (const f of waSqliteBuilds) fs.copyFileSync(path.join(waSqliteDir, 'dist', f), path.join(dst, 'dist', f));
   return null;
-}
-
-/** Adds a file to the staged root (e.g. an alternative bundle for profiling). */
-export function stageFile(root, rel, srcPath) {
-  const dst = path.join(root, rel);
-  fs.mkdirSync(path.dirname(dst), { recursive: true });
-  fs.copyFileSync(srcPath, dst);
-  return dst;
-}
-
-/** Starts `bin/hearth serve -addr 127.0.0.1:0 -web webRoot`; resolves with {url, stop}. */
-export async function startServerAt(webRoot) {
-  const bin = path.join(repoRoot, 'bin', 'hearth');
-  const proc = spawn(bin, ['serve', '-addr', '127.0.0.1:0', '-web', webRoot], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  proc.stderr.on('data', (d) => { stderr += d; });
-  const lines = createInterface({ input: proc.stdout });
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`hearth serve printed no URL in 20 s; stderr:\n${stderr}`)), 20000);
-    lines.on('line', (line) => {
-      const m = line.match(/(http:\/\/127\.0\.0\.1:\d+\/)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    proc.on('error', (err) => { clearTimeout(timer); reject(err); });
-    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`hearth serve exited with ${code}; stderr:\n${stderr}`)); });
-  });
-  return {
-    url,
-    async stop() {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill('SIGTERM');
-      await once(proc, 'exit');
-    },
-  };
 }

@@ -2,7 +2,7 @@
 // IndexedDB against the anchors of each storage class, in ONE Chromium run
 // on a persistent, on-disk profile, every time taken on the page end to end.
 //
-//   node e2e/bench/storage.mjs        (or BENCH_STORAGE=only node e2e/bench/run.mjs)
+//   BENCH_STORAGE=only node e2e/bench/run.mjs   (run.mjs runs it last otherwise)
 //   BENCH_STORAGE_PASSES=3            measured workload passes per backend
 //   BENCH_STORAGE_REOPENS=3           fresh-worker opens of the 10 MB database per backend
 //   BENCH_STORAGE_TARGETS=a,b         only these backends (ids below), for debugging
@@ -32,8 +32,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { chromiumPath, repoRoot } from '../harness.mjs';
-import { Monitor, median, openBench } from './run.mjs';
+import { repoRoot } from '../harness.mjs';
+import { Monitor, median, openBench } from './common.mjs';
 
 const REOPENS = Math.max(1, Number(process.env.BENCH_STORAGE_REOPENS ?? 3));
 const PASSES = Math.max(1, Number(process.env.BENCH_STORAGE_PASSES ?? 3));
@@ -406,42 +406,4 @@ export function writeStorageArtifact(s, extra = {}) {
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify({ ...extra, ...s }, null, 1));
   return out;
-}
-
-// --- standalone ------------------------------------------------------------------
-
-async function main() {
-  const { stageWebRoot, startServerAt } = await import('./serve.mjs');
-  const cleanups = [];
-  const tempDir = (prefix) => {
-    const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-    cleanups.push(() => fs.rmSync(d, { recursive: true, force: true }));
-    return d;
-  };
-  const started = Date.now();
-  const log = (...a) => console.error(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s]`, ...a);
-  try {
-    const root = stageWebRoot();
-    cleanups.push(() => fs.rmSync(root, { recursive: true, force: true }));
-    const server = await startServerAt(root);
-    cleanups.push(() => server.stop());
-    const chromium = execFileSync(chromiumPath(), ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    log(`serving ${root} at ${server.url}; ${chromium}`);
-    const s = await runStorageBench({ url: server.url, root, log, tempDir });
-    printStorage(s, { chromium });
-    const out = writeStorageArtifact(s, { chromium, node: process.version, cpus: os.cpus().length, seconds: (Date.now() - started) / 1000 });
-    console.log(`\nwrote ${path.relative(process.cwd(), out)} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
-  } finally {
-    for (const f of cleanups.reverse()) {
-      try { await f(); } catch { /* best effort */ }
-    }
-  }
-}
-
-const isMain = process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname);
-if (isMain) {
-  main().catch((err) => {
-    console.error(`storage bench failed: ${err.stack ?? err}`);
-    process.exit(1);
-  });
 }

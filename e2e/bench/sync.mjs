@@ -10,6 +10,9 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { startServer, launchBrowser, loopbackOnly, hearthPage, repoRoot } from '../harness.mjs';
+import { median, printHelpIfAsked } from './common.mjs';
+
+if (printHelpIfAsked(import.meta.url)) process.exit(0);
 
 const TASKS = Number(process.env.BENCH_SYNC_TASKS ?? 5000);
 const INITIAL_RUNS = Number(process.env.BENCH_SYNC_RUNS ?? 5);
@@ -39,7 +42,6 @@ async function initialSync([schema, name, expectTasks]) {
   return { opened, done, rows };
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const quantile = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
 const ms = (x) => `${x.toFixed(1)} ms`;
 

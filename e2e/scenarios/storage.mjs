@@ -19,23 +19,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer } from '../harness.mjs';
+import { startServer, hearthPage, importHearth } from '../harness.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Each scenario is bounded: a browser that hangs fails its test, not the run.
 const bounded = { timeout: 90000 };
-
-/** Opens the blank test page with hearth.js imported as window.hearth. */
-export async function hearthPage(browser, serverURL) {
-  const page = await browser.newPage(new URL('e2e/blank.html', serverURL).href);
-  await importHearth(page);
-  return page;
-}
-
-function importHearth(page) {
-  return page.evaluate(async () => { window.hearth = await import('/hearth.js'); });
-}
 
 /**
  * Registers the storage scenarios for driver. backends and selection pick

@@ -15,9 +15,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer, repoRoot } from '../harness.mjs';
+import { startServer, repoRoot, hearthPage } from '../harness.mjs';
 import { waitForSynced, waitForSyncState, pendingChanges } from '../kit.mjs';
-import { hearthPage } from './storage.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
