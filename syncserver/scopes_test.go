@@ -197,7 +197,7 @@ func testScopedPullNeverLeaks(t *testing.T, db *backend) {
 		}
 		ack := admin.push(batch...)
 		for _, res := range ack.Results {
-			if res.State != store.Acknowledged {
+			if res.State != wire.Acknowledged {
 				t.Fatalf("admin push refused: %+v", res)
 			}
 		}
@@ -322,7 +322,7 @@ func testScopedPushRefusesForgedChanges(t *testing.T, db *backend) {
 		if res.State != wantState[i] {
 			t.Fatalf("change %d: %s %s %s, want %s", i+1, res.State, res.Code, res.Detail, wantState[i])
 		}
-		if res.State == store.Refused && res.Code != store.CodeForbidden {
+		if res.State == wire.Refused && res.Code != store.CodeForbidden {
 			t.Fatalf("change %d: code %s, want FORBIDDEN", i+1, res.Code)
 		}
 		for _, ch := range res.Row {
@@ -467,7 +467,7 @@ func testScopesBackfillExistingRows(t *testing.T, db *backend) {
 		ann.change("tasks", "a", change.Update, map[string]any{"title": "mine now"}),
 		ann.change("tasks", "b", change.Update, map[string]any{"title": "not mine"}),
 	)
-	if ack.Results[0].State != store.Acknowledged || ack.Results[1].Code != store.CodeForbidden {
+	if ack.Results[0].State != wire.Acknowledged || ack.Results[1].Code != store.CodeForbidden {
 		t.Fatalf("after backfill: %+v", ack.Results)
 	}
 }
@@ -549,7 +549,7 @@ func testViolationsFollowTheirRowsScope(t *testing.T, db *backend) {
 		admin.change("notes", "n", change.Insert, map[string]any{"body": "bad note"}),
 	)
 	for _, r := range ack.Results {
-		if r.State != store.Flagged {
+		if r.State != wire.Flagged {
 			t.Fatalf("want flagged: %+v", r)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/syncworker/wire"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -371,11 +372,11 @@ func TestTextPostgreSQLCannotHoldIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, o := range res.Outcomes[:4] {
-		if o.State != store.Refused || o.Code != merge.CodeTypeMismatch {
+		if o.State != wire.Refused || o.Code != merge.CodeTypeMismatch {
 			t.Errorf("change %d: %+v", i+1, o)
 		}
 	}
-	if o := res.Outcomes[4]; o.State != store.Acknowledged || o.Pos != 1 {
+	if o := res.Outcomes[4]; o.State != wire.Acknowledged || o.Pos != 1 {
 		t.Errorf("the valid change: %+v", o)
 	}
 }
@@ -605,8 +606,8 @@ func TestConstraintRefusesOnlyTheOffendingChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := res.Outcomes
-	if o[0].State != store.Acknowledged || o[0].Pos != 1 || o[1].State != store.Refused || o[1].Code != store.CodeConstraint ||
-		o[2].State != store.Acknowledged || o[2].Pos != 2 || res.Head != 2 {
+	if o[0].State != wire.Acknowledged || o[0].Pos != 1 || o[1].State != wire.Refused || o[1].Code != store.CodeConstraint ||
+		o[2].State != wire.Acknowledged || o[2].Pos != 2 || res.Head != 2 {
 		t.Fatalf("outcomes: %+v head %d", o, res.Head)
 	}
 	if len(o[1].Row) != 0 {
@@ -659,7 +660,7 @@ func TestUniqueIndexesFollowMigrations(t *testing.T) {
 	url := pgtest.URL(t)
 	v2 := store.Migration{Version: 2, SQL: `CREATE UNIQUE INDEX pairs_v ON pairs(v)`}
 	v3 := store.Migration{Version: 3, SQL: `DROP INDEX pairs_v`}
-	push := func(s *Store, seq int64, a int64) store.Outcome {
+	push := func(s *Store, seq int64, a int64) wire.Result {
 		t.Helper()
 		key, _ := change.EncodeKey(a, "k")
 		res, err := s.Push(context.Background(), store.Push{Client: "c", Schema: 1, Changes: []store.Pushed{
@@ -672,15 +673,15 @@ func TestUniqueIndexesFollowMigrations(t *testing.T) {
 		return res.Outcomes[0]
 	}
 	s, _ := openPG(t, url, testV1, v2)
-	if o := push(s, 1, 1); o.State != store.Acknowledged {
+	if o := push(s, 1, 1); o.State != wire.Acknowledged {
 		t.Fatalf("first: %+v", o)
 	}
-	if o := push(s, 2, 2); o.State != store.Refused || o.Code != store.CodeConstraint {
+	if o := push(s, 2, 2); o.State != wire.Refused || o.Code != store.CodeConstraint {
 		t.Fatalf("a duplicate under the unique index: %+v", o)
 	}
 	s.Close()
 	s3, _ := openPG(t, url, testV1, v2, v3)
-	if o := push(s3, 3, 3); o.State != store.Acknowledged {
+	if o := push(s3, 3, 3); o.State != wire.Acknowledged {
 		t.Fatalf("after the index is dropped: %+v", o)
 	}
 }

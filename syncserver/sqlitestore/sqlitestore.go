@@ -23,6 +23,7 @@ import (
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/syncworker/wire"
 	"github.com/ncruces/go-sqlite3"
 	_ "github.com/ncruces/go-sqlite3/vfs/memdb" // in-memory stores
 )
@@ -408,8 +409,8 @@ func (s *Store) push(ctx context.Context, p *store.Push, check store.Checker) (s
 
 // repeat answers a change this client pushed before with its first
 // outcome.
-func (s *Store) repeat(client string, c *store.Pushed) (store.Outcome, bool, error) {
-	out := store.Outcome{Seq: c.Seq}
+func (s *Store) repeat(client string, c *store.Pushed) (wire.Result, bool, error) {
+	out := wire.Result{Seq: c.Seq}
 	rows, err := s.query(`SELECT pos, coalesce(flag, '') FROM _hearth_log WHERE client = ?1 AND seq = ?2
 		UNION ALL SELECT pos, coalesce(flag, '') FROM _hearth_acked WHERE client = ?1 AND seq = ?2`, client, c.Seq)
 	if err != nil {
@@ -417,9 +418,9 @@ func (s *Store) repeat(client string, c *store.Pushed) (store.Outcome, bool, err
 	}
 	if len(rows) > 0 {
 		out.Pos, _ = rows[0][0].(int64)
-		out.State = store.Acknowledged
+		out.State = wire.Acknowledged
 		if flag, _ := rows[0][1].(string); flag != "" {
-			out.State, out.Detail = store.Flagged, flag
+			out.State, out.Detail = wire.Flagged, flag
 		}
 		return out, true, nil
 	}
@@ -427,7 +428,7 @@ func (s *Store) repeat(client string, c *store.Pushed) (store.Outcome, bool, err
 	if err != nil || len(rows) == 0 {
 		return out, false, err
 	}
-	out.State = store.Refused
+	out.State = wire.Refused
 	out.Code, _ = rows[0][0].(string)
 	out.Detail, _ = rows[0][1].(string)
 	out.Row, err = s.rowState(c.Table, c.Key)
@@ -449,15 +450,15 @@ func (s *Store) rowState(table string, key []byte) ([]change.Change, error) {
 	return row, err
 }
 
-func (s *Store) refuse(p *store.Push, c *store.Pushed, r *merge.Refusal) (store.Outcome, error) {
+func (s *Store) refuse(p *store.Push, c *store.Pushed, r *merge.Refusal) (wire.Result, error) {
 	if err := s.exec(`INSERT INTO _hearth_refused(client, seq, code, detail) VALUES (?1, ?2, ?3, ?4)`, p.Client, c.Seq, r.Code, r.Message); err != nil {
-		return store.Outcome{}, err
+		return wire.Result{}, err
 	}
 	row, err := s.rowState(c.Table, c.Key)
-	return store.Outcome{Seq: c.Seq, State: store.Refused, Code: r.Code, Detail: r.Message, Row: row}, err
+	return wire.Result{Seq: c.Seq, State: wire.Refused, Code: r.Code, Detail: r.Message, Row: row}, err
 }
 
-func (s *Store) apply(ctx context.Context, q querier, p *store.Push, c *store.Pushed, check store.Checker) (store.Outcome, error) {
+func (s *Store) apply(ctx context.Context, q querier, p *store.Push, c *store.Pushed, check store.Checker) (wire.Result, error) {
 	if strings.HasPrefix(strings.ToLower(c.Table), schema.ReservedPrefix) {
 		return s.refuse(p, c, &merge.Refusal{Code: store.CodeForbidden, Message: fmt.Sprintf("table %q is written by the server only", c.Table)})
 	}
@@ -469,12 +470,12 @@ func (s *Store) apply(ctx context.Context, q querier, p *store.Push, c *store.Pu
 		if errors.As(err, &r) {
 			return s.refuse(p, c, r)
 		}
-		return store.Outcome{}, err
+		return wire.Result{}, err
 	}
 	if s.scopes.Scoped(c.Table) {
 		prev, err := s.rowScope(c.Table, c.Key)
 		if err != nil {
-			return store.Outcome{}, err
+			return wire.Result{}, err
 		}
 		c.Prev, c.Scope = prev, s.scopes.Next(prev, &c.Change)
 	}
@@ -491,56 +492,56 @@ func (s *Store) apply(ctx context.Context, q querier, p *store.Push, c *store.Pu
 		case errors.Is(err, merge.ErrRowRejected):
 			return s.refuse(p, c, &merge.Refusal{Code: store.CodeConstraint, Message: err.Error()})
 		}
-		return store.Outcome{}, err
+		return wire.Result{}, err
 	}
 	if c.Scope.Known && c.Scope != c.Prev {
 		if err := s.exec(`INSERT INTO _hearth_scopes(tbl, pk, scope, hlc, node) VALUES (?1, ?2, ?3, ?4, ?5)
 			ON CONFLICT(tbl, pk) DO UPDATE SET scope = excluded.scope, hlc = excluded.hlc, node = excluded.node`,
 			c.Table, c.Key, c.Scope.Value, int64(c.Scope.Stamp.TS), c.Scope.Stamp.Node); err != nil {
-			return store.Outcome{}, fmt.Errorf("record scope: %w", err)
+			return wire.Result{}, fmt.Errorf("record scope: %w", err)
 		}
 	}
 	pos, err := s.appendLog(p.Client, c.Seq, &c.Change, c.Scope, c.Prev)
 	if err != nil {
-		return store.Outcome{}, err
+		return wire.Result{}, err
 	}
-	out := store.Outcome{Seq: c.Seq, State: store.Acknowledged, Pos: pos}
+	out := wire.Result{Seq: c.Seq, State: wire.Acknowledged, Pos: pos}
 	detail, err := store.Violations(ctx, check, q, p, c)
 	if err != nil {
-		return store.Outcome{}, err
+		return wire.Result{}, err
 	}
 	if detail == "" {
 		return out, nil
 	}
-	out.State, out.Detail = store.Flagged, detail
+	out.State, out.Detail = wire.Flagged, detail
 	if err := s.exec(`UPDATE _hearth_log SET flag = ?2 WHERE pos = ?1`, pos, out.Detail); err != nil {
-		return store.Outcome{}, err
+		return wire.Result{}, err
 	}
 	// The violation is a row the server writes and syncs like any other,
 	// so every client can show it.
 	if p.Stamp == nil {
-		return store.Outcome{}, errors.New("push has no server stamp for its violation rows")
+		return wire.Result{}, errors.New("push has no server stamp for its violation rows")
 	}
 	id := fmt.Sprintf("%s:%d", p.Client, c.Seq)
 	key, err := change.EncodeKey(id)
 	if err != nil {
-		return store.Outcome{}, err
+		return wire.Result{}, err
 	}
 	stamp := p.Stamp()
 	v := change.Change{Table: schema.Violations.Name, Key: key, Op: change.Insert, Stamp: stamp, Schema: s.info.Version,
 		Values: map[string]any{"tbl": c.Table, "row_key": c.Key, "client": p.Client, "seq": c.Seq, "message": out.Detail, "at": int64(stamp.TS)}}
 	if _, err := s.applier.Apply(&v); err != nil {
-		return store.Outcome{}, fmt.Errorf("record violation: %w", err)
+		return wire.Result{}, fmt.Errorf("record violation: %w", err)
 	}
 	if c.Scope.Known {
 		if err := s.exec(`INSERT INTO _hearth_scopes(tbl, pk, scope, hlc, node) VALUES (?1, ?2, ?3, ?4, ?5)
 			ON CONFLICT(tbl, pk) DO UPDATE SET scope = excluded.scope, hlc = excluded.hlc, node = excluded.node`,
 			v.Table, v.Key, c.Scope.Value, int64(stamp.TS), stamp.Node); err != nil {
-			return store.Outcome{}, fmt.Errorf("record violation scope: %w", err)
+			return wire.Result{}, fmt.Errorf("record violation scope: %w", err)
 		}
 	}
 	if _, err := s.appendLog("", 0, &v, c.Scope, c.Scope); err != nil {
-		return store.Outcome{}, err
+		return wire.Result{}, err
 	}
 	return out, nil
 }

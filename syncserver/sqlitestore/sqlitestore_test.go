@@ -12,6 +12,7 @@ import (
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/syncworker/wire"
 )
 
 var v1 = store.Migration{Version: 1, SQL: `CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT)`}
@@ -75,7 +76,7 @@ func TestPushLogSnapshot(t *testing.T) {
 		t.Fatalf("%v %+v", err, res)
 	}
 	again, err := s.Push(context.Background(), push, nil)
-	if err != nil || again.Head != 2 || again.Outcomes[0].Pos != 1 || again.Outcomes[0].State != store.Acknowledged {
+	if err != nil || again.Head != 2 || again.Outcomes[0].Pos != 1 || again.Outcomes[0].State != wire.Acknowledged {
 		t.Fatalf("repeat: %v %+v", err, again)
 	}
 	entries, head, err := s.Log(context.Background(), 1, 10)

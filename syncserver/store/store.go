@@ -19,6 +19,7 @@ import (
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/syncworker/wire"
 )
 
 // Migration is one step of the app's schema, the same list the app gives
@@ -50,13 +51,6 @@ type Info struct {
 	// Tables are the synced tables as the store describes them.
 	Tables []*schema.Info
 }
-
-// Verdicts of a push outcome.
-const (
-	Acknowledged = "acknowledged"
-	Flagged      = "flagged"
-	Refused      = "refused"
-)
 
 // Refusal codes the store adds to merge's (UNKNOWN_TABLE, UNKNOWN_COLUMN,
 // TYPE_MISMATCH, BAD_KEY, BAD_CHANGE).
@@ -90,21 +84,11 @@ type Push struct {
 	Stamp func() hlc.Stamp
 }
 
-// Outcome is the verdict on one pushed change.
-type Outcome struct {
-	Seq   int64
-	State string
-	Pos   int64
-	Code  string
-	// Detail is the violation (Flagged) or the reason (Refused).
-	Detail string
-	// Row is the stored state of the row, for Refused.
-	Row []change.Change
-}
-
-// PushResult is the outcome of a push.
+// PushResult is the outcome of a push: a verdict per change, as the
+// server's Ack carries it (wire.Acknowledged, wire.Flagged or
+// wire.Refused).
 type PushResult struct {
-	Outcomes []Outcome
+	Outcomes []wire.Result
 	// Head is the last log position after the push.
 	Head int64
 }
