@@ -8,8 +8,7 @@ import (
 	"time"
 
 	"github.com/hearthdb/hearth/syncserver"
-	"github.com/hearthdb/hearth/syncserver/store"
-	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 )
 
 // TestSyncThroughTheGoClient: two Go clients, each on its own engine,
@@ -20,8 +19,8 @@ func TestSyncThroughTheGoClient(t *testing.T) {
 	defer cancel()
 	migration := "CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT NOT NULL DEFAULT '')"
 	srv, err := syncserver.New(syncserver.Config{
-		Migrations: []store.Migration{{Version: 1, SQL: migration}},
-		Tables:     []schema.Table{{Name: "notes"}},
+		Migrations: []appschema.Migration{{Version: 1, SQL: migration}},
+		Tables:     []appschema.Table{{Name: "notes"}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +33,7 @@ func TestSyncThroughTheGoClient(t *testing.T) {
 	open := func(name string) (*Client, *DB) {
 		c := New(newEngineTransport())
 		db, err := c.Open(ctx, OpenOptions{Name: name, Storage: "memory",
-			Migrations: []Migration{{Version: 1, SQL: migration}},
+			Migrations: []appschema.Migration{{Version: 1, SQL: migration}},
 			Sync:       &SyncOptions{URL: url, Tables: []string{"notes"}}})
 		if err != nil {
 			t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/hearthdb/hearth/internal/pgtest"
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/hlc"
@@ -143,7 +144,7 @@ func BenchmarkScopedSnapshot(b *testing.B) {
 			st := db.open(b)
 			defer st.Close()
 			ctx := context.Background()
-			if _, err := st.Open(ctx, store.Schema{Migrations: []store.Migration{scopedMigration}, Tables: scopedTables, Scopes: scopeRules}); err != nil {
+			if _, err := st.Open(ctx, store.Schema{Migrations: []appschema.Migration{scopedMigration}, Tables: scopedTables, Scopes: scopeRules}); err != nil {
 				b.Fatal(err)
 			}
 			ts := hlc.Make(time.Now().UnixMilli(), 0)

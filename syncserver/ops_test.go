@@ -21,6 +21,7 @@ import (
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncserver/sqlitestore"
 	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/hlc"
@@ -145,7 +146,7 @@ func TestHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := &failingStore{Store: inner}
-	srv, err := syncserver.New(syncserver.Config{Store: st, Migrations: []store.Migration{migrationV1}, Tables: appTables})
+	srv, err := syncserver.New(syncserver.Config{Store: st, Migrations: []appschema.Migration{migrationV1}, Tables: appTables})
 	if err != nil {
 		t.Fatal(err)
 	}

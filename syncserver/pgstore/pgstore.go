@@ -53,6 +53,7 @@ import (
 
 	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/checksum"
 	"github.com/hearthdb/hearth/syncworker/hlc"
@@ -822,7 +823,7 @@ func (ps *pushState) apply(ctx context.Context, q *txQuerier, c *store.Pushed, c
 		return wire.Result{}, err
 	}
 	stamp := p.Stamp()
-	v := change.Change{Table: schema.Violations.Name, Key: key, Op: change.Insert, Stamp: stamp, Schema: ps.info.Version,
+	v := change.Change{Table: appschema.Violations.Name, Key: key, Op: change.Insert, Stamp: stamp, Schema: ps.info.Version,
 		Values: map[string]any{"tbl": c.Table, "row_key": c.Key, "client": p.Client, "seq": c.Seq, "message": out.Detail, "at": int64(stamp.TS)}}
 	// Client ids and table names a client chose may not be valid text.
 	for _, k := range []string{"tbl", "client", "message"} {

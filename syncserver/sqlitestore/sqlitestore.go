@@ -18,6 +18,7 @@ import (
 
 	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/checksum"
 	"github.com/hearthdb/hearth/syncworker/hlc"
@@ -171,7 +172,7 @@ func (s *Store) Open(ctx context.Context, sc store.Schema) (store.Info, error) {
 		}
 		current = m.Version
 	}
-	if err := s.conn.Exec(serverDDL + merge.MetaDDL + schema.ViolationsDDL); err != nil {
+	if err := s.conn.Exec(serverDDL + merge.MetaDDL + appschema.ViolationsDDL); err != nil {
 		return store.Info{}, fmt.Errorf("sqlitestore: create tables: %w", err)
 	}
 	for _, col := range logScopeColumns {
@@ -219,7 +220,7 @@ func (s *Store) Open(ctx context.Context, sc store.Schema) (store.Info, error) {
 	return s.info, nil
 }
 
-func (s *Store) migrate(m store.Migration) error {
+func (s *Store) migrate(m appschema.Migration) error {
 	if err := s.conn.Exec("BEGIN IMMEDIATE"); err != nil {
 		return fmt.Errorf("sqlitestore: migration %d: %w", m.Version, err)
 	}
@@ -528,7 +529,7 @@ func (s *Store) apply(ctx context.Context, q querier, p *store.Push, c *store.Pu
 		return wire.Result{}, err
 	}
 	stamp := p.Stamp()
-	v := change.Change{Table: schema.Violations.Name, Key: key, Op: change.Insert, Stamp: stamp, Schema: s.info.Version,
+	v := change.Change{Table: appschema.Violations.Name, Key: key, Op: change.Insert, Stamp: stamp, Schema: s.info.Version,
 		Values: map[string]any{"tbl": c.Table, "row_key": c.Key, "client": p.Client, "seq": c.Seq, "message": out.Detail, "at": int64(stamp.TS)}}
 	if _, err := s.applier.Apply(&v); err != nil {
 		return wire.Result{}, fmt.Errorf("record violation: %w", err)

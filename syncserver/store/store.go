@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/checksum"
 	"github.com/hearthdb/hearth/syncworker/hlc"
@@ -22,18 +23,11 @@ import (
 	"github.com/hearthdb/hearth/syncworker/wire"
 )
 
-// Migration is one step of the app's schema, the same list the app gives
-// its clients: applied once, in order, recorded as the schema version.
-type Migration struct {
-	Version int64
-	SQL     string
-}
-
 // Schema is what the store must hold: the app's tables, and which of
 // them sync.
 type Schema struct {
-	Migrations []Migration
-	Tables     []schema.Table
+	Migrations []appschema.Migration
+	Tables     []appschema.Table
 	// Scopes names, per synced table, the column holding a row's scope
 	// (see Scope); the store records every row's scope in its log
 	// entries and lets snapshots select scopes.

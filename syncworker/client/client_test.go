@@ -14,9 +14,9 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/hearthdb/hearth/codec"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/journal"
-	"github.com/hearthdb/hearth/syncworker/schema"
 	"github.com/hearthdb/hearth/syncworker/wire"
 	"github.com/ncruces/go-sqlite3"
 	_ "github.com/ncruces/go-sqlite3/vfs/memdb"
@@ -35,7 +35,7 @@ func replica(t *testing.T) (*LockedLocal, *journal.Journal) {
 	if err := conn.Exec(`PRAGMA user_version = 1; CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT)`); err != nil {
 		t.Fatal(err)
 	}
-	j, err := journal.Prepare(conn, journal.Config{Clock: hlc.NewClock(nil), Tables: []schema.Table{{Name: "notes"}}})
+	j, err := journal.Prepare(conn, journal.Config{Clock: hlc.NewClock(nil), Tables: []appschema.Table{{Name: "notes"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

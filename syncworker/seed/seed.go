@@ -11,11 +11,10 @@ import (
 	"fmt"
 	"sync/atomic"
 
-	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/journal"
-	"github.com/hearthdb/hearth/syncworker/schema"
 	"github.com/ncruces/go-sqlite3"
 	_ "github.com/ncruces/go-sqlite3/vfs/memdb"
 )
@@ -26,7 +25,7 @@ var seq atomic.Int64
 // connection (writes to synced tables are journaled), then syncs with the
 // server at url until nothing is pending. It returns the number of
 // changes pushed.
-func Write(ctx context.Context, url string, migrations []store.Migration, tables []schema.Table, write func(conn *sqlite3.Conn) error) (int64, error) {
+func Write(ctx context.Context, url string, migrations []appschema.Migration, tables []appschema.Table, write func(conn *sqlite3.Conn) error) (int64, error) {
 	conn, err := sqlite3.Open(fmt.Sprintf("file:/hearth-seeder-%d?vfs=memdb", seq.Add(1)))
 	if err != nil {
 		return 0, err

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hearthdb/hearth/codec"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	syncclient "github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/journal"
@@ -23,7 +24,7 @@ import (
 // is and which tables replicate.
 type SyncOptions struct {
 	URL    string
-	Tables []schema.Table
+	Tables []appschema.Table
 	// Token, when set, is passed to the server as the token query
 	// parameter (a browser WebSocket cannot send headers); setSyncToken
 	// replaces it.
@@ -57,7 +58,7 @@ func parseSyncOptions(v any) (*SyncOptions, error) {
 		return nil, protocol.Errorf(protocol.CodeBadRequest, "sync.tables must list the synced tables, got %s", codec.TypeName(m["tables"]))
 	}
 	for i, item := range list {
-		var t schema.Table
+		var t appschema.Table
 		switch x := item.(type) {
 		case string:
 			t.Name = x
