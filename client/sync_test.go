@@ -9,6 +9,7 @@ import (
 
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncworker/appschema"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 )
 
 // TestSyncThroughTheGoClient: two Go clients, each on its own engine,
@@ -50,8 +51,8 @@ func TestSyncThroughTheGoClient(t *testing.T) {
 	if _, err := b.Watch(ctx, "SELECT id, body FROM notes", nil, func(r Result) { seen <- r }); err != nil {
 		t.Fatal(err)
 	}
-	statuses := make(chan SyncStatus, 256)
-	stop, err := a.WatchSync(ctx, func(st SyncStatus) { statuses <- st })
+	statuses := make(chan syncstatus.Status, 256)
+	stop, err := a.WatchSync(ctx, func(st syncstatus.Status) { statuses <- st })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/ncruces/go-sqlite3"
 )
 
@@ -33,7 +34,7 @@ func BenchmarkInitialSync5000(b *testing.B) {
 		d.start()
 		waitFor(b, "the initial sync", func() bool {
 			st := d.status()
-			return st.Cursor >= 0 && !st.InitialSync.Active && st.State == client.StateSyncing
+			return st.Cursor >= 0 && !st.InitialSync.Active && st.State == syncstatus.StateSyncing
 		})
 		if n := d.query(`SELECT count(*) FROM tasks`)[0][0]; n != int64(5000) {
 			b.Fatalf("%v rows", n)

@@ -20,6 +20,7 @@ import (
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/journal"
 	"github.com/hearthdb/hearth/syncworker/merge"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/ncruces/go-sqlite3"
 	_ "github.com/ncruces/go-sqlite3/vfs/memdb"
 )
@@ -422,11 +423,11 @@ func (d *device) synced(h *harness) {
 		var depth int64
 		d.with(func(conn *sqlite3.Conn) (err error) { depth, err = journal.Depth(conn); return err })
 		st := d.client.Status()
-		return depth == 0 && st.Connected && st.Pending == 0 && st.Cursor >= 0 && st.Cursor >= st.Head && st.State == client.StateSyncing
+		return depth == 0 && st.Connected && st.Pending == 0 && st.Cursor >= 0 && st.Cursor >= st.Head && st.State == syncstatus.StateSyncing
 	})
 }
 
-func (d *device) status() client.Status { return d.client.Status() }
+func (d *device) status() syncstatus.Status { return d.client.Status() }
 
 // randomEdits makes steps random inserts, updates, deletes and network
 // drops on random devices: the convergence tests' workload.

@@ -26,6 +26,7 @@ import (
 	"github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/journal"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/hearthdb/hearth/syncworker/wire"
 	"github.com/ncruces/go-sqlite3"
 )
@@ -286,7 +287,7 @@ func TestShutdownDrains(t *testing.T) {
 	h := newHarness(t, syncserver.Config{Store: gate, Path: path})
 	var mu sync.Mutex
 	codes := map[string]bool{}
-	d := newDevice(t, "d", h, nil, client.Config{PushBatch: 10, OnStatus: func(st client.Status) {
+	d := newDevice(t, "d", h, nil, client.Config{PushBatch: 10, OnStatus: func(st syncstatus.Status) {
 		if st.LastError != nil {
 			mu.Lock()
 			if !codes[st.LastError.Code] {

@@ -9,6 +9,7 @@ import (
 	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/journal"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/ncruces/go-sqlite3"
 )
 
@@ -18,7 +19,7 @@ type stateLog struct {
 	states map[string]bool
 }
 
-func (l *stateLog) record(st client.Status) {
+func (l *stateLog) record(st syncstatus.Status) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.states == nil {
@@ -43,7 +44,7 @@ func testSchemaMismatchClientAhead(t *testing.T, db *backend) {
 	var states stateLog
 	d := newDevice(t, "d", h, []appschema.Migration{migrationV1, migrationV2}, client.Config{OnStatus: states.record}).start()
 	d.mustExec(`INSERT INTO tasks(id, title, priority) VALUES ('t1', 'new app', 3)`)
-	waitFor(t, "the pause", func() bool { return states.saw(client.StatePausedSchema) })
+	waitFor(t, "the pause", func() bool { return states.saw(syncstatus.StatePausedSchema) })
 	waitFor(t, "1 pending change", func() bool { return d.status().Pending == 1 })
 	st := d.status()
 	if st.LastError == nil || st.LastError.Code != "SCHEMA_MISMATCH" || st.ServerMax != 1 {
@@ -69,7 +70,7 @@ func testSchemaMismatchClientBehind(t *testing.T, db *backend) {
 	d.mustExec(`INSERT INTO tasks(id, title) VALUES ('t1', 'written on v1')`)
 	d.mustExec(`UPDATE tasks SET legacy = 'old data' WHERE id = 't1'`)
 	d.mustExec(`UPDATE tasks SET done = 1 WHERE id = 't1'`)
-	waitFor(t, "the pause", func() bool { return states.saw(client.StatePausedSchema) })
+	waitFor(t, "the pause", func() bool { return states.saw(syncstatus.StatePausedSchema) })
 	waitFor(t, "3 pending changes", func() bool { return d.status().Pending == 3 })
 	if st := d.status(); st.ServerMin != 2 {
 		t.Fatalf("paused status: %+v", st)

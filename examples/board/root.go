@@ -624,7 +624,7 @@ func (c *Root) syncStatusJS(ctx context.Context) map[string]any {
 		if err != nil {
 			return unsyncedStatusJS("error: "+err.Error(), navigatorOnline())
 		}
-		return syncStatusJS(st)
+		return st.Page()
 	case c.localOnly.Load():
 		return unsyncedStatusJS("local only", navigatorOnline())
 	default:

@@ -15,6 +15,7 @@ import (
 	"github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/journal"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/ncruces/go-sqlite3"
 	_ "github.com/ncruces/go-sqlite3/vfs/memdb"
 )
@@ -54,8 +55,8 @@ func Write(ctx context.Context, url string, migrations []appschema.Migration, ta
 	var closed atomic.Bool
 	c, err := client.New(client.Config{
 		URL: url, Local: client.NewLockedLocal(conn), Journal: j, PushBatch: 1000, PushBytes: 4 << 20,
-		OnStatus: func(st client.Status) {
-			if st.Connected && st.Pending == 0 && st.State == client.StateSyncing && closed.CompareAndSwap(false, true) {
+		OnStatus: func(st syncstatus.Status) {
+			if st.Connected && st.Pending == 0 && st.State == syncstatus.StateSyncing && closed.CompareAndSwap(false, true) {
 				close(done)
 			}
 		},

@@ -16,6 +16,7 @@ import (
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/journal"
 	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/hearthdb/hearth/wasm/protocol"
 	"github.com/ncruces/go-sqlite3"
 )
@@ -122,7 +123,7 @@ func (e *Engine) startSync(db *database, owner *dbOwner, o *SyncOptions, j *jour
 		URL:     o.URL,
 		Local:   ownerLocal{owner},
 		Journal: j,
-		OnStatus: func(st syncclient.Status) {
+		OnStatus: func(st syncstatus.Status) {
 			s.publish(e, st)
 		},
 		Applied: func(_ *sqlite3.Conn, tables []string) {
@@ -165,7 +166,7 @@ func (s *dbSync) close() {
 }
 
 // publish sends a status to every subscription.
-func (s *dbSync) publish(e *Engine, st syncclient.Status) {
+func (s *dbSync) publish(e *Engine, st syncstatus.Status) {
 	s.mu.Lock()
 	subs := make([]int64, 0, len(s.subs))
 	for sub := range s.subs {
