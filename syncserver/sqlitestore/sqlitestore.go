@@ -389,6 +389,7 @@ func (s *Store) Push(ctx context.Context, p store.Push, check store.Checker) (st
 func (s *Store) push(ctx context.Context, p *store.Push, check store.Checker) (store.PushResult, error) {
 	var res store.PushResult
 	q := querier{conn: s.conn}
+	w := writer{s}
 	for i := range p.Changes {
 		c := &p.Changes[i]
 		out, done, err := s.repeat(p.Client, c)
@@ -396,7 +397,7 @@ func (s *Store) push(ctx context.Context, p *store.Push, check store.Checker) (s
 			return res, err
 		}
 		if !done {
-			out, err = s.apply(ctx, q, p, c, check)
+			out, err = store.ApplyPushed(ctx, w, s.scopes, s.info.Version, q, p, c, check)
 			if err != nil {
 				return res, err
 			}
@@ -451,100 +452,41 @@ func (s *Store) rowState(table string, key []byte) ([]change.Change, error) {
 	return row, err
 }
 
-func (s *Store) refuse(p *store.Push, c *store.Pushed, r *merge.Refusal) (wire.Result, error) {
-	if err := s.exec(`INSERT INTO _hearth_refused(client, seq, code, detail) VALUES (?1, ?2, ?3, ?4)`, p.Client, c.Seq, r.Code, r.Message); err != nil {
-		return wire.Result{}, err
-	}
-	row, err := s.rowState(c.Table, c.Key)
-	return wire.Result{Seq: c.Seq, State: wire.Refused, Code: r.Code, Detail: r.Message, Row: row}, err
+// writer is the store's side of store.ApplyPushed: statements on the
+// store's connection, inside the push's transaction.
+type writer struct{ s *Store }
+
+func (w writer) Check(c *change.Change) error { return w.s.applier.Check(c) }
+
+func (w writer) RowScope(ctx context.Context, table string, key []byte) (store.Scope, error) {
+	return w.s.rowScope(table, key)
 }
 
-func (s *Store) apply(ctx context.Context, q querier, p *store.Push, c *store.Pushed, check store.Checker) (wire.Result, error) {
-	if strings.HasPrefix(strings.ToLower(c.Table), schema.ReservedPrefix) {
-		return s.refuse(p, c, &merge.Refusal{Code: store.CodeForbidden, Message: fmt.Sprintf("table %q is written by the server only", c.Table)})
-	}
-	if c.Stamp.Node != p.Client {
-		return s.refuse(p, c, &merge.Refusal{Code: merge.CodeBadChange, Message: fmt.Sprintf("the change is stamped by node %q, not by the pushing client %q", c.Stamp.Node, p.Client)})
-	}
-	if err := s.applier.Check(&c.Change); err != nil {
-		var r *merge.Refusal
-		if errors.As(err, &r) {
-			return s.refuse(p, c, r)
-		}
-		return wire.Result{}, err
-	}
-	if s.scopes.Scoped(c.Table) {
-		prev, err := s.rowScope(c.Table, c.Key)
-		if err != nil {
-			return wire.Result{}, err
-		}
-		c.Prev, c.Scope = prev, s.scopes.Next(prev, &c.Change)
-	}
-	if check != nil {
-		if r := check.Admit(ctx, q, p, c); r != nil {
-			return s.refuse(p, c, r)
-		}
-	}
-	if _, err := s.applier.Apply(&c.Change); err != nil {
-		var r *merge.Refusal
-		switch {
-		case errors.As(err, &r):
-			return s.refuse(p, c, r)
-		case errors.Is(err, merge.ErrRowRejected):
-			return s.refuse(p, c, &merge.Refusal{Code: store.CodeConstraint, Message: err.Error()})
-		}
-		return wire.Result{}, err
-	}
-	if c.Scope.Known && c.Scope != c.Prev {
-		if err := s.exec(`INSERT INTO _hearth_scopes(tbl, pk, scope, hlc, node) VALUES (?1, ?2, ?3, ?4, ?5)
-			ON CONFLICT(tbl, pk) DO UPDATE SET scope = excluded.scope, hlc = excluded.hlc, node = excluded.node`,
-			c.Table, c.Key, c.Scope.Value, int64(c.Scope.Stamp.TS), c.Scope.Stamp.Node); err != nil {
-			return wire.Result{}, fmt.Errorf("record scope: %w", err)
-		}
-	}
-	pos, err := s.appendLog(p.Client, c.Seq, &c.Change, c.Scope, c.Prev)
-	if err != nil {
-		return wire.Result{}, err
-	}
-	out := wire.Result{Seq: c.Seq, State: wire.Acknowledged, Pos: pos}
-	detail, err := store.Violations(ctx, check, q, p, c)
-	if err != nil {
-		return wire.Result{}, err
-	}
-	if detail == "" {
-		return out, nil
-	}
-	out.State, out.Detail = wire.Flagged, detail
-	if err := s.exec(`UPDATE _hearth_log SET flag = ?2 WHERE pos = ?1`, pos, out.Detail); err != nil {
-		return wire.Result{}, err
-	}
-	// The violation is a row the server writes and syncs like any other,
-	// so every client can show it.
-	if p.Stamp == nil {
-		return wire.Result{}, errors.New("push has no server stamp for its violation rows")
-	}
-	id := fmt.Sprintf("%s:%d", p.Client, c.Seq)
-	key, err := change.EncodeKey(id)
-	if err != nil {
-		return wire.Result{}, err
-	}
-	stamp := p.Stamp()
-	v := change.Change{Table: appschema.Violations.Name, Key: key, Op: change.Insert, Stamp: stamp, Schema: s.info.Version,
-		Values: map[string]any{"tbl": c.Table, "row_key": c.Key, "client": p.Client, "seq": c.Seq, "message": out.Detail, "at": int64(stamp.TS)}}
-	if _, err := s.applier.Apply(&v); err != nil {
-		return wire.Result{}, fmt.Errorf("record violation: %w", err)
-	}
-	if c.Scope.Known {
-		if err := s.exec(`INSERT INTO _hearth_scopes(tbl, pk, scope, hlc, node) VALUES (?1, ?2, ?3, ?4, ?5)
-			ON CONFLICT(tbl, pk) DO UPDATE SET scope = excluded.scope, hlc = excluded.hlc, node = excluded.node`,
-			v.Table, v.Key, c.Scope.Value, int64(stamp.TS), stamp.Node); err != nil {
-			return wire.Result{}, fmt.Errorf("record violation scope: %w", err)
-		}
-	}
-	if _, err := s.appendLog("", 0, &v, c.Scope, c.Scope); err != nil {
-		return wire.Result{}, err
-	}
-	return out, nil
+func (w writer) Merge(ctx context.Context, c *change.Change) error {
+	_, err := w.s.applier.Apply(c)
+	return err
+}
+
+func (w writer) RecordScope(ctx context.Context, table string, key []byte, sc store.Scope) error {
+	return w.s.exec(`INSERT INTO _hearth_scopes(tbl, pk, scope, hlc, node) VALUES (?1, ?2, ?3, ?4, ?5)
+		ON CONFLICT(tbl, pk) DO UPDATE SET scope = excluded.scope, hlc = excluded.hlc, node = excluded.node`,
+		table, key, sc.Value, int64(sc.Stamp.TS), sc.Stamp.Node)
+}
+
+func (w writer) AppendLog(ctx context.Context, client string, seq int64, c *change.Change, scope, prev store.Scope) (int64, error) {
+	return w.s.appendLog(client, seq, c, scope, prev)
+}
+
+func (w writer) Flag(ctx context.Context, pos int64, detail string) error {
+	return w.s.exec(`UPDATE _hearth_log SET flag = ?2 WHERE pos = ?1`, pos, detail)
+}
+
+func (w writer) Refuse(ctx context.Context, client string, seq int64, r *merge.Refusal) error {
+	return w.s.exec(`INSERT INTO _hearth_refused(client, seq, code, detail) VALUES (?1, ?2, ?3, ?4)`, client, seq, r.Code, r.Message)
+}
+
+func (w writer) RowState(ctx context.Context, table string, key []byte) ([]change.Change, error) {
+	return w.s.rowState(table, key)
 }
 
 // backfillScopes records the scope of every stored row of a table whose
@@ -658,7 +600,7 @@ func (s *Store) appendLog(client string, seq int64, c *change.Change, scope, pre
 	err := s.exec(`INSERT INTO _hearth_log(client, seq, tbl, pk, op, cols, hlc, node, sv, scope, prev) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)`,
 		client, seqArg, c.Table, c.Key, c.Op.Code(), cols, int64(c.Stamp.TS), c.Stamp.Node, c.Schema, scopeArg(scope), scopeArg(prev))
 	if err != nil {
-		return 0, fmt.Errorf("append to log: %w", err)
+		return 0, err
 	}
 	return s.conn.LastInsertRowID(), nil
 }
@@ -918,3 +860,4 @@ func (s *Store) Close() error {
 }
 
 var _ store.Store = (*Store)(nil)
+var _ store.Writer = writer{}
