@@ -118,8 +118,8 @@ func (ps *pushState) loadRow(ctx context.Context, table string, key []byte) (mer
 	}
 	var r merge.Row
 	b := ps.batch()
-	b.Queue(rowMetaSQL, table, key).QueryRow(func(row pgx.Row) error { return scanRowMeta(row, &r) })
-	b.Queue(fieldsSQL, table, key).Query(func(rows pgx.Rows) error { return scanFields(rows, table, &r) })
+	b.Queue(pgMeta.ReadRow, table, key).QueryRow(func(row pgx.Row) error { return scanRowMeta(row, &r) })
+	b.Queue(pgMeta.ReadFields, table, key).Query(func(rows pgx.Rows) error { return scanFields(rows, table, &r) })
 	if err := ps.tx.SendBatch(ctx, b).Close(); err != nil {
 		return r, fmt.Errorf("read merge metadata of %s: %w", table, err)
 	}
@@ -148,10 +148,8 @@ func (ps *pushState) writeRow(ctx context.Context, sh *tableShape, sql string, a
 	return fmt.Errorf("%w: %s: %w", merge.ErrRowRejected, sh.info.Name, err)
 }
 
-const (
-	rowMetaSQL = `SELECT ins_hlc, ins_node, del_hlc, del_node FROM _hearth_rows WHERE tbl = $1 AND pk = $2`
-	fieldsSQL  = `SELECT col, hlc, node, val FROM _hearth_fields WHERE tbl = $1 AND pk = $2`
-)
+// pgMeta is the merge metadata SQL with PostgreSQL's parameters.
+var pgMeta = merge.NewMetaSQL(pgParam)
 
 func scanRowMeta(row pgx.Row, r *merge.Row) error {
 	var insTS, delTS *int64
@@ -195,10 +193,10 @@ func scanFields(rows pgx.Rows, table string, r *merge.Row) error {
 
 func loadRow(ctx context.Context, q querier, table string, key []byte) (merge.Row, error) {
 	var r merge.Row
-	if err := scanRowMeta(q.QueryRow(ctx, rowMetaSQL, table, key), &r); err != nil {
+	if err := scanRowMeta(q.QueryRow(ctx, pgMeta.ReadRow, table, key), &r); err != nil {
 		return r, fmt.Errorf("read row metadata of %s: %w", table, err)
 	}
-	rows, err := q.Query(ctx, fieldsSQL, table, key)
+	rows, err := q.Query(ctx, pgMeta.ReadFields, table, key)
 	if err != nil {
 		return r, fmt.Errorf("read field metadata of %s: %w", table, err)
 	}
@@ -245,13 +243,11 @@ func saveRow(queue func(sql string, args ...any), table string, key []byte, out 
 	if out.InsertedChanged || out.DeletedChanged {
 		insTS, insNode := stampArgs(out.Row.Inserted)
 		delTS, delNode := stampArgs(out.Row.Deleted)
-		queue(`INSERT INTO _hearth_rows(tbl, pk, ins_hlc, ins_node, del_hlc, del_node) VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (tbl, pk) DO UPDATE SET ins_hlc = excluded.ins_hlc, ins_node = excluded.ins_node, del_hlc = excluded.del_hlc, del_node = excluded.del_node`,
-			table, key, insTS, insNode, delTS, delNode)
+		queue(pgMeta.SaveRow, table, key, insTS, insNode, delTS, delNode)
 	} else {
 		// Every row touched gets a _hearth_rows entry, so snapshots find
 		// rows that so far only have updates.
-		queue(`INSERT INTO _hearth_rows(tbl, pk) VALUES ($1, $2) ON CONFLICT DO NOTHING`, table, key)
+		queue(pgMeta.TouchRow, table, key)
 	}
 	for _, col := range out.FieldsChanged {
 		f := out.Row.Fields[col]
@@ -259,9 +255,7 @@ func saveRow(queue func(sql string, args ...any), table string, key []byte, out 
 		if err != nil {
 			return fmt.Errorf("field %s.%s: %w", table, col, err)
 		}
-		queue(`INSERT INTO _hearth_fields(tbl, pk, col, hlc, node, val) VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (tbl, pk, col) DO UPDATE SET hlc = excluded.hlc, node = excluded.node, val = excluded.val`,
-			table, key, col, int64(f.Stamp.TS), []byte(f.Stamp.Node), val)
+		queue(pgMeta.SaveField, table, key, col, int64(f.Stamp.TS), []byte(f.Stamp.Node), val)
 	}
 	return nil
 }

@@ -205,9 +205,12 @@ func known(t *schema.Info, ch *change.Change) *change.Change {
 // LoadRow reads a row's merge metadata.
 func (a *Applier) LoadRow(table string, key []byte) (Row, error) { return a.loadRow(table, key) }
 
+// sqliteMeta is the metadata SQL as the Applier runs it.
+var sqliteMeta = NewMetaSQL(SQLiteParam)
+
 func (a *Applier) loadRow(table string, key []byte) (Row, error) {
 	var r Row
-	s, err := a.stmt(`SELECT ins_hlc, ins_node, del_hlc, del_node FROM _hearth_rows WHERE tbl = ?1 AND pk = ?2`)
+	s, err := a.stmt(sqliteMeta.ReadRow)
 	if err != nil {
 		return r, err
 	}
@@ -224,7 +227,7 @@ func (a *Applier) loadRow(table string, key []byte) (Row, error) {
 	if err := s.Reset(); err != nil {
 		return r, fmt.Errorf("read row metadata of %s: %w", table, err)
 	}
-	f, err := a.stmt(`SELECT col, hlc, node, val FROM _hearth_fields WHERE tbl = ?1 AND pk = ?2`)
+	f, err := a.stmt(sqliteMeta.ReadFields)
 	if err != nil {
 		return r, err
 	}
@@ -247,8 +250,7 @@ func (a *Applier) loadRow(table string, key []byte) (Row, error) {
 
 func (a *Applier) saveRow(table string, key []byte, out Outcome) error {
 	if out.InsertedChanged || out.DeletedChanged {
-		s, err := a.stmt(`INSERT INTO _hearth_rows(tbl, pk, ins_hlc, ins_node, del_hlc, del_node) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-			ON CONFLICT(tbl, pk) DO UPDATE SET ins_hlc = excluded.ins_hlc, ins_node = excluded.ins_node, del_hlc = excluded.del_hlc, del_node = excluded.del_node`)
+		s, err := a.stmt(sqliteMeta.SaveRow)
 		if err != nil {
 			return err
 		}
@@ -262,7 +264,7 @@ func (a *Applier) saveRow(table string, key []byte, out Outcome) error {
 	} else {
 		// Every row touched gets a _hearth_rows entry, so snapshots find
 		// rows that so far only have updates.
-		s, err := a.stmt(`INSERT INTO _hearth_rows(tbl, pk) VALUES (?1, ?2) ON CONFLICT DO NOTHING`)
+		s, err := a.stmt(sqliteMeta.TouchRow)
 		if err != nil {
 			return err
 		}
@@ -275,8 +277,7 @@ func (a *Applier) saveRow(table string, key []byte, out Outcome) error {
 	if len(out.FieldsChanged) == 0 {
 		return nil
 	}
-	s, err := a.stmt(`INSERT INTO _hearth_fields(tbl, pk, col, hlc, node, val) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-		ON CONFLICT(tbl, pk, col) DO UPDATE SET hlc = excluded.hlc, node = excluded.node, val = excluded.val`)
+	s, err := a.stmt(sqliteMeta.SaveField)
 	if err != nil {
 		return err
 	}

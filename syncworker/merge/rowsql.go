@@ -21,6 +21,44 @@ type Placeholder func(n int) string
 // SQLiteParam is SQLite's ?NNN parameter.
 func SQLiteParam(n int) string { return "?" + strconv.Itoa(n) }
 
+// MetaSQL is the SQL that reads and writes a row's merge metadata
+// (MetaDDL's tables, which every database lays out alike). Each
+// statement's parameters are (table, key) first.
+type MetaSQL struct {
+	// ReadRow selects ins_hlc, ins_node, del_hlc, del_node.
+	ReadRow string
+	// ReadFields selects col, hlc, node, val.
+	ReadFields string
+	// SaveRow upserts (table, key, ins_hlc, ins_node, del_hlc, del_node).
+	SaveRow string
+	// TouchRow gives the row an entry if it has none, so snapshots find
+	// rows that so far only have updates.
+	TouchRow string
+	// SaveField upserts (table, key, col, hlc, node, val).
+	SaveField string
+}
+
+// NewMetaSQL writes the metadata statements with a placeholder style.
+func NewMetaSQL(param Placeholder) MetaSQL {
+	p := func(from, n int) string {
+		ps := make([]string, n)
+		for i := range ps {
+			ps[i] = param(from + i)
+		}
+		return strings.Join(ps, ", ")
+	}
+	byKey := " WHERE tbl = " + param(1) + " AND pk = " + param(2)
+	return MetaSQL{
+		ReadRow:    `SELECT ins_hlc, ins_node, del_hlc, del_node FROM _hearth_rows` + byKey,
+		ReadFields: `SELECT col, hlc, node, val FROM _hearth_fields` + byKey,
+		SaveRow: `INSERT INTO _hearth_rows(tbl, pk, ins_hlc, ins_node, del_hlc, del_node) VALUES (` + p(1, 6) + `)
+			ON CONFLICT (tbl, pk) DO UPDATE SET ins_hlc = excluded.ins_hlc, ins_node = excluded.ins_node, del_hlc = excluded.del_hlc, del_node = excluded.del_node`,
+		TouchRow: `INSERT INTO _hearth_rows(tbl, pk) VALUES (` + p(1, 2) + `) ON CONFLICT DO NOTHING`,
+		SaveField: `INSERT INTO _hearth_fields(tbl, pk, col, hlc, node, val) VALUES (` + p(1, 6) + `)
+			ON CONFLICT (tbl, pk, col) DO UPDATE SET hlc = excluded.hlc, node = excluded.node, val = excluded.val`,
+	}
+}
+
 // Check validates a change against a synced table's description without
 // applying it; t is nil when the table is not synced. It returns a
 // *Refusal for a change that can never apply there.
