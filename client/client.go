@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/hearthdb/hearth/codec"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/wasm/protocol"
 )
 
@@ -191,15 +192,9 @@ type OpenOptions struct {
 	Name string
 	// Storage is "auto" (default), "opfs", "idb" or "memory".
 	Storage    string
-	Migrations []Migration
+	Migrations []appschema.Migration
 	// Sync, when set, replicates tables through a Hearth sync server.
 	Sync *SyncOptions
-}
-
-// Migration is one schema step, applied once in its own transaction.
-type Migration struct {
-	Version int64
-	SQL     string
 }
 
 // DB is an open database.

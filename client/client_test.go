@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/wasm/engine"
 )
 
@@ -42,7 +43,7 @@ func TestClientAgainstEngine(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c := New(newEngineTransport())
-	db, err := c.Open(ctx, OpenOptions{Name: "go-client", Storage: "memory", Migrations: []Migration{
+	db, err := c.Open(ctx, OpenOptions{Name: "go-client", Storage: "memory", Migrations: []appschema.Migration{
 		{Version: 1, SQL: "CREATE TABLE tasks(id TEXT PRIMARY KEY, title TEXT, pos REAL)"},
 	}})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/hearthdb/hearth/wasm/protocol"
 )
 
@@ -36,100 +37,19 @@ func (o *SyncOptions) fields() map[string]any {
 	return f
 }
 
-// SyncError is the last failure of the sync loop.
-type SyncError struct {
-	// Class is offline, timeout, auth, schema, server, protocol or local.
-	Class, Code, Message string
-	// At is Unix milliseconds.
-	At int64
-}
-
-// SyncProgress is the initial sync's progress.
-type SyncProgress struct {
-	Active      bool
-	Rows, Total int64
-}
-
-// SyncStatus is how sync is doing (see the worker's status map).
-type SyncStatus struct {
-	State     string
-	Connected bool
-	Online    bool
-	// LastSyncedAt is Unix milliseconds (0: never).
-	LastSyncedAt int64
-	// Pending counts local changes not yet acknowledged.
-	Pending      int64
-	Cursor, Head int64
-	// Retries counts failed attempts by error class.
-	Retries   map[string]int64
-	LastError *SyncError
-	// NextAttemptAt is Unix milliseconds while backing off.
-	NextAttemptAt                 int64
-	InitialSync                   SyncProgress
-	Checksums, Divergences        int64
-	DivergedTables                []string
-	ReconcileLatencyMs            float64
-	Flagged, Refused, Quarantined int64
-	// Schema is the local schema version and the range the server accepts.
-	Schema SchemaVersions
-}
-
-// SchemaVersions are the schema versions sync negotiated.
-type SchemaVersions struct{ Local, ServerMin, ServerMax int64 }
-
-func syncStatusOf(v any) SyncStatus {
-	m, _ := v.(map[string]any)
-	i := func(m map[string]any, k string) int64 { n, _ := m[k].(int64); return n }
-	st := SyncStatus{Retries: map[string]int64{}}
-	st.State, _ = m["state"].(string)
-	st.Connected, _ = m["connected"].(bool)
-	st.Online, _ = m["online"].(bool)
-	st.LastSyncedAt = i(m, "lastSyncedAt")
-	st.Pending = i(m, "pending")
-	st.Cursor, st.Head = i(m, "cursor"), i(m, "head")
-	if r, ok := m["retries"].(map[string]any); ok {
-		for k := range r {
-			st.Retries[k] = i(r, k)
-		}
-	}
-	if e, ok := m["lastError"].(map[string]any); ok {
-		se := &SyncError{At: i(e, "at")}
-		se.Class, _ = e["class"].(string)
-		se.Code, _ = e["code"].(string)
-		se.Message, _ = e["message"].(string)
-		st.LastError = se
-	}
-	st.NextAttemptAt = i(m, "nextAttemptAt")
-	if p, ok := m["initialSync"].(map[string]any); ok {
-		st.InitialSync.Active, _ = p["active"].(bool)
-		st.InitialSync.Rows, st.InitialSync.Total = i(p, "rows"), i(p, "total")
-	}
-	st.Checksums, st.Divergences = i(m, "checksums"), i(m, "divergences")
-	for _, t := range asSlice(m["divergedTables"]) {
-		if s, ok := t.(string); ok {
-			st.DivergedTables = append(st.DivergedTables, s)
-		}
-	}
-	st.ReconcileLatencyMs, _ = m["reconcileLatencyMs"].(float64)
-	st.Flagged, st.Refused, st.Quarantined = i(m, "flagged"), i(m, "refused"), i(m, "quarantined")
-	if sv, ok := m["schema"].(map[string]any); ok {
-		st.Schema = SchemaVersions{Local: i(sv, "local"), ServerMin: i(sv, "serverMin"), ServerMax: i(sv, "serverMax")}
-	}
-	return st
-}
-
-// SyncStatus returns the sync status now.
-func (db *DB) SyncStatus(ctx context.Context) (SyncStatus, error) {
+// SyncStatus returns the sync status now: the worker's status, decoded
+// from the map it sends the page.
+func (db *DB) SyncStatus(ctx context.Context) (syncstatus.Status, error) {
 	v, err := db.c.request(ctx, protocol.OpSync, map[string]any{"db": db.handle})
 	if err != nil {
-		return SyncStatus{}, err
+		return syncstatus.Status{}, err
 	}
-	return syncStatusOf(v), nil
+	return syncstatus.Decode(v), nil
 }
 
 // WatchSync calls fn with the sync status now and on every change. fn runs
 // on the transport's goroutine. The returned stop function ends it.
-func (db *DB) WatchSync(ctx context.Context, fn func(SyncStatus)) (stop func(context.Context) error, err error) {
+func (db *DB) WatchSync(ctx context.Context, fn func(syncstatus.Status)) (stop func(context.Context) error, err error) {
 	var mu sync.Mutex
 	ready := false
 	var early []map[string]any
@@ -141,7 +61,7 @@ func (db *DB) WatchSync(ctx context.Context, fn func(SyncStatus)) (stop func(con
 			return
 		}
 		if st, ok := push["status"]; ok {
-			fn(syncStatusOf(st))
+			fn(syncstatus.Decode(st))
 		}
 	}
 	v, sub, err := db.subscribe(ctx, map[string]any{"db": db.handle, "sync": true}, handler)
@@ -149,7 +69,7 @@ func (db *DB) WatchSync(ctx context.Context, fn func(SyncStatus)) (stop func(con
 		return nil, err
 	}
 	mu.Lock()
-	fn(syncStatusOf(v.(map[string]any)["status"]))
+	fn(syncstatus.Decode(v.(map[string]any)["status"]))
 	ready = true
 	pending := early
 	early = nil

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/hearthdb/hearth/syncserver"
-	"github.com/hearthdb/hearth/syncserver/store"
-	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/syncworker/appschema"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 )
 
 // TestSyncThroughTheGoClient: two Go clients, each on its own engine,
@@ -20,8 +20,8 @@ func TestSyncThroughTheGoClient(t *testing.T) {
 	defer cancel()
 	migration := "CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT NOT NULL DEFAULT '')"
 	srv, err := syncserver.New(syncserver.Config{
-		Migrations: []store.Migration{{Version: 1, SQL: migration}},
-		Tables:     []schema.Table{{Name: "notes"}},
+		Migrations: []appschema.Migration{{Version: 1, SQL: migration}},
+		Tables:     []appschema.Table{{Name: "notes"}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +34,7 @@ func TestSyncThroughTheGoClient(t *testing.T) {
 	open := func(name string) (*Client, *DB) {
 		c := New(newEngineTransport())
 		db, err := c.Open(ctx, OpenOptions{Name: name, Storage: "memory",
-			Migrations: []Migration{{Version: 1, SQL: migration}},
+			Migrations: []appschema.Migration{{Version: 1, SQL: migration}},
 			Sync:       &SyncOptions{URL: url, Tables: []string{"notes"}}})
 		if err != nil {
 			t.Fatal(err)
@@ -51,8 +51,8 @@ func TestSyncThroughTheGoClient(t *testing.T) {
 	if _, err := b.Watch(ctx, "SELECT id, body FROM notes", nil, func(r Result) { seen <- r }); err != nil {
 		t.Fatal(err)
 	}
-	statuses := make(chan SyncStatus, 256)
-	stop, err := a.WatchSync(ctx, func(st SyncStatus) { statuses <- st })
+	statuses := make(chan syncstatus.Status, 256)
+	stop, err := a.WatchSync(ctx, func(st syncstatus.Status) { statuses <- st })
 	if err != nil {
 		t.Fatal(err)
 	}

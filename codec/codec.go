@@ -446,3 +446,25 @@ func (e *Encoder) EndCount(pos, n int) {
 
 // TagArray is the tag to pass to BeginCount for an array.
 const TagArray = tagArray
+
+// MapWriter writes a map whose entries it counts as they are written, so
+// that an encoder with optional entries keeps no count by hand.
+type MapWriter struct {
+	e      *Encoder
+	pos, n int
+}
+
+// BeginMap starts a counted map; write each entry as Key then a value,
+// and finish with End.
+func (e *Encoder) BeginMap() MapWriter {
+	return MapWriter{e: e, pos: e.BeginCount(tagMap)}
+}
+
+// Key writes an entry's key and counts the entry.
+func (m *MapWriter) Key(k string) {
+	m.n++
+	m.e.Key(k)
+}
+
+// End fills in the map's count.
+func (m *MapWriter) End() { m.e.EndCount(m.pos, m.n) }

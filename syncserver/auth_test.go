@@ -16,7 +16,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncserver/auth"
-	"github.com/hearthdb/hearth/syncworker/client"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/hearthdb/hearth/syncworker/wire"
 )
 
@@ -109,7 +109,7 @@ func TestBadTokensAreRefusedAndCounted(t *testing.T) {
 	e.start()
 	waitFor(t, "e to pause on its refused token", func() bool {
 		st := e.status()
-		return st.State == client.StatePausedAuth && st.LastError != nil && st.LastError.Code == wire.CodeUnauthorized
+		return st.State == syncstatus.StatePausedAuth && st.LastError != nil && st.LastError.Code == wire.CodeUnauthorized
 	})
 	if st := e.status(); strings.Contains(st.LastError.Message, "garbage") {
 		t.Fatalf("the token leaks into the status: %s", st.LastError.Message)
@@ -149,14 +149,14 @@ func TestTokenExpiryMidSessionPausesThenResumes(t *testing.T) {
 	d.synced(h)
 	waitFor(t, "the token to expire mid-session", func() bool {
 		st := d.status()
-		return st.State == client.StatePausedAuth && st.LastError != nil && st.LastError.Code == wire.CodeAuthExpired
+		return st.State == syncstatus.StatePausedAuth && st.LastError != nil && st.LastError.Code == wire.CodeAuthExpired
 	})
 	// Offline-style writes while paused stay in the journal.
 	for i := range 5 {
 		d.mustExec(`INSERT INTO tasks(id, title) VALUES (?, 'while paused')`, fmt.Sprintf("p%d", i))
 	}
 	waitFor(t, "the pending count", func() bool { return d.status().Pending == 5 })
-	if st := d.status(); st.State != client.StatePausedAuth || st.Connected {
+	if st := d.status(); st.State != syncstatus.StatePausedAuth || st.Connected {
 		t.Fatalf("want paused-auth, got %+v", st)
 	}
 	mu.Lock()

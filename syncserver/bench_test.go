@@ -11,10 +11,12 @@ import (
 	"github.com/hearthdb/hearth/internal/pgtest"
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/ncruces/go-sqlite3"
 )
 
@@ -32,7 +34,7 @@ func BenchmarkInitialSync5000(b *testing.B) {
 		d.start()
 		waitFor(b, "the initial sync", func() bool {
 			st := d.status()
-			return st.Cursor >= 0 && !st.InitialSync.Active && st.State == client.StateSyncing
+			return st.Cursor >= 0 && !st.InitialSync.Active && st.State == syncstatus.StateSyncing
 		})
 		if n := d.query(`SELECT count(*) FROM tasks`)[0][0]; n != int64(5000) {
 			b.Fatalf("%v rows", n)
@@ -143,7 +145,7 @@ func BenchmarkScopedSnapshot(b *testing.B) {
 			st := db.open(b)
 			defer st.Close()
 			ctx := context.Background()
-			if _, err := st.Open(ctx, store.Schema{Migrations: []store.Migration{scopedMigration}, Tables: scopedTables, Scopes: scopeRules}); err != nil {
+			if _, err := st.Open(ctx, store.Schema{Migrations: []appschema.Migration{scopedMigration}, Tables: scopedTables, Scopes: scopeRules}); err != nil {
 				b.Fatal(err)
 			}
 			ts := hlc.Make(time.Now().UnixMilli(), 0)

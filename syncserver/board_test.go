@@ -6,8 +6,8 @@ import (
 
 	board "github.com/hearthdb/hearth/examples/board/schema"
 	"github.com/hearthdb/hearth/syncserver"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/client"
-	"github.com/hearthdb/hearth/syncworker/schema"
 	"github.com/ncruces/go-sqlite3"
 )
 
@@ -60,7 +60,7 @@ func TestBoardDoubleBookingOnEveryStore(t *testing.T) {
 	})
 }
 
-func tableNames(ts []schema.Table) []string {
+func tableNames(ts []appschema.Table) []string {
 	names := make([]string, len(ts))
 	for i, t := range ts {
 		names[i] = t.Name

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hearthdb/hearth/syncserver"
-	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/wire"
@@ -56,7 +55,7 @@ func testCompactionKeepsOldCursorsWhole(t *testing.T, db *backend) {
 	}
 	// The compacted push keeps its verdict: a retry is not applied again.
 	retry := raw.push(wire.Pushed{Seq: 1, Change: rawFirst.Change})
-	if r := retry.Results[0]; r.State != store.Acknowledged || r.Pos != head {
+	if r := retry.Results[0]; r.State != wire.Acknowledged || r.Pos != head {
 		t.Fatalf("retry after compaction: %+v, want acknowledged at %d", r, head)
 	}
 	// Subscribing below the floor streams the state as log messages.

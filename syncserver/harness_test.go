@@ -15,19 +15,19 @@ import (
 
 	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/syncserver"
-	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/journal"
 	"github.com/hearthdb/hearth/syncworker/merge"
-	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/ncruces/go-sqlite3"
 	_ "github.com/ncruces/go-sqlite3/vfs/memdb"
 )
 
 // The app the tests sync: the same migrations on clients and server.
 var (
-	migrationV1 = store.Migration{Version: 1, SQL: `CREATE TABLE tasks(
+	migrationV1 = appschema.Migration{Version: 1, SQL: `CREATE TABLE tasks(
 		id TEXT PRIMARY KEY,
 		title TEXT NOT NULL DEFAULT '',
 		done INTEGER NOT NULL DEFAULT 0,
@@ -36,8 +36,8 @@ var (
 		note BLOB,
 		legacy TEXT)`}
 	// v2 drops legacy and adds priority.
-	migrationV2 = store.Migration{Version: 2, SQL: `ALTER TABLE tasks DROP COLUMN legacy; ALTER TABLE tasks ADD COLUMN priority INTEGER`}
-	appTables   = []schema.Table{{Name: "tasks"}}
+	migrationV2 = appschema.Migration{Version: 2, SQL: `ALTER TABLE tasks DROP COLUMN legacy; ALTER TABLE tasks ADD COLUMN priority INTEGER`}
+	appTables   = []appschema.Table{{Name: "tasks"}}
 )
 
 // harness is a sync server on a real loopback socket. The HTTP server
@@ -58,7 +58,7 @@ type harness struct {
 func newHarness(t testing.TB, cfg syncserver.Config) *harness {
 	t.Helper()
 	if cfg.Migrations == nil {
-		cfg.Migrations = []store.Migration{migrationV1}
+		cfg.Migrations = []appschema.Migration{migrationV1}
 	}
 	if cfg.Tables == nil {
 		cfg.Tables = appTables
@@ -193,14 +193,14 @@ func fastConfig(url string) client.Config {
 
 // newDevice opens a replica at the given schema versions and starts its
 // client with cfg (URL and timings from fastConfig when zero).
-func newDevice(t testing.TB, name string, h *harness, migrations []store.Migration, cfg client.Config) *device {
+func newDevice(t testing.TB, name string, h *harness, migrations []appschema.Migration, cfg client.Config) *device {
 	t.Helper()
 	conn, err := sqlite3.Open(fmt.Sprintf("file:/device-%s-%d?vfs=memdb", name, dbSeq.Add(1)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if migrations == nil {
-		migrations = []store.Migration{migrationV1}
+		migrations = []appschema.Migration{migrationV1}
 	}
 	for _, m := range migrations {
 		if err := conn.Exec(m.SQL + fmt.Sprintf("; PRAGMA user_version = %d", m.Version)); err != nil {
@@ -423,11 +423,11 @@ func (d *device) synced(h *harness) {
 		var depth int64
 		d.with(func(conn *sqlite3.Conn) (err error) { depth, err = journal.Depth(conn); return err })
 		st := d.client.Status()
-		return depth == 0 && st.Connected && st.Pending == 0 && st.Cursor >= 0 && st.Cursor >= st.Head && st.State == client.StateSyncing
+		return depth == 0 && st.Connected && st.Pending == 0 && st.Cursor >= 0 && st.Cursor >= st.Head && st.State == syncstatus.StateSyncing
 	})
 }
 
-func (d *device) status() client.Status { return d.client.Status() }
+func (d *device) status() syncstatus.Status { return d.client.Status() }
 
 // randomEdits makes steps random inserts, updates, deletes and network
 // drops on random devices: the convergence tests' workload.

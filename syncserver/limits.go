@@ -54,7 +54,7 @@ func (c *session) pushed(n int, headBefore int64, res store.PushResult, started 
 	c.changes += int64(n)
 	first := res.Head + 1
 	for _, o := range res.Outcomes {
-		if o.State == store.Refused {
+		if o.State == wire.Refused {
 			m.countError(errChange, o.Code)
 		}
 		if o.Pos > headBefore && o.Pos < first {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncworker/client"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/hearthdb/hearth/syncworker/wire"
 )
 
@@ -87,7 +88,7 @@ func TestClientWaitsOutRateLimits(t *testing.T) {
 	h := fileServer(t, syncserver.Config{MaxPushBatch: 10, PushRate: 100, PushBurst: 10})
 	var mu sync.Mutex
 	limited := 0
-	d := newDevice(t, "d", h, nil, client.Config{PushBatch: 10, OnStatus: func(st client.Status) {
+	d := newDevice(t, "d", h, nil, client.Config{PushBatch: 10, OnStatus: func(st syncstatus.Status) {
 		mu.Lock()
 		defer mu.Unlock()
 		if st.LastError != nil && st.LastError.Code == wire.CodeRateLimited {
@@ -117,7 +118,7 @@ func TestClientWaitsOutRateLimits(t *testing.T) {
 	if limited == 0 {
 		t.Fatal("the status never showed RATE_LIMITED")
 	}
-	if st := d.status(); st.Retries[client.ClassServer] == 0 {
+	if st := d.status(); st.Retries[syncstatus.ClassServer] == 0 {
 		t.Fatalf("rate limits should count as server retries: %+v", st.Retries)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/journal"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/ncruces/go-sqlite3"
 )
 
@@ -197,10 +198,12 @@ func TestResumeOnAnInstanceBehindTheCursor(t *testing.T) {
 	h2 := db.server(t, syncserver.Config{Store: storeOnly{db.open(t)}})
 	var target atomic.Pointer[string]
 	target.Store(&h1.url)
+	// d is assigned before it starts: its first dial reads d.
 	var d *device
 	d = newDevice(t, "d", h1, nil, client.Config{Dial: func(ctx context.Context, _ string) (client.Transport, error) {
 		return d.net.dial(ctx, *target.Load())
-	}}).start()
+	}})
+	d.start()
 	for i := range 5 {
 		d.mustExec(`INSERT INTO tasks(id, title) VALUES (?, 'x')`, fmt.Sprint("t", i))
 	}
@@ -213,7 +216,7 @@ func TestResumeOnAnInstanceBehindTheCursor(t *testing.T) {
 	d.mustExec(`INSERT INTO tasks(id, title) VALUES ('on-h2', 'x')`)
 	d.synced(h2)
 	waitFor(t, "the cursor at 6", func() bool { return d.status().Cursor == 6 })
-	if st := d.status(); st.LastError != nil && st.LastError.Class != client.ClassOffline {
+	if st := d.status(); st.LastError != nil && st.LastError.Class != syncstatus.ClassOffline {
 		t.Fatalf("on the second instance: %+v", st.LastError)
 	}
 }

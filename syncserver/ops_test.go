@@ -21,10 +21,12 @@ import (
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncserver/sqlitestore"
 	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/journal"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/hearthdb/hearth/syncworker/wire"
 	"github.com/ncruces/go-sqlite3"
 )
@@ -145,7 +147,7 @@ func TestHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := &failingStore{Store: inner}
-	srv, err := syncserver.New(syncserver.Config{Store: st, Migrations: []store.Migration{migrationV1}, Tables: appTables})
+	srv, err := syncserver.New(syncserver.Config{Store: st, Migrations: []appschema.Migration{migrationV1}, Tables: appTables})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +287,7 @@ func TestShutdownDrains(t *testing.T) {
 	h := newHarness(t, syncserver.Config{Store: gate, Path: path})
 	var mu sync.Mutex
 	codes := map[string]bool{}
-	d := newDevice(t, "d", h, nil, client.Config{PushBatch: 10, OnStatus: func(st client.Status) {
+	d := newDevice(t, "d", h, nil, client.Config{PushBatch: 10, OnStatus: func(st syncstatus.Status) {
 		if st.LastError != nil {
 			mu.Lock()
 			if !codes[st.LastError.Code] {

@@ -12,6 +12,7 @@ import (
 	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/journal"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/ncruces/go-sqlite3"
 )
 
@@ -81,7 +82,7 @@ func testServerRestartMidPushLosesAndDuplicatesNothing(t *testing.T, db *backend
 				t.Fatal("device and server differ")
 			}
 			st := d.status()
-			if st.Retries[client.ClassServer] == 0 {
+			if st.Retries[syncstatus.ClassServer] == 0 {
 				t.Fatalf("the crash should count as a server failure: %+v", st.Retries)
 			}
 		})

@@ -6,9 +6,10 @@ import (
 	"testing"
 
 	"github.com/hearthdb/hearth/syncserver"
-	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/journal"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/ncruces/go-sqlite3"
 )
 
@@ -18,7 +19,7 @@ type stateLog struct {
 	states map[string]bool
 }
 
-func (l *stateLog) record(st client.Status) {
+func (l *stateLog) record(st syncstatus.Status) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.states == nil {
@@ -41,15 +42,15 @@ func TestSchemaMismatchClientAhead(t *testing.T) { forEachStore(t, testSchemaMis
 func testSchemaMismatchClientAhead(t *testing.T, db *backend) {
 	h := db.server(t, syncserver.Config{})
 	var states stateLog
-	d := newDevice(t, "d", h, []store.Migration{migrationV1, migrationV2}, client.Config{OnStatus: states.record}).start()
+	d := newDevice(t, "d", h, []appschema.Migration{migrationV1, migrationV2}, client.Config{OnStatus: states.record}).start()
 	d.mustExec(`INSERT INTO tasks(id, title, priority) VALUES ('t1', 'new app', 3)`)
-	waitFor(t, "the pause", func() bool { return states.saw(client.StatePausedSchema) })
+	waitFor(t, "the pause", func() bool { return states.saw(syncstatus.StatePausedSchema) })
 	waitFor(t, "1 pending change", func() bool { return d.status().Pending == 1 })
 	st := d.status()
 	if st.LastError == nil || st.LastError.Code != "SCHEMA_MISMATCH" || st.ServerMax != 1 {
 		t.Fatalf("paused status: %+v %+v", st, st.LastError)
 	}
-	h.restart(syncserver.Config{Migrations: []store.Migration{migrationV1, migrationV2}})
+	h.restart(syncserver.Config{Migrations: []appschema.Migration{migrationV1, migrationV2}})
 	d.synced(h)
 	if got := h.serverQuery(`SELECT priority FROM tasks WHERE id = 't1'`); len(got) != 1 || got[0][0] != int64(3) {
 		t.Fatalf("server row: %v", got)
@@ -63,13 +64,13 @@ func testSchemaMismatchClientAhead(t *testing.T, db *backend) {
 func TestSchemaMismatchClientBehind(t *testing.T) { forEachStore(t, testSchemaMismatchClientBehind) }
 
 func testSchemaMismatchClientBehind(t *testing.T, db *backend) {
-	h := db.server(t, syncserver.Config{Migrations: []store.Migration{migrationV1, migrationV2}, MinSchemaVersion: 2})
+	h := db.server(t, syncserver.Config{Migrations: []appschema.Migration{migrationV1, migrationV2}, MinSchemaVersion: 2})
 	var states stateLog
 	d := newDevice(t, "d", h, nil, client.Config{OnStatus: states.record}).start()
 	d.mustExec(`INSERT INTO tasks(id, title) VALUES ('t1', 'written on v1')`)
 	d.mustExec(`UPDATE tasks SET legacy = 'old data' WHERE id = 't1'`)
 	d.mustExec(`UPDATE tasks SET done = 1 WHERE id = 't1'`)
-	waitFor(t, "the pause", func() bool { return states.saw(client.StatePausedSchema) })
+	waitFor(t, "the pause", func() bool { return states.saw(syncstatus.StatePausedSchema) })
 	waitFor(t, "3 pending changes", func() bool { return d.status().Pending == 3 })
 	if st := d.status(); st.ServerMin != 2 {
 		t.Fatalf("paused status: %+v", st)

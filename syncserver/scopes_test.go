@@ -13,20 +13,20 @@ import (
 
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/hlc"
-	"github.com/hearthdb/hearth/syncworker/schema"
 	"github.com/hearthdb/hearth/syncworker/wire"
 )
 
 // The scoped app: tasks belong to a workspace, a workspace row's scope
 // is its own id, notes have no scope rule.
 var (
-	scopedMigration = store.Migration{Version: 1, SQL: `
+	scopedMigration = appschema.Migration{Version: 1, SQL: `
 CREATE TABLE workspaces(id TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '');
 CREATE TABLE tasks(id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL DEFAULT '', title TEXT NOT NULL DEFAULT '');
 CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT NOT NULL DEFAULT '')`}
-	scopedTables = []schema.Table{{Name: "workspaces"}, {Name: "tasks"}, {Name: "notes"}}
+	scopedTables = []appschema.Table{{Name: "workspaces"}, {Name: "tasks"}, {Name: "notes"}}
 	scopeRules   = map[string]string{"workspaces": "id", "tasks": "workspace_id"}
 )
 
@@ -35,7 +35,7 @@ CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT NOT NULL DEFAULT '')`}
 func scopedServer(t *testing.T, db *backend, invariants ...syncserver.Invariant) *harness {
 	return db.server(t, syncserver.Config{
 		Invariants: invariants,
-		Migrations: []store.Migration{scopedMigration}, Tables: scopedTables, Scopes: scopeRules,
+		Migrations: []appschema.Migration{scopedMigration}, Tables: scopedTables, Scopes: scopeRules,
 		// The test identities' scopes are trusted: "*" is the admin.
 		Grants: func(id syncserver.Identity) (read, write []string) { return id.Scopes, id.Scopes },
 		Identify: func(r *http.Request) (syncserver.Identity, error) {
@@ -150,7 +150,7 @@ func testScopedPullNeverLeaks(t *testing.T, db *backend) {
 	all := []string{"w1", "w2", "w3", "w4"}
 	mine := []string{"w1", "w2"}
 	admin := rawSession(t, asUser(h, "admin", "*"), "admin", nil)
-	live := newDevice(t, "live", h, []store.Migration{scopedMigration}, fastConfig(asUser(h, "ann", mine...))).start()
+	live := newDevice(t, "live", h, []appschema.Migration{scopedMigration}, fastConfig(asUser(h, "ann", mine...))).start()
 	liveRaw := rawSession(t, asUser(h, "ann", mine...), "ann-raw", nil)
 	liveRaw.r.send(wire.Subscribe{After: 0}, 1)
 
@@ -197,7 +197,7 @@ func testScopedPullNeverLeaks(t *testing.T, db *backend) {
 		}
 		ack := admin.push(batch...)
 		for _, res := range ack.Results {
-			if res.State != store.Acknowledged {
+			if res.State != wire.Acknowledged {
 				t.Fatalf("admin push refused: %+v", res)
 			}
 		}
@@ -261,7 +261,7 @@ func testScopedPullNeverLeaks(t *testing.T, db *backend) {
 
 	// Replicas: the live device and one that starts now hold exactly the
 	// rows of w1 and w2 (moved-out rows evicted, moved-in rows whole).
-	late := newDevice(t, "late", h, []store.Migration{scopedMigration}, fastConfig(asUser(h, "ann", mine...))).start()
+	late := newDevice(t, "late", h, []appschema.Migration{scopedMigration}, fastConfig(asUser(h, "ann", mine...))).start()
 	var want []string
 	for id, ws := range where {
 		if slices.Contains(mine, ws) {
@@ -322,7 +322,7 @@ func testScopedPushRefusesForgedChanges(t *testing.T, db *backend) {
 		if res.State != wantState[i] {
 			t.Fatalf("change %d: %s %s %s, want %s", i+1, res.State, res.Code, res.Detail, wantState[i])
 		}
-		if res.State == store.Refused && res.Code != store.CodeForbidden {
+		if res.State == wire.Refused && res.Code != store.CodeForbidden {
 			t.Fatalf("change %d: code %s, want FORBIDDEN", i+1, res.Code)
 		}
 		for _, ch := range res.Row {
@@ -348,7 +348,7 @@ func testScopedPushRefusesForgedChanges(t *testing.T, db *backend) {
 	}
 
 	// A device's forged move syncs back: its row returns to w1.
-	d := newDevice(t, "ann-device", h, []store.Migration{scopedMigration}, fastConfig(asUser(h, "ann", "w1"))).start()
+	d := newDevice(t, "ann-device", h, []appschema.Migration{scopedMigration}, fastConfig(asUser(h, "ann", "w1"))).start()
 	d.synced(h)
 	d.mustExec(`UPDATE tasks SET workspace_id = 'w2' WHERE id = 'mine'`)
 	d.client.Notify()
@@ -424,7 +424,7 @@ func testScopeSubscriptions(t *testing.T, db *backend) {
 	}
 
 	// Without scopes in hello a client syncs every granted scope.
-	bob := newDevice(t, "bob", h, []store.Migration{scopedMigration}, fastConfig(asUser(h, "bob", "w3", "w4"))).start()
+	bob := newDevice(t, "bob", h, []appschema.Migration{scopedMigration}, fastConfig(asUser(h, "bob", "w3", "w4"))).start()
 	waitFor(t, "bob to hold w3 and w4", func() bool {
 		return dumpRows(bob.query(`SELECT DISTINCT workspace_id FROM tasks ORDER BY 1`)) == dumpRows([][]any{{"w3"}, {"w4"}}) &&
 			len(bob.query(`SELECT 1 FROM tasks`)) == 8
@@ -454,7 +454,7 @@ func testScopesBackfillExistingRows(t *testing.T, db *backend) {
 	admin.r.ws.CloseNow()
 	cfg.Scopes = scopeRules
 	h.restart(cfg)
-	d := newDevice(t, "ann", h, []store.Migration{scopedMigration}, fastConfig(asUser(h, "ann", "w1"))).start()
+	d := newDevice(t, "ann", h, []appschema.Migration{scopedMigration}, fastConfig(asUser(h, "ann", "w1"))).start()
 	defer func() {
 		t.Logf("ann: %s / %s / %+v", dumpRows(d.query(`SELECT id, workspace_id FROM tasks`)), dumpRows(d.query(`SELECT id FROM workspaces`)), d.status())
 	}()
@@ -467,7 +467,7 @@ func testScopesBackfillExistingRows(t *testing.T, db *backend) {
 		ann.change("tasks", "a", change.Update, map[string]any{"title": "mine now"}),
 		ann.change("tasks", "b", change.Update, map[string]any{"title": "not mine"}),
 	)
-	if ack.Results[0].State != store.Acknowledged || ack.Results[1].Code != store.CodeForbidden {
+	if ack.Results[0].State != wire.Acknowledged || ack.Results[1].Code != store.CodeForbidden {
 		t.Fatalf("after backfill: %+v", ack.Results)
 	}
 }
@@ -476,7 +476,7 @@ func testScopesBackfillExistingRows(t *testing.T, db *backend) {
 // "*" is a scope name like any, not every scope.
 func TestCredentialWildcardIsLiteral(t *testing.T) {
 	h := newHarness(t, syncserver.Config{
-		Migrations: []store.Migration{scopedMigration}, Tables: scopedTables, Scopes: scopeRules,
+		Migrations: []appschema.Migration{scopedMigration}, Tables: scopedTables, Scopes: scopeRules,
 		Identify: func(r *http.Request) (syncserver.Identity, error) {
 			return syncserver.Identity{Principal: "eve", Scopes: []string{"*"}}, nil
 		},
@@ -505,7 +505,7 @@ func testClientAddScopes(t *testing.T, db *backend) {
 	admin.push(batch...)
 	cfg := fastConfig(asUser(h, "ann", "w1", "w2", "w3"))
 	cfg.Scopes = []string{"w1"}
-	d := newDevice(t, "ann", h, []store.Migration{scopedMigration}, cfg).start()
+	d := newDevice(t, "ann", h, []appschema.Migration{scopedMigration}, cfg).start()
 	spaces := func() string {
 		return dumpRows(d.query(`SELECT workspace_id, count(*) FROM tasks GROUP BY 1 ORDER BY 1`))
 	}
@@ -541,7 +541,7 @@ func testViolationsFollowTheirRowsScope(t *testing.T, db *backend) {
 		return "", nil
 	}
 	h := scopedServer(t, db, noBad)
-	w1 := newDevice(t, "w1", h, []store.Migration{scopedMigration}, fastConfig(asUser(h, "ann", "w1"))).start()
+	w1 := newDevice(t, "w1", h, []appschema.Migration{scopedMigration}, fastConfig(asUser(h, "ann", "w1"))).start()
 	admin := rawSession(t, asUser(h, "admin", "*"), "admin", nil)
 	ack := admin.push(
 		admin.change("tasks", "secret", change.Insert, map[string]any{"workspace_id": "w2", "title": "bad secret of w2"}),
@@ -549,11 +549,11 @@ func testViolationsFollowTheirRowsScope(t *testing.T, db *backend) {
 		admin.change("notes", "n", change.Insert, map[string]any{"body": "bad note"}),
 	)
 	for _, r := range ack.Results {
-		if r.State != store.Flagged {
+		if r.State != wire.Flagged {
 			t.Fatalf("want flagged: %+v", r)
 		}
 	}
-	w2 := newDevice(t, "w2", h, []store.Migration{scopedMigration}, fastConfig(asUser(h, "bob", "w2"))).start()
+	w2 := newDevice(t, "w2", h, []appschema.Migration{scopedMigration}, fastConfig(asUser(h, "bob", "w2"))).start()
 	for _, c := range []struct {
 		d    *device
 		want string

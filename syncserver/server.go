@@ -21,8 +21,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/hearthdb/hearth/syncserver/sqlitestore"
 	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/hlc"
-	"github.com/hearthdb/hearth/syncworker/schema"
 	"github.com/hearthdb/hearth/syncworker/wire"
 )
 
@@ -35,9 +35,9 @@ type Config struct {
 	// the data in memory (tests, demos). Ignored when Store is set.
 	Path string
 	// Migrations are the app's schema steps, the same the clients run.
-	Migrations []store.Migration
+	Migrations []appschema.Migration
 	// Tables are the synced tables.
-	Tables []schema.Table
+	Tables []appschema.Table
 	// MinSchemaVersion is the oldest client schema version accepted
 	// (default: the first migration's). Clients newer than the newest
 	// migration are refused too: they may send columns this server

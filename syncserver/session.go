@@ -342,13 +342,11 @@ func (c *session) push(m wire.Push) bool {
 		return c.fail(m.ID, wire.CodeInternal, "the server could not store the push; retry later")
 	}
 	s.head.advance(res.Head)
-	ack := wire.Ack{Re: m.ID, Results: make([]wire.Result, len(res.Outcomes))}
-	for i, o := range res.Outcomes {
-		row := o.Row
-		if o.State == store.Refused {
-			row = c.access.rollbackRow(p.Changes[i].Table, p.Changes[i].Key, row)
+	ack := wire.Ack{Re: m.ID, Results: res.Outcomes}
+	for i, o := range ack.Results {
+		if o.State == wire.Refused {
+			ack.Results[i].Row = c.access.rollbackRow(p.Changes[i].Table, p.Changes[i].Key, o.Row)
 		}
-		ack.Results[i] = wire.Result{Seq: o.Seq, State: o.State, Pos: o.Pos, Code: o.Code, Detail: o.Detail, Row: row}
 	}
 	return c.send(ack) == nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/merge"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/ncruces/go-sqlite3"
 )
 
@@ -80,11 +81,11 @@ func testInitialSyncIsResumable(t *testing.T, db *backend) {
 	flaky.mu.Unlock()
 
 	var mu sync.Mutex
-	var progress []client.Progress
-	fresh := newDevice(t, "fresh", h, nil, client.Config{SnapshotChunk: 500, OnStatus: func(st client.Status) {
+	var progress []syncstatus.Progress
+	fresh := newDevice(t, "fresh", h, nil, client.Config{SnapshotChunk: 500, OnStatus: func(st syncstatus.Status) {
 		mu.Lock()
 		defer mu.Unlock()
-		if n := len(progress); st.InitialSync != (client.Progress{}) && (n == 0 || progress[n-1] != st.InitialSync) {
+		if n := len(progress); st.InitialSync != (syncstatus.Progress{}) && (n == 0 || progress[n-1] != st.InitialSync) {
 			progress = append(progress, st.InitialSync)
 		}
 	}}).start()
@@ -122,7 +123,7 @@ func testInitialSyncIsResumable(t *testing.T, db *backend) {
 			t.Fatalf("progress went backwards: %+v", progress)
 		}
 	}
-	if st := fresh.status(); st.Retries[client.ClassServer] != 1 {
+	if st := fresh.status(); st.Retries[syncstatus.ClassServer] != 1 {
 		t.Fatalf("one server failure expected: %+v", st.Retries)
 	}
 }

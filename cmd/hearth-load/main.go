@@ -42,18 +42,17 @@ import (
 	"github.com/hearthdb/hearth/internal/pgtest"
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncserver/pgstore"
-	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/hlc"
-	"github.com/hearthdb/hearth/syncworker/schema"
 	"github.com/hearthdb/hearth/syncworker/wire"
 )
 
 // The load's app: one table, each change a new row stamped with the time
 // it was pushed.
 var (
-	migrations = []store.Migration{{Version: 1, SQL: `CREATE TABLE items(id TEXT PRIMARY KEY, body TEXT, sent INTEGER)`}}
-	tables     = []schema.Table{{Name: "items"}}
+	migrations = []appschema.Migration{{Version: 1, SQL: `CREATE TABLE items(id TEXT PRIMARY KEY, body TEXT, sent INTEGER)`}}
+	tables     = []appschema.Table{{Name: "items"}}
 )
 
 const schemaVersion = 1

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hearthdb/hearth/client"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 )
 
 func TestColumnsOfSortsFiltersAndKeepsUnknownStatuses(t *testing.T) {
@@ -120,12 +121,12 @@ func TestRebaseKeepsLocalEditsOverOlderResults(t *testing.T) {
 }
 
 func TestSyncStatusOfDropsTheRedundantOfflineError(t *testing.T) {
-	offline := client.SyncStatus{Online: false, LastError: &client.SyncError{Class: "offline", Message: "the device is offline"}}
-	if s := syncStatusOf(offline); s.LastError != "" || !s.Enabled {
+	offline := syncstatus.Status{Online: false, LastError: &syncstatus.ErrorInfo{Class: "offline", Message: "the device is offline"}}
+	if s := syncStatusOf(offline); s.ErrorText != "" || !s.Enabled {
 		t.Fatalf("offline: %+v", s)
 	}
-	failing := client.SyncStatus{Online: true, LastError: &client.SyncError{Class: "server", Message: "503 from /sync"}}
-	if s := syncStatusOf(failing); s.LastError != "server: 503 from /sync" {
-		t.Fatalf("server error shown as %q", s.LastError)
+	failing := syncstatus.Status{Online: true, LastError: &syncstatus.ErrorInfo{Class: "server", Message: "503 from /sync"}}
+	if s := syncStatusOf(failing); s.ErrorText != "server: 503 from /sync" {
+		t.Fatalf("server error shown as %q", s.ErrorText)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hearthdb/hearth/client"
 	"github.com/hearthdb/hearth/examples/board/model"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/vugu/vugu"
 )
 
@@ -141,11 +142,7 @@ type StartOptions struct {
 func (c *Root) Start(ctx context.Context, hc *client.Client, opts StartOptions) {
 	c.writes = make(chan func(context.Context) error, 64)
 	go c.runWrites(ctx)
-	migs := make([]client.Migration, len(model.Migrations))
-	for i, m := range model.Migrations {
-		migs[i] = client.Migration{Version: m.Version, SQL: m.SQL}
-	}
-	open := client.OpenOptions{Name: "board", Migrations: migs}
+	open := client.OpenOptions{Name: "board", Migrations: model.Migrations}
 	var expiresAt int64
 	c.localOnly.Store(opts.SyncURL == "")
 	if opts.SyncURL != "" {
@@ -159,7 +156,7 @@ func (c *Root) Start(ctx context.Context, hc *client.Client, opts StartOptions) 
 	}
 	// The sync layer creates the same table; until it runs, an empty one
 	// lets the violations query run everywhere.
-	if _, err := db.Exec(ctx, model.ViolationsDDL); err != nil {
+	if _, err := db.Exec(ctx, appschema.ViolationsDDL); err != nil {
 		c.post(func() { c.Status = "Could not prepare the board's database: " + err.Error() })
 		return
 	}
@@ -627,7 +624,7 @@ func (c *Root) syncStatusJS(ctx context.Context) map[string]any {
 		if err != nil {
 			return unsyncedStatusJS("error: "+err.Error(), navigatorOnline())
 		}
-		return syncStatusJS(st)
+		return st.Page()
 	case c.localOnly.Load():
 		return unsyncedStatusJS("local only", navigatorOnline())
 	default:

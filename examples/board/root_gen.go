@@ -3,15 +3,17 @@
 
 package main
 
-import "fmt"
-import "reflect"
-import "github.com/vugu/vjson"
-import "github.com/vugu/vugu"
-import js "github.com/vugu/vugu/js"
-import "log"
-
 import (
+	"fmt"
+	"reflect"
+
+	"github.com/vugu/vjson"
+	"github.com/vugu/vugu"
+
+	"log"
 	"time"
+
+	js "github.com/vugu/vugu/js"
 )
 
 func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
@@ -79,10 +81,10 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 			}
 			vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n    "}
 			vgparent.AppendChild(vgn)
-			if c.Sync.LastError != "" {
+			if c.Sync.ErrorText != "" {
 				vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "span", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "pill warn"}, vugu.VGAttribute{Namespace: "", Key: "id", Val: "sync-error"}}}
 				vgparent.AppendChild(vgn)
-				vgn.SetInnerHTML(c.Sync.LastError)
+				vgn.SetInnerHTML(c.Sync.ErrorText)
 			}
 			vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n    "}
 			vgparent.AppendChild(vgn)

@@ -4,32 +4,19 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 )
 
-// SyncStatus is what the sync bar shows. It mirrors the worker's sync
-// status map (the planned client.SyncStatus), so plugging the real sync
-// API is a field-by-field copy in one adapter.
+// SyncStatus is what the sync bar shows: the worker's sync status, as
+// the Go client (client.DB.WatchSync) delivers it, and what the board
+// adds to it.
 type SyncStatus struct {
+	syncstatus.Status
 	// Enabled is false while the board runs local-only (no sync server).
-	Enabled      bool
-	State        string
-	Connected    bool
-	Online       bool
-	LastSyncedAt int64 // unix ms, 0 = never
-	Pending      int64
-	Retries      map[string]int64
-	LastError    string
-	InitialSync  InitialSync
-	Flagged      int64
-	Refused      int64
-	Quarantined  int64
-	Divergences  int64
-}
-
-// InitialSync is the progress of the first download.
-type InitialSync struct {
-	Active      bool
-	Rows, Total int64
+	Enabled bool
+	// ErrorText is the last failure as the bar shows it ("" for none).
+	ErrorText string
 }
 
 // SyncSource reports sync status changes to the board.
@@ -45,7 +32,7 @@ type localOnly struct{}
 
 func (localOnly) Watch(ctx context.Context, fn func(SyncStatus)) (func(), error) {
 	return watchOnline(func(online bool) {
-		fn(SyncStatus{State: "local only", Online: online})
+		fn(SyncStatus{Status: syncstatus.Status{State: "local only", Online: online}})
 	}), nil
 }
 
@@ -60,10 +47,10 @@ func (s SyncStatus) retriesTotal() int64 {
 
 // lastSynced says when the last sync finished, relative to now.
 func (s SyncStatus) lastSynced(now time.Time) string {
-	if s.LastSyncedAt == 0 {
+	if s.LastSyncedAt.IsZero() {
 		return "never"
 	}
-	d := now.Sub(time.UnixMilli(s.LastSyncedAt))
+	d := now.Sub(s.LastSyncedAt)
 	switch {
 	case d < 10*time.Second:
 		return "just now"
@@ -72,7 +59,7 @@ func (s SyncStatus) lastSynced(now time.Time) string {
 	case d < time.Hour:
 		return fmt.Sprintf("%dm ago", int(d.Minutes()))
 	default:
-		return time.UnixMilli(s.LastSyncedAt).Format("Jan 2 15:04")
+		return s.LastSyncedAt.Format("Jan 2 15:04")
 	}
 }
 
@@ -89,7 +76,7 @@ func onlineLabel(s SyncStatus) string {
 	}
 }
 
-func initialSyncLabel(p InitialSync) string {
+func initialSyncLabel(p syncstatus.Progress) string {
 	if p.Total > 0 {
 		return fmt.Sprintf("first sync %d/%d rows (%d%%)", p.Rows, p.Total, p.Rows*100/p.Total)
 	}

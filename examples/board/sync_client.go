@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hearthdb/hearth/client"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 )
 
 // clientSync is the sync bar's source when the board syncs: the worker's
@@ -18,7 +19,7 @@ type clientSync struct {
 
 func (s clientSync) Watch(ctx context.Context, fn func(SyncStatus)) (func(), error) {
 	stopOnline := watchOnline(func(online bool) { s.hc.SetOnline(ctx, online) })
-	stop, err := s.db.WatchSync(ctx, func(st client.SyncStatus) { fn(syncStatusOf(st)) })
+	stop, err := s.db.WatchSync(ctx, func(st syncstatus.Status) { fn(syncStatusOf(st)) })
 	if err != nil {
 		stopOnline()
 		return nil, err
@@ -26,27 +27,14 @@ func (s clientSync) Watch(ctx context.Context, fn func(SyncStatus)) (func(), err
 	return func() { stopOnline(); stop(ctx) }, nil
 }
 
-func syncStatusOf(st client.SyncStatus) SyncStatus {
-	out := SyncStatus{
-		Enabled:      true,
-		State:        st.State,
-		Connected:    st.Connected,
-		Online:       st.Online,
-		LastSyncedAt: st.LastSyncedAt,
-		Pending:      st.Pending,
-		Retries:      st.Retries,
-		InitialSync:  InitialSync{Active: st.InitialSync.Active, Rows: st.InitialSync.Rows, Total: st.InitialSync.Total},
-		Flagged:      st.Flagged,
-		Refused:      st.Refused,
-		Quarantined:  st.Quarantined,
-		Divergences:  st.Divergences,
-	}
+func syncStatusOf(st syncstatus.Status) SyncStatus {
+	out := SyncStatus{Status: st, Enabled: true}
 	// Being offline is said by the online pill; other failures show
 	// their class unless the message already starts with it.
-	if e := st.LastError; e != nil && e.Message != "" && !(e.Class == "offline" && !st.Online) {
-		out.LastError = e.Message
-		if !strings.HasPrefix(e.Message, e.Class) {
-			out.LastError = e.Class + ": " + e.Message
+	if e := st.LastError; e != nil && e.Message != "" && !(e.Class == syncstatus.ClassOffline && !st.Online) {
+		out.ErrorText = e.Message
+		if !strings.HasPrefix(e.Message, string(e.Class)) {
+			out.ErrorText = string(e.Class) + ": " + e.Message
 		}
 	}
 	return out
@@ -62,38 +50,12 @@ func syncURL(protocol, host string) string {
 	return scheme + "//" + host + "/sync"
 }
 
-// syncStatusJS is the status in the shape hearth.js's db.syncStatus()
-// resolves to, for globalThis.hearthSyncStatus: the conformance kit's
-// helpers read it the same way from either client.
-func syncStatusJS(st client.SyncStatus) map[string]any {
-	retries := map[string]any{}
-	for k, v := range st.Retries {
-		retries[k] = v
-	}
-	var lastError any
-	if e := st.LastError; e != nil {
-		lastError = map[string]any{"class": e.Class, "code": e.Code, "message": e.Message, "at": e.At}
-	}
-	diverged := make([]any, len(st.DivergedTables))
-	for i, t := range st.DivergedTables {
-		diverged[i] = t
-	}
-	return map[string]any{
-		"state": st.State, "connected": st.Connected, "online": st.Online,
-		"lastSyncedAt": st.LastSyncedAt, "pending": st.Pending,
-		"cursor": st.Cursor, "head": st.Head,
-		"retries": retries, "lastError": lastError, "nextAttemptAt": st.NextAttemptAt,
-		"initialSync": map[string]any{"active": st.InitialSync.Active, "rows": st.InitialSync.Rows, "total": st.InitialSync.Total},
-		"checksums":   st.Checksums, "divergences": st.Divergences, "divergedTables": diverged,
-		"reconcileLatencyMs": st.ReconcileLatencyMs,
-		"flagged":            st.Flagged, "refused": st.Refused, "quarantined": st.Quarantined,
-		"schema": map[string]any{"local": st.Schema.Local, "serverMin": st.Schema.ServerMin, "serverMax": st.Schema.ServerMax},
-	}
-}
-
 // unsyncedStatusJS is hearthSyncStatus before the database is open (state
 // "opening") or on a local-only board ("local only"): never synced, so
-// the kit's waitForSynced keeps waiting rather than passing.
+// the kit's waitForSynced keeps waiting rather than passing. A synced
+// board answers with the worker's status as hearth.js's db.syncStatus()
+// resolves to it (syncstatus.Status.Page), so the conformance kit's
+// helpers read either client the same way.
 func unsyncedStatusJS(state string, online bool) map[string]any {
-	return syncStatusJS(client.SyncStatus{State: state, Online: online})
+	return syncstatus.Status{State: state, Online: online}.Page()
 }

@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
-	"strings"
-	"unicode"
 
 	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/syncworker/change"
@@ -22,11 +19,9 @@ import (
 // this file keeps its metadata (_hearth_rows, _hearth_fields, the same
 // layout as merge.MetaDDL) and carries its effects out on PostgreSQL.
 
-// checkChange is the strict server validation of merge.Applier.Check.
-// Check reads only the table descriptions, never the connection, so an
-// applier without one runs it.
+// checkChange is the strict server validation of merge.Check.
 func checkChange(info *schema.Info, c *change.Change) *merge.Refusal {
-	err := merge.NewApplier(nil, []*schema.Info{info}, true).Check(c)
+	err := merge.Check(info, c)
 	if err == nil {
 		return nil
 	}
@@ -123,8 +118,8 @@ func (ps *pushState) loadRow(ctx context.Context, table string, key []byte) (mer
 	}
 	var r merge.Row
 	b := ps.batch()
-	b.Queue(rowMetaSQL, table, key).QueryRow(func(row pgx.Row) error { return scanRowMeta(row, &r) })
-	b.Queue(fieldsSQL, table, key).Query(func(rows pgx.Rows) error { return scanFields(rows, table, &r) })
+	b.Queue(pgMeta.ReadRow, table, key).QueryRow(func(row pgx.Row) error { return scanRowMeta(row, &r) })
+	b.Queue(pgMeta.ReadFields, table, key).Query(func(rows pgx.Rows) error { return scanFields(rows, table, &r) })
 	if err := ps.tx.SendBatch(ctx, b).Close(); err != nil {
 		return r, fmt.Errorf("read merge metadata of %s: %w", table, err)
 	}
@@ -153,10 +148,8 @@ func (ps *pushState) writeRow(ctx context.Context, sh *tableShape, sql string, a
 	return fmt.Errorf("%w: %s: %w", merge.ErrRowRejected, sh.info.Name, err)
 }
 
-const (
-	rowMetaSQL = `SELECT ins_hlc, ins_node, del_hlc, del_node FROM _hearth_rows WHERE tbl = $1 AND pk = $2`
-	fieldsSQL  = `SELECT col, hlc, node, val FROM _hearth_fields WHERE tbl = $1 AND pk = $2`
-)
+// pgMeta is the merge metadata SQL with PostgreSQL's parameters.
+var pgMeta = merge.NewMetaSQL(pgParam)
 
 func scanRowMeta(row pgx.Row, r *merge.Row) error {
 	var insTS, delTS *int64
@@ -200,10 +193,10 @@ func scanFields(rows pgx.Rows, table string, r *merge.Row) error {
 
 func loadRow(ctx context.Context, q querier, table string, key []byte) (merge.Row, error) {
 	var r merge.Row
-	if err := scanRowMeta(q.QueryRow(ctx, rowMetaSQL, table, key), &r); err != nil {
+	if err := scanRowMeta(q.QueryRow(ctx, pgMeta.ReadRow, table, key), &r); err != nil {
 		return r, fmt.Errorf("read row metadata of %s: %w", table, err)
 	}
-	rows, err := q.Query(ctx, fieldsSQL, table, key)
+	rows, err := q.Query(ctx, pgMeta.ReadFields, table, key)
 	if err != nil {
 		return r, fmt.Errorf("read field metadata of %s: %w", table, err)
 	}
@@ -250,13 +243,11 @@ func saveRow(queue func(sql string, args ...any), table string, key []byte, out 
 	if out.InsertedChanged || out.DeletedChanged {
 		insTS, insNode := stampArgs(out.Row.Inserted)
 		delTS, delNode := stampArgs(out.Row.Deleted)
-		queue(`INSERT INTO _hearth_rows(tbl, pk, ins_hlc, ins_node, del_hlc, del_node) VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (tbl, pk) DO UPDATE SET ins_hlc = excluded.ins_hlc, ins_node = excluded.ins_node, del_hlc = excluded.del_hlc, del_node = excluded.del_node`,
-			table, key, insTS, insNode, delTS, delNode)
+		queue(pgMeta.SaveRow, table, key, insTS, insNode, delTS, delNode)
 	} else {
 		// Every row touched gets a _hearth_rows entry, so snapshots find
 		// rows that so far only have updates.
-		queue(`INSERT INTO _hearth_rows(tbl, pk) VALUES ($1, $2) ON CONFLICT DO NOTHING`, table, key)
+		queue(pgMeta.TouchRow, table, key)
 	}
 	for _, col := range out.FieldsChanged {
 		f := out.Row.Fields[col]
@@ -264,139 +255,54 @@ func saveRow(queue func(sql string, args ...any), table string, key []byte, out 
 		if err != nil {
 			return fmt.Errorf("field %s.%s: %w", table, col, err)
 		}
-		queue(`INSERT INTO _hearth_fields(tbl, pk, col, hlc, node, val) VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (tbl, pk, col) DO UPDATE SET hlc = excluded.hlc, node = excluded.node, val = excluded.val`,
-			table, key, col, int64(f.Stamp.TS), []byte(f.Stamp.Node), val)
+		queue(pgMeta.SaveField, table, key, col, int64(f.Stamp.TS), []byte(f.Stamp.Node), val)
 	}
 	return nil
 }
 
-// keyArgs decodes a row key into PostgreSQL arguments for the key columns.
-func keyArgs(sh *tableShape, key []byte) ([]any, error) {
-	vals, err := change.DecodeKey(key)
-	if err != nil {
-		return nil, &merge.Refusal{Code: merge.CodeBadKey, Message: fmt.Sprintf("%s: %v", sh.info.Name, err)}
-	}
-	if len(vals) != len(sh.info.Key) {
-		return nil, &merge.Refusal{Code: merge.CodeBadKey, Message: fmt.Sprintf("%s: the key has %d values, the primary key %d columns", sh.info.Name, len(vals), len(sh.info.Key))}
-	}
-	args := make([]any, len(vals))
-	for i, v := range vals {
-		col, _ := sh.info.Column(sh.info.Key[i])
+// pgParam is PostgreSQL's $n parameter.
+func pgParam(n int) string { return "$" + strconv.Itoa(n) }
+
+// pgArgs converts a statement's arguments, each for its column, into
+// what PostgreSQL stores for them (see pgValue).
+func pgArgs(sh *tableShape, columns []string, args []any) ([]any, error) {
+	out := make([]any, len(args))
+	for i, v := range args {
+		col, _ := sh.info.Column(columns[i])
 		a, r := pgValue(col, v)
 		if r != nil {
 			return nil, r
 		}
-		args[i] = a
+		out[i] = a
 	}
-	return args, nil
+	return out, nil
 }
 
-func keyWhere(sb *strings.Builder, sh *tableShape, first int) {
-	sb.WriteString(" WHERE ")
-	for i, k := range sh.info.Key {
-		if i > 0 {
-			sb.WriteString(" AND ")
-		}
-		fmt.Fprintf(sb, "%s = $%d", schema.Quote(k), first+i)
+// keyArgs decodes a row key into PostgreSQL arguments for the key columns.
+func keyArgs(sh *tableShape, key []byte) ([]any, error) {
+	vals, err := merge.KeyValues(sh.info, key)
+	if err != nil {
+		return nil, err
 	}
+	return pgArgs(sh, sh.info.Key, vals)
 }
 
-// materializeSQL is the statement that carries an effect out on the
-// app's table (merge's Applier does the same on SQLite); "" when there
-// is nothing to write.
+// materializeSQL is merge.Materialize with PostgreSQL's parameters and
+// values; "" when there is nothing to write.
 func materializeSQL(sh *tableShape, key []byte, eff merge.Effect) (string, []any, error) {
-	args, err := keyArgs(sh, key)
+	w, ok, err := merge.Materialize(sh.info, key, eff, pgParam)
+	if !ok || err != nil {
+		return "", nil, err
+	}
+	args, err := pgArgs(sh, w.Columns, w.Args)
 	if err != nil {
 		return "", nil, err
 	}
-	// Only columns the table has now: stored field values may name
-	// columns a migration has since dropped.
-	cols := make([]string, 0, len(eff.Values))
-	for name := range eff.Values {
-		if c, ok := sh.info.Column(name); ok && c.KeyPosition == 0 {
-			cols = append(cols, name)
-		}
-	}
-	sort.Strings(cols)
-	values := make([]any, len(cols))
-	for i, name := range cols {
-		c, _ := sh.info.Column(name)
-		v, r := pgValue(c, eff.Values[name])
-		if r != nil {
-			return "", nil, r
-		}
-		values[i] = v
-	}
-	table := schema.Quote(sh.info.Name)
-	var sb strings.Builder
-	switch eff.Kind {
-	case merge.Write:
-		keys := make([]string, len(sh.info.Key))
-		for i, k := range sh.info.Key {
-			keys[i] = schema.Quote(k)
-		}
-		names := append([]string{}, keys...)
-		for _, c := range cols {
-			names = append(names, schema.Quote(c))
-		}
-		params := make([]string, len(names))
-		for i := range params {
-			params[i] = "$" + strconv.Itoa(i+1)
-		}
-		fmt.Fprintf(&sb, "INSERT INTO %s(%s) VALUES (%s) ON CONFLICT (%s) ", table, strings.Join(names, ", "), strings.Join(params, ", "), strings.Join(keys, ", "))
-		if len(cols) == 0 {
-			sb.WriteString("DO NOTHING")
-		} else {
-			sb.WriteString("DO UPDATE SET ")
-			for i, c := range cols {
-				if i > 0 {
-					sb.WriteString(", ")
-				}
-				fmt.Fprintf(&sb, "%s = excluded.%s", schema.Quote(c), schema.Quote(c))
-			}
-		}
-		args = append(args, values...)
-	case merge.Set:
-		if len(cols) == 0 {
-			return "", nil, nil
-		}
-		fmt.Fprintf(&sb, "UPDATE %s SET ", table)
-		for i, c := range cols {
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			fmt.Fprintf(&sb, "%s = $%d", schema.Quote(c), i+1)
-		}
-		keyWhere(&sb, sh, len(cols)+1)
-		args = append(values, args...)
-	case merge.Remove:
-		fmt.Fprintf(&sb, "DELETE FROM %s", table)
-		keyWhere(&sb, sh, 1)
-	default:
-		return "", nil, nil
-	}
-	return sb.String(), args, nil
+	return w.SQL, args, nil
 }
 
 // readRowSQL selects a row's value columns by key.
-func readRowSQL(sh *tableShape) string {
-	var sb strings.Builder
-	sb.WriteString("SELECT ")
-	if len(sh.info.Values) == 0 {
-		sb.WriteString("1")
-	}
-	for i, c := range sh.info.Values {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		sb.WriteString(schema.Quote(c))
-	}
-	sb.WriteString(" FROM ")
-	sb.WriteString(schema.Quote(sh.info.Name))
-	keyWhere(&sb, sh, 1)
-	return sb.String()
-}
+func readRowSQL(sh *tableShape) string { return merge.RowSQL(sh.info, pgParam) }
 
 func scanRowValues(sh *tableShape, rows pgx.Rows) (map[string]any, bool, error) {
 	defer rows.Close()
@@ -437,31 +343,7 @@ func rowChanges(ctx context.Context, q querier, sh *tableShape, key []byte, vers
 			return nil, fmt.Errorf("read %s row: %w", sh.info.Name, err)
 		}
 	}
-	return changesOf(sh, key, r, values, found, version), nil
-}
-
-func changesOf(sh *tableShape, key []byte, r merge.Row, values map[string]any, found bool, version int64) []change.Change {
-	table := sh.info.Name
-	var out []change.Change
-	if found {
-		out = append(out, change.Change{Table: table, Key: key, Op: change.Insert, Values: values, Stamp: r.Inserted, Schema: version})
-	}
-	cols := make([]string, 0, len(r.Fields))
-	for col := range r.Fields {
-		cols = append(cols, col)
-	}
-	sort.Strings(cols)
-	for _, col := range cols {
-		f := r.Fields[col]
-		if !f.Stamp.After(r.Inserted) {
-			continue // hidden for good by the insert
-		}
-		out = append(out, change.Change{Table: table, Key: key, Op: change.Update, Values: map[string]any{col: f.Value}, Stamp: f.Stamp, Schema: version})
-	}
-	if !r.Deleted.IsZero() {
-		out = append(out, change.Change{Table: table, Key: key, Op: change.Delete, Stamp: r.Deleted, Schema: version})
-	}
-	return out
+	return merge.ChangesOf(sh.info.Name, key, r, values, found, version), nil
 }
 
 // snapshotPage is merge.Applier.Snapshot in a constant number of round
@@ -597,129 +479,7 @@ func snapshotPage(ctx context.Context, tx pgx.Tx, tables map[string]*tableShape,
 		if lr := found[pr]; lr != nil {
 			values, ok = lr.values, lr.found
 		}
-		page.Changes = append(page.Changes, changesOf(sh, pr.cur.Key, pr.row, values, ok, version)...)
+		page.Changes = append(page.Changes, merge.ChangesOf(sh.info.Name, pr.cur.Key, pr.row, values, ok, version)...)
 	}
 	return page, nil
-}
-
-// txQuerier runs an invariant's queries inside the push transaction. The
-// same invariant SQL runs on SQLite and here: ? and ?NNN placeholders
-// become $n. Each query runs in a savepoint made read-only and rolled
-// back afterwards, so an invariant can only read, as on SQLite.
-type txQuerier struct{ ps *pushState }
-
-func (q *txQuerier) Query(ctx context.Context, sql string, args ...any) ([][]any, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	translated, err := placeholders(sql)
-	if err != nil {
-		return nil, fmt.Errorf("query: %w", err)
-	}
-	pgArgs := make([]any, len(args))
-	for i, a := range args {
-		if err := change.CheckValue(a); err != nil {
-			return nil, fmt.Errorf("query argument %d: %w", i+1, err)
-		}
-		pgArgs[i] = a
-	}
-	// The invariant must see the writes still queued.
-	if err := q.ps.flush(ctx); err != nil {
-		return nil, fmt.Errorf("query: %w", err)
-	}
-	tx := q.ps.tx
-	if _, err := tx.Exec(ctx, "SAVEPOINT hearth_invariant; SET LOCAL transaction_read_only = on"); err != nil {
-		return nil, fmt.Errorf("query: %w", err)
-	}
-	out, qerr := q.run(ctx, tx, translated, pgArgs)
-	if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT hearth_invariant; RELEASE SAVEPOINT hearth_invariant"); err != nil && qerr == nil {
-		qerr = fmt.Errorf("query: %w", err)
-	}
-	return out, qerr
-}
-
-func (q *txQuerier) run(ctx context.Context, tx pgx.Tx, sql string, args []any) ([][]any, error) {
-	rows, err := tx.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, fmt.Errorf("query: %w", err)
-	}
-	defer rows.Close()
-	var out [][]any
-	for rows.Next() {
-		vals, err := rows.Values()
-		if err != nil {
-			return nil, fmt.Errorf("query: %w", err)
-		}
-		row := make([]any, len(vals))
-		for i, v := range vals {
-			row[i] = storable(v)
-		}
-		out = append(out, row)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("query: %w", err)
-	}
-	return out, nil
-}
-
-// placeholders rewrites SQLite's ? and ?NNN parameters as PostgreSQL's
-// $n, leaving string literals, quoted identifiers and comments alone.
-func placeholders(sql string) (string, error) {
-	var sb strings.Builder
-	next := 1
-	for i := 0; i < len(sql); i++ {
-		c := sql[i]
-		switch {
-		case c == '\'' || c == '"':
-			j := i + 1
-			for j < len(sql) {
-				if sql[j] == c {
-					if j+1 < len(sql) && sql[j+1] == c {
-						j += 2
-						continue
-					}
-					break
-				}
-				j++
-			}
-			if j >= len(sql) {
-				return "", errors.New("unterminated quote")
-			}
-			sb.WriteString(sql[i : j+1])
-			i = j
-		case c == '-' && i+1 < len(sql) && sql[i+1] == '-':
-			j := strings.IndexByte(sql[i:], '\n')
-			if j < 0 {
-				j = len(sql) - i
-			}
-			sb.WriteString(sql[i : i+j])
-			i += j - 1
-		case c == '/' && i+1 < len(sql) && sql[i+1] == '*':
-			j := strings.Index(sql[i+2:], "*/")
-			if j < 0 {
-				return "", errors.New("unterminated comment")
-			}
-			sb.WriteString(sql[i : i+2+j+2])
-			i += 2 + j + 1
-		case c == '?':
-			j := i + 1
-			for j < len(sql) && unicode.IsDigit(rune(sql[j])) {
-				j++
-			}
-			if j > i+1 {
-				n, _ := strconv.Atoi(sql[i+1 : j])
-				sb.WriteString("$" + strconv.Itoa(n))
-				if n >= next {
-					next = n + 1
-				}
-				i = j - 1
-			} else {
-				sb.WriteString("$" + strconv.Itoa(next))
-				next++
-			}
-		default:
-			sb.WriteByte(c)
-		}
-	}
-	return sb.String(), nil
 }

@@ -58,6 +58,7 @@ import (
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/syncworker/wire"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -550,7 +551,7 @@ type pushState struct {
 	// head is the last position assigned; start the head before.
 	head, start int64
 	// seen holds the first outcomes of this client's seqs in this push.
-	seen map[int64]store.Outcome
+	seen map[int64]wire.Result
 	// rows caches the merge metadata of the rows this push touches: read
 	// once up front, then kept current by the push itself, which is the
 	// only writer while it holds the write lock.
@@ -567,7 +568,7 @@ func (ps *pushState) run(ctx context.Context, check store.Checker) (store.PushRe
 	for i := range ps.p.Changes {
 		c := &ps.p.Changes[i]
 		out, done := ps.seen[c.Seq]
-		if done && out.State == store.Refused {
+		if done && out.State == wire.Refused {
 			row, err := ps.rowState(ctx, c.Table, c.Key)
 			if err != nil {
 				return res, err
@@ -576,7 +577,7 @@ func (ps *pushState) run(ctx context.Context, check store.Checker) (store.PushRe
 		}
 		if !done {
 			var err error
-			out, err = ps.apply(ctx, q, c, check)
+			out, err = store.ApplyPushed(ctx, writer{ps}, ps.scopes, ps.info.Version, q, ps.p, c, check)
 			if err != nil {
 				return res, err
 			}
@@ -594,7 +595,7 @@ func (ps *pushState) run(ctx context.Context, check store.Checker) (store.PushRe
 // head, the first outcomes of the seqs this push carries that the client
 // pushed before, and the merge metadata of the rows it touches.
 func (ps *pushState) prepare(ctx context.Context) error {
-	ps.seen = map[int64]store.Outcome{}
+	ps.seen = map[int64]wire.Result{}
 	ps.rows = map[string]merge.Row{}
 	ps.rowScopes = map[string]store.Scope{}
 	seqs := make([]int64, len(ps.p.Changes))
@@ -625,9 +626,9 @@ func (ps *pushState) prepare(ctx context.Context) error {
 			if err := rows.Scan(&seq, &pos, &flag); err != nil {
 				return err
 			}
-			out := store.Outcome{Seq: seq, State: store.Acknowledged, Pos: pos}
+			out := wire.Result{Seq: seq, State: wire.Acknowledged, Pos: pos}
 			if len(flag) > 0 {
-				out.State, out.Detail = store.Flagged, string(flag)
+				out.State, out.Detail = wire.Flagged, string(flag)
 			}
 			ps.seen[seq] = out
 		}
@@ -641,7 +642,7 @@ func (ps *pushState) prepare(ctx context.Context) error {
 			if err := rows.Scan(&seq, &code, &detail); err != nil {
 				return err
 			}
-			ps.seen[seq] = store.Outcome{Seq: seq, State: store.Refused, Code: code, Detail: string(detail)}
+			ps.seen[seq] = wire.Result{Seq: seq, State: wire.Refused, Code: code, Detail: string(detail)}
 		}
 		return rows.Err()
 	})
@@ -729,12 +730,6 @@ func (ps *pushState) rowState(ctx context.Context, table string, key []byte) ([]
 	return row, err
 }
 
-func (ps *pushState) refuse(ctx context.Context, c *store.Pushed, r *merge.Refusal) (store.Outcome, error) {
-	ps.queue(`INSERT INTO _hearth_refused(client, seq, code, detail) VALUES ($1, $2, $3, $4)`, []byte(ps.p.Client), c.Seq, r.Code, []byte(r.Message))
-	row, err := ps.rowState(ctx, c.Table, c.Key)
-	return store.Outcome{Seq: c.Seq, State: store.Refused, Code: r.Code, Detail: r.Message, Row: row}, err
-}
-
 // check is merge.Applier.Check (strict, as on the server) plus what
 // PostgreSQL cannot store the way SQLite would.
 func (ps *pushState) check(c *change.Change) *merge.Refusal {
@@ -761,91 +756,50 @@ func (ps *pushState) check(c *change.Change) *merge.Refusal {
 	return nil
 }
 
-func (ps *pushState) apply(ctx context.Context, q *txQuerier, c *store.Pushed, check store.Checker) (store.Outcome, error) {
-	p := ps.p
-	if strings.HasPrefix(strings.ToLower(c.Table), schema.ReservedPrefix) {
-		return ps.refuse(ctx, c, &merge.Refusal{Code: store.CodeForbidden, Message: fmt.Sprintf("table %q is written by the server only", c.Table)})
+// writer is the push's side of store.ApplyPushed: writes queued on the
+// push transaction (see merge), reads from the push's caches.
+type writer struct{ ps *pushState }
+
+func (w writer) Check(c *change.Change) error {
+	if r := w.ps.check(c); r != nil {
+		return r
 	}
-	if c.Stamp.Node != p.Client {
-		return ps.refuse(ctx, c, &merge.Refusal{Code: merge.CodeBadChange, Message: fmt.Sprintf("the change is stamped by node %q, not by the pushing client %q", c.Stamp.Node, p.Client)})
-	}
-	if r := ps.check(&c.Change); r != nil {
-		return ps.refuse(ctx, c, r)
-	}
-	if ps.scopes.Scoped(c.Table) {
-		c.Prev = ps.rowScopes[rowCacheKey(c.Table, c.Key)]
-		c.Scope = ps.scopes.Next(c.Prev, &c.Change)
-	}
-	if check != nil {
-		if r := check.Admit(ctx, q, p, c); r != nil {
-			return ps.refuse(ctx, c, r)
-		}
-	}
-	if err := ps.merge(ctx, &c.Change); err != nil {
-		var r *merge.Refusal
-		switch {
-		case errors.As(err, &r):
-			return ps.refuse(ctx, c, r)
-		case errors.Is(err, merge.ErrRowRejected):
-			return ps.refuse(ctx, c, &merge.Refusal{Code: store.CodeConstraint, Message: err.Error()})
-		}
-		return store.Outcome{}, err
-	}
-	if c.Scope.Known && c.Scope != c.Prev {
-		ps.rowScopes[rowCacheKey(c.Table, c.Key)] = c.Scope
-		ps.queue(`INSERT INTO _hearth_scopes(tbl, pk, scope, hlc, node) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (tbl, pk) DO UPDATE SET scope = excluded.scope, hlc = excluded.hlc, node = excluded.node`,
-			c.Table, c.Key, []byte(c.Scope.Value), int64(c.Scope.Stamp.TS), []byte(c.Scope.Stamp.Node))
-	}
-	pos, err := ps.appendLog(p.Client, c.Seq, &c.Change, c.Scope, c.Prev)
-	if err != nil {
-		return store.Outcome{}, err
-	}
-	out := store.Outcome{Seq: c.Seq, State: store.Acknowledged, Pos: pos}
-	detail, err := store.Violations(ctx, check, q, p, c)
-	if err != nil {
-		return store.Outcome{}, err
-	}
-	if detail == "" {
-		return out, nil
-	}
-	out.State, out.Detail = store.Flagged, detail
-	ps.queue(`UPDATE _hearth_log SET flag = $2 WHERE pos = $1`, pos, []byte(out.Detail))
-	// The violation is a row the server writes and syncs like any other,
-	// so every client can show it.
-	if p.Stamp == nil {
-		return store.Outcome{}, errors.New("push has no server stamp for its violation rows")
-	}
-	key, err := change.EncodeKey(fmt.Sprintf("%s:%d", p.Client, c.Seq))
-	if err != nil {
-		return store.Outcome{}, err
-	}
-	stamp := p.Stamp()
-	v := change.Change{Table: schema.Violations.Name, Key: key, Op: change.Insert, Stamp: stamp, Schema: ps.info.Version,
-		Values: map[string]any{"tbl": c.Table, "row_key": c.Key, "client": p.Client, "seq": c.Seq, "message": out.Detail, "at": int64(stamp.TS)}}
-	// Client ids and table names a client chose may not be valid text.
-	for _, k := range []string{"tbl", "client", "message"} {
-		v.Values[k] = strings.ReplaceAll(strings.ToValidUTF8(v.Values[k].(string), "\uFFFD"), "\x00", "\uFFFD")
-	}
-	if vk, _ := change.DecodeKey(key); len(vk) == 1 {
-		if id := vk[0].(string); textOK(id) != "" {
-			key, _ = change.EncodeKey(strings.ReplaceAll(strings.ToValidUTF8(id, "\uFFFD"), "\x00", "\uFFFD"))
-			v.Key = key
-		}
-	}
-	if err := ps.merge(ctx, &v); err != nil {
-		return store.Outcome{}, fmt.Errorf("record violation: %w", err)
-	}
-	if c.Scope.Known {
-		ps.queue(`INSERT INTO _hearth_scopes(tbl, pk, scope, hlc, node) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (tbl, pk) DO UPDATE SET scope = excluded.scope, hlc = excluded.hlc, node = excluded.node`,
-			v.Table, v.Key, []byte(c.Scope.Value), int64(stamp.TS), []byte(stamp.Node))
-	}
-	if _, err := ps.appendLog("", 0, &v, c.Scope, c.Scope); err != nil {
-		return store.Outcome{}, err
-	}
-	return out, nil
+	return nil
 }
+
+func (w writer) RowScope(ctx context.Context, table string, key []byte) (store.Scope, error) {
+	return w.ps.rowScopes[rowCacheKey(table, key)], nil
+}
+
+func (w writer) Merge(ctx context.Context, c *change.Change) error { return w.ps.merge(ctx, c) }
+
+func (w writer) RecordScope(ctx context.Context, table string, key []byte, sc store.Scope) error {
+	w.ps.rowScopes[rowCacheKey(table, key)] = sc
+	w.ps.queue(`INSERT INTO _hearth_scopes(tbl, pk, scope, hlc, node) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (tbl, pk) DO UPDATE SET scope = excluded.scope, hlc = excluded.hlc, node = excluded.node`,
+		table, key, []byte(sc.Value), int64(sc.Stamp.TS), []byte(sc.Stamp.Node))
+	return nil
+}
+
+func (w writer) AppendLog(ctx context.Context, client string, seq int64, c *change.Change, scope, prev store.Scope) (int64, error) {
+	return w.ps.appendLog(client, seq, c, scope, prev)
+}
+
+func (w writer) Flag(ctx context.Context, pos int64, detail string) error {
+	w.ps.queue(`UPDATE _hearth_log SET flag = $2 WHERE pos = $1`, pos, []byte(detail))
+	return nil
+}
+
+func (w writer) Refuse(ctx context.Context, client string, seq int64, r *merge.Refusal) error {
+	w.ps.queue(`INSERT INTO _hearth_refused(client, seq, code, detail) VALUES ($1, $2, $3, $4)`, []byte(client), seq, r.Code, []byte(r.Message))
+	return nil
+}
+
+func (w writer) RowState(ctx context.Context, table string, key []byte) ([]change.Change, error) {
+	return w.ps.rowState(ctx, table, key)
+}
+
+var _ store.Writer = writer{}
 
 // scopeArg is a scope as the log stores it: NULL when unknown.
 func scopeArg(sc store.Scope) []byte {

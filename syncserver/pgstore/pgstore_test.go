@@ -15,10 +15,11 @@ import (
 	"github.com/hearthdb/hearth/internal/pgtest"
 	"github.com/hearthdb/hearth/syncserver/sqlitestore"
 	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
-	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/syncworker/wire"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -31,14 +32,14 @@ func TestMain(m *testing.M) {
 // The test app covers every affinity, a composite key, a NOT NULL column
 // with a default, a unique index and a resurrectable table.
 var (
-	testV1 = store.Migration{Version: 1, SQL: `
+	testV1 = appschema.Migration{Version: 1, SQL: `
 		CREATE TABLE items(id TEXT PRIMARY KEY, n INTEGER, r REAL, t TEXT NOT NULL DEFAULT 'none', num NUMERIC, b BLOB, code TEXT UNIQUE, legacy TEXT);
 		CREATE TABLE pairs(a INTEGER, b TEXT, v TEXT, PRIMARY KEY (a, b));`}
-	testV2     = store.Migration{Version: 2, SQL: `ALTER TABLE items DROP COLUMN legacy; ALTER TABLE items ADD COLUMN extra INTEGER NOT NULL DEFAULT 7`}
-	testTables = []schema.Table{{Name: "items", Resurrect: true}, {Name: "pairs"}}
+	testV2     = appschema.Migration{Version: 2, SQL: `ALTER TABLE items DROP COLUMN legacy; ALTER TABLE items ADD COLUMN extra INTEGER NOT NULL DEFAULT 7`}
+	testTables = []appschema.Table{{Name: "items", Resurrect: true}, {Name: "pairs"}}
 )
 
-func openPG(t testing.TB, url string, migrations ...store.Migration) (*Store, store.Info) {
+func openPG(t testing.TB, url string, migrations ...appschema.Migration) (*Store, store.Info) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -78,13 +79,13 @@ func TestMigrationsAndIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer old.Close()
-	if _, err := old.Open(context.Background(), store.Schema{Migrations: []store.Migration{testV1}, Tables: testTables}); err == nil || !strings.Contains(err.Error(), "newer") {
+	if _, err := old.Open(context.Background(), store.Schema{Migrations: []appschema.Migration{testV1}, Tables: testTables}); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Fatalf("downgrade: %v", err)
 	}
 	// A failing migration fails on the scratch database, before
 	// PostgreSQL is touched.
-	v3 := store.Migration{Version: 3, SQL: `ALTER TABLE items ADD COLUMN m; SELECT no_such_function()`}
-	if _, err := old.Open(context.Background(), store.Schema{Migrations: []store.Migration{testV1, testV2, v3}, Tables: testTables}); err == nil {
+	v3 := appschema.Migration{Version: 3, SQL: `ALTER TABLE items ADD COLUMN m; SELECT no_such_function()`}
+	if _, err := old.Open(context.Background(), store.Schema{Migrations: []appschema.Migration{testV1, testV2, v3}, Tables: testTables}); err == nil {
 		t.Fatal("a failing migration must fail")
 	}
 	_, info3 := openPG(t, url, testV1, testV2)
@@ -303,7 +304,7 @@ func TestSameAsSQLiteStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lite.Close()
-	sc := store.Schema{Migrations: []store.Migration{testV1, testV2}, Tables: testTables}
+	sc := store.Schema{Migrations: []appschema.Migration{testV1, testV2}, Tables: testTables}
 	if _, err := lite.Open(ctx, sc); err != nil {
 		t.Fatal(err)
 	}
@@ -371,11 +372,11 @@ func TestTextPostgreSQLCannotHoldIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, o := range res.Outcomes[:4] {
-		if o.State != store.Refused || o.Code != merge.CodeTypeMismatch {
+		if o.State != wire.Refused || o.Code != merge.CodeTypeMismatch {
 			t.Errorf("change %d: %+v", i+1, o)
 		}
 	}
-	if o := res.Outcomes[4]; o.State != store.Acknowledged || o.Pos != 1 {
+	if o := res.Outcomes[4]; o.State != wire.Acknowledged || o.Pos != 1 {
 		t.Errorf("the valid change: %+v", o)
 	}
 }
@@ -535,7 +536,7 @@ func TestWatchHeadFollowsOtherInstances(t *testing.T) {
 // update) through the store, on PostgreSQL and on the SQLite store, and
 // reports changes per second.
 func BenchmarkPush(b *testing.B) {
-	sc := store.Schema{Migrations: []store.Migration{testV1}, Tables: testTables}
+	sc := store.Schema{Migrations: []appschema.Migration{testV1}, Tables: testTables}
 	stores := []struct {
 		name string
 		open func(b *testing.B) store.Store
@@ -605,8 +606,8 @@ func TestConstraintRefusesOnlyTheOffendingChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := res.Outcomes
-	if o[0].State != store.Acknowledged || o[0].Pos != 1 || o[1].State != store.Refused || o[1].Code != store.CodeConstraint ||
-		o[2].State != store.Acknowledged || o[2].Pos != 2 || res.Head != 2 {
+	if o[0].State != wire.Acknowledged || o[0].Pos != 1 || o[1].State != wire.Refused || o[1].Code != store.CodeConstraint ||
+		o[2].State != wire.Acknowledged || o[2].Pos != 2 || res.Head != 2 {
 		t.Fatalf("outcomes: %+v head %d", o, res.Head)
 	}
 	if len(o[1].Row) != 0 {
@@ -638,7 +639,7 @@ func TestInstancesStartingTogether(t *testing.T) {
 				return
 			}
 			defer s.Close()
-			info, err := s.Open(ctx, store.Schema{Migrations: []store.Migration{testV1, testV2}, Tables: testTables})
+			info, err := s.Open(ctx, store.Schema{Migrations: []appschema.Migration{testV1, testV2}, Tables: testTables})
 			ids[i], errs[i] = info.ID, err
 		}()
 	}
@@ -657,9 +658,9 @@ func TestInstancesStartingTogether(t *testing.T) {
 // is enforced, and one it drops is dropped.
 func TestUniqueIndexesFollowMigrations(t *testing.T) {
 	url := pgtest.URL(t)
-	v2 := store.Migration{Version: 2, SQL: `CREATE UNIQUE INDEX pairs_v ON pairs(v)`}
-	v3 := store.Migration{Version: 3, SQL: `DROP INDEX pairs_v`}
-	push := func(s *Store, seq int64, a int64) store.Outcome {
+	v2 := appschema.Migration{Version: 2, SQL: `CREATE UNIQUE INDEX pairs_v ON pairs(v)`}
+	v3 := appschema.Migration{Version: 3, SQL: `DROP INDEX pairs_v`}
+	push := func(s *Store, seq int64, a int64) wire.Result {
 		t.Helper()
 		key, _ := change.EncodeKey(a, "k")
 		res, err := s.Push(context.Background(), store.Push{Client: "c", Schema: 1, Changes: []store.Pushed{
@@ -672,15 +673,15 @@ func TestUniqueIndexesFollowMigrations(t *testing.T) {
 		return res.Outcomes[0]
 	}
 	s, _ := openPG(t, url, testV1, v2)
-	if o := push(s, 1, 1); o.State != store.Acknowledged {
+	if o := push(s, 1, 1); o.State != wire.Acknowledged {
 		t.Fatalf("first: %+v", o)
 	}
-	if o := push(s, 2, 2); o.State != store.Refused || o.Code != store.CodeConstraint {
+	if o := push(s, 2, 2); o.State != wire.Refused || o.Code != store.CodeConstraint {
 		t.Fatalf("a duplicate under the unique index: %+v", o)
 	}
 	s.Close()
 	s3, _ := openPG(t, url, testV1, v2, v3)
-	if o := push(s3, 3, 3); o.State != store.Acknowledged {
+	if o := push(s3, 3, 3); o.State != wire.Acknowledged {
 		t.Fatalf("after the index is dropped: %+v", o)
 	}
 }

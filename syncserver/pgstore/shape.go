@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"github.com/hearthdb/hearth/syncworker/schema"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -59,7 +59,7 @@ func pgType(a schema.Affinity) string {
 
 // describeMigrations applies the migrations (and Hearth's violations
 // table) to a scratch SQLite database and describes the synced tables.
-func describeMigrations(migrations []store.Migration, tables []schema.Table) ([]*tableShape, error) {
+func describeMigrations(migrations []appschema.Migration, tables []appschema.Table) ([]*tableShape, error) {
 	conn, err := sqlite3.Open(":memory:")
 	if err != nil {
 		return nil, fmt.Errorf("scratch sqlite: %w", err)
@@ -70,7 +70,7 @@ func describeMigrations(migrations []store.Migration, tables []schema.Table) ([]
 			return nil, fmt.Errorf("migration %d on scratch sqlite: %w", m.Version, err)
 		}
 	}
-	if err := conn.Exec(schema.ViolationsDDL); err != nil {
+	if err := conn.Exec(appschema.ViolationsDDL); err != nil {
 		return nil, fmt.Errorf("violations table on scratch sqlite: %w", err)
 	}
 	infos, err := schema.DescribeAll(conn, tables)

@@ -18,11 +18,13 @@ import (
 
 	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/checksum"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/syncworker/wire"
 	"github.com/ncruces/go-sqlite3"
 	_ "github.com/ncruces/go-sqlite3/vfs/memdb" // in-memory stores
 )
@@ -170,7 +172,7 @@ func (s *Store) Open(ctx context.Context, sc store.Schema) (store.Info, error) {
 		}
 		current = m.Version
 	}
-	if err := s.conn.Exec(serverDDL + merge.MetaDDL + schema.ViolationsDDL); err != nil {
+	if err := s.conn.Exec(serverDDL + merge.MetaDDL + appschema.ViolationsDDL); err != nil {
 		return store.Info{}, fmt.Errorf("sqlitestore: create tables: %w", err)
 	}
 	for _, col := range logScopeColumns {
@@ -218,7 +220,7 @@ func (s *Store) Open(ctx context.Context, sc store.Schema) (store.Info, error) {
 	return s.info, nil
 }
 
-func (s *Store) migrate(m store.Migration) error {
+func (s *Store) migrate(m appschema.Migration) error {
 	if err := s.conn.Exec("BEGIN IMMEDIATE"); err != nil {
 		return fmt.Errorf("sqlitestore: migration %d: %w", m.Version, err)
 	}
@@ -387,6 +389,7 @@ func (s *Store) Push(ctx context.Context, p store.Push, check store.Checker) (st
 func (s *Store) push(ctx context.Context, p *store.Push, check store.Checker) (store.PushResult, error) {
 	var res store.PushResult
 	q := querier{conn: s.conn}
+	w := writer{s}
 	for i := range p.Changes {
 		c := &p.Changes[i]
 		out, done, err := s.repeat(p.Client, c)
@@ -394,7 +397,7 @@ func (s *Store) push(ctx context.Context, p *store.Push, check store.Checker) (s
 			return res, err
 		}
 		if !done {
-			out, err = s.apply(ctx, q, p, c, check)
+			out, err = store.ApplyPushed(ctx, w, s.scopes, s.info.Version, q, p, c, check)
 			if err != nil {
 				return res, err
 			}
@@ -408,8 +411,8 @@ func (s *Store) push(ctx context.Context, p *store.Push, check store.Checker) (s
 
 // repeat answers a change this client pushed before with its first
 // outcome.
-func (s *Store) repeat(client string, c *store.Pushed) (store.Outcome, bool, error) {
-	out := store.Outcome{Seq: c.Seq}
+func (s *Store) repeat(client string, c *store.Pushed) (wire.Result, bool, error) {
+	out := wire.Result{Seq: c.Seq}
 	rows, err := s.query(`SELECT pos, coalesce(flag, '') FROM _hearth_log WHERE client = ?1 AND seq = ?2
 		UNION ALL SELECT pos, coalesce(flag, '') FROM _hearth_acked WHERE client = ?1 AND seq = ?2`, client, c.Seq)
 	if err != nil {
@@ -417,9 +420,9 @@ func (s *Store) repeat(client string, c *store.Pushed) (store.Outcome, bool, err
 	}
 	if len(rows) > 0 {
 		out.Pos, _ = rows[0][0].(int64)
-		out.State = store.Acknowledged
+		out.State = wire.Acknowledged
 		if flag, _ := rows[0][1].(string); flag != "" {
-			out.State, out.Detail = store.Flagged, flag
+			out.State, out.Detail = wire.Flagged, flag
 		}
 		return out, true, nil
 	}
@@ -427,7 +430,7 @@ func (s *Store) repeat(client string, c *store.Pushed) (store.Outcome, bool, err
 	if err != nil || len(rows) == 0 {
 		return out, false, err
 	}
-	out.State = store.Refused
+	out.State = wire.Refused
 	out.Code, _ = rows[0][0].(string)
 	out.Detail, _ = rows[0][1].(string)
 	out.Row, err = s.rowState(c.Table, c.Key)
@@ -449,100 +452,41 @@ func (s *Store) rowState(table string, key []byte) ([]change.Change, error) {
 	return row, err
 }
 
-func (s *Store) refuse(p *store.Push, c *store.Pushed, r *merge.Refusal) (store.Outcome, error) {
-	if err := s.exec(`INSERT INTO _hearth_refused(client, seq, code, detail) VALUES (?1, ?2, ?3, ?4)`, p.Client, c.Seq, r.Code, r.Message); err != nil {
-		return store.Outcome{}, err
-	}
-	row, err := s.rowState(c.Table, c.Key)
-	return store.Outcome{Seq: c.Seq, State: store.Refused, Code: r.Code, Detail: r.Message, Row: row}, err
+// writer is the store's side of store.ApplyPushed: statements on the
+// store's connection, inside the push's transaction.
+type writer struct{ s *Store }
+
+func (w writer) Check(c *change.Change) error { return w.s.applier.Check(c) }
+
+func (w writer) RowScope(ctx context.Context, table string, key []byte) (store.Scope, error) {
+	return w.s.rowScope(table, key)
 }
 
-func (s *Store) apply(ctx context.Context, q querier, p *store.Push, c *store.Pushed, check store.Checker) (store.Outcome, error) {
-	if strings.HasPrefix(strings.ToLower(c.Table), schema.ReservedPrefix) {
-		return s.refuse(p, c, &merge.Refusal{Code: store.CodeForbidden, Message: fmt.Sprintf("table %q is written by the server only", c.Table)})
-	}
-	if c.Stamp.Node != p.Client {
-		return s.refuse(p, c, &merge.Refusal{Code: merge.CodeBadChange, Message: fmt.Sprintf("the change is stamped by node %q, not by the pushing client %q", c.Stamp.Node, p.Client)})
-	}
-	if err := s.applier.Check(&c.Change); err != nil {
-		var r *merge.Refusal
-		if errors.As(err, &r) {
-			return s.refuse(p, c, r)
-		}
-		return store.Outcome{}, err
-	}
-	if s.scopes.Scoped(c.Table) {
-		prev, err := s.rowScope(c.Table, c.Key)
-		if err != nil {
-			return store.Outcome{}, err
-		}
-		c.Prev, c.Scope = prev, s.scopes.Next(prev, &c.Change)
-	}
-	if check != nil {
-		if r := check.Admit(ctx, q, p, c); r != nil {
-			return s.refuse(p, c, r)
-		}
-	}
-	if _, err := s.applier.Apply(&c.Change); err != nil {
-		var r *merge.Refusal
-		switch {
-		case errors.As(err, &r):
-			return s.refuse(p, c, r)
-		case errors.Is(err, merge.ErrRowRejected):
-			return s.refuse(p, c, &merge.Refusal{Code: store.CodeConstraint, Message: err.Error()})
-		}
-		return store.Outcome{}, err
-	}
-	if c.Scope.Known && c.Scope != c.Prev {
-		if err := s.exec(`INSERT INTO _hearth_scopes(tbl, pk, scope, hlc, node) VALUES (?1, ?2, ?3, ?4, ?5)
-			ON CONFLICT(tbl, pk) DO UPDATE SET scope = excluded.scope, hlc = excluded.hlc, node = excluded.node`,
-			c.Table, c.Key, c.Scope.Value, int64(c.Scope.Stamp.TS), c.Scope.Stamp.Node); err != nil {
-			return store.Outcome{}, fmt.Errorf("record scope: %w", err)
-		}
-	}
-	pos, err := s.appendLog(p.Client, c.Seq, &c.Change, c.Scope, c.Prev)
-	if err != nil {
-		return store.Outcome{}, err
-	}
-	out := store.Outcome{Seq: c.Seq, State: store.Acknowledged, Pos: pos}
-	detail, err := store.Violations(ctx, check, q, p, c)
-	if err != nil {
-		return store.Outcome{}, err
-	}
-	if detail == "" {
-		return out, nil
-	}
-	out.State, out.Detail = store.Flagged, detail
-	if err := s.exec(`UPDATE _hearth_log SET flag = ?2 WHERE pos = ?1`, pos, out.Detail); err != nil {
-		return store.Outcome{}, err
-	}
-	// The violation is a row the server writes and syncs like any other,
-	// so every client can show it.
-	if p.Stamp == nil {
-		return store.Outcome{}, errors.New("push has no server stamp for its violation rows")
-	}
-	id := fmt.Sprintf("%s:%d", p.Client, c.Seq)
-	key, err := change.EncodeKey(id)
-	if err != nil {
-		return store.Outcome{}, err
-	}
-	stamp := p.Stamp()
-	v := change.Change{Table: schema.Violations.Name, Key: key, Op: change.Insert, Stamp: stamp, Schema: s.info.Version,
-		Values: map[string]any{"tbl": c.Table, "row_key": c.Key, "client": p.Client, "seq": c.Seq, "message": out.Detail, "at": int64(stamp.TS)}}
-	if _, err := s.applier.Apply(&v); err != nil {
-		return store.Outcome{}, fmt.Errorf("record violation: %w", err)
-	}
-	if c.Scope.Known {
-		if err := s.exec(`INSERT INTO _hearth_scopes(tbl, pk, scope, hlc, node) VALUES (?1, ?2, ?3, ?4, ?5)
-			ON CONFLICT(tbl, pk) DO UPDATE SET scope = excluded.scope, hlc = excluded.hlc, node = excluded.node`,
-			v.Table, v.Key, c.Scope.Value, int64(stamp.TS), stamp.Node); err != nil {
-			return store.Outcome{}, fmt.Errorf("record violation scope: %w", err)
-		}
-	}
-	if _, err := s.appendLog("", 0, &v, c.Scope, c.Scope); err != nil {
-		return store.Outcome{}, err
-	}
-	return out, nil
+func (w writer) Merge(ctx context.Context, c *change.Change) error {
+	_, err := w.s.applier.Apply(c)
+	return err
+}
+
+func (w writer) RecordScope(ctx context.Context, table string, key []byte, sc store.Scope) error {
+	return w.s.exec(`INSERT INTO _hearth_scopes(tbl, pk, scope, hlc, node) VALUES (?1, ?2, ?3, ?4, ?5)
+		ON CONFLICT(tbl, pk) DO UPDATE SET scope = excluded.scope, hlc = excluded.hlc, node = excluded.node`,
+		table, key, sc.Value, int64(sc.Stamp.TS), sc.Stamp.Node)
+}
+
+func (w writer) AppendLog(ctx context.Context, client string, seq int64, c *change.Change, scope, prev store.Scope) (int64, error) {
+	return w.s.appendLog(client, seq, c, scope, prev)
+}
+
+func (w writer) Flag(ctx context.Context, pos int64, detail string) error {
+	return w.s.exec(`UPDATE _hearth_log SET flag = ?2 WHERE pos = ?1`, pos, detail)
+}
+
+func (w writer) Refuse(ctx context.Context, client string, seq int64, r *merge.Refusal) error {
+	return w.s.exec(`INSERT INTO _hearth_refused(client, seq, code, detail) VALUES (?1, ?2, ?3, ?4)`, client, seq, r.Code, r.Message)
+}
+
+func (w writer) RowState(ctx context.Context, table string, key []byte) ([]change.Change, error) {
+	return w.s.rowState(table, key)
 }
 
 // backfillScopes records the scope of every stored row of a table whose
@@ -656,7 +600,7 @@ func (s *Store) appendLog(client string, seq int64, c *change.Change, scope, pre
 	err := s.exec(`INSERT INTO _hearth_log(client, seq, tbl, pk, op, cols, hlc, node, sv, scope, prev) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)`,
 		client, seqArg, c.Table, c.Key, c.Op.Code(), cols, int64(c.Stamp.TS), c.Stamp.Node, c.Schema, scopeArg(scope), scopeArg(prev))
 	if err != nil {
-		return 0, fmt.Errorf("append to log: %w", err)
+		return 0, err
 	}
 	return s.conn.LastInsertRowID(), nil
 }
@@ -916,3 +860,4 @@ func (s *Store) Close() error {
 }
 
 var _ store.Store = (*Store)(nil)
+var _ store.Writer = writer{}

@@ -8,22 +8,23 @@ import (
 	"time"
 
 	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
-	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/syncworker/wire"
 )
 
-var v1 = store.Migration{Version: 1, SQL: `CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT)`}
+var v1 = appschema.Migration{Version: 1, SQL: `CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT)`}
 
-func open(t *testing.T, path string, migrations ...store.Migration) (*Store, store.Info) {
+func open(t *testing.T, path string, migrations ...appschema.Migration) (*Store, store.Info) {
 	t.Helper()
 	s, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	info, err := s.Open(context.Background(), store.Schema{Migrations: migrations, Tables: []schema.Table{{Name: "notes"}}})
+	info, err := s.Open(context.Background(), store.Schema{Migrations: migrations, Tables: []appschema.Table{{Name: "notes"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +38,7 @@ func TestMigrationsAndIdentity(t *testing.T) {
 		t.Fatalf("%+v", info)
 	}
 	s.Close()
-	v2 := store.Migration{Version: 2, SQL: `ALTER TABLE notes ADD COLUMN n INTEGER`}
+	v2 := appschema.Migration{Version: 2, SQL: `ALTER TABLE notes ADD COLUMN n INTEGER`}
 	_, info2 := open(t, path, v1, v2)
 	if info2.ID != info.ID || info2.Version != 2 {
 		t.Fatalf("reopen keeps the id and migrates: %+v", info2)
@@ -45,14 +46,14 @@ func TestMigrationsAndIdentity(t *testing.T) {
 	// An older server on a newer database refuses to start.
 	old, _ := Open(path)
 	defer old.Close()
-	if _, err := old.Open(context.Background(), store.Schema{Migrations: []store.Migration{v1}}); err == nil || !strings.Contains(err.Error(), "newer") {
+	if _, err := old.Open(context.Background(), store.Schema{Migrations: []appschema.Migration{v1}}); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Fatalf("downgrade: %v", err)
 	}
 	// A failing migration leaves the database as it was.
 	bad, _ := Open(path)
 	defer bad.Close()
-	v3 := store.Migration{Version: 3, SQL: `ALTER TABLE notes ADD COLUMN m; SELECT no_such_function()`}
-	if _, err := bad.Open(context.Background(), store.Schema{Migrations: []store.Migration{v1, v2, v3}}); err == nil {
+	v3 := appschema.Migration{Version: 3, SQL: `ALTER TABLE notes ADD COLUMN m; SELECT no_such_function()`}
+	if _, err := bad.Open(context.Background(), store.Schema{Migrations: []appschema.Migration{v1, v2, v3}}); err == nil {
 		t.Fatal("a failing migration must fail")
 	}
 	bad.Close()
@@ -75,7 +76,7 @@ func TestPushLogSnapshot(t *testing.T) {
 		t.Fatalf("%v %+v", err, res)
 	}
 	again, err := s.Push(context.Background(), push, nil)
-	if err != nil || again.Head != 2 || again.Outcomes[0].Pos != 1 || again.Outcomes[0].State != store.Acknowledged {
+	if err != nil || again.Head != 2 || again.Outcomes[0].Pos != 1 || again.Outcomes[0].State != wire.Acknowledged {
 		t.Fatalf("repeat: %v %+v", err, again)
 	}
 	entries, head, err := s.Log(context.Background(), 1, 10)
@@ -116,8 +117,8 @@ func TestOpensALogFromBeforeScopes(t *testing.T) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	v1 := store.Migration{Version: 1, SQL: `CREATE TABLE notes(id TEXT PRIMARY KEY, ws TEXT)`}
-	if _, err := s.Open(ctx, store.Schema{Migrations: []store.Migration{v1}, Tables: []schema.Table{{Name: "notes"}}, Scopes: map[string]string{"notes": "ws"}}); err != nil {
+	v1 := appschema.Migration{Version: 1, SQL: `CREATE TABLE notes(id TEXT PRIMARY KEY, ws TEXT)`}
+	if _, err := s.Open(ctx, store.Schema{Migrations: []appschema.Migration{v1}, Tables: []appschema.Table{{Name: "notes"}}, Scopes: map[string]string{"notes": "ws"}}); err != nil {
 		t.Fatal(err)
 	}
 	key, _ := change.EncodeKey("n1")

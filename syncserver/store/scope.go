@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/schema"
@@ -62,7 +63,7 @@ func NewScopeRules(columns map[string]string, tables []*schema.Info) (*ScopeRule
 		// A violation quotes the row it is about (an invariant's message
 		// may name its title): it belongs to that row's scope. One about
 		// a row without a scope has none and reaches everyone.
-		r.tables[schema.Violations.Name] = scopeColumn{}
+		r.tables[appschema.Violations.Name] = scopeColumn{}
 	}
 	return r, nil
 }

@@ -14,25 +14,20 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/checksum"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/syncworker/wire"
 )
-
-// Migration is one step of the app's schema, the same list the app gives
-// its clients: applied once, in order, recorded as the schema version.
-type Migration struct {
-	Version int64
-	SQL     string
-}
 
 // Schema is what the store must hold: the app's tables, and which of
 // them sync.
 type Schema struct {
-	Migrations []Migration
-	Tables     []schema.Table
+	Migrations []appschema.Migration
+	Tables     []appschema.Table
 	// Scopes names, per synced table, the column holding a row's scope
 	// (see Scope); the store records every row's scope in its log
 	// entries and lets snapshots select scopes.
@@ -50,13 +45,6 @@ type Info struct {
 	// Tables are the synced tables as the store describes them.
 	Tables []*schema.Info
 }
-
-// Verdicts of a push outcome.
-const (
-	Acknowledged = "acknowledged"
-	Flagged      = "flagged"
-	Refused      = "refused"
-)
 
 // Refusal codes the store adds to merge's (UNKNOWN_TABLE, UNKNOWN_COLUMN,
 // TYPE_MISMATCH, BAD_KEY, BAD_CHANGE).
@@ -90,21 +78,11 @@ type Push struct {
 	Stamp func() hlc.Stamp
 }
 
-// Outcome is the verdict on one pushed change.
-type Outcome struct {
-	Seq   int64
-	State string
-	Pos   int64
-	Code  string
-	// Detail is the violation (Flagged) or the reason (Refused).
-	Detail string
-	// Row is the stored state of the row, for Refused.
-	Row []change.Change
-}
-
-// PushResult is the outcome of a push.
+// PushResult is the outcome of a push: a verdict per change, as the
+// server's Ack carries it (wire.Acknowledged, wire.Flagged or
+// wire.Refused).
 type PushResult struct {
-	Outcomes []Outcome
+	Outcomes []wire.Result
 	// Head is the last log position after the push.
 	Head int64
 }

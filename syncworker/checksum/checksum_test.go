@@ -3,6 +3,7 @@ package checksum
 import (
 	"testing"
 
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/schema"
 	"github.com/ncruces/go-sqlite3"
 	_ "github.com/ncruces/go-sqlite3/vfs/memdb"
@@ -18,7 +19,7 @@ func sumOf(t *testing.T, name, script string) Sum {
 	if err := conn.Exec(script); err != nil {
 		t.Fatal(err)
 	}
-	info, err := schema.Describe(conn, schema.Table{Name: "t"})
+	info, err := schema.Describe(conn, appschema.Table{Name: "t"})
 	if err != nil {
 		t.Fatal(err)
 	}

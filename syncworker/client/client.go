@@ -32,6 +32,7 @@ import (
 	"github.com/hearthdb/hearth/syncworker/journal"
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/ncruces/go-sqlite3"
 )
 
@@ -50,7 +51,7 @@ type Config struct {
 	// Token, when set, is called before each connection attempt; its
 	// token goes in the URL's token query parameter (browsers cannot set
 	// headers on a WebSocket). When the server refuses it (HTTP 401,
-	// AUTH_EXPIRED) sync pauses in StatePausedAuth until TokenChanged.
+	// AUTH_EXPIRED) sync pauses in syncstatus.StatePausedAuth until TokenChanged.
 	Token func(ctx context.Context) (string, error)
 
 	// MinBackoff and MaxBackoff bound the retry delays (defaults 500ms
@@ -90,7 +91,7 @@ type Config struct {
 	// OnStatus is called whenever the status changes, mostly on the
 	// client's goroutine but also on the caller's in Online. It must not
 	// block and must be safe for concurrent use.
-	OnStatus func(Status)
+	OnStatus func(syncstatus.Status)
 	// Applied is called on the connection's goroutine, inside Local.Do,
 	// after remote changes were committed, with the tables they touched:
 	// the worker re-runs the live queries that read them.
@@ -156,7 +157,7 @@ type Client struct {
 
 	mu       sync.Mutex
 	notifyMu sync.Mutex
-	status   Status
+	status   syncstatus.Status
 	// scopes is the subscription (nil: every granted scope), sent in each
 	// hello; pendingScopes were added but their rows not pulled yet.
 	scopes, pendingScopes []string
@@ -198,7 +199,7 @@ func New(cfg Config) (*Client, error) {
 		tokenCh:  make(chan struct{}, 1),
 		scopesCh: make(chan struct{}, 1),
 		scopes:   slices.Clone(cfg.Scopes),
-		status:   Status{State: StateStarting, Online: true, Cursor: -1, Retries: map[Class]int64{}},
+		status:   syncstatus.Status{State: syncstatus.StateStarting, Online: true, Cursor: -1, Retries: map[syncstatus.Class]int64{}},
 	}
 	return c, nil
 }
@@ -252,7 +253,7 @@ func (c *Client) Notify() { signal(c.notifyCh) }
 // for minutes, and a device told it is offline should say so.
 func (c *Client) Online(online bool) {
 	c.offline.Store(!online)
-	c.update(func(s *Status) { s.Online = online })
+	c.update(func(s *syncstatus.Status) { s.Online = online })
 	if online {
 		signal(c.onlineCh)
 		return
@@ -266,7 +267,7 @@ func (c *Client) Online(online bool) {
 }
 
 // errOffline ends or skips a session while the device is offline.
-var errOffline = classified(ClassOffline, "the device is offline")
+var errOffline = classified(syncstatus.ClassOffline, "the device is offline")
 
 // SchemaChanged tells the client the app migrated its schema (after the
 // worker ran journal.Install): it re-reads the schema, replays pending
@@ -285,13 +286,13 @@ func signal(ch chan struct{}) {
 }
 
 // Status returns a snapshot of the sync status.
-func (c *Client) Status() Status {
+func (c *Client) Status() syncstatus.Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.status.clone()
+	return c.status.Clone()
 }
 
-func (c *Client) update(fn func(*Status)) {
+func (c *Client) update(fn func(*syncstatus.Status)) {
 	// Held across the callback so that statuses reach OnStatus in the
 	// order they were made: the Run goroutine and Online (the worker's
 	// event callback) both update, and a subscriber keeps the last one.
@@ -299,10 +300,10 @@ func (c *Client) update(fn func(*Status)) {
 	defer c.notifyMu.Unlock()
 	c.mu.Lock()
 	fn(&c.status)
-	var snapshot Status
+	var snapshot syncstatus.Status
 	notify := c.cfg.OnStatus != nil
 	if notify {
-		snapshot = c.status.clone()
+		snapshot = c.status.Clone()
 	}
 	c.mu.Unlock()
 	if notify {
@@ -320,7 +321,7 @@ func (c *Client) Run(ctx context.Context) error {
 	if !c.running.CompareAndSwap(false, true) {
 		return errors.New("sync client: Run called twice")
 	}
-	defer c.update(func(s *Status) { s.State, s.Connected = StateStopped, false })
+	defer c.update(func(s *syncstatus.Status) { s.State, s.Connected = syncstatus.StateStopped, false })
 	for {
 		progressed, err := c.session(ctx)
 		if ctx.Err() != nil {
@@ -330,30 +331,30 @@ func (c *Client) Run(ctx context.Context) error {
 			continue
 		}
 		if err == nil {
-			err = classified(ClassOffline, "the connection ended")
+			err = classified(syncstatus.ClassOffline, "the connection ended")
 		}
 		ce := Classify(err)
 		if progressed {
 			c.attempt = 0
 		}
-		delay, state := c.backoff.Delay(c.attempt, c.cfg.Rand), StateBackoff
+		delay, state := c.backoff.Delay(c.attempt, c.cfg.Rand), syncstatus.StateBackoff
 		c.attempt++
 		if c.offline.Load() {
 			// No attempt can succeed; coming online ends the wait.
-			delay, state = c.backoff.Max, StateOffline
-		} else if ce.Class == ClassSchema {
+			delay, state = c.backoff.Max, syncstatus.StateOffline
+		} else if ce.Class == syncstatus.ClassSchema {
 			// Nothing will change until a migration here or there: check
 			// back slowly, or at once when told the schema changed.
-			delay, state = c.backoff.Max, StatePausedSchema
+			delay, state = c.backoff.Max, syncstatus.StatePausedSchema
 		}
-		if ce.Class == ClassAuth && c.cfg.Token != nil {
-			delay, state = authPause, StatePausedAuth
+		if ce.Class == syncstatus.ClassAuth && c.cfg.Token != nil {
+			delay, state = authPause, syncstatus.StatePausedAuth
 		}
 		now := c.cfg.Now()
-		c.update(func(s *Status) {
+		c.update(func(s *syncstatus.Status) {
 			s.State, s.Connected = state, false
 			s.Retries[ce.Class]++
-			s.LastError = &ErrorInfo{Class: ce.Class, Code: ce.Code, Message: err.Error(), At: now}
+			s.LastError = &syncstatus.ErrorInfo{Class: ce.Class, Code: ce.Code, Message: err.Error(), At: now}
 			s.NextAttemptAt = now.Add(delay)
 		})
 		c.wait(ctx, delay)
@@ -391,7 +392,7 @@ func (c *Client) wait(ctx context.Context, delay time.Duration) {
 				return err
 			})
 			if err == nil {
-				c.update(func(s *Status) { s.Pending = depth })
+				c.update(func(s *syncstatus.Status) { s.Pending = depth })
 			}
 		}
 	}
@@ -423,7 +424,7 @@ func (c *Client) do(ctx context.Context, fn func(conn *sqlite3.Conn) error) erro
 			if errors.As(err, &ce) {
 				return err
 			}
-			return &Error{Class: ClassLocal, Err: err}
+			return &Error{Class: syncstatus.ClassLocal, Err: err}
 		}
 	}
 }
@@ -537,10 +538,10 @@ func (c *Client) load(ctx context.Context) error {
 		return fmt.Errorf("load sync state: %w", err)
 	}
 	c.loaded = true
-	c.update(func(s *Status) {
+	c.update(func(s *syncstatus.Status) {
 		s.Pending, s.Cursor, s.SchemaVersion = depth, c.st.Cursor, c.version
 		s.Quarantined += int64(quarantined)
-		s.InitialSync = Progress{Active: c.st.Snap.Active, Rows: c.st.Snap.Rows, Total: c.st.Snap.Total}
+		s.InitialSync = syncstatus.Progress{Active: c.st.Snap.Active, Rows: c.st.Snap.Rows, Total: c.st.Snap.Total}
 	})
 	return nil
 }

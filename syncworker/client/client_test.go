@@ -14,9 +14,10 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/hearthdb/hearth/codec"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/journal"
-	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/hearthdb/hearth/syncworker/wire"
 	"github.com/ncruces/go-sqlite3"
 	_ "github.com/ncruces/go-sqlite3/vfs/memdb"
@@ -35,7 +36,7 @@ func replica(t *testing.T) (*LockedLocal, *journal.Journal) {
 	if err := conn.Exec(`PRAGMA user_version = 1; CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT)`); err != nil {
 		t.Fatal(err)
 	}
-	j, err := journal.Prepare(conn, journal.Config{Clock: hlc.NewClock(nil), Tables: []schema.Table{{Name: "notes"}}})
+	j, err := journal.Prepare(conn, journal.Config{Clock: hlc.NewClock(nil), Tables: []appschema.Table{{Name: "notes"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,26 +148,26 @@ func TestFailuresAreClassifiedAndBackedOff(t *testing.T) {
 	cases := []struct {
 		name  string
 		url   func(t *testing.T) string
-		class Class
+		class syncstatus.Class
 		code  string
 	}{
-		{"connection refused", func(t *testing.T) string { return closedPort() }, ClassOffline, ""},
-		{"http 500", func(t *testing.T) string { return fakeServer(t, status(500)) }, ClassServer, ""},
-		{"http 401", func(t *testing.T) string { return fakeServer(t, status(401)) }, ClassAuth, wire.CodeUnauthorized},
-		{"http 409", func(t *testing.T) string { return fakeServer(t, status(409)) }, ClassSchema, wire.CodeSchemaMismatch},
-		{"http 404", func(t *testing.T) string { return fakeServer(t, status(404)) }, ClassProtocol, ""},
+		{"connection refused", func(t *testing.T) string { return closedPort() }, syncstatus.ClassOffline, ""},
+		{"http 500", func(t *testing.T) string { return fakeServer(t, status(500)) }, syncstatus.ClassServer, ""},
+		{"http 401", func(t *testing.T) string { return fakeServer(t, status(401)) }, syncstatus.ClassAuth, wire.CodeUnauthorized},
+		{"http 409", func(t *testing.T) string { return fakeServer(t, status(409)) }, syncstatus.ClassSchema, wire.CodeSchemaMismatch},
+		{"http 404", func(t *testing.T) string { return fakeServer(t, status(404)) }, syncstatus.ClassProtocol, ""},
 		{"garbage frame", func(t *testing.T) string {
 			return fakeServer(t, acceptThen(t, func(ctx context.Context, ws *websocket.Conn) {
 				ws.Write(ctx, websocket.MessageBinary, []byte{0xde, 0xad, 0xbe, 0xef})
 				ws.Read(ctx)
 			}))
-		}, ClassProtocol, ""},
+		}, syncstatus.ClassProtocol, ""},
 		{"text frame", func(t *testing.T) string {
 			return fakeServer(t, acceptThen(t, func(ctx context.Context, ws *websocket.Conn) {
 				ws.Write(ctx, websocket.MessageText, []byte(`{"hello":1}`))
 				ws.Read(ctx)
 			}))
-		}, ClassProtocol, ""},
+		}, syncstatus.ClassProtocol, ""},
 		{"wrong message", func(t *testing.T) string {
 			return fakeServer(t, acceptThen(t, func(ctx context.Context, ws *websocket.Conn) {
 				b, _ := wire.Encode(wire.Pong{Re: 99}, 1)
@@ -175,26 +176,26 @@ func TestFailuresAreClassifiedAndBackedOff(t *testing.T) {
 				ws.Write(ctx, websocket.MessageBinary, b)
 				ws.Read(ctx)
 			}))
-		}, ClassProtocol, ""},
+		}, syncstatus.ClassProtocol, ""},
 		{"hang after accept", func(t *testing.T) string {
 			return fakeServer(t, acceptThen(t, func(ctx context.Context, ws *websocket.Conn) {
 				ws.Read(ctx) // never answers
 			}))
-		}, ClassTimeout, ""},
+		}, syncstatus.ClassTimeout, ""},
 		{"internal error", func(t *testing.T) string {
 			return fakeServer(t, acceptThen(t, func(ctx context.Context, ws *websocket.Conn) {
 				b, _ := wire.Encode(&wire.Error{Code: wire.CodeInternal, Message: "disk on fire"}, 1)
 				ws.Write(ctx, websocket.MessageBinary, b)
 				ws.Read(ctx)
 			}))
-		}, ClassServer, wire.CodeInternal},
+		}, syncstatus.ClassServer, wire.CodeInternal},
 		{"schema mismatch", func(t *testing.T) string {
 			return fakeServer(t, acceptThen(t, func(ctx context.Context, ws *websocket.Conn) {
 				b, _ := wire.Encode(&wire.Error{Code: wire.CodeSchemaMismatch, Message: "too new", Min: 2, Max: 3}, 3)
 				ws.Write(ctx, websocket.MessageBinary, b)
 				ws.Read(ctx)
 			}))
-		}, ClassSchema, wire.CodeSchemaMismatch},
+		}, syncstatus.ClassSchema, wire.CodeSchemaMismatch},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -226,10 +227,10 @@ func TestFailuresAreClassifiedAndBackedOff(t *testing.T) {
 			}
 			got := d.get()
 			want := []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond}
-			wantState := StateBackoff
-			if tc.class == ClassSchema {
+			wantState := syncstatus.StateBackoff
+			if tc.class == syncstatus.ClassSchema {
 				want = []time.Duration{time.Second, time.Second, time.Second} // paused: slow polling
-				wantState = StatePausedSchema
+				wantState = syncstatus.StatePausedSchema
 			}
 			if st.State != wantState {
 				t.Fatalf("state %s, want %s", st.State, wantState)
@@ -279,7 +280,7 @@ func TestRetriesOnTimerWithoutNewWrites(t *testing.T) {
 }
 
 func TestStatusEncodes(t *testing.T) {
-	st := Status{State: StateSyncing, Retries: map[Class]int64{ClassTimeout: 2}, LastError: &ErrorInfo{Class: ClassTimeout, Message: "m", At: time.UnixMilli(5)},
+	st := syncstatus.Status{State: syncstatus.StateSyncing, Retries: map[syncstatus.Class]int64{syncstatus.ClassTimeout: 2}, LastError: &syncstatus.ErrorInfo{Class: syncstatus.ClassTimeout, Message: "m", At: time.UnixMilli(5)},
 		DivergedTables: []string{"a"}, ReconcileLatency: 1500 * time.Microsecond}
 	var enc codec.Encoder
 	st.Encode(&enc)
@@ -288,7 +289,7 @@ func TestStatusEncodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := v.(map[string]any)
-	if m["state"] != StateSyncing || m["retries"].(map[string]any)["timeout"] != int64(2) || m["reconcileLatencyMs"] != 1.5 || m["lastError"].(map[string]any)["at"] != int64(5) {
+	if m["state"] != syncstatus.StateSyncing || m["retries"].(map[string]any)["timeout"] != int64(2) || m["reconcileLatencyMs"] != 1.5 || m["lastError"].(map[string]any)["at"] != int64(5) {
 		t.Fatalf("%v", m)
 	}
 }
@@ -307,16 +308,16 @@ func TestOfflineSignalDropsTheConnection(t *testing.T) {
 	}))
 	var states sync.Map
 	c := runClient(t, Config{URL: url, Local: local, Journal: j, RequestTimeout: time.Minute, MinBackoff: time.Millisecond,
-		OnStatus: func(st Status) { states.Store(st.State, true) }})
+		OnStatus: func(st syncstatus.Status) { states.Store(st.State, true) }})
 	waitFor(t, "the first connection", func() bool { return opened.Load() == 1 })
 	c.Online(false)
 	waitFor(t, "the connection dropped", func() bool { return closed.Load() == 1 })
-	waitFor(t, "the offline state", func() bool { return c.Status().State == StateOffline })
+	waitFor(t, "the offline state", func() bool { return c.Status().State == syncstatus.StateOffline })
 	time.Sleep(50 * time.Millisecond) // fifty backoff periods: none may dial
 	if n := opened.Load(); n != 1 {
 		t.Fatalf("the client connected %d times while offline", n-1)
 	}
-	if st := c.Status(); st.Online || st.Connected || st.LastError == nil || st.LastError.Class != ClassOffline {
+	if st := c.Status(); st.Online || st.Connected || st.LastError == nil || st.LastError.Class != syncstatus.ClassOffline {
 		t.Fatalf("status while offline: %+v", st)
 	}
 	c.Online(true)

@@ -8,33 +8,34 @@ import (
 	"testing"
 
 	"github.com/coder/websocket"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/hearthdb/hearth/syncworker/wire"
 )
 
 func TestClassify(t *testing.T) {
 	cases := []struct {
 		err  error
-		want Class
+		want syncstatus.Class
 	}{
-		{&HTTPError{Status: 401}, ClassAuth},
-		{&HTTPError{Status: 403}, ClassAuth},
-		{&HTTPError{Status: 409}, ClassSchema},
-		{&HTTPError{Status: 503}, ClassServer},
-		{&HTTPError{Status: 429}, ClassTimeout},
-		{&HTTPError{Status: 404}, ClassProtocol},
-		{fmt.Errorf("x: %w", &wire.Error{Code: wire.CodeSchemaMismatch}), ClassSchema},
-		{&wire.Error{Code: wire.CodeUnauthorized}, ClassAuth},
-		{&wire.Error{Code: wire.CodeInternal}, ClassServer},
-		{&wire.Error{Code: wire.CodeShuttingDown}, ClassServer},
-		{&wire.Error{Code: wire.CodeBadRequest}, ClassProtocol},
-		{&wire.Error{Code: wire.CodeTooLarge}, ClassProtocol},
-		{fmt.Errorf("read: %w", wire.ErrMalformed), ClassProtocol},
-		{websocket.CloseError{Code: websocket.StatusGoingAway}, ClassServer},
-		{websocket.CloseError{Code: websocket.StatusMessageTooBig}, ClassProtocol},
-		{fmt.Errorf("dial: %w", context.DeadlineExceeded), ClassTimeout},
-		{io.EOF, ClassOffline},
-		{errors.New("connection refused"), ClassOffline},
-		{&Error{Class: ClassLocal, Err: errors.New("disk")}, ClassLocal},
+		{&HTTPError{Status: 401}, syncstatus.ClassAuth},
+		{&HTTPError{Status: 403}, syncstatus.ClassAuth},
+		{&HTTPError{Status: 409}, syncstatus.ClassSchema},
+		{&HTTPError{Status: 503}, syncstatus.ClassServer},
+		{&HTTPError{Status: 429}, syncstatus.ClassTimeout},
+		{&HTTPError{Status: 404}, syncstatus.ClassProtocol},
+		{fmt.Errorf("x: %w", &wire.Error{Code: wire.CodeSchemaMismatch}), syncstatus.ClassSchema},
+		{&wire.Error{Code: wire.CodeUnauthorized}, syncstatus.ClassAuth},
+		{&wire.Error{Code: wire.CodeInternal}, syncstatus.ClassServer},
+		{&wire.Error{Code: wire.CodeShuttingDown}, syncstatus.ClassServer},
+		{&wire.Error{Code: wire.CodeBadRequest}, syncstatus.ClassProtocol},
+		{&wire.Error{Code: wire.CodeTooLarge}, syncstatus.ClassProtocol},
+		{fmt.Errorf("read: %w", wire.ErrMalformed), syncstatus.ClassProtocol},
+		{websocket.CloseError{Code: websocket.StatusGoingAway}, syncstatus.ClassServer},
+		{websocket.CloseError{Code: websocket.StatusMessageTooBig}, syncstatus.ClassProtocol},
+		{fmt.Errorf("dial: %w", context.DeadlineExceeded), syncstatus.ClassTimeout},
+		{io.EOF, syncstatus.ClassOffline},
+		{errors.New("connection refused"), syncstatus.ClassOffline},
+		{&Error{Class: syncstatus.ClassLocal, Err: errors.New("disk")}, syncstatus.ClassLocal},
 	}
 	for _, c := range cases {
 		if got := Classify(c.err).Class; got != c.want {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/hearthdb/hearth/syncworker/wire"
 )
 
@@ -74,7 +75,7 @@ func (s *session) pushRefused(e *wire.Error) (bool, error) {
 		if n <= 1 {
 			// A server refusing one change as a batch is broken: end the
 			// session (backing off) rather than retry forever.
-			return true, &Error{Class: ClassProtocol, Code: e.Code, Err: fmt.Errorf("server refused a push of %d change as too large a batch: %w", n, e)}
+			return true, &Error{Class: syncstatus.ClassProtocol, Code: e.Code, Err: fmt.Errorf("server refused a push of %d change as too large a batch: %w", n, e)}
 		}
 		s.flight = nil
 		s.limits.maxBatch = max(1, n/2)
@@ -88,9 +89,9 @@ func (s *session) pushRefused(e *wire.Error) (bool, error) {
 		s.limits.holdUntil = now.Add(wait)
 		s.stopHold()
 		s.limits.hold = time.NewTimer(wait)
-		c.update(func(st *Status) {
-			st.Retries[ClassServer]++
-			st.LastError = &ErrorInfo{Class: ClassServer, Code: e.Code, Message: e.Error(), At: now}
+		c.update(func(st *syncstatus.Status) {
+			st.Retries[syncstatus.ClassServer]++
+			st.LastError = &syncstatus.ErrorInfo{Class: syncstatus.ClassServer, Code: e.Code, Message: e.Error(), At: now}
 			st.NextAttemptAt = s.limits.holdUntil
 		})
 		return true, nil

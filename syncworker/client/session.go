@@ -10,6 +10,7 @@ import (
 	"github.com/hearthdb/hearth/syncworker/checksum"
 	"github.com/hearthdb/hearth/syncworker/journal"
 	"github.com/hearthdb/hearth/syncworker/merge"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/hearthdb/hearth/syncworker/wire"
 	"github.com/ncruces/go-sqlite3"
 )
@@ -66,7 +67,7 @@ func (c *Client) session(ctx context.Context) (bool, error) {
 	if c.offline.Load() {
 		return false, errOffline
 	}
-	c.update(func(s *Status) { s.State = StateConnecting })
+	c.update(func(s *syncstatus.Status) { s.State = syncstatus.StateConnecting })
 	dialCtx, cancel := context.WithTimeout(sctx, c.cfg.RequestTimeout)
 	t, err := c.dial(dialCtx)
 	cancel()
@@ -75,7 +76,7 @@ func (c *Client) session(ctx context.Context) (bool, error) {
 		case c.offline.Load():
 			return false, errOffline
 		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
-			return false, &Error{Class: ClassTimeout, Err: fmt.Errorf("connect to %s: %w", c.cfg.URL, err)}
+			return false, &Error{Class: syncstatus.ClassTimeout, Err: fmt.Errorf("connect to %s: %w", c.cfg.URL, err)}
 		}
 		return false, fmt.Errorf("connect to %s: %w", c.cfg.URL, err)
 	}
@@ -87,7 +88,7 @@ func (c *Client) session(ctx context.Context) (bool, error) {
 		}
 		stop()
 		t.Close(false)
-		c.update(func(st *Status) { st.Connected = false })
+		c.update(func(st *syncstatus.Status) { st.Connected = false })
 	}()
 	err = s.explain(s.run())
 	if c.offline.Load() && ctx.Err() == nil {
@@ -104,7 +105,7 @@ func (s *session) read() {
 		if err != nil {
 			fr.err = err
 		} else if fr.frame, fr.err = wire.Decode(b); fr.err != nil {
-			fr.err = &Error{Class: ClassProtocol, Err: fmt.Errorf("server sent an unreadable message: %w", fr.err)}
+			fr.err = &Error{Class: syncstatus.ClassProtocol, Err: fmt.Errorf("server sent an unreadable message: %w", fr.err)}
 		}
 		select {
 		case s.frames <- fr:
@@ -120,7 +121,7 @@ func (s *session) read() {
 func (s *session) send(m wire.Message) error {
 	b, err := wire.Encode(m, s.c.version)
 	if err != nil {
-		return &Error{Class: ClassLocal, Err: fmt.Errorf("encode %s: %w", wire.Type(m), err)}
+		return &Error{Class: syncstatus.ClassLocal, Err: fmt.Errorf("encode %s: %w", wire.Type(m), err)}
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.c.cfg.RequestTimeout)
 	defer cancel()
@@ -145,7 +146,7 @@ func (s *session) await(what string, want func(wire.Message) bool) (wire.Message
 		case <-s.ctx.Done():
 			return nil, s.ctx.Err()
 		case <-timer.C:
-			return nil, classified(ClassTimeout, "no %s from the server within %v", what, s.c.cfg.RequestTimeout)
+			return nil, classified(syncstatus.ClassTimeout, "no %s from the server within %v", what, s.c.cfg.RequestTimeout)
 		case fr := <-s.frames:
 			if fr.err != nil {
 				return nil, fr.err
@@ -160,14 +161,14 @@ func (s *session) await(what string, want func(wire.Message) bool) (wire.Message
 			if _, ok := fr.frame.Msg.(wire.Pong); ok {
 				continue
 			}
-			return nil, classified(ClassProtocol, "expected %s, the server sent %s", what, wire.Type(fr.frame.Msg))
+			return nil, classified(syncstatus.ClassProtocol, "expected %s, the server sent %s", what, wire.Type(fr.frame.Msg))
 		}
 	}
 }
 
 func (s *session) serverError(e *wire.Error) error {
 	if e.Code == wire.CodeSchemaMismatch {
-		s.c.update(func(st *Status) { st.ServerMin, st.ServerMax = e.Min, e.Max })
+		s.c.update(func(st *syncstatus.Status) { st.ServerMin, st.ServerMax = e.Min, e.Max })
 	}
 	return &Error{Class: classOfCode(e.Code), Code: e.Code, Err: fmt.Errorf("server: %w", e)}
 }
@@ -185,7 +186,7 @@ func (s *session) run() error {
 	w := m.(wire.Welcome)
 	c.maxMessage = w.MaxMessage
 	s.welcomeLimits(w)
-	c.update(func(st *Status) {
+	c.update(func(st *syncstatus.Status) {
 		st.ServerMin, st.ServerMax, st.Head = w.Min, w.Max, w.Head
 		st.Connected = true
 	})
@@ -204,8 +205,8 @@ func (s *session) run() error {
 		return err
 	}
 	now := c.cfg.Now()
-	c.update(func(st *Status) {
-		st.State = StateSyncing
+	c.update(func(st *syncstatus.Status) {
+		st.State = syncstatus.StateSyncing
 		// Caught up with nothing to push: the server sends no log
 		// message for an empty tail, so this is the moment to say so.
 		if st.Pending == 0 && c.st.Cursor >= st.Head {
@@ -279,9 +280,9 @@ func (s *session) scopeSync(scopes []string) error {
 // transaction together with the position to resume from.
 func (s *session) initialSync() error {
 	c := s.c
-	c.update(func(st *Status) {
-		st.State = StateInitialSync
-		st.InitialSync = Progress{Active: true, Rows: c.st.Snap.Rows, Total: c.st.Snap.Total}
+	c.update(func(st *syncstatus.Status) {
+		st.State = syncstatus.StateInitialSync
+		st.InitialSync = syncstatus.Progress{Active: true, Rows: c.st.Snap.Rows, Total: c.st.Snap.Total}
 	})
 	// The next chunk is asked for as soon as a chunk arrives (its Next is
 	// the cursor), so the server reads and the network carries chunk n+1
@@ -305,7 +306,7 @@ func (s *session) initialSync() error {
 			}
 		}
 		if chunk.At < 0 || (c.st.Snap.At >= 0 && chunk.At != c.st.Snap.At) {
-			return classified(ClassProtocol, "snapshot chunk at log position %d, expected %d", chunk.At, c.st.Snap.At)
+			return classified(syncstatus.ClassProtocol, "snapshot chunk at log position %d, expected %d", chunk.At, c.st.Snap.At)
 		}
 		next := c.st
 		if next.Snap.At < 0 {
@@ -314,7 +315,7 @@ func (s *session) initialSync() error {
 		next.Snap.After = chunk.Next
 		next.Snap.Rows += chunk.Rows
 		next.Snap.Total = max(next.Snap.Total, next.Snap.Rows)
-		progress := Progress{Active: !chunk.Done, Rows: next.Snap.Rows, Total: next.Snap.Total}
+		progress := syncstatus.Progress{Active: !chunk.Done, Rows: next.Snap.Rows, Total: next.Snap.Total}
 		if chunk.Done {
 			next.Cursor, next.Schema = next.Snap.At, c.version
 			next.Snap = snapshotState{}
@@ -323,7 +324,7 @@ func (s *session) initialSync() error {
 			return err
 		}
 		s.progressed = true
-		c.update(func(st *Status) { st.Cursor, st.InitialSync = c.st.Cursor, progress })
+		c.update(func(st *syncstatus.Status) { st.Cursor, st.InitialSync = c.st.Cursor, progress })
 	}
 	return nil
 }
@@ -389,7 +390,7 @@ func (s *session) apply(evict []wire.SnapshotCursor, chs []change.Change, next s
 	}
 	c.st = next
 	if quarantined > 0 {
-		c.update(func(st *Status) { st.Quarantined += int64(quarantined) })
+		c.update(func(st *syncstatus.Status) { st.Quarantined += int64(quarantined) })
 	}
 	return nil
 }
@@ -453,10 +454,10 @@ func (s *session) periodic() error {
 	c := s.c
 	now := c.cfg.Now()
 	if s.flight != nil && now.After(s.flight.deadline) {
-		return classified(ClassTimeout, "no ack for push %d within %v", s.flight.id, c.cfg.RequestTimeout)
+		return classified(syncstatus.ClassTimeout, "no ack for push %d within %v", s.flight.id, c.cfg.RequestTimeout)
 	}
 	if s.pingID != 0 && now.After(s.pingDue) {
-		return classified(ClassTimeout, "no pong within %v: the server stopped answering", c.cfg.RequestTimeout)
+		return classified(syncstatus.ClassTimeout, "no pong within %v: the server stopped answering", c.cfg.RequestTimeout)
 	}
 	if s.pingID == 0 && now.Sub(s.lastHeard) >= c.cfg.PingInterval {
 		s.pingID, s.pingDue = s.nextID(), now.Add(c.cfg.RequestTimeout)
@@ -483,7 +484,7 @@ func (s *session) handle(f wire.Frame) error {
 	switch m := f.Msg.(type) {
 	case wire.Changes:
 		if m.Upto < c.st.Cursor {
-			return classified(ClassProtocol, "log entries up to %d arrived after position %d", m.Upto, c.st.Cursor)
+			return classified(syncstatus.ClassProtocol, "log entries up to %d arrived after position %d", m.Upto, c.st.Cursor)
 		}
 		chs := make([]change.Change, len(m.Entries))
 		for i := range m.Entries {
@@ -496,7 +497,7 @@ func (s *session) handle(f wire.Frame) error {
 		}
 		s.progressed = true
 		now := c.cfg.Now()
-		c.update(func(st *Status) {
+		c.update(func(st *syncstatus.Status) {
 			st.Cursor, st.Head = m.Upto, max(m.Head, st.Head)
 			if m.Upto >= m.Head && s.pending == 0 && s.flight == nil {
 				st.LastSyncedAt = now
@@ -504,7 +505,7 @@ func (s *session) handle(f wire.Frame) error {
 		})
 	case wire.Ack:
 		if s.flight == nil || m.Re != s.flight.id {
-			return classified(ClassProtocol, "ack %d matches no push in flight", m.Re)
+			return classified(syncstatus.ClassProtocol, "ack %d matches no push in flight", m.Re)
 		}
 		if err := s.settle(m); err != nil {
 			return err
@@ -524,7 +525,7 @@ func (s *session) handle(f wire.Frame) error {
 		}
 		return s.serverError(m)
 	default:
-		return classified(ClassProtocol, "unexpected %s message", wire.Type(m))
+		return classified(syncstatus.ClassProtocol, "unexpected %s message", wire.Type(m))
 	}
 	return nil
 }
@@ -569,11 +570,11 @@ func (s *session) push() error {
 			return err
 		}
 		if quarantined > 0 {
-			c.update(func(st *Status) { st.Quarantined++ })
+			c.update(func(st *syncstatus.Status) { st.Quarantined++ })
 			continue
 		}
 		s.pending = depth
-		c.update(func(st *Status) { st.Pending = depth })
+		c.update(func(st *syncstatus.Status) { st.Pending = depth })
 		if len(entries) == 0 {
 			return nil
 		}
@@ -583,7 +584,7 @@ func (s *session) push() error {
 		}
 		b, err := wire.Encode(msg, c.version)
 		if err != nil {
-			return &Error{Class: ClassLocal, Err: fmt.Errorf("encode push: %w", err)}
+			return &Error{Class: syncstatus.ClassLocal, Err: fmt.Errorf("encode push: %w", err)}
 		}
 		if c.maxMessage > 0 && int64(len(b)) > c.maxMessage && len(entries) > 1 {
 			limit = max(1, len(entries)/2)
@@ -622,7 +623,7 @@ func (s *session) settle(ack wire.Ack) error {
 		for _, r := range ack.Results {
 			e, ok := flight.entries[r.Seq]
 			if !ok {
-				return classified(ClassProtocol, "ack %d names seq %d, which push %d did not send", ack.Re, r.Seq, flight.id)
+				return classified(syncstatus.ClassProtocol, "ack %d names seq %d, which push %d did not send", ack.Re, r.Seq, flight.id)
 			}
 			v := journal.Settlement{Seq: r.Seq, Pos: r.Pos, Code: r.Code, Detail: r.Detail}
 			switch r.State {
@@ -663,7 +664,7 @@ func (s *session) settle(ack wire.Ack) error {
 	s.flight = nil
 	s.pending = depth
 	c.latencySum += latency
-	c.update(func(st *Status) {
+	c.update(func(st *syncstatus.Status) {
 		st.Pending = depth
 		st.Flagged += flagged
 		st.Refused += refused
@@ -737,7 +738,7 @@ func (s *session) compare(m wire.Checksums) error {
 	if err != nil {
 		return err
 	}
-	c.update(func(st *Status) {
+	c.update(func(st *syncstatus.Status) {
 		st.Checksums++
 		if len(diverged) > 0 {
 			st.Divergences++

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 )
 
 // authPause is how long sync stays paused on a refused or expired token
@@ -28,7 +30,7 @@ func (c *Client) dial(ctx context.Context) (Transport, error) {
 		if err != nil {
 			// Getting a token may fail for the same reasons a connection
 			// does (offline): a plain error backs off and retries; the
-			// app returns a *Error of ClassAuth to pause instead.
+			// app returns a *Error of syncstatus.ClassAuth to pause instead.
 			return nil, fmt.Errorf("get a token: %w", err)
 		}
 		if tok == "" {
@@ -38,7 +40,7 @@ func (c *Client) dial(ctx context.Context) (Transport, error) {
 		}
 		u, err := url.Parse(target)
 		if err != nil {
-			return nil, &Error{Class: ClassLocal, Err: fmt.Errorf("sync URL %q: %w", target, err)}
+			return nil, &Error{Class: syncstatus.ClassLocal, Err: fmt.Errorf("sync URL %q: %w", target, err)}
 		}
 		q := u.Query()
 		q.Set("token", tok)

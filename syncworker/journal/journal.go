@@ -28,6 +28,7 @@ import (
 
 	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/codec/sqlcodec"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
@@ -94,7 +95,7 @@ type Config struct {
 	// can fold in the timestamps of remote changes.
 	Clock *hlc.Clock
 	// Tables are the synced tables. Each needs a PRIMARY KEY.
-	Tables []schema.Table
+	Tables []appschema.Table
 	// MapColumn maps a column named by a change written under an older
 	// schema version to its name now (after a rename). It returns false
 	// when the column cannot be mapped; the change is then quarantined.
@@ -107,7 +108,7 @@ type Config struct {
 // Journal is the change journal of one database connection.
 type Journal struct {
 	clock     *hlc.Clock
-	tables    []schema.Table
+	tables    []appschema.Table
 	mapColumn func(table, column string, writtenUnder int64) (string, bool)
 	now       func() time.Time
 	node      string
@@ -141,7 +142,7 @@ func Prepare(conn *sqlite3.Conn, cfg Config) (*Journal, error) {
 	if j.now == nil {
 		j.now = time.Now
 	}
-	if err := conn.Exec(ddl + merge.MetaDDL + schema.ViolationsDDL); err != nil {
+	if err := conn.Exec(ddl + merge.MetaDDL + appschema.ViolationsDDL); err != nil {
 		return nil, fmt.Errorf("journal: create tables: %w", err)
 	}
 	node, err := loadNode(conn)
@@ -169,7 +170,7 @@ func (j *Journal) Node() string { return j.node }
 func (j *Journal) Clock() *hlc.Clock { return j.clock }
 
 // Tables are the declared synced tables.
-func (j *Journal) Tables() []schema.Table { return j.tables }
+func (j *Journal) Tables() []appschema.Table { return j.tables }
 
 // Applying runs fn with journaling off: fn applies remote changes, which
 // must change the tables without being recorded as local writes.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
@@ -34,14 +35,14 @@ func exec(t *testing.T, conn *sqlite3.Conn, sql string) {
 	}
 }
 
-func setup(t *testing.T, tables ...schema.Table) (*sqlite3.Conn, *Journal) {
+func setup(t *testing.T, tables ...appschema.Table) (*sqlite3.Conn, *Journal) {
 	t.Helper()
 	conn := openDB(t)
 	exec(t, conn, `PRAGMA user_version = 3;
 		CREATE TABLE tasks(id TEXT PRIMARY KEY, title TEXT NOT NULL, done INTEGER, score REAL, data BLOB);
 		CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT)`)
 	if tables == nil {
-		tables = []schema.Table{{Name: "tasks"}, {Name: "notes", Resurrect: true}}
+		tables = []appschema.Table{{Name: "tasks"}, {Name: "notes", Resurrect: true}}
 	}
 	j, err := Prepare(conn, Config{Clock: hlc.NewClock(nil), Tables: tables})
 	if err != nil {
@@ -127,7 +128,7 @@ func describe(t *testing.T, conn *sqlite3.Conn, j *Journal) []*schema.Info {
 func TestUpdateDetectsTypeAndCaseChanges(t *testing.T) {
 	conn := openDB(t)
 	exec(t, conn, `CREATE TABLE n(id TEXT PRIMARY KEY COLLATE NOCASE, v, name TEXT COLLATE NOCASE)`)
-	j, err := Prepare(conn, Config{Clock: hlc.NewClock(nil), Tables: []schema.Table{{Name: "n", Resurrect: true}}})
+	j, err := Prepare(conn, Config{Clock: hlc.NewClock(nil), Tables: []appschema.Table{{Name: "n", Resurrect: true}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +221,7 @@ func TestDeletedKeyCannotBeReusedWithoutResurrection(t *testing.T) {
 func TestInstallAdoptsExistingRowsOnce(t *testing.T) {
 	conn := openDB(t)
 	exec(t, conn, `CREATE TABLE tasks(id TEXT PRIMARY KEY, title TEXT); INSERT INTO tasks VALUES ('old1', 'a'), ('old2', 'b')`)
-	j, err := Prepare(conn, Config{Clock: hlc.NewClock(nil), Tables: []schema.Table{{Name: "tasks"}}})
+	j, err := Prepare(conn, Config{Clock: hlc.NewClock(nil), Tables: []appschema.Table{{Name: "tasks"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +290,7 @@ func TestByteBudget(t *testing.T) {
 func TestReplayQuarantinesDroppedColumnsAndMapsRenames(t *testing.T) {
 	conn := openDB(t)
 	exec(t, conn, `PRAGMA user_version = 1; CREATE TABLE tasks(id TEXT PRIMARY KEY, title TEXT, owner TEXT, legacy TEXT)`)
-	cfg := Config{Clock: hlc.NewClock(nil), Tables: []schema.Table{{Name: "tasks"}},
+	cfg := Config{Clock: hlc.NewClock(nil), Tables: []appschema.Table{{Name: "tasks"}},
 		MapColumn: func(table, column string, from int64) (string, bool) {
 			if table == "tasks" && column == "owner" && from == 1 {
 				return "assignee", true
@@ -385,12 +386,12 @@ func TestNodeAndClockSurviveReopen(t *testing.T) {
 func TestRejectsBadDeclarations(t *testing.T) {
 	conn := openDB(t)
 	exec(t, conn, `CREATE TABLE nokey(a, b)`)
-	for _, tables := range [][]schema.Table{{{Name: "_hearth_x"}}, {{Name: "a"}, {Name: "A"}}} {
+	for _, tables := range [][]appschema.Table{{{Name: "_hearth_x"}}, {{Name: "a"}, {Name: "A"}}} {
 		if _, err := Prepare(conn, Config{Clock: hlc.NewClock(nil), Tables: tables}); err == nil {
 			t.Fatalf("%v should be refused", tables)
 		}
 	}
-	j, err := Prepare(conn, Config{Clock: hlc.NewClock(nil), Tables: []schema.Table{{Name: "nokey"}}})
+	j, err := Prepare(conn, Config{Clock: hlc.NewClock(nil), Tables: []appschema.Table{{Name: "nokey"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

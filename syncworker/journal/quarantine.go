@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/hearthdb/hearth/codec"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/schema"
@@ -202,7 +203,7 @@ func (j *Journal) Replay(conn *sqlite3.Conn) (int, error) {
 		return 0, err
 	}
 	infos := map[string]*schema.Info{}
-	declared := map[string]schema.Table{}
+	declared := map[string]appschema.Table{}
 	for _, t := range j.tables {
 		declared[t.Name] = t
 	}

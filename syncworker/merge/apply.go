@@ -3,8 +3,6 @@ package merge
 import (
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/hlc"
@@ -133,53 +131,9 @@ func (a *Applier) stmt(sql string) (*sqlite3.Stmt, error) {
 	return s, nil
 }
 
-// Check validates a change against the schema without applying it. It
-// returns a *Refusal for a change that can never apply here.
-func (a *Applier) Check(ch *change.Change) error {
-	t := a.tables[ch.Table]
-	if t == nil {
-		return refuse(CodeUnknownTable, "table %q is not synced", ch.Table)
-	}
-	key, err := change.DecodeKey(ch.Key)
-	if err != nil {
-		return refuse(CodeBadKey, "%s: %v", ch.Table, err)
-	}
-	if len(key) != len(t.Key) {
-		return refuse(CodeBadKey, "%s: the key has %d values, the primary key %d columns", ch.Table, len(key), len(t.Key))
-	}
-	for i, v := range key {
-		c, _ := t.Column(t.Key[i])
-		if err := c.Accepts(v); err != nil {
-			return refuse(CodeTypeMismatch, "%s key: %v", ch.Table, err)
-		}
-	}
-	switch ch.Op {
-	case change.Insert, change.Update:
-	case change.Delete:
-		if len(ch.Values) > 0 {
-			return refuse(CodeBadChange, "%s: a delete carries no column values", ch.Table)
-		}
-		return nil
-	default:
-		return refuse(CodeBadChange, "%s: unknown op %v", ch.Table, ch.Op)
-	}
-	if ch.Stamp.TS <= 0 || ch.Stamp.Node == "" {
-		return refuse(CodeBadChange, "%s: the change has no timestamp or node", ch.Table)
-	}
-	for name, v := range ch.Values {
-		c, ok := t.Column(name)
-		if !ok {
-			return refuse(CodeUnknownColumn, "table %q has no column %q", ch.Table, name)
-		}
-		if c.KeyPosition > 0 {
-			return refuse(CodeBadChange, "%s: column %q is part of the primary key, which the key carries", ch.Table, name)
-		}
-		if err := c.Accepts(v); err != nil {
-			return refuse(CodeTypeMismatch, "%s: %v", ch.Table, err)
-		}
-	}
-	return nil
-}
+// Check validates a change against the schema without applying it (see
+// Check).
+func (a *Applier) Check(ch *change.Change) error { return Check(a.tables[ch.Table], ch) }
 
 // Result reports what applying one change did.
 type Result struct {
@@ -251,9 +205,12 @@ func known(t *schema.Info, ch *change.Change) *change.Change {
 // LoadRow reads a row's merge metadata.
 func (a *Applier) LoadRow(table string, key []byte) (Row, error) { return a.loadRow(table, key) }
 
+// sqliteMeta is the metadata SQL as the Applier runs it.
+var sqliteMeta = NewMetaSQL(SQLiteParam)
+
 func (a *Applier) loadRow(table string, key []byte) (Row, error) {
 	var r Row
-	s, err := a.stmt(`SELECT ins_hlc, ins_node, del_hlc, del_node FROM _hearth_rows WHERE tbl = ?1 AND pk = ?2`)
+	s, err := a.stmt(sqliteMeta.ReadRow)
 	if err != nil {
 		return r, err
 	}
@@ -270,7 +227,7 @@ func (a *Applier) loadRow(table string, key []byte) (Row, error) {
 	if err := s.Reset(); err != nil {
 		return r, fmt.Errorf("read row metadata of %s: %w", table, err)
 	}
-	f, err := a.stmt(`SELECT col, hlc, node, val FROM _hearth_fields WHERE tbl = ?1 AND pk = ?2`)
+	f, err := a.stmt(sqliteMeta.ReadFields)
 	if err != nil {
 		return r, err
 	}
@@ -293,8 +250,7 @@ func (a *Applier) loadRow(table string, key []byte) (Row, error) {
 
 func (a *Applier) saveRow(table string, key []byte, out Outcome) error {
 	if out.InsertedChanged || out.DeletedChanged {
-		s, err := a.stmt(`INSERT INTO _hearth_rows(tbl, pk, ins_hlc, ins_node, del_hlc, del_node) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-			ON CONFLICT(tbl, pk) DO UPDATE SET ins_hlc = excluded.ins_hlc, ins_node = excluded.ins_node, del_hlc = excluded.del_hlc, del_node = excluded.del_node`)
+		s, err := a.stmt(sqliteMeta.SaveRow)
 		if err != nil {
 			return err
 		}
@@ -308,7 +264,7 @@ func (a *Applier) saveRow(table string, key []byte, out Outcome) error {
 	} else {
 		// Every row touched gets a _hearth_rows entry, so snapshots find
 		// rows that so far only have updates.
-		s, err := a.stmt(`INSERT INTO _hearth_rows(tbl, pk) VALUES (?1, ?2) ON CONFLICT DO NOTHING`)
+		s, err := a.stmt(sqliteMeta.TouchRow)
 		if err != nil {
 			return err
 		}
@@ -321,8 +277,7 @@ func (a *Applier) saveRow(table string, key []byte, out Outcome) error {
 	if len(out.FieldsChanged) == 0 {
 		return nil
 	}
-	s, err := a.stmt(`INSERT INTO _hearth_fields(tbl, pk, col, hlc, node, val) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-		ON CONFLICT(tbl, pk, col) DO UPDATE SET hlc = excluded.hlc, node = excluded.node, val = excluded.val`)
+	s, err := a.stmt(sqliteMeta.SaveField)
 	if err != nil {
 		return err
 	}
@@ -355,101 +310,15 @@ func bindStamp(s *sqlite3.Stmt, i int, st hlc.Stamp) {
 
 // materialize carries an effect out on the app's table.
 func (a *Applier) materialize(t *schema.Info, key []byte, eff Effect) (int, error) {
-	if eff.Kind == Keep {
-		return 0, nil
+	w, ok, err := Materialize(t, key, eff, SQLiteParam)
+	if !ok || err != nil {
+		return 0, err
 	}
-	keyVals, err := change.DecodeKey(key)
-	if err != nil {
-		return 0, refuse(CodeBadKey, "%s: %v", t.Name, err)
-	}
-	if len(keyVals) != len(t.Key) {
-		return 0, refuse(CodeBadKey, "%s: the key has %d values, the primary key %d columns", t.Name, len(keyVals), len(t.Key))
-	}
-	// Only columns the table has now: stored field values may name
-	// columns a migration has since dropped.
-	cols := make([]string, 0, len(eff.Values))
-	for name := range eff.Values {
-		if c, ok := t.Column(name); ok && c.KeyPosition == 0 {
-			cols = append(cols, name)
-		}
-	}
-	sort.Strings(cols)
-	var sql strings.Builder
-	var args []any
-	switch eff.Kind {
-	case Write:
-		sql.WriteString("INSERT INTO ")
-		sql.WriteString(schema.Quote(t.Name))
-		sql.WriteString("(")
-		for i, k := range t.Key {
-			if i > 0 {
-				sql.WriteString(", ")
-			}
-			sql.WriteString(schema.Quote(k))
-		}
-		for _, c := range cols {
-			sql.WriteString(", ")
-			sql.WriteString(schema.Quote(c))
-		}
-		sql.WriteString(") VALUES (")
-		for i := 0; i < len(t.Key)+len(cols); i++ {
-			if i > 0 {
-				sql.WriteString(", ")
-			}
-			sql.WriteString("?")
-		}
-		sql.WriteString(") ON CONFLICT(")
-		for i, k := range t.Key {
-			if i > 0 {
-				sql.WriteString(", ")
-			}
-			sql.WriteString(schema.Quote(k))
-		}
-		if len(cols) == 0 {
-			sql.WriteString(") DO NOTHING")
-		} else {
-			sql.WriteString(") DO UPDATE SET ")
-			for i, c := range cols {
-				if i > 0 {
-					sql.WriteString(", ")
-				}
-				sql.WriteString(schema.Quote(c))
-				sql.WriteString(" = excluded.")
-				sql.WriteString(schema.Quote(c))
-			}
-		}
-		args = append(args, keyVals...)
-		for _, c := range cols {
-			args = append(args, eff.Values[c])
-		}
-	case Set:
-		if len(cols) == 0 {
-			return 0, nil
-		}
-		sql.WriteString("UPDATE ")
-		sql.WriteString(schema.Quote(t.Name))
-		sql.WriteString(" SET ")
-		for i, c := range cols {
-			if i > 0 {
-				sql.WriteString(", ")
-			}
-			sql.WriteString(schema.Quote(c))
-			sql.WriteString(" = ?")
-			args = append(args, eff.Values[c])
-		}
-		writeKeyWhere(&sql, t)
-		args = append(args, keyVals...)
-	case Remove:
-		sql.WriteString("DELETE FROM ")
-		sql.WriteString(schema.Quote(t.Name))
-		writeKeyWhere(&sql, t)
-		args = append(args, keyVals...)
-	}
-	s, err := a.stmt(sql.String())
+	s, err := a.stmt(w.SQL)
 	if err != nil {
 		return 0, err
 	}
-	for i, v := range args {
+	for i, v := range w.Args {
 		if err := BindValue(s, i+1, v); err != nil {
 			s.Reset()
 			return 0, fmt.Errorf("%s: %w", t.Name, err)
@@ -459,17 +328,6 @@ func (a *Applier) materialize(t *schema.Info, key []byte, eff Effect) (int, erro
 		return 0, fmt.Errorf("%s %s: %w", eff.Kind, t.Name, err)
 	}
 	return int(a.conn.Changes()), nil
-}
-
-func writeKeyWhere(sql *strings.Builder, t *schema.Info) {
-	sql.WriteString(" WHERE ")
-	for i, k := range t.Key {
-		if i > 0 {
-			sql.WriteString(" AND ")
-		}
-		sql.WriteString(schema.Quote(k))
-		sql.WriteString(" = ?")
-	}
 }
 
 // RowChanges describes a row's merged state as changes: an insert with
@@ -486,55 +344,23 @@ func (a *Applier) RowChanges(table string, key []byte, schemaVersion int64) ([]c
 	if err != nil {
 		return nil, err
 	}
-	var out []change.Change
+	var values map[string]any
+	found := false
 	if r.Alive(t.Resurrect) {
-		values, found, err := a.readRow(t, key)
-		if err != nil {
+		if values, found, err = a.readRow(t, key); err != nil {
 			return nil, err
 		}
-		if found {
-			out = append(out, change.Change{Table: table, Key: key, Op: change.Insert, Values: values, Stamp: r.Inserted, Schema: schemaVersion})
-		}
 	}
-	cols := make([]string, 0, len(r.Fields))
-	for col := range r.Fields {
-		cols = append(cols, col)
-	}
-	sort.Strings(cols)
-	for _, col := range cols {
-		f := r.Fields[col]
-		if !f.Stamp.After(r.Inserted) {
-			continue // hidden for good by the insert
-		}
-		out = append(out, change.Change{Table: table, Key: key, Op: change.Update, Values: map[string]any{col: f.Value}, Stamp: f.Stamp, Schema: schemaVersion})
-	}
-	if !r.Deleted.IsZero() {
-		out = append(out, change.Change{Table: table, Key: key, Op: change.Delete, Stamp: r.Deleted, Schema: schemaVersion})
-	}
-	return out, nil
+	return ChangesOf(table, key, r, values, found, schemaVersion), nil
 }
 
 // readRow reads a table row's value columns.
 func (a *Applier) readRow(t *schema.Info, key []byte) (map[string]any, bool, error) {
-	keyVals, err := change.DecodeKey(key)
-	if err != nil || len(keyVals) != len(t.Key) {
+	keyVals, err := KeyValues(t, key)
+	if err != nil {
 		return nil, false, refuse(CodeBadKey, "%s: malformed key", t.Name)
 	}
-	var sql strings.Builder
-	sql.WriteString("SELECT ")
-	if len(t.Values) == 0 {
-		sql.WriteString("1")
-	}
-	for i, c := range t.Values {
-		if i > 0 {
-			sql.WriteString(", ")
-		}
-		sql.WriteString(schema.Quote(c))
-	}
-	sql.WriteString(" FROM ")
-	sql.WriteString(schema.Quote(t.Name))
-	writeKeyWhere(&sql, t)
-	s, err := a.stmt(sql.String())
+	s, err := a.stmt(RowSQL(t, SQLiteParam))
 	if err != nil {
 		return nil, false, err
 	}

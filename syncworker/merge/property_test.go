@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hearthdb/hearth/codec"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/journal"
@@ -35,7 +36,7 @@ CREATE TABLE notes(id TEXT PRIMARY KEY, body, n INTEGER);
 CREATE TABLE pairs(a TEXT, b INTEGER, v, PRIMARY KEY (a, b)) WITHOUT ROWID;
 `
 
-var appTables = []schema.Table{{Name: "tasks"}, {Name: "notes", Resurrect: true}, {Name: "pairs"}}
+var appTables = []appschema.Table{{Name: "tasks"}, {Name: "notes", Resurrect: true}, {Name: "pairs"}}
 
 var dbSeq atomic.Int64
 

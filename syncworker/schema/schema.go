@@ -10,37 +10,13 @@ import (
 	"strings"
 
 	"github.com/hearthdb/hearth/codec"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/ncruces/go-sqlite3"
 )
 
-// Table is what an app declares about a synced table.
-type Table struct {
-	Name string
-	// Resurrect lets a newer re-insert bring back a deleted row. By
-	// default a delete wins over every other write to the row, older or
-	// newer, so a row once deleted stays deleted on every replica.
-	Resurrect bool
-}
-
 // ReservedPrefix starts the names of Hearth's own tables and triggers.
 const ReservedPrefix = "_hearth"
-
-// Violations is the system table the server fills with invariant
-// violations and syncs to every client (read-only for clients).
-var Violations = Table{Name: "_hearth_violations"}
-
-// ViolationsDDL creates the violations table; clients and server use the
-// same definition so its rows merge like any other.
-const ViolationsDDL = `CREATE TABLE IF NOT EXISTS _hearth_violations(
-	id TEXT PRIMARY KEY,
-	tbl TEXT NOT NULL,
-	row_key BLOB,
-	client TEXT NOT NULL,
-	seq INTEGER NOT NULL,
-	message TEXT NOT NULL,
-	at INTEGER NOT NULL
-)`
 
 // ErrNoTable is wrapped when a declared table does not exist.
 var ErrNoTable = errors.New("no such table")
@@ -131,7 +107,7 @@ func (c Column) typeName() string {
 
 // Info is a synced table as the database describes it.
 type Info struct {
-	Table
+	appschema.Table
 	// Columns in table order.
 	Columns []Column
 	// Key names the primary key columns in key order.
@@ -168,7 +144,7 @@ func ValidateName(name string) error {
 // Describe reads a table's columns and primary key from the database. A
 // synced table must have a declared PRIMARY KEY: rows are identified by
 // it on every replica (text or UUID ids avoid collisions between devices).
-func Describe(conn *sqlite3.Conn, t Table) (*Info, error) {
+func Describe(conn *sqlite3.Conn, t appschema.Table) (*Info, error) {
 	stmt, _, err := conn.Prepare(`SELECT name, type, "notnull", pk FROM pragma_table_info(?) ORDER BY cid`)
 	if err != nil {
 		return nil, fmt.Errorf("describe %q: %w", t.Name, err)
@@ -212,7 +188,7 @@ func Describe(conn *sqlite3.Conn, t Table) (*Info, error) {
 
 // DescribeAll describes each declared table, plus the violations table
 // when it exists.
-func DescribeAll(conn *sqlite3.Conn, tables []Table) ([]*Info, error) {
+func DescribeAll(conn *sqlite3.Conn, tables []appschema.Table) ([]*Info, error) {
 	out := make([]*Info, 0, len(tables)+1)
 	for _, t := range tables {
 		info, err := Describe(conn, t)
@@ -221,7 +197,7 @@ func DescribeAll(conn *sqlite3.Conn, tables []Table) ([]*Info, error) {
 		}
 		out = append(out, info)
 	}
-	if v, err := Describe(conn, Violations); err == nil {
+	if v, err := Describe(conn, appschema.Violations); err == nil {
 		out = append(out, v)
 	} else if !errors.Is(err, ErrNoTable) {
 		return nil, err

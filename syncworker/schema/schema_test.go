@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/ncruces/go-sqlite3"
 	_ "github.com/ncruces/go-sqlite3/vfs/memdb"
 )
@@ -54,7 +55,7 @@ func TestDescribe(t *testing.T) {
 		CREATE TABLE nokey(x)`); err != nil {
 		t.Fatal(err)
 	}
-	info, err := Describe(conn, Table{Name: "pairs"})
+	info, err := Describe(conn, appschema.Table{Name: "pairs"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,10 +65,10 @@ func TestDescribe(t *testing.T) {
 	if c, ok := info.Column(`we"ird`); !ok || !c.NotNull || c.Affinity != AffinityText {
 		t.Fatalf("%+v", c)
 	}
-	if _, err := Describe(conn, Table{Name: "nokey"}); err == nil || !strings.Contains(err.Error(), "PRIMARY KEY") {
+	if _, err := Describe(conn, appschema.Table{Name: "nokey"}); err == nil || !strings.Contains(err.Error(), "PRIMARY KEY") {
 		t.Fatalf("no key: %v", err)
 	}
-	if _, err := Describe(conn, Table{Name: "missing"}); err == nil {
+	if _, err := Describe(conn, appschema.Table{Name: "missing"}); err == nil {
 		t.Fatal("missing table")
 	}
 	if v, err := Version(conn); err != nil || v != 7 {

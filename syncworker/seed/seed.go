@@ -11,11 +11,11 @@ import (
 	"fmt"
 	"sync/atomic"
 
-	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/journal"
-	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/ncruces/go-sqlite3"
 	_ "github.com/ncruces/go-sqlite3/vfs/memdb"
 )
@@ -26,7 +26,7 @@ var seq atomic.Int64
 // connection (writes to synced tables are journaled), then syncs with the
 // server at url until nothing is pending. It returns the number of
 // changes pushed.
-func Write(ctx context.Context, url string, migrations []store.Migration, tables []schema.Table, write func(conn *sqlite3.Conn) error) (int64, error) {
+func Write(ctx context.Context, url string, migrations []appschema.Migration, tables []appschema.Table, write func(conn *sqlite3.Conn) error) (int64, error) {
 	conn, err := sqlite3.Open(fmt.Sprintf("file:/hearth-seeder-%d?vfs=memdb", seq.Add(1)))
 	if err != nil {
 		return 0, err
@@ -55,8 +55,8 @@ func Write(ctx context.Context, url string, migrations []store.Migration, tables
 	var closed atomic.Bool
 	c, err := client.New(client.Config{
 		URL: url, Local: client.NewLockedLocal(conn), Journal: j, PushBatch: 1000, PushBytes: 4 << 20,
-		OnStatus: func(st client.Status) {
-			if st.Connected && st.Pending == 0 && st.State == client.StateSyncing && closed.CompareAndSwap(false, true) {
+		OnStatus: func(st syncstatus.Status) {
+			if st.Connected && st.Pending == 0 && st.State == syncstatus.StateSyncing && closed.CompareAndSwap(false, true) {
 				close(done)
 			}
 		},

@@ -258,49 +258,45 @@ func Encode(m Message, schemaVersion int64) ([]byte, error) {
 
 // AppendMessage encodes a message into e.
 func AppendMessage(e *codec.Encoder, m Message, schemaVersion int64) error {
-	header := func(n int) {
-		e.Map(3 + n)
-		e.Key("v")
-		e.Int(Version)
-		e.Key("t")
-		e.Text(m.messageType())
-		e.Key("s")
-		e.Int(schemaVersion)
-	}
+	// The message's map counts its own entries: optional fields are
+	// written only when set, so peers that predate them see the message
+	// they know.
+	top := e.BeginMap()
+	top.Key("v")
+	e.Int(Version)
+	top.Key("t")
+	e.Text(m.messageType())
+	top.Key("s")
+	e.Int(schemaVersion)
 	switch m := m.(type) {
 	case Hello:
-		header(2 + btoi(m.Scopes != nil))
-		e.Key("client")
+		top.Key("client")
 		e.Text(m.Client)
-		e.Key("cursor")
+		top.Key("cursor")
 		e.Int(m.Cursor)
 		if m.Scopes != nil {
-			e.Key("scopes")
+			top.Key("scopes")
 			appendTexts(e, m.Scopes)
 		}
 	case Welcome:
-		// Optional fields are written only when set, so peers that
-		// predate them see the message they know.
-		header(5 + btoi(m.MaxBatch != 0))
-		e.Key("server")
+		top.Key("server")
 		e.Text(m.Server)
-		e.Key("head")
+		top.Key("head")
 		e.Int(m.Head)
-		e.Key("min")
+		top.Key("min")
 		e.Int(m.Min)
-		e.Key("max")
+		top.Key("max")
 		e.Int(m.Max)
-		e.Key("maxMessage")
+		top.Key("maxMessage")
 		e.Int(m.MaxMessage)
 		if m.MaxBatch != 0 {
-			e.Key("maxBatch")
+			top.Key("maxBatch")
 			e.Int(m.MaxBatch)
 		}
 	case Push:
-		header(2)
-		e.Key("id")
+		top.Key("id")
 		e.Int(m.ID)
-		e.Key("changes")
+		top.Key("changes")
 		e.Array(len(m.Changes))
 		for _, p := range m.Changes {
 			e.Array(8)
@@ -310,10 +306,9 @@ func AppendMessage(e *codec.Encoder, m Message, schemaVersion int64) error {
 			}
 		}
 	case Ack:
-		header(2)
-		e.Key("re")
+		top.Key("re")
 		e.Int(m.Re)
-		e.Key("results")
+		top.Key("results")
 		e.Array(len(m.Results))
 		for _, r := range m.Results {
 			e.Array(6)
@@ -329,23 +324,21 @@ func AppendMessage(e *codec.Encoder, m Message, schemaVersion int64) error {
 			}
 		}
 	case Subscribe:
-		header(1)
-		e.Key("after")
+		top.Key("after")
 		e.Int(m.After)
 	case Changes:
-		header(3 + btoi(len(m.Evict) > 0))
 		if len(m.Evict) > 0 {
-			e.Key("evict")
+			top.Key("evict")
 			e.Array(len(m.Evict))
 			for _, c := range m.Evict {
 				appendCursor(e, c)
 			}
 		}
-		e.Key("upto")
+		top.Key("upto")
 		e.Int(m.Upto)
-		e.Key("head")
+		top.Key("head")
 		e.Int(m.Head)
-		e.Key("entries")
+		top.Key("entries")
 		e.Array(len(m.Entries))
 		for i := range m.Entries {
 			e.Array(8)
@@ -355,48 +348,44 @@ func AppendMessage(e *codec.Encoder, m Message, schemaVersion int64) error {
 			}
 		}
 	case SnapshotRequest:
-		header(4 + btoi(m.Scopes != nil))
 		if m.Scopes != nil {
-			e.Key("scopes")
+			top.Key("scopes")
 			appendTexts(e, m.Scopes)
 		}
-		e.Key("id")
+		top.Key("id")
 		e.Int(m.ID)
-		e.Key("at")
+		top.Key("at")
 		e.Int(m.At)
-		e.Key("after")
+		top.Key("after")
 		appendCursor(e, m.After)
-		e.Key("limit")
+		top.Key("limit")
 		e.Int(m.Limit)
 	case Chunk:
-		header(7)
-		e.Key("re")
+		top.Key("re")
 		e.Int(m.Re)
-		e.Key("at")
+		top.Key("at")
 		e.Int(m.At)
-		e.Key("changes")
+		top.Key("changes")
 		if err := appendChanges(e, m.Changes); err != nil {
 			return err
 		}
-		e.Key("rows")
+		top.Key("rows")
 		e.Int(m.Rows)
-		e.Key("total")
+		top.Key("total")
 		e.Int(m.Total)
-		e.Key("next")
+		top.Key("next")
 		appendCursor(e, m.Next)
-		e.Key("done")
+		top.Key("done")
 		e.Bool(m.Done)
 	case ChecksumRequest:
-		header(1)
-		e.Key("id")
+		top.Key("id")
 		e.Int(m.ID)
 	case Checksums:
-		header(3)
-		e.Key("re")
+		top.Key("re")
 		e.Int(m.Re)
-		e.Key("pos")
+		top.Key("pos")
 		e.Int(m.Pos)
-		e.Key("tables")
+		top.Key("tables")
 		e.Map(len(m.Tables))
 		for name, s := range m.Tables {
 			e.Key(name)
@@ -405,32 +394,30 @@ func AppendMessage(e *codec.Encoder, m Message, schemaVersion int64) error {
 			e.Int(int64(s.Hash))
 		}
 	case Ping:
-		header(1)
-		e.Key("id")
+		top.Key("id")
 		e.Int(m.ID)
 	case Pong:
-		header(1)
-		e.Key("re")
+		top.Key("re")
 		e.Int(m.Re)
 	case *Error:
-		header(5 + btoi(m.RetryAfter != 0))
-		e.Key("re")
+		top.Key("re")
 		e.Int(m.Re)
-		e.Key("code")
+		top.Key("code")
 		e.Text(m.Code)
-		e.Key("message")
+		top.Key("message")
 		e.Text(m.Message)
-		e.Key("min")
+		top.Key("min")
 		e.Int(m.Min)
-		e.Key("max")
+		top.Key("max")
 		e.Int(m.Max)
 		if m.RetryAfter != 0 {
-			e.Key("retryAfter")
+			top.Key("retryAfter")
 			e.Int(m.RetryAfter)
 		}
 	default:
 		return fmt.Errorf("wire: cannot encode %T", m)
 	}
+	top.End()
 	return nil
 }
 
@@ -792,11 +779,4 @@ func (r *reader) optTexts(key string) []string {
 		out = append(out, t)
 	}
 	return out
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -4,15 +4,9 @@ import (
 	"fmt"
 
 	"github.com/hearthdb/hearth/codec"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/wasm/protocol"
 )
-
-// Migration is one step of the app's schema: applied once, in order, in its
-// own transaction, and recorded in PRAGMA user_version.
-type Migration struct {
-	Version int64
-	SQL     string
-}
 
 // MigrationProgress is reported before each migration runs.
 type MigrationProgress struct {
@@ -20,7 +14,7 @@ type MigrationProgress struct {
 	Done, Total int
 }
 
-func parseMigrations(v any) ([]Migration, error) {
+func parseMigrations(v any) ([]appschema.Migration, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -28,7 +22,7 @@ func parseMigrations(v any) ([]Migration, error) {
 	if !ok {
 		return nil, protocol.Errorf(protocol.CodeBadRequest, "migrations must be an array of {version, sql}, got %s", codec.TypeName(v))
 	}
-	out := make([]Migration, len(list))
+	out := make([]appschema.Migration, len(list))
 	for i, item := range list {
 		m, ok := item.(map[string]any)
 		if !ok {
@@ -45,7 +39,7 @@ func parseMigrations(v any) ([]Migration, error) {
 		if i > 0 && version <= out[i-1].Version {
 			return nil, protocol.Errorf(protocol.CodeBadRequest, "migration versions must increase: %d follows %d", version, out[i-1].Version)
 		}
-		out[i] = Migration{Version: version, SQL: sql}
+		out[i] = appschema.Migration{Version: version, SQL: sql}
 	}
 	return out, nil
 }
@@ -54,7 +48,7 @@ func parseMigrations(v any) ([]Migration, error) {
 // version. A database newer than the app's migrations is refused, never
 // downgraded. A failing migration is rolled back and leaves the database
 // exactly as the previous one left it.
-func migrate(c *Conn, migrations []Migration, progress func(MigrationProgress)) (int64, error) {
+func migrate(c *Conn, migrations []appschema.Migration, progress func(MigrationProgress)) (int64, error) {
 	current, err := c.userVersion()
 	if err != nil {
 		return 0, err
@@ -67,7 +61,7 @@ func migrate(c *Conn, migrations []Migration, progress func(MigrationProgress)) 
 		return current, protocol.Errorf(protocol.CodeSchemaTooNew,
 			"the database is at schema version %d but this app knows versions up to %d; refusing to open it (update the app)", current, latest)
 	}
-	var pending []Migration
+	var pending []appschema.Migration
 	for _, m := range migrations {
 		if m.Version > current {
 			pending = append(pending, m)
@@ -97,7 +91,7 @@ func (c *Conn) userVersion() (int64, error) {
 	return s.ColumnInt64(0), nil
 }
 
-func (c *Conn) applyMigration(m Migration) error {
+func (c *Conn) applyMigration(m appschema.Migration) error {
 	if err := c.db.Exec("BEGIN IMMEDIATE"); err != nil {
 		return sqlError(err)
 	}

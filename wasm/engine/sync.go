@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/hearthdb/hearth/codec"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	syncclient "github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/journal"
 	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/hearthdb/hearth/wasm/protocol"
 	"github.com/ncruces/go-sqlite3"
 )
@@ -23,7 +25,7 @@ import (
 // is and which tables replicate.
 type SyncOptions struct {
 	URL    string
-	Tables []schema.Table
+	Tables []appschema.Table
 	// Token, when set, is passed to the server as the token query
 	// parameter (a browser WebSocket cannot send headers); setSyncToken
 	// replaces it.
@@ -57,7 +59,7 @@ func parseSyncOptions(v any) (*SyncOptions, error) {
 		return nil, protocol.Errorf(protocol.CodeBadRequest, "sync.tables must list the synced tables, got %s", codec.TypeName(m["tables"]))
 	}
 	for i, item := range list {
-		var t schema.Table
+		var t appschema.Table
 		switch x := item.(type) {
 		case string:
 			t.Name = x
@@ -121,7 +123,7 @@ func (e *Engine) startSync(db *database, owner *dbOwner, o *SyncOptions, j *jour
 		URL:     o.URL,
 		Local:   ownerLocal{owner},
 		Journal: j,
-		OnStatus: func(st syncclient.Status) {
+		OnStatus: func(st syncstatus.Status) {
 			s.publish(e, st)
 		},
 		Applied: func(_ *sqlite3.Conn, tables []string) {
@@ -164,7 +166,7 @@ func (s *dbSync) close() {
 }
 
 // publish sends a status to every subscription.
-func (s *dbSync) publish(e *Engine, st syncclient.Status) {
+func (s *dbSync) publish(e *Engine, st syncstatus.Status) {
 	s.mu.Lock()
 	subs := make([]int64, 0, len(s.subs))
 	for sub := range s.subs {

@@ -15,8 +15,7 @@ import (
 	boardschema "github.com/hearthdb/hearth/examples/board/schema"
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncserver/auth"
-	"github.com/hearthdb/hearth/syncserver/store"
-	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/seed"
 	"github.com/hearthdb/hearth/wasm/protocol"
 	"github.com/ncruces/go-sqlite3"
@@ -130,8 +129,8 @@ func (p *page) latest(sub int64) map[string]any {
 
 func syncServer(t testing.TB) string {
 	srv, err := syncserver.New(syncserver.Config{
-		Migrations: []store.Migration{{Version: 1, SQL: syncTestMigration}},
-		Tables:     []schema.Table{{Name: "tasks"}},
+		Migrations: []appschema.Migration{{Version: 1, SQL: syncTestMigration}},
+		Tables:     []appschema.Table{{Name: "tasks"}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -363,8 +362,8 @@ func TestExpiredTokenPausesSyncUntilTheAppSetsANewOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv, err := syncserver.New(syncserver.Config{
-		Migrations: []store.Migration{{Version: 1, SQL: syncTestMigration}},
-		Tables:     []schema.Table{{Name: "tasks"}},
+		Migrations: []appschema.Migration{{Version: 1, SQL: syncTestMigration}},
+		Tables:     []appschema.Table{{Name: "tasks"}},
 		Identify:   verifier.Identify,
 	})
 	if err != nil {

@@ -6,16 +6,12 @@
 // SQLite or the sync server.
 package model
 
-// Migration is one schema step, applied once in its own transaction.
-type Migration struct {
-	Version int64
-	SQL     string
-}
+import "github.com/hearthdb/hearth/syncworker/appschema"
 
 // Migrations are the board's schema steps, oldest first. Ids are text
 // (UUIDs or readable seed ids) so devices can create rows offline without
 // colliding.
-var Migrations = []Migration{
+var Migrations = []appschema.Migration{
 	{Version: 1, SQL: `
 CREATE TABLE workspaces(
 	id   TEXT PRIMARY KEY,
@@ -76,18 +72,3 @@ var Tables = []string{"workspaces", "users", "members", "projects", "tasks", "ro
 
 // Statuses are the board's columns, in order.
 var Statuses = []string{"backlog", "doing", "done"}
-
-// ViolationsDDL is the sync layer's violations table (the same text as
-// syncworker/schema.ViolationsDDL, checked by a test in board/schema). The
-// board creates it when absent so its violations live query runs before
-// sync has ever connected; the sync layer's own CREATE ... IF NOT EXISTS
-// then finds it in place.
-const ViolationsDDL = `CREATE TABLE IF NOT EXISTS _hearth_violations(
-	id TEXT PRIMARY KEY,
-	tbl TEXT NOT NULL,
-	row_key BLOB,
-	client TEXT NOT NULL,
-	seq INTEGER NOT NULL,
-	message TEXT NOT NULL,
-	at INTEGER NOT NULL
-)`

@@ -14,23 +14,17 @@ import (
 	"github.com/hearthdb/hearth/examples/board/model"
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncserver/store"
-	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 )
 
-// Migrations are the board's schema steps (model.Migrations), oldest first.
-var Migrations = func() []store.Migration {
-	out := make([]store.Migration, len(model.Migrations))
-	for i, m := range model.Migrations {
-		out[i] = store.Migration{Version: m.Version, SQL: m.SQL}
-	}
-	return out
-}()
+// Migrations are the board's schema steps, oldest first.
+var Migrations = model.Migrations
 
 // Tables are the synced tables (model.Tables).
-var Tables = func() []schema.Table {
-	out := make([]schema.Table, len(model.Tables))
+var Tables = func() []appschema.Table {
+	out := make([]appschema.Table, len(model.Tables))
 	for i, name := range model.Tables {
-		out[i] = schema.Table{Name: name}
+		out[i] = appschema.Table{Name: name}
 	}
 	return out
 }()

@@ -3,8 +3,6 @@ package schema
 import (
 	"testing"
 
-	"github.com/hearthdb/hearth/examples/board/model"
-	syncschema "github.com/hearthdb/hearth/syncworker/schema"
 	"github.com/ncruces/go-sqlite3"
 )
 
@@ -38,11 +36,5 @@ func TestSeedCountsAndDeterminism(t *testing.T) {
 	}
 	if _, _, b := checksum(); a != b {
 		t.Fatal("two seeds differ")
-	}
-}
-
-func TestViolationsDDLMatchesSyncLayer(t *testing.T) {
-	if model.ViolationsDDL != syncschema.ViolationsDDL {
-		t.Fatal("board/model.ViolationsDDL differs from syncworker/schema.ViolationsDDL")
 	}
 }

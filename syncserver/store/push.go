@@ -1,0 +1,157 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hearthdb/hearth/syncworker/appschema"
+	"github.com/hearthdb/hearth/syncworker/change"
+	"github.com/hearthdb/hearth/syncworker/merge"
+	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/hearthdb/hearth/syncworker/wire"
+)
+
+// Writer is what a store does for ApplyPushed inside its push
+// transaction: its own SQL and transaction mechanics. Every rule about
+// what a push may do, and in which order its effects are recorded, is
+// ApplyPushed's, so that the stores cannot drift apart.
+type Writer interface {
+	// Check validates a change against the synced tables as the server
+	// does (strictly), plus whatever the store cannot store. A
+	// *merge.Refusal refuses the change; any other error fails the push.
+	Check(c *change.Change) error
+	// RowScope is a row's recorded scope (not Known when none).
+	RowScope(ctx context.Context, table string, key []byte) (Scope, error)
+	// Merge applies a change under the merge rule. A *merge.Refusal, or an
+	// error wrapping merge.ErrRowRejected (the database's constraints
+	// refused the row), refuses the change with nothing of it applied.
+	Merge(ctx context.Context, c *change.Change) error
+	// RecordScope records a row's scope.
+	RecordScope(ctx context.Context, table string, key []byte, sc Scope) error
+	// AppendLog appends a change to the log and returns its position. A
+	// change the server wrote has client "" (and no seq).
+	AppendLog(ctx context.Context, client string, seq int64, c *change.Change, scope, prev Scope) (int64, error)
+	// Flag records the invariant violations of the log entry at pos.
+	Flag(ctx context.Context, pos int64, detail string) error
+	// Refuse records that the client's change seq was refused, so that a
+	// repeat of it is answered the same.
+	Refuse(ctx context.Context, client string, seq int64, r *merge.Refusal) error
+	// RowState is a row's stored state as changes (none if the store
+	// never saw it, or the table or key is not one it could hold), for a
+	// client to roll back to.
+	RowState(ctx context.Context, table string, key []byte) ([]change.Change, error)
+}
+
+// ApplyPushed applies one pushed change the client has not pushed before,
+// inside the push's transaction, and returns its verdict. In order:
+// changes to Hearth's own tables, changes stamped by another node, and
+// changes the schema refuses are refused; the row's scope is worked out;
+// the app's Checker may refuse it; it is merged (the database's
+// constraints may still refuse it) and logged; then the Checker's
+// invariants may flag it, which writes a violation row that syncs like
+// any other.
+func ApplyPushed(ctx context.Context, w Writer, rules *ScopeRules, version int64, q Querier, p *Push, c *Pushed, check Checker) (wire.Result, error) {
+	refuse := func(r *merge.Refusal) (wire.Result, error) {
+		if err := w.Refuse(ctx, p.Client, c.Seq, r); err != nil {
+			return wire.Result{}, err
+		}
+		row, err := w.RowState(ctx, c.Table, c.Key)
+		return wire.Result{Seq: c.Seq, State: wire.Refused, Code: r.Code, Detail: r.Message, Row: row}, err
+	}
+	if strings.HasPrefix(strings.ToLower(c.Table), schema.ReservedPrefix) {
+		return refuse(&merge.Refusal{Code: CodeForbidden, Message: fmt.Sprintf("table %q is written by the server only", c.Table)})
+	}
+	if c.Stamp.Node != p.Client {
+		return refuse(&merge.Refusal{Code: merge.CodeBadChange, Message: fmt.Sprintf("the change is stamped by node %q, not by the pushing client %q", c.Stamp.Node, p.Client)})
+	}
+	var r *merge.Refusal
+	if err := w.Check(&c.Change); errors.As(err, &r) {
+		return refuse(r)
+	} else if err != nil {
+		return wire.Result{}, err
+	}
+	if rules.Scoped(c.Table) {
+		prev, err := w.RowScope(ctx, c.Table, c.Key)
+		if err != nil {
+			return wire.Result{}, err
+		}
+		c.Prev, c.Scope = prev, rules.Next(prev, &c.Change)
+	}
+	if check != nil {
+		if r := check.Admit(ctx, q, p, c); r != nil {
+			return refuse(r)
+		}
+	}
+	if err := w.Merge(ctx, &c.Change); err != nil {
+		switch {
+		case errors.As(err, &r):
+			return refuse(r)
+		case errors.Is(err, merge.ErrRowRejected):
+			return refuse(&merge.Refusal{Code: CodeConstraint, Message: err.Error()})
+		}
+		return wire.Result{}, err
+	}
+	if c.Scope.Known && c.Scope != c.Prev {
+		if err := w.RecordScope(ctx, c.Table, c.Key, c.Scope); err != nil {
+			return wire.Result{}, fmt.Errorf("record scope: %w", err)
+		}
+	}
+	pos, err := w.AppendLog(ctx, p.Client, c.Seq, &c.Change, c.Scope, c.Prev)
+	if err != nil {
+		return wire.Result{}, fmt.Errorf("append to log: %w", err)
+	}
+	out := wire.Result{Seq: c.Seq, State: wire.Acknowledged, Pos: pos}
+	detail, err := Violations(ctx, check, q, p, c)
+	if err != nil || detail == "" {
+		return out, err
+	}
+	out.State, out.Detail = wire.Flagged, detail
+	if err := w.Flag(ctx, pos, detail); err != nil {
+		return wire.Result{}, err
+	}
+	if p.Stamp == nil {
+		return wire.Result{}, errors.New("push has no server stamp for its violation rows")
+	}
+	v, err := violation(p, c, detail, version)
+	if err != nil {
+		return wire.Result{}, err
+	}
+	if err := w.Merge(ctx, &v); err != nil {
+		return wire.Result{}, fmt.Errorf("record violation: %w", err)
+	}
+	// The violation belongs to the flagged row's scope, so exactly the
+	// clients that see the row see it.
+	if c.Scope.Known {
+		sc := Scope{Value: c.Scope.Value, Stamp: v.Stamp, Known: true}
+		if err := w.RecordScope(ctx, v.Table, v.Key, sc); err != nil {
+			return wire.Result{}, fmt.Errorf("record violation scope: %w", err)
+		}
+	}
+	if _, err := w.AppendLog(ctx, "", 0, &v, c.Scope, c.Scope); err != nil {
+		return wire.Result{}, fmt.Errorf("append violation to log: %w", err)
+	}
+	return out, nil
+}
+
+// violation is the row the server writes for a flagged change, which
+// syncs like any other so every client can show it. Its text is made
+// valid UTF-8 without NUL: the client id and table name are the
+// client's choice, and a text column everywhere (PostgreSQL's, and every
+// client's decoder) must hold the row as the server wrote it.
+func violation(p *Push, c *Pushed, detail string, version int64) (change.Change, error) {
+	key, err := change.EncodeKey(validText(fmt.Sprintf("%s:%d", p.Client, c.Seq)))
+	if err != nil {
+		return change.Change{}, err
+	}
+	stamp := p.Stamp()
+	return change.Change{Table: appschema.Violations.Name, Key: key, Op: change.Insert, Stamp: stamp, Schema: version,
+		Values: map[string]any{"tbl": validText(c.Table), "row_key": c.Key, "client": validText(p.Client), "seq": c.Seq,
+			"message": validText(detail), "at": int64(stamp.TS)}}, nil
+}
+
+// validText replaces invalid UTF-8 and NUL characters with U+FFFD.
+func validText(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
