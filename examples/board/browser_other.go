@@ -21,5 +21,7 @@ func formValues(e vugu.DOMEvent, names ...string) map[string]string { return nil
 
 func demoToken(ctx context.Context, fresh bool) (string, int64) { return "", 0 }
 
-func navigatorOnline() bool  { return true }
+//lint:ignore U1000 root.go calls it natively, from code only the js/wasm build uses.
+func navigatorOnline() bool { return true }
+
 func switchUser(user string) {}
