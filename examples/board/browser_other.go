@@ -15,14 +15,13 @@ func watchOnline(fn func(online bool)) (stop func()) { fn(true); return func() {
 func focusElement(id string)                         {}
 func locationHash() string                           { return "" }
 func setLocationHash(h string)                       {}
-func queryParam(name string) string                  { return "" }
 func markMilestone(name string)                      {}
 
 func formValues(e vugu.DOMEvent, names ...string) map[string]string { return nil }
 
 func demoToken(ctx context.Context, fresh bool) (string, int64) { return "", 0 }
 
-func exposeAsync(name string, get func(ctx context.Context) map[string]any) {}
-func navigatorOnline() bool                                                 { return true }
-func signedInUser() string                                                  { return "" }
-func switchUser(user string)                                                {}
+//lint:ignore U1000 root.go calls it natively, from code only the js/wasm build uses.
+func navigatorOnline() bool { return true }
+
+func switchUser(user string) {}

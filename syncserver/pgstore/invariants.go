@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/jackc/pgx/v5"
@@ -72,6 +71,10 @@ func (q *txQuerier) run(ctx context.Context, tx pgx.Tx, sql string, args []any) 
 	return out, nil
 }
 
+// maxParameter is the largest parameter number SQLite accepts (its
+// default SQLITE_MAX_VARIABLE_NUMBER); PostgreSQL accepts more.
+const maxParameter = 32766
+
 // placeholders rewrites SQLite's ? and ?NNN parameters as PostgreSQL's
 // $n, leaving string literals, quoted identifiers and comments alone.
 func placeholders(sql string) (string, error) {
@@ -113,20 +116,19 @@ func placeholders(sql string) (string, error) {
 			i += 2 + j + 1
 		case c == '?':
 			j := i + 1
-			for j < len(sql) && unicode.IsDigit(rune(sql[j])) {
+			for j < len(sql) && sql[j] >= '0' && sql[j] <= '9' {
 				j++
 			}
+			n := next
 			if j > i+1 {
-				n, _ := strconv.Atoi(sql[i+1 : j])
-				sb.WriteString("$" + strconv.Itoa(n))
-				if n >= next {
-					next = n + 1
-				}
-				i = j - 1
-			} else {
-				sb.WriteString("$" + strconv.Itoa(next))
-				next++
+				n, _ = strconv.Atoi(sql[i+1 : j])
 			}
+			if n < 1 || n > maxParameter {
+				return "", fmt.Errorf("parameter %s: SQLite numbers parameters 1 to %d", sql[i:j], maxParameter)
+			}
+			sb.WriteString("$" + strconv.Itoa(n))
+			next = max(next, n+1)
+			i = j - 1
 		default:
 			sb.WriteByte(c)
 		}

@@ -130,6 +130,12 @@ func DecodeKey(key []byte) ([]any, error) {
 			return nil, fmt.Errorf("row key column %d: %w", i, err)
 		}
 	}
+	// The codec also reads an int64 that fits in int32 and a NaN of any
+	// bits; such a key names the same row as EncodeKey's bytes for its
+	// values, but stores compare keys as bytes, so it would split the row.
+	if canonical, err := EncodeKey(values...); err != nil || !bytes.Equal(canonical, key) {
+		return nil, fmt.Errorf("row key %x is not as EncodeKey writes it (%x)", key, canonical)
+	}
 	return values, nil
 }
 

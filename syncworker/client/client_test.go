@@ -248,7 +248,7 @@ func TestFailuresAreClassifiedAndBackedOff(t *testing.T) {
 // online signal retries at once and starts the backoff over.
 func TestOnlineSignalResetsBackoff(t *testing.T) {
 	local, j := replica(t)
-	url := fakeServer(t, func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 503) })
+	url := fakeServer(t, func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) })
 	d := &delays{release: func(n int) bool { return n < 5 }} // the 5th delay waits
 	c := runClient(t, Config{URL: url, Local: local, Journal: j, MinBackoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second,
 		Rand: func() float64 { return 0.5 }, After: d.after})
@@ -273,7 +273,7 @@ func TestRetriesOnTimerWithoutNewWrites(t *testing.T) {
 	var attempts atomic.Int64
 	url := fakeServer(t, func(w http.ResponseWriter, r *http.Request) {
 		attempts.Add(1)
-		http.Error(w, "down", 502)
+		http.Error(w, "down", http.StatusBadGateway)
 	})
 	runClient(t, Config{URL: url, Local: local, Journal: j, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
 	waitFor(t, "repeated attempts", func() bool { return attempts.Load() >= 5 })

@@ -11,15 +11,25 @@ import (
 	"github.com/hearthdb/hearth/syncworker/hlc"
 )
 
-func TestMessagesRoundTrip(t *testing.T) {
-	key, _ := change.EncodeKey("t1")
-	ins := change.Change{Table: "tasks", Key: key, Op: change.Insert,
+// sampleInsert writes a value of every storage class.
+func sampleInsert(tb testing.TB) change.Change {
+	tb.Helper()
+	key, err := change.EncodeKey("t1")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return change.Change{Table: "tasks", Key: key, Op: change.Insert,
 		Values: map[string]any{"i": int64(math.MinInt64), "f": 0.1, "s": "a\x00é", "b": []byte{0, 255}, "n": nil},
 		Stamp:  hlc.Stamp{TS: hlc.Make(1_700_000_000_000, 3), Node: "n1"}, Schema: 2}
+}
+
+// sampleMessages holds every message type, with the optional fields both
+// set and not.
+func sampleMessages(tb testing.TB) []Message {
+	ins := sampleInsert(tb)
+	key := ins.Key
 	del := change.Change{Table: "tasks", Key: key, Op: change.Delete, Values: map[string]any{}, Stamp: hlc.Stamp{TS: 9, Node: "n2"}, Schema: 2}
-	var packed codec.Encoder
-	change.EncodeValues(&packed, ins.Values)
-	msgs := []Message{
+	return []Message{
 		Hello{Client: "c1", Cursor: -1},
 		Hello{Client: "c1", Cursor: 3, Scopes: []string{"w1", "w2"}},
 		Hello{Client: "c1", Cursor: 3, Scopes: []string{}},
@@ -40,7 +50,13 @@ func TestMessagesRoundTrip(t *testing.T) {
 		Pong{Re: 1},
 		&Error{Re: 7, Code: CodeSchemaMismatch, Message: "m", Min: 2, Max: 3},
 	}
-	for _, m := range msgs {
+}
+
+func TestMessagesRoundTrip(t *testing.T) {
+	ins := sampleInsert(t)
+	var packed codec.Encoder
+	change.EncodeValues(&packed, ins.Values)
+	for _, m := range sampleMessages(t) {
 		b, err := Encode(m, 2)
 		if err != nil {
 			t.Fatalf("%T: %v", m, err)

@@ -116,7 +116,7 @@ func TestValuesRoundTripExactly(t *testing.T) {
 	c := newClient(t)
 	db := c.open("values")
 	values := []any{nil, int64(0), int64(-1), int64(math.MaxInt32) + 1, int64(math.MaxInt64), int64(math.MinInt64),
-		1.5, math.Inf(-1), -0.0, "", "a\x00b", "😀 astral", []byte{}, []byte{0, 1, 0, 255}}
+		1.5, math.Inf(-1), math.Copysign(0, -1), "", "a\x00b", "😀 astral", []byte{}, []byte{0, 1, 0, 255}}
 	c.ok("exec", map[string]any{"db": db, "sql": "CREATE TABLE t(i INTEGER PRIMARY KEY, v ANY) STRICT"})
 	for i, v := range values {
 		c.ok("exec", map[string]any{"db": db, "sql": "INSERT INTO t VALUES (?, ?)", "params": []any{int64(i), v}})
