@@ -20,7 +20,7 @@ func markMilestone(name string)                      {}
 
 func formValues(e vugu.DOMEvent, names ...string) map[string]string { return nil }
 
-func demoToken(ctx context.Context, fresh bool) (string, int64) { return "", 0 }
+func demoToken(ctx context.Context, fresh bool) tokenReply { return tokenReply{} }
 
 func exposeAsync(name string, get func(ctx context.Context) map[string]any) {}
 func navigatorOnline() bool                                                 { return true }

@@ -10,10 +10,6 @@ import "github.com/vugu/vugu"
 import js "github.com/vugu/vugu/js"
 import "log"
 
-import (
-	"time"
-)
-
 func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 
 	vgout = &vugu.BuildOut{}
@@ -61,7 +57,7 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 			if c.Sync.Enabled {
 				vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "span", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "pill"}, vugu.VGAttribute{Namespace: "", Key: "id", Val: "sync-last"}}}
 				vgparent.AppendChild(vgn)
-				vgn.SetInnerHTML("synced " + c.Sync.lastSynced(time.Now()))
+				vgn.SetInnerHTML("synced " + c.Sync.lastSynced(c.now()))
 			}
 			vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n    "}
 			vgparent.AppendChild(vgn)
