@@ -1,5 +1,5 @@
-// The board's two-user offline scenarios (board-scenarios.mjs) on OPFS,
+// The board's two-user offline scenarios (scenarios/board.mjs) on OPFS,
 // the backend Chromium picks.
-import { boardOfflineScenarios } from './board-scenarios.mjs';
+import { boardOfflineScenarios } from './scenarios/board.mjs';
 
 boardOfflineScenarios({ backend: 'opfs' });

@@ -7,9 +7,9 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { startServer, launchBrowser } from './harness.mjs';
+import { startServer, launchBrowser, testClockServerArgs } from './harness.mjs';
 import { killLeaderTab, waitForSynced, pendingChanges } from './kit.mjs';
-import { openBoard, shots, cardByID } from './board-scenarios.mjs';
+import { openBoard, shots, cardByID } from './scenarios/board.mjs';
 
 const columnOf = (page, id) => page.evaluate((id) => document.getElementById(`task-${id}`)?.closest('.column')?.dataset.status ?? null, id);
 const waitColumn = (page, id, status) => page.waitForFunction(([id, s]) => document.getElementById(`task-${id}`)?.closest('.column')?.dataset.status === s, [id, status], { timeout: 20000 });
@@ -24,7 +24,7 @@ describe('board: two tabs of one user', () => {
 
   before(async () => {
     mkdirSync(shots, { recursive: true });
-    server = await startServer(['-demo-auth']);
+    server = await startServer(['-demo-auth', ...testClockServerArgs()]);
     browser = await launchBrowser();
     [me, other] = await Promise.all([
       openBoard(browser, server, { user: 'u-01', backend: 'opfs' }),

@@ -1,5 +1,5 @@
 // The board's offline scenarios, written once and registered per storage
-// backend (board-offline-opfs.test.mjs, board-offline-idb.test.mjs): two
+// backend (e2e/board-offline-opfs.test.mjs, e2e/board-offline-idb.test.mjs): two
 // browser contexts signed in as two demo users (u-01, u-02) against one
 // real `hearth serve -demo-auth`. Every wait is on the page's state (the
 // DOM, or the sync status through the conformance kit), never on time.
@@ -7,8 +7,11 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { startServer, launchBrowser, loopbackOnly, repoRoot } from './harness.mjs';
-import { hideOPFS, goOffline, goOnline, waitForSynced, waitForSyncState, pendingChanges } from './kit.mjs';
+import {
+  startServer, launchBrowser, loopbackOnly, repoRoot,
+  testClockServerArgs, testClockContextOptions, installTestClock,
+} from '../harness.mjs';
+import { hideOPFS, goOffline, goOnline, waitForSynced, waitForSyncState, pendingChanges } from '../kit.mjs';
 
 // Key states go to e2e/artifacts/ (ignored by git); UPDATE_SCREENSHOTS=1
 // writes the committed ones instead.
@@ -24,7 +27,8 @@ const backendLabel = { opfs: 'OPFS', idb: 'IndexedDB' };
  * the IndexedDB backend) and waits until it shows the seed and is synced.
  */
 export async function openBoard(browser, server, { user, backend }) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...testClockContextOptions() });
+  await installTestClock(context);
   await loopbackOnly(context);
   if (backend === 'idb') await hideOPFS(context);
   const page = await context.newPage();
@@ -137,7 +141,7 @@ export function boardOfflineScenarios({ backend }) {
 
     before(async () => {
       mkdirSync(shots, { recursive: true });
-      server = await startServer(['-demo-auth']);
+      server = await startServer(['-demo-auth', ...testClockServerArgs()]);
       browser = await launchBrowser();
       [a, b] = await Promise.all([
         openBoard(browser, server, { user: 'u-01', backend }),
