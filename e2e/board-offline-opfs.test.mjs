@@ -1,4 +1,4 @@
-// The board's two-user offline scenarios (board-scenarios.mjs) on OPFS,
+// The board's two-user offline scenarios (scenarios/board.mjs) on OPFS,
 // the backend Chromium picks.
 import { boardOfflineScenarios } from './scenarios/board.mjs';
 

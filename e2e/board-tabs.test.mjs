@@ -7,7 +7,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { startServer, launchBrowser } from './harness.mjs';
+import { startServer, testClockServerArgs } from './harness.mjs';
 import { killLeaderTab, waitForSynced, pendingChanges } from './kit.mjs';
 import { openBoard, shots, cardByID } from './scenarios/board.mjs';
 
@@ -20,15 +20,14 @@ async function moveRight(page, id) {
 }
 
 describe('board: two tabs of one user', () => {
-  let server, browser, me, other, tabs;
+  let server, me, other, tabs;
 
   before(async () => {
     mkdirSync(shots, { recursive: true });
-    server = await startServer(['-demo-auth']);
-    browser = await launchBrowser();
+    server = await startServer(['-demo-auth', ...testClockServerArgs()]);
     [me, other] = await Promise.all([
-      openBoard(browser, server, { user: 'u-01', backend: 'opfs' }),
-      openBoard(browser, server, { user: 'u-02', backend: 'opfs' }),
+      openBoard(server, { user: 'u-01', backend: 'opfs' }),
+      openBoard(server, { user: 'u-02', backend: 'opfs' }),
     ]);
     const second = await me.context.newPage();
     await second.goto(me.page.url());
@@ -37,7 +36,7 @@ describe('board: two tabs of one user', () => {
   });
 
   after(async () => {
-    await browser?.close();
+    for (const device of [me, other]) await device?.close();
     await server?.stop();
   });
 

@@ -8,7 +8,11 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer, launchBrowser, launchPersistent, loopbackOnly, repoRoot } from './harness.mjs';
+import {
+  startServer, launchPersistent, loopbackOnly, repoRoot,
+  testClockServerArgs, testClockContextOptions, installTestClock,
+} from './harness.mjs';
+import { waitForSynced } from './kit.mjs';
 
 // Screenshots of key states go to e2e/artifacts/ (ignored by git);
 // UPDATE_SCREENSHOTS=1 writes the committed ones the README shows.
@@ -24,8 +28,9 @@ describe('task board', () => {
   before(async () => {
     mkdirSync(shots, { recursive: true });
     dir = mkdtempSync(path.join(tmpdir(), 'hearth-board-'));
-    server = await startServer();
-    context = await launchPersistent(dir, { viewport: { width: 1280, height: 800 } });
+    server = await startServer(testClockServerArgs());
+    context = await launchPersistent(dir, { viewport: { width: 1280, height: 800 }, ...testClockContextOptions() });
+    await installTestClock(context);
     await loopbackOnly(context);
     page = context.pages()[0] ?? await context.newPage();
     page.on('pageerror', (err) => errors.push(err));
@@ -143,14 +148,29 @@ describe('task board', () => {
     assert.equal(await page.locator('.card').count(), 24);
   });
 
-  test('books a meeting room', async () => {
+  test('opens the rooms view on the board\'s today, with the seed\'s meetings, and books a free slot three times', async () => {
     await page.locator('#view-rooms').click();
-    const id = await page.locator('button.book').nth(5).getAttribute('id');
-    const cell = page.locator(`[id="${id}"]`);
-    await cell.click();
-    await page.waitForFunction((i) => document.getElementById(i)?.closest('td')?.querySelector('.booking'), id);
-    await cell.click(); // the same slot again: a double booking, allowed and shown
-    await page.waitForFunction((i) => document.getElementById(i)?.closest('td')?.dataset.double === 'true', id);
+    // The seed has a morning meeting in every room on the day before its
+    // today, on it and on the day after: the board's today (its own clock,
+    // its own time zone) is one of them.
+    await page.waitForFunction(() => [...document.querySelectorAll('.rooms .booking')].filter((b) => b.textContent === 'Team sync').length === 4);
+    // The seed books nothing in the afternoon: this slot is free.
+    const book = page.getByRole('button', { name: 'Book Hopper at 16:00', exact: true });
+    const cell = book.locator('xpath=..');
+    assert.equal(await cell.locator('.booking').count(), 0);
+    await book.click();
+    await cell.locator('.booking').waitFor();
+    assert.equal(await cell.getAttribute('data-double'), 'false');
+    // The same slot again, twice: a double booking, allowed and shown.
+    await book.click();
+    await page.waitForFunction((id) => document.getElementById(id)?.closest('td')?.dataset.double === 'true', await book.getAttribute('id'));
+    await book.click();
+    await page.waitForFunction((id) => document.getElementById(id)?.closest('td')?.querySelectorAll('.booking').length === 3, await book.getAttribute('id'));
+    // Another day and back: the grid follows the day shown.
+    await page.getByRole('button', { name: 'Next day' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('.rooms td[data-double="true"]').length === 0);
+    await page.getByRole('button', { name: 'Previous day' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('.rooms td[data-double="true"]').length === 1);
     await page.screenshot({ path: path.join(shots, 'rooms.png') });
     await page.locator('#view-board').click();
   });
@@ -165,15 +185,17 @@ describe('task board', () => {
     await page.locator('#open-conflicts').click();
     const panel = page.getByRole('region', { name: 'Double bookings' });
     await panel.waitFor();
-    assert.ok(await panel.locator('.conflict li').count() >= 2);
+    // The one slot booked three times above, and nothing else: the seed
+    // books no slot twice.
+    assert.equal(await panel.locator('.conflict').count(), 1);
+    assert.equal(await panel.locator('.conflict li').count(), 3);
     await page.screenshot({ path: path.join(shots, 'conflict.png') });
     // Resolving: cancel one booking; the panel follows the live query.
-    const before = await panel.locator('.conflict li').count();
     await panel.locator('.conflict li button').last().click();
-    await page.waitForFunction((n) => document.querySelectorAll('.conflicts .conflict li').length === n - 1, before);
-    if (before === 2) await page.locator('.notice', { hasText: 'double booking' }).waitFor({ state: 'detached' });
+    await page.waitForFunction(() => document.querySelectorAll('.conflicts .conflict li').length === 2);
     await panel.getByRole('button', { name: 'Close' }).click();
-    // Dismissed: the notice goes, this device's flagged changes settle.
+    // Still booked twice, so the notice stays until dismissed: then it
+    // goes, and this device's flagged changes settle.
     await page.locator('#dismiss-conflicts').click();
     await page.locator('.notice', { hasText: 'double booking' }).waitFor({ state: 'detached' });
     await page.locator('#view-board').click();
@@ -231,26 +253,82 @@ describe('task board', () => {
 });
 
 describe('task board against a server that requires sync tokens', () => {
-  let server, browser;
+  // Persistent profiles, like the suite above: in this Chromium an
+  // incognito context's OPFS never grants a sync access handle, so the
+  // Hearth worker would wait for ever to open the board's database.
+  let server;
+  const dirs = [];
+  const contexts = [];
+  const newProfile = async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'hearth-board-auth-'));
+    dirs.push(dir);
+    const context = await launchPersistent(dir, testClockContextOptions());
+    contexts.push(context);
+    return context;
+  };
 
   before(async () => {
-    server = await startServer(['-demo-auth']);
-    browser = await launchBrowser();
+    server = await startServer(['-demo-auth', ...testClockServerArgs()]);
   });
 
   after(async () => {
-    await browser?.close();
+    for (const context of contexts) await context.close(); // closing twice is a no-op
     await server?.stop();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 
   test('signs in as the demo user and syncs the seed', async () => {
-    const context = await browser.newContext();
+    const context = await newProfile();
+    await installTestClock(context);
     await loopbackOnly(context);
-    const page = await context.newPage();
+    const page = context.pages()[0] ?? await context.newPage();
     await page.goto(new URL('board/', server.url).href);
     await page.locator('.card').first().waitFor({ timeout: 45000 });
     await page.locator('#sync-online', { hasText: 'connected' }).waitFor({ timeout: 20000 });
     assert.equal(await page.locator('#sync-error').count(), 0);
     await context.close();
   });
+
+  test('a browser whose clock is a year off the server\'s renews its token once, an hour\'s token a minute before it expires', async () => {
+    // A phone set a year ahead: the server's expiresAt is a year in this
+    // page's past. The board times the renewal by the token's lifetime on
+    // its own clock, so it neither renews over and over nor never.
+    const yearAhead = new Date();
+    yearAhead.setFullYear(yearAhead.getFullYear() + 1);
+    const context = await newProfile();
+    await context.clock.install({ time: yearAhead });
+    await loopbackOnly(context);
+    const page = context.pages()[0] ?? await context.newPage();
+    const tokenRequests = [];
+    page.on('request', (r) => { if (new URL(r.url()).pathname === '/demo/token') tokenRequests.push(r); });
+    await page.goto(new URL('board/', server.url).href);
+    await page.locator('.card').first().waitFor({ timeout: 45000 });
+    await page.locator('#sync-online', { hasText: 'connected' }).waitFor({ timeout: 20000 });
+    assert.equal(tokenRequests.length, 1); // boot.js's
+
+    // Half the token's hour on the page's clock: no renewal due.
+    await context.clock.fastForward('30:00');
+    await moveFirstBacklogCard(page); // a round trip to the server after it
+    await waitForSynced(page, { timeoutMs: 20000 });
+    assert.equal(tokenRequests.length, 1, 'the board renewed a token with half an hour left');
+
+    // Past 59 minutes: the one renewal, and sync carries on with it.
+    const renewal = page.waitForRequest((r) => new URL(r.url()).pathname === '/demo/token', { timeout: 20000 });
+    await context.clock.fastForward('29:30');
+    await (await renewal).response();
+    await moveFirstBacklogCard(page);
+    await waitForSynced(page, { timeoutMs: 20000 });
+    assert.equal(tokenRequests.length, 2);
+    assert.equal(await page.locator('#sync-error').count(), 0);
+    await context.close();
+  });
 });
+
+/** Moves the first backlog card one column right: a change to sync. */
+async function moveFirstBacklogCard(page) {
+  const first = page.locator('.column[data-status="backlog"] .card').first();
+  const id = await first.getAttribute('id');
+  await first.focus();
+  await page.keyboard.press('Alt+ArrowRight');
+  await page.waitForFunction((id) => document.getElementById(id)?.closest('.column')?.dataset.status === 'doing', id);
+}

@@ -122,3 +122,58 @@ export async function hearthPage(opener, serverURL) {
 export function importHearth(page) {
   return page.evaluate(async () => { window.hearth = await import('/hearth.js'); });
 }
+
+// ---- the test clock ----
+//
+// Tests must not depend on the date or the time zone they run at, and
+// `make test-clock` proves it by moving both:
+// HEARTH_E2E_CLOCK_SHIFT (+1y, -1y, +10d, …) moves the browser's date;
+// TZ is the time zone of the server (inherited) and of the browser
+// (timezoneId). The server's Go clock cannot be faked (Go reads it
+// without libc, so libfaketime does not reach it), so it gets the date
+// its seed is laid out around instead (-seed-today); its own clock (token
+// expiry, sync) stays real, like a server's whose clients' clocks are off.
+// Playwright's clock reaches the page only: the Hearth worker and the
+// service worker keep the real time.
+
+/** The shift of HEARTH_E2E_CLOCK_SHIFT: {years, days}, or null when unset. */
+function clockShift() {
+  const spec = process.env.HEARTH_E2E_CLOCK_SHIFT;
+  if (!spec) return null;
+  const m = spec.match(/^([+-]\d+)([yd])$/);
+  if (!m) throw new Error(`HEARTH_E2E_CLOCK_SHIFT=${spec}: want e.g. +1y, -1y or +10d`);
+  return m[2] === 'y' ? { years: Number(m[1]), days: 0 } : { years: 0, days: Number(m[1]) };
+}
+
+/** The test clock's time now: the real time moved by HEARTH_E2E_CLOCK_SHIFT. */
+export function testClockNow() {
+  const now = new Date();
+  const shift = clockShift();
+  if (shift) {
+    now.setFullYear(now.getFullYear() + shift.years);
+    now.setDate(now.getDate() + shift.days);
+  }
+  return now;
+}
+
+/** `hearth serve` flags for the test clock: the seed's today on it, in TZ. */
+export function testClockServerArgs() {
+  if (!clockShift()) return [];
+  const d = testClockNow(); // Node's local date is TZ's, like the server's
+  const pad = (n) => String(n).padStart(2, '0');
+  return ['-seed-today', `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`];
+}
+
+/** Browser context options for the test clock: TZ's time zone. */
+export function testClockContextOptions() {
+  return process.env.TZ ? { timezoneId: process.env.TZ } : {};
+}
+
+/**
+ * Puts a context's pages on the test clock, before they load. Only when
+ * the clock is shifted: Playwright's clock fakes the timers too (they keep
+ * running in real time), which an unshifted run does not need.
+ */
+export async function installTestClock(context) {
+  if (clockShift()) await context.clock.install({ time: testClockNow() });
+}

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	boardmodel "github.com/hearthdb/hearth/examples/board/model"
 	boardschema "github.com/hearthdb/hearth/examples/board/schema"
 	"github.com/hearthdb/hearth/syncserver"
 )
@@ -54,7 +55,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: hearth serve [-addr 127.0.0.1:8080] [-web DIR | -web /PREFIX/=DIR ...] [-store PATH] [-seed-tasks N] [-sync=false]\n       hearth schema   (the demo board's migrations and synced tables as JSON)")
+	fmt.Fprintln(os.Stderr, "usage: hearth serve [-addr 127.0.0.1:8080] [-web DIR | -web /PREFIX/=DIR ...] [-store PATH] [-seed-tasks N] [-seed-today YYYY-MM-DD] [-sync=false]\n       hearth schema   (the demo board's migrations and synced tables as JSON)")
 }
 
 // serve runs until ctx is done, announcing its URL on out.
@@ -66,12 +67,17 @@ func serve(ctx context.Context, args []string, out io.Writer) error {
 	syncOn := fs.Bool("sync", true, "serve the sync endpoint /sync for the demo board's schema")
 	storePath := fs.String("store", "", "sync server store: a SQLite file path (empty: in memory, gone on exit) or a postgres:// URL (many instances may share it)")
 	seedTasks := fs.Int("seed-tasks", 400, "seed an empty store with a demo workspace of this many tasks (0: no seed)")
+	seedToday := fs.String("seed-today", "", "the day (YYYY-MM-DD) the demo seed's meetings and due dates are placed around (default: today on this machine's clock, in its time zone)")
 	jwtSecretFile := fs.String("jwt-secret-file", "", "require HS256 JWTs signed with the secret in this file on /sync")
 	jwtPublicKey := fs.String("jwt-public-key", "", "require EdDSA or RS256 JWTs verified with this PEM public key on /sync")
 	jwtAudience := fs.String("jwt-audience", "hearth-sync", "audience the JWTs must name")
 	jwtIssuer := fs.String("jwt-issuer", "", "issuer the JWTs must name (empty: any)")
 	demoAuth := fs.Bool("demo-auth", false, "require JWTs on /sync, signed with a random secret, and mint them for the demo users at /demo/token?user=u-01")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	today, err := seedDay(*seedToday, time.Now())
+	if err != nil {
 		return err
 	}
 	if len(mounts) == 0 {
@@ -134,12 +140,12 @@ func serve(ctx context.Context, args []string, out io.Writer) error {
 			}
 			seedURL += "?token=" + url.QueryEscape(token)
 		}
-		n, err := seedDemo(seedCtx, seedURL, *seedTasks)
+		n, err := seedDemo(seedCtx, seedURL, *seedTasks, today)
 		cancel()
 		if err != nil {
 			return err
 		}
-		log.Info("seeded the demo workspace", "tasks", *seedTasks, "changes", n)
+		log.Info("seeded the demo workspace", "tasks", *seedTasks, "today", today.Format(boardmodel.DateLayout), "changes", n)
 	}
 
 	// The URL goes to stdout, alone on its line, for people and test

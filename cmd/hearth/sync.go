@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	boardmodel "github.com/hearthdb/hearth/examples/board/model"
 	boardschema "github.com/hearthdb/hearth/examples/board/schema"
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncserver/auth"
@@ -53,11 +54,27 @@ func newSyncServer(ctx context.Context, storeSpec string, identify func(*http.Re
 	})
 }
 
-// seedDemo pushes the demo workspace through the sync endpoint at url.
-func seedDemo(ctx context.Context, url string, tasks int) (int64, error) {
+// seedDemo pushes the demo workspace, laid out around today (a date, see
+// seedDay), through the sync endpoint at url.
+func seedDemo(ctx context.Context, url string, tasks int, today time.Time) (int64, error) {
 	return seed.Write(ctx, url, boardschema.Migrations, boardschema.Tables, func(conn *sqlite3.Conn) error {
-		return boardschema.Seed(conn, boardschema.SeedOptions{Tasks: tasks})
+		return boardschema.Seed(conn, boardschema.SeedOptions{Tasks: tasks, Today: today})
 	})
+}
+
+// seedDay is the demo seed's today: the -seed-today flag (YYYY-MM-DD) when
+// set, else today on this machine's clock in its time zone (TZ). Go reads
+// the clock without libc, so libfaketime cannot move it: tests whose
+// browser runs on another date say so with the flag.
+func seedDay(flag string, now time.Time) (time.Time, error) {
+	if flag == "" {
+		return boardmodel.Today(now), nil
+	}
+	day, err := time.Parse(boardmodel.DateLayout, flag)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("-seed-today: want YYYY-MM-DD: %w", err)
+	}
+	return day, nil
 }
 
 // printSchema writes {migrations: [{version, sql}], tables: [{name, resurrect}]}.
@@ -138,7 +155,11 @@ func newSyncAuth(secretFile, publicKeyFile, audience, issuer string, demo bool) 
 const demoTokenTTL = time.Hour
 
 // serveDemoToken mints a token for one of the seed's users:
-// GET /demo/token?user=u-01 → {"token", "user", "workspaces", "expiresAt"}.
+// GET /demo/token?user=u-01 → {"token", "user", "workspaces", "expiresAt",
+// "expiresIn"}. expiresAt is Unix ms on this server's clock; expiresIn
+// (seconds) is what a client times its renewal by, on its own clock: a
+// device whose clock is far from the server's (a phone set a year off)
+// would otherwise renew at once, over and over, or never.
 // Demo only: anyone who can reach the server can be anyone.
 func (a *syncAuth) serveDemoToken(w http.ResponseWriter, r *http.Request) {
 	user := r.URL.Query().Get("user")
@@ -155,5 +176,5 @@ func (a *syncAuth) serveDemoToken(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(map[string]any{"token": token, "user": user, "workspaces": workspaces,
-		"expiresAt": time.Now().Add(demoTokenTTL).UnixMilli()})
+		"expiresAt": time.Now().Add(demoTokenTTL).UnixMilli(), "expiresIn": int64(demoTokenTTL / time.Second)})
 }

@@ -1,13 +1,17 @@
 // The board's offline scenarios, written once and registered per storage
-// backend (board-offline-opfs.test.mjs, board-offline-idb.test.mjs): two
-// browser contexts signed in as two demo users (u-01, u-02) against one
+// backend (e2e/board-offline-opfs.test.mjs, e2e/board-offline-idb.test.mjs): two
+// browsers (persistent profiles) signed in as two demo users (u-01, u-02) against one
 // real `hearth serve -demo-auth`. Every wait is on the page's state (the
 // DOM, or the sync status through the conformance kit), never on time.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer, launchBrowser, loopbackOnly, repoRoot } from '../harness.mjs';
+import {
+  startServer, launchPersistent, loopbackOnly, repoRoot,
+  testClockServerArgs, testClockContextOptions, installTestClock,
+} from '../harness.mjs';
 import { hideOPFS, goOffline, goOnline, waitForSynced, waitForSyncState, pendingChanges } from '../kit.mjs';
 
 // Key states go to e2e/artifacts/ (ignored by git); UPDATE_SCREENSHOTS=1
@@ -20,24 +24,39 @@ export const shots = process.env.UPDATE_SCREENSHOTS
 const backendLabel = { opfs: 'OPFS', idb: 'IndexedDB' };
 
 /**
- * Opens the board signed in as user in a new context (hideOPFS first for
- * the IndexedDB backend) and waits until it shows the seed and is synced.
+ * Opens the board signed in as user on a browser of its own (hideOPFS
+ * first for the IndexedDB backend) and waits until it shows the seed and
+ * is synced. A persistent profile, not an incognito context: in this
+ * Chromium an incognito context's OPFS never grants a sync access handle,
+ * so the Hearth worker would wait for ever to open the database.
+ * close() closes the browser and removes its profile.
  */
-export async function openBoard(browser, server, { user, backend }) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  await loopbackOnly(context);
-  if (backend === 'idb') await hideOPFS(context);
-  const page = await context.newPage();
-  page.pageErrors = [];
-  page.on('pageerror', (err) => page.pageErrors.push(err));
-  await page.goto(new URL(`board/?user=${user}`, server.url).href);
-  await page.locator('nav.projects button[aria-current="true"][aria-label$=", 25 tasks"]').waitFor({ timeout: 45000 });
-  await waitForSynced(page, { timeoutMs: 30000 });
-  await page.locator('#sync-storage', { hasText: backendLabel[backend] }).waitFor();
-  // The service worker controls the page once it has activated (it
-  // claims its clients): from then on a reload works offline.
-  await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 20000 });
-  return { context, page };
+export async function openBoard(server, { user, backend }) {
+  const dir = mkdtempSync(path.join(tmpdir(), `hearth-board-${user}-`));
+  const context = await launchPersistent(dir, { viewport: { width: 1280, height: 800 }, ...testClockContextOptions() });
+  const close = async () => {
+    await context.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await installTestClock(context);
+    await loopbackOnly(context);
+    if (backend === 'idb') await hideOPFS(context);
+    const page = context.pages()[0] ?? await context.newPage();
+    page.pageErrors = [];
+    page.on('pageerror', (err) => page.pageErrors.push(err));
+    await page.goto(new URL(`board/?user=${user}`, server.url).href);
+    await page.locator('nav.projects button[aria-current="true"][aria-label$=", 25 tasks"]').waitFor({ timeout: 45000 });
+    await waitForSynced(page, { timeoutMs: 30000 });
+    await page.locator('#sync-storage', { hasText: backendLabel[backend] }).waitFor();
+    // The service worker controls the page once it has activated (it
+    // claims its clients): from then on a reload works offline.
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 20000 });
+    return { context, page, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
 }
 
 // ---- what a board shows ----
@@ -132,25 +151,24 @@ async function online(device) {
  */
 export function boardOfflineScenarios({ backend }) {
   describe(`board offline, two users (${backendLabel[backend]})`, () => {
-    let server, browser, a, b;
+    let server, a, b;
     const shot = (page, name) => page.screenshot({ path: path.join(shots, `${backend}-${name}.png`) });
 
     before(async () => {
       mkdirSync(shots, { recursive: true });
-      server = await startServer(['-demo-auth']);
-      browser = await launchBrowser();
+      server = await startServer(['-demo-auth', ...testClockServerArgs()]);
       [a, b] = await Promise.all([
-        openBoard(browser, server, { user: 'u-01', backend }),
-        openBoard(browser, server, { user: 'u-02', backend }),
+        openBoard(server, { user: 'u-01', backend }),
+        openBoard(server, { user: 'u-02', backend }),
       ]);
     });
 
     after(async () => {
+      for (const device of [a, b]) await device?.close();
+      await server?.stop();
       for (const device of [a, b]) {
         if (device) assert.deepEqual(device.page.pageErrors.map(String), []);
       }
-      await browser?.close();
-      await server?.stop();
     });
 
     test('each board is signed in as its own user', async () => {

@@ -187,9 +187,8 @@ func recordRender(d time.Duration) {
 }
 
 // demoToken waits for the sync token boot.js fetches (first call) or
-// fetches a new one: the token and its expiry (Unix ms), "" when the
-// server signs none, or "" and -1 when the server was unreachable.
-func demoToken(ctx context.Context, fresh bool) (string, int64) {
+// fetches a new one.
+func demoToken(ctx context.Context, fresh bool) tokenReply {
 	global := safejs.Global()
 	var promise safejs.Value
 	var err error
@@ -199,40 +198,36 @@ func demoToken(ctx context.Context, fresh bool) (string, int64) {
 		promise, err = global.Get("hearthBoardToken")
 	}
 	if err != nil || promise.IsUndefined() {
-		return "", 0
+		return tokenReply{}
 	}
-	type token struct {
-		value string
-		at    int64
-	}
-	got := make(chan token, 1)
+	got := make(chan tokenReply, 1)
 	then, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
-		t := token{at: -1}
+		t := tokenReply{unreachable: true}
 		if len(args) > 0 && !args[0].IsNull() && !args[0].IsUndefined() {
-			t.at = 0
+			t.unreachable = false
 			if v, err := args[0].Get("token"); err == nil {
 				t.value, _ = v.String()
 			}
-			if v, err := args[0].Get("expiresAt"); err == nil {
+			if v, err := args[0].Get("expiresIn"); err == nil {
 				f, _ := v.Float()
-				t.at = int64(f)
+				t.expiresIn = int64(f)
 			}
 		}
 		got <- t
 		return nil
 	})
 	if err != nil {
-		return "", 0
+		return tokenReply{}
 	}
 	defer then.Release()
 	if _, err := promise.Call("then", then.Value()); err != nil {
-		return "", 0
+		return tokenReply{}
 	}
 	select {
 	case t := <-got:
-		return t.value, t.at
+		return t
 	case <-ctx.Done():
-		return "", 0
+		return tokenReply{}
 	}
 }
 

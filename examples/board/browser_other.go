@@ -19,7 +19,7 @@ func markMilestone(name string)                      {}
 
 func formValues(e vugu.DOMEvent, names ...string) map[string]string { return nil }
 
-func demoToken(ctx context.Context, fresh bool) (string, int64) { return "", 0 }
+func demoToken(ctx context.Context, fresh bool) tokenReply { return tokenReply{} }
 
 //lint:ignore U1000 root.go calls it natively, from code only the js/wasm build uses.
 func navigatorOnline() bool { return true }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/hearthdb/hearth/examples/board/model"
 	"github.com/vugu/vugu"
 )
 
@@ -14,12 +15,7 @@ import (
 // booking the same slot offline is allowed, and the server's DoubleBooking
 // invariant turns it into a violation row that every board shows.
 
-const slotLayout = "2006-01-02T15:04"
-
-func today() time.Time {
-	now := time.Now()
-	return time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-}
+const slotLayout = model.SlotLayout
 
 // Slot is one bookable hour.
 type Slot struct{ Key, Label string }

@@ -64,6 +64,8 @@ type Root struct {
 	// Me is the signed-in demo user (?user=, the user picker): who books
 	// rooms.
 	Me string
+	// Clock, when set, is the board's clock instead of the page's (clock.go).
+	Clock func() time.Time
 	// syncDB is the database once it is open with sync, for
 	// hearthSyncStatus (read off the render lock); localOnly says there
 	// will be none.
@@ -143,11 +145,13 @@ func (c *Root) Start(ctx context.Context, hc *client.Client, opts StartOptions) 
 	c.writes = make(chan func(context.Context) error, 64)
 	go c.runWrites(ctx)
 	open := client.OpenOptions{Name: "board", Migrations: model.Migrations}
-	var expiresAt int64
+	var token tokenReply
+	var tokenReceived time.Time
 	c.localOnly.Store(opts.SyncURL == "")
 	if opts.SyncURL != "" {
 		open.Sync = &client.SyncOptions{URL: opts.SyncURL, Tables: model.Tables}
-		open.Sync.Token, expiresAt = demoToken(ctx, false)
+		token, tokenReceived = demoToken(ctx, false), time.Now()
+		open.Sync.Token = token.value
 	}
 	db, err := hc.Open(ctx, open)
 	if err != nil {
@@ -164,11 +168,11 @@ func (c *Root) Start(ctx context.Context, hc *client.Client, opts StartOptions) 
 	if opts.SyncURL != "" {
 		c.syncDB.Store(db)
 	}
-	if expiresAt != 0 {
-		go renewToken(ctx, db, expiresAt)
+	if token.value != "" || token.unreachable {
+		go renewToken(ctx, db, token, tokenReceived)
 	}
 	if opts.LocalSeed {
-		if err := seedIfEmpty(ctx, db, opts.SeedTasks); err != nil {
+		if err := seedIfEmpty(ctx, db, opts.SeedTasks, c.today()); err != nil {
 			c.post(func() { c.Status = "Could not load demo data: " + err.Error() })
 			return
 		}
@@ -222,7 +226,9 @@ func storageLabel(s string) string {
 	return s
 }
 
-func seedIfEmpty(ctx context.Context, db *client.DB, tasks int) error {
+// seedIfEmpty loads the demo seed, laid out around today, into an empty
+// database.
+func seedIfEmpty(ctx context.Context, db *client.DB, tasks int, today time.Time) error {
 	r, err := db.Query(ctx, `SELECT count(*) FROM projects`)
 	if err != nil {
 		return err
@@ -230,7 +236,7 @@ func seedIfEmpty(ctx context.Context, db *client.DB, tasks int) error {
 	if len(r.Rows) == 1 && num(r.Rows[0][0]) > 0 {
 		return nil
 	}
-	seed := model.SeedStatements(model.SeedOptions{Tasks: tasks})
+	seed := model.SeedStatements(model.SeedOptions{Tasks: tasks, Today: today})
 	stmts := make([]client.Statement, len(seed))
 	for i, s := range seed {
 		stmts[i] = client.Statement{SQL: s.SQL, Args: s.Args}
@@ -350,7 +356,7 @@ func (c *Root) SetAssignee(e vugu.DOMEvent) {
 func (c *Root) ShowView(e vugu.DOMEvent, view string) {
 	c.View = view
 	if c.Day.IsZero() {
-		c.Day = today()
+		c.Day = c.today()
 	}
 }
 
@@ -639,12 +645,33 @@ func (c *Root) SignIn(e vugu.DOMEvent) {
 	}
 }
 
-// renewToken hands the worker a new demo sync token a minute before the
-// current one expires (the worker pauses sync on an expired token and
-// resumes with a new one). expiresAt < 0: the board opened while the
-// server was unreachable (an offline reload), so it has no token yet and
-// asks as soon as the page is back online.
-func renewToken(ctx context.Context, db *client.DB, expiresAt int64) {
+// tokenReply is /demo/token's answer as boot.js fetched it.
+type tokenReply struct {
+	value string // "" when the server signs no tokens
+	// expiresIn is the token's lifetime in seconds (the server's
+	// expiresAt is on the server's clock, which this page cannot judge).
+	expiresIn int64
+	// unreachable: the server could not be asked (offline).
+	unreachable bool
+}
+
+// tokenRenewal is when to ask for a new token, given one received at now:
+// a minute before it expires, timed on this page's own clock from its
+// lifetime. A device whose clock is far from the server's (a phone set a
+// year off) then neither renews at once and over again nor lets the token
+// lapse; and now's monotonic reading keeps the wait right if the wall
+// clock is changed meanwhile.
+func tokenRenewal(now time.Time, t tokenReply) time.Time {
+	return now.Add(time.Duration(t.expiresIn)*time.Second - time.Minute)
+}
+
+// renewToken hands the worker a new demo sync token before the current
+// one (first, received at received) expires; the worker pauses sync on an
+// expired token and resumes with a new one. With first unreachable the
+// board opened while the server was (an offline reload): it has no token
+// yet and asks as soon as the page is back online. Never more often than
+// every 5 s, whatever the server answers.
+func renewToken(ctx context.Context, db *client.DB, first tokenReply, received time.Time) {
 	online := make(chan struct{}, 1)
 	stop := watchOnline(func(on bool) {
 		if on {
@@ -655,29 +682,30 @@ func renewToken(ctx context.Context, db *client.DB, expiresAt int64) {
 		}
 	})
 	defer stop()
+	unreachable, renewAt := first.unreachable, tokenRenewal(received, first)
 	for {
-		wait := time.Until(time.UnixMilli(expiresAt).Add(-time.Minute))
-		if expiresAt < 0 {
+		wait := time.Until(renewAt)
+		if unreachable {
 			wait = time.Minute
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-online:
-			if expiresAt >= 0 {
+			if !unreachable {
 				continue // back online with a token that is still good
 			}
 		case <-time.After(max(wait, 5*time.Second)):
 		}
-		token, at := demoToken(ctx, true)
+		t := demoToken(ctx, true)
 		switch {
-		case at < 0:
-			expiresAt = -1 // still unreachable: wait for the network
-		case token == "":
+		case t.unreachable:
+			unreachable = true // still unreachable: wait for the network
+		case t.value == "":
 			return // the server signs no tokens
 		default:
-			db.SetSyncToken(ctx, token)
-			expiresAt = at
+			db.SetSyncToken(ctx, t.value)
+			unreachable, renewAt = false, tokenRenewal(time.Now(), t)
 		}
 	}
 }

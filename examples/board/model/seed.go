@@ -11,10 +11,27 @@ type SeedOptions struct {
 	// Tasks is the number of tasks (default 400). Projects and users
 	// scale with it: 5,000 tasks give 200 projects and 50 users.
 	Tasks int
-	// Start is the first day bookings and due dates are placed around
-	// (default 2026-11-23).
-	Start time.Time
+	// Today is the day the seed is laid out around (model.Today of the
+	// seeding clock): due dates from ten days before it to seven weeks
+	// after, and meetings on the day before, the day itself and the day
+	// after, so a board whose today is a day off the seed's (another time
+	// zone, a seed made just before midnight) still opens on meetings.
+	// Zero: FixedSeedDay, for callers to whom dates do not matter (the
+	// same rows every run); the board and the server pass their clock's.
+	Today time.Time
 }
+
+// FixedSeedDay is the seed's today when SeedOptions.Today is zero.
+var FixedSeedDay = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+
+// SeedMeetingDays are the days, relative to the seed's today, with a
+// morning meeting in every room.
+var SeedMeetingDays = []int{-1, 0, 1}
+
+// SeedMeetingHour is the hour of the morning meeting in the i-th room of
+// a workspace (9:00 in the first, 10:00 in the second, …): the seed books
+// nothing from 9+len(Rooms) on.
+func SeedMeetingHour(room int) int { return 9 + room }
 
 // Workspace ids of the seed. Every user is a member of MainWorkspace;
 // every third user also of SideWorkspace.
@@ -50,8 +67,9 @@ func SeedStatements(opts SeedOptions) []Statement {
 	if opts.Tasks <= 0 {
 		opts.Tasks = 400
 	}
-	if opts.Start.IsZero() {
-		opts.Start = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	today := FixedSeedDay
+	if !opts.Today.IsZero() {
+		today = Today(opts.Today)
 	}
 	nProjects := max(4, opts.Tasks/25)
 	nUsers := max(8, opts.Tasks/100)
@@ -96,7 +114,7 @@ func SeedStatements(opts SeedOptions) []Statement {
 		status := Statuses[rng.IntN(len(Statuses))]
 		due := ""
 		if rng.IntN(3) > 0 {
-			due = opts.Start.AddDate(0, 0, rng.IntN(60)-10).Format("2006-01-02")
+			due = today.AddDate(0, 0, rng.IntN(60)-10).Format(DateLayout)
 		}
 		title := fmt.Sprintf("%s %s", verbs[rng.IntN(len(verbs))], objects[rng.IntN(len(objects))])
 		insert(`INSERT INTO tasks(id, workspace_id, project_id, title, description, status, position, assignee_id, due_date, priority)
@@ -109,9 +127,8 @@ func SeedStatements(opts SeedOptions) []Statement {
 		for r, name := range Rooms {
 			id := fmt.Sprintf("r-%d-%d", w+1, r+1)
 			insert(`INSERT INTO rooms(id, workspace_id, name) VALUES (?, ?, ?)`, id, ws, name)
-			// A morning meeting in each room on the first three days.
-			for d := range 3 {
-				slot := opts.Start.AddDate(0, 0, d).Add(time.Duration(9+r) * time.Hour).Format("2006-01-02T15:04")
+			for d, day := range SeedMeetingDays {
+				slot := today.AddDate(0, 0, day).Add(time.Duration(SeedMeetingHour(r)) * time.Hour).Format(SlotLayout)
 				insert(`INSERT INTO bookings(id, workspace_id, room_id, slot, title, booked_by) VALUES (?, ?, ?, ?, ?, ?)`,
 					fmt.Sprintf("b-%d-%d-%d", w+1, r+1, d+1), ws, id, slot, "Team sync", UserID((r+d)%nUsers))
 			}

@@ -37,7 +37,7 @@ window.hearthBoardUser = new URLSearchParams(location.search).get('user') || 'u-
 // again before a token expires.
 window.hearthBoardFetchToken = () => fetch(`/demo/token?user=${encodeURIComponent(window.hearthBoardUser)}`, { cache: 'no-store' })
   // A server without demo tokens answers 404: no token, none needed.
-  .then((r) => (r.ok ? r.json() : { token: '', expiresAt: 0 }))
+  .then((r) => (r.ok ? r.json() : { token: '', expiresIn: 0 }))
   .catch(() => null); // unreachable (offline): the board asks again once online
 window.hearthBoardToken = window.hearthBoardFetchToken();
 
