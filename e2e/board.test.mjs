@@ -47,7 +47,7 @@ describe('task board', () => {
 
   test('loads, receives the server\'s seed by initial sync and renders the first project', async () => {
     await page.goto(new URL('board/', server.url).href);
-    await page.locator('.card').first().waitFor({ timeout: 45000 });
+    await page.locator('.card').first().waitFor({ timeout: 120000 });
     // The initial sync may still be arriving: wait for the whole seed.
     await page.locator('nav.projects button[aria-current="true"][aria-label$=", 25 tasks"]').waitFor({ timeout: 20000 });
     await page.waitForFunction(() => document.querySelectorAll('.card').length === 25, null, { timeout: 20000 });

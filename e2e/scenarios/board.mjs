@@ -46,7 +46,7 @@ export async function openBoard(server, { user, backend }) {
     page.pageErrors = [];
     page.on('pageerror', (err) => page.pageErrors.push(err));
     await page.goto(new URL(`board/?user=${user}`, server.url).href);
-    await page.locator('nav.projects button[aria-current="true"][aria-label$=", 25 tasks"]').waitFor({ timeout: 45000 });
+    await page.locator('nav.projects button[aria-current="true"][aria-label$=", 25 tasks"]').waitFor({ timeout: 120000 });
     await waitForSynced(page, { timeoutMs: 30000 });
     await page.locator('#sync-storage', { hasText: backendLabel[backend] }).waitFor();
     // The service worker controls the page once it has activated (it
