@@ -22,6 +22,14 @@ export const chromiumArgs = [
   '--enable-blink-features=ForceEagerMeasureMemory',
 ];
 
+// Under the test runner (node --test sets NODE_TEST_CONTEXT) wasm runs on
+// V8's baseline compiler alone. Optimizing the worker's 17 MB bundle is
+// most of the CPU a worker start costs (13 CPU-seconds with it, 7 without,
+// for a browser start and one open, measured 2026-12-05), and the suites
+// start hundreds of workers on a 2-core machine. Wasm means the same on
+// either tier; benchmarks (plain node) keep the whole pipeline.
+const testRunnerArgs = process.env.NODE_TEST_CONTEXT ? ['--js-flags=--liftoff-only'] : [];
+
 export function chromiumPath() {
   if (process.env.CHROMIUM) return process.env.CHROMIUM;
   try {
@@ -78,12 +86,12 @@ export async function startServer(extraArgs = [], { web = testWebMounts } = {}) 
 
 /** Launches headless Chromium (a throwaway profile). */
 export function launchBrowser(options = {}) {
-  return chromium.launch({ executablePath: chromiumPath(), args: chromiumArgs, headless: true, ...options });
+  return chromium.launch({ executablePath: chromiumPath(), args: [...chromiumArgs, ...testRunnerArgs], headless: true, ...options });
 }
 
 /** Launches Chromium on a persistent profile directory (real on-disk OPFS and IndexedDB). */
 export function launchPersistent(userDataDir, options = {}) {
-  return chromium.launchPersistentContext(userDataDir, { executablePath: chromiumPath(), args: chromiumArgs, headless: true, ...options });
+  return chromium.launchPersistentContext(userDataDir, { executablePath: chromiumPath(), args: [...chromiumArgs, ...testRunnerArgs], headless: true, ...options });
 }
 
 /** Aborts every request that does not go to the loopback server. */

@@ -62,6 +62,10 @@ async function launch({ profile, throwaway = false, quotaLimited = false } = {})
   // Always set: Firefox saves prefs in the profile, so a relaunch without
   // the cap must reset it (-1: no fixed limit) explicitly.
   prefs['dom.quotaManager.temporaryStorage.fixedLimit'] = quotaLimited ? limitedStorageKiB : -1;
+  // Under the test runner, wasm on the baseline compiler alone (as the
+  // Chromium suites run it, e2e/harness.mjs says why); always set, since
+  // Firefox keeps prefs in the profile. Benchmarks keep the optimizer.
+  prefs['javascript.options.wasm_optimizingjit'] = !process.env.NODE_TEST_CONTEXT;
   const browser = await puppeteer.launch({
     browser: 'firefox',
     executablePath: firefoxPath(),
