@@ -254,7 +254,10 @@ func (s *Server) compactPeriodically() {
 		if head <= s.cfg.CompactKeep {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.CompactInterval)
+		// A compaction may take one interval, and at least a minute: a
+		// bound below what a busy store needs would cancel every attempt
+		// and the log would never shrink.
+		ctx, cancel := context.WithTimeout(context.Background(), max(s.cfg.CompactInterval, time.Minute))
 		floor, err := s.Compact(ctx, head-s.cfg.CompactKeep)
 		cancel()
 		if err != nil {

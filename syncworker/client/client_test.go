@@ -150,24 +150,28 @@ func TestFailuresAreClassifiedAndBackedOff(t *testing.T) {
 		url   func(t *testing.T) string
 		class syncstatus.Class
 		code  string
+		// hangs: the server never answers, so only the request timeout
+		// ends the attempt; every other case must fail for its own reason
+		// however slow the machine, under a timeout it never reaches.
+		hangs bool
 	}{
-		{"connection refused", func(t *testing.T) string { return closedPort() }, syncstatus.ClassOffline, ""},
-		{"http 500", func(t *testing.T) string { return fakeServer(t, status(500)) }, syncstatus.ClassServer, ""},
-		{"http 401", func(t *testing.T) string { return fakeServer(t, status(401)) }, syncstatus.ClassAuth, wire.CodeUnauthorized},
-		{"http 409", func(t *testing.T) string { return fakeServer(t, status(409)) }, syncstatus.ClassSchema, wire.CodeSchemaMismatch},
-		{"http 404", func(t *testing.T) string { return fakeServer(t, status(404)) }, syncstatus.ClassProtocol, ""},
+		{"connection refused", func(t *testing.T) string { return closedPort() }, syncstatus.ClassOffline, "", false},
+		{"http 500", func(t *testing.T) string { return fakeServer(t, status(500)) }, syncstatus.ClassServer, "", false},
+		{"http 401", func(t *testing.T) string { return fakeServer(t, status(401)) }, syncstatus.ClassAuth, wire.CodeUnauthorized, false},
+		{"http 409", func(t *testing.T) string { return fakeServer(t, status(409)) }, syncstatus.ClassSchema, wire.CodeSchemaMismatch, false},
+		{"http 404", func(t *testing.T) string { return fakeServer(t, status(404)) }, syncstatus.ClassProtocol, "", false},
 		{"garbage frame", func(t *testing.T) string {
 			return fakeServer(t, acceptThen(t, func(ctx context.Context, ws *websocket.Conn) {
 				ws.Write(ctx, websocket.MessageBinary, []byte{0xde, 0xad, 0xbe, 0xef})
 				ws.Read(ctx)
 			}))
-		}, syncstatus.ClassProtocol, ""},
+		}, syncstatus.ClassProtocol, "", false},
 		{"text frame", func(t *testing.T) string {
 			return fakeServer(t, acceptThen(t, func(ctx context.Context, ws *websocket.Conn) {
 				ws.Write(ctx, websocket.MessageText, []byte(`{"hello":1}`))
 				ws.Read(ctx)
 			}))
-		}, syncstatus.ClassProtocol, ""},
+		}, syncstatus.ClassProtocol, "", false},
 		{"wrong message", func(t *testing.T) string {
 			return fakeServer(t, acceptThen(t, func(ctx context.Context, ws *websocket.Conn) {
 				b, _ := wire.Encode(wire.Pong{Re: 99}, 1)
@@ -176,36 +180,40 @@ func TestFailuresAreClassifiedAndBackedOff(t *testing.T) {
 				ws.Write(ctx, websocket.MessageBinary, b)
 				ws.Read(ctx)
 			}))
-		}, syncstatus.ClassProtocol, ""},
+		}, syncstatus.ClassProtocol, "", false},
 		{"hang after accept", func(t *testing.T) string {
 			return fakeServer(t, acceptThen(t, func(ctx context.Context, ws *websocket.Conn) {
 				ws.Read(ctx) // never answers
 			}))
-		}, syncstatus.ClassTimeout, ""},
+		}, syncstatus.ClassTimeout, "", true},
 		{"internal error", func(t *testing.T) string {
 			return fakeServer(t, acceptThen(t, func(ctx context.Context, ws *websocket.Conn) {
 				b, _ := wire.Encode(&wire.Error{Code: wire.CodeInternal, Message: "disk on fire"}, 1)
 				ws.Write(ctx, websocket.MessageBinary, b)
 				ws.Read(ctx)
 			}))
-		}, syncstatus.ClassServer, wire.CodeInternal},
+		}, syncstatus.ClassServer, wire.CodeInternal, false},
 		{"schema mismatch", func(t *testing.T) string {
 			return fakeServer(t, acceptThen(t, func(ctx context.Context, ws *websocket.Conn) {
 				b, _ := wire.Encode(&wire.Error{Code: wire.CodeSchemaMismatch, Message: "too new", Min: 2, Max: 3}, 3)
 				ws.Write(ctx, websocket.MessageBinary, b)
 				ws.Read(ctx)
 			}))
-		}, syncstatus.ClassSchema, wire.CodeSchemaMismatch},
+		}, syncstatus.ClassSchema, wire.CodeSchemaMismatch, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			local, j := replica(t)
 			d := &delays{release: func(n int) bool { return n < 3 }} // the third delay holds
+			timeout := time.Minute
+			if tc.hangs {
+				timeout = 150 * time.Millisecond
+			}
 			c := runClient(t, Config{
 				URL: tc.url(t), Local: local, Journal: j,
 				MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second,
-				RequestTimeout: 150 * time.Millisecond,
+				RequestTimeout: timeout,
 				Rand:           func() float64 { return 0.5 },
 				After:          d.after,
 			})
