@@ -161,14 +161,14 @@ test-clock: build node_modules/.package-lock.json
 	TZ=Pacific/Kiritimati HEARTH_E2E_CLOCK_SHIFT=+1y timeout $(CLOCK_TIMEOUT) node --test --test-concurrency=1 e2e/board.test.mjs
 	TZ=America/Adak HEARTH_E2E_CLOCK_SHIFT=-1y timeout $(CLOCK_TIMEOUT) node --test --test-concurrency=1 e2e/board.test.mjs
 
-# make test: every suite, timed, in two lanes of about equal length that
-# run side by side (scripts/run-suites): the native checks then the
-# Firefox and WebKit suites, and the Chromium suites. More lanes only
-# slow every suite down on 2 cores (measured: vet 34 s alone, 275 s
-# beside three browser files). It refuses to start without the Debian
-# packages the suites need, and says which on one line.
+# make test: every suite, timed (scripts/run-suites): the native checks
+# beside the Chromium suites, then the Firefox and WebKit suites alone.
+# The browser suites are CPU-bound on 2 cores, so more side by side only
+# slows each down (vet 34 s alone, 275 s beside three browser files) and
+# WebKit's bounded waits then run out. It refuses to start without the
+# Debian packages the suites need, and says which on one line.
 test: test-deps build node_modules/.package-lock.json
-	@MAKE="$(MAKE)" scripts/run-suites "vet test-go test-fuzz test-js test-types test-engines" test-e2e
+	@MAKE="$(MAKE)" scripts/run-suites "vet test-go test-fuzz test-js test-types" test-e2e --then test-engines
 
 test-deps:
 	@missing=$$(.ci/debian-packages); if [ -n "$$missing" ]; then \
