@@ -154,7 +154,8 @@ test-engines: build node_modules/.package-lock.json
 # through Playwright's clock (HEARTH_E2E_CLOCK_SHIFT, e2e/harness.mjs); the
 # server's Go clock ignores libfaketime, so its seed gets the moved date
 # with -seed-today. Not part of test: it runs the board suite twice more
-# (each run is bounded by timeout; about 4 minutes each on an idle machine).
+# (each run is bounded by timeout; 1 min 40 s for the whole target on
+# 2026-12-05).
 CLOCK_TIMEOUT ?= 15m
 test-clock: build node_modules/.package-lock.json
 	for tz in Pacific/Kiritimati America/Adak; do \
