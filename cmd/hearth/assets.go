@@ -45,9 +45,15 @@ var encodings = []struct{ token, suffix string }{
 	{"gzip", ".gz"},
 }
 
-// assetHandler serves files below root.
+// assetHandler serves files below a directory. It reads through an
+// os.Root, so nothing outside the directory is reachable: not by "..",
+// and not by a symlink pointing out of it (a relative link that stays
+// inside works; absolute links are refused).
 type assetHandler struct {
-	root string
+	root *os.Root
+	// rootErr is why the directory could not be opened; every request
+	// then gets 404.
+	rootErr error
 
 	mu    sync.Mutex
 	etags map[string]etagEntry
@@ -59,9 +65,10 @@ type etagEntry struct {
 	etag string
 }
 
-// newAssetHandler returns a handler for the directory root.
-func newAssetHandler(root string) *assetHandler {
-	return &assetHandler{root: root, etags: make(map[string]etagEntry)}
+// newAssetHandler returns a handler for the directory dir.
+func newAssetHandler(dir string) *assetHandler {
+	root, err := os.OpenRoot(dir)
+	return &assetHandler{root: root, rootErr: err, etags: make(map[string]etagEntry)}
 }
 
 func (h *assetHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -80,9 +87,14 @@ func (h *assetHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	file := filepath.Join(h.root, filepath.FromSlash(name))
-	if fi, err := os.Stat(file); err == nil && fi.IsDir() {
-		file = filepath.Join(file, "index.html")
+	if h.rootErr != nil {
+		http.NotFound(w, r)
+		return
+	}
+	// os.Root takes paths relative to its directory.
+	file := strings.TrimPrefix(name, "/")
+	if fi, err := h.root.Stat(file); err == nil && fi.IsDir() {
+		file = path.Join(file, "index.html")
 		name = path.Join(name, "index.html")
 	}
 
@@ -125,14 +137,14 @@ func (h *assetHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !acceptsEncoding(accept, enc.token) {
 			continue
 		}
-		if f, fi, err := openRegular(file + enc.suffix); err == nil {
+		if f, fi, err := h.openRegular(file + enc.suffix); err == nil {
 			defer f.Close()
 			hdr.Set("Content-Encoding", enc.token)
 			h.serve(w, r, f, fi, file+enc.suffix)
 			return
 		}
 	}
-	f, fi, err := openRegular(file)
+	f, fi, err := h.openRegular(file)
 	if err != nil {
 		http.NotFound(w, r)
 		return
@@ -172,8 +184,8 @@ func (h *assetHandler) etag(file string, f *os.File, fi os.FileInfo) (string, er
 	return etag, nil
 }
 
-func openRegular(name string) (*os.File, os.FileInfo, error) {
-	f, err := os.Open(name)
+func (h *assetHandler) openRegular(name string) (*os.File, os.FileInfo, error) {
+	f, err := h.root.Open(name)
 	if err != nil {
 		return nil, nil, err
 	}

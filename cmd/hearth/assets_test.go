@@ -95,3 +95,33 @@ func TestHashedFilesAreImmutable(t *testing.T) {
 		t.Errorf("bundle.js: Cache-Control %q", cc)
 	}
 }
+
+// A symlink out of the web directory must not serve what it points to
+// (a review served /etc/passwd through one); relative links that stay
+// inside work (os.Root refuses absolute ones).
+func TestSymlinksDoNotLeaveTheWebDirectory(t *testing.T) {
+	outside := t.TempDir()
+	writeFile(t, outside, "secret.txt", "do not serve")
+	dir := t.TempDir()
+	writeFile(t, dir, "real/page.html", "<p>inside</p>")
+	for link, target := range map[string]string{
+		"leak.txt":    filepath.Join(outside, "secret.txt"),
+		"leakdir":     outside,
+		"relative":    "../" + filepath.Base(outside),
+		"inside.html": filepath.Join("real", "page.html"),
+	} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := newAssetHandler(dir)
+	for _, p := range []string{"/leak.txt", "/leakdir/secret.txt", "/relative/secret.txt", "/../secret.txt", "/%2e%2e/secret.txt"} {
+		rec := serveAsset(t, h, p, "", nil)
+		if rec.Code != http.StatusNotFound || rec.Body.String() == "do not serve" {
+			t.Errorf("%s: %d %q, want 404", p, rec.Code, rec.Body)
+		}
+	}
+	if rec := serveAsset(t, h, "/inside.html", "", nil); rec.Code != 200 || rec.Body.String() != "<p>inside</p>" {
+		t.Errorf("a link inside the directory: %d %q", rec.Code, rec.Body)
+	}
+}
