@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -74,9 +75,15 @@ func TestBadTokensAreRefusedAndCounted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("%s: HTTP %d, want 401", c.name, resp.StatusCode)
+		}
+		// The same answer whatever failed: which check (signature,
+		// audience, time) is the server's log's to say, not the caller's.
+		if got := strings.TrimSpace(string(body)); got != "UNAUTHORIZED: the credential is missing, invalid or expired" {
+			t.Errorf("%s: body %q tells the caller why", c.name, got)
 		}
 	}
 	m := scrape(t, h.srv.Load().MetricsHandler())

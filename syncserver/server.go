@@ -294,7 +294,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.metrics.countError(errUpgrade, wire.CodeUnauthorized)
 		s.log.Info("sync: authentication failed", "remote", r.RemoteAddr, "code", wire.CodeUnauthorized, "err", err)
-		http.Error(w, "UNAUTHORIZED: "+err.Error(), http.StatusUnauthorized)
+		// The reason stays in the log: telling the caller which check
+		// failed (signature, audience, expiry) helps an attacker more
+		// than an honest client, which renews its token either way.
+		http.Error(w, "UNAUTHORIZED: the credential is missing, invalid or expired", http.StatusUnauthorized)
 		return
 	}
 	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {

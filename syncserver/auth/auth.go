@@ -57,11 +57,14 @@ type Config struct {
 	Now func() time.Time
 }
 
+// minRSABits is the smallest RSA key accepted.
+const minRSABits = 2048
+
 // Claims is what a verified token says.
 type Claims struct {
 	// Subject is the principal (sub).
 	Subject string
-	// Expires is exp; zero when the token has none.
+	// Expires is exp (every accepted token has one).
 	Expires time.Time
 	// Scopes is the scope claim's list.
 	Scopes []string
@@ -97,6 +100,10 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		set++
 	}
 	if cfg.RSAKey != nil {
+		// Below 2048 bits RSA signatures can be forged with public means.
+		if cfg.RSAKey.N.BitLen() < minRSABits {
+			return nil, fmt.Errorf("auth: the RSA key has %d bits; at least %d are required", cfg.RSAKey.N.BitLen(), minRSABits)
+		}
 		v.key, alg = cfg.RSAKey, jwt.SigningMethodRS256.Alg()
 		set++
 	}
@@ -109,7 +116,9 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	if v.cfg.Now == nil {
 		v.cfg.Now = time.Now
 	}
-	opts := []jwt.ParserOption{jwt.WithValidMethods([]string{alg}), jwt.WithTimeFunc(v.cfg.Now), jwt.WithLeeway(cfg.Leeway)}
+	// A token without exp would be good forever: one leaked token would
+	// be a permanent key. Every token must say when it ends.
+	opts := []jwt.ParserOption{jwt.WithValidMethods([]string{alg}), jwt.WithTimeFunc(v.cfg.Now), jwt.WithLeeway(cfg.Leeway), jwt.WithExpirationRequired()}
 	if cfg.Audience != "" {
 		opts = append(opts, jwt.WithAudience(cfg.Audience))
 	}

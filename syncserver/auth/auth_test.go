@@ -79,6 +79,20 @@ func TestHS256(t *testing.T) {
 	none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{"sub": "ann", "aud": "hearth-sync", "iss": "hearth-demo"}).SignedString(jwt.UnsafeAllowNoneSignatureType)
 	refuse("alg none", none, nil)
 	refuse("garbage", "not.a.token", nil)
+	// A token without exp would never expire: refused.
+	noExp, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "ann", "aud": "hearth-sync", "iss": "hearth-demo"}).SignedString(secret)
+	refuse("no exp", noExp, jwt.ErrTokenRequiredClaimMissing)
+}
+
+// RSA keys below 2048 bits are refused when the verifier is built.
+func TestShortRSAKeyRefused(t *testing.T) {
+	k, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := auth.NewVerifier(auth.Config{RSAKey: &k.PublicKey}); err == nil || !strings.Contains(err.Error(), "2048") {
+		t.Fatalf("a 1024-bit RSA key: %v, want a refusal naming 2048 bits", err)
+	}
 }
 
 func TestAsymmetricKeys(t *testing.T) {
