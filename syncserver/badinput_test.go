@@ -315,3 +315,30 @@ func TestPlainHTTPAndShutdown(t *testing.T) {
 	}
 	h.restart(syncserver.Config{}) // for the cleanup's Close
 }
+
+// TestConnectionWithoutHelloIsClosed: a socket that never introduces
+// itself is closed after HelloTimeout (a review held 300 silent ones
+// open), with a BAD_REQUEST saying why; one that says hello stays.
+func TestConnectionWithoutHelloIsClosed(t *testing.T) {
+	h := newHarness(t, syncserver.Config{HelloTimeout: 200 * time.Millisecond})
+	silent := dialRaw(t, h.url)
+	talker := dialRaw(t, h.url)
+	talker.send(wire.Hello{Client: "talker", Cursor: -1}, 1)
+	if _, ok := talker.recv().(wire.Welcome); !ok {
+		t.Fatal("want welcome")
+	}
+	if e := silent.expectError(wire.CodeBadRequest); !strings.Contains(e.Message, "no hello") {
+		t.Fatalf("silent connection told %q", e.Message)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, _, err := silent.ws.Read(ctx); websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
+		t.Fatalf("silent connection: %v, want a policy-violation close", err)
+	}
+	// The one that said hello outlives the timeout many times over.
+	time.Sleep(600 * time.Millisecond)
+	talker.send(wire.Ping{ID: 7}, 1)
+	if _, ok := talker.recv().(wire.Pong); !ok {
+		t.Fatal("the connection that said hello was closed")
+	}
+}

@@ -106,6 +106,9 @@ type Config struct {
 	// WriteTimeout bounds sending one message (default 10s); a client
 	// that does not read is disconnected.
 	WriteTimeout time.Duration
+	// HelloTimeout is how long a new connection may take to send its
+	// hello (default 10s) before it is closed.
+	HelloTimeout time.Duration
 	// OriginPatterns are the cross-origin hosts allowed to connect from
 	// a browser (see websocket.AcceptOptions); same-origin always is.
 	OriginPatterns []string
@@ -169,6 +172,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.HelloTimeout <= 0 {
+		cfg.HelloTimeout = 10 * time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

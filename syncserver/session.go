@@ -86,6 +86,11 @@ func (c *session) serve() {
 	defer c.cancel()
 	incoming := make(chan inbound, 8)
 	go c.read(incoming)
+	// A connection that never says hello holds a socket and a goroutine
+	// for nothing: it gets HelloTimeout to introduce itself.
+	helloTimer := time.NewTimer(c.srv.cfg.HelloTimeout)
+	defer helloTimer.Stop()
+	helloDue := helloTimer.C
 	var expired <-chan time.Time
 	if !c.ident.Expires.IsZero() {
 		timer := time.NewTimer(c.ident.Expires.Sub(c.srv.cfg.Now()))
@@ -113,11 +118,19 @@ func (c *session) serve() {
 			}
 			continue
 		}
+		if c.hello {
+			helloDue = nil
+		}
 		select {
 		case in := <-incoming:
 			if !c.handle(in) {
 				return
 			}
+		case <-helloDue:
+			c.ended = "no hello"
+			c.send(&wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("no hello within %v", c.srv.cfg.HelloTimeout)})
+			c.ws.Close(websocket.StatusPolicyViolation, "no hello")
+			return
 		case <-changed:
 		case <-expired:
 			c.expire()
