@@ -47,6 +47,9 @@ func (k checker) view(p *store.Push, c *store.Pushed) Change {
 // app's Authorize hook refuses.
 func (k checker) Admit(ctx context.Context, q store.Querier, p *store.Push, c *store.Pushed) *merge.Refusal {
 	s := k.s
+	if r := s.oversized(&c.Change); r != nil {
+		return r
+	}
 	if s.cfg.MaxClockSkew > 0 {
 		limit := s.cfg.Now().Add(s.cfg.MaxClockSkew)
 		if c.Stamp.TS.Time().After(limit) {

@@ -34,8 +34,16 @@ type logTail struct {
 	entries  []store.Entry
 	packed   [][]byte
 	from, to int64
-	keep     int
+	// keep and keepBytes bound the tail by entries and by their weight
+	// (changeBytes): a few huge rows must not hold the server's memory.
+	keep      int
+	keepBytes int
+	bytes     int
 }
+
+// tailBytes bounds the tail's weight (its values are held twice: decoded
+// and packed).
+const tailBytes = 64 << 20
 
 // tailBatches is how many log batches the tail keeps (16,000 entries by
 // default, a few MB): enough for every session that stalls a few seconds
@@ -45,8 +53,8 @@ type logTail struct {
 // tail must outlast the stalls.
 const tailBatches = 32
 
-func newLogTail(head int64, keep int) *logTail {
-	return &logTail{from: head, to: head, keep: keep}
+func newLogTail(head int64, keep, keepBytes int) *logTail {
+	return &logTail{from: head, to: head, keep: keep, keepBytes: keepBytes}
 }
 
 // cached returns up to limit entries after pos and the position they
@@ -79,12 +87,24 @@ func (t *logTail) add(after int64, entries []store.Entry, packed [][]byte, reach
 	t.entries = append(t.entries, entries...)
 	t.packed = append(t.packed, packed...)
 	t.to = reach
-	if n := len(t.entries); n > t.keep {
-		drop := n - t.keep/2
-		t.from = t.entries[drop-1].Pos
-		t.entries = append([]store.Entry(nil), t.entries[drop:]...)
-		t.packed = append([][]byte(nil), t.packed[drop:]...)
+	for i := range entries {
+		t.bytes += changeBytes(&entries[i].Change)
 	}
+	if len(t.entries) <= t.keep && t.bytes <= t.keepBytes {
+		return
+	}
+	// Over either bound: drop the oldest down to half of both.
+	drop := 0
+	for drop < len(t.entries) && (len(t.entries)-drop > t.keep/2 || t.bytes > t.keepBytes/2) {
+		t.bytes -= changeBytes(&t.entries[drop].Change)
+		drop++
+	}
+	if drop == 0 {
+		return
+	}
+	t.from = t.entries[drop-1].Pos
+	t.entries = append([]store.Entry(nil), t.entries[drop:]...)
+	t.packed = append([][]byte(nil), t.packed[drop:]...)
 }
 
 // readLog returns up to limit log entries after pos and the position
@@ -108,7 +128,7 @@ func (s *Server) readLog(ctx context.Context, after int64, limit int, want int64
 			// Nobody read through the tail for a while (no live
 			// sessions): start it over where this session is.
 			// The packed values go too: they are indexed like entries.
-			t.entries, t.packed, t.from, t.to = nil, nil, after, after
+			t.entries, t.packed, t.from, t.to, t.bytes = nil, nil, after, after, 0
 		}
 		from, to := t.from, t.to
 		t.mu.Unlock()

@@ -56,7 +56,7 @@ func positions(es []store.Entry) []int64 {
 // sessions reading a new batch cost one store read.
 func TestLogTailMatchesTheStore(t *testing.T) {
 	l := &sliceLog{}
-	s := &Server{store: l, cfg: Config{LogBatch: 5}, tail: newLogTail(0, 20)}
+	s := &Server{store: l, cfg: Config{LogBatch: 5}, tail: newLogTail(0, 20, 1<<30)}
 	pos := int64(0)
 	ctx := context.Background()
 	rnd := rand.New(rand.NewPCG(1, 2))
@@ -141,7 +141,7 @@ func TestCommitTimes(t *testing.T) {
 // held before.
 func TestLogTailRestartKeepsValuesAligned(t *testing.T) {
 	l := &sliceLog{}
-	s := &Server{store: l, cfg: Config{LogBatch: 5}, tail: newLogTail(0, 100)}
+	s := &Server{store: l, cfg: Config{LogBatch: 5}, tail: newLogTail(0, 100, 1<<30)}
 	ctx := context.Background()
 	for pos := int64(1); pos <= 3; pos++ {
 		l.append(pos)
@@ -172,5 +172,37 @@ func TestLogTailRestartKeepsValuesAligned(t *testing.T) {
 		if string(packed[i]) != string(want[i]) {
 			t.Fatalf("entry %d carries another entry's values", got[i].Pos)
 		}
+	}
+}
+
+// TestLogTailIsBoundedByBytes: a few heavy entries push the oldest out
+// of the tail long before its entry count is reached, and reads behind
+// it still come right from the store.
+func TestLogTailIsBoundedByBytes(t *testing.T) {
+	l := &sliceLog{}
+	const keepBytes = 64 << 10
+	s := &Server{store: l, cfg: Config{LogBatch: 4}, tail: newLogTail(0, 1000, keepBytes)}
+	ctx := context.Background()
+	heavy := string(make([]byte, 10<<10))
+	for pos := int64(1); pos <= 40; pos++ {
+		l.mu.Lock()
+		l.entries = append(l.entries, store.Entry{Pos: pos, Change: change.Change{Op: change.Insert, Values: map[string]any{"v": heavy}}})
+		l.mu.Unlock()
+		if _, _, _, err := s.readLog(ctx, pos-1, 4, pos); err != nil {
+			t.Fatal(err)
+		}
+		s.tail.mu.Lock()
+		n, b := len(s.tail.entries), s.tail.bytes
+		s.tail.mu.Unlock()
+		if b > keepBytes {
+			t.Fatalf("after %d entries the tail holds %d bytes (%d entries), over its %d", pos, b, n, keepBytes)
+		}
+	}
+	if s.tail.from == 0 {
+		t.Fatal("the tail never dropped an entry")
+	}
+	got, _, _, err := s.readLog(ctx, 0, 4, 40)
+	if err != nil || len(got) != 4 || got[0].Pos != 1 {
+		t.Fatalf("read behind the tail: %v %v", positions(got), err)
 	}
 }

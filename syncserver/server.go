@@ -93,6 +93,16 @@ type Config struct {
 	MaxClockSkew time.Duration
 	// LogBatch is the most log entries per message (default 500).
 	LogBatch int
+	// MaxSendBytes bounds the bytes of changes in one message the server
+	// sends (log batches, snapshot chunks; default 16 MiB, well below
+	// the 64 MiB a client reads). A single change heavier than that is
+	// still sent, alone.
+	MaxSendBytes int
+	// MaxValueBytes and MaxChangeBytes bound one pushed value and one
+	// pushed change (defaults 1 MiB and 2 MiB): heavier changes are
+	// refused with TOO_LARGE, so that no row can outgrow what a frame
+	// carries.
+	MaxValueBytes, MaxChangeBytes int
 	// MaxSnapshotChunk caps the rows of one snapshot chunk (default
 	// 5000).
 	MaxSnapshotChunk int
@@ -164,6 +174,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.LogBatch <= 0 {
 		cfg.LogBatch = 500
 	}
+	if cfg.MaxSendBytes <= 0 {
+		cfg.MaxSendBytes = defaultMaxSendBytes
+	}
+	if cfg.MaxValueBytes <= 0 {
+		cfg.MaxValueBytes = defaultMaxValueBytes
+	}
+	if cfg.MaxChangeBytes <= 0 {
+		cfg.MaxChangeBytes = defaultMaxChangeBytes
+	}
 	if cfg.MaxSnapshotChunk <= 0 {
 		cfg.MaxSnapshotChunk = 5000
 	}
@@ -222,7 +241,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.head.init(info.Head)
 	s.metrics = newMetrics(s)
-	s.tail = newLogTail(info.Head, tailBatches*cfg.LogBatch)
+	s.tail = newLogTail(info.Head, tailBatches*cfg.LogBatch, tailBytes)
 	// A shared store (PostgreSQL) also moves with other instances' pushes.
 	if w, ok := st.(store.HeadWatcher); ok {
 		if err := w.WatchHead(context.Background(), s.head.advance); err != nil {

@@ -394,6 +394,7 @@ func (c *session) snapshot(m wire.SnapshotRequest) bool {
 		s.log.Error("sync: snapshot failed", "client", c.client, "err", err)
 		return c.fail(m.ID, wire.CodeInternal, "the server could not read the snapshot; retry later")
 	}
+	trimChunk(&chunk, s.cfg.MaxSendBytes)
 	chunk.Changes = c.chunkChanges(chunk.Changes, m.Scopes != nil)
 	s.metrics.chunks.Inc()
 	s.metrics.chunkRows.Add(float64(chunk.Rows))
@@ -441,6 +442,12 @@ func (c *session) pump() error {
 	if err != nil {
 		return err
 	}
+	if n := entriesWithin(entries, s.cfg.MaxSendBytes); n < len(entries) {
+		entries = entries[:n]
+		if packed != nil {
+			packed = packed[:n]
+		}
+	}
 	msg := wire.Changes{Upto: head, Head: head}
 	if len(entries) > 0 {
 		msg.Upto = entries[len(entries)-1].Pos
@@ -480,6 +487,7 @@ func (c *session) pumpSnapshot() error {
 	if err != nil {
 		return err
 	}
+	trimChunk(&chunk, s.cfg.MaxSendBytes)
 	r.at, r.next = chunk.At, chunk.Next
 	head, _ := s.head.get()
 	msg := wire.Changes{Upto: c.pos, Head: max(head, chunk.At)}
