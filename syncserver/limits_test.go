@@ -3,8 +3,14 @@ package syncserver_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncworker/client"
@@ -121,4 +127,55 @@ func TestClientWaitsOutRateLimits(t *testing.T) {
 	if st := d.status(); st.Retries[syncstatus.ClassServer] == 0 {
 		t.Fatalf("rate limits should count as server retries: %+v", st.Retries)
 	}
+}
+
+// TestLimitsFollowThePrincipal: a principal's push rate is shared by its
+// connections, so reconnecting does not refill it (a review pushed 20,000
+// changes in half a second against 1,000/s that way), and a principal may
+// hold only so many connections; another principal is not affected.
+func TestLimitsFollowThePrincipal(t *testing.T) {
+	h := fileServer(t, syncserver.Config{MaxPushBatch: 10, PushRate: 1, PushBurst: 10, MaxConnectionsPerPrincipal: 2,
+		Authenticate: func(r *http.Request) (string, error) { return r.URL.Query().Get("user"), nil }})
+	connect := func(user string) *raw {
+		r := dialRaw(t, h.url+"?user="+user)
+		r.send(wire.Hello{Client: "raw-client", Cursor: -1}, 1)
+		if _, ok := r.recv().(wire.Welcome); !ok {
+			t.Fatalf("%s: want welcome", user)
+		}
+		return r
+	}
+	batch := func(first int) []wire.Pushed {
+		var out []wire.Pushed
+		for i := first; i < first+10; i++ {
+			out = append(out, rawChange(int64(i), fmt.Sprintf("p%02d", i)))
+		}
+		return out
+	}
+	first := connect("eve")
+	first.send(wire.Push{ID: 1, Changes: batch(1)}, 1)
+	if _, ok := first.recv().(wire.Ack); !ok {
+		t.Fatal("the first burst is allowed")
+	}
+	// A second connection, as after a reconnect, finds the bucket empty.
+	again := connect("eve")
+	again.send(wire.Push{ID: 2, Changes: batch(11)}, 1)
+	again.expectError(wire.CodeRateLimited)
+	other := connect("ann")
+	other.send(wire.Push{ID: 3, Changes: batch(21)}, 1)
+	if _, ok := other.recv().(wire.Ack); !ok {
+		t.Fatal("another principal has a bucket of its own")
+	}
+
+	// eve holds two connections, her cap: a third is refused.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, resp, err := websocket.Dial(ctx, h.url+"?user=eve", nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a third connection of eve: %v %v, want HTTP 429", resp, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if !strings.HasPrefix(string(body), wire.CodeTooManyConnections) {
+		t.Fatalf("refusal body %q, want the stable code first", body)
+	}
+	connect("ann") // ann's second
 }

@@ -80,7 +80,8 @@ type Config struct {
 	// advertised in welcome): a larger push gets BATCH_TOO_LARGE and the
 	// client sends smaller ones.
 	MaxPushBatch int
-	// PushRate bounds the changes each connection pushes per second, as
+	// PushRate bounds the changes each principal pushes per second (all
+	// its connections together; each anonymous connection alone), as
 	// a token bucket holding PushBurst changes (defaults 1000/s and
 	// 10000, the burst at least MaxPushBatch; a negative PushRate
 	// disables the limit). A push over it gets RATE_LIMITED with the
@@ -116,6 +117,12 @@ type Config struct {
 	// WriteTimeout bounds sending one message (default 10s); a client
 	// that does not read is disconnected.
 	WriteTimeout time.Duration
+	// MaxConnections bounds the sync connections the server holds
+	// (default 10,000), MaxConnectionsPerPrincipal those of one
+	// authenticated principal (default 64): more are refused at the
+	// upgrade with TOO_MANY_CONNECTIONS (HTTP 503 and 429), so that one
+	// user cannot take the memory every connection costs.
+	MaxConnections, MaxConnectionsPerPrincipal int
 	// HelloTimeout is how long a new connection may take to send its
 	// hello (default 10s) before it is closed.
 	HelloTimeout time.Duration
@@ -140,13 +147,19 @@ type Server struct {
 	head   headSignal
 	// metrics has the server's own Prometheus registry.
 	metrics *metrics
+	// pushRates are the principals' push-rate buckets.
+	pushRates *pushRates
 	// tail caches the newest log entries for the live sessions.
 	tail *logTail
 	// scopes are Config.Scopes checked against the tables.
 	scopes *store.ScopeRules
 
-	mu       sync.Mutex
-	conns    map[*session]struct{}
+	mu    sync.Mutex
+	conns map[*session]struct{}
+	// open counts the connections taken (upgrading or serving), in all
+	// and per principal, for the connection caps.
+	open     int
+	openBy   map[string]int
 	closing  bool
 	shutdown chan struct{}
 	wg       sync.WaitGroup
@@ -192,6 +205,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 10 * time.Second
 	}
+	if cfg.MaxConnections <= 0 {
+		cfg.MaxConnections = 10_000
+	}
+	if cfg.MaxConnectionsPerPrincipal <= 0 {
+		cfg.MaxConnectionsPerPrincipal = 64
+	}
 	if cfg.HelloTimeout <= 0 {
 		cfg.HelloTimeout = 10 * time.Second
 	}
@@ -236,11 +255,13 @@ func New(cfg Config) (*Server, error) {
 		log:      logger,
 		minVer:   minVer,
 		conns:    map[*session]struct{}{},
+		openBy:   map[string]int{},
 		shutdown: make(chan struct{}),
 		scopes:   scopes,
 	}
 	s.head.init(info.Head)
 	s.metrics = newMetrics(s)
+	s.pushRates = newPushRates(cfg.PushRate, cfg.PushBurst)
 	s.tail = newLogTail(info.Head, tailBatches*cfg.LogBatch, tailBytes)
 	// A shared store (PostgreSQL) also moves with other instances' pushes.
 	if w, ok := st.(store.HeadWatcher); ok {
@@ -325,6 +346,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "UNAUTHORIZED: the credential is missing, invalid or expired", http.StatusUnauthorized)
 		return
 	}
+	if code, status := s.takeConnection(id.Principal); code != "" {
+		s.metrics.countError(errUpgrade, code)
+		s.log.Info("sync: connection refused", "remote", r.RemoteAddr, "principal", id.Principal, "code", code)
+		http.Error(w, code+": too many sync connections; retry later", status)
+		return
+	}
+	defer s.releaseConnection(id.Principal)
 	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 		w.Header().Set("Upgrade", "websocket")
 		http.Error(w, "BAD_REQUEST: the sync endpoint speaks WebSocket (see PROTOCOL.md)", http.StatusUpgradeRequired)
@@ -353,6 +381,35 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	delete(s.conns, sess)
 	s.mu.Unlock()
 	sess.logClosed()
+}
+
+// takeConnection counts a new connection against the caps, or returns
+// the code and HTTP status refusing it.
+func (s *Server) takeConnection(principal string) (code string, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.open >= s.cfg.MaxConnections {
+		return wire.CodeTooManyConnections, http.StatusServiceUnavailable
+	}
+	if principal != "" && s.openBy[principal] >= s.cfg.MaxConnectionsPerPrincipal {
+		return wire.CodeTooManyConnections, http.StatusTooManyRequests
+	}
+	s.open++
+	if principal != "" {
+		s.openBy[principal]++
+	}
+	return "", 0
+}
+
+func (s *Server) releaseConnection(principal string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.open--
+	if principal != "" {
+		if s.openBy[principal]--; s.openBy[principal] == 0 {
+			delete(s.openBy, principal)
+		}
+	}
 }
 
 // Shutdown stops accepting connections, lets every session finish the

@@ -49,7 +49,8 @@ type session struct {
 	ident Identity
 	// access is what the connection may read and write.
 	access *access
-	// limiter is the connection's push rate (nil: unlimited).
+	// limiter is the push rate of the connection's principal (nil:
+	// unlimited).
 	limiter *rate.Limiter
 	// opened, pushes, changes and ended are for the log line at close.
 	opened          time.Time
@@ -75,9 +76,7 @@ func newSession(s *Server, ws *websocket.Conn, id Identity, remote string) *sess
 	ctx := context.WithValue(context.WithValue(context.Background(), identityKey{}, id), accessKey{}, acc)
 	ctx, cancel := context.WithCancel(ctx)
 	c := &session{srv: s, ws: ws, principal: id.Principal, remote: remote, ctx: ctx, cancel: cancel, ident: id, access: acc, opened: time.Now()}
-	if s.cfg.PushRate > 0 {
-		c.limiter = rate.NewLimiter(rate.Limit(s.cfg.PushRate), s.cfg.PushBurst)
-	}
+	c.limiter = s.pushRates.bucket(id.Principal)
 	return c
 }
 

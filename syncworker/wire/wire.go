@@ -30,6 +30,10 @@ const (
 	// CodeSchemaMismatch: the client's schema version is one the server
 	// does not accept; Error.Min and Error.Max say which it accepts.
 	CodeSchemaMismatch = "SCHEMA_MISMATCH"
+	// CodeTooManyConnections: the server (HTTP 503) or the principal
+	// (HTTP 429) holds as many sync connections as it may; refused at the
+	// upgrade.
+	CodeTooManyConnections = "TOO_MANY_CONNECTIONS"
 	// CodeTooLarge: a message over the size limit.
 	CodeTooLarge = "TOO_LARGE"
 	// CodeUnauthorized: authentication failed (also HTTP 401).
