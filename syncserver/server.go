@@ -24,6 +24,7 @@ import (
 	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/wire"
+	"golang.org/x/sync/semaphore"
 )
 
 // Config configures a Server.
@@ -123,6 +124,11 @@ type Config struct {
 	// upgrade with TOO_MANY_CONNECTIONS (HTTP 503 and 429), so that one
 	// user cannot take the memory every connection costs.
 	MaxConnections, MaxConnectionsPerPrincipal int
+	// MaxDecodeBytes bounds the memory that decoded client messages hold
+	// at once, all connections together (default 512 MiB); reading waits
+	// for room. A message is counted at 16 times its size, the most a
+	// frame decodes to.
+	MaxDecodeBytes int64
 	// HelloTimeout is how long a new connection may take to send its
 	// hello (default 10s) before it is closed.
 	HelloTimeout time.Duration
@@ -147,6 +153,8 @@ type Server struct {
 	head   headSignal
 	// metrics has the server's own Prometheus registry.
 	metrics *metrics
+	// decoding is the budget of memory decoded messages hold.
+	decoding *semaphore.Weighted
 	// pushRates are the principals' push-rate buckets.
 	pushRates *pushRates
 	// tail caches the newest log entries for the live sessions.
@@ -211,6 +219,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxConnectionsPerPrincipal <= 0 {
 		cfg.MaxConnectionsPerPrincipal = 64
 	}
+	if cfg.MaxDecodeBytes <= 0 {
+		cfg.MaxDecodeBytes = 512 << 20
+	}
 	if cfg.HelloTimeout <= 0 {
 		cfg.HelloTimeout = 10 * time.Second
 	}
@@ -261,6 +272,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.head.init(info.Head)
 	s.metrics = newMetrics(s)
+	s.decoding = semaphore.NewWeighted(cfg.MaxDecodeBytes)
 	s.pushRates = newPushRates(cfg.PushRate, cfg.PushBurst)
 	s.tail = newLogTail(info.Head, tailBatches*cfg.LogBatch, tailBytes)
 	// A shared store (PostgreSQL) also moves with other instances' pushes.
@@ -381,6 +393,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	delete(s.conns, sess)
 	s.mu.Unlock()
 	sess.logClosed()
+}
+
+// decodeAmplification is the most a frame grows by when decoded (an
+// array of nulls: 16 bytes of interface per 1-byte element; a real push
+// measured 8x).
+const decodeAmplification = 16
+
+// decodeWeight is what decoding a frame of n bytes may take of the
+// decoding budget: never more than all of it, so that any frame the size
+// limit admits can be decoded.
+func (s *Server) decodeWeight(n int) int64 {
+	return min(int64(n)*decodeAmplification, s.cfg.MaxDecodeBytes)
 }
 
 // takeConnection counts a new connection against the caps, or returns

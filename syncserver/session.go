@@ -67,6 +67,9 @@ type inbound struct {
 	reject *wire.Error
 	// err ends the connection.
 	err error
+	// weight is what the decoded frame holds of the server's decoding
+	// budget, until handled.
+	weight int64
 }
 
 func newSession(s *Server, ws *websocket.Conn, id Identity, remote string) *session {
@@ -84,7 +87,25 @@ func (c *session) serve() {
 	defer c.ws.CloseNow()
 	defer c.cancel()
 	incoming := make(chan inbound, 8)
-	go c.read(incoming)
+	readerDone := make(chan struct{})
+	go func() {
+		c.read(incoming)
+		close(readerDone)
+	}()
+	// Runs first: stop the reader, then give back the decoding budget of
+	// the frames it read that were never handled.
+	defer func() {
+		c.cancel()
+		<-readerDone
+		for {
+			select {
+			case in := <-incoming:
+				c.srv.decoding.Release(in.weight)
+			default:
+				return
+			}
+		}
+	}()
 	// A connection that never says hello holds a socket and a goroutine
 	// for nothing: it gets HelloTimeout to introduce itself.
 	helloTimer := time.NewTimer(c.srv.cfg.HelloTimeout)
@@ -105,7 +126,7 @@ func (c *session) serve() {
 				c.expire()
 				return
 			case in := <-incoming:
-				if !c.handle(in) {
+				if !c.handled(in) {
 					return
 				}
 				continue
@@ -122,7 +143,7 @@ func (c *session) serve() {
 		}
 		select {
 		case in := <-incoming:
-			if !c.handle(in) {
+			if !c.handled(in) {
 				return
 			}
 		case <-helloDue:
@@ -153,6 +174,7 @@ func (c *session) read(out chan<- inbound) {
 		case out <- in:
 			return true
 		case <-c.ctx.Done():
+			c.srv.decoding.Release(in.weight)
 			return false
 		}
 	}
@@ -178,6 +200,13 @@ func (c *session) read(out chan<- inbound) {
 		case typ != websocket.MessageBinary:
 			in.reject = &wire.Error{Code: wire.CodeBadRequest, Message: "sync messages are binary frames"}
 		default:
+			// Decoded, a frame takes several times its size (a frame of
+			// nulls 16 times): the server's decoding budget bounds what
+			// all connections hold at once; a reader waits for room.
+			in.weight = c.srv.decodeWeight(len(b))
+			if err := c.srv.decoding.Acquire(c.ctx, in.weight); err != nil {
+				return
+			}
 			f, err := wire.Decode(b)
 			switch {
 			case errors.Is(err, wire.ErrVersion):
@@ -192,6 +221,12 @@ func (c *session) read(out chan<- inbound) {
 			return
 		}
 	}
+}
+
+// handled handles a message and gives back its decoding budget.
+func (c *session) handled(in inbound) bool {
+	defer c.srv.decoding.Release(in.weight)
+	return c.handle(in)
 }
 
 // expire ends a session whose credential expired: the client learns why
