@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hearthdb/hearth/codec"
@@ -69,8 +70,9 @@ const (
 // Backend write row operations.
 const (
 	// OpUpsert writes the columns it names: an update of the row when the
-	// server holds it, else an insert (columns not named take their
-	// defaults).
+	// server holds it, else an insert of the whole row, the columns not
+	// named at the values a device's INSERT would give them (see
+	// rowDefaults).
 	OpUpsert = "upsert"
 	// OpDelete deletes the row, leaving a tombstone.
 	OpDelete = "delete"
@@ -207,7 +209,10 @@ func (s *Server) prepareWrite(req WriteRequest) (preparedWrite, error) {
 func (s *Server) applyWrite(ctx context.Context, w preparedWrite) (WriteResult, error) {
 	req, rows, digest := w.req, w.changes, w.digest
 	for i := range rows {
-		if rows[i].Op != change.Insert || s.tableInfo(rows[i].Table) == nil {
+		// Rows of tables the store refuses (not synced, Hearth's own)
+		// need neither.
+		if rows[i].Op != change.Insert || s.tableInfo(rows[i].Table) == nil ||
+			strings.HasPrefix(strings.ToLower(rows[i].Table), schema.ReservedPrefix) {
 			continue
 		}
 		alive, err := s.rowAlive(ctx, rows[i].Table, rows[i].Key)
@@ -217,6 +222,11 @@ func (s *Server) applyWrite(ctx context.Context, w preparedWrite) (WriteResult, 
 		}
 		if alive {
 			rows[i].Op = change.Update
+			continue
+		}
+		if err := s.fillDefaults(rows[i].Table, rows[i].Values); err != nil {
+			s.log.Error("sync: backend write: evaluating column defaults failed", "table", rows[i].Table, "err", err)
+			return WriteResult{}, writeErr(wire.CodeInternal, "the server could not complete the new row of change %d", i)
 		}
 	}
 	client := writeClientID(req.Principal, req.IdempotencyKey)
@@ -335,6 +345,44 @@ func (s *Server) writeChanges(req WriteRequest) ([]change.Change, string, error)
 		out[i] = ch
 	}
 	return out, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// writeState is what the backend writes of a server share.
+type writeState struct {
+	once     sync.Once
+	defaults *rowDefaults
+	err      error
+	closed   bool
+	mu       sync.Mutex
+}
+
+// fillDefaults completes the values of a new row (see rowDefaults). The
+// defaults database is opened at the first backend write: a server that
+// gets none does not pay for it.
+func (s *Server) fillDefaults(table string, values map[string]any) error {
+	w := &s.writes
+	w.once.Do(func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.closed {
+			w.err = errors.New("the server is closed")
+			return
+		}
+		w.defaults, w.err = newRowDefaults(s.cfg.Migrations, s.info.Tables)
+	})
+	if w.err != nil {
+		return w.err
+	}
+	return w.defaults.fill(s.tableInfo(table), values)
+}
+
+func (w *writeState) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	if w.defaults != nil {
+		w.defaults.Close()
+	}
 }
 
 // tableInfo describes a synced table (nil if it is not one).
@@ -529,12 +577,18 @@ func smallExponent(s string) bool {
 // digestMarker is the seq 0 change of a write, which its Checker refuses
 // to record the write's digest (see the top of this file). It must pass
 // the store's validation to reach the Checker: a delete of a valid key of
-// the first synced table.
+// the first synced app table.
 func (s *Server) digestMarker(client string) (change.Change, error) {
-	if len(s.info.Tables) == 0 {
+	var t *schema.Info
+	for _, info := range s.info.Tables {
+		if !strings.HasPrefix(strings.ToLower(info.Name), schema.ReservedPrefix) {
+			t = info
+			break
+		}
+	}
+	if t == nil {
 		return change.Change{}, errors.New("the server has no synced tables")
 	}
-	t := s.info.Tables[0]
 	key := make([]any, len(t.Key))
 	for i, name := range t.Key {
 		c, _ := t.Column(name)

@@ -123,18 +123,23 @@ func testBackendWriteReachesDevices(t *testing.T, db *backend) {
 	offline := newDevice(t, "offline", h, nil, client.Config{})
 	online.mustExec(`INSERT INTO tasks(id, title, assignee) VALUES ('t2', 'from device', 'ann')`)
 	online.synced(h)
+	// The offline device created t3 before the backend did: the
+	// backend's newer insert is of the whole row, so the device's
+	// assignee does not survive on it alone.
+	offline.mustExec(`INSERT INTO tasks(id, title, assignee, done) VALUES ('t3', 'device t3', 'ann', 1)`)
 
 	r := api.post("k1", `{"changes":[
 		{"table":"tasks","op":"upsert","values":{"id":"t1","title":"Hi","done":true,"rank":2,"note":{"$base64":"AQL/"}}},
-		{"table":"tasks","op":"upsert","values":{"id":"t2","done":1}}]}`)
-	if r.statuses() != "applied applied" || r.Results[0].Pos <= 0 || r.Results[1].Pos <= r.Results[0].Pos || r.Head < r.Results[1].Pos {
+		{"table":"tasks","op":"upsert","values":{"id":"t2","done":1}},
+		{"table":"tasks","op":"upsert","values":{"id":"t3","title":"backend t3"}}]}`)
+	if r.statuses() != "applied applied applied" || r.Results[0].Pos <= 0 || r.Results[1].Pos <= r.Results[0].Pos || r.Head < r.Results[2].Pos {
 		t.Fatalf("write: %+v", r)
 	}
 	// t1 is new: an insert, the columns it does not name at their
 	// defaults; t2 exists: an update of done only, the device's title
 	// and assignee stay.
 	want := `SELECT id, title, done, assignee, typeof(rank), rank, hex(note) FROM tasks ORDER BY id`
-	wantRows := "[[t1 Hi 1 <nil> real 2 0102FF] [t2 from device 1 ann null <nil> ]]"
+	wantRows := "[[t1 Hi 1 <nil> real 2 0102FF] [t2 from device 1 ann null <nil> ] [t3 backend t3 0 <nil> null <nil> ]]"
 	waitFor(t, "the online device to receive the write", func() bool {
 		return fmt.Sprint(online.query(want)) == wantRows
 	})
@@ -162,7 +167,7 @@ func testBackendWriteReachesDevices(t *testing.T, db *backend) {
 		t.Fatalf("delete: %+v", r)
 	}
 	waitFor(t, "the delete to reach the online device", func() bool {
-		return fmt.Sprint(online.query(`SELECT id FROM tasks ORDER BY id`)) == "[[t2]]"
+		return fmt.Sprint(online.query(`SELECT id FROM tasks ORDER BY id`)) == "[[t2] [t3]]"
 	})
 	// The tombstone holds: an edit of the deleted row made before the
 	// delete does not bring it back.
@@ -170,7 +175,7 @@ func testBackendWriteReachesDevices(t *testing.T, db *backend) {
 	offline.mustExec(`UPDATE tasks SET done = 0 WHERE id = 't1'`)
 	offline.start()
 	converge(t, h, []*device{online, offline}, "after the backend delete")
-	if got := fmt.Sprint(offline.query(`SELECT id FROM tasks ORDER BY id`)); got != "[[t2]]" {
+	if got := fmt.Sprint(offline.query(`SELECT id FROM tasks ORDER BY id`)); got != "[[t2] [t3]]" {
 		t.Fatalf("after the delete: %s", got)
 	}
 }
