@@ -14,6 +14,7 @@ import (
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/appschema"
+	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/client"
 )
 
@@ -264,6 +265,27 @@ func testBackendWriteIdempotency(t *testing.T, db *backend) {
 	}
 	if got := fmt.Sprint(h.serverQuery(`SELECT id, done FROM tasks ORDER BY id`)); got != "[[a 5]]" {
 		t.Fatalf("a mismatched retry applied something: %s", got)
+	}
+	// Concurrent retries of a new write: one applies, all get its outcome.
+	concurrent := `{"changes":[{"table":"tasks","op":"upsert","values":{"id":"e","title":"once"}}]}`
+	replies := make(chan writeReply, 6)
+	for range cap(replies) {
+		go func() { replies <- api.do(http.MethodPost, tokenA, "concurrent", concurrent) }()
+	}
+	var firstPos int64
+	for range cap(replies) {
+		r := <-replies
+		if r.status != http.StatusOK || r.statuses() != "applied" || (firstPos != 0 && r.Results[0].Pos != firstPos) {
+			t.Fatalf("concurrent retry: %+v", r)
+		}
+		firstPos = r.Results[0].Pos
+	}
+	keyE, err := change.EncodeKey("e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(h.serverQuery(`SELECT count(*) FROM _hearth_log WHERE tbl = 'tasks' AND pk = $1`, keyE)); got != "[[1]]" {
+		t.Fatalf("concurrent retries logged %s entries", got)
 	}
 	// The same key from another token is another write.
 	rb := api.do(http.MethodPost, tokenB, "once", `{"changes":[{"table":"tasks","op":"upsert","values":{"id":"c"}}]}`)
