@@ -220,7 +220,7 @@ func (h *writeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	out := writeResponseBody{Head: res.Head, Results: make([]writeRowJSON, len(res.Results))}
 	for i, r := range res.Results {
-		out.Results[i] = writeRowJSON{Status: r.Status, Pos: r.Pos, Code: r.Code, Message: r.Message}
+		out.Results[i] = writeRowJSON(r)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -271,7 +271,7 @@ func decodeWriteBody(b []byte) ([]RowWrite, error) {
 		default:
 			return nil, fmt.Errorf("change %d: unknown op %q (want %q or %q)", i, c.Op, OpUpsert, OpDelete)
 		}
-		rows[i] = RowWrite{Table: c.Table, Op: c.Op, Values: c.Values, Key: c.Key}
+		rows[i] = RowWrite(c)
 	}
 	return rows, nil
 }
