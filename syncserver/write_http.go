@@ -2,6 +2,7 @@ package syncserver
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -122,7 +124,11 @@ type writeRowJSON struct {
 
 func (h *writeHandler) fail(w http.ResponseWriter, status int, body writeErrorBody) {
 	h.s.metrics.countError(errWrite, body.Code)
-	h.s.log.Info("sync: backend write refused", "status", status, "code", body.Code, "message", body.Message)
+	level := slog.LevelInfo
+	if body.Code == wire.CodeRateLimited {
+		level = slog.LevelDebug // routine under load; the metric counts them
+	}
+	h.s.log.Log(context.Background(), level, "sync: backend write refused", "status", status, "code", body.Code, "message", body.Message)
 	writeJSON(w, status, body)
 }
 
