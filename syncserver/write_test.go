@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hearthdb/hearth/internal/pgtest"
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/appschema"
@@ -439,5 +440,32 @@ func TestWriteRequestGoAPIErrors(t *testing.T) {
 	}
 	if got := fmt.Sprint(h.serverQuery(`SELECT count(*) FROM _hearth_log`)); got != "[[0]]" {
 		t.Fatalf("a refused write logged %s entries", got)
+	}
+}
+
+// TestBackendWriteAcrossInstances: a backend write to one instance on a
+// shared PostgreSQL reaches a device connected to another, and a retry
+// sent to the other instance applies nothing twice.
+func TestBackendWriteAcrossInstances(t *testing.T) {
+	db := &backend{name: "postgres", url: pgtest.URL(t)}
+	h1 := db.server(t, syncserver.Config{})
+	h2 := db.server(t, syncserver.Config{})
+	api1, api2 := newWriteAPI(t, h1), newWriteAPI(t, h2)
+	d := newDevice(t, "on-2", h2, nil, client.Config{}).start()
+	d.synced(h2)
+	body := `{"changes":[{"table":"tasks","op":"upsert","values":{"id":"x","title":"via instance 1"}}]}`
+	first := api1.post("across", body)
+	waitFor(t, "the device on instance 2 to receive the write", func() bool {
+		return fmt.Sprint(d.query(`SELECT id, title FROM tasks`)) == "[[x via instance 1]]"
+	})
+	again := api2.post("across", body)
+	if fmt.Sprint(again.Results) != fmt.Sprint(first.Results) {
+		t.Fatalf("retry on instance 2: %+v, first %+v", again.Results, first.Results)
+	}
+	if r := api2.do(http.MethodPost, tokenA, "across", `{"changes":[{"table":"tasks","op":"upsert","values":{"id":"x","title":"other"}}]}`); r.status != http.StatusUnprocessableEntity || r.Code != syncserver.CodeIdempotencyMismatch {
+		t.Fatalf("mismatch on instance 2: %d %s", r.status, r.Code)
+	}
+	if got := fmt.Sprint(h1.serverQuery(`SELECT count(*) FROM _hearth_log WHERE tbl = 'tasks'`)); got != "[[1]]" {
+		t.Fatalf("log entries: %s", got)
 	}
 }
