@@ -7,6 +7,7 @@ import (
 	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/wire"
+	"golang.org/x/time/rate"
 )
 
 // admitPush applies the batch and rate limits before a push touches the
@@ -23,35 +24,50 @@ func (c *session) admitPush(m wire.Push) (admitted, goOn bool) {
 	if c.limiter == nil || n == 0 {
 		return true, true
 	}
-	now := time.Now()
-	// MaxPushBatch <= PushBurst, so every admissible push fits the
-	// bucket eventually and the reservation is always OK.
-	r := c.limiter.ReserveN(now, n)
+	retry, ok := takeTokens(c.limiter, n, time.Now())
+	if ok {
+		return true, true
+	}
+	err := c.send(&wire.Error{Re: m.ID, Code: wire.CodeRateLimited, RetryAfter: retry,
+		Message: fmt.Sprintf("over %g changes per second; push again in %d ms", s.cfg.PushRate, retry)})
+	return false, err == nil
+}
+
+// takeTokens takes n changes' tokens from a push rate bucket; when they
+// are not there yet it takes none and returns the wait in milliseconds
+// after which they are. n must not exceed the bucket (MaxPushBatch <=
+// PushBurst, so every admissible push fits it eventually).
+func takeTokens(l *rate.Limiter, n int, now time.Time) (retryMillis int64, ok bool) {
+	r := l.ReserveN(now, n)
 	wait := r.DelayFrom(now)
 	if !r.OK() || wait <= 0 {
-		return r.OK(), true
+		return 0, r.OK()
 	}
 	// Give the tokens back: the push is refused, not queued, so the
 	// client's retry after wait finds them.
 	r.CancelAt(now)
 	// Rounded up: a client that waits exactly this long must find the
 	// tokens there.
-	retry := int64((wait + time.Millisecond - 1) / time.Millisecond)
-	err := c.send(&wire.Error{Re: m.ID, Code: wire.CodeRateLimited, RetryAfter: retry,
-		Message: fmt.Sprintf("over %g changes per second; push again in %d ms", s.cfg.PushRate, retry)})
-	return false, err == nil
+	return int64((wait + time.Millisecond - 1) / time.Millisecond), false
 }
 
 // pushed records a stored push in the metrics.
 func (c *session) pushed(n int, headBefore int64, res store.PushResult, started time.Time) {
-	m := c.srv.metrics
+	c.srv.recordPush(n, headBefore, res, started)
+	c.pushes++
+	c.changes += int64(n)
+}
+
+// recordPush records a stored push of n changes, a device's or a
+// backend write's, in the metrics; the commit's time measures the
+// fan-out latency of its entries.
+func (s *Server) recordPush(n int, headBefore int64, res store.PushResult, started time.Time) {
+	m := s.metrics
 	now := time.Now()
 	m.pushes.Inc()
 	m.pushedChanges.Add(float64(n))
 	m.batchSize.Observe(float64(n))
 	m.applySeconds.Observe(now.Sub(started).Seconds())
-	c.pushes++
-	c.changes += int64(n)
 	first := res.Head + 1
 	for _, o := range res.Outcomes {
 		if o.State == wire.Refused {

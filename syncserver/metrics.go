@@ -21,6 +21,8 @@ const (
 	errSession = "session"
 	// errChange: a pushed change refused (per-change codes).
 	errChange = "change"
+	// errWrite: a backend write refused as a whole (POST /v1/write).
+	errWrite = "write"
 )
 
 // metrics are one server's Prometheus metrics. Each server has its own

@@ -161,6 +161,8 @@ type Server struct {
 	tail *logTail
 	// scopes are Config.Scopes checked against the tables.
 	scopes *store.ScopeRules
+	// writes is what backend writes need (write.go).
+	writes writeState
 
 	mu    sync.Mutex
 	conns map[*session]struct{}
@@ -466,6 +468,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.mu.Unlock()
 		<-done // sessions end once their connection is gone
 	}
+	s.writes.close()
 	if cerr := s.store.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("syncserver: close store: %w", cerr)
 	}
