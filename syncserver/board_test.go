@@ -12,14 +12,18 @@ import (
 )
 
 // TestBoardDoubleBookingOnEveryStore runs the demo board's schema and
-// its DoubleBooking invariant, whose SQL is written once (SQLite flavour,
-// ? placeholders) and must mean the same on every store: two devices book
+// its double-booking invariant, whose SQL is written once (in its
+// hearth.yaml) and must mean the same on every store: two devices book
 // one room slot offline; both bookings stay, the second is flagged, and
 // every table ends equal on the devices and the server.
 func TestBoardDoubleBookingOnEveryStore(t *testing.T) {
+	boardApp, err := board.App()
+	if err != nil {
+		t.Fatal(err)
+	}
 	forEachStore(t, func(t *testing.T, db *backend) {
 		h := db.server(t, syncserver.Config{Migrations: board.Migrations, Tables: board.Tables,
-			Invariants: []syncserver.Invariant{board.DoubleBooking}})
+			SQLInvariants: boardApp.Invariants})
 		a := newDevice(t, "a", h, board.Migrations, client.Config{}).start()
 		b := newDevice(t, "b", h, board.Migrations, client.Config{}).start()
 		a.with(func(conn *sqlite3.Conn) error { return board.Seed(conn, board.SeedOptions{Tasks: 200}) })
