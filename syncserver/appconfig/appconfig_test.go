@@ -68,6 +68,11 @@ func TestNotesConfig(t *testing.T) {
 	if !slices.Equal(read, []string{"nb1", "*"}) || !slices.Equal(write, []string{"nb1", "*"}) {
 		t.Fatalf("grants %v %v", read, write)
 	}
+	// A token's own "*" is not every scope: only a role grants that.
+	read, write = on.Grants(syncserver.Identity{Scopes: []string{"*", "nb2"}})
+	if !slices.Equal(read, []string{"nb2"}) || !slices.Equal(write, []string{"nb2"}) {
+		t.Fatalf("grants of a token listing *: %v %v", read, write)
+	}
 
 	// The issuer's tokens pass the verifier.
 	v, err := a.Verifier()

@@ -38,10 +38,15 @@ func (a *App) ServerConfig(authenticated bool) syncserver.Config {
 }
 
 // Grants is syncserver.Config.Grants for the app: the token's own scopes
-// plus what its roles grant.
+// plus what its roles grant. A token's own "*" is a scope id like any
+// other (ids may be data users create): only a role grants every scope.
 func (a *App) Grants(id syncserver.Identity) (read, write []string) {
-	read = append([]string(nil), id.Scopes...)
-	write = append([]string(nil), id.Scopes...)
+	for _, sc := range id.Scopes {
+		if sc != syncserver.AllScopes {
+			read = append(read, sc)
+			write = append(write, sc)
+		}
+	}
 	for _, r := range id.Roles {
 		role, ok := a.Roles[r]
 		if !ok {
