@@ -6,11 +6,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
+	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/wire"
 )
 
@@ -55,18 +57,21 @@ func ruledServer(t *testing.T, db *backend) *harness {
 			"profiles": {Read: syncserver.Allow{Authenticated: true}, Write: syncserver.Allow{Owner: "user_id"}},
 		},
 		SQLInvariants: []syncserver.SQLInvariant{doubleBooking},
-		Identify: func(r *http.Request) (syncserver.Identity, error) {
-			q := r.URL.Query()
-			id := syncserver.Identity{Principal: q.Get("user")}
-			if ws := q.Get("ws"); ws != "" {
-				id.Scopes = strings.Split(ws, ",")
-			}
-			if roles := q.Get("roles"); roles != "" {
-				id.Roles = strings.Split(roles, ",")
-			}
-			return id, nil
-		},
+		Identify:      identifyFromURL,
 	})
+}
+
+// identifyFromURL is the test identity: ?user=…&ws=a,b&roles=x,y.
+func identifyFromURL(r *http.Request) (syncserver.Identity, error) {
+	q := r.URL.Query()
+	id := syncserver.Identity{Principal: q.Get("user")}
+	if ws := q.Get("ws"); ws != "" {
+		id.Scopes = strings.Split(ws, ",")
+	}
+	if roles := q.Get("roles"); roles != "" {
+		id.Roles = strings.Split(roles, ",")
+	}
+	return id, nil
 }
 
 func ruledUser(h *harness, user, roles string, ws ...string) string {
@@ -100,6 +105,11 @@ func testOwnerRules(t *testing.T, db *backend) {
 	bob := rawSession(t, ruledUser(h, "bob", "", "w1"), "bob", nil)
 	admin := rawSession(t, ruledUser(h, "root", "admin"), "root", nil)
 	editor := rawSession(t, ruledUser(h, "ed", "editor"), "ed", nil)
+	// The admin's and editor's writes come later than the members' (the
+	// merge keeps the newest write, and these sessions' clocks start in
+	// the same millisecond as theirs).
+	admin.ts = hlc.Make(time.Now().UnixMilli()+1000, 0)
+	editor.ts = hlc.Make(time.Now().UnixMilli()+2000, 0)
 
 	wantStates(t, "own inserts", ann.push(ann.change("users", "ann", change.Insert, map[string]any{"name": "Ann"})), "acknowledged")
 	wantStates(t, "own inserts", bob.push(bob.change("users", "bob", change.Insert, map[string]any{"name": "Bob"})), "acknowledged")
