@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -140,42 +141,25 @@ func LoadFS(fsys fs.FS, name string) (*App, error) {
 	return load(name, data, src)
 }
 
+// readBounded reads an opened file of at most MaxFileBytes.
 func readBounded(f fs.File, err error) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var b bytes.Buffer
-	if _, err := b.ReadFrom(&limitReader{f, MaxFileBytes + 1}); err != nil {
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
 		return nil, err
 	}
-	if b.Len() > MaxFileBytes {
+	if len(data) > MaxFileBytes {
+		name := "the file"
 		if st, err := f.Stat(); err == nil {
-			return nil, fmt.Errorf("%s: larger than %d bytes", st.Name(), MaxFileBytes)
+			name = st.Name()
 		}
-		return nil, fmt.Errorf("larger than %d bytes", MaxFileBytes)
+		return nil, fmt.Errorf("%s is larger than %d bytes", name, MaxFileBytes)
 	}
-	return b.Bytes(), nil
+	return data, nil
 }
-
-type limitReader struct {
-	f fs.File
-	n int64
-}
-
-func (r *limitReader) Read(p []byte) (int, error) {
-	if r.n <= 0 {
-		return 0, errEOF
-	}
-	if int64(len(p)) > r.n {
-		p = p[:r.n]
-	}
-	n, err := r.f.Read(p)
-	r.n -= int64(n)
-	return n, err
-}
-
-var errEOF = errors.New("EOF")
 
 // source is where a config's own files come from.
 type source struct {

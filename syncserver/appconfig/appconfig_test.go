@@ -142,6 +142,7 @@ func TestErrorKinds(t *testing.T) {
 		{"recursive", "app: a\nmigrations: m\ntables: {notes: {}}\ninvariants:\n  - {name: n, table: notes, sql: \"WITH RECURSIVE r(n) AS (SELECT 1) SELECT n FROM r\"}\n", "hearth.yaml:5:34: invariants[0].sql: invariant \"n\": WITH RECURSIVE is not supported"},
 		{"positional", "app: a\nmigrations: m\ntables: {notes: {}}\ninvariants:\n  - {name: n, table: notes, sql: \"SELECT 1 WHERE ? = 1\"}\n", "use :name parameters"},
 		{"not a list", "app: a\nmigrations: m\ntables: {notes: {}}\ninvariants: {name: n}\n", "hearth.yaml:4:13: invariants: want a list of invariants, got a mapping"},
+		{"huge secret", "app: a\nmigrations: m\nauth:\n  jwt: {secret_file: big}\ntables: {notes: {read: none, write: none}}\n", "hearth.yaml:4:22: auth.jwt.secret_file: big is larger than 1048576 bytes"},
 		{"origin pattern", "app: a\nmigrations: m\ntables: {notes: {}}\nallowed_origins: [\"[\"]\n", "hearth.yaml:4:18: allowed_origins[0]: \"[\" is not a host pattern"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -150,6 +151,7 @@ func TestErrorKinds(t *testing.T) {
 				"m/0001_notes.sql":   {Data: []byte(migration + "CREATE TABLE nokey(a TEXT);")},
 				"bad/0001_notes.sql": {Data: []byte("CREAT TABLE x(id);")},
 				"s":                  {Data: []byte("not a key")},
+				"big":                {Data: make([]byte, appconfig.MaxFileBytes+1)},
 			}
 			_, err := appconfig.LoadFS(fsys, "hearth.yaml")
 			var errs appconfig.Errors
