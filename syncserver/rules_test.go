@@ -27,9 +27,10 @@ CREATE TABLE bookings(id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL DEFAULT ''
 CREATE TABLE users(id TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '');
 CREATE TABLE secrets(id TEXT PRIMARY KEY, body TEXT NOT NULL DEFAULT '');
 CREATE TABLE audit(id TEXT PRIMARY KEY, line TEXT NOT NULL DEFAULT '');
-CREATE TABLE profiles(id TEXT PRIMARY KEY, user_id TEXT, bio TEXT NOT NULL DEFAULT '')`}
-	ruledTables = []appschema.Table{{Name: "workspaces"}, {Name: "rooms"}, {Name: "bookings"}, {Name: "users"}, {Name: "secrets"}, {Name: "audit"}, {Name: "profiles"}}
-	ruledScopes = map[string]string{"workspaces": "id", "rooms": "workspace_id", "bookings": "workspace_id"}
+CREATE TABLE profiles(id TEXT PRIMARY KEY, user_id TEXT, bio TEXT NOT NULL DEFAULT '');
+CREATE TABLE scores(id TEXT PRIMARY KEY, team INTEGER NOT NULL DEFAULT 0, points INTEGER NOT NULL DEFAULT 0)`}
+	ruledTables = []appschema.Table{{Name: "workspaces"}, {Name: "rooms"}, {Name: "bookings"}, {Name: "users"}, {Name: "secrets"}, {Name: "audit"}, {Name: "profiles"}, {Name: "scores"}}
+	ruledScopes = map[string]string{"workspaces": "id", "rooms": "workspace_id", "bookings": "workspace_id", "scores": "team"}
 	// doubleBooking is the board's invariant in SQL (its hearth.yaml).
 	doubleBooking = syncserver.SQLInvariant{Name: "double-booking", Table: "bookings", SQL: `
 SELECT 'double booking: ' || COALESCE(r.name, b.room_id) || ' at ' || b.slot || ' is also booked for "' || b.title || '" (booking ' || b.id || ')'
@@ -56,8 +57,10 @@ func ruledServer(t *testing.T, db *backend) *harness {
 			"audit":    {Write: syncserver.Allow{Authenticated: true}},
 			"profiles": {Read: syncserver.Allow{Authenticated: true}, Write: syncserver.Allow{Owner: "user_id"}},
 		},
-		SQLInvariants: []syncserver.SQLInvariant{doubleBooking},
-		Identify:      identifyFromURL,
+		SQLInvariants: []syncserver.SQLInvariant{doubleBooking, {Name: "team-cap", Table: "scores",
+			// An integer scope: the team's total, of its own rows only.
+			SQL: `SELECT 'team ' || :scope || ' is over 100 points: ' || SUM(points) FROM scores HAVING SUM(points) > 100`}},
+		Identify: identifyFromURL,
 	})
 }
 
@@ -199,10 +202,21 @@ func testSQLInvariantIsolation(t *testing.T, db *backend) {
 	if want := `double booking: Secret lab at 2026-12-01T10:00 is also booked for "CONFIDENTIAL" (booking bk-a)`; ack.Results[0].Detail != want {
 		t.Fatalf("violation %q, want %q", ack.Results[0].Detail, want)
 	}
+	// An integer scope column shadows its table too.
+	t1 := rawSession(t, ruledUser(h, "tess", "", "1"), "tess", nil)
+	t2 := rawSession(t, ruledUser(h, "tom", "", "2"), "tom", nil)
+	wantStates(t, "team 1 scores", t1.push(t1.change("scores", "s1", change.Insert, map[string]any{"team": int64(1), "points": int64(90)})), "acknowledged")
+	wantStates(t, "team 2 scores, under its own cap", t2.push(t2.change("scores", "s2", change.Insert, map[string]any{"team": int64(2), "points": int64(20)})), "acknowledged")
+	ack = t1.push(t1.change("scores", "s3", change.Insert, map[string]any{"team": int64(1), "points": int64(20)}))
+	wantStates(t, "team 1 goes over", ack, "flagged")
+	if want := "team 1 is over 100 points: 110"; ack.Results[0].Detail != want {
+		t.Fatalf("violation %q, want %q", ack.Results[0].Detail, want)
+	}
+
 	// Moving a booking into the other workspace judges it there.
 	ack = a.push(a.change("bookings", "bk-a2", change.Update, map[string]any{"slot": "2026-12-01T11:00"}))
 	wantStates(t, "a moves its booking", ack, "acknowledged")
-	if v := h.serverQuery(`SELECT count(*) FROM _hearth_violations`); dumpRows(v) != dumpRows([][]any{{int64(2)}}) {
+	if v := h.serverQuery(`SELECT count(*) FROM _hearth_violations`); dumpRows(v) != dumpRows([][]any{{int64(3)}}) {
 		t.Fatalf("violations: %v", v)
 	}
 }

@@ -36,14 +36,19 @@ type SQLInvariant struct {
 // query with positional parameters, ready to run on either store.
 type CompiledInvariant struct {
 	Name, Table string
-	// shadows are the scoped tables with their scope column, in order;
-	// each takes the scope as a parameter.
-	shadows [][2]string
+	// shadows are the scoped tables, in order; each takes the scope as
+	// a parameter.
+	shadows []shadow
 	// ctes is the user's own WITH list ("" when none), body the rest.
 	ctes, body string
 	// params name the body's parameters in order: a key position (>= 0)
 	// or -1 for the scope.
 	params []int
+}
+
+// shadow is a scoped table and the condition selecting one scope's rows.
+type shadow struct {
+	table, where string
 }
 
 // scopeParam marks :scope in CompiledInvariant.params.
@@ -81,9 +86,18 @@ func (inv SQLInvariant) Compile(tables []*schema.Info, scopes map[string]string)
 		return nil, fmt.Errorf("invariant %q: %w", inv.Name, err)
 	}
 	for _, t := range tables {
-		if col, ok := scopes[t.Name]; ok {
-			c.shadows = append(c.shadows, [2]string{t.Name, col})
+		col, ok := scopes[t.Name]
+		if !ok {
+			continue
 		}
+		// The scope is compared as text, as the store records it: a
+		// text column as it is (its index serves), any other cast, which
+		// both SQLite and PostgreSQL spell alike.
+		where := schema.Quote(col) + " = ?"
+		if info, ok := t.Column(col); ok && info.Affinity != schema.AffinityText {
+			where = "CAST(" + schema.Quote(col) + " AS TEXT) = ?"
+		}
+		c.shadows = append(c.shadows, shadow{table: t.Name, where: where})
 	}
 	return c, nil
 }
@@ -100,7 +114,7 @@ func (c *CompiledInvariant) SQL(base func(table string) string) string {
 		} else {
 			sb.WriteString(", ")
 		}
-		fmt.Fprintf(&sb, "%s AS NOT MATERIALIZED (SELECT * FROM %s WHERE %s = ?)", schema.Quote(sh[0]), base(sh[0]), schema.Quote(sh[1]))
+		fmt.Fprintf(&sb, "%s AS NOT MATERIALIZED (SELECT * FROM %s WHERE %s)", schema.Quote(sh.table), base(sh.table), sh.where)
 	}
 	switch {
 	case c.ctes != "" && len(c.shadows) > 0:
