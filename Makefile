@@ -108,7 +108,7 @@ test-go:
 # testdata/fuzz/ to be fixed and committed as regression seeds.
 FUZZ_TARGETS := ./codec:FuzzDecode ./syncworker/wire:FuzzDecode ./syncworker/change:FuzzDecodeKey \
 	./syncserver/pgstore:FuzzPlaceholders ./wasm/protocol:FuzzParseRequest ./sqlitevfs:FuzzStoreName \
-	./syncserver/auth:FuzzVerify ./syncserver:FuzzDecodeWriteBody
+	./syncserver/auth:FuzzVerify ./syncserver:FuzzDecodeWriteBody ./syncserver:FuzzNamedParams ./syncserver/appconfig:FuzzLoad
 FUZZTIME ?= 4s
 
 test-fuzz:

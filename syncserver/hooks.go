@@ -26,6 +26,9 @@ type Change struct {
 	Stamp             hlc.Stamp
 	// Schema is the schema version the change was written under.
 	Schema int64
+	// Scope is the row's scope after the change (not Known for a table
+	// without a scope rule).
+	Scope store.Scope
 }
 
 // Invariant checks one applied change, with q reading the store inside
@@ -40,7 +43,7 @@ type checker struct{ s *Server }
 func (k checker) view(p *store.Push, c *store.Pushed) Change {
 	key, _ := change.DecodeKey(c.Key) // the store checked it
 	return Change{Table: c.Table, Key: key, Op: c.Op.String(), Values: c.Values,
-		Client: p.Client, Principal: p.Principal, Seq: c.Seq, Stamp: c.Stamp, Schema: c.Schema}
+		Client: p.Client, Principal: p.Principal, Seq: c.Seq, Stamp: c.Stamp, Schema: c.Schema, Scope: c.Scope}
 }
 
 // Admit refuses changes stamped too far in the future and changes the
@@ -57,7 +60,7 @@ func (k checker) Admit(ctx context.Context, q store.Querier, p *store.Push, c *s
 		}
 	}
 	if a := accessFrom(ctx); a != nil {
-		if r := a.admit(c); r != nil {
+		if r := a.admit(ctx, q, c); r != nil {
 			return r
 		}
 	}
@@ -73,11 +76,11 @@ func (k checker) Admit(ctx context.Context, q store.Querier, p *store.Push, c *s
 // Inspect runs the invariants.
 func (k checker) Inspect(ctx context.Context, q store.Querier, p *store.Push, c *store.Pushed) ([]string, error) {
 	var violations []string
-	if len(k.s.cfg.Invariants) == 0 {
+	if len(k.s.invariants) == 0 {
 		return nil, nil
 	}
 	view := k.view(p, c)
-	for _, inv := range k.s.cfg.Invariants {
+	for _, inv := range k.s.invariants {
 		v, err := inv(ctx, q, view)
 		if err != nil {
 			return nil, err

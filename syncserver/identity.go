@@ -18,6 +18,9 @@ type Identity struct {
 	// Scopes are what the credential grants (e.g. the workspaces it may
 	// sync), kept for authorization.
 	Scopes []string
+	// Roles are the credential's roles (a JWT's roles claim): what
+	// Config.Grants and Config.TableRules may give more access to.
+	Roles []string
 }
 
 // identify authenticates the upgrade request with Identify, or

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"github.com/hearthdb/hearth/syncworker/wire"
@@ -22,8 +23,11 @@ const AllScopes = "*"
 type access struct {
 	rules *store.ScopeRules
 	ident Identity
-	// tables decides tables without a scope rule (nil: allowed).
-	tables func(id Identity, table string) (read, write bool)
+	// tables decides tables without a scope rule (nil: allowed), unless
+	// tableRules is set (Config.TableRules), which decides instead.
+	tables     func(id Identity, table string) (read, write bool)
+	tableRules map[string]TableRule
+	owners     map[string]ownerRule
 	// read and write are the granted scopes; the *All flags stand for
 	// AllScopes.
 	read, write       map[string]bool
@@ -34,7 +38,7 @@ type access struct {
 }
 
 func newAccess(s *Server, id Identity) *access {
-	a := &access{rules: s.scopes, ident: id, tables: s.cfg.TableAccess}
+	a := &access{rules: s.scopes, ident: id, tables: s.cfg.TableAccess, tableRules: s.cfg.TableRules, owners: s.owners}
 	if s.cfg.Grants == nil {
 		a.read, _ = scopeSet(id.Scopes, false)
 		a.write = a.read
@@ -87,7 +91,15 @@ func (a *access) add(scopes []string) {
 
 // tableRead reports whether the connection reads a table at all.
 func (a *access) tableRead(table string) bool {
-	if a.rules.Scoped(table) || a.tables == nil {
+	if a.rules.Scoped(table) {
+		return true
+	}
+	if a.tableRules != nil {
+		// Violations are the server's; without scope rules every one
+		// concerns an unscoped row.
+		return table == appschema.Violations.Name || a.ruledRead(table)
+	}
+	if a.tables == nil {
 		return true
 	}
 	r, _ := a.tables(a.ident, table)
@@ -144,8 +156,11 @@ func keys(m map[string]bool) []string {
 // writes, judged by the row's scope before the change and the scope the
 // change would give it: a user may neither touch another workspace's row
 // nor move a row into (or out of) a workspace they do not write.
-func (a *access) admit(c *store.Pushed) *merge.Refusal {
+func (a *access) admit(ctx context.Context, q store.Querier, c *store.Pushed) *merge.Refusal {
 	if !a.rules.Scoped(c.Table) {
+		if a.tableRules != nil {
+			return a.ruledWrite(ctx, q, c)
+		}
 		if a.tables != nil {
 			if _, w := a.tables(a.ident, c.Table); !w {
 				return &merge.Refusal{Code: store.CodeForbidden, Message: fmt.Sprintf("table %s is not writable by this identity", c.Table)}
@@ -256,7 +271,7 @@ func (c *session) filterEntries(entries []store.Entry, packed [][]byte) ([]wire.
 // tables without a scope rule, which the client holds already.
 func (c *session) chunkChanges(chs []change.Change, scopesOnly bool) []change.Change {
 	a := c.access
-	if a.tables == nil && !scopesOnly {
+	if a.tables == nil && a.tableRules == nil && !scopesOnly {
 		return chs
 	}
 	return slices.DeleteFunc(chs, func(ch change.Change) bool {

@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -70,10 +71,20 @@ type Config struct {
 	// TableAccess decides access to synced tables without a scope rule;
 	// nil lets every authenticated user read and write them.
 	TableAccess func(id Identity, table string) (read, write bool)
+	// TableRules, when not nil, decide access to the synced tables
+	// without a scope rule instead of TableAccess, table by table and,
+	// for owner rules, row by row. A table without a rule is neither
+	// read nor written (default deny), except by an identity Grants
+	// gives every scope (AllScopes) to read or write.
+	TableRules map[string]TableRule
 	// Invariants check each change after it is applied. A violation does
 	// not reject the change: it is stored, flagged, and recorded as a
 	// _hearth_violations row that syncs to every client.
 	Invariants []Invariant
+	// SQLInvariants are invariants written in SQL (see SQLInvariant),
+	// checked against the schema when the server starts and run after
+	// Invariants.
+	SQLInvariants []SQLInvariant
 
 	// MaxMessageBytes bounds one client message (default 4 MiB).
 	MaxMessageBytes int64
@@ -163,6 +174,11 @@ type Server struct {
 	scopes *store.ScopeRules
 	// writes is what backend writes need (write.go).
 	writes writeState
+	// invariants are Config.Invariants and the compiled SQLInvariants.
+	invariants []Invariant
+	// owners are the TableRules' owner columns checked against the
+	// tables, with each table's key columns.
+	owners map[string]ownerRule
 
 	mu    sync.Mutex
 	conns map[*session]struct{}
@@ -251,6 +267,20 @@ func New(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("syncserver: %w", err)
 	}
+	invariants := slices.Clone(cfg.Invariants)
+	for _, inv := range cfg.SQLInvariants {
+		c, err := inv.Compile(info.Tables, cfg.Scopes)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("syncserver: %w", err)
+		}
+		invariants = append(invariants, c.Invariant())
+	}
+	owners, err := ownerRules(cfg.TableRules, info.Tables, scopes)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("syncserver: %w", err)
+	}
 	minVer := cfg.MinSchemaVersion
 	if minVer == 0 && len(cfg.Migrations) > 0 {
 		minVer = cfg.Migrations[0].Version
@@ -271,6 +301,9 @@ func New(cfg Config) (*Server, error) {
 		openBy:   map[string]int{},
 		shutdown: make(chan struct{}),
 		scopes:   scopes,
+
+		invariants: invariants,
+		owners:     owners,
 	}
 	s.head.init(info.Head)
 	s.metrics = newMetrics(s)

@@ -1,6 +1,9 @@
-// Command hearth runs Hearth's server: `hearth serve` serves the web assets,
-// the wasm bundle and the demo pages, and the sync endpoint (/sync) for the
-// demo task board's schema, on a loopback address.
+// Command hearth runs Hearth's server. `hearth serve` serves the web
+// assets, the wasm bundle and the sync endpoint (/sync) for an app
+// described by a hearth.yaml (-config), or, without one, for the demo task
+// board (examples/board/app/hearth.yaml, embedded), on a loopback address.
+// `hearth check`, `hearth schema` and `hearth token` validate a config,
+// print its schema for clients, and mint a development token.
 package main
 
 import (
@@ -22,6 +25,7 @@ import (
 	boardmodel "github.com/hearthdb/hearth/examples/board/model"
 	boardschema "github.com/hearthdb/hearth/examples/board/schema"
 	"github.com/hearthdb/hearth/syncserver"
+	"github.com/hearthdb/hearth/syncserver/appconfig"
 )
 
 func main() {
@@ -29,96 +33,274 @@ func main() {
 		usage()
 		os.Exit(2)
 	}
-	switch os.Args[1] {
+	cmd, args := os.Args[1], os.Args[2:]
+	var err error
+	switch cmd {
 	case "serve":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		err := serve(ctx, os.Args[2:], os.Stdout)
+		err = serve(ctx, args, os.Stdout)
 		stop()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "hearth serve:", err)
-			os.Exit(1)
-		}
+	case "check":
+		err = check(args, os.Stdout)
 	case "schema":
-		// The demo board's schema as JSON, for JS pages and tests that
-		// open the same database the server syncs.
-		if err := printSchema(os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, "hearth schema:", err)
-			os.Exit(1)
-		}
+		// The app's schema as JSON, for JS pages and tests that open the
+		// same database the server syncs.
+		err = printSchema(args, os.Stdout)
+	case "token":
+		err = mintToken(args, os.Stdout)
 	case "help", "-h", "--help":
 		usage()
+		return
 	default:
-		fmt.Fprintf(os.Stderr, "hearth: unknown command %q\n", os.Args[1])
+		fmt.Fprintf(os.Stderr, "hearth: unknown command %q\n", cmd)
 		usage()
 		os.Exit(2)
+	}
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		var errs appconfig.Errors
+		if errors.As(err, &errs) {
+			// One mistake a line, file:line:col: path: message, as
+			// editors and CI annotate them.
+			fmt.Fprintln(os.Stderr, errs.Error())
+		} else {
+			fmt.Fprintf(os.Stderr, "hearth %s: %v\n", cmd, err)
+		}
+		os.Exit(1)
 	}
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: hearth serve [-addr 127.0.0.1:8080] [-web DIR | -web /PREFIX/=DIR ...] [-store PATH] [-seed-tasks N] [-seed-today YYYY-MM-DD] [-sync=false]\n       hearth schema   (the demo board's migrations and synced tables as JSON)")
+	fmt.Fprintln(os.Stderr, `usage: hearth serve [-config hearth.yaml] [-addr 127.0.0.1:8080] [-web DIR | -web /PREFIX/=DIR ...] [-store PATH|URL] [-jwt-...] [-sync=false]
+           without -config: the demo board [-seed-tasks N] [-seed-today YYYY-MM-DD] [-demo-auth]
+       hearth check [-config hearth.yaml]    validate a config: every mistake as file:line:col: key: message
+       hearth schema [-config hearth.yaml]   the app's migrations and synced tables as JSON
+       hearth token -config hearth.yaml -sub USER [-scopes a,b] [-roles admin] [-ttl 1h]
+                                             a JWT signed with the config's HS256 secret (development)`)
+}
+
+// loadApp loads the config at path, or the demo board's without one.
+func loadApp(path string) (*appconfig.App, error) {
+	if path == "" {
+		return boardschema.App()
+	}
+	return appconfig.Load(path)
+}
+
+// check validates a config and summarizes it.
+func check(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	config := fs.String("config", "", "the app's hearth.yaml (default: the demo board's)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	app, err := loadApp(*config)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "ok: app %s: %s, %s, %s\n", app.Name, plural(len(app.Migrations), "migration"),
+		plural(len(app.Tables), "table"), plural(len(app.Invariants), "invariant"))
+	return nil
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// printSchema writes the app's {app, migrations: [{version, sql}],
+// tables: [{name, resurrect}]}.
+func printSchema(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
+	config := fs.String("config", "", "the app's hearth.yaml (default: the demo board's)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	app, err := loadApp(*config)
+	if err != nil {
+		return err
+	}
+	b, err := app.SchemaJSON()
+	if err != nil {
+		return err
+	}
+	_, err = out.Write(b)
+	return err
+}
+
+// mintToken prints a JWT the config's server accepts: what a newcomer
+// uses before their backend issues tokens, and what tests use.
+func mintToken(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	config := fs.String("config", "", "the app's hearth.yaml, whose auth.jwt.secret_file signs the token (required)")
+	sub := fs.String("sub", "", "the user (sub claim; required)")
+	scopes := fs.String("scopes", "", "comma-separated scopes the user reads and writes (the scopes claim)")
+	roles := fs.String("roles", "", "comma-separated roles (the roles claim)")
+	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	switch {
+	case *config == "":
+		return errors.New("-config is required")
+	case *sub == "":
+		return errors.New("-sub is required")
+	case *ttl <= 0:
+		return errors.New("-ttl must be positive")
+	}
+	app, err := appconfig.Load(*config)
+	if err != nil {
+		return err
+	}
+	issuer := app.Issuer()
+	if issuer == nil {
+		return fmt.Errorf("%s: tokens can be minted only with auth.jwt.secret_file (HS256); a public-key config's tokens come from the holder of the private key", *config)
+	}
+	tok, err := issuer.IssueWithRoles(*sub, list(*scopes), list(*roles), *ttl)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, tok)
+	return nil
+}
+
+// list splits a comma-separated flag (nil when empty).
+func list(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// serveConfig is what serve runs, from its flags and the app's config.
+type serveConfig struct {
+	addr   string
+	mounts webMounts
+	app    *appconfig.App
+	// board is set when serving the demo board (no -config).
+	board bool
+	// syncOn serves /sync, /metrics, /healthz and /v1/schema.
+	syncOn bool
+	// store is a SQLite path ("" in memory) or a postgres:// URL.
+	store     string
+	auth      *syncAuth
+	seedTasks int
+	today     time.Time
 }
 
 // serve runs until ctx is done, announcing its URL on out.
 func serve(ctx context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
-	var mounts webMounts
-	fs.Var(&mounts, "web", "web assets to serve: DIR (at /) or /PREFIX/=DIR; repeatable (default: web at /, examples/board/web at /board/)")
-	syncOn := fs.Bool("sync", true, "serve the sync endpoint /sync for the demo board's schema")
-	storePath := fs.String("store", "", "sync server store: a SQLite file path (empty: in memory, gone on exit) or a postgres:// URL (many instances may share it)")
-	seedTasks := fs.Int("seed-tasks", 400, "seed an empty store with a demo workspace of this many tasks (0: no seed)")
-	seedToday := fs.String("seed-today", "", "the day (YYYY-MM-DD) the demo seed's meetings and due dates are placed around (default: today on this machine's clock, in its time zone)")
-	jwtSecretFile := fs.String("jwt-secret-file", "", "require HS256 JWTs signed with the secret in this file on /sync")
-	jwtPublicKey := fs.String("jwt-public-key", "", "require EdDSA or RS256 JWTs verified with this PEM public key on /sync")
-	jwtAudience := fs.String("jwt-audience", "hearth-sync", "audience the JWTs must name")
-	jwtIssuer := fs.String("jwt-issuer", "", "issuer the JWTs must name (empty: any)")
-	demoAuth := fs.Bool("demo-auth", false, "require JWTs on /sync, signed with a random secret, and mint them for the demo users at /demo/token?user=u-01")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	today, err := seedDay(*seedToday, time.Now())
+	cfg, err := configure(args)
 	if err != nil {
 		return err
 	}
-	if len(mounts) == 0 {
-		mounts = defaultMounts()
+	return run(ctx, cfg, out)
+}
+
+// configure reads serve's flags and the app's config. Flags given
+// explicitly override the file.
+func configure(args []string) (*serveConfig, error) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	config := fs.String("config", "", "the app's hearth.yaml (default: the demo board, embedded)")
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
+	var mounts webMounts
+	fs.Var(&mounts, "web", "web assets to serve: DIR (at /) or /PREFIX/=DIR; repeatable (default: web at /, examples/board/web at /board/)")
+	syncOn := fs.Bool("sync", true, "serve the sync endpoint /sync for the app's schema")
+	storeFlag := fs.String("store", "", "sync server store: a SQLite file path (empty: in memory, gone on exit) or a postgres:// URL (many instances may share it); overrides the config's store")
+	seedTasks := fs.Int("seed-tasks", 400, "demo board only: seed an empty store with a demo workspace of this many tasks (0: no seed)")
+	seedToday := fs.String("seed-today", "", "demo board only: the day (YYYY-MM-DD) the demo seed's meetings and due dates are placed around (default: today on this machine's clock, in its time zone)")
+	jwtSecretFile := fs.String("jwt-secret-file", "", "require HS256 JWTs signed with the secret in this file on /sync (overrides the config's auth)")
+	jwtPublicKey := fs.String("jwt-public-key", "", "require EdDSA or RS256 JWTs verified with this PEM public key on /sync (overrides the config's auth)")
+	jwtAudience := fs.String("jwt-audience", "hearth-sync", "audience the JWTs must name")
+	jwtIssuer := fs.String("jwt-issuer", "", "issuer the JWTs must name (empty: any)")
+	demoAuth := fs.Bool("demo-auth", false, "demo board only: require JWTs on /sync, signed with a random secret, and mint them for the demo users at /demo/token?user=u-01")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
 	}
-	for _, m := range mounts {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	cfg := &serveConfig{addr: *addr, mounts: mounts, syncOn: *syncOn, board: *config == "", seedTasks: *seedTasks}
+	if !cfg.board {
+		for _, name := range []string{"seed-tasks", "seed-today", "demo-auth"} {
+			if set[name] {
+				return nil, fmt.Errorf("-%s is for the demo board only, not with -config", name)
+			}
+		}
+		cfg.seedTasks = 0
+	}
+	app, err := loadApp(*config)
+	if err != nil {
+		return nil, err
+	}
+	cfg.app = app
+	if cfg.today, err = seedDay(*seedToday, time.Now()); err != nil {
+		return nil, err
+	}
+	if len(cfg.mounts) == 0 {
+		cfg.mounts = defaultMounts()
+	}
+	for _, m := range cfg.mounts {
 		if _, err := os.Stat(m.dir); err != nil {
-			return fmt.Errorf("web assets: %w", err)
+			return nil, fmt.Errorf("web assets: %w", err)
 		}
 	}
-	ln, err := net.Listen("tcp", *addr)
+	cfg.store = app.Store.URL + app.Store.Path // at most one is set
+	if set["store"] {
+		cfg.store = *storeFlag
+	}
+	if !cfg.syncOn {
+		return cfg, nil
+	}
+	flags := authFlags{secretFile: *jwtSecretFile, publicKeyFile: *jwtPublicKey, demo: *demoAuth}
+	if set["jwt-audience"] {
+		flags.audience = jwtAudience
+	}
+	if set["jwt-issuer"] {
+		flags.issuer = jwtIssuer
+	}
+	if cfg.auth, err = newSyncAuth(app, flags); err != nil {
+		return nil, fmt.Errorf("sync authentication: %w", err)
+	}
+	if cfg.auth != nil && cfg.seedTasks > 0 && cfg.auth.demo == nil {
+		return nil, errors.New("-seed-tasks needs -demo-auth or no JWT flags: the seeder has no token (use -seed-tasks 0)")
+	}
+	return cfg, nil
+}
+
+// run serves cfg until ctx is done.
+func run(ctx context.Context, cfg *serveConfig, out io.Writer) error {
+	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	mux := http.NewServeMux()
-	mounts.register(mux)
+	cfg.mounts.register(mux)
 	var syncServer *syncserver.Server
-	var seedAuth *syncAuth // set when seeding needs a token
-	if *syncOn {
-		authn, err := newSyncAuth(*jwtSecretFile, *jwtPublicKey, *jwtAudience, *jwtIssuer, *demoAuth)
-		if err != nil {
-			return fmt.Errorf("sync authentication: %w", err)
-		}
-		var identify func(*http.Request) (syncserver.Identity, error)
-		if authn != nil {
-			identify = authn.verifier.Identify
-			if authn.demo != nil {
-				mux.HandleFunc("/demo/token", authn.serveDemoToken)
-				seedAuth = authn
-			}
-		}
-		if syncServer, err = newSyncServer(context.Background(), *storePath, identify, log); err != nil {
+	if cfg.syncOn {
+		if syncServer, err = newSyncServer(context.Background(), cfg, log); err != nil {
+			ln.Close()
 			return err
 		}
 		defer syncServer.Close()
 		mux.Handle("/sync", syncServer.Handler())
 		mux.Handle("/metrics", syncServer.MetricsHandler())
 		mux.Handle("/healthz", syncServer.HealthHandler())
-		if authn != nil && *seedTasks > 0 && authn.demo == nil {
-			return errors.New("-seed-tasks needs -demo-auth or no JWT flags: the seeder has no token (use -seed-tasks 0)")
+		schema, err := newSchemaHandler(cfg.app)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		mux.Handle("GET /v1/schema", schema)
+		if cfg.auth != nil && cfg.auth.demo != nil {
+			mux.HandleFunc("/demo/token", cfg.auth.serveDemoToken)
 		}
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -127,31 +309,33 @@ func serve(ctx context.Context, args []string, out io.Writer) error {
 	go func() { errc <- srv.Serve(ln) }()
 
 	base := fmt.Sprintf("http://%s/", ln.Addr())
-	if syncServer != nil && *seedTasks > 0 && syncServer.Info().Head == 0 {
+	if syncServer != nil && cfg.seedTasks > 0 && syncServer.Info().Head == 0 {
 		// Seed through our own endpoint, as a device would, before
 		// announcing the URL: the first board then syncs the whole set.
 		seedCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		seedURL := "ws" + strings.TrimPrefix(base, "http") + "sync"
-		if seedAuth != nil {
-			token, err := seedAuth.demo.Issue("seeder", []string{boardschema.MainWorkspace, boardschema.SideWorkspace}, time.Hour)
+		if cfg.auth != nil {
+			// The admin role (the board's hearth.yaml) writes every
+			// workspace and every users row.
+			token, err := cfg.auth.demo.IssueWithRoles("seeder", []string{boardschema.MainWorkspace, boardschema.SideWorkspace}, []string{"admin"}, time.Hour)
 			if err != nil {
 				cancel()
 				return err
 			}
 			seedURL += "?token=" + url.QueryEscape(token)
 		}
-		n, err := seedDemo(seedCtx, seedURL, *seedTasks, today)
+		n, err := seedDemo(seedCtx, seedURL, cfg.seedTasks, cfg.today)
 		cancel()
 		if err != nil {
 			return err
 		}
-		log.Info("seeded the demo workspace", "tasks", *seedTasks, "today", today.Format(boardmodel.DateLayout), "changes", n)
+		log.Info("seeded the demo workspace", "tasks", cfg.seedTasks, "today", cfg.today.Format(boardmodel.DateLayout), "changes", n)
 	}
 
 	// The URL goes to stdout, alone on its line, for people and test
 	// harnesses alike.
 	fmt.Fprintf(out, "Hearth is serving %s\n", base)
-	if mounts.serves("/board/index.html") {
+	if cfg.board && cfg.mounts.serves("/board/index.html") {
 		fmt.Fprintf(out, "Task board: %sboard/\n", base)
 	}
 	if f, ok := out.(*os.File); ok {

@@ -14,6 +14,7 @@ import (
 
 	boardschema "github.com/hearthdb/hearth/examples/board/schema"
 	"github.com/hearthdb/hearth/internal/pgtest"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/journal"
@@ -74,16 +75,21 @@ type device struct {
 }
 
 func newDevice(t *testing.T, base string) *device {
+	return newAppDevice(t, "ws"+strings.TrimPrefix(base, "http")+"sync", boardschema.Migrations, boardschema.Tables)
+}
+
+// newAppDevice is a native replica of any app, syncing with url.
+func newAppDevice(t *testing.T, url string, migrations []appschema.Migration, tables []appschema.Table) *device {
 	t.Helper()
 	conn, err := sqlite3.Open(fmt.Sprintf("file:/serve-test-%d?vfs=memdb", time.Now().UnixNano()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, err := journal.Prepare(conn, journal.Config{Clock: hlc.NewClock(nil), Tables: boardschema.Tables})
+	j, err := journal.Prepare(conn, journal.Config{Clock: hlc.NewClock(nil), Tables: tables})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range boardschema.Migrations {
+	for _, m := range migrations {
 		if err := conn.Exec(fmt.Sprintf("%s; PRAGMA user_version = %d", m.SQL, m.Version)); err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +98,7 @@ func newDevice(t *testing.T, base string) *device {
 		t.Fatal(err)
 	}
 	d := &device{local: client.NewLockedLocal(conn)}
-	c, err := client.New(client.Config{URL: "ws" + strings.TrimPrefix(base, "http") + "sync", Local: d.local, Journal: j})
+	c, err := client.New(client.Config{URL: url, Local: d.local, Journal: j})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,23 +110,30 @@ func newDevice(t *testing.T, base string) *device {
 }
 
 func (d *device) title(t *testing.T, id string) string {
-	var title string
+	return d.text(t, `SELECT title FROM tasks WHERE id = ?`, id)
+}
+
+// text is the first column of the first row of a query ("" for none).
+func (d *device) text(t *testing.T, sql string, args ...string) string {
+	var out string
 	err := d.local.Do(context.Background(), func(conn *sqlite3.Conn) error {
-		s, _, err := conn.Prepare(`SELECT title FROM tasks WHERE id = ?`)
+		s, _, err := conn.Prepare(sql)
 		if err != nil {
 			return err
 		}
 		defer s.Close()
-		s.BindText(1, id)
+		for i, a := range args {
+			s.BindText(i+1, a)
+		}
 		if s.Step() {
-			title = s.ColumnText(0)
+			out = s.ColumnText(0)
 		}
 		return s.Err()
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return title
+	return out
 }
 
 // TestTwoInstancesOnOnePostgres: two `hearth serve` processes' worth of

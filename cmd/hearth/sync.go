@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -16,42 +17,62 @@ import (
 	boardmodel "github.com/hearthdb/hearth/examples/board/model"
 	boardschema "github.com/hearthdb/hearth/examples/board/schema"
 	"github.com/hearthdb/hearth/syncserver"
+	"github.com/hearthdb/hearth/syncserver/appconfig"
 	"github.com/hearthdb/hearth/syncserver/auth"
 	"github.com/hearthdb/hearth/syncserver/pgstore"
 	"github.com/hearthdb/hearth/syncworker/seed"
 	"github.com/ncruces/go-sqlite3"
 )
 
-// newSyncServer serves the demo board's schema: its migrations, synced
-// tables and the double-booking invariant. store is a SQLite file path
-// ("" keeps the data in memory) or a postgres:// URL; any number of
-// instances may share one PostgreSQL database.
-func newSyncServer(ctx context.Context, storeSpec string, identify func(*http.Request) (syncserver.Identity, error), log *slog.Logger) (*syncserver.Server, error) {
-	cfg := syncserver.Config{Path: storeSpec}
-	if strings.HasPrefix(storeSpec, "postgres://") || strings.HasPrefix(storeSpec, "postgresql://") {
-		st, err := pgstore.Open(ctx, storeSpec)
+// newSyncServer serves the app's schema: its migrations, synced tables,
+// invariants and limits and, when clients are authenticated, its scopes,
+// roles and table rules. The store is a SQLite file path ("" keeps the
+// data in memory) or a postgres:// URL; any number of instances may share
+// one PostgreSQL database.
+func newSyncServer(ctx context.Context, cfg *serveConfig, log *slog.Logger) (*syncserver.Server, error) {
+	var identify func(*http.Request) (syncserver.Identity, error)
+	if cfg.auth != nil {
+		identify = cfg.auth.verifier.Identify
+	}
+	// With authentication on, a user syncs the scopes its token and roles
+	// grant and nothing else; without it nobody has scopes, so nothing is
+	// scoped.
+	sc := cfg.app.ServerConfig(identify != nil)
+	sc.Identify = identify
+	sc.Logger = log
+	sc.Path = cfg.store
+	if strings.HasPrefix(cfg.store, "postgres://") || strings.HasPrefix(cfg.store, "postgresql://") {
+		st, err := pgstore.Open(ctx, cfg.store)
 		if err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}
-		cfg = syncserver.Config{Store: st}
+		sc.Store, sc.Path = st, ""
 	}
-	// With authentication on, a user syncs the workspaces its token
-	// grants (the ws claim) and nothing else; without it nobody has
-	// scopes, so nothing is scoped.
-	var scopes map[string]string
-	if identify != nil {
-		scopes = boardschema.Scopes
+	log.Info("sync", "app", cfg.app.Name, "config", cfg.app.File, "authenticated", identify != nil)
+	return syncserver.New(sc)
+}
+
+// newSchemaHandler serves the app's schema as `hearth schema` prints it
+// (GET /v1/schema), so a page can load its migrations from the server it
+// syncs with instead of carrying a copy. It revalidates by ETag: the
+// schema changes only with a new deployment.
+func newSchemaHandler(app *appconfig.App) (http.Handler, error) {
+	body, err := app.SchemaJSON()
+	if err != nil {
+		return nil, err
 	}
-	return syncserver.New(syncserver.Config{
-		Store:      cfg.Store,
-		Scopes:     scopes,
-		Path:       cfg.Path,
-		Migrations: boardschema.Migrations,
-		Tables:     boardschema.Tables,
-		Invariants: []syncserver.Invariant{boardschema.DoubleBooking},
-		Identify:   identify,
-		Logger:     log,
-	})
+	sum := sha256.Sum256(body)
+	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("ETag", etag)
+		if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, etag) {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}), nil
 }
 
 // seedDemo pushes the demo workspace, laid out around today (a date, see
@@ -77,31 +98,6 @@ func seedDay(flag string, now time.Time) (time.Time, error) {
 	return day, nil
 }
 
-// printSchema writes {migrations: [{version, sql}], tables: [{name, resurrect}]}.
-func printSchema(w io.Writer) error {
-	type migration struct {
-		Version int64  `json:"version"`
-		SQL     string `json:"sql"`
-	}
-	type table struct {
-		Name      string `json:"name"`
-		Resurrect bool   `json:"resurrect"`
-	}
-	var out struct {
-		Migrations []migration `json:"migrations"`
-		Tables     []table     `json:"tables"`
-	}
-	for _, m := range boardschema.Migrations {
-		out.Migrations = append(out.Migrations, migration{m.Version, m.SQL})
-	}
-	for _, t := range boardschema.Tables {
-		out.Tables = append(out.Tables, table{t.Name, t.Resurrect})
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
-}
-
 // syncAuth is how the sync endpoint authenticates clients.
 type syncAuth struct {
 	verifier *auth.Verifier
@@ -109,43 +105,70 @@ type syncAuth struct {
 	demo *auth.Issuer
 }
 
-// newSyncAuth builds the verifier from the flags: a shared HS256 secret
-// (file), a PEM public key (EdDSA or RS256), or, for the demo, a random
-// secret that only this process knows. None of them: no authentication.
-func newSyncAuth(secretFile, publicKeyFile, audience, issuer string, demo bool) (*syncAuth, error) {
-	cfg := auth.Config{Audience: audience, Issuer: issuer, Leeway: 5 * time.Second}
+// authFlags are serve's authentication flags; a nil audience or issuer
+// was not given.
+type authFlags struct {
+	secretFile, publicKeyFile string
+	audience, issuer          *string
+	demo                      bool
+}
+
+// newSyncAuth builds the verifier: from the flags when they name a key (a
+// shared HS256 secret file, a PEM public key, or for the demo a random
+// secret only this process knows), else from the config's auth. Neither:
+// no authentication. The config's claims, audience and issuer apply
+// unless the flags say otherwise.
+func newSyncAuth(app *appconfig.App, flags authFlags) (*syncAuth, error) {
+	cfg := auth.Config{Audience: "hearth-sync", Leeway: 5 * time.Second}
+	if a := app.Auth; a != nil {
+		cfg.Audience, cfg.Issuer, cfg.ScopeClaim, cfg.RoleClaim = a.Audience, a.Issuer, a.ScopesClaim, a.RolesClaim
+	}
+	if flags.audience != nil {
+		cfg.Audience = *flags.audience
+	}
+	if flags.issuer != nil {
+		cfg.Issuer = *flags.issuer
+	}
+	var pemKey []byte
 	switch {
-	case publicKeyFile != "":
-		pem, err := os.ReadFile(publicKeyFile)
+	case flags.publicKeyFile != "":
+		key, err := os.ReadFile(flags.publicKeyFile)
 		if err != nil {
 			return nil, err
 		}
-		v, err := auth.NewVerifierFromPEM(pem, cfg)
-		if err != nil {
-			return nil, err
-		}
-		return &syncAuth{verifier: v}, nil
-	case secretFile != "":
-		secret, err := os.ReadFile(secretFile)
+		pemKey = key
+	case flags.secretFile != "":
+		secret, err := os.ReadFile(flags.secretFile)
 		if err != nil {
 			return nil, err
 		}
 		cfg.Secret = bytes.TrimSpace(secret)
-	case demo:
+	case flags.demo:
 		cfg.Secret = make([]byte, 32)
 		if _, err := rand.Read(cfg.Secret); err != nil {
 			return nil, err
 		}
+	case app.Auth != nil && app.Auth.PublicKeyPEM != nil:
+		pemKey = app.Auth.PublicKeyPEM
+	case app.Auth != nil:
+		cfg.Secret = app.Auth.Secret
 	default:
 		return nil, nil
+	}
+	if pemKey != nil {
+		v, err := auth.NewVerifierFromPEM(pemKey, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return &syncAuth{verifier: v}, nil
 	}
 	v, err := auth.NewVerifier(cfg)
 	if err != nil {
 		return nil, err
 	}
 	a := &syncAuth{verifier: v}
-	if demo {
-		a.demo = &auth.Issuer{Secret: cfg.Secret, Audience: audience, Issuer: issuer}
+	if flags.demo {
+		a.demo = &auth.Issuer{Secret: cfg.Secret, Audience: cfg.Audience, Issuer: cfg.Issuer, ScopeClaim: cfg.ScopeClaim, RoleClaim: cfg.RoleClaim}
 	}
 	return a, nil
 }

@@ -12,8 +12,9 @@ import (
 
 // The meeting-room view: the active project's workspace's rooms by the
 // hours of one day. Booking is a local write like any other; two people
-// booking the same slot offline is allowed, and the server's DoubleBooking
-// invariant turns it into a violation row that every board shows.
+// booking the same slot offline is allowed, and the server's
+// double-booking invariant (examples/board/app/hearth.yaml) turns it into
+// a violation row that every board shows.
 
 const slotLayout = model.SlotLayout
 

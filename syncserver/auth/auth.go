@@ -32,6 +32,9 @@ import (
 // DefaultScopeClaim is the claim holding the token's scopes.
 const DefaultScopeClaim = "ws"
 
+// DefaultRoleClaim is the claim holding the token's roles.
+const DefaultRoleClaim = "roles"
+
 // Config configures a Verifier. Exactly one of Secret, EdDSAKey and
 // RSAKey is set; it also fixes the only algorithm accepted, so a token
 // cannot pick a weaker one (the "alg: none" and HMAC-with-a-public-key
@@ -50,6 +53,9 @@ type Config struct {
 	Issuer string
 	// ScopeClaim names the claim listing scopes (default "ws").
 	ScopeClaim string
+	// RoleClaim names the claim listing roles (default "roles"), which
+	// syncserver.Config.Grants and table rules may give more access to.
+	RoleClaim string
 	// Leeway tolerates clock differences with the issuer on exp and nbf
 	// (default 0; a few seconds is common).
 	Leeway time.Duration
@@ -68,6 +74,8 @@ type Claims struct {
 	Expires time.Time
 	// Scopes is the scope claim's list.
 	Scopes []string
+	// Roles is the role claim's list.
+	Roles []string
 }
 
 // Verifier checks tokens. It is safe for concurrent use.
@@ -112,6 +120,9 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	}
 	if v.cfg.ScopeClaim == "" {
 		v.cfg.ScopeClaim = DefaultScopeClaim
+	}
+	if v.cfg.RoleClaim == "" {
+		v.cfg.RoleClaim = DefaultRoleClaim
 	}
 	if v.cfg.Now == nil {
 		v.cfg.Now = time.Now
@@ -163,22 +174,34 @@ func (v *Verifier) Verify(token string) (Claims, error) {
 	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
 		out.Expires = exp.Time
 	}
-	switch raw := claims[v.cfg.ScopeClaim].(type) {
+	if out.Scopes, err = stringList(claims, v.cfg.ScopeClaim); err != nil {
+		return Claims{}, err
+	}
+	if out.Roles, err = stringList(claims, v.cfg.RoleClaim); err != nil {
+		return Claims{}, err
+	}
+	return out, nil
+}
+
+// stringList reads a claim that is a string or a list of strings.
+func stringList(claims jwt.MapClaims, name string) ([]string, error) {
+	switch raw := claims[name].(type) {
 	case nil:
+		return nil, nil
 	case string:
-		out.Scopes = []string{raw}
+		return []string{raw}, nil
 	case []any:
+		out := make([]string, 0, len(raw))
 		for _, s := range raw {
 			str, ok := s.(string)
 			if !ok {
-				return Claims{}, fmt.Errorf("auth: the %q claim must list strings", v.cfg.ScopeClaim)
+				return nil, fmt.Errorf("auth: the %q claim must list strings", name)
 			}
-			out.Scopes = append(out.Scopes, str)
+			out = append(out, str)
 		}
-	default:
-		return Claims{}, fmt.Errorf("auth: the %q claim must be a string or a list of strings", v.cfg.ScopeClaim)
+		return out, nil
 	}
-	return out, nil
+	return nil, fmt.Errorf("auth: the %q claim must be a string or a list of strings", name)
 }
 
 // TokenFromRequest returns the request's token: the Authorization header's
@@ -212,7 +235,7 @@ func (v *Verifier) Identify(r *http.Request) (syncserver.Identity, error) {
 	if err != nil {
 		return syncserver.Identity{}, err
 	}
-	return syncserver.Identity{Principal: c.Subject, Expires: c.Expires, Scopes: c.Scopes}, nil
+	return syncserver.Identity{Principal: c.Subject, Expires: c.Expires, Scopes: c.Scopes, Roles: c.Roles}, nil
 }
 
 // Authenticate is Identify for syncserver.Config.Authenticate, which
@@ -230,12 +253,19 @@ type Issuer struct {
 	Audience, Issuer string
 	// ScopeClaim names the scope claim (default "ws").
 	ScopeClaim string
+	// RoleClaim names the role claim (default "roles").
+	RoleClaim string
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }
 
 // Issue returns a token for sub granting scopes, valid from now for ttl.
 func (is *Issuer) Issue(sub string, scopes []string, ttl time.Duration) (string, error) {
+	return is.IssueWithRoles(sub, scopes, nil, ttl)
+}
+
+// IssueWithRoles is Issue with roles in the role claim (none: no claim).
+func (is *Issuer) IssueWithRoles(sub string, scopes, roles []string, ttl time.Duration) (string, error) {
 	if len(is.Secret) < 32 {
 		return "", errors.New("auth: an HS256 secret needs at least 32 bytes")
 	}
@@ -262,6 +292,13 @@ func (is *Issuer) Issue(sub string, scopes []string, ttl time.Duration) (string,
 			name = DefaultScopeClaim
 		}
 		claims[name] = scopes
+	}
+	if roles != nil {
+		name := is.RoleClaim
+		if name == "" {
+			name = DefaultRoleClaim
+		}
+		claims[name] = roles
 	}
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(is.Secret)
 }

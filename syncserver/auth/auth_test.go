@@ -170,3 +170,37 @@ func TestTokenFromRequest(t *testing.T) {
 		t.Fatalf("query: %q %v", p, err)
 	}
 }
+
+// TestRoles: the role claim, under its default or configured name, reaches
+// the claims and the identity; a malformed one is refused.
+func TestRoles(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { return now }
+	for _, claim := range []string{"", "grp"} {
+		v, err := auth.NewVerifier(auth.Config{Secret: secret, RoleClaim: claim, Now: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		is := &auth.Issuer{Secret: secret, RoleClaim: claim, Now: clock}
+		tok, err := is.IssueWithRoles("ann", []string{"ws-main"}, []string{"admin", "ops"}, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := v.Verify(tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(c.Roles, []string{"admin", "ops"}) || !slices.Equal(c.Scopes, []string{"ws-main"}) {
+			t.Fatalf("claim %q: %+v", claim, c)
+		}
+		plain, _ := is.Issue("bob", nil, time.Hour)
+		if c, err := v.Verify(plain); err != nil || c.Roles != nil {
+			t.Fatalf("claim %q: no roles: %+v %v", claim, c, err)
+		}
+	}
+	v, _ := auth.NewVerifier(auth.Config{Secret: secret, Now: clock})
+	bad, _ := (&auth.Issuer{Secret: secret, RoleClaim: "roles", ScopeClaim: "x", Now: clock}).IssueWithRoles("ann", nil, nil, time.Hour)
+	if _, err := v.Verify(bad); err != nil {
+		t.Fatalf("no roles claim: %v", err)
+	}
+}

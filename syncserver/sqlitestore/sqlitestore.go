@@ -332,6 +332,10 @@ func (s *Store) head() (int64, error) {
 // queries are arbitrary.
 type querier struct{ conn *sqlite3.Conn }
 
+// BaseTable names an app table from inside a CTE of the same name (an
+// invariant's scope shadow): SQLite would read the CTE itself.
+func (q querier) BaseTable(name string) string { return "main." + schema.Quote(name) }
+
 func (q querier) Query(ctx context.Context, sql string, args ...any) ([][]any, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err

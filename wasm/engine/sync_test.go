@@ -253,8 +253,12 @@ func BenchmarkSyncHop(b *testing.B) {
 // the second booking's journal entry ends flagged, and the app can dismiss
 // it once shown.
 func TestDoubleBookingIsFlaggedOnBothDevices(t *testing.T) {
+	boardApp, err := boardschema.App()
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, err := syncserver.New(syncserver.Config{Migrations: boardschema.Migrations, Tables: boardschema.Tables,
-		Invariants: []syncserver.Invariant{boardschema.DoubleBooking}})
+		SQLInvariants: boardApp.Invariants})
 	if err != nil {
 		t.Fatal(err)
 	}

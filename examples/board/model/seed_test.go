@@ -93,3 +93,11 @@ func TestSeedWithoutTodayIsTheFixedDay(t *testing.T) {
 		t.Errorf("meetings on %v, want them around %s", days, want)
 	}
 }
+
+// TestMigrationsAreTheAppFiles: the board's migrations come from
+// examples/board/app/migrations, versions as their names say.
+func TestMigrationsAreTheAppFiles(t *testing.T) {
+	if len(Migrations) != 1 || Migrations[0].Version != 1 || !strings.Contains(Migrations[0].SQL, "CREATE TABLE bookings(") {
+		t.Fatalf("migrations: %+v", Migrations)
+	}
+}

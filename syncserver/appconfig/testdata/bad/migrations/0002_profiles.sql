@@ -1,0 +1,6 @@
+CREATE TABLE profiles(
+	id      TEXT PRIMARY KEY,
+	user_id TEXT NOT NULL DEFAULT '',
+	bio     TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE audit(id TEXT PRIMARY KEY, line TEXT NOT NULL DEFAULT '');
