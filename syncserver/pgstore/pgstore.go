@@ -10,13 +10,41 @@
 //
 // Usage:
 //
-//	st, err := pgstore.Open(ctx, "postgres://user@host/db")
+//	st, err := pgstore.Open(ctx, "postgres://user@host/db", pgstore.WithSchema("hearth"))
 //	srv, err := syncserver.New(syncserver.Config{Store: st, ...})
 //
-// Every instance started this way on the same database shares its log;
-// Store implements store.HeadWatcher, so each instance learns of the
-// others' pushes (LISTEN/NOTIFY, with a polling fallback) and fans them
-// out to its own clients.
+// Every instance started this way on the same database and schema shares
+// its log; Store implements store.HeadWatcher, so each instance learns of
+// the others' pushes (LISTEN/NOTIFY, with a polling fallback) and fans
+// them out to its own clients.
+//
+// # Hearth's schema
+//
+// Everything the store creates (its _hearth_* tables and the app's synced
+// tables) lives in one PostgreSQL schema, "hearth" unless WithSchema
+// names another, and its connections' search_path is that schema alone,
+// so the app's own tables of the same names elsewhere are never touched.
+// The registry <schema>._hearth_tables is the marker of the tables the
+// store created; it alters only those. Open refuses, changing nothing, a
+// table in its schema it did not create (PG_FOREIGN_TABLE), a schema
+// holding other tables (PG_FOREIGN_SCHEMA), and a store laid out by an
+// older version in public (PG_LEGACY_LAYOUT; syncserver/OPERATIONS.md
+// has the move), each a *LayoutError.
+//
+// # Writes from other programs
+//
+// Rows that other programs write straight into the synced tables (psql,
+// the app's ORM) sync like pushed changes. Triggers capture them: one
+// serializes the writing transaction with pushes on the write lock, one
+// records each row's old and new values in <schema>._hearth_inbox and
+// NOTIFYs, one refuses TRUNCATE. Store implements store.ExternalWriter:
+// the server ingests the inbox when notified, and every push ingests it
+// first, turning each entry into a change stamped by the server, merged,
+// scope-recorded, checked by the invariants (flagged, never refused) and
+// logged with client "". The store's own transactions set hearth.writer
+// (SET LOCAL) and the triggers skip them. See external.go, and
+// OPERATIONS.md for what an app may and may not do to the tables
+// (no ALTER, no TRUNCATE).
 //
 // Where it differs from the SQLite store, because PostgreSQL does:
 //   - Text with a NUL character or invalid UTF-8 is refused
