@@ -41,9 +41,6 @@ import (
 // markWriter marks the transaction as Hearth's own (see writerSetting).
 const markWriter = `SELECT set_config('` + writerSetting + `', 'on', true)`
 
-// inboxBatch bounds how many inbox entries are held in memory at once.
-const inboxBatch = 500
-
 // inboxEntry is one captured row write; old and new hold its columns'
 // values as the store reads them (nil when there is no such row).
 type inboxEntry struct {
@@ -51,6 +48,18 @@ type inboxEntry struct {
 	tbl, op  string
 	old, new map[string]any
 }
+
+// inboxBatch bounds how many inbox entries are held in memory at once.
+const inboxBatch = 500
+
+// ingestBatchesInPush bounds the external writes a push ingests in its
+// own transaction; a larger backlog is ingested in transactions of its
+// own first (errInboxBacklog), so that a bulk load committed elsewhere
+// never makes one transaction (and the push waiting on it) unbounded.
+const ingestBatchesInPush = 1
+
+// errInboxBacklog: more external writes wait than a push ingests itself.
+var errInboxBacklog = errors.New("external writes wait to be ingested")
 
 // Ingest implements store.ExternalWriter.
 func (s *Store) Ingest(ctx context.Context, stamp func() hlc.Stamp, check store.Checker) (int64, error) {
@@ -72,54 +81,68 @@ func (s *Store) Ingest(ctx context.Context, stamp func() hlc.Stamp, check store.
 	}
 	s.pushMu.Lock()
 	defer s.pushMu.Unlock()
-	for _, careful := range []bool{false, true} {
-		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			ps := &pushState{tx: tx, info: info, tables: tables, scopes: s.scoping(), p: &store.Push{Stamp: stamp}, careful: careful, headChannel: s.headChannel()}
-			b := &pgx.Batch{}
-			b.Queue("SELECT pg_advisory_xact_lock($1)", writeLock)
-			b.Queue(markWriter)
-			b.Queue(`SELECT head FROM _hearth_head`).QueryRow(func(row pgx.Row) error { return row.Scan(&ps.head) })
-			if err := tx.SendBatch(ctx, b).Close(); err != nil {
-				return err
-			}
-			if err := ps.ingest(ctx, check); err != nil {
-				return err
-			}
-			head = ps.head
-			return nil
-		})
-		if err == nil || ctx.Err() != nil {
-			break
-		}
-	}
-	if err != nil {
-		return 0, fmt.Errorf("pgstore: ingest: %w", err)
-	}
-	return head, nil
+	return s.ingest(ctx, info, tables, stamp, check)
 }
 
 var _ store.ExternalWriter = (*Store)(nil)
 
-// ingest drains the inbox inside ps's transaction, which holds the write
-// lock, and leaves the log head (in _hearth_head and ps.head) after the
-// changes it logged, announced on commit.
-func (ps *pushState) ingest(ctx context.Context, check store.Checker) error {
+// ingest drains the inbox, one transaction per batch of entries, each
+// committed (and its head announced) on its own, so that a backlog of any
+// size makes progress. The caller holds pushMu.
+func (s *Store) ingest(ctx context.Context, info store.Info, tables map[string]*tableShape, stamp func() hlc.Stamp, check store.Checker) (int64, error) {
+	var head int64
+	for more := true; more; {
+		var err error
+		for _, careful := range []bool{false, true} {
+			err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+				ps := &pushState{tx: tx, info: info, tables: tables, scopes: s.scoping(), p: &store.Push{Stamp: stamp}, careful: careful, headChannel: s.headChannel()}
+				b := &pgx.Batch{}
+				b.Queue("SELECT pg_advisory_xact_lock($1)", writeLock)
+				b.Queue(markWriter)
+				b.Queue(`SELECT head FROM _hearth_head`).QueryRow(func(row pgx.Row) error { return row.Scan(&ps.head) })
+				if err := tx.SendBatch(ctx, b).Close(); err != nil {
+					return err
+				}
+				var err error
+				if more, err = ps.ingest(ctx, check, 1); err != nil {
+					return err
+				}
+				head = ps.head
+				return nil
+			})
+			if err == nil || ctx.Err() != nil {
+				break
+			}
+		}
+		if err != nil {
+			return 0, fmt.Errorf("pgstore: ingest: %w", err)
+		}
+	}
+	return head, nil
+}
+
+// ingest ingests up to batches batches of inbox entries inside ps's
+// transaction, which holds the write lock, and leaves the log head (in
+// _hearth_head and ps.head) after the changes it logged, announced on
+// commit. more says entries are left.
+func (ps *pushState) ingest(ctx context.Context, check store.Checker, batches int) (more bool, err error) {
 	ext := &pushState{tx: ps.tx, info: ps.info, tables: ps.tables, scopes: ps.scopes,
 		p: &store.Push{Stamp: ps.p.Stamp}, careful: ps.careful, head: ps.head,
 		rows: map[string]merge.Row{}, rowScopes: map[string]store.Scope{}, seen: map[int64]wire.Result{}}
 	start := ps.head
-	for {
+	for range batches {
 		entries, err := ext.readInbox(ctx)
 		if err != nil {
-			return fmt.Errorf("read inbox: %w", err)
+			return false, fmt.Errorf("read inbox: %w", err)
 		}
+		more = len(entries) == inboxBatch
 		if len(entries) == 0 {
 			break
 		}
 		if err := ext.ingestEntries(ctx, entries, check); err != nil {
-			return err
+			return false, err
 		}
-		if len(entries) < inboxBatch {
+		if !more {
 			break
 		}
 	}
@@ -128,10 +151,10 @@ func (ps *pushState) ingest(ctx context.Context, check store.Checker) error {
 		ext.queue(`SELECT pg_notify($1, $2)`, ps.headChannel, fmt.Sprint(ext.head))
 	}
 	if err := ext.flush(ctx); err != nil {
-		return err
+		return false, err
 	}
 	ps.head = ext.head
-	return nil
+	return more, nil
 }
 
 // readInbox reads the next inbox entries, oldest first, with their rows'

@@ -606,6 +606,13 @@ func (s *Store) Push(ctx context.Context, p store.Push, check store.Checker) (st
 	var res store.PushResult
 	for _, careful := range []bool{false, true} {
 		res, err = s.push(ctx, info, tables, &p, check, careful)
+		// A backlog of external writes is drained in transactions of its
+		// own first (see ingestBatches).
+		for backlog := 0; errors.Is(err, errInboxBacklog) && backlog < 3 && ctx.Err() == nil; backlog++ {
+			if _, err = s.ingest(ctx, info, tables, p.Stamp, check); err == nil {
+				res, err = s.push(ctx, info, tables, &p, check, careful)
+			}
+		}
 		if err == nil || ctx.Err() != nil {
 			break
 		}
@@ -626,8 +633,12 @@ func (s *Store) push(ctx context.Context, info store.Info, tables map[string]*ta
 		// External writes first, so that the push's changes merge
 		// against the latest state; then the push's rows are read again.
 		if ps.inboxWaiting && p.Stamp != nil {
-			if err := ps.ingest(ctx, check); err != nil {
+			more, err := ps.ingest(ctx, check, ingestBatchesInPush)
+			if err != nil {
 				return fmt.Errorf("ingest external writes: %w", err)
+			}
+			if more {
+				return errInboxBacklog
 			}
 			if err := ps.prepare(ctx); err != nil {
 				return err

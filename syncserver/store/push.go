@@ -171,7 +171,23 @@ func ApplyExternal(ctx context.Context, w Writer, rules *ScopeRules, version int
 		detail := "an external write could not be synced: " + err.Error()
 		return wire.Result{Seq: c.Seq, State: wire.Flagged, Detail: detail}, recordViolation(ctx, w, version, p, c, detail)
 	}
+	if check != nil {
+		check = flagFailures{check}
+	}
 	return record(ctx, w, version, q, p, c, check)
+}
+
+// flagFailures turns an invariant's failure on an external write into a
+// violation: failing would leave the write, which is committed already,
+// waiting for ever, and every push with it.
+type flagFailures struct{ Checker }
+
+func (f flagFailures) Inspect(ctx context.Context, q Querier, p *Push, c *Pushed) ([]string, error) {
+	v, err := f.Checker.Inspect(ctx, q, p, c)
+	if err != nil {
+		v = append(v, "invariant check failed: "+err.Error())
+	}
+	return v, nil
 }
 
 // violation is the row the server writes for a flagged change, which

@@ -1,0 +1,105 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/hearthdb/hearth/internal/pgtest"
+	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/change"
+	"github.com/hearthdb/hearth/syncworker/hlc"
+	"github.com/hearthdb/hearth/syncworker/merge"
+	"github.com/hearthdb/hearth/syncworker/wire"
+)
+
+// TestPushIngestsABacklogFirst: a bulk load committed by another program
+// (more than a push ingests in its own transaction) is logged before the
+// next push's change, which merges against it.
+func TestPushIngestsABacklogFirst(t *testing.T) {
+	url := pgtest.URL(t)
+	s, _ := openPG(t, url, testV1, testV2)
+	app := admin(t, url)
+	const bulk = 3*inboxBatch + 3
+	mustExec(t, app, `INSERT INTO hearth.pairs(a, b, v) SELECT i, 'x', 'bulk' FROM generate_series(1, $1::int) i`, bulk)
+	key, _ := change.EncodeKey(int64(7), "x")
+	// The device's clock is behind the server's: its update loses to the
+	// external insert it did not see, as it would to a pushed one.
+	res, err := s.Push(context.Background(), store.Push{Client: "dev", Schema: 2, Stamp: serverStamp(), Changes: []store.Pushed{{Seq: 1,
+		Change: change.Change{Table: "pairs", Key: key, Op: change.Update, Values: map[string]any{"v": "device"},
+			Stamp: hlc.Stamp{TS: hlc.Make(1_000, 0), Node: "dev"}, Schema: 2}}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := res.Outcomes[0]; out.State != wire.Acknowledged || out.Pos != bulk+1 || res.Head != bulk+1 {
+		t.Fatalf("push after the bulk load: %+v head %d, want acknowledged at %d", out, res.Head, bulk+1)
+	}
+	entries, _, err := s.Log(context.Background(), 0, bulk+10)
+	if err != nil || len(entries) != bulk+1 {
+		t.Fatalf("%d entries, %v", len(entries), err)
+	}
+	for _, e := range entries[:bulk] {
+		if e.Client != "" || e.Op != change.Insert {
+			t.Fatalf("entry %d: %+v", e.Pos, e)
+		}
+	}
+	row, _, err := s.Row(context.Background(), "pairs", key)
+	if err != nil || len(row) == 0 || row[0].Values["v"] != "bulk" {
+		t.Fatalf("row 7 after the older device update: %+v %v", row, err)
+	}
+
+	// A few external writes, then a push: the push's own transaction
+	// ingests them before its change, which merges against them. The
+	// device's clock is ahead of the server's here, so its update wins
+	// only if the external write was stamped first.
+	mustExec(t, app, `UPDATE hearth.pairs SET v = 'external' WHERE a = 8`)
+	key8, _ := change.EncodeKey(int64(8), "x")
+	res, err = s.Push(context.Background(), store.Push{Client: "dev", Schema: 2, Stamp: serverStamp(), Changes: []store.Pushed{{Seq: 2,
+		Change: change.Change{Table: "pairs", Key: key8, Op: change.Update, Values: map[string]any{"v": "device"},
+			Stamp: hlc.Stamp{TS: hlc.Make(3_000_000, 0), Node: "dev"}, Schema: 2}}}}, nil)
+	if err != nil || res.Outcomes[0].State != wire.Acknowledged || res.Outcomes[0].Pos != bulk+3 {
+		t.Fatalf("push after an external update: %+v %v, want acknowledged at %d", res, err, bulk+3)
+	}
+	entries, _, err = s.Log(context.Background(), bulk+1, 10)
+	if err != nil || len(entries) != 2 || entries[0].Client != "" || entries[0].Values["v"] != "external" || entries[1].Client != "dev" {
+		t.Fatalf("log after the push: %+v %v", entries, err)
+	}
+	if row, _, err := s.Row(context.Background(), "pairs", key8); err != nil || row[0].Values["v"] != "device" {
+		t.Fatalf("row 8: %+v %v", row, err)
+	}
+	var waiting int64
+	if err := app.QueryRow(context.Background(), `SELECT count(*) FROM hearth._hearth_inbox`).Scan(&waiting); err != nil || waiting != 0 {
+		t.Fatalf("inbox: %d %v", waiting, err)
+	}
+}
+
+// failingChecker's invariant always fails.
+type failingChecker struct{}
+
+func (failingChecker) Admit(context.Context, store.Querier, *store.Push, *store.Pushed) *merge.Refusal {
+	return nil
+}
+
+func (failingChecker) Inspect(context.Context, store.Querier, *store.Push, *store.Pushed) ([]string, error) {
+	return nil, errors.New("the invariant's database is down")
+}
+
+// TestFailingInvariantFlagsAnExternalWrite: an invariant that fails on an
+// external write flags it; it does not hold the write (already committed)
+// and every push after it back for ever.
+func TestFailingInvariantFlagsAnExternalWrite(t *testing.T) {
+	url := pgtest.URL(t)
+	s, _ := openPG(t, url, testV1, testV2)
+	app := admin(t, url)
+	mustExec(t, app, `INSERT INTO hearth.pairs(a, b, v) VALUES (1, 'x', 'ext')`)
+	head, err := s.Ingest(context.Background(), serverStamp(), failingChecker{})
+	if err != nil || head != 2 {
+		t.Fatalf("ingest: head %d, %v; want the write and its violation", head, err)
+	}
+	entries, _, err := s.Log(context.Background(), 0, 10)
+	if err != nil || len(entries) != 2 || entries[1].Table != "_hearth_violations" ||
+		!strings.Contains(entries[1].Values["message"].(string), "invariant check failed: the invariant's database is down") {
+		t.Fatalf("log: %+v %v", entries, err)
+	}
+}
