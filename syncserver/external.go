@@ -21,6 +21,15 @@ func (s *Server) ingestExternalWrites(x store.ExternalWriter) {
 	defer s.wg.Done()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// Shutdown cuts an ingestion short: it is one transaction per batch,
+	// and what is not committed is ingested by the next server.
+	go func() {
+		select {
+		case <-s.shutdown:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	wake := make(chan struct{}, 1)
 	err := x.WatchExternal(ctx, func() {
 		select {

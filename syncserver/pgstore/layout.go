@@ -44,7 +44,11 @@ func (e *LayoutError) Error() string { return e.Code + ": " + e.Message }
 // functions are SECURITY DEFINER, so another program needs rights on the
 // synced tables only, not on the inbox; they pin search_path (so a caller
 // cannot redirect the inbox) and the output settings to_jsonb depends on
-// (so every float8 reads back exactly and bytea always as hex).
+// (so every float8 reads back exactly and bytea always as hex). Being
+// SECURITY DEFINER, the capture function must not be usable on other
+// tables, which would let their writers fill the inbox: EXECUTE is not
+// granted (PostgreSQL checks it when a trigger is created) and it refuses
+// a table outside the schema.
 const layoutDDL = `
 CREATE TABLE IF NOT EXISTS _hearth_tables(name text PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS _hearth_inbox(
@@ -62,12 +66,16 @@ END $f$;
 CREATE OR REPLACE FUNCTION _hearth_external_row() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp SET extra_float_digits = 3 SET bytea_output = 'hex' AS $f$
 BEGIN
+	IF TG_TABLE_SCHEMA <> %[4]s THEN
+		RAISE EXCEPTION 'HEARTH_CAPTURE: %% is not a table Hearth syncs', TG_TABLE_NAME;
+	END IF;
 	INSERT INTO %[2]s._hearth_inbox(tbl, op, old, new) VALUES (TG_TABLE_NAME, TG_OP,
 		CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END,
 		CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END);
 	PERFORM pg_notify(%[3]s, '');
 	RETURN NULL;
 END $f$;
+REVOKE ALL ON FUNCTION _hearth_external_row() FROM PUBLIC;
 CREATE OR REPLACE FUNCTION _hearth_refuse_truncate() RETURNS trigger LANGUAGE plpgsql AS $f$
 BEGIN
 	RAISE EXCEPTION 'HEARTH_TRUNCATE: TRUNCATE of %%.%% would bypass sync; DELETE its rows instead', TG_TABLE_SCHEMA, TG_TABLE_NAME

@@ -134,6 +134,17 @@ func TestAppTableOfTheSameNameIsUntouched(t *testing.T) {
 	if err := app.QueryRow(context.Background(), `SELECT count(*) FROM hearth._hearth_inbox`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("inbox: %d %v", n, err)
 	}
+	// The capture function (SECURITY DEFINER) cannot be put on another
+	// table to fill Hearth's inbox: nobody else may use it, and it
+	// refuses tables outside Hearth's schema.
+	var granted bool
+	if err := app.QueryRow(context.Background(), `SELECT has_function_privilege('public', 'hearth._hearth_external_row()', 'EXECUTE')`).Scan(&granted); err != nil || granted {
+		t.Fatalf("PUBLIC may execute the capture function: %v %v", granted, err)
+	}
+	mustExec(t, app, `CREATE TRIGGER steal AFTER INSERT ON public.users FOR EACH ROW EXECUTE FUNCTION hearth._hearth_external_row()`)
+	if _, err := app.Exec(context.Background(), `INSERT INTO public.users VALUES ('3', 'c@example.com', 'h3', false)`); err == nil || !strings.Contains(err.Error(), "HEARTH_CAPTURE") {
+		t.Fatalf("capture on an app table: %v", err)
+	}
 }
 
 func TestStoresInTwoSchemasAreIndependent(t *testing.T) {

@@ -343,7 +343,7 @@ func (s *Store) Open(ctx context.Context, sc store.Schema) (store.Info, error) {
 		if _, err := tx.Exec(ctx, serverDDL); err != nil {
 			return fmt.Errorf("create tables: %w", err)
 		}
-		if _, err := tx.Exec(ctx, fmt.Sprintf(layoutDDL, writeLock, schema.Quote(s.schema), schema.Literal(s.inboxChannel()))); err != nil {
+		if _, err := tx.Exec(ctx, fmt.Sprintf(layoutDDL, writeLock, schema.Quote(s.schema), schema.Literal(s.inboxChannel()), schema.Literal(s.schema))); err != nil {
 			return fmt.Errorf("create tables: %w", err)
 		}
 		if err := checkOwnership(ctx, tx, s.schema, shapes); err != nil {
