@@ -107,7 +107,7 @@ test-go:
 # one of each per run). Inputs that fail are written to the package's
 # testdata/fuzz/ to be fixed and committed as regression seeds.
 FUZZ_TARGETS := ./codec:FuzzDecode ./syncworker/wire:FuzzDecode ./syncworker/change:FuzzDecodeKey \
-	./syncserver/pgstore:FuzzPlaceholders ./wasm/protocol:FuzzParseRequest ./sqlitevfs:FuzzStoreName \
+	./syncserver/pgstore:FuzzPlaceholders ./syncserver/pgstore:FuzzEntryChanges ./wasm/protocol:FuzzParseRequest ./sqlitevfs:FuzzStoreName \
 	./syncserver/auth:FuzzVerify
 FUZZTIME ?= 4s
 
