@@ -393,7 +393,8 @@ func findEntry(entries []*inboxEntry, id int64) *inboxEntry {
 // externalWriter is the ingestion's side of store.ApplyExternal: a push's
 // writer whose merge also removes a row the other program wrote that the
 // merge rule keeps deleted (a tombstoned key in a table without
-// resurrection): the table must match the merged state clients reach.
+// resurrection), since the table must match the merged state clients
+// reach, and reports it as rejected, which flags it.
 type externalWriter struct{ writer }
 
 func (w externalWriter) Merge(ctx context.Context, c *change.Change) error {
@@ -409,8 +410,12 @@ func (w externalWriter) Merge(ctx context.Context, c *change.Change) error {
 		return err
 	}
 	if w.ps.careful {
-		return w.ps.writeRow(ctx, sh, sql, args)
+		if err := w.ps.writeRow(ctx, sh, sql, args); err != nil {
+			return err
+		}
+	} else {
+		w.ps.queue(sql, args...)
 	}
-	w.ps.queue(sql, args...)
-	return nil
+	// Not logged (no client would apply it) but flagged, so it shows.
+	return fmt.Errorf("%w: a row with this primary key was deleted from %s, which does not allow resurrection; the external write was undone", merge.ErrRowRejected, c.Table)
 }

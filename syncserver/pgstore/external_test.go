@@ -103,3 +103,37 @@ func TestFailingInvariantFlagsAnExternalWrite(t *testing.T) {
 		t.Fatalf("log: %+v %v", entries, err)
 	}
 }
+
+// TestExternalResurrectionIsUndoneAndFlagged: in a table without
+// resurrection, a key once deleted stays deleted; another program
+// inserting it again is undone and flagged, as a device's insert would be
+// refused.
+func TestExternalResurrectionIsUndoneAndFlagged(t *testing.T) {
+	url := pgtest.URL(t)
+	s, _ := openPG(t, url, testV1, testV2)
+	app := admin(t, url)
+	stamp := serverStamp()
+	for _, sql := range []string{
+		`INSERT INTO hearth.pairs(a, b, v) VALUES (1, 'x', 'first')`,
+		`DELETE FROM hearth.pairs WHERE a = 1`,
+		`INSERT INTO hearth.pairs(a, b, v) VALUES (1, 'x', 'again')`,
+	} {
+		mustExec(t, app, sql)
+		if _, err := s.Ingest(context.Background(), stamp, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int64
+	if err := app.QueryRow(context.Background(), `SELECT count(*) FROM hearth.pairs`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("pairs holds %d rows (%v), want the resurrection undone", n, err)
+	}
+	entries, _, err := s.Log(context.Background(), 0, 10)
+	if err != nil || len(entries) != 3 || entries[2].Table != "_hearth_violations" ||
+		!strings.Contains(entries[2].Values["message"].(string), "does not allow resurrection") {
+		t.Fatalf("log: %+v %v", entries, err)
+	}
+	_, sums, err := s.Checksums(context.Background())
+	if err != nil || sums["pairs"].Rows != 0 {
+		t.Fatalf("checksums: %+v %v", sums, err)
+	}
+}
