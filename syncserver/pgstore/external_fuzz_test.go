@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"math"
 	"testing"
 
 	"github.com/hearthdb/hearth/syncworker/appschema"
@@ -26,7 +27,7 @@ func FuzzEntryChanges(f *testing.F) {
 	}
 	f.Add(uint8(2), "a", "a", int64(1), int64(2), "x", "x", []byte{1}, []byte{1}, 0.5, 0.5, true)
 	f.Add(uint8(2), "a", "b", int64(1), int64(1), "", "y", []byte(nil), []byte{}, 1.0, 2.0, false)
-	f.Add(uint8(0), "", "k", int64(0), int64(-1), "t", "t", []byte{}, []byte{0}, 0.0, -0.0, true)
+	f.Add(uint8(0), "", "k", int64(0), int64(-1), "t", "t", []byte{}, []byte{0}, 0.0, math.Copysign(0, -1), true)
 	f.Add(uint8(1), "k", "", int64(5), int64(5), "", "", []byte{9}, []byte{9}, 3.0, 3.0, false)
 	f.Fuzz(func(t *testing.T, op uint8, oldID, newID string, oldN, newN int64, oldT, newT string, oldB, newB []byte, oldR, newR float64, nulls bool) {
 		row := func(id string, n int64, text string, b []byte, r float64) map[string]any {
