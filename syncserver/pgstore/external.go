@@ -364,7 +364,6 @@ func (ps *pushState) ingestEntries(ctx context.Context, entries []*inboxEntry, c
 		}
 	}
 	q := &txQuerier{ps: ps}
-	w := externalWriter{writer{ps}}
 	for _, pc := range list {
 		c := pc.c
 		sh := ps.tables[c.Table]
@@ -377,6 +376,7 @@ func (ps *pushState) ingestEntries(ctx context.Context, entries []*inboxEntry, c
 		}
 		c.Stamp, c.Schema = after(ps.p.Stamp(), r), ps.info.Version
 		pushed := store.Pushed{Seq: pc.id, Change: c}
+		w := externalWriter{writer: writer{ps}, written: &pushed.Change}
 		if _, err := store.ApplyExternal(ctx, w, ps.scopes, ps.info.Version, q, ps.p, &pushed, check); err != nil {
 			return fmt.Errorf("ingest inbox entry %d: %w", pc.id, err)
 		}
@@ -391,17 +391,33 @@ func findEntry(entries []*inboxEntry, id int64) *inboxEntry {
 }
 
 // externalWriter is the ingestion's side of store.ApplyExternal: a push's
-// writer whose merge also removes a row the other program wrote that the
-// merge rule keeps deleted (a tombstoned key in a table without
-// resurrection), since the table must match the merged state clients
-// reach, and reports it as rejected, which flags it.
-type externalWriter struct{ writer }
+// writer whose merge of the external change itself (written) records the
+// merge metadata only, since the table already holds the row; rows the
+// server writes (violations) merge as in a push. The other program's row
+// is still rewritten where the table must change to match the merged
+// state clients reach:
+//   - a value the store would not have stored so (NaN, which SQLite and
+//     so every client stores as NULL);
+//   - a key the merge rule keeps deleted (a tombstone in a table without
+//     resurrection): the row is removed, and reported as rejected, which
+//     flags it.
+//
+// Writing only metadata also keeps a batch of entries from replaying
+// intermediate row states against the table's final one (an insert of a
+// row since deleted, whose unique value another row now holds).
+type externalWriter struct {
+	writer
+	written *change.Change
+}
 
 func (w externalWriter) Merge(ctx context.Context, c *change.Change) error {
-	if err := w.ps.merge(ctx, c); err != nil {
-		return err
+	if c != w.written {
+		return w.ps.merge(ctx, c)
 	}
 	sh := w.ps.tables[c.Table]
+	if err := w.ps.mergeInto(ctx, c, sh != nil && storedOtherwise(sh, c)); err != nil {
+		return err
+	}
 	if c.Op == change.Delete || sh == nil || w.ps.rows[rowCacheKey(c.Table, c.Key)].Alive(sh.info.Resurrect) {
 		return nil
 	}
@@ -418,4 +434,19 @@ func (w externalWriter) Merge(ctx context.Context, c *change.Change) error {
 	}
 	// Not logged (no client would apply it) but flagged, so it shows.
 	return fmt.Errorf("%w: a row with this primary key was deleted from %s, which does not allow resurrection; the external write was undone", merge.ErrRowRejected, c.Table)
+}
+
+// storedOtherwise says whether the store would have stored one of the
+// change's values differently from how PostgreSQL holds it now.
+func storedOtherwise(sh *tableShape, c *change.Change) bool {
+	for name, v := range c.Values {
+		col, ok := sh.info.Column(name)
+		if !ok {
+			continue
+		}
+		if stored, r := pgValue(col, v); r == nil && stored == nil && v != nil {
+			return true
+		}
+	}
+	return false
 }

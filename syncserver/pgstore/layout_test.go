@@ -320,7 +320,8 @@ func TestExternalValuesReadAsTheStoreReadsRows(t *testing.T) {
 		INSERT INTO hearth.items(id, n, r, t, num, b, code) VALUES
 			('a', 9007199254740993, 0.30000000000000004, 'héllo ✓', 12.5, '\x00ff10'::bytea, 'c1'),
 			('b', -1, 'Infinity', '', 3, '\x'::bytea, NULL),
-			('c', NULL, 1e300, 'x', 123456789012345678901234567890, NULL, 'c3');
+			('c', NULL, 1e300, 'x', 123456789012345678901234567890, NULL, 'c3'),
+			('d', 4, 'NaN', 'nan', 'NaN', NULL, 'c4');
 		INSERT INTO hearth.pairs(a, b, v) VALUES (1, 'x', 'one');
 		UPDATE hearth.pairs SET b = 'y' WHERE a = 1`)
 	head, err := s.Ingest(context.Background(), serverStamp(), nil)
@@ -328,8 +329,8 @@ func TestExternalValuesReadAsTheStoreReadsRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	entries, _, err := s.Log(context.Background(), 0, 100)
-	if err != nil || int64(len(entries)) != head || head != 6 {
-		t.Fatalf("%d entries, head %d, %v; want 6 (3 inserts, insert, delete + insert)", len(entries), head, err)
+	if err != nil || int64(len(entries)) != head || head != 7 {
+		t.Fatalf("%d entries, head %d, %v; want 7 (4 inserts, insert, delete + insert)", len(entries), head, err)
 	}
 	for _, e := range entries[:3] {
 		row, _, err := s.Row(context.Background(), e.Table, e.Key)
@@ -356,8 +357,13 @@ func TestExternalValuesReadAsTheStoreReadsRows(t *testing.T) {
 	if n := entries[0].Values["n"]; n != int64(9007199254740993) {
 		t.Errorf("bigint read as %v", n)
 	}
-	if entries[4].Op != change.Delete || entries[5].Op != change.Insert || entries[5].Values["v"] != "one" {
-		t.Errorf("key update logged as %v then %v", entries[4], entries[5])
+	if entries[5].Op != change.Delete || entries[6].Op != change.Insert || entries[6].Values["v"] != "one" {
+		t.Errorf("key update logged as %v then %v", entries[5], entries[6])
+	}
+	// NaN, which SQLite (every client) stores as NULL, is stored so.
+	var nulls bool
+	if err := app.QueryRow(context.Background(), `SELECT r IS NULL AND num IS NULL FROM hearth.items WHERE id = 'd'`).Scan(&nulls); err != nil || !nulls {
+		t.Errorf("NaN kept in the table: %v %v", nulls, err)
 	}
 	// Ingested once: the inbox is empty, a second ingest logs nothing.
 	if again, err := s.Ingest(context.Background(), serverStamp(), nil); err != nil || again != head {
