@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hearthdb/hearth/internal/pgtest"
 	"github.com/hearthdb/hearth/syncserver/store"
@@ -163,5 +164,64 @@ func TestIngestDoesNotReplayIntermediateStates(t *testing.T) {
 	}
 	if got := strings.Join(ops, ", "); got != "items insert, items delete, items insert" {
 		t.Fatalf("log: %s", got)
+	}
+}
+
+// TestExternalTransactionIsSerializedWithPushes: a transaction that
+// writes a synced table holds the write lock from its first write to its
+// commit, so a push waits for it, then logs after it.
+func TestExternalTransactionIsSerializedWithPushes(t *testing.T) {
+	url := pgtest.URL(t)
+	s, _ := openPG(t, url, testV1, testV2)
+	app := admin(t, url)
+	ctx := context.Background()
+	tx, err := app.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `INSERT INTO hearth.pairs(a, b, v) VALUES (5, 'x', 'external')`); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := change.EncodeKey(int64(6), "x")
+	done := make(chan error, 1)
+	var res store.PushResult
+	go func() {
+		var err error
+		res, err = s.Push(ctx, store.Push{Client: "dev", Schema: 2, Stamp: serverStamp(), Changes: []store.Pushed{{Seq: 1,
+			Change: change.Change{Table: "pairs", Key: key, Op: change.Insert, Values: map[string]any{"v": "device"},
+				Stamp: hlc.Stamp{TS: hlc.Make(1_000, 0), Node: "dev"}, Schema: 2}}}}, nil)
+		done <- err
+	}()
+	// The push waits on the advisory lock the external transaction took.
+	observer := admin(t, url)
+	deadline := time.Now().Add(15 * time.Second)
+	for waiting := int64(0); waiting == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the push never waited on the lock")
+		}
+		if err := observer.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the push finished (%v) while an external transaction held the lock", err)
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the push did not finish after the external commit")
+	}
+	entries, _, err := s.Log(ctx, 0, 10)
+	if err != nil || len(entries) != 2 || entries[0].Client != "" || entries[0].Values["v"] != "external" || entries[1].Client != "dev" || res.Outcomes[0].Pos != 2 {
+		t.Fatalf("log: %+v %v; push %+v", entries, err, res)
 	}
 }
