@@ -7,7 +7,7 @@ WASM := $(DIST)/hearth.wasm
 GO_SOURCES := $(shell find . -name '*.go' -not -path './node_modules/*') go.mod go.sum
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: all build wasm board server demo test test-deps test-go test-fuzz test-js test-types test-e2e test-engines test-clock vet bench bench-go bench-write bench-load bench-browser bench-engines clean
+.PHONY: all build wasm board server demo test test-deps test-go test-fuzz test-js test-types test-e2e test-engines test-clock vet bench bench-go bench-write bench-pg bench-load bench-browser bench-engines clean
 
 all: build
 
@@ -107,7 +107,7 @@ test-go:
 # one of each per run). Inputs that fail are written to the package's
 # testdata/fuzz/ to be fixed and committed as regression seeds.
 FUZZ_TARGETS := ./codec:FuzzDecode ./syncworker/wire:FuzzDecode ./syncworker/change:FuzzDecodeKey \
-	./syncserver/pgstore:FuzzPlaceholders ./wasm/protocol:FuzzParseRequest ./sqlitevfs:FuzzStoreName \
+	./syncserver/pgstore:FuzzPlaceholders ./syncserver/pgstore:FuzzEntryChanges ./wasm/protocol:FuzzParseRequest ./sqlitevfs:FuzzStoreName \
 	./syncserver/auth:FuzzVerify ./syncserver:FuzzDecodeWriteBody ./syncserver:FuzzNamedParams ./syncserver/appconfig:FuzzLoad
 FUZZTIME ?= 4s
 
@@ -178,7 +178,7 @@ test-deps:
 	@missing=$$(.ci/debian-packages); if [ -n "$$missing" ]; then \
 	  echo "make test needs these Debian packages: $$missing (apt-get install $$missing, or run .ci/run)"; exit 1; fi
 
-bench: bench-go bench-write bench-load bench-browser bench-engines
+bench: bench-go bench-write bench-pg bench-load bench-browser bench-engines
 
 # The sync server under load (loopback, bounded): 1,000 clients each
 # pushing a change per second, on SQLite, and on PostgreSQL with one and
@@ -195,6 +195,16 @@ bench-load:
 bench-write:
 	@out=$$(HEARTH_BENCH_REPORT=1 $(GO) test -run '^$$' -bench '^BenchmarkBackendWriteToClient$$' -benchtime 1x -count 1 ./syncserver/ 2>&1); status=$$?; \
 	  echo "$$out" | grep -vE '^(goos|goarch|pkg|cpu):'; exit $$status
+
+# A row another program INSERTs into a synced PostgreSQL table (as psql
+# would) until an online client has applied it: p50/p95 over 300 inserts
+# on loopback (a private PostgreSQL server started for the run), beside
+# Electric's published write-to-client figure.
+bench-pg:
+	@out=$$(mktemp); trap 'rm -f $$out' EXIT; \
+	  $(GO) test -run '^$$' -bench '^BenchmarkExternalWriteToClient$$' -benchtime 1x -count 1 ./syncserver/ > $$out 2>&1; status=$$?; \
+	  grep -E '^(external|Benchmark)' $$out; \
+	  if [ $$status -ne 0 ]; then cat $$out; exit $$status; fi
 
 # Every benchmark once (do they still run?), printing their lines; on a
 # failure or a build error, the rest of the output too.

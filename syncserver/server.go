@@ -316,6 +316,10 @@ func New(cfg Config) (*Server, error) {
 			logger.Warn("sync: watching the shared log head failed; retrying", "err", err)
 		}
 	}
+	if x, ok := st.(store.ExternalWriter); ok {
+		s.wg.Add(1)
+		go s.ingestExternalWrites(x)
+	}
 	if cfg.CompactInterval > 0 {
 		s.wg.Add(1)
 		go s.compactPeriodically()

@@ -91,10 +91,7 @@ func pgQuery(t testing.TB, url, sql string, args ...any) [][]any {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := pgConnect(t, ctx, url)
 	defer conn.Close(ctx)
 	n := 0
 	for strings.Contains(sql, "?") {
@@ -122,6 +119,22 @@ func pgQuery(t testing.TB, url, sql string, args ...any) [][]any {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// pgConnect connects as another program would, looking in the store's
+// schema (pgstore.DefaultSchema) first.
+func pgConnect(t testing.TB, ctx context.Context, url string) *pgx.Conn {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RuntimeParams["search_path"] = pgstore.DefaultSchema + ", public"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
 }
 
 // pgStorable maps the column types the tests read (bigint, double, text,

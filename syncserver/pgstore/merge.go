@@ -44,6 +44,12 @@ func checkChange(info *schema.Info, c *change.Change) *merge.Refusal {
 // transaction and at the end. A careful push (see Store.Push) spends one
 // round trip per table write on its savepoint.
 func (ps *pushState) merge(ctx context.Context, c *change.Change) error {
+	return ps.mergeInto(ctx, c, true)
+}
+
+// mergeInto is merge, with the table write left out when materialize is
+// false: the table already holds the change (see externalWriter).
+func (ps *pushState) mergeInto(ctx context.Context, c *change.Change, materialize bool) error {
 	sh := ps.tables[c.Table]
 	if sh == nil {
 		return &merge.Refusal{Code: merge.CodeUnknownTable, Message: fmt.Sprintf("table %q is not synced", c.Table)}
@@ -59,7 +65,7 @@ func (ps *pushState) merge(ctx context.Context, c *change.Change) error {
 	if !out.Changed {
 		return nil
 	}
-	if out.Effect.Kind != merge.Keep {
+	if out.Effect.Kind != merge.Keep && materialize {
 		sql, args, err := materializeSQL(sh, c.Key, out.Effect)
 		if err != nil {
 			return err

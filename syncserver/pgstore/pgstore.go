@@ -10,13 +10,41 @@
 //
 // Usage:
 //
-//	st, err := pgstore.Open(ctx, "postgres://user@host/db")
+//	st, err := pgstore.Open(ctx, "postgres://user@host/db", pgstore.WithSchema("hearth"))
 //	srv, err := syncserver.New(syncserver.Config{Store: st, ...})
 //
-// Every instance started this way on the same database shares its log;
-// Store implements store.HeadWatcher, so each instance learns of the
-// others' pushes (LISTEN/NOTIFY, with a polling fallback) and fans them
-// out to its own clients.
+// Every instance started this way on the same database and schema shares
+// its log; Store implements store.HeadWatcher, so each instance learns of
+// the others' pushes (LISTEN/NOTIFY, with a polling fallback) and fans
+// them out to its own clients.
+//
+// # Hearth's schema
+//
+// Everything the store creates (its _hearth_* tables and the app's synced
+// tables) lives in one PostgreSQL schema, "hearth" unless WithSchema
+// names another, and its connections' search_path is that schema alone,
+// so the app's own tables of the same names elsewhere are never touched.
+// The registry <schema>._hearth_tables is the marker of the tables the
+// store created; it alters only those. Open refuses, changing nothing, a
+// table in its schema it did not create (PG_FOREIGN_TABLE), a schema
+// holding other tables (PG_FOREIGN_SCHEMA), and a store laid out by an
+// older version in public (PG_LEGACY_LAYOUT; syncserver/OPERATIONS.md
+// has the move), each a *LayoutError.
+//
+// # Writes from other programs
+//
+// Rows that other programs write straight into the synced tables (psql,
+// the app's ORM) sync like pushed changes. Triggers capture them: one
+// serializes the writing transaction with pushes on the write lock, one
+// records each row's old and new values in <schema>._hearth_inbox and
+// NOTIFYs, one refuses TRUNCATE. Store implements store.ExternalWriter:
+// the server ingests the inbox when notified, and every push ingests it
+// first, turning each entry into a change stamped by the server, merged,
+// scope-recorded, checked by the invariants (flagged, never refused) and
+// logged with client "". The store's own transactions set hearth.writer
+// (SET LOCAL) and the triggers skip them. See external.go, and
+// OPERATIONS.md for what an app may and may not do to the tables
+// (no ALTER, no TRUNCATE).
 //
 // Where it differs from the SQLite store, because PostgreSQL does:
 //   - Text with a NUL character or invalid UTF-8 is refused
@@ -152,14 +180,14 @@ ALTER TABLE _hearth_log ADD COLUMN IF NOT EXISTS prev bytea;
 // snapshots, checksums) never take the lock.
 const writeLock int64 = 0x4865617274685057 // "HearthPW"
 
-// headChannel is the NOTIFY channel pushes announce the new head on.
-const headChannel = "hearth_head"
-
 // Store is a store.Store on a PostgreSQL connection pool. It is safe for
 // concurrent use, and several Stores (in several processes) may share
 // one database.
 type Store struct {
 	pool *pgxpool.Pool
+	// schema is the PostgreSQL schema holding everything the store
+	// creates (see WithSchema).
+	schema string
 	// pushMu lets one push of this instance at a time wait for the write
 	// lock: the others would only wait too, each holding a pooled
 	// connection that log reads and snapshots need.
@@ -177,10 +205,56 @@ type Store struct {
 	watchers  sync.WaitGroup
 }
 
+// Option configures Open.
+type Option func(*options)
+
+type options struct{ schema string }
+
+// DefaultSchema is the PostgreSQL schema Hearth's tables live in unless
+// WithSchema names another.
+const DefaultSchema = "hearth"
+
+// WithSchema names the PostgreSQL schema that holds everything Hearth
+// creates: its own _hearth_* tables and the app's synced tables. The name
+// must be a plain lower-case identifier (a letter or underscore, then
+// letters, digits and underscores; at most 40 bytes; not pg_*). Stores
+// with different schemas on one database are independent.
+func WithSchema(name string) Option { return func(o *options) { o.schema = name } }
+
+// ValidateSchemaName checks a name for WithSchema.
+func ValidateSchemaName(name string) error {
+	if name == "" || len(name) > 40 {
+		return fmt.Errorf("pgstore: schema name must be 1 to 40 bytes, got %q", name)
+	}
+	for i, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r == '_':
+		case r >= '0' && r <= '9' && i > 0:
+		default:
+			return fmt.Errorf("pgstore: schema name %q must be a lower-case identifier ([a-z_][a-z0-9_]*)", name)
+		}
+	}
+	if strings.HasPrefix(name, "pg_") || name == "information_schema" {
+		return fmt.Errorf("pgstore: schema name %q is reserved by PostgreSQL", name)
+	}
+	return nil
+}
+
 // Open connects to the database at url (a postgres:// URL or key=value
 // connection string; pgxpool's pool_max_conns and the like apply).
-// Store.Open then brings it to the app's schema.
-func Open(ctx context.Context, url string) (*Store, error) {
+// Store.Open then brings it to the app's schema. Every pooled connection
+// has search_path set to the store's schema alone (a search_path in the
+// URL is overridden), so every name Hearth uses, and every invariant's
+// SQL, resolves there: an app table of the same name in another schema
+// is never seen, let alone altered.
+func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
+	o := options{schema: DefaultSchema}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := ValidateSchemaName(o.schema); err != nil {
+		return nil, err
+	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: %w", err)
@@ -193,6 +267,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if _, ok := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !ok {
 		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "30000"
 	}
+	// The schema alone: not "$user" or public, where the app's own tables
+	// of the same names may be.
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema.Quote(o.schema)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: %w", err)
@@ -201,8 +278,14 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("pgstore: connect: %w", err)
 	}
-	return &Store{pool: pool, done: make(chan struct{})}, nil
+	return &Store{pool: pool, schema: o.schema, done: make(chan struct{})}, nil
 }
+
+// headChannel is the NOTIFY channel pushes announce the new head on, and
+// inboxChannel the one external writes announce themselves on; both are
+// the schema's own, so stores in other schemas do not hear them.
+func (s *Store) headChannel() string  { return s.schema + "_head" }
+func (s *Store) inboxChannel() string { return s.schema + "_inbox" }
 
 var errClosed = errors.New("pgstore: the store is closed")
 
@@ -254,8 +337,17 @@ func (s *Store) Open(ctx context.Context, sc store.Schema) (store.Info, error) {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", writeLock); err != nil {
 			return err
 		}
+		if err := s.claimSchema(ctx, tx); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, serverDDL); err != nil {
 			return fmt.Errorf("create tables: %w", err)
+		}
+		if _, err := tx.Exec(ctx, fmt.Sprintf(layoutDDL, writeLock, schema.Quote(s.schema), schema.Literal(s.inboxChannel()), schema.Literal(s.schema))); err != nil {
+			return fmt.Errorf("create tables: %w", err)
+		}
+		if err := checkOwnership(ctx, tx, s.schema, shapes); err != nil {
+			return err
 		}
 		current, err := readVersion(ctx, tx)
 		if err != nil {
@@ -265,8 +357,11 @@ func (s *Store) Open(ctx context.Context, sc store.Schema) (store.Info, error) {
 			return fmt.Errorf("the database is at schema version %d, newer than the newest migration (%d); refusing to run an older server on it", current, newest)
 		}
 		for _, sh := range shapes {
-			if err := migrateTable(ctx, tx, sh); err != nil {
+			if err := migrateTable(ctx, tx, s.schema, sh); err != nil {
 				return fmt.Errorf("table %s: %w", sh.info.Name, err)
+			}
+			if err := installTriggers(ctx, tx, sh.info.Name); err != nil {
+				return fmt.Errorf("table %s: triggers: %w", sh.info.Name, err)
 			}
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO _hearth_server(k, v) VALUES ('version', $1) ON CONFLICT (k) DO UPDATE SET v = excluded.v`, fmt.Sprint(newest)); err != nil {
@@ -422,8 +517,11 @@ func readHead(ctx context.Context, q querier) (int64, error) {
 // migrateTable creates the table, or brings an existing one to the shape:
 // new columns added, columns the migrations dropped dropped, unique
 // indexes created. A column whose affinity changed is not converted.
-func migrateTable(ctx context.Context, tx pgx.Tx, sh *tableShape) error {
-	rows, err := tx.Query(ctx, `SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1`, sh.info.Name)
+//
+// Only tables the store created get here (see checkOwnership); a new one
+// is registered as the store's in the same transaction.
+func migrateTable(ctx context.Context, tx pgx.Tx, schemaName string, sh *tableShape) error {
+	rows, err := tx.Query(ctx, `SELECT column_name FROM information_schema.columns WHERE table_schema = $2 AND table_name = $1`, sh.info.Name, schemaName)
 	if err != nil {
 		return err
 	}
@@ -433,6 +531,9 @@ func migrateTable(ctx context.Context, tx pgx.Tx, sh *tableShape) error {
 	}
 	if len(existing) == 0 {
 		if _, err := tx.Exec(ctx, createTableSQL(sh)); err != nil {
+			return err
+		}
+		if err := registerTable(ctx, tx, sh.info.Name); err != nil {
 			return err
 		}
 	} else {
@@ -456,7 +557,7 @@ func migrateTable(ctx context.Context, tx pgx.Tx, sh *tableShape) error {
 	// Unique indexes a migration dropped go too: PostgreSQL would refuse
 	// rows SQLite accepts.
 	rows, err = tx.Query(ctx, `SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-		WHERE i.indrelid = $1::regclass AND i.indisunique AND NOT i.indisprimary`, schema.Quote(sh.info.Name))
+		WHERE i.indrelid = $1::regclass AND i.indisunique AND NOT i.indisprimary`, schema.Quote(schemaName)+"."+schema.Quote(sh.info.Name))
 	if err != nil {
 		return err
 	}
@@ -470,7 +571,7 @@ func migrateTable(ctx context.Context, tx pgx.Tx, sh *tableShape) error {
 	}
 	for _, name := range indexes {
 		if !wanted[name] {
-			if _, err := tx.Exec(ctx, "DROP INDEX "+schema.Quote(name)); err != nil {
+			if _, err := tx.Exec(ctx, "DROP INDEX "+schema.Quote(schemaName)+"."+schema.Quote(name)); err != nil {
 				return err
 			}
 		}
@@ -505,6 +606,13 @@ func (s *Store) Push(ctx context.Context, p store.Push, check store.Checker) (st
 	var res store.PushResult
 	for _, careful := range []bool{false, true} {
 		res, err = s.push(ctx, info, tables, &p, check, careful)
+		// A backlog of external writes is drained in transactions of its
+		// own first (see ingestBatches).
+		for backlog := 0; errors.Is(err, errInboxBacklog) && backlog < 3 && ctx.Err() == nil; backlog++ {
+			if _, err = s.ingest(ctx, info, tables, p.Stamp, check); err == nil {
+				res, err = s.push(ctx, info, tables, &p, check, careful)
+			}
+		}
 		if err == nil || ctx.Err() != nil {
 			break
 		}
@@ -518,9 +626,23 @@ func (s *Store) Push(ctx context.Context, p store.Push, check store.Checker) (st
 func (s *Store) push(ctx context.Context, info store.Info, tables map[string]*tableShape, p *store.Push, check store.Checker, careful bool) (store.PushResult, error) {
 	var res store.PushResult
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		ps := &pushState{tx: tx, info: info, tables: tables, scopes: s.scoping(), p: p, careful: careful}
+		ps := &pushState{tx: tx, info: info, tables: tables, scopes: s.scoping(), p: p, careful: careful, headChannel: s.headChannel()}
 		if err := ps.prepare(ctx); err != nil {
 			return err
+		}
+		// External writes first, so that the push's changes merge
+		// against the latest state; then the push's rows are read again.
+		if ps.inboxWaiting && p.Stamp != nil {
+			more, err := ps.ingest(ctx, check, ingestBatchesInPush)
+			if err != nil {
+				return fmt.Errorf("ingest external writes: %w", err)
+			}
+			if more {
+				return errInboxBacklog
+			}
+			if err := ps.prepare(ctx); err != nil {
+				return err
+			}
 		}
 		var err error
 		if res, err = ps.run(ctx, check); err != nil {
@@ -529,7 +651,7 @@ func (s *Store) push(ctx context.Context, info store.Info, tables map[string]*ta
 		if ps.head != ps.start {
 			ps.queue(`UPDATE _hearth_head SET head = $1`, ps.head)
 			// Delivered on commit only, to every instance listening.
-			ps.queue(`SELECT pg_notify($1, $2)`, headChannel, fmt.Sprint(ps.head))
+			ps.queue(`SELECT pg_notify($1, $2)`, ps.headChannel, fmt.Sprint(ps.head))
 		}
 		return ps.flush(ctx)
 	})
@@ -558,6 +680,11 @@ type pushState struct {
 	rows map[string]merge.Row
 	// pending are writes not sent yet (see merge).
 	pending []queued
+	// inboxWaiting says external writes wait to be ingested (see
+	// external.go).
+	inboxWaiting bool
+	// headChannel is where a new head is announced.
+	headChannel string
 }
 
 func rowCacheKey(table string, key []byte) string { return table + "\x00" + string(key) }
@@ -617,6 +744,7 @@ func (ps *pushState) prepare(ctx context.Context) error {
 	client := []byte(ps.p.Client)
 	b := &pgx.Batch{}
 	b.Queue("SELECT pg_advisory_xact_lock($1)", writeLock)
+	b.Queue(markWriter)
 	b.Queue(`SELECT head FROM _hearth_head`).QueryRow(func(row pgx.Row) error { return row.Scan(&ps.head) })
 	b.Queue(`SELECT seq, pos, flag FROM _hearth_log WHERE client = $1 AND seq = ANY($2)
 		UNION ALL SELECT seq, pos, flag FROM _hearth_acked WHERE client = $1 AND seq = ANY($2)`, client, seqs).Query(func(rows pgx.Rows) error {
@@ -646,6 +774,18 @@ func (ps *pushState) prepare(ctx context.Context) error {
 		}
 		return rows.Err()
 	})
+	b.Queue(`SELECT EXISTS (SELECT 1 FROM _hearth_inbox)`).QueryRow(func(row pgx.Row) error { return row.Scan(&ps.inboxWaiting) })
+	ps.queueRowReads(b, tbls, pks)
+	if err := ps.tx.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	ps.start = ps.head
+	return nil
+}
+
+// queueRowReads queues the reads of the merge metadata and recorded
+// scopes of rows (tbls[i], pks[i]) into the push's caches.
+func (ps *pushState) queueRowReads(b *pgx.Batch, tbls []string, pks [][]byte) {
 	b.Queue(`SELECT r.tbl, r.pk, r.ins_hlc, r.ins_node, r.del_hlc, r.del_node
 		FROM unnest($1::text[], $2::bytea[]) AS k(tbl, pk) JOIN _hearth_rows r ON r.tbl = k.tbl COLLATE "C" AND r.pk = k.pk`, tbls, pks).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
@@ -705,11 +845,6 @@ func (ps *pushState) prepare(ctx context.Context) error {
 		}
 		return rows.Err()
 	})
-	if err := ps.tx.SendBatch(ctx, b).Close(); err != nil {
-		return err
-	}
-	ps.start = ps.head
-	return nil
 }
 
 func (ps *pushState) rowState(ctx context.Context, table string, key []byte) ([]change.Change, error) {

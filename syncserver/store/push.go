@@ -93,6 +93,12 @@ func ApplyPushed(ctx context.Context, w Writer, rules *ScopeRules, version int64
 		}
 		return wire.Result{}, err
 	}
+	return record(ctx, w, version, q, p, c, check)
+}
+
+// record logs a merged change, records its scope and runs the
+// invariants, which may flag it (see ApplyPushed).
+func record(ctx context.Context, w Writer, version int64, q Querier, p *Push, c *Pushed, check Checker) (wire.Result, error) {
 	if c.Scope.Known && c.Scope != c.Prev {
 		if err := w.RecordScope(ctx, c.Table, c.Key, c.Scope); err != nil {
 			return wire.Result{}, fmt.Errorf("record scope: %w", err)
@@ -111,28 +117,77 @@ func ApplyPushed(ctx context.Context, w Writer, rules *ScopeRules, version int64
 	if err := w.Flag(ctx, pos, detail); err != nil {
 		return wire.Result{}, err
 	}
+	return out, recordViolation(ctx, w, version, p, c, detail)
+}
+
+// recordViolation writes the violation row of a flagged change.
+func recordViolation(ctx context.Context, w Writer, version int64, p *Push, c *Pushed, detail string) error {
 	if p.Stamp == nil {
-		return wire.Result{}, errors.New("push has no server stamp for its violation rows")
+		return errors.New("push has no server stamp for its violation rows")
 	}
 	v, err := violation(p, c, detail, version)
 	if err != nil {
-		return wire.Result{}, err
+		return err
 	}
 	if err := w.Merge(ctx, &v); err != nil {
-		return wire.Result{}, fmt.Errorf("record violation: %w", err)
+		return fmt.Errorf("record violation: %w", err)
 	}
 	// The violation belongs to the flagged row's scope, so exactly the
 	// clients that see the row see it.
 	if c.Scope.Known {
 		sc := Scope{Value: c.Scope.Value, Stamp: v.Stamp, Known: true}
 		if err := w.RecordScope(ctx, v.Table, v.Key, sc); err != nil {
-			return wire.Result{}, fmt.Errorf("record violation scope: %w", err)
+			return fmt.Errorf("record violation scope: %w", err)
 		}
 	}
 	if _, err := w.AppendLog(ctx, "", 0, &v, c.Scope, c.Scope); err != nil {
-		return wire.Result{}, fmt.Errorf("append violation to log: %w", err)
+		return fmt.Errorf("append violation to log: %w", err)
 	}
-	return out, nil
+	return nil
+}
+
+// ApplyExternal records a change another program already wrote to the
+// store's table (see ExternalWriter), inside the transaction that ingests
+// it: the change, stamped by the server (p.Client is "", p.Stamp set,
+// c.Seq unique among ingested changes: it keys the violation row), is
+// merged (the Writer must accept a row that is already in the state the
+// change describes), its scope recorded, logged, and checked by the
+// invariants. It is never refused: a change the merge cannot take (the
+// row is committed all the same) is recorded as a violation instead of
+// a log entry, so that it shows.
+func ApplyExternal(ctx context.Context, w Writer, rules *ScopeRules, version int64, q Querier, p *Push, c *Pushed, check Checker) (wire.Result, error) {
+	if rules.Scoped(c.Table) {
+		prev, err := w.RowScope(ctx, c.Table, c.Key)
+		if err != nil {
+			return wire.Result{}, err
+		}
+		c.Prev, c.Scope = prev, rules.Next(prev, &c.Change)
+	}
+	if err := w.Merge(ctx, &c.Change); err != nil {
+		var r *merge.Refusal
+		if !errors.As(err, &r) && !errors.Is(err, merge.ErrRowRejected) {
+			return wire.Result{}, err
+		}
+		detail := "an external write could not be synced: " + err.Error()
+		return wire.Result{Seq: c.Seq, State: wire.Flagged, Detail: detail}, recordViolation(ctx, w, version, p, c, detail)
+	}
+	if check != nil {
+		check = flagFailures{check}
+	}
+	return record(ctx, w, version, q, p, c, check)
+}
+
+// flagFailures turns an invariant's failure on an external write into a
+// violation: failing would leave the write, which is committed already,
+// waiting for ever, and every push with it.
+type flagFailures struct{ Checker }
+
+func (f flagFailures) Inspect(ctx context.Context, q Querier, p *Push, c *Pushed) ([]string, error) {
+	v, err := f.Checker.Inspect(ctx, q, p, c)
+	if err != nil {
+		v = append(v, "invariant check failed: "+err.Error())
+	}
+	return v, nil
 }
 
 // violation is the row the server writes for a flagged change, which

@@ -178,6 +178,26 @@ type HeadWatcher interface {
 	WatchHead(ctx context.Context, fn func(head int64)) error
 }
 
+// ExternalWriter is implemented by stores whose synced tables other
+// programs may write to directly (PostgreSQL: psql, the app's ORM). The
+// store captures those writes as they commit; Ingest turns them into
+// ordinary changes, each stamped by stamp (the server's clock), merged,
+// scope-recorded, checked by check's invariants (flagged, never refused:
+// the write is already committed) and appended to the log with client
+// "". Each captured write is ingested exactly once, whichever server
+// instance ingests it. A store also ingests at the start of every push,
+// so a pushed change merges against the latest external state.
+type ExternalWriter interface {
+	// Ingest ingests every captured write and returns the log head after.
+	Ingest(ctx context.Context, stamp func() hlc.Stamp, check Checker) (head int64, err error)
+	// WatchExternal calls fn when captured writes may be waiting: on
+	// every notification, and at least every second as a fallback, from
+	// now until ctx is done or the store is closed. fn must not block. It
+	// returns once watching has started; an error says the first attempt
+	// failed, and watching goes on retrying.
+	WatchExternal(ctx context.Context, fn func()) error
+}
+
 // Violations runs check's invariants on an applied change and returns them
 // joined for the log's flag ("" when none, or when there is no checker).
 // Both stores flag a change the same way.
