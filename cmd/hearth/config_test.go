@@ -169,6 +169,34 @@ func TestServeConfig(t *testing.T) {
 		t.Fatalf("carl sees %s violations of another notebook", got)
 	}
 
+	// The app's backend writes with its service token (POST /v1/write);
+	// bob's device receives the row live.
+	service, err := os.ReadFile("testdata/notes/service-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", base+"v1/write", strings.NewReader(`{"changes":[{"table":"notes","op":"upsert","values":{"id":"n9","notebook_id":"nb1","title":"From the backend"}}]}`))
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(service)))
+	req.Header.Set("Idempotency-Key", "cmd-test-1")
+	wresp, err := http.DefaultClient.Do(req)
+	if err != nil || wresp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /v1/write: %v %v", wresp.Status, err)
+	}
+	wresp.Body.Close()
+	waitText(t, bob, "the backend's note", `SELECT title FROM notes WHERE id = 'n9'`, "From the backend")
+
+	// Names not listed in public_hosts are refused (DNS rebinding);
+	// listed ones, loopback and IP literals are served.
+	for host, want := range map[string]int{"evil.example": http.StatusMisdirectedRequest, "notes.example.com": http.StatusOK, "localhost": http.StatusOK} {
+		req, _ := http.NewRequest("GET", base+"v1/schema", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != want {
+			t.Fatalf("Host %s: %v %v, want %d", host, resp.Status, err, want)
+		}
+		resp.Body.Close()
+	}
+
 	resp, err := http.Get(base + "v1/schema")
 	if err != nil {
 		t.Fatal(err)
@@ -180,7 +208,7 @@ func TestServeConfig(t *testing.T) {
 	if resp.StatusCode != 200 || s.App != "notes" || len(s.Tables) != 4 || etag == "" || resp.Header.Get("Cache-Control") != "no-cache" {
 		t.Fatalf("/v1/schema: %s %+v %q", resp.Status, s, etag)
 	}
-	req, _ := http.NewRequest("GET", base+"v1/schema", nil)
+	req, _ = http.NewRequest("GET", base+"v1/schema", nil)
 	req.Header.Set("If-None-Match", etag)
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNotModified {
 		t.Fatalf("revalidation: %v %v", resp.Status, err)

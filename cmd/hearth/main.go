@@ -179,6 +179,12 @@ func list(s string) []string {
 	return out
 }
 
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
 // serveConfig is what serve runs, from its flags and the app's config.
 type serveConfig struct {
 	addr   string
@@ -193,6 +199,9 @@ type serveConfig struct {
 	auth      *syncAuth
 	seedTasks int
 	today     time.Time
+	// publicHosts are the names answered besides loopback and IP
+	// literals (hostGuard).
+	publicHosts []string
 }
 
 // serve runs until ctx is done, announcing its URL on out.
@@ -220,6 +229,8 @@ func configure(args []string) (*serveConfig, error) {
 	jwtPublicKey := fs.String("jwt-public-key", "", "require EdDSA or RS256 JWTs verified with this PEM public key on /sync (overrides the config's auth)")
 	jwtAudience := fs.String("jwt-audience", "hearth-sync", "audience the JWTs must name")
 	jwtIssuer := fs.String("jwt-issuer", "", "issuer the JWTs must name (empty: any)")
+	var publicHosts stringList
+	fs.Var(&publicHosts, "public-host", "a host name this server answers to besides loopback names and IP literals (e.g. sync.example.com); repeatable, adds to the config's public_hosts")
 	demoAuth := fs.Bool("demo-auth", false, "demo board only: require JWTs on /sync, signed with a random secret, and mint them for the demo users at /demo/token?user=u-01")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -251,6 +262,7 @@ func configure(args []string) (*serveConfig, error) {
 			return nil, fmt.Errorf("web assets: %w", err)
 		}
 	}
+	cfg.publicHosts = append(append([]string(nil), app.PublicHosts...), publicHosts...)
 	cfg.store = app.Store.URL + app.Store.Path // at most one is set
 	if set["store"] {
 		cfg.store = *storeFlag
@@ -299,11 +311,19 @@ func run(ctx context.Context, cfg *serveConfig, out io.Writer) error {
 			return err
 		}
 		mux.Handle("GET /v1/schema", schema)
+		if len(cfg.app.ServiceTokens) > 0 {
+			// No method in the pattern: the handler answers other
+			// methods with its own JSON 405.
+			mux.Handle("/v1/write", syncServer.WriteHandler(cfg.app.ServiceTokens))
+		}
 		if cfg.auth != nil && cfg.auth.demo != nil {
 			mux.HandleFunc("/demo/token", cfg.auth.serveDemoToken)
 		}
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// IdleTimeout closes keep-alive connections that send nothing (a
+	// review held 100 idle ones open); sync sessions are hijacked and
+	// keep their own deadlines.
+	srv := &http.Server{Handler: newHostGuard(cfg.publicHosts, mux), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -42,7 +42,11 @@ func newSyncServer(ctx context.Context, cfg *serveConfig, log *slog.Logger) (*sy
 	sc.Logger = log
 	sc.Path = cfg.store
 	if strings.HasPrefix(cfg.store, "postgres://") || strings.HasPrefix(cfg.store, "postgresql://") {
-		st, err := pgstore.Open(ctx, cfg.store)
+		var opts []pgstore.Option
+		if cfg.app.Store.Schema != "" {
+			opts = append(opts, pgstore.WithSchema(cfg.app.Store.Schema))
+		}
+		st, err := pgstore.Open(ctx, cfg.store, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}

@@ -27,6 +27,7 @@ import (
 	"github.com/goccy/go-yaml/token"
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncserver/auth"
+	"github.com/hearthdb/hearth/syncserver/pgstore"
 	"github.com/hearthdb/hearth/syncworker/appschema"
 )
 
@@ -57,6 +58,9 @@ type App struct {
 	// backend writes.
 	ServiceTokens  []string
 	AllowedOrigins []string
+	// PublicHosts are the host names the server answers to besides
+	// loopback names and IP literals (a guard against DNS rebinding).
+	PublicHosts []string
 	Limits         Limits
 }
 
@@ -71,6 +75,9 @@ type Role struct {
 // neither, memory.
 type Store struct {
 	Path, URL string
+	// Schema is the PostgreSQL schema holding Hearth's tables ("": the
+	// store's default, hearth).
+	Schema string
 }
 
 // Auth is the JWT verification the sync endpoint requires.
@@ -234,7 +241,7 @@ func (l *loader) parseError(err error) {
 
 // top reads the document's keys.
 func (l *loader) top(body ast.Node) {
-	entries, _ := l.mapping(body, "", "app", "migrations", "store", "auth", "allowed_origins", "roles", "tables", "invariants", "limits")
+	entries, _ := l.mapping(body, "", "app", "migrations", "store", "auth", "allowed_origins", "public_hosts", "roles", "tables", "invariants", "limits")
 	if body == nil {
 		l.errs = append(l.errs, &Error{File: l.file, Msg: "empty config: want at least app, migrations and tables"})
 		return
@@ -267,6 +274,15 @@ func (l *loader) top(body ast.Node) {
 				}
 				l.app.AllowedOrigins = list
 			}
+		case "public_hosts":
+			if list, ok := l.strList(e); ok {
+				for i, h := range list {
+					if h == "" || strings.ContainsAny(h, "/:* ") {
+						l.errAt(e.value, fmt.Sprintf("%s[%d]", e.path, i), "%q is not a host name (e.g. sync.example.com, no scheme, port or pattern)", h)
+					}
+				}
+				l.app.PublicHosts = list
+			}
 		case "roles":
 			l.roles(e)
 		case "tables":
@@ -285,8 +301,8 @@ func (l *loader) top(body ast.Node) {
 }
 
 func (l *loader) store(e entry) {
-	entries, _ := l.mapping(e.value, e.path, "path", "url")
-	var at ast.Node
+	entries, _ := l.mapping(e.value, e.path, "path", "url", "schema")
+	var at, schemaAt ast.Node
 	for _, f := range entries {
 		switch f.key {
 		case "path":
@@ -301,7 +317,18 @@ func (l *loader) store(e entry) {
 				l.app.Store.URL = u
 				at = f.keyAt
 			}
+		case "schema":
+			if name, ok := l.nonEmpty(f); ok {
+				if err := pgstore.ValidateSchemaName(name); err != nil {
+					l.errAt(f.value, f.path, "%v", err)
+				}
+				l.app.Store.Schema = name
+				schemaAt = f.keyAt
+			}
 		}
+	}
+	if l.app.Store.Schema != "" && l.app.Store.URL == "" {
+		l.errAt(schemaAt, e.path+".schema", "schema is for a PostgreSQL store (url)")
 	}
 	if l.app.Store.Path != "" && l.app.Store.URL != "" {
 		l.errAt(at, e.path, "path and url are exclusive: a SQLite file or PostgreSQL")

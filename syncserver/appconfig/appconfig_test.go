@@ -33,6 +33,9 @@ func TestNotesConfig(t *testing.T) {
 	if !slices.Equal(tables, []string{"notebooks", "notes", "profiles", "audit"}) || !a.Tables[1].Resurrect || a.Tables[0].Resurrect {
 		t.Fatalf("tables %+v", a.Tables)
 	}
+	if !slices.Equal(a.PublicHosts, []string{"notes.example.com"}) {
+		t.Fatalf("public hosts %q", a.PublicHosts)
+	}
 	if a.Store.Path != filepath.Join("testdata", "notes", "notes.db") || a.Store.URL != "" {
 		t.Fatalf("store %+v", a.Store)
 	}
@@ -144,6 +147,9 @@ func TestErrorKinds(t *testing.T) {
 		{"not a list", "app: a\nmigrations: m\ntables: {notes: {}}\ninvariants: {name: n}\n", "hearth.yaml:4:13: invariants: want a list of invariants, got a mapping"},
 		{"huge secret", "app: a\nmigrations: m\nauth:\n  jwt: {secret_file: big}\ntables: {notes: {read: none, write: none}}\n", "hearth.yaml:4:22: auth.jwt.secret_file: big is larger than 1048576 bytes"},
 		{"origin pattern", "app: a\nmigrations: m\ntables: {notes: {}}\nallowed_origins: [\"[\"]\n", "hearth.yaml:4:18: allowed_origins[0]: \"[\" is not a host pattern"},
+		{"public host with scheme", "app: a\nmigrations: m\ntables: {notes: {}}\npublic_hosts: [\"https://x.example\"]\n", "hearth.yaml:4:15: public_hosts[0]: \"https://x.example\" is not a host name"},
+		{"schema without url", "app: a\nmigrations: m\ntables: {notes: {}}\nstore: {path: d.db, schema: app_sync}\n", "hearth.yaml:4:21: store.schema: schema is for a PostgreSQL store (url)"},
+		{"bad schema name", "app: a\nmigrations: m\ntables: {notes: {}}\nstore: {url: \"postgres://h/db\", schema: \"Bad-Name\"}\n", "store.schema: "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fsys := fstest.MapFS{
