@@ -57,6 +57,10 @@ server: bin/hearth
 bin/hearth: $(GO_SOURCES)
 	$(GO) build -o $@ ./cmd/hearth
 
+# A private PostgreSQL for the browser tests (internal/pgtest as a command).
+bin/pgserve: $(GO_SOURCES)
+	$(GO) build -o $@ ./internal/pgtest/pgserve
+
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
@@ -132,7 +136,7 @@ test-types: node_modules/.package-lock.json
 # stalling the run (node applies it to each file as a whole).
 BROWSER_TEST_TIMEOUT ?= 600000
 
-test-e2e: build node_modules/.package-lock.json
+test-e2e: build bin/pgserve node_modules/.package-lock.json
 	node --test --test-timeout=$(BROWSER_TEST_TIMEOUT) --test-concurrency=1 e2e/*.test.mjs
 
 # The storage and sync scenarios (e2e/scenarios/) in Firefox (firefox-esr
