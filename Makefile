@@ -7,7 +7,7 @@ WASM := $(DIST)/hearth.wasm
 GO_SOURCES := $(shell find . -name '*.go' -not -path './node_modules/*') go.mod go.sum
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: all build wasm board server demo test test-deps test-go test-fuzz test-js test-types test-e2e test-engines test-clock vet bench bench-go bench-write bench-pg bench-load bench-browser bench-engines clean
+.PHONY: all build wasm board server demo notes test test-deps test-go test-fuzz test-js test-types test-e2e test-engines test-clock vet bench bench-go bench-write bench-pg bench-load bench-browser bench-engines clean
 
 all: build
 
@@ -57,12 +57,29 @@ server: bin/hearth
 bin/hearth: $(GO_SOURCES)
 	$(GO) build -o $@ ./cmd/hearth
 
+# A private PostgreSQL for the browser tests (internal/pgtest as a command).
+bin/pgserve: $(GO_SOURCES)
+	$(GO) build -o $@ ./internal/pgtest/pgserve
+
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
 demo: build
 	./bin/hearth serve -addr $(ADDR)
+
+# The notes example (examples/notes): an app with its own schema served by
+# hearth serve -config alone. Its dev secrets are made on first use
+# (examples/notes/secrets/, ignored by git); the URLs carry a token each.
+NOTES := examples/notes
+notes: build
+	@mkdir -p $(NOTES)/secrets
+	@test -s $(NOTES)/secrets/jwt-secret || node -e "process.stdout.write(require('crypto').randomBytes(32).toString('hex'))" > $(NOTES)/secrets/jwt-secret
+	@test -s $(NOTES)/secrets/service-token || node -e "process.stdout.write(require('crypto').randomBytes(32).toString('hex'))" > $(NOTES)/secrets/service-token
+	./bin/hearth check -config $(NOTES)/hearth.yaml
+	@echo "Alice: http://$(ADDR)/notes/?token=$$(./bin/hearth token -config $(NOTES)/hearth.yaml -sub alice -scopes team -ttl 24h)"
+	@echo "Bob:   http://$(ADDR)/notes/?token=$$(./bin/hearth token -config $(NOTES)/hearth.yaml -sub bob -scopes team -ttl 24h)"
+	./bin/hearth serve -config $(NOTES)/hearth.yaml -addr $(ADDR) -web web -web /notes/=$(NOTES)/web
 
 # Packages that build for the browser, vetted and checked as js/wasm too.
 WASM_PKGS := ./wasm/... ./sqlitevfs/... ./syncworker/... ./client/... ./examples/board/...
@@ -132,7 +149,7 @@ test-types: node_modules/.package-lock.json
 # stalling the run (node applies it to each file as a whole).
 BROWSER_TEST_TIMEOUT ?= 600000
 
-test-e2e: build node_modules/.package-lock.json
+test-e2e: build bin/pgserve node_modules/.package-lock.json
 	node --test --test-timeout=$(BROWSER_TEST_TIMEOUT) --test-concurrency=1 e2e/*.test.mjs
 
 # The storage and sync scenarios (e2e/scenarios/) in Firefox (firefox-esr

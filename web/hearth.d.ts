@@ -10,7 +10,7 @@ export type StorageChoice = 'auto' | 'memory' | 'opfs' | 'idb';
 /**
  * Stable codes: SQLite extended result code names (`SQLITE_CONSTRAINT_UNIQUE`, …)
  * or Hearth's own: the worker's (wasm/protocol/messages.go) and the page
- * client's (WORKER_FAILED, BAD_REPLY, LEADER_CHANGED).
+ * client's (WORKER_FAILED, BAD_REPLY, LEADER_CHANGED, SCHEMA_UNAVAILABLE).
  */
 export type ErrorCode =
   | 'BAD_REQUEST'
@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'WORKER_FAILED'
   | 'BAD_REPLY'
+  | 'SCHEMA_UNAVAILABLE'
   | `SQLITE_${string}`;
 
 export declare class HearthError extends Error {
@@ -271,3 +272,25 @@ export declare function listDatabases(options?: { worker?: HearthWorker }): Prom
 
 /** Deletes a database and every byte it stored (OPFS and IndexedDB). It must not be open in this worker. */
 export declare function deleteDatabase(name: string, options?: { worker?: HearthWorker }): Promise<void>;
+
+/** An app's schema as its sync server publishes it (hearth serve: GET /v1/schema). */
+export interface AppSchema {
+  migrations: Migration[];
+  tables: SyncTable[];
+}
+
+export interface LoadSchemaOptions {
+  /** The fetch to use (default: globalThis.fetch). */
+  fetch?: typeof globalThis.fetch;
+  /** Where the last copy is kept for offline starts (default: localStorage; null keeps none). */
+  storage?: { getItem(key: string): string | null; setItem(key: string, value: string): void } | null;
+}
+
+/**
+ * Loads the migrations and synced tables a sync server publishes (default
+ * '/v1/schema'), for open({migrations, sync: {tables}}): the page and the
+ * server then run the same files. When the server cannot be reached it
+ * returns the last copy it stored; with none, it rejects with
+ * SCHEMA_UNAVAILABLE.
+ */
+export declare function loadSchema(url?: string | URL, options?: LoadSchemaOptions): Promise<AppSchema>;

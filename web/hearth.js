@@ -524,3 +524,52 @@ export function listDatabases({ worker } = {}) {
 export async function deleteDatabase(name, { worker } = {}) {
   await workerOrShared(worker).request('drop', { name });
 }
+
+// The schema a sync server publishes (hearth serve: GET /v1/schema), so
+// that the page and the server run the same migration files. The last copy
+// is kept in localStorage: a page that opens offline, or while the server
+// is down, opens with the schema it last saw instead of not at all.
+const schemaCachePrefix = 'hearth.schema:';
+
+/**
+ * Loads {migrations, tables} from a sync server, for open({migrations,
+ * sync: {tables}}).
+ * @type {typeof api.loadSchema}
+ */
+export async function loadSchema(url = '/v1/schema', { fetch: fetchFn = globalThis.fetch, storage = globalThis.localStorage } = {}) {
+  const href = new URL(url, globalThis.location?.href).href;
+  let fetchErr;
+  try {
+    const res = await fetchFn(href, { cache: 'no-cache', credentials: 'same-origin' });
+    if (!res.ok) throw new Error(`${res.status} ${res.statusText}`);
+    const schema = checkSchema(await res.json());
+    try { storage?.setItem(schemaCachePrefix + href, JSON.stringify(schema)); } catch { /* full or disabled: the fetch still counts */ }
+    return schema;
+  } catch (err) {
+    fetchErr = err;
+  }
+  let cached = null;
+  try { cached = storage?.getItem(schemaCachePrefix + href) ?? null; } catch { /* disabled storage */ }
+  if (cached !== null) {
+    try { return checkSchema(JSON.parse(cached)); } catch { /* a damaged copy is no copy */ }
+  }
+  const reason = fetchErr instanceof Error ? fetchErr.message : String(fetchErr);
+  throw new HearthError('SCHEMA_UNAVAILABLE', `loading the schema from ${href} failed and no earlier copy is stored: ${reason}`);
+}
+
+/**
+ * Returns s as a schema if it is one ({migrations: [{version, sql}],
+ * tables: [{name, resurrect}]}), else throws.
+ * @param {any} s
+ * @returns {api.AppSchema}
+ */
+function checkSchema(s) {
+  const ok = s && Array.isArray(s.migrations) && Array.isArray(s.tables)
+    && s.migrations.every((/** @type {any} */ m) => Number.isSafeInteger(m?.version) && m.version > 0 && typeof m.sql === 'string')
+    && s.tables.every((/** @type {any} */ t) => typeof t?.name === 'string' && (t.resurrect === undefined || typeof t.resurrect === 'boolean'));
+  if (!ok) throw new Error('the reply is not a Hearth schema ({migrations, tables})');
+  return {
+    migrations: s.migrations.map((/** @type {any} */ m) => ({ version: m.version, sql: m.sql })),
+    tables: s.tables.map((/** @type {any} */ t) => ({ name: t.name, resurrect: !!t.resurrect })),
+  };
+}

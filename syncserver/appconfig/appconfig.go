@@ -61,7 +61,7 @@ type App struct {
 	// PublicHosts are the host names the server answers to besides
 	// loopback names and IP literals (a guard against DNS rebinding).
 	PublicHosts []string
-	Limits         Limits
+	Limits      Limits
 }
 
 // Role is what a role grants beyond a token's own scopes (AllScopes for

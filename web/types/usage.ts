@@ -7,6 +7,8 @@ import {
   preload,
   listDatabases,
   deleteDatabase,
+  loadSchema,
+  type AppSchema,
   HearthError,
   HearthWorker,
   type Database,
@@ -165,4 +167,13 @@ export function wire(bytes: Uint8Array): void {
   const head: EnvelopeHead = peekHead(bytes);
   if (head.op !== undefined) console.log(head.op.toUpperCase(), head.id);
   console.log(decode(encode({ v: 1, id: 1 })));
+}
+
+// The schema from the sync server, so that page and server run the same migrations.
+export async function fromServerSchema(): Promise<Database> {
+  const schema: AppSchema = await loadSchema('/v1/schema', { storage: null });
+  await loadSchema(new URL('https://sync.example/v1/schema'));
+  // @ts-expect-error: storage must be a Storage-like object or null
+  await loadSchema('/v1/schema', { storage: 'local' });
+  return open({ name: 'notes', migrations: schema.migrations, sync: { tables: schema.tables } });
 }
