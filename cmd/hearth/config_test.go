@@ -251,3 +251,38 @@ func TestServeConfigRefusals(t *testing.T) {
 		t.Fatalf("serve config %+v", cfg)
 	}
 }
+
+// Demo tokens are never signed with a real key, and a server without real
+// authentication stays on loopback unless told -insecure (security
+// review: -demo-auth with -jwt-secret-file minted production tokens for
+// anyone; the default open mode was reachable from the network).
+func TestServeRefusesUnsafeCombinations(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secret, []byte("0123456789abcdef0123456789abcdef-real"), 0o600)
+	web := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-demo-auth", "-jwt-secret-file", secret}, "cannot be combined with a real key"},
+		{[]string{"-addr", "0.0.0.0:0", "-seed-tasks", "0"}, "reachable from other machines"},
+		{[]string{"-addr", ":8080", "-seed-tasks", "0"}, "reachable from other machines"},
+		{[]string{"-addr", "0.0.0.0:0", "-demo-auth"}, "reachable from other machines"},
+		{[]string{"-jwt-secret-file", secret}, "use -seed-tasks 0"},
+	} {
+		_, err := configure(append([]string{"-web", web}, tc.args...))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want an error saying %q", tc.args, err, tc.want)
+		}
+	}
+	for _, args := range [][]string{
+		{"-addr", "0.0.0.0:0", "-insecure", "-seed-tasks", "0"},
+		{"-addr", "0.0.0.0:0", "-jwt-secret-file", secret, "-seed-tasks", "0"},
+		{"-addr", "[::1]:0", "-seed-tasks", "0"},
+		{"-addr", "localhost:0", "-demo-auth"},
+	} {
+		if _, err := configure(append([]string{"-web", web}, args...)); err != nil {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+}

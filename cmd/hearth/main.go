@@ -73,7 +73,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, `usage: hearth serve [-config hearth.yaml] [-addr 127.0.0.1:8080] [-web DIR | -web /PREFIX/=DIR ...] [-store PATH|URL] [-jwt-...] [-sync=false]
+	fmt.Fprintln(os.Stderr, `usage: hearth serve [-config hearth.yaml] [-addr 127.0.0.1:8080] [-web DIR | -web /PREFIX/=DIR ...] [-store PATH|URL] [-jwt-...] [-public-host NAME ...] [-insecure] [-sync=false]
            without -config: the demo board [-seed-tasks N] [-seed-today YYYY-MM-DD] [-demo-auth]
        hearth check [-config hearth.yaml]    validate a config: every mistake as file:line:col: key: message
        hearth schema [-config hearth.yaml]   the app's migrations and synced tables as JSON
@@ -202,6 +202,23 @@ type serveConfig struct {
 	// publicHosts are the names answered besides loopback and IP
 	// literals (hostGuard).
 	publicHosts []string
+	// openAccess: the sync endpoint has no real authentication (none, or
+	// demo tokens for anyone).
+	openAccess bool
+}
+
+// loopbackAddr reports whether a listen address is reachable from this
+// machine only.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // serve runs until ctx is done, announcing its URL on out.
@@ -231,6 +248,7 @@ func configure(args []string) (*serveConfig, error) {
 	jwtIssuer := fs.String("jwt-issuer", "", "issuer the JWTs must name (empty: any)")
 	var publicHosts stringList
 	fs.Var(&publicHosts, "public-host", "a host name this server answers to besides loopback names and IP literals (e.g. sync.example.com); repeatable, adds to the config's public_hosts")
+	insecure := fs.Bool("insecure", false, "allow serving on a non-loopback address without real authentication (no JWT, or -demo-auth): anyone who reaches the port may read and write everything")
 	demoAuth := fs.Bool("demo-auth", false, "demo board only: require JWTs on /sync, signed with a random secret, and mint them for the demo users at /demo/token?user=u-01")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -281,7 +299,11 @@ func configure(args []string) (*serveConfig, error) {
 		return nil, fmt.Errorf("sync authentication: %w", err)
 	}
 	if cfg.auth != nil && cfg.seedTasks > 0 && cfg.auth.demo == nil {
-		return nil, errors.New("-seed-tasks needs -demo-auth or no JWT flags: the seeder has no token (use -seed-tasks 0)")
+		return nil, errors.New("-seed-tasks needs a token to seed with, and this server verifies real ones: use -seed-tasks 0 (and seed through your backend)")
+	}
+	cfg.openAccess = cfg.auth == nil || cfg.auth.demo != nil
+	if cfg.openAccess && !*insecure && !loopbackAddr(cfg.addr) {
+		return nil, fmt.Errorf("-addr %s is reachable from other machines, and without real authentication anyone there could read and write everything: listen on 127.0.0.1, configure auth, or pass -insecure", cfg.addr)
 	}
 	return cfg, nil
 }
@@ -352,6 +374,13 @@ func run(ctx context.Context, cfg *serveConfig, out io.Writer) error {
 		log.Info("seeded the demo workspace", "tasks", cfg.seedTasks, "today", cfg.today.Format(boardmodel.DateLayout), "changes", n)
 	}
 
+	if cfg.syncOn && cfg.openAccess {
+		what := "no authentication: every client may read and write every row"
+		if cfg.auth != nil {
+			what = "demo authentication: /demo/token hands a token to anyone who asks"
+		}
+		log.Warn("sync: "+what+"; for development only", "addr", ln.Addr().String())
+	}
 	// The URL goes to stdout, alone on its line, for people and test
 	// harnesses alike.
 	fmt.Fprintf(out, "Hearth is serving %s\n", base)

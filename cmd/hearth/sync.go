@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -132,6 +133,11 @@ func newSyncAuth(app *appconfig.App, flags authFlags) (*syncAuth, error) {
 	}
 	if flags.issuer != nil {
 		cfg.Issuer = *flags.issuer
+	}
+	if flags.demo && (flags.secretFile != "" || flags.publicKeyFile != "" || app.Auth != nil) {
+		// The demo hands out tokens to anyone who asks: signed with a
+		// real key, they would be real credentials.
+		return nil, errors.New("-demo-auth mints tokens for anyone with a random secret of its own; it cannot be combined with a real key (-jwt-secret-file, -jwt-public-key or the config's auth)")
 	}
 	var pemKey []byte
 	switch {
