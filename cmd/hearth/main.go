@@ -205,6 +205,8 @@ type serveConfig struct {
 	// openAccess: the sync endpoint has no real authentication (none, or
 	// demo tokens for anyone).
 	openAccess bool
+	// metricsAddr, when set, serves /metrics and /healthz there alone.
+	metricsAddr string
 }
 
 // loopbackAddr reports whether a listen address is reachable from this
@@ -248,6 +250,7 @@ func configure(args []string) (*serveConfig, error) {
 	jwtIssuer := fs.String("jwt-issuer", "", "issuer the JWTs must name (empty: any)")
 	var publicHosts stringList
 	fs.Var(&publicHosts, "public-host", "a host name this server answers to besides loopback names and IP literals (e.g. sync.example.com); repeatable, adds to the config's public_hosts")
+	metricsAddr := fs.String("metrics-addr", "", "serve /metrics and /healthz on this address (e.g. 127.0.0.1:9090) instead of beside /sync, so that only the operator's network reaches them")
 	insecure := fs.Bool("insecure", false, "allow serving on a non-loopback address without real authentication (no JWT, or -demo-auth): anyone who reaches the port may read and write everything")
 	demoAuth := fs.Bool("demo-auth", false, "demo board only: require JWTs on /sync, signed with a random secret, and mint them for the demo users at /demo/token?user=u-01")
 	if err := fs.Parse(args); err != nil {
@@ -255,7 +258,7 @@ func configure(args []string) (*serveConfig, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	cfg := &serveConfig{addr: *addr, mounts: mounts, syncOn: *syncOn, board: *config == "", seedTasks: *seedTasks}
+	cfg := &serveConfig{addr: *addr, metricsAddr: *metricsAddr, mounts: mounts, syncOn: *syncOn, board: *config == "", seedTasks: *seedTasks}
 	if !cfg.board {
 		for _, name := range []string{"seed-tasks", "seed-today", "demo-auth"} {
 			if set[name] {
@@ -325,8 +328,21 @@ func run(ctx context.Context, cfg *serveConfig, out io.Writer) error {
 		}
 		defer syncServer.Close()
 		mux.Handle("/sync", syncServer.Handler())
-		mux.Handle("/metrics", syncServer.MetricsHandler())
-		mux.Handle("/healthz", syncServer.HealthHandler())
+		ops := mux
+		if cfg.metricsAddr != "" {
+			ops = http.NewServeMux()
+			opsLn, err := net.Listen("tcp", cfg.metricsAddr)
+			if err != nil {
+				ln.Close()
+				return fmt.Errorf("-metrics-addr: %w", err)
+			}
+			opsSrv := &http.Server{Handler: ops, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+			go opsSrv.Serve(opsLn)
+			defer opsSrv.Close()
+			log.Info("serving /metrics and /healthz", "addr", opsLn.Addr().String())
+		}
+		ops.Handle("/metrics", syncServer.MetricsHandler())
+		ops.Handle("/healthz", syncServer.HealthHandler())
 		schema, err := newSchemaHandler(cfg.app)
 		if err != nil {
 			ln.Close()
@@ -374,6 +390,9 @@ func run(ctx context.Context, cfg *serveConfig, out io.Writer) error {
 		log.Info("seeded the demo workspace", "tasks", cfg.seedTasks, "today", cfg.today.Format(boardmodel.DateLayout), "changes", n)
 	}
 
+	if cfg.syncOn && cfg.store == "" {
+		log.Warn("sync: the store is in memory: everything synced is lost when the server stops (set store in the config, or -store)")
+	}
 	if cfg.syncOn && cfg.openAccess {
 		what := "no authentication: every client may read and write every row"
 		if cfg.auth != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"regexp"
@@ -209,4 +210,34 @@ func grep(text, substr string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// With -metrics-addr, /metrics and /healthz are served there only, not
+// beside /sync where every client reaches them.
+func TestMetricsOnTheirOwnAddress(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opsAddr := l.Addr().String()
+	l.Close()
+	base := startServe(t, "-seed-tasks", "0", "-metrics-addr", opsAddr)
+	for _, c := range []struct {
+		url  string
+		want int
+	}{
+		{base + "metrics", http.StatusNotFound},
+		{base + "healthz", http.StatusNotFound},
+		{"http://" + opsAddr + "/metrics", http.StatusOK},
+		{"http://" + opsAddr + "/healthz", http.StatusOK},
+	} {
+		resp, err := http.Get(c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("GET %s: %d, want %d", c.url, resp.StatusCode, c.want)
+		}
+	}
 }
