@@ -2,6 +2,7 @@ package syncserver_test
 
 import (
 	"fmt"
+	"github.com/hearthdb/hearth/syncworker/merge"
 	"math"
 	"path/filepath"
 	"testing"
@@ -24,6 +25,25 @@ func fileServer(t *testing.T, cfg syncserver.Config) *harness {
 // end with the rule's answer, and the table checksums agree.
 func TestOfflineEditsConverge(t *testing.T) { forEachStore(t, testOfflineEditsConverge) }
 
+// TestNulTextIsRefusedOnEveryStore: PostgreSQL cannot hold a NUL in
+// text, so no store takes it (TYPE_MISMATCH): an app's verdicts do not
+// change with the store it is deployed on.
+func TestNulTextIsRefusedOnEveryStore(t *testing.T) {
+	forEachStore(t, func(t *testing.T, db *backend) {
+		h := db.server(t, syncserver.Config{})
+		d := newDevice(t, "d", h, nil, client.Config{}).start()
+		d.mustExec(`INSERT INTO tasks(id, title) VALUES ('nul', ?), ('fine', 'ok')`, "a\x00b")
+		d.synced(h)
+		got := d.query(`SELECT code FROM _hearth_journal WHERE state = 'refused'`)
+		if len(got) != 1 || got[0][0] != merge.CodeTypeMismatch {
+			t.Fatalf("refused entries %v, want the NUL row's TYPE_MISMATCH", got)
+		}
+		if n := h.serverQuery(`SELECT count(*) FROM tasks`)[0][0]; n != int64(1) {
+			t.Fatalf("server holds %v rows, want only the one without NUL", n)
+		}
+	})
+}
+
 func testOfflineEditsConverge(t *testing.T, db *backend) {
 	h := db.server(t, syncserver.Config{})
 	cfg := client.Config{ChecksumInterval: 20 * time.Millisecond}
@@ -31,12 +51,9 @@ func testOfflineEditsConverge(t *testing.T, db *backend) {
 	b := newDevice(t, "b", h, nil, cfg).start()
 
 	a.mustExec(`INSERT INTO tasks(id, title, assignee) VALUES ('r1', 'draft', 'ann'), ('r2', 'two', NULL), ('r3', 'three', NULL)`)
-	// Values of every type travel exactly. PostgreSQL text cannot hold
-	// NUL: pgstore refuses such text (TYPE_MISMATCH), see its tests.
-	text := "nul\x00and é"
-	if db.postgres() {
-		text = "tab\tand é"
-	}
+	// Values of every type travel exactly. Text with NUL is refused on
+	// every store (TestNulTextIsRefusedOnEveryStore).
+	text := "tab\tand é"
 	b.mustExec(`INSERT INTO tasks(id, title, done, rank, note, assignee) VALUES ('types', ?, ?, ?, ?, NULL)`,
 		text, int64(math.MaxInt64), 0.1, []byte{0, 1, 254, 255})
 	a.synced(h)

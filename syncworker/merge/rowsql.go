@@ -79,6 +79,14 @@ func Check(t *schema.Info, ch *change.Change) error {
 			return refuse(CodeTypeMismatch, "%s key: %v", ch.Table, err)
 		}
 	}
+	// Every op is stamped: a delete's stamp decides against writes as
+	// surely as an update's does (and the clock-skew bound reads it).
+	if ch.Stamp.TS <= 0 || ch.Stamp.Node == "" {
+		return refuse(CodeBadChange, "%s: the change has no timestamp or node", ch.Table)
+	}
+	if ch.Schema < 0 {
+		return refuse(CodeBadChange, "%s: schema version %d", ch.Table, ch.Schema)
+	}
 	switch ch.Op {
 	case change.Insert, change.Update:
 	case change.Delete:
@@ -89,10 +97,12 @@ func Check(t *schema.Info, ch *change.Change) error {
 	default:
 		return refuse(CodeBadChange, "%s: unknown op %v", ch.Table, ch.Op)
 	}
-	if ch.Stamp.TS <= 0 || ch.Stamp.Node == "" {
-		return refuse(CodeBadChange, "%s: the change has no timestamp or node", ch.Table)
-	}
 	for name, v := range ch.Values {
+		// PostgreSQL cannot store a NUL in text; refusing it on every
+		// store keeps the two stores' verdicts the same.
+		if s, ok := v.(string); ok && strings.IndexByte(s, 0) >= 0 {
+			return refuse(CodeTypeMismatch, "%s: column %q: text with a NUL character is not stored", ch.Table, name)
+		}
 		c, ok := t.Column(name)
 		if !ok {
 			return refuse(CodeUnknownColumn, "table %q has no column %q", ch.Table, name)
