@@ -119,6 +119,21 @@ func (a *Applier) Close() error {
 	return errors.Join(errs...)
 }
 
+// maxCachedStmts bounds the prepared statements an Applier keeps. Each
+// distinct set of written columns is a statement of its own, so a peer
+// writing every subset of a wide table's columns would otherwise grow the
+// cache without end (a security review's finding on the server).
+const maxCachedStmts = 256
+
+// trimCache drops every cached statement once there are too many. It runs
+// where no statement is in use: at the start of Apply.
+func (a *Applier) trimCache() error {
+	if len(a.stmts) < maxCachedStmts {
+		return nil
+	}
+	return a.Close()
+}
+
 func (a *Applier) stmt(sql string) (*sqlite3.Stmt, error) {
 	if s, ok := a.stmts[sql]; ok {
 		return s, nil
@@ -148,6 +163,9 @@ type Result struct {
 // tables or with malformed keys.
 func (a *Applier) Apply(ch *change.Change) (Result, error) {
 	var res Result
+	if err := a.trimCache(); err != nil {
+		return res, err
+	}
 	t := a.tables[ch.Table]
 	if t == nil {
 		return res, refuse(CodeUnknownTable, "table %q is not synced", ch.Table)

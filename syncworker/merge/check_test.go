@@ -2,6 +2,7 @@ package merge
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/hearthdb/hearth/syncworker/appschema"
@@ -44,6 +45,45 @@ func TestCheckRefuses(t *testing.T) {
 			t.Errorf("%s: refused: %v", tc.name, err)
 		case tc.code != "" && (!errors.As(err, &r) || r.Code != tc.code):
 			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
+		}
+	}
+}
+
+// TestStatementCacheIsBounded: writing many different column sets keeps
+// the applier's prepared statements under its bound, and every write
+// still applies.
+func TestStatementCacheIsBounded(t *testing.T) {
+	conn, err := sqlite3.Open(":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ddl := "CREATE TABLE w(id TEXT PRIMARY KEY"
+	for i := range 12 {
+		ddl += fmt.Sprintf(", c%d INTEGER", i)
+	}
+	if err := conn.Exec(ddl + ");" + MetaDDL); err != nil {
+		t.Fatal(err)
+	}
+	info, err := schema.Describe(conn, appschema.Table{Name: "w"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewApplier(conn, []*schema.Info{info}, true)
+	defer a.Close()
+	for set := 1; set < 1<<12; set += 3 { // 1,365 column sets
+		vals := map[string]any{}
+		for i := range 12 {
+			if set&(1<<i) != 0 {
+				vals[fmt.Sprintf("c%d", i)] = int64(set)
+			}
+		}
+		key, _ := change.EncodeKey(fmt.Sprintf("r%d", set%50))
+		if _, err := a.Apply(&change.Change{Table: "w", Key: key, Op: change.Insert, Values: vals, Stamp: stamp(int64(set), "n")}); err != nil {
+			t.Fatal(err)
+		}
+		if len(a.stmts) > maxCachedStmts+8 {
+			t.Fatalf("%d cached statements after %d column sets", len(a.stmts), set)
 		}
 	}
 }
