@@ -1,7 +1,8 @@
 // The npm package as an app meets it: `make package`'s tarball installed
 // with npm into a Vite + React app and an esbuild + React app (scratch
 // directories under the OS temp dir), each built by its bundler, served by
-// a static server on 127.0.0.1 and run in Chromium. Both apps run the same
+// a static server on 127.0.0.1 and run in Chromium; the Vite app also
+// under Vite's dev server. Both apps run the same
 // React component through @hearthdb/hearth/react: a write and a live query
 // round-trip through useQuery, a re-render with equal params keeps the
 // watch, new params re-subscribe, unmount unsubscribes (the worker's own
@@ -13,7 +14,7 @@
 // is installed by npm (`npm install --offline`, it has no dependencies).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -165,9 +166,124 @@ function listFiles(dir) {
   return fs.readdirSync(dir, { recursive: true }).filter((f) => fs.statSync(path.join(dir, f)).isFile());
 }
 
+/**
+ * The scenario both apps run (the app in appSource): opens, round-trips a
+ * write through useQuery, keeps the watch for equal params, re-subscribes
+ * for new ones, unsubscribes on unmount.
+ */
+async function runScenario(browser, url) {
+  const context = await browser.newContext();
+  await loopbackOnly(context);
+  const page = await context.newPage();
+  const pageErrors = [];
+  page.on('pageerror', (err) => pageErrors.push(err));
+  try {
+    await page.goto(url);
+    await page.waitForFunction(() => window.hearthAppError || window.hearthApp?.db, null, { timeout: 30000 });
+    assert.equal(await page.evaluate(() => window.hearthAppError ?? null), null);
+    const storage = await page.evaluate(() => window.hearthApp.db.storage);
+    assert.ok(storage === 'opfs' || storage === 'idb', `durable storage, got ${storage}`);
+    await page.waitForSelector('#tasks[data-loading="false"]', { state: 'attached', timeout: 10000 });
+    assert.equal(await page.textContent('#sync'), 'no sync');
+
+    const titles = () => page.$$eval('#tasks li', (lis) => lis.map((li) => li.textContent));
+    const waitTitles = (want) => page.waitForFunction(
+      (w) => JSON.stringify([...document.querySelectorAll('#tasks li')].map((li) => li.textContent)) === w,
+      JSON.stringify(want), { timeout: 10000 },
+    );
+    const subscriptions = () => page.evaluate(async () => (await window.hearthApp.db.info()).subscriptions);
+    const waitSubscriptions = (want) => page.waitForFunction(
+      async (w) => (await window.hearthApp.db.info()).subscriptions === w, want, { timeout: 10000, polling: 50 },
+    );
+
+    // A write re-renders the watching component with the new row.
+    await page.evaluate(() => window.hearthApp.db.exec("INSERT INTO tasks VALUES ('a', 'first', 0), ('z', 'done one', 1)"));
+    await waitTitles(['first']);
+    await page.evaluate(() => window.hearthApp.db.exec("INSERT INTO tasks VALUES ('b', 'second', 0)"));
+    await waitTitles(['first', 'second']);
+    assert.equal(await subscriptions(), 1);
+
+    // A re-render passes a new params array with the same value: the watch stays.
+    const rendersBefore = await page.evaluate(() => window.hearthApp.renders.length);
+    await page.evaluate(() => window.hearthApp.setState({ tick: 1 }));
+    await page.waitForFunction(() => document.getElementById('tick').textContent === '1', null, { timeout: 10000 });
+    await page.evaluate(() => window.hearthApp.db.exec("INSERT INTO tasks VALUES ('c', 'third', 0)"));
+    await waitTitles(['first', 'second', 'third']);
+    const sameParams = await page.evaluate((from) => window.hearthApp.renders.slice(from), rendersBefore);
+    assert.ok(sameParams.every((r) => !r.loading && r.done === 0), JSON.stringify(sameParams));
+    assert.equal(await subscriptions(), 1);
+
+    // New params: the watch moves to done = 1, and the old one ends.
+    await page.evaluate(() => window.hearthApp.setState({ done: 1 }));
+    await waitTitles(['done one']);
+    await waitSubscriptions(1);
+    await page.evaluate(() => window.hearthApp.db.exec("INSERT INTO tasks VALUES ('y', 'done two', 1), ('d', 'fourth', 0)"));
+    await waitTitles(['done two', 'done one']);
+
+    // Unmount: the worker's subscription ends and nothing renders Tasks again.
+    await page.evaluate(() => window.hearthApp.setState({ show: false }));
+    await page.waitForSelector('#unmounted', { timeout: 10000 });
+    await waitSubscriptions(0);
+    const rendersAtUnmount = await page.evaluate(() => window.hearthApp.renders.length);
+    await page.evaluate(() => window.hearthApp.db.exec("INSERT INTO tasks VALUES ('x', 'after unmount', 1)"));
+    assert.equal((await page.evaluate(() => window.hearthApp.db.query('SELECT count(*) AS n FROM tasks'))).rows[0].n, 7);
+    assert.equal(await page.evaluate(() => window.hearthApp.renders.length), rendersAtUnmount);
+    assert.equal(await subscriptions(), 0);
+
+    // Mounted again: a fresh watch with every row so far.
+    await page.evaluate(() => window.hearthApp.setState({ show: true }));
+    await waitTitles(['after unmount', 'done two', 'done one']);
+    assert.equal(await subscriptions(), 1);
+    assert.deepEqual(await titles(), ['after unmount', 'done two', 'done one']);
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await context.close();
+  }
+}
+
+/**
+ * Starts Vite's dev server in dir on a free loopback port; resolves to
+ * {url, stop}. It serves the app unbundled, the package's modules
+ * pre-bundled by Vite into node_modules/.vite.
+ */
+async function startViteDev(dir) {
+  const proc = spawn(process.execPath, [path.join(dir, 'node_modules', 'vite', 'bin', 'vite.js'), '--host', '127.0.0.1', '--port', '0', '--logLevel', 'info'], {
+    cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+  });
+  let output = '';
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`vite printed no URL in 30 s:\n${output}`)), 30000);
+    const onData = (d) => {
+      output += d;
+      const m = output.match(/(http:\/\/127\.0\.0\.1:\d+\/)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`vite exited with ${code}:\n${output}`)); });
+  });
+  return {
+    url,
+    // Vite's SIGTERM handler waits for its server to close, which can take
+    // long after a browser has held connections open: a bounded wait, then
+    // SIGKILL (it keeps nothing we need).
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const exited = once(proc, 'exit');
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
 describe('the npm package in a Vite app and an esbuild app', () => {
   let scratch, tarball, browser;
   const servers = [];
+  /** @type {Record<string, string>} each app's directory, made once */
+  const appDirs = {};
+  const appDir = (app) => (appDirs[app.name] ??= makeApp(scratch, app, tarball));
 
   before(async () => {
     const packed = run(process.execPath, [path.join(repoRoot, 'scripts', 'package.mjs')], repoRoot).trim().split('\n');
@@ -179,7 +295,7 @@ describe('the npm package in a Vite app and an esbuild app', () => {
 
   after(async () => {
     await browser?.close();
-    for (const s of servers) await s.close();
+    for (const s of servers) await (s.close ?? s.stop)();
     if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
   });
 
@@ -200,7 +316,7 @@ describe('the npm package in a Vite app and an esbuild app', () => {
 
   for (const app of [viteApp, esbuildApp]) {
     test(`${app.name}: builds from the tarball; useQuery round-trips, re-subscribes on new params, unsubscribes on unmount`, async () => {
-      const dir = makeApp(scratch, app, tarball);
+      const dir = appDir(app);
       app.build(dir);
       const served = path.join(dir, app.served);
       const built = listFiles(served);
@@ -210,73 +326,13 @@ describe('the npm package in a Vite app and an esbuild app', () => {
 
       const server = await serveStatic(served);
       servers.push(server);
-      const context = await browser.newContext();
-      await loopbackOnly(context);
-      const page = await context.newPage();
-      const pageErrors = [];
-      page.on('pageerror', (err) => pageErrors.push(err));
-      try {
-        await page.goto(server.url);
-        await page.waitForFunction(() => window.hearthAppError || window.hearthApp?.db, null, { timeout: 30000 });
-        assert.equal(await page.evaluate(() => window.hearthAppError ?? null), null);
-        const storage = await page.evaluate(() => window.hearthApp.db.storage);
-        assert.ok(storage === 'opfs' || storage === 'idb', `durable storage, got ${storage}`);
-        await page.waitForSelector('#tasks[data-loading="false"]', { state: 'attached', timeout: 10000 });
-        assert.equal(await page.textContent('#sync'), 'no sync');
-
-        const titles = () => page.$$eval('#tasks li', (lis) => lis.map((li) => li.textContent));
-        const waitTitles = (want) => page.waitForFunction(
-          (w) => JSON.stringify([...document.querySelectorAll('#tasks li')].map((li) => li.textContent)) === w,
-          JSON.stringify(want), { timeout: 10000 },
-        );
-        const subscriptions = () => page.evaluate(async () => (await window.hearthApp.db.info()).subscriptions);
-        const waitSubscriptions = (want) => page.waitForFunction(
-          async (w) => (await window.hearthApp.db.info()).subscriptions === w, want, { timeout: 10000, polling: 50 },
-        );
-
-        // A write re-renders the watching component with the new row.
-        await page.evaluate(() => window.hearthApp.db.exec("INSERT INTO tasks VALUES ('a', 'first', 0), ('z', 'done one', 1)"));
-        await waitTitles(['first']);
-        await page.evaluate(() => window.hearthApp.db.exec("INSERT INTO tasks VALUES ('b', 'second', 0)"));
-        await waitTitles(['first', 'second']);
-        assert.equal(await subscriptions(), 1);
-
-        // A re-render passes a new params array with the same value: the watch stays.
-        const rendersBefore = await page.evaluate(() => window.hearthApp.renders.length);
-        await page.evaluate(() => window.hearthApp.setState({ tick: 1 }));
-        await page.waitForFunction(() => document.getElementById('tick').textContent === '1', null, { timeout: 10000 });
-        await page.evaluate(() => window.hearthApp.db.exec("INSERT INTO tasks VALUES ('c', 'third', 0)"));
-        await waitTitles(['first', 'second', 'third']);
-        const sameParams = await page.evaluate((from) => window.hearthApp.renders.slice(from), rendersBefore);
-        assert.ok(sameParams.every((r) => !r.loading && r.done === 0), JSON.stringify(sameParams));
-        assert.equal(await subscriptions(), 1);
-
-        // New params: the watch moves to done = 1, and the old one ends.
-        await page.evaluate(() => window.hearthApp.setState({ done: 1 }));
-        await waitTitles(['done one']);
-        await waitSubscriptions(1);
-        await page.evaluate(() => window.hearthApp.db.exec("INSERT INTO tasks VALUES ('y', 'done two', 1), ('d', 'fourth', 0)"));
-        await waitTitles(['done two', 'done one']);
-
-        // Unmount: the worker's subscription ends and nothing renders Tasks again.
-        await page.evaluate(() => window.hearthApp.setState({ show: false }));
-        await page.waitForSelector('#unmounted', { timeout: 10000 });
-        await waitSubscriptions(0);
-        const rendersAtUnmount = await page.evaluate(() => window.hearthApp.renders.length);
-        await page.evaluate(() => window.hearthApp.db.exec("INSERT INTO tasks VALUES ('x', 'after unmount', 1)"));
-        assert.equal((await page.evaluate(() => window.hearthApp.db.query('SELECT count(*) AS n FROM tasks'))).rows[0].n, 7);
-        assert.equal(await page.evaluate(() => window.hearthApp.renders.length), rendersAtUnmount);
-        assert.equal(await subscriptions(), 0);
-
-        // Mounted again: a fresh watch with every row so far.
-        await page.evaluate(() => window.hearthApp.setState({ show: true }));
-        await waitTitles(['after unmount', 'done two', 'done one']);
-        assert.equal(await subscriptions(), 1);
-        assert.deepEqual(await titles(), ['after unmount', 'done two', 'done one']);
-        assert.deepEqual(pageErrors, []);
-      } finally {
-        await context.close();
-      }
+      await runScenario(browser, server.url);
     });
   }
+
+  test('vite dev server: the same app, unbundled, passes the same scenario', async () => {
+    const dev = await startViteDev(appDir(viteApp));
+    servers.push(dev);
+    await runScenario(browser, dev.url);
+  });
 });
