@@ -20,7 +20,9 @@ export function startWorker(defaultWasmURL) {
   const override = new URL(self.location.href).searchParams.get('wasm');
   const wasmURL = override ? new URL(override, self.location.href) : defaultWasmURL;
 
+  /** @type {Uint8Array[]} messages for Go that arrived before it was ready */
   const pending = [];
+  /** @type {((msg: Uint8Array) => void) | null} */
   let receive = null;
   const postToPage = self.postMessage.bind(self);
 
