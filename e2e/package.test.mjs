@@ -1,8 +1,10 @@
 // The npm package as an app meets it: `make package`'s tarball installed
 // with npm into a Vite + React app and an esbuild + React app (scratch
-// directories under the OS temp dir), each built by its bundler, served by
-// a static server on 127.0.0.1 and run in Chromium; the Vite app also
-// under Vite's dev server. Both apps run the same
+// directories under the OS temp dir), each built by its bundler, served on
+// 127.0.0.1 (the Vite build by `hearth serve -web DIR`, with sync; the
+// esbuild build by a static file server) and run in Chromium; the Vite app
+// also under Vite's dev server. With sync, useSyncStatus must follow a
+// second database to 'syncing'. Both apps run the same
 // React component through @hearthdb/hearth/react: a write and a live query
 // round-trip through useQuery, a re-render with equal params keeps the
 // watch, new params re-subscribe, unmount unsubscribes (the worker's own
@@ -20,7 +22,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { repoRoot, launchBrowser, loopbackOnly } from './harness.mjs';
+import { repoRoot, launchBrowser, loopbackOnly, startServer } from './harness.mjs';
 
 const linkedPackages = ['react', 'react-dom', 'scheduler', 'vite', '@vitejs/plugin-react', 'esbuild'];
 
@@ -53,8 +55,20 @@ function Root() {
   );
 }
 
+// The live sync status of a database opened with sync (its own provider).
+function SyncState() {
+  const status = useSyncStatus();
+  window.hearthApp.syncStates.push(status ? status.state : null);
+  return <p id="synced">{status === null ? 'none yet' : status.state}</p>;
+}
+
 export async function start(open) {
-  window.hearthApp = { renders };
+  window.hearthApp = { renders, syncStates: [] };
+  const schema = window.hearthSyncSchema;
+  if (schema) {
+    const synced = await open({ name: 'package-sync', migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables } });
+    createRoot(document.getElementById('sync-root')).render(<HearthProvider db={synced}><SyncState /></HearthProvider>);
+  }
   const db = await open({
     name: 'package-test',
     migrations: [{ version: 1, sql: 'CREATE TABLE tasks (id TEXT PRIMARY KEY, title TEXT NOT NULL, done INTEGER NOT NULL)' }],
@@ -68,7 +82,7 @@ export async function start(open) {
 
 const indexHTML = (script) => `<!doctype html>
 <html><head><meta charset="utf-8"><title>hearth package test</title></head>
-<body><div id="root"></div><script type="module" src="${script}"></script></body></html>
+<body><div id="root"></div><div id="sync-root"></div><script type="module" src="${script}"></script></body></html>
 `;
 
 /** The Vite app: nothing Hearth-specific in its config. */
@@ -171,9 +185,10 @@ function listFiles(dir) {
  * write through useQuery, keeps the watch for equal params, re-subscribes
  * for new ones, unsubscribes on unmount.
  */
-async function runScenario(browser, url) {
+async function runScenario(browser, url, { syncSchema } = {}) {
   const context = await browser.newContext();
   await loopbackOnly(context);
+  if (syncSchema) await context.addInitScript((schema) => { window.hearthSyncSchema = schema; }, syncSchema);
   const page = await context.newPage();
   const pageErrors = [];
   page.on('pageerror', (err) => pageErrors.push(err));
@@ -185,6 +200,12 @@ async function runScenario(browser, url) {
     assert.ok(storage === 'opfs' || storage === 'idb', `durable storage, got ${storage}`);
     await page.waitForSelector('#tasks[data-loading="false"]', { state: 'attached', timeout: 10000 });
     assert.equal(await page.textContent('#sync'), 'no sync');
+    if (syncSchema) {
+      // useSyncStatus follows the synced database to 'syncing' (connected, caught up).
+      await page.waitForFunction(() => document.getElementById('synced')?.textContent === 'syncing', null, { timeout: 20000 });
+      const states = await page.evaluate(() => window.hearthApp.syncStates);
+      assert.ok(states.length >= 2 && states.at(-1) === 'syncing', JSON.stringify(states));
+    }
 
     const titles = () => page.$$eval('#tasks li', (lis) => lis.map((li) => li.textContent));
     const waitTitles = (want) => page.waitForFunction(
@@ -295,7 +316,7 @@ describe('the npm package in a Vite app and an esbuild app', () => {
 
   after(async () => {
     await browser?.close();
-    for (const s of servers) await (s.close ?? s.stop)();
+    for (const s of servers) await (s.close ?? s.stop).call(s);
     if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
   });
 
@@ -315,7 +336,7 @@ describe('the npm package in a Vite app and an esbuild app', () => {
   });
 
   for (const app of [viteApp, esbuildApp]) {
-    test(`${app.name}: builds from the tarball; useQuery round-trips, re-subscribes on new params, unsubscribes on unmount`, async () => {
+    test(`${app.name}: builds from the tarball; useQuery round-trips, re-subscribes on new params, unsubscribes on unmount${app.name === 'vite' ? '; useSyncStatus is live' : ''}`, async () => {
       const dir = appDir(app);
       app.build(dir);
       const served = path.join(dir, app.served);
@@ -324,9 +345,18 @@ describe('the npm package in a Vite app and an esbuild app', () => {
       assert.ok(built.some((f) => /hearth[-.][\w-]{6,}\.wasm$/.test(path.basename(f))), `a hashed wasm in ${built.join(', ')}`);
       assert.ok(!built.some((f) => /\.(br|gz)$/.test(f)), 'no precompressed copies');
 
-      const server = await serveStatic(served);
-      servers.push(server);
-      await runScenario(browser, server.url);
+      if (app.name === 'vite') {
+        // Served by `hearth serve -web DIR`, whose /sync replicates the demo
+        // board's schema: useSyncStatus gets a live status too.
+        const server = await startServer([], { web: [served] });
+        servers.push(server);
+        const syncSchema = JSON.parse(run(path.join(repoRoot, 'bin', 'hearth'), ['schema'], repoRoot));
+        await runScenario(browser, server.url, { syncSchema });
+      } else {
+        const server = await serveStatic(served);
+        servers.push(server);
+        await runScenario(browser, server.url);
+      }
     });
   }
 
