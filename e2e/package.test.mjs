@@ -42,6 +42,12 @@ function Tasks({ done }) {
   return <ul id="tasks" data-loading={String(loading)}>{rows.map((t) => <li key={t.id}>{t.title}</li>)}</ul>;
 }
 
+// A query that cannot run: useQuery reports the error, with its code.
+function Broken() {
+  const { error, loading } = useQuery('SELECT * FROM no_such_table');
+  return <p id="broken">{loading ? 'loading' : error ? error.code + ': ' + error.message : 'no error'}</p>;
+}
+
 function Root() {
   const [state, setState] = useState({ show: true, done: 0, tick: 0 });
   window.hearthApp.setState = (patch) => setState((s) => ({ ...s, ...patch }));
@@ -51,6 +57,7 @@ function Root() {
       {state.show ? <Tasks done={state.done} /> : <p id="unmounted">unmounted</p>}
       <p id="sync">{status === null ? 'no sync' : status.state}</p>
       <p id="tick">{state.tick}</p>
+      <Broken />
     </>
   );
 }
@@ -200,6 +207,8 @@ async function runScenario(browser, url, { syncSchema } = {}) {
     assert.ok(storage === 'opfs' || storage === 'idb', `durable storage, got ${storage}`);
     await page.waitForSelector('#tasks[data-loading="false"]', { state: 'attached', timeout: 10000 });
     assert.equal(await page.textContent('#sync'), 'no sync');
+    await page.waitForFunction(() => document.getElementById('broken')?.textContent !== 'loading', null, { timeout: 10000 });
+    assert.match(await page.textContent('#broken'), /^SQLITE_ERROR: .*no_such_table/);
     if (syncSchema) {
       // useSyncStatus follows the synced database to 'syncing' (connected, caught up).
       await page.waitForFunction(() => document.getElementById('synced')?.textContent === 'syncing', null, { timeout: 20000 });
