@@ -10,8 +10,9 @@
 // watch, new params re-subscribe, unmount unsubscribes (the worker's own
 // subscription count says so).
 //
-// react, react-dom, vite, @vitejs/plugin-react and esbuild are this repo's
-// devDependencies (pinned in package.json): the scratch apps link to them
+// react, react-dom, vite, @vitejs/plugin-react, esbuild, @types/react and
+// typescript are this repo's devDependencies (pinned in package.json): the
+// scratch apps link to them (or run them from here)
 // instead of downloading them, so the test runs offline; only the tarball
 // is installed by npm (`npm install --offline`, it has no dependencies).
 import { describe, test, before, after } from 'node:test';
@@ -24,7 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { repoRoot, launchBrowser, loopbackOnly, startServer } from './harness.mjs';
 
-const linkedPackages = ['react', 'react-dom', 'scheduler', 'vite', '@vitejs/plugin-react', 'esbuild'];
+const linkedPackages = ['react', 'react-dom', 'scheduler', 'vite', '@vitejs/plugin-react', 'esbuild', '@types/react'];
 
 // The component both apps render: Tasks watches a query with params that
 // are a new array on every render; window.hearthApp lets the test drive it.
@@ -137,6 +138,32 @@ start(open).catch((err) => { window.hearthAppError = String(err && err.stack || 
   },
   build: (dir) => run(process.execPath, ['build.mjs'], dir),
   served: 'public',
+};
+
+/** A TypeScript app that only type-checks against the package (every export). */
+const typesApp = {
+  name: 'types',
+  files: {
+    'check.tsx': `import { open, preload, type Database, type SyncStatus } from '@hearthdb/hearth';
+import { HearthProvider, useQuery, useSyncStatus, type QueryState } from '@hearthdb/hearth/react';
+import wasm from '@hearthdb/hearth/hearth.wasm';
+import '@hearthdb/hearth/worker';
+import manifest from '@hearthdb/hearth/package.json' with { type: 'json' };
+
+interface Task { id: string; title: string }
+preload({ workerURL: new URL('./hearth-worker.js', import.meta.url), wasmURL: new URL(wasm, import.meta.url) });
+export function Tasks({ done }: { done: boolean }) {
+  const { rows, error }: QueryState<Task> = useQuery<Task>('SELECT * FROM tasks WHERE done = ?', [done]);
+  const status: SyncStatus | null = useSyncStatus();
+  return <ul title={error?.code}>{rows.map((t) => <li key={t.id}>{t.title} {status?.state}</li>)}</ul>;
+}
+export async function main(): Promise<Database> {
+  const db = await open({ name: 'x' });
+  console.log(<HearthProvider db={db}><Tasks done /></HearthProvider>, manifest.version);
+  return db;
+}
+`,
+  },
 };
 
 function run(cmd, args, cwd) {
@@ -342,6 +369,18 @@ describe('the npm package in a Vite app and an esbuild app', () => {
     assert.deepEqual(Object.keys(manifest.exports), ['.', './worker', './hearth.wasm', './react', './package.json']);
     assert.deepEqual(manifest.peerDependenciesMeta, { react: { optional: true } });
     assert.equal(manifest.dependencies, undefined);
+  });
+
+  test('its types resolve through its exports (tsc --strict, module resolution bundler and nodenext)', () => {
+    const dir = appDir(typesApp);
+    const tsc = path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+    for (const [module, resolution] of [['esnext', 'bundler'], ['nodenext', 'nodenext']]) {
+      run(process.execPath, [tsc, '--noEmit', '--strict', '--jsx', 'react-jsx', '--target', 'es2022', '--lib', 'es2022,dom',
+        '--module', module, '--moduleResolution', resolution, '--resolveJsonModule', '--types', 'react', 'check.tsx'], dir);
+    }
+    // And a misuse is an error, so the check is not vacuous.
+    fs.writeFileSync(path.join(dir, 'bad.tsx'), "import { useQuery } from '@hearthdb/hearth/react';\nexport const n: number = useQuery<{ id: string }>('SELECT 1').rows[0].id;\n");
+    assert.throws(() => run(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'esnext', '--moduleResolution', 'bundler', '--types', 'react', 'bad.tsx'], dir), /TS2322/);
   });
 
   for (const app of [viteApp, esbuildApp]) {
