@@ -3,18 +3,19 @@
 // directories under the OS temp dir), each built by its bundler, served on
 // 127.0.0.1 (the Vite build by `hearth serve -web DIR`, with sync; the
 // esbuild build by a static file server) and run in Chromium; the Vite app
-// also under Vite's dev server. With sync, useSyncStatus must follow a
-// second database to 'syncing'. Both apps run the same
-// React component through @hearthdb/hearth/react: a write and a live query
-// round-trip through useQuery, a re-render with equal params keeps the
-// watch, new params re-subscribe, unmount unsubscribes (the worker's own
-// subscription count says so).
+// also under Vite's dev server. Both apps run the same React component
+// through @hearthdb/hearth/react: a write and a live query round-trip
+// through useQuery, a re-render with equal params keeps the watch, new
+// params re-subscribe, unmount unsubscribes (the worker's own subscription
+// count says so), a failing query reports its error; with sync,
+// useSyncStatus follows a second database to 'syncing'. A TypeScript file
+// type-checks against the installed package's exports.
 //
 // react, react-dom, vite, @vitejs/plugin-react, esbuild, @types/react and
 // typescript are this repo's devDependencies (pinned in package.json): the
-// scratch apps link to them (or run them from here)
-// instead of downloading them, so the test runs offline; only the tarball
-// is installed by npm (`npm install --offline`, it has no dependencies).
+// scratch apps link to them (or run them from here) instead of
+// downloading them, so the test runs offline; only the tarball is installed
+// by npm (`npm install --offline`, it has no dependencies).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
