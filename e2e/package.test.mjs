@@ -9,7 +9,8 @@
 // params re-subscribe, unmount unsubscribes (the worker's own subscription
 // count says so), a failing query reports its error; with sync,
 // useSyncStatus follows a second database to 'syncing'. A TypeScript file
-// type-checks against the installed package's exports.
+// type-checks against the installed package's exports, and the installed
+// package served as it is (no bundler) opens and watches with the defaults.
 //
 // react, react-dom, vite, @vitejs/plugin-react, esbuild, @types/react and
 // typescript are this repo's devDependencies (pinned in package.json): the
@@ -408,6 +409,37 @@ describe('the npm package in a Vite app and an esbuild app', () => {
       }
     });
   }
+
+  test('no bundler: the installed package served as it is; the defaults find the worker and the wasm', async () => {
+    const pkg = path.join(appDir(typesApp), 'node_modules', '@hearthdb', 'hearth');
+    fs.writeFileSync(path.join(pkg, 'index.html'), `<!doctype html><script type="module">
+import { open } from './hearth.js';
+try {
+  const db = await open({ name: 'plain' });
+  await db.exec('CREATE TABLE IF NOT EXISTS t (x)');
+  const seen = [];
+  const stop = await db.watch('SELECT x FROM t ORDER BY x', [], ({ rows }) => seen.push(rows.map((r) => r.x)));
+  await db.exec('INSERT INTO t VALUES (1), (2)');
+  await db.query('SELECT 1'); // the watch's push for the insert comes before this reply
+  await stop();
+  window.plain = { storage: db.storage, seen };
+} catch (err) { window.plain = { error: String(err) }; }
+</script>`);
+    const server = await serveStatic(pkg);
+    servers.push(server);
+    const context = await browser.newContext();
+    await loopbackOnly(context);
+    try {
+      const page = await context.newPage();
+      await page.goto(server.url);
+      await page.waitForFunction(() => window.plain, null, { timeout: 30000 });
+      const plain = await page.evaluate(() => window.plain);
+      assert.ok(plain.storage === 'opfs' || plain.storage === 'idb', JSON.stringify(plain));
+      assert.deepEqual(plain.seen, [[], [1, 2]]);
+    } finally {
+      await context.close();
+    }
+  });
 
   test('vite dev server: the same app, unbundled, passes the same scenario', async () => {
     const dev = await startViteDev(appDir(viteApp));
