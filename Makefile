@@ -7,7 +7,7 @@ WASM := $(DIST)/hearth.wasm
 GO_SOURCES := $(shell find . -name '*.go' -not -path './node_modules/*') go.mod go.sum
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: all build wasm board server demo notes test test-deps test-go test-fuzz test-js test-types test-e2e test-engines test-clock vet bench bench-go bench-write bench-pg bench-load bench-browser bench-engines clean
+.PHONY: all build wasm board server package demo notes test test-deps test-go test-fuzz test-js test-types test-e2e test-engines test-clock vet bench bench-go bench-write bench-pg bench-load bench-browser bench-engines clean
 
 all: build
 
@@ -60,6 +60,11 @@ bin/hearth: $(GO_SOURCES)
 # A private PostgreSQL for the browser tests (internal/pgtest as a command).
 bin/pgserve: $(GO_SOURCES)
 	$(GO) build -o $@ ./internal/pgtest/pgserve
+
+# The npm package @hearthdb/hearth (version: package.json's), packed into
+# build/package/ by scripts/package.mjs from web/ and the worker bundle.
+package: wasm
+	node scripts/package.mjs
 
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
@@ -244,4 +249,4 @@ bench-engines: build node_modules/.package-lock.json
 	node e2e/bench/engines.mjs
 
 clean:
-	rm -rf $(DIST) $(BOARD_DIST) bin e2e/artifacts
+	rm -rf $(DIST) $(BOARD_DIST) bin build e2e/artifacts

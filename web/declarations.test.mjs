@@ -12,7 +12,7 @@ function declaredValues(file) {
   return [...text.matchAll(/^export declare (?:function|class|const|let) (\w+)/gm)].map((m) => m[1]);
 }
 
-for (const name of ['hearth', 'protocol']) {
+for (const name of ['hearth', 'protocol', 'react']) {
   test(`${name}.d.ts declares exactly what ${name}.js exports`, async () => {
     const exported = Object.keys(await import(`./${name}.js`)).sort();
     const declared = [...new Set(declaredValues(`./${name}.d.ts`))].sort();

@@ -56,9 +56,16 @@ export interface Statement {
 }
 
 export interface WorkerOptions {
-  /** URL of hearth-worker.js (default: next to hearth.js). */
+  /**
+   * URL of the worker script (default: hearth-worker.js next to hearth.js,
+   * named so that Vite and webpack 5 bundle it; esbuild needs it given).
+   */
   workerURL?: string | URL;
-  /** URL of hearth.wasm (default: dist/hearth.wasm next to the worker). */
+  /**
+   * URL of the worker's wasm (default: the worker's own, dist/hearth.wasm in
+   * the npm package). Given without workerURL, the worker is looked up next
+   * to hearth.js, which a bundler does not see: give both when bundling.
+   */
   wasmURL?: string | URL;
 }
 

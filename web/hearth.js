@@ -22,8 +22,6 @@ export class HearthError extends Error {
   }
 }
 
-const defaultWorkerURL = new URL('./hearth-worker.js', import.meta.url);
-
 /**
  * @typedef {object} Waiter A request in flight.
  * @property {(ok: any) => void} resolve
@@ -38,10 +36,17 @@ const defaultWorkerURL = new URL('./hearth-worker.js', import.meta.url);
  */
 export class HearthWorker {
   /** @param {api.WorkerOptions} [options] */
-  constructor({ workerURL = defaultWorkerURL, wasmURL } = {}) {
-    const url = new URL(workerURL, import.meta.url);
-    if (wasmURL) url.searchParams.set('wasm', new URL(wasmURL, globalThis.location?.href).href);
-    this.worker = new Worker(url, { type: 'module', name: 'hearth' });
+  constructor({ workerURL, wasmURL } = {}) {
+    if (workerURL === undefined && wasmURL === undefined) {
+      // The literal form bundlers (Vite, webpack 5, Parcel) recognize: they
+      // build the worker as an entry of its own and copy its wasm. Keep it
+      // literal: a computed URL is invisible to them.
+      this.worker = new Worker(new URL('./hearth-worker.js', import.meta.url), { type: 'module', name: 'hearth' });
+    } else {
+      const url = new URL(workerURL ?? './hearth-worker.js', import.meta.url);
+      if (wasmURL) url.searchParams.set('wasm', new URL(wasmURL, globalThis.location?.href).href);
+      this.worker = new Worker(url, { type: 'module', name: 'hearth' });
+    }
     /** @type {Map<number, Waiter>} */
     this.pending = new Map();
     /** @type {Map<number, (push: Push) => void>} the watches' handlers, by subscription id */

@@ -20,6 +20,7 @@ export function bundleFiles() {
       path.join(web, 'dist', 'hearth.wasm'),
       path.join(web, 'dist', 'wasm_exec.js'),
       path.join(web, 'hearth-worker.js'),
+      path.join(web, 'hearth-worker-boot.js'),
       path.join(web, 'hearth.js'),
       path.join(web, 'protocol.js'),
     ],

@@ -1,0 +1,71 @@
+// The Hearth worker's start, shared by its two entry points: the repo's
+// hearth-worker.js (the content-hashed wasm that `make build` names in
+// dist/bundle.js) and the npm package's hearth-worker.npm.js (dist/hearth.wasm
+// named literally, so that bundlers copy and hash it). The entry imports
+// Go's wasm_exec.js first; this module hands every message to Go, queueing
+// those that arrive while the module compiles.
+import { hearthStorage } from './hearth-storage.js';
+import { createTabRouter } from './hearth-tabs.js';
+
+/**
+ * Loads the wasm and runs Go. A `wasm` query parameter on the worker's URL
+ * (the page's wasmURL option) overrides defaultWasmURL. No top-level await:
+ * bundlers may emit the worker as a classic (iife) script.
+ * @param {URL} defaultWasmURL
+ */
+export function startWorker(defaultWasmURL) {
+  // The storage glue Go awaits (sqlitevfs/browser).
+  globalThis.hearthStorage = hearthStorage;
+
+  const override = new URL(self.location.href).searchParams.get('wasm');
+  const wasmURL = override ? new URL(override, self.location.href) : defaultWasmURL;
+
+  /** @type {Uint8Array[]} messages for Go that arrived before it was ready */
+  const pending = [];
+  /** @type {((msg: Uint8Array) => void) | null} */
+  let receive = null;
+  const postToPage = self.postMessage.bind(self);
+
+  function toGo(msg) {
+    if (receive) receive(msg);
+    else pending.push(msg);
+  }
+
+  // Requests for a database another tab's worker owns are forwarded there;
+  // see hearth-tabs.js.
+  const router = createTabRouter({
+    toGo,
+    toPage: (bytes) => postToPage(bytes, [bytes.buffer]),
+    // Tests (the conformance kit's killLeaderTab) and apps want to know
+    // which tab owns a database; only the worker knows, so it says so. A
+    // plain object like hearthFatal: clients skip what is not binary.
+    onLeadership: (name, leading) => postToPage({ hearthLeader: { name, leading } }),
+  });
+
+  self.onmessage = (event) => router.fromPage(event.data);
+
+  // Go posts its replies with postMessage: route them (most go to the page).
+  globalThis.postMessage = (msg) => router.fromGo(msg);
+
+  // Called by Go's main with the function that takes each message.
+  globalThis.__hearthReady = (fn) => {
+    receive = fn;
+    for (const msg of pending.splice(0)) fn(msg);
+  };
+
+  function fatal(message) {
+    // A plain object, not a binary reply: the page tells them apart by type.
+    postToPage({ hearthFatal: String(message) });
+  }
+
+  const go = new globalThis.Go();
+  // Streaming compile starts while the bytes arrive; with a cacheable
+  // response Chromium also reuses its compiled-code cache on the next start.
+  WebAssembly.instantiateStreaming(fetch(wasmURL), go.importObject).then(
+    ({ instance }) => go.run(instance).then(
+      () => fatal('the Hearth worker exited'),
+      (err) => fatal(`the Hearth worker crashed: ${err?.message ?? err}`),
+    ),
+    (err) => fatal(`loading ${wasmURL} failed: ${err?.message ?? err}`),
+  );
+}
