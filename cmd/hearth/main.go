@@ -89,14 +89,20 @@ func loadApp(path string) (*appconfig.App, error) {
 	return appconfig.Load(path)
 }
 
-// check validates a config and summarizes it.
-func check(args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+// appFromArgs parses the flags of a command whose only flag is -config
+// and loads that app.
+func appFromArgs(cmd string, args []string) (*appconfig.App, error) {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	config := fs.String("config", "", "the app's hearth.yaml (default: the demo board's)")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, err
 	}
-	app, err := loadApp(*config)
+	return loadApp(*config)
+}
+
+// check validates a config and summarizes it.
+func check(args []string, out io.Writer) error {
+	app, err := appFromArgs("check", args)
 	if err != nil {
 		return err
 	}
@@ -115,12 +121,7 @@ func plural(n int, noun string) string {
 // printSchema writes the app's {app, migrations: [{version, sql}],
 // tables: [{name, resurrect}]}.
 func printSchema(args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
-	config := fs.String("config", "", "the app's hearth.yaml (default: the demo board's)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	app, err := loadApp(*config)
+	app, err := appFromArgs("schema", args)
 	if err != nil {
 		return err
 	}
