@@ -30,10 +30,14 @@ const (
 	CodeMethodNotAllowed = "METHOD_NOT_ALLOWED"
 )
 
-// ValidServiceToken checks a configured service token.
+// ValidServiceToken checks a configured service token: long enough not
+// to be guessed, and one word (a token file holds one per line).
 func ValidServiceToken(token string) error {
 	if len(token) < MinServiceTokenLength {
 		return fmt.Errorf("a service token must be at least %d characters, got %d", MinServiceTokenLength, len(token))
+	}
+	if strings.ContainsAny(token, " \t") {
+		return errors.New("a service token has no spaces")
 	}
 	return nil
 }

@@ -362,8 +362,8 @@ func (l *loader) auth(e entry) {
 				if line == "" || strings.HasPrefix(line, "#") {
 					continue
 				}
-				if len(line) < 32 || strings.ContainsAny(line, " \t") {
-					l.errAt(f.value, f.path, "%s line %d: a token must be at least 32 characters, without spaces", name, i+1)
+				if err := syncserver.ValidServiceToken(line); err != nil {
+					l.errAt(f.value, f.path, "%s line %d: %v", name, i+1, err)
 					bad = true
 					continue
 				}
