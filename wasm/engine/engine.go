@@ -8,10 +8,12 @@ package engine
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode"
 
 	"github.com/hearthdb/hearth/codec"
@@ -32,14 +34,21 @@ type Engine struct {
 	nextSub atomic.Int64
 	// online is the page's last network signal, for sync clients.
 	online atomic.Bool
+	// nextTx numbers interactive transactions; it starts at a random
+	// point so that a request naming a transaction of an earlier worker
+	// (a tab that lost leadership) does not match a new one by chance.
+	nextTx atomic.Int64
+	// txIdle is how long a transaction may idle unless its begin says.
+	txIdle time.Duration
 }
 
 // New returns an Engine that resolves storage with storage and delivers
 // replies through send. send is called from the goroutines that own
 // connections, and from Receive for requests rejected on arrival.
 func New(storage StorageResolver, send func(msg []byte)) *Engine {
-	e := &Engine{storage: storage, send: send, dbs: make(map[int64]*dbOwner)}
+	e := &Engine{storage: storage, send: send, dbs: make(map[int64]*dbOwner), txIdle: DefaultTxIdleTimeout}
 	e.online.Store(true)
+	e.nextTx.Store(rand.Int64N(1 << 40))
 	return e
 }
 
@@ -82,7 +91,8 @@ func (e *Engine) Receive(msg []byte) {
 		go e.own(handle, owner)
 	case protocol.OpExec, protocol.OpQuery, protocol.OpBatch, protocol.OpClose,
 		protocol.OpWatch, protocol.OpUnwatch, protocol.OpInfo, protocol.OpSync,
-		protocol.OpRetryQuarantined, protocol.OpDiscardQuarantined, protocol.OpDismissChange, protocol.OpSetSyncToken:
+		protocol.OpRetryQuarantined, protocol.OpDiscardQuarantined, protocol.OpDismissChange, protocol.OpSetSyncToken,
+		protocol.OpBegin, protocol.OpCommit, protocol.OpRollback:
 		// Pushing under e.mu orders this request against the owner's exit:
 		// it is either queued before the owner drains its queue, or it
 		// finds the handle gone.
@@ -182,6 +192,11 @@ type database struct {
 	conn   *Conn
 	live   *liveSet
 	sync   *dbSync
+	// tx is the open interactive transaction, if any; held are the
+	// requests and sync turns that arrived meanwhile, in order.
+	tx        *openTx
+	held      []protocol.Request
+	heldCalls []*localCall
 }
 
 // own is the goroutine that owns one connection: the first request it gets
@@ -202,6 +217,8 @@ func (e *Engine) own(handle int64, owner *dbOwner) {
 		e.mu.Unlock()
 		// Requests that raced with the close still get their one reply.
 		reqs, calls := owner.queue.drain()
+		reqs = append(db.held, reqs...)
+		calls = append(db.heldCalls, calls...)
 		for _, req := range reqs {
 			e.replyError(&req.ID, protocol.Errorf(protocol.CodeClosed, "database handle %d is closed", handle))
 		}
@@ -212,28 +229,69 @@ func (e *Engine) own(handle int64, owner *dbOwner) {
 		}
 	}()
 	for {
-		reqs, calls := owner.queue.popAll(maxGroup)
+		reqs, calls := e.next(db, owner)
 		for i := 0; i < len(reqs); {
 			if n := groupLength(db, reqs[i:]); n > 1 {
 				e.runGroup(db, reqs[i:i+n])
 				i += n
 			} else {
 				var enc codec.Encoder
-				done := e.handle(db, reqs[i], &enc)
-				e.send(enc.Bytes())
-				if done {
+				req := reqs[i]
+				i++
+				hadTx := db.tx != nil
+				if req.Fields["tx"] != nil || hadTx || req.Op == protocol.OpBegin {
+					if e.runTxRequest(db, req, &enc) {
+						db.held = append(db.held, req)
+						continue
+					}
+				} else if e.handle(db, req, &enc) {
+					e.send(enc.Bytes())
 					return
 				}
-				i++
+				e.send(enc.Bytes())
+				if hadTx && db.tx == nil && len(db.held) > 0 {
+					// The requests held during the transaction are older
+					// than the rest of this sweep: they run first.
+					db.held = append(db.held, reqs[i:]...)
+					reqs = reqs[:i]
+				}
+				if db.conn == nil {
+					return // a held close ran, or the open failed
+				}
 			}
 			e.refreshLive(db, true)
 		}
 		// The sync client's turns come between sweeps of requests, so a
 		// burst of page writes is never split by a sync transaction.
-		if len(calls) > 0 {
+		if db.tx != nil {
+			db.heldCalls = append(db.heldCalls, calls...)
+		} else if len(calls) > 0 {
 			db.runCalls(calls)
 			e.refreshLive(db, false)
 		}
+	}
+}
+
+// next returns the next sweep of work: what a finished transaction held
+// back first, else what is queued. While a transaction is open it waits
+// at most the transaction's idle timeout, then rolls it back.
+func (e *Engine) next(db *database, owner *dbOwner) ([]protocol.Request, []*localCall) {
+	for {
+		if db.tx == nil && (len(db.held) > 0 || len(db.heldCalls) > 0) {
+			reqs, calls := db.held, db.heldCalls
+			db.held, db.heldCalls = nil, nil
+			return reqs, calls
+		}
+		if db.tx == nil {
+			return owner.queue.popAll(maxGroup)
+		}
+		// Only the transaction's own requests keep it alive: others
+		// arriving meanwhile do not move its deadline.
+		reqs, calls, ok := owner.queue.popWithin(maxGroup, db.tx.idle-time.Since(db.tx.lastUsed))
+		if ok {
+			return reqs, calls
+		}
+		e.endTx(db, false)
 	}
 }
 
@@ -244,7 +302,7 @@ const maxGroup = 512
 // groupLength counts the writes at the head of reqs that can share one
 // transaction.
 func groupLength(db *database, reqs []protocol.Request) int {
-	if db.conn == nil || db.conn.InTransaction() {
+	if db.conn == nil || db.conn.InTransaction() || db.tx != nil {
 		return 0
 	}
 	n := 0
@@ -261,6 +319,9 @@ func groupLength(db *database, reqs []protocol.Request) int {
 // a group's transaction: a batch, or an exec of DML. Statements that manage
 // transactions themselves, DDL and pragmas run alone.
 func groupable(r protocol.Request) bool {
+	if r.Fields["tx"] != nil {
+		return false
+	}
 	switch r.Op {
 	case protocol.OpBatch:
 		return true
@@ -496,6 +557,10 @@ func (e *Engine) run(db *database, req protocol.Request, enc *codec.Encoder) err
 		db.sync.setToken(token)
 		protocol.EncodeOKHeader(enc, req.ID)
 		enc.Map(0)
+	case protocol.OpBegin:
+		return e.begin(db, req, enc)
+	case protocol.OpCommit, protocol.OpRollback:
+		return protocol.Errorf(protocol.CodeBadRequest, "op %q needs integer field \"tx\"", req.Op)
 	case protocol.OpClose:
 		if db.sync != nil {
 			db.sync.close()
@@ -781,6 +846,29 @@ func (q *requestQueue) popAll(max int) ([]protocol.Request, []*localCall) {
 		}
 		q.mu.Unlock()
 		<-q.waiting
+	}
+}
+
+// popWithin is popAll that gives up after d, reporting false.
+func (q *requestQueue) popWithin(max int, d time.Duration) ([]protocol.Request, []*localCall, bool) {
+	if d <= 0 {
+		return nil, nil, false
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		q.mu.Lock()
+		ready := len(q.items) > 0 || len(q.calls) > 0
+		q.mu.Unlock()
+		if ready {
+			reqs, calls := q.popAll(max)
+			return reqs, calls, true
+		}
+		select {
+		case <-q.waiting:
+		case <-timer.C:
+			return nil, nil, false
+		}
 	}
 }
 

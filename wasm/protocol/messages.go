@@ -22,6 +22,9 @@ const (
 	// CodeNotFound: the journal entry or quarantined change named does
 	// not exist (any more).
 	CodeNotFound = "NOT_FOUND"
+	// CodeTxFinished: the transaction a request names is over (committed,
+	// rolled back, timed out idle, or its owner went away), or never was.
+	CodeTxFinished = "TX_FINISHED"
 )
 
 // Version is the wire protocol version carried in every envelope as "v".
@@ -60,6 +63,13 @@ const (
 	// OpNetwork passes the page's network signal ({online}) to every
 	// sync client. Like OpDatabases it addresses no handle.
 	OpNetwork = "network"
+	// OpBegin starts an interactive transaction ({timeoutMs?}) and
+	// answers {tx}. Until OpCommit or OpRollback ({tx}) ends it, only
+	// requests carrying that tx field run on the database; every other
+	// request waits. exec, query and batch take an optional tx field.
+	OpBegin    = "begin"
+	OpCommit   = "commit"
+	OpRollback = "rollback"
 )
 
 // Error is a failure with a stable code, sent back as {code, message, index?}.
