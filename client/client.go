@@ -289,11 +289,15 @@ func (db *DB) Exec(ctx context.Context, sql string, args ...any) (ExecResult, er
 	if err != nil {
 		return ExecResult{}, err
 	}
-	m := v.(map[string]any)
+	return execResultOf(v), nil
+}
+
+func execResultOf(v any) ExecResult {
+	m, _ := v.(map[string]any)
 	r := ExecResult{}
 	r.Changes, _ = m["changes"].(int64)
 	r.LastInsertRowID, _ = m["lastInsertRowid"].(int64)
-	return r, nil
+	return r
 }
 
 // Result is a query result: values are nil, int64, float64, string or []byte.
@@ -350,6 +354,18 @@ type Statement struct {
 
 // Batch runs statements in one transaction, all or none.
 func (db *DB) Batch(ctx context.Context, stmts ...Statement) ([]Result, error) {
+	list, err := statementList(stmts)
+	if err != nil {
+		return nil, err
+	}
+	v, err := db.c.request(ctx, protocol.OpBatch, map[string]any{"db": db.handle, "statements": list})
+	if err != nil {
+		return nil, err
+	}
+	return batchResultsOf(v), nil
+}
+
+func statementList(stmts []Statement) ([]any, error) {
 	list := make([]any, len(stmts))
 	for i, s := range stmts {
 		p, err := params(s.Args)
@@ -358,16 +374,17 @@ func (db *DB) Batch(ctx context.Context, stmts ...Statement) ([]Result, error) {
 		}
 		list[i] = map[string]any{"sql": s.SQL, "params": p}
 	}
-	v, err := db.c.request(ctx, protocol.OpBatch, map[string]any{"db": db.handle, "statements": list})
-	if err != nil {
-		return nil, err
-	}
-	results := asSlice(v.(map[string]any)["results"])
+	return list, nil
+}
+
+func batchResultsOf(v any) []Result {
+	m, _ := v.(map[string]any)
+	results := asSlice(m["results"])
 	out := make([]Result, len(results))
 	for i, r := range results {
 		out[i] = resultOf(r)
 	}
-	return out, nil
+	return out
 }
 
 // Watch calls fn with the query's result now and after every commit that

@@ -24,6 +24,11 @@ const decodeEnvelope = (bytes) => /** @type {Record<string, any>} */ (decode(byt
 
 const VIRTUAL_BASE = 2 ** 40; // ids and handles the router invents, far above Go's
 const lockName = (name) => `hearth-db:${name}`;
+// Every router holds its own lock for as long as its worker lives: the
+// leader waits on a follower's to learn that the follower died (closing a
+// tab terminates its worker and releases its locks), and then rolls back
+// the transaction that follower had open.
+const lifeLockName = (router) => `hearth-tab:${router}`;
 
 /**
  * The router between this worker's page, its Go engine and the other tabs'
@@ -43,6 +48,7 @@ export function createTabRouter({ toGo, toPage, onLeadership = () => {} }) {
   const subRoutes = new Map(); // Go sub id → function(bytes) taking its pushes instead of the page
   const followers = new Map(); // virtual handle → follower state
   const leaders = new Map(); // database name → leader state
+  if (canLead) navigator.locks.request(lifeLockName(me), () => new Promise(() => {})).catch(() => {});
 
   function askGo(fields, onReply) {
     const id = nextVirtual++;
@@ -58,7 +64,9 @@ export function createTabRouter({ toGo, toPage, onLeadership = () => {} }) {
   // ---- leader side ----
   function lead(name, handle, info, release) {
     const channel = new BroadcastChannel(lockName(name));
-    const state = { name, handle, info, release, channel, bySource: new Map() };
+    // txBySource: follower → {tx, stop}: its open transaction, and how to
+    // stop waiting for its death.
+    const state = { name, handle, info, release, channel, bySource: new Map(), txBySource: new Map() };
     leaders.set(name, state);
     channel.onmessage = ({ data: m }) => {
       if (m.to && m.to !== 'leader') return;
@@ -70,14 +78,43 @@ export function createTabRouter({ toGo, toPage, onLeadership = () => {} }) {
           askGo({ op: 'unwatch', db: handle, sub }, () => {});
         }
         state.bySource.delete(m.from);
+        abandonTx(state, m.from);
       }
     };
     channel.postMessage({ t: 'leader', leader: me });
     onLeadership(name, true);
   }
 
+  // A follower's transaction ends with it: rolled back if it is still open
+  // when the follower says bye or dies.
+  function watchTx(state, from, tx) {
+    state.txBySource.get(from)?.stop.abort(); // one that timed out earlier
+    const stop = new AbortController();
+    state.txBySource.set(from, { tx, stop });
+    navigator.locks.request(lifeLockName(from), { signal: stop.signal }, () => {
+      if (state.txBySource.get(from)?.tx === tx) abandonTx(state, from);
+    }).catch(() => {}); // aborted: the transaction ended first
+  }
+
+  function abandonTx(state, from) {
+    const open = state.txBySource.get(from);
+    if (!open) return;
+    state.txBySource.delete(from);
+    open.stop.abort();
+    askGo({ op: 'rollback', db: state.handle, tx: open.tx }, () => {});
+  }
+
   function serve(state, m) {
+    const ends = (m.req.op === 'commit' || m.req.op === 'rollback') && state.txBySource.get(m.from)?.tx === m.req.tx;
+    if (ends) {
+      state.txBySource.get(m.from).stop.abort();
+      state.txBySource.delete(m.from);
+    }
     askGo({ ...m.req, db: state.handle }, (bytes) => {
+      if (m.req.op === 'begin') {
+        const reply = decodeEnvelope(bytes);
+        if (reply.ok) watchTx(state, m.from, reply.ok.tx);
+      }
       if (m.req.op === 'watch') {
         const reply = decodeEnvelope(bytes);
         if (reply.ok) {

@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'WORKER_FAILED'
   | 'BAD_REPLY'
   | 'SCHEMA_UNAVAILABLE'
+  | 'TX_FINISHED'
   | `SQLITE_${string}`;
 
 export declare class HearthError extends Error {
@@ -209,6 +210,34 @@ export interface DatabaseInfo {
   /** How many times live queries have been evaluated. */
   liveQueryRuns: number;
   inTransaction: boolean;
+  /** Requests waiting for the open transaction (db.transaction) to end. */
+  heldByTransaction: number;
+}
+
+export interface TransactionOptions {
+  /**
+   * Roll the transaction back when none of its own statements arrives for
+   * this long, ms (1…300000; default 15000): a tab that died or a callback
+   * that hangs cannot hold the database for ever.
+   */
+  timeoutMs?: number;
+}
+
+/**
+ * The handle a transaction's callback gets. Its statements run inside the
+ * transaction; once the callback has settled, every call rejects with
+ * TX_FINISHED (as do calls after the worker rolled it back).
+ */
+export declare class Transaction {
+  readonly id: number;
+  /** True once the callback settled (committing or rolling back). */
+  readonly finished: boolean;
+  exec(sql: string, params?: Params): Promise<ExecResult>;
+  query<Row = Record<string, SQLValue>>(sql: string, params?: Params, options?: { rowMode?: 'object' }): Promise<QueryResult<Row>>;
+  query(sql: string, params: Params | undefined, options: { rowMode: 'array' }): Promise<QueryResult<SQLValue[]>>;
+  batch(statements: Array<Statement | string>, options?: RowModeOption): Promise<Array<ExecResult | QueryResult<any>>>;
+  /** A nested transaction (a SAVEPOINT): when fn throws, only its part is undone, and the error propagates. */
+  transaction<T>(fn: (tx: Transaction) => Promise<T> | T): Promise<T>;
 }
 
 /** What changed in a watched result. */
@@ -238,6 +267,20 @@ export declare class Database {
     onResult: (result: QueryResult<Row>, change: ResultChange) => void,
     options?: WatchOptions,
   ): Promise<() => Promise<void>>;
+  /**
+   * Runs fn in a transaction and resolves to its value: it commits when fn
+   * resolves, and rolls back when fn throws (the error propagates) or
+   * idles past options.timeoutMs. It is exclusive: every other request on
+   * this database — from this tab or, through the leader, from others;
+   * reads, watches and sync included — waits and runs after it ends, so
+   * nobody sees its uncommitted work and reads see the committed state.
+   * Inside fn, use tx, never this database: a db call there waits for the
+   * transaction and so times it out. Live queries refresh once after the
+   * commit, never after a rollback; synced changes are journaled inside it
+   * and pushed after the commit. A tab that dies mid-transaction has it
+   * rolled back.
+   */
+  transaction<T>(fn: (tx: Transaction) => Promise<T> | T, options?: TransactionOptions): Promise<T>;
   /** The async-iterator form of watch. */
   live<Row = Record<string, SQLValue>>(sql: string, params?: Params, options?: WatchOptions): AsyncIterableIterator<QueryResult<Row>>;
   info(): Promise<DatabaseInfo>;

@@ -264,6 +264,93 @@ class LiveResult {
 }
 
 /**
+ * An interactive transaction: statements carry its id, so the worker runs
+ * them inside it while every other request on the database waits.
+ * @implements {api.Transaction}
+ */
+export class Transaction {
+  /**
+   * @param {Database} db
+   * @param {number} id
+   */
+  constructor(db, id) {
+    this.db = db;
+    this.id = id;
+    this.finished = false;
+    this.nextSavepoint = 1;
+  }
+
+  /**
+   * @template {'exec' | 'query' | 'batch'} O
+   * @param {O} op
+   * @param {Omit<Operations[O]['fields'], 'db' | 'tx'>} fields
+   * @returns {Promise<Operations[O]['result']>}
+   */
+  #request(op, fields) {
+    if (this.finished) return Promise.reject(txFinished(this.id));
+    return this.db.worker.request(op, /** @type {Operations[O]['fields']} */ ({ ...fields, db: this.db.handle, tx: this.id }));
+  }
+
+  /**
+   * @param {string} sql
+   * @param {api.Params} [params]
+   * @returns {Promise<api.ExecResult>}
+   */
+  exec(sql, params) {
+    return this.#request('exec', { sql, params });
+  }
+
+  /**
+   * @param {string} sql
+   * @param {api.Params} [params]
+   * @param {api.RowModeOption} [options]
+   * @returns {Promise<api.QueryResult<any>>}
+   */
+  async query(sql, params, { rowMode = 'object' } = {}) {
+    return /** @type {api.QueryResult<any>} */ (shapeResult(await this.#request('query', { sql, params }), rowMode));
+  }
+
+  /**
+   * @param {Array<api.Statement | string>} statements
+   * @param {api.RowModeOption} [options]
+   */
+  async batch(statements, { rowMode = 'object' } = {}) {
+    const list = statements.map((s) => (typeof s === 'string' ? { sql: s } : { sql: s.sql, params: s.params }));
+    const { results } = await this.#request('batch', { statements: list });
+    return results.map((r) => shapeResult(r, rowMode));
+  }
+
+  /**
+   * A nested transaction, as a savepoint: when fn throws, only its part is
+   * undone and the error propagates.
+   * @template T
+   * @param {(tx: api.Transaction) => Promise<T> | T} fn
+   * @returns {Promise<T>}
+   */
+  async transaction(fn) {
+    const name = `hearth_tx_${this.nextSavepoint++}`;
+    await this.exec(`SAVEPOINT ${name}`);
+    let result;
+    try {
+      result = await fn(this);
+    } catch (err) {
+      if (!this.finished) {
+        await this.exec(`ROLLBACK TO ${name}`);
+        await this.exec(`RELEASE ${name}`);
+      }
+      throw err;
+    }
+    await this.exec(`RELEASE ${name}`);
+    return result;
+  }
+}
+
+/** @param {number} id */
+function txFinished(id) {
+  return new HearthError('TX_FINISHED', `transaction ${id} is finished; use it only inside its callback`);
+}
+
+/**
  * An open database.
  * @implements {api.Database}
  */
@@ -313,6 +400,32 @@ export class Database {
     const list = statements.map((s) => (typeof s === 'string' ? { sql: s } : { sql: s.sql, params: s.params }));
     const { results } = await this.worker.request('batch', { db: this.handle, statements: list });
     return results.map((r) => shapeResult(r, rowMode));
+  }
+
+  /**
+   * Runs fn in a transaction: it commits when fn resolves (to fn's value)
+   * and rolls back when fn throws (rethrowing). Other requests on the
+   * database, from this tab or others, wait until it ends.
+   * @template T
+   * @param {(tx: api.Transaction) => Promise<T> | T} fn
+   * @param {api.TransactionOptions} [options]
+   * @returns {Promise<T>}
+   */
+  async transaction(fn, { timeoutMs } = {}) {
+    const { tx: id } = await this.worker.request('begin', { db: this.handle, timeoutMs });
+    const tx = new Transaction(this, id);
+    let result;
+    try {
+      result = await fn(tx);
+    } catch (err) {
+      tx.finished = true;
+      // Already over (timed out, its SQL ended it): the app's error counts.
+      await this.worker.request('rollback', { db: this.handle, tx: id }).catch(() => {});
+      throw err;
+    }
+    tx.finished = true;
+    await this.worker.request('commit', { db: this.handle, tx: id });
+    return result;
   }
 
   /**

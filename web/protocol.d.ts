@@ -116,9 +116,12 @@ export interface Operations {
     };
     result: OpenReply;
   };
-  exec: { fields: { db: number; sql: string; params?: Params }; result: ExecResult };
-  query: { fields: { db: number; sql: string; params?: Params }; result: WireRows };
-  batch: { fields: { db: number; statements: WireStatement[] }; result: { results: Array<ExecResult | WireRows> } };
+  exec: { fields: { db: number; tx?: number; sql: string; params?: Params }; result: ExecResult };
+  query: { fields: { db: number; tx?: number; sql: string; params?: Params }; result: WireRows };
+  batch: { fields: { db: number; tx?: number; statements: WireStatement[] }; result: { results: Array<ExecResult | WireRows> } };
+  begin: { fields: { db: number; timeoutMs?: number }; result: { tx: number } };
+  commit: { fields: { db: number; tx: number }; result: {} };
+  rollback: { fields: { db: number; tx: number }; result: {} };
   watch: { fields: WatchFields; result: WatchRowsReply | WatchSyncReply };
   unwatch: { fields: { db: number; sub: number }; result: { found: boolean } };
   info: { fields: { db: number }; result: Omit<DatabaseInfo, 'name' | 'version'> };

@@ -591,7 +591,7 @@ func (e *Engine) writeInfo(db *database, enc *codec.Encoder) {
 		// discards it on close): an app should warn, not assume.
 		persistent, reason = false, health.PersistReason
 	}
-	enc.Map(12)
+	enc.Map(13)
 	enc.Key("storage")
 	enc.Text(loc.Backend)
 	enc.Key("storageReason")
@@ -616,6 +616,8 @@ func (e *Engine) writeInfo(db *database, enc *codec.Encoder) {
 	enc.Int(db.live.runs)
 	enc.Key("inTransaction")
 	enc.Bool(db.conn.InTransaction())
+	enc.Key("heldByTransaction")
+	enc.Int(int64(len(db.held)))
 }
 
 func (e *Engine) open(db *database, req protocol.Request, enc *codec.Encoder) error {

@@ -66,6 +66,9 @@ func TestTransactionIsExclusiveAndCommits(t *testing.T) {
 	otherWrite := p.post("exec", map[string]any{"db": db, "sql": "INSERT INTO t VALUES (2, 'other')"})
 	otherRead := p.post("query", map[string]any{"db": db, "sql": "SELECT count(*) FROM t"})
 	otherBegin := p.post("begin", map[string]any{"db": db})
+	if held := p.call("info", map[string]any{"db": db})["heldByTransaction"]; held != int64(3) {
+		t.Fatalf("info: %v requests held by the transaction, want 3", held)
+	}
 	inside := p.call("query", map[string]any{"db": db, "tx": tx, "sql": "SELECT id, v FROM t ORDER BY id"})
 	if got := fmt.Sprint(inside["rows"]); got != "[[1 in tx]]" {
 		t.Fatalf("the transaction read %s", got)
