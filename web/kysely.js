@@ -87,7 +87,7 @@ export class HearthDriver {
    * @param {QueryCompiler['compileQuery']} compileQuery
    */
   async savepoint(connection, name, compileQuery) {
-    await connection.executeQuery(savepointCommand('savepoint', name, compileQuery));
+    await asHearth(connection).executeQuery(savepointCommand('savepoint', name, compileQuery));
   }
 
   /**
@@ -96,7 +96,7 @@ export class HearthDriver {
    * @param {QueryCompiler['compileQuery']} compileQuery
    */
   async rollbackToSavepoint(connection, name, compileQuery) {
-    await connection.executeQuery(savepointCommand('rollback to', name, compileQuery));
+    await asHearth(connection).executeQuery(savepointCommand('rollback to', name, compileQuery));
   }
 
   /**
@@ -105,7 +105,7 @@ export class HearthDriver {
    * @param {QueryCompiler['compileQuery']} compileQuery
    */
   async releaseSavepoint(connection, name, compileQuery) {
-    await connection.executeQuery(savepointCommand('release', name, compileQuery));
+    await asHearth(connection).executeQuery(savepointCommand('release', name, compileQuery));
   }
 
   async releaseConnection() {}
@@ -200,15 +200,17 @@ export class HearthConnection {
    */
   async executeQuery(compiled) {
     const { sql, query } = compiled;
-    const params = /** @type {SQLParam[]} */ (compiled.parameters);
+    const params = paramsOf(compiled);
     const target = this.#target();
     const kind = query.kind;
     if (kind === 'SelectQueryNode' || ('returning' in query && query.returning)) {
       const { rows } = await target.query(sql, params);
       return { rows: /** @type {R[]} */ (rows) };
     }
-    if (kind === 'RawNode') {
-      // Raw SQL may return rows or not: a batch of one says which.
+    if (kind === 'RawNode' && !controlsTransaction.test(sql)) {
+      // Raw SQL may return rows or not: a batch of one says which. (Not
+      // for SAVEPOINT and its kin: a batch runs in a savepoint of its own,
+      // whose release would take theirs along.)
       const [result] = await target.batch([{ sql, params }]);
       if ('columns' in result) return { rows: /** @type {R[]} */ (result.rows) };
       return execResult(result);
@@ -224,11 +226,24 @@ export class HearthConnection {
    * @returns {AsyncIterableIterator<QueryResult<R>>}
    */
   async *streamQuery(compiled, chunkSize = 100) {
-    const { rows } = await this.#target().query(compiled.sql, /** @type {SQLParam[]} */ (compiled.parameters));
+    const { rows } = await this.#target().query(compiled.sql, paramsOf(compiled));
     const size = Math.max(1, chunkSize);
     for (let i = 0; i < rows.length; i += size) yield { rows: /** @type {R[]} */ (rows.slice(i, i + size)) };
   }
 }
+
+/**
+ * A query's parameters; none as undefined, since Hearth refuses an empty
+ * list for SQL without parameters.
+ * @param {CompiledQuery} compiled
+ * @returns {SQLParam[] | undefined}
+ */
+function paramsOf(compiled) {
+  return compiled.parameters.length > 0 ? /** @type {SQLParam[]} */ (compiled.parameters) : undefined;
+}
+
+/** SQL that opens or ends a transaction or savepoint (run with exec). */
+const controlsTransaction = /^\s*(savepoint|release|rollback|begin|commit|end)\b/i;
 
 /**
  * @param {ExecResult} r
