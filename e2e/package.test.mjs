@@ -12,7 +12,7 @@
 // type-checks against the installed package's exports, and the installed
 // package served as it is (no bundler) opens and watches with the defaults.
 //
-// react, react-dom, vite, @vitejs/plugin-react, esbuild, @types/react and
+// react, react-dom, vite, @vitejs/plugin-react, esbuild, @types/react, kysely and
 // typescript are this repo's devDependencies (pinned in package.json): the
 // scratch apps link to them (or run them from here) instead of
 // downloading them, so the test runs offline; only the tarball is installed
@@ -27,7 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { repoRoot, launchBrowser, loopbackOnly, startServer } from './harness.mjs';
 
-const linkedPackages = ['react', 'react-dom', 'scheduler', 'vite', '@vitejs/plugin-react', 'esbuild', '@types/react'];
+const linkedPackages = ['react', 'react-dom', 'scheduler', 'vite', '@vitejs/plugin-react', 'esbuild', '@types/react', 'kysely'];
 
 // The component both apps render: Tasks watches a query with params that
 // are a new array on every render; window.hearthApp lets the test drive it.
@@ -148,6 +148,8 @@ const typesApp = {
   files: {
     'check.tsx': `import { open, preload, type Database, type SyncStatus } from '@hearthdb/hearth';
 import { HearthProvider, useQuery, useSyncStatus, type QueryState } from '@hearthdb/hearth/react';
+import { HearthDialect } from '@hearthdb/hearth/kysely';
+import { Kysely } from 'kysely';
 import wasm from '@hearthdb/hearth/hearth.wasm';
 import '@hearthdb/hearth/worker';
 import manifest from '@hearthdb/hearth/package.json' with { type: 'json' };
@@ -162,6 +164,10 @@ export function Tasks({ done }: { done: boolean }) {
 export async function main(): Promise<Database> {
   const db = await open({ name: 'x' });
   console.log(<HearthProvider db={db}><Tasks done /></HearthProvider>, manifest.version);
+  const k = new Kysely<{ tasks: Task }>({ dialect: new HearthDialect({ database: db }) });
+  const titles: string[] = (await k.selectFrom('tasks').select('title').execute()).map((t) => t.title);
+  const n: number = await db.transaction(async (tx) => (await tx.exec('DELETE FROM tasks')).changes);
+  console.log(titles, n);
   return db;
 }
 `,
@@ -362,14 +368,15 @@ describe('the npm package in a Vite app and an esbuild app', () => {
     const listing = run('tar', ['-tzf', tarball], repoRoot).trim().split('\n').map((f) => f.replace(/^package\//, '')).sort();
     assert.deepEqual(listing, [
       'README.md', 'dist/hearth.wasm', 'dist/wasm_exec.js', 'hearth-storage.js', 'hearth-tabs.js', 'hearth-worker-boot.js',
-      'hearth-worker.d.ts', 'hearth-worker.js', 'hearth.d.ts', 'hearth.js', 'hearth.wasm.d.ts', 'package.json', 'protocol.js',
-      'react.d.ts', 'react.js',
+      'hearth-worker.d.ts', 'hearth-worker.js', 'hearth.d.ts', 'hearth.js', 'hearth.wasm.d.ts', 'kysely.d.ts', 'kysely.js',
+      'package.json', 'protocol.js', 'react.d.ts', 'react.js',
     ]);
     const manifest = JSON.parse(run('tar', ['-xzOf', tarball, 'package/package.json'], repoRoot));
     assert.equal(manifest.name, '@hearthdb/hearth');
     assert.equal(manifest.version, JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).version);
-    assert.deepEqual(Object.keys(manifest.exports), ['.', './worker', './hearth.wasm', './react', './package.json']);
-    assert.deepEqual(manifest.peerDependenciesMeta, { react: { optional: true } });
+    assert.deepEqual(Object.keys(manifest.exports), ['.', './worker', './hearth.wasm', './react', './kysely', './package.json']);
+    assert.deepEqual(manifest.peerDependenciesMeta, { react: { optional: true }, kysely: { optional: true } });
+    assert.equal(manifest.peerDependencies.kysely, '^0.29.9');
     assert.equal(manifest.dependencies, undefined);
   });
 

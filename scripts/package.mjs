@@ -11,6 +11,7 @@
 //                                             with hearth-worker-boot.js, hearth-tabs.js, hearth-storage.js
 //   dist/hearth.wasm             "./hearth.wasm"  the worker's wasm; dist/wasm_exec.js is Go's loader
 //   react.js + react.d.ts        "./react"    the React bindings
+//   kysely.js + kysely.d.ts      "./kysely"   the Kysely dialect
 //
 // The worker names dist/hearth.wasm literally beside import.meta.url and
 // hearth.js names hearth-worker.js the same way, so bundlers copy and hash
@@ -41,6 +42,8 @@ const files = [
   ['dist/wasm_exec.js', 'dist/wasm_exec.js'],
   ['react.js', 'react.js'],
   ['react.d.ts', 'react.d.ts'],
+  ['kysely.js', 'kysely.js'],
+  ['kysely.d.ts', 'kysely.d.ts'],
 ];
 
 /** Declarations for the entries that export nothing but a file or side effects. */
@@ -53,7 +56,7 @@ const manifest = {
   name: '@hearthdb/hearth',
   version: rootManifest.version,
   description: 'A local-first SQLite database for web apps: Go in a Web Worker on OPFS or IndexedDB, live queries, sync.',
-  keywords: ['sqlite', 'local-first', 'offline', 'opfs', 'indexeddb', 'wasm', 'sync', 'react'],
+  keywords: ['sqlite', 'local-first', 'offline', 'opfs', 'indexeddb', 'wasm', 'sync', 'react', 'kysely'],
   repository: { type: 'git', url: 'git+https://github.com/hearthdb/hearth.git' },
   type: 'module',
   types: './hearth.d.ts',
@@ -62,14 +65,17 @@ const manifest = {
     './worker': { types: './hearth-worker.d.ts', default: './hearth-worker.js' },
     './hearth.wasm': { types: './hearth.wasm.d.ts', default: './dist/hearth.wasm' },
     './react': { types: './react.d.ts', default: './react.js' },
+    './kysely': { types: './kysely.d.ts', default: './kysely.js' },
     './package.json': './package.json',
   },
   // Only the worker's entry and Go's loader act on import; everything else
   // may be dropped when unused.
   sideEffects: ['./hearth-worker.js', './dist/wasm_exec.js'],
   files: [...files.map(([, to]) => to), ...Object.keys(generated)].sort(),
-  peerDependencies: { react: '>=18' },
-  peerDependenciesMeta: { react: { optional: true } },
+  // The Kysely dialect is written against kysely 0.29's Driver interface
+  // (0.x minors break it).
+  peerDependencies: { react: '>=18', kysely: '^0.29.9' },
+  peerDependenciesMeta: { react: { optional: true }, kysely: { optional: true } },
 };
 
 /** The README's "Install from npm" section, as the package's README. */

@@ -12,11 +12,11 @@ function declaredValues(file) {
   return [...text.matchAll(/^export declare (?:function|class|const|let) (\w+)/gm)].map((m) => m[1]);
 }
 
-for (const name of ['hearth', 'protocol', 'react']) {
+for (const name of ['hearth', 'protocol', 'react', 'kysely']) {
   test(`${name}.d.ts declares exactly what ${name}.js exports`, async () => {
     const exported = Object.keys(await import(`./${name}.js`)).sort();
     const declared = [...new Set(declaredValues(`./${name}.d.ts`))].sort();
-    assert.ok(declared.length > 3, `found the declarations in ${name}.d.ts`);
+    assert.ok(declared.length >= 3, `found the declarations in ${name}.d.ts`);
     assert.deepStrictEqual(declared, exported);
   });
 }

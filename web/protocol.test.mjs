@@ -109,6 +109,10 @@ test('peekHead agrees with decode on every envelope the router sees', () => {
   const envelopes = [
     { v: VERSION, id: 1, op: 'open', name: 'notes', storage: 'auto' },
     { v: VERSION, id: 2, op: 'batch', db: 1, statements: [{ sql: 'INSERT INTO t VALUES (?)', params: [new Uint8Array(3)] }] },
+    { v: VERSION, id: 3, op: 'begin', db: 1, timeoutMs: 5000 },
+    { v: VERSION, id: 4, op: 'exec', db: 1, tx: 2 ** 40 - 1, sql: 'INSERT INTO t VALUES (1)' },
+    { v: VERSION, id: 5, op: 'commit', db: 1, tx: 2 ** 40 - 1 },
+    { v: VERSION, id: 3, ok: { tx: 2 ** 40 - 1 } },
     { v: VERSION, id: 2, ok: { results: [] } },
     { v: VERSION, id: -1, error: { code: 'CLOSED', message: 'closed', index: 0 } },
     { v: VERSION, sub: 5, status: { state: 'syncing' } },

@@ -17,6 +17,9 @@ func TestParseRequest(t *testing.T) {
 		{map[string]any{"v": int64(2), "id": int64(1), "op": "open"}, true, CodeBadRequest},
 		{map[string]any{"v": int64(1), "op": "open"}, false, CodeBadRequest},
 		{map[string]any{"v": int64(1), "id": "1", "op": "open"}, false, CodeBadRequest},
+		{map[string]any{"v": int64(1), "id": int64(1), "op": "begin"}, true, CodeBadRequest},
+		{map[string]any{"v": int64(1), "id": int64(1), "op": "begin", "db": int64(1), "timeoutMs": int64(5000)}, true, ""},
+		{map[string]any{"v": int64(1), "id": int64(1), "op": "commit", "db": int64(1), "tx": int64(7)}, true, ""},
 		{[]any{int64(1)}, false, CodeBadRequest},
 	} {
 		msg, _ := codec.Encode(tc.msg)
