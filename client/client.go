@@ -1,5 +1,5 @@
 // Package client is Hearth's Go client, for pages written in Go (vugu): the
-// same API as web/hearth.js — Open, Exec, Query, Batch, Watch — over the
+// same API as web/hearth.js — Open, Exec, Query, Batch, Watch, Transaction — over the
 // same binary protocol to the same worker.
 //
 // The client core is pure Go and tested natively against the worker's
