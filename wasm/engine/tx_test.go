@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hearthdb/hearth/codec"
+	"github.com/ncruces/go-sqlite3"
 )
 
 // post sends a request without waiting for its reply.
@@ -231,5 +233,50 @@ func TestTransactionJournalsOnlyOnCommit(t *testing.T) {
 	p.call("commit", map[string]any{"db": db, "tx": tx})
 	if got := journaled(); got == "[[0]]" {
 		t.Fatalf("journal after a commit: %s", got)
+	}
+}
+
+// TestSyncTurnsWaitForTheTransaction: the sync client's turns on the
+// connection (journal reads, applying pulled changes) are held while a
+// transaction is open, so they neither run inside it nor see its work.
+func TestSyncTurnsWaitForTheTransaction(t *testing.T) {
+	p, db := openTxTest(t)
+	p.eng.mu.Lock()
+	owner := p.eng.dbs[db]
+	p.eng.mu.Unlock()
+	tx := p.call("begin", map[string]any{"db": db})["tx"].(int64)
+	p.call("exec", map[string]any{"db": db, "tx": tx, "sql": "INSERT INTO t VALUES (1, 'in tx')"})
+	var seen int64 = -1
+	call := &localCall{done: make(chan error, 1), fn: func(c *sqlite3.Conn) error {
+		s, _, err := c.Prepare("SELECT count(*) FROM t")
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		if s.Step() {
+			seen = s.ColumnInt64(0)
+		}
+		return s.Err()
+	}}
+	if !owner.queue.pushCall(call) {
+		t.Fatal("the owner refused the call")
+	}
+	// The turn was queued before these: unheld, it would have run before
+	// the second one was taken from the queue.
+	p.call("query", map[string]any{"db": db, "tx": tx, "sql": "SELECT 1"})
+	p.call("query", map[string]any{"db": db, "tx": tx, "sql": "SELECT 1"})
+	select {
+	case err := <-call.done:
+		t.Fatalf("a sync turn ran inside the transaction (err %v, saw %d rows)", err, seen)
+	default:
+	}
+	p.call("commit", map[string]any{"db": db, "tx": tx})
+	select {
+	case err := <-call.done:
+		if err != nil || seen != 1 {
+			t.Fatalf("the held turn: err %v, saw %d rows, want the committed 1", err, seen)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the held sync turn never ran after the commit")
 	}
 }
