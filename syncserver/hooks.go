@@ -11,6 +11,12 @@ import (
 	"github.com/hearthdb/hearth/syncworker/merge"
 )
 
+// DefaultMaxClockSkew is Config.MaxClockSkew's default: a few minutes
+// covers the error of a clock corrected with the server's time (half a
+// round trip) with a wide margin, and is short enough that a device
+// stamping ahead wins nothing for long.
+const DefaultMaxClockSkew = 5 * time.Minute
+
 // Change is a pushed change as the server's hooks see it.
 type Change struct {
 	Table string
@@ -56,7 +62,7 @@ func (k checker) Admit(ctx context.Context, q store.Querier, p *store.Push, c *s
 	if s.cfg.MaxClockSkew > 0 {
 		limit := s.cfg.Now().Add(s.cfg.MaxClockSkew)
 		if c.Stamp.TS.Time().After(limit) {
-			return &merge.Refusal{Code: store.CodeClockSkew, Message: fmt.Sprintf("the change is stamped %s, more than %v ahead of the server's clock; fix the device clock", c.Stamp.TS.Time().UTC().Format(time.RFC3339), s.cfg.MaxClockSkew)}
+			return &merge.Refusal{Code: store.CodeClockSkew, Message: fmt.Sprintf("the change is stamped %s, more than %v ahead of the server's clock; the device's clock is wrong and it did not correct it with the server's time", c.Stamp.TS.Time().UTC().Format(time.RFC3339), s.cfg.MaxClockSkew)}
 		}
 	}
 	if a := accessFrom(ctx); a != nil {
@@ -69,7 +75,10 @@ func (k checker) Admit(ctx context.Context, q store.Querier, p *store.Push, c *s
 			return &merge.Refusal{Code: store.CodeForbidden, Message: err.Error()}
 		}
 	}
-	s.clock.Observe(c.Stamp.TS)
+	// Admit refused stamps beyond the bound, but the wall clock can step
+	// back between the check and here: the clock never moves past wall
+	// time + bound, whatever it observes.
+	s.clock.ObserveWithin(c.Stamp.TS, s.cfg.MaxClockSkew)
 	return nil
 }
 

@@ -100,9 +100,15 @@ type Config struct {
 	// wait after which it fits.
 	PushRate  float64
 	PushBurst int
-	// MaxClockSkew refuses changes stamped further than this in the
-	// future (default 24h; negative disables): a device with a wildly
-	// wrong clock would otherwise win every conflict for that long.
+	// MaxClockSkew refuses changes stamped further than this ahead of
+	// the server's wall clock, with CLOCK_SKEW (default 5 minutes;
+	// negative disables): a change stamped ahead wins every conflict
+	// until real time catches up, and would drag the server's clock, and
+	// every replica's, along. The server's own clock never moves past
+	// its wall time plus this bound, whatever it observes. Honest devices
+	// with a wrong clock are not refused: the server tells its time and
+	// the bound in welcome, and clients stamp in the server's time (see
+	// PROTOCOL.md, Clocks).
 	MaxClockSkew time.Duration
 	// LogBatch is the most log entries per message (default 500).
 	LogBatch int
@@ -208,7 +214,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.PushBurst = max(cfg.PushBurst, cfg.MaxPushBatch)
 	if cfg.MaxClockSkew == 0 {
-		cfg.MaxClockSkew = 24 * time.Hour
+		cfg.MaxClockSkew = DefaultMaxClockSkew
 	}
 	if cfg.LogBatch <= 0 {
 		cfg.LogBatch = 500

@@ -343,7 +343,7 @@ func (c *session) greet(schemaVersion int64, h wire.Hello) bool {
 	head, _ := s.head.get()
 	s.log.Info("sync: connection opened", "principal", c.principal, "client", c.client, "remote", c.remote, "schema", schemaVersion, "cursor", h.Cursor)
 	return c.send(wire.Welcome{Server: s.info.ID, Head: head, Min: s.minVer, Max: s.info.Version, MaxMessage: s.cfg.MaxMessageBytes,
-		MaxBatch: int64(s.cfg.MaxPushBatch)}) == nil
+		MaxBatch: int64(s.cfg.MaxPushBatch), Now: s.cfg.Now().UnixMilli(), MaxSkew: max(s.cfg.MaxClockSkew, 0).Milliseconds()}) == nil
 }
 
 func validClientID(id string) error {

@@ -176,6 +176,7 @@ func (s *session) serverError(e *wire.Error) error {
 func (s *session) run() error {
 	c := s.c
 	scopes, pending := c.subscription()
+	asked := c.j.Clock().Wall()
 	if err := s.send(wire.Hello{Client: c.j.Node(), Cursor: c.st.Cursor, Scopes: scopes}); err != nil {
 		return err
 	}
@@ -184,6 +185,9 @@ func (s *session) run() error {
 		return err
 	}
 	w := m.(wire.Welcome)
+	if err := s.correctClock(w, asked, c.j.Clock().Wall()); err != nil {
+		return err
+	}
 	c.maxMessage = w.MaxMessage
 	s.welcomeLimits(w)
 	c.update(func(st *syncstatus.Status) {
@@ -214,6 +218,30 @@ func (s *session) run() error {
 		}
 	})
 	return s.loop()
+}
+
+// correctClock measures the device clock's offset from the server's time
+// told in welcome (asked and answered are the corrected clock's readings
+// around the hello/welcome round trip; the server read its clock about
+// half-way), and hands it to the journal, which stamps in the server's
+// time from now on and restamps unacknowledged entries written ahead of
+// the server's bound (journal.Correct). A server that predates the field
+// sends no time: nothing changes.
+func (s *session) correctClock(w wire.Welcome, asked, answered time.Time) error {
+	c := s.c
+	if w.Now <= 0 {
+		return nil
+	}
+	rtt := max(answered.Sub(asked), 0)
+	mid := asked.Add(rtt / 2)
+	offset := c.j.Clock().Offset() + time.UnixMilli(w.Now).Sub(mid)
+	// The server read its clock somewhere in the round trip: the estimate
+	// is off by at most half of it, plus the milliseconds it rounds to.
+	margin := rtt + time.Second
+	return c.inTx(s.ctx, func(t *txn) error {
+		_, err := c.j.Correct(t.conn, offset, time.Duration(max(w.MaxSkew, 0))*time.Millisecond, margin)
+		return err
+	})
 }
 
 // checkServer starts a snapshot when the replica has never synced, the
@@ -370,7 +398,7 @@ func (s *session) apply(evict []wire.SnapshotCursor, chs []change.Change, next s
 				default:
 					return err
 				}
-				c.j.Clock().Observe(ch.Stamp.TS)
+				c.j.Observe(ch.Stamp.TS)
 				if res.Effect.Kind != merge.Keep {
 					t.touched[ch.Table] = true
 				}
@@ -614,6 +642,9 @@ func (s *session) settle(ack wire.Ack) error {
 	c := s.c
 	flight := s.flight
 	now := c.cfg.Now()
+	// Stamps are in the server's time: measure the latency on the
+	// corrected clock.
+	stamped := c.j.Clock().Wall()
 	var flagged, refused, samples int64
 	var latency time.Duration
 	var depth int64
@@ -641,7 +672,7 @@ func (s *session) settle(ack wire.Ack) error {
 				t.touched[e.Table] = true
 			}
 			if v.State != journal.Refused {
-				if d := now.Sub(e.Stamp.TS.Time()); d > 0 {
+				if d := stamped.Sub(e.Stamp.TS.Time()); d > 0 {
 					latency += d
 				}
 				samples++
@@ -699,7 +730,7 @@ func (s *session) rollback(t *txn, refused journal.Entry, serverRow []change.Cha
 			if _, err := a.Apply(&serverRow[i]); err != nil {
 				return fmt.Errorf("roll back refused change %d: %w", refused.Seq, err)
 			}
-			c.j.Clock().Observe(serverRow[i].Stamp.TS)
+			c.j.Observe(serverRow[i].Stamp.TS)
 		}
 		for i := range later {
 			if _, err := a.Apply(&later[i].Change); err != nil {

@@ -83,11 +83,16 @@ func (s Stamp) String() string { return s.TS.String() + "@" + s.Node }
 // Clock issues monotonic timestamps. It is safe for concurrent use: the
 // worker's write triggers call Now on the connection's goroutine while the
 // sync loop calls Observe on its own.
+//
+// The physical part is the wall clock corrected by an offset (SetOffset):
+// a device whose clock is wrong learns the server's time and stamps in it,
+// so its writes neither win nor lose conflicts because of its clock.
 type Clock struct {
 	wall func() time.Time
 
-	mu   sync.Mutex
-	last Timestamp
+	mu     sync.Mutex
+	last   Timestamp
+	offset time.Duration
 }
 
 // NewClock returns a clock reading wall for physical time; nil means
@@ -99,12 +104,36 @@ func NewClock(wall func() time.Time) *Clock {
 	return &Clock{wall: wall}
 }
 
+// Wall is the corrected physical time: the wall clock plus the offset.
+func (c *Clock) Wall() time.Time {
+	c.mu.Lock()
+	off := c.offset
+	c.mu.Unlock()
+	return c.wall().Add(off)
+}
+
+// Offset is the correction added to the wall clock.
+func (c *Clock) Offset() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.offset
+}
+
+// SetOffset sets the correction added to the wall clock. It never makes
+// the clock go back: a corrected time behind the last timestamp advances
+// the counter, as a wall clock that stepped back does.
+func (c *Clock) SetOffset(d time.Duration) {
+	c.mu.Lock()
+	c.offset = d
+	c.mu.Unlock()
+}
+
 // Now returns a timestamp greater than every timestamp this clock issued or
 // observed before.
 func (c *Clock) Now() Timestamp {
-	pt := Make(c.wall().UnixMilli(), 0)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	pt := Make(c.wall().Add(c.offset).UnixMilli(), 0)
 	if pt > c.last {
 		c.last = pt
 	} else {
@@ -124,6 +153,35 @@ func (c *Clock) Observe(remote Timestamp) {
 	if remote > c.last {
 		c.last = remote
 	}
+	c.mu.Unlock()
+}
+
+// ObserveWithin folds in a remote timestamp, but never moves the clock
+// past the corrected wall time plus maxAhead: a peer whose clock runs far
+// ahead (or lies) cannot drag this clock, and every stamp it issues
+// later, into the future. It reports whether remote was beyond the bound
+// (and so folded in only up to it). maxAhead <= 0 means no bound.
+func (c *Clock) ObserveWithin(remote Timestamp, maxAhead time.Duration) (clamped bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if maxAhead > 0 {
+		if limit := Make(c.wall().Add(c.offset+maxAhead).UnixMilli(), logicalMask); remote > limit {
+			remote, clamped = limit, true
+		}
+	}
+	if remote > c.last {
+		c.last = remote
+	}
+	return clamped
+}
+
+// Rewind sets the last timestamp to ts, even when that moves it back. Only
+// a caller that has just replaced every timestamp after ts (the journal
+// restamping writes made with a clock that was far ahead) may use it:
+// otherwise Now could issue a timestamp twice.
+func (c *Clock) Rewind(ts Timestamp) {
+	c.mu.Lock()
+	c.last = ts
 	c.mu.Unlock()
 }
 

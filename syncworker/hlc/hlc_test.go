@@ -142,3 +142,73 @@ func TestStampOrder(t *testing.T) {
 		t.Fatal("After")
 	}
 }
+
+// TestOffsetCorrectsTheWallButNeverGoesBack: a clock an hour fast that
+// learns its offset stamps in the corrected time once the corrected time
+// passes what it issued; until then the counter advances.
+func TestOffsetCorrectsTheWallButNeverGoesBack(t *testing.T) {
+	const server = 1_700_000_000_000
+	w := &fakeWall{t: time.UnixMilli(server).Add(time.Minute)} // a minute fast
+	c := NewClock(w.now)
+	before := c.Now()
+	c.SetOffset(-time.Minute)
+	if c.Offset() != -time.Minute || c.Wall().UnixMilli() != server {
+		t.Fatalf("corrected wall %d, offset %v", c.Wall().UnixMilli(), c.Offset())
+	}
+	next := c.Now()
+	if next <= before || next.Millis() != before.Millis() {
+		t.Fatalf("a corrected clock behind the last stamp must advance the counter: %v after %v", next, before)
+	}
+	w.t = w.t.Add(2 * time.Minute)
+	if got := c.Now(); got != Make(server+2*time.Minute.Milliseconds(), 0) {
+		t.Fatalf("once past the last stamp the corrected wall takes over: %v", got)
+	}
+}
+
+// TestObserveWithinBoundsTheClock: a stamp further ahead than the bound
+// moves the clock only up to wall + bound; one inside moves it all the way.
+func TestObserveWithinBoundsTheClock(t *testing.T) {
+	const wall = 1_700_000_000_000
+	w := &fakeWall{t: time.UnixMilli(wall)}
+	c := NewClock(w.now)
+	bound := 5 * time.Minute
+	limit := Make(wall+bound.Milliseconds(), logicalMask)
+
+	near := Make(wall+bound.Milliseconds()-1, 7)
+	if c.ObserveWithin(near, bound) || c.Last() != near {
+		t.Fatalf("a stamp inside the bound is observed as is: %v", c.Last())
+	}
+	far := Make(wall+(24*time.Hour-time.Minute).Milliseconds(), 0)
+	if !c.ObserveWithin(far, bound) {
+		t.Fatal("a stamp beyond the bound must be reported")
+	}
+	if c.Last() != limit {
+		t.Fatalf("the clock moved to %v, past wall + bound %v", c.Last(), limit)
+	}
+	for range 10 {
+		if got := c.Now(); got.Millis() > wall+bound.Milliseconds()+1 {
+			t.Fatalf("a later stamp %v is past wall + bound", got)
+		}
+	}
+	// No bound: the old behaviour.
+	u := NewClock(w.now)
+	if u.ObserveWithin(far, 0) || u.Last() != far {
+		t.Fatal("maxAhead 0 means no bound")
+	}
+	// The bound follows the corrected wall.
+	o := NewClock(w.now)
+	o.SetOffset(time.Hour)
+	if o.ObserveWithin(Make(wall+time.Hour.Milliseconds()+bound.Milliseconds()-1, 0), bound) {
+		t.Fatal("the bound is measured from the corrected wall")
+	}
+}
+
+func TestRewind(t *testing.T) {
+	w := &fakeWall{t: time.UnixMilli(1000)}
+	c := NewClock(w.now)
+	c.Observe(Make(9000, 0))
+	c.Rewind(Make(500, 3))
+	if got := c.Now(); got != Make(1000, 0) {
+		t.Fatalf("after a rewind the wall leads again: %v", got)
+	}
+}

@@ -115,6 +115,10 @@ type Journal struct {
 
 	applying atomic.Int32
 	lastHLC  atomic.Int64
+	// bound is the server's MaxClockSkew (a time.Duration; 0 unknown),
+	// remoteHLC the greatest remote stamp observed (see clock.go).
+	bound     atomic.Int64
+	remoteHLC atomic.Int64
 }
 
 // Prepare readies a connection for journaling: it creates Hearth's tables,
@@ -150,6 +154,9 @@ func Prepare(conn *sqlite3.Conn, cfg Config) (*Journal, error) {
 		return nil, err
 	}
 	j.node = node
+	if err := j.loadClockCorrection(conn); err != nil {
+		return nil, err
+	}
 	if err := j.register(conn); err != nil {
 		return nil, err
 	}
@@ -226,7 +233,8 @@ func (j *Journal) restoreClock(conn *sqlite3.Conn) error {
 // SaveClock records the clock's high-water mark, so that it survives the
 // pruning of journal entries and timestamps observed from remote changes.
 func (j *Journal) SaveClock(conn *sqlite3.Conn) error {
-	err := execArgs(conn, `INSERT INTO _hearth_meta(k, v) VALUES ('hlc', ?1) ON CONFLICT(k) DO UPDATE SET v = max(v, excluded.v)`, int64(j.clock.Last()))
+	err := execArgs(conn, `INSERT INTO _hearth_meta(k, v) VALUES ('hlc', ?1), (?2, ?3) ON CONFLICT(k) DO UPDATE SET v = max(v, excluded.v)`,
+		int64(j.clock.Last()), metaRemoteHLC, j.remoteHLC.Load())
 	if err != nil {
 		return fmt.Errorf("journal: save clock: %w", err)
 	}

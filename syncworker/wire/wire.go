@@ -101,6 +101,15 @@ type Welcome struct {
 	// MaxBatch is the most changes the server takes in one push (0: no
 	// limit, or a server that predates the field).
 	MaxBatch int64
+	// Now is the server's wall clock when it sent the welcome, in Unix
+	// milliseconds (0: a server that predates the field). The client
+	// measures its clock's offset from it.
+	Now int64
+	// MaxSkew is how far ahead of the server's clock a change may be
+	// stamped, in milliseconds (0: no bound, or a server that predates
+	// the field); changes stamped further ahead are refused with
+	// CLOCK_SKEW.
+	MaxSkew int64
 }
 
 // Pushed is one journal entry sent for storage.
@@ -296,6 +305,14 @@ func AppendMessage(e *codec.Encoder, m Message, schemaVersion int64) error {
 		if m.MaxBatch != 0 {
 			top.Key("maxBatch")
 			e.Int(m.MaxBatch)
+		}
+		if m.Now != 0 {
+			top.Key("now")
+			e.Int(m.Now)
+		}
+		if m.MaxSkew != 0 {
+			top.Key("maxSkew")
+			e.Int(m.MaxSkew)
 		}
 	case Push:
 		top.Key("id")
@@ -496,7 +513,8 @@ func Decode(b []byte) (Frame, error) {
 	case "hello":
 		f.Msg = Hello{Client: r.text("client"), Cursor: r.int("cursor"), Scopes: r.optTexts("scopes")}
 	case "welcome":
-		f.Msg = Welcome{Server: r.text("server"), Head: r.int("head"), Min: r.int("min"), Max: r.int("max"), MaxMessage: r.int("maxMessage"), MaxBatch: r.optInt("maxBatch")}
+		f.Msg = Welcome{Server: r.text("server"), Head: r.int("head"), Min: r.int("min"), Max: r.int("max"), MaxMessage: r.int("maxMessage"), MaxBatch: r.optInt("maxBatch"),
+			Now: r.optInt("now"), MaxSkew: r.optInt("maxSkew")}
 	case "push":
 		p := Push{ID: r.int("id")}
 		for i, item := range r.array("changes") {
