@@ -207,7 +207,8 @@ func newDevice(t testing.TB, name string, h *harness, migrations []appschema.Mig
 			t.Fatal(err)
 		}
 	}
-	j, err := journal.Prepare(conn, journal.Config{Clock: hlc.NewClock(nil), Tables: h.cfg.Tables})
+	// cfg.Now is the device's wall clock: the journal stamps with it too.
+	j, err := journal.Prepare(conn, journal.Config{Clock: hlc.NewClock(cfg.Now), Tables: h.cfg.Tables})
 	if err != nil {
 		t.Fatal(err)
 	}
