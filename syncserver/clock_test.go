@@ -17,18 +17,22 @@ import (
 )
 
 // testTime is the server's clock in the clock tests: a fixed date that
-// moves on with real (monotonic) time, so that timeouts behave and no
-// test depends on today's date. Devices read it with a skew of their own,
-// which a test may change, as a user setting the device's clock does.
+// moves on with real time, so that timeouts behave and no test depends on
+// today's date. Its readings keep time.Now's monotonic part, as a real
+// clock's do. Devices read it with a skew of their own, which a test may
+// change, as a user setting the device's clock does (the wall part
+// jumps, the monotonic part does not).
 type testTime struct {
-	base, started time.Time
+	base  time.Time
+	shift time.Duration
 }
 
 func newTestTime() *testTime {
-	return &testTime{base: time.Date(2031, 6, 1, 9, 0, 0, 0, time.UTC), started: time.Now()}
+	base := time.Date(2031, 6, 1, 9, 0, 0, 0, time.UTC)
+	return &testTime{base: base, shift: base.Sub(time.Now())}
 }
 
-func (c *testTime) now() time.Time { return c.base.Add(time.Since(c.started)) }
+func (c *testTime) now() time.Time { return time.Now().Add(c.shift) }
 
 // skewed is a device's wall clock: the server's time plus skew.
 type skewed struct {
@@ -282,5 +286,29 @@ func TestOfflineEditsWithAClockTwoHoursFastAreAccepted(t *testing.T) {
 	}
 	if got := roamer.j.Clock().Offset(); got > -2*time.Hour+time.Minute || got < -2*time.Hour-time.Minute {
 		t.Fatalf("the roamer's offset is %v, want about -2h", got)
+	}
+}
+
+// TestClockSetAheadWhileConnectedIsCorrected: a connected device's clock
+// is set an hour ahead; its next edits, stamped with it, are restamped
+// before they are pushed (the monotonic clock says the wall clock jumped)
+// and accepted.
+func TestClockSetAheadWhileConnectedIsCorrected(t *testing.T) {
+	at := newTestTime()
+	h := newHarness(t, syncserver.Config{Path: t.TempDir() + "/sync.db", Now: at.now})
+	d, wall := skewedDevice(t, "d", h, at, 0)
+	d.start()
+	d.mustExec(`INSERT INTO tasks(id, title) VALUES ('before', 'x')`)
+	d.synced(h)
+	wall.set(time.Hour)
+	d.mustExec(`INSERT INTO tasks(id, title) VALUES ('after', 'y')`)
+	d.mustExec(`UPDATE tasks SET title = 'z' WHERE id = 'before'`)
+	d.synced(h)
+	if st := d.status(); st.Refused != 0 {
+		t.Fatalf("%d edits refused", st.Refused)
+	}
+	nearServerTime(t, d, at, at.base, syncserver.DefaultMaxClockSkew)
+	if got := h.serverQuery(`SELECT title FROM tasks ORDER BY id`); len(got) != 2 || got[0][0] != "y" || got[1][0] != "z" {
+		t.Fatalf("server rows: %v", got)
 	}
 }

@@ -32,7 +32,21 @@ type session struct {
 	nextSum   time.Time
 	pending   int64
 	limits    pushLimits
+	// clock is the correction taken at welcome, to notice the device's
+	// clock being set while connected.
+	clock clockAnchor
 }
+
+// clockAnchor is the corrected clock's reading when the offset was
+// measured, and the process's monotonic clock then.
+type clockAnchor struct {
+	at, mono time.Time
+}
+
+// clockJumpTolerance is how far the wall clock may drift from the
+// monotonic one during a session before the client corrects the offset:
+// more than NTP slews, less than any bound worth setting.
+const clockJumpTolerance = time.Second
 
 type frameResult struct {
 	frame wire.Frame
@@ -238,10 +252,33 @@ func (s *session) correctClock(w wire.Welcome, asked, answered time.Time) error 
 	// The server read its clock somewhere in the round trip: the estimate
 	// is off by at most half of it, plus the milliseconds it rounds to.
 	margin := rtt + time.Second
-	return c.inTx(s.ctx, func(t *txn) error {
+	err := c.inTx(s.ctx, func(t *txn) error {
 		_, err := c.j.Correct(t.conn, offset, time.Duration(max(w.MaxSkew, 0))*time.Millisecond, margin)
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	s.clock = clockAnchor{at: c.j.Clock().Wall(), mono: time.Now()}
+	return nil
+}
+
+// clockMoved notices the device's wall clock being set during the
+// session (a user fixing or breaking it): the wall clock then moved
+// further than the process's monotonic clock, which such a change leaves
+// alone. The session ends and the next one, at once, measures the offset
+// again at welcome and restamps what was written with the moved clock,
+// before it is pushed. Reconnecting rather than correcting by the
+// difference: a monotonic clock may also stop while the device sleeps.
+func (s *session) clockMoved() error {
+	if s.clock.at.IsZero() {
+		return nil
+	}
+	walled := s.c.j.Clock().Wall().Round(0).Sub(s.clock.at.Round(0))
+	if jump := walled - time.Since(s.clock.mono); jump > -clockJumpTolerance && jump < clockJumpTolerance {
+		return nil
+	}
+	return errReconnect
 }
 
 // checkServer starts a snapshot when the replica has never synced, the
@@ -566,6 +603,9 @@ func (s *session) push() error {
 	c := s.c
 	if s.flight != nil || s.holding() {
 		return nil
+	}
+	if err := s.clockMoved(); err != nil {
+		return err
 	}
 	var entries []journal.Entry
 	var depth int64
