@@ -29,7 +29,7 @@ type testTime struct {
 
 func newTestTime() *testTime {
 	base := time.Date(2031, 6, 1, 9, 0, 0, 0, time.UTC)
-	return &testTime{base: base, shift: base.Sub(time.Now())}
+	return &testTime{base: base, shift: time.Until(base)}
 }
 
 func (c *testTime) now() time.Time { return time.Now().Add(c.shift) }
