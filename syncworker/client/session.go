@@ -44,8 +44,9 @@ type clockAnchor struct {
 }
 
 // clockJumpTolerance is how far the wall clock may drift from the
-// monotonic one during a session before the client corrects the offset:
-// more than NTP slews, less than any bound worth setting.
+// monotonic one during a session before the client reconnects to measure
+// its offset again: more than clocks drift apart in a long session, far
+// less than any bound worth setting. A false alarm costs a reconnect.
 const clockJumpTolerance = time.Second
 
 type frameResult struct {
