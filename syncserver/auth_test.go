@@ -146,7 +146,9 @@ func TestTokenExpiryMidSessionPausesThenResumes(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		calls++
-		return is.Issue(fmt.Sprintf("ann-%d", calls), []string{"ws-main"}, ttl)
+		// The same user, a fresh token each time: a replica's id is
+		// bound to its principal, which a refresh keeps.
+		return is.Issue("ann", []string{"ws-main"}, ttl)
 	}
 	cfg := fastConfig(h.url)
 	cfg.Token = token

@@ -136,32 +136,34 @@ func TestClientWaitsOutRateLimits(t *testing.T) {
 func TestLimitsFollowThePrincipal(t *testing.T) {
 	h := fileServer(t, syncserver.Config{MaxPushBatch: 10, PushRate: 1, PushBurst: 10, MaxConnectionsPerPrincipal: 2,
 		Authenticate: func(r *http.Request) (string, error) { return r.URL.Query().Get("user"), nil }})
+	// Each user's device has an id of its own: an id belongs to the
+	// principal that used it first.
 	connect := func(user string) *raw {
 		r := dialRaw(t, h.url+"?user="+user)
-		r.send(wire.Hello{Client: "raw-client", Cursor: -1}, 1)
+		r.send(wire.Hello{Client: "raw-" + user, Cursor: -1}, 1)
 		if _, ok := r.recv().(wire.Welcome); !ok {
 			t.Fatalf("%s: want welcome", user)
 		}
 		return r
 	}
-	batch := func(first int) []wire.Pushed {
+	batch := func(user string, first int) []wire.Pushed {
 		var out []wire.Pushed
 		for i := first; i < first+10; i++ {
-			out = append(out, rawChange(int64(i), fmt.Sprintf("p%02d", i)))
+			out = append(out, rawChangeBy("raw-"+user, int64(i), fmt.Sprintf("p%02d", i)))
 		}
 		return out
 	}
 	first := connect("eve")
-	first.send(wire.Push{ID: 1, Changes: batch(1)}, 1)
+	first.send(wire.Push{ID: 1, Changes: batch("eve", 1)}, 1)
 	if _, ok := first.recv().(wire.Ack); !ok {
 		t.Fatal("the first burst is allowed")
 	}
 	// A second connection, as after a reconnect, finds the bucket empty.
 	again := connect("eve")
-	again.send(wire.Push{ID: 2, Changes: batch(11)}, 1)
+	again.send(wire.Push{ID: 2, Changes: batch("eve", 11)}, 1)
 	again.expectError(wire.CodeRateLimited)
 	other := connect("ann")
-	other.send(wire.Push{ID: 3, Changes: batch(21)}, 1)
+	other.send(wire.Push{ID: 3, Changes: batch("ann", 21)}, 1)
 	if _, ok := other.recv().(wire.Ack); !ok {
 		t.Fatal("another principal has a bucket of its own")
 	}

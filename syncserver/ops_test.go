@@ -183,10 +183,13 @@ func TestHealth(t *testing.T) {
 	}
 }
 
-func rawChange(seq int64, id string) wire.Pushed {
+func rawChange(seq int64, id string) wire.Pushed { return rawChangeBy("raw-client", seq, id) }
+
+// rawChangeBy is rawChange of the client node.
+func rawChangeBy(node string, seq int64, id string) wire.Pushed {
 	k, _ := change.EncodeKey(id)
 	return wire.Pushed{Seq: seq, Change: change.Change{Table: "tasks", Key: k, Op: change.Insert,
-		Values: map[string]any{"title": id}, Stamp: hlc.Stamp{TS: hlc.Make(time.Now().UnixMilli(), uint16(seq)), Node: "raw-client"}, Schema: 1}}
+		Values: map[string]any{"title": id}, Stamp: hlc.Stamp{TS: hlc.Make(time.Now().UnixMilli(), uint16(seq)), Node: node}, Schema: 1}}
 }
 
 // TestPushLimits: a push over MaxPushBatch gets BATCH_TOO_LARGE and a

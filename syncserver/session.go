@@ -338,12 +338,38 @@ func (c *session) greet(schemaVersion int64, h wire.Hello) bool {
 		c.ws.Close(websocket.StatusPolicyViolation, "schema mismatch")
 		return false
 	}
+	// The id is bound to the first principal that says hello with it:
+	// another principal's connection under it could push under its seqs
+	// (answered with the owner's outcomes), and the owner would skip the
+	// entries stamped with its id.
+	owner, err := s.store.BindClient(c.ctx, h.Client, c.principal)
+	if err != nil {
+		s.log.Error("sync: binding the client id failed", "client", h.Client, "principal", c.principal, "err", err)
+		c.ended = "binding the client id failed"
+		c.send(&wire.Error{Code: wire.CodeInternal, Message: "the server could not check the client id; retry later"})
+		c.ws.Close(websocket.StatusInternalError, "client id check failed")
+		return false
+	}
+	if owner != "" && owner != c.principal {
+		c.clientTaken(h.Client)
+		return false
+	}
 	c.hello, c.client, c.schema = true, h.Client, schemaVersion
 	c.access.subscribe(h.Scopes)
 	head, _ := s.head.get()
 	s.log.Info("sync: connection opened", "principal", c.principal, "client", c.client, "remote", c.remote, "schema", schemaVersion, "cursor", h.Cursor)
 	return c.send(wire.Welcome{Server: s.info.ID, Head: head, Min: s.minVer, Max: s.info.Version, MaxMessage: s.cfg.MaxMessageBytes,
 		MaxBatch: int64(s.cfg.MaxPushBatch), Now: s.cfg.Now().UnixMilli(), MaxSkew: max(s.cfg.MaxClockSkew, 0).Milliseconds()}) == nil
+}
+
+// clientTaken ends a connection whose client id belongs to another
+// principal. The owner is not named: that would tell one user another's
+// identity.
+func (c *session) clientTaken(client string) {
+	c.srv.log.Warn("sync: client id of another principal refused", "client", client, "principal", c.principal, "remote", c.remote)
+	c.ended = "client id taken"
+	c.send(&wire.Error{Code: wire.CodeClientTaken, Message: fmt.Sprintf("the client id %q belongs to another user; sync this replica under a new client id", client)})
+	c.ws.Close(websocket.StatusPolicyViolation, "client id taken")
 }
 
 func validClientID(id string) error {
@@ -384,6 +410,12 @@ func (c *session) push(m wire.Push) bool {
 	if err != nil {
 		if errors.Is(err, store.ErrBadRequest) {
 			return c.fail(m.ID, wire.CodeBadRequest, "%v", err)
+		}
+		if errors.Is(err, store.ErrClientTaken) {
+			// The binding changed under a live connection (an operator
+			// released the id and another principal took it).
+			c.clientTaken(c.client)
+			return false
 		}
 		s.log.Error("sync: push failed", "client", c.client, "err", err)
 		return c.fail(m.ID, wire.CodeInternal, "the server could not store the push; retry later")

@@ -13,7 +13,6 @@ import (
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"github.com/hearthdb/hearth/syncworker/schema"
-	"github.com/hearthdb/hearth/syncworker/wire"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -128,7 +127,7 @@ func (s *Store) ingest(ctx context.Context, info store.Info, tables map[string]*
 func (ps *pushState) ingest(ctx context.Context, check store.Checker, batches int) (more bool, err error) {
 	ext := &pushState{tx: ps.tx, info: ps.info, tables: ps.tables, scopes: ps.scopes,
 		p: &store.Push{Stamp: ps.p.Stamp}, careful: ps.careful, head: ps.head,
-		rows: map[string]merge.Row{}, rowScopes: map[string]store.Scope{}, seen: map[int64]wire.Result{}}
+		rows: map[string]merge.Row{}, rowScopes: map[string]store.Scope{}, seen: map[int64]seenSeq{}}
 	start := ps.head
 	for range batches {
 		entries, err := ext.readInbox(ctx)

@@ -159,6 +159,16 @@ CREATE INDEX IF NOT EXISTS _hearth_scopes_by_scope ON _hearth_scopes(scope, tbl,
 ALTER TABLE _hearth_head ADD COLUMN IF NOT EXISTS floor bigint NOT NULL DEFAULT 0;
 ALTER TABLE _hearth_log ADD COLUMN IF NOT EXISTS scope bytea;
 ALTER TABLE _hearth_log ADD COLUMN IF NOT EXISTS prev bytea;
+CREATE TABLE IF NOT EXISTS _hearth_clients(
+	client bytea PRIMARY KEY,
+	principal bytea NOT NULL,
+	bound_at timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE _hearth_log ADD COLUMN IF NOT EXISTS principal bytea;
+ALTER TABLE _hearth_refused ADD COLUMN IF NOT EXISTS hlc bigint;
+ALTER TABLE _hearth_refused ADD COLUMN IF NOT EXISTS node bytea;
+ALTER TABLE _hearth_acked ADD COLUMN IF NOT EXISTS hlc bigint;
+ALTER TABLE _hearth_acked ADD COLUMN IF NOT EXISTS node bytea;
 `
 
 // writeLock is the pg_advisory_xact_lock key every push and migration
@@ -613,7 +623,7 @@ func (s *Store) Push(ctx context.Context, p store.Push, check store.Checker) (st
 				res, err = s.push(ctx, info, tables, &p, check, careful)
 			}
 		}
-		if err == nil || ctx.Err() != nil {
+		if err == nil || ctx.Err() != nil || errors.Is(err, store.ErrClientTaken) {
 			break
 		}
 	}
@@ -672,8 +682,13 @@ type pushState struct {
 	careful bool
 	// head is the last position assigned; start the head before.
 	head, start int64
-	// seen holds the first outcomes of this client's seqs in this push.
-	seen map[int64]wire.Result
+	// seen holds the first outcomes of the seqs this push carries that
+	// the client pushed before, or earlier in this push, and what they
+	// were given for.
+	seen map[int64]seenSeq
+	// owner is the principal the push's client id is bound to (nil when
+	// unbound).
+	owner []byte
 	// rows caches the merge metadata of the rows this push touches: read
 	// once up front, then kept current by the push itself, which is the
 	// only writer while it holds the write lock.
@@ -689,18 +704,32 @@ type pushState struct {
 
 func rowCacheKey(table string, key []byte) string { return table + "\x00" + string(key) }
 
+// seenSeq is a seq's first outcome and the record of the change it was
+// given for.
+type seenSeq struct {
+	out wire.Result
+	rec store.Recorded
+}
+
 func (ps *pushState) run(ctx context.Context, check store.Checker) (store.PushResult, error) {
 	var res store.PushResult
 	q := &txQuerier{ps: ps}
 	for i := range ps.p.Changes {
 		c := &ps.p.Changes[i]
-		out, done := ps.seen[c.Seq]
-		if done && out.State == wire.Refused {
-			row, err := ps.rowState(ctx, c.Table, c.Key)
-			if err != nil {
-				return res, err
+		prior, done := ps.seen[c.Seq]
+		out := prior.out
+		if done {
+			mismatch := prior.rec.Mismatch(ps.p, c)
+			if mismatch != nil || out.State == wire.Refused {
+				row, err := ps.rowState(ctx, c.Table, c.Key)
+				if err != nil {
+					return res, err
+				}
+				if mismatch != nil {
+					out = store.Mismatched(c, mismatch, row)
+				}
+				out.Row = row
 			}
-			out.Row = row
 		}
 		if !done {
 			var err error
@@ -710,7 +739,11 @@ func (ps *pushState) run(ctx context.Context, check store.Checker) (store.PushRe
 			}
 			first := out
 			first.Row = nil
-			ps.seen[c.Seq] = first
+			rec := store.Recorded{Stamp: c.Stamp, StampKnown: true}
+			if first.State != wire.Refused {
+				rec.Table, rec.Key, rec.Op, rec.ChangeKnown = c.Table, c.Key, c.Op, true
+			}
+			ps.seen[c.Seq] = seenSeq{out: first, rec: rec}
 		}
 		res.Outcomes = append(res.Outcomes, out)
 	}
@@ -722,7 +755,8 @@ func (ps *pushState) run(ctx context.Context, check store.Checker) (store.PushRe
 // head, the first outcomes of the seqs this push carries that the client
 // pushed before, and the merge metadata of the rows it touches.
 func (ps *pushState) prepare(ctx context.Context) error {
-	ps.seen = map[int64]wire.Result{}
+	ps.seen = map[int64]seenSeq{}
+	ps.owner = nil
 	ps.rows = map[string]merge.Row{}
 	ps.rowScopes = map[string]store.Scope{}
 	seqs := make([]int64, len(ps.p.Changes))
@@ -746,31 +780,42 @@ func (ps *pushState) prepare(ctx context.Context) error {
 	b.Queue("SELECT pg_advisory_xact_lock($1)", writeLock)
 	b.Queue(markWriter)
 	b.Queue(`SELECT head FROM _hearth_head`).QueryRow(func(row pgx.Row) error { return row.Scan(&ps.head) })
-	b.Queue(`SELECT seq, pos, flag FROM _hearth_log WHERE client = $1 AND seq = ANY($2)
-		UNION ALL SELECT seq, pos, flag FROM _hearth_acked WHERE client = $1 AND seq = ANY($2)`, client, seqs).Query(func(rows pgx.Rows) error {
+	b.Queue(`SELECT principal FROM _hearth_clients WHERE client = $1`, client).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			if err := rows.Scan(&ps.owner); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+	b.Queue(`SELECT seq, pos, flag, hlc, node, tbl, pk, op FROM _hearth_log WHERE client = $1 AND seq = ANY($2)
+		UNION ALL SELECT seq, pos, flag, hlc, node, NULL, NULL, NULL FROM _hearth_acked WHERE client = $1 AND seq = ANY($2)`, client, seqs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var seq, pos int64
-			var flag []byte
-			if err := rows.Scan(&seq, &pos, &flag); err != nil {
+			var flag, node, pk []byte
+			var ts *int64
+			var tbl, op *string
+			if err := rows.Scan(&seq, &pos, &flag, &ts, &node, &tbl, &pk, &op); err != nil {
 				return err
 			}
 			out := wire.Result{Seq: seq, State: wire.Acknowledged, Pos: pos}
 			if len(flag) > 0 {
 				out.State, out.Detail = wire.Flagged, string(flag)
 			}
-			ps.seen[seq] = out
+			ps.seen[seq] = seenSeq{out: out, rec: recorded(ts, node, tbl, pk, op)}
 		}
 		return rows.Err()
 	})
-	b.Queue(`SELECT seq, code, detail FROM _hearth_refused WHERE client = $1 AND seq = ANY($2)`, client, seqs).Query(func(rows pgx.Rows) error {
+	b.Queue(`SELECT seq, code, detail, hlc, node FROM _hearth_refused WHERE client = $1 AND seq = ANY($2)`, client, seqs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var seq int64
 			var code string
-			var detail []byte
-			if err := rows.Scan(&seq, &code, &detail); err != nil {
+			var detail, node []byte
+			var ts *int64
+			if err := rows.Scan(&seq, &code, &detail, &ts, &node); err != nil {
 				return err
 			}
-			ps.seen[seq] = wire.Result{Seq: seq, State: wire.Refused, Code: code, Detail: string(detail)}
+			ps.seen[seq] = seenSeq{out: wire.Result{Seq: seq, State: wire.Refused, Code: code, Detail: string(detail)}, rec: recorded(ts, node, nil, nil, nil)}
 		}
 		return rows.Err()
 	})
@@ -780,7 +825,54 @@ func (ps *pushState) prepare(ctx context.Context) error {
 		return err
 	}
 	ps.start = ps.head
+	if ps.owner != nil && string(ps.owner) != ps.p.Principal {
+		return fmt.Errorf("%w: client %q is bound to another principal than %q", store.ErrClientTaken, ps.p.Client, ps.p.Principal)
+	}
 	return nil
+}
+
+// recorded reads a verdict's record of its change (see store.Recorded):
+// its stamp when kept (ts and node non-nil), and its table, key and op
+// from a log entry (tbl and op non-nil).
+func recorded(ts *int64, node []byte, tbl *string, pk []byte, op *string) store.Recorded {
+	var r store.Recorded
+	if ts != nil && node != nil {
+		r.Stamp, r.StampKnown = hlc.Stamp{TS: hlc.Timestamp(*ts), Node: string(node)}, true
+	}
+	if tbl != nil && op != nil {
+		parsed, err := change.ParseOp(*op)
+		r.Table, r.Key, r.Op, r.ChangeKnown = *tbl, pk, parsed, err == nil
+	}
+	return r
+}
+
+// BindClient implements store.Store.
+func (s *Store) BindClient(ctx context.Context, client, principal string) (string, error) {
+	if _, _, err := s.ready(); err != nil {
+		return "", err
+	}
+	var owner []byte
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if principal != "" {
+			if _, err := tx.Exec(ctx, `INSERT INTO _hearth_clients(client, principal) VALUES ($1, $2) ON CONFLICT (client) DO NOTHING`,
+				[]byte(client), []byte(principal)); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.Query(ctx, `SELECT principal FROM _hearth_clients WHERE client = $1`, []byte(client))
+		if err != nil {
+			return err
+		}
+		owner, err = pgx.CollectExactlyOneRow(rows, pgx.RowTo[[]byte])
+		if errors.Is(err, pgx.ErrNoRows) {
+			owner, err = nil, nil
+		}
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("pgstore: bind client: %w", err)
+	}
+	return string(owner), nil
 }
 
 // queueRowReads queues the reads of the merge metadata and recorded
@@ -916,8 +1008,8 @@ func (w writer) RecordScope(ctx context.Context, table string, key []byte, sc st
 	return nil
 }
 
-func (w writer) AppendLog(ctx context.Context, client string, seq int64, c *change.Change, scope, prev store.Scope) (int64, error) {
-	return w.ps.appendLog(client, seq, c, scope, prev)
+func (w writer) AppendLog(ctx context.Context, client, principal string, seq int64, c *change.Change, scope, prev store.Scope) (int64, error) {
+	return w.ps.appendLog(client, principal, seq, c, scope, prev)
 }
 
 func (w writer) Flag(ctx context.Context, pos int64, detail string) error {
@@ -925,8 +1017,9 @@ func (w writer) Flag(ctx context.Context, pos int64, detail string) error {
 	return nil
 }
 
-func (w writer) Refuse(ctx context.Context, client string, seq int64, r *merge.Refusal) error {
-	w.ps.queue(`INSERT INTO _hearth_refused(client, seq, code, detail) VALUES ($1, $2, $3, $4)`, []byte(client), seq, r.Code, []byte(r.Message))
+func (w writer) Refuse(ctx context.Context, client string, seq int64, stamp hlc.Stamp, r *merge.Refusal) error {
+	w.ps.queue(`INSERT INTO _hearth_refused(client, seq, code, detail, hlc, node) VALUES ($1, $2, $3, $4, $5, $6)`,
+		[]byte(client), seq, r.Code, []byte(r.Message), int64(stamp.TS), []byte(stamp.Node))
 	return nil
 }
 
@@ -951,7 +1044,7 @@ func logScope(b []byte) store.Scope {
 	return store.Scope{Value: string(b), Known: true}
 }
 
-func (ps *pushState) appendLog(client string, seq int64, c *change.Change, scope, prev store.Scope) (int64, error) {
+func (ps *pushState) appendLog(client, principal string, seq int64, c *change.Change, scope, prev store.Scope) (int64, error) {
 	var cols []byte
 	if c.Op != change.Delete {
 		var enc codec.Encoder
@@ -965,8 +1058,8 @@ func (ps *pushState) appendLog(client string, seq int64, c *change.Change, scope
 		seqArg = nil
 	}
 	pos := ps.head + 1
-	ps.queue(`INSERT INTO _hearth_log(pos, client, seq, tbl, pk, op, cols, hlc, node, sv, scope, prev) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		pos, []byte(client), seqArg, c.Table, c.Key, c.Op.Code(), cols, int64(c.Stamp.TS), []byte(c.Stamp.Node), c.Schema, scopeArg(scope), scopeArg(prev))
+	ps.queue(`INSERT INTO _hearth_log(pos, client, seq, tbl, pk, op, cols, hlc, node, sv, scope, prev, principal) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		pos, []byte(client), seqArg, c.Table, c.Key, c.Op.Code(), cols, int64(c.Stamp.TS), []byte(c.Stamp.Node), c.Schema, scopeArg(scope), scopeArg(prev), []byte(principal))
 	ps.head = pos
 	return pos, nil
 }
@@ -980,7 +1073,7 @@ func (s *Store) Log(ctx context.Context, after int64, limit int) ([]store.Entry,
 	}
 	// One statement, so one snapshot: the head and the entries up to it.
 	// The LEFT JOIN gives a row (head, NULLs) when no entry follows.
-	rows, err := s.pool.Query(ctx, `SELECT h.head, h.floor, l.pos, l.client, l.tbl, l.pk, l.op, l.cols, l.hlc, l.node, l.sv, l.scope, l.prev
+	rows, err := s.pool.Query(ctx, `SELECT h.head, h.floor, l.pos, l.client, l.tbl, l.pk, l.op, l.cols, l.hlc, l.node, l.sv, l.scope, l.prev, l.principal
 		FROM _hearth_head h LEFT JOIN LATERAL (
 			SELECT * FROM _hearth_log WHERE pos > $1 AND pos <= h.head ORDER BY pos LIMIT $2
 		) l ON true ORDER BY l.pos`, after, limit)
@@ -993,9 +1086,9 @@ func (s *Store) Log(ctx context.Context, after int64, limit int) ([]store.Entry,
 	for rows.Next() {
 		var e store.Entry
 		var pos, ts, sv *int64
-		var client, node, cols, scope, prev []byte
+		var client, node, cols, scope, prev, principal []byte
 		var op, tbl *string
-		if err := rows.Scan(&head, &floor, &pos, &client, &tbl, &e.Key, &op, &cols, &ts, &node, &sv, &scope, &prev); err != nil {
+		if err := rows.Scan(&head, &floor, &pos, &client, &tbl, &e.Key, &op, &cols, &ts, &node, &sv, &scope, &prev, &principal); err != nil {
 			return nil, 0, fmt.Errorf("pgstore: read log: %w", err)
 		}
 		if after < floor {
@@ -1015,7 +1108,7 @@ func (s *Store) Log(ctx context.Context, after int64, limit int) ([]store.Entry,
 		if e.Key == nil {
 			e.Key = []byte{}
 		}
-		e.Client = string(client)
+		e.Client, e.Principal = string(client), string(principal)
 		e.Scope, e.Prev = logScope(scope), logScope(prev)
 		e.Stamp = hlc.Stamp{TS: hlc.Timestamp(*ts), Node: string(node)}
 		out = append(out, e)
@@ -1174,7 +1267,7 @@ func (s *Store) Compact(ctx context.Context, before int64) (int64, error) {
 		if before <= floor {
 			return nil
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO _hearth_acked(client, seq, pos, flag) SELECT client, seq, pos, flag FROM _hearth_log WHERE pos <= $1 AND seq IS NOT NULL ON CONFLICT DO NOTHING`, before); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO _hearth_acked(client, seq, pos, flag, hlc, node) SELECT client, seq, pos, flag, hlc, node FROM _hearth_log WHERE pos <= $1 AND seq IS NOT NULL ON CONFLICT DO NOTHING`, before); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM _hearth_log WHERE pos <= $1`, before); err != nil {

@@ -68,12 +68,28 @@ CREATE TABLE IF NOT EXISTS _hearth_scopes(
 	PRIMARY KEY (tbl, pk)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS _hearth_scopes_by_scope ON _hearth_scopes(scope, tbl, pk);
+CREATE TABLE IF NOT EXISTS _hearth_clients(
+	client TEXT PRIMARY KEY,
+	principal TEXT NOT NULL,
+	bound_at INTEGER NOT NULL DEFAULT (unixepoch())
+) WITHOUT ROWID;
 `
 
-// logScopeColumns are the log's columns added after its first release:
-// the row's scope after (scope) and before (prev) the entry, NULL when
-// unknown.
-var logScopeColumns = []string{"scope", "prev"}
+// addedColumns are columns of Hearth's tables added after their first
+// release, which Open adds to older stores: the row's scope after (scope)
+// and before (prev) a log entry, NULL when unknown; the principal that
+// pushed it (NULL in entries from before); and the stamp of the change a
+// verdict was given for (NULL in verdicts from before), which tells a
+// replay from another change under the same seq (see store.Recorded).
+var addedColumns = []struct{ table, column, decl string }{
+	{"_hearth_log", "scope", "TEXT"},
+	{"_hearth_log", "prev", "TEXT"},
+	{"_hearth_log", "principal", "TEXT"},
+	{"_hearth_refused", "hlc", "INTEGER"},
+	{"_hearth_refused", "node", "TEXT"},
+	{"_hearth_acked", "hlc", "INTEGER"},
+	{"_hearth_acked", "node", "TEXT"},
+}
 
 // Store is a store.Store on one SQLite connection. Its methods serialize
 // on a mutex: SQLite has one writer anyway, and reads are short.
@@ -175,14 +191,14 @@ func (s *Store) Open(ctx context.Context, sc store.Schema) (store.Info, error) {
 	if err := s.conn.Exec(serverDDL + merge.MetaDDL + appschema.ViolationsDDL); err != nil {
 		return store.Info{}, fmt.Errorf("sqlitestore: create tables: %w", err)
 	}
-	for _, col := range logScopeColumns {
-		rows, err := s.query(`SELECT count(*) FROM pragma_table_info('_hearth_log') WHERE name = ?1`, col)
+	for _, col := range addedColumns {
+		rows, err := s.query(`SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2`, col.table, col.column)
 		if err != nil {
 			return store.Info{}, fmt.Errorf("sqlitestore: %w", err)
 		}
 		if rows[0][0].(int64) == 0 {
-			if err := s.conn.Exec(`ALTER TABLE _hearth_log ADD COLUMN ` + col + ` TEXT`); err != nil {
-				return store.Info{}, fmt.Errorf("sqlitestore: add log column %s: %w", col, err)
+			if err := s.conn.Exec(`ALTER TABLE ` + col.table + ` ADD COLUMN ` + col.column + ` ` + col.decl); err != nil {
+				return store.Info{}, fmt.Errorf("sqlitestore: add column %s.%s: %w", col.table, col.column, err)
 			}
 		}
 	}
@@ -390,13 +406,48 @@ func (s *Store) Push(ctx context.Context, p store.Push, check store.Checker) (st
 	return res, nil
 }
 
+// BindClient implements store.Store.
+func (s *Store) BindClient(ctx context.Context, client, principal string) (string, error) {
+	if err := s.lock(); err != nil {
+		return "", err
+	}
+	defer s.mu.Unlock()
+	if principal != "" {
+		if err := s.exec(`INSERT INTO _hearth_clients(client, principal) VALUES (?1, ?2) ON CONFLICT(client) DO NOTHING`, client, principal); err != nil {
+			return "", fmt.Errorf("sqlitestore: bind client: %w", err)
+		}
+	}
+	owner, err := s.owner(client)
+	if err != nil {
+		return "", fmt.Errorf("sqlitestore: bind client: %w", err)
+	}
+	return owner, nil
+}
+
+// owner is the principal a client id is bound to ("" when unbound).
+func (s *Store) owner(client string) (string, error) {
+	rows, err := s.query(`SELECT principal FROM _hearth_clients WHERE client = ?1`, client)
+	if err != nil || len(rows) == 0 {
+		return "", err
+	}
+	owner, _ := rows[0][0].(string)
+	return owner, nil
+}
+
 func (s *Store) push(ctx context.Context, p *store.Push, check store.Checker) (store.PushResult, error) {
 	var res store.PushResult
+	owner, err := s.owner(p.Client)
+	if err != nil {
+		return res, err
+	}
+	if owner != "" && owner != p.Principal {
+		return res, fmt.Errorf("%w: client %q is bound to another principal than %q", store.ErrClientTaken, p.Client, p.Principal)
+	}
 	q := querier{conn: s.conn}
 	w := writer{s}
 	for i := range p.Changes {
 		c := &p.Changes[i]
-		out, done, err := s.repeat(p.Client, c)
+		out, done, err := s.repeat(p, c)
 		if err != nil {
 			return res, err
 		}
@@ -414,15 +465,20 @@ func (s *Store) push(ctx context.Context, p *store.Push, check store.Checker) (s
 }
 
 // repeat answers a change this client pushed before with its first
-// outcome.
-func (s *Store) repeat(client string, c *store.Pushed) (wire.Result, bool, error) {
+// outcome, or another change pushed under a seq already answered with
+// REPLAY_MISMATCH (see store.Recorded).
+func (s *Store) repeat(p *store.Push, c *store.Pushed) (wire.Result, bool, error) {
 	out := wire.Result{Seq: c.Seq}
-	rows, err := s.query(`SELECT pos, coalesce(flag, '') FROM _hearth_log WHERE client = ?1 AND seq = ?2
-		UNION ALL SELECT pos, coalesce(flag, '') FROM _hearth_acked WHERE client = ?1 AND seq = ?2`, client, c.Seq)
+	rows, err := s.query(`SELECT pos, coalesce(flag, ''), hlc, node, tbl, pk, op, 1 FROM _hearth_log WHERE client = ?1 AND seq = ?2
+		UNION ALL SELECT pos, coalesce(flag, ''), hlc, node, NULL, NULL, NULL, 0 FROM _hearth_acked WHERE client = ?1 AND seq = ?2`, p.Client, c.Seq)
 	if err != nil {
 		return out, false, err
 	}
 	if len(rows) > 0 {
+		if r := recorded(rows[0][2:]).Mismatch(p, c); r != nil {
+			row, err := s.rowState(c.Table, c.Key)
+			return store.Mismatched(c, r, row), true, err
+		}
 		out.Pos, _ = rows[0][0].(int64)
 		out.State = wire.Acknowledged
 		if flag, _ := rows[0][1].(string); flag != "" {
@@ -430,15 +486,40 @@ func (s *Store) repeat(client string, c *store.Pushed) (wire.Result, bool, error
 		}
 		return out, true, nil
 	}
-	rows, err = s.query(`SELECT code, detail FROM _hearth_refused WHERE client = ?1 AND seq = ?2`, client, c.Seq)
+	rows, err = s.query(`SELECT code, detail, hlc, node, NULL, NULL, NULL, 0 FROM _hearth_refused WHERE client = ?1 AND seq = ?2`, p.Client, c.Seq)
 	if err != nil || len(rows) == 0 {
 		return out, false, err
 	}
 	out.State = wire.Refused
 	out.Code, _ = rows[0][0].(string)
 	out.Detail, _ = rows[0][1].(string)
+	if r := recorded(rows[0][2:]).Mismatch(p, c); r != nil {
+		out = store.Mismatched(c, r, nil)
+	}
 	out.Row, err = s.rowState(c.Table, c.Key)
 	return out, true, err
+}
+
+// recorded reads a verdict's record of its change: hlc, node, tbl, pk,
+// op and whether the last three are known (a log entry's).
+func recorded(cols []any) store.Recorded {
+	var r store.Recorded
+	ts, tsOK := cols[0].(int64)
+	node, nodeOK := cols[1].(string)
+	if tsOK && nodeOK {
+		r.Stamp, r.StampKnown = hlc.Stamp{TS: hlc.Timestamp(ts), Node: node}, true
+	}
+	if known, _ := cols[5].(int64); known == 1 {
+		r.Table, _ = cols[2].(string)
+		r.Key, _ = cols[3].([]byte)
+		if r.Key == nil {
+			r.Key = []byte{}
+		}
+		op, _ := cols[4].(string)
+		parsed, err := change.ParseOp(op)
+		r.Op, r.ChangeKnown = parsed, err == nil
+	}
+	return r
 }
 
 // rowState is the stored row as changes, for a client to roll back to.
@@ -477,16 +558,17 @@ func (w writer) RecordScope(ctx context.Context, table string, key []byte, sc st
 		table, key, sc.Value, int64(sc.Stamp.TS), sc.Stamp.Node)
 }
 
-func (w writer) AppendLog(ctx context.Context, client string, seq int64, c *change.Change, scope, prev store.Scope) (int64, error) {
-	return w.s.appendLog(client, seq, c, scope, prev)
+func (w writer) AppendLog(ctx context.Context, client, principal string, seq int64, c *change.Change, scope, prev store.Scope) (int64, error) {
+	return w.s.appendLog(client, principal, seq, c, scope, prev)
 }
 
 func (w writer) Flag(ctx context.Context, pos int64, detail string) error {
 	return w.s.exec(`UPDATE _hearth_log SET flag = ?2 WHERE pos = ?1`, pos, detail)
 }
 
-func (w writer) Refuse(ctx context.Context, client string, seq int64, r *merge.Refusal) error {
-	return w.s.exec(`INSERT INTO _hearth_refused(client, seq, code, detail) VALUES (?1, ?2, ?3, ?4)`, client, seq, r.Code, r.Message)
+func (w writer) Refuse(ctx context.Context, client string, seq int64, stamp hlc.Stamp, r *merge.Refusal) error {
+	return w.s.exec(`INSERT INTO _hearth_refused(client, seq, code, detail, hlc, node) VALUES (?1, ?2, ?3, ?4, ?5, ?6)`,
+		client, seq, r.Code, r.Message, int64(stamp.TS), stamp.Node)
 }
 
 func (w writer) RowState(ctx context.Context, table string, key []byte) ([]change.Change, error) {
@@ -588,7 +670,7 @@ func scopeArg(sc store.Scope) any {
 	return sc.Value
 }
 
-func (s *Store) appendLog(client string, seq int64, c *change.Change, scope, prev store.Scope) (int64, error) {
+func (s *Store) appendLog(client, principal string, seq int64, c *change.Change, scope, prev store.Scope) (int64, error) {
 	var cols any
 	if c.Op != change.Delete {
 		var enc codec.Encoder
@@ -601,8 +683,8 @@ func (s *Store) appendLog(client string, seq int64, c *change.Change, scope, pre
 	if client == "" {
 		seqArg = nil
 	}
-	err := s.exec(`INSERT INTO _hearth_log(client, seq, tbl, pk, op, cols, hlc, node, sv, scope, prev) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)`,
-		client, seqArg, c.Table, c.Key, c.Op.Code(), cols, int64(c.Stamp.TS), c.Stamp.Node, c.Schema, scopeArg(scope), scopeArg(prev))
+	err := s.exec(`INSERT INTO _hearth_log(client, seq, tbl, pk, op, cols, hlc, node, sv, scope, prev, principal) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)`,
+		client, seqArg, c.Table, c.Key, c.Op.Code(), cols, int64(c.Stamp.TS), c.Stamp.Node, c.Schema, scopeArg(scope), scopeArg(prev), principal)
 	if err != nil {
 		return 0, err
 	}
@@ -618,7 +700,7 @@ func (s *Store) Log(ctx context.Context, after int64, limit int) ([]store.Entry,
 	if after < s.floor {
 		return nil, 0, fmt.Errorf("sqlitestore: read log after %d: %w (floor %d)", after, store.ErrCompacted, s.floor)
 	}
-	st, err := s.stmt(`SELECT pos, client, tbl, pk, op, cols, hlc, node, sv, scope, prev FROM _hearth_log WHERE pos > ?1 ORDER BY pos LIMIT ?2`)
+	st, err := s.stmt(`SELECT pos, client, tbl, pk, op, cols, hlc, node, sv, scope, prev, principal FROM _hearth_log WHERE pos > ?1 ORDER BY pos LIMIT ?2`)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlitestore: read log: %w", err)
 	}
@@ -637,8 +719,9 @@ func (s *Store) Log(ctx context.Context, after int64, limit int) ([]store.Entry,
 			return nil, 0, fmt.Errorf("sqlitestore: log entry %d: %w", st.ColumnInt64(0), err)
 		}
 		out = append(out, store.Entry{
-			Pos:    st.ColumnInt64(0),
-			Client: st.ColumnText(1),
+			Pos:       st.ColumnInt64(0),
+			Client:    st.ColumnText(1),
+			Principal: st.ColumnText(11),
 			Change: change.Change{
 				Table: st.ColumnText(2), Key: st.ColumnBlob(3, nil), Op: op, Values: copyValues(values),
 				Stamp:  hlc.Stamp{TS: hlc.Timestamp(st.ColumnInt64(6)), Node: st.ColumnText(7)},
@@ -811,7 +894,7 @@ func (s *Store) Compact(ctx context.Context, before int64) (int64, error) {
 	if err := s.conn.Exec("BEGIN IMMEDIATE"); err != nil {
 		return 0, fmt.Errorf("sqlitestore: compact: %w", err)
 	}
-	err = s.exec(`INSERT OR IGNORE INTO _hearth_acked(client, seq, pos, flag) SELECT client, seq, pos, flag FROM _hearth_log WHERE pos <= ?1 AND seq IS NOT NULL`, before)
+	err = s.exec(`INSERT OR IGNORE INTO _hearth_acked(client, seq, pos, flag, hlc, node) SELECT client, seq, pos, flag, hlc, node FROM _hearth_log WHERE pos <= ?1 AND seq IS NOT NULL`, before)
 	if err == nil {
 		err = s.exec(`DELETE FROM _hearth_log WHERE pos <= ?1`, before)
 	}

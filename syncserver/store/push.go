@@ -8,6 +8,7 @@ import (
 
 	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
+	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"github.com/hearthdb/hearth/syncworker/schema"
 	"github.com/hearthdb/hearth/syncworker/wire"
@@ -30,14 +31,16 @@ type Writer interface {
 	Merge(ctx context.Context, c *change.Change) error
 	// RecordScope records a row's scope.
 	RecordScope(ctx context.Context, table string, key []byte, sc Scope) error
-	// AppendLog appends a change to the log and returns its position. A
-	// change the server wrote has client "" (and no seq).
-	AppendLog(ctx context.Context, client string, seq int64, c *change.Change, scope, prev Scope) (int64, error)
+	// AppendLog appends a change to the log, with the client and the
+	// principal that pushed it, and returns its position. A change the
+	// server wrote has client "" and principal "" (and no seq).
+	AppendLog(ctx context.Context, client, principal string, seq int64, c *change.Change, scope, prev Scope) (int64, error)
 	// Flag records the invariant violations of the log entry at pos.
 	Flag(ctx context.Context, pos int64, detail string) error
-	// Refuse records that the client's change seq was refused, so that a
-	// repeat of it is answered the same.
-	Refuse(ctx context.Context, client string, seq int64, r *merge.Refusal) error
+	// Refuse records that the client's change seq, stamped stamp, was
+	// refused, so that a repeat of it is answered the same (and another
+	// change under that seq is not: see Recorded).
+	Refuse(ctx context.Context, client string, seq int64, stamp hlc.Stamp, r *merge.Refusal) error
 	// RowState is a row's stored state as changes (none if the store
 	// never saw it, or the table or key is not one it could hold), for a
 	// client to roll back to.
@@ -54,7 +57,7 @@ type Writer interface {
 // any other.
 func ApplyPushed(ctx context.Context, w Writer, rules *ScopeRules, version int64, q Querier, p *Push, c *Pushed, check Checker) (wire.Result, error) {
 	refuse := func(r *merge.Refusal) (wire.Result, error) {
-		if err := w.Refuse(ctx, p.Client, c.Seq, r); err != nil {
+		if err := w.Refuse(ctx, p.Client, c.Seq, c.Stamp, r); err != nil {
 			return wire.Result{}, err
 		}
 		row, err := w.RowState(ctx, c.Table, c.Key)
@@ -104,7 +107,7 @@ func record(ctx context.Context, w Writer, version int64, q Querier, p *Push, c 
 			return wire.Result{}, fmt.Errorf("record scope: %w", err)
 		}
 	}
-	pos, err := w.AppendLog(ctx, p.Client, c.Seq, &c.Change, c.Scope, c.Prev)
+	pos, err := w.AppendLog(ctx, p.Client, p.Principal, c.Seq, &c.Change, c.Scope, c.Prev)
 	if err != nil {
 		return wire.Result{}, fmt.Errorf("append to log: %w", err)
 	}
@@ -140,7 +143,7 @@ func recordViolation(ctx context.Context, w Writer, version int64, p *Push, c *P
 			return fmt.Errorf("record violation scope: %w", err)
 		}
 	}
-	if _, err := w.AppendLog(ctx, "", 0, &v, c.Scope, c.Scope); err != nil {
+	if _, err := w.AppendLog(ctx, "", "", 0, &v, c.Scope, c.Scope); err != nil {
 		return fmt.Errorf("append violation to log: %w", err)
 	}
 	return nil

@@ -56,6 +56,12 @@ const (
 	CodeConstraint = "CONSTRAINT"
 	// CodeClockSkew: the change's timestamp is too far in the future.
 	CodeClockSkew = "CLOCK_SKEW"
+	// CodeReplayMismatch: the client pushed a change under a seq that
+	// already has an outcome for another change (a different stamp, or
+	// table, key or op). The store answers it with this refusal instead
+	// of the earlier outcome, records nothing, and keeps the earlier
+	// outcome for a true replay.
+	CodeReplayMismatch = "REPLAY_MISMATCH"
 )
 
 // Pushed is one change a client pushed.
@@ -69,13 +75,22 @@ type Pushed struct {
 
 // Push is one client's batch.
 type Push struct {
-	Client    string
+	Client string
+	// Principal is who pushed it (Identity.Principal; "" on a server
+	// without authentication). Every log entry of the push records it,
+	// and a client id bound to another principal (see BindClient) fails
+	// the push with ErrClientTaken.
 	Principal string
 	// Schema is the client's schema version.
 	Schema  int64
 	Changes []Pushed
 	// Stamp stamps changes the server writes itself (violation rows).
 	Stamp func() hlc.Stamp
+	// Restamped says the pusher stamps its changes anew each time it
+	// sends them (backend writes, whose retries are told apart by a
+	// request digest of their own): a repeated (client, seq) gets its
+	// first outcome without comparing stamps (see Recorded).
+	Restamped bool
 }
 
 // PushResult is the outcome of a push: a verdict per change, as the
@@ -110,6 +125,11 @@ type Entry struct {
 	Pos int64
 	// Client pushed it ("" for changes the server wrote).
 	Client string
+	// Principal is who pushed it (Push.Principal; "" for changes the
+	// server wrote, external writes, and entries of pushes without
+	// authentication or from before principals were recorded). It is for
+	// operators and hooks: the wire format does not carry it.
+	Principal string
 	change.Change
 	// Scope is the row's scope after the change and Prev before it (they
 	// differ when the change moved the row), for tables with a scope
@@ -132,6 +152,10 @@ type Chunk struct {
 // position beyond the log, say).
 var ErrBadRequest = errors.New("bad request")
 
+// ErrClientTaken is wrapped by Push's error when the push's client id is
+// bound to another principal than the push's (see BindClient).
+var ErrClientTaken = errors.New("the client id belongs to another principal")
+
 // ErrCompacted is wrapped by Log's error for a position older than the
 // compacted log keeps: the caller must read the state by snapshot.
 var ErrCompacted = errors.New("the log before this position was compacted")
@@ -140,9 +164,18 @@ var ErrCompacted = errors.New("the log before this position was compacted")
 type Store interface {
 	// Open brings the store to the app's schema and describes it.
 	Open(ctx context.Context, s Schema) (Info, error)
+	// BindClient binds a client id to the principal that first uses it,
+	// durably: an unbound id is bound to principal (unless principal is
+	// "": anonymous use binds nothing). It returns the principal the id
+	// is bound to ("" when unbound), for the caller to refuse a
+	// connection of another principal.
+	BindClient(ctx context.Context, client, principal string) (owner string, err error)
 	// Push applies a batch in one transaction. Pushes are idempotent by
 	// (client, seq): a change seen before gets its first outcome again
-	// and is not applied twice.
+	// and is not applied twice; another change under a seq seen before is
+	// refused with REPLAY_MISMATCH (see Recorded). A client id bound to
+	// another principal than p.Principal fails the push with
+	// ErrClientTaken, nothing applied.
 	Push(ctx context.Context, p Push, check Checker) (PushResult, error)
 	// Log returns up to limit entries after a position, and the head.
 	Log(ctx context.Context, after int64, limit int) ([]Entry, int64, error)

@@ -52,6 +52,12 @@ const (
 	// expired; the server closes the connection. Reconnect with fresh
 	// ones.
 	CodeAuthExpired = "AUTH_EXPIRED"
+	// CodeClientTaken: the client id of the hello is bound to another
+	// principal (the first to use it, on a server with authentication);
+	// the server closes the connection. Retrying cannot help: the replica
+	// must sync under another id (a new local database, or a reset
+	// replica), or as the principal that owns it.
+	CodeClientTaken = "CLIENT_TAKEN"
 )
 
 // Verdicts in an Ack.
