@@ -139,7 +139,7 @@ export interface SyncOptions {
 }
 
 /** Why a sync attempt failed. */
-export type SyncErrorClass = 'offline' | 'timeout' | 'auth' | 'schema' | 'server' | 'protocol' | 'local';
+export type SyncErrorClass = 'offline' | 'timeout' | 'auth' | 'schema' | 'server' | 'protocol' | 'local' | 'replica';
 
 /** The sync loop's states (syncworker/client/status.go). */
 export type SyncState =
@@ -154,6 +154,12 @@ export type SyncState =
   | 'paused-schema'
   /** The server refused the token or it expired (AUTH_EXPIRED); call setSyncToken. */
   | 'paused-auth'
+  /**
+   * The server refused this replica's client id as another user's (lastError.code CLIENT_TAKEN,
+   * class 'replica'), e.g. the device's user changed. Retrying cannot help: open the database under
+   * a new name for the new user. Sync retries only on setSyncToken (the owner signing back in).
+   */
+  | 'paused-replica'
   | 'stopped';
 
 export interface SyncStatus {

@@ -52,6 +52,9 @@ type Config struct {
 	// token goes in the URL's token query parameter (browsers cannot set
 	// headers on a WebSocket). When the server refuses it (HTTP 401,
 	// AUTH_EXPIRED) sync pauses in syncstatus.StatePausedAuth until TokenChanged.
+	// When the server refuses the replica's client id as another
+	// principal's (CLIENT_TAKEN), sync pauses in
+	// syncstatus.StatePausedReplica, and only TokenChanged retries.
 	Token func(ctx context.Context) (string, error)
 
 	// MinBackoff and MaxBackoff bound the retry delays (defaults 500ms
@@ -350,13 +353,25 @@ func (c *Client) Run(ctx context.Context) error {
 		if ce.Class == syncstatus.ClassAuth && c.cfg.Token != nil {
 			delay, state = authPause, syncstatus.StatePausedAuth
 		}
+		if ce.Class == syncstatus.ClassReplica {
+			// The id belongs to another principal: no retry can succeed
+			// under this credential (see StatePausedReplica).
+			state = syncstatus.StatePausedReplica
+		}
 		now := c.cfg.Now()
 		c.update(func(s *syncstatus.Status) {
 			s.State, s.Connected = state, false
 			s.Retries[ce.Class]++
 			s.LastError = &syncstatus.ErrorInfo{Class: ce.Class, Code: ce.Code, Message: err.Error(), At: now}
 			s.NextAttemptAt = now.Add(delay)
+			if state == syncstatus.StatePausedReplica {
+				s.NextAttemptAt = time.Time{}
+			}
 		})
+		if state == syncstatus.StatePausedReplica {
+			c.waitToken(ctx)
+			continue
+		}
 		c.wait(ctx, delay)
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -385,16 +400,39 @@ func (c *Client) wait(ctx context.Context, delay time.Duration) {
 			c.attempt = 0
 			return
 		case <-c.notifyCh:
-			var depth int64
-			err := c.do(ctx, func(conn *sqlite3.Conn) error {
-				var err error
-				depth, err = journal.Depth(conn)
-				return err
-			})
-			if err == nil {
-				c.update(func(s *syncstatus.Status) { s.Pending = depth })
-			}
+			c.refreshPending(ctx)
 		}
+	}
+}
+
+// waitToken waits, with sync paused on a client id that belongs to
+// another principal, for TokenChanged: the only event after which the
+// server may accept the id (a credential of its owner). Local writes
+// only refresh the pending count.
+func (c *Client) waitToken(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.tokenCh:
+			c.attempt = 0
+			return
+		case <-c.notifyCh:
+			c.refreshPending(ctx)
+		}
+	}
+}
+
+// refreshPending updates the status's pending count from the journal.
+func (c *Client) refreshPending(ctx context.Context) {
+	var depth int64
+	err := c.do(ctx, func(conn *sqlite3.Conn) error {
+		var err error
+		depth, err = journal.Depth(conn)
+		return err
+	})
+	if err == nil {
+		c.update(func(s *syncstatus.Status) { s.Pending = depth })
 	}
 }
 

@@ -97,6 +97,8 @@ func classOfCode(code string) syncstatus.Class {
 		return syncstatus.ClassAuth
 	case wire.CodeInternal, wire.CodeShuttingDown, wire.CodeRateLimited:
 		return syncstatus.ClassServer
+	case wire.CodeClientTaken:
+		return syncstatus.ClassReplica
 	}
 	return syncstatus.ClassProtocol
 }

@@ -29,7 +29,15 @@ const (
 	// expired (AUTH_EXPIRED); local writes keep being journaled until the
 	// app has a new token and calls TokenChanged.
 	StatePausedAuth = "paused-auth"
-	StateStopped    = "stopped"
+	// StatePausedReplica: the server refused this replica's client id
+	// (CLIENT_TAKEN): it belongs to another principal, typically because
+	// the device's user changed. Retrying cannot help, so the client does
+	// not: local writes keep being journaled, and only TokenChanged (a
+	// credential of the owner again) makes it try once more. An app that
+	// sees it opens the database under a new name for the new user (a new
+	// replica, with a client id of its own), or resets this one.
+	StatePausedReplica = "paused-replica"
+	StateStopped       = "stopped"
 )
 
 // Class is what kind of failure ended a sync attempt. The status counts
@@ -54,10 +62,13 @@ const (
 	ClassProtocol Class = "protocol"
 	// ClassLocal: the local database failed.
 	ClassLocal Class = "local"
+	// ClassReplica: the server refused the replica's client id as another
+	// principal's (CLIENT_TAKEN). Sync pauses in StatePausedReplica.
+	ClassReplica Class = "replica"
 )
 
 // Classes lists every class, in a fixed order.
-var Classes = []Class{ClassOffline, ClassTimeout, ClassAuth, ClassSchema, ClassServer, ClassProtocol, ClassLocal}
+var Classes = []Class{ClassOffline, ClassTimeout, ClassAuth, ClassSchema, ClassServer, ClassProtocol, ClassLocal, ClassReplica}
 
 // Progress is the initial sync's progress.
 type Progress struct {

@@ -98,7 +98,7 @@ func TestDecodeReadsEncode(t *testing.T) {
 	at := time.UnixMilli(1_764_000_000_123)
 	want := Status{
 		State: StateBackoff, Connected: true, Online: true, LastSyncedAt: at, Pending: 3, Cursor: 7, Head: 9,
-		Retries:       map[Class]int64{ClassOffline: 2, ClassTimeout: 0, ClassAuth: 0, ClassSchema: 0, ClassServer: 1, ClassProtocol: 0, ClassLocal: 0},
+		Retries:       map[Class]int64{ClassOffline: 2, ClassTimeout: 0, ClassAuth: 0, ClassSchema: 0, ClassServer: 1, ClassProtocol: 0, ClassLocal: 0, ClassReplica: 4},
 		LastError:     &ErrorInfo{Class: ClassServer, Code: "INTERNAL", Message: "boom", At: at.Add(time.Second)},
 		NextAttemptAt: at.Add(time.Minute), InitialSync: Progress{Active: true, Rows: 5, Total: 10},
 		Divergences: 1, Checksums: 4, DivergedTables: []string{"tasks"}, ReconcileLatency: 1500 * time.Microsecond,

@@ -153,6 +153,7 @@ function describe(state: SyncState): string {
       return 'offline';
     case 'paused-schema':
     case 'paused-auth':
+    case 'paused-replica':
       return 'needs attention';
     case 'stopped':
       return 'stopped';
