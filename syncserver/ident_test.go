@@ -4,12 +4,16 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/hearthdb/hearth/syncserver"
+	"github.com/hearthdb/hearth/syncserver/store"
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/syncstatus"
@@ -429,4 +433,45 @@ func sqliteScript(t *testing.T, path, sql string) {
 	if err := conn.Exec(sql); err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
+}
+
+// TestFirstHelloRaceBindsOnce: principals racing to bind one id all learn
+// the same owner, one of them; an anonymous use binds nothing.
+func TestFirstHelloRaceBindsOnce(t *testing.T) {
+	forEachStore(t, func(t *testing.T, db *backend) {
+		st := db.open(t)
+		defer st.Close()
+		ctx := context.Background()
+		if _, err := st.Open(ctx, store.Schema{Migrations: []appschema.Migration{migrationV1}, Tables: appTables}); err != nil {
+			t.Fatal(err)
+		}
+		owners := make([]string, 6)
+		var wg sync.WaitGroup
+		for i := range owners {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				owner, err := st.BindClient(ctx, "dev-1", fmt.Sprintf("user-%d", i))
+				if err != nil {
+					t.Error(err)
+				}
+				owners[i] = owner
+			}()
+		}
+		wg.Wait()
+		if !strings.HasPrefix(owners[0], "user-") {
+			t.Fatalf("owner %q", owners[0])
+		}
+		for _, o := range owners {
+			if o != owners[0] {
+				t.Fatalf("owners %v: one id, one owner", owners)
+			}
+		}
+		if owner, err := st.BindClient(ctx, "dev-2", ""); err != nil || owner != "" {
+			t.Fatalf("anonymous: %q %v", owner, err)
+		}
+		if owner, err := st.BindClient(ctx, "dev-2", "ann"); err != nil || owner != "ann" {
+			t.Fatalf("after anonymous use, the first principal binds: %q %v", owner, err)
+		}
+	})
 }

@@ -846,33 +846,37 @@ func recorded(ts *int64, node []byte, tbl *string, pk []byte, op *string) store.
 	return r
 }
 
-// BindClient implements store.Store.
+// BindClient implements store.Store. The binding is read first: every
+// hello asks, and all but a replica's first find it bound. Each statement
+// reads the latest committed state, so of two first hellos racing, the
+// second's read after its (conflicting, ignored) insert sees the first's.
 func (s *Store) BindClient(ctx context.Context, client, principal string) (string, error) {
 	if _, _, err := s.ready(); err != nil {
 		return "", err
 	}
-	var owner []byte
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if principal != "" {
-			if _, err := tx.Exec(ctx, `INSERT INTO _hearth_clients(client, principal) VALUES ($1, $2) ON CONFLICT (client) DO NOTHING`,
-				[]byte(client), []byte(principal)); err != nil {
-				return err
-			}
-		}
-		rows, err := tx.Query(ctx, `SELECT principal FROM _hearth_clients WHERE client = $1`, []byte(client))
+	owner := func() ([]byte, error) {
+		rows, err := s.pool.Query(ctx, `SELECT principal FROM _hearth_clients WHERE client = $1`, []byte(client))
 		if err != nil {
-			return err
+			return nil, err
 		}
-		owner, err = pgx.CollectExactlyOneRow(rows, pgx.RowTo[[]byte])
+		p, err := pgx.CollectExactlyOneRow(rows, pgx.RowTo[[]byte])
 		if errors.Is(err, pgx.ErrNoRows) {
-			owner, err = nil, nil
+			return nil, nil
 		}
-		return err
-	})
+		return p, err
+	}
+	bound, err := owner()
+	if err == nil && bound == nil && principal != "" {
+		_, err = s.pool.Exec(ctx, `INSERT INTO _hearth_clients(client, principal) VALUES ($1, $2) ON CONFLICT (client) DO NOTHING`,
+			[]byte(client), []byte(principal))
+		if err == nil {
+			bound, err = owner()
+		}
+	}
 	if err != nil {
 		return "", fmt.Errorf("pgstore: bind client: %w", err)
 	}
-	return string(owner), nil
+	return string(bound), nil
 }
 
 // queueRowReads queues the reads of the merge metadata and recorded

@@ -412,12 +412,15 @@ func (s *Store) BindClient(ctx context.Context, client, principal string) (strin
 		return "", err
 	}
 	defer s.mu.Unlock()
-	if principal != "" {
-		if err := s.exec(`INSERT INTO _hearth_clients(client, principal) VALUES (?1, ?2) ON CONFLICT(client) DO NOTHING`, client, principal); err != nil {
-			return "", fmt.Errorf("sqlitestore: bind client: %w", err)
+	// Read first: all but a replica's first hello find it bound, and a
+	// read takes no write lock.
+	owner, err := s.owner(client)
+	if err == nil && owner == "" && principal != "" {
+		err = s.exec(`INSERT INTO _hearth_clients(client, principal) VALUES (?1, ?2) ON CONFLICT(client) DO NOTHING`, client, principal)
+		if err == nil {
+			owner, err = s.owner(client)
 		}
 	}
-	owner, err := s.owner(client)
 	if err != nil {
 		return "", fmt.Errorf("sqlitestore: bind client: %w", err)
 	}
