@@ -49,6 +49,13 @@ type Config struct {
 	// Authenticate identifies the client from the WebSocket upgrade
 	// request (cookie, header, query token); an error answers 401. Nil
 	// accepts everyone.
+	//
+	// A client id is bound to the first non-empty principal that says
+	// hello with it (the store keeps the binding): another principal's
+	// hello with it gets CLIENT_TAKEN. The principal must therefore be
+	// stable for a user across token refreshes. Without Authenticate or
+	// Identify (or with an empty principal) nothing is bound: the server
+	// trusts every client with every client id.
 	Authenticate func(r *http.Request) (principal string, err error)
 	// Identify, when set, replaces Authenticate with an identity that
 	// may expire (a JWT's exp, see syncserver/auth): the server ends the
