@@ -139,12 +139,25 @@ type StartOptions struct {
 	SyncURL string
 }
 
+// boardDatabase names the board's database for a user ("board" when the
+// user is not known).
+func boardDatabase(user string) string {
+	if user == "" {
+		return "board"
+	}
+	return "board-" + user
+}
+
 // Start opens the board database through the Hearth worker and starts the
 // live queries. It runs on its own goroutine.
 func (c *Root) Start(ctx context.Context, hc *client.Client, opts StartOptions) {
 	c.writes = make(chan func(context.Context) error, 64)
 	go c.runWrites(ctx)
-	open := client.OpenOptions{Name: "board", Migrations: model.Migrations}
+	// One database per signed-in user: a replica id belongs to the user
+	// who first synced it (the server refuses it to anyone else), and one
+	// user's workspaces must not stay readable to the next user of a
+	// shared browser.
+	open := client.OpenOptions{Name: boardDatabase(c.Me), Migrations: model.Migrations}
 	var token tokenReply
 	var tokenReceived time.Time
 	c.localOnly.Store(opts.SyncURL == "")

@@ -51,7 +51,8 @@ window.hearthBoardWorker = new Worker('/hearth-worker.js', { type: 'module', nam
 let leadsBoard = false;
 window.hearthBoardWorker.addEventListener('message', (event) => {
   const lead = event.data?.hearthLeader;
-  if (lead?.name === 'board') leadsBoard = lead.leading;
+  // The board's database is named per user: board-<user> (root.go).
+  if (lead?.name === 'board' || lead?.name?.startsWith('board-')) leadsBoard = lead.leading;
 });
 globalThis.hearthIsLeader = () => leadsBoard;
 
