@@ -19,15 +19,14 @@
 // by npm (`npm install --offline`, it has no dependencies).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot, launchBrowser, loopbackOnly, startServer } from './harness.mjs';
-
-const linkedPackages = ['react', 'react-dom', 'scheduler', 'vite', '@vitejs/plugin-react', 'esbuild', '@types/react', 'kysely'];
+import { run, packTarball, installPackage } from './npm-app.mjs';
 
 // The component both apps render: Tasks watches a query with params that
 // are a new array on every render; window.hearthApp lets the test drive it.
@@ -174,14 +173,6 @@ export async function main(): Promise<Database> {
   },
 };
 
-function run(cmd, args, cwd) {
-  try {
-    return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120000 });
-  } catch (err) {
-    throw new Error(`${path.basename(cmd)} ${args.join(' ')} in ${cwd} failed:\n${err.stdout}\n${err.stderr}`);
-  }
-}
-
 /** Writes the app, installs the tarball with npm, links the pinned tools from this repo. */
 function makeApp(root, app, tarball) {
   const dir = path.join(root, app.name);
@@ -190,12 +181,7 @@ function makeApp(root, app, tarball) {
     fs.writeFileSync(path.join(dir, name), text);
   }
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: `hearth-package-test-${app.name}`, private: true, type: 'module' }));
-  run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', '--no-package-lock', tarball], dir);
-  for (const name of linkedPackages) {
-    const link = path.join(dir, 'node_modules', name);
-    fs.mkdirSync(path.dirname(link), { recursive: true });
-    fs.symlinkSync(path.join(repoRoot, 'node_modules', name), link, 'dir');
-  }
+  installPackage(dir, tarball);
   return dir;
 }
 
@@ -351,9 +337,7 @@ describe('the npm package in a Vite app and an esbuild app', () => {
   const appDir = (app) => (appDirs[app.name] ??= makeApp(scratch, app, tarball));
 
   before(async () => {
-    const packed = run(process.execPath, [path.join(repoRoot, 'scripts', 'package.mjs')], repoRoot).trim().split('\n');
-    tarball = packed[packed.length - 1];
-    assert.ok(fs.existsSync(tarball), `make package wrote ${tarball}`);
+    tarball = packTarball();
     scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-package-'));
     browser = await launchBrowser();
   });
