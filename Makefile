@@ -7,7 +7,7 @@ WASM := $(DIST)/hearth.wasm
 GO_SOURCES := $(shell find . -name '*.go' -not -path './node_modules/*') go.mod go.sum
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: all build wasm board server package demo notes test test-deps test-go test-fuzz test-js test-types test-e2e test-engines test-clock vet bench bench-go bench-write bench-pg bench-load bench-browser bench-engines clean
+.PHONY: all build wasm board server package demo notes notes-secrets react-notes test test-deps test-go test-fuzz test-js test-types test-e2e test-engines test-clock vet bench bench-go bench-write bench-pg bench-load bench-browser bench-engines clean
 
 all: build
 
@@ -77,14 +77,30 @@ demo: build
 # hearth serve -config alone. Its dev secrets are made on first use
 # (examples/notes/secrets/, ignored by git); the URLs carry a token each.
 NOTES := examples/notes
-notes: build
-	@mkdir -p $(NOTES)/secrets
-	@test -s $(NOTES)/secrets/jwt-secret || node -e "process.stdout.write(require('crypto').randomBytes(32).toString('hex'))" > $(NOTES)/secrets/jwt-secret
-	@test -s $(NOTES)/secrets/service-token || node -e "process.stdout.write(require('crypto').randomBytes(32).toString('hex'))" > $(NOTES)/secrets/service-token
+notes: build notes-secrets
 	./bin/hearth check -config $(NOTES)/hearth.yaml
 	@echo "Alice: http://$(ADDR)/notes/?token=$$(./bin/hearth token -config $(NOTES)/hearth.yaml -sub alice -scopes team -ttl 24h)"
 	@echo "Bob:   http://$(ADDR)/notes/?token=$$(./bin/hearth token -config $(NOTES)/hearth.yaml -sub bob -scopes team -ttl 24h)"
 	./bin/hearth serve -config $(NOTES)/hearth.yaml -addr $(ADDR) -web web -web /notes/=$(NOTES)/web
+
+# The notes app's dev secrets, and the folder of its SQLite store (data/).
+notes-secrets:
+	@mkdir -p $(NOTES)/secrets $(NOTES)/data
+	@test -s $(NOTES)/secrets/jwt-secret || node -e "process.stdout.write(require('crypto').randomBytes(32).toString('hex'))" > $(NOTES)/secrets/jwt-secret
+	@test -s $(NOTES)/secrets/service-token || node -e "process.stdout.write(require('crypto').randomBytes(32).toString('hex'))" > $(NOTES)/secrets/service-token
+
+# The notes app in React (examples/react-notes): a Vite app that installs
+# the npm package from `make package`'s tarball (and react, vite… from the
+# npm registry, as any app does), built and served at / by hearth serve
+# with the notes app's config. The old copy of the package is removed first:
+# npm does not notice a rebuilt tarball at the same path.
+REACT_NOTES := examples/react-notes
+react-notes: server package notes-secrets
+	cd $(REACT_NOTES) && rm -rf node_modules/@hearthdb && npm install --no-audit --no-fund && npm run check && npm run build
+	./bin/hearth check -config $(NOTES)/hearth.yaml
+	@echo "Alice: http://$(ADDR)/?token=$$(./bin/hearth token -config $(NOTES)/hearth.yaml -sub alice -scopes team -ttl 24h)"
+	@echo "Bob:   http://$(ADDR)/?token=$$(./bin/hearth token -config $(NOTES)/hearth.yaml -sub bob -scopes team -ttl 24h)"
+	./bin/hearth serve -config $(NOTES)/hearth.yaml -addr $(ADDR) -web $(REACT_NOTES)/dist
 
 # Packages that build for the browser, vetted and checked as js/wasm too.
 WASM_PKGS := ./wasm/... ./sqlitevfs/... ./syncworker/... ./client/... ./examples/board/...
@@ -249,4 +265,4 @@ bench-engines: build node_modules/.package-lock.json
 	node e2e/bench/engines.mjs
 
 clean:
-	rm -rf $(DIST) $(BOARD_DIST) bin build e2e/artifacts
+	rm -rf $(DIST) $(BOARD_DIST) bin build e2e/artifacts $(REACT_NOTES)/dist
