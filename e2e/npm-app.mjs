@@ -4,7 +4,7 @@
 // node_modules (its devDependencies) so nothing is downloaded and the
 // tests run offline. Used by e2e/package.test.mjs and
 // e2e/react-notes.test.mjs.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from './harness.mjs';
@@ -19,6 +19,16 @@ export function run(cmd, args, cwd) {
   } catch (err) {
     throw new Error(`${path.basename(cmd)} ${args.join(' ')} in ${cwd} failed:\n${err.stdout}\n${err.stderr}`);
   }
+}
+
+/** run, without blocking: resolves to the stdout (so that builds can run side by side). */
+export function runAsync(cmd, args, cwd) {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { cwd, encoding: 'utf8', timeout: 120000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${path.basename(cmd)} ${args.join(' ')} in ${cwd} failed:\n${stdout}\n${stderr}`));
+      else resolve(stdout);
+    });
+  });
 }
 
 /** What scripts/package.mjs packs from (a superset: a change here repacks). */

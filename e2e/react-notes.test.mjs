@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startServer, repoRoot, launchPersistent, loopbackOnly } from './harness.mjs';
 import { waitForSynced, goOffline, goOnline, pendingChanges } from './kit.mjs';
-import { run, packTarball, installPackage, linkedPackages } from './npm-app.mjs';
+import { runAsync, packTarball, installPackage, linkedPackages } from './npm-app.mjs';
 import { startLink } from './scenarios/sync.mjs';
 
 const hearthBin = path.join(repoRoot, 'bin', 'hearth');
@@ -80,11 +80,57 @@ async function note(page, title) {
   return page.locator(`[data-testid=notes] li[data-id="${id}"]`);
 }
 
-/** Every state the sync indicator showed since the page loaded (kept by an init script). */
+/** Every state the sync indicator showed since the page loaded (recordIndicatorStates). */
 const indicatorStates = (page) => page.evaluate(() => window.syncIndicatorStates ?? []);
 
+/**
+ * The README's quick start: its TSX block and its `./bin/hearth serve` and
+ * `./bin/hearth token` commands (argument lists, comments dropped).
+ */
+function readQuickStart() {
+  const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+  const section = readme.match(/^## Quick start for web developers\n([\s\S]*?)(?=^## )/m)?.[1];
+  assert.ok(section, 'README.md has a "## Quick start for web developers" section');
+  const code = section.match(/^```tsx\n([\s\S]*?)^```/m)?.[1];
+  assert.ok(code, 'the quick start has a tsx block');
+  const command = (name) => {
+    const line = section.split('\n').find((l) => l.startsWith(`./bin/hearth ${name} `));
+    assert.ok(line, `the quick start runs ./bin/hearth ${name}`);
+    return line.replace(/#.*$/, '').trim().split(/\s+/).slice(1);
+  };
+  const install = section.split('\n').find((l) => l.startsWith('npm install '));
+  return { code, install, serve: command('serve'), token: command('token') };
+}
+
+/**
+ * The quick start's code as a second page of the app (quickstart.html),
+ * built with the example's Vite config plus that entry.
+ */
+function addQuickStartPage(app, code) {
+  fs.writeFileSync(path.join(app, 'src', 'quickstart.tsx'), code);
+  fs.writeFileSync(path.join(app, 'quickstart.html'), '<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>Quick start</title></head>\n'
+    + '<body><div id="root"></div><script type="module" src="/src/quickstart.tsx"></script></body></html>\n');
+  fs.writeFileSync(path.join(app, 'vite.quickstart.config.js'), `import config from './vite.config.js';
+export default { ...config, build: { ...config.build, rolldownOptions: { input: {
+  main: new URL('./index.html', import.meta.url).pathname,
+  quickstart: new URL('./quickstart.html', import.meta.url).pathname,
+} } } };
+`);
+}
+
+/** An init script: every state the sync indicator takes, in window.syncIndicatorStates. */
+function recordIndicatorStates() {
+  const states = window.syncIndicatorStates = [];
+  const push = (state) => { if (state && states.at(-1) !== state) states.push(state); };
+  new MutationObserver((records) => {
+    const el = document.querySelector('[data-testid=sync]');
+    for (const r of records) if (r.target === el && r.type === 'attributes') push(r.oldValue);
+    push(el?.dataset.state);
+  }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'], attributeOldValue: true });
+}
+
 describe('React notes example: the npm package, Vite, hearth serve -config', { timeout: 180000 }, () => {
-  let work, dist, server, link;
+  let work, dist, server, link, quickStart;
   const contexts = {};
   const pages = {};
   const errors = [];
@@ -92,20 +138,37 @@ describe('React notes example: the npm package, Vite, hearth serve -config', { t
   before(async () => {
     fs.mkdirSync(shots, { recursive: true });
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-react-notes-'));
+    quickStart = readQuickStart();
 
-    // The app, as a developer has it after `npm install` and `npm run build`:
-    // its registry dependencies are the pinned ones this repo tests with
-    // (checked below), linked, so this runs offline.
+    // The browsers start while the app builds (both take a while on 2 cores).
+    // Alice on a desktop-sized window, Bob on a phone-sized one.
+    const viewports = { alice: { width: 1100, height: 720 }, bob: { width: 390, height: 760 } };
+    const launched = Promise.all(Object.entries(viewports).map(async ([user, viewport]) => {
+      const context = await launchPersistent(path.join(work, `profile-${user}`), { viewport });
+      contexts[user] = context;
+      await loopbackOnly(context);
+      await context.addInitScript(recordIndicatorStates);
+    }));
+
+    // The app, as a developer has it after `npm install`, `npm run check`
+    // and `npm run build`: its registry dependencies are the pinned ones
+    // this repo tests with (checked below), linked, so this runs offline.
+    // The README's quick start is built beside it, as a second page.
     const app = path.join(work, 'app');
     copyExample(app);
     const manifest = JSON.parse(fs.readFileSync(path.join(app, 'package.json'), 'utf8'));
     fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ ...manifest, dependencies: {}, devDependencies: {} }));
     installPackage(app, packTarball({ reuse: true }), [...linkedPackages, '@types/react-dom', 'typescript']);
-    run(process.execPath, [path.join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '-p', '.'], app);
-    run(process.execPath, [path.join(app, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn'], app);
+    addQuickStartPage(app, quickStart.code);
+    const tool = (pkg, bin) => path.join(app, 'node_modules', pkg, 'bin', bin);
+    await Promise.all([
+      runAsync(process.execPath, [tool('typescript', 'tsc'), '--noEmit', '-p', '.'], app),
+      runAsync(process.execPath, [tool('vite', 'vite.js'), 'build', '--config', 'vite.quickstart.config.js', '--logLevel', 'warn'], app),
+    ]);
     dist = path.join(app, 'dist');
 
-    // The notes app's server with fresh secrets, on a SQLite file.
+    // The notes app with fresh secrets (what `make notes-secrets` makes), on
+    // a SQLite file, served by the quick start's command.
     const notes = path.join(work, 'notes');
     fs.cpSync(path.join(notesApp, 'hearth.yaml'), path.join(notes, 'hearth.yaml'));
     fs.cpSync(path.join(notesApp, 'migrations'), path.join(notes, 'migrations'), { recursive: true });
@@ -113,34 +176,25 @@ describe('React notes example: the npm package, Vite, hearth serve -config', { t
     fs.mkdirSync(path.join(notes, 'data'));
     fs.writeFileSync(path.join(notes, 'secrets', 'jwt-secret'), randomBytes(32).toString('hex'));
     fs.writeFileSync(path.join(notes, 'secrets', 'service-token'), randomBytes(32).toString('hex'));
-    const config = path.join(notes, 'hearth.yaml');
-    server = await startServer(['-config', config], { web: [dist] });
+    const paths = { 'examples/notes/hearth.yaml': path.join(notes, 'hearth.yaml'), 'path/to/your-app/dist': dist };
+    server = await startServer(quickStart.serve.slice(1).map((a) => paths[a] ?? a), { web: [] });
     link = await startLink(server.url);
-    const token = (sub) => execFileSync(hearthBin, ['token', '-config', config, '-sub', sub, '-scopes', 'team'], { encoding: 'utf8' }).trim();
 
-    // Alice on a desktop-sized window, Bob on a phone-sized one, through the link.
-    const users = {
-      alice: { url: server.url, viewport: { width: 1100, height: 720 } },
-      bob: { url: link.url, viewport: { width: 390, height: 760 } },
-    };
-    for (const [user, { url, viewport }] of Object.entries(users)) {
-      const context = await launchPersistent(path.join(work, `profile-${user}`), { viewport });
-      await loopbackOnly(context);
-      // Every state the indicator takes, for the assertions below.
-      await context.addInitScript(() => {
-        const states = window.syncIndicatorStates = [];
-        const push = (state) => { if (state && states.at(-1) !== state) states.push(state); };
-        new MutationObserver((records) => {
-          const el = document.querySelector('[data-testid=sync]');
-          for (const r of records) if (r.target === el && r.type === 'attributes') push(r.oldValue);
-          push(el?.dataset.state);
-        }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'], attributeOldValue: true });
-      });
-      const page = context.pages()[0] ?? await context.newPage();
+    // Bob reaches the server through the link.
+    await launched;
+    const urls = { alice: server.url, bob: link.url };
+    await Promise.all(Object.keys(viewports).map(async (user) => {
+      const page = contexts[user].pages()[0] ?? await contexts[user].newPage();
       page.on('pageerror', (err) => errors.push(`${user}: ${err}`));
-      await page.goto(new URL(`?token=${token(user)}`, url).href);
-      contexts[user] = context;
+      await page.goto(new URL(`?token=${token(user)}`, urls[user]).href);
       pages[user] = page;
+    }));
+
+    /** A token by the quick start's command, for user. */
+    function token(user) {
+      const args = quickStart.token.map((a) => paths[a] ?? a);
+      args[args.indexOf('-sub') + 1] = user;
+      return execFileSync(hearthBin, args, { encoding: 'utf8' }).trim();
     }
   });
 
@@ -269,6 +323,25 @@ describe('React notes example: the npm package, Vite, hearth serve -config', { t
     assert.ok(at('offline') >= 0 && at('pending') > at('offline') && states.lastIndexOf('synced') > at('pending'), JSON.stringify(states));
     assert.deepEqual(await shownNotes(alice), await shownNotes(bob));
     await bob.screenshot({ path: path.join(shots, 'react-notes-phone.png') });
+  });
+
+  test('the README quick start: its code, built with Vite from the tarball, opens, writes, queries, watches and syncs', async () => {
+    const version = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).version;
+    assert.equal(quickStart.install.split('#')[0].trim(), `npm install path/to/hearth/build/package/hearthdb-hearth-${version}.tgz react react-dom`);
+    const page = await contexts.alice.newPage();
+    page.on('pageerror', (err) => errors.push(`quick start: ${err}`));
+    const logged = [];
+    page.on('console', (m) => logged.push(m.text()));
+    const alice = await pages.alice.evaluate(() => localStorage.getItem('react-notes.token'));
+    await page.goto(new URL(`quickstart.html?token=${alice}`, server.url).href);
+    // Its list is live: the insert, then every team note by initial sync.
+    await page.locator('li', { hasText: 'Hello' }).waitFor({ timeout: 30000 });
+    await page.locator('li', { hasText: 'Written offline' }).waitFor({ timeout: 20000 });
+    await page.locator('p', { hasText: /^syncing$/ }).waitFor({ timeout: 20000 });
+    assert.ok(logged.some((t) => /^\d+ notes$/.test(t)), JSON.stringify(logged));
+    // And its note reaches Bob's app.
+    await waitForNote(pages.bob, (n) => n.title === 'Hello', 'the quick start\'s note at bob\'s');
+    await page.close();
   });
 
   test('no page errors', () => {
