@@ -1,4 +1,4 @@
-import { createContext, useContext, useDeferredValue, useId, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import { createContext, useCallback, useContext, useDeferredValue, useId, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { useDatabase, useQuery, useSyncStatus, type QueryState } from '@hearthdb/hearth/react';
 import type { Session } from './session';
 import { addNote, deleteNote, duplicateNote, flagsQuery, notesQuery, updateNote, type Filter, type Note } from './notes';
@@ -10,10 +10,10 @@ const ReportContext = createContext<(err: unknown) => void>(() => {});
 export function App({ session }: { session: Session }) {
   const [problem, setProblem] = useState<string | null>(null);
   const [announcement, setAnnouncement] = useState('');
-  const report = (err: unknown) => {
+  const report = useCallback((err: unknown) => {
     const e = err as { code?: string; message?: string };
     setProblem(`${e.code ?? 'ERROR'}: ${e.message ?? String(err)}`);
-  };
+  }, []);
   const [filter, setFilter] = useState<Filter>({ text: '', pinnedOnly: false });
   return (
     <ReportContext.Provider value={report}>
@@ -125,7 +125,7 @@ function NoteList({ session, filter, onAnnounce }: { session: Session; filter: F
 function NoteItem({ note, session, onAnnounce }: { note: Note; session: Session; onAnnounce: (text: string) => void }) {
   const db = useDatabase();
   const report = useContext(ReportContext);
-  const save = (field: 'title' | 'body' | 'pinned', value: string | number) => () => updateNote(db, note.id, field, value);
+  const save = (field: 'title' | 'body' | 'pinned', value: string | number) => updateNote(db, note.id, field, value);
   const [pinned, setPinned] = useWritten(note.pinned === 1, report);
   const name = note.title || 'untitled note';
   return (
@@ -137,7 +137,7 @@ function NoteItem({ note, session, onAnnounce }: { note: Note; session: Session;
         <label>
           <input
             type="checkbox" data-testid="pinned" checked={pinned}
-            onChange={(e) => setPinned(e.target.checked, save('pinned', e.target.checked ? 1 : 0))}
+            onChange={(e) => { const on = e.target.checked; setPinned(on, () => save('pinned', on ? 1 : 0)); }}
           /> Pinned
         </label>
         <button
@@ -173,7 +173,7 @@ function useWritten<T>(value: T, report: (err: unknown) => void): [T, (next: T, 
  * caret); on blur or Enter (title) the edit is written; Escape drops it.
  */
 function EditableText({ label, value, testId, multiline = false, onSave }: {
-  label: string; value: string; testId: string; multiline?: boolean; onSave: (value: string) => () => Promise<unknown>;
+  label: string; value: string; testId: string; multiline?: boolean; onSave: (value: string) => Promise<unknown>;
 }) {
   const report = useContext(ReportContext);
   const [shown, write] = useWritten(value, report);
@@ -186,7 +186,7 @@ function EditableText({ label, value, testId, multiline = false, onSave }: {
     onFocus: () => { drop.current = false; setDraft(shown); },
     onChange: (e: { target: { value: string } }) => setDraft(e.target.value),
     onBlur: () => {
-      if (draft !== null && draft !== shown && !drop.current) write(draft, onSave(draft));
+      if (draft !== null && draft !== shown && !drop.current) write(draft, () => onSave(draft));
       setDraft(null);
     },
     onKeyDown: (e: KeyboardEvent<HTMLInputElement | HTMLTextAreaElement>) => {

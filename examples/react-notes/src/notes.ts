@@ -72,7 +72,7 @@ export async function duplicateNote(db: Database, id: string, author: string): P
     { sql: 'SELECT title FROM notes WHERE id = ?', params: [copy] },
   ]);
   const rows = (readBack as QueryResult<{ title: string }>).rows;
-  if (rows.length === 0) throw new Error('the note to copy is gone');
+  if (rows.length === 0) throw new Error('no copy made: the note is gone, or it has 1,000 copies already');
   return rows[0].title;
 }
 
