@@ -255,8 +255,8 @@ describe('React notes example: the npm package, Vite, hearth serve -config', { t
     await waitForTitles(bob, ['Groceries'], 'pinned only, after alice pins Groceries');
     await bob.uncheck('[data-testid=pinned-only]');
     await waitForTitles(bob, ['Groceries', 'Books', 'Trip'], 'pinned first');
-    // The worker runs one watch per query: the filter's old ones ended.
-    // (two: the notes and the server's flags; the filter's old ones end asynchronously).
+    // The filter's old watches have ended (asynchronously): two are left,
+    // the notes and the server's flags.
     await bob.waitForFunction(async () => (await window.notesDB.info()).subscriptions === 2, null, { timeout: 10000, polling: 100 });
   });
 
