@@ -228,6 +228,7 @@ describe('React notes example: the npm package, Vite, hearth serve -config', { t
       await page.locator('[data-testid=sync][data-state=synced]').waitFor({ timeout: 20000 });
       assert.match(await page.locator('[data-testid=sync]').textContent(), /Synced/);
       assert.match(await page.locator('.who').textContent(), /space team/);
+      assert.equal(new URL(page.url()).search, '', 'the token is taken out of the address bar');
     }
   });
 

@@ -20,7 +20,7 @@ if (import.meta.env.PROD && 'serviceWorker' in navigator) {
 const root = createRoot(document.getElementById('root')!);
 
 async function start() {
-  const session = readSession(location, localStorage);
+  const session = readSession(location, localStorage, history);
   const schema = await loadSchema('/v1/schema');
   const db = await open({
     name: `notes-${session.user}`,

@@ -28,10 +28,20 @@ function readClaims(jwt: string): Claims {
   }
 }
 
-export function readSession(location: Location, storage: Storage): Session {
+/**
+ * The session from the URL and storage. A token in the URL is stored and
+ * taken out of the address bar (history, bookmarks and shared links then
+ * do not carry it).
+ */
+export function readSession(location: Location, storage: Storage, history: History): Session {
   const params = new URLSearchParams(location.search);
   const fromURL = params.get('token');
-  if (fromURL) storage.setItem(TOKEN_KEY, fromURL);
+  if (fromURL) {
+    storage.setItem(TOKEN_KEY, fromURL);
+    const url = new URL(location.href);
+    url.searchParams.delete('token');
+    history.replaceState(history.state, '', url);
+  }
   const token = storage.getItem(TOKEN_KEY) ?? undefined;
   const claims = token ? readClaims(token) : {};
   const scopes = claims.ws === undefined ? [] : ([] as string[]).concat(claims.ws);
