@@ -4,7 +4,7 @@
 // the notes app (examples/notes: its schema, scopes and invariant; SQLite
 // store) with the build at /. Two users in two Chromium browsers on
 // persistent profiles (real OPFS): notes and filters through useQuery, the
-// sync indicator through useSyncStatus, a duplicate through db.batch. Bob
+// sync indicator through useSyncStatus, a duplicate through db.transaction. Bob
 // goes offline, edits, reloads with no network (the app comes back from its
 // service worker with his data), edits again and comes back: both converge.
 //
@@ -261,7 +261,7 @@ describe('React notes example: the npm package, Vite, hearth serve -config', { t
     await bob.waitForFunction(async () => (await window.notesDB.info()).subscriptions === 2, null, { timeout: 10000, polling: 100 });
   });
 
-  test('duplicate (one db.batch): "(copy)", then "(copy 2)", announced; the server flags no title twice', async () => {
+  test('duplicate (one db.transaction): "(copy)", then "(copy 2)", announced; the server flags no title twice', async () => {
     const { alice, bob } = pages;
     await (await note(alice, 'Trip')).locator('[data-testid=duplicate]').click();
     await alice.locator('[data-testid=announce]', { hasText: 'Copied as Trip (copy)' }).waitFor();

@@ -1,7 +1,7 @@
 // The notes' SQL: every write is a local write (instant, offline too) that
 // Hearth syncs in the background. The tables are the notes app's
 // (examples/notes/migrations, loaded from the server by loadSchema).
-import type { Database, QueryResult } from '@hearthdb/hearth';
+import type { Database } from '@hearthdb/hearth';
 
 export interface Note {
   id: string;
@@ -49,31 +49,25 @@ export function deleteNote(db: Database, id: string) {
 /**
  * Copies a note, titled "<title> (copy)", or "(copy 2)", "(copy 3)"…
  * when that title is taken in the space (the server flags two notes of a
- * space with one title). One db.batch, so one transaction: the INSERT …
- * SELECT picks the title from the notes as they are when it runs, and the
- * SELECT after it reads the copy back in the same transaction. Resolves
- * to the copy's title.
+ * space with one title). One transaction: the titles read are still the
+ * titles when the copy is inserted, in this tab, in others and from sync.
+ * Resolves to the copy's title.
  */
-export async function duplicateNote(db: Database, id: string, author: string): Promise<string> {
-  const copy = crypto.randomUUID();
-  const [, readBack] = await db.batch([
-    {
-      sql: `WITH RECURSIVE
-              src AS (SELECT space_id, title, body FROM notes WHERE id = :id),
-              k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < 1000),
-              candidate AS (SELECT n, src.title || ' (copy' || iif(n = 1, '', ' ' || n) || ')' AS title FROM k, src)
-            INSERT INTO notes (id, space_id, title, body, author, pinned, updated_at)
-            SELECT :copy, src.space_id, candidate.title, src.body, :author, 0, :now
-              FROM src, candidate
-             WHERE NOT EXISTS (SELECT 1 FROM notes o WHERE o.space_id = src.space_id AND o.title = candidate.title)
-             ORDER BY candidate.n LIMIT 1`,
-      params: { id, copy, author, now: Date.now() },
-    },
-    { sql: 'SELECT title FROM notes WHERE id = ?', params: [copy] },
-  ]);
-  const rows = (readBack as QueryResult<{ title: string }>).rows;
-  if (rows.length === 0) throw new Error('no copy made: the note is gone, or it has 1,000 copies already');
-  return rows[0].title;
+export function duplicateNote(db: Database, id: string, author: string): Promise<string> {
+  return db.transaction(async (tx) => {
+    const { rows: [source] } = await tx.query<{ space_id: string; title: string; body: string }>(
+      'SELECT space_id, title, body FROM notes WHERE id = ?', [id]);
+    if (!source) throw new Error('the note to copy is gone');
+    const { rows } = await tx.query<{ title: string }>(
+      "SELECT title FROM notes WHERE space_id = ? AND substr(title, 1, length(?)) = ?",
+      [source.space_id, `${source.title} (copy`, `${source.title} (copy`]);
+    const taken = new Set(rows.map((r) => r.title));
+    let title = `${source.title} (copy)`;
+    for (let n = 2; taken.has(title); n++) title = `${source.title} (copy ${n})`;
+    await tx.exec('INSERT INTO notes (id, space_id, title, body, author, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
+      [crypto.randomUUID(), source.space_id, title, source.body, author, Date.now()]);
+    return title;
+  });
 }
 
 /** The server's invariant violations for notes (hearth.yaml: invariants), newest first. */
