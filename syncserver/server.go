@@ -386,15 +386,21 @@ func (s *Server) Handler() http.Handler { return s }
 // started.
 func (s *Server) Info() store.Info { return s.info }
 
+// enter counts a request that Shutdown waits for (the caller calls
+// s.wg.Done when it ends); false once the server is shutting down.
+func (s *Server) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
 // ServeHTTP accepts a sync connection.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	closing := s.closing
-	if !closing {
-		s.wg.Add(1)
-	}
-	s.mu.Unlock()
-	if closing {
+	if !s.enter() {
 		s.metrics.countError(errUpgrade, wire.CodeShuttingDown)
 		http.Error(w, "SHUTTING_DOWN: the sync server is shutting down", http.StatusServiceUnavailable)
 		return

@@ -169,13 +169,7 @@ func (s *Server) Write(ctx context.Context, req WriteRequest) (WriteResult, erro
 // writePrepared applies a prepared write unless the server is shutting
 // down; Shutdown waits for it.
 func (s *Server) writePrepared(ctx context.Context, w preparedWrite) (WriteResult, error) {
-	s.mu.Lock()
-	closing := s.closing
-	if !closing {
-		s.wg.Add(1)
-	}
-	s.mu.Unlock()
-	if closing {
+	if !s.enter() {
 		return WriteResult{}, writeErr(wire.CodeShuttingDown, "the sync server is shutting down")
 	}
 	defer s.wg.Done()
