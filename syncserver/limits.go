@@ -33,6 +33,24 @@ func (c *session) admitPush(m wire.Push) (admitted, goOn bool) {
 	return false, err == nil
 }
 
+// admitCost takes a read request's cost (snapshot rows, one checksum
+// request) from the principal's bucket l (nil: unlimited). Over it, the
+// request is answered RATE_LIMITED with the wait after which it fits,
+// and reads nothing: it reports whether the request may go on and, when
+// it may not, whether the session does.
+func (c *session) admitCost(re int64, l *rate.Limiter, cost int, over string) (admitted, goOn bool) {
+	if l == nil {
+		return true, true
+	}
+	retry, ok := takeTokens(l, cost, time.Now())
+	if ok {
+		return true, true
+	}
+	err := c.send(&wire.Error{Re: re, Code: wire.CodeRateLimited, RetryAfter: retry,
+		Message: fmt.Sprintf("%s; ask again in %d ms", over, retry)})
+	return false, err == nil
+}
+
 // takeTokens takes n changes' tokens from a push rate bucket; when they
 // are not there yet it takes none and returns the wait in milliseconds
 // after which they are. n must not exceed the bucket (MaxPushBatch <=

@@ -6,12 +6,13 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// pushRates hands out push-rate buckets: one per principal, shared by all
-// of its connections, so that reconnecting does not refill the bucket (a
-// review pushed 20,000 changes in half a second against 1,000/s by
+// principalRates hands out rate buckets (pushed changes, snapshot rows,
+// checksum requests): one per principal, shared by all of its
+// connections, so that reconnecting does not refill the bucket (a review
+// pushed 20,000 changes in half a second against 1,000/s by
 // reconnecting). Anonymous connections (no authentication) have no
 // identity to share a bucket by: each gets its own.
-type pushRates struct {
+type principalRates struct {
 	limit rate.Limit
 	burst int
 
@@ -24,15 +25,15 @@ type pushRates struct {
 // minSweep is the smallest map size worth sweeping.
 const minSweep = 1024
 
-func newPushRates(limit float64, burst int) *pushRates {
+func newPrincipalRates(limit float64, burst int) *principalRates {
 	if limit <= 0 {
 		return nil
 	}
-	return &pushRates{limit: rate.Limit(limit), burst: burst, buckets: map[string]*rate.Limiter{}, sweepAt: minSweep}
+	return &principalRates{limit: rate.Limit(limit), burst: burst, buckets: map[string]*rate.Limiter{}, sweepAt: minSweep}
 }
 
 // bucket returns principal's bucket (a fresh one for "").
-func (p *pushRates) bucket(principal string) *rate.Limiter {
+func (p *principalRates) bucket(principal string) *rate.Limiter {
 	if p == nil {
 		return nil
 	}

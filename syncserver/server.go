@@ -107,6 +107,25 @@ type Config struct {
 	// wait after which it fits.
 	PushRate  float64
 	PushBurst int
+	// SnapshotRate bounds the snapshot rows each principal reads per
+	// second (all its connections together; each anonymous connection
+	// alone), as a token bucket holding SnapshotBurst rows (defaults
+	// 50,000/s and 250,000, the burst at least MaxSnapshotChunk; a
+	// negative SnapshotRate disables the limit). A snapshot request costs
+	// the rows it asks for (at most MaxSnapshotChunk), whatever it
+	// finds: reading a chunk also counts the rows in view. A scoped
+	// snapshot (a subscription change) draws on the same bucket. Over it,
+	// the request gets RATE_LIMITED with the wait after which it fits;
+	// the connection stays up.
+	SnapshotRate  float64
+	SnapshotBurst int
+	// ChecksumInterval is the time each principal's checksum requests
+	// are spaced by on average, ChecksumBurst how many may come at once
+	// (defaults 10s and 8; a negative ChecksumInterval disables the
+	// limit): computing checksums reads every row. Clients ask every
+	// few minutes. Over it, the request gets RATE_LIMITED.
+	ChecksumInterval time.Duration
+	ChecksumBurst    int
 	// MaxClockSkew refuses changes stamped further than this ahead of
 	// the server's wall clock, with CLOCK_SKEW (default 5 minutes;
 	// negative disables): a change stamped ahead wins every conflict
@@ -179,8 +198,9 @@ type Server struct {
 	metrics *metrics
 	// decoding is the budget of memory decoded messages hold.
 	decoding *semaphore.Weighted
-	// pushRates are the principals' push-rate buckets.
-	pushRates *pushRates
+	// pushRates, snapshotRates and checksumRates are the principals'
+	// buckets of pushed changes, snapshot rows and checksum requests.
+	pushRates, snapshotRates, checksumRates *principalRates
 	// tail caches the newest log entries for the live sessions.
 	tail *logTail
 	// scopes are Config.Scopes checked against the tables.
@@ -220,6 +240,12 @@ func New(cfg Config) (*Server, error) {
 		cfg.PushBurst = 10000
 	}
 	cfg.PushBurst = max(cfg.PushBurst, cfg.MaxPushBatch)
+	if cfg.ChecksumInterval == 0 {
+		cfg.ChecksumInterval = 10 * time.Second
+	}
+	if cfg.ChecksumBurst <= 0 {
+		cfg.ChecksumBurst = 8
+	}
 	if cfg.MaxClockSkew == 0 {
 		cfg.MaxClockSkew = DefaultMaxClockSkew
 	}
@@ -238,6 +264,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxSnapshotChunk <= 0 {
 		cfg.MaxSnapshotChunk = 5000
 	}
+	if cfg.SnapshotRate == 0 {
+		cfg.SnapshotRate = 50_000
+	}
+	if cfg.SnapshotBurst <= 0 {
+		cfg.SnapshotBurst = 250_000
+	}
+	cfg.SnapshotBurst = max(cfg.SnapshotBurst, cfg.MaxSnapshotChunk)
 	if cfg.CompactKeep <= 0 {
 		cfg.CompactKeep = 100_000
 	}
@@ -321,7 +354,11 @@ func New(cfg Config) (*Server, error) {
 	s.head.init(info.Head)
 	s.metrics = newMetrics(s)
 	s.decoding = semaphore.NewWeighted(cfg.MaxDecodeBytes)
-	s.pushRates = newPushRates(cfg.PushRate, cfg.PushBurst)
+	s.pushRates = newPrincipalRates(cfg.PushRate, cfg.PushBurst)
+	s.snapshotRates = newPrincipalRates(cfg.SnapshotRate, cfg.SnapshotBurst)
+	if cfg.ChecksumInterval > 0 {
+		s.checksumRates = newPrincipalRates(float64(time.Second)/float64(cfg.ChecksumInterval), cfg.ChecksumBurst)
+	}
 	s.tail = newLogTail(info.Head, tailBatches*cfg.LogBatch, tailBytes)
 	// A shared store (PostgreSQL) also moves with other instances' pushes.
 	if w, ok := st.(store.HeadWatcher); ok {

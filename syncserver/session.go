@@ -52,6 +52,9 @@ type session struct {
 	// limiter is the push rate of the connection's principal (nil:
 	// unlimited).
 	limiter *rate.Limiter
+	// snapshotRows and checksumCalls are the principal's buckets of
+	// snapshot rows and checksum requests (nil: unlimited).
+	snapshotRows, checksumCalls *rate.Limiter
 	// opened, pushes, changes and ended are for the log line at close.
 	opened          time.Time
 	pushes, changes int64
@@ -80,6 +83,8 @@ func newSession(s *Server, ws *websocket.Conn, id Identity, remote string) *sess
 	ctx, cancel := context.WithCancel(ctx)
 	c := &session{srv: s, ws: ws, principal: id.Principal, remote: remote, ctx: ctx, cancel: cancel, ident: id, access: acc, opened: time.Now()}
 	c.limiter = s.pushRates.bucket(id.Principal)
+	c.snapshotRows = s.snapshotRates.bucket(id.Principal)
+	c.checksumCalls = s.checksumRates.bucket(id.Principal)
 	return c
 }
 
@@ -439,6 +444,11 @@ func (c *session) snapshot(m wire.SnapshotRequest) bool {
 	if limit <= 0 || limit > s.cfg.MaxSnapshotChunk {
 		limit = s.cfg.MaxSnapshotChunk
 	}
+	// Charged before anything is read or subscribed: a refused request
+	// changes nothing, and the client asks again after retryAfter.
+	if admitted, goOn := c.admitCost(m.ID, c.snapshotRows, limit, fmt.Sprintf("over %g snapshot rows per second", s.cfg.SnapshotRate)); !admitted {
+		return goOn
+	}
 	// A snapshot naming scopes adds them to the subscription first, so
 	// the log streamed from now on carries them too: the chunks read the
 	// rows' state as of now, the stream every change after.
@@ -470,6 +480,9 @@ func (c *session) snapshot(m wire.SnapshotRequest) bool {
 
 func (c *session) checksums(m wire.ChecksumRequest) bool {
 	s := c.srv
+	if admitted, goOn := c.admitCost(m.ID, c.checksumCalls, 1, fmt.Sprintf("over one checksum request per %v", s.cfg.ChecksumInterval)); !admitted {
+		return goOn
+	}
 	head, sums, err := s.store.Checksums(c.ctx)
 	if err != nil {
 		s.log.Error("sync: checksums failed", "client", c.client, "err", err)

@@ -92,13 +92,17 @@ type Auth struct {
 // Limits map onto the syncserver.Config fields of the same meaning; zero
 // keeps the server's default.
 type Limits struct {
-	MaxMessageBytes int64
-	MaxPushBatch    int
-	PushRate        float64
-	PushBurst       int
-	MaxClockSkew    time.Duration
-	CompactInterval time.Duration
-	CompactKeep     int64
+	MaxMessageBytes  int64
+	MaxPushBatch     int
+	PushRate         float64
+	PushBurst        int
+	SnapshotRate     float64
+	SnapshotBurst    int
+	ChecksumInterval time.Duration
+	ChecksumBurst    int
+	MaxClockSkew     time.Duration
+	CompactInterval  time.Duration
+	CompactKeep      int64
 }
 
 // Load reads the config file at path; relative paths in it are relative
@@ -578,7 +582,8 @@ func (l *loader) invariants(e entry) {
 }
 
 func (l *loader) limits(e entry) {
-	entries, _ := l.mapping(e.value, e.path, "max_message_bytes", "max_push_batch", "push_rate", "push_burst", "max_clock_skew", "compact_interval", "compact_keep")
+	entries, _ := l.mapping(e.value, e.path, "max_message_bytes", "max_push_batch", "push_rate", "push_burst",
+		"snapshot_rate", "snapshot_burst", "checksum_interval", "checksum_burst", "max_clock_skew", "compact_interval", "compact_keep")
 	lim := &l.app.Limits
 	for _, f := range entries {
 		switch f.key {
@@ -592,6 +597,16 @@ func (l *loader) limits(e entry) {
 		case "push_burst":
 			v, _ := l.integer(f)
 			lim.PushBurst = int(min(v, 1<<31-1))
+		case "snapshot_rate":
+			lim.SnapshotRate, _ = l.number(f)
+		case "snapshot_burst":
+			v, _ := l.integer(f)
+			lim.SnapshotBurst = int(min(v, 1<<31-1))
+		case "checksum_interval":
+			lim.ChecksumInterval, _ = l.duration(f)
+		case "checksum_burst":
+			v, _ := l.integer(f)
+			lim.ChecksumBurst = int(min(v, 1<<31-1))
 		case "max_clock_skew":
 			lim.MaxClockSkew, _ = l.duration(f)
 		case "compact_interval":

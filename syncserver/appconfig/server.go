@@ -16,18 +16,22 @@ import (
 // nobody has scopes, so nothing would be readable).
 func (a *App) ServerConfig(authenticated bool) syncserver.Config {
 	cfg := syncserver.Config{
-		Path:            a.Store.Path,
-		Migrations:      a.Migrations,
-		Tables:          a.Tables,
-		SQLInvariants:   a.Invariants,
-		OriginPatterns:  a.AllowedOrigins,
-		MaxMessageBytes: a.Limits.MaxMessageBytes,
-		MaxPushBatch:    a.Limits.MaxPushBatch,
-		PushRate:        a.Limits.PushRate,
-		PushBurst:       a.Limits.PushBurst,
-		MaxClockSkew:    a.Limits.MaxClockSkew,
-		CompactInterval: a.Limits.CompactInterval,
-		CompactKeep:     a.Limits.CompactKeep,
+		Path:             a.Store.Path,
+		Migrations:       a.Migrations,
+		Tables:           a.Tables,
+		SQLInvariants:    a.Invariants,
+		OriginPatterns:   a.AllowedOrigins,
+		MaxMessageBytes:  a.Limits.MaxMessageBytes,
+		MaxPushBatch:     a.Limits.MaxPushBatch,
+		PushRate:         a.Limits.PushRate,
+		PushBurst:        a.Limits.PushBurst,
+		SnapshotRate:     a.Limits.SnapshotRate,
+		SnapshotBurst:    a.Limits.SnapshotBurst,
+		ChecksumInterval: a.Limits.ChecksumInterval,
+		ChecksumBurst:    a.Limits.ChecksumBurst,
+		MaxClockSkew:     a.Limits.MaxClockSkew,
+		CompactInterval:  a.Limits.CompactInterval,
+		CompactKeep:      a.Limits.CompactKeep,
 	}
 	if authenticated {
 		cfg.Scopes = a.Scopes

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -101,3 +102,45 @@ func (s *session) pushRefused(e *wire.Error) (bool, error) {
 
 // acknowledged resets the rate-limit backoff after a push went through.
 func (s *session) acknowledged() { s.limits.limited = 0 }
+
+// rateLimitedAnswer returns the RATE_LIMITED answer to request id that
+// err carries, if it is one.
+func rateLimitedAnswer(err error, id int64) (*wire.Error, bool) {
+	var e *wire.Error
+	if errors.As(err, &e) && e.Code == wire.CodeRateLimited && e.Re == id {
+		return e, true
+	}
+	return nil, false
+}
+
+// readPause is how long to wait before asking again for a snapshot chunk
+// or checksums the server refused with RATE_LIMITED: its retryAfter, or
+// the backoff if longer (the principal's other devices draw on the same
+// budget). It records the pause in the status.
+func (s *session) readPause(e *wire.Error) time.Duration {
+	c := s.c
+	wait := time.Duration(e.RetryAfter) * time.Millisecond
+	wait = max(wait, c.backoff.Delay(s.readLimited, c.cfg.Rand))
+	s.readLimited++
+	now := c.cfg.Now()
+	c.update(func(st *syncstatus.Status) {
+		st.Retries[syncstatus.ClassServer]++
+		st.LastError = &syncstatus.ErrorInfo{Class: syncstatus.ClassServer, Code: e.Code, Message: e.Error(), At: now}
+		st.NextAttemptAt = now.Add(wait)
+	})
+	return wait
+}
+
+// waitRead waits out a readPause before a snapshot request goes again.
+// Nothing else is under way then (the log is not subscribed yet), so
+// the connection just waits; it stays open.
+func (s *session) waitRead(e *wire.Error) error {
+	timer := time.NewTimer(s.readPause(e))
+	defer timer.Stop()
+	select {
+	case <-s.ctx.Done():
+		return s.ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}

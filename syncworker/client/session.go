@@ -30,8 +30,13 @@ type session struct {
 	pingDue   time.Time
 	lastHeard time.Time
 	nextSum   time.Time
-	pending   int64
-	limits    pushLimits
+	// sumID is the checksum request in flight (0: none).
+	sumID int64
+	// readLimited counts RATE_LIMITED answers to snapshot and checksum
+	// requests since one went through: the pause grows with the backoff.
+	readLimited int
+	pending     int64
+	limits      pushLimits
 	// clock is the correction taken at welcome, to notice the device's
 	// clock being set while connected.
 	clock clockAnchor
@@ -326,9 +331,16 @@ func (s *session) scopeSync(scopes []string) error {
 		}
 		want := req.ID
 		m, err := s.await("scope snapshot chunk", func(m wire.Message) bool { ch, ok := m.(wire.Chunk); return ok && ch.Re == want })
+		if e, ok := rateLimitedAnswer(err, want); ok {
+			if err := s.waitRead(e); err != nil {
+				return err
+			}
+			continue // the same request again
+		}
 		if err != nil {
 			return err
 		}
+		s.readLimited = 0
 		chunk := m.(wire.Chunk)
 		if err := s.apply(nil, chunk.Changes, c.st); err != nil {
 			return err
@@ -361,9 +373,21 @@ func (s *session) initialSync() error {
 	for c.st.Snap.Active {
 		want := id
 		m, err := s.await("snapshot chunk", func(m wire.Message) bool { ch, ok := m.(wire.Chunk); return ok && ch.Re == want })
+		if e, ok := rateLimitedAnswer(err, want); ok {
+			// Ask again, after the pause, from the last applied chunk.
+			if err := s.waitRead(e); err != nil {
+				return err
+			}
+			id = s.nextID()
+			if err := s.send(wire.SnapshotRequest{ID: id, At: c.st.Snap.At, After: c.st.Snap.After, Limit: int64(c.cfg.SnapshotChunk)}); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
+		s.readLimited = 0
 		chunk := m.(wire.Chunk)
 		if !chunk.Done && chunk.At >= 0 {
 			id = s.nextID()
@@ -538,7 +562,8 @@ func (s *session) periodic() error {
 	}
 	if !s.nextSum.IsZero() && now.After(s.nextSum) && s.flight == nil && s.pending == 0 {
 		s.nextSum = now.Add(c.cfg.ChecksumInterval)
-		if err := s.send(wire.ChecksumRequest{ID: s.nextID()}); err != nil {
+		s.sumID = s.nextID()
+		if err := s.send(wire.ChecksumRequest{ID: s.sumID}); err != nil {
 			return err
 		}
 	}
@@ -580,6 +605,9 @@ func (s *session) handle(f wire.Frame) error {
 		s.acknowledged()
 		return s.push()
 	case wire.Checksums:
+		if m.Re == s.sumID {
+			s.sumID, s.readLimited = 0, 0
+		}
 		return s.compare(m)
 	case wire.Pong:
 		if m.Re == s.pingID {
@@ -588,6 +616,12 @@ func (s *session) handle(f wire.Frame) error {
 	case *wire.Error:
 		if handled, err := s.pushRefused(m); handled {
 			return err
+		}
+		if s.sumID != 0 && m.Code == wire.CodeRateLimited && m.Re == s.sumID {
+			// Compare later; the connection and the log go on.
+			s.sumID = 0
+			s.nextSum = c.cfg.Now().Add(s.readPause(m))
+			return nil
 		}
 		return s.serverError(m)
 	default:

@@ -1,0 +1,273 @@
+package syncserver_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/hearthdb/hearth/syncserver"
+	"github.com/hearthdb/hearth/syncworker/client"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
+	"github.com/hearthdb/hearth/syncworker/wire"
+)
+
+// rateLimitSeen records whether a device's status ever showed
+// RATE_LIMITED.
+type rateLimitSeen struct {
+	mu   sync.Mutex
+	seen int
+}
+
+func (r *rateLimitSeen) onStatus(st syncstatus.Status) {
+	if st.LastError != nil && st.LastError.Code == wire.CodeRateLimited {
+		r.mu.Lock()
+		r.seen++
+		r.mu.Unlock()
+	}
+}
+
+func (r *rateLimitSeen) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.seen
+}
+
+// attackResult is what one attacking connection got back.
+type attackResult struct {
+	chunks, sums          int
+	limitedSnap, limitSum int
+	err                   error
+}
+
+// attack sends snapshots snapshot requests of 5,000 rows and sums
+// checksum requests on one connection without waiting for answers, then
+// reads an answer for every request and checks the connection still
+// answers a ping. It runs on its own goroutine: errors are returned, not
+// raised.
+func attack(url, clientID string, snapshots, sums int) (res attackResult) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		return attackResult{err: err}
+	}
+	defer ws.CloseNow()
+	ws.SetReadLimit(1 << 26)
+	send := func(m wire.Message) error {
+		b, err := wire.Encode(m, 1)
+		if err != nil {
+			return err
+		}
+		return ws.Write(ctx, websocket.MessageBinary, b)
+	}
+	recv := func() (wire.Message, error) {
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			return nil, err
+		}
+		f, err := wire.Decode(b)
+		return f.Msg, err
+	}
+	if err := send(wire.Hello{Client: clientID, Cursor: -1}); err != nil {
+		return attackResult{err: err}
+	}
+	if m, err := recv(); err != nil {
+		return attackResult{err: err}
+	} else if _, ok := m.(wire.Welcome); !ok {
+		return attackResult{err: fmt.Errorf("want welcome, got %#v", m)}
+	}
+	// Checksum requests have ids from 1,000,000 on, to tell their answers.
+	const sumBase = 1_000_000
+	go func() {
+		for i := range max(snapshots, sums) {
+			if i < snapshots {
+				if send(wire.SnapshotRequest{ID: int64(i + 1), At: -1, Limit: 5000}) != nil {
+					return
+				}
+			}
+			if i < sums {
+				if send(wire.ChecksumRequest{ID: int64(sumBase + i + 1)}) != nil {
+					return
+				}
+			}
+		}
+	}()
+	for range snapshots + sums {
+		m, err := recv()
+		if err != nil {
+			res.err = err
+			return res
+		}
+		switch m := m.(type) {
+		case wire.Chunk:
+			res.chunks++
+		case wire.Checksums:
+			res.sums++
+		case *wire.Error:
+			if m.Code != wire.CodeRateLimited || m.RetryAfter <= 0 || m.Re == 0 {
+				res.err = fmt.Errorf("want RATE_LIMITED with retryAfter on a request, got %#v", m)
+				return res
+			}
+			if m.Re > sumBase {
+				res.limitSum++
+			} else {
+				res.limitedSnap++
+			}
+		default:
+			res.err = fmt.Errorf("unexpected %s", wire.Type(m))
+			return res
+		}
+	}
+	// Refused, not disconnected.
+	if err := send(wire.Ping{ID: 7}); err != nil {
+		res.err = err
+		return res
+	}
+	if m, err := recv(); err != nil || m != (wire.Pong{Re: 7}) {
+		res.err = fmt.Errorf("after the attack: %#v %v, want pong", m, err)
+	}
+	return res
+}
+
+// TestExpensiveReadsCannotStarveThePushes performs the attack of the
+// security review: one principal floods the server with snapshot and
+// checksum requests on several connections while an honest device pushes
+// and another one syncs from scratch. The attacker's requests over its
+// budget are answered RATE_LIMITED, its connections stay up, and the
+// honest devices sync everything, in order, without ever being limited.
+func TestExpensiveReadsCannotStarveThePushes(t *testing.T) {
+	forEachStore(t, testExpensiveReadsCannotStarveThePushes)
+}
+
+func testExpensiveReadsCannotStarveThePushes(t *testing.T, db *backend) {
+	h := db.server(t, syncserver.Config{MaxSnapshotChunk: 1000, SnapshotRate: 1000, SnapshotBurst: 10_000,
+		Authenticate: func(r *http.Request) (string, error) {
+			if u := r.URL.Query().Get("user"); u != "" {
+				return u, nil
+			}
+			return "devices", nil
+		}})
+	seed(t, h, 2000)
+
+	var bobLimited, carolLimited rateLimitSeen
+	bob := newDevice(t, "bob", h, nil, client.Config{OnStatus: bobLimited.onStatus}).start()
+	bob.synced(h)
+
+	const conns, snapshots, sums = 4, 50, 10
+	results := make(chan attackResult, conns)
+	for i := range conns {
+		go func() { results <- attack(h.url+"?user=mallory", fmt.Sprintf("mallory-%d", i), snapshots, sums) }()
+	}
+	// Pushes while the attack runs, one transaction at a time: each is
+	// acknowledged before the next is written.
+	const pushes = 40
+	for i := range pushes {
+		bob.mustExec(`INSERT INTO tasks(id, title) VALUES (?, 'during the attack')`, fmt.Sprintf("bob-%03d", i))
+		waitFor(t, "bob's push", func() bool {
+			return h.serverQuery(`SELECT count(*) FROM _hearth_log WHERE client = ?`, bob.j.Node())[0][0] == int64(i+1)
+		})
+	}
+	carol := newDevice(t, "carol", h, nil, client.Config{SnapshotChunk: 500, ChecksumInterval: 5 * time.Minute, OnStatus: carolLimited.onStatus}).start()
+
+	var total attackResult
+	for range conns {
+		r := <-results
+		if r.err != nil {
+			t.Fatalf("attacker: %v", r.err)
+		}
+		total.chunks += r.chunks
+		total.sums += r.sums
+		total.limitedSnap += r.limitedSnap
+		total.limitSum += r.limitSum
+	}
+	t.Logf("attacker: %d chunks, %d checksums, %d snapshots and %d checksums refused", total.chunks, total.sums, total.limitedSnap, total.limitSum)
+	if total.chunks+total.limitedSnap != conns*snapshots || total.sums+total.limitSum != conns*sums {
+		t.Fatalf("every request gets one answer: %+v", total)
+	}
+	// 200,000 rows asked for against a burst of 10,000 at 1,000/s; 40
+	// checksum requests against a burst of 8, one per 10 s.
+	if total.chunks > 100 || total.limitedSnap < 100 {
+		t.Fatalf("the attacker's snapshots were not limited: %+v", total)
+	}
+	if total.sums > 16 || total.limitSum < 24 {
+		t.Fatalf("the attacker's checksums were not limited: %+v", total)
+	}
+
+	bob.synced(h)
+	carol.synced(h)
+	if got := carol.query(`SELECT count(*) FROM tasks`)[0][0]; got != int64(2000+pushes) {
+		t.Fatalf("carol has %v rows", got)
+	}
+	if carol.tasks() != h.serverTasks() || bob.tasks() != h.serverTasks() {
+		t.Fatal("the honest devices differ from the server")
+	}
+	// Bob's pushes are in the log in the order he wrote them.
+	seqs := h.serverQuery(`SELECT seq FROM _hearth_log WHERE client = ? ORDER BY pos`, bob.j.Node())
+	if len(seqs) != pushes {
+		t.Fatalf("%d of bob's changes in the log", len(seqs))
+	}
+	for i := 1; i < len(seqs); i++ {
+		if seqs[i][0].(int64) <= seqs[i-1][0].(int64) {
+			t.Fatalf("bob's changes out of order: %v", seqs)
+		}
+	}
+	if bobLimited.count() != 0 || carolLimited.count() != 0 {
+		t.Fatalf("honest devices were rate limited: bob %d, carol %d", bobLimited.count(), carolLimited.count())
+	}
+}
+
+// TestClientWaitsOutSnapshotRateLimits: a device whose initial sync goes
+// over the snapshot budget waits the retry-after on the same connection,
+// resumes from the last applied chunk, and ends with every row.
+func TestClientWaitsOutSnapshotRateLimits(t *testing.T) {
+	h := fileServer(t, syncserver.Config{MaxSnapshotChunk: 100, SnapshotRate: 2000, SnapshotBurst: 200})
+	seed(t, h, 600)
+	var limited rateLimitSeen
+	fresh := newDevice(t, "fresh", h, nil, client.Config{SnapshotChunk: 100, OnStatus: limited.onStatus}).start()
+	fresh.synced(h)
+	if got := fresh.query(`SELECT count(*) FROM tasks`)[0][0]; got != int64(600) {
+		t.Fatalf("fresh device has %v rows", got)
+	}
+	if fresh.tasks() != h.serverTasks() {
+		t.Fatal("fresh device differs from the server")
+	}
+	if n := fresh.net.dials.Load(); n != 1 {
+		t.Fatalf("%d connections; a rate limit needs no reconnect", n)
+	}
+	m := scrape(t, h.srv.Load().MetricsHandler())
+	if m[`hearth_sync_errors_total{code="RATE_LIMITED",kind="session"}`] < 1 {
+		t.Fatal("600 rows against a burst of 200: the server should have refused a chunk")
+	}
+	if limited.count() == 0 {
+		t.Fatal("the status never showed RATE_LIMITED")
+	}
+}
+
+// TestClientWaitsOutChecksumRateLimits: a device asking for checksums
+// more often than the server allows gets RATE_LIMITED, keeps its
+// connection and keeps syncing.
+func TestClientWaitsOutChecksumRateLimits(t *testing.T) {
+	h := fileServer(t, syncserver.Config{ChecksumInterval: 200 * time.Millisecond, ChecksumBurst: 1})
+	var limited rateLimitSeen
+	d := newDevice(t, "d", h, nil, client.Config{ChecksumInterval: 20 * time.Millisecond, OnStatus: limited.onStatus}).start()
+	d.synced(h)
+	srv := h.srv.Load()
+	waitFor(t, "two refused checksum requests", func() bool {
+		return scrape(t, srv.MetricsHandler())[`hearth_sync_errors_total{code="RATE_LIMITED",kind="session"}`] >= 2
+	})
+	d.mustExec(`INSERT INTO tasks(id, title) VALUES ('after', 'x')`)
+	d.synced(h)
+	if n := d.net.dials.Load(); n != 1 {
+		t.Fatalf("%d connections; a rate limit needs no reconnect", n)
+	}
+	if limited.count() == 0 {
+		t.Fatal("the status never showed RATE_LIMITED")
+	}
+	if d.tasks() != h.serverTasks() {
+		t.Fatal("the device differs from the server")
+	}
+}
