@@ -91,11 +91,15 @@ var addedColumns = []struct{ table, column, decl string }{
 	{"_hearth_acked", "node", "TEXT"},
 }
 
-// Store is a store.Store on one SQLite connection. Its methods serialize
-// on a mutex: SQLite has one writer anyway, and reads are short.
+// Store is a store.Store on two SQLite connections. Writes (and the
+// short reads around them) serialize on mu and the writing connection:
+// SQLite has one writer anyway. Snapshots and checksums, which read many
+// rows, go through a read-only connection of their own (see reader), so
+// that a push is not queued behind them.
 type Store struct {
 	mu     sync.Mutex
 	conn   *sqlite3.Conn
+	reader *reader
 	info   store.Info
 	scopes *store.ScopeRules
 	// floor is the compacted log's floor (see Compact).
@@ -119,21 +123,57 @@ func Open(path string) (*Store, error) {
 		rand.Read(b[:])
 		uri = fmt.Sprintf("file:/hearth-sync-%s-%d?vfs=memdb", hex.EncodeToString(b[:]), memSeq.Add(1))
 	}
-	conn, err := sqlite3.Open(uri)
-	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: open %q: %w", path, err)
-	}
 	pragmas := []string{"PRAGMA busy_timeout = 5000", "PRAGMA foreign_keys = OFF"}
 	if !memory {
 		pragmas = append(pragmas, "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL")
 	}
+	conn, err := openConn(uri, pragmas)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: open %q: %w", path, err)
+	}
+	if !memory {
+		// Reads beside the writer need WAL: in a rollback journal a
+		// reader would hold up every commit.
+		if mode, err := journalMode(conn); err != nil || mode != "wal" {
+			conn.Close()
+			return nil, fmt.Errorf("sqlitestore: open %q: the database is in journal mode %q, not WAL (%v)", path, mode, err)
+		}
+	}
+	// The reader sees the same database: the file, or the in-memory
+	// database by its shared memdb name. In WAL mode its reads neither
+	// wait for a writer nor hold one up.
+	rconn, err := openConn(uri, []string{"PRAGMA busy_timeout = 5000", "PRAGMA query_only = ON"})
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("sqlitestore: open %q for reading: %w", path, err)
+	}
+	return &Store{conn: conn, stmts: map[string]*sqlite3.Stmt{}, reader: &reader{conn: rconn, stmts: map[string]*sqlite3.Stmt{}}}, nil
+}
+
+func journalMode(conn *sqlite3.Conn) (string, error) {
+	st, _, err := conn.Prepare("PRAGMA journal_mode")
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	if !st.Step() {
+		return "", errors.Join(errors.New("no journal mode"), st.Err())
+	}
+	return strings.ToLower(st.ColumnText(0)), nil
+}
+
+func openConn(uri string, pragmas []string) (*sqlite3.Conn, error) {
+	conn, err := sqlite3.Open(uri)
+	if err != nil {
+		return nil, err
+	}
 	for _, p := range pragmas {
 		if err := conn.Exec(p); err != nil {
 			conn.Close()
-			return nil, fmt.Errorf("sqlitestore: %s: %w", p, err)
+			return nil, fmt.Errorf("%s: %w", p, err)
 		}
 	}
-	return &Store{conn: conn, stmts: map[string]*sqlite3.Stmt{}}, nil
+	return conn, nil
 }
 
 var errClosed = errors.New("sqlitestore: the store is closed")
@@ -219,6 +259,7 @@ func (s *Store) Open(ctx context.Context, sc store.Schema) (store.Info, error) {
 	}
 	s.scopes = scopes
 	s.applier = merge.NewApplier(s.conn, tables, true)
+	s.reader.open(tables, scopes)
 	floor, err := s.query(`SELECT coalesce((SELECT CAST(v AS INTEGER) FROM _hearth_server WHERE k = 'floor'), 0)`)
 	if err != nil {
 		return store.Info{}, fmt.Errorf("sqlitestore: %w", err)
@@ -276,19 +317,21 @@ func (s *Store) storeID() (string, error) {
 }
 
 // stmt returns a cached prepared statement, reset and ready to bind.
-func (s *Store) stmt(sql string) (*sqlite3.Stmt, error) {
-	if st, ok := s.stmts[sql]; ok {
+func (s *Store) stmt(sql string) (*sqlite3.Stmt, error) { return cachedStmt(s.conn, s.stmts, sql) }
+
+func cachedStmt(conn *sqlite3.Conn, cache map[string]*sqlite3.Stmt, sql string) (*sqlite3.Stmt, error) {
+	if st, ok := cache[sql]; ok {
 		return st, nil
 	}
-	st, _, err := s.conn.Prepare(sql)
+	st, _, err := conn.Prepare(sql)
 	if err != nil {
 		return nil, err
 	}
-	s.stmts[sql] = st
+	cache[sql] = st
 	return st, nil
 }
 
-func (s *Store) bind(st *sqlite3.Stmt, args []any) error {
+func bindArgs(st *sqlite3.Stmt, args []any) error {
 	for i, a := range args {
 		if err := merge.BindValue(st, i+1, a); err != nil {
 			st.Reset()
@@ -303,18 +346,22 @@ func (s *Store) exec(sql string, args ...any) error {
 	if err != nil {
 		return err
 	}
-	if err := s.bind(st, args); err != nil {
+	if err := bindArgs(st, args); err != nil {
 		return err
 	}
 	return st.Exec()
 }
 
 func (s *Store) query(sql string, args ...any) ([][]any, error) {
-	st, err := s.stmt(sql)
+	return queryRows(s.conn, s.stmts, sql, args...)
+}
+
+func queryRows(conn *sqlite3.Conn, cache map[string]*sqlite3.Stmt, sql string, args ...any) ([][]any, error) {
+	st, err := cachedStmt(conn, cache, sql)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.bind(st, args); err != nil {
+	if err := bindArgs(st, args); err != nil {
 		return nil, err
 	}
 	var rows [][]any
@@ -759,38 +806,50 @@ func copyValues(m map[string]any) map[string]any {
 	return m
 }
 
-// Snapshot implements store.Store.
+// Snapshot implements store.Store. It reads on the reader connection,
+// in one read transaction: the rows are those of the log position the
+// chunk reports.
 func (s *Store) Snapshot(ctx context.Context, at int64, after merge.Cursor, limit int, view *store.View) (store.Chunk, error) {
 	if err := s.lock(); err != nil {
 		return store.Chunk{}, err
 	}
-	defer s.mu.Unlock()
-	head, err := s.head()
+	version := s.info.Version
+	s.mu.Unlock()
+	r := s.reader
+	var chunk store.Chunk
+	err := r.read(func() error {
+		head, err := r.head()
+		if err != nil {
+			return err
+		}
+		if at < 0 {
+			at = head
+		}
+		if at > head {
+			return fmt.Errorf("%w: snapshot position %d is beyond the log head %d", store.ErrBadRequest, at, head)
+		}
+		if view == nil {
+			total, err := r.applier.CountRows()
+			if err != nil {
+				return err
+			}
+			page, err := r.applier.Snapshot(after, limit, version)
+			if err != nil {
+				return fmt.Errorf("sqlitestore: snapshot: %w", err)
+			}
+			chunk = store.Chunk{At: at, Changes: page.Changes, Rows: int64(page.Rows), Total: total, Next: page.Next, Done: page.Done}
+			return nil
+		}
+		chunk, err = r.viewSnapshot(after, limit, view, version)
+		if err != nil {
+			return fmt.Errorf("sqlitestore: snapshot: %w", err)
+		}
+		chunk.At = at
+		return nil
+	})
 	if err != nil {
 		return store.Chunk{}, err
 	}
-	if at < 0 {
-		at = head
-	}
-	if at > head {
-		return store.Chunk{}, fmt.Errorf("%w: snapshot position %d is beyond the log head %d", store.ErrBadRequest, at, head)
-	}
-	if view == nil {
-		total, err := s.applier.CountRows()
-		if err != nil {
-			return store.Chunk{}, err
-		}
-		page, err := s.applier.Snapshot(after, limit, s.info.Version)
-		if err != nil {
-			return store.Chunk{}, fmt.Errorf("sqlitestore: snapshot: %w", err)
-		}
-		return store.Chunk{At: at, Changes: page.Changes, Rows: int64(page.Rows), Total: total, Next: page.Next, Done: page.Done}, nil
-	}
-	chunk, err := s.viewSnapshot(after, limit, view)
-	if err != nil {
-		return store.Chunk{}, fmt.Errorf("sqlitestore: snapshot: %w", err)
-	}
-	chunk.At = at
 	return chunk, nil
 }
 
@@ -814,7 +873,8 @@ const (
 	) ORDER BY tbl, pk LIMIT ?5`
 )
 
-func (s *Store) viewSnapshot(after merge.Cursor, limit int, view *store.View) (store.Chunk, error) {
+func (r *reader) viewSnapshot(after merge.Cursor, limit int, view *store.View, version int64) (store.Chunk, error) {
+	s := r
 	var chunk store.Chunk
 	tables, err := json.Marshal(s.scopes.Tables())
 	if err != nil {
@@ -852,7 +912,7 @@ func (s *Store) viewSnapshot(after merge.Cursor, limit int, view *store.View) (s
 		if s.applier.Table(cur.Table) == nil {
 			continue
 		}
-		chs, err := s.applier.RowChanges(cur.Table, cur.Key, s.info.Version)
+		chs, err := s.applier.RowChanges(cur.Table, cur.Key, version)
 		if err != nil {
 			return chunk, err
 		}
@@ -915,19 +975,29 @@ func (s *Store) Compact(ctx context.Context, before int64) (int64, error) {
 	return before, nil
 }
 
-// Checksums implements store.Store.
+// Checksums implements store.Store. It reads on the reader connection,
+// in one read transaction: the sums are those of the position returned.
 func (s *Store) Checksums(ctx context.Context) (int64, map[string]checksum.Sum, error) {
 	if err := s.lock(); err != nil {
 		return 0, nil, err
 	}
-	defer s.mu.Unlock()
-	head, err := s.head()
+	tables := s.info.Tables
+	s.mu.Unlock()
+	r := s.reader
+	var head int64
+	var sums map[string]checksum.Sum
+	err := r.read(func() error {
+		var err error
+		if head, err = r.head(); err != nil {
+			return err
+		}
+		if sums, err = checksum.Tables(r.conn, tables); err != nil {
+			return fmt.Errorf("sqlitestore: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return 0, nil, err
-	}
-	sums, err := checksum.Tables(s.conn, s.info.Tables)
-	if err != nil {
-		return 0, nil, fmt.Errorf("sqlitestore: %w", err)
 	}
 	return head, sums, nil
 }
@@ -946,7 +1016,7 @@ func (s *Store) Close() error {
 	if s.applier != nil {
 		s.applier.Close()
 	}
-	return s.conn.Close()
+	return errors.Join(s.reader.close(), s.conn.Close())
 }
 
 var _ store.Store = (*Store)(nil)

@@ -135,3 +135,70 @@ func TestOpensALogFromBeforeScopes(t *testing.T) {
 		t.Fatalf("scopes: old %+v, new %+v", entries[0].Scope, entries[1].Scope)
 	}
 }
+
+// TestReadsDoNotHoldUpPushes: while a long read (a snapshot, checksums)
+// is open on the reader connection, pushes go on, and the read keeps
+// seeing the state it started with: a chunk's rows are those of the log
+// position it reports. Both stores' reads are checked: a file in WAL mode
+// and an in-memory one (whose reader shares the database by name).
+func TestReadsDoNotHoldUpPushes(t *testing.T) {
+	for name, path := range map[string]string{"file": filepath.Join(t.TempDir(), "s.db"), "memory": ""} {
+		t.Run(name, func(t *testing.T) {
+			s, _ := open(t, path, v1)
+			ctx := context.Background()
+			note := func(seq int64, id string) store.Push {
+				key, _ := change.EncodeKey(id)
+				return store.Push{Client: "c1", Schema: 1, Changes: []store.Pushed{{Seq: seq, Change: change.Change{Table: "notes", Key: key, Op: change.Insert,
+					Values: map[string]any{"body": id}, Stamp: hlc.Stamp{TS: hlc.Make(time.Now().UnixMilli(), uint16(seq)), Node: "c1"}, Schema: 1}}}}
+			}
+			if _, err := s.Push(ctx, note(1, "n1"), nil); err != nil {
+				t.Fatal(err)
+			}
+			var pushed store.PushResult
+			var before, after int64
+			var rows int64
+			err := s.reader.read(func() error {
+				var err error
+				if before, err = s.reader.head(); err != nil {
+					return err
+				}
+				if path == "" {
+					return nil // no WAL: a commit waits for the read to end
+				}
+				// The read holds its transaction; the push neither waits
+				// for it nor shows in it.
+				if pushed, err = s.Push(ctx, note(2, "n2"), nil); err != nil {
+					return err
+				}
+				if after, err = s.reader.head(); err != nil {
+					return err
+				}
+				rows, err = s.reader.applier.CountRows()
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if before != 1 {
+				t.Fatalf("head in the read %d, want 1", before)
+			}
+			if path != "" && (pushed.Head != 2 || after != 1 || rows != 1) {
+				t.Fatalf("push during the read: head %d; the read saw head %d and %d rows, want 1 and 1", pushed.Head, after, rows)
+			}
+			if path == "" {
+				if _, err := s.Push(ctx, note(2, "n2"), nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The reader sees the writer's commits once its read ended.
+			chunk, err := s.Snapshot(ctx, -1, merge.Cursor{}, 10, nil)
+			if err != nil || chunk.At != 2 || chunk.Rows != 2 || chunk.Total != 2 {
+				t.Fatalf("snapshot after: %v %+v", err, chunk)
+			}
+			head, sums, err := s.Checksums(ctx)
+			if err != nil || head != 2 || sums["notes"].Rows != 2 {
+				t.Fatalf("checksums after: %v %d %v", err, head, sums)
+			}
+		})
+	}
+}
