@@ -271,3 +271,39 @@ func TestClientWaitsOutChecksumRateLimits(t *testing.T) {
 		t.Fatal("the device differs from the server")
 	}
 }
+
+// TestSubscribingAgainCostsTheEntriesItReReads: a client subscribes once
+// per connection; a connection that subscribes again and again from the
+// start of the log (each time streaming it all again) draws on the
+// snapshot budget and gets RATE_LIMITED, and stays connected.
+func TestSubscribingAgainCostsTheEntriesItReReads(t *testing.T) {
+	h := fileServer(t, syncserver.Config{MaxSnapshotChunk: 10, SnapshotRate: 0.001, SnapshotBurst: 10})
+	seed(t, h, 30)
+	r := dialRaw(t, h.url)
+	r.send(wire.Hello{Client: "raw-resubscriber", Cursor: 0}, 1)
+	if _, ok := r.recv().(wire.Welcome); !ok {
+		t.Fatal("want welcome")
+	}
+	// until reads past streamed log batches to the first other message.
+	until := func() wire.Message {
+		for range 1000 {
+			m := r.recv()
+			if _, ok := m.(wire.Changes); !ok {
+				return m
+			}
+		}
+		t.Fatal("only log batches")
+		return nil
+	}
+	r.send(wire.Subscribe{After: 0}, 1) // the first is free
+	r.send(wire.Subscribe{After: 0}, 1) // 10 of 30 entries' cost: the burst
+	r.send(wire.Subscribe{After: 0}, 1)
+	e, ok := until().(*wire.Error)
+	if !ok || e.Code != wire.CodeRateLimited || e.RetryAfter <= 0 {
+		t.Fatalf("the third subscription: %#v, want RATE_LIMITED", e)
+	}
+	r.send(wire.Ping{ID: 9}, 1)
+	if m := until(); m != (wire.Pong{Re: 9}) {
+		t.Fatalf("after the refusal: %#v, want pong", m)
+	}
+}

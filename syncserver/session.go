@@ -307,7 +307,8 @@ func (c *session) handle(in inbound) bool {
 	case wire.Push:
 		return c.push(m)
 	case wire.Subscribe:
-		head, _ := c.srv.head.get()
+		s := c.srv
+		head, _ := s.head.get()
 		if m.After > head {
 			// Another instance on a shared store may be ahead of our signal.
 			if _, h, err := c.srv.store.Log(c.ctx, head, 0); err == nil {
@@ -317,6 +318,15 @@ func (c *session) handle(in inbound) bool {
 		}
 		if m.After > head {
 			return c.fail(0, wire.CodeBadRequest, "cursor %d is beyond the log head %d", m.After, head)
+		}
+		if c.subscribed && c.snapshotRows != nil {
+			// Subscribing again streams the log again from the cursor:
+			// clients subscribe once per connection, and a repeat costs
+			// the entries it re-reads, like snapshot rows.
+			cost := int(min(head-max(m.After, 0), int64(s.cfg.SnapshotBurst)))
+			if admitted, goOn := c.admitCost(0, c.snapshotRows, max(cost, 1), fmt.Sprintf("subscribing again re-reads %d log entries; over %g per second", head-max(m.After, 0), s.cfg.SnapshotRate)); !admitted {
+				return goOn
+			}
 		}
 		c.subscribed, c.pos = true, max(m.After, 0)
 		return true
