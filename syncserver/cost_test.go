@@ -224,12 +224,14 @@ func testExpensiveReadsCannotStarveThePushes(t *testing.T, db *backend) {
 // over the snapshot budget waits the retry-after on the same connection,
 // resumes from the last applied chunk, and ends with every row.
 func TestClientWaitsOutSnapshotRateLimits(t *testing.T) {
-	h := fileServer(t, syncserver.Config{MaxSnapshotChunk: 100, SnapshotRate: 2000, SnapshotBurst: 200})
-	seed(t, h, 600)
+	// The second chunk is asked for as soon as the first arrives: it
+	// finds the bucket empty unless that round trip took a second.
+	h := fileServer(t, syncserver.Config{MaxSnapshotChunk: 100, SnapshotRate: 100, SnapshotBurst: 100})
+	seed(t, h, 300)
 	var limited rateLimitSeen
 	fresh := newDevice(t, "fresh", h, nil, client.Config{SnapshotChunk: 100, OnStatus: limited.onStatus}).start()
 	fresh.synced(h)
-	if got := fresh.query(`SELECT count(*) FROM tasks`)[0][0]; got != int64(600) {
+	if got := fresh.query(`SELECT count(*) FROM tasks`)[0][0]; got != int64(300) {
 		t.Fatalf("fresh device has %v rows", got)
 	}
 	if fresh.tasks() != h.serverTasks() {
@@ -240,7 +242,7 @@ func TestClientWaitsOutSnapshotRateLimits(t *testing.T) {
 	}
 	m := scrape(t, h.srv.Load().MetricsHandler())
 	if m[`hearth_sync_errors_total{code="RATE_LIMITED",kind="session"}`] < 1 {
-		t.Fatal("600 rows against a burst of 200: the server should have refused a chunk")
+		t.Fatal("300 rows against a burst of 100: the server should have refused a chunk")
 	}
 	if limited.count() == 0 {
 		t.Fatal("the status never showed RATE_LIMITED")
