@@ -32,6 +32,11 @@ type Conn struct {
 	// schemaChanged whether DDL ran.
 	written       map[string]struct{}
 	schemaChanged bool
+
+	// requestsReady: the write-id table exists (requests.go);
+	// sinceRequestsPrune counts write ids recorded since it was pruned.
+	requestsReady      bool
+	sinceRequestsPrune int
 }
 
 // stmtTables is what the authorizer reported for one statement.

@@ -469,17 +469,12 @@ func (e *Engine) run(db *database, req protocol.Request, enc *codec.Encoder) err
 		return protocol.Errorf(protocol.CodeClosed, "database handle %d is not open", db.handle)
 	}
 	switch req.Op {
-	case protocol.OpExec:
-		sql, params, err := sqlAndParams(req.Fields, req.Op)
-		if err != nil {
-			return err
-		}
-		r, err := conn.Exec(sql, params)
-		if err != nil {
+	case protocol.OpExec, protocol.OpBatch:
+		if handled, err := e.runWriteOnce(conn, req, enc); handled {
 			return err
 		}
 		protocol.EncodeOKHeader(enc, req.ID)
-		writeExecResult(enc, r)
+		return runWrite(conn, req, enc)
 	case protocol.OpQuery:
 		sql, params, err := sqlAndParams(req.Fields, req.Op)
 		if err != nil {
@@ -487,13 +482,6 @@ func (e *Engine) run(db *database, req protocol.Request, enc *codec.Encoder) err
 		}
 		protocol.EncodeOKHeader(enc, req.ID)
 		return conn.Query(sql, params, enc)
-	case protocol.OpBatch:
-		stmts, err := batchStatements(req.Fields)
-		if err != nil {
-			return err
-		}
-		protocol.EncodeOKHeader(enc, req.ID)
-		return conn.Batch(stmts, enc)
 	case protocol.OpWatch:
 		if req.Fields["sync"] == true {
 			if db.sync == nil {
@@ -754,6 +742,28 @@ func (e *Engine) sendProgress(id int64, p MigrationProgress) {
 	enc.Key("total")
 	enc.Int(int64(p.Total))
 	e.send(enc.Bytes())
+}
+
+// runWrite runs an exec or a batch and encodes its result (the reply's ok
+// value) into enc.
+func runWrite(conn *Conn, req protocol.Request, enc *codec.Encoder) error {
+	if req.Op == protocol.OpBatch {
+		stmts, err := batchStatements(req.Fields)
+		if err != nil {
+			return err
+		}
+		return conn.Batch(stmts, enc)
+	}
+	sql, params, err := sqlAndParams(req.Fields, req.Op)
+	if err != nil {
+		return err
+	}
+	r, err := conn.Exec(sql, params)
+	if err != nil {
+		return err
+	}
+	writeExecResult(enc, r)
+	return nil
 }
 
 func sqlAndParams(fields map[string]any, op string) (string, any, error) {

@@ -145,6 +145,15 @@ func (e *Engine) runTxRequest(db *database, req protocol.Request, enc *codec.Enc
 		e.handle(db, req, enc)
 		return false
 	}
+	if req.Op == protocol.OpCommit {
+		if handled, err := e.commitOnce(db, req, id, enc); handled {
+			if err != nil {
+				enc.Reset()
+				protocol.EncodeError(enc, &req.ID, err)
+			}
+			return false
+		}
+	}
 	if db.tx == nil || db.tx.id != id || db.conn == nil {
 		protocol.EncodeError(enc, &req.ID, errTxFinished(id))
 		return false
