@@ -7,9 +7,13 @@
 // the leader goes (tab closed, crashed, worker terminated, database
 // closed), the next worker in the lock's queue opens the database, its
 // pages' watches resume with a full result, and the other followers
-// re-subscribe with it. Requests in flight to a leader that died reject
-// with LEADER_CHANGED: their outcome is unknown, acknowledged writes are
-// durable. No SharedWorker (Android Chrome has none; sync handles are not
+// re-subscribe with it. Requests in flight to a leader that died are sent
+// again to the next one: reads run again, writes carry a write id that
+// makes them apply exactly once (wasm/engine/requests.go); a transaction
+// that was open on the dead leader was rolled back with its connection,
+// and its requests fail with TX_FINISHED (its commit succeeds if it had
+// committed). Apps never see LEADER_CHANGED unless one request outlives
+// MAX_HANDOVERS hand-overs. No SharedWorker (Android Chrome has none; sync handles are not
 // available in one).
 import { encode, decode, peekHead, VERSION } from './protocol.js';
 
@@ -24,6 +28,9 @@ const decodeEnvelope = (bytes) => /** @type {Record<string, any>} */ (decode(byt
 
 const VIRTUAL_BASE = 2 ** 40; // ids and handles the router invents, far above Go's
 const lockName = (name) => `hearth-db:${name}`;
+// How many hand-overs one request lives through before it fails with
+// LEADER_CHANGED (each needs a tab to close or a worker to die).
+const MAX_HANDOVERS = 8;
 // Every router holds its own lock for as long as its worker lives: the
 // leader waits on a follower's to learn that the follower died (closing a
 // tab terminates its worker and releases its locks), and then rolls back
@@ -147,6 +154,9 @@ export function createTabRouter({ toGo, toPage, onLeadership = () => {} }) {
       handle: v, name: req.name, openReq: req, pageOpenID: req.id, local: null,
       channel: new BroadcastChannel(lockName(req.name)), leader: null, abort,
       queue: [], pending: new Map(), nextRid: 1, watches: new Map(), // vsub → {spec, sub}: spec is the watch request's fields
+      // epoch counts leaders: a transaction lives and dies with the leader
+      // that began it. txs: the page's (virtual) tx id → {tx, epoch}.
+      epoch: 0, txs: new Map(), nextWid: 1,
       answered: false,
     };
     followers.set(v, f);
@@ -160,25 +170,24 @@ export function createTabRouter({ toGo, toPage, onLeadership = () => {} }) {
   function followerMessage(f, m) {
     if (f.local) return;
     if (m.t === 'welcome' && m.to === me) {
+      if (f.leader === m.leader) return; // a second hello's answer
       f.leader = m.leader;
       if (!f.answered) {
         f.answered = true;
         replyPage(f.pageOpenID, { ...m.info, db: f.handle, reason: `${m.info.reason}; opened by another tab's worker (this tab follows it)` });
       }
       for (const [vsub, w] of f.watches) resubscribe(f, vsub, w);
-      for (const req of f.queue.splice(0)) forward(f, req);
+      for (const req of f.queue.splice(0)) dispatch(f, req);
     } else if (m.t === 'leader' && m.leader !== f.leader) {
-      failInFlight(f);
-      f.leader = null;
+      leaderLost(f);
       f.channel.postMessage({ t: 'hello', from: me, to: 'leader' });
     } else if (m.t === 'gone' && m.leader === f.leader) {
-      failInFlight(f);
-      f.leader = null;
+      leaderLost(f);
     } else if (m.t === 'rep' && m.to === me) {
       const p = f.pending.get(m.rid);
       if (!p) return;
       f.pending.delete(m.rid);
-      p(m.bytes);
+      p.take(m.bytes);
     } else if (m.t === 'push' && m.to === me) {
       const push = decodeEnvelope(m.bytes);
       for (const [vsub, w] of f.watches) {
@@ -187,40 +196,113 @@ export function createTabRouter({ toGo, toPage, onLeadership = () => {} }) {
     }
   }
 
-  function failInFlight(f) {
+  // The leader went away (or is going): the requests in flight to it are
+  // sent again, in order, to the next one. Reads simply run again; writes
+  // carry a write id, so the new leader answers one that committed with
+  // its recorded result instead of applying it twice; a transaction's
+  // statements fail with TX_FINISHED (SQLite rolled it back with the
+  // leader's connection), except its commit, which learns whether it
+  // committed.
+  function leaderLost(f) {
+    f.leader = null;
+    f.epoch++;
+    const again = [];
     for (const [rid, p] of f.pending) {
       f.pending.delete(rid);
-      p(null);
+      if (!p.req) continue; // a watch's re-subscription: welcome sends it again
+      p.req.tries = (p.req.tries ?? 0) + 1;
+      if (p.req.tries > MAX_HANDOVERS) {
+        replyPage(p.req.id, null, { code: 'LEADER_CHANGED', message: `the database changed hands ${MAX_HANDOVERS} times while this request was in flight; gave up` });
+        continue;
+      }
+      if (p.req.wid) p.req.retry = true;
+      again.push(p.req);
     }
+    f.queue.unshift(...again);
   }
 
-  function forward(f, req) {
+  function txLost(id) {
+    return { code: 'TX_FINISHED', message: `transaction ${id} is finished: the tab that owned the database went away and its uncommitted work was rolled back` };
+  }
+
+  // Sends a page's request on: to the leader, to Go once this worker leads,
+  // or into the queue while no leader is known.
+  function dispatch(f, req) {
+    if (req.tx != null && !(req.op === 'commit' && req.retry)) {
+      const t = f.txs.get(req.tx);
+      if (!t || t.epoch !== f.epoch) {
+        if (req.op === 'commit' || req.op === 'rollback') f.txs.delete(req.tx);
+        return replyPage(req.id, null, txLost(req.tx));
+      }
+    }
+    if (req.op === 'unwatch' && !f.watches.has(req.sub) && req.tries) {
+      return replyPage(req.id, {}); // ended before the hand-over
+    }
+    if (f.local !== null) return sendLocal(f, req);
     if (f.leader === null) {
       f.queue.push(req);
       return;
     }
-    const rid = f.nextRid++;
-    const { id, db, v, ...fields } = req;
-    f.pending.set(rid, (bytes) => {
-      if (bytes === null) {
-        replyPage(id, null, { code: 'LEADER_CHANGED', message: 'the tab that owned the database went away while this request was in flight; its outcome is unknown' });
-        return;
-      }
-      const reply = decodeEnvelope(bytes);
-      reply.id = id;
-      if (reply.ok && req.op === 'watch') {
-        const vsub = nextVirtual++;
-        const { op, ...spec } = fields;
-        f.watches.set(vsub, { spec, sub: reply.ok.sub });
-        reply.ok.sub = vsub;
-      }
-      toPage(encode(reply));
-    });
+    forward(f, req);
+  }
+
+  // The request's fields for Go: the page's virtual tx id becomes Go's (a
+  // retried commit names none: its transaction is not open anywhere).
+  function goFields(f, req) {
+    const { id, db, v, tries, ...fields } = req;
+    if (req.tx != null) fields.tx = req.op === 'commit' && req.retry ? -1 : f.txs.get(req.tx).tx;
+    if (req.op === 'commit' || req.op === 'rollback') f.txs.delete(req.tx);
     if (req.op === 'unwatch') {
       const w = f.watches.get(req.sub);
       f.watches.delete(req.sub);
       fields.sub = w?.sub ?? -1;
     }
+    return fields;
+  }
+
+  // The page's (virtual) tx id for a transaction Go began.
+  function virtualTx(f, reply, epoch) {
+    if (!reply.ok) return;
+    const vtx = nextVirtual++;
+    f.txs.set(vtx, { tx: reply.ok.tx, epoch });
+    reply.ok.tx = vtx;
+  }
+
+  function sendLocal(f, req) {
+    const fields = goFields(f, req);
+    if (req.op === 'begin') {
+      const epoch = f.epoch;
+      goWaiters.set(req.id, (bytes) => {
+        const reply = decodeEnvelope(bytes);
+        virtualTx(f, reply, epoch);
+        toPage(encode(reply));
+      });
+    }
+    toGo(encode({ v: VERSION, id: req.id, ...fields, db: f.local }));
+  }
+
+  function forward(f, req) {
+    // A write another tab applies carries a write id: if the leader dies
+    // before this tab learns the outcome, the retry cannot apply it twice.
+    if (req.tx == null ? req.op === 'exec' || req.op === 'batch' : req.op === 'commit') req.wid ??= `${me}.${f.nextWid++}`;
+    const rid = f.nextRid++;
+    const epoch = f.epoch;
+    const fields = goFields(f, req);
+    f.pending.set(rid, {
+      req,
+      take: (bytes) => {
+        const reply = decodeEnvelope(bytes);
+        reply.id = req.id;
+        if (reply.ok && req.op === 'watch') {
+          const vsub = nextVirtual++;
+          const { op, wid, retry, ...spec } = fields;
+          f.watches.set(vsub, { spec, sub: reply.ok.sub });
+          reply.ok.sub = vsub;
+        }
+        if (req.op === 'begin') virtualTx(f, reply, epoch);
+        toPage(encode(reply));
+      },
+    });
     f.channel.postMessage({ t: 'req', from: me, to: 'leader', rid, req: fields });
   }
 
@@ -232,12 +314,14 @@ export function createTabRouter({ toGo, toPage, onLeadership = () => {} }) {
 
   function resubscribe(f, vsub, w) {
     const rid = f.nextRid++;
-    f.pending.set(rid, (bytes) => {
-      if (!bytes) return;
-      const reply = decodeEnvelope(bytes);
-      if (!reply.ok) return;
-      w.sub = reply.ok.sub;
-      toPage(encode(resumedPush(vsub, reply.ok)));
+    f.pending.set(rid, {
+      req: null,
+      take: (bytes) => {
+        const reply = decodeEnvelope(bytes);
+        if (!reply.ok) return;
+        w.sub = reply.ok.sub;
+        toPage(encode(resumedPush(vsub, reply.ok)));
+      },
     });
     f.channel.postMessage({ t: 'req', from: me, to: 'leader', rid, req: { op: 'watch', ...w.spec } });
   }
@@ -245,8 +329,7 @@ export function createTabRouter({ toGo, toPage, onLeadership = () => {} }) {
   // The leader is gone: open the database here and carry this tab's
   // watches over.
   function promote(f, release) {
-    failInFlight(f);
-    f.leader = null; // queue the page's requests until the database is open here
+    leaderLost(f); // queue the page's requests until the database is open here
     const { id, v, ...open } = f.openReq;
     askGo(open, (bytes) => {
       const reply = decodeEnvelope(bytes);
@@ -277,7 +360,7 @@ export function createTabRouter({ toGo, toPage, onLeadership = () => {} }) {
           toPage(encode(resumedPush(vsub, r.ok)));
         });
       }
-      for (const req of f.queue.splice(0)) fromPage(encode(req));
+      for (const req of f.queue.splice(0)) dispatch(f, req);
     });
   }
 
@@ -327,8 +410,7 @@ export function createTabRouter({ toGo, toPage, onLeadership = () => {} }) {
         }
         return replyPage(req.id, {});
       }
-      if (f.local !== null) return toGo(encode({ ...req, db: f.local }));
-      return forward(f, req);
+      return dispatch(f, req);
     }
     if (req.op === 'close') {
       for (const [name, s] of leaders) {
