@@ -11,6 +11,13 @@ export type StorageChoice = 'auto' | 'memory' | 'opfs' | 'idb';
  * Stable codes: SQLite extended result code names (`SQLITE_CONSTRAINT_UNIQUE`, …)
  * or Hearth's own: the worker's (wasm/protocol/messages.go) and the page
  * client's (WORKER_FAILED, BAD_REPLY, LEADER_CHANGED, SCHEMA_UNAVAILABLE).
+ *
+ * A database open in several tabs changes hands when the leading tab
+ * closes; apps do not see it: requests in flight are sent again to the new
+ * leader, and writes apply exactly once. Only a transaction open on the
+ * leader that died is lost (rolled back whole): its calls reject with
+ * TX_FINISHED. LEADER_CHANGED is left only for a request that outlived 8
+ * hand-overs in a row.
  */
 export type ErrorCode =
   | 'BAD_REQUEST'
@@ -232,7 +239,9 @@ export interface TransactionOptions {
 /**
  * The handle a transaction's callback gets. Its statements run inside the
  * transaction; once the callback has settled, every call rejects with
- * TX_FINISHED (as do calls after the worker rolled it back).
+ * TX_FINISHED (as do calls after the worker rolled it back, e.g. because
+ * the tab that owned the database closed while it was open: nothing of it
+ * is applied then).
  */
 export declare class Transaction {
   readonly id: number;

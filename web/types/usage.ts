@@ -126,6 +126,7 @@ function handle(code: ErrorCode, index: number | undefined): void {
       console.log('duplicate', index);
       break;
     case 'NOT_FOUND':
+    case 'TX_FINISHED':
     case 'LEADER_CHANGED':
     case 'WRONG_KEY':
       console.log('retry or ask', code);
