@@ -139,3 +139,37 @@ test(`${ROUNDS} leader tabs close while other tabs stream reads and writes: none
   assert.ok(expected.size >= ROUNDS * 4, `only ${expected.size} writes`);
   for (const p of pages) await p.close();
 });
+
+test('a transaction open on the leader that closes fails whole with TX_FINISHED; one waiting to begin runs on the next leader', async () => {
+  const pages = [await tab('x0'), await tab('x1'), await tab('x2')];
+  const [leader, a, b] = pages;
+  await leader.evaluate(() => window.db.exec('CREATE TABLE IF NOT EXISTS txs(v TEXT)'));
+  await a.evaluate(() => {
+    window.outcome = window.db.transaction(async (tx) => {
+      await tx.exec("INSERT INTO txs VALUES ('a1')");
+      window.inTx = true;
+      await new Promise((resolve) => { window.finishTx = resolve; });
+      await tx.exec("INSERT INTO txs VALUES ('a2')");
+    }).then(() => 'committed', (err) => err.code);
+  });
+  await a.waitForFunction(() => window.inTx === true);
+  // B's begin waits behind A's transaction on the leader.
+  await b.evaluate(() => {
+    window.outcome = window.db.transaction(async (tx) => {
+      await tx.exec("INSERT INTO txs VALUES ('b1')");
+      await tx.exec("INSERT INTO txs VALUES ('b2')");
+    }).then(() => 'committed', (err) => err.code);
+  });
+  assert.equal(await leader.evaluate(() => window.db.isLeader()), true);
+  const left = await killLeaderTab(pages);
+  assert.deepEqual(left, [a, b]);
+  await a.evaluate(() => window.finishTx());
+  assert.equal(await a.evaluate(() => window.outcome), 'TX_FINISHED');
+  assert.equal(await b.evaluate(() => window.outcome), 'committed');
+  const rows = await b.evaluate(async () => (await window.db.query('SELECT v FROM txs ORDER BY v')).rows.map((r) => r.v));
+  assert.deepEqual(rows, ['b1', 'b2'], 'nothing of the lost transaction remains');
+  // The tab that lost its transaction starts a new one on the new leader.
+  await a.evaluate(() => window.db.transaction((tx) => tx.exec("INSERT INTO txs VALUES ('a3')")));
+  assert.equal(await b.evaluate(async () => (await window.db.query('SELECT count(*) AS n FROM txs')).rows[0].n), 3);
+  for (const p of left) await p.close();
+});
