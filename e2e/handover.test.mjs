@@ -144,7 +144,9 @@ test('a transaction open on the leader that closes fails whole with TX_FINISHED;
   const pages = [await tab('x0'), await tab('x1'), await tab('x2')];
   const [leader, a, b] = pages;
   await leader.evaluate(() => window.db.exec('CREATE TABLE IF NOT EXISTS txs(v TEXT)'));
-  await a.evaluate(() => {
+  await a.evaluate(async () => {
+    window.seen = [];
+    window.stopEarly = await window.db.watch('SELECT v FROM txs ORDER BY v', [], (r) => { window.seen = r.rows.map((x) => x.v); });
     window.outcome = window.db.transaction(async (tx) => {
       await tx.exec("INSERT INTO txs VALUES ('a1')");
       window.inTx = true;
@@ -168,6 +170,15 @@ test('a transaction open on the leader that closes fails whole with TX_FINISHED;
   assert.equal(await b.evaluate(() => window.outcome), 'committed');
   const rows = await b.evaluate(async () => (await window.db.query('SELECT v FROM txs ORDER BY v')).rows.map((r) => r.v));
   assert.deepEqual(rows, ['b1', 'b2'], 'nothing of the lost transaction remains');
+  // A's watch, begun through the old leader, moved to A's own worker.
+  await a.waitForFunction(() => window.seen.join() === 'b1,b2');
+  // Watches end cleanly on the promoted tab: one begun before the
+  // hand-over and one begun after.
+  await a.evaluate(async () => {
+    await window.stopEarly();
+    const stop = await window.db.watch('SELECT count(*) FROM txs', [], () => {});
+    await stop();
+  });
   // The tab that lost its transaction starts a new one on the new leader.
   await a.evaluate(() => window.db.transaction((tx) => tx.exec("INSERT INTO txs VALUES ('a3')")));
   assert.equal(await b.evaluate(async () => (await window.db.query('SELECT count(*) AS n FROM txs')).rows[0].n), 3);

@@ -248,14 +248,17 @@ export function createTabRouter({ toGo, toPage, onLeadership = () => {} }) {
 
   // The request's fields for Go: the page's virtual tx id becomes Go's (a
   // retried commit names none: its transaction is not open anywhere).
-  function goFields(f, req) {
+  function goFields(f, req, local = false) {
     const { id, db, v, tries, ...fields } = req;
     if (req.tx != null) fields.tx = req.op === 'commit' && req.retry ? -1 : f.txs.get(req.tx).tx;
     if (req.op === 'commit' || req.op === 'rollback') f.txs.delete(req.tx);
     if (req.op === 'unwatch') {
       const w = f.watches.get(req.sub);
       f.watches.delete(req.sub);
-      fields.sub = w?.sub ?? -1;
+      if (w && local) subRoutes.delete(w.sub);
+      // Not one of the router's: once this worker leads, a watch the page
+      // started here carries Go's own sub id.
+      fields.sub = w ? w.sub : local ? req.sub : -1;
     }
     return fields;
   }
@@ -269,7 +272,7 @@ export function createTabRouter({ toGo, toPage, onLeadership = () => {} }) {
   }
 
   function sendLocal(f, req) {
-    const fields = goFields(f, req);
+    const fields = goFields(f, req, true);
     if (req.op === 'begin') {
       const epoch = f.epoch;
       goWaiters.set(req.id, (bytes) => {
