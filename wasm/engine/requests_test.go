@@ -108,3 +108,39 @@ func TestWriteIDsArePruned(t *testing.T) {
 		}
 	}
 }
+
+// TestRetriedWritesInAGroupCommit: writes with ids that arrive together
+// share one group commit (each in its own savepoint); their retries, also
+// grouped, apply nothing again, and a failing one is not recorded.
+func TestRetriedWritesInAGroupCommit(t *testing.T) {
+	p, db := openTxTest(t)
+	send := func(retry bool) []int64 {
+		var ids []int64
+		for i := range 20 {
+			f := map[string]any{"db": db, "sql": "INSERT INTO t(id, v) VALUES (?, 'x')", "params": []any{int64(i % 19)}, "wid": fmt.Sprintf("g%d", i)}
+			if retry {
+				f["retry"] = true
+			}
+			ids = append(ids, p.post("exec", f))
+		}
+		return ids
+	}
+	first := send(false)
+	for i, id := range first[:19] {
+		if r := p.await(id); r["lastInsertRowid"] != int64(i) {
+			t.Fatalf("write %d: %v", i, r)
+		}
+	}
+	var dup map[string]any
+	p.waitUntil("the duplicate's reply", func() bool { dup = p.reply[first[19]]; return dup != nil })
+	if dup["error"] == nil {
+		t.Fatalf("the duplicate key was written: %v", dup)
+	}
+	for _, id := range send(true)[:19] {
+		p.await(id)
+	}
+	if got := fmt.Sprint(p.call("query", map[string]any{"db": db, "sql": "SELECT count(*) FROM t"})["rows"]); got != "[[19]]" {
+		t.Fatalf("rows after retries: %s", got)
+	}
+	p.fail("exec", map[string]any{"db": db, "sql": "INSERT INTO t(id, v) VALUES (0, 'x')", "wid": "g19", "retry": true}, "SQLITE_CONSTRAINT_PRIMARYKEY")
+}
