@@ -104,6 +104,18 @@ export interface WatchSyncReply {
 }
 
 /** Every op: its operands (the envelope's other fields) and its result. */
+/**
+ * Set by the many-tabs router (hearth-tabs.js) on the writes it forwards,
+ * never by apps: the leader records wid with the write's result, and a
+ * retry (after the leader changed) whose wid is recorded gets that result
+ * instead of applying the write again (FORMAT.md, "Write ids"). With
+ * retry, a commit names tx -1.
+ */
+export interface WriteID {
+  wid?: string;
+  retry?: boolean;
+}
+
 export interface Operations {
   open: {
     fields: {
@@ -116,11 +128,11 @@ export interface Operations {
     };
     result: OpenReply;
   };
-  exec: { fields: { db: number; tx?: number; sql: string; params?: Params }; result: ExecResult };
+  exec: { fields: { db: number; tx?: number; sql: string; params?: Params } & WriteID; result: ExecResult };
   query: { fields: { db: number; tx?: number; sql: string; params?: Params }; result: WireRows };
-  batch: { fields: { db: number; tx?: number; statements: WireStatement[] }; result: { results: Array<ExecResult | WireRows> } };
+  batch: { fields: { db: number; tx?: number; statements: WireStatement[] } & WriteID; result: { results: Array<ExecResult | WireRows> } };
   begin: { fields: { db: number; timeoutMs?: number }; result: { tx: number } };
-  commit: { fields: { db: number; tx: number }; result: {} };
+  commit: { fields: { db: number; tx: number } & WriteID; result: {} };
   rollback: { fields: { db: number; tx: number }; result: {} };
   watch: { fields: WatchFields; result: WatchRowsReply | WatchSyncReply };
   unwatch: { fields: { db: number; sub: number }; result: { found: boolean } };
