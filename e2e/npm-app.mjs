@@ -10,7 +10,7 @@ import path from 'node:path';
 import { repoRoot } from './harness.mjs';
 
 /** The repo's devDependencies an app links to by default. */
-export const linkedPackages = ['react', 'react-dom', 'scheduler', 'vite', '@vitejs/plugin-react', 'esbuild', '@types/react', 'kysely'];
+export const linkedPackages = ['react', 'react-dom', 'scheduler', 'vite', '@vitejs/plugin-react', 'esbuild', '@types/react', 'kysely', 'webpack', 'webpack-cli'];
 
 /** Runs a command (bounded: 2 min); its stdout, or an error with both outputs. */
 export function run(cmd, args, cwd) {

@@ -1,5 +1,6 @@
 // The npm package as an app meets it: `make package`'s tarball installed
-// with npm into a Vite + React app and an esbuild + React app (scratch
+// with npm into a Vite + React app, an esbuild + React app and a webpack 5
+// + React app (scratch
 // directories under the OS temp dir), each built by its bundler, served on
 // 127.0.0.1 (the Vite build by `hearth serve -web DIR`, with sync; the
 // esbuild build by a static file server) and run in Chromium; the Vite app
@@ -12,8 +13,8 @@
 // type-checks against the installed package's exports, and the installed
 // package served as it is (no bundler) opens and watches with the defaults.
 //
-// react, react-dom, vite, @vitejs/plugin-react, esbuild, @types/react, kysely and
-// typescript are this repo's devDependencies (pinned in package.json): the
+// react, react-dom, vite, @vitejs/plugin-react, esbuild, webpack, webpack-cli,
+// @types/react, kysely and typescript are this repo's devDependencies (pinned in package.json): the
 // scratch apps link to them (or run them from here) instead of
 // downloading them, so the test runs offline; only the tarball is installed
 // by npm (`npm install --offline`, it has no dependencies).
@@ -27,6 +28,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { repoRoot, launchBrowser, loopbackOnly, startServer } from './harness.mjs';
 import { run, packTarball, installPackage } from './npm-app.mjs';
+import { transformSync } from 'esbuild';
 
 // The component both apps render: Tasks watches a query with params that
 // are a new array on every render; window.hearthApp lets the test drive it.
@@ -138,6 +140,34 @@ start(open).catch((err) => { window.hearthAppError = String(err && err.stack || 
 `,
   },
   build: (dir) => run(process.execPath, ['build.mjs'], dir),
+  served: 'public',
+};
+
+/**
+ * The webpack 5 app: nothing Hearth-specific in its config (webpack finds
+ * the worker and the wasm through new URL(..., import.meta.url) itself).
+ * webpack has no JSX loader of its own, so the component is compiled to
+ * plain JS with esbuild first, as a babel-loader would.
+ */
+const webpackApp = {
+  name: 'webpack',
+  files: {
+    'public/index.html': indexHTML('/build/main.mjs'),
+    'webpack.config.mjs': `export default {
+  mode: 'production',
+  entry: './src/main.js',
+  experiments: { outputModule: true },
+  output: { module: true, path: new URL('./public/build/', import.meta.url).pathname, publicPath: '/build/' },
+  performance: { hints: false },
+};
+`,
+    'src/app.js': transformSync(appSource, { loader: 'jsx', jsx: 'automatic' }).code,
+    'src/main.js': `import { open } from '@hearthdb/hearth';
+import { start } from './app.js';
+start(open).catch((err) => { window.hearthAppError = String(err && err.stack || err); });
+`,
+  },
+  build: (dir) => run(process.execPath, [path.join(dir, 'node_modules', 'webpack-cli', 'bin', 'cli.js'), '--config', 'webpack.config.mjs'], dir),
   served: 'public',
 };
 
@@ -329,7 +359,7 @@ async function startViteDev(dir) {
   };
 }
 
-describe('the npm package in a Vite app and an esbuild app', () => {
+describe('the npm package in a Vite app, an esbuild app and a webpack app', () => {
   let scratch, tarball, browser;
   const servers = [];
   /** @type {Record<string, string>} each app's directory, made once */
@@ -376,14 +406,15 @@ describe('the npm package in a Vite app and an esbuild app', () => {
     assert.throws(() => run(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'esnext', '--moduleResolution', 'bundler', '--types', 'react', 'bad.tsx'], dir), /TS2322/);
   });
 
-  for (const app of [viteApp, esbuildApp]) {
+  for (const app of [viteApp, esbuildApp, webpackApp]) {
     test(`${app.name}: builds from the tarball; useQuery round-trips, re-subscribes on new params, unsubscribes on unmount${app.name === 'vite' ? '; useSyncStatus is live' : ''}`, async () => {
       const dir = appDir(app);
       app.build(dir);
       const served = path.join(dir, app.served);
       const built = listFiles(served);
-      // The bundler (or, for esbuild, its file loader) copied the wasm under a content-hashed name.
-      assert.ok(built.some((f) => /hearth[-.][\w-]{6,}\.wasm$/.test(path.basename(f))), `a hashed wasm in ${built.join(', ')}`);
+      // The bundler (or, for esbuild, its file loader) copied the wasm under a content-hashed name
+      // (webpack names an asset by its hash alone).
+      assert.ok(built.some((f) => /^(hearth[-.][\w-]{6,}|[0-9a-f]{16,})\.wasm$/.test(path.basename(f))), `a hashed wasm in ${built.join(', ')}`);
       assert.ok(!built.some((f) => /\.(br|gz)$/.test(f)), 'no precompressed copies');
 
       if (app.name === 'vite') {
