@@ -581,6 +581,13 @@ func (l *loader) invariants(e entry) {
 	}
 }
 
+// count reads a non-negative integer that a server keeps as an int
+// (capped at 2^31-1).
+func (l *loader) count(f entry) int {
+	v, _ := l.integer(f)
+	return int(min(v, 1<<31-1))
+}
+
 func (l *loader) limits(e entry) {
 	entries, _ := l.mapping(e.value, e.path, "max_message_bytes", "max_push_batch", "push_rate", "push_burst",
 		"snapshot_rate", "snapshot_burst", "checksum_interval", "checksum_burst", "max_clock_skew", "compact_interval", "compact_keep")
@@ -590,23 +597,19 @@ func (l *loader) limits(e entry) {
 		case "max_message_bytes":
 			lim.MaxMessageBytes, _ = l.integer(f)
 		case "max_push_batch":
-			v, _ := l.integer(f)
-			lim.MaxPushBatch = int(min(v, 1<<31-1))
+			lim.MaxPushBatch = l.count(f)
 		case "push_rate":
 			lim.PushRate, _ = l.number(f)
 		case "push_burst":
-			v, _ := l.integer(f)
-			lim.PushBurst = int(min(v, 1<<31-1))
+			lim.PushBurst = l.count(f)
 		case "snapshot_rate":
 			lim.SnapshotRate, _ = l.number(f)
 		case "snapshot_burst":
-			v, _ := l.integer(f)
-			lim.SnapshotBurst = int(min(v, 1<<31-1))
+			lim.SnapshotBurst = l.count(f)
 		case "checksum_interval":
 			lim.ChecksumInterval, _ = l.duration(f)
 		case "checksum_burst":
-			v, _ := l.integer(f)
-			lim.ChecksumBurst = int(min(v, 1<<31-1))
+			lim.ChecksumBurst = l.count(f)
 		case "max_clock_skew":
 			lim.MaxClockSkew, _ = l.duration(f)
 		case "compact_interval":
