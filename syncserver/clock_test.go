@@ -312,3 +312,33 @@ func TestClockSetAheadWhileConnectedIsCorrected(t *testing.T) {
 		t.Fatalf("server rows: %v", got)
 	}
 }
+
+// TestAWellSetClockIsLeftAlone: a device whose clock agrees with the
+// server's keeps it, however often it reconnects. The offset a round
+// trip measures is only exact to half that trip: correcting a good clock
+// by that noise would make two good clocks disagree, and reorder edits
+// made that close together. A clock two seconds off is still corrected.
+func TestAWellSetClockIsLeftAlone(t *testing.T) {
+	at := newTestTime()
+	h := newHarness(t, syncserver.Config{Path: t.TempDir() + "/sync.db", Now: at.now})
+	good, _ := skewedDevice(t, "good", h, at, 0)
+	fast, _ := skewedDevice(t, "fast", h, at, 2*time.Second)
+	good.start()
+	fast.start()
+	for i := range 5 {
+		good.mustExec(`INSERT INTO tasks(id, title) VALUES (?, 'x')`, "good-"+string(rune('a'+i)))
+		good.synced(h)
+		if got := good.j.Clock().Offset(); got != 0 {
+			t.Fatalf("round %d: a clock that agrees with the server's was moved by %v", i, got)
+		}
+		good.net.setDown(true)
+		good.client.Online(false)
+		good.net.setDown(false)
+		good.client.Online(true)
+	}
+	fast.mustExec(`INSERT INTO tasks(id, title) VALUES ('fast', 'x')`)
+	fast.synced(h)
+	if got := fast.j.Clock().Offset(); got > -time.Second || got < -3*time.Second {
+		t.Fatalf("the fast device's offset is %v, want about -2s", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"math"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,7 +47,14 @@ func TestNulTextIsRefusedOnEveryStore(t *testing.T) {
 
 func testOfflineEditsConverge(t *testing.T, db *backend) {
 	h := db.server(t, syncserver.Config{})
-	cfg := client.Config{ChecksumInterval: 20 * time.Millisecond}
+	// "Later" must not hinge on a few milliseconds of real time: each
+	// device's clock correction is only as exact as its round trip (on a
+	// loaded machine, more than those milliseconds). The devices share a
+	// clock the test steps by a second between the writes it orders.
+	var step atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(step.Load())) }
+	later := func() { step.Add(int64(time.Second)) }
+	cfg := client.Config{ChecksumInterval: 20 * time.Millisecond, Now: now}
 	a := newDevice(t, "a", h, nil, cfg).start()
 	b := newDevice(t, "b", h, nil, cfg).start()
 
@@ -67,10 +75,10 @@ func testOfflineEditsConverge(t *testing.T, db *backend) {
 	a.mustExec(`UPDATE tasks SET title = 'A title' WHERE id = 'r1'`) // different fields of r1
 	b.mustExec(`UPDATE tasks SET done = 1 WHERE id = 'r1'`)
 	a.mustExec(`UPDATE tasks SET title = 'A two' WHERE id = 'r2'`) // same field of r2: B writes later
-	time.Sleep(3 * time.Millisecond)
+	later()
 	b.mustExec(`UPDATE tasks SET title = 'B two' WHERE id = 'r2'`)
 	a.mustExec(`DELETE FROM tasks WHERE id = 'r3'`) // A deletes what B edits
-	time.Sleep(3 * time.Millisecond)
+	later()
 	b.mustExec(`UPDATE tasks SET title = 'B three', assignee = 'bob' WHERE id = 'r3'`)
 	waitFor(t, "a to count 3 pending changes while offline", func() bool { return a.status().Pending == 3 })
 

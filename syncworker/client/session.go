@@ -254,7 +254,14 @@ func (s *session) correctClock(w wire.Welcome, asked, answered time.Time) error 
 	}
 	rtt := max(answered.Sub(asked), 0)
 	mid := asked.Add(rtt / 2)
-	offset := c.j.Clock().Offset() + time.UnixMilli(w.Now).Sub(mid)
+	offset := c.j.Clock().Offset()
+	// A difference within the estimate's own error (half the round trip,
+	// plus the millisecond the server rounds to) is noise, not drift:
+	// moving by it would only make two well-set clocks disagree by that
+	// noise, and reorder writes made that close together.
+	if drift := time.UnixMilli(w.Now).Sub(mid); drift.Abs() > rtt/2+time.Millisecond {
+		offset += drift
+	}
 	// The server read its clock somewhere in the round trip: the estimate
 	// is off by at most half of it, plus the milliseconds it rounds to.
 	margin := rtt + time.Second
