@@ -146,7 +146,8 @@ test-go:
 # testdata/fuzz/ to be fixed and committed as regression seeds.
 FUZZ_TARGETS := ./codec:FuzzDecode ./syncworker/wire:FuzzDecode ./syncworker/change:FuzzDecodeKey \
 	./syncserver/pgstore:FuzzPlaceholders ./syncserver/pgstore:FuzzEntryChanges ./wasm/protocol:FuzzParseRequest ./sqlitevfs:FuzzStoreName \
-	./syncserver/auth:FuzzVerify ./syncserver:FuzzDecodeWriteBody ./syncserver:FuzzNamedParams ./syncserver/appconfig:FuzzLoad
+	./syncserver/auth:FuzzVerify ./syncserver:FuzzDecodeWriteBody ./syncserver:FuzzNamedParams ./syncserver/appconfig:FuzzLoad \
+	./syncworker/collabtext:FuzzDecodeOps ./syncworker/collabtext:FuzzLoadText
 FUZZTIME ?= 4s
 
 test-fuzz:
