@@ -75,6 +75,10 @@ type Op struct {
 	Parent ID   // Insert: the node it hangs from
 	Side   Side // Insert: the side of Parent
 	Char   rune // Insert: the character
+	// Deleted marks an Insert of a character already deleted: how a
+	// field's whole state travels (Doc.State), without the content of
+	// its tombstones.
+	Deleted bool
 }
 
 // Limits bound what one field may hold, so that no peer can make a
@@ -319,10 +323,13 @@ func checkOp(op Op) error {
 		if !utf8.ValidRune(op.Char) {
 			return fmt.Errorf("%w: character %U", ErrInvalid, op.Char)
 		}
-		if op.Parent == op.ID || (op.Parent.Replica != "" && op.Parent.Seq == 0) {
+		if op.Parent == op.ID || (op.Parent.Replica != "" && op.Parent.Seq == 0) || op.Deleted && op.Char != 0 {
 			return fmt.Errorf("%w: parent %v of %v", ErrInvalid, op.Parent, op.ID)
 		}
 	case Delete:
+		if op.Deleted || op.Char != 0 || !op.Parent.IsRoot() || op.Side != 0 {
+			return fmt.Errorf("%w: delete of %v with insert fields", ErrInvalid, op.ID)
+		}
 	default:
 		return fmt.Errorf("%w: op kind %d", ErrInvalid, op.Kind)
 	}
@@ -351,8 +358,12 @@ func (d *Doc) apply(op Op) error {
 		return nil
 	default:
 		if n, ok := d.nodes[op.ID]; ok {
-			if n.char != op.Char && !n.deleted || n.parent.id != op.Parent || n.side != op.Side {
+			if n.parent.id != op.Parent || n.side != op.Side || !n.deleted && !op.Deleted && n.char != op.Char {
 				return fmt.Errorf("%w: %v inserted twice, differently", ErrInvalid, op.ID)
+			}
+			if op.Deleted && !n.deleted {
+				n.deleted = true
+				d.visibleN--
 			}
 			return nil
 		}
@@ -374,7 +385,7 @@ func (d *Doc) apply(op Op) error {
 
 // attach adds an insert's node under parent, in its siblings' order.
 func (d *Doc) attach(op Op, parent *node) *node {
-	n := &node{id: op.ID, parent: parent, side: op.Side, char: op.Char}
+	n := &node{id: op.ID, parent: parent, side: op.Side, char: op.Char, deleted: op.Deleted}
 	kids := &parent.right
 	if op.Side == Left {
 		kids = &parent.left
@@ -382,7 +393,9 @@ func (d *Doc) attach(op Op, parent *node) *node {
 	i, _ := slices.BinarySearchFunc(*kids, op.ID, func(k *node, id ID) int { return compareIDs(k.id, id) })
 	*kids = slices.Insert(*kids, i, n)
 	d.nodes[op.ID] = n
-	d.visibleN++
+	if !n.deleted {
+		d.visibleN++
+	}
 	return n
 }
 

@@ -190,15 +190,16 @@ func TestEncodingsRoundTrip(t *testing.T) {
 func TestHostileEncodingsAreRefused(t *testing.T) {
 	cases := map[string][]byte{
 		"empty":            {},
-		"wrong format":     {formatState, 0, 0},
+		"wrong format":     {9, 0, 0},
 		"huge count":       {formatOps, 0, 0xff, 0xff, 0xff, 0xff, 0x0f},
 		"bad index":        {formatOps, 0, 1, byte(Delete), 5, 1},
 		"trailing":         append(EncodeOps(nil), 0),
 		"empty name":       {formatOps, 1, 0, 0},
-		"child before par": {formatState, 1, 1, 'a', 1, 1, 2, 1, 1, byte(Left), 'x', 0},
+		"bad flags":        {formatOps, 1, 1, 'a', 1, byte(Insert), 1, 1, 0x0b, 0, 'x'},
+		"deleted w/ char":  {formatOps, 1, 1, 'a', 1, byte(Insert), 1, 1, byte(Left) | deletedFlag, 0, 'x'},
 	}
 	for name, b := range cases {
-		if _, err := DecodeOps(b); err == nil && name != "child before par" {
+		if _, err := DecodeOps(b); err == nil {
 			t.Errorf("%s: DecodeOps accepted %v", name, b)
 		}
 		if _, err := Load("r", b); err == nil {
@@ -382,5 +383,29 @@ func TestRandomSchedulesConverge(t *testing.T) {
 	}
 	for seed := range uint64(schedules) {
 		runSchedule(t, seed)
+	}
+}
+
+// TestWholeStatesMerge: two copies that diverged offline, deletes
+// included, each take the other's whole state and read the same.
+func TestWholeStatesMerge(t *testing.T) {
+	ok := mustOps(t)
+	a, b := New("a"), New("b")
+	if err := b.Apply(ok(a.Insert(0, "shared base text"))...); err != nil {
+		t.Fatal(err)
+	}
+	ok(a.Delete(0, 7))
+	ok(a.Insert(0, "A's "))
+	ok(b.Delete(12, 4))
+	ok(b.Insert(b.Len(), "words"))
+	sa, sb := a.State(), b.State()
+	if err := a.Apply(sb...); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Apply(sa...); err != nil {
+		t.Fatal(err)
+	}
+	if a.String() != b.String() || a.String() != "A's base words" {
+		t.Fatalf("got %q and %q", a.String(), b.String())
 	}
 }

@@ -8,14 +8,16 @@ import (
 	"unicode/utf8"
 )
 
-// The binary forms below travel in changes and snapshots and sit in the
-// replica's and the server's stores. Both start with a format byte and a
+// The binary form below travels in changes and snapshots and sits in
+// the replica's and the server's stores (a field's state is ops too). It
+// starts with a format byte and a
 // table of the replica names they use, so that an ID costs two varints.
 // Decoders treat their input as hostile: every count and index is
 // checked and bounded before anything is allocated for it.
 const (
-	formatOps   = 1
-	formatState = 2
+	formatOps = 1
+	// deletedFlag, beside an insert's side, marks Op.Deleted.
+	deletedFlag = 4
 	// maxReplicas bounds a table of replica names.
 	maxReplicas = 1 << 16
 )
@@ -62,7 +64,11 @@ func (w *writer) op(body []byte, op Op) []byte {
 	body = append(body, byte(op.Kind))
 	body = w.id(body, op.ID)
 	if op.Kind == Insert {
-		body = append(body, byte(op.Side))
+		flags := byte(op.Side)
+		if op.Deleted {
+			flags |= deletedFlag
+		}
+		body = append(body, flags)
 		body = w.id(body, op.Parent)
 		body = binary.AppendUvarint(body, uint64(op.Char))
 	}
@@ -176,7 +182,11 @@ func (r *reader) op() Op {
 	op := Op{Kind: OpKind(r.byte())}
 	op.ID = r.id()
 	if op.Kind == Insert {
-		op.Side = Side(r.byte())
+		flags := r.byte()
+		if flags&^(3|deletedFlag) != 0 {
+			r.fail("op flags %d", flags)
+		}
+		op.Side, op.Deleted = Side(flags&3), flags&deletedFlag != 0
 		op.Parent = r.id()
 		op.Char = r.char()
 	}
@@ -208,107 +218,53 @@ func DecodeOps(b []byte) ([]Op, error) {
 	return ops, r.err
 }
 
-// MarshalBinary is the field's state: every node, parents before their
-// children, and the ops held back. A deleted character's content is not
-// kept. The replica's name and counter are not part of it: the same
-// state loads on every replica and on the server.
-func (d *Doc) MarshalBinary() ([]byte, error) {
-	w := newWriter()
-	body := binary.AppendUvarint(nil, uint64(len(d.nodes)))
+// State is the field's whole state as ops: every character, parents
+// before their children, tombstones as deleted inserts without content,
+// then the ops held back. Applied to an empty Doc, or to any other copy
+// of the field, it brings everything this copy knows. The replica's
+// name and counter are not part of it: the same state loads on every
+// replica and on the server.
+func (d *Doc) State() []Op {
+	out := make([]Op, 0, len(d.nodes)+d.heldN)
 	stack := make([]*node, 0, 64)
-	stack = append(stack, d.root.left...)
-	stack = append(stack, d.root.right...)
+	push := func(n *node) {
+		for i := len(n.right) - 1; i >= 0; i-- {
+			stack = append(stack, n.right[i])
+		}
+		for i := len(n.left) - 1; i >= 0; i-- {
+			stack = append(stack, n.left[i])
+		}
+	}
+	push(&d.root)
 	for len(stack) > 0 {
 		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		body = w.id(body, n.id)
-		body = w.id(body, n.parent.id)
-		flags := byte(n.side)
+		op := Op{Kind: Insert, ID: n.id, Parent: n.parent.id, Side: n.side, Char: n.char, Deleted: n.deleted}
 		if n.deleted {
-			flags |= 4
+			op.Char = 0
 		}
-		body = append(body, flags)
-		if !n.deleted {
-			body = binary.AppendUvarint(body, uint64(n.char))
-		}
-		stack = append(stack, n.left...)
-		stack = append(stack, n.right...)
+		out = append(out, op)
+		push(n)
 	}
-	body = binary.AppendUvarint(body, uint64(d.heldN))
 	// In a fixed order: equal fields have equal states.
 	missing := slices.SortedFunc(maps.Keys(d.held), compareIDs)
 	for _, m := range missing {
-		for _, op := range d.held[m] {
-			body = w.op(body, op)
-		}
+		out = append(out, d.held[m]...)
 	}
-	return w.finish(formatState, body), nil
+	return out
 }
 
-// Load reads MarshalBinary's form into a new Doc edited as replica. The
-// replica's counter resumes after the highest ID of its name in the
-// state.
+// MarshalBinary is EncodeOps(State()).
+func (d *Doc) MarshalBinary() ([]byte, error) { return EncodeOps(d.State()), nil }
+
+// Load reads a state (or any ops) into a new Doc edited as replica. The
+// replica's counter resumes after the highest ID of its name in it.
 func Load(replica string, b []byte) (*Doc, error) {
+	ops, err := DecodeOps(b)
+	if err != nil {
+		return nil, err
+	}
 	d := New(replica)
-	r := &reader{b: b}
-	r.header(formatState)
-	// A node is at least 4 bytes: id (2), parent (1), flags (1).
-	n := r.count(4, MaxNodes)
-	for range n {
-		id := r.id()
-		parentID := r.id()
-		flags := r.byte()
-		if r.err != nil {
-			return nil, r.err
-		}
-		side, deleted := Side(flags&3), flags&4 != 0
-		if flags&^7 != 0 || (side != Left && side != Right) || id.IsRoot() {
-			r.fail("node %v flags %d", id, flags)
-			return nil, r.err
-		}
-		var char rune
-		if !deleted {
-			char = r.char()
-		}
-		parent := &d.root
-		if !parentID.IsRoot() {
-			p, ok := d.nodes[parentID]
-			if !ok {
-				r.fail("node %v before its parent %v", id, parentID)
-				return nil, r.err
-			}
-			parent = p
-		}
-		if _, dup := d.nodes[id]; dup {
-			r.fail("node %v twice", id)
-		}
-		if r.err != nil {
-			return nil, r.err
-		}
-		nd := d.attach(Op{Kind: Insert, ID: id, Parent: parentID, Side: side, Char: char}, parent)
-		if deleted {
-			nd.deleted = true
-			d.visibleN--
-		}
-		if id.Replica == replica && id.Seq > d.seq {
-			d.seq = id.Seq
-		}
-	}
-	held := r.count(3, MaxHeld)
-	ops := make([]Op, 0, held)
-	for range held {
-		op := r.op()
-		if r.err != nil {
-			return nil, r.err
-		}
-		ops = append(ops, op)
-	}
-	if r.err == nil && len(r.b) > 0 {
-		r.fail("%d bytes after the state", len(r.b))
-	}
-	if r.err != nil {
-		return nil, r.err
-	}
 	if err := d.Apply(ops...); err != nil {
 		return nil, err
 	}
