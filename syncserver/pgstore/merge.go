@@ -61,7 +61,10 @@ func (ps *pushState) mergeInto(ctx context.Context, c *change.Change, materializ
 	if err != nil {
 		return err
 	}
-	out := merge.Resolve(cur, c, sh.info.Resurrect)
+	out, err := merge.ResolveTable(cur, c, sh.info)
+	if err != nil {
+		return err
+	}
 	if !out.Changed {
 		return nil
 	}
@@ -349,7 +352,7 @@ func rowChanges(ctx context.Context, q querier, sh *tableShape, key []byte, vers
 			return nil, fmt.Errorf("read %s row: %w", sh.info.Name, err)
 		}
 	}
-	return merge.ChangesOf(sh.info.Name, key, r, values, found, version), nil
+	return merge.ChangesOf(sh.info, key, r, values, found, version), nil
 }
 
 // snapshotPage is merge.Applier.Snapshot in a constant number of round
@@ -485,7 +488,7 @@ func snapshotPage(ctx context.Context, tx pgx.Tx, tables map[string]*tableShape,
 		if lr := found[pr]; lr != nil {
 			values, ok = lr.values, lr.found
 		}
-		page.Changes = append(page.Changes, merge.ChangesOf(sh.info.Name, pr.cur.Key, pr.row, values, ok, version)...)
+		page.Changes = append(page.Changes, merge.ChangesOf(sh.info, pr.cur.Key, pr.row, values, ok, version)...)
 	}
 	return page, nil
 }

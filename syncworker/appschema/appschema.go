@@ -20,6 +20,23 @@ type Table struct {
 	// default a delete wins over every other write to the row, older or
 	// newer, so a row once deleted stays deleted on every replica.
 	Resurrect bool
+	// Text names the columns that merge character by character
+	// (collaborative text, syncworker/collabtext) instead of by last
+	// writer: two people editing one description offline both keep
+	// their edits. Each must be a TEXT NOT NULL column outside the
+	// primary key; SQL reads and writes it as plain text.
+	Text []string
+}
+
+// IsText reports whether column is one of the table's collaborative
+// text columns.
+func (t Table) IsText(column string) bool {
+	for _, c := range t.Text {
+		if c == column {
+			return true
+		}
+	}
+	return false
 }
 
 // Violations is the system table the server fills with invariant

@@ -258,8 +258,12 @@ func (d *Doc) State() []Op {
 func (d *Doc) MarshalBinary() ([]byte, error) { return EncodeOps(d.State()), nil }
 
 // Load reads a state (or any ops) into a new Doc edited as replica. The
-// replica's counter resumes after the highest ID of its name in it.
+// replica's counter resumes after the highest ID of its name in it. No
+// bytes at all are an empty field.
 func Load(replica string, b []byte) (*Doc, error) {
+	if len(b) == 0 {
+		return New(replica), nil
+	}
 	ops, err := DecodeOps(b)
 	if err != nil {
 		return nil, err

@@ -30,6 +30,7 @@ import (
 	"github.com/hearthdb/hearth/codec/sqlcodec"
 	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
+	"github.com/hearthdb/hearth/syncworker/collabtext"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"github.com/hearthdb/hearth/syncworker/schema"
@@ -276,6 +277,23 @@ func (j *Journal) register(conn *sqlite3.Conn) error {
 			}
 			ctx.ResultBlob(enc.Bytes())
 		}},
+		{"hearth_text_ops", 2, flags, func(ctx sqlite3.Context, args ...sqlite3.Value) {
+			_, ops, err := j.textEdit(args[0], args[1])
+			if err != nil {
+				ctx.ResultError(err)
+				return
+			}
+			ctx.ResultBlob(collabtext.EncodeOps(ops))
+		}},
+		{"hearth_text_state", 2, flags, func(ctx sqlite3.Context, args ...sqlite3.Value) {
+			doc, _, err := j.textEdit(args[0], args[1])
+			if err != nil {
+				ctx.ResultError(err)
+				return
+			}
+			state, _ := doc.MarshalBinary()
+			ctx.ResultBlob(state)
+		}},
 		{"hearth_pack", -1, flags | sqlite3.DETERMINISTIC, func(ctx sqlite3.Context, args ...sqlite3.Value) {
 			if len(args)%2 != 0 {
 				ctx.ResultError(errors.New("hearth_pack takes name, value pairs"))
@@ -305,6 +323,29 @@ func (j *Journal) register(conn *sqlite3.Conn) error {
 		}
 	}
 	return nil
+}
+
+// textEdit turns a write of a collaborative text column into character
+// ops on its stored state (stateArg: the field's value, NULL or a plain
+// text before the first edit), made as this replica: the same inputs
+// give the same ops, so the ops journaled and the state kept agree.
+func (j *Journal) textEdit(stateArg, textArg sqlite3.Value) (*collabtext.Doc, []collabtext.Op, error) {
+	if textArg.Type() != sqlite3.TEXT {
+		return nil, nil, fmt.Errorf("hearth: a collaborative text column holds text, not %s", strings.ToLower(textArg.Type().String()))
+	}
+	var state []byte
+	if stateArg.Type() == sqlite3.BLOB {
+		state = stateArg.RawBlob()
+	}
+	doc, err := collabtext.Load(j.node, state)
+	if err != nil {
+		return nil, nil, fmt.Errorf("hearth: the stored text state: %w", err)
+	}
+	ops, err := doc.SetText(textArg.Text())
+	if err != nil {
+		return nil, nil, fmt.Errorf("hearth: collaborative text: %w", err)
+	}
+	return doc, ops, nil
 }
 
 // DropTriggers removes every Hearth trigger from the database.
@@ -411,9 +452,25 @@ func keyExpr(t *schema.Info, prefix string) string {
 func packAll(t *schema.Info, prefix string) string {
 	parts := make([]string, 0, 2*len(t.Values))
 	for _, c := range t.Values {
-		parts = append(parts, schema.Literal(c), prefix+schema.Quote(c))
+		v := prefix + schema.Quote(c)
+		if t.IsText(c) {
+			v = textOps(t, c, keyExpr(t, prefix), v)
+		}
+		parts = append(parts, schema.Literal(c), v)
 	}
 	return "hearth_pack(" + strings.Join(parts, ", ") + ")"
+}
+
+// textState is the SQL for the stored collabtext state of a collaborative
+// text column (NULL before its first edit).
+func textState(t *schema.Info, c, key string) string {
+	return fmt.Sprintf("(SELECT val FROM _hearth_fields WHERE tbl = %s AND pk = %s AND col = %s)", schema.Literal(t.Name), key, schema.Literal(c))
+}
+
+// textOps is the SQL for the character ops that turn a collaborative
+// text column's stored state into value: what a write journals for it.
+func textOps(t *schema.Info, c, key, value string) string {
+	return fmt.Sprintf("hearth_text_ops(%s, %s)", textState(t, c, key), value)
 }
 
 // changed is the SQL condition "column c changed in this UPDATE". IS NOT
@@ -447,12 +504,23 @@ func triggerSQL(t *schema.Info, version int64) []string {
 	}
 	var anyChanged, changedPack []string
 	var fieldWrites strings.Builder
+	// A collaborative text column journals the ops of its edit and keeps
+	// its state as the field's value; both are computed from the state
+	// before the write, so the ops are exactly what the state gained.
+	var textWrites strings.Builder
 	for _, c := range t.Values {
 		q := schema.Quote(c)
 		anyChanged = append(anyChanged, changed(c))
-		changedPack = append(changedPack, fmt.Sprintf("CASE WHEN %s THEN %s END", changed(c), schema.Literal(c)), "new."+q)
-		fmt.Fprintf(&fieldWrites, "INSERT INTO _hearth_fields(tbl, pk, col, hlc, node, val) SELECT %s, %s, %s, hearth_last_hlc(), hearth_node(), new.%s WHERE %s ON CONFLICT(tbl, pk, col) DO UPDATE SET hlc = excluded.hlc, node = excluded.node, val = excluded.val;\n",
-			name, keyNew, schema.Literal(c), q, changed(c))
+		value, field := "new."+q, "new."+q
+		if t.IsText(c) {
+			value = fmt.Sprintf("CASE WHEN %s THEN %s END", changed(c), textOps(t, c, keyNew, "new."+q))
+			field = fmt.Sprintf("hearth_text_state(%s, new.%s)", textState(t, c, keyNew), q)
+			fmt.Fprintf(&textWrites, "INSERT INTO _hearth_fields(tbl, pk, col, hlc, node, val) VALUES (%s, %s, %s, hearth_last_hlc(), hearth_node(), %s) ON CONFLICT(tbl, pk, col) DO UPDATE SET hlc = excluded.hlc, node = excluded.node, val = excluded.val;\n",
+				name, keyNew, schema.Literal(c), field)
+		}
+		changedPack = append(changedPack, fmt.Sprintf("CASE WHEN %s THEN %s END", changed(c), schema.Literal(c)), value)
+		fmt.Fprintf(&fieldWrites, "INSERT INTO _hearth_fields(tbl, pk, col, hlc, node, val) SELECT %s, %s, %s, hearth_last_hlc(), hearth_node(), %s WHERE %s ON CONFLICT(tbl, pk, col) DO UPDATE SET hlc = excluded.hlc, node = excluded.node, val = excluded.val;\n",
+			name, keyNew, schema.Literal(c), field, changed(c))
 	}
 	var out []string
 	if !t.Resurrect {
@@ -462,8 +530,8 @@ func triggerSQL(t *schema.Info, version int64) []string {
 		out = append(out, fmt.Sprintf("CREATE TRIGGER %s BEFORE INSERT ON %s WHEN hearth_applying() = 0 AND EXISTS (SELECT 1 FROM _hearth_rows WHERE tbl = %s AND pk = %s AND del_hlc IS NOT NULL) BEGIN SELECT RAISE(ABORT, %s); END",
 			trig("guard"), table, name, keyNew, msg))
 	}
-	out = append(out, fmt.Sprintf("CREATE TRIGGER %s AFTER INSERT ON %s WHEN hearth_applying() = 0 BEGIN\n%s%sEND",
-		trig("insert"), table, journal(keyNew, "I", packAll(t, "new."), "hearth_hlc()"), inserted(keyNew)))
+	out = append(out, fmt.Sprintf("CREATE TRIGGER %s AFTER INSERT ON %s WHEN hearth_applying() = 0 BEGIN\n%s%s%sEND",
+		trig("insert"), table, journal(keyNew, "I", packAll(t, "new."), "hearth_hlc()"), inserted(keyNew), textWrites.String()))
 	if len(t.Values) > 0 {
 		out = append(out, fmt.Sprintf("CREATE TRIGGER %s AFTER UPDATE ON %s WHEN hearth_applying() = 0 AND (%s) AND (%s) BEGIN\n%s%sEND",
 			trig("update"), table, strings.Join(keySame, " AND "), strings.Join(anyChanged, " OR "),
@@ -471,10 +539,10 @@ func triggerSQL(t *schema.Info, version int64) []string {
 	}
 	// Changing a primary key moves the row: a delete of the old key and
 	// an insert of the new one.
-	out = append(out, fmt.Sprintf("CREATE TRIGGER %s AFTER UPDATE ON %s WHEN hearth_applying() = 0 AND NOT (%s) BEGIN\n%s%s%s%sEND",
+	out = append(out, fmt.Sprintf("CREATE TRIGGER %s AFTER UPDATE ON %s WHEN hearth_applying() = 0 AND NOT (%s) BEGIN\n%s%s%s%s%sEND",
 		trig("rekey"), table, strings.Join(keySame, " AND "),
 		journal(keyOld, "D", "NULL", "hearth_hlc()"), deleted(keyOld),
-		journal(keyNew, "I", packAll(t, "new."), "hearth_hlc()"), inserted(keyNew)))
+		journal(keyNew, "I", packAll(t, "new."), "hearth_hlc()"), inserted(keyNew), textWrites.String()))
 	out = append(out, fmt.Sprintf("CREATE TRIGGER %s AFTER DELETE ON %s WHEN hearth_applying() = 0 BEGIN\n%s%sEND",
 		trig("delete"), table, journal(keyOld, "D", "NULL", "hearth_hlc()"), deleted(keyOld)))
 	return out

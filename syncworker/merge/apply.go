@@ -184,7 +184,10 @@ func (a *Applier) Apply(ch *change.Change) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	out := Resolve(cur, ch, t.Resurrect)
+	out, err := ResolveTable(cur, ch, t)
+	if err != nil {
+		return res, err
+	}
 	res.Outcome = out
 	if !out.Changed {
 		return res, nil
@@ -369,7 +372,7 @@ func (a *Applier) RowChanges(table string, key []byte, schemaVersion int64) ([]c
 			return nil, err
 		}
 	}
-	return ChangesOf(table, key, r, values, found, schemaVersion), nil
+	return ChangesOf(t, key, r, values, found, schemaVersion), nil
 }
 
 // readRow reads a table row's value columns.

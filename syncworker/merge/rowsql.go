@@ -110,6 +110,14 @@ func Check(t *schema.Info, ch *change.Change) error {
 		if c.KeyPosition > 0 {
 			return refuse(CodeBadChange, "%s: column %q is part of the primary key, which the key carries", ch.Table, name)
 		}
+		if t.IsText(name) {
+			if err := checkText(t, name, v); err != errNotOps {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		if err := c.Accepts(v); err != nil {
 			return refuse(CodeTypeMismatch, "%s: %v", ch.Table, err)
 		}
@@ -240,10 +248,21 @@ func quoteAll(names []string) []string {
 // current values (when found alive in the table), the updates newer than
 // that insert, and its tombstone. Applying them to any replica brings
 // that replica's row up to (at least) this state; this is how snapshots
-// and refusals ship a row.
-func ChangesOf(table string, key []byte, r Row, values map[string]any, found bool, schemaVersion int64) []change.Change {
+// and refusals ship a row. A collaborative text column travels as its
+// whole state, whatever its stamp: states merge, they never hide.
+func ChangesOf(t *schema.Info, key []byte, r Row, values map[string]any, found bool, schemaVersion int64) []change.Change {
+	table := t.Name
 	var out []change.Change
+	shipped := map[string]bool{}
 	if found {
+		for _, col := range t.Text {
+			if state := TextState(r.Fields[col]); state != nil {
+				if _, ok := values[col]; ok {
+					values[col] = state
+					shipped[col] = true
+				}
+			}
+		}
 		out = append(out, change.Change{Table: table, Key: key, Op: change.Insert, Values: values, Stamp: r.Inserted, Schema: schemaVersion})
 	}
 	cols := make([]string, 0, len(r.Fields))
@@ -253,7 +272,10 @@ func ChangesOf(table string, key []byte, r Row, values map[string]any, found boo
 	sort.Strings(cols)
 	for _, col := range cols {
 		f := r.Fields[col]
-		if !f.Stamp.After(r.Inserted) {
+		if shipped[col] {
+			continue
+		}
+		if !f.Stamp.After(r.Inserted) && (TextState(f) == nil || !t.IsText(col)) {
 			continue // hidden for good by the insert
 		}
 		out = append(out, change.Change{Table: table, Key: key, Op: change.Update, Values: map[string]any{col: f.Value}, Stamp: f.Stamp, Schema: schemaVersion})

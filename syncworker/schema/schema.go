@@ -183,6 +183,19 @@ func Describe(conn *sqlite3.Conn, t appschema.Table) (*Info, error) {
 	for i := 1; i <= len(keyAt); i++ {
 		info.Key = append(info.Key, keyAt[i])
 	}
+	for _, name := range t.Text {
+		c, ok := info.Column(name)
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("synced table %q: collaborative text column %q does not exist", t.Name, name)
+		case c.KeyPosition > 0:
+			return nil, fmt.Errorf("synced table %q: collaborative text column %q is part of the primary key", t.Name, name)
+		case c.Affinity != AffinityText || !c.NotNull:
+			// NULL is not a text to merge: a NULL here and an empty
+			// text there would read differently on two replicas.
+			return nil, fmt.Errorf("synced table %q: collaborative text column %q must be declared TEXT NOT NULL (it is %s%s)", t.Name, name, c.Type, map[bool]string{true: " NOT NULL"}[c.NotNull])
+		}
+	}
 	return info, nil
 }
 

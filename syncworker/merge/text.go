@@ -1,0 +1,141 @@
+package merge
+
+import (
+	"bytes"
+	"errors"
+	"maps"
+
+	"github.com/hearthdb/hearth/syncworker/change"
+	"github.com/hearthdb/hearth/syncworker/collabtext"
+	"github.com/hearthdb/hearth/syncworker/schema"
+)
+
+// CodeTextInvalid refuses a change to a collaborative text column whose
+// value is neither text nor valid character ops.
+const CodeTextInvalid = "TEXT_INVALID"
+
+// Collaborative text columns (appschema.Table.Text) keep, as their field
+// metadata, the column's whole collabtext state instead of the newest
+// value, and a change carries the character ops of its edit (bytes)
+// instead of the new text. Merging is applying the ops to the state: a
+// join, so the metadata is again the same on every replica that has
+// seen the same changes, in any order. The field's stamp is the newest
+// that touched it, for the record; it decides nothing.
+//
+// A plain text value in such a column (written before the column was
+// declared collaborative, or by an older replica) merges by the last
+// writer as any other, until the first character edit gives the field a
+// state.
+
+// ResolveTable is Resolve for a table with collaborative text columns.
+// It refuses (*Refusal) ops that do not apply.
+func ResolveTable(cur Row, ch *change.Change, t *schema.Info) (Outcome, error) {
+	if len(t.Text) == 0 || ch.Op == change.Delete {
+		return Resolve(cur, ch, t.Resurrect), nil
+	}
+	var edits map[string][]byte
+	plain := ch
+	for col, v := range ch.Values {
+		if ops, ok := v.([]byte); ok && t.IsText(col) {
+			if edits == nil {
+				edits = map[string][]byte{}
+				cp := *ch
+				cp.Values = maps.Clone(ch.Values)
+				plain = &cp
+			}
+			edits[col] = ops
+			delete(plain.Values, col)
+		}
+	}
+	out := Resolve(cur, plain, t.Resurrect)
+	cloned := false
+	for _, col := range t.Text {
+		ops, edited := edits[col]
+		state, _ := cur.Fields[col].Value.([]byte)
+		if !edited {
+			// The insert branch of Resolve copies newer field values
+			// into the row it writes: a text column's is its state, and
+			// the row holds the state's text.
+			if out.Effect.Kind == Write && state != nil {
+				if err := setText(out.Effect.Values, col, state); err != nil {
+					return out, err
+				}
+			}
+			continue
+		}
+		doc, err := collabtext.Load("", state)
+		if err != nil {
+			return out, refuse(CodeTextInvalid, "%s.%s: the stored text state: %v", t.Name, col, err)
+		}
+		decoded, err := collabtext.DecodeOps(ops)
+		if err == nil {
+			err = doc.Apply(decoded...)
+		}
+		if err != nil {
+			return out, refuse(CodeTextInvalid, "%s.%s: %v", t.Name, col, err)
+		}
+		merged, _ := doc.MarshalBinary()
+		f := cur.Fields[col]
+		stamp := f.Stamp
+		if ch.Stamp.After(stamp) {
+			stamp = ch.Stamp
+		}
+		if bytes.Equal(merged, state) && stamp == f.Stamp {
+			continue // nothing new: a duplicate
+		}
+		if !cloned {
+			// Resolve may hand back cur's own map: never write into the
+			// caller's Row.
+			out.Row.Fields = maps.Clone(out.Row.Fields)
+			if out.Row.Fields == nil {
+				out.Row.Fields = map[string]Field{}
+			}
+			cloned = true
+		}
+		out.Row.Fields[col] = Field{Stamp: stamp, Value: merged}
+		out.FieldsChanged = append(out.FieldsChanged, col)
+		out.Changed = true
+		switch {
+		case out.Effect.Kind == Write:
+			out.Effect.Values[col] = doc.String()
+		case out.Effect.Kind == Remove || !out.Row.Alive(t.Resurrect):
+		default:
+			if out.Effect.Kind == Keep {
+				out.Effect = Effect{Kind: Set, Values: map[string]any{}}
+			}
+			out.Effect.Values[col] = doc.String()
+		}
+	}
+	return out, nil
+}
+
+func setText(values map[string]any, col string, state []byte) error {
+	doc, err := collabtext.Load("", state)
+	if err != nil {
+		return refuse(CodeTextInvalid, "%s: the stored text state: %v", col, err)
+	}
+	values[col] = doc.String()
+	return nil
+}
+
+// checkText validates a change's value for a collaborative text column:
+// text (merged by the last writer) or character ops.
+func checkText(t *schema.Info, col string, v any) error {
+	ops, ok := v.([]byte)
+	if !ok {
+		return errNotOps
+	}
+	if _, err := collabtext.DecodeOps(ops); err != nil {
+		return refuse(CodeTextInvalid, "%s.%s: %v", t.Name, col, err)
+	}
+	return nil
+}
+
+var errNotOps = errors.New("not ops")
+
+// TextState is the text a collaborative column's field metadata holds
+// (nil when it holds none).
+func TextState(f Field) []byte {
+	state, _ := f.Value.([]byte)
+	return state
+}
