@@ -17,6 +17,9 @@ type SyncOptions struct {
 	// Resurrect names tables where a newer re-insert brings back a
 	// deleted row (by default a delete wins for good).
 	Resurrect []string
+	// Text names, per table, its collaborative text columns: they merge
+	// character by character (the server's config must say the same).
+	Text map[string][]string
 	// Token is a bearer token for the server.
 	Token string
 }
@@ -28,7 +31,15 @@ func (o *SyncOptions) fields() map[string]any {
 	}
 	tables := make([]any, len(o.Tables))
 	for i, t := range o.Tables {
-		tables[i] = map[string]any{"name": t, "resurrect": resurrect[t]}
+		entry := map[string]any{"name": t, "resurrect": resurrect[t]}
+		if cols := o.Text[t]; len(cols) > 0 {
+			list := make([]any, len(cols))
+			for j, c := range cols {
+				list[j] = c
+			}
+			entry["text"] = list
+		}
+		tables[i] = entry
 	}
 	f := map[string]any{"url": o.URL, "tables": tables}
 	if o.Token != "" {

@@ -1,9 +1,11 @@
 package syncserver_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
+	"github.com/hearthdb/hearth/internal/pgtest"
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/client"
@@ -98,4 +100,63 @@ func TestCollaborativeTextColumnMustBeTextNotNull(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "TEXT NOT NULL") {
 		t.Fatalf("a nullable column: %v", err)
 	}
+}
+
+// offlineEditBeside sets up a task synced to device d, takes d offline,
+// edits its description there, runs serverEdit (which must leave the
+// description reading serverText), and reconnects; both edits must be in
+// the result on the device and the server.
+func offlineEditBeside(t *testing.T, h *harness, serverEdit func(), serverText string) {
+	t.Helper()
+	ms := []appschema.Migration{notesMigration}
+	d := newDevice(t, "d", h, ms, client.Config{}).start()
+	d.mustExec(`INSERT INTO tasks(id, title, description) VALUES ('t1', 'Plan', 'Buy milk. Call Ann.')`)
+	d.synced(h)
+	d.net.setDown(true)
+	d.mustExec(`UPDATE tasks SET description = 'Buy milk. Call Ann at 5.' WHERE id = 't1'`)
+	serverEdit()
+	waitFor(t, "the server's edit", func() bool {
+		got := h.serverQuery(`SELECT description FROM tasks WHERE id = 't1'`)
+		return len(got) == 1 && got[0][0] == serverText
+	})
+	d.net.setDown(false)
+	d.client.Online(true)
+	d.synced(h)
+	want := "Buy oat milk. Call Ann at 5."
+	waitFor(t, "the device to read both edits", func() bool { return descOf(d) == want })
+	if got := h.serverQuery(`SELECT description FROM tasks WHERE id = 't1'`); got[0][0] != want {
+		t.Fatalf("the server reads %q, want %q", got[0][0], want)
+	}
+	if st := d.status(); st.Refused != 0 {
+		t.Fatalf("%d refused", st.Refused)
+	}
+}
+
+// TestBackendWriteOfCollaborativeTextMerges: the app's backend writes a
+// new description (plain text, through Server.Write) while a device edits
+// it offline; the server turns the backend's text into the characters it
+// changed, so both edits survive.
+func TestBackendWriteOfCollaborativeTextMerges(t *testing.T) {
+	forEachStore(t, func(t *testing.T, db *backend) {
+		h := db.server(t, syncserver.Config{Migrations: []appschema.Migration{notesMigration}, Tables: notesTables})
+		offlineEditBeside(t, h, func() {
+			res, err := h.srv.Load().Write(context.Background(), syncserver.WriteRequest{Principal: "service:app", IdempotencyKey: "k1",
+				Changes: []syncserver.RowWrite{{Table: "tasks", Op: syncserver.OpUpsert, Values: map[string]any{"id": "t1", "description": "Buy oat milk. Call Ann."}}}})
+			if err != nil || res.Results[0].Status != syncserver.WriteApplied {
+				t.Fatalf("Write: %+v %v", res, err)
+			}
+		}, "Buy oat milk. Call Ann.")
+	})
+}
+
+// TestExternalWriteOfCollaborativeTextMerges: another program UPDATEs the
+// description in PostgreSQL while a device edits it offline; ingestion
+// turns the program's new text into character ops, so both survive.
+func TestExternalWriteOfCollaborativeTextMerges(t *testing.T) {
+	db := &backend{name: "postgres", url: pgtest.URL(t)}
+	h := db.server(t, syncserver.Config{Migrations: []appschema.Migration{notesMigration}, Tables: notesTables})
+	x := connectExternal(t, db.url)
+	offlineEditBeside(t, h, func() {
+		x.exec(`UPDATE tasks SET description = 'Buy oat milk. Call Ann.' WHERE id = 't1'`)
+	}, "Buy oat milk. Call Ann.")
 }

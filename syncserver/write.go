@@ -224,6 +224,16 @@ func (s *Server) applyWrite(ctx context.Context, w preparedWrite) (WriteResult, 
 		}
 	}
 	client := writeClientID(req.Principal, req.IdempotencyKey)
+	for i := range rows {
+		if err := s.textEdits(ctx, &rows[i], client); err != nil {
+			var r *merge.Refusal
+			if errors.As(err, &r) {
+				return WriteResult{}, writeErr(wire.CodeBadRequest, "change %d: %s", i, r.Message)
+			}
+			s.log.Error("sync: backend write: reading a row failed", "table", rows[i].Table, "err", err)
+			return WriteResult{}, writeErr(wire.CodeInternal, "the server could not read the row of change %d; retry", i)
+		}
+	}
 	// Restamped: a retry stamps its rows anew; its digest marker, not the
 	// stamps, tells a retry from a reuse of the key.
 	p := store.Push{Client: client, Principal: req.Principal, Schema: s.info.Version, Restamped: true,
@@ -408,6 +418,42 @@ func (s *Server) rowAlive(ctx context.Context, table string, key []byte) (bool, 
 		}
 	}
 	return false, nil
+}
+
+// textEdits turns the new text a backend write gives a collaborative
+// text column into the ops of that edit against the row's stored state
+// (merge.TextEdits), written as the write's own client id: each request
+// is its own replica, so its characters' IDs are new.
+func (s *Server) textEdits(ctx context.Context, ch *change.Change, client string) error {
+	t := s.tableInfo(ch.Table)
+	if t == nil || len(t.Text) == 0 || ch.Op == change.Delete {
+		return nil
+	}
+	wants := false
+	for _, col := range t.Text {
+		if _, ok := ch.Values[col].(string); ok {
+			wants = true
+		}
+	}
+	if !wants {
+		return nil
+	}
+	if _, err := change.DecodeKey(ch.Key); err != nil {
+		return nil // the store refuses it with BAD_KEY
+	}
+	row, _, err := s.store.Row(ctx, ch.Table, ch.Key)
+	if err != nil {
+		return err
+	}
+	states := map[string][]byte{}
+	for _, rc := range row {
+		for col, v := range rc.Values {
+			if b, ok := v.([]byte); ok && t.IsText(col) {
+				states[col] = b
+			}
+		}
+	}
+	return merge.TextEdits(t, ch, func(col string) []byte { return states[col] }, client)
 }
 
 // convertRow turns a row write into a change for its table (nil when the

@@ -134,6 +134,12 @@ export interface SyncTable {
   name: string;
   /** Let a newer re-insert bring back a deleted row (default: the delete wins for good). */
   resurrect?: boolean;
+  /**
+   * Collaborative text columns (each TEXT NOT NULL): concurrent edits merge
+   * character by character instead of the last writer winning. Plain SQL
+   * UPDATEs work; the server's config must list the same columns.
+   */
+  text?: string[];
 }
 
 export interface SyncOptions {

@@ -677,17 +677,18 @@ export async function loadSchema(url = '/v1/schema', { fetch: fetchFn = globalTh
 
 /**
  * Returns s as a schema if it is one ({migrations: [{version, sql}],
- * tables: [{name, resurrect}]}), else throws.
+ * tables: [{name, resurrect, text}]}), else throws.
  * @param {any} s
  * @returns {api.AppSchema}
  */
 function checkSchema(s) {
   const ok = s && Array.isArray(s.migrations) && Array.isArray(s.tables)
     && s.migrations.every((/** @type {any} */ m) => Number.isSafeInteger(m?.version) && m.version > 0 && typeof m.sql === 'string')
-    && s.tables.every((/** @type {any} */ t) => typeof t?.name === 'string' && (t.resurrect === undefined || typeof t.resurrect === 'boolean'));
+    && s.tables.every((/** @type {any} */ t) => typeof t?.name === 'string' && (t.resurrect === undefined || typeof t.resurrect === 'boolean')
+      && (t.text === undefined || (Array.isArray(t.text) && t.text.every((/** @type {any} */ c) => typeof c === 'string'))));
   if (!ok) throw new Error('the reply is not a Hearth schema ({migrations, tables})');
   return {
     migrations: s.migrations.map((/** @type {any} */ m) => ({ version: m.version, sql: m.sql })),
-    tables: s.tables.map((/** @type {any} */ t) => ({ name: t.name, resurrect: !!t.resurrect })),
+    tables: s.tables.map((/** @type {any} */ t) => ({ name: t.name, resurrect: !!t.resurrect, ...(t.text?.length ? { text: [...t.text] } : {}) })),
   };
 }

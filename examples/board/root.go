@@ -162,7 +162,7 @@ func (c *Root) Start(ctx context.Context, hc *client.Client, opts StartOptions) 
 	var tokenReceived time.Time
 	c.localOnly.Store(opts.SyncURL == "")
 	if opts.SyncURL != "" {
-		open.Sync = &client.SyncOptions{URL: opts.SyncURL, Tables: model.Tables}
+		open.Sync = &client.SyncOptions{URL: opts.SyncURL, Tables: model.Tables, Text: model.Text}
 		token, tokenReceived = demoToken(ctx, false), time.Now()
 		open.Sync.Token = token.value
 	}

@@ -458,7 +458,7 @@ func (l *loader) tables(e entry) {
 	for _, t := range entries {
 		l.tableAt[t.key] = t
 		table := appschema.Table{Name: t.key}
-		fields, _ := l.mapping(t.value, t.path, "scope", "resurrect", "read", "write")
+		fields, _ := l.mapping(t.value, t.path, "scope", "resurrect", "text", "read", "write")
 		var rule syncserver.TableRule
 		ruled := false
 		var scopeAt entry
@@ -472,6 +472,8 @@ func (l *loader) tables(e entry) {
 				}
 			case "resurrect":
 				table.Resurrect, _ = l.boolean(f)
+			case "text":
+				table.Text, _ = l.strList(f)
 			case "read":
 				ruled = true
 				rule.Read = l.allow(f, false)

@@ -88,15 +88,16 @@ func (a *App) Issuer() *auth.Issuer {
 
 // SchemaJSON is what a client needs to open the database the server
 // syncs: {"app", "migrations": [{version, sql}], "tables": [{name,
-// resurrect}]} (hearth schema, GET /v1/schema).
+// resurrect, text}]} (hearth schema, GET /v1/schema).
 func (a *App) SchemaJSON() ([]byte, error) {
 	type migration struct {
 		Version int64  `json:"version"`
 		SQL     string `json:"sql"`
 	}
 	type table struct {
-		Name      string `json:"name"`
-		Resurrect bool   `json:"resurrect"`
+		Name      string   `json:"name"`
+		Resurrect bool     `json:"resurrect"`
+		Text      []string `json:"text,omitempty"`
 	}
 	out := struct {
 		App        string      `json:"app"`
@@ -107,7 +108,7 @@ func (a *App) SchemaJSON() ([]byte, error) {
 		out.Migrations = append(out.Migrations, migration{m.Version, m.SQL})
 	}
 	for _, t := range a.Tables {
-		out.Tables = append(out.Tables, table{t.Name, t.Resurrect})
+		out.Tables = append(out.Tables, table{t.Name, t.Resurrect, t.Text})
 	}
 	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {

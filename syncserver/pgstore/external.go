@@ -374,6 +374,13 @@ func (ps *pushState) ingestEntries(ctx context.Context, entries []*inboxEntry, c
 			c.Op, c.Values = change.Insert, valueColumns(sh, e.new, nil)
 		}
 		c.Stamp, c.Schema = after(ps.p.Stamp(), r), ps.info.Version
+		// Collaborative text: the program wrote the new text; devices
+		// merge the characters it changed. The server is the edit's
+		// origin, writing as the entry's own replica name.
+		fields := r.Fields
+		if err := merge.TextEdits(sh.info, &c, func(col string) []byte { return merge.TextState(fields[col]) }, fmt.Sprintf("%s/ext-%d", c.Stamp.Node, pc.id)); err != nil {
+			return fmt.Errorf("ingest inbox entry %d: %w", pc.id, err)
+		}
 		pushed := store.Pushed{Seq: pc.id, Change: c}
 		w := externalWriter{writer: writer{ps}, written: &pushed.Change}
 		if _, err := store.ApplyExternal(ctx, w, ps.scopes, ps.info.Version, q, ps.p, &pushed, check); err != nil {

@@ -139,3 +139,35 @@ func TextState(f Field) []byte {
 	state, _ := f.Value.([]byte)
 	return state
 }
+
+// TextEdits turns the plain text that a writer on the server side gives a
+// collaborative text column (the app's backend through the write
+// endpoint, another program writing the PostgreSQL table) into the
+// character ops of that edit, made as replica against the field's state
+// (state returns it, nil for none). Only the origin of a write may do
+// this: every replica that merges the change must merge the same ops.
+// Values already ops, and other columns, are left alone.
+func TextEdits(t *schema.Info, ch *change.Change, state func(col string) []byte, replica string) error {
+	if len(t.Text) == 0 || ch.Op == change.Delete {
+		return nil
+	}
+	for _, col := range t.Text {
+		text, ok := ch.Values[col].(string)
+		if !ok {
+			continue
+		}
+		doc, err := collabtext.Load(replica, state(col))
+		if err != nil {
+			return refuse(CodeTextInvalid, "%s.%s: the stored text state: %v", t.Name, col, err)
+		}
+		ops, err := doc.SetText(text)
+		if err != nil {
+			return refuse(CodeTextInvalid, "%s.%s: %v", t.Name, col, err)
+		}
+		if ch.Values == nil {
+			continue
+		}
+		ch.Values[col] = collabtext.EncodeOps(ops)
+	}
+	return nil
+}

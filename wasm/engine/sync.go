@@ -66,9 +66,18 @@ func parseSyncOptions(v any) (*SyncOptions, error) {
 		case map[string]any:
 			t.Name, _ = x["name"].(string)
 			t.Resurrect, _ = x["resurrect"].(bool)
+			if cols, ok := x["text"].([]any); ok {
+				for _, c := range cols {
+					name, ok := c.(string)
+					if !ok || name == "" {
+						return nil, protocol.Errorf(protocol.CodeBadRequest, "sync.tables[%d].text must list column names, got %v", i, x["text"])
+					}
+					t.Text = append(t.Text, name)
+				}
+			}
 		}
 		if t.Name == "" || strings.HasPrefix(strings.ToLower(t.Name), schema.ReservedPrefix) {
-			return nil, protocol.Errorf(protocol.CodeBadRequest, "sync.tables[%d] must name an app table (text or {name, resurrect}), got %v", i, item)
+			return nil, protocol.Errorf(protocol.CodeBadRequest, "sync.tables[%d] must name an app table (text or {name, resurrect, text}), got %v", i, item)
 		}
 		o.Tables = append(o.Tables, t)
 	}

@@ -28,5 +28,10 @@ var Migrations = func() []appschema.Migration {
 // to members.
 var Tables = []string{"workspaces", "users", "members", "projects", "tasks", "rooms", "bookings"}
 
+// Text names the collaborative text columns: two people editing one
+// task's description, offline or not, both keep their edits (the
+// server's hearth.yaml says the same).
+var Text = map[string][]string{"tasks": {"description"}}
+
 // Statuses are the board's columns, in order.
 var Statuses = []string{"backlog", "doing", "done"}

@@ -19,11 +19,11 @@ import (
 // Migrations are the board's schema steps, oldest first.
 var Migrations = model.Migrations
 
-// Tables are the synced tables (model.Tables).
+// Tables are the synced tables (model.Tables, model.Text).
 var Tables = func() []appschema.Table {
 	out := make([]appschema.Table, len(model.Tables))
 	for i, name := range model.Tables {
-		out[i] = appschema.Table{Name: name}
+		out[i] = appschema.Table{Name: name, Text: model.Text[name]}
 	}
 	return out
 }()
