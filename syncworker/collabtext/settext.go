@@ -3,14 +3,7 @@ package collabtext
 import (
 	"fmt"
 	"unicode/utf8"
-
-	"github.com/sergi/go-diff/diffmatchpatch"
 )
-
-// MaxDiffRunes bounds the texts SetText diffs character by character;
-// longer ones are diffed line by line first (faster, a little less
-// exact), so that one UPDATE costs at most about this squared.
-const MaxDiffRunes = 1 << 14
 
 // SetText makes the field read s, as the smallest run of character
 // inserts and deletes from the current text (a plain SQL UPDATE of the
@@ -34,27 +27,23 @@ func (d *Doc) SetText(s string) ([]Op, error) {
 	if len(d.nodes)+len(next) > MaxNodes {
 		return nil, ErrTooLarge
 	}
-	dmp := diffmatchpatch.New()
-	// No deadline: the same two texts always give the same ops, whatever
-	// the machine's speed.
-	dmp.DiffTimeout = 0
-	diffs := dmp.DiffMainRunes(old, next, len(old)+len(next) > MaxDiffRunes)
-
 	var ops []Op
-	at := 0 // index into visible: the old text's next character
-	for _, df := range diffs {
-		n := utf8.RuneCountInString(df.Text)
-		switch df.Type {
-		case diffmatchpatch.DiffEqual:
+	at := 0   // index into visible: the old text's next character
+	from := 0 // index into next: the new text's next character
+	for _, df := range diffRunes(old, next) {
+		n := df.n
+		switch df.kind {
+		case keep:
 			at += n
-		case diffmatchpatch.DiffDelete:
+			from += n
+		case drop:
 			for _, v := range visible[at : at+n] {
 				v.deleted = true
 				d.visibleN--
 				ops = append(ops, Op{Kind: Delete, ID: v.id})
 			}
 			at += n
-		case diffmatchpatch.DiffInsert:
+		case add:
 			// After the old text's previous character, deleted in this
 			// same edit or not: the new run takes the place of what it
 			// replaces.
@@ -62,11 +51,12 @@ func (d *Doc) SetText(s string) ([]Op, error) {
 			if at > 0 {
 				after = visible[at-1]
 			}
-			ins, err := d.insertAfter(after, df.Text)
+			ins, err := d.insertAfter(after, string(next[from:from+n]))
 			if err != nil {
 				return ops, err
 			}
 			ops = append(ops, ins...)
+			from += n
 		}
 	}
 	return ops, nil
