@@ -36,6 +36,10 @@ import (
 	"github.com/ncruces/go-sqlite3"
 )
 
+// DefaultKeepLost keeps lost values for 30 days: longer than a device
+// usually stays offline, so a surprise found on return can be explained.
+const DefaultKeepLost = 30 * 24 * time.Hour
+
 // Config configures a Client. URL, Local and Journal are required; the
 // rest has defaults.
 type Config struct {
@@ -81,6 +85,9 @@ type Config struct {
 	// SnapshotChunk is the number of rows per initial-sync chunk
 	// (default 1000). Each chunk is applied in its own transaction.
 	SnapshotChunk int
+	// KeepLost is how long values that lost a merge here stay readable
+	// (db.history); default DefaultKeepLost.
+	KeepLost time.Duration
 	// KeepAcknowledged is how many acknowledged journal entries stay
 	// queryable before they are pruned (default 256).
 	KeepAcknowledged int
@@ -121,6 +128,9 @@ func (cfg *Config) setDefaults() {
 	}
 	if cfg.SnapshotChunk <= 0 {
 		cfg.SnapshotChunk = 1000
+	}
+	if cfg.KeepLost == 0 {
+		cfg.KeepLost = DefaultKeepLost
 	}
 	if cfg.KeepAcknowledged == 0 {
 		cfg.KeepAcknowledged = 256
@@ -472,6 +482,10 @@ type txn struct {
 	conn    *sqlite3.Conn
 	tables  []*schema.Info
 	applier *merge.Applier
+	// local and now date the values that lose a merge here
+	// (merge.RecordLosses).
+	local string
+	now   func() time.Time
 	// touched collects the app tables whose rows changed.
 	touched map[string]bool
 }
@@ -482,6 +496,7 @@ type txn struct {
 func (t *txn) merger() *merge.Applier {
 	if t.applier == nil {
 		t.applier = merge.NewApplier(t.conn, t.tables, false)
+		t.applier.RecordLosses(t.local, t.now)
 	}
 	return t.applier
 }
@@ -491,7 +506,7 @@ func (t *txn) merger() *merge.Applier {
 // Config.Applied.
 func (c *Client) inTx(ctx context.Context, fn func(t *txn) error) error {
 	return c.do(ctx, func(conn *sqlite3.Conn) error {
-		t := &txn{conn: conn, tables: c.tables, touched: map[string]bool{}}
+		t := &txn{conn: conn, tables: c.tables, local: c.j.Node(), now: c.cfg.Now, touched: map[string]bool{}}
 		defer func() {
 			if t.applier != nil {
 				t.applier.Close()

@@ -767,6 +767,9 @@ func (s *session) settle(ack wire.Ack) error {
 		if err := c.j.Prune(conn, c.cfg.KeepAcknowledged); err != nil {
 			return err
 		}
+		if err := merge.PruneLost(conn, c.cfg.Now().Add(-c.cfg.KeepLost)); err != nil {
+			return err
+		}
 		var err error
 		depth, err = journal.Depth(conn)
 		return err

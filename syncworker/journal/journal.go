@@ -147,7 +147,7 @@ func Prepare(conn *sqlite3.Conn, cfg Config) (*Journal, error) {
 	if j.now == nil {
 		j.now = time.Now
 	}
-	if err := conn.Exec(ddl + merge.MetaDDL + appschema.ViolationsDDL); err != nil {
+	if err := conn.Exec(ddl + merge.MetaDDL + merge.LostDDL + appschema.ViolationsDDL); err != nil {
 		return nil, fmt.Errorf("journal: create tables: %w", err)
 	}
 	node, err := loadNode(conn)
@@ -641,6 +641,12 @@ func (j *Journal) Entries(conn *sqlite3.Conn, state State, limit int) ([]Entry, 
 		return j.query(conn, `SELECT `+entryColumns+` FROM _hearth_journal ORDER BY seq LIMIT ?1`, int64(limit))
 	}
 	return j.query(conn, `SELECT `+entryColumns+` FROM _hearth_journal WHERE state = ?1 ORDER BY seq LIMIT ?2`, string(state), int64(limit))
+}
+
+// RowEntries returns one row's newest entries, whatever their state,
+// newest first (db.history; the journal is pruned, so old ones go).
+func (j *Journal) RowEntries(conn *sqlite3.Conn, table string, key []byte, limit int) ([]Entry, error) {
+	return j.query(conn, `SELECT `+entryColumns+` FROM _hearth_journal WHERE tbl = ?1 AND pk = ?2 ORDER BY seq DESC LIMIT ?3`, table, key, int64(limit))
 }
 
 // UnsentFor returns the unacknowledged entries of one row after seq.

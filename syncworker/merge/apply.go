@@ -3,6 +3,7 @@ package merge
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/hlc"
@@ -86,6 +87,9 @@ type Applier struct {
 	tables map[string]*schema.Info
 	strict bool
 	stmts  map[string]*sqlite3.Stmt
+	// local and now are set by RecordLosses.
+	local string
+	now   func() time.Time
 }
 
 // NewApplier returns an Applier for the described tables. A strict
@@ -189,8 +193,12 @@ func (a *Applier) Apply(ch *change.Change) (Result, error) {
 		return res, err
 	}
 	res.Outcome = out
+	var lost []loss
+	if a.now != nil {
+		lost = a.losses(cur, ch, out)
+	}
 	if !out.Changed {
-		return res, nil
+		return res, a.recordLosses(ch, lost)
 	}
 	// The table row first: if the app's constraints reject it (a UNIQUE
 	// index, a CHECK), the metadata stays as it was and the caller can
@@ -203,7 +211,7 @@ func (a *Applier) Apply(ch *change.Change) (Result, error) {
 	if err := a.saveRow(ch.Table, ch.Key, out); err != nil {
 		return res, err
 	}
-	return res, nil
+	return res, a.recordLosses(ch, lost)
 }
 
 // known drops the columns a table does not have (and key columns).
