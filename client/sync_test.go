@@ -80,3 +80,91 @@ func TestSyncThroughTheGoClient(t *testing.T) {
 		t.Fatalf("status %+v, %v", st, err)
 	}
 }
+
+// TestCollaborativeTextAndHistoryThroughTheGoClient: two Go clients on
+// their own engines edit one note's body offline; back online, both read
+// both edits (the body is a collaborative text column), and History
+// reports the body as merged with the journal entry that wrote it.
+func TestCollaborativeTextAndHistoryThroughTheGoClient(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	migration := "CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT NOT NULL DEFAULT '')"
+	srv, err := syncserver.New(syncserver.Config{
+		Migrations: []appschema.Migration{{Version: 1, SQL: migration}},
+		Tables:     []appschema.Table{{Name: "notes", Text: []string{"body"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer srv.Close()
+	defer hs.Close()
+	url := "ws" + strings.TrimPrefix(hs.URL, "http")
+	open := func(name string) (*Client, *DB) {
+		c := New(newEngineTransport())
+		db, err := c.Open(ctx, OpenOptions{Name: name, Storage: "memory",
+			Migrations: []appschema.Migration{{Version: 1, SQL: migration}},
+			Sync:       &SyncOptions{URL: url, Tables: []string{"notes"}, Text: map[string][]string{"notes": {"body"}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, db
+	}
+	ca, a := open("go-text-a")
+	cb, b := open("go-text-b")
+	body := func(db *DB) string {
+		r, err := db.Query(ctx, "SELECT body FROM notes WHERE id = 'n1'")
+		if err != nil || len(r.Rows) != 1 {
+			return ""
+		}
+		s, _ := r.Rows[0][0].(string)
+		return s
+	}
+	waitBody := func(db *DB, want string) {
+		t.Helper()
+		for deadline := time.Now().Add(15 * time.Second); body(db) != want; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("body %q, want %q", body(db), want)
+			}
+		}
+	}
+	if _, err := a.Exec(ctx, "INSERT INTO notes VALUES ('n1', 'milk, eggs')"); err != nil {
+		t.Fatal(err)
+	}
+	waitBody(b, "milk, eggs")
+	for _, c := range []*Client{ca, cb} {
+		if err := c.SetOnline(ctx, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.Exec(ctx, "UPDATE notes SET body = 'oat milk, eggs' WHERE id = 'n1'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Exec(ctx, "UPDATE notes SET body = 'milk, eggs, bread' WHERE id = 'n1'"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Client{ca, cb} {
+		if err := c.SetOnline(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitBody(a, "oat milk, eggs, bread")
+	waitBody(b, "oat milk, eggs, bread")
+
+	h, err := a.History(ctx, "notes", "n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f FieldHistory
+	for _, x := range h.Fields {
+		if x.Column == "body" {
+			f = x
+		}
+	}
+	if !h.Exists || !f.Merged || f.Value != "oat milk, eggs, bread" || f.Writer == nil || len(h.Lost) != 0 {
+		t.Fatalf("history: %+v (body %+v)", h, f)
+	}
+	if len(h.Journal) != 2 || h.Journal[0].Op != "update" || h.Journal[0].State != "acknowledged" || h.Journal[0].Stamp.Node == "" {
+		t.Fatalf("journal: %+v", h.Journal)
+	}
+}

@@ -205,6 +205,55 @@ export interface SyncStatus {
   schema: { local: number; serverMin: number; serverMax: number };
 }
 
+/** A write's place in the merge order: its hybrid logical clock, its wall-clock part (ms) and the device (replica id) that made it. */
+export interface WriteStamp {
+  hlc: number | bigint;
+  at: number;
+  node: string;
+}
+
+/** db.history(table, key): who won each field of one row on this replica, what lost, and the journal. */
+export interface RowHistory {
+  table: string;
+  key: SQLValue[];
+  /** The row is in the table now. */
+  exists: boolean;
+  /** The newest full-row write and delete this replica knows of (null: none, or the table does not sync). */
+  inserted: WriteStamp | null;
+  deleted: WriteStamp | null;
+  fields: Array<{
+    column: string;
+    value: SQLValue;
+    /** The winning write: the field's newest update, or the row's insert when that is newer (byInsert). */
+    writer: WriteStamp | null;
+    byInsert: boolean;
+    /** A collaborative text column: every writer's characters are in it; writer is the newest. */
+    merged: boolean;
+  }>;
+  /** Values that lost a merge on this replica, newest first (kept 30 days). */
+  lost: Array<{
+    column: string;
+    value: SQLValue;
+    writer: WriteStamp;
+    lostTo: WriteStamp;
+    lostToOp: 'insert' | 'update' | 'delete';
+    recordedAt: number;
+  }>;
+  /** The row's journal entries and quarantined changes, newest first. */
+  journal: Array<{
+    seq: number;
+    op: 'insert' | 'update' | 'delete';
+    state: 'pending' | 'sent' | 'acknowledged' | 'flagged' | 'refused' | 'quarantined';
+    code: string;
+    detail: string;
+    stamp: WriteStamp;
+    /** The columns written (a collaborative text column's are its character ops, as bytes). */
+    values: Record<string, SQLValue> | null;
+    quarantineId?: number;
+    direction?: 'outgoing' | 'incoming';
+  }>;
+}
+
 export interface DatabaseInfo {
   name: string;
   /** Schema version (PRAGMA user_version) after migrations. */
@@ -319,6 +368,11 @@ export declare class Database {
   discardQuarantined(quarantineId: number): Promise<void>;
   /** Deletes a flagged or refused journal entry (_hearth_journal.seq) once the app has shown it; NOT_FOUND if gone. */
   dismissChange(seq: number): Promise<void>;
+  /**
+   * Who won each field of one row, the values that lost a merge on this replica (with their devices and clocks),
+   * and the journal entries that touched the row. key is the primary key's value, or its values in key order.
+   */
+  history(table: string, key: SQLValue | SQLValue[]): Promise<RowHistory>;
   /** Whether the database was opened with sync. */
   readonly synced: boolean;
   readonly version: number;

@@ -581,6 +581,17 @@ export class Database {
   }
 
   /**
+   * Who won each field of one row, the values that lost a merge on this
+   * replica, and the journal entries that touched the row.
+   * @param {string} table
+   * @param {api.SQLValue | api.SQLValue[]} key the primary key's value, or its values in key order
+   * @returns {Promise<api.RowHistory>}
+   */
+  async history(table, key) {
+    return this.worker.request('history', { db: this.handle, table, key: Array.isArray(key) ? key : [key] });
+  }
+
+  /**
    * Storage in use and why, queue depth and live-query statistics.
    * @returns {Promise<api.DatabaseInfo>}
    */

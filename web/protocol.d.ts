@@ -5,6 +5,7 @@ import type {
   Migration,
   Params,
   Progress,
+  RowHistory,
   SQLValue,
   StorageChoice,
   StoredDatabase,
@@ -141,6 +142,7 @@ export interface Operations {
   retryQuarantined: { fields: { db: number; quarantineId: number; rename?: Record<string, string> }; result: { seq: number } };
   discardQuarantined: { fields: { db: number; quarantineId: number }; result: { seq: number } };
   dismissChange: { fields: { db: number; seq: number }; result: { seq: number } };
+  history: { fields: { db: number; table: string; key: SQLValue[] }; result: RowHistory };
   setSyncToken: { fields: { db: number; token: string }; result: {} };
   close: { fields: { db: number }; result: {} };
   databases: { fields: {}; result: StoredDatabase[] };

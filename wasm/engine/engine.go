@@ -92,7 +92,7 @@ func (e *Engine) Receive(msg []byte) {
 	case protocol.OpExec, protocol.OpQuery, protocol.OpBatch, protocol.OpClose,
 		protocol.OpWatch, protocol.OpUnwatch, protocol.OpInfo, protocol.OpSync,
 		protocol.OpRetryQuarantined, protocol.OpDiscardQuarantined, protocol.OpDismissChange, protocol.OpSetSyncToken,
-		protocol.OpBegin, protocol.OpCommit, protocol.OpRollback:
+		protocol.OpBegin, protocol.OpCommit, protocol.OpRollback, protocol.OpHistory:
 		// Pushing under e.mu orders this request against the owner's exit:
 		// it is either queued before the owner drains its queue, or it
 		// finds the handle gone.
@@ -545,6 +545,8 @@ func (e *Engine) run(db *database, req protocol.Request, enc *codec.Encoder) err
 		db.sync.setToken(token)
 		protocol.EncodeOKHeader(enc, req.ID)
 		enc.Map(0)
+	case protocol.OpHistory:
+		return e.history(db, req, enc)
 	case protocol.OpBegin:
 		return e.begin(db, req, enc)
 	case protocol.OpCommit, protocol.OpRollback:

@@ -70,6 +70,10 @@ const (
 	OpBegin    = "begin"
 	OpCommit   = "commit"
 	OpRollback = "rollback"
+	// OpHistory answers who wrote each field of one row, the values that
+	// lost a merge here, and the journal entries that touched it
+	// ({table, key: [primary key values]}; see syncworker/history).
+	OpHistory = "history"
 )
 
 // Error is a failure with a stable code, sent back as {code, message, index?}.

@@ -98,6 +98,10 @@ export async function app(): Promise<void> {
   const seq: number = await db.retryQuarantined(1, { old_name: 'new_name' });
   await db.discardQuarantined(2);
   await db.dismissChange(seq);
+  const h = await db.history('notes', 'n1');
+  const winner: string | undefined = h.fields.find((f) => f.column === 'title')?.writer?.node;
+  const lostTo: 'insert' | 'update' | 'delete' | undefined = h.lost[0]?.lostToOp;
+  void winner; void lostTo;
 
   const leader: boolean = db.isLeader();
   const info = await db.info();
