@@ -116,6 +116,26 @@ async function editCard(page, id, { title, assignee, priority }) {
   await page.locator('#edit-title').waitFor({ state: 'detached' });
 }
 
+/** Opens a card's editor, reads its description, and closes it unchanged. */
+async function readDescription(page, id) {
+  await cardByID(page, id).focus();
+  await page.keyboard.press('Enter');
+  const text = await page.locator('#edit-description').inputValue();
+  await page.locator('#edit-cancel').click();
+  await page.locator('#edit-title').waitFor({ state: 'detached' });
+  return text;
+}
+
+/** Opens a card's editor and sets its description with fn(old). */
+async function editDescription(page, id, fn) {
+  await cardByID(page, id).focus();
+  await page.keyboard.press('Enter');
+  const box = page.locator('#edit-description');
+  await box.fill(fn(await box.inputValue()));
+  await page.locator('#edit-save').click();
+  await page.locator('#edit-title').waitFor({ state: 'detached' });
+}
+
 async function deleteCard(page, id) {
   await cardByID(page, id).focus();
   await page.keyboard.press('Enter');
@@ -235,6 +255,27 @@ export function boardOfflineScenarios({ backend }) {
       await Promise.all([waitForCard(a.page, id, want), waitForCard(b.page, id, want)]);
       assert.deepEqual(await cardState(a.page, id), await cardState(b.page, id));
       await shot(a.page, 'merged-edit');
+    });
+
+    test('both users edit one description offline: both edits survive, character by character', async () => {
+      const id = await cardID(a.page, 'backlog', 2);
+      const before = await readDescription(a.page, id);
+      await offline(a);
+      await offline(b);
+      await editDescription(a.page, id, (d) => `${d} Checked by A.`);
+      await editDescription(b.page, id, (d) => `B: ${d}`);
+      await online(a);
+      await online(b);
+      await waitForSynced(a.page);
+      const want = `B: ${before} Checked by A.`;
+      for (const [name, device] of [['A', a], ['B', b]]) {
+        let got = '';
+        for (let i = 0; i < 100 && got !== want; i++) {
+          got = await readDescription(device.page, id);
+          if (got !== want) await device.page.waitForTimeout(100);
+        }
+        assert.equal(got, want, `${name}'s description`);
+      }
     });
 
     test('delete against an edit offline: the delete wins on both screens', async () => {
