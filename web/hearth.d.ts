@@ -277,6 +277,8 @@ export interface DatabaseInfo {
   subscriptions: number;
   /** How many times live queries have been evaluated. */
   liveQueryRuns: number;
+  /** Each live query: its SQL, subscribers, evaluations and their last and total time (ms), slowest total first. */
+  liveQueryStats: Array<{ sql: string; subscribers: number; runs: number; lastMs: number; totalMs: number }>;
   inTransaction: boolean;
   /** Requests waiting for the open transaction (db.transaction) to end. */
   heldByTransaction: number;

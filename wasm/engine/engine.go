@@ -581,7 +581,7 @@ func (e *Engine) writeInfo(db *database, enc *codec.Encoder) {
 		// discards it on close): an app should warn, not assume.
 		persistent, reason = false, health.PersistReason
 	}
-	enc.Map(13)
+	enc.Map(14)
 	enc.Key("storage")
 	enc.Text(loc.Backend)
 	enc.Key("storageReason")
@@ -604,6 +604,8 @@ func (e *Engine) writeInfo(db *database, enc *codec.Encoder) {
 	enc.Int(int64(len(db.live.bySub)))
 	enc.Key("liveQueryRuns")
 	enc.Int(db.live.runs)
+	enc.Key("liveQueryStats")
+	writeLiveStats(enc, db.live)
 	enc.Key("inTransaction")
 	enc.Bool(db.conn.InTransaction())
 	enc.Key("heldByTransaction")

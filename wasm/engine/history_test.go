@@ -54,3 +54,26 @@ func TestHistoryThroughTheEngine(t *testing.T) {
 		t.Fatalf("history of a local database: %v", lh)
 	}
 }
+
+// TestInfoReportsEachLiveQuery: info lists each live query with its
+// subscribers and evaluations (the inspector's live-query panel).
+func TestInfoReportsEachLiveQuery(t *testing.T) {
+	p := newPage(t)
+	db := p.call("open", map[string]any{"name": fmt.Sprintf("stats-%d", hopRuns.Add(1)), "storage": "memory",
+		"migrations": []any{map[string]any{"version": int64(1), "sql": syncTestMigration}}})["db"].(int64)
+	const q = "SELECT id FROM tasks ORDER BY id"
+	p.call("watch", map[string]any{"db": db, "sql": q})
+	p.call("watch", map[string]any{"db": db, "sql": q})
+	p.call("exec", map[string]any{"db": db, "sql": "INSERT INTO tasks(id, title) VALUES ('t1', 'x')"})
+	stats, _ := p.call("info", map[string]any{"db": db})["liveQueryStats"].([]any)
+	if len(stats) != 1 {
+		t.Fatalf("liveQueryStats: %v", stats)
+	}
+	s := stats[0].(map[string]any)
+	if s["sql"] != q || s["subscribers"] != int64(2) || s["runs"] != int64(2) {
+		t.Fatalf("stats: %v, want 2 subscribers and 2 runs (the first watch, then the insert)", s)
+	}
+	if _, ok := s["totalMs"].(float64); !ok {
+		t.Fatalf("totalMs: %v", s["totalMs"])
+	}
+}

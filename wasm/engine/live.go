@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"sort"
 	"sync/atomic"
+	"time"
 
 	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/codec/sqlcodec"
@@ -19,6 +20,10 @@ type liveQuery struct {
 	tables map[string]struct{}
 	subs   map[int64]struct{}
 	result evaluation
+	// runs, last and total time its evaluations, for db.info() and the
+	// inspector (a slow live query is a slow page).
+	runs        int64
+	last, total time.Duration
 }
 
 // evaluation is a query result kept in encoded form: each row's bytes are
@@ -115,6 +120,12 @@ func (ls *liveSet) unwatch(sub int64) bool {
 // evaluate runs q and stores its result and the tables it reads.
 func (ls *liveSet) evaluate(c *Conn, q *liveQuery) error {
 	ls.runs++
+	q.runs++
+	started := time.Now()
+	defer func() {
+		q.last = time.Since(started)
+		q.total += q.last
+	}()
 	s, t, cached, err := c.prepareOne(q.sql)
 	if err != nil {
 		return err
@@ -408,4 +419,34 @@ func writeSubError(enc *codec.Encoder, err error) {
 	enc.Text(perr.Code)
 	enc.Key("message")
 	enc.Text(perr.Message)
+}
+
+// writeLiveStats encodes each live query's SQL, subscribers, evaluations
+// and their last and total time (ms), slowest total first.
+func writeLiveStats(enc *codec.Encoder, ls *liveSet) {
+	qs := make([]*liveQuery, 0, len(ls.queries))
+	for _, q := range ls.queries {
+		qs = append(qs, q)
+	}
+	sort.Slice(qs, func(i, j int) bool {
+		if qs[i].total != qs[j].total {
+			return qs[i].total > qs[j].total
+		}
+		return qs[i].sql < qs[j].sql
+	})
+	enc.Array(len(qs))
+	for _, q := range qs {
+		m := enc.BeginMap()
+		m.Key("sql")
+		enc.Text(q.sql)
+		m.Key("subscribers")
+		enc.Int(int64(len(q.subs)))
+		m.Key("runs")
+		enc.Int(q.runs)
+		m.Key("lastMs")
+		enc.Float(float64(q.last.Microseconds()) / 1000)
+		m.Key("totalMs")
+		enc.Float(float64(q.total.Microseconds()) / 1000)
+		m.End()
+	}
 }
