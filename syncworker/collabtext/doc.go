@@ -85,11 +85,13 @@ type Op struct {
 // replica or the server spend without bound on one field.
 const (
 	// MaxNodes is the most characters, tombstones included, one field
-	// holds.
-	MaxNodes = 1 << 20
+	// holds: its state (about 8–10 bytes a character) then stays under
+	// the sync server's 1 MiB value cap, and merging a change, which
+	// loads the state, stays cheap. Nothing compacts tombstones yet.
+	MaxNodes = 1 << 16
 	// MaxHeld is the most ops a Doc holds back waiting for a
 	// dependency.
-	MaxHeld = 1 << 16
+	MaxHeld = 1 << 12
 )
 
 // Stable error codes, as the sync wire reports them.

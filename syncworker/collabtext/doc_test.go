@@ -409,3 +409,33 @@ func TestWholeStatesMerge(t *testing.T) {
 		t.Fatalf("got %q and %q", a.String(), b.String())
 	}
 }
+
+// TestAFieldIsBounded: a field refuses to hold more than MaxNodes
+// characters (deleted ones included) with TEXT_TOO_LARGE, locally and
+// from a peer, and a state near the bound stays under the server's
+// 1 MiB value cap.
+func TestAFieldIsBounded(t *testing.T) {
+	d := New("a")
+	big := strings.Repeat("é", MaxNodes-10)
+	ops, err := d.Insert(0, big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Insert(0, strings.Repeat("x", 11)); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("past the bound: %v", err)
+	}
+	if _, err := d.SetText(big + strings.Repeat("y", 11)); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("SetText past the bound: %v", err)
+	}
+	if st, _ := d.MarshalBinary(); len(st) > 1<<20 {
+		t.Fatalf("a full field's state is %d bytes", len(st))
+	}
+	peer := New("b")
+	if err := peer.Apply(ops...); err != nil {
+		t.Fatal(err)
+	}
+	more, _ := New("c").Insert(0, strings.Repeat("z", 11))
+	if err := peer.Apply(more...); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("a peer's ops past the bound: %v", err)
+	}
+}
