@@ -12,24 +12,32 @@ import (
 	"github.com/hearthdb/hearth/syncworker/syncstatus"
 )
 
+// migration is the notes table the Go-client sync tests use.
+const migration = "CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT NOT NULL DEFAULT '')"
+
+// notesServer starts a sync server for the notes table on loopback and
+// returns its WebSocket URL.
+func notesServer(t *testing.T, table appschema.Table) string {
+	t.Helper()
+	srv, err := syncserver.New(syncserver.Config{
+		Migrations: []appschema.Migration{{Version: 1, SQL: migration}},
+		Tables:     []appschema.Table{table},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() { hs.Close(); srv.Close() })
+	return "ws" + strings.TrimPrefix(hs.URL, "http")
+}
+
 // TestSyncThroughTheGoClient: two Go clients, each on its own engine,
 // sync through a real server; one sees the other's write in a live query
 // and the sync status follows the offline signal.
 func TestSyncThroughTheGoClient(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	migration := "CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT NOT NULL DEFAULT '')"
-	srv, err := syncserver.New(syncserver.Config{
-		Migrations: []appschema.Migration{{Version: 1, SQL: migration}},
-		Tables:     []appschema.Table{{Name: "notes"}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	defer srv.Close()
-	defer hs.Close()
-	url := "ws" + strings.TrimPrefix(hs.URL, "http")
+	url := notesServer(t, appschema.Table{Name: "notes"})
 
 	open := func(name string) (*Client, *DB) {
 		c := New(newEngineTransport())
@@ -88,18 +96,7 @@ func TestSyncThroughTheGoClient(t *testing.T) {
 func TestCollaborativeTextAndHistoryThroughTheGoClient(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	migration := "CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT NOT NULL DEFAULT '')"
-	srv, err := syncserver.New(syncserver.Config{
-		Migrations: []appschema.Migration{{Version: 1, SQL: migration}},
-		Tables:     []appschema.Table{{Name: "notes", Text: []string{"body"}}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	defer srv.Close()
-	defer hs.Close()
-	url := "ws" + strings.TrimPrefix(hs.URL, "http")
+	url := notesServer(t, appschema.Table{Name: "notes", Text: []string{"body"}})
 	open := func(name string) (*Client, *DB) {
 		c := New(newEngineTransport())
 		db, err := c.Open(ctx, OpenOptions{Name: name, Storage: "memory",

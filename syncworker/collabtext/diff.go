@@ -39,23 +39,23 @@ func diffRunes(a, b []rune) []edit {
 	for suffix < len(a)-prefix && suffix < len(b)-prefix && a[len(a)-1-suffix] == b[len(b)-1-suffix] {
 		suffix++
 	}
-	var out []edit
-	push := func(k editKind, n int) {
-		if n == 0 {
-			return
-		}
-		if len(out) > 0 && out[len(out)-1].kind == k {
-			out[len(out)-1].n += n
-			return
-		}
-		out = append(out, edit{k, n})
-	}
-	push(keep, prefix)
+	out := appendEdit(nil, keep, prefix)
 	for _, e := range middle(a[prefix:len(a)-suffix], b[prefix:len(b)-suffix]) {
-		push(e.kind, e.n)
+		out = appendEdit(out, e.kind, e.n)
 	}
-	push(keep, suffix)
-	return out
+	return appendEdit(out, keep, suffix)
+}
+
+// appendEdit appends a run, merged into the last one when of its kind.
+func appendEdit(out []edit, k editKind, n int) []edit {
+	if n == 0 {
+		return out
+	}
+	if len(out) > 0 && out[len(out)-1].kind == k {
+		out[len(out)-1].n += n
+		return out
+	}
+	return append(out, edit{k, n})
 }
 
 // middle diffs what lies between the common prefix and suffix.
@@ -105,16 +105,7 @@ func minDistance(n, m int) int {
 // script in order.
 func backtrack(trace [][]int, n, m int) []edit {
 	var rev []edit
-	push := func(k editKind, c int) {
-		if c == 0 {
-			return
-		}
-		if len(rev) > 0 && rev[len(rev)-1].kind == k {
-			rev[len(rev)-1].n += c
-			return
-		}
-		rev = append(rev, edit{k, c})
-	}
+	push := func(k editKind, c int) { rev = appendEdit(rev, k, c) }
 	x, y := n, m
 	for d := len(trace) - 1; d > 0; d-- {
 		prev := trace[d-1] // k in [-(d-1), d-1], at index k+d-1
