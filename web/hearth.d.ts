@@ -128,7 +128,64 @@ export interface OpenOptions {
   worker?: HearthWorker;
   /** Replicate tables through a Hearth sync server in the background. */
   sync?: SyncOptions;
+  /**
+   * Keep the last result of each watched query in the page's IndexedDB and
+   * deliver it at once (change.kind 'cached') on the next watch of the same
+   * query, before the live result. Off by default: the copy is stored
+   * outside the database and unencrypted, so open rejects it together with
+   * key (BAD_REQUEST). See CacheOptions.
+   */
+  cache?: boolean | CacheOptions;
 }
+
+/**
+ * The result cache's options. Entries are per origin and keyed by database
+ * name, scope, SQL and parameter values; at most maxBytes and 256 entries
+ * are kept, the least recently used evicted first. deleteDatabase and
+ * clearCachedResults remove a database's entries.
+ */
+export interface CacheOptions {
+  /**
+   * Part of every entry's key (default ''): put in it what must not share
+   * a cached result, such as the signed-in user when one database name
+   * serves several, or the schema generation when a migration changes a
+   * query's rows.
+   */
+  scope?: string;
+  /** The bound on all cached results, bytes (default 8 MiB); a bigger result is not cached. */
+  maxBytes?: number;
+}
+
+/** A cached result: the rows a live query last had, possibly out of date. */
+export interface CachedResult<Row = Record<string, SQLValue>> extends QueryResult<Row> {
+  stale: true;
+  /** Unix ms when these rows were the live result. */
+  savedAt: number;
+}
+
+/**
+ * The last result cached for this query (by a watch on a database opened
+ * with cache, or saveCachedResult), or null: for painting before the
+ * database is open. Never rejects: a cache that cannot be read gives null.
+ */
+export declare function cachedResult<Row = Record<string, SQLValue>>(
+  name: string, sql: string, params?: Params, options?: { scope?: string; rowMode?: 'object' },
+): Promise<CachedResult<Row> | null>;
+export declare function cachedResult(
+  name: string, sql: string, params: Params | undefined, options: { scope?: string; rowMode: 'array' },
+): Promise<CachedResult<SQLValue[]> | null>;
+
+/**
+ * Stores result (rows as arrays) as the last result of this query, for
+ * clients that do not watch through Database (the Go client's pages).
+ * Never rejects: full or refused storage stores nothing.
+ */
+export declare function saveCachedResult(
+  name: string, sql: string, params: Params | undefined, result: { columns: string[]; rows: SQLValue[][] }, options?: CacheOptions,
+): Promise<void>;
+
+/** Deletes the cached results of database name, or of every database without one (e.g. at sign-out). */
+export declare function clearCachedResults(name?: string): Promise<void>;
 
 export interface SyncTable {
   name: string;
@@ -314,6 +371,11 @@ export declare class Transaction {
 
 /** What changed in a watched result. */
 export type ResultChange =
+  /**
+   * The cached result (open({cache})), delivered before the live one and
+   * possibly out of date; an 'initial' change with the live result follows.
+   */
+  | { kind: 'cached'; savedAt: number }
   | { kind: 'initial' }
   | { kind: 'full' }
   | { kind: 'delta'; removed: number; inserted: number; changed: number };
@@ -321,6 +383,8 @@ export type ResultChange =
 export interface WatchOptions extends RowModeOption {
   /** Called when re-running the query fails (e.g. its table was dropped). */
   onError?: (err: HearthError) => void;
+  /** false: neither show nor save a cached result for this watch though the database was opened with cache (default true). */
+  cache?: boolean;
 }
 
 export declare class Database {
@@ -331,7 +395,9 @@ export declare class Database {
   batch(statements: Array<Statement | string>, options?: RowModeOption): Promise<Array<ExecResult | QueryResult<any>>>;
   /**
    * Watches a query: onResult gets the result now and after every commit that
-   * changes it. Resolves to a function that ends the watch.
+   * changes it. Resolves to a function that ends the watch. On a database
+   * opened with cache, the last cached result comes first, with change.kind
+   * 'cached', if it is read before the live result arrives.
    */
   watch<Row = Record<string, SQLValue>>(
     sql: string,
@@ -397,7 +463,7 @@ export interface StoredDatabase {
 /** Lists the databases stored on this origin. */
 export declare function listDatabases(options?: { worker?: HearthWorker }): Promise<StoredDatabase[]>;
 
-/** Deletes a database and every byte it stored (OPFS and IndexedDB). It must not be open in this worker. */
+/** Deletes a database and every byte it stored (OPFS and IndexedDB), its cached results included. It must not be open in this worker. */
 export declare function deleteDatabase(name: string, options?: { worker?: HearthWorker }): Promise<void>;
 
 /** An app's schema as its sync server publishes it (hearth serve: GET /v1/schema). */

@@ -257,6 +257,13 @@ class LiveResult {
     return { kind: 'delta', removed: d.removed.length, inserted: d.inserted.length, changed: d.changed.length };
   }
 
+  /** @returns {{columns: string[], rows: api.SQLValue[][]}} the rows as arrays (for the cache) */
+  arrays() {
+    if (this.rowMode === 'array') return { columns: this.columns, rows: /** @type {api.SQLValue[][]} */ (this.rows) };
+    const columns = this.columns;
+    return { columns, rows: this.rows.map((r) => columns.map((c) => /** @type {Record<string, api.SQLValue>} */ (r)[c])) };
+  }
+
   /** @returns {api.QueryResult<any>} */
   snapshot() {
     return { columns: this.columns, rows: this.rows };
@@ -358,9 +365,11 @@ export class Database {
   /**
    * @param {HearthWorker} worker
    * @param {OpenReply} info
+   * @param {api.CacheOptions | null} [cache] the result cache's options, null for none
    */
-  constructor(worker, info) {
+  constructor(worker, info, cache = null) {
     this.worker = worker;
+    this.cache = cache;
     this.handle = info.db;
     this.name = info.name;
     this.storage = info.storage;
@@ -438,10 +447,18 @@ export class Database {
    * @param {api.WatchOptions} [options]
    * @returns {Promise<() => Promise<void>>}
    */
-  async watch(sql, params, onResult, { rowMode = 'object', onError } = {}) {
+  async watch(sql, params, onResult, { rowMode = 'object', onError, cache = true } = {}) {
     const w = this.worker;
     /** @type {LiveResult | null} */
     let live = null;
+    const cacheOptions = cache ? this.cache : null;
+    const writer = cacheOptions ? new CacheWriter(this.name, sql, params, cacheOptions) : null;
+    if (cacheOptions) {
+      // The cached result, shown only if it comes before the live one.
+      cachedResult(this.name, sql, params, { scope: cacheOptions.scope, rowMode }).then((cached) => {
+        if (cached && !live) onResult(cached, { kind: 'cached', savedAt: cached.savedAt });
+      });
+    }
     /** @type {Push[]} pushes that overtook the watch's reply */
     const early = [];
     /** @param {Push} push */
@@ -454,14 +471,19 @@ export class Database {
       if (push.status !== undefined) return; // a sync status: not for a query's watch
       const change = live.apply(push);
       onResult(live.snapshot(), change);
+      const current = live;
+      writer?.save(() => current.arrays());
     };
     // A query's watch is answered with its rows (a {sync: true} watch with the status).
     const { sub, result } = /** @type {WatchRowsReply} */ (await w.request('watch', { db: this.handle, sql, params }));
     w.subscriptions.set(sub, handler);
     live = new LiveResult(result, rowMode);
     onResult(live.snapshot(), { kind: 'initial' });
+    const first = live;
+    writer?.save(() => first.arrays());
     for (const push of early.splice(0)) handler(push);
     return async () => {
+      writer?.flush();
       w.subscriptions.delete(sub);
       await w.request('unwatch', { db: this.handle, sub });
     };
@@ -631,10 +653,15 @@ export function syncOption(sync, base = globalThis.location?.href) {
  * sync server in the background.
  * @type {typeof api.open}
  */
-export async function open({ name, storage = 'auto', key, durability, migrations, sync, onProgress, worker }) {
+export async function open({ name, storage = 'auto', key, durability, migrations, sync, onProgress, worker, cache }) {
+  if (cache && key !== undefined) {
+    // The cache would keep the encrypted database's rows in plaintext.
+    throw new HearthError('BAD_REQUEST', 'open: cache cannot be used with key (the cached results would be stored unencrypted)');
+  }
   const w = workerOrShared(worker);
   const info = await w.request('open', { name, storage, key, durability, migrations, sync: syncOption(sync) }, onProgress);
-  return new Database(w, info);
+  const cacheOptions = cache ? { scope: '', ...(cache === true ? {} : cache) } : null;
+  return new Database(w, info, cacheOptions);
 }
 
 /**
@@ -652,6 +679,8 @@ export function listDatabases({ worker } = {}) {
  */
 export async function deleteDatabase(name, { worker } = {}) {
   await workerOrShared(worker).request('drop', { name });
+  // Its cached results go with it (whether or not it was opened with cache).
+  await clearCachedResults(name).catch(() => {});
 }
 
 // The schema a sync server publishes (hearth serve: GET /v1/schema), so
@@ -702,4 +731,257 @@ function checkSchema(s) {
     migrations: s.migrations.map((/** @type {any} */ m) => ({ version: m.version, sql: m.sql })),
     tables: s.tables.map((/** @type {any} */ t) => ({ name: t.name, resurrect: !!t.resurrect, ...(t.text?.length ? { text: [...t.text] } : {}) })),
   };
+}
+
+// ---- the result cache: the last result of each live query, kept in the
+// page's IndexedDB so that a reload paints it before the worker is up ----
+//
+// Opt-in (open({cache}) or cachedResult): the copy sits outside the
+// database — unencrypted, outside its storage — and an app must choose
+// that. Entries are keyed by database name, scope (the app's: the user,
+// its schema generation), SQL and parameter values; they are bounded in
+// bytes and count and evicted least recently used first.
+
+const cacheDBName = 'hearth-result-cache';
+const cacheStore = 'results';
+/** Bumped when an entry's shape changes: older entries are never read. */
+const cacheFormat = 1;
+const cacheDefaultBytes = 8 << 20;
+const cacheMaxEntries = 256;
+/** A live result is saved at most this often (ms), its last state always. */
+const cacheWriteDelayMs = 300;
+
+/** @type {Promise<IDBDatabase | null> | null} */
+let cacheDB = null;
+
+/**
+ * The cache's IndexedDB, or null where IndexedDB is missing or refused
+ * (a private window, a sandboxed frame): then nothing is cached.
+ * @returns {Promise<IDBDatabase | null>}
+ */
+function openCacheDB() {
+  cacheDB ??= new Promise((resolve) => {
+    if (typeof indexedDB === 'undefined') { resolve(null); return; }
+    let req;
+    try {
+      req = indexedDB.open(cacheDBName, 1);
+    } catch {
+      resolve(null);
+      return;
+    }
+    req.onupgradeneeded = () => {
+      const store = req.result.createObjectStore(cacheStore, { keyPath: 'key' });
+      store.createIndex('db', 'db');
+      store.createIndex('usedAt', 'usedAt');
+    };
+    req.onsuccess = () => {
+      const db = req.result;
+      // Another tab deleting or upgrading the cache: let it.
+      db.onversionchange = () => { db.close(); cacheDB = null; };
+      resolve(db);
+    };
+    req.onerror = () => resolve(null);
+    req.onblocked = () => resolve(null);
+  });
+  return cacheDB;
+}
+
+/**
+ * @param {string} name
+ * @param {string} scope
+ * @param {string} sql
+ * @param {api.Params | undefined} params
+ */
+function cacheKey(name, scope, sql, params) {
+  return JSON.stringify([cacheFormat, name, scope, sql, valuesKey(params)]);
+}
+
+/**
+ * A key equal for equal parameter values (named ones in any order;
+ * bigints, bytes and non-finite numbers kept apart from look-alikes).
+ * @param {api.Params | undefined} params
+ */
+function valuesKey(params) {
+  return JSON.stringify(params ?? null, (_, value) => {
+    if (typeof value === 'bigint') return { bigint: value.toString() };
+    if (typeof value === 'number' && !Number.isFinite(value)) return { number: String(value) };
+    if (value instanceof Uint8Array) return { bytes: Array.from(value) };
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      /** @type {Record<string, unknown>} */
+      const sorted = {};
+      for (const k of Object.keys(value).sort()) sorted[k] = value[k];
+      return sorted;
+    }
+    return value;
+  });
+}
+
+/**
+ * About how many bytes a result takes in storage (for the size bound).
+ * @param {string[]} columns
+ * @param {api.SQLValue[][]} rows
+ */
+function resultBytes(columns, rows) {
+  let n = 64;
+  for (const c of columns) n += 2 * c.length + 8;
+  for (const row of rows) {
+    n += 16;
+    for (const v of row) {
+      if (typeof v === 'string') n += 2 * v.length + 8;
+      else if (v instanceof Uint8Array) n += v.byteLength + 16;
+      else n += 9;
+    }
+  }
+  return n;
+}
+
+/**
+ * @template T
+ * @param {IDBRequest<T>} req
+ * @returns {Promise<T>}
+ */
+function settled(req) {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+/**
+ * @typedef {object} CacheEntry one stored result
+ * @property {string} key
+ * @property {string} db the database's name (to clear them all)
+ * @property {string[]} columns
+ * @property {api.SQLValue[][]} rows
+ * @property {number} bytes
+ * @property {number} savedAt Unix ms when the result was live
+ * @property {number} usedAt Unix ms of the last read or write (LRU)
+ */
+
+/**
+ * The last result cached for this query, or null. (JSDoc cannot type a
+ * function by an overloaded declaration: hearth.d.ts has both.)
+ * @param {string} name
+ * @param {string} sql
+ * @param {api.Params | undefined} [params]
+ * @param {{scope?: string, rowMode?: RowMode}} [options]
+ * @returns {Promise<api.CachedResult<any> | null>}
+ */
+export async function cachedResult(name, sql, params, { scope = '', rowMode = 'object' } = {}) {
+  const db = await openCacheDB();
+  if (!db) return null;
+  try {
+    const store = db.transaction(cacheStore, 'readwrite').objectStore(cacheStore);
+    const entry = /** @type {CacheEntry | undefined} */ (await settled(store.get(cacheKey(name, scope, sql, params))));
+    if (!entry) return null;
+    entry.usedAt = Date.now();
+    store.put(entry); // the LRU clock; its failure costs nothing
+    return /** @type {api.CachedResult<any>} */ ({
+      columns: entry.columns, rows: decodeRows(entry.columns, entry.rows, rowMode), stale: true, savedAt: entry.savedAt,
+    });
+  } catch {
+    return null; // a cache that cannot be read is no cache
+  }
+}
+
+/**
+ * Stores a result as the last one of this query and evicts the least
+ * recently used entries beyond maxBytes or 256 entries.
+ * @param {string} name
+ * @param {string} sql
+ * @param {api.Params | undefined} params
+ * @param {{columns: string[], rows: api.SQLValue[][]}} result rows as arrays
+ * @param {{scope?: string, maxBytes?: number}} [options]
+ * @returns {Promise<void>}
+ */
+export async function saveCachedResult(name, sql, params, result, { scope = '', maxBytes = cacheDefaultBytes } = {}) {
+  const db = await openCacheDB();
+  if (!db) return;
+  const now = Date.now();
+  const bytes = resultBytes(result.columns, result.rows);
+  const key = cacheKey(name, scope, sql, params);
+  try {
+    const tx = db.transaction(cacheStore, 'readwrite');
+    const store = tx.objectStore(cacheStore);
+    if (bytes > maxBytes) {
+      store.delete(key); // too big to keep: an older copy would mislead
+    } else {
+      /** @type {CacheEntry} */
+      const entry = { key, db: name, columns: result.columns, rows: result.rows, bytes, savedAt: now, usedAt: now };
+      store.put(entry);
+      // Newest first: keep while within the bounds, delete the rest.
+      let total = 0, count = 0;
+      const cursors = store.index('usedAt').openCursor(null, 'prev');
+      await new Promise((resolve, reject) => {
+        cursors.onerror = () => reject(cursors.error);
+        cursors.onsuccess = () => {
+          const cursor = cursors.result;
+          if (!cursor) { resolve(undefined); return; }
+          const e = /** @type {CacheEntry} */ (cursor.value);
+          total += e.bytes;
+          count++;
+          if (e.key !== key && (total > maxBytes || count > cacheMaxEntries)) cursor.delete();
+          cursor.continue();
+        };
+      });
+    }
+    await new Promise((resolve, reject) => { tx.oncomplete = resolve; tx.onerror = () => reject(tx.error); tx.onabort = () => reject(tx.error); });
+  } catch {
+    // Full or refused storage: the live result still counts.
+  }
+}
+
+/**
+ * Deletes the cached results of one database (all of them without a
+ * name): at sign-out, or when the data must not outlive the session.
+ * @type {typeof api.clearCachedResults}
+ */
+export async function clearCachedResults(name) {
+  const db = await openCacheDB();
+  if (!db) return;
+  const tx = db.transaction(cacheStore, 'readwrite');
+  const store = tx.objectStore(cacheStore);
+  if (name === undefined) store.clear();
+  else {
+    const keys = await settled(store.index('db').getAllKeys(name));
+    for (const k of keys) store.delete(k);
+  }
+  await new Promise((resolve, reject) => { tx.oncomplete = resolve; tx.onerror = () => reject(tx.error); tx.onabort = () => reject(tx.error); });
+}
+
+/**
+ * Saves a watched query's result as it changes: at most every
+ * cacheWriteDelayMs, always its latest state.
+ */
+class CacheWriter {
+  /**
+   * @param {string} name
+   * @param {string} sql
+   * @param {api.Params | undefined} params
+   * @param {{scope?: string, maxBytes?: number}} options
+   */
+  constructor(name, sql, params, options) {
+    this.name = name;
+    this.sql = sql;
+    this.params = params;
+    this.options = options;
+    /** @type {(() => {columns: string[], rows: api.SQLValue[][]}) | null} */
+    this.latest = null;
+    /** @type {ReturnType<typeof setTimeout> | null} */
+    this.timer = null;
+  }
+
+  /** @param {() => {columns: string[], rows: api.SQLValue[][]}} result the result as arrays, read when saved */
+  save(result) {
+    this.latest = result;
+    this.timer ??= setTimeout(() => this.flush(), cacheWriteDelayMs);
+  }
+
+  flush() {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    const latest = this.latest;
+    this.latest = null;
+    if (latest) saveCachedResult(this.name, this.sql, this.params, latest(), this.options);
+  }
 }

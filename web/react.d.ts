@@ -23,6 +23,12 @@ export interface QueryState<Row> {
   error: HearthError | null;
   /** True until the first result (or error) arrives. */
   loading: boolean;
+  /**
+   * True while rows are the cached result of an earlier visit (the database
+   * was opened with cache): they may be out of date until the live result
+   * replaces them. Apps may say so in the UI.
+   */
+  stale: boolean;
 }
 
 /**

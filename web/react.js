@@ -4,7 +4,7 @@
 // optional peer dependency. See react.d.ts for the typed API.
 import { createContext, createElement, useContext, useMemo, useSyncExternalStore } from 'react';
 /** @import * as api from './react.js' */
-/** @import { Database, HearthError, Params, QueryResult, SyncStatus } from './hearth.js' */
+/** @import { Database, HearthError, Params, QueryResult, ResultChange, SyncStatus } from './hearth.js' */
 
 /** @type {import('react').Context<Database | null>} */
 const DatabaseContext = createContext(/** @type {Database | null} */ (null));
@@ -106,8 +106,8 @@ class SubscriptionStore {
   }
 }
 
-/** @type {{rows: never[], columns: string[], error: null, loading: true}} */
-const LOADING = Object.freeze({ rows: [], columns: [], error: null, loading: true });
+/** @type {{rows: never[], columns: string[], error: null, loading: true, stale: false}} */
+const LOADING = Object.freeze({ rows: [], columns: [], error: null, loading: true, stale: false });
 
 /**
  * A copy the app cannot change under the store (the key was taken from the
@@ -139,10 +139,11 @@ export function useQuery(sql, params, options) {
     /** @type {SubscriptionStore<api.QueryState<any>>} */
     const s = new SubscriptionStore(/** @type {api.QueryState<any>} */ (LOADING), async (set) => {
       /** @param {HearthError} error */
-      const fail = (error) => set((prev) => ({ ...prev, error, loading: false }));
+      const fail = (error) => set((prev) => ({ ...prev, error, loading: false, stale: false }));
       try {
-        return await db.watch(sql, bound, (/** @type {QueryResult<any>} */ result) => {
-          set(() => ({ rows: result.rows, columns: result.columns, error: null, loading: false }));
+        return await db.watch(sql, bound, (/** @type {QueryResult<any>} */ result, /** @type {ResultChange} */ change) => {
+          // A cached result (db opened with cache) shows at once, flagged stale until the live one.
+          set(() => ({ rows: result.rows, columns: result.columns, error: null, loading: false, stale: change.kind === 'cached' }));
         }, { rowMode, onError: fail });
       } catch (err) {
         fail(/** @type {HearthError} */ (err));

@@ -13,13 +13,13 @@ interface Task {
 
 function Tasks({ done }: { done: boolean }): ReactElement {
   // Rows typed by the app; params compared by value, so a new array each render is fine.
-  const { rows, error, loading }: QueryState<Task> = useQuery<Task>('SELECT * FROM tasks WHERE done = ? ORDER BY id', [done]);
+  const { rows, error, loading, stale }: QueryState<Task> = useQuery<Task>('SELECT * FROM tasks WHERE done = ? ORDER BY id', [done]);
   const db: Database = useDatabase();
   if (loading) return <p>loading</p>;
   if (error) return <p>{error.code}: {error.message}</p>;
   const add = () => db.exec('INSERT INTO tasks VALUES (?, ?, 0)', [crypto.randomUUID(), 'new']);
   return (
-    <ul onClick={add}>
+    <ul onClick={add} aria-busy={stale}>
       {rows.map((task) => <li key={task.id}>{task.title.toUpperCase()}</li>)}
     </ul>
   );

@@ -8,6 +8,10 @@ import {
   listDatabases,
   deleteDatabase,
   loadSchema,
+  cachedResult,
+  saveCachedResult,
+  clearCachedResults,
+  type CachedResult,
   type AppSchema,
   HearthError,
   HearthWorker,
@@ -182,4 +186,22 @@ export async function fromServerSchema(): Promise<Database> {
   // @ts-expect-error: storage must be a Storage-like object or null
   await loadSchema('/v1/schema', { storage: 'local' });
   return open({ name: 'notes', migrations: schema.migrations, sync: { tables: schema.tables } });
+}
+
+// The result cache: paint the last result before the database is open, then live.
+export async function paintFromCache(render: (rows: { id: string; title: string }[], stale: boolean) => void): Promise<void> {
+  const cached: CachedResult<{ id: string; title: string }> | null = await cachedResult<{ id: string; title: string }>('notes', 'SELECT id, title FROM notes', [], { scope: 'u-01' });
+  if (cached) render(cached.rows, cached.stale);
+  const arrays = await cachedResult('notes', 'SELECT id, title FROM notes', undefined, { rowMode: 'array' });
+  if (arrays) console.log(arrays.rows[0]?.[0], arrays.savedAt);
+  const db = await open({ name: 'notes', cache: { scope: 'u-01', maxBytes: 1 << 20 } });
+  await db.watch<{ id: string; title: string }>('SELECT id, title FROM notes', [], (r, change: ResultChange) => {
+    render(r.rows, change.kind === 'cached');
+    if (change.kind === 'cached') console.log(change.savedAt);
+  }, { cache: true });
+  await saveCachedResult('notes', 'SELECT 1', undefined, { columns: ['1'], rows: [[1]] }, { scope: 'u-01' });
+  await clearCachedResults('notes');
+  await clearCachedResults();
+  // @ts-expect-error: a cache scope is a string
+  await open({ name: 'notes', cache: { scope: 1 } });
 }
