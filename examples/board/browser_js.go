@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hack-pad/safejs"
+	"github.com/hearthdb/hearth/client"
 	"github.com/vugu/vugu"
 )
 
@@ -275,4 +276,106 @@ func switchUser(user string) {
 	params := js.Global().Get("URLSearchParams").New(loc.Get("search"))
 	params.Call("set", "user", user)
 	loc.Set("search", "?"+params.Call("toString").String())
+}
+
+// cachedResult is the last result of sql the board saved in the page's
+// result cache (boot.js's hearthBoardCache over hearth.js), ok false when
+// there is none or it cannot be read.
+func cachedResult(ctx context.Context, db, scope, sql string, params []any) (r client.Result, ok bool) {
+	cache := js.Global().Get("hearthBoardCache")
+	if cache.Type() != js.TypeObject {
+		return r, false
+	}
+	got := make(chan js.Value, 2)
+	then := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		if len(args) > 0 {
+			got <- args[0]
+		} else {
+			got <- js.Null()
+		}
+		return nil
+	})
+	defer then.Release()
+	fail := js.FuncOf(func(js.Value, []js.Value) any {
+		got <- js.Null()
+		return nil
+	})
+	defer fail.Release()
+	cache.Call("read", db, scope, sql, jsValues(params)).Call("then", then, fail)
+	var v js.Value
+	select {
+	case v = <-got:
+	case <-ctx.Done():
+		return r, false
+	}
+	if v.Type() != js.TypeObject {
+		return r, false
+	}
+	defer func() {
+		// A result of an unexpected shape (another version's) is no result.
+		if recover() != nil {
+			r, ok = client.Result{}, false
+		}
+	}()
+	cols, rows := v.Get("columns"), v.Get("rows")
+	r.Columns = make([]string, cols.Length())
+	for i := range r.Columns {
+		r.Columns[i] = cols.Index(i).String()
+	}
+	r.Rows = make([][]any, rows.Length())
+	for i := range r.Rows {
+		row := rows.Index(i)
+		out := make([]any, row.Length())
+		for j := range out {
+			switch x := row.Index(j); x.Type() {
+			case js.TypeNumber:
+				f := x.Float()
+				if f == float64(int64(f)) {
+					out[j] = int64(f)
+				} else {
+					out[j] = f
+				}
+			case js.TypeString:
+				out[j] = x.String()
+			}
+		}
+		r.Rows[i] = out
+	}
+	return r, true
+}
+
+// saveResult keeps r as the last result of sql in the page's result cache.
+func saveResult(db, scope, sql string, params []any, r client.Result) {
+	cache := js.Global().Get("hearthBoardCache")
+	if cache.Type() != js.TypeObject {
+		return
+	}
+	cols := make([]any, len(r.Columns))
+	for i, c := range r.Columns {
+		cols[i] = c
+	}
+	rows := make([]any, len(r.Rows))
+	for i, row := range r.Rows {
+		rows[i] = jsValues(row)
+	}
+	cache.Call("save", db, scope, sql, jsValues(params), cols, rows)
+}
+
+// jsValues is a row or parameter list as js.ValueOf takes it: the board's
+// values are integers, floats, text and NULL (bytes are not kept).
+func jsValues(values []any) []any {
+	out := make([]any, len(values))
+	for i, v := range values {
+		switch x := v.(type) {
+		case int64:
+			out[i] = float64(x)
+		case float64, string, nil:
+			out[i] = x
+		case bool:
+			out[i] = x
+		default:
+			out[i] = nil
+		}
+	}
+	return out
 }

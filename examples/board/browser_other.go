@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 
+	"github.com/hearthdb/hearth/client"
 	"github.com/vugu/vugu"
 )
 
@@ -25,3 +26,8 @@ func demoToken(ctx context.Context, fresh bool) tokenReply { return tokenReply{}
 func navigatorOnline() bool { return true }
 
 func switchUser(user string) {}
+
+func cachedResult(ctx context.Context, db, scope, sql string, params []any) (client.Result, bool) {
+	return client.Result{}, false
+}
+func saveResult(db, scope, sql string, params []any, r client.Result) {}

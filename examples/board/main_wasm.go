@@ -33,7 +33,8 @@ func main() {
 	if me == "" {
 		me = "u-01"
 	}
-	root := &Root{env: renderer.EventEnv(), Status: "Opening the board…", Me: me, View: "board"}
+	root := &Root{env: renderer.EventEnv(), Status: OpeningStatus, Me: me, View: "board",
+		writes: make(chan func(context.Context) error, 64)}
 	exposeAsync("hearthSyncStatus", root.syncStatusJS)
 
 	transport, err := workerTransport()
@@ -48,12 +49,17 @@ func main() {
 			seedTasks, _ := strconv.Atoi(queryParam("seed"))
 			opts = StartOptions{LocalSeed: true, SeedTasks: seedTasks}
 		}
+		go root.PaintCached(context.Background())
 		go root.Start(context.Background(), client.New(transport), opts)
 	}
 
 	for ok := true; ok; ok = renderer.EventWait() {
 		start := time.Now()
-		if err := renderer.Render(buildEnv.RunBuild(root)); err != nil {
+		built := buildEnv.RunBuild(root)
+		for _, n := range built.Out.Out {
+			textContentNodes(n)
+		}
+		if err := renderer.Render(built); err != nil {
 			fmt.Println("board: render:", err)
 		}
 		recordRender(time.Since(start))

@@ -34,6 +34,12 @@ type Root struct {
 	Users      []User
 	Tasks      []Task
 	TasksReady bool
+	// Stale: what the board shows is the result cache's (the last live
+	// results of an earlier visit), painted while the database opens;
+	// the live tasks result ends it.
+	Stale bool
+	// AllProjects: the nav lists every project, not only the first few.
+	AllProjects bool
 	Rooms      []Room
 	Bookings   []Booking
 	Violations []Violation
@@ -77,8 +83,15 @@ type Root struct {
 	writes   chan func(context.Context) error
 	taskGen  int
 	stopTask func(context.Context) error
+	// watchingTasks is the project whose tasks watch is started.
+	watchingTasks string
+	// liveProjects: a live projects result has arrived (the cache's
+	// no longer counts).
+	liveProjects bool
 	focusID  string
 	painted  bool
+	// livePainted: a live tasks result has been painted.
+	livePainted bool
 }
 
 // Draft is the task being created or edited.
@@ -151,8 +164,9 @@ func boardDatabase(user string) string {
 // Start opens the board database through the Hearth worker and starts the
 // live queries. It runs on its own goroutine.
 func (c *Root) Start(ctx context.Context, hc *client.Client, opts StartOptions) {
-	c.writes = make(chan func(context.Context) error, 64)
-	go c.runWrites(ctx)
+	if c.writes == nil {
+		c.writes = make(chan func(context.Context) error, 64)
+	}
 	// One database per signed-in user: a replica id belongs to the user
 	// who first synced it (the server refuses it to anyone else), and one
 	// user's workspaces must not stay readable to the next user of a
@@ -195,14 +209,30 @@ func (c *Root) Start(ctx context.Context, hc *client.Client, opts StartOptions) 
 		c.Status = ""
 		c.Storage = storageLabel(db.Storage)
 		c.Persistent = db.Persistent
+		// Writes made while the cached board showed run now, in order.
+		go c.runWrites(ctx)
 	})
-	watch := func(sql string, fn func(client.Result)) {
-		if _, err := db.Watch(ctx, sql, nil, func(r client.Result) { c.post(func() { fn(r) }) }); err != nil {
+	name := boardDatabase(c.Me)
+	watch := func(sql string, cached bool, fn func(client.Result)) {
+		if _, err := db.Watch(ctx, sql, nil, func(r client.Result) {
+			if cached {
+				saveResult(name, cacheScope, sql, nil, r)
+			}
+			c.post(func() { fn(r) })
+		}); err != nil {
 			c.post(func() { c.Notice = "Live query failed: " + err.Error() })
 		}
 	}
-	watch(projectsSQL, func(r client.Result) {
+	watch(projectsSQL, true, func(r client.Result) {
 		c.Projects = projectsOf(r)
+		c.liveProjects = true
+		if len(c.Projects) == 0 {
+			c.Tasks, c.TasksReady, c.Stale = nil, false, false
+		}
+		if c.project() != nil && c.watchingTasks != c.ActiveProject {
+			// The project the cached board showed: its tasks go live.
+			c.selectProject(c.ActiveProject)
+		}
 		if c.project() == nil && len(c.Projects) > 0 {
 			// A reload reopens the project named in the URL.
 			want := c.Projects[0].ID
@@ -212,10 +242,10 @@ func (c *Root) Start(ctx context.Context, hc *client.Client, opts StartOptions) 
 			c.selectProject(want)
 		}
 	})
-	watch(usersSQL, func(r client.Result) { c.Users = usersOf(r) })
-	watch(roomsSQL, func(r client.Result) { c.Rooms = roomsOf(r) })
-	watch(bookingsSQL, func(r client.Result) { c.Bookings = bookingsOf(r) })
-	watch(violationsSQL, func(r client.Result) { c.Violations = violationsOf(r) })
+	watch(usersSQL, true, func(r client.Result) { c.Users = usersOf(r) })
+	watch(roomsSQL, false, func(r client.Result) { c.Rooms = roomsOf(r) })
+	watch(bookingsSQL, false, func(r client.Result) { c.Bookings = bookingsOf(r) })
+	watch(violationsSQL, false, func(r client.Result) { c.Violations = violationsOf(r) })
 	var source SyncSource = localOnly{}
 	if opts.SyncURL != "" {
 		source = clientSync{hc: hc, db: db}
@@ -258,31 +288,91 @@ func seedIfEmpty(ctx context.Context, db *client.DB, tasks int, today time.Time)
 	return err
 }
 
+// OpeningStatus is the board's status until its database is open.
+const OpeningStatus = "Opening the board…"
+
+// cacheScope keys the board's cached results by its schema: a migration
+// that changes the queries' rows leaves the older results unread. (The
+// user is in the database's name.)
+var cacheScope = fmt.Sprintf("schema-%d", model.Migrations[len(model.Migrations)-1].Version)
+
+// PaintCached shows the board as the result cache last saw it (projects,
+// users and the active project's tasks), marked stale, while the database
+// opens; it does nothing once live results are in or when nothing is
+// cached. It runs on its own goroutine.
+func (c *Root) PaintCached(ctx context.Context) {
+	name := boardDatabase(c.Me)
+	pr, ok := cachedResult(ctx, name, cacheScope, projectsSQL, nil)
+	if !ok {
+		return
+	}
+	projects := projectsOf(pr)
+	if len(projects) == 0 {
+		return
+	}
+	want := projects[0].ID
+	if h := locationHash(); slices.ContainsFunc(projects, func(p Project) bool { return p.ID == h }) {
+		want = h
+	}
+	ur, _ := cachedResult(ctx, name, cacheScope, usersSQL, nil)
+	tr, tasksOK := cachedResult(ctx, name, cacheScope, tasksSQL, []any{want})
+	c.post(func() {
+		if c.liveProjects || c.ActiveProject != "" || c.Status != OpeningStatus {
+			return // the live board came first, or opening failed
+		}
+		c.Stale = true
+		c.Status = ""
+		c.Projects = projects
+		if len(c.Users) == 0 {
+			c.Users = usersOf(ur)
+		}
+		c.ActiveProject = want
+		if tasksOK {
+			c.baseTasks = tasksOf(tr)
+			c.Tasks, c.TasksReady = slices.Clone(c.baseTasks), true
+		}
+	})
+}
+
 // selectProject switches the tasks live query to project id. Called with
 // the render lock held.
 func (c *Root) selectProject(id string) {
-	if c.ActiveProject == id && c.stopTask != nil {
+	if c.ActiveProject == id && c.watchingTasks == id {
 		return
 	}
+	// The cached board's tasks of this project stay until the live ones
+	// come (and the moves made on them meanwhile, as edits).
+	keep := c.ActiveProject == id && c.Stale
 	c.ActiveProject = id
-	c.Tasks, c.TasksReady = nil, false
-	c.baseTasks, c.edits = nil, nil
+	if !keep {
+		c.Tasks, c.TasksReady = nil, false
+		c.baseTasks, c.edits = nil, nil
+	}
 	setLocationHash(id)
 	c.taskGen++
+	if c.db == nil {
+		// The cached board, before the database is open: the projects
+		// watch starts this project's tasks once it is.
+		return
+	}
+	c.watchingTasks = id
 	gen := c.taskGen
 	stop := c.stopTask
 	c.stopTask = nil
 	db := c.db
+	name := boardDatabase(c.Me)
 	go func() {
 		ctx := context.Background()
 		if stop != nil {
 			stop(ctx)
 		}
 		s, err := db.Watch(ctx, tasksSQL, []any{id}, func(r client.Result) {
+			saveResult(name, cacheScope, tasksSQL, []any{id}, r)
 			c.post(func() {
 				if c.taskGen == gen {
 					c.baseTasks = tasksOf(r)
 					c.Tasks, c.TasksReady = c.rebase(c.baseTasks, time.Now()), true
+					c.Stale = false
 				}
 			})
 		})
@@ -308,6 +398,27 @@ func (c *Root) project() *Project {
 	}
 	return nil
 }
+
+// projectsListed bounds the projects the nav lists until "All projects"
+// is pressed: vugu renders the whole tree on every change, so a nav of
+// hundreds of buttons would make every card move slow.
+const projectsListed = 30
+
+// ProjectsShown are the projects the nav lists: the first projectsListed
+// and the active one, or all once asked for.
+func (c *Root) ProjectsShown() []Project {
+	if c.AllProjects || len(c.Projects) <= projectsListed {
+		return c.Projects
+	}
+	shown := c.Projects[:projectsListed:projectsListed]
+	if i := slices.IndexFunc(c.Projects, func(p Project) bool { return p.ID == c.ActiveProject }); i >= projectsListed {
+		shown = append(shown, c.Projects[i])
+	}
+	return shown
+}
+
+// ShowAllProjects lists every project in the nav.
+func (c *Root) ShowAllProjects(e vugu.DOMEvent) { c.AllProjects = true }
 
 // ProjectName is the active project's name.
 func (c *Root) ProjectName() string {
@@ -592,6 +703,13 @@ func (c *Root) AfterRender() {
 	if !c.painted && c.TasksReady {
 		c.painted = true
 		markMilestone("tasks-painted")
+		if c.Stale {
+			markMilestone("tasks-cached")
+		}
+	}
+	if c.TasksReady && !c.Stale && !c.livePainted && c.db != nil {
+		c.livePainted = true
+		markMilestone("tasks-live")
 	}
 }
 

@@ -41,6 +41,18 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 			vgn.SetInnerHTML(vugu.HTML("Hearth board"))
 			vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n    "}
 			vgparent.AppendChild(vgn)
+			if c.Stale {
+				vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "span", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "pill warn"}, vugu.VGAttribute{Namespace: "", Key: "id", Val: "board-stale"}, vugu.VGAttribute{Namespace: "", Key: "title", Val: "Shown from this browser's last visit while the database opens; it may be out of date"}}}
+				vgparent.AppendChild(vgn)
+				{
+					vgparent := vgn
+					_ = vgparent
+					vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "Saved copy, updating…"}
+					vgparent.AppendChild(vgn)
+				}
+			}
+			vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n    "}
+			vgparent.AppendChild(vgn)
 			vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "span", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "pill"}, vugu.VGAttribute{Namespace: "", Key: "id", Val: "sync-online"}}}
 			vgparent.AppendChild(vgn)
 			vgn.AddAttrInterface("data-on", fmt.Sprint(c.Sync.Online))
@@ -255,7 +267,7 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 						_ = vgparent
 						vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n        "}
 						vgparent.AppendChild(vgn)
-						for _, p := range c.Projects {
+						for _, p := range c.ProjectsShown() {
 							var vgiterkey interface{} = p.ID
 							_ = vgiterkey
 							p := p
@@ -275,6 +287,18 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 						}
 						vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n      "}
 						vgparent.AppendChild(vgn)
+					}
+					vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n      "}
+					vgparent.AppendChild(vgn)
+					if len(c.ProjectsShown()) < len(c.Projects) {
+						vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "type", Val: "button"}, vugu.VGAttribute{Namespace: "", Key: "class", Val: "more"}, vugu.VGAttribute{Namespace: "", Key: "id", Val: "projects-more"}}}
+						vgparent.AppendChild(vgn)
+						vgn.SetInnerHTML(fmt.Sprintf("All %d projects", len(c.Projects)))
+						vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
+							EventType: "click",
+							Func:      func(event vugu.DOMEvent) { c.ShowAllProjects(event) },
+							// TODO: implement capture, etc. mostly need to decide syntax
+						})
 					}
 					vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n    "}
 					vgparent.AppendChild(vgn)
@@ -411,6 +435,8 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 					if c.View != "rooms" {
 						vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "div", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "columns"}}}
 						vgparent.AppendChild(vgn)
+						vgn.AddAttrInterface("aria-busy", fmt.Sprint(c.Stale))
+						vgn.AddAttrInterface("data-stale", fmt.Sprint(c.Stale))
 						vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
 							EventType: "focusin",
 							Func:      func(event vugu.DOMEvent) { c.FocusIn(event) },

@@ -41,6 +41,36 @@ window.hearthBoardFetchToken = () => fetch(`/demo/token?user=${encodeURIComponen
   .catch(() => null); // unreachable (offline): the board asks again once online
 window.hearthBoardToken = window.hearthBoardFetchToken();
 
+// The last result of each of the board's live queries, kept by hearth.js's
+// result cache in this origin's IndexedDB (per user database and schema):
+// a reload paints the board from it while the worker opens the database,
+// marked as saved data until the live results replace it. Loaded without
+// holding up the board's own start; a page that cannot load it paints
+// when the live results arrive, as before.
+const resultCache = import('/hearth.js').catch((err) => {
+  console.warn('board: no result cache:', err);
+  return null;
+});
+/** @type {Map<string, () => Promise<void>>} the newest result of each query not saved yet */
+const unsaved = new Map();
+window.hearthBoardCache = {
+  /** The cached result (rows as arrays) or null. */
+  read: async (db, scope, sql, params) => (await resultCache)?.cachedResult(db, sql, params, { scope, rowMode: 'array' }) ?? null,
+  /** Saves a live result, at most every 300 ms per query (always its newest state). */
+  save: (db, scope, sql, params, columns, rows) => {
+    const key = JSON.stringify([db, scope, sql, params]);
+    const scheduled = unsaved.has(key);
+    unsaved.set(key, async () => (await resultCache)?.saveCachedResult(db, sql, params, { columns, rows }, { scope }));
+    if (scheduled) return;
+    setTimeout(async () => {
+      const save = unsaved.get(key);
+      unsaved.delete(key);
+      await save?.();
+      window.boardMilestones.cacheSaved = performance.now();
+    }, 300);
+  },
+};
+
 // Start the Hearth worker now, while the board's own bundle downloads and
 // compiles: the Go client adopts it (client.AdoptWorker).
 window.hearthBoardWorker = new Worker('/hearth-worker.js', { type: 'module', name: 'hearth' });

@@ -15,7 +15,7 @@ const immutable = [`/board/dist/${boardFile}`, `/dist/${workerFile}`];
 const shell = [
   '/board/', '/board/boot.js', '/board/board.css', '/board/dist/bundle.js',
   '/dist/wasm_exec.js', '/dist/bundle.js',
-  '/hearth-worker.js', '/hearth-worker-boot.js', '/hearth-storage.js', '/hearth-tabs.js', '/protocol.js',
+  '/hearth-worker.js', '/hearth-worker-boot.js', '/hearth-storage.js', '/hearth-tabs.js', '/protocol.js', '/hearth.js',
 ];
 const known = new Set([...immutable, ...shell]);
 
