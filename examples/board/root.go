@@ -40,9 +40,9 @@ type Root struct {
 	Stale bool
 	// AllProjects: the nav lists every project, not only the first few.
 	AllProjects bool
-	Rooms      []Room
-	Bookings   []Booking
-	Violations []Violation
+	Rooms       []Room
+	Bookings    []Booking
+	Violations  []Violation
 
 	Sync       SyncStatus
 	Storage    string
@@ -88,8 +88,8 @@ type Root struct {
 	// liveProjects: a live projects result has arrived (the cache's
 	// no longer counts).
 	liveProjects bool
-	focusID  string
-	painted  bool
+	focusID      string
+	painted      bool
 	// livePainted: a live tasks result has been painted.
 	livePainted bool
 }
