@@ -301,6 +301,8 @@ var cacheScope = fmt.Sprintf("schema-%d", model.Migrations[len(model.Migrations)
 // opens; it does nothing once live results are in or when nothing is
 // cached. It runs on its own goroutine.
 func (c *Root) PaintCached(ctx context.Context) {
+	// For tests: the cache has been looked at (and its board posted).
+	defer markMilestone("cache-checked")
 	name := boardDatabase(c.Me)
 	pr, ok := cachedResult(ctx, name, cacheScope, projectsSQL, nil)
 	if !ok {
