@@ -379,3 +379,35 @@ func jsValues(values []any) []any {
 	}
 	return out
 }
+
+// exposeInput defines hearthBoardKey(key, targetID, tagName, alt, ctrl,
+// meta) → handled and hearthBoardFocus(cardID) for boot.js's keyboard and
+// focus listeners. Each runs with the render lock held and asks for a
+// render only when it changed something.
+func exposeInput(c *Root) {
+	js.Global().Set("hearthBoardKey", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		if len(args) < 6 {
+			return false
+		}
+		c.env.Lock()
+		handled := c.HandleKey(args[0].String(), args[1].String(), args[2].String(), args[3].Truthy(), args[4].Truthy(), args[5].Truthy())
+		if handled {
+			c.env.UnlockRender()
+		} else {
+			c.env.UnlockOnly()
+		}
+		return handled
+	})) // kept for the page's life
+	js.Global().Set("hearthBoardFocus", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		if len(args) < 1 {
+			return nil
+		}
+		c.env.Lock()
+		if c.FocusCard(args[0].String()) {
+			c.env.UnlockRender()
+		} else {
+			c.env.UnlockOnly()
+		}
+		return nil
+	}))
+}

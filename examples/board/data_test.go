@@ -130,3 +130,36 @@ func TestSyncStatusOfDropsTheRedundantOfflineError(t *testing.T) {
 		t.Fatalf("server error shown as %q", s.ErrorText)
 	}
 }
+
+func TestHandleKeyActsOnlyOnTheBoardsKeys(t *testing.T) {
+	c := &Root{writes: make(chan func(context.Context) error, 4), ActiveProject: "p"}
+	c.Tasks = []Task{{ID: "a", Status: "backlog", Position: 1}}
+	for _, k := range []struct {
+		key, target, tag string
+		alt              bool
+	}{
+		{"Alt", "task-a", "article", true},         // Alt alone: nothing to do, no render
+		{"ArrowRight", "task-a", "article", false}, // an arrow without Alt scrolls
+		{"ArrowRight", "new-task", "button", true}, // not on a card
+		{"n", "edit-title", "input", false},        // typing
+		{"ArrowDown", "task-a", "article", true},   // already last: no move
+		{"Escape", "task-a", "article", false},     // no editor open
+		{"ArrowRight", "task-zz", "article", true}, // no such card
+	} {
+		if c.HandleKey(k.key, k.target, k.tag, k.alt, false, false) && k.key != "ArrowDown" && k.target != "task-zz" {
+			t.Fatalf("%+v: handled", k)
+		}
+	}
+	if len(c.writes) != 0 || c.Tasks[0].Status != "backlog" {
+		t.Fatalf("a key the board does not act on wrote: %d writes, %+v", len(c.writes), c.Tasks[0])
+	}
+	if !c.HandleKey("ArrowRight", "task-a", "article", true, false, false) || c.Tasks[0].Status != "doing" || len(c.writes) != 1 {
+		t.Fatalf("Alt+→ on a card: %+v, %d writes", c.Tasks[0], len(c.writes))
+	}
+	if c.HandleKey("ArrowLeft", "task-a", "article", true, true, false) {
+		t.Fatal("Ctrl+Alt+← handled")
+	}
+	if !c.FocusCard("a") || c.FocusCard("a") {
+		t.Fatal("focusing a card renders once, focusing it again not at all")
+	}
+}

@@ -36,6 +36,7 @@ func main() {
 	root := &Root{env: renderer.EventEnv(), Status: OpeningStatus, Me: me, View: "board",
 		writes: make(chan func(context.Context) error, 64)}
 	exposeAsync("hearthSyncStatus", root.syncStatusJS)
+	exposeInput(root)
 
 	transport, err := workerTransport()
 	if err != nil {

@@ -648,48 +648,51 @@ func (c *Root) moveTask(id string, dStatus, dIndex int) {
 	})
 }
 
-// KeyDown is the board's keyboard: n creates a task; on a focused card,
+// HandleKey is the board's keyboard: n creates a task; on a focused card,
 // Alt+←/→ moves it between columns, Alt+↑/↓ reorders it and Enter edits
-// it; Escape closes the editor.
-func (c *Root) KeyDown(e vugu.DOMEvent) {
-	key := e.PropString("key")
-	tag := strings.ToUpper(e.PropString("target", "tagName"))
+// it; Escape closes the editor. target is the event target's id and tag
+// its tag name. It reports whether it acted (the page then prevents the
+// key's default and re-renders). boot.js calls it, through
+// hearthBoardKey, only for those keys: any other key costs no Go work and
+// no render (vugu renders the whole tree after every event it handles).
+func (c *Root) HandleKey(key, target, tag string, alt, ctrl, meta bool) bool {
+	tag = strings.ToUpper(tag)
 	typing := tag == "INPUT" || tag == "TEXTAREA" || tag == "SELECT"
 	if key == "Escape" && c.Editing != nil {
-		c.CancelEdit(e)
-		return
+		c.CancelEdit(nil)
+		return true
 	}
-	if typing || c.Editing != nil || e.PropBool("ctrlKey") || e.PropBool("metaKey") {
-		return
+	if typing || c.Editing != nil || ctrl || meta {
+		return false
 	}
-	target := e.PropString("target", "id")
-	if key == "n" && !e.PropBool("altKey") {
-		e.PreventDefault()
-		c.NewTask(e)
-		return
+	if key == "n" && !alt {
+		c.NewTask(nil)
+		return true
 	}
 	id, onCard := strings.CutPrefix(target, "task-")
 	if !onCard {
-		return
+		return false
 	}
 	if key == "Enter" {
-		e.PreventDefault()
-		c.EditTask(e, id)
-		return
+		c.EditTask(nil, id)
+		return true
 	}
-	if !e.PropBool("altKey") {
-		return
+	if !alt {
+		return false
 	}
 	switch key {
 	case "ArrowLeft":
-		c.MoveTask(e, id, -1, 0)
+		c.moveTask(id, -1, 0)
 	case "ArrowRight":
-		c.MoveTask(e, id, 1, 0)
+		c.moveTask(id, 1, 0)
 	case "ArrowUp":
-		c.MoveTask(e, id, 0, -1)
+		c.moveTask(id, 0, -1)
 	case "ArrowDown":
-		c.MoveTask(e, id, 0, 1)
+		c.moveTask(id, 0, 1)
+	default:
+		return false
 	}
+	return true
 }
 
 // AfterRender runs after every render: it moves focus where the last
@@ -722,12 +725,14 @@ func editorTitle(d *Draft) string {
 	return "Edit task"
 }
 
-// FocusIn follows focus into a card (or one of its buttons) so that card
-// shows its actions.
-func (c *Root) FocusIn(e vugu.DOMEvent) {
-	if id, ok := strings.CutPrefix(e.PropString("target", "id"), "task-"); ok {
-		c.ActiveCard = id
+// FocusCard follows focus into a card so that it shows its actions; it
+// reports whether that changed anything (a render).
+func (c *Root) FocusCard(id string) bool {
+	if c.ActiveCard == id {
+		return false
 	}
+	c.ActiveCard = id
+	return true
 }
 
 func dueAndPriority(t Task) string {

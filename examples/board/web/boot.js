@@ -16,15 +16,21 @@ if ('serviceWorker' in navigator) {
   );
 }
 
-// The board's keyboard lives on its own elements; with nothing focused
-// (the body), 'n' still creates a task.
+// The board's keyboard and card focus, passed to its Go code
+// (hearthBoardKey, hearthBoardFocus) only for what it acts on: Escape, n,
+// and Enter or Alt+arrows on a card. Through a vugu listener every key
+// (Alt alone, too) and every focus change re-rendered the whole board.
 document.addEventListener('keydown', (event) => {
-  if (event.target !== document.body || event.key !== 'n' || event.altKey || event.ctrlKey || event.metaKey) return;
-  const button = document.getElementById('new-task');
-  if (button) {
-    event.preventDefault();
-    button.click();
-  }
+  const target = /** @type {HTMLElement} */ (event.target);
+  const onCard = target.id?.startsWith('task-');
+  const acted = event.key === 'Escape' || event.key === 'n'
+    || (onCard && (event.key === 'Enter' || (event.altKey && event.key.startsWith('Arrow'))));
+  if (!acted || !window.hearthBoardKey || event.ctrlKey || event.metaKey) return;
+  if (window.hearthBoardKey(event.key, target.id ?? '', target.tagName ?? '', event.altKey, event.ctrlKey, event.metaKey)) event.preventDefault();
+});
+document.addEventListener('focusin', (event) => {
+  const id = /** @type {HTMLElement} */ (event.target).id;
+  if (id?.startsWith('task-')) window.hearthBoardFocus?.(id.slice('task-'.length));
 });
 
 // The signed-in demo user: ?user=u-02 (the board's user picker sets it),
