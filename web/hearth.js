@@ -802,6 +802,8 @@ function cacheKey(name, scope, sql, params) {
  * @param {api.Params | undefined} params
  */
 function valuesKey(params) {
+  // No parameters and an empty list are the same query.
+  if (Array.isArray(params) && params.length === 0) params = undefined;
   return JSON.stringify(params ?? null, (_, value) => {
     if (typeof value === 'bigint') return { bigint: value.toString() };
     if (typeof value === 'number' && !Number.isFinite(value)) return { number: String(value) };
