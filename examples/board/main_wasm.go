@@ -33,7 +33,8 @@ func main() {
 	if me == "" {
 		me = "u-01"
 	}
-	root := &Root{env: renderer.EventEnv(), Status: OpeningStatus, Me: me, View: "board",
+	env := &coalescingEnv{EventEnv: renderer.EventEnv()}
+	root := &Root{env: env, Status: OpeningStatus, Me: me, View: "board",
 		writes: make(chan func(context.Context) error, 64)}
 	exposeAsync("hearthSyncStatus", root.syncStatusJS)
 	exposeInput(root)
@@ -56,6 +57,7 @@ func main() {
 
 	for ok := true; ok; ok = renderer.EventWait() {
 		start := time.Now()
+		env.Building()
 		built := buildEnv.RunBuild(root)
 		for _, n := range built.Out.Out {
 			textContentNodes(n)
