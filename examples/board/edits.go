@@ -41,7 +41,7 @@ func (c *Root) writeTasks(ids []string, fn func(context.Context) error) {
 	}
 	c.write(func(ctx context.Context) error {
 		err := fn(ctx)
-		c.post(func() {
+		c.postChange(func() bool {
 			for i := range c.edits {
 				if c.edits[i].seq == seq {
 					c.edits[i].done = time.Now()
@@ -52,6 +52,7 @@ func (c *Root) writeTasks(ids []string, fn func(context.Context) error) {
 				c.edits = slices.DeleteFunc(c.edits, func(e localEdit) bool { return e.seq == seq })
 				c.Tasks = c.rebase(c.baseTasks, time.Now())
 			}
+			return err != nil // a write that worked changes nothing shown
 		})
 		return err
 	})

@@ -79,7 +79,7 @@ type Root struct {
 	localOnly atomic.Bool
 
 	queueMu  sync.Mutex
-	queue    []func()
+	queue    []func() bool
 	writes   chan func(context.Context) error
 	taskGen  int
 	stopTask func(context.Context) error
@@ -104,7 +104,12 @@ type Draft struct {
 // post runs fn with the render lock held, then re-renders. Live query
 // callbacks run on the worker transport's goroutine and must not block,
 // so they queue their updates here; one goroutine applies them in order.
-func (c *Root) post(fn func()) {
+func (c *Root) post(fn func()) { c.postChange(func() bool { fn(); return true }) }
+
+// postChange is post for an update that may change nothing on screen: fn
+// reports whether it did, and the board re-renders only if some update
+// of the batch did (vugu renders the whole tree each time).
+func (c *Root) postChange(fn func() bool) {
 	c.queueMu.Lock()
 	c.queue = append(c.queue, fn)
 	first := len(c.queue) == 1
@@ -116,10 +121,17 @@ func (c *Root) post(fn func()) {
 			q := c.queue
 			c.queue = nil
 			c.queueMu.Unlock()
+			changed := false
 			for _, fn := range q {
-				fn()
+				if fn() {
+					changed = true
+				}
 			}
-			c.env.UnlockRender()
+			if changed {
+				c.env.UnlockRender()
+			} else {
+				c.env.UnlockOnly()
+			}
 		}()
 	}
 }
@@ -251,7 +263,15 @@ func (c *Root) Start(ctx context.Context, hc *client.Client, opts StartOptions) 
 		source = clientSync{hc: hc, db: db}
 	}
 	{
-		if _, err := source.Watch(ctx, func(s SyncStatus) { c.post(func() { c.Sync = s }) }); err != nil {
+		if _, err := source.Watch(ctx, func(s SyncStatus) {
+			c.postChange(func() bool {
+				// Most status changes (cursor, head, checksums) are not
+				// shown: they cost no render.
+				shown := c.Sync.shown(c.now()) != s.shown(c.now())
+				c.Sync = s
+				return shown
+			})
+		}); err != nil {
 			c.post(func() { c.Notice = "Sync status unavailable: " + err.Error() })
 		}
 	}
@@ -370,12 +390,17 @@ func (c *Root) selectProject(id string) {
 		}
 		s, err := db.Watch(ctx, tasksSQL, []any{id}, func(r client.Result) {
 			saveResult(name, cacheScope, tasksSQL, []any{id}, r)
-			c.post(func() {
-				if c.taskGen == gen {
-					c.baseTasks = tasksOf(r)
-					c.Tasks, c.TasksReady = c.rebase(c.baseTasks, time.Now()), true
-					c.Stale = false
+			c.postChange(func() bool {
+				if c.taskGen != gen {
+					return false
 				}
+				c.baseTasks = tasksOf(r)
+				tasks := c.rebase(c.baseTasks, time.Now())
+				// The result of this board's own move shows what the
+				// move already drew: no render for it.
+				changed := !c.TasksReady || c.Stale || !slices.Equal(c.Tasks, tasks)
+				c.Tasks, c.TasksReady, c.Stale = tasks, true, false
+				return changed
 			})
 		})
 		c.post(func() {

@@ -36,6 +36,13 @@ func (localOnly) Watch(ctx context.Context, fn func(SyncStatus)) (func(), error)
 	}), nil
 }
 
+// shown is what the board shows of s (the sync bar, the empty board's
+// text) at now: a status that shows the same needs no render.
+func (s SyncStatus) shown(now time.Time) string {
+	return fmt.Sprint(onlineLabel(s), s.Online, s.Enabled, s.Pending, s.lastSynced(now), s.retriesTotal(),
+		s.InitialSync.Active, initialSyncLabel(s.InitialSync), s.ErrorText)
+}
+
 // retriesTotal sums retries over every class.
 func (s SyncStatus) retriesTotal() int64 {
 	var n int64
