@@ -110,6 +110,12 @@ describe('result cache', () => {
       for (const q of ['SELECT 1', 'SELECT 2', 'SELECT 3']) if (await hearth.cachedResult('lru', q, [])) kept.push(q);
       await hearth.saveCachedResult('lru', 'SELECT 4', [], big(10000), { maxBytes: 5000 });
       const tooBig = await hearth.cachedResult('lru', 'SELECT 4', []);
+      // Preloaded entries answer once; a result saved since is read fresh.
+      await hearth.preloadCachedResults('lru');
+      const preloaded = (await hearth.cachedResult('lru', 'SELECT 3', []))?.rows.length;
+      await hearth.preloadCachedResults('lru');
+      await hearth.saveCachedResult('lru', 'SELECT 3', [], { columns: ['v'], rows: [['newer']] }, { maxBytes: 5000 });
+      const afterSave = (await hearth.cachedResult('lru', 'SELECT 3', []))?.rows[0].v;
       await hearth.clearCachedResults('lru');
       const afterClear = await hearth.cachedResult('lru', 'SELECT 1', []);
 
@@ -127,10 +133,12 @@ describe('result cache', () => {
       } catch (err) {
         keyError = err.code;
       }
-      return { kept, tooBig, afterClear, beforeDelete: beforeDelete?.rows, afterDelete, keyError };
+      return { kept, tooBig, preloaded, afterSave, afterClear, beforeDelete: beforeDelete?.rows, afterDelete, keyError };
     });
     assert.deepEqual(r.kept, ['SELECT 1', 'SELECT 3']);
     assert.equal(r.tooBig, null);
+    assert.equal(r.preloaded, 1);
+    assert.equal(r.afterSave, 'newer');
     assert.equal(r.afterClear, null);
     assert.deepEqual(r.beforeDelete, [{ x: 1 }]);
     assert.equal(r.afterDelete, null);

@@ -184,6 +184,14 @@ export declare function saveCachedResult(
   name: string, sql: string, params: Params | undefined, result: { columns: string[]; rows: SQLValue[][] }, options?: CacheOptions,
 ): Promise<void>;
 
+/**
+ * Reads every cached result of database name at once, in one IndexedDB
+ * transaction, so that the cachedResult calls that follow answer from
+ * memory (each preloaded result is used once). Call it as early as the
+ * page knows the name, while the app's own code still loads.
+ */
+export declare function preloadCachedResults(name: string): Promise<void>;
+
 /** Deletes the cached results of database name, or of every database without one (e.g. at sign-out). */
 export declare function clearCachedResults(name?: string): Promise<void>;
 

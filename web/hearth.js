@@ -860,6 +860,34 @@ function settled(req) {
  * @property {number} usedAt Unix ms of the last read or write (LRU)
  */
 
+/** @type {Map<string, Promise<Map<string, CacheEntry>>>} preloaded entries by database name, each used once */
+const preloadedCache = new Map();
+
+/**
+ * Reads every cached result of database name now, in one IndexedDB
+ * transaction, so that cachedResult answers from memory later.
+ * @type {typeof api.preloadCachedResults}
+ */
+export function preloadCachedResults(name) {
+  let entries = preloadedCache.get(name);
+  if (!entries) {
+    entries = (async () => {
+      /** @type {Map<string, CacheEntry>} */
+      const byKey = new Map();
+      const db = await openCacheDB();
+      if (!db) return byKey;
+      try {
+        const store = db.transaction(cacheStore, 'readonly').objectStore(cacheStore);
+        const all = /** @type {CacheEntry[]} */ (await settled(store.index('db').getAll(name)));
+        for (const e of all) byKey.set(e.key, e);
+      } catch { /* no cache: cachedResult reads (and fails) on its own */ }
+      return byKey;
+    })();
+    preloadedCache.set(name, entries);
+  }
+  return entries.then(() => undefined);
+}
+
 /**
  * The last result cached for this query, or null. (JSDoc cannot type a
  * function by an overloaded declaration: hearth.d.ts has both.)
@@ -870,11 +898,19 @@ function settled(req) {
  * @returns {Promise<api.CachedResult<any> | null>}
  */
 export async function cachedResult(name, sql, params, { scope = '', rowMode = 'object' } = {}) {
+  const key = cacheKey(name, scope, sql, params);
+  const preloaded = await preloadedCache.get(name);
+  const early = preloaded?.get(key);
+  if (early) {
+    // Used once: a later read sees what was saved since.
+    preloaded?.delete(key);
+    return { columns: early.columns, rows: decodeRows(early.columns, early.rows, rowMode), stale: true, savedAt: early.savedAt };
+  }
   const db = await openCacheDB();
   if (!db) return null;
   try {
     const store = db.transaction(cacheStore, 'readwrite').objectStore(cacheStore);
-    const entry = /** @type {CacheEntry | undefined} */ (await settled(store.get(cacheKey(name, scope, sql, params))));
+    const entry = /** @type {CacheEntry | undefined} */ (await settled(store.get(key)));
     if (!entry) return null;
     entry.usedAt = Date.now();
     store.put(entry); // the LRU clock; its failure costs nothing
@@ -897,6 +933,7 @@ export async function cachedResult(name, sql, params, { scope = '', rowMode = 'o
  * @returns {Promise<void>}
  */
 export async function saveCachedResult(name, sql, params, result, { scope = '', maxBytes = cacheDefaultBytes } = {}) {
+  preloadedCache.delete(name); // older than what is saved now
   const db = await openCacheDB();
   if (!db) return;
   const now = Date.now();
@@ -939,6 +976,8 @@ export async function saveCachedResult(name, sql, params, result, { scope = '', 
  * @type {typeof api.clearCachedResults}
  */
 export async function clearCachedResults(name) {
+  if (name === undefined) preloadedCache.clear();
+  else preloadedCache.delete(name);
   const db = await openCacheDB();
   if (!db) return;
   const tx = db.transaction(cacheStore, 'readwrite');

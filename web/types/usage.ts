@@ -9,6 +9,7 @@ import {
   deleteDatabase,
   loadSchema,
   cachedResult,
+  preloadCachedResults,
   saveCachedResult,
   clearCachedResults,
   type CachedResult,
@@ -190,6 +191,7 @@ export async function fromServerSchema(): Promise<Database> {
 
 // The result cache: paint the last result before the database is open, then live.
 export async function paintFromCache(render: (rows: { id: string; title: string }[], stale: boolean) => void): Promise<void> {
+  await preloadCachedResults('notes');
   const cached: CachedResult<{ id: string; title: string }> | null = await cachedResult<{ id: string; title: string }>('notes', 'SELECT id, title FROM notes', [], { scope: 'u-01' });
   if (cached) render(cached.rows, cached.stale);
   const arrays = await cachedResult('notes', 'SELECT id, title FROM notes', undefined, { rowMode: 'array' });

@@ -57,6 +57,8 @@ const resultCache = import('/hearth.js').catch((err) => {
   console.warn('board: no result cache:', err);
   return null;
 });
+// The user's cached board, read while the board's bundle compiles.
+resultCache.then((m) => m?.preloadCachedResults(`board-${window.hearthBoardUser}`));
 /** @type {Map<string, () => Promise<void>>} the newest result of each query not saved yet */
 const unsaved = new Map();
 window.hearthBoardCache = {
