@@ -453,10 +453,12 @@ export class Database {
     let live = null;
     const cacheOptions = cache ? this.cache : null;
     const writer = cacheOptions ? new CacheWriter(this.name, sql, params, cacheOptions) : null;
+    let failed = false;
     if (cacheOptions) {
-      // The cached result, shown only if it comes before the live one.
+      // The cached result, shown only if it comes before the live one
+      // (and never after the watch failed).
       cachedResult(this.name, sql, params, { scope: cacheOptions.scope, rowMode }).then((cached) => {
-        if (cached && !live) onResult(cached, { kind: 'cached', savedAt: cached.savedAt });
+        if (cached && !live && !failed) onResult(cached, { kind: 'cached', savedAt: cached.savedAt });
       });
     }
     /** @type {Push[]} pushes that overtook the watch's reply */
@@ -475,7 +477,15 @@ export class Database {
       writer?.save(() => current.arrays());
     };
     // A query's watch is answered with its rows (a {sync: true} watch with the status).
-    const { sub, result } = /** @type {WatchRowsReply} */ (await w.request('watch', { db: this.handle, sql, params }));
+    /** @type {WatchRowsReply} */
+    let reply;
+    try {
+      reply = /** @type {WatchRowsReply} */ (await w.request('watch', { db: this.handle, sql, params }));
+    } catch (err) {
+      failed = true;
+      throw err;
+    }
+    const { sub, result } = reply;
     w.subscriptions.set(sub, handler);
     live = new LiveResult(result, rowMode);
     onResult(live.snapshot(), { kind: 'initial' });
