@@ -256,7 +256,15 @@ export interface SyncStatus {
   lastError: { class: SyncErrorClass; code: string; message: string; at: number } | null;
   /** Unix ms of the next attempt while backing off; 0 otherwise. */
   nextAttemptAt: number;
-  initialSync: { active: boolean; rows: number; total: number };
+  /**
+   * The initial sync's progress, and where its time went so far: chunks and
+   * bytes received; ms waiting for chunks (network and server), decoding them,
+   * merging rows, and committing (state, commit, storage writes).
+   */
+  initialSync: {
+    active: boolean; rows: number; total: number;
+    chunks: number; bytes: number; waitMs: number; decodeMs: number; mergeMs: number; commitMs: number;
+  };
   /** Periodic checksum comparisons with the server, and how many found a table different. */
   checksums: number;
   divergences: number;

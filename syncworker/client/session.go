@@ -40,6 +40,16 @@ type session struct {
 	// clock is the correction taken at welcome, to notice the device's
 	// clock being set while connected.
 	clock clockAnchor
+	// phases times this session's initial sync; heard is the size and
+	// decode time of the last frame await accepted.
+	phases syncstatus.Phases
+	heard  frameCost
+}
+
+// frameCost is what one received frame cost before it was handled.
+type frameCost struct {
+	size   int
+	decode time.Duration
 }
 
 // clockAnchor is the corrected clock's reading when the offset was
@@ -57,6 +67,7 @@ const clockJumpTolerance = time.Second
 type frameResult struct {
 	frame wire.Frame
 	err   error
+	cost  frameCost
 }
 
 // pushFlight is the push awaiting its ack.
@@ -124,8 +135,13 @@ func (s *session) read() {
 		var fr frameResult
 		if err != nil {
 			fr.err = err
-		} else if fr.frame, fr.err = wire.Decode(b); fr.err != nil {
-			fr.err = &Error{Class: syncstatus.ClassProtocol, Err: fmt.Errorf("server sent an unreadable message: %w", fr.err)}
+		} else {
+			start := time.Now()
+			fr.frame, fr.err = wire.Decode(b)
+			fr.cost = frameCost{size: len(b), decode: time.Since(start)}
+			if fr.err != nil {
+				fr.err = &Error{Class: syncstatus.ClassProtocol, Err: fmt.Errorf("server sent an unreadable message: %w", fr.err)}
+			}
 		}
 		select {
 		case s.frames <- fr:
@@ -176,6 +192,7 @@ func (s *session) await(what string, want func(wire.Message) bool) (wire.Message
 				return nil, s.serverError(e)
 			}
 			if want(fr.frame.Msg) {
+				s.heard = fr.cost
 				return fr.frame.Msg, nil
 			}
 			if _, ok := fr.frame.Msg.(wire.Pong); ok {
@@ -379,7 +396,10 @@ func (s *session) initialSync() error {
 	}
 	for c.st.Snap.Active {
 		want := id
+		asked := time.Now()
 		m, err := s.await("snapshot chunk", func(m wire.Message) bool { ch, ok := m.(wire.Chunk); return ok && ch.Re == want })
+		// On one thread (wasm) the frame is decoded while this waits.
+		s.phases.Wait += max(time.Since(asked)-s.heard.decode, 0)
 		if e, ok := rateLimitedAnswer(err, want); ok {
 			// Ask again, after the pause, from the last applied chunk.
 			if err := s.waitRead(e); err != nil {
@@ -396,6 +416,9 @@ func (s *session) initialSync() error {
 		}
 		s.readLimited = 0
 		chunk := m.(wire.Chunk)
+		s.phases.Chunks++
+		s.phases.Bytes += int64(s.heard.size)
+		s.phases.Decode += s.heard.decode
 		if !chunk.Done && chunk.At >= 0 {
 			id = s.nextID()
 			if err := s.send(wire.SnapshotRequest{ID: id, At: chunk.At, After: chunk.Next, Limit: int64(c.cfg.SnapshotChunk)}); err != nil {
@@ -421,6 +444,7 @@ func (s *session) initialSync() error {
 			return err
 		}
 		s.progressed = true
+		progress.Phases = s.phases
 		c.update(func(st *syncstatus.Status) { st.Cursor, st.InitialSync = c.st.Cursor, progress })
 	}
 	return nil
@@ -432,8 +456,15 @@ func (s *session) initialSync() error {
 func (s *session) apply(evict []wire.SnapshotCursor, chs []change.Change, next syncState) error {
 	c := s.c
 	quarantined := 0
+	start := time.Now()
+	var merging time.Duration
+	defer func() {
+		s.phases.Merge += merging
+		s.phases.Commit += time.Since(start) - merging
+	}()
 	err := c.inTx(s.ctx, func(t *txn) error {
 		conn, a := t.conn, t.merger()
+		mergeStart := time.Now()
 		err := c.j.Applying(func() error {
 			for _, ev := range evict {
 				if a.Table(ev.Table) == nil {
@@ -474,6 +505,7 @@ func (s *session) apply(evict []wire.SnapshotCursor, chs []change.Change, next s
 			}
 			return nil
 		})
+		merging = time.Since(mergeStart)
 		if err != nil {
 			return err
 		}

@@ -75,6 +75,22 @@ type Progress struct {
 	Active bool
 	// Rows applied so far, of Total rows in the snapshot.
 	Rows, Total int64
+	// Phases is where the sync's time went so far.
+	Phases Phases
+}
+
+// Phases splits an initial sync's time, so a slow one says which part is
+// slow. Decode runs on the reader goroutine, beside the others; on a
+// single thread (wasm) it takes its time from them.
+type Phases struct {
+	// Chunks and Bytes count the snapshot chunks received and their
+	// encoded size.
+	Chunks, Bytes int64
+	// Wait is the time spent waiting for the next chunk (the network and
+	// the server); Decode the time decoding frames; Merge the time merging
+	// changes into the tables; Commit the rest of applying a chunk (begin,
+	// saving the sync state, commit and what it writes to storage).
+	Wait, Decode, Merge, Commit time.Duration
 }
 
 // ErrorInfo describes the last failure.
@@ -191,6 +207,18 @@ func (s Status) Encode(e *codec.Encoder) {
 	e.Int(s.InitialSync.Rows)
 	is.Key("total")
 	e.Int(s.InitialSync.Total)
+	ph := s.InitialSync.Phases
+	is.Key("chunks")
+	e.Int(ph.Chunks)
+	is.Key("bytes")
+	e.Int(ph.Bytes)
+	for _, d := range []struct {
+		key string
+		d   time.Duration
+	}{{"waitMs", ph.Wait}, {"decodeMs", ph.Decode}, {"mergeMs", ph.Merge}, {"commitMs", ph.Commit}} {
+		is.Key(d.key)
+		e.Float(float64(d.d) / float64(time.Millisecond))
+	}
 	is.End()
 	m.Key("divergences")
 	e.Int(s.Divergences)
@@ -257,6 +285,15 @@ func Decode(v any) Status {
 	if p, ok := m["initialSync"].(map[string]any); ok {
 		st.InitialSync.Active, _ = p["active"].(bool)
 		st.InitialSync.Rows, st.InitialSync.Total = intOf(p, "rows"), intOf(p, "total")
+		ph := &st.InitialSync.Phases
+		ph.Chunks, ph.Bytes = intOf(p, "chunks"), intOf(p, "bytes")
+		for _, d := range []struct {
+			key string
+			d   *time.Duration
+		}{{"waitMs", &ph.Wait}, {"decodeMs", &ph.Decode}, {"mergeMs", &ph.Merge}, {"commitMs", &ph.Commit}} {
+			ms, _ := p[d.key].(float64)
+			*d.d = time.Duration(ms * float64(time.Millisecond))
+		}
 	}
 	st.Divergences, st.Checksums = intOf(m, "divergences"), intOf(m, "checksums")
 	if list, ok := m["divergedTables"].([]any); ok {

@@ -100,7 +100,8 @@ func TestDecodeReadsEncode(t *testing.T) {
 		State: StateBackoff, Connected: true, Online: true, LastSyncedAt: at, Pending: 3, Cursor: 7, Head: 9,
 		Retries:       map[Class]int64{ClassOffline: 2, ClassTimeout: 0, ClassAuth: 0, ClassSchema: 0, ClassServer: 1, ClassProtocol: 0, ClassLocal: 0, ClassReplica: 4},
 		LastError:     &ErrorInfo{Class: ClassServer, Code: "INTERNAL", Message: "boom", At: at.Add(time.Second)},
-		NextAttemptAt: at.Add(time.Minute), InitialSync: Progress{Active: true, Rows: 5, Total: 10},
+		NextAttemptAt: at.Add(time.Minute), InitialSync: Progress{Active: true, Rows: 5, Total: 10, Phases: Phases{Chunks: 2, Bytes: 4096,
+			Wait: 3 * time.Millisecond, Decode: 1500 * time.Microsecond, Merge: 20 * time.Millisecond, Commit: 250 * time.Microsecond}},
 		Divergences: 1, Checksums: 4, DivergedTables: []string{"tasks"}, ReconcileLatency: 1500 * time.Microsecond,
 		Flagged: 1, Refused: 2, Quarantined: 3, SchemaVersion: 2, ServerMin: 1, ServerMax: 3,
 	}

@@ -1,0 +1,129 @@
+package merge_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hearthdb/hearth/syncworker/appschema"
+	"github.com/hearthdb/hearth/syncworker/change"
+	"github.com/hearthdb/hearth/syncworker/hlc"
+	"github.com/hearthdb/hearth/syncworker/journal"
+	"github.com/hearthdb/hearth/syncworker/merge"
+	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/ncruces/go-sqlite3"
+)
+
+// The initial sync's apply path, without network or server: a fresh
+// replica (the board's tasks table, its index and the journal's
+// triggers) merging a snapshot of n rows in chunks, one transaction per
+// chunk, as the client does. Run natively, and in wasm under Node to see
+// the browser's CPU cost without the browser:
+//
+//	GOOS=js GOARCH=wasm go test -exec="$(go env GOROOT)/lib/wasm/go_js_wasm_exec" -run XXX -bench ApplySnapshot ./syncworker/merge
+
+const boardTasksDDL = `
+CREATE TABLE tasks(
+	id           TEXT PRIMARY KEY,
+	workspace_id TEXT NOT NULL DEFAULT '',
+	project_id   TEXT NOT NULL DEFAULT '',
+	title        TEXT NOT NULL DEFAULT '',
+	description  TEXT NOT NULL DEFAULT '',
+	status       TEXT NOT NULL DEFAULT 'backlog',
+	position     REAL NOT NULL DEFAULT 0,
+	assignee_id  TEXT NOT NULL DEFAULT '',
+	due_date     TEXT NOT NULL DEFAULT '',
+	priority     INTEGER NOT NULL DEFAULT 0,
+	archived     INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX tasks_by_column ON tasks(project_id, status, position);
+`
+
+// snapshotOf is what a server's snapshot of n board tasks carries: one
+// insert per row, in key order, every row with the server's stamp.
+func snapshotOf(tb testing.TB, n int) []change.Change {
+	chs := make([]change.Change, n)
+	base := hlc.Timestamp(1_800_000_000_000 << 16)
+	for i := range chs {
+		id := fmt.Sprintf("t-%05d", i+1)
+		key, err := change.EncodeKey(id)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		chs[i] = change.Change{Table: "tasks", Key: key, Op: change.Insert, Schema: 1,
+			Stamp: hlc.Stamp{TS: base + hlc.Timestamp(i), Node: "server-seed-node"},
+			Values: map[string]any{
+				"workspace_id": "w-main", "project_id": fmt.Sprintf("p-%03d", i%200),
+				"title": fmt.Sprintf("Task %d: tidy the thing", i), "description": "A task of the seed workspace, with a description of ordinary length.",
+				"status": []string{"backlog", "todo", "doing", "done"}[i%4], "position": float64(i) * 1024,
+				"assignee_id": fmt.Sprintf("u-%02d", i%50), "due_date": "2026-12-31", "priority": int64(i % 4), "archived": int64(0),
+			}}
+	}
+	return chs
+}
+
+// freshReplica opens an empty replica with the journal installed.
+func freshReplica(tb testing.TB) (*sqlite3.Conn, *journal.Journal, []*schema.Info) {
+	conn := openMem(tb)
+	if err := conn.Exec(boardTasksDDL); err != nil {
+		tb.Fatal(err)
+	}
+	tables := []appschema.Table{{Name: "tasks"}}
+	j, err := journal.Prepare(conn, journal.Config{Clock: hlc.NewClock(func() time.Time { return time.UnixMilli(1_800_000_000_000) }), Tables: tables})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := j.Install(conn); err != nil {
+		tb.Fatal(err)
+	}
+	infos, err := schema.DescribeAll(conn, tables)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return conn, j, infos
+}
+
+// applyChunks merges chs in chunks of chunk changes, each in its own
+// transaction with its own Applier, as the client's session does.
+func applyChunks(tb testing.TB, conn *sqlite3.Conn, j *journal.Journal, infos []*schema.Info, chs []change.Change, chunk int) {
+	for from := 0; from < len(chs); from += chunk {
+		part := chs[from:min(from+chunk, len(chs))]
+		if err := conn.Exec("BEGIN IMMEDIATE"); err != nil {
+			tb.Fatal(err)
+		}
+		a := merge.NewApplier(conn, infos, false)
+		err := j.Applying(func() error {
+			for i := range part {
+				if _, err := a.Apply(&part[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		a.Close()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := conn.Exec("COMMIT"); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkApplySnapshot(b *testing.B) {
+	for _, n := range []int{5000} {
+		chs := snapshotOf(b, n)
+		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				conn, j, infos := freshReplica(b)
+				b.StartTimer()
+				applyChunks(b, conn, j, infos, chs, 1000)
+				b.StopTimer()
+				conn.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
