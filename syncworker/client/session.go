@@ -475,6 +475,11 @@ func (s *session) apply(evict []wire.SnapshotCursor, chs []change.Change, next s
 				}
 				t.touched[ev.Table] = true
 			}
+			// Rows this replica has no metadata for (all of them, on a
+			// fresh device) then merge without reading any.
+			if err := a.Preload(chs); err != nil {
+				return err
+			}
 			for i := range chs {
 				ch := &chs[i]
 				res, err := a.Apply(ch)

@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"time"
@@ -87,9 +88,33 @@ type Applier struct {
 	tables map[string]*schema.Info
 	strict bool
 	stmts  map[string]*sqlite3.Stmt
+	// shapes remembers the SQL of each table write already built, by
+	// what decides it (table, kind, written columns), so a row whose
+	// write has the shape of an earlier one builds no SQL.
+	shapes map[writeShape]shapedWrite
+	// absent holds rows (table NUL key) Preload found without metadata:
+	// Apply merges into them without reading it.
+	absent map[string]struct{}
 	// local and now are set by RecordLosses.
 	local string
 	now   func() time.Time
+}
+
+// writeShape is what decides a table write's SQL: the table, the kind of
+// effect and the set of columns written (bit i: Columns[i]).
+type writeShape struct {
+	table string
+	kind  EffectKind
+	cols  uint64
+}
+
+// shapedWrite is a table write's SQL and where each parameter's value
+// comes from: keyPos[i] > 0 is key value keyPos[i]-1, else
+// Effect.Values[columns[i]].
+type shapedWrite struct {
+	sql     string
+	columns []string
+	keyPos  []int
 }
 
 // NewApplier returns an Applier for the described tables. A strict
@@ -98,7 +123,7 @@ type Applier struct {
 // columns it knows and skips the rest, since a newer server schema may
 // send columns an older client does not have yet.
 func NewApplier(conn *sqlite3.Conn, tables []*schema.Info, strict bool) *Applier {
-	a := &Applier{conn: conn, tables: make(map[string]*schema.Info, len(tables)), strict: strict, stmts: map[string]*sqlite3.Stmt{}}
+	a := &Applier{conn: conn, tables: make(map[string]*schema.Info, len(tables)), strict: strict, stmts: map[string]*sqlite3.Stmt{}, shapes: map[writeShape]shapedWrite{}}
 	for _, t := range tables {
 		a.tables[t.Name] = t
 	}
@@ -132,6 +157,9 @@ const maxCachedStmts = 256
 // trimCache drops every cached statement once there are too many. It runs
 // where no statement is in use: at the start of Apply.
 func (a *Applier) trimCache() error {
+	if len(a.shapes) >= maxCachedStmts {
+		clear(a.shapes)
+	}
 	if len(a.stmts) < maxCachedStmts {
 		return nil
 	}
@@ -184,8 +212,13 @@ func (a *Applier) Apply(ch *change.Change) (Result, error) {
 		}
 		ch = known(t, ch)
 	}
-	cur, err := a.loadRow(ch.Table, ch.Key)
-	if err != nil {
+	var cur Row
+	var err error
+	if id := rowID(ch.Table, ch.Key); a.isAbsent(id) {
+		// Known to have no metadata: what loadRow would read. Once
+		// merged, the row has some.
+		delete(a.absent, id)
+	} else if cur, err = a.loadRow(ch.Table, ch.Key); err != nil {
 		return res, err
 	}
 	out, err := ResolveTable(cur, ch, t)
@@ -229,6 +262,91 @@ func known(t *schema.Info, ch *change.Change) *change.Change {
 		}
 	}
 	return ch
+}
+
+// preloadSlack bounds Preload's scan: it reads at most this many times
+// the number of rows asked about before giving up (a replica holding many
+// rows between the batch's keys reads faster row by row).
+const preloadSlack = 4
+
+// Preload finds, in one scan of the metadata per table, which rows of a
+// batch of changes have no merge metadata yet, so that Apply merges them
+// without reading it: a fresh device's initial sync reads nothing per
+// row. It must run in the transaction that applies the batch, before
+// anything else writes metadata there.
+func (a *Applier) Preload(chs []change.Change) error {
+	type span struct {
+		lo, hi []byte
+		keys   map[string]struct{}
+	}
+	spans := map[string]*span{}
+	for i := range chs {
+		ch := &chs[i]
+		if a.tables[ch.Table] == nil {
+			continue
+		}
+		sp := spans[ch.Table]
+		if sp == nil {
+			sp = &span{lo: ch.Key, hi: ch.Key, keys: map[string]struct{}{}}
+			spans[ch.Table] = sp
+		}
+		if bytes.Compare(ch.Key, sp.lo) < 0 {
+			sp.lo = ch.Key
+		}
+		if bytes.Compare(ch.Key, sp.hi) > 0 {
+			sp.hi = ch.Key
+		}
+		sp.keys[string(ch.Key)] = struct{}{}
+	}
+	for table, sp := range spans {
+		limit := preloadSlack * len(sp.keys)
+		present := map[string]struct{}{}
+		complete := true
+		for _, sql := range []string{
+			`SELECT pk FROM _hearth_rows WHERE tbl = ?1 AND pk >= ?2 AND pk <= ?3 LIMIT ?4`,
+			`SELECT DISTINCT pk FROM _hearth_fields WHERE tbl = ?1 AND pk >= ?2 AND pk <= ?3 LIMIT ?4`,
+		} {
+			s, err := a.stmt(sql)
+			if err != nil {
+				return err
+			}
+			s.BindText(1, table)
+			s.BindBlob(2, sp.lo)
+			s.BindBlob(3, sp.hi)
+			s.BindInt(4, limit+1)
+			n := 0
+			for s.Step() {
+				n++
+				present[string(s.ColumnRawBlob(0))] = struct{}{}
+			}
+			if err := s.Reset(); err != nil {
+				return fmt.Errorf("preload metadata of %s: %w", table, err)
+			}
+			if n > limit {
+				complete = false
+				break
+			}
+		}
+		if !complete {
+			continue
+		}
+		if a.absent == nil {
+			a.absent = map[string]struct{}{}
+		}
+		for k := range sp.keys {
+			if _, ok := present[k]; !ok {
+				a.absent[rowID(table, []byte(k))] = struct{}{}
+			}
+		}
+	}
+	return nil
+}
+
+func rowID(table string, key []byte) string { return table + "\x00" + string(key) }
+
+func (a *Applier) isAbsent(id string) bool {
+	_, ok := a.absent[id]
+	return ok
 }
 
 // LoadRow reads a row's merge metadata.
@@ -337,17 +455,49 @@ func bindStamp(s *sqlite3.Stmt, i int, st hlc.Stamp) {
 	s.BindText(i+1, st.Node)
 }
 
-// materialize carries an effect out on the app's table.
+// materialize carries an effect out on the app's table. The SQL is
+// Materialize's, built once per write shape.
 func (a *Applier) materialize(t *schema.Info, key []byte, eff Effect) (int, error) {
-	w, ok, err := Materialize(t, key, eff, SQLiteParam)
-	if !ok || err != nil {
-		return 0, err
+	if eff.Kind == Keep {
+		return 0, nil
 	}
-	s, err := a.stmt(w.SQL)
+	shape, cacheable := shapeOf(t, eff)
+	w, ok := a.shapes[shape]
+	var args []any
+	if !ok || !cacheable {
+		built, ok, err := Materialize(t, key, eff, SQLiteParam)
+		if !ok || err != nil {
+			return 0, err
+		}
+		w = shapedWrite{sql: built.SQL, columns: built.Columns, keyPos: make([]int, len(built.Columns))}
+		for i, name := range built.Columns {
+			if c, _ := t.Column(name); c.KeyPosition > 0 {
+				w.keyPos[i] = c.KeyPosition
+			}
+		}
+		if cacheable {
+			a.shapes[shape] = w
+		}
+		args = built.Args
+	} else {
+		keyVals, err := KeyValues(t, key)
+		if err != nil {
+			return 0, err
+		}
+		args = make([]any, len(w.columns))
+		for i, name := range w.columns {
+			if p := w.keyPos[i]; p > 0 {
+				args[i] = keyVals[p-1]
+			} else {
+				args[i] = eff.Values[name]
+			}
+		}
+	}
+	s, err := a.stmt(w.sql)
 	if err != nil {
 		return 0, err
 	}
-	for i, v := range w.Args {
+	for i, v := range args {
 		if err := BindValue(s, i+1, v); err != nil {
 			s.Reset()
 			return 0, fmt.Errorf("%s: %w", t.Name, err)
@@ -357,6 +507,23 @@ func (a *Applier) materialize(t *schema.Info, key []byte, eff Effect) (int, erro
 		return 0, fmt.Errorf("%s %s: %w", eff.Kind, t.Name, err)
 	}
 	return int(a.conn.Changes()), nil
+}
+
+// shapeOf is an effect's write shape; false when it cannot be one (a
+// table of more than 64 columns).
+func shapeOf(t *schema.Info, eff Effect) (writeShape, bool) {
+	shape := writeShape{table: t.Name, kind: eff.Kind}
+	if len(t.Columns) > 64 {
+		return shape, false
+	}
+	for name := range eff.Values {
+		// Columns the table no longer has, and key columns, are left
+		// out of the write (Materialize): the same shape either way.
+		if i, ok := t.ColumnIndex(name); ok && t.Columns[i].KeyPosition == 0 {
+			shape.cols |= 1 << i
+		}
+	}
+	return shape, true
 }
 
 // RowChanges describes a row's merged state as changes: an insert with

@@ -136,6 +136,13 @@ func applyAll(t testing.TB, conn *sqlite3.Conn, a *merge.Applier, j *journal.Jou
 		t.Fatal(err)
 	}
 	apply := func() error {
+		// Every other batch preloads, as the client does: both ways
+		// must converge.
+		if len(chs)%2 == 0 {
+			if err := a.Preload(chs); err != nil {
+				return err
+			}
+		}
 		for i := range chs {
 			if _, err := a.Apply(&chs[i]); err != nil {
 				return fmt.Errorf("apply %v: %w", &chs[i], err)

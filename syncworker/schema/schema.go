@@ -127,6 +127,12 @@ func (t *Info) Column(name string) (Column, bool) {
 	return t.Columns[i], true
 }
 
+// ColumnIndex is a column's position in Columns, by name.
+func (t *Info) ColumnIndex(name string) (int, bool) {
+	i, ok := t.byName[name]
+	return i, ok
+}
+
 // ValidateName checks a table name an app declares.
 func ValidateName(name string) error {
 	if name == "" || len(name) > 128 {

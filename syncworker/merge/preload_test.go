@@ -1,0 +1,202 @@
+package merge_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hearthdb/hearth/codec"
+	"github.com/hearthdb/hearth/syncworker/appschema"
+	"github.com/hearthdb/hearth/syncworker/change"
+	"github.com/hearthdb/hearth/syncworker/hlc"
+	"github.com/hearthdb/hearth/syncworker/journal"
+	"github.com/hearthdb/hearth/syncworker/merge"
+	"github.com/hearthdb/hearth/syncworker/schema"
+	"github.com/ncruces/go-sqlite3"
+)
+
+// TestPreloadMatchesRowByRow: merging a snapshot with Preload (rows
+// without metadata merged without reading it) leaves a replica in exactly
+// the state merging row by row does: the same table rows (rowids
+// included), the same per-row and per-field stamps and values, the same
+// journal. The replicas start alike with local writes, some unsent and
+// newer than the snapshot's stamps, some older; the snapshot holds
+// inserts, updates and deletes, a row's changes sometimes split across
+// chunks, duplicates, and changes to tables and columns the replica does
+// not have.
+func TestPreloadMatchesRowByRow(t *testing.T) {
+	for seed := range uint64(6) {
+		rng := rand.New(rand.NewPCG(seed, 15))
+		chs := mixedSnapshot(t, rng, 400)
+		slow, fast := localReplica(t, "slow"), localReplica(t, "fast")
+		chunk := 1 + rng.IntN(120)
+		for from := 0; from < len(chs); from += chunk {
+			part := chs[from:min(from+chunk, len(chs))]
+			applyChunk(t, slow, part, false)
+			applyChunk(t, fast, part, true)
+		}
+		if got, want := dumpAll(t, fast.conn), dumpAll(t, slow.conn); got != want {
+			t.Fatalf("seed %d, chunks of %d: the preloaded replica differs\npreloaded:\n%s\nrow by row:\n%s", seed, chunk, got, want)
+		}
+		if n := strings.Count(dumpAll(t, slow.conn), "\n"); n < 400 {
+			t.Fatalf("seed %d: only %d rows dumped", seed, n)
+		}
+		slow.conn.Close()
+		fast.conn.Close()
+	}
+}
+
+type testReplica struct {
+	conn  *sqlite3.Conn
+	j     *journal.Journal
+	infos []*schema.Info
+}
+
+// localReplica is a replica of the board's tasks table with the same node
+// id and clock whatever its name, holding the same local writes: stamps
+// at 1,800,000,000,000 ms, between the snapshot's older and newer ones.
+func localReplica(t *testing.T, name string) *testReplica {
+	conn := openMem(t)
+	if err := conn.Exec(boardTasksDDL); err != nil {
+		t.Fatal(err)
+	}
+	tables := []appschema.Table{{Name: "tasks"}}
+	now := func() time.Time { return time.UnixMilli(1_800_000_000_000) }
+	if _, err := journal.Prepare(conn, journal.Config{Clock: hlc.NewClock(now), Tables: tables}); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Exec(`UPDATE _hearth_meta SET v = 'device' WHERE k = 'node'`); err != nil {
+		t.Fatal(err)
+	}
+	j, err := journal.Prepare(conn, journal.Config{Clock: hlc.NewClock(now), Tables: tables})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Install(conn); err != nil {
+		t.Fatal(err)
+	}
+	infos, err := schema.DescribeAll(conn, tables)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Local writes: new rows, and rows the snapshot also carries.
+	for i := 0; i < 400; i += 7 {
+		if err := conn.Exec(fmt.Sprintf(`INSERT INTO tasks(id, title, status) VALUES ('t-%05d', 'local %d', 'todo')`, i, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 400; i += 21 {
+		if err := conn.Exec(fmt.Sprintf(`UPDATE tasks SET title = 'edited %d' WHERE id = 't-%05d'`, i, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := conn.Exec(`DELETE FROM tasks WHERE id = 't-00014'`); err != nil {
+		t.Fatal(err)
+	}
+	return &testReplica{conn: conn, j: j, infos: infos}
+}
+
+// mixedSnapshot is n rows' worth of changes as a server could send them,
+// stamped around the replicas' local writes, in key order with a few
+// shuffled.
+func mixedSnapshot(t *testing.T, rng *rand.Rand, n int) []change.Change {
+	local := hlc.Make(1_800_000_000_000, 0)
+	stamp := func() hlc.Stamp {
+		// Half older than the local writes, half newer.
+		d := hlc.Timestamp(1 + rng.IntN(1<<20))
+		if rng.IntN(2) == 0 {
+			return hlc.Stamp{TS: local - d, Node: "server"}
+		}
+		return hlc.Stamp{TS: local + d, Node: "server"}
+	}
+	var chs []change.Change
+	for i := range n {
+		key, err := change.EncodeKey(fmt.Sprintf("t-%05d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ins := change.Change{Table: "tasks", Key: key, Op: change.Insert, Schema: 1, Stamp: stamp(),
+			Values: map[string]any{"title": fmt.Sprintf("server %d", i), "status": "doing", "position": float64(i), "priority": int64(i % 3), "gone": "a column this replica lacks"}}
+		chs = append(chs, ins)
+		if rng.IntN(4) == 0 {
+			chs = append(chs, change.Change{Table: "tasks", Key: key, Op: change.Update, Schema: 1, Stamp: stamp(), Values: map[string]any{"title": fmt.Sprintf("updated %d", i)}})
+		}
+		if rng.IntN(8) == 0 {
+			chs = append(chs, change.Change{Table: "tasks", Key: key, Op: change.Delete, Schema: 1, Stamp: stamp()})
+		}
+		if rng.IntN(16) == 0 {
+			chs = append(chs, ins) // a duplicate
+		}
+		if rng.IntN(50) == 0 {
+			chs = append(chs, change.Change{Table: "elsewhere", Key: key, Op: change.Insert, Schema: 1, Stamp: stamp(), Values: map[string]any{"x": int64(1)}})
+		}
+	}
+	for range len(chs) / 20 {
+		i, j := rng.IntN(len(chs)), rng.IntN(len(chs))
+		chs[i], chs[j] = chs[j], chs[i]
+	}
+	return chs
+}
+
+// applyChunk merges one chunk in a transaction as the client does,
+// skipping what the replica refuses (unknown tables).
+func applyChunk(t *testing.T, r *testReplica, chs []change.Change, preload bool) {
+	if err := r.conn.Exec("BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	a := merge.NewApplier(r.conn, r.infos, false)
+	defer a.Close()
+	err := r.j.Applying(func() error {
+		if preload {
+			if err := a.Preload(chs); err != nil {
+				return err
+			}
+		}
+		for i := range chs {
+			if _, err := a.Apply(&chs[i]); err != nil && !strings.Contains(err.Error(), merge.CodeUnknownTable) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.conn.Exec("COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dumpAll is a replica's whole state: table rows with their rowids, merge
+// metadata and journal.
+func dumpAll(t *testing.T, conn *sqlite3.Conn) string {
+	var out strings.Builder
+	for _, q := range []string{
+		`SELECT rowid, * FROM tasks ORDER BY rowid`,
+		`SELECT * FROM _hearth_rows ORDER BY tbl, pk`,
+		`SELECT * FROM _hearth_fields ORDER BY tbl, pk, col`,
+		`SELECT * FROM _hearth_journal ORDER BY seq`,
+	} {
+		s, _, err := conn.Prepare(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for s.Step() {
+			row := make([]any, s.ColumnCount())
+			for i := range row {
+				row[i] = merge.ColumnValue(s, i)
+			}
+			b, err := codec.Encode(row)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&out, "%s %x\n", q[7:22], b)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out.String()
+}
