@@ -480,9 +480,12 @@ func (s *session) apply(evict []wire.SnapshotCursor, chs []change.Change, next s
 			if err := a.Preload(chs); err != nil {
 				return err
 			}
+			results, errs, err := a.ApplyAll(chs)
+			if err != nil {
+				return err
+			}
 			for i := range chs {
-				ch := &chs[i]
-				res, err := a.Apply(ch)
+				ch, res, err := &chs[i], results[i], errs[i]
 				var refusal *merge.Refusal
 				switch {
 				case err == nil:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hearthdb/hearth/syncworker/change"
@@ -92,6 +93,8 @@ type Applier struct {
 	// what decides it (table, kind, written columns), so a row whose
 	// write has the shape of an earlier one builds no SQL.
 	shapes map[writeShape]shapedWrite
+	// batches remembers multi-row writes' SQL, by shape and rows.
+	batches map[batchShape]string
 	// absent holds rows (table NUL key) Preload found without metadata:
 	// Apply merges into them without reading it.
 	absent map[string]struct{}
@@ -106,6 +109,11 @@ type writeShape struct {
 	table string
 	kind  EffectKind
 	cols  uint64
+}
+
+type batchShape struct {
+	writeShape
+	rows int
 }
 
 // shapedWrite is a table write's SQL and where each parameter's value
@@ -160,6 +168,9 @@ func (a *Applier) trimCache() error {
 	if len(a.shapes) >= maxCachedStmts {
 		clear(a.shapes)
 	}
+	if len(a.batches) >= maxCachedStmts {
+		clear(a.batches)
+	}
 	if len(a.stmts) < maxCachedStmts {
 		return nil
 	}
@@ -194,24 +205,39 @@ type Result struct {
 // drops columns it does not know and refuses only changes to unknown
 // tables or with malformed keys.
 func (a *Applier) Apply(ch *change.Change) (Result, error) {
-	var res Result
 	if err := a.trimCache(); err != nil {
-		return res, err
+		return Result{}, err
 	}
+	t, ch, err := a.admit(ch)
+	if err != nil {
+		return Result{}, err
+	}
+	return a.merge(t, ch)
+}
+
+// admit checks a change before it is merged; it returns the change as
+// merged (a lenient applier drops the columns it does not know).
+func (a *Applier) admit(ch *change.Change) (*schema.Info, *change.Change, error) {
 	t := a.tables[ch.Table]
 	if t == nil {
-		return res, refuse(CodeUnknownTable, "table %q is not synced", ch.Table)
+		return nil, nil, refuse(CodeUnknownTable, "table %q is not synced", ch.Table)
 	}
 	if a.strict {
 		if err := a.Check(ch); err != nil {
-			return res, err
+			return nil, nil, err
 		}
 	} else {
 		if _, err := change.DecodeKey(ch.Key); err != nil {
-			return res, refuse(CodeBadKey, "%s: %v", ch.Table, err)
+			return nil, nil, refuse(CodeBadKey, "%s: %v", ch.Table, err)
 		}
 		ch = known(t, ch)
 	}
+	return t, ch, nil
+}
+
+// merge merges an admitted change: metadata and table row.
+func (a *Applier) merge(t *schema.Info, ch *change.Change) (Result, error) {
+	var res Result
 	var cur Row
 	var err error
 	if id := rowID(ch.Table, ch.Key); a.isAbsent(id) {
@@ -245,6 +271,203 @@ func (a *Applier) Apply(ch *change.Change) (Result, error) {
 		return res, err
 	}
 	return res, a.recordLosses(ch, lost)
+}
+
+// maxBatchRows bounds the rows of one multi-row write: a row binds at
+// most 65 parameters (a 64-column table), SQLite allows 32,766.
+const maxBatchRows = 64
+
+// ApplyAll merges changes in order and leaves the database exactly as
+// Apply, change by change, would; results[i] and errs[i] are what Apply
+// returned for chs[i] (errs[i] a *Refusal or ErrRowRejected: the change
+// was set aside). Rows Preload found without metadata that a change
+// inserts are written many per statement, in order, so the table rows
+// get the same rowids. Any other failure stops it and is returned; later
+// changes are not applied.
+func (a *Applier) ApplyAll(chs []change.Change) (results []Result, errs []error, err error) {
+	results, errs = make([]Result, len(chs)), make([]error, len(chs))
+	var fresh freshRows
+	for i := range chs {
+		if err := a.trimCache(); err != nil {
+			return results, errs, err
+		}
+		t, ch, err := a.admit(&chs[i])
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		// Collaborative text columns merge through their state
+		// (ResolveTable): such tables go row by row.
+		if id := rowID(ch.Table, ch.Key); ch.Op == change.Insert && len(t.Text) == 0 && a.isAbsent(id) {
+			out := Resolve(Row{}, ch, t.Resurrect)
+			shape, ok := shapeOf(t, out.Effect)
+			if ok && shape.cols != 0 && out.Effect.Kind == Write && out.InsertedChanged && !out.DeletedChanged && len(out.FieldsChanged) == 0 {
+				if len(fresh.rows) > 0 && (shape != fresh.shape || len(fresh.rows) == maxBatchRows) {
+					if err := a.writeFresh(&fresh, results, errs); err != nil {
+						return results, errs, err
+					}
+				}
+				delete(a.absent, id)
+				fresh.t, fresh.shape = t, shape
+				fresh.rows = append(fresh.rows, freshRow{i: i, key: ch.Key, out: out})
+				continue
+			}
+		}
+		if err := a.writeFresh(&fresh, results, errs); err != nil {
+			return results, errs, err
+		}
+		res, err := a.merge(t, ch)
+		results[i] = res
+		var refusal *Refusal
+		switch {
+		case err == nil:
+		case errors.As(err, &refusal), errors.Is(err, ErrRowRejected):
+			errs[i] = err
+		default:
+			return results, errs, err
+		}
+	}
+	return results, errs, a.writeFresh(&fresh, results, errs)
+}
+
+// freshRows are inserts of rows without metadata, of one write shape,
+// waiting to be written together.
+type freshRows struct {
+	t     *schema.Info
+	shape writeShape
+	rows  []freshRow
+}
+
+type freshRow struct {
+	i   int
+	key []byte
+	out Outcome
+}
+
+// writeFresh writes the waiting rows: the table rows in one statement,
+// then their metadata in another. If the table refuses the statement (a
+// row breaks a constraint), nothing of it was written: the rows are
+// merged one by one instead, and only those the table refuses are
+// rejected, as Apply would.
+func (a *Applier) writeFresh(f *freshRows, results []Result, errs []error) error {
+	rows := f.rows
+	f.rows = f.rows[:0]
+	if len(rows) == 0 {
+		return nil
+	}
+	t := f.t
+	w, _, _, err := a.shaped(t, rows[0].key, rows[0].out.Effect)
+	if err != nil {
+		return err
+	}
+	if a.batches == nil {
+		a.batches = map[batchShape]string{}
+	}
+	bs := batchShape{f.shape, len(rows)}
+	sql, ok := a.batches[bs]
+	if !ok {
+		sql = multiRowSQL(t, w, len(rows))
+		a.batches[bs] = sql
+	}
+	table, err := a.stmt(sql)
+	if err != nil {
+		return err
+	}
+	bind := func() error {
+		n := 0
+		for _, r := range rows {
+			keyVals, err := KeyValues(t, r.key)
+			if err != nil {
+				return err
+			}
+			for i, name := range w.columns {
+				n++
+				v := r.out.Effect.Values[name]
+				if p := w.keyPos[i]; p > 0 {
+					v = keyVals[p-1]
+				}
+				if err := BindValue(table, n, v); err != nil {
+					return err
+				}
+			}
+		}
+		return table.Exec()
+	}
+	if err := bind(); err != nil {
+		// One by one, as Apply: the rows' metadata is still absent.
+		for _, r := range rows {
+			results[r.i].Outcome = r.out
+			n, err := a.materialize(t, r.key, r.out.Effect)
+			if err != nil {
+				errs[r.i] = fmt.Errorf("%w: %w", ErrRowRejected, err)
+				continue
+			}
+			results[r.i].Applied = n
+			if err := a.saveRow(t.Name, r.key, r.out); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	meta, err := a.stmt(multiRowMetaSQL(len(rows)))
+	if err != nil {
+		return err
+	}
+	for j, r := range rows {
+		results[r.i] = Result{Outcome: r.out, Applied: 1}
+		meta.BindText(6*j+1, t.Name)
+		meta.BindBlob(6*j+2, r.key)
+		bindStamp(meta, 6*j+3, r.out.Row.Inserted)
+		bindStamp(meta, 6*j+5, r.out.Row.Deleted)
+	}
+	if err := meta.Exec(); err != nil {
+		return fmt.Errorf("write row metadata of %s: %w", t.Name, err)
+	}
+	return nil
+}
+
+// multiRowSQL is a Write shape's statement for n rows: Materialize's
+// insert with n rows of values.
+func multiRowSQL(t *schema.Info, w shapedWrite, n int) string {
+	var sql strings.Builder
+	sql.WriteString("INSERT INTO " + schema.Quote(t.Name) + "(" + strings.Join(quoteAll(w.columns), ", ") + ") VALUES ")
+	p := 0
+	for r := range n {
+		if r > 0 {
+			sql.WriteString(", ")
+		}
+		sql.WriteByte('(')
+		for i := range w.columns {
+			if i > 0 {
+				sql.WriteString(", ")
+			}
+			p++
+			sql.WriteString(SQLiteParam(p))
+		}
+		sql.WriteByte(')')
+	}
+	var sets []string
+	for i, c := range w.columns {
+		if w.keyPos[i] == 0 {
+			sets = append(sets, schema.Quote(c)+" = excluded."+schema.Quote(c))
+		}
+	}
+	sql.WriteString(" ON CONFLICT (" + strings.Join(quoteAll(t.Key), ", ") + ") DO UPDATE SET " + strings.Join(sets, ", "))
+	return sql.String()
+}
+
+// multiRowMetaSQL is MetaSQL.SaveRow for n rows.
+func multiRowMetaSQL(n int) string {
+	rows := make([]string, n)
+	for r := range rows {
+		p := make([]string, 6)
+		for i := range p {
+			p[i] = SQLiteParam(6*r + i + 1)
+		}
+		rows[r] = "(" + strings.Join(p, ", ") + ")"
+	}
+	return `INSERT INTO _hearth_rows(tbl, pk, ins_hlc, ins_node, del_hlc, del_node) VALUES ` + strings.Join(rows, ", ") + `
+			ON CONFLICT (tbl, pk) DO UPDATE SET ins_hlc = excluded.ins_hlc, ins_node = excluded.ins_node, del_hlc = excluded.del_hlc, del_node = excluded.del_node`
 }
 
 // known drops the columns a table does not have (and key columns).
@@ -461,37 +684,9 @@ func (a *Applier) materialize(t *schema.Info, key []byte, eff Effect) (int, erro
 	if eff.Kind == Keep {
 		return 0, nil
 	}
-	shape, cacheable := shapeOf(t, eff)
-	w, ok := a.shapes[shape]
-	var args []any
-	if !ok || !cacheable {
-		built, ok, err := Materialize(t, key, eff, SQLiteParam)
-		if !ok || err != nil {
-			return 0, err
-		}
-		w = shapedWrite{sql: built.SQL, columns: built.Columns, keyPos: make([]int, len(built.Columns))}
-		for i, name := range built.Columns {
-			if c, _ := t.Column(name); c.KeyPosition > 0 {
-				w.keyPos[i] = c.KeyPosition
-			}
-		}
-		if cacheable {
-			a.shapes[shape] = w
-		}
-		args = built.Args
-	} else {
-		keyVals, err := KeyValues(t, key)
-		if err != nil {
-			return 0, err
-		}
-		args = make([]any, len(w.columns))
-		for i, name := range w.columns {
-			if p := w.keyPos[i]; p > 0 {
-				args[i] = keyVals[p-1]
-			} else {
-				args[i] = eff.Values[name]
-			}
-		}
+	w, args, ok, err := a.shaped(t, key, eff)
+	if !ok || err != nil {
+		return 0, err
 	}
 	s, err := a.stmt(w.sql)
 	if err != nil {
@@ -507,6 +702,42 @@ func (a *Applier) materialize(t *schema.Info, key []byte, eff Effect) (int, erro
 		return 0, fmt.Errorf("%s %s: %w", eff.Kind, t.Name, err)
 	}
 	return int(a.conn.Changes()), nil
+}
+
+// shaped is an effect's table write (ok false: nothing to write) and its
+// arguments.
+func (a *Applier) shaped(t *schema.Info, key []byte, eff Effect) (w shapedWrite, args []any, ok bool, err error) {
+	shape, cacheable := shapeOf(t, eff)
+	w, ok = a.shapes[shape]
+	if !ok || !cacheable {
+		built, ok, err := Materialize(t, key, eff, SQLiteParam)
+		if !ok || err != nil {
+			return w, nil, false, err
+		}
+		w = shapedWrite{sql: built.SQL, columns: built.Columns, keyPos: make([]int, len(built.Columns))}
+		for i, name := range built.Columns {
+			if c, _ := t.Column(name); c.KeyPosition > 0 {
+				w.keyPos[i] = c.KeyPosition
+			}
+		}
+		if cacheable {
+			a.shapes[shape] = w
+		}
+		return w, built.Args, true, nil
+	}
+	keyVals, err := KeyValues(t, key)
+	if err != nil {
+		return w, nil, false, err
+	}
+	args = make([]any, len(w.columns))
+	for i, name := range w.columns {
+		if p := w.keyPos[i]; p > 0 {
+			args[i] = keyVals[p-1]
+		} else {
+			args[i] = eff.Values[name]
+		}
+	}
+	return w, args, true, nil
 }
 
 // shapeOf is an effect's write shape; false when it cannot be one (a

@@ -1,6 +1,7 @@
 package merge_test
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -85,7 +86,8 @@ func freshReplica(tb testing.TB) (*sqlite3.Conn, *journal.Journal, []*schema.Inf
 
 // applyChunks merges chs in chunks of chunk changes, each in its own
 // transaction with its own Applier, as the client's session does;
-// preload: the Applier first finds the rows without metadata.
+// preload: the Applier first finds the rows without metadata and merges
+// with ApplyAll, as the client does; else Apply, change by change.
 func applyChunks(tb testing.TB, conn *sqlite3.Conn, j *journal.Journal, infos []*schema.Info, chs []change.Change, chunk int, preload bool) {
 	for from := 0; from < len(chs); from += chunk {
 		part := chs[from:min(from+chunk, len(chs))]
@@ -94,17 +96,22 @@ func applyChunks(tb testing.TB, conn *sqlite3.Conn, j *journal.Journal, infos []
 		}
 		a := merge.NewApplier(conn, infos, false)
 		err := j.Applying(func() error {
-			if preload {
-				if err := a.Preload(part); err != nil {
-					return err
+			if !preload {
+				for i := range part {
+					if _, err := a.Apply(&part[i]); err != nil {
+						return err
+					}
 				}
+				return nil
 			}
-			for i := range part {
-				if _, err := a.Apply(&part[i]); err != nil {
-					return err
-				}
+			if err := a.Preload(part); err != nil {
+				return err
 			}
-			return nil
+			_, errs, err := a.ApplyAll(part)
+			if err != nil {
+				return err
+			}
+			return errors.Join(errs...)
 		})
 		a.Close()
 		if err != nil {

@@ -1,6 +1,7 @@
 package merge_test
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -17,9 +18,10 @@ import (
 	"github.com/ncruces/go-sqlite3"
 )
 
-// TestPreloadMatchesRowByRow: merging a snapshot with Preload (rows
-// without metadata merged without reading it) leaves a replica in exactly
-// the state merging row by row does: the same table rows (rowids
+// TestPreloadMatchesRowByRow: merging a snapshot with Preload and
+// ApplyAll (rows without metadata merged without reading it, inserted many
+// per statement) leaves a replica in exactly the state Apply row by row
+// does: the same table rows (rowids
 // included), the same per-row and per-field stamps and values, the same
 // journal. The replicas start alike with local writes, some unsent and
 // newer than the snapshot's stamps, some older; the snapshot holds
@@ -32,10 +34,18 @@ func TestPreloadMatchesRowByRow(t *testing.T) {
 		chs := mixedSnapshot(t, rng, 400)
 		slow, fast := localReplica(t, "slow"), localReplica(t, "fast")
 		chunk := 1 + rng.IntN(120)
+		var rejectedSlow, rejectedFast []int
 		for from := 0; from < len(chs); from += chunk {
 			part := chs[from:min(from+chunk, len(chs))]
-			applyChunk(t, slow, part, false)
-			applyChunk(t, fast, part, true)
+			for _, i := range applyChunk(t, slow, part, false) {
+				rejectedSlow = append(rejectedSlow, from+i)
+			}
+			for _, i := range applyChunk(t, fast, part, true) {
+				rejectedFast = append(rejectedFast, from+i)
+			}
+		}
+		if fmt.Sprint(rejectedFast) != fmt.Sprint(rejectedSlow) || len(rejectedSlow) == 0 {
+			t.Fatalf("seed %d: rejected %v preloaded, %v row by row (some must be)", seed, rejectedFast, rejectedSlow)
 		}
 		if got, want := dumpAll(t, fast.conn), dumpAll(t, slow.conn); got != want {
 			t.Fatalf("seed %d, chunks of %d: the preloaded replica differs\npreloaded:\n%s\nrow by row:\n%s", seed, chunk, got, want)
@@ -59,7 +69,8 @@ type testReplica struct {
 // at 1,800,000,000,000 ms, between the snapshot's older and newer ones.
 func localReplica(t *testing.T, name string) *testReplica {
 	conn := openMem(t)
-	if err := conn.Exec(boardTasksDDL); err != nil {
+	// The unique index rejects some of the snapshot's rows.
+	if err := conn.Exec(boardTasksDDL + `CREATE UNIQUE INDEX tasks_one_unique ON tasks(description) WHERE description = 'unique'`); err != nil {
 		t.Fatal(err)
 	}
 	tables := []appschema.Table{{Name: "tasks"}}
@@ -119,6 +130,9 @@ func mixedSnapshot(t *testing.T, rng *rand.Rand, n int) []change.Change {
 		}
 		ins := change.Change{Table: "tasks", Key: key, Op: change.Insert, Schema: 1, Stamp: stamp(),
 			Values: map[string]any{"title": fmt.Sprintf("server %d", i), "status": "doing", "position": float64(i), "priority": int64(i % 3), "gone": "a column this replica lacks"}}
+		if rng.IntN(40) == 0 {
+			ins.Values["description"] = "unique"
+		}
 		chs = append(chs, ins)
 		if rng.IntN(4) == 0 {
 			chs = append(chs, change.Change{Table: "tasks", Key: key, Op: change.Update, Schema: 1, Stamp: stamp(), Values: map[string]any{"title": fmt.Sprintf("updated %d", i)}})
@@ -141,22 +155,38 @@ func mixedSnapshot(t *testing.T, rng *rand.Rand, n int) []change.Change {
 }
 
 // applyChunk merges one chunk in a transaction as the client does,
-// skipping what the replica refuses (unknown tables).
-func applyChunk(t *testing.T, r *testReplica, chs []change.Change, preload bool) {
+// skipping what the replica refuses (unknown tables) and returning the
+// changes its table rejected.
+func applyChunk(t *testing.T, r *testReplica, chs []change.Change, preload bool) (rejected []int) {
 	if err := r.conn.Exec("BEGIN IMMEDIATE"); err != nil {
 		t.Fatal(err)
 	}
 	a := merge.NewApplier(r.conn, r.infos, false)
 	defer a.Close()
 	err := r.j.Applying(func() error {
-		if preload {
-			if err := a.Preload(chs); err != nil {
-				return err
+		if !preload {
+			for i := range chs {
+				_, err := a.Apply(&chs[i])
+				if errors.Is(err, merge.ErrRowRejected) {
+					rejected = append(rejected, i)
+				} else if err != nil && !strings.Contains(err.Error(), merge.CodeUnknownTable) {
+					return err
+				}
 			}
+			return nil
 		}
-		for i := range chs {
-			if _, err := a.Apply(&chs[i]); err != nil && !strings.Contains(err.Error(), merge.CodeUnknownTable) {
-				return err
+		if err := a.Preload(chs); err != nil {
+			return err
+		}
+		_, errs, err := a.ApplyAll(chs)
+		if err != nil {
+			return err
+		}
+		for i, err := range errs {
+			if errors.Is(err, merge.ErrRowRejected) {
+				rejected = append(rejected, i)
+			} else if err != nil && !strings.Contains(err.Error(), merge.CodeUnknownTable) {
+				return fmt.Errorf("change %d: %w", i, err)
 			}
 		}
 		return nil
@@ -167,6 +197,7 @@ func applyChunk(t *testing.T, r *testReplica, chs []change.Change, preload bool)
 	if err := r.conn.Exec("COMMIT"); err != nil {
 		t.Fatal(err)
 	}
+	return rejected
 }
 
 // dumpAll is a replica's whole state: table rows with their rowids, merge
