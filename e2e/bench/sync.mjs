@@ -18,7 +18,8 @@ const TASKS = Number(process.env.BENCH_SYNC_TASKS ?? 5000);
 const INITIAL_RUNS = Number(process.env.BENCH_SYNC_RUNS ?? 5);
 const OFFLINE_CHANGES = 1000;
 const HOPS = Number(process.env.BENCH_SYNC_HOPS ?? 200);
-// BENCH_SYNC_ONLY_INITIAL=1 runs the initial sync part only.
+// BENCH_SYNC_ONLY_INITIAL=1 runs the initial sync part only;
+// BENCH_SYNC_VERBOSE=1 prints every run's phases.
 const ONLY_INITIAL = Boolean(process.env.BENCH_SYNC_ONLY_INITIAL);
 const POWERSYNC_INITIAL_MS = 1200; // the anchor's published figure (broadband), see shared notes
 
@@ -78,6 +79,12 @@ try {
   if (withPhases.length) {
     const p = (k) => median(withPhases.map((r) => r.phases[k]));
     console.log(`    phases (median): open→first chunk applied ${ms(med((r) => r.firstChunk))}; ${p('chunks')} chunks, ${(p('bytes') / 1024).toFixed(0)} KiB; wait ${ms(p('waitMs'))}, decode ${ms(p('decodeMs'))}, merge ${ms(p('mergeMs'))}, commit ${ms(p('commitMs'))}`);
+  }
+  if (process.env.BENCH_SYNC_VERBOSE) {
+    for (const r of runs) {
+      const p = r.phases ?? {};
+      console.log(`      run: open ${ms(r.opened)}, synced ${ms(r.done)}, first chunk ${ms(r.firstChunk)}; wait ${ms(p.waitMs ?? NaN)}, decode ${ms(p.decodeMs ?? NaN)}, merge ${ms(p.mergeMs ?? NaN)}, commit ${ms(p.commitMs ?? NaN)}`);
+    }
   }
   if (!ONLY_INITIAL) await twoDevices(browser, server);
 } finally {
