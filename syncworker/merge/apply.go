@@ -95,6 +95,9 @@ type Applier struct {
 	shapes map[writeShape]shapedWrite
 	// batches remembers multi-row writes' SQL, by shape and rows.
 	batches map[batchShape]string
+	// keyed caches, per table, whether a foreign key refers to it or
+	// from it: such a table's rows are not written many per statement.
+	keyed map[string]bool
 	// absent holds rows (table NUL key) Preload found without metadata:
 	// Apply merges into them without reading it.
 	absent map[string]struct{}
@@ -301,7 +304,7 @@ func (a *Applier) ApplyAll(chs []change.Change) (results []Result, errs []error,
 		if id := rowID(ch.Table, ch.Key); ch.Op == change.Insert && len(t.Text) == 0 && a.isAbsent(id) {
 			out := Resolve(Row{}, ch, t.Resurrect)
 			shape, ok := shapeOf(t, out.Effect)
-			if ok && shape.cols != 0 && out.Effect.Kind == Write && out.InsertedChanged && !out.DeletedChanged && len(out.FieldsChanged) == 0 {
+			if ok && shape.cols != 0 && out.Effect.Kind == Write && out.InsertedChanged && !out.DeletedChanged && len(out.FieldsChanged) == 0 && !a.foreignKeyed(t.Name) {
 				if len(fresh.rows) > 0 && (shape != fresh.shape || len(fresh.rows) == maxBatchRows) {
 					if err := a.writeFresh(&fresh, results, errs); err != nil {
 						return results, errs, err
@@ -328,6 +331,34 @@ func (a *Applier) ApplyAll(chs []change.Change) (results []Result, errs []error,
 		}
 	}
 	return results, errs, a.writeFresh(&fresh, results, errs)
+}
+
+// foreignKeyed reports whether a foreign key refers to the table or from
+// it. SQLite checks an immediate foreign key at the end of each
+// statement: in one multi-row insert, a row may refer to a later one
+// that, inserted row by row, it could not; such tables are merged row by
+// row, so the outcome stays Apply's.
+func (a *Applier) foreignKeyed(table string) bool {
+	if v, ok := a.keyed[table]; ok {
+		return v
+	}
+	keyed := true // if it cannot be read, row by row is always right
+	s, err := a.stmt(`SELECT EXISTS (SELECT 1 FROM pragma_foreign_key_list(?1))
+		OR EXISTS (SELECT 1 FROM sqlite_schema AS m, pragma_foreign_key_list(m.name) AS f WHERE m.type = 'table' AND f."table" = ?1 COLLATE NOCASE)`)
+	if err == nil {
+		s.BindText(1, table)
+		if s.Step() {
+			keyed = s.ColumnBool(0)
+		}
+		if s.Reset() != nil {
+			keyed = true
+		}
+	}
+	if a.keyed == nil {
+		a.keyed = map[string]bool{}
+	}
+	a.keyed[table] = keyed
+	return keyed
 }
 
 // freshRows are inserts of rows without metadata, of one write shape,

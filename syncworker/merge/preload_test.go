@@ -231,3 +231,98 @@ func dumpAll(t *testing.T, conn *sqlite3.Conn) string {
 	}
 	return out.String()
 }
+
+// TestApplyAllKeepsForeignKeysRowByRow: SQLite checks an immediate
+// foreign key at the end of a statement, so a row referring to a later
+// row of the same batch would pass in a multi-row insert and fail alone.
+// ApplyAll rejects exactly what Apply does, on the referring table and
+// on the table it refers to.
+func TestApplyAllKeepsForeignKeysRowByRow(t *testing.T) {
+	const ddl = `
+CREATE TABLE folders(id TEXT PRIMARY KEY, name TEXT);
+CREATE TABLE docs(id TEXT PRIMARY KEY, parent TEXT REFERENCES docs(id), folder TEXT REFERENCES folders(id), title TEXT);`
+	tables := []appschema.Table{{Name: "docs"}, {Name: "folders"}}
+	var chs []change.Change
+	add := func(table, id string, values map[string]any) {
+		key, err := change.EncodeKey(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chs = append(chs, change.Change{Table: table, Key: key, Op: change.Insert, Schema: 1,
+			Stamp: hlc.Stamp{TS: hlc.Make(1_800_000_000_000, uint16(len(chs))), Node: "server"}, Values: values})
+	}
+	// In snapshot order: docs before folders, a child before its parent.
+	add("docs", "d1", map[string]any{"parent": "d2", "title": "child first"})
+	add("docs", "d2", map[string]any{"parent": nil, "title": "parent"})
+	add("docs", "d3", map[string]any{"parent": "d2", "folder": "f1", "title": "in a folder not there yet"})
+	add("docs", "d4", map[string]any{"parent": "d2", "title": "fine"})
+	add("folders", "f1", map[string]any{"name": "folder"})
+	add("folders", "f2", map[string]any{"name": "another"})
+	rejected := map[bool][]int{}
+	dumps := map[bool]string{}
+	for _, batched := range []bool{false, true} {
+		conn := openMem(t)
+		if err := conn.Exec(ddl); err != nil {
+			t.Fatal(err)
+		}
+		if err := merge.EnsureMeta(conn); err != nil {
+			t.Fatal(err)
+		}
+		infos, err := schema.DescribeAll(conn, tables)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := merge.NewApplier(conn, infos, false)
+		if err := conn.Exec("BEGIN IMMEDIATE"); err != nil {
+			t.Fatal(err)
+		}
+		if batched {
+			if err := a.Preload(chs); err != nil {
+				t.Fatal(err)
+			}
+			_, errs, err := a.ApplyAll(chs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, err := range errs {
+				if errors.Is(err, merge.ErrRowRejected) {
+					rejected[batched] = append(rejected[batched], i)
+				}
+			}
+		} else {
+			for i := range chs {
+				if _, err := a.Apply(&chs[i]); errors.Is(err, merge.ErrRowRejected) {
+					rejected[batched] = append(rejected[batched], i)
+				} else if err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		a.Close()
+		if err := conn.Exec("COMMIT"); err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		for _, q := range []string{`SELECT id, parent, folder, title FROM docs ORDER BY rowid`, `SELECT id FROM folders ORDER BY rowid`, `SELECT tbl, pk, ins_hlc FROM _hearth_rows ORDER BY tbl, pk`} {
+			s, _, err := conn.Prepare(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for s.Step() {
+				for i := range s.ColumnCount() {
+					fmt.Fprintf(&out, "%v ", merge.ColumnValue(s, i))
+				}
+				out.WriteString("\n")
+			}
+			s.Close()
+		}
+		dumps[batched] = out.String()
+		conn.Close()
+	}
+	if fmt.Sprint(rejected[true]) != fmt.Sprint(rejected[false]) || fmt.Sprint(rejected[false]) != "[0 2]" {
+		t.Fatalf("rejected %v by ApplyAll, %v by Apply (want [0 2])", rejected[true], rejected[false])
+	}
+	if dumps[true] != dumps[false] {
+		t.Fatalf("ApplyAll left\n%s\nApply\n%s", dumps[true], dumps[false])
+	}
+}
