@@ -7,7 +7,7 @@ WASM := $(DIST)/hearth.wasm
 GO_SOURCES := $(shell find . -name '*.go' -not -path './node_modules/*') go.mod go.sum
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: all build wasm board server package demo notes notes-secrets react-notes test test-deps test-go test-fuzz test-js test-types test-e2e test-engines test-clock soak vet bench bench-go bench-write bench-pg bench-load bench-browser bench-engines clean
+.PHONY: all build wasm size board server package demo notes notes-secrets react-notes test test-deps test-go test-fuzz test-js test-types test-e2e test-engines test-clock soak vet bench bench-go bench-write bench-pg bench-load bench-browser bench-engines clean
 
 all: build
 
@@ -27,6 +27,13 @@ $(WASM): $(GO_SOURCES)
 # brotli variants are made in Go (internal/bundle): no compressor program.
 $(DIST)/bundle.js: $(WASM)
 	$(GO) run ./internal/bundle -export wasmFile $(WASM)
+
+# Where the worker bundle's bytes go (internal/wasmsize): code by Go
+# package and SQLite feature, the data section by part, and the shipped
+# bundle's raw, gzip and brotli -q 11 sizes; docs/bundle-size.md keeps a
+# dated copy.
+size:
+	$(GO) run ./internal/wasmsize ./wasm
 
 $(DIST)/wasm_exec.js: $(GOROOT)/lib/wasm/wasm_exec.js
 	@mkdir -p $(DIST)
@@ -147,7 +154,7 @@ test-go:
 FUZZ_TARGETS := ./codec:FuzzDecode ./syncworker/wire:FuzzDecode ./syncworker/change:FuzzDecodeKey \
 	./syncserver/pgstore:FuzzPlaceholders ./syncserver/pgstore:FuzzEntryChanges ./wasm/protocol:FuzzParseRequest ./sqlitevfs:FuzzStoreName \
 	./syncserver/auth:FuzzVerify ./syncserver:FuzzDecodeWriteBody ./syncserver:FuzzNamedParams ./syncserver/appconfig:FuzzLoad \
-	./syncworker/collabtext:FuzzDecodeOps ./syncworker/collabtext:FuzzLoadText
+	./syncworker/collabtext:FuzzDecodeOps ./syncworker/collabtext:FuzzLoadText ./internal/wasmsize:FuzzParse
 FUZZTIME ?= 4s
 
 test-fuzz:

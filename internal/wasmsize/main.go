@@ -1,0 +1,282 @@
+// Command wasmsize reports where a Go wasm build's bytes go: code by Go
+// package (and the translated SQLite's code by feature), the data section
+// by what it holds, and the raw, gzip and brotli size of the bundle as
+// shipped. It builds the package twice for js/wasm: as `make wasm` does
+// (-trimpath -ldflags='-s -w', the sizes a browser downloads) and without
+// -s -w, whose wasm keeps the name section that attributes code to
+// functions.
+//
+//	go run ./internal/wasmsize ./wasm     (make size)
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/andybalholm/brotli"
+)
+
+func main() {
+	quality := flag.Int("brotli", 11, "brotli quality for the shipped size (11 as the brotli program's -q 11; internal/bundle serves 9)")
+	top := flag.Int("top", 25, "packages listed before the rest are summed")
+	flag.Parse()
+	if flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: wasmsize [-brotli Q] [-top N] PACKAGE")
+		os.Exit(2)
+	}
+	if err := run(os.Stdout, flag.Arg(0), *quality, *top); err != nil {
+		fmt.Fprintln(os.Stderr, "wasmsize:", err)
+		os.Exit(1)
+	}
+}
+
+func run(out io.Writer, pkg string, quality, top int) error {
+	dir, err := os.MkdirTemp("", "wasmsize")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	named, shipped := filepath.Join(dir, "named.wasm"), filepath.Join(dir, "shipped.wasm")
+	if err := goCmd(nil, "build", "-trimpath", "-o", named, pkg); err != nil {
+		return err
+	}
+	if err := goCmd(nil, "build", "-trimpath", "-ldflags=-s -w", "-o", shipped, pkg); err != nil {
+		return err
+	}
+	var deps bytes.Buffer
+	if err := goCmd(&deps, "list", "-deps", pkg); err != nil {
+		return err
+	}
+	raw, err := os.ReadFile(shipped)
+	if err != nil {
+		return err
+	}
+	nb, err := os.ReadFile(named)
+	if err != nil {
+		return err
+	}
+	m, err := parse(nb)
+	if err != nil {
+		return err
+	}
+	if len(m.Names) == 0 {
+		return fmt.Errorf("%s has no function names", named)
+	}
+	gz, err := gzipSize(raw)
+	if err != nil {
+		return err
+	}
+	br, err := brotliSize(raw, quality)
+	if err != nil {
+		return err
+	}
+	r := report{m: m, pkgs: strings.Fields(deps.String()), raw: len(raw), gzip: gz, brotli: br, quality: quality}
+	return r.write(out, top)
+}
+
+// goCmd runs the go command for js/wasm.
+func goCmd(stdout io.Writer, args ...string) error {
+	cmd := exec.Command("go", args...)
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	cmd.Stdout, cmd.Stderr = stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go %s: %w", strings.Join(args, " "), err)
+	}
+	return nil
+}
+
+func gzipSize(b []byte) (int, error) {
+	var buf bytes.Buffer
+	w, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := w.Write(b); err != nil {
+		return 0, err
+	}
+	err = w.Close()
+	return buf.Len(), err
+}
+
+// brotliSize compresses with the brotli program's window (2^24), as
+// e2e/bench/sizes.mjs does.
+func brotliSize(b []byte, quality int) (int, error) {
+	var buf bytes.Buffer
+	w := brotli.NewWriterOptions(&buf, brotli.WriterOptions{Quality: quality, LGWin: 24})
+	if _, err := w.Write(b); err != nil {
+		return 0, err
+	}
+	err := w.Close()
+	return buf.Len(), err
+}
+
+// linkerName is how the Go linker writes a symbol into the wasm name
+// section: every character other than a letter, digit, _ or . becomes _
+// (cmd/link/internal/wasm, nameRegexp).
+var linkerName = regexp.MustCompile(`[^\w.]`)
+
+// sqliteModule is the package holding SQLite translated to Go.
+const sqliteModule = "github.com/ncruces/go-sqlite3-wasm/v6"
+
+type report struct {
+	m                 *module
+	pkgs              []string
+	raw, gzip, brotli int
+	quality           int
+}
+
+// packageOf attributes a function name to the longest package path that
+// prefixes it; the rest are the linker's own (type equality, wrappers…).
+func packageOf(name string, mangled map[string]string) string {
+	best := ""
+	for i := strings.IndexByte(name, '.'); i >= 0; {
+		if p, ok := mangled[name[:i]]; ok {
+			best = p
+		}
+		j := strings.IndexByte(name[i+1:], '.')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	if best != "" {
+		return best
+	}
+	if strings.HasPrefix(name, "type_") {
+		return "(type equality and hash functions)"
+	}
+	return "(other: " + strings.SplitN(name, ".", 2)[0] + ")"
+}
+
+// sqliteFeatures sorts the translated SQLite's functions into the features
+// a custom build could leave out, by their C names; the first match wins.
+var sqliteFeatures = []struct {
+	name string
+	re   *regexp.Regexp
+}{
+	{"JSON functions", regexp.MustCompile(`(?i)json`)},
+	{"window functions", regexp.MustCompile(`(?i)window|ntile|nth_value|first_value|last_value|percent_rank|cume_dist|dense_rank|row_number|^_rank`)},
+	{"date and time functions", regexp.MustCompile(`(?i)date|time|julian|ymd|hms|strftime|parseModifier|computeJD|localtime`)},
+	{"ANALYZE and STAT4", regexp.MustCompile(`(?i)analy|stat4|stat_|statAccum|statPush|statGet|statInit`)},
+	{"virtual tables and their modules", regexp.MustCompile(`(?i)vtab|vtable|pragmaVtab|bytecodevtab|carray|series`)},
+	{"extensions: decimal, ieee754, regexp, uint, soundex, math", regexp.MustCompile(`(?i)decimal|ieee754|^_re_|regexp|uint|soundex|^_math|trunc|log|pow|acos|asin|atan|cosh|sinh|tanh|radians|degrees`)},
+	{"PRAGMA", regexp.MustCompile(`(?i)pragma`)},
+	{"parser and tokenizer", regexp.MustCompile(`(?i)parser|yy_|token|keyword`)},
+	{"query planner (where.c)", regexp.MustCompile(`(?i)where|indexable|exprAnalyze|orderby`)},
+	{"code generator (select, insert, update, delete, expr, build)", regexp.MustCompile(`(?i)select|insert|update|delete|expr|resolve|build|createindex|createtable|endtable|trigger|fkey|upsert|returning|constraint|altertable|rename|drop`)},
+	{"virtual machine (vdbe)", regexp.MustCompile(`(?i)vdbe|mem|value|step|column|bind|result`)},
+	{"b-tree, pager, WAL, VFS", regexp.MustCompile(`(?i)btree|balance|cell|page|pager|wal|vfs|journal|cursor|os|file|lock|ovfl|freelist`)},
+}
+
+func (r report) write(out io.Writer, top int) error {
+	m := r.m
+	mangled := map[string]string{}
+	for _, p := range r.pkgs {
+		mangled[linkerName.ReplaceAllString(p, "_")] = p
+	}
+	byPkg := map[string]int{}
+	bySQLite := map[string]int{}
+	code := 0
+	for i, size := range m.Bodies {
+		name := m.Names[uint32(m.Imported+i)]
+		pkg := packageOf(name, mangled)
+		byPkg[pkg] += size
+		code += size
+		if pkg == sqliteModule {
+			fn := strings.TrimPrefix(name[len(linkerName.ReplaceAllString(pkg, "_"))+1:], "__Module_.")
+			feature := "the rest of the core (functions, printf, malloc, hash tables, …)"
+			for _, f := range sqliteFeatures {
+				if f.re.MatchString(fn) {
+					feature = f.name
+					break
+				}
+			}
+			bySQLite[feature] += size
+		}
+	}
+
+	fmt.Fprintf(out, "Shipped bundle (-trimpath -ldflags='-s -w'): %s raw, %s gzip -9, %s brotli -q %d\n\n",
+		mb(r.raw), mb(r.gzip), mb(r.brotli), r.quality)
+	fmt.Fprintf(out, "Sections of the build with names (%s):\n\n| section | bytes | share |\n| --- | ---: | ---: |\n", mb(m.Size))
+	for _, kv := range sorted(m.Sections) {
+		if kv.v*1000 >= m.Size {
+			fmt.Fprintf(out, "| %s | %s | %s |\n", kv.k, thousands(kv.v), share(kv.v, m.Size))
+		}
+	}
+
+	fmt.Fprintf(out, "\nCode by Go package (%d functions, %s bytes):\n\n| package | bytes | share |\n| --- | ---: | ---: |\n", len(m.Bodies), thousands(code))
+	rest, restN := 0, 0
+	for i, kv := range sorted(byPkg) {
+		if i < top {
+			fmt.Fprintf(out, "| %s | %s | %s |\n", kv.k, thousands(kv.v), share(kv.v, code))
+		} else {
+			rest += kv.v
+			restN++
+		}
+	}
+	if restN > 0 {
+		fmt.Fprintf(out, "| %d other packages | %s | %s |\n", restN, thousands(rest), share(rest, code))
+	}
+
+	if total := byPkg[sqliteModule]; total > 0 {
+		fmt.Fprintf(out, "\nSQLite's translated code by feature (by C function name; %s bytes):\n\n| feature | bytes | share |\n| --- | ---: | ---: |\n", thousands(total))
+		for _, kv := range sorted(bySQLite) {
+			fmt.Fprintf(out, "| %s | %s | %s |\n", kv.k, thousands(kv.v), share(kv.v, total))
+		}
+	}
+
+	if data := m.Sections["data"]; data > 0 {
+		fmt.Fprintf(out, "\nData section (%s bytes in %d segments):\n\n", thousands(data), len(m.Segments))
+		parts, err := goDataParts(m.Segments, data)
+		if err != nil {
+			fmt.Fprintf(out, "(not broken down: %v)\n", err)
+			return nil
+		}
+		fmt.Fprintf(out, "| part | bytes | share |\n| --- | ---: | ---: |\n")
+		for _, p := range parts {
+			fmt.Fprintf(out, "| %s | %s | %s |\n", p.Name, thousands(p.Bytes), share(p.Bytes, data))
+		}
+	}
+	return nil
+}
+
+type kv struct {
+	k string
+	v int
+}
+
+// sorted lists a map largest first, ties by name.
+func sorted(m map[string]int) []kv {
+	s := make([]kv, 0, len(m))
+	for k, v := range m {
+		s = append(s, kv{k, v})
+	}
+	sort.Slice(s, func(i, j int) bool {
+		if s[i].v != s[j].v {
+			return s[i].v > s[j].v
+		}
+		return s[i].k < s[j].k
+	})
+	return s
+}
+
+func mb(n int) string { return fmt.Sprintf("%.2f MB (%s B)", float64(n)/1e6, thousands(n)) }
+
+func share(n, total int) string { return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(total)) }
+
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
