@@ -124,6 +124,8 @@ vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) mod tidy -diff
+	@heavy=$$(GOOS=js GOARCH=wasm $(GO) list -deps ./wasm | grep -E '^(net/http|crypto/tls|github.com/coder/websocket)$$'); \
+	  if [ -n "$$heavy" ]; then echo "the worker (./wasm) imports $$heavy: the browser's WebSocket is syncworker/browserws (docs/bundle-size.md)"; exit 1; fi
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet $(WASM_PKGS)
 	@dir=$$(mktemp -d); trap 'rm -rf $$dir' EXIT; set -e; \

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 
-	"github.com/coder/websocket"
 	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/hearthdb/hearth/syncworker/wire"
 )
@@ -69,11 +68,11 @@ func Classify(err error) *Error {
 	if errors.Is(err, wire.ErrMalformed) || errors.Is(err, wire.ErrVersion) {
 		return &Error{Class: syncstatus.ClassProtocol, Err: err}
 	}
-	switch websocket.CloseStatus(err) {
-	case websocket.StatusGoingAway, websocket.StatusInternalError, websocket.StatusServiceRestart, websocket.StatusTryAgainLater:
+	switch closeStatus(err) {
+	case statusGoingAway, statusInternalError, statusServiceRestart, statusTryAgainLater:
 		return &Error{Class: syncstatus.ClassServer, Err: err}
-	case websocket.StatusProtocolError, websocket.StatusUnsupportedData, websocket.StatusInvalidFramePayloadData,
-		websocket.StatusPolicyViolation, websocket.StatusMessageTooBig, websocket.StatusMandatoryExtension:
+	case statusProtocolError, statusUnsupportedData, statusInvalidFramePayloadData,
+		statusPolicyViolation, statusMessageTooBig, statusMandatoryExtension:
 		return &Error{Class: syncstatus.ClassProtocol, Err: err}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
@@ -88,6 +87,21 @@ func Classify(err error) *Error {
 	}
 	return &Error{Class: syncstatus.ClassOffline, Err: err}
 }
+
+// WebSocket close codes (RFC 6455 section 7.4.1) that Classify sorts;
+// closeStatus (per platform, transport_*.go) reads them from an error.
+const (
+	statusGoingAway               = 1001
+	statusProtocolError           = 1002
+	statusUnsupportedData         = 1003
+	statusInvalidFramePayloadData = 1007
+	statusPolicyViolation         = 1008
+	statusMessageTooBig           = 1009
+	statusMandatoryExtension      = 1010
+	statusInternalError           = 1011
+	statusServiceRestart          = 1012
+	statusTryAgainLater           = 1013
+)
 
 func classOfCode(code string) syncstatus.Class {
 	switch code {
