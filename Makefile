@@ -146,9 +146,15 @@ vet:
 RACE_PKGS := $(addprefix github.com/hearthdb/hearth/,client cmd/hearth syncserver/auth \
 	syncserver/pgstore syncserver/sqlitestore syncworker/client syncworker/journal wasm/engine)
 
+# Packages whose tests run as js/wasm under Node (go_js_wasm_exec):
+# syncworker/browserws against a WebSocket server in Node's http module.
+# Node 20 has the browser's WebSocket behind --experimental-websocket.
+JS_TEST_PKGS := ./syncworker/browserws
+
 test-go:
 	HEARTH_REQUIRE_POSTGRES=1 $(GO) test -race -count=1 $(RACE_PKGS)
 	HEARTH_REQUIRE_POSTGRES=1 $(GO) test -count=1 $$($(GO) list ./... | grep -vxF $(addprefix -e ,$(RACE_PKGS)))
+	NODE_OPTIONS=--experimental-websocket GOOS=js GOARCH=wasm $(GO) test -count=1 -exec $(GOROOT)/lib/wasm/go_js_wasm_exec $(JS_TEST_PKGS)
 
 # A short run of every fuzz target (package:target; go test -fuzz takes
 # one of each per run). Inputs that fail are written to the package's

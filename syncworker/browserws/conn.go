@@ -139,6 +139,7 @@ func (c *Conn) listen(opened chan struct{}) error {
 			}
 		}},
 		{"onmessage", c.onMessage},
+		{"onerror", c.onError},
 		{"onclose", c.onClose},
 	}
 	for _, h := range handlers {
@@ -211,6 +212,23 @@ func lengthOf(buf safejs.Value) (int, error) {
 	return v.Int()
 }
 
+// onError ends the connection as abnormally closed. Browsers follow an
+// error event with a close event, which then finds the connection ended;
+// a runtime that does not (Node 20's WebSocket after a refused
+// connection) still gets a Dial or Read that returns.
+func (c *Conn) onError(safejs.Value) {
+	c.finish(&CloseError{Code: StatusAbnormalClosure, Reason: "connection failed"})
+}
+
+func (c *Conn) finish(ce *CloseError) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		c.err = ce
+		close(c.closed)
+	}
+}
+
 func (c *Conn) onClose(ev safejs.Value) {
 	ce := &CloseError{Code: StatusAbnormalClosure}
 	if v, err := ev.Get("code"); err == nil {
@@ -224,18 +242,13 @@ func (c *Conn) onClose(ev safejs.Value) {
 	if v, err := ev.Get("wasClean"); err == nil {
 		ce.WasClean, _ = v.Bool()
 	}
-	c.mu.Lock()
-	if c.err == nil {
-		c.err = ce
-		close(c.closed)
-	}
-	c.mu.Unlock()
+	c.finish(ce)
 	// No event follows the close event: the callbacks can go.
 	c.release()
 }
 
 func (c *Conn) release() {
-	for _, h := range []string{"onopen", "onmessage", "onclose"} {
+	for _, h := range []string{"onopen", "onmessage", "onerror", "onclose"} {
 		c.ws.Set(h, nil)
 	}
 	for _, fn := range c.funcs {
