@@ -148,6 +148,20 @@ type Config struct {
 	// refused with TOO_LARGE, so that no row can outgrow what a frame
 	// carries.
 	MaxValueBytes, MaxChangeBytes int
+	// MaxRowBytes bounds what one stored row weighs as snapshots ship it
+	// (default 4 MiB; negative disables): a row grows change by change,
+	// column by column, past what any one change may carry, and a row is
+	// sent whole in one frame. A pushed change (a device's or a backend
+	// write's) that would make its row heavier than this, and heavier
+	// than it is, is refused with ROW_TOO_LARGE.
+	MaxRowBytes int
+	// MaxPrincipalBytes bounds what the rows each authenticated principal
+	// last wrote weigh in all, live rows only (default 1 GiB; negative
+	// disables; anonymous pushes and backend writes are not bounded). A
+	// device's change that would add to a principal's usage past it is
+	// refused with QUOTA_EXCEEDED; deletes, and changes that do not make
+	// its rows heavier, always go through. See SECURITY.md, Storage.
+	MaxPrincipalBytes int64
 	// MaxSnapshotChunk caps the rows of one snapshot chunk (default
 	// 5000).
 	MaxSnapshotChunk int
@@ -260,6 +274,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxChangeBytes <= 0 {
 		cfg.MaxChangeBytes = defaultMaxChangeBytes
+	}
+	if cfg.MaxRowBytes == 0 {
+		cfg.MaxRowBytes = defaultMaxRowBytes
+	}
+	if cfg.MaxPrincipalBytes == 0 {
+		cfg.MaxPrincipalBytes = defaultMaxPrincipalBytes
 	}
 	if cfg.MaxSnapshotChunk <= 0 {
 		cfg.MaxSnapshotChunk = 5000

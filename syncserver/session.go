@@ -407,7 +407,8 @@ func (c *session) push(m wire.Push) bool {
 	if admitted, goOn := c.admitPush(m); !admitted {
 		return goOn
 	}
-	p := store.Push{Client: c.client, Principal: c.principal, Schema: c.schema, Stamp: c.stamp}
+	p := store.Push{Client: c.client, Principal: c.principal, Schema: c.schema, Stamp: c.stamp,
+		MaxRowBytes: max(s.cfg.MaxRowBytes, 0), MaxPrincipalBytes: max(s.cfg.MaxPrincipalBytes, 0)}
 	p.Changes = make([]store.Pushed, len(m.Changes))
 	for i, ch := range m.Changes {
 		p.Changes[i] = store.Pushed{Seq: ch.Seq, Change: ch.Change}

@@ -19,32 +19,19 @@ const (
 	defaultMaxSendBytes   = 16 << 20
 	defaultMaxValueBytes  = 1 << 20
 	defaultMaxChangeBytes = 2 << 20
-	// entryOverhead is what one change costs on the wire beyond its
-	// table, key and values (op, stamp, position, schema, framing).
-	entryOverhead = 64
+	// defaultMaxRowBytes leaves a whole row well inside one frame
+	// (MaxSendBytes, and the client's 64 MiB).
+	defaultMaxRowBytes       = 4 << 20
+	defaultMaxPrincipalBytes = 1 << 30
+	entryOverhead            = store.EntryOverhead
 )
 
-// valueBytes is what a stored value weighs on the wire (integers and
-// floats at most 9 bytes with their tag).
-func valueBytes(v any) int {
-	switch x := v.(type) {
-	case string:
-		return len(x) + 5
-	case []byte:
-		return len(x) + 5
-	}
-	return 9
-}
+// valueBytes is what a stored value weighs on the wire.
+func valueBytes(v any) int { return store.ValueWeight(v) }
 
 // changeBytes is what a change weighs on the wire, near enough to bound a
 // frame by.
-func changeBytes(c *change.Change) int {
-	n := entryOverhead + len(c.Table) + len(c.Key)
-	for col, v := range c.Values {
-		n += len(col) + valueBytes(v)
-	}
-	return n
-}
+func changeBytes(c *change.Change) int { return store.ChangeWeight(c) }
 
 // oversized refuses a pushed change that holds a value over MaxValueBytes
 // or weighs more than MaxChangeBytes in all, with TOO_LARGE.

@@ -92,17 +92,19 @@ type Auth struct {
 // Limits map onto the syncserver.Config fields of the same meaning; zero
 // keeps the server's default.
 type Limits struct {
-	MaxMessageBytes  int64
-	MaxPushBatch     int
-	PushRate         float64
-	PushBurst        int
-	SnapshotRate     float64
-	SnapshotBurst    int
-	ChecksumInterval time.Duration
-	ChecksumBurst    int
-	MaxClockSkew     time.Duration
-	CompactInterval  time.Duration
-	CompactKeep      int64
+	MaxMessageBytes   int64
+	MaxPushBatch      int
+	PushRate          float64
+	PushBurst         int
+	SnapshotRate      float64
+	SnapshotBurst     int
+	ChecksumInterval  time.Duration
+	ChecksumBurst     int
+	MaxClockSkew      time.Duration
+	CompactInterval   time.Duration
+	CompactKeep       int64
+	MaxRowBytes       int
+	MaxPrincipalBytes int64
 }
 
 // Load reads the config file at path; relative paths in it are relative
@@ -592,7 +594,8 @@ func (l *loader) count(f entry) int {
 
 func (l *loader) limits(e entry) {
 	entries, _ := l.mapping(e.value, e.path, "max_message_bytes", "max_push_batch", "push_rate", "push_burst",
-		"snapshot_rate", "snapshot_burst", "checksum_interval", "checksum_burst", "max_clock_skew", "compact_interval", "compact_keep")
+		"snapshot_rate", "snapshot_burst", "checksum_interval", "checksum_burst", "max_clock_skew", "compact_interval", "compact_keep",
+		"max_row_bytes", "max_principal_bytes")
 	lim := &l.app.Limits
 	for _, f := range entries {
 		switch f.key {
@@ -618,6 +621,10 @@ func (l *loader) limits(e entry) {
 			lim.CompactInterval, _ = l.duration(f)
 		case "compact_keep":
 			lim.CompactKeep, _ = l.integer(f)
+		case "max_row_bytes":
+			lim.MaxRowBytes = l.count(f)
+		case "max_principal_bytes":
+			lim.MaxPrincipalBytes, _ = l.integer(f)
 		}
 	}
 }

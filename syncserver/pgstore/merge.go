@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 
 	"github.com/hearthdb/hearth/codec"
@@ -86,7 +87,23 @@ func (ps *pushState) mergeInto(ctx context.Context, c *change.Change, materializ
 	if err := saveRow(ps.queue, c.Table, c.Key, out); err != nil {
 		return err
 	}
-	ps.rows[rowCacheKey(c.Table, c.Key)] = out.Row
+	k := rowCacheKey(c.Table, c.Key)
+	ps.rows[k] = out.Row
+	if v, ok := ps.values[k]; ok {
+		switch out.Effect.Kind {
+		case merge.Write:
+			v = rowValues{values: out.Effect.Values, found: true}
+		case merge.Set:
+			v.values = maps.Clone(v.values)
+			if v.values == nil {
+				v.values = map[string]any{}
+			}
+			maps.Copy(v.values, out.Effect.Values)
+		case merge.Remove:
+			v = rowValues{}
+		}
+		ps.values[k] = v
+	}
 	return nil
 }
 

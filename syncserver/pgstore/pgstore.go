@@ -169,6 +169,17 @@ ALTER TABLE _hearth_refused ADD COLUMN IF NOT EXISTS hlc bigint;
 ALTER TABLE _hearth_refused ADD COLUMN IF NOT EXISTS node bytea;
 ALTER TABLE _hearth_acked ADD COLUMN IF NOT EXISTS hlc bigint;
 ALTER TABLE _hearth_acked ADD COLUMN IF NOT EXISTS node bytea;
+CREATE TABLE IF NOT EXISTS _hearth_row_usage(
+	tbl text COLLATE "C" NOT NULL,
+	pk bytea NOT NULL,
+	principal bytea NOT NULL,
+	bytes bigint NOT NULL,
+	PRIMARY KEY (tbl, pk)
+);
+CREATE TABLE IF NOT EXISTS _hearth_usage(
+	principal bytea PRIMARY KEY,
+	bytes bigint NOT NULL
+);
 `
 
 // writeLock is the pg_advisory_xact_lock key every push and migration
@@ -693,6 +704,14 @@ type pushState struct {
 	// once up front, then kept current by the push itself, which is the
 	// only writer while it holds the write lock.
 	rows map[string]merge.Row
+	// values caches the table values of live rows this push read (see
+	// RowData), kept current by merge; usage and rowUsage cache what
+	// principals' rows weigh and whom each row counts toward (see
+	// store.Writer.Usage), read up front for the pusher and the rows,
+	// then kept current by Account.
+	values   map[string]rowValues
+	usage    map[string]int64
+	rowUsage map[string]rowUsage
 	// pending are writes not sent yet (see merge).
 	pending []queued
 	// inboxWaiting says external writes wait to be ingested (see
@@ -759,6 +778,9 @@ func (ps *pushState) prepare(ctx context.Context) error {
 	ps.owner = nil
 	ps.rows = map[string]merge.Row{}
 	ps.rowScopes = map[string]store.Scope{}
+	ps.values = map[string]rowValues{}
+	ps.rowUsage = map[string]rowUsage{}
+	ps.usage = map[string]int64{}
 	seqs := make([]int64, len(ps.p.Changes))
 	var tbls []string
 	var pks [][]byte
@@ -818,6 +840,13 @@ func (ps *pushState) prepare(ctx context.Context) error {
 			ps.seen[seq] = seenSeq{out: wire.Result{Seq: seq, State: wire.Refused, Code: code, Detail: string(detail)}, rec: recorded(ts, node, nil, nil, nil)}
 		}
 		return rows.Err()
+	})
+	principal := ps.p.Principal
+	b.Queue(`SELECT coalesce((SELECT bytes FROM _hearth_usage WHERE principal = $1), 0)`, []byte(principal)).QueryRow(func(row pgx.Row) error {
+		var n int64
+		err := row.Scan(&n)
+		ps.usage[principal] = n
+		return err
 	})
 	b.Queue(`SELECT EXISTS (SELECT 1 FROM _hearth_inbox)`).QueryRow(func(row pgx.Row) error { return row.Scan(&ps.inboxWaiting) })
 	ps.queueRowReads(b, tbls, pks)
@@ -915,6 +944,22 @@ func (ps *pushState) queueRowReads(b *pgx.Batch, tbls []string, pks [][]byte) {
 				return err
 			}
 			ps.rowScopes[rowCacheKey(tbl, pk)] = store.Scope{Value: string(scope), Stamp: hlc.Stamp{TS: hlc.Timestamp(ts), Node: string(node)}, Known: true}
+		}
+		return rows.Err()
+	})
+	b.Queue(`SELECT u.tbl, u.pk, u.principal, u.bytes
+		FROM unnest($1::text[], $2::bytea[]) AS k(tbl, pk) JOIN _hearth_row_usage u ON u.tbl = k.tbl COLLATE "C" AND u.pk = k.pk`, tbls, pks).Query(func(rows pgx.Rows) error {
+		if ps.rowUsage == nil {
+			ps.rowUsage = map[string]rowUsage{}
+		}
+		for rows.Next() {
+			var tbl string
+			var pk, principal []byte
+			var n int64
+			if err := rows.Scan(&tbl, &pk, &principal, &n); err != nil {
+				return err
+			}
+			ps.rowUsage[rowCacheKey(tbl, pk)] = rowUsage{owner: string(principal), bytes: n}
 		}
 		return rows.Err()
 	})
@@ -1029,6 +1074,103 @@ func (w writer) Refuse(ctx context.Context, client string, seq int64, stamp hlc.
 
 func (w writer) RowState(ctx context.Context, table string, key []byte) ([]change.Change, error) {
 	return w.ps.rowState(ctx, table, key)
+}
+
+func (w writer) RowData(ctx context.Context, table string, key []byte) (store.RowData, error) {
+	ps := w.ps
+	sh := ps.tables[table]
+	meta, err := ps.loadRow(ctx, table, key)
+	if err != nil {
+		return store.RowData{}, err
+	}
+	d := store.RowData{Meta: meta, Resurrect: sh.info.Resurrect}
+	if !meta.Alive(sh.info.Resurrect) {
+		return d, nil
+	}
+	k := rowCacheKey(table, key)
+	v, ok := ps.values[k]
+	if !ok {
+		args, err := keyArgs(sh, key)
+		if err != nil {
+			return store.RowData{}, err
+		}
+		if err := ps.flush(ctx); err != nil {
+			return store.RowData{}, err
+		}
+		rows, err := ps.tx.Query(ctx, readRowSQL(sh), args...)
+		if err != nil {
+			return store.RowData{}, err
+		}
+		if v.values, v.found, err = scanRowValues(sh, rows); err != nil {
+			return store.RowData{}, fmt.Errorf("read %s row: %w", table, err)
+		}
+		if ps.values != nil {
+			ps.values[k] = v
+		}
+	}
+	d.Values, d.Found = v.values, v.found
+	return d, nil
+}
+
+func (w writer) RowUsage(ctx context.Context, table string, key []byte) (string, int64, error) {
+	u := w.ps.rowUsage[rowCacheKey(table, key)]
+	return u.owner, u.bytes, nil
+}
+
+func (w writer) Usage(ctx context.Context, principal string) (int64, error) {
+	ps := w.ps
+	if n, ok := ps.usage[principal]; ok {
+		return n, nil
+	}
+	if err := ps.flush(ctx); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := ps.tx.QueryRow(ctx, `SELECT coalesce((SELECT bytes FROM _hearth_usage WHERE principal = $1), 0)`, []byte(principal)).Scan(&n)
+	if err == nil && ps.usage != nil {
+		ps.usage[principal] = n
+	}
+	return n, err
+}
+
+func (w writer) Account(ctx context.Context, table string, key []byte, prevOwner string, prevBytes int64, owner string, n int64) error {
+	ps := w.ps
+	if prevBytes != 0 {
+		if used, ok := ps.usage[prevOwner]; ok {
+			ps.usage[prevOwner] = used - prevBytes
+		}
+		ps.queue(`UPDATE _hearth_usage SET bytes = bytes - $2 WHERE principal = $1`, []byte(prevOwner), prevBytes)
+	}
+	k := rowCacheKey(table, key)
+	if n == 0 {
+		delete(ps.rowUsage, k)
+		ps.queue(`DELETE FROM _hearth_row_usage WHERE tbl = $1 AND pk = $2`, table, key)
+		return nil
+	}
+	if ps.rowUsage != nil {
+		ps.rowUsage[k] = rowUsage{owner: owner, bytes: n}
+	}
+	if used, ok := ps.usage[owner]; ok {
+		ps.usage[owner] = used + n
+	}
+	ps.queue(`INSERT INTO _hearth_row_usage(tbl, pk, principal, bytes) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (tbl, pk) DO UPDATE SET principal = excluded.principal, bytes = excluded.bytes`, table, key, []byte(owner), n)
+	ps.queue(`INSERT INTO _hearth_usage(principal, bytes) VALUES ($1, $2)
+		ON CONFLICT (principal) DO UPDATE SET bytes = _hearth_usage.bytes + excluded.bytes`, []byte(owner), n)
+	return nil
+}
+
+// rowValues is a table row's values as a push last saw them.
+type rowValues struct {
+	values map[string]any
+	found  bool
+}
+
+// rowUsage is whom a row counts toward, and what it weighs (see
+// store.Writer.RowUsage).
+type rowUsage struct {
+	owner string
+	bytes int64
 }
 
 var _ store.Writer = writer{}

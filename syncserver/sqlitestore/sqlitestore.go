@@ -73,6 +73,17 @@ CREATE TABLE IF NOT EXISTS _hearth_clients(
 	principal TEXT NOT NULL,
 	bound_at INTEGER NOT NULL DEFAULT (unixepoch())
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _hearth_row_usage(
+	tbl TEXT NOT NULL,
+	pk BLOB NOT NULL,
+	principal TEXT NOT NULL,
+	bytes INTEGER NOT NULL,
+	PRIMARY KEY (tbl, pk)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _hearth_usage(
+	principal TEXT PRIMARY KEY,
+	bytes INTEGER NOT NULL
+) WITHOUT ROWID;
 `
 
 // addedColumns are columns of Hearth's tables added after their first
@@ -623,6 +634,65 @@ func (w writer) Refuse(ctx context.Context, client string, seq int64, stamp hlc.
 
 func (w writer) RowState(ctx context.Context, table string, key []byte) ([]change.Change, error) {
 	return w.s.rowState(table, key)
+}
+
+func (w writer) RowData(ctx context.Context, table string, key []byte) (store.RowData, error) {
+	a := w.s.applier
+	meta, err := a.LoadRow(table, key)
+	if err != nil {
+		return store.RowData{}, err
+	}
+	d := store.RowData{Meta: meta, Resurrect: a.Table(table).Resurrect}
+	row, err := a.RowChanges(table, key, 0)
+	if err != nil {
+		return store.RowData{}, err
+	}
+	if len(row) > 0 && row[0].Op == change.Insert {
+		d.Values, d.Found = row[0].Values, true
+	}
+	return d, nil
+}
+
+func (w writer) RowUsage(ctx context.Context, table string, key []byte) (string, int64, error) {
+	rows, err := w.s.query(`SELECT principal, bytes FROM _hearth_row_usage WHERE tbl = ?1 AND pk = ?2`, table, key)
+	if err != nil || len(rows) == 0 {
+		return "", 0, err
+	}
+	owner, _ := rows[0][0].(string)
+	n, _ := rows[0][1].(int64)
+	return owner, n, nil
+}
+
+func (w writer) Usage(ctx context.Context, principal string) (int64, error) {
+	return w.s.usage(principal)
+}
+
+func (w writer) Account(ctx context.Context, table string, key []byte, prevOwner string, prevBytes int64, owner string, n int64) error {
+	if prevBytes != 0 {
+		if err := w.s.exec(`UPDATE _hearth_usage SET bytes = bytes - ?2 WHERE principal = ?1`, prevOwner, prevBytes); err != nil {
+			return err
+		}
+	}
+	if n == 0 {
+		return w.s.exec(`DELETE FROM _hearth_row_usage WHERE tbl = ?1 AND pk = ?2`, table, key)
+	}
+	if err := w.s.exec(`INSERT INTO _hearth_row_usage(tbl, pk, principal, bytes) VALUES (?1, ?2, ?3, ?4)
+		ON CONFLICT(tbl, pk) DO UPDATE SET principal = excluded.principal, bytes = excluded.bytes`, table, key, owner, n); err != nil {
+		return err
+	}
+	return w.s.exec(`INSERT INTO _hearth_usage(principal, bytes) VALUES (?1, ?2)
+		ON CONFLICT(principal) DO UPDATE SET bytes = bytes + excluded.bytes`, owner, n)
+}
+
+// usage is what the rows a principal last wrote weigh (see
+// store.Writer.Usage).
+func (s *Store) usage(principal string) (int64, error) {
+	rows, err := s.query(`SELECT bytes FROM _hearth_usage WHERE principal = ?1`, principal)
+	if err != nil || len(rows) == 0 {
+		return 0, err
+	}
+	n, _ := rows[0][0].(int64)
+	return n, nil
 }
 
 // backfillScopes records the scope of every stored row of a table whose

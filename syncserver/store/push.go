@@ -45,6 +45,20 @@ type Writer interface {
 	// never saw it, or the table or key is not one it could hold), for a
 	// client to roll back to.
 	RowState(ctx context.Context, table string, key []byte) ([]change.Change, error)
+	// RowData is a synced row as the store holds it (the change's table
+	// and key passed Check), including what earlier changes of the push
+	// did to it.
+	RowData(ctx context.Context, table string, key []byte) (RowData, error)
+	// RowUsage is the principal a row counts toward and its weight as
+	// recorded by Account (owner "" and bytes 0 when none is).
+	RowUsage(ctx context.Context, table string, key []byte) (owner string, bytes int64, err error)
+	// Usage is what the rows a principal last wrote weigh in all: the
+	// sum of their recorded weights.
+	Usage(ctx context.Context, principal string) (int64, error)
+	// Account records that a row now counts bytes toward owner (none
+	// when bytes is 0) instead of prevBytes toward prevOwner, and moves
+	// both principals' usage accordingly.
+	Account(ctx context.Context, table string, key []byte, prevOwner string, prevBytes int64, owner string, bytes int64) error
 }
 
 // ApplyPushed applies one pushed change the client has not pushed before,
@@ -87,6 +101,13 @@ func ApplyPushed(ctx context.Context, w Writer, rules *ScopeRules, version int64
 			return refuse(r)
 		}
 	}
+	usage, r, err := weigh(ctx, w, p, c)
+	if err != nil {
+		return wire.Result{}, err
+	}
+	if r != nil {
+		return refuse(r)
+	}
 	if err := w.Merge(ctx, &c.Change); err != nil {
 		switch {
 		case errors.As(err, &r):
@@ -96,7 +117,71 @@ func ApplyPushed(ctx context.Context, w Writer, rules *ScopeRules, version int64
 		}
 		return wire.Result{}, err
 	}
+	if usage.moves() {
+		if err := w.Account(ctx, c.Table, c.Key, usage.prevOwner, usage.prevBytes, p.Principal, usage.bytes); err != nil {
+			return wire.Result{}, fmt.Errorf("account row usage: %w", err)
+		}
+	}
 	return record(ctx, w, version, q, p, c, check)
+}
+
+// rowUsage is how a change moves its row's weight between principals'
+// usage: from prevBytes counted toward prevOwner to bytes counted toward
+// the pusher.
+type rowUsage struct {
+	changed          bool
+	prevOwner        string
+	prevBytes, bytes int64
+	pusher           string
+}
+
+func (u rowUsage) moves() bool {
+	return u.changed && (u.prevOwner != u.pusher || u.prevBytes != u.bytes)
+}
+
+// weigh works out what a change does to its row's weight, by the merge
+// rule, before it is merged, and refuses it when the row would outgrow
+// p.MaxRowBytes or the pusher's usage p.MaxPrincipalBytes. A change that
+// makes neither heavier is never refused: an over-weight row or a
+// principal over quota (after the limits were lowered) can always shrink.
+func weigh(ctx context.Context, w Writer, p *Push, c *Pushed) (rowUsage, *merge.Refusal, error) {
+	u := rowUsage{pusher: p.Principal}
+	before, err := w.RowData(ctx, c.Table, c.Key)
+	if err != nil {
+		return u, nil, fmt.Errorf("read row: %w", err)
+	}
+	after, changed := before.After(&c.Change)
+	if !changed {
+		return u, nil, nil
+	}
+	u.changed = true
+	if p.MaxRowBytes > 0 {
+		if n := after.Weight(c.Table, c.Key); n > p.MaxRowBytes && n > before.Weight(c.Table, c.Key) {
+			return u, &merge.Refusal{Code: CodeRowTooLarge, Message: fmt.Sprintf("the row would weigh %d bytes; a row may weigh at most %d", n, p.MaxRowBytes)}, nil
+		}
+	}
+	u.bytes = int64(after.LiveWeight(c.Table, c.Key))
+	if u.prevOwner, u.prevBytes, err = w.RowUsage(ctx, c.Table, c.Key); err != nil {
+		return u, nil, fmt.Errorf("read row usage: %w", err)
+	}
+	if p.MaxPrincipalBytes <= 0 || p.Principal == "" {
+		return u, nil, nil
+	}
+	added := u.bytes
+	if u.prevOwner == p.Principal {
+		added -= u.prevBytes
+	}
+	if added <= 0 {
+		return u, nil, nil
+	}
+	used, err := w.Usage(ctx, p.Principal)
+	if err != nil {
+		return u, nil, fmt.Errorf("read usage: %w", err)
+	}
+	if used+added > p.MaxPrincipalBytes {
+		return u, &merge.Refusal{Code: CodeQuotaExceeded, Message: fmt.Sprintf("the rows you last wrote weigh %d bytes; this change would add %d, over your quota of %d (deleting rows frees it)", used, added, p.MaxPrincipalBytes)}, nil
+	}
+	return u, nil, nil
 }
 
 // record logs a merged change, records its scope and runs the

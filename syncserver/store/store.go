@@ -62,6 +62,12 @@ const (
 	// of the earlier outcome, records nothing, and keeps the earlier
 	// outcome for a true replay.
 	CodeReplayMismatch = "REPLAY_MISMATCH"
+	// CodeRowTooLarge: the change would make its row weigh more than
+	// Push.MaxRowBytes (see RowData.Weight).
+	CodeRowTooLarge = "ROW_TOO_LARGE"
+	// CodeQuotaExceeded: the change would make the rows the pushing
+	// principal last wrote weigh more than Push.MaxPrincipalBytes.
+	CodeQuotaExceeded = "QUOTA_EXCEEDED"
 )
 
 // Pushed is one change a client pushed.
@@ -91,6 +97,16 @@ type Push struct {
 	// request digest of their own): a repeated (client, seq) gets its
 	// first outcome without comparing stamps (see Recorded).
 	Restamped bool
+	// MaxRowBytes, when positive, refuses a change that would make its
+	// row weigh more than this (RowData.Weight) with ROW_TOO_LARGE,
+	// unless the change makes the row lighter: a row only grows to it.
+	MaxRowBytes int
+	// MaxPrincipalBytes, when positive and Principal is not "", refuses
+	// a change that would make the rows Principal last wrote weigh more
+	// than this in all (its usage, see Writer.Usage) with
+	// QUOTA_EXCEEDED, unless the change does not add to that usage
+	// (deletes never do).
+	MaxPrincipalBytes int64
 }
 
 // PushResult is the outcome of a push: a verdict per change, as the

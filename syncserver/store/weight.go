@@ -1,0 +1,88 @@
+package store
+
+import (
+	"maps"
+
+	"github.com/hearthdb/hearth/syncworker/change"
+	"github.com/hearthdb/hearth/syncworker/merge"
+)
+
+// EntryOverhead is what one change costs on the wire beyond its table,
+// key and values (op, stamp, position, schema, framing).
+const EntryOverhead = 64
+
+// ValueWeight is what a stored value weighs on the wire (integers and
+// floats at most 9 bytes with their tag).
+func ValueWeight(v any) int {
+	switch x := v.(type) {
+	case string:
+		return len(x) + 5
+	case []byte:
+		return len(x) + 5
+	}
+	return 9
+}
+
+// ChangeWeight is what a change weighs on the wire, near enough to bound
+// a frame by.
+func ChangeWeight(c *change.Change) int {
+	n := EntryOverhead + len(c.Table) + len(c.Key)
+	for col, v := range c.Values {
+		n += len(col) + ValueWeight(v)
+	}
+	return n
+}
+
+// RowData is a row as the store holds it: its merge metadata and, when
+// the table holds the row (Found), its values.
+type RowData struct {
+	Meta   merge.Row
+	Values map[string]any
+	Found  bool
+	// Resurrect is the table's merge option (see schema.Info).
+	Resurrect bool
+}
+
+// Weight is what the row weighs as snapshots and refusals ship it (the
+// changes merge.ChangesOf describes it by): the unit of the row cap.
+func (d RowData) Weight(table string, key []byte) int {
+	n := 0
+	for _, c := range merge.ChangesOf(table, key, d.Meta, d.Values, d.Found, 0) {
+		n += ChangeWeight(&c)
+	}
+	return n
+}
+
+// LiveWeight is Weight for a row the table holds, 0 for a deleted or
+// never inserted one: the unit of principals' storage quotas, so that a
+// delete frees what the row counted.
+func (d RowData) LiveWeight(table string, key []byte) int {
+	if !d.Found {
+		return 0
+	}
+	return d.Weight(table, key)
+}
+
+// After is the row as it would be once c merged, by the merge rule
+// itself (merge.Resolve), without writing anything, and whether c
+// changes it at all.
+func (d RowData) After(c *change.Change) (RowData, bool) {
+	out := merge.Resolve(d.Meta, c, d.Resurrect)
+	if !out.Changed {
+		return d, false
+	}
+	next := RowData{Meta: out.Row, Values: d.Values, Found: d.Found, Resurrect: d.Resurrect}
+	switch out.Effect.Kind {
+	case merge.Write:
+		next.Values, next.Found = out.Effect.Values, true
+	case merge.Set:
+		next.Values = maps.Clone(d.Values)
+		if next.Values == nil {
+			next.Values = map[string]any{}
+		}
+		maps.Copy(next.Values, out.Effect.Values)
+	case merge.Remove:
+		next.Values, next.Found = nil, false
+	}
+	return next, true
+}
