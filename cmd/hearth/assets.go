@@ -55,8 +55,17 @@ type assetHandler struct {
 	// then gets 404.
 	rootErr error
 
-	mu    sync.Mutex
-	etags map[string]etagEntry
+	mu     sync.Mutex
+	etags  map[string]etagEntry
+	inline map[string]inlineEntry
+}
+
+// inlineEntry is a page's inline hashes, cached by (mtime, size) like
+// etags.
+type inlineEntry struct {
+	mod    time.Time
+	size   int64
+	hashes inlineHashes
 }
 
 type etagEntry struct {
@@ -68,7 +77,7 @@ type etagEntry struct {
 // newAssetHandler returns a handler for the directory dir.
 func newAssetHandler(dir string) *assetHandler {
 	root, err := os.OpenRoot(dir)
-	return &assetHandler{root: root, rootErr: err, etags: make(map[string]etagEntry)}
+	return &assetHandler{root: root, rootErr: err, etags: make(map[string]etagEntry), inline: make(map[string]inlineEntry)}
 }
 
 func (h *assetHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -108,6 +117,14 @@ func (h *assetHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr.Set("Content-Type", ctype)
 	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Referrer-Policy", "no-referrer")
+	// Set on every response, not only pages: a worker's script runs
+	// under the policy its own response carries.
+	var inline inlineHashes
+	if strings.HasPrefix(ctype, "text/html") {
+		inline = h.inlineHashes(file)
+	}
+	hdr.Set("Content-Security-Policy", contentSecurityPolicy(r.Host, inline))
 	// Cross-origin isolation gives precise timers and
 	// performance.measureUserAgentSpecificMemory; Hearth itself needs no
 	// SharedArrayBuffer.
@@ -182,6 +199,30 @@ func (h *assetHandler) etag(file string, f *os.File, fi os.FileInfo) (string, er
 	h.etags[file] = etagEntry{mod: fi.ModTime(), size: fi.Size(), etag: etag}
 	h.mu.Unlock()
 	return etag, nil
+}
+
+// inlineHashes hashes a page's inline scripts and styles (none if it
+// cannot be read: its inline code is then refused, never allowed).
+func (h *assetHandler) inlineHashes(file string) inlineHashes {
+	f, fi, err := h.openRegular(file)
+	if err != nil {
+		return inlineHashes{}
+	}
+	defer f.Close()
+	h.mu.Lock()
+	e, ok := h.inline[file]
+	h.mu.Unlock()
+	if ok && e.mod.Equal(fi.ModTime()) && e.size == fi.Size() {
+		return e.hashes
+	}
+	hashes, err := hashInline(f)
+	if err != nil {
+		return inlineHashes{}
+	}
+	h.mu.Lock()
+	h.inline[file] = inlineEntry{mod: fi.ModTime(), size: fi.Size(), hashes: hashes}
+	h.mu.Unlock()
+	return hashes
 }
 
 func (h *assetHandler) openRegular(name string) (*os.File, os.FileInfo, error) {
