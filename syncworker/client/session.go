@@ -327,9 +327,21 @@ func (s *session) checkServer(server string, head int64) error {
 	default:
 		return nil
 	}
+	// A server that lost what it acknowledged (another store, or one
+	// restored from an older backup) gets the replica's whole state
+	// pushed again, under its stamps (journal.Rejournal), in the same
+	// transaction that starts the snapshot.
+	lost := st.Cursor >= 0 && (st.Server != server || st.Cursor > head)
 	st.Server = server
 	st.Snap = snapshotState{Active: true, At: -1}
-	err := c.do(s.ctx, func(conn *sqlite3.Conn) error { return saveState(conn, c.st, st) })
+	err := c.inTx(s.ctx, func(t *txn) error {
+		if lost {
+			if _, err := c.j.Rejournal(t.conn, t.merger(), t.tables, c.version); err != nil {
+				return err
+			}
+		}
+		return saveState(t.conn, c.st, st)
+	})
 	if err != nil {
 		return err
 	}
