@@ -55,6 +55,10 @@ type assetHandler struct {
 	// then gets 404.
 	rootErr error
 
+	// unsafeEval allows the pages evaluating strings as code (see
+	// contentSecurityPolicy).
+	unsafeEval bool
+
 	mu     sync.Mutex
 	etags  map[string]etagEntry
 	inline map[string]inlineEntry
@@ -124,7 +128,7 @@ func (h *assetHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(ctype, "text/html") {
 		inline = h.inlineHashes(file)
 	}
-	hdr.Set("Content-Security-Policy", contentSecurityPolicy(r.Host, inline))
+	hdr.Set("Content-Security-Policy", contentSecurityPolicy(r.Host, inline, h.unsafeEval))
 	// Cross-origin isolation gives precise timers and
 	// performance.measureUserAgentSpecificMemory; Hearth itself needs no
 	// SharedArrayBuffer.
@@ -257,8 +261,12 @@ func acceptsEncoding(header, token string) bool {
 	return false
 }
 
-// webMount serves the directory dir at the URL prefix (ending in "/").
-type webMount struct{ prefix, dir string }
+// webMount serves the directory dir at the URL prefix (ending in "/");
+// unsafeEval relaxes its pages' policy (see contentSecurityPolicy).
+type webMount struct {
+	prefix, dir string
+	unsafeEval  bool
+}
 
 // webMounts is the repeatable -web flag: the library at /, each app in a
 // folder of its own.
@@ -286,14 +294,16 @@ func (m *webMounts) Set(v string) error {
 
 // defaultMounts serves the library and the demo board from a checkout.
 func defaultMounts() webMounts {
-	return webMounts{{"/", "web"}, {"/board/", filepath.Join("examples", "board", "web")}}
+	return webMounts{{prefix: "/", dir: "web"}, {prefix: "/board/", dir: filepath.Join("examples", "board", "web")}}
 }
 
 // register mounts each directory on mux; "/" alone redirects to the first
 // app that has an index page (the board, by default).
 func (m webMounts) register(mux *http.ServeMux) {
 	for _, w := range m {
-		h := http.Handler(newAssetHandler(w.dir))
+		a := newAssetHandler(w.dir)
+		a.unsafeEval = w.unsafeEval
+		h := http.Handler(a)
 		if w.prefix != "/" {
 			h = http.StripPrefix(strings.TrimSuffix(w.prefix, "/"), h)
 		}
@@ -305,6 +315,33 @@ func (m webMounts) register(mux *http.ServeMux) {
 			return
 		}
 	}
+}
+
+// mounted reports whether a mount serves the prefix.
+func (m webMounts) mounted(prefix string) bool {
+	for _, w := range m {
+		if w.prefix == prefix {
+			return true
+		}
+	}
+	return false
+}
+
+// allowEval sets unsafeEval on the mounts at the given prefixes, and
+// fails for a prefix no mount has.
+func (m webMounts) allowEval(prefixes []string) error {
+	for _, p := range prefixes {
+		found := false
+		for i := range m {
+			if m[i].prefix == p {
+				m[i].unsafeEval, found = true, true
+			}
+		}
+		if !found {
+			return fmt.Errorf("-csp-unsafe-eval %s: no -web mount at that prefix", p)
+		}
+	}
+	return nil
 }
 
 // serves reports whether urlPath maps to a file of one of the mounts.

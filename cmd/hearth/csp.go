@@ -91,13 +91,19 @@ var wsHost = regexp.MustCompile(`^[A-Za-z0-9.\-]+(:[0-9]+)?$|^\[[0-9A-Fa-f:.]+\]
 // with a page's inline hashes. Go's wasm needs 'wasm-unsafe-eval' to
 // compile; the sync WebSocket is named by host as well as 'self' because
 // WebKit does not match ws: and wss: by 'self'. Nothing else is
-// loaded from elsewhere, framed, or run from plugins.
-func contentSecurityPolicy(host string, h inlineHashes) string {
+// loaded from elsewhere, framed, or run from plugins. unsafeEval lets
+// the page evaluate strings as code, which some frameworks need (the
+// demo board's vugu DOM renderer evaluates its helper script).
+func contentSecurityPolicy(host string, h inlineHashes, unsafeEval bool) string {
 	connect := "'self'"
 	if wsHost.MatchString(host) {
 		connect += " ws://" + host + " wss://" + host
 	}
-	script := append([]string{"'self'", "'wasm-unsafe-eval'"}, h.scripts...)
+	script := []string{"'self'", "'wasm-unsafe-eval'"}
+	if unsafeEval {
+		script = append(script, "'unsafe-eval'")
+	}
+	script = append(script, h.scripts...)
 	style := append([]string{"'self'"}, h.styles...)
 	return "default-src 'self'; script-src " + strings.Join(script, " ") +
 		"; style-src " + strings.Join(style, " ") +

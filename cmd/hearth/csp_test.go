@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -69,8 +70,30 @@ func TestPolicyNamesOnlyAPlainHost(t *testing.T) {
 		"a; script-src *":  "connect-src 'self';",
 		"evil.example:80 ": "connect-src 'self';",
 	} {
-		if got := contentSecurityPolicy(host, inlineHashes{}); !strings.Contains(got, want) {
+		if got := contentSecurityPolicy(host, inlineHashes{}, false); !strings.Contains(got, want) {
 			t.Errorf("host %q: policy %q, want %q", host, got, want)
+		}
+	}
+}
+
+// TestUnsafeEvalOnlyWhereAsked: only a mount given -csp-unsafe-eval
+// lets its pages evaluate strings; an unknown prefix is an error.
+func TestUnsafeEvalOnlyWhereAsked(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "index.html", "<p>x</p>")
+	mounts := webMounts{{prefix: "/", dir: dir}, {prefix: "/board/", dir: dir}}
+	if err := mounts.allowEval([]string{"/board/"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := mounts.allowEval([]string{"/nope/"}); err == nil {
+		t.Fatal("an unknown prefix was accepted")
+	}
+	mux := http.NewServeMux()
+	mounts.register(mux)
+	for path, want := range map[string]bool{"/index.html": false, "/board/": true} {
+		rec := serveAsset(t, mux, path, "", nil)
+		if got := strings.Contains(rec.Header().Get("Content-Security-Policy"), "'unsafe-eval'"); got != want || rec.Code != 200 {
+			t.Errorf("%s: %d, unsafe-eval %v, want %v", path, rec.Code, got, want)
 		}
 	}
 }

@@ -241,6 +241,8 @@ func configure(args []string) (*serveConfig, error) {
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
 	var mounts webMounts
 	fs.Var(&mounts, "web", "web assets to serve: DIR (at /) or /PREFIX/=DIR; repeatable (default: web at /, examples/board/web at /board/)")
+	var evalPrefixes stringList
+	fs.Var(&evalPrefixes, "csp-unsafe-eval", "a -web prefix (e.g. /board/) whose pages may evaluate strings as code ('unsafe-eval' in their Content-Security-Policy), for frameworks that need it; repeatable (default: /board/ when serving the demo board, whose vugu renderer evaluates its helper)")
 	syncOn := fs.Bool("sync", true, "serve the sync endpoint /sync for the app's schema")
 	storeFlag := fs.String("store", "", "sync server store: a SQLite file path (empty: in memory, gone on exit) or a postgres:// URL (many instances may share it); overrides the config's store")
 	seedTasks := fs.Int("seed-tasks", 400, "demo board only: seed an empty store with a demo workspace of this many tasks (0: no seed)")
@@ -283,6 +285,13 @@ func configure(args []string) (*serveConfig, error) {
 		if _, err := os.Stat(m.dir); err != nil {
 			return nil, fmt.Errorf("web assets: %w", err)
 		}
+	}
+	if !set["csp-unsafe-eval"] && cfg.board && cfg.mounts.mounted("/board/") {
+		// vugu's DOM renderer evaluates its JavaScript helper.
+		evalPrefixes = stringList{"/board/"}
+	}
+	if err := cfg.mounts.allowEval(evalPrefixes); err != nil {
+		return nil, err
 	}
 	cfg.publicHosts = append(append([]string(nil), app.PublicHosts...), publicHosts...)
 	cfg.store = app.Store.URL + app.Store.Path // at most one is set
