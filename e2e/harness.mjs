@@ -58,7 +58,11 @@ export const testWebMounts = [
 export async function startServer(extraArgs = [], { web = testWebMounts } = {}) {
   const bin = path.join(repoRoot, 'bin', 'hearth');
   const mounts = web.flatMap((mount) => ['-web', mount]);
-  const proc = spawn(bin, ['serve', '-addr', '127.0.0.1:0', ...mounts, ...extraArgs], {
+  // A fresh store in memory for every server, unless the test names one:
+  // the demo board's default store is a file in the user's cache
+  // directory, which would carry data from run to run.
+  const store = extraArgs.includes('-config') || extraArgs.includes('-store') ? [] : ['-store', ''];
+  const proc = spawn(bin, ['serve', '-addr', '127.0.0.1:0', ...mounts, ...store, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

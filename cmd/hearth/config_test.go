@@ -286,3 +286,32 @@ func TestServeRefusesUnsafeCombinations(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoBoardStoreOutlivesTheServer: the demo board keeps its store in
+// the user's cache directory unless -store says otherwise (empty: in
+// memory); an app's config keeps its own store setting (here: none).
+func TestDemoBoardStoreOutlivesTheServer(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	t.Setenv("HOME", t.TempDir())
+	web := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, filepath.Join(cache, "hearth", "board.db")},
+		{[]string{"-store", ""}, ""},
+		{[]string{"-store", "mine.db"}, "mine.db"},
+		{[]string{"-sync=false"}, ""},
+		// An app's config without store: stays in memory.
+		{[]string{"-config", notesConfig}, ""},
+	} {
+		cfg, err := configure(append([]string{"-web", web}, tc.args...))
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if cfg.store != tc.want {
+			t.Errorf("%v: store %q, want %q", tc.args, cfg.store, tc.want)
+		}
+	}
+}

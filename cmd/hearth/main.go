@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -195,8 +196,10 @@ type serveConfig struct {
 	board bool
 	// syncOn serves /sync, /metrics, /healthz and /v1/schema.
 	syncOn bool
-	// store is a SQLite path ("" in memory) or a postgres:// URL.
+	// store is a SQLite path ("" in memory) or a postgres:// URL;
+	// demoStore says it is the demo board's default (see demoStore).
 	store     string
+	demoStore bool
 	auth      *syncAuth
 	seedTasks int
 	today     time.Time
@@ -208,6 +211,20 @@ type serveConfig struct {
 	openAccess bool
 	// metricsAddr, when set, serves /metrics and /healthz there alone.
 	metricsAddr string
+}
+
+// demoStore is the demo board's default store: a SQLite file in the
+// user's cache directory (hearth/board.db), so that the board's data
+// outlives a restart of the server. In memory, a restart lost what
+// devices had pushed and, worse, seeded the demo workspace again with
+// fresh stamps, which beat every edit devices made to it before. ""
+// (memory) when there is no cache directory. run creates the directory.
+func demoStore() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "hearth", "board.db")
 }
 
 // loopbackAddr reports whether a listen address is reachable from this
@@ -244,7 +261,7 @@ func configure(args []string) (*serveConfig, error) {
 	var evalPrefixes stringList
 	fs.Var(&evalPrefixes, "csp-unsafe-eval", "a -web prefix (e.g. /board/) whose pages may evaluate strings as code ('unsafe-eval' in their Content-Security-Policy), for frameworks that need it; repeatable (default: /board/ when serving the demo board, whose vugu renderer evaluates its helper)")
 	syncOn := fs.Bool("sync", true, "serve the sync endpoint /sync for the app's schema")
-	storeFlag := fs.String("store", "", "sync server store: a SQLite file path (empty: in memory, gone on exit) or a postgres:// URL (many instances may share it); overrides the config's store")
+	storeFlag := fs.String("store", "", "sync server store: a SQLite file path (empty: in memory, gone on exit) or a postgres:// URL (many instances may share it); overrides the config's store (default: the config's; for the demo board, board.db in the user's cache directory)")
 	seedTasks := fs.Int("seed-tasks", 400, "demo board only: seed an empty store with a demo workspace of this many tasks (0: no seed)")
 	seedToday := fs.String("seed-today", "", "demo board only: the day (YYYY-MM-DD) the demo seed's meetings and due dates are placed around (default: today on this machine's clock, in its time zone)")
 	jwtSecretFile := fs.String("jwt-secret-file", "", "require HS256 JWTs signed with the secret in this file on /sync (overrides the config's auth)")
@@ -297,6 +314,9 @@ func configure(args []string) (*serveConfig, error) {
 	cfg.store = app.Store.URL + app.Store.Path // at most one is set
 	if set["store"] {
 		cfg.store = *storeFlag
+	} else if cfg.board && *syncOn {
+		cfg.store = demoStore()
+		cfg.demoStore = cfg.store != ""
 	}
 	if !cfg.syncOn {
 		return cfg, nil
@@ -331,6 +351,12 @@ func run(ctx context.Context, cfg *serveConfig, out io.Writer) error {
 	mux := http.NewServeMux()
 	cfg.mounts.register(mux)
 	var syncServer *syncserver.Server
+	if cfg.demoStore {
+		if err := os.MkdirAll(filepath.Dir(cfg.store), 0o700); err != nil {
+			ln.Close()
+			return fmt.Errorf("the demo board's store: %w", err)
+		}
+	}
 	if cfg.syncOn {
 		if syncServer, err = newSyncServer(context.Background(), cfg, log); err != nil {
 			ln.Close()
@@ -400,6 +426,9 @@ func run(ctx context.Context, cfg *serveConfig, out io.Writer) error {
 		log.Info("seeded the demo workspace", "tasks", cfg.seedTasks, "today", cfg.today.Format(boardmodel.DateLayout), "changes", n)
 	}
 
+	if cfg.syncOn && cfg.board && cfg.store != "" && !strings.Contains(cfg.store, "://") {
+		log.Info("sync: the demo board's store", "path", cfg.store)
+	}
 	if cfg.syncOn && cfg.store == "" {
 		log.Warn("sync: the store is in memory: everything synced is lost when the server stops (set store in the config, or -store)")
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +37,13 @@ func startServe(t *testing.T, args ...string) string {
 	r, w := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, append([]string{"-addr", "127.0.0.1:0", "-web", t.TempDir()}, args...), w)
+		// In memory unless a test says otherwise: the demo board's
+		// default store is a file in the user's cache directory.
+		base := []string{"-addr", "127.0.0.1:0", "-web", t.TempDir()}
+		if !slices.Contains(args, "-config") {
+			base = append(base, "-store", "")
+		}
+		done <- serve(ctx, append(base, args...), w)
 		w.Close()
 	}()
 	t.Cleanup(func() {
