@@ -24,7 +24,7 @@ func (c *session) admitPush(m wire.Push) (admitted, goOn bool) {
 	if c.limiter == nil || n == 0 {
 		return true, true
 	}
-	retry, ok := takeTokens(c.limiter, n, time.Now())
+	retry, ok := takeTokens(c.limiter, n, s.cfg.Now())
 	if ok {
 		return true, true
 	}
@@ -42,7 +42,7 @@ func (c *session) admitCost(re int64, l *rate.Limiter, cost int, over string) (a
 	if l == nil {
 		return true, true
 	}
-	retry, ok := takeTokens(l, cost, time.Now())
+	retry, ok := takeTokens(l, cost, c.srv.cfg.Now())
 	if ok {
 		return true, true
 	}

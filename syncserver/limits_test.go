@@ -14,6 +14,7 @@ import (
 
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncworker/client"
+	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/hearthdb/hearth/syncworker/wire"
 )
@@ -180,4 +181,64 @@ func TestLimitsFollowThePrincipal(t *testing.T) {
 		t.Fatalf("refusal body %q, want the stable code first", body)
 	}
 	connect("ann") // ann's second
+}
+
+// steppedClock is a wall clock a test moves by hand.
+type steppedClock struct {
+	mu sync.Mutex
+	at time.Time
+}
+
+func (c *steppedClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.at
+}
+
+func (c *steppedClock) step(d time.Duration) {
+	c.mu.Lock()
+	c.at = c.at.Add(d)
+	c.mu.Unlock()
+}
+
+// TestPushRateRunsOnTheServersClock: the push rate's buckets refill by
+// the server's clock (Config.Now), not the machine's: with the clock
+// still, an emptied bucket stays empty and the retry-after is exact
+// whatever the machine's speed; a step of the clock refills it.
+func TestPushRateRunsOnTheServersClock(t *testing.T) {
+	clock := &steppedClock{at: time.Now()}
+	h := fileServer(t, syncserver.Config{MaxPushBatch: 10, PushRate: 10, PushBurst: 10, Now: clock.now,
+		Authenticate: func(r *http.Request) (string, error) { return "eve", nil }})
+	r := dialRaw(t, h.url)
+	r.send(wire.Hello{Client: "raw-eve", Cursor: -1}, 1)
+	if _, ok := r.recv().(wire.Welcome); !ok {
+		t.Fatal("want welcome")
+	}
+	push := func(id int64, first int) wire.Message {
+		var changes []wire.Pushed
+		for i := first; i < first+10; i++ {
+			c := rawChangeBy("raw-eve", int64(i), fmt.Sprintf("p%02d", i))
+			c.Stamp.TS = hlc.Make(clock.now().UnixMilli(), uint16(i))
+			changes = append(changes, c)
+		}
+		r.send(wire.Push{ID: id, Changes: changes}, 1)
+		return r.recv()
+	}
+	if _, ok := push(1, 1).(wire.Ack); !ok {
+		t.Fatal("the first burst is allowed")
+	}
+	for id := int64(2); id <= 4; id++ {
+		e, ok := push(id, 11).(*wire.Error)
+		if !ok || e.Code != wire.CodeRateLimited || e.RetryAfter != 1000 {
+			t.Fatalf("push %d with the clock still: %#v, want RATE_LIMITED after exactly 1000 ms", id, e)
+		}
+	}
+	clock.step(999 * time.Millisecond)
+	if e, ok := push(5, 11).(*wire.Error); !ok || e.RetryAfter != 1 {
+		t.Fatalf("999 ms later: %#v, want RATE_LIMITED after 1 ms", e)
+	}
+	clock.step(time.Millisecond)
+	if m, ok := push(6, 11).(wire.Ack); !ok {
+		t.Fatalf("a second later: %#v, want the push acknowledged", m)
+	}
 }

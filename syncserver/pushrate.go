@@ -2,6 +2,7 @@ package syncserver
 
 import (
 	"sync"
+	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -12,9 +13,12 @@ import (
 // pushed 20,000 changes in half a second against 1,000/s by
 // reconnecting). Anonymous connections (no authentication) have no
 // identity to share a bucket by: each gets its own.
+//
+// Buckets run on the server's clock (Config.Now), so that tests step it.
 type principalRates struct {
 	limit rate.Limit
 	burst int
+	now   func() time.Time
 
 	mu      sync.Mutex
 	buckets map[string]*rate.Limiter
@@ -25,11 +29,11 @@ type principalRates struct {
 // minSweep is the smallest map size worth sweeping.
 const minSweep = 1024
 
-func newPrincipalRates(limit float64, burst int) *principalRates {
+func newPrincipalRates(limit float64, burst int, now func() time.Time) *principalRates {
 	if limit <= 0 {
 		return nil
 	}
-	return &principalRates{limit: rate.Limit(limit), burst: burst, buckets: map[string]*rate.Limiter{}, sweepAt: minSweep}
+	return &principalRates{limit: rate.Limit(limit), burst: burst, now: now, buckets: map[string]*rate.Limiter{}, sweepAt: minSweep}
 }
 
 // bucket returns principal's bucket (a fresh one for "").
@@ -49,8 +53,9 @@ func (p *principalRates) bucket(principal string) *rate.Limiter {
 		// A full bucket is the same as a new one: dropping it changes
 		// nothing for its principal, and keeps the map from growing
 		// with every principal ever seen.
+		now := p.now()
 		for k, b := range p.buckets {
-			if b.Tokens() >= float64(p.burst) {
+			if b.TokensAt(now) >= float64(p.burst) {
 				delete(p.buckets, k)
 			}
 		}

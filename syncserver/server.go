@@ -374,10 +374,10 @@ func New(cfg Config) (*Server, error) {
 	s.head.init(info.Head)
 	s.metrics = newMetrics(s)
 	s.decoding = semaphore.NewWeighted(cfg.MaxDecodeBytes)
-	s.pushRates = newPrincipalRates(cfg.PushRate, cfg.PushBurst)
-	s.snapshotRates = newPrincipalRates(cfg.SnapshotRate, cfg.SnapshotBurst)
+	s.pushRates = newPrincipalRates(cfg.PushRate, cfg.PushBurst, cfg.Now)
+	s.snapshotRates = newPrincipalRates(cfg.SnapshotRate, cfg.SnapshotBurst, cfg.Now)
 	if cfg.ChecksumInterval > 0 {
-		s.checksumRates = newPrincipalRates(float64(time.Second)/float64(cfg.ChecksumInterval), cfg.ChecksumBurst)
+		s.checksumRates = newPrincipalRates(float64(time.Second)/float64(cfg.ChecksumInterval), cfg.ChecksumBurst, cfg.Now)
 	}
 	s.tail = newLogTail(info.Head, tailBatches*cfg.LogBatch, tailBytes)
 	// A shared store (PostgreSQL) also moves with other instances' pushes.

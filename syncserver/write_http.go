@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hearthdb/hearth/syncworker/wire"
 	"golang.org/x/time/rate"
@@ -212,7 +211,7 @@ func (h *writeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if tok.limiter != nil {
-		if retry, ok := takeTokens(tok.limiter, len(rows), time.Now()); !ok {
+		if retry, ok := takeTokens(tok.limiter, len(rows), s.cfg.Now()); !ok {
 			w.Header().Set("Retry-After", strconv.FormatInt((retry+999)/1000, 10))
 			h.fail(w, http.StatusTooManyRequests, writeErrorBody{Code: wire.CodeRateLimited, RetryAfterMillis: retry,
 				Message: fmt.Sprintf("over %g changes per second for this token; write again in %d ms", s.cfg.PushRate, retry)})
