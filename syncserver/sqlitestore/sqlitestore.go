@@ -469,9 +469,28 @@ func (s *Store) BindClient(ctx context.Context, client, principal string) (strin
 	if err := s.lock(); err != nil {
 		return "", err
 	}
+	s.mu.Unlock()
+	// Read first, on the reader connection: all but a replica's first
+	// hello find it bound, and need not queue behind pushes.
+	r := s.reader
+	var bound string
+	err := r.read(func() error {
+		rows, err := r.query(`SELECT principal FROM _hearth_clients WHERE client = ?1`, client)
+		if err == nil && len(rows) > 0 {
+			bound, _ = rows[0][0].(string)
+		}
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("sqlitestore: bind client: %w", err)
+	}
+	if bound != "" || principal == "" {
+		return bound, nil
+	}
+	if err := s.lock(); err != nil {
+		return "", err
+	}
 	defer s.mu.Unlock()
-	// Read first: all but a replica's first hello find it bound, and a
-	// read takes no write lock.
 	owner, err := s.owner(client)
 	if err == nil && owner == "" && principal != "" {
 		err = s.exec(`INSERT INTO _hearth_clients(client, principal) VALUES (?1, ?2) ON CONFLICT(client) DO NOTHING`, client, principal)
@@ -812,15 +831,39 @@ func (s *Store) appendLog(client, principal string, seq int64, c *change.Change,
 }
 
 // Log implements store.Store.
+//
+// It reads on the reader connection (see reader): every session reads
+// the log after every commit, and on the writer's lock those reads
+// queued the pushes behind them. A read transaction sees every commit
+// made before it began, so a head announced after a push's commit is
+// always there to read.
 func (s *Store) Log(ctx context.Context, after int64, limit int) ([]store.Entry, int64, error) {
 	if err := s.lock(); err != nil {
 		return nil, 0, err
 	}
-	defer s.mu.Unlock()
-	if after < s.floor {
-		return nil, 0, fmt.Errorf("sqlitestore: read log after %d: %w (floor %d)", after, store.ErrCompacted, s.floor)
+	s.mu.Unlock()
+	r := s.reader
+	var out []store.Entry
+	var head int64
+	err := r.read(func() error {
+		var err error
+		out, head, err = r.log(after, limit)
+		return err
+	})
+	return out, head, err
+}
+
+// log is Store.Log inside a read transaction: the floor and the head are
+// of the same state as the entries.
+func (r *reader) log(after int64, limit int) ([]store.Entry, int64, error) {
+	floor, err := r.query(`SELECT coalesce((SELECT CAST(v AS INTEGER) FROM _hearth_server WHERE k = 'floor'), 0)`)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlitestore: read log floor: %w", err)
 	}
-	st, err := s.stmt(`SELECT pos, client, tbl, pk, op, cols, hlc, node, sv, scope, prev, principal FROM _hearth_log WHERE pos > ?1 ORDER BY pos LIMIT ?2`)
+	if f, _ := floor[0][0].(int64); after < f {
+		return nil, 0, fmt.Errorf("sqlitestore: read log after %d: %w (floor %d)", after, store.ErrCompacted, f)
+	}
+	st, err := cachedStmt(r.conn, r.stmts, `SELECT pos, client, tbl, pk, op, cols, hlc, node, sv, scope, prev, principal FROM _hearth_log WHERE pos > ?1 ORDER BY pos LIMIT ?2`)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlitestore: read log: %w", err)
 	}
@@ -854,7 +897,7 @@ func (s *Store) Log(ctx context.Context, after int64, limit int) ([]store.Entry,
 	if err := st.Reset(); err != nil {
 		return nil, 0, fmt.Errorf("sqlitestore: read log: %w", err)
 	}
-	head, err := s.head()
+	head, err := r.head()
 	return out, head, err
 }
 
@@ -994,18 +1037,44 @@ func (r *reader) viewSnapshot(after merge.Cursor, limit int, view *store.View, v
 }
 
 // Row implements store.Store.
+// It reads on the reader connection, like Log.
 func (s *Store) Row(ctx context.Context, table string, key []byte) ([]change.Change, store.Scope, error) {
 	if err := s.lock(); err != nil {
 		return nil, store.Scope{}, err
 	}
-	defer s.mu.Unlock()
-	row, err := s.rowState(table, key)
+	version := s.info.Version
+	s.mu.Unlock()
+	r := s.reader
+	row := []change.Change{}
+	var sc store.Scope
+	err := r.read(func() error {
+		if r.applier.Table(table) == nil {
+			return nil
+		}
+		if _, err := change.DecodeKey(key); err != nil {
+			return nil
+		}
+		changes, err := r.applier.RowChanges(table, key, version)
+		if err != nil {
+			return fmt.Errorf("sqlitestore: read row: %w", err)
+		}
+		if changes != nil {
+			row = changes
+		}
+		rows, err := r.query(`SELECT scope, hlc, node FROM _hearth_scopes WHERE tbl = ?1 AND pk = ?2`, table, key)
+		if err != nil {
+			return fmt.Errorf("sqlitestore: read row scope: %w", err)
+		}
+		if len(rows) > 0 {
+			v, _ := rows[0][0].(string)
+			ts, _ := rows[0][1].(int64)
+			node, _ := rows[0][2].(string)
+			sc = store.Scope{Value: v, Stamp: hlc.Stamp{TS: hlc.Timestamp(ts), Node: node}, Known: true}
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, store.Scope{}, fmt.Errorf("sqlitestore: read row: %w", err)
-	}
-	sc, err := s.rowScope(table, key)
-	if err != nil {
-		return nil, store.Scope{}, fmt.Errorf("sqlitestore: read row scope: %w", err)
+		return nil, store.Scope{}, err
 	}
 	return row, sc, nil
 }
