@@ -853,6 +853,9 @@ func (ps *pushState) prepare(ctx context.Context) error {
 	if err := ps.tx.SendBatch(ctx, b).Close(); err != nil {
 		return err
 	}
+	if err := ps.readValues(ctx, tbls, pks); err != nil {
+		return err
+	}
 	ps.start = ps.head
 	if ps.owner != nil && string(ps.owner) != ps.p.Principal {
 		return fmt.Errorf("%w: client %q is bound to another principal than %q", store.ErrClientTaken, ps.p.Client, ps.p.Principal)
@@ -1158,6 +1161,37 @@ func (w writer) Account(ctx context.Context, table string, key []byte, prevOwner
 	ps.queue(`INSERT INTO _hearth_usage(principal, bytes) VALUES ($1, $2)
 		ON CONFLICT (principal) DO UPDATE SET bytes = _hearth_usage.bytes + excluded.bytes`, []byte(owner), n)
 	return nil
+}
+
+// readValues reads, in one round trip, the table values of the rows
+// (tbls[i], pks[i]) the metadata says are alive, into the push's cache:
+// weighing a change (store.Writer.RowData) needs them, and reading them
+// one change at a time cost a round trip each.
+func (ps *pushState) readValues(ctx context.Context, tbls []string, pks [][]byte) error {
+	b := &pgx.Batch{}
+	for i, table := range tbls {
+		sh := ps.tables[table]
+		k := rowCacheKey(table, pks[i])
+		if sh == nil || !ps.rows[k].Alive(sh.info.Resurrect) {
+			continue
+		}
+		args, err := keyArgs(sh, pks[i])
+		if err != nil {
+			continue // a malformed key: Check refuses its change
+		}
+		b.Queue(readRowSQL(sh), args...).Query(func(rows pgx.Rows) error {
+			values, found, err := scanRowValues(sh, rows)
+			if err != nil {
+				return fmt.Errorf("read %s row: %w", table, err)
+			}
+			ps.values[k] = rowValues{values: values, found: found}
+			return nil
+		})
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	return ps.tx.SendBatch(ctx, b).Close()
 }
 
 // rowValues is a table row's values as a push last saw them.
