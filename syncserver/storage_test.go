@@ -87,6 +87,8 @@ func testPrincipalQuota(t *testing.T, db *backend) {
 	if got := refusedCodes(a); len(got) != 1 || !strings.HasSuffix(got[0], store.CodeQuotaExceeded) {
 		t.Fatalf("ann's refused entries %q, want a4 with %s", got, store.CodeQuotaExceeded)
 	}
+	// The app sees it in the sync status, as any refusal.
+	waitFor(t, "ann's status to count the refusal", func() bool { return a.status().Refused == 1 })
 	if got := h.serverQuery(`SELECT id FROM tasks ORDER BY id`); textRows(got) != "[a1]\n[a2]\n[a3]\n" {
 		t.Fatalf("server rows:\n%s", textRows(got))
 	}
