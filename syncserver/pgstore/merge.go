@@ -89,9 +89,11 @@ func (ps *pushState) mergeInto(ctx context.Context, c *change.Change, materializ
 	}
 	k := rowCacheKey(c.Table, c.Key)
 	ps.rows[k] = out.Row
-	if v, ok := ps.values[k]; ok {
+	if v, ok := ps.values[k]; ok || out.Effect.Kind == merge.Write && ps.values != nil {
 		switch out.Effect.Kind {
 		case merge.Write:
+			// A whole row (devices and backend writes insert every
+			// column): known without reading it back.
 			v = rowValues{values: out.Effect.Values, found: true}
 		case merge.Set:
 			v.values = maps.Clone(v.values)

@@ -662,14 +662,11 @@ func (w writer) RowData(ctx context.Context, table string, key []byte) (store.Ro
 		return store.RowData{}, err
 	}
 	d := store.RowData{Meta: meta, Resurrect: a.Table(table).Resurrect}
-	row, err := a.RowChanges(table, key, 0)
-	if err != nil {
-		return store.RowData{}, err
+	if !meta.Alive(d.Resurrect) {
+		return d, nil
 	}
-	if len(row) > 0 && row[0].Op == change.Insert {
-		d.Values, d.Found = row[0].Values, true
-	}
-	return d, nil
+	d.Values, d.Found, err = a.RowValues(table, key)
+	return d, err
 }
 
 func (w writer) RowUsage(ctx context.Context, table string, key []byte) (string, int64, error) {

@@ -160,7 +160,10 @@ func weigh(ctx context.Context, w Writer, p *Push, c *Pushed) (rowUsage, *merge.
 			return u, &merge.Refusal{Code: CodeRowTooLarge, Message: fmt.Sprintf("the row would weigh %d bytes; a row may weigh at most %d", n, p.MaxRowBytes)}, nil
 		}
 	}
-	u.bytes = int64(after.LiveWeight(c.Table, c.Key))
+	// Anonymous writes count toward nobody: there is no one to bound.
+	if p.Principal != "" {
+		u.bytes = int64(after.LiveWeight(c.Table, c.Key))
+	}
 	if u.prevOwner, u.prevBytes, err = w.RowUsage(ctx, c.Table, c.Key); err != nil {
 		return u, nil, fmt.Errorf("read row usage: %w", err)
 	}

@@ -812,6 +812,16 @@ func (a *Applier) RowChanges(table string, key []byte, schemaVersion int64) ([]c
 	return ChangesOf(t, key, r, values, found, schemaVersion), nil
 }
 
+// RowValues reads a table row's value columns, and whether the table
+// holds the row.
+func (a *Applier) RowValues(table string, key []byte) (map[string]any, bool, error) {
+	t := a.tables[table]
+	if t == nil {
+		return nil, false, refuse(CodeUnknownTable, "table %q is not synced", table)
+	}
+	return a.readRow(t, key)
+}
+
 // readRow reads a table row's value columns.
 func (a *Applier) readRow(t *schema.Info, key []byte) (map[string]any, bool, error) {
 	keyVals, err := KeyValues(t, key)
