@@ -327,11 +327,12 @@ func (s *session) checkServer(server string, head int64) error {
 	default:
 		return nil
 	}
-	// A server that lost what it acknowledged (another store, or one
-	// restored from an older backup) gets the replica's whole state
-	// pushed again, under its stamps (journal.Rejournal), in the same
-	// transaction that starts the snapshot.
-	lost := st.Cursor >= 0 && (st.Server != server || st.Cursor > head)
+	// A server whose store is another one may have lost what it
+	// acknowledged: it gets the replica's whole state pushed again, under
+	// its stamps (journal.Rejournal), in the same transaction that starts
+	// the snapshot. (A cursor beyond the head of the same store is an
+	// instance that lags behind another, not a loss.)
+	lost := st.Cursor >= 0 && st.Server != server
 	st.Server = server
 	st.Snap = snapshotState{Active: true, At: -1}
 	err := c.inTx(s.ctx, func(t *txn) error {

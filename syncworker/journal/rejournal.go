@@ -16,7 +16,7 @@ import (
 // describe it (merge.ChangesOf: its insert with current values, each
 // update newer than that insert, its tombstone), each under the stamp's
 // timestamp the metadata holds for it. It is for a server that lost what
-// it acknowledged (a store reset, a restore from an older backup): pushed
+// it acknowledged (a store reset, another store behind the address): pushed
 // again, they bring every row back without beating anything newer there.
 //
 // An entry is always stamped by this replica's node (the server refuses
