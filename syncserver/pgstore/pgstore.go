@@ -1086,7 +1086,7 @@ func (w writer) RowData(ctx context.Context, table string, key []byte) (store.Ro
 	if err != nil {
 		return store.RowData{}, err
 	}
-	d := store.RowData{Meta: meta, Resurrect: sh.info.Resurrect}
+	d := store.RowData{Meta: meta, Table: sh.info}
 	if !meta.Alive(sh.info.Resurrect) {
 		return d, nil
 	}

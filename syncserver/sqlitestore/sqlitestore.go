@@ -661,8 +661,8 @@ func (w writer) RowData(ctx context.Context, table string, key []byte) (store.Ro
 	if err != nil {
 		return store.RowData{}, err
 	}
-	d := store.RowData{Meta: meta, Resurrect: a.Table(table).Resurrect}
-	if !meta.Alive(d.Resurrect) {
+	d := store.RowData{Meta: meta, Table: a.Table(table)}
+	if !meta.Alive(d.Table.Resurrect) {
 		return d, nil
 	}
 	d.Values, d.Found, err = a.RowValues(table, key)

@@ -3,8 +3,10 @@ package store
 import (
 	"maps"
 
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/merge"
+	"github.com/hearthdb/hearth/syncworker/schema"
 )
 
 // EntryOverhead is what one change costs on the wire beyond its table,
@@ -39,15 +41,20 @@ type RowData struct {
 	Meta   merge.Row
 	Values map[string]any
 	Found  bool
-	// Resurrect is the table's merge option (see schema.Info).
-	Resurrect bool
+	// Table describes the row's table: its merge options (Resurrect,
+	// collaborative Text columns).
+	Table *schema.Info
 }
 
 // Weight is what the row weighs as snapshots and refusals ship it (the
 // changes merge.ChangesOf describes it by): the unit of the row cap.
 func (d RowData) Weight(table string, key []byte) int {
 	n := 0
-	for _, c := range merge.ChangesOf(table, key, d.Meta, d.Values, d.Found, 0) {
+	t := d.Table
+	if t == nil {
+		t = &schema.Info{Table: appschema.Table{Name: table}}
+	}
+	for _, c := range merge.ChangesOf(t, key, d.Meta, d.Values, d.Found, 0) {
 		n += ChangeWeight(&c)
 	}
 	return n
@@ -64,14 +71,15 @@ func (d RowData) LiveWeight(table string, key []byte) int {
 }
 
 // After is the row as it would be once c merged, by the merge rule
-// itself (merge.Resolve), without writing anything, and whether c
-// changes it at all.
+// itself (merge.ResolveTable), without writing anything, and whether c
+// changes it at all. A change the rule refuses changes nothing here: the
+// merge refuses it.
 func (d RowData) After(c *change.Change) (RowData, bool) {
-	out := merge.Resolve(d.Meta, c, d.Resurrect)
-	if !out.Changed {
+	out, err := merge.ResolveTable(d.Meta, c, d.Table)
+	if err != nil || !out.Changed {
 		return d, false
 	}
-	next := RowData{Meta: out.Row, Values: d.Values, Found: d.Found, Resurrect: d.Resurrect}
+	next := RowData{Meta: out.Row, Values: d.Values, Found: d.Found, Table: d.Table}
 	switch out.Effect.Kind {
 	case merge.Write:
 		next.Values, next.Found = out.Effect.Values, true

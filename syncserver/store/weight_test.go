@@ -87,7 +87,7 @@ func rowData(t *testing.T, a *merge.Applier, key []byte, resurrect bool) RowData
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := RowData{Meta: meta, Resurrect: resurrect}
+	d := RowData{Meta: meta, Table: a.Table("t")}
 	row, err := a.RowChanges("t", key, 0)
 	if err != nil {
 		t.Fatal(err)
