@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/hlc"
@@ -203,33 +202,11 @@ func applyChunk(t *testing.T, r *testReplica, chs []change.Change, preload bool)
 // dumpAll is a replica's whole state: table rows with their rowids, merge
 // metadata and journal.
 func dumpAll(t *testing.T, conn *sqlite3.Conn) string {
-	var out strings.Builder
-	for _, q := range []string{
+	return dumpQueries(t, conn, func(q string) string { return q[7:22] },
 		`SELECT rowid, * FROM tasks ORDER BY rowid`,
 		`SELECT * FROM _hearth_rows ORDER BY tbl, pk`,
 		`SELECT * FROM _hearth_fields ORDER BY tbl, pk, col`,
-		`SELECT * FROM _hearth_journal ORDER BY seq`,
-	} {
-		s, _, err := conn.Prepare(q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for s.Step() {
-			row := make([]any, s.ColumnCount())
-			for i := range row {
-				row[i] = merge.ColumnValue(s, i)
-			}
-			b, err := codec.Encode(row)
-			if err != nil {
-				t.Fatal(err)
-			}
-			fmt.Fprintf(&out, "%s %x\n", q[7:22], b)
-		}
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return out.String()
+		`SELECT * FROM _hearth_journal ORDER BY seq`)
 }
 
 // TestApplyAllKeepsForeignKeysRowByRow: SQLite checks an immediate

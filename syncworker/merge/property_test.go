@@ -252,8 +252,15 @@ func (r *replica) localWrite(t testing.TB, rng *rand.Rand) {
 
 // dump renders every app table, rows in key order, values exactly.
 func dump(t testing.TB, conn *sqlite3.Conn) string {
+	return dumpQueries(t, conn, func(q string) string { return q[14:19] },
+		`SELECT * FROM tasks ORDER BY id`, `SELECT * FROM notes ORDER BY id`, `SELECT * FROM pairs ORDER BY a, b`)
+}
+
+// dumpQueries renders each query's rows, values exactly, each line
+// labelled by label(query).
+func dumpQueries(t testing.TB, conn *sqlite3.Conn, label func(string) string, queries ...string) string {
 	var out strings.Builder
-	for _, q := range []string{`SELECT * FROM tasks ORDER BY id`, `SELECT * FROM notes ORDER BY id`, `SELECT * FROM pairs ORDER BY a, b`} {
+	for _, q := range queries {
 		s, _, err := conn.Prepare(q)
 		if err != nil {
 			t.Fatal(err)
@@ -267,7 +274,7 @@ func dump(t testing.TB, conn *sqlite3.Conn) string {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fmt.Fprintf(&out, "%s %x\n", q[14:19], b)
+			fmt.Fprintf(&out, "%s %x\n", label(q), b)
 		}
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
