@@ -126,15 +126,18 @@ type Doc struct {
 	// seq is the last Seq this replica used.
 	seq uint64
 	// held are ops waiting for the node they name, by that node's ID.
-	held     map[ID][]Op
-	heldN    int
-	visibleN int
+	held  map[ID][]Op
+	heldN int
+	// heldInserts is the first held insert of each ID: a later op giving
+	// that ID another place is refused whichever arrives first.
+	heldInserts map[ID]Op
+	visibleN    int
 }
 
 // New returns an empty field edited as replica (the device's client id;
 // it must be unique among the field's editors and never empty).
 func New(replica string) *Doc {
-	return &Doc{replica: replica, nodes: make(map[ID]*node), held: make(map[ID][]Op)}
+	return &Doc{replica: replica, nodes: make(map[ID]*node), held: make(map[ID][]Op), heldInserts: make(map[ID]Op)}
 }
 
 // Replica is the name local edits are made under.
@@ -360,7 +363,7 @@ func (d *Doc) apply(op Op) error {
 		return nil
 	default:
 		if n, ok := d.nodes[op.ID]; ok {
-			if n.parent.id != op.Parent || n.side != op.Side || !n.deleted && !op.Deleted && n.char != op.Char {
+			if !compatible(nodeOp(n), op) {
 				return fmt.Errorf("%w: %v inserted twice, differently", ErrInvalid, op.ID)
 			}
 			if op.Deleted && !n.deleted {
@@ -377,12 +380,38 @@ func (d *Doc) apply(op Op) error {
 			}
 			parent = p
 		}
-		if len(d.nodes) >= MaxNodes {
-			return ErrTooLarge
+		if err := d.attachRemote(op, parent); err != nil {
+			return err
 		}
-		d.attach(op, parent)
 		return d.release(op.ID)
 	}
+}
+
+// attachRemote attaches an insert from another copy, refusing one that
+// gives an ID another place than an insert of it still held.
+func (d *Doc) attachRemote(op Op, parent *node) error {
+	if len(d.nodes) >= MaxNodes {
+		return ErrTooLarge
+	}
+	if first, ok := d.heldInserts[op.ID]; ok {
+		if !compatible(first, op) {
+			return fmt.Errorf("%w: %v inserted twice, differently", ErrInvalid, op.ID)
+		}
+		delete(d.heldInserts, op.ID)
+	}
+	d.attach(op, parent)
+	return nil
+}
+
+// nodeOp is the insert that made n.
+func nodeOp(n *node) Op {
+	return Op{Kind: Insert, ID: n.id, Parent: n.parent.id, Side: n.side, Char: n.char, Deleted: n.deleted}
+}
+
+// compatible reports whether two inserts of one ID put it in the same
+// place with the same character (a tombstone's is not known).
+func compatible(a, b Op) bool {
+	return a.Parent == b.Parent && a.Side == b.Side && (a.Deleted || b.Deleted || a.Char == b.Char)
 }
 
 // attach adds an insert's node under parent, in its siblings' order.
@@ -410,6 +439,13 @@ func (d *Doc) hold(missing ID, op Op) error {
 	if d.heldN >= MaxHeld {
 		return ErrTooLarge
 	}
+	if op.Kind == Insert {
+		if first, ok := d.heldInserts[op.ID]; ok && !compatible(first, op) {
+			return fmt.Errorf("%w: %v inserted twice, differently", ErrInvalid, op.ID)
+		} else if !ok {
+			d.heldInserts[op.ID] = op
+		}
+	}
 	d.held[missing] = append(d.held[missing], op)
 	d.heldN++
 	return nil
@@ -431,14 +467,11 @@ func (d *Doc) release(id ID) error {
 		for _, op := range waiting {
 			// Inserts release their own dependents here, not by
 			// recursion: a long chain arriving backwards stays flat.
-			if op.Kind == Insert {
-				if _, ok := d.nodes[op.ID]; !ok {
-					if len(d.nodes) >= MaxNodes {
-						return ErrTooLarge
-					}
-					d.attach(op, d.nodes[next])
-					queue = append(queue, op.ID)
+			if _, exists := d.nodes[op.ID]; op.Kind == Insert && !exists {
+				if err := d.attachRemote(op, d.nodes[next]); err != nil {
+					return err
 				}
+				queue = append(queue, op.ID)
 				continue
 			}
 			if err := d.apply(op); err != nil {
