@@ -229,7 +229,9 @@ func TestClientWaitsOutSnapshotRateLimits(t *testing.T) {
 	h := fileServer(t, syncserver.Config{MaxSnapshotChunk: 100, SnapshotRate: 100, SnapshotBurst: 100})
 	seed(t, h, 300)
 	var limited rateLimitSeen
-	fresh := newDevice(t, "fresh", h, nil, client.Config{SnapshotChunk: 100, OnStatus: limited.onStatus}).start()
+	// A long request timeout: the test counts connections, and a loaded
+	// machine must not add one by timing a request out.
+	fresh := newDevice(t, "fresh", h, nil, client.Config{SnapshotChunk: 100, OnStatus: limited.onStatus, RequestTimeout: 30 * time.Second}).start()
 	fresh.synced(h)
 	if got := fresh.query(`SELECT count(*) FROM tasks`)[0][0]; got != int64(300) {
 		t.Fatalf("fresh device has %v rows", got)
@@ -255,7 +257,9 @@ func TestClientWaitsOutSnapshotRateLimits(t *testing.T) {
 func TestClientWaitsOutChecksumRateLimits(t *testing.T) {
 	h := fileServer(t, syncserver.Config{ChecksumInterval: 200 * time.Millisecond, ChecksumBurst: 1})
 	var limited rateLimitSeen
-	d := newDevice(t, "d", h, nil, client.Config{ChecksumInterval: 20 * time.Millisecond, OnStatus: limited.onStatus}).start()
+	// A long request timeout: the test counts connections, and a loaded
+	// machine must not add one by timing a request out.
+	d := newDevice(t, "d", h, nil, client.Config{ChecksumInterval: 20 * time.Millisecond, OnStatus: limited.onStatus, RequestTimeout: 30 * time.Second}).start()
 	d.synced(h)
 	srv := h.srv.Load()
 	waitFor(t, "two refused checksum requests", func() bool {
