@@ -34,8 +34,10 @@ func TestCollaborativeTextKeepsBothOfflineEdits(t *testing.T) {
 		a.synced(h)
 		waitFor(t, "b to hold the task", func() bool { return len(b.query(`SELECT 1 FROM tasks WHERE id = 't1'`)) == 1 })
 
-		a.net.setDown(true)
-		b.net.setDown(true)
+		for _, d := range []*device{a, b} {
+			d.net.setDown(true)
+			d.client.Online(false)
+		}
 		a.mustExec(`UPDATE tasks SET description = 'Buy oat milk. Call Ann.' WHERE id = 't1'`)
 		a.mustExec(`UPDATE tasks SET description = replace(description, 'Buy', 'Get') WHERE id = 't1'`)
 		b.mustExec(`UPDATE tasks SET description = 'Buy milk. Call Ann at 5.', title = 'Plan B' WHERE id = 't1'`)
@@ -113,6 +115,7 @@ func offlineEditBeside(t *testing.T, h *harness, serverEdit func(), serverText s
 	d.mustExec(`INSERT INTO tasks(id, title, description) VALUES ('t1', 'Plan', 'Buy milk. Call Ann.')`)
 	d.synced(h)
 	d.net.setDown(true)
+	d.client.Online(false) // the connection dropped: the edit stays here
 	d.mustExec(`UPDATE tasks SET description = 'Buy milk. Call Ann at 5.' WHERE id = 't1'`)
 	serverEdit()
 	waitFor(t, "the server's edit", func() bool {

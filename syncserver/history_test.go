@@ -40,8 +40,12 @@ func TestHistoryShowsWhoWonAndWhatLost(t *testing.T) {
 	a.mustExec(`INSERT INTO tasks(id, title) VALUES ('t1', 'first')`)
 	a.synced(h)
 	waitFor(t, "b to hold t1", func() bool { return len(b.query(`SELECT 1 FROM tasks WHERE id = 't1'`)) == 1 })
-	a.net.setDown(true)
-	b.net.setDown(true)
+	// Offline for sure: the network down and the connections dropped, so
+	// neither edit reaches the other before both are made.
+	for _, d := range []*device{a, b} {
+		d.net.setDown(true)
+		d.client.Online(false)
+	}
 	a.mustExec(`UPDATE tasks SET title = 'from a' WHERE id = 't1'`)
 	step.Add(int64(time.Second))
 	b.mustExec(`UPDATE tasks SET title = 'from b' WHERE id = 't1'`)
