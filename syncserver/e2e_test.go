@@ -70,8 +70,13 @@ func testOfflineEditsConverge(t *testing.T, db *backend) {
 		return len(a.query(`SELECT id FROM tasks`)) == 4 && len(b.query(`SELECT id FROM tasks`)) == 4
 	})
 
-	a.net.setDown(true)
-	b.net.setDown(true)
+	// Offline for sure: the network down and the connections dropped (a
+	// live session would push the edits, and stepping the clock below
+	// would end it).
+	for _, d := range []*device{a, b} {
+		d.net.setDown(true)
+		d.client.Online(false)
+	}
 	a.mustExec(`UPDATE tasks SET title = 'A title' WHERE id = 'r1'`) // different fields of r1
 	b.mustExec(`UPDATE tasks SET done = 1 WHERE id = 'r1'`)
 	a.mustExec(`UPDATE tasks SET title = 'A two' WHERE id = 'r2'`) // same field of r2: B writes later
