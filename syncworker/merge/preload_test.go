@@ -238,18 +238,7 @@ CREATE TABLE docs(id TEXT PRIMARY KEY, parent TEXT REFERENCES docs(id), folder T
 	rejected := map[bool][]int{}
 	dumps := map[bool]string{}
 	for _, batched := range []bool{false, true} {
-		conn := openMem(t)
-		if err := conn.Exec(ddl); err != nil {
-			t.Fatal(err)
-		}
-		if err := merge.EnsureMeta(conn); err != nil {
-			t.Fatal(err)
-		}
-		infos, err := schema.DescribeAll(conn, tables)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a := merge.NewApplier(conn, infos, false)
+		conn, a := newApplierDB(t, ddl, tables, false)
 		if err := conn.Exec("BEGIN IMMEDIATE"); err != nil {
 			t.Fatal(err)
 		}

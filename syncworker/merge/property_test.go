@@ -290,18 +290,25 @@ type server struct {
 }
 
 func newServer(t testing.TB) *server {
+	conn, a := newApplierDB(t, appDDL, appTables, true)
+	return &server{conn: conn, applier: a}
+}
+
+// newApplierDB is an in-memory database with ddl run, the merge metadata
+// tables, and an applier for tables.
+func newApplierDB(t testing.TB, ddl string, tables []appschema.Table, strict bool) (*sqlite3.Conn, *merge.Applier) {
 	conn := openMem(t)
-	if err := conn.Exec(appDDL); err != nil {
+	if err := conn.Exec(ddl); err != nil {
 		t.Fatal(err)
 	}
 	if err := merge.EnsureMeta(conn); err != nil {
 		t.Fatal(err)
 	}
-	infos, err := schema.DescribeAll(conn, appTables)
+	infos, err := schema.DescribeAll(conn, tables)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &server{conn: conn, applier: merge.NewApplier(conn, infos, true)}
+	return conn, merge.NewApplier(conn, infos, strict)
 }
 
 func (s *server) reset(t testing.TB) {
