@@ -141,6 +141,10 @@ describe('task board', () => {
     const name = `${title}, edited`;
     const order = await page.locator('.column[data-status="doing"] .title').allTextContents();
     await page.reload();
+    // The board may paint its cached result first: the assertions are on the
+    // database's (live) one.
+    await page.waitForFunction(() => window.boardMilestones?.['tasks-live'] > 0, null, { timeout: 30000 });
+    await page.locator('#board-stale').waitFor({ state: 'detached' });
     await card(name).waitFor({ timeout: 30000 });
     assert.equal(await columnOf(name), 'doing');
     assert.deepEqual(await page.locator('.column[data-status="doing"] .title').allTextContents(), order);
@@ -225,6 +229,10 @@ describe('task board', () => {
     // controlled by it.
     await page.evaluate(async () => { await navigator.serviceWorker.ready; });
     await page.reload();
+    // The board may paint its cached result first: the assertions are on the
+    // database's (live) one.
+    await page.waitForFunction(() => window.boardMilestones?.['tasks-live'] > 0, null, { timeout: 30000 });
+    await page.locator('#board-stale').waitFor({ state: 'detached' });
     await card(name).waitFor({ timeout: 30000 });
     assert.ok(await page.evaluate(() => navigator.serviceWorker.controller !== null), 'page not controlled by the service worker');
     // One cache, named by both bundles' hashes: a deploy gets a new one

@@ -5,7 +5,7 @@
 // Order of events only: nothing here measures time.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, loopbackOnly, hearthPage } from './harness.mjs';
+import { startServer, launchBrowser, loopbackOnly, hearthPage, importHearth } from './harness.mjs';
 
 describe('result cache', () => {
   let server, browser, page;
@@ -64,6 +64,26 @@ describe('result cache', () => {
     assert.deepEqual(r.arrays, [['n1', 'live one'], ['n2', 'live two, edited']]);
     assert.equal(r.otherScope, null);
     assert.equal(r.otherDB, null);
+  });
+
+  test('a change made just before the page goes away is the cached result of the next visit', async () => {
+    const sql = 'SELECT id, title FROM notes ORDER BY id';
+    await page.evaluate(async (sql) => {
+      const db = await hearth.open({ name: 'cache-leave', storage: 'idb', cache: true });
+      await db.exec('CREATE TABLE IF NOT EXISTS notes(id TEXT PRIMARY KEY, title TEXT)');
+      await db.exec("INSERT INTO notes VALUES ('n1', 'first')");
+      let edited;
+      const sawEdit = new Promise((resolve) => { edited = resolve; });
+      await db.watch(sql, [], (result) => { if (result.rows[0]?.title === 'first, edited') edited(); });
+      await db.exec("UPDATE notes SET title = 'first, edited' WHERE id = 'n1'");
+      await sawEdit; // the save of this result is now held back for its delay
+    }, sql);
+    // Reloaded well within the delay: the pagehide saves it.
+    await page.reload();
+    await importHearth(page);
+    const next = await page.evaluate((sql) => hearth.cachedResult('cache-leave', sql, []), sql);
+    assert.deepEqual(next?.rows.map((row) => row.title), ['first, edited']);
+    await page.evaluate(() => hearth.deleteDatabase('cache-leave'));
   });
 
   test('a watch opened while the worker is busy gets the cached result before the live one', async () => {

@@ -949,7 +949,12 @@ export async function saveCachedResult(name, sql, params, result, { scope = '', 
   const now = Date.now();
   const bytes = resultBytes(result.columns, result.rows);
   const key = cacheKey(name, scope, sql, params);
+  /** @param {IDBTransaction} tx */
+  const done = (tx) => new Promise((resolve, reject) => { tx.oncomplete = resolve; tx.onerror = () => reject(tx.error); tx.onabort = () => reject(tx.error); });
   try {
+    // The entry in a transaction of its own, committed at once: a save made
+    // as the page goes away (pagehide) has one request to finish, not a
+    // cursor walk that needs the page's script to go on.
     const tx = db.transaction(cacheStore, 'readwrite');
     const store = tx.objectStore(cacheStore);
     if (bytes > maxBytes) {
@@ -958,23 +963,24 @@ export async function saveCachedResult(name, sql, params, result, { scope = '', 
       /** @type {CacheEntry} */
       const entry = { key, db: name, columns: result.columns, rows: result.rows, bytes, savedAt: now, usedAt: now };
       store.put(entry);
-      // Newest first: keep while within the bounds, delete the rest.
-      let total = 0, count = 0;
-      const cursors = store.index('usedAt').openCursor(null, 'prev');
-      await new Promise((resolve, reject) => {
-        cursors.onerror = () => reject(cursors.error);
-        cursors.onsuccess = () => {
-          const cursor = cursors.result;
-          if (!cursor) { resolve(undefined); return; }
-          const e = /** @type {CacheEntry} */ (cursor.value);
-          total += e.bytes;
-          count++;
-          if (e.key !== key && (total > maxBytes || count > cacheMaxEntries)) cursor.delete();
-          cursor.continue();
-        };
-      });
     }
-    await new Promise((resolve, reject) => { tx.oncomplete = resolve; tx.onerror = () => reject(tx.error); tx.onabort = () => reject(tx.error); });
+    tx.commit?.();
+    await done(tx);
+    if (bytes > maxBytes) return;
+    // Then the bounds: newest first, keep while within them, delete the rest.
+    const evict = db.transaction(cacheStore, 'readwrite');
+    let total = 0, count = 0;
+    const cursors = evict.objectStore(cacheStore).index('usedAt').openCursor(null, 'prev');
+    cursors.onsuccess = () => {
+      const cursor = cursors.result;
+      if (!cursor) return;
+      const e = /** @type {CacheEntry} */ (cursor.value);
+      total += e.bytes;
+      count++;
+      if (e.key !== key && (total > maxBytes || count > cacheMaxEntries)) cursor.delete();
+      cursor.continue();
+    };
+    await done(evict);
   } catch {
     // Full or refused storage: the live result still counts.
   }
@@ -1025,14 +1031,36 @@ class CacheWriter {
   /** @param {() => {columns: string[], rows: api.SQLValue[][]}} result the result as arrays, read when saved */
   save(result) {
     this.latest = result;
-    this.timer ??= setTimeout(() => this.flush(), cacheWriteDelayMs);
+    if (this.timer === null) {
+      this.timer = setTimeout(() => this.flush(), cacheWriteDelayMs);
+      pendingCacheWriters.add(this);
+    }
   }
 
   flush() {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    pendingCacheWriters.delete(this);
     const latest = this.latest;
     this.latest = null;
     if (latest) saveCachedResult(this.name, this.sql, this.params, latest(), this.options);
+  }
+}
+
+/**
+ * The writers holding a result back for their delay. A page that reloads or
+ * goes away within the delay of a change saves it then: otherwise the next
+ * visit would paint the result before the change (a deleted row back for a
+ * moment). pagehide covers a reload or navigation; visibilitychange to
+ * hidden is the last event a mobile browser promises before it may discard
+ * the page.
+ * @type {Set<CacheWriter>}
+ */
+const pendingCacheWriters = new Set();
+const flushCacheWriters = () => { for (const w of [...pendingCacheWriters]) w.flush(); };
+if (typeof addEventListener === 'function') {
+  addEventListener('pagehide', flushCacheWriters);
+  if (typeof document !== 'undefined') {
+    document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'hidden') flushCacheWriters(); });
   }
 }
