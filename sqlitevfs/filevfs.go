@@ -29,6 +29,14 @@ type FileVFS struct {
 	// before the first Open, and only for databases that sync every
 	// commit (synchronous=FULL).
 	CoalesceWrites int
+	// Headroom, when positive, is how many bytes of store space the VFS
+	// holds in reserve (in [HeadroomFile]) from the first main database it
+	// opens, so that an app can still delete at the quota: the runtime
+	// calls [FileVFS.SpendHeadroom] when an app's write fails on the
+	// quota and [FileVFS.Reclaim] after commits. Set it before the first
+	// Open.
+	Headroom int64
+	headroom headroom
 
 	mu      sync.Mutex
 	entries map[string]*fileEntry // files with a kept store handle
@@ -105,6 +113,9 @@ func (v *FileVFS) Open(name string, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag,
 		return nil, flags, sqlite3.CANTOPEN
 	}
 
+	if flags&vfs.OPEN_MAIN_DB != 0 {
+		v.ensureHeadroom()
+	}
 	e.refs++
 	if flags&vfs.OPEN_DELETEONCLOSE != 0 {
 		e.deleteOnClose = true

@@ -200,8 +200,10 @@ func (s *blockTestStore) files() []string {
 type fileTestStore struct {
 	store *MemoryFileStore
 	vfs   *FileVFS
-	// coalesce is FileVFS.CoalesceWrites for every session.
+	// coalesce is FileVFS.CoalesceWrites for every session, headroom
+	// its Headroom.
 	coalesce int
+	headroom int64
 }
 
 // newCoalescedFileTestStore gathers writes of up to 64 KiB, as the
@@ -225,17 +227,29 @@ func (s *fileTestStore) newVFS(tb testing.TB) string {
 	}
 	s.vfs = NewFileVFS(s.store)
 	s.vfs.CoalesceWrites = s.coalesce
+	s.vfs.Headroom = s.headroom
 	return register(tb, s.vfs)
 }
 
 func (s *fileTestStore) crash() testStore {
-	return &fileTestStore{store: s.store.Crash(), coalesce: s.coalesce}
+	return &fileTestStore{store: s.store.Crash(), coalesce: s.coalesce, headroom: s.headroom}
 }
 
 func (s *fileTestStore) setQuota(n int64) { s.store.SetQuota(n) }
 func (s *fileTestStore) setFault(f Fault) { s.store.SetFault(f) }
 func (s *fileTestStore) calls() int64     { return s.store.Calls() }
 func (s *fileTestStore) used() int64      { return s.store.Used() }
+
+// size is the size of store file name, read without opening it (the VFS
+// may hold its handle).
+func (s *fileTestStore) size(name string) int64 {
+	s.store.mu.Lock()
+	defer s.store.mu.Unlock()
+	if f := s.store.files[name]; f != nil {
+		return int64(len(f.data))
+	}
+	return -1
+}
 func (s *fileTestStore) files() []string {
 	names, _ := s.store.ListFiles()
 	return names

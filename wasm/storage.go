@@ -113,6 +113,9 @@ func (b *browserStorage) opfs(req engine.OpenRequest, reason string) (engine.Loc
 			// this worker decides for the database's later opens.
 			v.CoalesceWrites = 1 << 20
 		}
+		// At the quota a delete needs room for its WAL frames: the
+		// reserve is what it gets (sqlitevfs/headroom.go).
+		v.Headroom = sqlitevfs.DefaultHeadroom
 		v.RemoveTempFiles()
 		return v
 	}).(*sqlitevfs.FileVFS)
@@ -133,7 +136,11 @@ func (b *browserStorage) opfs(req engine.OpenRequest, reason string) (engine.Loc
 	if loc.Encrypted {
 		mode = "PRAGMA journal_mode = TRUNCATE"
 	}
-	loc.Pragmas = append([]string{"PRAGMA locking_mode = EXCLUSIVE", mode}, loc.Pragmas...)
+	// Incremental auto-vacuum (new databases only: it must precede the
+	// first table) lets the deletes made at the quota shrink the file, so
+	// the reserve can come back after each commit (Reclaim).
+	loc.Pragmas = append([]string{"PRAGMA locking_mode = EXCLUSIVE", "PRAGMA auto_vacuum = INCREMENTAL", mode}, loc.Pragmas...)
+	loc.Headroom = v
 	return loc, nil
 }
 

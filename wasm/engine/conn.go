@@ -155,6 +155,22 @@ func release(loc Location) {
 	}
 }
 
+// reclaim lets the storage take its headroom back after a commit.
+func (c *Conn) reclaim() {
+	if c.location.Headroom != nil {
+		c.location.Headroom.Reclaim(c.db) //nolint:errcheck // retried after the next commit
+	}
+}
+
+// failed spends the storage's headroom when err, a page request's
+// failure, is the quota's: the app's deletes that follow need room.
+func (c *Conn) failed(err error) {
+	var perr *protocol.Error
+	if c != nil && c.location.Headroom != nil && errors.As(err, &perr) && perr.Code == protocol.CodeStorageQuota {
+		c.location.Headroom.SpendHeadroom()
+	}
+}
+
 // Location reports where the database lives.
 func (c *Conn) Location() Location { return c.location }
 

@@ -381,6 +381,7 @@ func (e *Engine) runGroup(db *database, reqs []protocol.Request) {
 			return
 		}
 		if err := e.run(db, req, &replies[i]); err != nil {
+			c.failed(err)
 			replies[i].Reset()
 			protocol.EncodeError(&replies[i], &req.ID, err)
 			if !c.InTransaction() {
@@ -421,6 +422,7 @@ func (e *Engine) refreshLive(db *database, byPage bool) {
 	if len(changed) == 0 && !schema {
 		return
 	}
+	db.conn.reclaim()
 	if _, journaled := changed["_hearth_journal"]; journaled && byPage && db.sync != nil {
 		db.sync.client.Notify()
 	}
@@ -452,6 +454,7 @@ func (e *Engine) handle(db *database, req protocol.Request, enc *codec.Encoder) 
 	// run writes the success reply straight into enc, rows included; on
 	// failure the partial reply is discarded and replaced by the error.
 	if err := e.run(db, req, enc); err != nil {
+		db.conn.failed(err)
 		enc.Reset()
 		protocol.EncodeError(enc, &req.ID, err)
 		return db.conn == nil

@@ -6,10 +6,12 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hearthdb/hearth/codec"
+	"github.com/ncruces/go-sqlite3"
 )
 
 // client drives an Engine the way the page does: encoded requests in,
@@ -260,5 +262,80 @@ func TestCloseRacesGetClosedReplies(t *testing.T) {
 	}
 	if strings.Join(codes, ",") != "CLOSED,ok" && strings.Join(codes, ",") != "ok,CLOSED" {
 		t.Fatalf("codes %v", codes)
+	}
+}
+
+// countingHeadroom counts what the engine asks of a storage's headroom.
+type countingHeadroom struct {
+	reclaims, spends, inTx atomic.Int64
+}
+
+func (h *countingHeadroom) SpendHeadroom() { h.spends.Add(1) }
+
+func (h *countingHeadroom) Reclaim(c *sqlite3.Conn) error {
+	if !c.GetAutocommit() {
+		h.inTx.Add(1)
+	}
+	h.reclaims.Add(1)
+	return nil
+}
+
+// headroomStorage is memory storage whose locations have a counting headroom.
+type headroomStorage struct {
+	MemoryStorage
+	headroom *countingHeadroom
+}
+
+func (s headroomStorage) Resolve(req OpenRequest) (Location, error) {
+	loc, err := s.MemoryStorage.Resolve(req)
+	loc.Headroom = s.headroom
+	return loc, err
+}
+
+// The storage hears of each committed write (to give space back after the
+// quota: sqlitevfs.FileVFS.Reclaim), never of reads, and not inside the
+// app's transaction before it commits; a write the quota refuses spends
+// the headroom, once per failure.
+func TestStorageHeadroomAfterCommitsAndQuotaErrors(t *testing.T) {
+	h := &countingHeadroom{}
+	calls := func() int64 { return h.reclaims.Load() }
+	c := newClient(t)
+	c.eng = New(headroomStorage{headroom: h}, c.eng.send)
+	db := c.open("reclaim")
+	c.ok("exec", map[string]any{"db": db, "sql": "CREATE TABLE t(v)"})
+	c.ok("exec", map[string]any{"db": db, "sql": "INSERT INTO t VALUES (1)"})
+	after := calls()
+	if after != 2 {
+		t.Fatalf("%d Reclaim calls after two writes, want 2", after)
+	}
+	c.ok("query", map[string]any{"db": db, "sql": "SELECT v FROM t"})
+	tx := c.ok("begin", map[string]any{"db": db})["tx"]
+	c.ok("exec", map[string]any{"db": db, "tx": tx, "sql": "INSERT INTO t VALUES (2)"})
+	if calls() != after {
+		t.Fatalf("Reclaim ran %d times for a read and an uncommitted write", calls()-after)
+	}
+	c.ok("commit", map[string]any{"db": db, "tx": tx})
+	if calls() != after+1 {
+		t.Fatalf("%d Reclaim calls for the commit, want 1", calls()-after)
+	}
+	if h.inTx.Load() != 0 || h.spends.Load() != 0 {
+		t.Fatalf("%d Reclaims inside a transaction, %d spends without a quota error", h.inTx.Load(), h.spends.Load())
+	}
+	// max_page_count makes SQLite's own SQLITE_FULL: STORAGE_QUOTA.
+	c.ok("exec", map[string]any{"db": db, "sql": "PRAGMA max_page_count = 8"})
+	for i := 0; ; i++ {
+		r := c.call("exec", map[string]any{"db": db, "sql": "INSERT INTO t VALUES (randomblob(2000))"})
+		if e, bad := r["error"].(map[string]any); bad {
+			if e["code"] != "STORAGE_QUOTA" {
+				t.Fatalf("insert %d: %v, want STORAGE_QUOTA", i, e)
+			}
+			break
+		}
+		if i == 100 {
+			t.Fatal("100 inserts did not reach max_page_count")
+		}
+	}
+	if h.spends.Load() != 1 {
+		t.Fatalf("%d spends after one STORAGE_QUOTA, want 1", h.spends.Load())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hearthdb/hearth/wasm/protocol"
+	"github.com/ncruces/go-sqlite3"
 	_ "github.com/ncruces/go-sqlite3/vfs/memdb" // registers the "memdb" VFS used for memory storage
 )
 
@@ -37,6 +38,22 @@ type Location struct {
 	// Release, when set, runs after the connection closes: it gives up
 	// storage handles another worker may need.
 	Release func() error
+	// Headroom, when set, is the storage's reserve for deletes at the
+	// quota (sqlitevfs.FileVFS).
+	Headroom Headroom
+}
+
+// Headroom is a reserve of storage space that lets an app delete at its
+// quota: the engine spends it when a page's request fails with
+// STORAGE_QUOTA (the app has been told, and its deletes come next), and
+// offers to take it back after each commit. Only the page's failures
+// spend it: a sync write that fails must not hand the reserve to the
+// pulls that follow.
+type Headroom interface {
+	SpendHeadroom()
+	// Reclaim runs on the connection with no transaction open; its error
+	// is not the commit's (the next commit tries again).
+	Reclaim(*sqlite3.Conn) error
 }
 
 // OpenRequest is what the page asked for at open.

@@ -148,6 +148,7 @@ func (e *Engine) runTxRequest(db *database, req protocol.Request, enc *codec.Enc
 	if req.Op == protocol.OpCommit {
 		if handled, err := e.commitOnce(db, req, id, enc); handled {
 			if err != nil {
+				db.conn.failed(err)
 				enc.Reset()
 				protocol.EncodeError(enc, &req.ID, err)
 			}
@@ -161,6 +162,7 @@ func (e *Engine) runTxRequest(db *database, req protocol.Request, enc *codec.Enc
 	switch req.Op {
 	case protocol.OpCommit, protocol.OpRollback:
 		if err := e.endTx(db, req.Op == protocol.OpCommit); err != nil {
+			db.conn.failed(err)
 			protocol.EncodeError(enc, &req.ID, err)
 			return false
 		}
