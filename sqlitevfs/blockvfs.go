@@ -88,6 +88,11 @@ type BlockVFS struct {
 	temps       *tempNamer
 	stats       storeCounters
 
+	// Headroom: as [FileVFS.Headroom], kept as blocks of [HeadroomFile].
+	Headroom int64
+	headroom headroom
+	mainDB   string // the store name of the last main database opened; guarded by mu
+
 	mu    sync.Mutex
 	files map[string]*blockFile // every file learnt about, present or not
 }
@@ -258,6 +263,10 @@ func (v *BlockVFS) Open(name string, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag
 		f.exists = true
 	} else if create && flags&vfs.OPEN_EXCLUSIVE != 0 {
 		return nil, flags, sqlite3.CANTOPEN
+	}
+	if flags&vfs.OPEN_MAIN_DB != 0 {
+		v.mainDB = key
+		v.ensureHeadroom()
 	}
 	f.refs++
 	if flags&vfs.OPEN_DELETEONCLOSE != 0 {

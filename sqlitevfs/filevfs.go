@@ -37,6 +37,7 @@ type FileVFS struct {
 	// Open.
 	Headroom int64
 	headroom headroom
+	mainDB   string // the store name of the last main database opened; guarded by mu
 
 	mu      sync.Mutex
 	entries map[string]*fileEntry // files with a kept store handle
@@ -114,6 +115,7 @@ func (v *FileVFS) Open(name string, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag,
 	}
 
 	if flags&vfs.OPEN_MAIN_DB != 0 {
+		v.mainDB = key
 		v.ensureHeadroom()
 	}
 	e.refs++

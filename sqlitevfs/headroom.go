@@ -2,28 +2,31 @@ package sqlitevfs
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"strings"
 	"sync"
 
 	"github.com/ncruces/go-sqlite3"
 )
 
-// HeadroomFile is the store file that holds a FileVFS's reserve. No SQLite
+// HeadroomFile is the store file that holds a VFS's reserve. No SQLite
 // name maps to it: storeName escapes '%'.
 const HeadroomFile = "%headroom"
 
-// DefaultHeadroom is the reserve the browser's OPFS databases keep: room
-// for a delete's WAL frames (512 pages of 4 KiB) at a cost no quota notices.
+// DefaultHeadroom is the reserve the browser's databases keep: room for a
+// delete's WAL frames or journal pages (512 pages of 4 KiB) at a cost no
+// quota notices.
 const DefaultHeadroom = 2 << 20
 
-// headroom is a FileVFS's reserve of store space (see FileVFS.Headroom).
+// Headroom is a VFS's reserve of store space, for both VFSes.
 //
 // At a quota even a DELETE fails: SQLite must write the changed pages to
 // the WAL or the rollback journal before it can free anything, so an app
-// that filled its storage could never empty it. The VFS therefore keeps a
-// file of Headroom bytes, which the runtime deletes once an app's write has
-// failed on the quota (the app has been told it is full): the writes that
-// follow, the app's deletes, find room. [FileVFS.Reclaim] takes the reserve
-// back once those deletes have given space back.
+// that filled its storage could never empty it. The VFS therefore keeps a store file of Headroom bytes from the
+// first main database it opens, which the runtime deletes (SpendHeadroom)
+// once an app's write has failed on the quota, the app having been told it
+// is full: the writes that follow, the app's deletes, find room. Reclaim
+// takes the reserve back once those deletes have given space back.
 //
 // The VFS does not spend the reserve on its own at the first quota error
 // it sees: in WAL mode that is usually an automatic checkpoint growing the
@@ -32,7 +35,21 @@ const DefaultHeadroom = 2 << 20
 type headroom struct {
 	mu    sync.Mutex
 	state headroomState
+	// failures counts the reclaims that failed in a row, skip the calls
+	// still to pass up before the next: while storage stays full each try
+	// costs a vacuum and a checkpoint, so they come at commits 1, 2, 4, …
+	// apart, at most maxReclaimGap.
+	failures, skip int
+	// reclaimBelow is what the database's files held when the reserve was
+	// spent, less a reserve: it comes back once they hold no more, so that
+	// after it is back there is still a reserve's room free. Taking it back
+	// as soon as it fits would put the store at its quota again before the
+	// app's deletes had run.
+	reclaimBelow int64
 }
+
+// maxReclaimGap bounds the commits between two reclaims that find no room.
+const maxReclaimGap = 256
 
 type headroomState int
 
@@ -42,23 +59,182 @@ const (
 	headroomReleased                      // spent: given to the writes after a quota error
 )
 
+// reserveStore is what a VFS does to its store for the reserve.
+type reserveStore interface {
+	// growReserve makes HeadroomFile hold the reserve's bytes, or fails
+	// leaving nothing allocated.
+	growReserve() error
+	// releaseReserve deletes HeadroomFile.
+	releaseReserve() error
+	// used is the bytes of the database's files (not temporary ones, not
+	// the reserve).
+	used() (int64, error)
+	// mainSize is the size of the main database file.
+	mainSize() (int64, error)
+}
+
+// queryInt runs a statement that returns one integer.
+func queryInt(c *sqlite3.Conn, sql string) (int64, error) {
+	st, _, err := c.Prepare(sql)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	if !st.Step() {
+		if err := st.Err(); err != nil {
+			return 0, err
+		}
+		return 0, fmt.Errorf("%s returned no row", sql)
+	}
+	return st.ColumnInt64(0), nil
+}
+
 // ensure creates or completes the reserve once per session; at the quota
-// it stays released until Reclaim finds room.
-func (v *FileVFS) ensureHeadroom() {
-	h := &v.headroom
+// it stays released until reclaim finds room.
+func (h *headroom) ensure(s reserveStore) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if v.Headroom <= 0 || h.state != headroomUnknown {
+	if h.state != headroomUnknown {
 		return
 	}
 	h.state = headroomReleased
-	if v.growHeadroomLocked() == nil {
+	if s.growReserve() == nil {
 		h.state = headroomHeld
 	}
 }
 
-// growHeadroomLocked makes the reserve file Headroom bytes long.
-func (v *FileVFS) growHeadroomLocked() error {
+func (h *headroom) spend(s reserveStore, size int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.state == headroomReleased {
+		return
+	}
+	used, err := s.used()
+	if err != nil || s.releaseReserve() != nil {
+		return
+	}
+	h.state, h.failures, h.skip = headroomReleased, 0, 0
+	h.reclaimBelow = used - size
+}
+
+func (h *headroom) held() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.state == headroomHeld
+}
+
+// reclaim takes the reserve back after it was spent: see FileVFS.Reclaim.
+func (h *headroom) reclaim(s reserveStore, c *sqlite3.Conn, reserve int64) error {
+	h.mu.Lock()
+	if h.state != headroomReleased {
+		h.mu.Unlock()
+		return nil
+	}
+	if h.skip > 0 {
+		h.skip--
+		h.mu.Unlock()
+		return nil
+	}
+	h.mu.Unlock()
+	err := h.giveBack(s, c, reserve)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err != nil {
+		h.skip = min(1<<min(h.failures, 8), maxReclaimGap) - 1
+		h.failures++
+		return fmt.Errorf("sqlitevfs: reclaiming headroom: %w", err)
+	}
+	h.state, h.failures, h.skip = headroomHeld, 0, 0
+	return nil
+}
+
+// errStillFull: the database's files have not shrunk enough yet.
+var errStillFull = fmt.Errorf("the app has not freed a reserve's worth of space yet: %w", ErrQuota)
+
+// giveBack frees what it can and grows the reserve. First the database's
+// free pages are cut off its end (with auto_vacuum=INCREMENTAL; a no-op
+// otherwise), which in WAL mode lowers the size the last commit records;
+// then the WAL is checkpointed and emptied (a no-op with a rollback
+// journal), but only if the checkpoint need not grow the database file by
+// more than a quarter of the reserve: at the quota a larger growth would
+// eat the very room the app's deletes need, and fail half way. A
+// checkpoint skips pages past the database's size, so after the app's
+// deletes and the vacuum it seldom grows the file much.
+func (h *headroom) giveBack(s reserveStore, c *sqlite3.Conn, reserve int64) error {
+	if err := c.Exec("PRAGMA incremental_vacuum"); err != nil {
+		return fmt.Errorf("incremental_vacuum: %w", err)
+	}
+	pages, err := queryInt(c, "PRAGMA page_count")
+	if err != nil {
+		return err
+	}
+	pageSize, err := queryInt(c, "PRAGMA page_size")
+	if err != nil {
+		return err
+	}
+	mainSize, err := s.mainSize()
+	if err != nil {
+		return err
+	}
+	if pages*pageSize-mainSize <= reserve/4 {
+		if err := c.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			return fmt.Errorf("wal_checkpoint: %w", err)
+		}
+	}
+	used, err := s.used()
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.state != headroomReleased {
+		return nil
+	}
+	if used > h.reclaimBelow {
+		return errStillFull
+	}
+	return s.growReserve()
+}
+
+// ---- FileVFS ----
+
+// SpendHeadroom gives the reserve up: call it when an app's write failed
+// with SQLITE_FULL.
+func (v *FileVFS) SpendHeadroom() {
+	if v.Headroom > 0 {
+		v.headroom.spend(fileReserve{v}, v.Headroom)
+	}
+}
+
+// HeadroomHeld reports whether the reserve is in place.
+func (v *FileVFS) HeadroomHeld() bool { return v.headroom.held() }
+
+// Reclaim takes the reserve back after it was spent. Call it after each
+// committed write on c, a connection over this VFS with no transaction
+// open; while the reserve is held it does nothing. Otherwise it gives space
+// back (ReclaimPragmas) and grows the reserve again. The database must use
+// auto_vacuum=INCREMENTAL for the app's deletes to shrink it; without it
+// only the WAL's space comes back. At the quota still, it fails and leaves
+// the reserve spent: the next commit tries again.
+func (v *FileVFS) Reclaim(c *sqlite3.Conn) error {
+	if v.Headroom <= 0 {
+		return nil
+	}
+	return v.headroom.reclaim(fileReserve{v}, c, v.Headroom)
+}
+
+func (v *FileVFS) ensureHeadroom() {
+	if v.Headroom > 0 {
+		v.headroom.ensure(fileReserve{v})
+	}
+}
+
+type fileReserve struct{ v *FileVFS }
+
+// growReserve makes the reserve file Headroom bytes long (a truncate that
+// grows a file counts against a browser's quota like a write).
+func (r fileReserve) growReserve() error {
+	v := r.v
 	f, err := v.store.OpenFile(HeadroomFile, true)
 	if err != nil {
 		return err
@@ -79,74 +255,126 @@ func (v *FileVFS) growHeadroomLocked() error {
 	return err
 }
 
-// SpendHeadroom gives the reserve up: call it when an app's write failed
-// with SQLITE_FULL.
-func (v *FileVFS) SpendHeadroom() {
-	if v.Headroom <= 0 {
-		return
+func (r fileReserve) releaseReserve() error { return r.v.store.DeleteFile(HeadroomFile) }
+
+func (r fileReserve) used() (int64, error) {
+	return r.sizes(func(name string) bool { return !strings.HasPrefix(name, TempFilePrefix) })
+}
+
+func (r fileReserve) mainSize() (int64, error) {
+	r.v.mu.Lock()
+	main := r.v.mainDB
+	r.v.mu.Unlock()
+	return r.sizes(func(name string) bool { return name == main })
+}
+
+// sizes sums the sizes of the open files whose names pass keep.
+func (r fileReserve) sizes(keep func(name string) bool) (int64, error) {
+	v := r.v
+	v.mu.Lock()
+	entries := make([]*fileEntry, 0, len(v.entries))
+	for name, e := range v.entries {
+		if keep(name) {
+			entries = append(entries, e)
+		}
 	}
-	h := &v.headroom
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.state == headroomReleased {
-		return
+	v.mu.Unlock()
+	var total int64
+	for _, e := range entries {
+		e.ioMu.Lock()
+		n, err := e.file.Size()
+		e.ioMu.Unlock()
+		if err != nil {
+			return 0, err
+		}
+		total += n
 	}
-	if v.store.DeleteFile(HeadroomFile) == nil {
-		h.state = headroomReleased
+	return total, nil
+}
+
+// ---- BlockVFS ----
+
+// SpendHeadroom: see [FileVFS.SpendHeadroom].
+func (v *BlockVFS) SpendHeadroom() {
+	if v.Headroom > 0 {
+		v.headroom.spend(blockReserve{v}, v.Headroom)
 	}
 }
 
 // HeadroomHeld reports whether the reserve is in place.
-func (v *FileVFS) HeadroomHeld() bool {
-	v.headroom.mu.Lock()
-	defer v.headroom.mu.Unlock()
-	return v.headroom.state == headroomHeld
-}
+func (v *BlockVFS) HeadroomHeld() bool { return v.headroom.held() }
 
-// ReclaimPragmas are the pragmas, in order, with which Reclaim gives space
-// back: first the database's free pages are cut off its end (with
-// auto_vacuum=INCREMENTAL; a no-op otherwise), which in WAL mode lowers the
-// size the last commit records, then the WAL is checkpointed and emptied.
-// The order matters at the quota: a checkpoint skips pages past the
-// database's size, so after the vacuum it need not grow the database file
-// before it can empty the WAL. With a rollback journal the checkpoint is a
-// no-op.
-var ReclaimPragmas = []string{
-	"PRAGMA incremental_vacuum",
-	"PRAGMA wal_checkpoint(TRUNCATE)",
-}
-
-// Reclaim takes the reserve back after it was spent. Call it after each
-// committed write on c, a connection over this VFS with no transaction
-// open; while the reserve is held it does nothing. Otherwise it gives space
-// back (ReclaimPragmas) and grows the reserve again. The database must use
-// auto_vacuum=INCREMENTAL for the app's deletes to shrink it; without it
-// only the WAL's space comes back. At the quota still, it fails and leaves
-// the reserve spent: the next commit tries again.
-func (v *FileVFS) Reclaim(c *sqlite3.Conn) error {
+// Reclaim: see [FileVFS.Reclaim]. The checkpoint is a no-op here (no WAL);
+// the incremental vacuum's truncation deletes the database's last blocks.
+func (v *BlockVFS) Reclaim(c *sqlite3.Conn) error {
 	if v.Headroom <= 0 {
 		return nil
 	}
-	h := &v.headroom
-	h.mu.Lock()
-	state := h.state
-	h.mu.Unlock()
-	if state != headroomReleased {
-		return nil
+	return v.headroom.reclaim(blockReserve{v}, c, v.Headroom)
+}
+
+func (v *BlockVFS) ensureHeadroom() {
+	if v.Headroom > 0 {
+		v.headroom.ensure(blockReserve{v})
 	}
-	for _, p := range ReclaimPragmas {
-		if err := c.Exec(p); err != nil {
-			return fmt.Errorf("sqlitevfs: reclaiming headroom: %s: %w", p, err)
+}
+
+type blockReserve struct{ v *BlockVFS }
+
+// growReserve commits the reserve as blocks of random bytes: a store that
+// compresses its records (Chromium's IndexedDB does) would keep zeros in
+// no space at all.
+func (r blockReserve) growReserve() error {
+	v := r.v
+	n := blockCount(v.Headroom, v.blockSize)
+	v.stats.fileSize.Add(1)
+	if size, exists, err := v.store.FileSize(HeadroomFile); err == nil && exists && size >= n*v.blockSize {
+		return nil // kept from an earlier session: every page load need not write it again
+	}
+	change := FileChange{Name: HeadroomFile, Size: n * v.blockSize, TruncateFrom: -1}
+	rng := rand.NewChaCha8([32]byte{'h', 'e', 'a', 'r', 't', 'h'})
+	for i := range n {
+		block := make([]byte, v.blockSize)
+		rng.Read(block)
+		change.Blocks = append(change.Blocks, Block{Index: i, Data: block})
+	}
+	err := v.store.Commit(Batch{Files: []FileChange{change}})
+	v.stats.commit.Add(1)
+	return err
+}
+
+func (r blockReserve) used() (int64, error) {
+	return r.sizes(func(name string) bool { return !strings.HasPrefix(name, TempFilePrefix) })
+}
+
+func (r blockReserve) mainSize() (int64, error) {
+	r.v.mu.Lock()
+	main := r.v.mainDB
+	r.v.mu.Unlock()
+	return r.sizes(func(name string) bool { return name == main })
+}
+
+// sizes sums the sizes of the files whose names pass keep.
+func (r blockReserve) sizes(keep func(name string) bool) (int64, error) {
+	v := r.v
+	v.mu.Lock()
+	files := make([]*blockFile, 0, len(v.files))
+	for name, f := range v.files {
+		if f.exists && keep(name) {
+			files = append(files, f)
 		}
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.state != headroomReleased {
-		return nil
+	v.mu.Unlock()
+	var total int64
+	for _, f := range files {
+		f.mu.Lock()
+		total += f.size // a truncation SQLite has not synced yet counts: the next commit applies it
+		f.mu.Unlock()
 	}
-	if err := v.growHeadroomLocked(); err != nil {
-		return fmt.Errorf("sqlitevfs: reclaiming headroom: %w", err)
-	}
-	h.state = headroomHeld
-	return nil
+	return total, nil
+}
+
+func (r blockReserve) releaseReserve() error {
+	r.v.stats.deleteFile.Add(1)
+	return r.v.store.DeleteFile(HeadroomFile)
 }

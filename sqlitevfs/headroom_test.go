@@ -2,6 +2,7 @@ package sqlitevfs
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -14,57 +15,109 @@ import (
 // the store fills up deleting works again. Without headroom the same
 // delete fails (TestQuotaGivesFull).
 func TestHeadroomLetsDeletesRunAtTheQuota(t *testing.T) {
-	modes := map[string][]string{
-		"wal":      {"PRAGMA locking_mode=exclusive", "PRAGMA journal_mode=wal", "PRAGMA synchronous=full"},
-		"truncate": {"PRAGMA locking_mode=exclusive", "PRAGMA journal_mode=truncate"},
+	wal := []string{"PRAGMA locking_mode=exclusive", "PRAGMA journal_mode=wal", "PRAGMA synchronous=full"}
+	truncate := []string{"PRAGMA locking_mode=exclusive", "PRAGMA journal_mode=truncate"}
+	exclusive := []string{"PRAGMA locking_mode=exclusive"} // the browser's IndexedDB databases
+	const reserve = 256 << 10
+	cases := []struct {
+		name    string
+		store   func() (testStore, headroomVFS)
+		pragmas []string
+	}{
+		{"FileVFS/wal", newFileHeadroomStore(0, reserve), wal},
+		{"FileVFS/wal/coalesced", newFileHeadroomStore(64<<10, reserve), wal},
+		{"FileVFS/truncate", newFileHeadroomStore(0, reserve), truncate},
+		{"FileVFS/truncate/coalesced", newFileHeadroomStore(64<<10, reserve), truncate},
+		{"BlockVFS/delete", newBlockHeadroomStore(reserve), exclusive},
 	}
-	for name, pragmas := range modes {
-		for _, coalesce := range []int{0, 64 << 10} {
-			t.Run(name+"/coalesce="+strconv.Itoa(coalesce), func(t *testing.T) {
-				s := newFileTestStore()
-				s.coalesce = coalesce
-				s.headroom = 256 << 10
-				c := open(t, s.newVFS(t), append([]string{"PRAGMA auto_vacuum=incremental"}, pragmas...)...)
-				mustExec(t, c, createTable)
-				if !s.vfs.HeadroomHeld() {
-					t.Fatal("no reserve after the first open")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, v := tc.store()
+			c := open(t, s.newVFS(t), append([]string{"PRAGMA auto_vacuum=incremental"}, tc.pragmas...)...)
+			mustExec(t, c, createTable)
+			if !v().HeadroomHeld() {
+				t.Fatal("no reserve after the first open")
+			}
+			s.setQuota(s.used() + 1<<20)
+			for round := 1; round <= 3; round++ {
+				n := fillUntilFull(t, c)
+				// Not spent by the VFS itself (a checkpoint's quota error
+				// would hand it to the next inserts).
+				if !v().HeadroomHeld() {
+					t.Fatalf("round %d: the VFS spent the reserve on its own", round)
 				}
-				if got := s.size(HeadroomFile); got != s.headroom {
-					t.Fatalf("reserve file is %d bytes, want %d", got, s.headroom)
+				v().SpendHeadroom() // as the engine does on STORAGE_QUOTA
+				if v().HeadroomHeld() || slices.Contains(s.files(), HeadroomFile) {
+					t.Fatalf("round %d: the reserve is still held after SpendHeadroom", round)
 				}
-				s.setQuota(s.used() + 1<<20)
-				for round := 1; round <= 3; round++ {
-					n := fillUntilFull(t, c)
-					// Not spent by the VFS itself (a checkpoint's quota
-					// error would hand it to the next inserts).
-					if !s.vfs.HeadroomHeld() {
-						t.Fatalf("round %d: the VFS spent the reserve on its own", round)
-					}
-					s.vfs.SpendHeadroom() // as the engine does on STORAGE_QUOTA
-					if s.vfs.HeadroomHeld() || s.size(HeadroomFile) != -1 {
-						t.Fatalf("round %d: the reserve is still held after SpendHeadroom", round)
-					}
-					// The app frees space: it deletes, and writes a little.
-					mustExec(t, c, "DELETE FROM t WHERE c = 'big'")
-					mustExec(t, c, "INSERT INTO t(b, c) VALUES (randomblob(100), 'small')")
-					if err := s.vfs.Reclaim(c); err != nil {
-						t.Fatalf("round %d (%d rows filled it): %v", round, n, err)
-					}
-					if !s.vfs.HeadroomHeld() {
-						t.Fatalf("round %d: the reserve did not come back", round)
-					}
-					mustBeIntact(t, c)
-					if got := queryOne(t, c, "SELECT count(*) FROM t WHERE c = 'small'"); got != strconv.Itoa(round) {
-						t.Fatalf("round %d: %s small rows", round, got)
+				if round == 1 {
+					// Until the app has freed a reserve's worth, the
+					// reserve stays spent, and the tries space out: the
+					// third call passes (no store call at all).
+					for i, want := range []bool{true, true, false} {
+						before := s.calls()
+						err := v().Reclaim(c)
+						if (err != nil) != want || v().HeadroomHeld() || (!want && s.calls() != before) {
+							t.Fatalf("Reclaim %d before any delete: err %v, held %v, %d store calls", i+1, err, v().HeadroomHeld(), s.calls()-before)
+						}
 					}
 				}
-				// A held reserve makes Reclaim free.
-				before := s.calls()
-				if err := s.vfs.Reclaim(c); err != nil || s.calls() != before {
-					t.Fatalf("Reclaim with the reserve held: err %v, %d store calls", err, s.calls()-before)
+				// The app frees space: it deletes, and writes a little.
+				mustExec(t, c, "DELETE FROM t WHERE c = 'big'")
+				mustExec(t, c, "INSERT INTO t(b, c) VALUES (randomblob(100), 'small')")
+				if err := v().Reclaim(c); err != nil {
+					t.Fatalf("round %d (%d rows filled it): %v", round, n, err)
 				}
-			})
-		}
+				if !v().HeadroomHeld() || !slices.Contains(s.files(), HeadroomFile) {
+					t.Fatalf("round %d: the reserve did not come back", round)
+				}
+				mustBeIntact(t, c)
+				if got := queryOne(t, c, "SELECT count(*) FROM t WHERE c = 'small'"); got != strconv.Itoa(round) {
+					t.Fatalf("round %d: %s small rows", round, got)
+				}
+			}
+			// A held reserve makes Reclaim free, and a new session finds
+			// it in place without writing it again.
+			before := s.calls()
+			if err := v().Reclaim(c); err != nil || s.calls() != before {
+				t.Fatalf("Reclaim with the reserve held: err %v, %d store calls", err, s.calls()-before)
+			}
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+			used := s.used()
+			c = open(t, s.newVFS(t), tc.pragmas...)
+			queryOne(t, c, "SELECT count(*) FROM t")
+			if !v().HeadroomHeld() || s.used() != used {
+				t.Fatalf("reopened: reserve held %v, store grew by %d bytes", v().HeadroomHeld(), s.used()-used)
+			}
+		})
+	}
+}
+
+// reserveHolder is what the engine uses of either VFS's reserve.
+type reserveHolder interface {
+	SpendHeadroom()
+	HeadroomHeld() bool
+	Reclaim(*sqlite3.Conn) error
+}
+
+// headroomVFS returns the store's current VFS (each session makes a new one).
+type headroomVFS func() reserveHolder
+
+func newFileHeadroomStore(coalesce int, reserve int64) func() (testStore, headroomVFS) {
+	return func() (testStore, headroomVFS) {
+		s := newFileTestStore()
+		s.coalesce, s.headroom = coalesce, reserve
+		return s, func() reserveHolder { return s.vfs }
+	}
+}
+
+func newBlockHeadroomStore(reserve int64) func() (testStore, headroomVFS) {
+	return func() (testStore, headroomVFS) {
+		s := newBlockTestStore(BlockOptions{})
+		s.headroom = reserve
+		return s, func() reserveHolder { return s.vfs }
 	}
 }
 

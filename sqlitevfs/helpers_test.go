@@ -170,9 +170,10 @@ type testStore interface {
 }
 
 type blockTestStore struct {
-	store *MemoryBlockStore
-	opts  BlockOptions
-	vfs   *BlockVFS
+	store    *MemoryBlockStore
+	opts     BlockOptions
+	vfs      *BlockVFS
+	headroom int64 // BlockVFS.Headroom for every session
 }
 
 func newBlockTestStore(opts BlockOptions) *blockTestStore {
@@ -181,11 +182,12 @@ func newBlockTestStore(opts BlockOptions) *blockTestStore {
 
 func (s *blockTestStore) newVFS(tb testing.TB) string {
 	s.vfs = NewBlockVFS(s.store, s.opts)
+	s.vfs.Headroom = s.headroom
 	return register(tb, s.vfs)
 }
 
 func (s *blockTestStore) crash() testStore {
-	return &blockTestStore{store: s.store.Crash(), opts: s.opts}
+	return &blockTestStore{store: s.store.Crash(), opts: s.opts, headroom: s.headroom}
 }
 
 func (s *blockTestStore) setQuota(n int64) { s.store.SetQuota(n) }
@@ -240,16 +242,6 @@ func (s *fileTestStore) setFault(f Fault) { s.store.SetFault(f) }
 func (s *fileTestStore) calls() int64     { return s.store.Calls() }
 func (s *fileTestStore) used() int64      { return s.store.Used() }
 
-// size is the size of store file name, read without opening it (the VFS
-// may hold its handle).
-func (s *fileTestStore) size(name string) int64 {
-	s.store.mu.Lock()
-	defer s.store.mu.Unlock()
-	if f := s.store.files[name]; f != nil {
-		return int64(len(f.data))
-	}
-	return -1
-}
 func (s *fileTestStore) files() []string {
 	names, _ := s.store.ListFiles()
 	return names

@@ -154,6 +154,12 @@ func (b *browserStorage) idb(req engine.OpenRequest, reason string) (engine.Loca
 	})
 	// Batch-atomic commits need no rollback journal; keep it in memory for
 	// the statements that still want one, so a commit is one transaction.
+	// No headroom: a batch-atomic delete needs no journal room, and Firefox
+	// deletes at its quota without one; WebKit refuses the delete's
+	// IndexedDB transaction at the quota even after 2 MiB were freed for it
+	// (records deleted, or a reserve database deleted: e2e storage scenario,
+	// 2026-12-05), so a reserve there would cost every first visit 2 MiB
+	// of writes for nothing.
 	loc := b.location(req, name, engine.StorageIDB, reason)
 	loc.Release = func() error { b.release(name); return nil }
 	loc.Pragmas = append([]string{"PRAGMA locking_mode = EXCLUSIVE"}, loc.Pragmas...)
