@@ -103,14 +103,17 @@ func (h *headroom) ensure(s reserveStore) {
 	}
 }
 
+// spend releases the reserve. The files are measured before h.mu is
+// taken: Open holds the VFS's lock while it takes h.mu (ensure), so h.mu
+// must never wait for the VFS's lock.
 func (h *headroom) spend(s reserveStore, size int64) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.state == headroomReleased {
+	used, err := s.used()
+	if err != nil {
 		return
 	}
-	used, err := s.used()
-	if err != nil || s.releaseReserve() != nil {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.state == headroomReleased || s.releaseReserve() != nil {
 		return
 	}
 	h.state, h.failures, h.skip = headroomReleased, 0, 0
