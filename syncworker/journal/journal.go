@@ -120,6 +120,8 @@ type Journal struct {
 	// remoteHLC the greatest remote stamp observed (see clock.go).
 	bound     atomic.Int64
 	remoteHLC atomic.Int64
+	// planned is the text edit EditText is writing (edittext.go).
+	planned atomic.Pointer[textPlan]
 }
 
 // Prepare readies a connection for journaling: it creates Hearth's tables,
@@ -328,7 +330,9 @@ func (j *Journal) register(conn *sqlite3.Conn) error {
 // textEdit turns a write of a collaborative text column into character
 // ops on its stored state (stateArg: the field's value, NULL or a plain
 // text before the first edit), made as this replica: the same inputs
-// give the same ops, so the ops journaled and the state kept agree.
+// give the same ops, so the ops journaled and the state kept agree. The
+// ops are a diff of the texts, or the explicit edits EditText planned
+// for exactly this state and result.
 func (j *Journal) textEdit(stateArg, textArg sqlite3.Value) (*collabtext.Doc, []collabtext.Op, error) {
 	if textArg.Type() != sqlite3.TEXT {
 		return nil, nil, fmt.Errorf("hearth: a collaborative text column holds text, not %s", strings.ToLower(textArg.Type().String()))
@@ -341,7 +345,12 @@ func (j *Journal) textEdit(stateArg, textArg sqlite3.Value) (*collabtext.Doc, []
 	if err != nil {
 		return nil, nil, fmt.Errorf("hearth: the stored text state: %w", err)
 	}
-	ops, err := doc.SetText(textArg.Text())
+	var ops []collabtext.Op
+	if plan := j.planned.Load(); plan != nil && plan.matches(state, textArg.Text()) {
+		ops, err = plan.edit(doc)
+	} else {
+		ops, err = doc.SetText(textArg.Text())
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("hearth: collaborative text: %w", err)
 	}
