@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/collabtext"
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"github.com/hearthdb/hearth/syncworker/schema"
@@ -59,6 +60,11 @@ func (j *Journal) EditText(conn *sqlite3.Conn, table string, key []any, column s
 				return "", fmt.Errorf("%w: %s: %v", ErrNoRow, table, err)
 			}
 			decl = info
+		}
+	}
+	if decl == nil {
+		if _, err := schema.Describe(conn, appschema.Table{Name: table}); err != nil {
+			return "", fmt.Errorf("%w: %v", ErrNoRow, err)
 		}
 	}
 	if decl == nil || !decl.IsText(column) {

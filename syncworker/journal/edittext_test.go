@@ -138,6 +138,7 @@ func TestEditTextRefusesAndLeavesNothing(t *testing.T) {
 		{"a synced table without text columns", "notes", []any{"n1"}, "body", []collabtext.Edit{{Insert: "x"}}, ErrNotText},
 		{"a key too long", "tasks", []any{"t1", "x"}, "title", []collabtext.Edit{{Insert: "x"}}, ErrNotText},
 		{"a key value that is no SQL value", "tasks", []any{true}, "title", []collabtext.Edit{{Insert: "x"}}, ErrNotText},
+		{"no such table", "nope", []any{"t1"}, "title", []collabtext.Edit{{Insert: "x"}}, ErrNoRow},
 		{"no such row", "tasks", []any{"t2"}, "title", []collabtext.Edit{{Insert: "x"}}, ErrNoRow},
 		{"past the end", "tasks", []any{"t1"}, "title", []collabtext.Edit{{At: 4, Insert: "x"}}, collabtext.ErrOutOfRange},
 		{"before the start", "tasks", []any{"t1"}, "title", []collabtext.Edit{{At: -1, Insert: "x"}}, collabtext.ErrOutOfRange},

@@ -92,7 +92,7 @@ func (e *Engine) Receive(msg []byte) {
 	case protocol.OpExec, protocol.OpQuery, protocol.OpBatch, protocol.OpClose,
 		protocol.OpWatch, protocol.OpUnwatch, protocol.OpInfo, protocol.OpSync,
 		protocol.OpRetryQuarantined, protocol.OpDiscardQuarantined, protocol.OpDismissChange, protocol.OpSetSyncToken,
-		protocol.OpBegin, protocol.OpCommit, protocol.OpRollback, protocol.OpHistory:
+		protocol.OpBegin, protocol.OpCommit, protocol.OpRollback, protocol.OpHistory, protocol.OpEditText:
 		// Pushing under e.mu orders this request against the owner's exit:
 		// it is either queued before the owner drains its queue, or it
 		// finds the handle gone.
@@ -550,6 +550,8 @@ func (e *Engine) run(db *database, req protocol.Request, enc *codec.Encoder) err
 		enc.Map(0)
 	case protocol.OpHistory:
 		return e.history(db, req, enc)
+	case protocol.OpEditText:
+		return e.editText(db, req, enc)
 	case protocol.OpBegin:
 		return e.begin(db, req, enc)
 	case protocol.OpCommit, protocol.OpRollback:

@@ -25,6 +25,12 @@ const (
 	// CodeTxFinished: the transaction a request names is over (committed,
 	// rolled back, timed out idle, or its owner went away), or never was.
 	CodeTxFinished = "TX_FINISHED"
+	// CodeTextOpOutOfRange: an editText op's position, or the end of
+	// what it deletes, lies outside the text as the ops before it left it.
+	CodeTextOpOutOfRange = "TEXT_OP_OUT_OF_RANGE"
+	// CodeTextTooLarge: an editText request has too many ops, or the
+	// field would hold more characters than one field may ever hold.
+	CodeTextTooLarge = "TEXT_TOO_LARGE"
 )
 
 // Version is the wire protocol version carried in every envelope as "v".
@@ -74,6 +80,10 @@ const (
 	// lost a merge here, and the journal entries that touched it
 	// ({table, key: [primary key values]}; see syncworker/history).
 	OpHistory = "history"
+	// OpEditText applies an editor's character edits to one
+	// collaborative text field at their exact positions ({table, key,
+	// column, ops: [{at, insert} | {at, delete}]}) and answers {text}.
+	OpEditText = "editText"
 )
 
 // Error is a failure with a stable code, sent back as {code, message, index?}.
