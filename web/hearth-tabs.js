@@ -285,9 +285,10 @@ export function createTabRouter({ toGo, toPage, onLeadership = () => {} }) {
   }
 
   function forward(f, req) {
-    // A write another tab applies carries a write id: if the leader dies
+    // A write another tab applies (exec, batch, editText, a transaction's
+    // commit) carries a write id: if the leader dies
     // before this tab learns the outcome, the retry cannot apply it twice.
-    if (req.tx == null ? req.op === 'exec' || req.op === 'batch' : req.op === 'commit') req.wid ??= `${me}.${f.nextWid++}`;
+    if (req.tx == null ? req.op === 'exec' || req.op === 'batch' || req.op === 'editText' : req.op === 'commit') req.wid ??= `${me}.${f.nextWid++}`;
     const rid = f.nextRid++;
     const epoch = f.epoch;
     const fields = goFields(f, req);

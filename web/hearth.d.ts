@@ -35,6 +35,8 @@ export type ErrorCode =
   | 'BAD_REPLY'
   | 'SCHEMA_UNAVAILABLE'
   | 'TX_FINISHED'
+  | 'TEXT_OP_OUT_OF_RANGE'
+  | 'TEXT_TOO_LARGE'
   | `SQLITE_${string}`;
 
 export declare class HearthError extends Error {
@@ -327,6 +329,14 @@ export interface RowHistory {
   }>;
 }
 
+/**
+ * One step of db.editText, at a position of the text as the steps before it left it:
+ * `{ at, insert }` types `insert` before the character at `at`; `{ at, delete }` removes
+ * `delete` characters from `at`. Positions and counts are Unicode code points, not
+ * UTF-16 units: an emoji such as 👋 is one character (`[...text].length`, not `text.length`).
+ */
+export type TextOp = { at: number; insert: string; delete?: undefined } | { at: number; delete: number; insert?: undefined };
+
 export interface DatabaseInfo {
   name: string;
   /** Schema version (PRAGMA user_version) after migrations. */
@@ -457,6 +467,27 @@ export declare class Database {
    * and the journal entries that touched the row. key is the primary key's value, or its values in key order.
    */
   history(table: string, key: SQLValue | SQLValue[]): Promise<RowHistory>;
+  /**
+   * Applies an editor's edits, in order, to one collaborative text column (listed in the
+   * table's `text`) and resolves to the field's new text. Each op merges at exactly its
+   * position: a plain `UPDATE` is diffed, and a diff cannot tell where in "aa" an "a" was
+   * typed, so a concurrent edit could land on the wrong side. All ops apply or none;
+   * live queries over the table refresh, and sync sends ordinary character ops.
+   * Rejects with BAD_REQUEST (not a collaborative text column of a synced table, a
+   * malformed op), NOT_FOUND (no such table or row), TEXT_OP_OUT_OF_RANGE (a position
+   * past the text as the ops before it left it) or TEXT_TOO_LARGE (more than 1,024 ops,
+   * or more characters than a field may ever hold).
+   *
+   * @example
+   * // "milk, eggs" → "oat milk & eggs 👋"
+   * await db.editText('notes', 'n1', 'body', [
+   *   { at: 0, insert: 'oat ' },   // "oat milk, eggs"
+   *   { at: 8, delete: 2 },        // "oat milkeggs"
+   *   { at: 8, insert: ' & ' },    // "oat milk & eggs"
+   *   { at: 15, insert: ' 👋' },   // positions count code points: 👋 is one
+   * ]);
+   */
+  editText(table: string, key: SQLValue | SQLValue[], column: string, ops: TextOp[]): Promise<string>;
   /** Whether the database was opened with sync. */
   readonly synced: boolean;
   readonly version: number;

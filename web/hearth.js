@@ -624,6 +624,21 @@ export class Database {
   }
 
   /**
+   * Applies an editor's edits, in order, to one collaborative text column
+   * at their exact positions (Unicode code points) and resolves to the
+   * field's new text; all or none.
+   * @param {string} table
+   * @param {api.SQLValue | api.SQLValue[]} key the primary key's value, or its values in key order
+   * @param {string} column a column listed in the table's `text`
+   * @param {api.TextOp[]} ops
+   * @returns {Promise<string>}
+   */
+  async editText(table, key, column, ops) {
+    const r = await this.worker.request('editText', { db: this.handle, table, key: Array.isArray(key) ? key : [key], column, ops });
+    return r.text;
+  }
+
+  /**
    * Storage in use and why, queue depth and live-query statistics.
    * @returns {Promise<api.DatabaseInfo>}
    */

@@ -11,6 +11,7 @@ import type {
   StoredDatabase,
   SyncStatus,
   SyncTable,
+  TextOp,
 } from './hearth.js';
 
 /** Hearth wire format v1 (see wasm/protocol/FORMAT.md). */
@@ -143,6 +144,7 @@ export interface Operations {
   discardQuarantined: { fields: { db: number; quarantineId: number }; result: { seq: number } };
   dismissChange: { fields: { db: number; seq: number }; result: { seq: number } };
   history: { fields: { db: number; table: string; key: SQLValue[] }; result: RowHistory };
+  editText: { fields: { db: number; table: string; key: SQLValue[]; column: string; ops: TextOp[] } & WriteID; result: { text: string } };
   setSyncToken: { fields: { db: number; token: string }; result: {} };
   close: { fields: { db: number }; result: {} };
   databases: { fields: {}; result: StoredDatabase[] };

@@ -107,6 +107,10 @@ export async function app(): Promise<void> {
   const winner: string | undefined = h.fields.find((f) => f.column === 'title')?.writer?.node;
   const lostTo: 'insert' | 'update' | 'delete' | undefined = h.lost[0]?.lostToOp;
   void winner; void lostTo;
+  const edited: string = await db.editText('notes', 'n1', 'body', [{ at: 0, insert: 'oat ' }, { at: 8, delete: 2 }]);
+  void edited;
+  // @ts-expect-error: an op inserts or deletes, not both
+  await db.editText('notes', ['n1'], 'body', [{ at: 0, insert: 'x', delete: 1 }]);
 
   const leader: boolean = db.isLeader();
   const info = await db.info();
