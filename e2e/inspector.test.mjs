@@ -2,13 +2,14 @@
 // the board's database, shows its tables with live rows, a row's field
 // history after two users' conflicting edits (who won, what lost), the
 // journal, the sync timeline and the live-query statistics, and is used
-// from the keyboard alone. Screenshots go to e2e/artifacts/
+// from the keyboard alone; db.editText on a task's description, from a
+// tab beside the board, reaches a watch and the server. Screenshots go to e2e/artifacts/
 // (UPDATE_SCREENSHOTS=1: the committed ones in e2e/screenshots/).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { startServer, testClockServerArgs } from './harness.mjs';
+import { startServer, testClockServerArgs, hearthPage } from './harness.mjs';
 import { goOffline, goOnline, waitForSynced, waitForSyncState } from './kit.mjs';
 import { openBoard, cardByID, shots } from './scenarios/board.mjs';
 
@@ -92,5 +93,34 @@ describe('inspector beside the board (Chromium)', () => {
     await inspector.evaluate(() => window.scrollTo(0, 0));
     await inspector.screenshot({ path: path.join(shots, 'inspector-overview.png') });
     await inspector.close();
+  });
+
+  test('db.editText on a task description: a watch sees the text, the server acknowledges it', async () => {
+    // A page beside A's board opens the board's database as the inspector
+    // does: A's board worker leads it, and the edit is forwarded there.
+    const page = await hearthPage(a.context, server.url);
+    try {
+      const before = await page.evaluate(async () => {
+        const schema = await hearth.loadSchema();
+        window.db = await hearth.open({ name: 'board-u-01', migrations: schema.migrations, sync: { tables: schema.tables } });
+        const { rows } = await db.query('SELECT id, description FROM tasks ORDER BY id LIMIT 1');
+        window.seen = null;
+        await db.watch('SELECT description FROM tasks WHERE id = ?', [rows[0].id], (r) => { window.seen = r.rows[0].description; });
+        // Positions count code points: the emoji is one.
+        window.edited = await db.editText('tasks', rows[0].id, 'description',
+          [{ at: 0, insert: '👋 ' }, { at: [...rows[0].description].length + 2, insert: ' (edited)' }]);
+        window.refused = await db.editText('tasks', rows[0].id, 'description', [{ at: 100000, insert: 'x' }]).catch((e) => e.code);
+        return rows[0];
+      });
+      assert.equal(await page.evaluate(() => window.edited), `👋 ${before.description} (edited)`);
+      assert.equal(await page.evaluate(() => window.refused), 'TEXT_OP_OUT_OF_RANGE');
+      await page.waitForFunction(() => window.seen === window.edited, null, { timeout: 10000, polling: 20 });
+      await page.waitForFunction(async (id) => {
+        const [newest] = (await db.history('tasks', id)).journal;
+        return newest?.op === 'update' && newest.state === 'acknowledged';
+      }, before.id, { timeout: 30000, polling: 100 });
+    } finally {
+      await page.close();
+    }
   });
 });
