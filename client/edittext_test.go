@@ -3,12 +3,9 @@ package client
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncworker/appschema"
 )
 
@@ -18,21 +15,11 @@ import (
 func TestEditTextThroughTheGoClient(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	migration := "CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT NOT NULL DEFAULT '')"
-	srv, err := syncserver.New(syncserver.Config{
-		Migrations: []appschema.Migration{{Version: 1, SQL: migration}},
-		Tables:     []appschema.Table{{Name: "notes", Text: []string{"body"}}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	defer srv.Close()
-	defer hs.Close()
+	url := notesServer(t, appschema.Table{Name: "notes", Text: []string{"body"}})
 	c := New(newEngineTransport())
 	db, err := c.Open(ctx, OpenOptions{Name: "go-edit-text", Storage: "memory",
 		Migrations: []appschema.Migration{{Version: 1, SQL: migration}},
-		Sync:       &SyncOptions{URL: "ws" + strings.TrimPrefix(hs.URL, "http"), Tables: []string{"notes"}, Text: map[string][]string{"notes": {"body"}}}})
+		Sync:       &SyncOptions{URL: url, Tables: []string{"notes"}, Text: map[string][]string{"notes": {"body"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

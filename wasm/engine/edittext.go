@@ -16,17 +16,13 @@ import (
 // Like exec, a forwarded request carries a write id, so a retry after a
 // tab hand-over does not type its characters twice.
 func (e *Engine) editText(db *database, req protocol.Request, enc *codec.Encoder) error {
-	table, perr := req.Text("table")
+	table, key, perr := rowOf(req)
 	if perr != nil {
 		return perr
 	}
 	column, perr := req.Text("column")
 	if perr != nil {
 		return perr
-	}
-	key, ok := req.Fields["key"].([]any)
-	if !ok {
-		return protocol.Errorf(protocol.CodeBadRequest, "op \"editText\" needs array field \"key\" (the primary key's values), got %s", codec.TypeName(req.Fields["key"]))
 	}
 	edits, perr := parseTextEdits(req.Fields["ops"])
 	if perr != nil {

@@ -2,28 +2,12 @@ package engine
 
 import (
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/wasm/protocol"
 )
-
-// textServer is a sync server whose tasks.title is collaborative text.
-func textServer(t *testing.T) string {
-	srv, err := syncserver.New(syncserver.Config{
-		Migrations: []appschema.Migration{{Version: 1, SQL: syncTestMigration}},
-		Tables:     []appschema.Table{{Name: "tasks", Text: []string{"title"}}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() { hs.Close(); srv.Close() })
-	return "ws" + strings.TrimPrefix(hs.URL, "http")
-}
 
 func (p *page) openText(name, url string) int64 {
 	return p.call("open", map[string]any{"name": name, "storage": "memory",
@@ -51,7 +35,7 @@ func insertAt(at int64, s string) map[string]any { return map[string]any{"at": a
 // typed it (a plain UPDATE to "aaa" is a diff that appends it, giving
 // "aXaa"). Each device's own watch saw its edit at once.
 func TestEditTextKeepsIntentAcrossReplicas(t *testing.T) {
-	url := textServer(t)
+	url := syncServer(t, appschema.Table{Name: "tasks", Text: []string{"title"}})
 	a, b := newPage(t), newPage(t)
 	run := hopRuns.Add(1)
 	dbA, dbB := a.openText(fmt.Sprintf("edit-a-%d", run), url), b.openText(fmt.Sprintf("edit-b-%d", run), url)
@@ -90,7 +74,7 @@ func TestEditTextKeepsIntentAcrossReplicas(t *testing.T) {
 // TestEditTextRequests: bad requests get stable codes and write nothing;
 // a forwarded edit retried after a hand-over (same write id) applies once.
 func TestEditTextRequests(t *testing.T) {
-	url := textServer(t)
+	url := syncServer(t, appschema.Table{Name: "tasks", Text: []string{"title"}})
 	p := newPage(t)
 	run := hopRuns.Add(1)
 	db := p.openText(fmt.Sprintf("edit-req-%d", run), url)

@@ -14,13 +14,9 @@ import (
 // {table, key, exists, inserted, deleted, fields, lost, journal}. On a
 // database that does not sync, only the values are known.
 func (e *Engine) history(db *database, req protocol.Request, enc *codec.Encoder) error {
-	table, perr := req.Text("table")
+	table, key, perr := rowOf(req)
 	if perr != nil {
 		return perr
-	}
-	key, ok := req.Fields["key"].([]any)
-	if !ok {
-		return protocol.Errorf(protocol.CodeBadRequest, "op \"history\" needs array field \"key\" (the primary key's values), got %s", codec.TypeName(req.Fields["key"]))
 	}
 	decl := appschema.Table{Name: table}
 	var j *journal.Journal
@@ -47,6 +43,20 @@ func (e *Engine) history(db *database, req protocol.Request, enc *codec.Encoder)
 	}
 	protocol.EncodeOKHeader(enc, req.ID)
 	return encodeHistory(enc, row)
+}
+
+// rowOf reads the row a request names: its table and the primary key's
+// values (history, editText).
+func rowOf(req protocol.Request) (string, []any, *protocol.Error) {
+	table, perr := req.Text("table")
+	if perr != nil {
+		return "", nil, perr
+	}
+	key, ok := req.Fields["key"].([]any)
+	if !ok {
+		return "", nil, protocol.Errorf(protocol.CodeBadRequest, "op %q needs array field \"key\" (the primary key's values), got %s", req.Op, codec.TypeName(req.Fields["key"]))
+	}
+	return table, key, nil
 }
 
 func encodeStamp(enc *codec.Encoder, s *history.Stamp) {

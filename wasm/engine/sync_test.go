@@ -127,10 +127,15 @@ func (p *page) latest(sub int64) map[string]any {
 	return list[len(list)-1]
 }
 
-func syncServer(t testing.TB) string {
+// syncServer starts a sync server for the tasks table (declared as
+// tables, default plain) on loopback and returns its WebSocket URL.
+func syncServer(t testing.TB, tables ...appschema.Table) string {
+	if tables == nil {
+		tables = []appschema.Table{{Name: "tasks"}}
+	}
 	srv, err := syncserver.New(syncserver.Config{
 		Migrations: []appschema.Migration{{Version: 1, SQL: syncTestMigration}},
-		Tables:     []appschema.Table{{Name: "tasks"}},
+		Tables:     tables,
 	})
 	if err != nil {
 		t.Fatal(err)
