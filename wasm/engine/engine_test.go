@@ -265,6 +265,8 @@ func TestCloseRacesGetClosedReplies(t *testing.T) {
 	}
 }
 
+var reclaimRuns atomic.Int64
+
 // countingHeadroom counts what the engine asks of a storage's headroom.
 type countingHeadroom struct {
 	reclaims, spends, inTx atomic.Int64
@@ -301,9 +303,13 @@ func TestStorageHeadroomAfterCommitsAndQuotaErrors(t *testing.T) {
 	calls := func() int64 { return h.reclaims.Load() }
 	c := newClient(t)
 	c.eng = New(headroomStorage{headroom: h}, c.eng.send)
-	db := c.open("reclaim")
+	db := c.open(fmt.Sprintf("reclaim-%d", reclaimRuns.Add(1))) // memory databases outlive a test run
 	c.ok("exec", map[string]any{"db": db, "sql": "CREATE TABLE t(v)"})
 	c.ok("exec", map[string]any{"db": db, "sql": "INSERT INTO t VALUES (1)"})
+	// The engine reclaims after it has replied; a request's reply comes
+	// after the previous sweep's reclaim.
+	settle := func() { c.ok("query", map[string]any{"db": db, "sql": "SELECT 1"}) }
+	settle()
 	after := calls()
 	if after != 2 {
 		t.Fatalf("%d Reclaim calls after two writes, want 2", after)
@@ -311,10 +317,12 @@ func TestStorageHeadroomAfterCommitsAndQuotaErrors(t *testing.T) {
 	c.ok("query", map[string]any{"db": db, "sql": "SELECT v FROM t"})
 	tx := c.ok("begin", map[string]any{"db": db})["tx"]
 	c.ok("exec", map[string]any{"db": db, "tx": tx, "sql": "INSERT INTO t VALUES (2)"})
+	c.ok("query", map[string]any{"db": db, "tx": tx, "sql": "SELECT 1"})
 	if calls() != after {
 		t.Fatalf("Reclaim ran %d times for a read and an uncommitted write", calls()-after)
 	}
 	c.ok("commit", map[string]any{"db": db, "tx": tx})
+	settle()
 	if calls() != after+1 {
 		t.Fatalf("%d Reclaim calls for the commit, want 1", calls()-after)
 	}
