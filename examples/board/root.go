@@ -225,18 +225,26 @@ func (c *Root) Start(ctx context.Context, hc *client.Client, opts StartOptions) 
 		go c.runWrites(ctx)
 	})
 	name := boardDatabase(c.Me)
-	watch := func(sql string, cached bool, fn func(client.Result)) {
+	// fn reports whether the result changed what the board shows: a
+	// write re-runs every query over its table, and most results come
+	// back as they were (a card move re-counts the projects' tasks), so
+	// an unchanged one costs no render of the whole tree.
+	watch := func(sql string, cached bool, fn func(client.Result) bool) {
 		if _, err := db.Watch(ctx, sql, nil, func(r client.Result) {
 			if cached {
 				saveResult(name, cacheScope, sql, nil, r)
 			}
-			c.post(func() { fn(r) })
+			c.postChange(func() bool { return fn(r) })
 		}); err != nil {
 			c.post(func() { c.Notice = "Live query failed: " + err.Error() })
 		}
 	}
-	watch(projectsSQL, true, func(r client.Result) {
-		c.Projects = projectsOf(r)
+	watch(projectsSQL, true, func(r client.Result) bool {
+		projects := projectsOf(r)
+		if c.liveProjects && slices.Equal(projects, c.Projects) {
+			return false
+		}
+		c.Projects = projects
 		c.liveProjects = true
 		if len(c.Projects) == 0 {
 			c.Tasks, c.TasksReady, c.Stale = nil, false, false
@@ -253,11 +261,12 @@ func (c *Root) Start(ctx context.Context, hc *client.Client, opts StartOptions) 
 			}
 			c.selectProject(want)
 		}
+		return true
 	})
-	watch(usersSQL, true, func(r client.Result) { c.Users = usersOf(r) })
-	watch(roomsSQL, false, func(r client.Result) { c.Rooms = roomsOf(r) })
-	watch(bookingsSQL, false, func(r client.Result) { c.Bookings = bookingsOf(r) })
-	watch(violationsSQL, false, func(r client.Result) { c.Violations = violationsOf(r) })
+	watch(usersSQL, true, func(r client.Result) bool { return replaced(&c.Users, usersOf(r)) })
+	watch(roomsSQL, false, func(r client.Result) bool { return replaced(&c.Rooms, roomsOf(r)) })
+	watch(bookingsSQL, false, func(r client.Result) bool { return replaced(&c.Bookings, bookingsOf(r)) })
+	watch(violationsSQL, false, func(r client.Result) bool { return replaced(&c.Violations, violationsOf(r)) })
 	var source SyncSource = localOnly{}
 	if opts.SyncURL != "" {
 		source = clientSync{hc: hc, db: db}
@@ -275,6 +284,19 @@ func (c *Root) Start(ctx context.Context, hc *client.Client, opts StartOptions) 
 			c.post(func() { c.Notice = "Sync status unavailable: " + err.Error() })
 		}
 	}
+}
+
+// replaced sets *dst to v and reports whether that changed it. A nil and an
+// empty result differ: the first result of a query always counts.
+func replaced[T comparable](dst *[]T, v []T) bool {
+	if *dst != nil && slices.Equal(*dst, v) {
+		return false
+	}
+	if v == nil {
+		v = []T{}
+	}
+	*dst = v
+	return true
 }
 
 func storageLabel(s string) string {
