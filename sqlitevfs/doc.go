@@ -86,6 +86,13 @@
 // SQLITE_IOERR_READ). A read past the end of a file returns io.EOF, which the
 // vfs layer turns into a zero-filled short read, as SQLite requires.
 //
+// At the quota even a DELETE needs room (WAL frames or journal pages).
+// With Headroom set, either VFS keeps that much store space in reserve
+// ([HeadroomFile]); the runtime spends it when an app's write fails with
+// SQLITE_FULL and calls Reclaim after commits to take it back once the
+// app's deletes have freed as much (headroom.go says why it is not spent on
+// the first quota error the VFS sees).
+//
 // # Recommended settings
 //
 // BlockVFS: keep journal_mode=DELETE and synchronous=FULL (the defaults) for
