@@ -88,10 +88,11 @@ type BlockVFS struct {
 	temps       *tempNamer
 	stats       storeCounters
 
-	// Headroom: as [FileVFS.Headroom], kept as blocks of [HeadroomFile].
-	Headroom int64
-	headroom headroom
-	mainDB   string // the store name of the last main database opened; guarded by mu
+	// HeadroomBytes: as [FileVFS.HeadroomBytes], kept as blocks of
+	// [HeadroomFile].
+	HeadroomBytes int64
+	Headroom
+	mainDB string // the store name of the last main database opened; guarded by mu
 
 	mu    sync.Mutex
 	files map[string]*blockFile // every file learnt about, present or not
@@ -140,6 +141,7 @@ func NewBlockVFS(store BlockStore, opts BlockOptions) *BlockVFS {
 	if maxDirty > 0 {
 		v.maxDirty = int(max(maxDirty/int64(bs), 1))
 	}
+	v.Headroom = Headroom{store: blockReserve{v}, size: func() int64 { return v.HeadroomBytes }}
 	return v
 }
 

@@ -87,7 +87,7 @@
 // vfs layer turns into a zero-filled short read, as SQLite requires.
 //
 // At the quota even a DELETE needs room (WAL frames or journal pages).
-// With Headroom set, either VFS keeps that much store space in reserve
+// With HeadroomBytes set, either VFS keeps that much store space in reserve
 // ([HeadroomFile]); the runtime spends it when an app's write fails with
 // SQLITE_FULL and calls Reclaim after commits to take it back once the
 // app's deletes have freed as much (headroom.go says why it is not spent on

@@ -29,15 +29,14 @@ type FileVFS struct {
 	// before the first Open, and only for databases that sync every
 	// commit (synchronous=FULL).
 	CoalesceWrites int
-	// Headroom, when positive, is how many bytes of store space the VFS
-	// holds in reserve (in [HeadroomFile]) from the first main database it
-	// opens, so that an app can still delete at the quota: the runtime
-	// calls [FileVFS.SpendHeadroom] when an app's write fails on the
-	// quota and [FileVFS.Reclaim] after commits. Set it before the first
-	// Open.
-	Headroom int64
-	headroom headroom
-	mainDB   string // the store name of the last main database opened; guarded by mu
+	// HeadroomBytes, when positive, is how many bytes of store space the
+	// VFS holds in reserve (in [HeadroomFile]) from the first main
+	// database it opens, so that an app can still delete at the quota:
+	// the runtime calls SpendHeadroom when an app's write fails on the
+	// quota and Reclaim after commits. Set it before the first Open.
+	HeadroomBytes int64
+	Headroom
+	mainDB string // the store name of the last main database opened; guarded by mu
 
 	mu      sync.Mutex
 	entries map[string]*fileEntry // files with a kept store handle
@@ -64,12 +63,14 @@ var (
 // NewFileVFS returns a VFS over store. Register it with vfs.Register and open
 // databases with "file:/name.db?vfs=NAME".
 func NewFileVFS(store FileStore) *FileVFS {
-	return &FileVFS{
+	v := &FileVFS{
 		store:   store,
 		temps:   newTempNamer(),
 		entries: map[string]*fileEntry{},
 		exists:  map[string]bool{},
 	}
+	v.Headroom = Headroom{store: fileReserve{v}, size: func() int64 { return v.HeadroomBytes }}
+	return v
 }
 
 // Open implements vfs.VFS.

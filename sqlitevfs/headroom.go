@@ -66,11 +66,22 @@ type reserveStore interface {
 	growReserve() error
 	// releaseReserve deletes HeadroomFile.
 	releaseReserve() error
-	// used is the bytes of the database's files (not temporary ones, not
-	// the reserve).
-	used() (int64, error)
-	// mainSize is the size of the main database file.
-	mainSize() (int64, error)
+	// sizes sums the sizes of the store's files whose names pass keep.
+	sizes(keep func(name string) bool) (int64, error)
+	// mainName is the store name of the main database file.
+	mainName() string
+}
+
+// usedBytes is the bytes of the database's files (not temporary ones; the
+// reserve is not a file the VFS opens).
+func usedBytes(s reserveStore) (int64, error) {
+	return s.sizes(func(name string) bool { return !strings.HasPrefix(name, TempFilePrefix) })
+}
+
+// mainBytes is the size of the main database file.
+func mainBytes(s reserveStore) (int64, error) {
+	main := s.mainName()
+	return s.sizes(func(name string) bool { return name == main })
 }
 
 // queryInt runs a statement that returns one integer.
@@ -107,7 +118,7 @@ func (h *headroom) ensure(s reserveStore) {
 // taken: Open holds the VFS's lock while it takes h.mu (ensure), so h.mu
 // must never wait for the VFS's lock.
 func (h *headroom) spend(s reserveStore, size int64) {
-	used, err := s.used()
+	used, err := usedBytes(s)
 	if err != nil {
 		return
 	}
@@ -126,7 +137,7 @@ func (h *headroom) held() bool {
 	return h.state == headroomHeld
 }
 
-// reclaim takes the reserve back after it was spent: see FileVFS.Reclaim.
+// reclaim takes the reserve back after it was spent: see Headroom.Reclaim.
 func (h *headroom) reclaim(s reserveStore, c *sqlite3.Conn, reserve int64) error {
 	h.mu.Lock()
 	if h.state != headroomReleased {
@@ -175,7 +186,7 @@ func (h *headroom) giveBack(s reserveStore, c *sqlite3.Conn, reserve int64) erro
 	if err != nil {
 		return err
 	}
-	mainSize, err := s.mainSize()
+	mainSize, err := mainBytes(s)
 	if err != nil {
 		return err
 	}
@@ -184,7 +195,7 @@ func (h *headroom) giveBack(s reserveStore, c *sqlite3.Conn, reserve int64) erro
 			return fmt.Errorf("wal_checkpoint: %w", err)
 		}
 	}
-	used, err := s.used()
+	used, err := usedBytes(s)
 	if err != nil {
 		return err
 	}
@@ -199,36 +210,46 @@ func (h *headroom) giveBack(s reserveStore, c *sqlite3.Conn, reserve int64) erro
 	return s.growReserve()
 }
 
-// ---- FileVFS ----
+// ---- the VFSes' side ----
+
+// Headroom is the reserve's side of both VFSes (embedded): its methods are
+// the runtime's.
+type Headroom struct {
+	headroom
+	// store and size are set by the VFS's constructor.
+	store reserveStore
+	size  func() int64
+}
 
 // SpendHeadroom gives the reserve up: call it when an app's write failed
 // with SQLITE_FULL.
-func (v *FileVFS) SpendHeadroom() {
-	if v.Headroom > 0 {
-		v.headroom.spend(fileReserve{v}, v.Headroom)
+func (r *Headroom) SpendHeadroom() {
+	if n := r.size(); n > 0 {
+		r.spend(r.store, n)
 	}
 }
 
 // HeadroomHeld reports whether the reserve is in place.
-func (v *FileVFS) HeadroomHeld() bool { return v.headroom.held() }
+func (r *Headroom) HeadroomHeld() bool { return r.held() }
 
 // Reclaim takes the reserve back after it was spent. Call it after each
 // committed write on c, a connection over this VFS with no transaction
 // open; while the reserve is held it does nothing. Otherwise it gives space
-// back (ReclaimPragmas) and grows the reserve again. The database must use
+// back (giveBack) and grows the reserve again. The database must use
 // auto_vacuum=INCREMENTAL for the app's deletes to shrink it; without it
-// only the WAL's space comes back. At the quota still, it fails and leaves
-// the reserve spent: the next commit tries again.
-func (v *FileVFS) Reclaim(c *sqlite3.Conn) error {
-	if v.Headroom <= 0 {
+// only the WAL's space comes back. While the app has not freed a reserve's
+// worth, it fails and leaves the reserve spent: a later commit tries again.
+func (r *Headroom) Reclaim(c *sqlite3.Conn) error {
+	n := r.size()
+	if n <= 0 {
 		return nil
 	}
-	return v.headroom.reclaim(fileReserve{v}, c, v.Headroom)
+	return r.reclaim(r.store, c, n)
 }
 
-func (v *FileVFS) ensureHeadroom() {
-	if v.Headroom > 0 {
-		v.headroom.ensure(fileReserve{v})
+func (r *Headroom) ensureHeadroom() {
+	if r.size() > 0 {
+		r.ensure(r.store)
 	}
 }
 
@@ -243,8 +264,8 @@ func (r fileReserve) growReserve() error {
 		return err
 	}
 	size, err := f.Size()
-	if err == nil && size < v.Headroom {
-		if err = f.Truncate(v.Headroom); err == nil {
+	if err == nil && size < v.HeadroomBytes {
+		if err = f.Truncate(v.HeadroomBytes); err == nil {
 			err = f.Flush()
 		}
 	}
@@ -260,15 +281,10 @@ func (r fileReserve) growReserve() error {
 
 func (r fileReserve) releaseReserve() error { return r.v.store.DeleteFile(HeadroomFile) }
 
-func (r fileReserve) used() (int64, error) {
-	return r.sizes(func(name string) bool { return !strings.HasPrefix(name, TempFilePrefix) })
-}
-
-func (r fileReserve) mainSize() (int64, error) {
+func (r fileReserve) mainName() string {
 	r.v.mu.Lock()
-	main := r.v.mainDB
-	r.v.mu.Unlock()
-	return r.sizes(func(name string) bool { return name == main })
+	defer r.v.mu.Unlock()
+	return r.v.mainDB
 }
 
 // sizes sums the sizes of the open files whose names pass keep.
@@ -295,33 +311,6 @@ func (r fileReserve) sizes(keep func(name string) bool) (int64, error) {
 	return total, nil
 }
 
-// ---- BlockVFS ----
-
-// SpendHeadroom: see [FileVFS.SpendHeadroom].
-func (v *BlockVFS) SpendHeadroom() {
-	if v.Headroom > 0 {
-		v.headroom.spend(blockReserve{v}, v.Headroom)
-	}
-}
-
-// HeadroomHeld reports whether the reserve is in place.
-func (v *BlockVFS) HeadroomHeld() bool { return v.headroom.held() }
-
-// Reclaim: see [FileVFS.Reclaim]. The checkpoint is a no-op here (no WAL);
-// the incremental vacuum's truncation deletes the database's last blocks.
-func (v *BlockVFS) Reclaim(c *sqlite3.Conn) error {
-	if v.Headroom <= 0 {
-		return nil
-	}
-	return v.headroom.reclaim(blockReserve{v}, c, v.Headroom)
-}
-
-func (v *BlockVFS) ensureHeadroom() {
-	if v.Headroom > 0 {
-		v.headroom.ensure(blockReserve{v})
-	}
-}
-
 type blockReserve struct{ v *BlockVFS }
 
 // growReserve commits the reserve as blocks of random bytes: a store that
@@ -329,7 +318,7 @@ type blockReserve struct{ v *BlockVFS }
 // no space at all.
 func (r blockReserve) growReserve() error {
 	v := r.v
-	n := blockCount(v.Headroom, v.blockSize)
+	n := blockCount(v.HeadroomBytes, v.blockSize)
 	v.stats.fileSize.Add(1)
 	if size, exists, err := v.store.FileSize(HeadroomFile); err == nil && exists && size >= n*v.blockSize {
 		return nil // kept from an earlier session: every page load need not write it again
@@ -346,15 +335,10 @@ func (r blockReserve) growReserve() error {
 	return err
 }
 
-func (r blockReserve) used() (int64, error) {
-	return r.sizes(func(name string) bool { return !strings.HasPrefix(name, TempFilePrefix) })
-}
-
-func (r blockReserve) mainSize() (int64, error) {
+func (r blockReserve) mainName() string {
 	r.v.mu.Lock()
-	main := r.v.mainDB
-	r.v.mu.Unlock()
-	return r.sizes(func(name string) bool { return name == main })
+	defer r.v.mu.Unlock()
+	return r.v.mainDB
 }
 
 // sizes sums the sizes of the files whose names pass keep.

@@ -173,7 +173,7 @@ type blockTestStore struct {
 	store    *MemoryBlockStore
 	opts     BlockOptions
 	vfs      *BlockVFS
-	headroom int64 // BlockVFS.Headroom for every session
+	headroom int64 // BlockVFS.HeadroomBytes for every session
 }
 
 func newBlockTestStore(opts BlockOptions) *blockTestStore {
@@ -182,7 +182,7 @@ func newBlockTestStore(opts BlockOptions) *blockTestStore {
 
 func (s *blockTestStore) newVFS(tb testing.TB) string {
 	s.vfs = NewBlockVFS(s.store, s.opts)
-	s.vfs.Headroom = s.headroom
+	s.vfs.HeadroomBytes = s.headroom
 	return register(tb, s.vfs)
 }
 
@@ -229,7 +229,7 @@ func (s *fileTestStore) newVFS(tb testing.TB) string {
 	}
 	s.vfs = NewFileVFS(s.store)
 	s.vfs.CoalesceWrites = s.coalesce
-	s.vfs.Headroom = s.headroom
+	s.vfs.HeadroomBytes = s.headroom
 	return register(tb, s.vfs)
 }
 

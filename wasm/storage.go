@@ -115,7 +115,7 @@ func (b *browserStorage) opfs(req engine.OpenRequest, reason string) (engine.Loc
 		}
 		// At the quota a delete needs room for its WAL frames: the
 		// reserve is what it gets (sqlitevfs/headroom.go).
-		v.Headroom = sqlitevfs.DefaultHeadroom
+		v.HeadroomBytes = sqlitevfs.DefaultHeadroom
 		v.RemoveTempFiles()
 		return v
 	}).(*sqlitevfs.FileVFS)

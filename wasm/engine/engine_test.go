@@ -295,7 +295,7 @@ func (s headroomStorage) Resolve(req OpenRequest) (Location, error) {
 }
 
 // The storage hears of each committed write (to give space back after the
-// quota: sqlitevfs.FileVFS.Reclaim), never of reads, and not inside the
+// quota: sqlitevfs.Headroom.Reclaim), never of reads, and not inside the
 // app's transaction before it commits; a write the quota refuses spends
 // the headroom, once per failure.
 func TestStorageHeadroomAfterCommitsAndQuotaErrors(t *testing.T) {
