@@ -195,6 +195,14 @@ func fastConfig(url string) client.Config {
 // client with cfg (URL and timings from fastConfig when zero).
 func newDevice(t testing.TB, name string, h *harness, migrations []appschema.Migration, cfg client.Config) *device {
 	t.Helper()
+	return newDeviceWith(t, name, h, migrations, cfg, nil)
+}
+
+// newDeviceWith is newDevice with beforeSync run on the database after
+// the migrations and before the journal is installed: what it writes
+// existed before the tables were synced.
+func newDeviceWith(t testing.TB, name string, h *harness, migrations []appschema.Migration, cfg client.Config, beforeSync func(conn *sqlite3.Conn) error) *device {
+	t.Helper()
 	conn, err := sqlite3.Open(fmt.Sprintf("file:/device-%s-%d?vfs=memdb", name, dbSeq.Add(1)))
 	if err != nil {
 		t.Fatal(err)
@@ -204,6 +212,11 @@ func newDevice(t testing.TB, name string, h *harness, migrations []appschema.Mig
 	}
 	for _, m := range migrations {
 		if err := conn.Exec(m.SQL + fmt.Sprintf("; PRAGMA user_version = %d", m.Version)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if beforeSync != nil {
+		if err := beforeSync(conn); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -77,8 +77,9 @@ func (j *Journal) EditText(conn *sqlite3.Conn, table string, key []any, column s
 	if err != nil {
 		return "", err
 	}
-	// A field whose state lags its value (a row written before the table
-	// was synced has none) first catches up, as a plain UPDATE would.
+	// A field with no state starts from its text (startText, as the
+	// UPDATE's trigger does); one whose state lags its value first
+	// catches up, as a plain UPDATE would.
 	edit := func(doc *collabtext.Doc) ([]collabtext.Op, error) {
 		var ops []collabtext.Op
 		if doc.String() != current {
@@ -91,9 +92,9 @@ func (j *Journal) EditText(conn *sqlite3.Conn, table string, key []any, column s
 		more, err := doc.ApplyEdits(edits)
 		return append(ops, more...), err
 	}
-	doc, err := collabtext.Load(j.node, state)
+	doc, _, err := j.startText(state, current)
 	if err != nil {
-		return "", fmt.Errorf("hearth: the stored text state: %w", err)
+		return "", err
 	}
 	if _, err := edit(doc); err != nil {
 		return "", err

@@ -279,16 +279,16 @@ func (j *Journal) register(conn *sqlite3.Conn) error {
 			}
 			ctx.ResultBlob(enc.Bytes())
 		}},
-		{"hearth_text_ops", 2, flags, func(ctx sqlite3.Context, args ...sqlite3.Value) {
-			_, ops, err := j.textEdit(args[0], args[1])
+		{"hearth_text_ops", 3, flags, func(ctx sqlite3.Context, args ...sqlite3.Value) {
+			_, ops, err := j.textEdit(args[0], args[1], args[2])
 			if err != nil {
 				ctx.ResultError(err)
 				return
 			}
 			ctx.ResultBlob(collabtext.EncodeOps(ops))
 		}},
-		{"hearth_text_state", 2, flags, func(ctx sqlite3.Context, args ...sqlite3.Value) {
-			doc, _, err := j.textEdit(args[0], args[1])
+		{"hearth_text_state", 3, flags, func(ctx sqlite3.Context, args ...sqlite3.Value) {
+			doc, _, err := j.textEdit(args[0], args[1], args[2])
 			if err != nil {
 				ctx.ResultError(err)
 				return
@@ -330,10 +330,11 @@ func (j *Journal) register(conn *sqlite3.Conn) error {
 // textEdit turns a write of a collaborative text column into character
 // ops on its stored state (stateArg: the field's value, NULL or a plain
 // text before the first edit), made as this replica: the same inputs
-// give the same ops, so the ops journaled and the state kept agree. The
-// ops are a diff of the texts, or the explicit edits EditText planned
-// for exactly this state and result.
-func (j *Journal) textEdit(stateArg, textArg sqlite3.Value) (*collabtext.Doc, []collabtext.Op, error) {
+// give the same ops, so the ops journaled and the state kept agree. A
+// field with no state starts from baseArg, the text it held before the
+// write (NULL: none; see startText). The ops are a diff of the texts, or
+// the explicit edits EditText planned for exactly this state and result.
+func (j *Journal) textEdit(stateArg, baseArg, textArg sqlite3.Value) (*collabtext.Doc, []collabtext.Op, error) {
 	if textArg.Type() != sqlite3.TEXT {
 		return nil, nil, fmt.Errorf("hearth: a collaborative text column holds text, not %s", strings.ToLower(textArg.Type().String()))
 	}
@@ -341,20 +342,48 @@ func (j *Journal) textEdit(stateArg, textArg sqlite3.Value) (*collabtext.Doc, []
 	if stateArg.Type() == sqlite3.BLOB {
 		state = stateArg.RawBlob()
 	}
-	doc, err := collabtext.Load(j.node, state)
-	if err != nil {
-		return nil, nil, fmt.Errorf("hearth: the stored text state: %w", err)
+	base := ""
+	if baseArg.Type() == sqlite3.TEXT {
+		base = baseArg.Text()
 	}
-	var ops []collabtext.Op
+	doc, ops, err := j.startText(state, base)
+	if err != nil {
+		return nil, nil, err
+	}
+	var more []collabtext.Op
 	if plan := j.planned.Load(); plan != nil && plan.matches(state, textArg.Text()) {
-		ops, err = plan.edit(doc)
+		more, err = plan.edit(doc)
 	} else {
-		ops, err = doc.SetText(textArg.Text())
+		more, err = doc.SetText(textArg.Text())
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("hearth: collaborative text: %w", err)
 	}
-	return doc, ops, nil
+	return doc, append(ops, more...), nil
+}
+
+// startText is a text field as a write finds it, edited as this replica,
+// and the ops that must travel before the write's own: none for a field
+// with a stored state; for one without (a row written before its table
+// was synced, a column declared collaborative after it held text), the
+// ops that create base, the text it holds, as collabtext.FromText does.
+// Diffing against an empty field instead would type the whole text anew
+// under this replica's IDs from 1: IDs its journaled insert of the row
+// may already have used for other characters (the server then refuses
+// the edit), and a second copy of the text beside any other replica's.
+func (j *Journal) startText(state []byte, base string) (*collabtext.Doc, []collabtext.Op, error) {
+	if len(state) == 0 {
+		doc, ops, err := collabtext.FromText(j.node, base)
+		if err != nil {
+			return nil, nil, fmt.Errorf("hearth: collaborative text: %w", err)
+		}
+		return doc, ops, nil
+	}
+	doc, err := collabtext.Load(j.node, state)
+	if err != nil {
+		return nil, nil, fmt.Errorf("hearth: the stored text state: %w", err)
+	}
+	return doc, nil, nil
 }
 
 // DropTriggers removes every Hearth trigger from the database.
@@ -437,9 +466,31 @@ func (j *Journal) adopt(conn *sqlite3.Conn, t *schema.Info, version int64) error
 	sql := fmt.Sprintf(`INSERT INTO _hearth_journal(tbl, pk, op, cols, hlc, sv)
 		SELECT %s, %s, 'I', %s, hearth_hlc(), %d FROM %s AS r
 		WHERE NOT EXISTS (SELECT 1 FROM _hearth_rows m WHERE m.tbl = %s AND m.pk = %s)`,
-		name, key, packAll(t, "r."), version, schema.Quote(t.Name), name, key)
+		name, key, packAll(t, "r.", true), version, schema.Quote(t.Name), name, key)
 	if err := conn.Exec(sql); err != nil {
 		return fmt.Errorf("journal: adopt %s: %w", t.Name, err)
+	}
+	// Each adopted text field keeps the state its journaled ops build, as
+	// the insert trigger does for a new row: later edits then hang from
+	// those very characters (rather than starting the field again), and
+	// the ops of remote edits made on top of them find them here. The
+	// state is computed from what the ops were: the field's state before
+	// this statement and the row's text. The journal's row index finds
+	// each row's entry.
+	for _, c := range t.Values {
+		if !t.IsText(c) {
+			continue
+		}
+		v := "r." + schema.Quote(c)
+		err := execArgs(conn, fmt.Sprintf(`INSERT INTO _hearth_fields(tbl, pk, col, hlc, node, val)
+			SELECT %s, j.pk, %s, j.hlc, hearth_node(), %s FROM %s AS r
+			JOIN _hearth_journal AS j ON j.tbl = %s AND j.pk = %s AND j.state IN ('pending', 'sent') AND j.seq > ?1
+			WHERE true
+			ON CONFLICT(tbl, pk, col) DO UPDATE SET hlc = excluded.hlc, node = excluded.node, val = excluded.val`,
+			name, schema.Literal(c), textStateAfter(t, c, key, v, v), schema.Quote(t.Name), name, key), before)
+		if err != nil {
+			return fmt.Errorf("journal: adopt %s.%s: %w", t.Name, c, err)
+		}
 	}
 	err = execArgs(conn, `INSERT INTO _hearth_rows(tbl, pk, ins_hlc, ins_node)
 		SELECT tbl, pk, hlc, hearth_node() FROM _hearth_journal WHERE seq > ?1 AND tbl = ?2
@@ -458,12 +509,19 @@ func keyExpr(t *schema.Info, prefix string) string {
 	return "hearth_key(" + strings.Join(parts, ", ") + ")"
 }
 
-func packAll(t *schema.Info, prefix string) string {
+// packAll is the SQL for all of a row's values, as an insert journals
+// them. adopted: the row existed before it was synced, so its text fields
+// start from the text they hold (see Journal.startText).
+func packAll(t *schema.Info, prefix string, adopted bool) string {
 	parts := make([]string, 0, 2*len(t.Values))
 	for _, c := range t.Values {
 		v := prefix + schema.Quote(c)
 		if t.IsText(c) {
-			v = textOps(t, c, keyExpr(t, prefix), v)
+			base := "NULL"
+			if adopted {
+				base = v
+			}
+			v = textOps(t, c, keyExpr(t, prefix), base, v)
 		}
 		parts = append(parts, schema.Literal(c), v)
 	}
@@ -477,9 +535,15 @@ func textState(t *schema.Info, c, key string) string {
 }
 
 // textOps is the SQL for the character ops that turn a collaborative
-// text column's stored state into value: what a write journals for it.
-func textOps(t *schema.Info, c, key, value string) string {
-	return fmt.Sprintf("hearth_text_ops(%s, %s)", textState(t, c, key), value)
+// text column's stored state (or, without one, the text base) into value:
+// what a write journals for it.
+func textOps(t *schema.Info, c, key, base, value string) string {
+	return fmt.Sprintf("hearth_text_ops(%s, %s, %s)", textState(t, c, key), base, value)
+}
+
+// textStateAfter is the SQL for the state textOps' ops leave the field in.
+func textStateAfter(t *schema.Info, c, key, base, value string) string {
+	return fmt.Sprintf("hearth_text_state(%s, %s, %s)", textState(t, c, key), base, value)
 }
 
 // changed is the SQL condition "column c changed in this UPDATE". IS NOT
@@ -522,10 +586,12 @@ func triggerSQL(t *schema.Info, version int64) []string {
 		anyChanged = append(anyChanged, changed(c))
 		value, field := "new."+q, "new."+q
 		if t.IsText(c) {
-			value = fmt.Sprintf("CASE WHEN %s THEN %s END", changed(c), textOps(t, c, keyNew, "new."+q))
-			field = fmt.Sprintf("hearth_text_state(%s, new.%s)", textState(t, c, keyNew), q)
+			// An UPDATE of a field with no state yet starts it from the
+			// text the row held; an inserted row's field from nothing.
+			value = fmt.Sprintf("CASE WHEN %s THEN %s END", changed(c), textOps(t, c, keyNew, "old."+q, "new."+q))
+			field = textStateAfter(t, c, keyNew, "old."+q, "new."+q)
 			fmt.Fprintf(&textWrites, "INSERT INTO _hearth_fields(tbl, pk, col, hlc, node, val) VALUES (%s, %s, %s, hearth_last_hlc(), hearth_node(), %s) ON CONFLICT(tbl, pk, col) DO UPDATE SET hlc = excluded.hlc, node = excluded.node, val = excluded.val;\n",
-				name, keyNew, schema.Literal(c), field)
+				name, keyNew, schema.Literal(c), textStateAfter(t, c, keyNew, "NULL", "new."+q))
 		}
 		changedPack = append(changedPack, fmt.Sprintf("CASE WHEN %s THEN %s END", changed(c), schema.Literal(c)), value)
 		fmt.Fprintf(&fieldWrites, "INSERT INTO _hearth_fields(tbl, pk, col, hlc, node, val) SELECT %s, %s, %s, hearth_last_hlc(), hearth_node(), %s WHERE %s ON CONFLICT(tbl, pk, col) DO UPDATE SET hlc = excluded.hlc, node = excluded.node, val = excluded.val;\n",
@@ -540,7 +606,7 @@ func triggerSQL(t *schema.Info, version int64) []string {
 			trig("guard"), table, name, keyNew, msg))
 	}
 	out = append(out, fmt.Sprintf("CREATE TRIGGER %s AFTER INSERT ON %s WHEN hearth_applying() = 0 BEGIN\n%s%s%sEND",
-		trig("insert"), table, journal(keyNew, "I", packAll(t, "new."), "hearth_hlc()"), inserted(keyNew), textWrites.String()))
+		trig("insert"), table, journal(keyNew, "I", packAll(t, "new.", false), "hearth_hlc()"), inserted(keyNew), textWrites.String()))
 	if len(t.Values) > 0 {
 		out = append(out, fmt.Sprintf("CREATE TRIGGER %s AFTER UPDATE ON %s WHEN hearth_applying() = 0 AND (%s) AND (%s) BEGIN\n%s%sEND",
 			trig("update"), table, strings.Join(keySame, " AND "), strings.Join(anyChanged, " OR "),
@@ -551,7 +617,7 @@ func triggerSQL(t *schema.Info, version int64) []string {
 	out = append(out, fmt.Sprintf("CREATE TRIGGER %s AFTER UPDATE ON %s WHEN hearth_applying() = 0 AND NOT (%s) BEGIN\n%s%s%s%s%sEND",
 		trig("rekey"), table, strings.Join(keySame, " AND "),
 		journal(keyOld, "D", "NULL", "hearth_hlc()"), deleted(keyOld),
-		journal(keyNew, "I", packAll(t, "new."), "hearth_hlc()"), inserted(keyNew), textWrites.String()))
+		journal(keyNew, "I", packAll(t, "new.", false), "hearth_hlc()"), inserted(keyNew), textWrites.String()))
 	out = append(out, fmt.Sprintf("CREATE TRIGGER %s AFTER DELETE ON %s WHEN hearth_applying() = 0 BEGIN\n%s%sEND",
 		trig("delete"), table, journal(keyOld, "D", "NULL", "hearth_hlc()"), deleted(keyOld)))
 	return out
