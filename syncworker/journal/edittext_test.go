@@ -179,10 +179,10 @@ func TestEditTextRefusesAndLeavesNothing(t *testing.T) {
 	}
 }
 
-// TestEditTextCatchesUpAFieldWithoutState: a row written before its
-// table was synced has no text state; the edit first brings the state to
-// the column's value, as a plain UPDATE would, then makes the edit.
-func TestEditTextCatchesUpAFieldWithoutState(t *testing.T) {
+// TestEditTextOnAnAdoptedRow: a row written before its table was synced
+// gets its text state when it is adopted; the edit lands on it. (A field
+// with no state at all: TestFieldWithoutStateStartsFromItsText.)
+func TestEditTextOnAnAdoptedRow(t *testing.T) {
 	conn := openDB(t)
 	exec(t, conn, `CREATE TABLE tasks(id TEXT PRIMARY KEY, title TEXT NOT NULL);
 		INSERT INTO tasks VALUES ('t1', 'hello')`)
