@@ -445,15 +445,25 @@ func (s *Server) textEdits(ctx context.Context, ch *change.Change, client string
 	if err != nil {
 		return err
 	}
-	states := map[string][]byte{}
+	// The row's changes (merge.ChangesOf) carry a text field's state, or
+	// its plain text when it has none (a column declared collaborative
+	// after it held text): the newest one, the last in the list, is what
+	// the field holds.
+	states, texts := map[string][]byte{}, map[string]string{}
 	for _, rc := range row {
 		for col, v := range rc.Values {
-			if b, ok := v.([]byte); ok && t.IsText(col) {
-				states[col] = b
+			if !t.IsText(col) {
+				continue
+			}
+			switch v := v.(type) {
+			case []byte:
+				states[col] = v
+			case string:
+				texts[col] = v
 			}
 		}
 	}
-	return merge.TextEdits(t, ch, func(col string) []byte { return states[col] }, client)
+	return merge.TextEdits(t, ch, func(col string) ([]byte, string) { return states[col], texts[col] }, client)
 }
 
 // convertRow turns a row write into a change for its table (nil when the

@@ -376,9 +376,16 @@ func (ps *pushState) ingestEntries(ctx context.Context, entries []*inboxEntry, c
 		c.Stamp, c.Schema = after(ps.p.Stamp(), r), ps.info.Version
 		// Collaborative text: the program wrote the new text; devices
 		// merge the characters it changed. The server is the edit's
-		// origin, writing as the entry's own replica name.
+		// origin, writing as the entry's own replica name. A field with
+		// no state yet starts from the text the row held before the
+		// program's write.
 		fields := r.Fields
-		if err := merge.TextEdits(sh.info, &c, func(col string) []byte { return merge.TextState(fields[col]) }, fmt.Sprintf("%s/ext-%d", c.Stamp.Node, pc.id)); err != nil {
+		e := findEntry(entries, pc.id)
+		start := func(col string) ([]byte, string) {
+			held, _ := e.old[col].(string)
+			return merge.TextState(fields[col]), held
+		}
+		if err := merge.TextEdits(sh.info, &c, start, fmt.Sprintf("%s/ext-%d", c.Stamp.Node, pc.id)); err != nil {
 			return fmt.Errorf("ingest inbox entry %d: %w", pc.id, err)
 		}
 		pushed := store.Pushed{Seq: pc.id, Change: c}

@@ -35,3 +35,17 @@ func FromText(replica, text string) (*Doc, []Op, error) {
 	d.replica, d.seq = replica, 0
 	return d, ops, nil
 }
+
+// Open is a field as an edit made as replica finds it, and the ops that
+// must travel before the edit's own: a field with a stored state (its
+// binary form, as Load takes it) is that state, with none to send; one
+// without starts from text, the plain text it holds (FromText). Every
+// writer of a field (the replica's journal, the server turning a
+// backend's or another program's text into ops) starts it so.
+func Open(replica string, state []byte, text string) (*Doc, []Op, error) {
+	if len(state) == 0 {
+		return FromText(replica, text)
+	}
+	d, err := Load(replica, state)
+	return d, nil, err
+}

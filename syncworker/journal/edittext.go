@@ -77,8 +77,8 @@ func (j *Journal) EditText(conn *sqlite3.Conn, table string, key []any, column s
 	if err != nil {
 		return "", err
 	}
-	// A field with no state starts from its text (startText, as the
-	// UPDATE's trigger does); one whose state lags its value first
+	// A field with no state starts from its text (collabtext.Open, as
+	// the UPDATE's trigger does); one whose state lags its value first
 	// catches up, as a plain UPDATE would.
 	edit := func(doc *collabtext.Doc) ([]collabtext.Op, error) {
 		var ops []collabtext.Op
@@ -92,9 +92,9 @@ func (j *Journal) EditText(conn *sqlite3.Conn, table string, key []any, column s
 		more, err := doc.ApplyEdits(edits)
 		return append(ops, more...), err
 	}
-	doc, _, err := j.startText(state, current)
+	doc, _, err := collabtext.Open(j.node, state, current)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("hearth: collaborative text: %w", err)
 	}
 	if _, err := edit(doc); err != nil {
 		return "", err

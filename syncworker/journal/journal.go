@@ -332,7 +332,7 @@ func (j *Journal) register(conn *sqlite3.Conn) error {
 // text before the first edit), made as this replica: the same inputs
 // give the same ops, so the ops journaled and the state kept agree. A
 // field with no state starts from baseArg, the text it held before the
-// write (NULL: none; see startText). The ops are a diff of the texts, or
+// write (NULL: none). The ops are a diff of the texts, or
 // the explicit edits EditText planned for exactly this state and result.
 func (j *Journal) textEdit(stateArg, baseArg, textArg sqlite3.Value) (*collabtext.Doc, []collabtext.Op, error) {
 	if textArg.Type() != sqlite3.TEXT {
@@ -346,9 +346,15 @@ func (j *Journal) textEdit(stateArg, baseArg, textArg sqlite3.Value) (*collabtex
 	if baseArg.Type() == sqlite3.TEXT {
 		base = baseArg.Text()
 	}
-	doc, ops, err := j.startText(state, base)
+	// A field with no state yet starts from the text it held (see
+	// collabtext.FromText): diffing against an empty field instead would
+	// type the whole text anew under this replica's IDs from 1, IDs its
+	// journaled insert of the row may have used for other characters
+	// (the server then refuses the edit), and a second copy of the text
+	// beside any other replica's.
+	doc, ops, err := collabtext.Open(j.node, state, base)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("hearth: collaborative text: %w", err)
 	}
 	var more []collabtext.Op
 	if plan := j.planned.Load(); plan != nil && plan.matches(state, textArg.Text()) {
@@ -360,30 +366,6 @@ func (j *Journal) textEdit(stateArg, baseArg, textArg sqlite3.Value) (*collabtex
 		return nil, nil, fmt.Errorf("hearth: collaborative text: %w", err)
 	}
 	return doc, append(ops, more...), nil
-}
-
-// startText is a text field as a write finds it, edited as this replica,
-// and the ops that must travel before the write's own: none for a field
-// with a stored state; for one without (a row written before its table
-// was synced, a column declared collaborative after it held text), the
-// ops that create base, the text it holds, as collabtext.FromText does.
-// Diffing against an empty field instead would type the whole text anew
-// under this replica's IDs from 1: IDs its journaled insert of the row
-// may already have used for other characters (the server then refuses
-// the edit), and a second copy of the text beside any other replica's.
-func (j *Journal) startText(state []byte, base string) (*collabtext.Doc, []collabtext.Op, error) {
-	if len(state) == 0 {
-		doc, ops, err := collabtext.FromText(j.node, base)
-		if err != nil {
-			return nil, nil, fmt.Errorf("hearth: collaborative text: %w", err)
-		}
-		return doc, ops, nil
-	}
-	doc, err := collabtext.Load(j.node, state)
-	if err != nil {
-		return nil, nil, fmt.Errorf("hearth: the stored text state: %w", err)
-	}
-	return doc, nil, nil
 }
 
 // DropTriggers removes every Hearth trigger from the database.
@@ -511,7 +493,7 @@ func keyExpr(t *schema.Info, prefix string) string {
 
 // packAll is the SQL for all of a row's values, as an insert journals
 // them. adopted: the row existed before it was synced, so its text fields
-// start from the text they hold (see Journal.startText).
+// start from the text they hold (see collabtext.Open).
 func packAll(t *schema.Info, prefix string, adopted bool) string {
 	parts := make([]string, 0, 2*len(t.Values))
 	for _, c := range t.Values {

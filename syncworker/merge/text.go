@@ -143,11 +143,13 @@ func TextState(f Field) []byte {
 // TextEdits turns the plain text that a writer on the server side gives a
 // collaborative text column (the app's backend through the write
 // endpoint, another program writing the PostgreSQL table) into the
-// character ops of that edit, made as replica against the field's state
-// (state returns it, nil for none). Only the origin of a write may do
+// character ops of that edit, made as replica against the field as it
+// stands: start returns its state (nil for none) and, for a field with
+// none, the plain text it holds, which the edit starts from as a
+// replica's does (collabtext.Open). Only the origin of a write may do
 // this: every replica that merges the change must merge the same ops.
 // Values already ops, and other columns, are left alone.
-func TextEdits(t *schema.Info, ch *change.Change, state func(col string) []byte, replica string) error {
+func TextEdits(t *schema.Info, ch *change.Change, start func(col string) (state []byte, text string), replica string) error {
 	if len(t.Text) == 0 || ch.Op == change.Delete {
 		return nil
 	}
@@ -156,18 +158,19 @@ func TextEdits(t *schema.Info, ch *change.Change, state func(col string) []byte,
 		if !ok {
 			continue
 		}
-		doc, err := collabtext.Load(replica, state(col))
+		state, held := start(col)
+		doc, ops, err := collabtext.Open(replica, state, held)
 		if err != nil {
 			return refuse(CodeTextInvalid, "%s.%s: the stored text state: %v", t.Name, col, err)
 		}
-		ops, err := doc.SetText(text)
+		edit, err := doc.SetText(text)
 		if err != nil {
 			return refuse(CodeTextInvalid, "%s.%s: %v", t.Name, col, err)
 		}
 		if ch.Values == nil {
 			continue
 		}
-		ch.Values[col] = collabtext.EncodeOps(ops)
+		ch.Values[col] = collabtext.EncodeOps(append(ops, edit...))
 	}
 	return nil
 }
