@@ -77,6 +77,45 @@ func convergeOn(t *testing.T, h *harness, want string, devs ...*device) {
 	}
 }
 
+// adoptedOnA starts a server and device a, which had task t1 (hello
+// world) before it synced, then device b, which receives it.
+func adoptedOnA(t *testing.T, db *backend) (h *harness, a, b *device) {
+	t.Helper()
+	h = db.server(t, syncserver.Config{Migrations: []appschema.Migration{notesMigration}, Tables: notesTables})
+	ms := []appschema.Migration{notesMigration}
+	a = newDeviceWith(t, "a", h, ms, client.Config{}, insertBeforeSync("hello world")).start()
+	a.synced(h)
+	b = newDevice(t, "b", h, ms, client.Config{}).start()
+	b.synced(h)
+	return h, a, b
+}
+
+// editThenConverge runs sql on by, syncs it, then other, and waits for
+// all three to read want.
+func editThenConverge(t *testing.T, h *harness, by, other *device, sql, want string) {
+	t.Helper()
+	by.mustExec(sql)
+	by.synced(h)
+	other.synced(h)
+	convergeOn(t, h, want, by, other)
+}
+
+// editApart takes a and b offline, has a edit the very start of t1's
+// description (hello world), where a diff against an empty field would
+// reuse the IDs of the adopted insert's characters, and b its end; both
+// edits must reach everyone.
+func editApart(t *testing.T, h *harness, a, b *device) {
+	t.Helper()
+	offline(a, b)
+	a.mustExec(`UPDATE tasks SET description = 'Oh, hello world' WHERE id = 't1'`)
+	b.mustExec(`UPDATE tasks SET description = 'hello world!' WHERE id = 't1'`)
+	online(a, b)
+	a.synced(h)
+	b.synced(h)
+	a.synced(h)
+	convergeOn(t, h, "Oh, hello world!", a, b)
+}
+
 func offline(devs ...*device) {
 	for _, d := range devs {
 		d.net.setDown(true)
@@ -93,32 +132,16 @@ func online(devs ...*device) {
 
 // TestTextOfARowFromBeforeSyncTakesConcurrentEdits: device a had the
 // task before it synced; b receives it; both edit the description
-// offline, a at its very start (where a diff against an empty state would
-// reuse the character IDs a's adopted insert already gave).
+// offline.
 func TestTextOfARowFromBeforeSyncTakesConcurrentEdits(t *testing.T) {
 	forEachStore(t, func(t *testing.T, db *backend) {
-		h := db.server(t, syncserver.Config{Migrations: []appschema.Migration{notesMigration}, Tables: notesTables})
-		ms := []appschema.Migration{notesMigration}
-		a := newDeviceWith(t, "a", h, ms, client.Config{}, insertBeforeSync("hello world")).start()
-		a.synced(h)
-		b := newDevice(t, "b", h, ms, client.Config{}).start()
-		b.synced(h)
+		h, a, b := adoptedOnA(t, db)
 		convergeOn(t, h, "hello world", a, b)
 
-		offline(a, b)
-		a.mustExec(`UPDATE tasks SET description = 'Oh, hello world' WHERE id = 't1'`)
-		b.mustExec(`UPDATE tasks SET description = 'hello world!' WHERE id = 't1'`)
-		online(a, b)
-		a.synced(h)
-		b.synced(h)
-		a.synced(h)
-		convergeOn(t, h, "Oh, hello world!", a, b)
+		editApart(t, h, a, b)
 
 		// And again, now that every replica holds a state for the field.
-		a.mustExec(`UPDATE tasks SET description = replace(description, 'world', 'there') WHERE id = 't1'`)
-		a.synced(h)
-		b.synced(h)
-		convergeOn(t, h, "Oh, hello there!", a, b)
+		editThenConverge(t, h, a, b, `UPDATE tasks SET description = replace(description, 'world', 'there') WHERE id = 't1'`, "Oh, hello there!")
 	})
 }
 
@@ -126,21 +149,9 @@ func TestTextOfARowFromBeforeSyncTakesConcurrentEdits(t *testing.T) {
 // row arrives from b (a pull) before a edits it with a plain UPDATE.
 func TestTextOfARowFromBeforeSyncAfterAPull(t *testing.T) {
 	forEachStore(t, func(t *testing.T, db *backend) {
-		h := db.server(t, syncserver.Config{Migrations: []appschema.Migration{notesMigration}, Tables: notesTables})
-		ms := []appschema.Migration{notesMigration}
-		a := newDeviceWith(t, "a", h, ms, client.Config{}, insertBeforeSync("hello world")).start()
-		a.synced(h)
-		b := newDevice(t, "b", h, ms, client.Config{}).start()
-		b.synced(h)
-		b.mustExec(`UPDATE tasks SET description = 'hello brave world' WHERE id = 't1'`)
-		b.synced(h)
-		a.synced(h)
-		convergeOn(t, h, "hello brave world", a, b)
-
-		a.mustExec(`UPDATE tasks SET description = 'Oh, ' || description || '.' WHERE id = 't1'`)
-		a.synced(h)
-		b.synced(h)
-		convergeOn(t, h, "Oh, hello brave world.", a, b)
+		h, a, b := adoptedOnA(t, db)
+		editThenConverge(t, h, b, a, `UPDATE tasks SET description = 'hello brave world' WHERE id = 't1'`, "hello brave world")
+		editThenConverge(t, h, a, b, `UPDATE tasks SET description = 'Oh, ' || description || '.' WHERE id = 't1'`, "Oh, hello brave world.")
 	})
 }
 
@@ -158,13 +169,6 @@ func TestTextOfARowBothHadBeforeSync(t *testing.T) {
 		a.synced(h)
 		convergeOn(t, h, "hello world", a, b)
 
-		offline(a, b)
-		a.mustExec(`UPDATE tasks SET description = 'Oh, hello world' WHERE id = 't1'`)
-		b.mustExec(`UPDATE tasks SET description = 'hello world!' WHERE id = 't1'`)
-		online(a, b)
-		a.synced(h)
-		b.synced(h)
-		a.synced(h)
-		convergeOn(t, h, "Oh, hello world!", a, b)
+		editApart(t, h, a, b)
 	})
 }
