@@ -39,7 +39,7 @@ type Location struct {
 	// storage handles another worker may need.
 	Release func() error
 	// Headroom, when set, is the storage's reserve for deletes at the
-	// quota (sqlitevfs.FileVFS).
+	// quota (sqlitevfs.Headroom, embedded in both of its VFSes).
 	Headroom Headroom
 }
 
