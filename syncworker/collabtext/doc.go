@@ -308,6 +308,12 @@ func (d *Doc) deleteAt(order []*node, pos, count int) []Op {
 // dependency has not arrived is held until it does. Ops already applied
 // are skipped. On an error, the ops before the bad one stay applied.
 func (d *Doc) Apply(ops ...Op) error {
+	if len(d.nodes) == 0 && len(ops) > 1 {
+		// A whole state loaded into an empty field (a snapshot's row,
+		// a stored state): one allocation for the map, not one per
+		// doubling.
+		d.nodes = make(map[ID]*node, len(ops))
+	}
 	for _, op := range ops {
 		if err := d.apply(op); err != nil {
 			return err

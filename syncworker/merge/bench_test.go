@@ -8,6 +8,7 @@ import (
 
 	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
+	"github.com/hearthdb/hearth/syncworker/collabtext"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/journal"
 	"github.com/hearthdb/hearth/syncworker/merge"
@@ -42,7 +43,18 @@ CREATE INDEX tasks_by_column ON tasks(project_id, status, position);
 
 // snapshotOf is what a server's snapshot of n board tasks carries: one
 // insert per row, in key order, every row with the server's stamp.
-func snapshotOf(tb testing.TB, n int) []change.Change {
+// snapshotOf is a fresh device's snapshot of n tasks; with text the
+// description ships as a collaborative text state, as the server sends it.
+func snapshotOf(tb testing.TB, n int, text bool) []change.Change {
+	const description = "A task of the seed workspace, with a description of ordinary length."
+	var descriptionValue any = description
+	if text {
+		doc, _, err := collabtext.FromText("server-seed-node", description)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		descriptionValue, _ = doc.MarshalBinary()
+	}
 	chs := make([]change.Change, n)
 	base := hlc.Timestamp(1_800_000_000_000 << 16)
 	for i := range chs {
@@ -55,7 +67,7 @@ func snapshotOf(tb testing.TB, n int) []change.Change {
 			Stamp: hlc.Stamp{TS: base + hlc.Timestamp(i), Node: "server-seed-node"},
 			Values: map[string]any{
 				"workspace_id": "w-main", "project_id": fmt.Sprintf("p-%03d", i%200),
-				"title": fmt.Sprintf("Task %d: tidy the thing", i), "description": "A task of the seed workspace, with a description of ordinary length.",
+				"title": fmt.Sprintf("Task %d: tidy the thing", i), "description": descriptionValue,
 				"status": []string{"backlog", "todo", "doing", "done"}[i%4], "position": float64(i) * 1024,
 				"assignee_id": fmt.Sprintf("u-%02d", i%50), "due_date": "2026-12-31", "priority": int64(i % 4), "archived": int64(0),
 			}}
@@ -64,12 +76,12 @@ func snapshotOf(tb testing.TB, n int) []change.Change {
 }
 
 // freshReplica opens an empty replica with the journal installed.
-func freshReplica(tb testing.TB) (*sqlite3.Conn, *journal.Journal, []*schema.Info) {
+func freshReplica(tb testing.TB, textCols ...string) (*sqlite3.Conn, *journal.Journal, []*schema.Info) {
 	conn := openMem(tb)
 	if err := conn.Exec(boardTasksDDL); err != nil {
 		tb.Fatal(err)
 	}
-	tables := []appschema.Table{{Name: "tasks"}}
+	tables := []appschema.Table{{Name: "tasks", Text: textCols}}
 	j, err := journal.Prepare(conn, journal.Config{Clock: hlc.NewClock(func() time.Time { return time.UnixMilli(1_800_000_000_000) }), Tables: tables})
 	if err != nil {
 		tb.Fatal(err)
@@ -127,13 +139,18 @@ func BenchmarkApplySnapshot(b *testing.B) {
 	for _, c := range []struct {
 		n       int
 		preload bool
-	}{{5000, false}, {5000, true}} {
-		n, chs := c.n, snapshotOf(b, c.n)
-		b.Run(fmt.Sprintf("rows=%d/preload=%v", n, c.preload), func(b *testing.B) {
+		text    bool // the description a collaborative text column, as on the board
+	}{{5000, false, false}, {5000, true, false}, {5000, true, true}} {
+		n, chs := c.n, snapshotOf(b, c.n, c.text)
+		var textCols []string
+		if c.text {
+			textCols = []string{"description"}
+		}
+		b.Run(fmt.Sprintf("rows=%d/preload=%v/text=%v", n, c.preload, c.text), func(b *testing.B) {
 			var cpu time.Duration
 			for range b.N {
 				b.StopTimer()
-				conn, j, infos := freshReplica(b)
+				conn, j, infos := freshReplica(b, textCols...)
 				before, _ := cpuTime()
 				b.StartTimer()
 				applyChunks(b, conn, j, infos, chs, 1000, c.preload)

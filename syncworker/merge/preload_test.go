@@ -10,6 +10,7 @@ import (
 
 	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
+	"github.com/hearthdb/hearth/syncworker/collabtext"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/journal"
 	"github.com/hearthdb/hearth/syncworker/merge"
@@ -28,10 +29,18 @@ import (
 // chunks, duplicates, and changes to tables and columns the replica does
 // not have.
 func TestPreloadMatchesRowByRow(t *testing.T) {
+	for _, text := range []bool{false, true} {
+		t.Run(fmt.Sprintf("text=%v", text), func(t *testing.T) { preloadMatchesRowByRow(t, text) })
+	}
+}
+
+// preloadMatchesRowByRow: with text, the tasks' description is a
+// collaborative text column, as the board declares it.
+func preloadMatchesRowByRow(t *testing.T, text bool) {
 	for seed := range uint64(6) {
 		rng := rand.New(rand.NewPCG(seed, 15))
-		chs := mixedSnapshot(t, rng, 400)
-		slow, fast := localReplica(t, "slow"), localReplica(t, "fast")
+		chs := mixedSnapshot(t, rng, 400, text)
+		slow, fast := localReplica(t, "slow", text), localReplica(t, "fast", text)
 		chunk := 1 + rng.IntN(120)
 		var rejectedSlow, rejectedFast []int
 		for from := 0; from < len(chs); from += chunk {
@@ -66,13 +75,16 @@ type testReplica struct {
 // localReplica is a replica of the board's tasks table with the same node
 // id and clock whatever its name, holding the same local writes: stamps
 // at 1,800,000,000,000 ms, between the snapshot's older and newer ones.
-func localReplica(t *testing.T, name string) *testReplica {
+func localReplica(t *testing.T, name string, text bool) *testReplica {
 	conn := openMem(t)
 	// The unique index rejects some of the snapshot's rows.
 	if err := conn.Exec(boardTasksDDL + `CREATE UNIQUE INDEX tasks_one_unique ON tasks(description) WHERE description = 'unique'`); err != nil {
 		t.Fatal(err)
 	}
 	tables := []appschema.Table{{Name: "tasks"}}
+	if text {
+		tables[0].Text = []string{"description"}
+	}
 	now := func() time.Time { return time.UnixMilli(1_800_000_000_000) }
 	if _, err := journal.Prepare(conn, journal.Config{Clock: hlc.NewClock(now), Tables: tables}); err != nil {
 		t.Fatal(err)
@@ -111,7 +123,7 @@ func localReplica(t *testing.T, name string) *testReplica {
 // mixedSnapshot is n rows' worth of changes as a server could send them,
 // stamped around the replicas' local writes, in key order with a few
 // shuffled.
-func mixedSnapshot(t *testing.T, rng *rand.Rand, n int) []change.Change {
+func mixedSnapshot(t *testing.T, rng *rand.Rand, n int, text bool) []change.Change {
 	local := hlc.Make(1_800_000_000_000, 0)
 	stamp := func() hlc.Stamp {
 		// Half older than the local writes, half newer.
@@ -129,8 +141,24 @@ func mixedSnapshot(t *testing.T, rng *rand.Rand, n int) []change.Change {
 		}
 		ins := change.Change{Table: "tasks", Key: key, Op: change.Insert, Schema: 1, Stamp: stamp(),
 			Values: map[string]any{"title": fmt.Sprintf("server %d", i), "status": "doing", "position": float64(i), "priority": int64(i % 3), "gone": "a column this replica lacks"}}
-		if rng.IntN(40) == 0 {
-			ins.Values["description"] = "unique"
+		description := ""
+		switch {
+		case rng.IntN(40) == 0:
+			description = "unique"
+		case text && rng.IntN(2) == 0:
+			description = fmt.Sprintf("about task %d", i)
+		}
+		if description != "" {
+			ins.Values["description"] = description
+			if text {
+				// A snapshot ships a text column's whole state.
+				doc, _, err := collabtext.FromText("server", description)
+				if err != nil {
+					t.Fatal(err)
+				}
+				state, _ := doc.MarshalBinary()
+				ins.Values["description"] = state
+			}
 		}
 		chs = append(chs, ins)
 		if rng.IntN(4) == 0 {
