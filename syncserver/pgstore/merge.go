@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"strconv"
 
 	"github.com/hearthdb/hearth/codec"
+	"github.com/hearthdb/hearth/syncserver/store"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
@@ -90,20 +90,9 @@ func (ps *pushState) mergeInto(ctx context.Context, c *change.Change, materializ
 	k := rowCacheKey(c.Table, c.Key)
 	ps.rows[k] = out.Row
 	if v, ok := ps.values[k]; ok || out.Effect.Kind == merge.Write && ps.values != nil {
-		switch out.Effect.Kind {
-		case merge.Write:
-			// A whole row (devices and backend writes insert every
-			// column): known without reading it back.
-			v = rowValues{values: out.Effect.Values, found: true}
-		case merge.Set:
-			v.values = maps.Clone(v.values)
-			if v.values == nil {
-				v.values = map[string]any{}
-			}
-			maps.Copy(v.values, out.Effect.Values)
-		case merge.Remove:
-			v = rowValues{}
-		}
+		// A Write is a whole row (devices and backend writes insert
+		// every column): known without reading it back.
+		v.values, v.found = store.ValuesAfter(v.values, v.found, out.Effect)
 		ps.values[k] = v
 	}
 	return nil

@@ -79,18 +79,26 @@ func (d RowData) After(c *change.Change) (RowData, bool) {
 	if err != nil || !out.Changed {
 		return d, false
 	}
-	next := RowData{Meta: out.Row, Values: d.Values, Found: d.Found, Table: d.Table}
-	switch out.Effect.Kind {
+	values, found := ValuesAfter(d.Values, d.Found, out.Effect)
+	return RowData{Meta: out.Row, Values: values, Found: found, Table: d.Table}, true
+}
+
+// ValuesAfter is a row's table values (and whether the table holds it)
+// once a merge's effect is applied: a Write replaces them, a Set updates
+// a copy, a Remove deletes the row, a Keep leaves it.
+func ValuesAfter(values map[string]any, found bool, e merge.Effect) (map[string]any, bool) {
+	switch e.Kind {
 	case merge.Write:
-		next.Values, next.Found = out.Effect.Values, true
+		return e.Values, true
 	case merge.Set:
-		next.Values = maps.Clone(d.Values)
-		if next.Values == nil {
-			next.Values = map[string]any{}
+		next := maps.Clone(values)
+		if next == nil {
+			next = map[string]any{}
 		}
-		maps.Copy(next.Values, out.Effect.Values)
+		maps.Copy(next, e.Values)
+		return next, found
 	case merge.Remove:
-		next.Values, next.Found = nil, false
+		return nil, false
 	}
-	return next, true
+	return values, found
 }
