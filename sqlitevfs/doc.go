@@ -90,8 +90,9 @@
 // With HeadroomBytes set, either VFS keeps that much store space in reserve
 // ([HeadroomFile]); the runtime spends it when an app's write fails with
 // SQLITE_FULL and calls Reclaim after commits to take it back once the
-// app's deletes have freed as much (headroom.go says why it is not spent on
-// the first quota error the VFS sees).
+// app's deletes have freed as much and the store has room for it and a
+// reserve's worth besides (headroom.go says why it is not spent on the
+// first quota error the VFS sees, and why the room is checked by writing).
 //
 // # Recommended settings
 //

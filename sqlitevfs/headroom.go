@@ -1,6 +1,7 @@
 package sqlitevfs
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -9,9 +10,14 @@ import (
 	"github.com/ncruces/go-sqlite3"
 )
 
-// HeadroomFile is the store file that holds a VFS's reserve. No SQLite
-// name maps to it: storeName escapes '%'.
-const HeadroomFile = "%headroom"
+// HeadroomFile is the store file that holds a VFS's reserve, and
+// ProbeFile the one Reclaim writes and deletes to check that the store has
+// physical room for it. No SQLite name maps to either: storeName escapes
+// '%', and only the VFS's own files begin with it.
+const (
+	HeadroomFile = "%headroom"
+	ProbeFile    = "%probe"
+)
 
 // DefaultHeadroom is the reserve the browser's databases keep: room for a
 // delete's WAL frames or journal pages (512 pages of 4 KiB) at a cost no
@@ -66,6 +72,12 @@ type reserveStore interface {
 	growReserve() error
 	// releaseReserve deletes HeadroomFile.
 	releaseReserve() error
+	// probeRoom writes ProbeFile with the reserve's bytes and deletes it:
+	// whether the store has room for another reserve, in its own terms.
+	probeRoom() error
+	// settle hands the store what the VFS still holds back from it, so
+	// that the store's usage is the database's files.
+	settle() error
 	// sizes sums the sizes of the store's files whose names pass keep.
 	sizes(keep func(name string) bool) (int64, error)
 	// mainName is the store name of the main database file.
@@ -207,7 +219,26 @@ func (h *headroom) giveBack(s reserveStore, c *sqlite3.Conn, reserve int64) erro
 	if used > h.reclaimBelow {
 		return errStillFull
 	}
-	return s.growReserve()
+	// The database's files shrinking is not the store giving space back:
+	// WebKit counts IndexedDB's usage by the size of its own SQLite
+	// files, which deleted records do not shrink. Had the reserve come
+	// back into the room the app's deletes were meant to make, the app's
+	// next write would fail. So it stays only if a reserve's worth still
+	// fits beside it: written, then deleted (which gives it back in every
+	// store).
+	if err := s.settle(); err != nil {
+		return err
+	}
+	if err := s.growReserve(); err != nil {
+		return err
+	}
+	if err := s.probeRoom(); err != nil {
+		if rerr := s.releaseReserve(); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		return err
+	}
+	return nil
 }
 
 // ---- the VFSes' side ----
@@ -255,11 +286,22 @@ func (r *Headroom) ensureHeadroom() {
 
 type fileReserve struct{ v *FileVFS }
 
-// growReserve makes the reserve file Headroom bytes long (a truncate that
-// grows a file counts against a browser's quota like a write).
-func (r fileReserve) growReserve() error {
+// growReserve makes the reserve file Headroom bytes long.
+func (r fileReserve) growReserve() error { return r.allocate(HeadroomFile) }
+
+func (r fileReserve) probeRoom() error {
+	err := r.allocate(ProbeFile)
+	if derr := r.v.store.DeleteFile(ProbeFile); err == nil {
+		err = derr
+	}
+	return err
+}
+
+// allocate makes name Headroom bytes long (a truncate that grows a file
+// counts against a browser's quota like a write), or deletes it.
+func (r fileReserve) allocate(name string) error {
 	v := r.v
-	f, err := v.store.OpenFile(HeadroomFile, true)
+	f, err := v.store.OpenFile(name, true)
 	if err != nil {
 		return err
 	}
@@ -274,10 +316,13 @@ func (r fileReserve) growReserve() error {
 	}
 	if err != nil {
 		// Whatever part was allocated would only be quota lost.
-		v.store.DeleteFile(HeadroomFile)
+		v.store.DeleteFile(name)
 	}
 	return err
 }
+
+// settle has nothing to do: a FileVFS truncates the store's files at once.
+func (r fileReserve) settle() error { return nil }
 
 func (r fileReserve) releaseReserve() error { return r.v.store.DeleteFile(HeadroomFile) }
 
@@ -313,17 +358,31 @@ func (r fileReserve) sizes(keep func(name string) bool) (int64, error) {
 
 type blockReserve struct{ v *BlockVFS }
 
-// growReserve commits the reserve as blocks of random bytes: a store that
-// compresses its records (Chromium's IndexedDB does) would keep zeros in
-// no space at all.
 func (r blockReserve) growReserve() error {
 	v := r.v
-	n := blockCount(v.HeadroomBytes, v.blockSize)
 	v.stats.fileSize.Add(1)
-	if size, exists, err := v.store.FileSize(HeadroomFile); err == nil && exists && size >= n*v.blockSize {
+	if size, exists, err := v.store.FileSize(HeadroomFile); err == nil && exists && size >= blockCount(v.HeadroomBytes, v.blockSize)*v.blockSize {
 		return nil // kept from an earlier session: every page load need not write it again
 	}
-	change := FileChange{Name: HeadroomFile, Size: n * v.blockSize, TruncateFrom: -1}
+	return r.commitRandom(HeadroomFile)
+}
+
+func (r blockReserve) probeRoom() error {
+	err := r.commitRandom(ProbeFile)
+	if derr := r.v.store.DeleteFile(ProbeFile); err == nil {
+		err = derr
+	}
+	r.v.stats.deleteFile.Add(1)
+	return err
+}
+
+// commitRandom commits name as Headroom bytes of random blocks: a store
+// that compresses its records (Chromium's IndexedDB does) would keep
+// zeros in no space at all.
+func (r blockReserve) commitRandom(name string) error {
+	v := r.v
+	n := blockCount(v.HeadroomBytes, v.blockSize)
+	change := FileChange{Name: name, Size: n * v.blockSize, TruncateFrom: -1}
 	rng := rand.NewChaCha8([32]byte{'h', 'e', 'a', 'r', 't', 'h'})
 	for i := range n {
 		block := make([]byte, v.blockSize)
@@ -333,6 +392,30 @@ func (r blockReserve) growReserve() error {
 	err := v.store.Commit(Batch{Files: []FileChange{change}})
 	v.stats.commit.Add(1)
 	return err
+}
+
+// settle commits the truncations that wait for the next commit: the
+// incremental vacuum's shrinking of the database file leaves its blocks in
+// the store until then.
+func (r blockReserve) settle() error {
+	v := r.v
+	v.mu.Lock()
+	files := make([]*blockFile, 0, len(v.files))
+	for _, f := range v.files {
+		if f.exists {
+			files = append(files, f)
+		}
+	}
+	v.mu.Unlock()
+	var errs []error
+	for _, f := range files {
+		f.mu.Lock()
+		if f.batch == nil {
+			errs = append(errs, f.commit())
+		}
+		f.mu.Unlock()
+	}
+	return errors.Join(errs...)
 }
 
 func (r blockReserve) mainName() string {

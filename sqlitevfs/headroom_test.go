@@ -138,3 +138,60 @@ func fillUntilFull(t *testing.T, c *sqlite3.Conn) int {
 	t.Fatal("1000 inserts did not fill the quota")
 	return 0
 }
+
+// Where deleted rows give no space back to the quota (WebKit's IndexedDB,
+// modelled by SetKeepFreedSpace), the app's deletes shrink the database's
+// files but not the store's usage. The reserve then comes back only when
+// the store has room for it and a reserve's worth besides: had it come
+// back with less, the room it left would be the app's next few writes.
+func TestHeadroomComesBackOnlyWithRoomBesideIt(t *testing.T) {
+	const reserve = 256 << 10
+	s := newBlockTestStore(BlockOptions{})
+	s.headroom = reserve
+	s.store.SetKeepFreedSpace(true)
+	c := open(t, s.newVFS(t), "PRAGMA auto_vacuum=incremental", "PRAGMA locking_mode=exclusive")
+	mustExec(t, c, createTable)
+	s.setQuota(s.used() + 1<<20)
+	fillUntilFull(t, c)
+	s.vfs.SpendHeadroom()
+	mustExec(t, c, "DELETE FROM t WHERE c = 'big'")
+
+	// reclaim calls Reclaim until a call reaches the store (failed tries
+	// space out) and reports its error.
+	reclaim := func() error {
+		t.Helper()
+		for range 2 * maxReclaimGap {
+			before := s.calls()
+			err := s.vfs.Reclaim(c)
+			if s.calls() != before {
+				return err
+			}
+		}
+		t.Fatal("Reclaim never reached the store")
+		return nil
+	}
+	// Room for one and a half reserves (the user freed some elsewhere):
+	// the reserve would fit, but not with a reserve's worth beside it.
+	s.setQuota(s.used() + reserve*3/2)
+	if err := reclaim(); !errors.Is(err, ErrQuota) || s.vfs.HeadroomHeld() {
+		t.Fatalf("Reclaim with room for 1.5 reserves: err %v, held %v; want ErrQuota, not held", err, s.vfs.HeadroomHeld())
+	}
+	if files := s.files(); slices.Contains(files, HeadroomFile) || slices.Contains(files, ProbeFile) {
+		t.Fatalf("files after a failed reclaim: %v", files)
+	}
+	// That room is the app's: writes of most of it go through.
+	for i := range 10 {
+		if err := c.Exec("INSERT INTO t(b, c) VALUES (randomblob(100), 'small')"); err != nil {
+			t.Fatalf("small write %d after the failed reclaim: %v", i, err)
+		}
+	}
+	// With room for two reserves besides what the app wrote, it comes back.
+	s.setQuota(s.used() + 2*reserve + reserve/4)
+	if err := reclaim(); err != nil || !s.vfs.HeadroomHeld() {
+		t.Fatalf("Reclaim with room for 2 reserves: err %v, held %v", err, s.vfs.HeadroomHeld())
+	}
+	if files := s.files(); !slices.Contains(files, HeadroomFile) || slices.Contains(files, ProbeFile) {
+		t.Fatalf("files after the reclaim: %v", files)
+	}
+	mustBeIntact(t, c)
+}

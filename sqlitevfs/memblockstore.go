@@ -41,15 +41,27 @@ func FailFrom(call int64, err error) Fault {
 type MemoryBlockStore struct {
 	mu    sync.Mutex
 	files map[string]*memBlockFile
-	used  int64 // bytes of block data stored
+	used  int64 // bytes of block data stored (held, with keepFreed)
 	quota int64 // 0: unlimited
-	calls int64
-	fault Fault
+	// keepFreed counts storage as WebKit counts IndexedDB
+	// (SetKeepFreedSpace).
+	keepFreed bool
+	calls     int64
+	fault     Fault
 }
 
 type memBlockFile struct {
 	size   int64
 	blocks map[int64][]byte
+	held   int64 // with keepFreed: the most bytes of blocks it ever held
+}
+
+func (f *memBlockFile) bytes() int64 {
+	var n int64
+	for _, b := range f.blocks {
+		n += int64(len(b))
+	}
+	return n
 }
 
 // NewMemoryBlockStore returns an empty store.
@@ -64,6 +76,18 @@ func (s *MemoryBlockStore) SetQuota(bytes int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.quota = bytes
+}
+
+// SetKeepFreedSpace makes the store count its quota as WebKit counts
+// IndexedDB's: each file is counted at the most bytes it ever held until
+// it is deleted (WebKit's IndexedDB files do not shrink when records are
+// deleted), and a commit must fit every byte it writes, whether or not it
+// replaces blocks, and its files' size records (WebKit asks the quota for
+// each put's size). Set it before the first Commit.
+func (s *MemoryBlockStore) SetKeepFreedSpace(keep bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keepFreed = keep
 }
 
 // SetFault installs f (nil removes it).
@@ -98,7 +122,7 @@ func (s *MemoryBlockStore) Crash() *MemoryBlockStore {
 	c.used = s.used
 	for name, f := range s.files {
 		// Stored slices are never modified in place, so sharing them is safe.
-		c.files[name] = &memBlockFile{size: f.size, blocks: maps.Clone(f.blocks)}
+		c.files[name] = &memBlockFile{size: f.size, blocks: maps.Clone(f.blocks), held: f.held}
 	}
 	return c
 }
@@ -210,7 +234,22 @@ func (s *MemoryBlockStore) Commit(batch Batch) error {
 		f.size = ch.Size
 	}
 
-	if s.quota > 0 && used > s.used && used > s.quota {
+	over := used > s.used && used > s.quota
+	if s.keepFreed {
+		var written int64
+		for _, ch := range batch.Files {
+			written += 16 // the file's size record
+			for _, b := range ch.Blocks {
+				written += int64(len(b.Data))
+			}
+		}
+		over = s.used+written > s.quota
+		used = 0
+		for _, f := range s.files {
+			used += max(f.held, f.bytes())
+		}
+	}
+	if s.quota > 0 && over {
 		for i := len(blocks) - 1; i >= 0; i-- {
 			b := blocks[i]
 			if b.data == nil {
@@ -228,6 +267,11 @@ func (s *MemoryBlockStore) Commit(batch Batch) error {
 		}
 		return fmt.Errorf("memory block store: commit needs %d bytes, quota is %d: %w", used, s.quota, ErrQuota)
 	}
+	if s.keepFreed {
+		for _, f := range s.files {
+			f.held = max(f.held, f.bytes())
+		}
+	}
 	s.used = used
 	return nil
 }
@@ -240,8 +284,9 @@ func (s *MemoryBlockStore) DeleteFile(file string) error {
 		return err
 	}
 	if f := s.files[file]; f != nil {
-		for _, b := range f.blocks {
-			s.used -= int64(len(b))
+		s.used -= f.bytes()
+		if s.keepFreed {
+			s.used -= max(f.held-f.bytes(), 0)
 		}
 		delete(s.files, file)
 	}

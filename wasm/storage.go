@@ -13,6 +13,7 @@ import (
 	"github.com/hearthdb/hearth/sqlitevfs/browser"
 	"github.com/hearthdb/hearth/wasm/engine"
 	"github.com/hearthdb/hearth/wasm/protocol"
+	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
 	"github.com/ncruces/go-sqlite3/vfs/adiantum"
 )
@@ -147,24 +148,38 @@ func (b *browserStorage) opfs(req engine.OpenRequest, reason string) (engine.Loc
 func (b *browserStorage) idb(req engine.OpenRequest, reason string) (engine.Location, error) {
 	name := "hearth-idb:" + req.Name
 	strict := req.Durability != "normal"
-	b.register(name, func() vfs.VFS {
+	v := b.register(name, func() vfs.VFS {
 		v := sqlitevfs.NewBlockVFS(browser.NewIDBStore(req.Name, sqlitevfs.DefaultBlockSize, strict), sqlitevfs.BlockOptions{})
+		// A batch-atomic delete needs no journal room, but its IndexedDB
+		// transaction still needs quota: WebKit refuses even a small one
+		// at the quota. The reserve (its own IndexedDB database, see
+		// browser.IDBStore) is the room it gets.
+		v.HeadroomBytes = sqlitevfs.DefaultHeadroom
 		v.RemoveTempFiles()
 		return v
-	})
-	// Batch-atomic commits need no rollback journal; keep it in memory for
-	// the statements that still want one, so a commit is one transaction.
-	// No headroom: a batch-atomic delete needs no journal room, and Firefox
-	// deletes at its quota without one; WebKit refuses the delete's
-	// IndexedDB transaction at the quota even after 2 MiB were freed for it
-	// (records deleted, or a reserve database deleted: e2e storage scenario,
-	// 2026-12-05), so a reserve there would cost every first visit 2 MiB
-	// of writes for nothing.
+	}).(*sqlitevfs.BlockVFS)
+	// The VFS commits a transaction's pages in one IndexedDB transaction
+	// (batch-atomic), so SQLite writes no rollback journal.
 	loc := b.location(req, name, engine.StorageIDB, reason)
 	loc.Release = func() error { b.release(name); return nil }
-	loc.Pragmas = append([]string{"PRAGMA locking_mode = EXCLUSIVE"}, loc.Pragmas...)
+	// Incremental auto-vacuum (new databases only), as on OPFS: the
+	// deletes made at the quota shrink the database's files, so the
+	// reserve can come back.
+	loc.Pragmas = append([]string{"PRAGMA locking_mode = EXCLUSIVE", "PRAGMA auto_vacuum = INCREMENTAL"}, loc.Pragmas...)
+	loc.Headroom = spentUntilReopened{v}
 	return loc, nil
 }
+
+// spentUntilReopened is an IndexedDB database's reserve: spent at the
+// quota, taken back only when the database is next opened (a new page or
+// worker), never after a commit. In WebKit, once a commit to grow it back
+// had been refused at the quota, every later request of the origin's
+// IndexedDB failed, reads included, until the page was reloaded (the
+// storage scenario, 2026-12-05); without that try, the app's writes after
+// its deletes went through.
+type spentUntilReopened struct{ *sqlitevfs.BlockVFS }
+
+func (spentUntilReopened) Reclaim(*sqlite3.Conn) error { return nil }
 
 // register installs a VFS under name once per worker, wrapped for
 // encryption under name+":adiantum", and returns the base VFS.

@@ -287,10 +287,6 @@ export const webkitDriver = {
   canHideOPFS: false,
   quotaBackends: ['idb'],
   quotaAtLaunch: true,
-  // WebKit refuses even a delete's small IndexedDB transaction at the
-  // quota, and went on refusing it after 2 MiB of other IndexedDB data
-  // were deleted for it (wasm/storage.go says more).
-  quotaRefusesDelete: ['idb'],
   launch,
   cleanup: closeAll,
 };

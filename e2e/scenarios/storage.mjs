@@ -3,7 +3,7 @@
 // assertions live here once; each engine's test file passes its driver.
 //
 // A driver is {engine, backends, autoStorage, canKillBrowser, canHideOPFS,
-// quotaBackends, quotaAtLaunch, quotaRefusesDelete, launch, cleanup}:
+// quotaBackends, quotaAtLaunch, launch, cleanup}:
 // - backends: the storage backends that work on a persistent profile;
 //   autoStorage: the one `auto` must pick there;
 // - launch({profile, throwaway, hide}) starts the browser on profile (a
@@ -12,8 +12,6 @@
 //   that only take one at start-up (quotaAtLaunch); hide serves the worker without OPFS sync handles
 //   (canHideOPFS). It resolves to a browser {newPage(url), close(), kill(),
 //   limitQuota(page, bytes) (for quotaBackends) → restore};
-// - quotaRefusesDelete: the backends on which a delete at the quota is
-//   still refused (a known gap; everywhere else it must work);
 // - a page is {evaluate(fn, arg), goto(url), reload(), close(), errors}:
 //   evaluate runs fn(arg) in the page and resolves to its (JSON) result.
 import { describe, test, before, after } from 'node:test';
@@ -254,15 +252,19 @@ export function storageSuite(driver, { backends = ['opfs', 'idb'], selection = t
         // Still at the quota: deleting must work, or an app that hit it
         // could never free space (the delete's own journal or WAL needs room).
         const atQuota = await page.evaluate(async () => {
-          try {
-            await window.quotaDB.exec('DELETE FROM q WHERE id > 1');
-            await window.quotaDB.exec('INSERT INTO q(pad) VALUES (x\'00\')');
-            const count = (await window.quotaDB.query('SELECT count(*) AS n FROM q')).rows[0].n;
-            const check = (await window.quotaDB.query('PRAGMA integrity_check')).rows[0].integrity_check;
-            return { count, check };
-          } catch (e) {
-            return { error: `${e.code}: ${e.message}` };
-          }
+          const attempt = async (sql) => {
+            try {
+              await window.quotaDB.exec(sql);
+              return 'ok';
+            } catch (e) {
+              return `${e.code}: ${e.message}`;
+            }
+          };
+          const deleted = await attempt('DELETE FROM q WHERE id > 1');
+          const written = await attempt('INSERT INTO q(pad) VALUES (x\'00\')');
+          const count = (await window.quotaDB.query('SELECT count(*) AS n FROM q')).rows[0].n;
+          const check = (await window.quotaDB.query('PRAGMA integrity_check')).rows[0].integrity_check;
+          return { deleted, written, count, check };
         });
         await restore();
         if (driver.quotaAtLaunch) {
@@ -279,14 +281,12 @@ export function storageSuite(driver, { backends = ['opfs', 'idb'], selection = t
         assert.equal(r.error, 'STORAGE_QUOTA');
         assert.ok(r.count >= 1 && r.count < 201, `count ${r.count}`);
         assert.equal(r.check, 'ok');
-        if (driver.quotaRefusesDelete?.includes(storage)) {
-          // A known gap, said in the driver: the delete is refused like
-          // any write, and the database stays intact (checked below).
-          assert.match(atQuota.error ?? '', /^STORAGE_QUOTA: /);
-        } else {
-          assert.deepEqual(atQuota, { count: 2, check: 'ok' });
-        }
-        assert.equal(after, driver.quotaRefusesDelete?.includes(storage) ? r.count + 3 : 5);
+        assert.equal(atQuota.deleted, 'ok');
+        assert.equal(atQuota.check, 'ok');
+        // And the room the delete made is the app's: it writes again.
+        assert.equal(atQuota.written, 'ok');
+        assert.equal(atQuota.count, 2);
+        assert.equal(after, atQuota.count + 3);
         await browser.close();
       });
 

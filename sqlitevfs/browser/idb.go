@@ -4,6 +4,8 @@ package browser
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"syscall/js"
 
 	"github.com/hearthdb/hearth/sqlitevfs"
@@ -13,6 +15,12 @@ import (
 // sync access handles. Each Commit is one readwrite transaction, so a commit
 // is atomic; the blocks of a read or a commit cross between Go and JS as one
 // buffer.
+//
+// The VFS's reserve (sqlitevfs.HeadroomFile) lives in an IndexedDB database
+// of its own (reserveDatabase): WebKit counts an origin's usage by the size
+// of its IndexedDB files, and deleting records does not shrink them, so a
+// reserve kept as records of the database frees nothing when it is spent.
+// Deleting a whole IndexedDB database does give its space back.
 type IDBStore struct {
 	database  string
 	blockSize int
@@ -27,9 +35,21 @@ func NewIDBStore(database string, blockSize int, strict bool) *IDBStore {
 	return &IDBStore{database: database, blockSize: blockSize, strict: strict}
 }
 
+// reserveDatabase names the IndexedDB database that holds the reserve. No
+// database name contains '%' (engine.ValidateName), so it is nobody's.
+func reserveDatabase(database string) string { return database + sqlitevfs.HeadroomFile }
+
+// databaseOf is the IndexedDB database that stores file.
+func (s *IDBStore) databaseOf(file string) string {
+	if file == sqlitevfs.HeadroomFile {
+		return reserveDatabase(s.database)
+	}
+	return s.database
+}
+
 // ReadBlocks implements sqlitevfs.BlockStore.
 func (s *IDBStore) ReadBlocks(file string, first, count int64) ([][]byte, error) {
-	r, err := call("idbRead", s.database, file, float64(first), float64(count))
+	r, err := call("idbRead", s.databaseOf(file), file, float64(first), float64(count))
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -57,7 +77,7 @@ func (s *IDBStore) ReadBlocks(file string, first, count int64) ([][]byte, error)
 
 // FileSize implements sqlitevfs.BlockStore.
 func (s *IDBStore) FileSize(file string) (int64, bool, error) {
-	v, err := call("idbFileSize", s.database, file)
+	v, err := call("idbFileSize", s.databaseOf(file), file)
 	if err != nil {
 		return 0, false, err
 	}
@@ -69,8 +89,18 @@ func (s *IDBStore) FileSize(file string) (int64, bool, error) {
 }
 
 // Commit implements sqlitevfs.BlockStore: every change in one IndexedDB
-// transaction.
+// transaction. The reserve commits alone (the VFS never batches it with
+// the database's files): one transaction cannot span two databases.
 func (s *IDBStore) Commit(batch sqlitevfs.Batch) error {
+	database := s.database
+	for _, fc := range batch.Files {
+		if fc.Name == sqlitevfs.HeadroomFile {
+			if len(batch.Files) > 1 {
+				return fmt.Errorf("idb commit %s: the reserve must be committed alone", s.database)
+			}
+			database = reserveDatabase(s.database)
+		}
+	}
 	total := 0
 	changes := make([]any, len(batch.Files))
 	for i, fc := range batch.Files {
@@ -96,12 +126,17 @@ func (s *IDBStore) Commit(batch sqlitevfs.Batch) error {
 	if s.strict {
 		durability = "strict"
 	}
-	_, err := call("idbCommit", s.database, changes, buf, s.blockSize, durability)
+	_, err := call("idbCommit", database, changes, buf, s.blockSize, durability)
 	return classify(err)
 }
 
-// DeleteFile implements sqlitevfs.BlockStore.
+// DeleteFile implements sqlitevfs.BlockStore. Deleting the reserve deletes
+// its database: only that gives its space back (see IDBStore).
 func (s *IDBStore) DeleteFile(file string) error {
+	if file == sqlitevfs.HeadroomFile {
+		_, err := call("idbDropDatabase", reserveDatabase(s.database))
+		return err
+	}
 	_, err := call("idbDelete", s.database, file)
 	return err
 }
@@ -115,18 +150,25 @@ func (s *IDBStore) ListFiles() ([]string, error) {
 	return stringsOf(v), nil
 }
 
-// IDBDatabases lists the databases stored in IndexedDB.
+// IDBDatabases lists the databases stored in IndexedDB (not their
+// reserves).
 func IDBDatabases() ([]string, error) {
 	v, err := call("idbDatabases")
 	if err != nil {
 		return nil, err
 	}
-	return stringsOf(v), nil
+	return slices.DeleteFunc(stringsOf(v), func(name string) bool {
+		return strings.HasSuffix(name, sqlitevfs.HeadroomFile)
+	}), nil
 }
 
-// DropIDBDatabase deletes a database's IndexedDB database, every block of it.
+// DropIDBDatabase deletes a database's IndexedDB database, every block of
+// it, and its reserve's.
 func DropIDBDatabase(database string) error {
-	_, err := call("idbDropDatabase", database)
+	if _, err := call("idbDropDatabase", database); err != nil {
+		return err
+	}
+	_, err := call("idbDropDatabase", reserveDatabase(database))
 	return err
 }
 
