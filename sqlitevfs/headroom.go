@@ -246,6 +246,10 @@ func (h *headroom) giveBack(s reserveStore, c *sqlite3.Conn, reserve int64) erro
 // Headroom is the reserve's side of both VFSes (embedded): its methods are
 // the runtime's.
 type Headroom struct {
+	// HeadroomLater leaves writing the reserve to EnsureHeadroom instead
+	// of the first open of a main database: it is HeadroomBytes of writes
+	// an open need not wait for.
+	HeadroomLater bool
 	headroom
 	// store and size are set by the VFS's constructor.
 	store reserveStore
@@ -279,7 +283,16 @@ func (r *Headroom) Reclaim(c *sqlite3.Conn) error {
 }
 
 func (r *Headroom) ensureHeadroom() {
-	if r.size() > 0 {
+	if r.size() > 0 && !r.HeadroomLater {
+		r.ensure(r.store)
+	}
+}
+
+// EnsureHeadroom writes the reserve if this session has not yet, once a
+// main database has been opened: with HeadroomLater, the runtime calls it
+// when the reserve's writes are in nobody's way.
+func (r *Headroom) EnsureHeadroom() {
+	if r.size() > 0 && r.store.mainName() != "" {
 		r.ensure(r.store)
 	}
 }

@@ -195,3 +195,30 @@ func TestHeadroomComesBackOnlyWithRoomBesideIt(t *testing.T) {
 	}
 	mustBeIntact(t, c)
 }
+
+// With HeadroomLater the open writes nothing for the reserve;
+// EnsureHeadroom writes it once a main database is open, and only once.
+func TestHeadroomLater(t *testing.T) {
+	s := newBlockTestStore(BlockOptions{})
+	s.headroom = 64 << 10
+	s.vfs = NewBlockVFS(s.store, s.opts)
+	s.vfs.HeadroomBytes, s.vfs.HeadroomLater = s.headroom, true
+	s.vfs.EnsureHeadroom() // no database open yet: nothing to reserve for
+	if s.vfs.HeadroomHeld() || len(s.files()) != 0 {
+		t.Fatalf("before any open: held %v, files %v", s.vfs.HeadroomHeld(), s.files())
+	}
+	c := open(t, register(t, s.vfs), "PRAGMA locking_mode=exclusive")
+	mustExec(t, c, createTable)
+	if s.vfs.HeadroomHeld() || slices.Contains(s.files(), HeadroomFile) {
+		t.Fatal("the open wrote the reserve")
+	}
+	s.vfs.EnsureHeadroom()
+	if !s.vfs.HeadroomHeld() || !slices.Contains(s.files(), HeadroomFile) {
+		t.Fatal("EnsureHeadroom wrote no reserve")
+	}
+	before := s.calls()
+	s.vfs.EnsureHeadroom()
+	if s.calls() != before {
+		t.Fatalf("a second EnsureHeadroom made %d store calls", s.calls()-before)
+	}
+}

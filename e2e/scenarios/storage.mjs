@@ -235,6 +235,29 @@ export function storageSuite(driver, { backends = ['opfs', 'idb'], selection = t
           await db.exec('INSERT INTO q(pad) VALUES (zeroblob(1000))');
           window.quotaDB = db;
         }, storage);
+        if (storage === 'idb') {
+          // The reserve is written in the background a few seconds after
+          // the open: wait for it (its size record commits with its blocks).
+          const reserved = await page.evaluate(async () => {
+            const written = () => new Promise((resolve) => {
+              const req = indexedDB.open('hearth:quota%headroom');
+              req.onupgradeneeded = () => req.transaction.abort(); // not created yet: do not create it
+              req.onerror = () => resolve(false);
+              req.onsuccess = () => {
+                const db = req.result;
+                const get = db.transaction('files').objectStore('files').get('%headroom');
+                get.onsuccess = () => { db.close(); resolve(get.result !== undefined); };
+                get.onerror = () => { db.close(); resolve(false); };
+              };
+            });
+            for (let i = 0; i < 300; i++) {
+              if (await written()) return true;
+              await new Promise((r) => setTimeout(r, 100));
+            }
+            return false;
+          });
+          assert.ok(reserved, 'the IndexedDB reserve was not written within 30 s of the open');
+        }
         const usage = await page.evaluate(async () => (await navigator.storage.estimate()).usage);
         const restore = driver.quotaAtLaunch ? async () => {} : await browser.limitQuota(page, usage + 2 * 1024 * 1024);
         const r = await page.evaluate(async () => {
