@@ -48,6 +48,11 @@ func (e *Encoder) Bytes() []byte { return e.buf }
 // Reset empties the buffer, keeping its capacity.
 func (e *Encoder) Reset() { e.buf = e.buf[:0] }
 
+// Reuse empties the encoder and makes it write into buf's storage: a
+// caller that keeps encoded results in turn hands back one it no longer
+// reads instead of growing a new buffer each time.
+func (e *Encoder) Reuse(buf []byte) { e.buf = buf[:0] }
+
 // Null writes a null.
 func (e *Encoder) Null() { e.buf = append(e.buf, tagNull) }
 

@@ -2,9 +2,11 @@ package engine
 
 import (
 	"bytes"
+	"slices"
 	"sort"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/codec/sqlcodec"
@@ -20,6 +22,16 @@ type liveQuery struct {
 	tables map[string]struct{}
 	subs   map[int64]struct{}
 	result evaluation
+	// spare is the result before result: no longer read, its storage is
+	// where the next evaluation writes (a 500-row result re-run on every
+	// commit would otherwise be ~100 KB of garbage per write, and the
+	// worker's collector runs on the thread that delivers the updates).
+	spare evaluation
+	// keyCol is the result column identifying rows (keyColumn), found
+	// once per prepared statement: keyStmt is the statement it was found
+	// for, and a schema change finds it again.
+	keyCol  int
+	keyStmt *sqlite3.Stmt
 	// runs, last and total time its evaluations, for db.info() and the
 	// inspector (a slow live query is a slow page).
 	runs        int64
@@ -30,8 +42,11 @@ type liveQuery struct {
 // what the page receives, so comparing bytes is comparing values exactly.
 type evaluation struct {
 	columns []string
-	rows    [][]byte
-	// keys[i] is row i's identity (the encoded key column), when keyed.
+	// buf holds the rows back to back; rows and keys point into it.
+	buf  []byte
+	rows [][]byte
+	// keys[i] is row i's identity (the encoded key column, a view of buf),
+	// when keyed.
 	keys  []string
 	keyed bool
 }
@@ -46,6 +61,8 @@ type liveSet struct {
 	// runs counts evaluations, for db.info() and the tests that prove an
 	// unrelated write re-runs nothing.
 	runs int64
+	// ends is evaluate's scratch: where each row's bytes end.
+	ends []int
 }
 
 func newLiveSet(nextSub *atomic.Int64) *liveSet {
@@ -89,7 +106,7 @@ func (ls *liveSet) watch(c *Conn, sql string, params any) (int64, *liveQuery, er
 	q := ls.queries[key]
 	if q == nil {
 		q = &liveQuery{sql: sql, params: params, subs: map[int64]struct{}{}}
-		if err := ls.evaluate(c, q); err != nil {
+		if err := ls.evaluate(c, q, false); err != nil {
 			return 0, nil, err
 		}
 		ls.queries[key] = q
@@ -117,8 +134,10 @@ func (ls *liveSet) unwatch(sub int64) bool {
 	return true
 }
 
-// evaluate runs q and stores its result and the tables it reads.
-func (ls *liveSet) evaluate(c *Conn, q *liveQuery) error {
+// evaluate runs q and stores its result and the tables it reads, writing
+// into the storage of q's spare result. schemaChanged makes it look for the
+// key column again.
+func (ls *liveSet) evaluate(c *Conn, q *liveQuery, schemaChanged bool) error {
 	ls.runs++
 	q.runs++
 	started := time.Now()
@@ -138,46 +157,68 @@ func (ls *liveSet) evaluate(c *Conn, q *liveQuery) error {
 		return err
 	}
 	n := s.ColumnCount()
-	ev := evaluation{columns: make([]string, n)}
+	ev := q.spare
+	q.spare = evaluation{}
+	ev.columns = make([]string, n)
 	for i := range n {
 		ev.columns[i] = s.ColumnName(i)
 	}
-	keyCol := keyColumn(c, s)
-	ev.keyed = keyCol >= 0
-	var enc codec.Encoder
-	var offsets []int
-	for s.Step() {
-		offsets = append(offsets, len(enc.Bytes()))
-		sqlcodec.WriteRow(&enc, s, n)
+	if schemaChanged || q.keyStmt != s {
+		q.keyCol, q.keyStmt = keyColumn(c, s), s
+		if !cached {
+			q.keyStmt = nil // closed on release: never the same statement again
+		}
 	}
+	var enc codec.Encoder
+	enc.Reuse(ev.buf)
+	ends := ls.ends[:0]
+	for s.Step() {
+		sqlcodec.WriteRow(&enc, s, n)
+		ends = append(ends, len(enc.Bytes()))
+	}
+	ls.ends = ends
 	if err := s.Err(); err != nil {
 		return sqlError(err)
 	}
-	buf := enc.Bytes()
-	ev.rows = make([][]byte, len(offsets))
-	for i, start := range offsets {
-		end := len(buf)
-		if i+1 < len(offsets) {
-			end = offsets[i+1]
-		}
-		ev.rows[i] = buf[start:end:end]
+	ev.buf = enc.Bytes()
+	ev.rows = ev.rows[:0]
+	start := 0
+	for _, end := range ends {
+		ev.rows = append(ev.rows, ev.buf[start:end:end])
+		start = end
 	}
+	ev.keys = ev.keys[:0]
+	ev.keyed = q.keyCol >= 0
 	if ev.keyed {
-		ev.keys = make([]string, len(ev.rows))
-		seen := make(map[string]struct{}, len(ev.rows))
-		for i, row := range ev.rows {
-			k := string(rowField(row, keyCol))
-			if _, dup := seen[k]; dup {
-				ev.keyed, ev.keys = false, nil
-				break
-			}
-			seen[k] = struct{}{}
-			ev.keys[i] = k
+		for _, row := range ev.rows {
+			k := rowField(row, q.keyCol)
+			ev.keys = append(ev.keys, unsafe.String(unsafe.SliceData(k), len(k)))
+		}
+		if !uniqueKeys(q.result, ev) {
+			ev.keyed, ev.keys = false, ev.keys[:0]
 		}
 	}
 	q.tables = t.reads
 	q.result = ev
 	return nil
+}
+
+// uniqueKeys reports whether cur's keys identify its rows. When they are
+// those of prev (the result cur replaces), in the same order, and prev's
+// were unique, so are cur's (the usual commit: rows changed in place), and
+// nothing is built.
+func uniqueKeys(prev, cur evaluation) bool {
+	if prev.keyed && slices.Equal(prev.keys, cur.keys) {
+		return true
+	}
+	seen := make(map[string]struct{}, len(cur.keys))
+	for _, k := range cur.keys {
+		if _, dup := seen[k]; dup {
+			return false
+		}
+		seen[k] = struct{}{}
+	}
+	return true
 }
 
 // keyColumn finds a result column that identifies rows: one whose origin is
@@ -234,6 +275,16 @@ func (d delta) empty() bool { return len(d.removed)+len(d.inserted)+len(d.change
 // keeps the most rows in place).
 func diff(old, cur evaluation) delta {
 	var d delta
+	if slices.Equal(old.keys, cur.keys) {
+		// The same rows in the same order (a commit that changed rows in
+		// place, or none of them): only their bytes can differ.
+		for i := range cur.rows {
+			if !bytes.Equal(old.rows[i], cur.rows[i]) {
+				d.changed = append(d.changed, i)
+			}
+		}
+		return d
+	}
 	newIndex := make(map[string]int, len(cur.keys))
 	for i, k := range cur.keys {
 		newIndex[k] = i
@@ -309,29 +360,39 @@ func (ls *liveSet) refresh(c *Conn, changed map[string]struct{}, schemaChanged b
 			continue
 		}
 		old := q.result
-		if err := ls.evaluate(c, q); err != nil {
+		if err := ls.evaluate(c, q, schemaChanged); err != nil {
 			for sub := range q.subs {
 				push(sub, func(enc *codec.Encoder) { writeSubError(enc, err) })
 			}
 			continue
 		}
-		cur := q.result
-		if old.keyed && cur.keyed && equalStrings(old.columns, cur.columns) {
-			d := diff(old, cur)
-			if d.empty() {
-				continue
-			}
-			for sub := range q.subs {
-				push(sub, func(enc *codec.Encoder) { writeDelta(enc, cur, d) })
-			}
-			continue
-		}
-		if sameRows(old, cur) {
-			continue
+		ls.deliver(q, old, push)
+		// Nothing reads the replaced result any more (push encodes before
+		// it returns): the next evaluation writes over it.
+		q.spare = old
+	}
+}
+
+// deliver pushes to q's subscribers what turns old into q's result: a
+// delta when both are keyed by the same columns, else the full result;
+// nothing when nothing changed.
+func (ls *liveSet) deliver(q *liveQuery, old evaluation, push func(sub int64, write func(*codec.Encoder))) {
+	cur := q.result
+	if old.keyed && cur.keyed && equalStrings(old.columns, cur.columns) {
+		d := diff(old, cur)
+		if d.empty() {
+			return
 		}
 		for sub := range q.subs {
-			push(sub, func(enc *codec.Encoder) { writeFull(enc, "full", cur) })
+			push(sub, func(enc *codec.Encoder) { writeDelta(enc, cur, d) })
 		}
+		return
+	}
+	if sameRows(old, cur) {
+		return
+	}
+	for sub := range q.subs {
+		push(sub, func(enc *codec.Encoder) { writeFull(enc, "full", cur) })
 	}
 }
 

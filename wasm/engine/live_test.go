@@ -317,3 +317,118 @@ func TestSubscriptionIDsAreUniqueAcrossDatabases(t *testing.T) {
 		t.Fatalf("push for database b went to sub %v", p["sub"])
 	}
 }
+
+// Each evaluation writes over the storage of the result before the last
+// one: over many commits of every kind (in-place changes, inserts, deletes,
+// moves, keys that stop and start identifying rows, a schema change that
+// takes the key away and gives it back) the page's copy, built only from
+// what the worker pushed, must stay the query's result.
+func TestLiveResultStaysExactOverManyCommits(t *testing.T) {
+	c := newClient(t)
+	db := c.open("many-commits")
+	c.ok("exec", map[string]any{"db": db, "sql": "CREATE TABLE tasks(id TEXT PRIMARY KEY, title TEXT, pos REAL)"})
+	stmts := []any{}
+	for i := range 60 {
+		stmts = append(stmts, map[string]any{"sql": "INSERT INTO tasks VALUES (?, ?, ?)", "params": []any{fmt.Sprintf("t%02d", i), "task", float64(i)}})
+	}
+	c.ok("batch", map[string]any{"db": db, "statements": stmts})
+	const query = "SELECT id, title FROM tasks ORDER BY pos, id"
+	result := c.ok("watch", map[string]any{"db": db, "sql": query})["result"].(map[string]any)
+	rows := result["rows"].([]any)
+	r := rand.New(rand.NewPCG(3, 4))
+	for step := range 300 {
+		id := fmt.Sprintf("t%02d", r.IntN(80))
+		var sql string
+		var params []any
+		switch op := r.IntN(7); {
+		case step == 150:
+			// The key column goes: the table is rebuilt without a primary key.
+			sql = "CREATE TABLE tasks2(id TEXT, title TEXT, pos REAL); INSERT INTO tasks2 SELECT * FROM tasks; DROP TABLE tasks; ALTER TABLE tasks2 RENAME TO tasks"
+		case step == 200:
+			// And comes back.
+			sql = "CREATE TABLE tasks2(id TEXT PRIMARY KEY, title TEXT, pos REAL); INSERT OR IGNORE INTO tasks2 SELECT * FROM tasks; DROP TABLE tasks; ALTER TABLE tasks2 RENAME TO tasks"
+		case op <= 2:
+			sql, params = "UPDATE tasks SET title = ? WHERE id = ?", []any{fmt.Sprint("edit ", step), id}
+		case op == 3:
+			sql, params = "UPDATE tasks SET pos = ? WHERE id = ?", []any{r.Float64() * 80, id}
+		case op == 4:
+			sql, params = "DELETE FROM tasks WHERE id = ?", []any{id}
+		default:
+			sql, params = "INSERT OR IGNORE INTO tasks VALUES (?, 'new', ?)", []any{id, r.Float64() * 80}
+		}
+		fields := map[string]any{"db": db, "sql": sql}
+		if params != nil {
+			fields["params"] = params
+		}
+		c.ok("exec", fields)
+		// The commit's push (if any) comes before the reply to a query
+		// sent after it.
+		qid := c.send("query", map[string]any{"db": db, "sql": query})
+		var want []any
+		for want == nil {
+			p := c.next()
+			switch {
+			case p["id"] == qid:
+				want = p["ok"].(map[string]any)["rows"].([]any)
+			case p["delta"] != nil:
+				rows = apply(rows, p["delta"].(map[string]any))
+			case p["full"] != nil:
+				rows = p["full"].(map[string]any)["rows"].([]any)
+			default:
+				t.Fatalf("step %d (%s): message %v", step, sql, p)
+			}
+		}
+		if fmt.Sprint(rows) != fmt.Sprint(want) {
+			t.Fatalf("step %d (%s): the page's copy diverged:\n got %v\nwant %v", step, sql, rows, want)
+		}
+	}
+	c.noPush(t)
+}
+
+// After a schema change the key column is looked for again: a table
+// rebuilt without its primary key gives full results, not deltas keyed
+// by a column that no longer identifies rows.
+func TestWatchFindsTheKeyAgainAfterASchemaChange(t *testing.T) {
+	c := newClient(t)
+	db := c.open("rekey")
+	c.ok("exec", map[string]any{"db": db, "sql": "CREATE TABLE t(id TEXT PRIMARY KEY, v); INSERT INTO t VALUES ('a', 1)"})
+	w := c.ok("watch", map[string]any{"db": db, "sql": "SELECT id, v FROM t ORDER BY v"})
+	if w["result"].(map[string]any)["keyed"] != true {
+		t.Fatal("a primary key column was not taken as the key")
+	}
+	c.ok("exec", map[string]any{"db": db, "sql": "DROP TABLE t; CREATE TABLE t(id TEXT, v); INSERT INTO t VALUES ('a', 1), ('a', 2)"})
+	p := c.nextPush(t)
+	full, ok := p["full"].(map[string]any)
+	if !ok || full["keyed"] != false || fmt.Sprint(full["rows"]) != "[[a 1] [a 2]]" {
+		t.Fatalf("after the key went: push %v", p)
+	}
+	c.ok("exec", map[string]any{"db": db, "sql": "UPDATE t SET v = 3 WHERE v = 1"})
+	p = c.nextPush(t)
+	if full, ok := p["full"].(map[string]any); !ok || fmt.Sprint(full["rows"]) != "[[a 2] [a 3]]" {
+		t.Fatalf("unkeyed update: push %v", p)
+	}
+}
+
+// Rows whose keys come back in the same order differ only in their bytes:
+// the delta is exactly the rows whose bytes changed.
+func TestDiffOfRowsChangedInPlace(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for round := range 500 {
+		old := randomEvaluation(r, 40)
+		cur := evaluation{keyed: true, keys: slices.Clone(old.keys)}
+		var want []int
+		for i, row := range old.rows {
+			if r.IntN(4) == 0 {
+				changed := append(slices.Clone(row), 0)
+				cur.rows = append(cur.rows, changed)
+				want = append(want, i)
+			} else {
+				cur.rows = append(cur.rows, slices.Clone(row))
+			}
+		}
+		d := diff(old, cur)
+		if len(d.removed) != 0 || len(d.inserted) != 0 || fmt.Sprint(d.changed) != fmt.Sprint(want) {
+			t.Fatalf("round %d: delta %+v, want changed %v", round, d, want)
+		}
+	}
+}

@@ -1,0 +1,63 @@
+package engine
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/hearthdb/hearth/codec"
+)
+
+var benchDatabases int
+
+// BenchmarkLiveUpdate is one write seen by a watch on a 500-row result (the
+// shape of e2e/bench/live.mjs, issue 15 goal 5): the UPDATE, its commit, the
+// live query's re-run, the delta and both messages out, in memory.
+func BenchmarkLiveUpdate(b *testing.B) {
+	out := make(chan map[string]any, 16)
+	eng := New(MemoryStorage{}, func(msg []byte) {
+		v, err := codec.Decode(bytes.Clone(msg))
+		if err != nil {
+			b.Errorf("undecodable message: %v", err)
+			return
+		}
+		out <- v.(map[string]any)
+	})
+	var id int64
+	call := func(op string, fields map[string]any) map[string]any {
+		id++
+		fields["v"], fields["id"], fields["op"] = int64(1), id, op
+		msg, err := codec.Encode(fields)
+		if err != nil {
+			b.Fatal(err)
+		}
+		eng.Receive(msg)
+		r := <-out
+		if r["error"] != nil || r["id"] != id {
+			b.Fatalf("%s: %v", op, r)
+		}
+		return r["ok"].(map[string]any)
+	}
+	benchDatabases++ // memory databases live as long as the process: one per run
+	db := call("open", map[string]any{"name": fmt.Sprint("bench-live-", benchDatabases), "storage": "memory"})["db"].(int64)
+	call("exec", map[string]any{"db": db, "sql": "CREATE TABLE tasks(id TEXT PRIMARY KEY, title TEXT, project TEXT, pos REAL); CREATE INDEX tasks_project ON tasks(project)"})
+	stmts := []any{}
+	for i := range 1000 {
+		project := "b"
+		if i%2 == 1 {
+			project = "a"
+		}
+		stmts = append(stmts, map[string]any{"sql": "INSERT INTO tasks VALUES (?, ?, ?, ?)", "params": []any{fmt.Sprintf("t%d", i), fmt.Sprintf("task %d", i), project, float64(i)}})
+	}
+	call("batch", map[string]any{"db": db, "statements": stmts})
+	call("watch", map[string]any{"db": db, "sql": "SELECT id, title, pos FROM tasks WHERE project = 'a' ORDER BY pos"})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		call("exec", map[string]any{"db": db, "sql": "UPDATE tasks SET title = ? WHERE id = ?", "params": []any{fmt.Sprintf("edit %d", i), fmt.Sprintf("t%d", 1+2*(i%500))}})
+		push := <-out
+		if push["delta"] == nil {
+			b.Fatalf("want a delta push, got %v", push)
+		}
+	}
+}
