@@ -229,3 +229,23 @@ func BenchmarkEncodeRows(b *testing.B) {
 		}
 	}
 }
+
+// Reuse writes from the start of the storage it is given: what was there
+// is overwritten, and a buffer with room is not grown.
+func TestEncoderReuse(t *testing.T) {
+	var first Encoder
+	first.Text("old contents")
+	buf := first.Bytes()
+	var enc Encoder
+	enc.Reuse(buf)
+	enc.Int(7)
+	out := enc.Bytes()
+	if &out[0] != &buf[0] {
+		t.Fatal("Reuse did not write into the given storage")
+	}
+	var want Encoder
+	want.Int(7)
+	if string(out) != string(want.Bytes()) {
+		t.Fatalf("Reuse kept old bytes: % x, want % x", out, want.Bytes())
+	}
+}
