@@ -39,12 +39,11 @@ func run() error {
 		if _, err := safejs.CopyBytesToJS(arr, msg); err != nil {
 			return err
 		}
-		buf, err := arr.Get("buffer")
-		if err != nil {
-			return err
-		}
-		// Transfer, not clone: the page takes the buffer over without a copy.
-		_, err = global.Call("postMessage", arr, []any{buf})
+		// The bootstrap's postMessage (hearth-worker-boot.js) routes the
+		// message and transfers its buffer to the page (no copy); a
+		// transfer list built here would be two more calls into JS and
+		// garbage for the worker's collector, per message, for nothing.
+		_, err = global.Call("postMessage", arr)
 		return err
 	}
 	eng := engine.New(newBrowserStorage(), func(msg []byte) {
