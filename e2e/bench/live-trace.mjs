@@ -18,6 +18,10 @@ if (printHelpIfAsked(import.meta.url)) process.exit(0);
 const storage = process.env.LIVE_TRACE_STORAGE ?? 'opfs';
 const writes = Number(process.env.LIVE_TRACE_WRITES ?? 100);
 const warmup = Number(process.env.LIVE_TRACE_WARMUP ?? 0);
+// LIVE_TRACE_CALLERS=<function name> also prints where its self time is
+// called from (LIVE_TRACE_DEPTH frames up, default 4).
+const callersOf = process.env.LIVE_TRACE_CALLERS;
+const callerDepth = Number(process.env.LIVE_TRACE_DEPTH ?? 4);
 
 /**
  * Self time by function per thread, from the trace's ProfileChunk events
@@ -29,9 +33,9 @@ function selfTimes(events) {
   for (const e of events) {
     if (e.name !== 'ProfileChunk') continue;
     let p = threads.get(e.id);
-    if (!p) threads.set(e.id, p = { pid: e.pid, tid: e.tid, nodes: new Map(), self: new Map(), total: 0 });
+    if (!p) threads.set(e.id, p = { pid: e.pid, tid: e.tid, nodes: new Map(), self: new Map(), callers: new Map(), total: 0 });
     const prof = e.args?.data?.cpuProfile ?? {};
-    for (const n of prof.nodes ?? []) p.nodes.set(n.id, n.callFrame);
+    for (const n of prof.nodes ?? []) p.nodes.set(n.id, { ...n.callFrame, parent: n.parent });
     const samples = prof.samples ?? [];
     const deltas = e.args?.data?.timeDeltas ?? [];
     for (let i = 0; i < samples.length; i++) {
@@ -40,6 +44,15 @@ function selfTimes(events) {
       const name = f ? (f.functionName || `(anonymous ${path.basename(f.url || '')}:${f.lineNumber})`) : '?';
       p.self.set(name, (p.self.get(name) ?? 0) + dt);
       p.total += dt;
+      if (callersOf && name === callersOf) {
+        // The call chain above this sample, a few frames deep.
+        const chain = [];
+        for (let up = f?.parent; up !== undefined && chain.length < callerDepth; up = p.nodes.get(up)?.parent) {
+          chain.push(p.nodes.get(up)?.functionName || '?');
+        }
+        const k = chain.join(' < ');
+        p.callers.set(k, (p.callers.get(k) ?? 0) + dt);
+      }
     }
   }
   return [...threads.values()];
@@ -85,6 +98,10 @@ try {
     console.log(`\n${names.get(`${t.pid}:${t.tid}`) ?? `thread ${t.tid}`}: ${t.total.toFixed(0)} ms sampled`);
     const top = [...t.self].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.LIVE_TRACE_TOP ?? 30));
     for (const [name, ms] of top) console.log(`  ${ms.toFixed(1).padStart(8)} ms ${(100 * ms / t.total).toFixed(1).padStart(5)}%  ${name}`);
+    if (t.callers.size) {
+      console.log(`  ${callersOf} is called from:`);
+      for (const [chain, ms] of [...t.callers].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`  ${ms.toFixed(1).padStart(8)} ms  ${chain}`);
+    }
   }
   const gcs = new Map();
   for (const e of events) {
