@@ -35,7 +35,10 @@ try {
   }
   await page.waitForTimeout(1000);
   await page.locator(`[id="${id}"]`).focus();
-  const stop = await startTrace(context, page, ['devtools.timeline', 'blink.user_timing', 'v8.execute', 'disabled-by-default-devtools.timeline']);
+  // BOARD_TRACE_CATEGORIES adds trace categories (comma-separated; e.g.
+  // toplevel names the source of each task).
+  const extra = (process.env.BOARD_TRACE_CATEGORIES ?? '').split(',').filter(Boolean);
+  const stop = await startTrace(context, page, ['devtools.timeline', 'blink.user_timing', 'v8.execute', 'disabled-by-default-devtools.timeline', ...extra]);
   await page.evaluate(() => performance.mark('trace:key'));
   await page.keyboard.press('Alt+ArrowRight');
   await page.waitForFunction((i) => document.getElementById(i)?.closest('.column')?.dataset.status === 'doing', id);

@@ -98,12 +98,22 @@ async function moveINP(page, moves, settle = false) {
     window.inpEntries = [];
     new PerformanceObserver((list) => {
       for (const e of list.getEntries()) {
-        if (e.name === 'keydown' && e.interactionId > 0) window.inpEntries.push({ id: e.interactionId, duration: e.duration });
+        if (e.name === 'keydown' && e.interactionId > 0) {
+          window.inpEntries.push({
+            id: e.interactionId, duration: e.duration,
+            // Where it went: waiting for the main thread, the handlers,
+            // and from their end to the next paint.
+            delay: e.processingStart - e.startTime,
+            processing: e.processingEnd - e.processingStart,
+            presentation: e.startTime + e.duration - e.processingEnd,
+          });
+        }
       }
     }).observe({ type: 'event', durationThreshold: 16, buffered: false });
   });
   const id = await page.locator('.column[data-status="backlog"] .card').first().getAttribute('id');
   const durations = [];
+  const parts = { delay: [], processing: [], presentation: [] }; // of the moves over 16 ms
   const renders = []; // the board's last build+render (Go) after each move
   for (let i = 0; i < moves; i++) {
     const [key, column] = i % 2 === 0 ? ['Alt+ArrowRight', 'doing'] : ['Alt+ArrowLeft', 'backlog'];
@@ -124,13 +134,16 @@ async function moveINP(page, moves, settle = false) {
     }
     const entries = await page.evaluate((n) => window.inpEntries.slice(n), before);
     durations.push(entries.length ? Math.max(...entries.map((e) => e.duration)) : goalMs);
+    for (const e of entries) for (const k of Object.keys(parts)) parts[k].push(e[k]);
     renders.push(await page.evaluate(() => window.boardMilestones.renderMs));
   }
   renders.sort((a, b) => a - b);
   durations.sort((a, b) => a - b);
   const at = (q) => durations[Math.min(durations.length - 1, Math.floor(q * durations.length))];
+  const p = (xs, q) => xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? 0;
   return {
     p50: at(0.5), p95: at(0.95), underThreshold: durations.filter((d) => d === goalMs).length,
+    parts: Object.fromEntries(Object.entries(parts).map(([k, xs]) => [k, `${Math.round(p(xs, 0.5))} / ${Math.round(p(xs, 0.95))}`])),
     renderP50: renders[Math.floor(renders.length / 2)],
   };
 }
@@ -154,6 +167,8 @@ async function moveINP(page, moves, settle = false) {
       'INP p50 (ms)': Math.round(inp.p50), 'INP p95 (ms)': Math.round(inp.p95),
       'moves under 16 ms': inp.underThreshold,
       'vugu render p50 (ms)': Math.round(inp.renderP50),
+      // Of the moves over 16 ms: p50 / p95 of each part of the duration.
+      'input delay (ms)': inp.parts.delay, 'handlers (ms)': inp.parts.processing, 'to paint (ms)': inp.parts.presentation,
       'seed reported (ms)': seedReportedMs, 'goal (ms)': goalMs,
       'meets goal (p95)': inp.p95 <= goalMs,
     }]);

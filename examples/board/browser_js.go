@@ -387,8 +387,9 @@ func jsValues(values []any) []any {
 }
 
 // exposeInput defines hearthBoardKey(key, targetID, tagName, alt, ctrl,
-// meta) → handled and hearthBoardFocus(cardID) for boot.js's keyboard and
-// focus listeners. Each runs with the render lock held and asks for a
+// meta) → handled, hearthBoardAction(taskID, action) → handled and
+// hearthBoardFocus(cardID) for boot.js's keyboard, card click and focus
+// listeners. Each runs with the render lock held and asks for a
 // render only when it changed something.
 func exposeInput(c *Root) {
 	js.Global().Set("hearthBoardKey", js.FuncOf(func(_ js.Value, args []js.Value) any {
@@ -397,13 +398,18 @@ func exposeInput(c *Root) {
 		}
 		c.env.Lock()
 		handled := c.HandleKey(args[0].String(), args[1].String(), args[2].String(), args[3].Truthy(), args[4].Truthy(), args[5].Truthy())
-		if handled {
-			c.env.UnlockRender()
-		} else {
-			c.env.UnlockOnly()
-		}
+		c.unlockAfter(handled)
 		return handled
 	})) // kept for the page's life
+	js.Global().Set("hearthBoardAction", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		if len(args) < 2 {
+			return false
+		}
+		c.env.Lock()
+		handled := c.CardAction(args[0].String(), args[1].String())
+		c.unlockAfter(handled)
+		return handled
+	}))
 	js.Global().Set("hearthBoardFocus", js.FuncOf(func(_ js.Value, args []js.Value) any {
 		if len(args) < 1 {
 			return nil
@@ -416,4 +422,36 @@ func exposeInput(c *Root) {
 		}
 		return nil
 	}))
+}
+
+// unlockAfter releases the render lock after an input event, asking for a
+// render when the event changed something that is not drawn yet.
+func (c *Root) unlockAfter(changed bool) {
+	if changed && !c.takeDrawn() {
+		c.env.UnlockRender()
+	} else {
+		c.env.UnlockOnly()
+	}
+}
+
+// patchCardMove draws a card move through boot.js's hearthBoardPatchMove
+// (movepatch.go); false when the page could not apply it.
+func patchCardMove(m cardMove) bool {
+	fn := js.Global().Get("hearthBoardPatchMove")
+	if fn.Type() != js.TypeFunction {
+		return false
+	}
+	counts := make([]any, len(m.Counts))
+	for i, n := range m.Counts {
+		counts[i] = n
+	}
+	var actions any // null: no action buttons
+	if m.Actions != nil {
+		a := make(map[string]any, len(m.Actions))
+		for k, v := range m.Actions {
+			a[k] = v
+		}
+		actions = a
+	}
+	return fn.Invoke(m.ID, m.Status, m.Index, m.Label, counts, actions).Truthy()
 }

@@ -89,7 +89,15 @@ type Root struct {
 	// no longer counts).
 	liveProjects bool
 	focusID      string
-	painted      bool
+	// patchMove draws a card move on the page (movepatch.go); nil (native
+	// builds, tests that render) draws it by a render. drawn: the last
+	// event's change is drawn already.
+	patchMove func(cardMove) bool
+	drawn     bool
+	// runStatements, when set, runs the moves' writes instead of the
+	// database (tests).
+	runStatements func(context.Context, []client.Statement) error
+	painted       bool
 	// livePainted: a live tasks result has been painted.
 	livePainted bool
 }
@@ -643,14 +651,7 @@ func (c *Root) removeEdited(sql string) {
 	})
 }
 
-// MoveTask moves a card dStatus columns right and dIndex places down.
-func (c *Root) MoveTask(e vugu.DOMEvent, id string, dStatus, dIndex int) {
-	if e != nil {
-		e.PreventDefault()
-	}
-	c.moveTask(id, dStatus, dIndex)
-}
-
+// moveTask moves a card dStatus columns right and dIndex places down.
 func (c *Root) moveTask(id string, dStatus, dIndex int) {
 	i := slices.IndexFunc(c.Tasks, func(t Task) bool { return t.ID == id })
 	if i < 0 {
@@ -671,7 +672,12 @@ func (c *Root) moveTask(id string, dStatus, dIndex int) {
 	}
 	at = max(0, min(at, len(col)))
 	pos, renumber := placement(col, at)
-	c.focusID = "task-" + id
+	defer func() {
+		if !c.drawMove(id) {
+			// Rendered: the card is a new element in its new column.
+			c.focusID = "task-" + id
+		}
+	}()
 	if renumber {
 		// Spread the column out again: every card gets a whole position.
 		colIDs = slices.Insert(colIDs, at, id)
@@ -682,17 +688,27 @@ func (c *Root) moveTask(id string, dStatus, dIndex int) {
 				c.Tasks[j].Status, c.Tasks[j].Position = status, float64(k+1)
 			}
 		}
-		c.writeTasks(colIDs, func(ctx context.Context) error {
-			_, err := c.db.Batch(ctx, stmts...)
-			return err
-		})
+		c.writeTasks(colIDs, func(ctx context.Context) error { return c.run(ctx, stmts) })
 		return
 	}
 	t.Status, t.Position = status, pos
 	c.writeTasks([]string{id}, func(ctx context.Context) error {
-		_, err := c.db.Exec(ctx, `UPDATE tasks SET status = ?, position = ? WHERE id = ?`, status, pos, id)
-		return err
+		return c.run(ctx, []client.Statement{{SQL: `UPDATE tasks SET status = ?, position = ? WHERE id = ?`, Args: []any{status, pos, id}}})
 	})
+}
+
+// run runs a write's statements, in one transaction when there are
+// several (through runStatements when set: tests).
+func (c *Root) run(ctx context.Context, stmts []client.Statement) error {
+	if c.runStatements != nil {
+		return c.runStatements(ctx, stmts)
+	}
+	if len(stmts) == 1 {
+		_, err := c.db.Exec(ctx, stmts[0].SQL, stmts[0].Args...)
+		return err
+	}
+	_, err := c.db.Batch(ctx, stmts...)
+	return err
 }
 
 // HandleKey is the board's keyboard: n creates a task; on a focused card,

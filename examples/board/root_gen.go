@@ -493,14 +493,9 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 												vgparent.AppendChild(vgn)
 												vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "article", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "card"}, vugu.VGAttribute{Namespace: "", Key: "tabindex", Val: "0"}}}
 												vgparent.AppendChild(vgn)
-												vgn.AddAttrInterface("aria-label", t.Title+", "+col.Label+", "+c.UserName(t.Assignee))
+												vgn.AddAttrInterface("aria-label", c.cardLabel(t, col))
 												vgn.AddAttrInterface("data-priority", t.Priority)
 												vgn.AddAttrInterface("id", "task-"+t.ID)
-												vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
-													EventType: "dblclick",
-													Func:      func(event vugu.DOMEvent) { c.EditTask(event, t.ID) },
-													// TODO: implement capture, etc. mostly need to decide syntax
-												})
 												{
 													vgparent := vgn
 													_ = vgparent
@@ -537,86 +532,52 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 															_ = vgparent
 															vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n                  "}
 															vgparent.AppendChild(vgn)
-															vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "type", Val: "button"}, vugu.VGAttribute{Namespace: "", Key: "aria-label", Val: "Edit"}}}
+															vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "type", Val: "button"}, vugu.VGAttribute{Namespace: "", Key: "aria-label", Val: "Edit"}, vugu.VGAttribute{Namespace: "", Key: "data-action", Val: "edit"}}}
 															vgparent.AppendChild(vgn)
-															vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
-																EventType: "click",
-																Func:      func(event vugu.DOMEvent) { c.EditTask(event, t.ID) },
-																// TODO: implement capture, etc. mostly need to decide syntax
-															})
+															vgn.SetInnerHTML(vugu.HTML("✎"))
+															vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n                  "}
+															vgparent.AppendChild(vgn)
+															vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "type", Val: "button"}, vugu.VGAttribute{Namespace: "", Key: "aria-label", Val: "Move left"}, vugu.VGAttribute{Namespace: "", Key: "data-action", Val: "left"}}}
+															vgparent.AppendChild(vgn)
+															vgn.AddAttrInterface("hidden", !moveAllowed("left", ci, ti, len(col.Tasks)))
 															{
 																vgparent := vgn
 																_ = vgparent
-																vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "✎"}
+																vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "←"}
 																vgparent.AppendChild(vgn)
 															}
 															vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n                  "}
 															vgparent.AppendChild(vgn)
-															if ci > 0 {
-																vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "type", Val: "button"}, vugu.VGAttribute{Namespace: "", Key: "aria-label", Val: "Move left"}}}
+															vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "type", Val: "button"}, vugu.VGAttribute{Namespace: "", Key: "aria-label", Val: "Move up"}, vugu.VGAttribute{Namespace: "", Key: "data-action", Val: "up"}}}
+															vgparent.AppendChild(vgn)
+															vgn.AddAttrInterface("hidden", !moveAllowed("up", ci, ti, len(col.Tasks)))
+															{
+																vgparent := vgn
+																_ = vgparent
+																vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "↑"}
 																vgparent.AppendChild(vgn)
-																vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
-																	EventType: "click",
-																	Func:      func(event vugu.DOMEvent) { c.MoveTask(event, t.ID, -1, 0) },
-																	// TODO: implement capture, etc. mostly need to decide syntax
-																})
-																{
-																	vgparent := vgn
-																	_ = vgparent
-																	vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "←"}
-																	vgparent.AppendChild(vgn)
-																}
 															}
 															vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n                  "}
 															vgparent.AppendChild(vgn)
-															if ti > 0 {
-																vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "type", Val: "button"}, vugu.VGAttribute{Namespace: "", Key: "aria-label", Val: "Move up"}}}
+															vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "type", Val: "button"}, vugu.VGAttribute{Namespace: "", Key: "aria-label", Val: "Move down"}, vugu.VGAttribute{Namespace: "", Key: "data-action", Val: "down"}}}
+															vgparent.AppendChild(vgn)
+															vgn.AddAttrInterface("hidden", !moveAllowed("down", ci, ti, len(col.Tasks)))
+															{
+																vgparent := vgn
+																_ = vgparent
+																vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "↓"}
 																vgparent.AppendChild(vgn)
-																vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
-																	EventType: "click",
-																	Func:      func(event vugu.DOMEvent) { c.MoveTask(event, t.ID, 0, -1) },
-																	// TODO: implement capture, etc. mostly need to decide syntax
-																})
-																{
-																	vgparent := vgn
-																	_ = vgparent
-																	vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "↑"}
-																	vgparent.AppendChild(vgn)
-																}
 															}
 															vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n                  "}
 															vgparent.AppendChild(vgn)
-															if ti < len(col.Tasks)-1 {
-																vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "type", Val: "button"}, vugu.VGAttribute{Namespace: "", Key: "aria-label", Val: "Move down"}}}
-																vgparent.AppendChild(vgn)
-																vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
-																	EventType: "click",
-																	Func:      func(event vugu.DOMEvent) { c.MoveTask(event, t.ID, 0, 1) },
-																	// TODO: implement capture, etc. mostly need to decide syntax
-																})
-																{
-																	vgparent := vgn
-																	_ = vgparent
-																	vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "↓"}
-																	vgparent.AppendChild(vgn)
-																}
-															}
-															vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n                  "}
+															vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "type", Val: "button"}, vugu.VGAttribute{Namespace: "", Key: "aria-label", Val: "Move right"}, vugu.VGAttribute{Namespace: "", Key: "data-action", Val: "right"}}}
 															vgparent.AppendChild(vgn)
-															if ci < 2 {
-																vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "type", Val: "button"}, vugu.VGAttribute{Namespace: "", Key: "aria-label", Val: "Move right"}}}
+															vgn.AddAttrInterface("hidden", !moveAllowed("right", ci, ti, len(col.Tasks)))
+															{
+																vgparent := vgn
+																_ = vgparent
+																vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "→"}
 																vgparent.AppendChild(vgn)
-																vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
-																	EventType: "click",
-																	Func:      func(event vugu.DOMEvent) { c.MoveTask(event, t.ID, 1, 0) },
-																	// TODO: implement capture, etc. mostly need to decide syntax
-																})
-																{
-																	vgparent := vgn
-																	_ = vgparent
-																	vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "→"}
-																	vgparent.AppendChild(vgn)
-																}
 															}
 															vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n                "}
 															vgparent.AppendChild(vgn)

@@ -33,6 +33,84 @@ document.addEventListener('focusin', (event) => {
   if (id?.startsWith('task-')) window.hearthBoardFocus?.(id.slice('task-'.length));
 });
 
+// A card's buttons and a double click on a card (edit), passed to Go by
+// the card's task id (hearthBoardAction). Cards carry no vugu listeners:
+// vugu binds those to an element's position in the tree, and a move
+// patches the card into another position (hearthBoardPatchMove).
+const cardAction = (event, card, action) => {
+  if (card?.id?.startsWith('task-') && window.hearthBoardAction?.(card.id.slice('task-'.length), action)) event.preventDefault();
+};
+document.addEventListener('click', (event) => {
+  const button = /** @type {Element} */ (event.target).closest?.('.card-actions button[data-action]');
+  if (button) cardAction(event, button.closest('.card'), /** @type {HTMLElement} */ (button).dataset.action);
+});
+document.addEventListener('dblclick', (event) => {
+  cardAction(event, /** @type {Element} */ (event.target).closest?.('.card'), 'edit');
+});
+
+/**
+ * Draws a card move without a render of the whole board (the board's
+ * movepatch.go computes the change): the card's <li> goes to its place in
+ * its new column, then its label, its action buttons and the column
+ * counts follow. The page ends exactly as vugu would render it, so vugu's
+ * next render (which reuses elements by position) finds it in place.
+ * Node.moveBefore keeps the card's focus (no blur, no focus() and its
+ * forced layout); where it is missing, the card is focused again.
+ * Returns false, changing nothing, when the page is not as expected: the
+ * board then renders.
+ * @param {string} id the task's id
+ * @param {string} status its column now
+ * @param {number} index its place among the cards that column shows
+ * @param {string} label its aria-label
+ * @param {number[]} counts each column's card count, in column order
+ * @param {Record<string, boolean> | null} actions its buttons' shown state; null: none
+ */
+window.hearthBoardPatchMove = (id, status, index, label, counts, actions) => {
+  const card = document.getElementById(`task-${id}`);
+  const item = card?.parentElement;
+  const columns = [...document.querySelectorAll('.columns > .column')];
+  const list = columns.find((c) => /** @type {HTMLElement} */ (c).dataset.status === status)?.querySelector(':scope > ol');
+  if (!card || item?.tagName !== 'LI' || !list || columns.length !== counts.length) return false;
+  const bar = card.querySelector(':scope > .card-actions');
+  if (!bar !== !actions) return false;
+  // vugu's <ol>: a text node, the <li>s, a text node.
+  const others = [...list.children].filter((el) => el !== item);
+  if (index > others.length || list.lastChild?.nodeType !== Node.TEXT_NODE) return false;
+  const before = others[index] ?? list.lastChild;
+  const hadFocus = card.contains(document.activeElement);
+  if (item.nextSibling !== before) {
+    if (typeof list.moveBefore === 'function') {
+      try {
+        list.moveBefore(item, before);
+      } catch {
+        list.insertBefore(item, before);
+      }
+    } else {
+      list.insertBefore(item, before);
+    }
+  }
+  card.setAttribute('aria-label', label);
+  if (actions) {
+    for (const button of bar.querySelectorAll('button[data-action]')) {
+      const shown = actions[/** @type {HTMLElement} */ (button).dataset.action] ?? true;
+      if (shown) button.removeAttribute('hidden');
+      else button.setAttribute('hidden', 'hidden');
+    }
+  }
+  columns.forEach((column, i) => {
+    const count = column.querySelector(':scope > h2 > .count');
+    if (count && count.textContent !== String(counts[i])) count.textContent = String(counts[i]);
+  });
+  // Focus stays with the moved card: a move from its own buttons (the one
+  // pressed may now be hidden) or a page without moveBefore focuses it,
+  // once the Go call that asked for this patch has returned (the focus
+  // event calls into Go again).
+  if (hadFocus && document.activeElement !== card) queueMicrotask(() => card.focus({ preventScroll: true }));
+  // Keep it in view, in the frame's own layout (no extra forced one).
+  requestAnimationFrame(() => card.isConnected && card.scrollIntoView({ block: 'nearest' }));
+  return true;
+};
+
 // The signed-in demo user: ?user=u-02 (the board's user picker sets it),
 // u-01 by default.
 window.hearthBoardUser = new URLSearchParams(location.search).get('user') || 'u-01';
