@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServer, launchPersistent, loopbackOnly } from '../harness.mjs';
 import { startTrace } from './trace.mjs';
-import { printHelpIfAsked } from './common.mjs';
+import { printHelpIfAsked, waitForQuietBoard } from './common.mjs';
 
 if (printHelpIfAsked(import.meta.url)) process.exit(0);
 
@@ -22,10 +22,7 @@ const page = context.pages()[0] ?? await context.newPage();
 try {
   await page.goto(new URL('board/', server.url).href);
   await page.waitForFunction(() => window.boardMilestones?.['tasks-live'] > 0 || (window.boardMilestones?.['tasks-painted'] > 0 && !document.querySelector('#board-stale')), null, { timeout: 180000 });
-  await page.waitForFunction(async () => {
-    const s = await globalThis.hearthSyncStatus?.();
-    return s && s.connected && !s.initialSync.active && s.cursor >= s.head;
-  }, null, { timeout: 180000, polling: 200 });
+  await waitForQuietBoard(page);
   const id = await page.locator('.column[data-status="backlog"] .card').first().getAttribute('id');
   // Two warm-up moves (there and back): the trace is of a steady-state move.
   for (const [key, column] of [['Alt+ArrowRight', 'doing'], ['Alt+ArrowLeft', 'backlog']]) {

@@ -176,3 +176,31 @@ export class Monitor {
 
   close() { return this.cdp.detach().catch(() => {}); }
 }
+
+// --- the task board --------------------------------------------------------
+
+/**
+ * Waits until the task board has received everything and is quiet: the
+ * worker synced (a head, reached, no initial sync), the board's own bar
+ * no longer shows the first sync, and no render of the whole board for a
+ * second (the page works off the initial sync's live results for a while
+ * after the worker is done). Moves measured before that measure the
+ * initial sync. Bounded by timeoutMs.
+ */
+export async function waitForQuietBoard(page, timeoutMs = 180000) {
+  await page.waitForFunction(async () => {
+    const s = await globalThis.hearthSyncStatus?.();
+    return s && s.connected && !s.initialSync.active && s.head > 0 && s.cursor >= s.head;
+  }, null, { timeout: timeoutMs, polling: 200 });
+  await page.waitForFunction(() => {
+    if (document.getElementById('sync-initial')) return false;
+    const m = window.boardMilestones;
+    const n = m.renders ?? 0;
+    if (m.quietRenders !== n) {
+      m.quietRenders = n;
+      m.quietSince = performance.now();
+      return false;
+    }
+    return performance.now() - m.quietSince >= 1000;
+  }, null, { timeout: timeoutMs, polling: 100 });
+}

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"syscall/js"
 	"time"
 
@@ -176,8 +177,9 @@ func formValues(e vugu.DOMEvent, names ...string) map[string]string {
 	return out
 }
 
-// recordRender keeps the last and the longest build+render time in
-// window.boardMilestones (renderMs, maxRenderMs) for benchmarks.
+// recordRender keeps the last and the longest build+render time and the
+// number of renders in window.boardMilestones (renderMs, maxRenderMs,
+// renders) for benchmarks.
 func recordRender(d time.Duration) {
 	ms, err := safejs.Global().Get("boardMilestones")
 	if err != nil || ms.IsUndefined() {
@@ -185,6 +187,10 @@ func recordRender(d time.Duration) {
 	}
 	v := float64(d.Microseconds()) / 1000
 	ms.Set("renderMs", v)
+	if n, err := ms.Get("renders"); err == nil {
+		f, _ := n.Float() // undefined: 0
+		ms.Set("renders", f+1)
+	}
 	if prev, err := ms.Get("maxRenderMs"); err == nil {
 		if p, err := prev.Float(); err == nil && p >= v {
 			return
@@ -454,4 +460,19 @@ func patchCardMove(m cardMove) bool {
 		actions = a
 	}
 	return fn.Invoke(m.ID, m.Status, m.Index, m.Label, counts, actions).Truthy()
+}
+
+// patchTexts sets the text of page elements by id and the online pill's
+// data-on through boot.js's hearthBoardPatchTexts; false when the page
+// could not apply it.
+func patchTexts(texts map[string]string, online bool) bool {
+	fn := js.Global().Get("hearthBoardPatchTexts")
+	if fn.Type() != js.TypeFunction {
+		return false
+	}
+	t := make(map[string]any, len(texts))
+	for id, text := range texts {
+		t[id] = text
+	}
+	return fn.Invoke(t, fmt.Sprint(online)).Truthy()
 }

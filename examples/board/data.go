@@ -168,6 +168,21 @@ func statusLabel(s string) string {
 	return s
 }
 
+// sameTasks reports whether a and b hold the same tasks, in any order:
+// the board shows tasks by column and position, not in the order of the
+// slice (a move changes a task in place; the query's result lists it
+// where its new position sorts).
+func sameTasks(a, b []Task) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	byID := func(x, y Task) int { return strings.Compare(x.ID, y.ID) }
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.SortFunc(a, byID)
+	slices.SortFunc(b, byID)
+	return slices.Equal(a, b)
+}
+
 // columnPositions is the ordered positions of status's cards, all
 // assignees, without the card skip.
 func columnPositions(tasks []Task, status, skip string) (ids []string, pos []float64) {

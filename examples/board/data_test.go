@@ -163,3 +163,18 @@ func TestHandleKeyActsOnlyOnTheBoardsKeys(t *testing.T) {
 		t.Fatal("focusing a card renders once, focusing it again not at all")
 	}
 }
+
+func TestSameTasksIgnoresOrder(t *testing.T) {
+	a := []Task{{ID: "a", Status: "doing", Position: 2}, {ID: "b", Status: "backlog", Position: 1}}
+	b := []Task{a[1], a[0]}
+	if !sameTasks(a, b) {
+		t.Fatal("the same tasks in another order are the same board")
+	}
+	b[0].Position = 3
+	if sameTasks(a, b) || sameTasks(a, a[:1]) {
+		t.Fatal("a task that moved, or one missing, differs")
+	}
+	if a[0].ID+a[1].ID != "ab" {
+		t.Fatal("sameTasks must not reorder its arguments")
+	}
+}

@@ -35,7 +35,7 @@ func main() {
 	}
 	env := &coalescingEnv{EventEnv: renderer.EventEnv()}
 	root := &Root{env: env, Status: OpeningStatus, Me: me, View: "board",
-		writes: make(chan func(context.Context) error, 64), patchMove: patchCardMove}
+		writes: make(chan func(context.Context) error, 64), patchMove: patchCardMove, patchTexts: patchTexts}
 	exposeAsync("hearthSyncStatus", root.syncStatusJS)
 	exposeInput(root)
 

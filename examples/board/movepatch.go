@@ -1,6 +1,9 @@
 package main
 
-import "slices"
+import (
+	"slices"
+	"time"
+)
 
 // A card move is drawn by a small patch of the page, not by a vugu
 // render: vugu does not diff, it walks and re-sets the whole tree (every
@@ -121,4 +124,14 @@ func (c *Root) CardAction(id, action string) bool {
 		return false
 	}
 	return true
+}
+
+// drawSyncBar draws a sync status change from was to c.Sync by patching
+// the bar's texts, when the bar keeps its shape and nothing else shows
+// the status (the empty board's text); false when it did not (render).
+func (c *Root) drawSyncBar(was SyncStatus, now time.Time) bool {
+	if c.patchTexts == nil || was.barShape() != c.Sync.barShape() || len(c.Projects) == 0 {
+		return false
+	}
+	return c.patchTexts(c.Sync.barTexts(now), c.Sync.Online)
 }

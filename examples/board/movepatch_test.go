@@ -128,3 +128,31 @@ func TestRefusedMoveIsPutBackByARender(t *testing.T) {
 		t.Fatalf("the refused move stays drawn: %+v", c.Tasks[i])
 	}
 }
+
+func TestSyncBarTextChangesArePatched(t *testing.T) {
+	var got []map[string]string
+	c := &Root{Projects: []Project{{ID: "p"}}}
+	c.patchTexts = func(texts map[string]string, online bool) bool { got = append(got, texts); return true }
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	was := SyncStatus{Enabled: true}
+	was.Online, was.Connected, was.LastSyncedAt = true, true, now.Add(-time.Minute)
+	c.Sync = was
+	c.Sync.Pending = 1
+	if !c.drawSyncBar(was, now) || len(got) != 1 {
+		t.Fatal("a pending count change is patched")
+	}
+	want := map[string]string{"sync-online": "online, connected", "sync-pending": "1 pending", "sync-last": "synced 1m ago"}
+	if fmt.Sprint(got[0]) != fmt.Sprint(want) {
+		t.Fatalf("texts %v, want %v", got[0], want)
+	}
+	// A pill that comes or goes is a render.
+	c.Sync.ErrorText = "push refused"
+	if c.drawSyncBar(was, now) {
+		t.Fatal("an error pill appearing must render")
+	}
+	// So is an empty board (its text follows the sync status).
+	c.Sync, c.Projects = was, nil
+	if c.drawSyncBar(was, now) {
+		t.Fatal("the empty board's text must render")
+	}
+}

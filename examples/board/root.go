@@ -93,7 +93,10 @@ type Root struct {
 	// builds, tests that render) draws it by a render. drawn: the last
 	// event's change is drawn already.
 	patchMove func(cardMove) bool
-	drawn     bool
+	// patchTexts sets the text of page elements by id (and the sync
+	// bar's data-on); nil: changes are rendered.
+	patchTexts func(texts map[string]string, online bool) bool
+	drawn      bool
 	// runStatements, when set, runs the moves' writes instead of the
 	// database (tests).
 	runStatements func(context.Context, []client.Statement) error
@@ -283,10 +286,12 @@ func (c *Root) Start(ctx context.Context, hc *client.Client, opts StartOptions) 
 		if _, err := source.Watch(ctx, func(s SyncStatus) {
 			c.postChange(func() bool {
 				// Most status changes (cursor, head, checksums) are not
-				// shown: they cost no render.
-				shown := c.Sync.shown(c.now()) != s.shown(c.now())
+				// shown: they cost no render; and one that only changes
+				// the bar's texts (a move's pending change) is patched.
+				now := c.now()
+				old := c.Sync
 				c.Sync = s
-				return shown
+				return old.shown(now) != s.shown(now) && !c.drawSyncBar(old, now)
 			})
 		}); err != nil {
 			c.post(func() { c.Notice = "Sync status unavailable: " + err.Error() })
@@ -428,7 +433,7 @@ func (c *Root) selectProject(id string) {
 				tasks := c.rebase(c.baseTasks, time.Now())
 				// The result of this board's own move shows what the
 				// move already drew: no render for it.
-				changed := !c.TasksReady || c.Stale || !slices.Equal(c.Tasks, tasks)
+				changed := !c.TasksReady || c.Stale || !sameTasks(c.Tasks, tasks)
 				c.Tasks, c.TasksReady, c.Stale = tasks, true, false
 				return changed
 			})

@@ -57,21 +57,21 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 			if c.Sync.Enabled {
 				vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "span", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "pill"}, vugu.VGAttribute{Namespace: "", Key: "id", Val: "sync-pending"}}}
 				vgparent.AppendChild(vgn)
-				vgn.SetInnerHTML(fmt.Sprintf("%d pending", c.Sync.Pending))
+				vgn.SetInnerHTML(pendingLabel(c.Sync))
 			}
 			vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n    "}
 			vgparent.AppendChild(vgn)
 			if c.Sync.Enabled {
 				vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "span", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "pill"}, vugu.VGAttribute{Namespace: "", Key: "id", Val: "sync-last"}}}
 				vgparent.AppendChild(vgn)
-				vgn.SetInnerHTML("synced " + c.Sync.lastSynced(c.now()))
+				vgn.SetInnerHTML(syncedLabel(c.Sync, c.now()))
 			}
 			vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n    "}
 			vgparent.AppendChild(vgn)
 			if c.Sync.Enabled && c.Sync.retriesTotal() > 0 {
-				vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "span", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "pill"}}}
+				vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "span", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "pill"}, vugu.VGAttribute{Namespace: "", Key: "id", Val: "sync-retries"}}}
 				vgparent.AppendChild(vgn)
-				vgn.SetInnerHTML(fmt.Sprintf("%d retries", c.Sync.retriesTotal()))
+				vgn.SetInnerHTML(retriesLabel(c.Sync))
 			}
 			vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n    "}
 			vgparent.AppendChild(vgn)

@@ -99,3 +99,34 @@ func storageText(storage string, persistent bool) string {
 	}
 	return storage + ", may be evicted"
 }
+
+func pendingLabel(s SyncStatus) string { return fmt.Sprintf("%d pending", s.Pending) }
+
+func syncedLabel(s SyncStatus, now time.Time) string { return "synced " + s.lastSynced(now) }
+
+func retriesLabel(s SyncStatus) string { return fmt.Sprintf("%d retries", s.retriesTotal()) }
+
+// barShape is which of the sync bar's pills s shows: a change that keeps
+// it only changes their texts.
+func (s SyncStatus) barShape() string {
+	return fmt.Sprint(s.Enabled, s.Enabled && s.retriesTotal() > 0, s.InitialSync.Active, s.ErrorText != "")
+}
+
+// barTexts are the sync bar's texts for s at now, by element id: what a
+// status change that keeps the bar's shape updates.
+func (s SyncStatus) barTexts(now time.Time) map[string]string {
+	t := map[string]string{"sync-online": onlineLabel(s)}
+	if s.Enabled {
+		t["sync-pending"], t["sync-last"] = pendingLabel(s), syncedLabel(s, now)
+		if s.retriesTotal() > 0 {
+			t["sync-retries"] = retriesLabel(s)
+		}
+	}
+	if s.InitialSync.Active {
+		t["sync-initial"] = initialSyncLabel(s.InitialSync)
+	}
+	if s.ErrorText != "" {
+		t["sync-error"] = s.ErrorText
+	}
+	return t
+}

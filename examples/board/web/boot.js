@@ -111,6 +111,32 @@ window.hearthBoardPatchMove = (id, status, index, label, counts, actions) => {
   return true;
 };
 
+/**
+ * Sets the sync bar's texts (element id → text) and the online pill's
+ * data-on, for a sync status change that keeps the bar's pills: without
+ * this, every move's pending count (1, then 0) was two renders of the
+ * whole board. Returns false, changing nothing, when an element is
+ * missing: the board then renders.
+ * @param {Record<string, string>} texts
+ * @param {string} online
+ */
+window.hearthBoardPatchTexts = (texts, online) => {
+  const els = Object.keys(texts).map((id) => document.getElementById(id));
+  if (els.some((el) => !el)) return false;
+  els.forEach((el) => {
+    const text = texts[el.id];
+    // vugu renders each as one text node: keep it, change its data.
+    if (el.childNodes.length === 1 && el.firstChild.nodeType === Node.TEXT_NODE) {
+      if (el.firstChild.data !== text) el.firstChild.data = text;
+    } else {
+      el.textContent = text;
+    }
+  });
+  const pill = document.getElementById('sync-online');
+  if (pill && pill.dataset.on !== online) pill.dataset.on = online;
+  return true;
+};
+
 // The signed-in demo user: ?user=u-02 (the board's user picker sets it),
 // u-01 by default.
 window.hearthBoardUser = new URLSearchParams(location.search).get('user') || 'u-01';
