@@ -120,6 +120,68 @@ describe('task board', () => {
     await page.screenshot({ path: path.join(shots, 'moved.png') });
   });
 
+  test('a move patches the page in place: the same card element, focused, and a later render finds it there', async () => {
+    const id = await page.locator('.column[data-status="backlog"] .card').first().getAttribute('id');
+    const el = page.locator(`[id="${id}"]`);
+    await el.focus();
+    await el.evaluate((card) => { window.movedCard = card; });
+    await page.keyboard.press('Alt+ArrowRight');
+    await page.waitForFunction((i) => document.getElementById(i)?.closest('.column')?.dataset.status === 'doing', id);
+    // The very element moved (a render would have reused the elements in
+    // place by position), and it kept focus.
+    const state = () => page.evaluate((i) => {
+      const card = document.getElementById(i);
+      const columns = [...document.querySelectorAll('.columns > .column')];
+      return {
+        same: card === window.movedCard,
+        focused: document.activeElement === card,
+        column: card.closest('.column').dataset.status,
+        label: card.getAttribute('aria-label'),
+        shown: [...card.querySelectorAll('.card-actions button')].filter((b) => !b.hidden).map((b) => b.getAttribute('aria-label')),
+        countsMatch: columns.every((c) => Number(c.querySelector('.count').textContent) === c.querySelectorAll('.card').length),
+        // vugu's list shape: a text node, the items (one card each), a text node.
+        listsWellFormed: columns.every((c) => {
+          const ol = c.querySelector('ol');
+          return ol.firstChild.nodeType === Node.TEXT_NODE && ol.lastChild.nodeType === Node.TEXT_NODE
+            && [...ol.children].every((li) => li.tagName === 'LI' && li.children.length === 1 && li.firstElementChild.classList.contains('card'));
+        }),
+      };
+    }, id);
+    let s = await state();
+    assert.ok(s.same && s.focused, JSON.stringify(s));
+    assert.equal(s.column, 'doing');
+    assert.match(s.label, /, Doing, /);
+    assert.ok(s.countsMatch && s.listsWellFormed, JSON.stringify(s));
+    assert.ok(s.shown.includes('Move left') && s.shown.includes('Move right'), s.shown.join());
+
+    // A render of the whole board (switching to the board view it shows)
+    // finds the page as it would draw it: the same elements, in place.
+    await page.locator('#view-board').click();
+    await el.focus();
+    s = await state();
+    assert.ok(s.same && s.column === 'doing' && s.countsMatch && s.listsWellFormed, JSON.stringify(s));
+
+    // The card's own button: it moves to the last column, focus stays on
+    // the card, and "Move right" is gone there.
+    await el.getByRole('button', { name: 'Move right' }).click();
+    await page.waitForFunction((i) => document.getElementById(i)?.closest('.column')?.dataset.status === 'done', id);
+    s = await state();
+    assert.ok(s.same, JSON.stringify(s));
+    await page.waitForFunction((i) => document.activeElement === document.getElementById(i), id);
+    assert.ok(!s.shown.includes('Move right') && s.shown.includes('Move left'), s.shown.join());
+    assert.match(s.label, /, Done, /);
+    // A double click on a card edits it.
+    await el.locator('.title').dblclick();
+    await page.locator('#edit-title').waitFor();
+    await page.keyboard.press('Escape');
+    await page.locator('#edit-title').waitFor({ state: 'detached' });
+    // Back where it was, for the tests after this one.
+    await el.focus();
+    await page.keyboard.press('Alt+ArrowLeft');
+    await page.keyboard.press('Alt+ArrowLeft');
+    await page.waitForFunction((i) => document.getElementById(i)?.closest('.column')?.dataset.status === 'backlog', id);
+  });
+
   test('archives one task and deletes another', async () => {
     const titles = await page.locator('.column[data-status="done"] .title').allTextContents();
     const [archived, deleted] = titles;

@@ -86,9 +86,12 @@ func (c *Root) rebase(base []Task, now time.Time) []Task {
 	if c.env != nil && !c.expiryCheck && slices.ContainsFunc(kept, func(e localEdit) bool { return !e.done.IsZero() }) {
 		c.expiryCheck = true
 		time.AfterFunc(editExpiry+10*time.Millisecond, func() {
-			c.post(func() {
+			c.postChange(func() bool {
 				c.expiryCheck = false
-				c.Tasks = c.rebase(c.baseTasks, time.Now())
+				tasks := c.rebase(c.baseTasks, time.Now())
+				changed := !sameTasks(c.Tasks, tasks) // most often the edit is shown already
+				c.Tasks = tasks
+				return changed
 			})
 		})
 	}
