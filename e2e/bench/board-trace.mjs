@@ -52,11 +52,14 @@ try {
   const by = new Map();
   for (const e of onMain) {
     const key = e.name === 'EventDispatch' ? `EventDispatch(${e.args?.data?.type})` : e.name;
-    const cur = by.get(key) ?? { n: 0, ms: 0 };
+    const cur = by.get(key) ?? { n: 0, ms: 0, cpu: 0 };
     cur.n++; cur.ms += (e.dur ?? 0) / 1000;
+    // The thread's CPU time: on a loaded machine the wall time also counts
+    // the time the thread waited for a core.
+    cur.cpu += (e.tdur ?? 0) / 1000;
     by.set(key, cur);
   }
-  const rows = [...by].map(([name, v]) => ({ event: name, count: v.n, 'total ms (nested included)': +v.ms.toFixed(1) }))
+  const rows = [...by].map(([name, v]) => ({ event: name, count: v.n, 'total ms (nested included)': +v.ms.toFixed(1), 'CPU ms': +v.cpu.toFixed(1) }))
     .sort((a, b) => b['total ms (nested included)'] - a['total ms (nested included)']).slice(0, 25);
   const inp = events.filter((e) => e.name === 'EventTiming' && e.args?.data?.type === 'keydown' && e.ts >= from - 1000);
   console.log(`tasks ${tasks}; key → card shown in its new column (with two rAFs): ${((to - from) / 1000).toFixed(1)} ms`);
