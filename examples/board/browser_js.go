@@ -476,3 +476,24 @@ func patchTexts(texts map[string]string, online bool) bool {
 	}
 	return fn.Invoke(t, fmt.Sprint(online)).Truthy()
 }
+
+// afterNextPaint returns once the page has shown its next frame (boot.js's
+// hearthBoardAfterPaint: a task after the next animation frame, at most
+// 100 ms: a hidden page shows none), or at once without it.
+func afterNextPaint(ctx context.Context) {
+	fn := js.Global().Get("hearthBoardAfterPaint")
+	if fn.Type() != js.TypeFunction {
+		return
+	}
+	done := make(chan struct{})
+	then := js.FuncOf(func(js.Value, []js.Value) any {
+		close(done)
+		return nil
+	})
+	defer then.Release()
+	fn.Invoke().Call("then", then)
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}

@@ -27,6 +27,8 @@ func navigatorOnline() bool { return true }
 
 func switchUser(user string) {}
 
+func afterNextPaint(ctx context.Context) {}
+
 func cachedResult(ctx context.Context, db, scope, sql string, params []any) (client.Result, bool) {
 	return client.Result{}, false
 }

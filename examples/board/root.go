@@ -156,6 +156,10 @@ func (c *Root) write(fn func(context.Context) error) {
 
 func (c *Root) runWrites(ctx context.Context) {
 	for fn := range c.writes {
+		// The frame that shows the change goes first: on a machine short
+		// of cores the worker's write, its live results and the sync
+		// round trip otherwise compete with that frame's paint.
+		afterNextPaint(ctx)
 		if err := fn(ctx); err != nil {
 			msg := err.Error()
 			c.post(func() { c.Notice = "Could not save: " + msg })

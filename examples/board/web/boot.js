@@ -137,6 +137,12 @@ window.hearthBoardPatchTexts = (texts, online) => {
   return true;
 };
 
+/** Resolves once the page has shown its next frame (at most 100 ms: a hidden page shows none). */
+window.hearthBoardAfterPaint = () => new Promise((resolve) => {
+  const timer = setTimeout(resolve, 100);
+  requestAnimationFrame(() => setTimeout(() => { clearTimeout(timer); resolve(); }, 0));
+});
+
 // The signed-in demo user: ?user=u-02 (the board's user picker sets it),
 // u-01 by default.
 window.hearthBoardUser = new URLSearchParams(location.search).get('user') || 'u-01';
