@@ -56,6 +56,8 @@ for (const tasks of sizes) {
       const first = await firstPaint(page, url);
       await page.waitForTimeout(500); // let the service worker finish caching
       const again = await firstPaint(page, url);
+      // Synced: the moves act on the whole seed, not on the initial sync.
+      if (mode === 'synced') await waitForQuietBoard(page);
       const moves = [];
       for (let i = 0; i < 5; i++) moves.push(await moveLatency(page));
       moves.sort((a, b) => a - b);

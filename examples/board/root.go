@@ -724,7 +724,7 @@ func (c *Root) run(ctx context.Context, stmts []client.Statement) error {
 // Alt+←/→ moves it between columns, Alt+↑/↓ reorders it and Enter edits
 // it; Escape closes the editor. target is the event target's id and tag
 // its tag name. It reports whether it acted (the page then prevents the
-// key's default and re-renders). boot.js calls it, through
+// key's default and re-renders, unless a move drew itself: drawMove). boot.js calls it, through
 // hearthBoardKey, only for those keys: any other key costs no Go work and
 // no render (vugu renders the whole tree after every event it handles).
 func (c *Root) HandleKey(key, target, tag string, alt, ctrl, meta bool) bool {
