@@ -175,9 +175,25 @@ describe('task board', () => {
     await page.locator('#edit-title').waitFor();
     await page.keyboard.press('Escape');
     await page.locator('#edit-title').waitFor({ state: 'detached' });
-    // Back where it was, for the tests after this one.
-    await el.focus();
-    await page.keyboard.press('Alt+ArrowLeft');
+    // A browser without Node.moveBefore: the card is inserted and focused
+    // again. Then back where it was, for the tests after this one.
+    const removed = await page.evaluate(() => {
+      const had = typeof document.createElement('ol').moveBefore === 'function';
+      window.savedMoveBefore = Element.prototype.moveBefore;
+      delete Element.prototype.moveBefore;
+      return had && typeof document.createElement('ol').moveBefore === 'undefined';
+    });
+    assert.ok(removed, 'this Chromium has Node.moveBefore on Element.prototype');
+    try {
+      await el.focus();
+      await page.keyboard.press('Alt+ArrowLeft');
+      await page.waitForFunction((i) => document.getElementById(i)?.closest('.column')?.dataset.status === 'doing', id);
+      await page.waitForFunction((i) => document.activeElement === document.getElementById(i), id);
+      s = await state();
+      assert.ok(s.same && s.countsMatch && s.listsWellFormed, JSON.stringify(s));
+    } finally {
+      await page.evaluate(() => { Element.prototype.moveBefore = window.savedMoveBefore; });
+    }
     await page.keyboard.press('Alt+ArrowLeft');
     await page.waitForFunction((i) => document.getElementById(i)?.closest('.column')?.dataset.status === 'backlog', id);
   });
