@@ -165,7 +165,7 @@ test-go:
 FUZZ_TARGETS := ./codec:FuzzDecode ./syncworker/wire:FuzzDecode ./syncworker/change:FuzzDecodeKey \
 	./syncserver/pgstore:FuzzPlaceholders ./syncserver/pgstore:FuzzEntryChanges ./wasm/protocol:FuzzParseRequest ./sqlitevfs:FuzzStoreName \
 	./syncserver/auth:FuzzVerify ./syncserver:FuzzDecodeWriteBody ./syncserver:FuzzNamedParams ./syncserver/appconfig:FuzzLoad@60x \
-	./syncworker/collabtext:FuzzDecodeOps ./syncworker/collabtext:FuzzLoadText ./internal/wasmsize:FuzzParse \
+	./syncworker/collabtext:FuzzDecodeOps ./syncworker/collabtext:FuzzLoadText ./syncworker/collabtext:FuzzCanonicalText ./internal/wasmsize:FuzzParse \
 	./wasm/engine:FuzzParseTextEdits
 FUZZTIME ?= 4s
 

@@ -51,3 +51,19 @@ func FuzzLoadText(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCanonicalText: whatever CanonicalText accepts, Load accepts too,
+// saves byte for byte and reads as the same text.
+func FuzzCanonicalText(f *testing.F) {
+	a := New("a")
+	a.Insert(0, "héllo wörld")
+	a.Delete(2, 3)
+	b := New("b")
+	b.Apply(a.State()...)
+	b.Insert(4, "xyz")
+	a.Apply(b.State()...)
+	st, _ := a.MarshalBinary()
+	f.Add(st)
+	f.Add(EncodeOps(nil))
+	f.Fuzz(func(t *testing.T, b []byte) { checkCanonical(t, b) })
+}

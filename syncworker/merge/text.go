@@ -3,6 +3,7 @@ package merge
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"maps"
 
 	"github.com/hearthdb/hearth/syncworker/change"
@@ -63,18 +64,10 @@ func ResolveTable(cur Row, ch *change.Change, t *schema.Info) (Outcome, error) {
 			}
 			continue
 		}
-		doc, err := collabtext.Load("", state)
-		if err != nil {
-			return out, refuse(CodeTextInvalid, "%s.%s: the stored text state: %v", t.Name, col, err)
-		}
-		decoded, err := collabtext.DecodeOps(ops)
-		if err == nil {
-			err = doc.Apply(decoded...)
-		}
+		merged, text, err := mergeText(state, ops)
 		if err != nil {
 			return out, refuse(CodeTextInvalid, "%s.%s: %v", t.Name, col, err)
 		}
-		merged, _ := doc.MarshalBinary()
 		f := cur.Fields[col]
 		stamp := f.Stamp
 		if ch.Stamp.After(stamp) {
@@ -97,16 +90,45 @@ func ResolveTable(cur Row, ch *change.Change, t *schema.Info) (Outcome, error) {
 		out.Changed = true
 		switch {
 		case out.Effect.Kind == Write:
-			out.Effect.Values[col] = doc.String()
+			out.Effect.Values[col] = text
 		case out.Effect.Kind == Remove || !out.Row.Alive(t.Resurrect):
 		default:
 			if out.Effect.Kind == Keep {
 				out.Effect = Effect{Kind: Set, Values: map[string]any{}}
 			}
-			out.Effect.Values[col] = doc.String()
+			out.Effect.Values[col] = text
 		}
 	}
 	return out, nil
+}
+
+// mergeText applies ops to a field's state and returns the merged state
+// and its text. Into a field with no state (a fresh replica's initial
+// sync), ops that are already a state in canonical form
+// (collabtext.CanonicalText) are the merged state as they are: no tree
+// is built, and what is stored is byte for byte what MarshalBinary would
+// have written.
+func mergeText(state, ops []byte) (merged []byte, text string, err error) {
+	if len(state) == 0 {
+		if text, ok := collabtext.CanonicalText(ops); ok {
+			// A copy: the change's bytes may share a buffer with the
+			// rest of the message they came in.
+			return bytes.Clone(ops), text, nil
+		}
+	}
+	doc, err := collabtext.Load("", state)
+	if err != nil {
+		return nil, "", fmt.Errorf("the stored text state: %w", err)
+	}
+	decoded, err := collabtext.DecodeOps(ops)
+	if err == nil {
+		err = doc.Apply(decoded...)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	merged, _ = doc.MarshalBinary()
+	return merged, doc.String(), nil
 }
 
 func setText(values map[string]any, col string, state []byte) error {
