@@ -101,6 +101,8 @@ type Applier struct {
 	// absent holds rows (table NUL key) Preload found without metadata:
 	// Apply merges into them without reading it.
 	absent map[string]struct{}
+	// fieldBatches caches multiRowFieldSQL by its number of fields.
+	fieldBatches map[int]string
 	// local and now are set by RecordLosses.
 	local string
 	now   func() time.Time
@@ -173,6 +175,9 @@ func (a *Applier) trimCache() error {
 	}
 	if len(a.batches) >= maxCachedStmts {
 		clear(a.batches)
+	}
+	if len(a.fieldBatches) >= maxCachedStmts {
+		clear(a.fieldBatches)
 	}
 	if len(a.stmts) < maxCachedStmts {
 		return nil
@@ -299,12 +304,13 @@ func (a *Applier) ApplyAll(chs []change.Change) (results []Result, errs []error,
 			errs[i] = err
 			continue
 		}
-		// Collaborative text columns merge through their state
-		// (ResolveTable): such tables go row by row.
-		if id := rowID(ch.Table, ch.Key); ch.Op == change.Insert && len(t.Text) == 0 && a.isAbsent(id) {
-			out := Resolve(Row{}, ch, t.Resurrect)
+		// A collaborative text column's state is field metadata, which
+		// writeFresh writes too; a change ResolveTable refuses goes the
+		// row-by-row path, which refuses it the same way.
+		if id := rowID(ch.Table, ch.Key); ch.Op == change.Insert && a.isAbsent(id) && !a.foreignKeyed(t.Name) {
+			out, err := ResolveTable(Row{}, ch, t)
 			shape, ok := shapeOf(t, out.Effect)
-			if ok && shape.cols != 0 && out.Effect.Kind == Write && out.InsertedChanged && !out.DeletedChanged && len(out.FieldsChanged) == 0 && !a.foreignKeyed(t.Name) {
+			if err == nil && ok && shape.cols != 0 && out.Effect.Kind == Write && out.InsertedChanged && !out.DeletedChanged {
 				if len(fresh.rows) > 0 && (shape != fresh.shape || len(fresh.rows) == maxBatchRows) {
 					if err := a.writeFresh(&fresh, results, errs); err != nil {
 						return results, errs, err
@@ -454,7 +460,70 @@ func (a *Applier) writeFresh(f *freshRows, results []Result, errs []error) error
 	if err := meta.Exec(); err != nil {
 		return fmt.Errorf("write row metadata of %s: %w", t.Name, err)
 	}
+	return a.writeFreshFields(t, rows)
+}
+
+// writeFreshFields writes the field metadata of fresh rows (their
+// collaborative text states), as saveRow would row by row, in as few
+// statements as a statement's parameters allow.
+func (a *Applier) writeFreshFields(t *schema.Info, rows []freshRow) error {
+	const perStatement = maxBatchRows
+	type entry struct {
+		key []byte
+		col string
+		f   Field
+	}
+	var entries []entry
+	for _, r := range rows {
+		for _, col := range r.out.FieldsChanged {
+			entries = append(entries, entry{r.key, col, r.out.Row.Fields[col]})
+		}
+	}
+	for len(entries) > 0 {
+		n := min(len(entries), perStatement)
+		if a.fieldBatches == nil {
+			a.fieldBatches = map[int]string{}
+		}
+		sql, ok := a.fieldBatches[n]
+		if !ok {
+			sql = multiRowFieldSQL(n)
+			a.fieldBatches[n] = sql
+		}
+		s, err := a.stmt(sql)
+		if err != nil {
+			return err
+		}
+		for j, e := range entries[:n] {
+			s.BindText(6*j+1, t.Name)
+			s.BindBlob(6*j+2, e.key)
+			s.BindText(6*j+3, e.col)
+			s.BindInt64(6*j+4, int64(e.f.Stamp.TS))
+			s.BindText(6*j+5, e.f.Stamp.Node)
+			if err := BindValue(s, 6*j+6, e.f.Value); err != nil {
+				s.ClearBindings()
+				return fmt.Errorf("field %s.%s: %w", t.Name, e.col, err)
+			}
+		}
+		if err := s.Exec(); err != nil {
+			return fmt.Errorf("write field metadata of %s: %w", t.Name, err)
+		}
+		entries = entries[n:]
+	}
 	return nil
+}
+
+// multiRowFieldSQL is MetaSQL.SaveField for n fields.
+func multiRowFieldSQL(n int) string {
+	rows := make([]string, n)
+	for r := range rows {
+		p := make([]string, 6)
+		for i := range p {
+			p[i] = SQLiteParam(6*r + i + 1)
+		}
+		rows[r] = "(" + strings.Join(p, ", ") + ")"
+	}
+	return `INSERT INTO _hearth_fields(tbl, pk, col, hlc, node, val) VALUES ` + strings.Join(rows, ", ") + `
+			ON CONFLICT (tbl, pk, col) DO UPDATE SET hlc = excluded.hlc, node = excluded.node, val = excluded.val`
 }
 
 // multiRowSQL is a Write shape's statement for n rows: Materialize's

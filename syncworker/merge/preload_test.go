@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -157,6 +158,17 @@ func mixedSnapshot(t *testing.T, rng *rand.Rand, n int, text bool) []change.Chan
 					t.Fatal(err)
 				}
 				state, _ := doc.MarshalBinary()
+				switch rng.IntN(30) {
+				case 0:
+					// Not a state at all: refused (TEXT_INVALID).
+					state = state[:len(state)-1]
+				case 1:
+					// Valid ops, not in a state's canonical order:
+					// merged the long way, to the same state.
+					ops := doc.State()
+					slices.Reverse(ops)
+					state = collabtext.EncodeOps(ops)
+				}
 				ins.Values["description"] = state
 			}
 		}
@@ -194,7 +206,7 @@ func applyChunk(t *testing.T, r *testReplica, chs []change.Change, preload bool)
 		if !preload {
 			for i := range chs {
 				_, err := a.Apply(&chs[i])
-				if errors.Is(err, merge.ErrRowRejected) {
+				if errors.Is(err, merge.ErrRowRejected) || refusedText(err) {
 					rejected = append(rejected, i)
 				} else if err != nil && !strings.Contains(err.Error(), merge.CodeUnknownTable) {
 					return err
@@ -210,7 +222,7 @@ func applyChunk(t *testing.T, r *testReplica, chs []change.Change, preload bool)
 			return err
 		}
 		for i, err := range errs {
-			if errors.Is(err, merge.ErrRowRejected) {
+			if errors.Is(err, merge.ErrRowRejected) || refusedText(err) {
 				rejected = append(rejected, i)
 			} else if err != nil && !strings.Contains(err.Error(), merge.CodeUnknownTable) {
 				return fmt.Errorf("change %d: %w", i, err)
@@ -225,6 +237,12 @@ func applyChunk(t *testing.T, r *testReplica, chs []change.Change, preload bool)
 		t.Fatal(err)
 	}
 	return rejected
+}
+
+// refusedText reports whether err refused a malformed text state.
+func refusedText(err error) bool {
+	var r *merge.Refusal
+	return errors.As(err, &r) && r.Code == merge.CodeTextInvalid
 }
 
 // dumpAll is a replica's whole state: table rows with their rowids, merge
