@@ -86,7 +86,9 @@ func CanonicalText(b []byte) (text string, ok bool) {
 	out.Grow(int(count))
 	// path is the root and the ancestors of the next op's parent, down
 	// to the last op read.
-	path := make([]canonNode, 1, 64)
+	// A run typed in one go is a chain as deep as it is long: room for
+	// every op, in one allocation.
+	path := make([]canonNode, 1, count+1)
 	emit := func(n *canonNode) {
 		if !n.emitted {
 			n.emitted = true
