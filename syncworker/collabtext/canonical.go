@@ -196,6 +196,12 @@ func (s *canonScanner) byte() (byte, bool) {
 // uvarint reads a varint in its shortest form (binary.AppendUvarint's):
 // a longer one decodes the same but would not encode back the same.
 func (s *canonScanner) uvarint() (uint64, bool) {
+	if len(s.b) > 0 && s.b[0] < 0x80 {
+		// One byte: most of a state's numbers.
+		v := s.b[0]
+		s.b = s.b[1:]
+		return uint64(v), true
+	}
 	v, n := binary.Uvarint(s.b)
 	if n <= 0 || (n > 1 && s.b[n-1] == 0) {
 		return 0, false
