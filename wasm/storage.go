@@ -141,7 +141,13 @@ func (b *browserStorage) opfs(req engine.OpenRequest, reason string) (engine.Loc
 	// Incremental auto-vacuum (new databases only: it must precede the
 	// first table) lets the deletes made at the quota shrink the file, so
 	// the reserve can come back after each commit (Reclaim).
-	loc.Pragmas = append([]string{"PRAGMA locking_mode = EXCLUSIVE", "PRAGMA auto_vacuum = INCREMENTAL", mode}, loc.Pragmas...)
+	// Temporary files in memory: a statement journal (every multi-row
+	// write in a transaction that already changed pages keeps one, and
+	// the initial sync writes 64 rows a statement) spills past 64 KiB to
+	// a temporary file, and on OPFS each is a new sync access handle,
+	// opened, written, read back and closed: in a traced initial sync of
+	// 5,000 tasks that was a third of the merge phase.
+	loc.Pragmas = append([]string{"PRAGMA locking_mode = EXCLUSIVE", "PRAGMA auto_vacuum = INCREMENTAL", mode, "PRAGMA temp_store = MEMORY"}, loc.Pragmas...)
 	loc.Headroom = v
 	return loc, nil
 }
@@ -179,7 +185,8 @@ func (b *browserStorage) idb(req engine.OpenRequest, reason string) (engine.Loca
 	// Incremental auto-vacuum (new databases only), as on OPFS: the
 	// deletes made at the quota shrink the database's files, so the
 	// reserve can come back.
-	loc.Pragmas = append([]string{"PRAGMA locking_mode = EXCLUSIVE", "PRAGMA auto_vacuum = INCREMENTAL"}, loc.Pragmas...)
+	// Temporary files (statement journals) in memory, as on OPFS.
+	loc.Pragmas = append([]string{"PRAGMA locking_mode = EXCLUSIVE", "PRAGMA auto_vacuum = INCREMENTAL", "PRAGMA temp_store = MEMORY"}, loc.Pragmas...)
 	loc.Headroom = spentUntilReopened{v}
 	return loc, nil
 }
