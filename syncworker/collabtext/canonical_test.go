@@ -87,7 +87,7 @@ func TestCanonicalTextRefuses(t *testing.T) {
 		"a delete":         EncodeOps(append(ops, del...)),
 		"a duplicate":      EncodeOps(append(ops, ops[2])),
 		"held ops":         heldState,
-		"overlong varint":  append(append([]byte{st[0], 0x81, 0x00}, st[2:]...)),
+		"overlong varint":  append([]byte{st[0], 0x81, 0x00}, st[2:]...),
 		"trailing bytes":   append(bytes.Clone(st), 0),
 		"unused name":      append([]byte{formatOps, 2, 1, 'a', 1, 'z'}, st[4:]...),
 		"truncated":        st[:len(st)-1],
