@@ -182,11 +182,10 @@ func (b *browserStorage) idb(req engine.OpenRequest, reason string) (engine.Loca
 	// (batch-atomic), so SQLite writes no rollback journal.
 	loc := b.location(req, name, engine.StorageIDB, reason)
 	loc.Release = func() error { b.release(name); return nil }
-	// Incremental auto-vacuum (new databases only), as on OPFS: the
-	// deletes made at the quota shrink the database's files, so the
-	// reserve can come back.
-	// Temporary files (statement journals) in memory, as on OPFS.
-	loc.Pragmas = append([]string{"PRAGMA locking_mode = EXCLUSIVE", "PRAGMA auto_vacuum = INCREMENTAL", "PRAGMA temp_store = MEMORY"}, loc.Pragmas...)
+	// Temporary files (statement journals) in memory, as on OPFS. No
+	// auto-vacuum: its only use here would be Reclaim's, which IndexedDB
+	// databases skip (spentUntilReopened).
+	loc.Pragmas = append([]string{"PRAGMA locking_mode = EXCLUSIVE", "PRAGMA temp_store = MEMORY"}, loc.Pragmas...)
 	loc.Headroom = spentUntilReopened{v}
 	return loc, nil
 }
