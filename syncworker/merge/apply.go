@@ -512,17 +512,23 @@ func (a *Applier) writeFreshFields(t *schema.Info, rows []freshRow) error {
 	return nil
 }
 
-// multiRowFieldSQL is MetaSQL.SaveField for n fields.
-func multiRowFieldSQL(n int) string {
+// placeholderRows is n rows of width parameters each, numbered from 1:
+// "(?1, ?2), (?3, ?4)" for n 2, width 2.
+func placeholderRows(n, width int) string {
 	rows := make([]string, n)
 	for r := range rows {
-		p := make([]string, 6)
+		p := make([]string, width)
 		for i := range p {
-			p[i] = SQLiteParam(6*r + i + 1)
+			p[i] = SQLiteParam(width*r + i + 1)
 		}
 		rows[r] = "(" + strings.Join(p, ", ") + ")"
 	}
-	return `INSERT INTO _hearth_fields(tbl, pk, col, hlc, node, val) VALUES ` + strings.Join(rows, ", ") + `
+	return strings.Join(rows, ", ")
+}
+
+// multiRowFieldSQL is MetaSQL.SaveField for n fields.
+func multiRowFieldSQL(n int) string {
+	return `INSERT INTO _hearth_fields(tbl, pk, col, hlc, node, val) VALUES ` + placeholderRows(n, 6) + `
 			ON CONFLICT (tbl, pk, col) DO UPDATE SET hlc = excluded.hlc, node = excluded.node, val = excluded.val`
 }
 
@@ -531,21 +537,7 @@ func multiRowFieldSQL(n int) string {
 func multiRowSQL(t *schema.Info, w shapedWrite, n int) string {
 	var sql strings.Builder
 	sql.WriteString("INSERT INTO " + schema.Quote(t.Name) + "(" + strings.Join(quoteAll(w.columns), ", ") + ") VALUES ")
-	p := 0
-	for r := range n {
-		if r > 0 {
-			sql.WriteString(", ")
-		}
-		sql.WriteByte('(')
-		for i := range w.columns {
-			if i > 0 {
-				sql.WriteString(", ")
-			}
-			p++
-			sql.WriteString(SQLiteParam(p))
-		}
-		sql.WriteByte(')')
-	}
+	sql.WriteString(placeholderRows(n, len(w.columns)))
 	var sets []string
 	for i, c := range w.columns {
 		if w.keyPos[i] == 0 {
@@ -558,15 +550,7 @@ func multiRowSQL(t *schema.Info, w shapedWrite, n int) string {
 
 // multiRowMetaSQL is MetaSQL.SaveRow for n rows.
 func multiRowMetaSQL(n int) string {
-	rows := make([]string, n)
-	for r := range rows {
-		p := make([]string, 6)
-		for i := range p {
-			p[i] = SQLiteParam(6*r + i + 1)
-		}
-		rows[r] = "(" + strings.Join(p, ", ") + ")"
-	}
-	return `INSERT INTO _hearth_rows(tbl, pk, ins_hlc, ins_node, del_hlc, del_node) VALUES ` + strings.Join(rows, ", ") + `
+	return `INSERT INTO _hearth_rows(tbl, pk, ins_hlc, ins_node, del_hlc, del_node) VALUES ` + placeholderRows(n, 6) + `
 			ON CONFLICT (tbl, pk) DO UPDATE SET ins_hlc = excluded.ins_hlc, ins_node = excluded.ins_node, del_hlc = excluded.del_hlc, del_node = excluded.del_node`
 }
 
