@@ -108,22 +108,23 @@ func (c *Root) CardAction(id, action string) bool {
 	if c.Editing != nil {
 		return false
 	}
-	switch action {
-	case "edit":
+	if action == "edit" {
 		c.EditTask(nil, id)
 		return true
-	case "left":
-		c.moveTask(id, -1, 0)
-	case "right":
-		c.moveTask(id, 1, 0)
-	case "up":
-		c.moveTask(id, 0, -1)
-	case "down":
-		c.moveTask(id, 0, 1)
-	default:
-		return false
 	}
-	return true
+	return c.moveBy(id, action)
+}
+
+// moveDelta is each move action's change of column and of place in it.
+var moveDelta = map[string][2]int{"left": {-1, 0}, "right": {1, 0}, "up": {0, -1}, "down": {0, 1}}
+
+// moveBy moves task id as the move action says; false for another action.
+func (c *Root) moveBy(id, action string) bool {
+	d, ok := moveDelta[action]
+	if ok {
+		c.moveTask(id, d[0], d[1])
+	}
+	return ok
 }
 
 // drawSyncBar draws a sync status change from was to c.Sync by patching

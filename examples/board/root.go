@@ -752,20 +752,11 @@ func (c *Root) HandleKey(key, target, tag string, alt, ctrl, meta bool) bool {
 	if !alt {
 		return false
 	}
-	switch key {
-	case "ArrowLeft":
-		c.moveTask(id, -1, 0)
-	case "ArrowRight":
-		c.moveTask(id, 1, 0)
-	case "ArrowUp":
-		c.moveTask(id, 0, -1)
-	case "ArrowDown":
-		c.moveTask(id, 0, 1)
-	default:
-		return false
-	}
-	return true
+	return c.moveBy(id, arrowAction[key])
 }
+
+// arrowAction is the move action of each arrow key (with Alt).
+var arrowAction = map[string]string{"ArrowLeft": "left", "ArrowRight": "right", "ArrowUp": "up", "ArrowDown": "down"}
 
 // AfterRender runs after every render: it moves focus where the last
 // action asked (a moved card is a new element in its new column) and
