@@ -13,7 +13,7 @@ import (
 // HeadroomFile is the store file that holds a VFS's reserve, and
 // ProbeFile the one Reclaim writes and deletes to check that the store has
 // physical room for it. No SQLite name maps to either: storeName escapes
-// '%', and only the VFS's own files begin with it.
+// a '%' as "%25", and temporary files begin with TempFilePrefix.
 const (
 	HeadroomFile = "%headroom"
 	ProbeFile    = "%probe"

@@ -164,7 +164,7 @@ func (b *browserStorage) idb(req engine.OpenRequest, reason string) (engine.Loca
 		v.HeadroomBytes = sqlitevfs.DefaultHeadroom
 		// Written in the background once the database has been open a
 		// while: 2 MiB of IndexedDB writes added 0.4–0.8 s to a first
-		// open in WebKit (/tmp probe, load average 9, 2026-12-05).
+		// open in WebKitGTK 2.50 (2026-12-05, a loaded 2-core machine).
 		v.HeadroomLater = true
 		time.AfterFunc(idbReserveDelay, func() {
 			// Under b.mu: a database deleted meanwhile (Delete

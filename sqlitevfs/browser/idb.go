@@ -16,11 +16,12 @@ import (
 // is atomic; the blocks of a read or a commit cross between Go and JS as one
 // buffer.
 //
-// The VFS's reserve (sqlitevfs.HeadroomFile) lives in an IndexedDB database
-// of its own (reserveDatabase): WebKit counts an origin's usage by the size
-// of its IndexedDB files, and deleting records does not shrink them, so a
-// reserve kept as records of the database frees nothing when it is spent.
-// Deleting a whole IndexedDB database does give its space back.
+// The VFS's own files (its reserve, sqlitevfs.HeadroomFile, and
+// sqlitevfs.ProbeFile) each live in an IndexedDB database of their own
+// (databaseOf): WebKit counts an origin's usage by the size of its
+// IndexedDB files, and deleting records does not shrink them, so a reserve
+// kept as records of the database would free nothing when spent. Deleting
+// a whole IndexedDB database does give its space back.
 type IDBStore struct {
 	database  string
 	blockSize int
@@ -35,17 +36,20 @@ func NewIDBStore(database string, blockSize int, strict bool) *IDBStore {
 	return &IDBStore{database: database, blockSize: blockSize, strict: strict}
 }
 
-// reserveDatabase names the IndexedDB database that holds the reserve. No
-// database name contains '%' (engine.ValidateName), so it is nobody's.
-func reserveDatabase(database string) string { return database + sqlitevfs.HeadroomFile }
+// vfsFile reports whether file is one of the VFS's own files.
+func vfsFile(file string) bool { return file == sqlitevfs.HeadroomFile || file == sqlitevfs.ProbeFile }
 
-// databaseOf is the IndexedDB database that stores file.
-func (s *IDBStore) databaseOf(file string) string {
-	if file == sqlitevfs.HeadroomFile {
-		return reserveDatabase(s.database)
+// databaseOf is the IndexedDB database that stores file: database+file for
+// the VFS's own files. No database name contains '%'
+// (engine.ValidateName), so these names are nobody else's.
+func databaseOf(database, file string) string {
+	if vfsFile(file) {
+		return database + file
 	}
-	return s.database
+	return database
 }
+
+func (s *IDBStore) databaseOf(file string) string { return databaseOf(s.database, file) }
 
 // ReadBlocks implements sqlitevfs.BlockStore.
 func (s *IDBStore) ReadBlocks(file string, first, count int64) ([][]byte, error) {
@@ -89,16 +93,16 @@ func (s *IDBStore) FileSize(file string) (int64, bool, error) {
 }
 
 // Commit implements sqlitevfs.BlockStore: every change in one IndexedDB
-// transaction. The reserve commits alone (the VFS never batches it with
-// the database's files): one transaction cannot span two databases.
+// transaction. The VFS's own files commit alone (the VFS never batches
+// them with the database's): one transaction cannot span two databases.
 func (s *IDBStore) Commit(batch sqlitevfs.Batch) error {
 	database := s.database
 	for _, fc := range batch.Files {
-		if fc.Name == sqlitevfs.HeadroomFile {
+		if vfsFile(fc.Name) {
 			if len(batch.Files) > 1 {
-				return fmt.Errorf("idb commit %s: the reserve must be committed alone", s.database)
+				return fmt.Errorf("idb commit %s: %s must be committed alone", s.database, fc.Name)
 			}
-			database = reserveDatabase(s.database)
+			database = s.databaseOf(fc.Name)
 		}
 	}
 	total := 0
@@ -130,11 +134,12 @@ func (s *IDBStore) Commit(batch sqlitevfs.Batch) error {
 	return classify(err)
 }
 
-// DeleteFile implements sqlitevfs.BlockStore. Deleting the reserve deletes
-// its database: only that gives its space back (see IDBStore).
+// DeleteFile implements sqlitevfs.BlockStore. Deleting one of the VFS's
+// own files deletes its database: only that gives its space back (see
+// IDBStore).
 func (s *IDBStore) DeleteFile(file string) error {
-	if file == sqlitevfs.HeadroomFile {
-		_, err := call("idbDropDatabase", reserveDatabase(s.database))
+	if vfsFile(file) {
+		_, err := call("idbDropDatabase", s.databaseOf(file))
 		return err
 	}
 	_, err := call("idbDelete", s.database, file)
@@ -150,26 +155,27 @@ func (s *IDBStore) ListFiles() ([]string, error) {
 	return stringsOf(v), nil
 }
 
-// IDBDatabases lists the databases stored in IndexedDB (not their
-// reserves).
+// IDBDatabases lists the databases stored in IndexedDB (not the VFS's
+// own files' databases).
 func IDBDatabases() ([]string, error) {
 	v, err := call("idbDatabases")
 	if err != nil {
 		return nil, err
 	}
 	return slices.DeleteFunc(stringsOf(v), func(name string) bool {
-		return strings.HasSuffix(name, sqlitevfs.HeadroomFile)
+		return strings.HasSuffix(name, sqlitevfs.HeadroomFile) || strings.HasSuffix(name, sqlitevfs.ProbeFile)
 	}), nil
 }
 
 // DropIDBDatabase deletes a database's IndexedDB database, every block of
-// it, and its reserve's.
+// it, and those of the VFS's own files.
 func DropIDBDatabase(database string) error {
-	if _, err := call("idbDropDatabase", database); err != nil {
-		return err
+	for _, name := range []string{database, databaseOf(database, sqlitevfs.HeadroomFile), databaseOf(database, sqlitevfs.ProbeFile)} {
+		if _, err := call("idbDropDatabase", name); err != nil {
+			return err
+		}
 	}
-	_, err := call("idbDropDatabase", reserveDatabase(database))
-	return err
+	return nil
 }
 
 // StorageHealth is what navigator.storage says about this origin.
