@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServer, launchPersistent, loopbackOnly, hearthPage } from '../harness.mjs';
-import { startTrace } from './trace.mjs';
+import { startTrace, cpuProfiles } from './trace.mjs';
 import { printHelpIfAsked } from './common.mjs';
 
 if (printHelpIfAsked(import.meta.url)) process.exit(0);
@@ -22,41 +22,6 @@ const warmup = Number(process.env.LIVE_TRACE_WARMUP ?? 0);
 // called from (LIVE_TRACE_DEPTH frames up, default 4).
 const callersOf = process.env.LIVE_TRACE_CALLERS;
 const callerDepth = Number(process.env.LIVE_TRACE_DEPTH ?? 4);
-
-/**
- * Self time by function per thread, from the trace's ProfileChunk events
- * (nodes arrive incrementally per profile; a sample's time is the next
- * sample's delta).
- */
-function selfTimes(events) {
-  const threads = new Map(); // profile id -> {pid, tid, nodes: Map, self: Map}
-  for (const e of events) {
-    if (e.name !== 'ProfileChunk') continue;
-    let p = threads.get(e.id);
-    if (!p) threads.set(e.id, p = { pid: e.pid, tid: e.tid, nodes: new Map(), self: new Map(), callers: new Map(), total: 0 });
-    const prof = e.args?.data?.cpuProfile ?? {};
-    for (const n of prof.nodes ?? []) p.nodes.set(n.id, { ...n.callFrame, parent: n.parent });
-    const samples = prof.samples ?? [];
-    const deltas = e.args?.data?.timeDeltas ?? [];
-    for (let i = 0; i < samples.length; i++) {
-      const dt = (deltas[i + 1] ?? deltas[i] ?? 0) / 1000;
-      const f = p.nodes.get(samples[i]);
-      const name = f ? (f.functionName || `(anonymous ${path.basename(f.url || '')}:${f.lineNumber})`) : '?';
-      p.self.set(name, (p.self.get(name) ?? 0) + dt);
-      p.total += dt;
-      if (callersOf && name === callersOf) {
-        // The call chain above this sample, a few frames deep.
-        const chain = [];
-        for (let up = f?.parent; up !== undefined && chain.length < callerDepth; up = p.nodes.get(up)?.parent) {
-          chain.push(p.nodes.get(up)?.functionName || '?');
-        }
-        const k = chain.join(' < ');
-        p.callers.set(k, (p.callers.get(k) ?? 0) + dt);
-      }
-    }
-  }
-  return [...threads.values()];
-}
 
 const server = await startServer();
 const dir = mkdtempSync(path.join(tmpdir(), 'hearth-live-trace-'));
@@ -93,9 +58,9 @@ try {
   console.log(`${storage}: ${writes} writes after ${warmup} warm-up: p50 ${q(0.5).toFixed(2)} ms, p95 ${q(0.95).toFixed(2)} ms, max ${lat[lat.length - 1].toFixed(2)} ms`);
   const names = new Map();
   for (const e of events) if (e.ph === 'M' && e.name === 'thread_name') names.set(`${e.pid}:${e.tid}`, e.args?.name);
-  for (const t of selfTimes(events)) {
+  for (const t of cpuProfiles(events, { callersOf, callerDepth })) {
     if (t.total < 1) continue;
-    console.log(`\n${names.get(`${t.pid}:${t.tid}`) ?? `thread ${t.tid}`}: ${t.total.toFixed(0)} ms sampled`);
+    console.log(`\n${t.name}: ${t.total.toFixed(0)} ms sampled`);
     const top = [...t.self].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.LIVE_TRACE_TOP ?? 30));
     for (const [name, ms] of top) console.log(`  ${ms.toFixed(1).padStart(8)} ms ${(100 * ms / t.total).toFixed(1).padStart(5)}%  ${name}`);
     if (t.callers.size) {

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { startServer, launchBrowser, loopbackOnly, hearthPage, repoRoot } from '../harness.mjs';
-import { startTrace } from './trace.mjs';
+import { startTrace, cpuProfiles } from './trace.mjs';
 import { printHelpIfAsked } from './common.mjs';
 
 if (printHelpIfAsked(import.meta.url)) process.exit(0);
@@ -41,34 +41,9 @@ try {
   const events = await stop();
   const p = r.phases;
   console.log(`initial sync ${r.ms.toFixed(0)} ms: wait ${p.waitMs.toFixed(0)}, decode ${p.decodeMs.toFixed(0)}, merge ${p.mergeMs.toFixed(0)}, commit ${p.commitMs.toFixed(0)} ms`);
-  const names = new Map();
-  for (const e of events) if (e.ph === 'M' && e.name === 'thread_name') names.set(`${e.pid}:${e.tid}`, e.args?.name);
-  const threads = new Map();
-  for (const e of events) {
-    if (e.name !== 'ProfileChunk') continue;
-    let t = threads.get(e.id);
-    if (!t) threads.set(e.id, t = { key: `${e.pid}:${e.tid}`, nodes: new Map(), self: new Map(), total: 0, incl: new Map() });
-    const prof = e.args?.data?.cpuProfile ?? {};
-    for (const n of prof.nodes ?? []) t.nodes.set(n.id, { ...n.callFrame, parent: n.parent });
-    const samples = prof.samples ?? [];
-    const deltas = e.args?.data?.timeDeltas ?? [];
-    for (let i = 0; i < samples.length; i++) {
-      const dt = (deltas[i + 1] ?? deltas[i] ?? 0) / 1000;
-      const f = t.nodes.get(samples[i]);
-      const name = f ? (f.functionName || `(anonymous ${path.basename(f.url || '')}:${f.lineNumber})`) : '?';
-      t.self.set(name, (t.self.get(name) ?? 0) + dt);
-      t.total += dt;
-      // Inclusive time: once per function on the sample's stack.
-      const seen = new Set();
-      for (let id = samples[i], depth = 0; id !== undefined && depth < 500; id = t.nodes.get(id)?.parent, depth++) {
-        const fn = t.nodes.get(id)?.functionName;
-        if (fn && !seen.has(fn)) { seen.add(fn); t.incl.set(fn, (t.incl.get(fn) ?? 0) + dt); }
-      }
-    }
-  }
-  for (const t of threads.values()) {
+  for (const t of cpuProfiles(events)) {
     if (t.total < 20) continue;
-    console.log(`\n${names.get(t.key) ?? t.key}: ${t.total.toFixed(0)} ms sampled`);
+    console.log(`\n${t.name}: ${t.total.toFixed(0)} ms sampled`);
     const top = [...t.self].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.SYNC_TRACE_TOP ?? 40));
     for (const [name, ms] of top) console.log(`  ${ms.toFixed(1).padStart(8)} ms ${(100 * ms / t.total).toFixed(1).padStart(5)}%  ${name}`);
     // SYNC_TRACE_FOCUS (a regular expression): inclusive time of the

@@ -53,3 +53,51 @@ export function wasmSummary(events, fromTs = -Infinity, toTs = Infinity) {
     serialize: sum('wasm.SerializeModule'),
   };
 }
+
+/**
+ * Time by function per sampled thread, from the trace's ProfileChunk
+ * events (V8's sampling CPU profiler: nodes arrive incrementally per
+ * profile; a sample's time is the next sample's delta). Each thread is
+ * {name, total, self, incl, callers}: self and inclusive milliseconds by
+ * function name (inclusive counts a function once per sample's stack), and
+ * with callersOf, the call chains (callerDepth frames up) above that
+ * function's samples.
+ */
+export function cpuProfiles(events, { callersOf = '', callerDepth = 4 } = {}) {
+  const names = new Map();
+  for (const e of events) if (e.ph === 'M' && e.name === 'thread_name') names.set(`${e.pid}:${e.tid}`, e.args?.name);
+  const threads = new Map();
+  for (const e of events) {
+    if (e.name !== 'ProfileChunk') continue;
+    let t = threads.get(e.id);
+    if (!t) {
+      t = { name: names.get(`${e.pid}:${e.tid}`) ?? `thread ${e.tid}`, nodes: new Map(), self: new Map(), incl: new Map(), callers: new Map(), total: 0 };
+      threads.set(e.id, t);
+    }
+    const prof = e.args?.data?.cpuProfile ?? {};
+    for (const n of prof.nodes ?? []) t.nodes.set(n.id, { ...n.callFrame, parent: n.parent });
+    const samples = prof.samples ?? [];
+    const deltas = e.args?.data?.timeDeltas ?? [];
+    for (let i = 0; i < samples.length; i++) {
+      const dt = (deltas[i + 1] ?? deltas[i] ?? 0) / 1000;
+      const f = t.nodes.get(samples[i]);
+      const name = f ? (f.functionName || `(anonymous ${(f.url || '').split('/').pop()}:${f.lineNumber})`) : '?';
+      t.self.set(name, (t.self.get(name) ?? 0) + dt);
+      t.total += dt;
+      const seen = new Set();
+      for (let id = samples[i], depth = 0; id !== undefined && depth < 500; id = t.nodes.get(id)?.parent, depth++) {
+        const fn = t.nodes.get(id)?.functionName;
+        if (fn && !seen.has(fn)) { seen.add(fn); t.incl.set(fn, (t.incl.get(fn) ?? 0) + dt); }
+      }
+      if (callersOf && name === callersOf) {
+        const chain = [];
+        for (let up = f?.parent; up !== undefined && chain.length < callerDepth; up = t.nodes.get(up)?.parent) {
+          chain.push(t.nodes.get(up)?.functionName || '?');
+        }
+        const k = chain.join(' < ');
+        t.callers.set(k, (t.callers.get(k) ?? 0) + dt);
+      }
+    }
+  }
+  return [...threads.values()];
+}
