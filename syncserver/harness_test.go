@@ -440,8 +440,27 @@ func (d *device) synced(h *harness) {
 		var depth int64
 		d.with(func(conn *sqlite3.Conn) (err error) { depth, err = journal.Depth(conn); return err })
 		st := d.client.Status()
-		return depth == 0 && st.Connected && st.Pending == 0 && st.Cursor >= 0 && st.Cursor >= st.Head && st.State == syncstatus.StateSyncing
+		// The head the client knows can lag the store's: another
+		// device's push that the server has not yet announced to this
+		// one. The store's own head, where the harness can read it.
+		return depth == 0 && st.Connected && st.Pending == 0 && st.Cursor >= 0 && st.Cursor >= st.Head && st.State == syncstatus.StateSyncing &&
+			st.Cursor >= h.logHead()
 	})
+}
+
+// logHead is the position of the store's last log entry (0 when the log
+// is empty), or -1 when the harness cannot read the store.
+func (h *harness) logHead() int64 {
+	h.t.Helper()
+	if h.path == "" && (h.backend == nil || !h.backend.postgres()) {
+		return -1
+	}
+	rows := h.serverQuery(`SELECT coalesce(max(pos), 0) FROM _hearth_log`)
+	head, ok := rows[0][0].(int64)
+	if !ok {
+		h.t.Fatalf("the store's log head: %#v", rows)
+	}
+	return head
 }
 
 func (d *device) status() syncstatus.Status { return d.client.Status() }
