@@ -5,10 +5,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/internal/pgtest"
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/client"
+	"github.com/hearthdb/hearth/syncworker/collabtext"
 )
 
 var (
@@ -162,4 +164,94 @@ func TestExternalWriteOfCollaborativeTextMerges(t *testing.T) {
 	offlineEditBeside(t, h, func() {
 		x.exec(`UPDATE tasks SET description = 'Buy oat milk. Call Ann.' WHERE id = 't1'`)
 	}, "Buy oat milk. Call Ann.")
+}
+
+// TestCollaborativeTextCompacts: a field that keeps being edited is
+// compacted by the server once it holds TextCompactTombstones deleted
+// characters; the devices rebase onto each compaction, an edit made
+// offline before it is translated when it arrives, and every device, a
+// newcomer and the server read the same text, with the server's stored
+// state and the devices' copies holding fewer tombstones than the bound.
+func TestCollaborativeTextCompacts(t *testing.T) {
+	forEachStore(t, func(t *testing.T, db *backend) {
+		const bound = 8
+		h := db.server(t, syncserver.Config{Migrations: []appschema.Migration{notesMigration}, Tables: notesTables, TextCompactTombstones: bound})
+		ms := []appschema.Migration{notesMigration}
+		a := newDevice(t, "a", h, ms, client.Config{}).start()
+		b := newDevice(t, "b", h, ms, client.Config{}).start()
+		a.mustExec(`INSERT INTO tasks(id, title, description) VALUES ('t1', 'Plan', '0123456789abcdefghij')`)
+		a.synced(h)
+		waitFor(t, "b to hold the task", func() bool { return descOf(b) == "0123456789abcdefghij" })
+
+		b.net.setDown(true)
+		b.client.Online(false)
+		b.mustExec(`UPDATE tasks SET description = replace(description, 'abc', 'ABC') WHERE id = 't1'`)
+		b.mustExec(`UPDATE tasks SET description = description || ' B' WHERE id = 't1'`)
+		// a deletes the digits one by one: past the bound, the server
+		// compacts; a goes on editing in the new epoch.
+		for range 10 {
+			a.mustExec(`UPDATE tasks SET description = substr(description, 2) WHERE id = 't1'`)
+			a.synced(h)
+		}
+		a.mustExec(`UPDATE tasks SET description = description || ' A' WHERE id = 't1'`)
+		a.synced(h)
+		epoch, tombstones := serverTextState(t, h)
+		if epoch == 0 || tombstones >= bound {
+			t.Fatalf("after 10 deletes the server's field is at epoch %d with %d tombstones", epoch, tombstones)
+		}
+
+		b.net.setDown(false)
+		b.client.Online(true)
+		b.synced(h)
+		a.synced(h)
+		ok := func(s string) bool { return s == "ABCdefghij A B" || s == "ABCdefghij B A" }
+		waitFor(t, "both devices to read both edits", func() bool {
+			return ok(descOf(a)) && descOf(a) == descOf(b)
+		})
+		want := descOf(a)
+		if got := h.serverQuery(`SELECT description FROM tasks WHERE id = 't1'`); len(got) != 1 || got[0][0] != want {
+			t.Fatalf("server holds %v, want %q", got, want)
+		}
+		c := newDevice(t, "c", h, ms, client.Config{}).start()
+		c.synced(h)
+		waitFor(t, "a new device to read it", func() bool { return descOf(c) == want })
+		epoch, _ = serverTextState(t, h)
+		for _, d := range []*device{a, b, c} {
+			st := d.query(`SELECT val FROM _hearth_fields WHERE tbl = 'tasks' AND col = 'description'`)
+			got, err := collabtext.StateEpoch(st[0][0].([]byte))
+			if err != nil || got != epoch {
+				t.Fatalf("%s's copy of the field is at epoch %d (%v), the server's at %d", d.name, got, err, epoch)
+			}
+			if st := d.status(); st.Refused != 0 || st.Divergences != 0 || st.Quarantined != 0 {
+				t.Fatalf("%s: %d refused, %d divergences, %d quarantined", d.name, st.Refused, st.Divergences, st.Quarantined)
+			}
+		}
+		if kept := h.serverQuery(`SELECT count(*) FROM _hearth_text_epochs`); kept[0][0] != int64(epoch) {
+			t.Fatalf("the server keeps %v old states, want one per epoch passed (%d)", kept, epoch)
+		}
+	})
+}
+
+// serverTextState is the epoch of the server's stored state of t1's
+// description and the tombstones it holds.
+func serverTextState(t *testing.T, h *harness) (epoch uint64, tombstones int) {
+	t.Helper()
+	rows := h.serverQuery(`SELECT val FROM _hearth_fields WHERE tbl = 'tasks' AND col = 'description'`)
+	if len(rows) != 1 {
+		t.Fatalf("the server's field metadata: %v", rows)
+	}
+	state, _ := rows[0][0].([]byte)
+	if h.backend != nil && h.backend.postgres() {
+		// PostgreSQL's val holds the value in Hearth's tagged encoding.
+		v, err := codec.Decode(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		state, _ = v.([]byte)
+	}
+	doc, err := collabtext.Load("", state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc.Epoch(), doc.Tombstones()
 }

@@ -81,12 +81,16 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 	// A late device takes a snapshot in chunks of 3 rows.
 	c := newDevice(t, "c", h, nil, client.Config{SnapshotChunk: 3}).start()
 	c.synced(h)
-	// A refused change counts as an error by code.
+	// A refused change counts as an error by code. Made offline, so that
+	// the entry is still pending when it is spoiled.
+	a.net.setDown(true)
+	a.client.Online(false)
 	a.mustExec(`INSERT INTO tasks(id, title) VALUES ('bad', 'x')`)
 	a.with(func(conn *sqlite3.Conn) error {
 		return conn.Exec(`UPDATE _hearth_journal SET tbl = 'nope' WHERE state = 'pending'`)
 	})
-	a.client.Notify()
+	a.net.setDown(false)
+	a.client.Online(true)
 	waitFor(t, "the refusal", func() bool { return a.status().Refused == 1 })
 
 	m := scrape(t, h.srv.Load().MetricsHandler())

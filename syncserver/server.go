@@ -162,6 +162,13 @@ type Config struct {
 	// refused with QUOTA_EXCEEDED; deletes, and changes that do not make
 	// its rows heavier, always go through. See SECURITY.md, Storage.
 	MaxPrincipalBytes int64
+	// TextCompactTombstones compacts a collaborative text field once a
+	// push leaves it holding this many deleted characters (default 1024;
+	// negative disables): every client rebases its copy onto the field's
+	// next epoch, which holds none (collabtext.Compact), and ops made
+	// before are translated as they arrive, through the field's last
+	// store.TextEpochsKept epochs.
+	TextCompactTombstones int
 	// MaxSnapshotChunk caps the rows of one snapshot chunk (default
 	// 5000).
 	MaxSnapshotChunk int
@@ -280,6 +287,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxPrincipalBytes == 0 {
 		cfg.MaxPrincipalBytes = defaultMaxPrincipalBytes
+	}
+	if cfg.TextCompactTombstones == 0 {
+		cfg.TextCompactTombstones = defaultTextCompactTombstones
 	}
 	if cfg.MaxSnapshotChunk <= 0 {
 		cfg.MaxSnapshotChunk = 5000

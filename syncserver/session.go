@@ -408,7 +408,7 @@ func (c *session) push(m wire.Push) bool {
 		return goOn
 	}
 	p := store.Push{Client: c.client, Principal: c.principal, Schema: c.schema, Stamp: c.stamp,
-		MaxRowBytes: max(s.cfg.MaxRowBytes, 0), MaxPrincipalBytes: max(s.cfg.MaxPrincipalBytes, 0)}
+		MaxRowBytes: max(s.cfg.MaxRowBytes, 0), MaxPrincipalBytes: max(s.cfg.MaxPrincipalBytes, 0), TextCompactTombstones: max(s.cfg.TextCompactTombstones, 0)}
 	p.Changes = make([]store.Pushed, len(m.Changes))
 	for i, ch := range m.Changes {
 		p.Changes[i] = store.Pushed{Seq: ch.Seq, Change: ch.Change}

@@ -23,7 +23,11 @@ const (
 	// (MaxSendBytes, and the client's 64 MiB).
 	defaultMaxRowBytes       = 4 << 20
 	defaultMaxPrincipalBytes = 1 << 30
-	entryOverhead            = store.EntryOverhead
+	// defaultTextCompactTombstones: a compaction ships the field's old
+	// state (about 8–10 bytes a character) to every client once; past a
+	// thousand deletes that is paid back by every later load and merge.
+	defaultTextCompactTombstones = 1024
+	entryOverhead                = store.EntryOverhead
 )
 
 // valueBytes is what a stored value weighs on the wire.

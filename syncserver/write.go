@@ -237,7 +237,8 @@ func (s *Server) applyWrite(ctx context.Context, w preparedWrite) (WriteResult, 
 	// Restamped: a retry stamps its rows anew; its digest marker, not the
 	// stamps, tells a retry from a reuse of the key.
 	p := store.Push{Client: client, Principal: req.Principal, Schema: s.info.Version, Restamped: true, MaxRowBytes: max(s.cfg.MaxRowBytes, 0),
-		Stamp: func() hlc.Stamp { return hlc.Stamp{TS: s.clock.Now(), Node: s.node} }}
+		TextCompactTombstones: max(s.cfg.TextCompactTombstones, 0),
+		Stamp:                 func() hlc.Stamp { return hlc.Stamp{TS: s.clock.Now(), Node: s.node} }}
 	p.Changes = make([]store.Pushed, 0, len(rows)+1)
 	marker, err := s.digestMarker(client)
 	if err != nil {

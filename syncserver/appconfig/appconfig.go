@@ -105,6 +105,8 @@ type Limits struct {
 	CompactKeep       int64
 	MaxRowBytes       int
 	MaxPrincipalBytes int64
+	// TextCompactTombstones: see syncserver.Config.
+	TextCompactTombstones int
 }
 
 // Load reads the config file at path; relative paths in it are relative
@@ -595,7 +597,7 @@ func (l *loader) count(f entry) int {
 func (l *loader) limits(e entry) {
 	entries, _ := l.mapping(e.value, e.path, "max_message_bytes", "max_push_batch", "push_rate", "push_burst",
 		"snapshot_rate", "snapshot_burst", "checksum_interval", "checksum_burst", "max_clock_skew", "compact_interval", "compact_keep",
-		"max_row_bytes", "max_principal_bytes")
+		"max_row_bytes", "max_principal_bytes", "text_compact_tombstones")
 	lim := &l.app.Limits
 	for _, f := range entries {
 		switch f.key {
@@ -625,6 +627,8 @@ func (l *loader) limits(e entry) {
 			lim.MaxRowBytes = l.count(f)
 		case "max_principal_bytes":
 			lim.MaxPrincipalBytes, _ = l.integer(f)
+		case "text_compact_tombstones":
+			lim.TextCompactTombstones = l.count(f)
 		}
 	}
 }

@@ -34,6 +34,8 @@ func (a *App) ServerConfig(authenticated bool) syncserver.Config {
 		CompactKeep:       a.Limits.CompactKeep,
 		MaxRowBytes:       a.Limits.MaxRowBytes,
 		MaxPrincipalBytes: a.Limits.MaxPrincipalBytes,
+
+		TextCompactTombstones: a.Limits.TextCompactTombstones,
 	}
 	if authenticated {
 		cfg.Scopes = a.Scopes

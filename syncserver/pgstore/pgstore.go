@@ -180,6 +180,14 @@ CREATE TABLE IF NOT EXISTS _hearth_usage(
 	principal bytea PRIMARY KEY,
 	bytes bigint NOT NULL
 );
+CREATE TABLE IF NOT EXISTS _hearth_text_epochs(
+	tbl text COLLATE "C" NOT NULL,
+	pk bytea NOT NULL,
+	col text NOT NULL,
+	epoch bigint NOT NULL,
+	state bytea NOT NULL,
+	PRIMARY KEY (tbl, pk, col, epoch)
+);
 `
 
 // writeLock is the pg_advisory_xact_lock key every push and migration
@@ -1113,6 +1121,28 @@ func (w writer) RowData(ctx context.Context, table string, key []byte) (store.Ro
 	}
 	d.Values, d.Found = v.values, v.found
 	return d, nil
+}
+
+func (w writer) SaveTextEpoch(ctx context.Context, table string, key []byte, col string, epoch uint64, state []byte) error {
+	w.ps.queue(`INSERT INTO _hearth_text_epochs(tbl, pk, col, epoch, state) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (tbl, pk, col, epoch) DO UPDATE SET state = excluded.state`, table, key, col, int64(epoch), state)
+	w.ps.queue(`DELETE FROM _hearth_text_epochs WHERE tbl = $1 AND pk = $2 AND col = $3 AND epoch <= $4`,
+		table, key, col, int64(epoch)-store.TextEpochsKept)
+	return nil
+}
+
+func (w writer) TextEpoch(ctx context.Context, table string, key []byte, col string, epoch uint64) ([]byte, error) {
+	ps := w.ps
+	if err := ps.flush(ctx); err != nil {
+		return nil, err
+	}
+	var state []byte
+	err := ps.tx.QueryRow(ctx, `SELECT state FROM _hearth_text_epochs WHERE tbl = $1 AND pk = $2 AND col = $3 AND epoch = $4`,
+		table, key, col, int64(epoch)).Scan(&state)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	return state, err
 }
 
 func (w writer) RowUsage(ctx context.Context, table string, key []byte) (string, int64, error) {

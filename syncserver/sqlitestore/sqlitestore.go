@@ -84,6 +84,14 @@ CREATE TABLE IF NOT EXISTS _hearth_usage(
 	principal TEXT PRIMARY KEY,
 	bytes INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _hearth_text_epochs(
+	tbl TEXT NOT NULL,
+	pk BLOB NOT NULL,
+	col TEXT NOT NULL,
+	epoch INTEGER NOT NULL,
+	state BLOB NOT NULL,
+	PRIMARY KEY (tbl, pk, col, epoch)
+) WITHOUT ROWID;
 `
 
 // addedColumns are columns of Hearth's tables added after their first
@@ -667,6 +675,25 @@ func (w writer) RowData(ctx context.Context, table string, key []byte) (store.Ro
 	}
 	d.Values, d.Found, err = a.RowValues(table, key)
 	return d, err
+}
+
+func (w writer) SaveTextEpoch(ctx context.Context, table string, key []byte, col string, epoch uint64, state []byte) error {
+	if err := w.s.exec(`INSERT OR REPLACE INTO _hearth_text_epochs(tbl, pk, col, epoch, state) VALUES (?1, ?2, ?3, ?4, ?5)`,
+		table, key, col, int64(epoch), state); err != nil {
+		return err
+	}
+	return w.s.exec(`DELETE FROM _hearth_text_epochs WHERE tbl = ?1 AND pk = ?2 AND col = ?3 AND epoch <= ?4`,
+		table, key, col, int64(epoch)-store.TextEpochsKept)
+}
+
+func (w writer) TextEpoch(ctx context.Context, table string, key []byte, col string, epoch uint64) ([]byte, error) {
+	rows, err := w.s.query(`SELECT state FROM _hearth_text_epochs WHERE tbl = ?1 AND pk = ?2 AND col = ?3 AND epoch = ?4`,
+		table, key, col, int64(epoch))
+	if err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	state, _ := rows[0][0].([]byte)
+	return state, nil
 }
 
 func (w writer) RowUsage(ctx context.Context, table string, key []byte) (string, int64, error) {

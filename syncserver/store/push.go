@@ -8,6 +8,7 @@ import (
 
 	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
+	"github.com/hearthdb/hearth/syncworker/collabtext"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/merge"
 	"github.com/hearthdb/hearth/syncworker/schema"
@@ -59,6 +60,13 @@ type Writer interface {
 	// when bytes is 0) instead of prevBytes toward prevOwner, and moves
 	// both principals' usage accordingly.
 	Account(ctx context.Context, table string, key []byte, prevOwner string, prevBytes int64, owner string, bytes int64) error
+	// SaveTextEpoch keeps the state a collaborative text field had when
+	// it was compacted out of epoch, so that ops of that epoch pushed
+	// later can be translated (collabtext.Translate). It keeps the
+	// field's newest TextEpochsKept and forgets older ones.
+	SaveTextEpoch(ctx context.Context, table string, key []byte, col string, epoch uint64, state []byte) error
+	// TextEpoch is that state (nil when not kept).
+	TextEpoch(ctx context.Context, table string, key []byte, col string, epoch uint64) ([]byte, error)
 }
 
 // ApplyPushed applies one pushed change the client has not pushed before,
@@ -88,6 +96,13 @@ func ApplyPushed(ctx context.Context, w Writer, rules *ScopeRules, version int64
 		return refuse(r)
 	} else if err != nil {
 		return wire.Result{}, err
+	}
+	translated, r, err := translateText(ctx, w, c)
+	if err != nil {
+		return wire.Result{}, err
+	}
+	if r != nil {
+		return refuse(r)
 	}
 	if rules.Scoped(c.Table) {
 		prev, err := w.RowScope(ctx, c.Table, c.Key)
@@ -122,7 +137,20 @@ func ApplyPushed(ctx context.Context, w Writer, rules *ScopeRules, version int64
 			return wire.Result{}, fmt.Errorf("account row usage: %w", err)
 		}
 	}
-	return record(ctx, w, version, q, p, c, check)
+	out, err := record(ctx, w, version, q, p, c, check)
+	if err != nil {
+		return out, err
+	}
+	if translated {
+		// Logged again as the server's own: the session leaves a
+		// client's own changes out of what it sends that client, and
+		// the client that made these ops may not hold their
+		// translation (a snapshot replaced its copy of the field).
+		if _, err := w.AppendLog(ctx, "", "", 0, &c.Change, c.Scope, c.Scope); err != nil {
+			return wire.Result{}, fmt.Errorf("append a translated change to the log: %w", err)
+		}
+	}
+	return out, compactText(ctx, w, version, p, c)
 }
 
 // rowUsage is how a change moves its row's weight between principals'
@@ -300,4 +328,117 @@ func violation(p *Push, c *Pushed, detail string, version int64) (change.Change,
 // validText replaces invalid UTF-8 and NUL characters with U+FFFD.
 func validText(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// translateText brings a pushed change's character ops to their field's
+// epoch: ops made before the field was compacted are translated through
+// the old states the store keeps (collabtext.Translate). It reports
+// whether it translated any, and refuses (merge.CodeTextEpoch) ops made
+// before more compactions than TextEpochsKept, of an epoch the field has
+// not reached, and resets: only the server compacts.
+func translateText(ctx context.Context, w Writer, c *Pushed) (bool, *merge.Refusal, error) {
+	if c.Op == change.Delete {
+		return false, nil, nil
+	}
+	var before *RowData
+	translated := false
+	for col, v := range c.Values {
+		ops, ok := v.([]byte)
+		if !ok {
+			continue
+		}
+		if before == nil {
+			d, err := w.RowData(ctx, c.Table, c.Key)
+			if err != nil {
+				return false, nil, fmt.Errorf("read row: %w", err)
+			}
+			before = &d
+		}
+		if before.Table == nil || !before.Table.IsText(col) {
+			continue
+		}
+		batch, err := collabtext.DecodeBatch(ops)
+		if err != nil {
+			return false, nil, err // Check has refused what does not decode
+		}
+		current, err := collabtext.StateEpoch(merge.TextState(before.Meta.Fields[col]))
+		if err != nil {
+			return false, nil, fmt.Errorf("%s.%s: the stored text state: %w", c.Table, col, err)
+		}
+		refusal := func(format string, args ...any) *merge.Refusal {
+			return &merge.Refusal{Code: merge.CodeTextEpoch, Message: fmt.Sprintf("%s.%s: ", c.Table, col) + fmt.Sprintf(format, args...)}
+		}
+		switch {
+		case batch.Reset:
+			return false, refusal("a reset: only the server compacts a field"), nil
+		case batch.Epoch > current:
+			return false, refusal("ops of epoch %d; the field is at epoch %d", batch.Epoch, current), nil
+		case batch.Epoch == current:
+			continue
+		}
+		for batch.Epoch < current {
+			old, err := w.TextEpoch(ctx, c.Table, c.Key, col, batch.Epoch)
+			if err != nil {
+				return false, nil, err
+			}
+			if old == nil {
+				return false, refusal("ops of epoch %d, made before the field was compacted %d times; the server keeps the last %d", batch.Epoch, current-batch.Epoch, TextEpochsKept), nil
+			}
+			doc, err := collabtext.Load("", old)
+			if err == nil {
+				batch, err = collabtext.Translate(doc, batch)
+			}
+			if err != nil {
+				return false, nil, fmt.Errorf("%s.%s: translate ops of epoch %d: %w", c.Table, col, batch.Epoch, err)
+			}
+		}
+		c.Values[col] = collabtext.EncodeBatch(batch)
+		translated = true
+	}
+	return translated, nil, nil
+}
+
+// compactText compacts the collaborative text fields a merged change
+// edited that hold p.TextCompactTombstones deleted characters or more:
+// it keeps the old state (SaveTextEpoch), then merges and logs the reset
+// as a change of the server's, which every client rebases onto.
+func compactText(ctx context.Context, w Writer, version int64, p *Push, c *Pushed) error {
+	if p.TextCompactTombstones <= 0 || p.Stamp == nil || c.Op == change.Delete {
+		return nil
+	}
+	var after *RowData
+	for col, v := range c.Values {
+		if _, ok := v.([]byte); !ok {
+			continue
+		}
+		if after == nil {
+			d, err := w.RowData(ctx, c.Table, c.Key)
+			if err != nil {
+				return fmt.Errorf("read row: %w", err)
+			}
+			after = &d
+		}
+		if after.Table == nil || !after.Table.IsText(col) {
+			continue
+		}
+		state := merge.TextState(after.Meta.Fields[col])
+		reset, epoch, err := collabtext.ResetOf(state, p.TextCompactTombstones)
+		if err != nil {
+			return fmt.Errorf("%s.%s: the stored text state: %w", c.Table, col, err)
+		}
+		if reset == nil {
+			continue
+		}
+		if err := w.SaveTextEpoch(ctx, c.Table, c.Key, col, epoch, state); err != nil {
+			return fmt.Errorf("keep a compacted text state: %w", err)
+		}
+		ch := change.Change{Table: c.Table, Key: c.Key, Op: change.Update, Stamp: p.Stamp(), Schema: version, Values: map[string]any{col: reset}}
+		if err := w.Merge(ctx, &ch); err != nil {
+			return fmt.Errorf("compact %s.%s: %w", c.Table, col, err)
+		}
+		if _, err := w.AppendLog(ctx, "", "", 0, &ch, c.Scope, c.Scope); err != nil {
+			return fmt.Errorf("append a compaction to the log: %w", err)
+		}
+	}
+	return nil
 }

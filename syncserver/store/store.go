@@ -70,6 +70,10 @@ const (
 	CodeQuotaExceeded = "QUOTA_EXCEEDED"
 )
 
+// TextEpochsKept is how many of a text field's past epochs the server
+// can translate ops from (see Writer.SaveTextEpoch).
+const TextEpochsKept = 4
+
 // Pushed is one change a client pushed.
 type Pushed struct {
 	Seq int64
@@ -101,6 +105,11 @@ type Push struct {
 	// row weigh more than this (RowData.Weight) with ROW_TOO_LARGE,
 	// unless the change makes the row lighter: a row only grows to it.
 	MaxRowBytes int
+	// TextCompactTombstones, when positive and Stamp is set, compacts a
+	// collaborative text field a change edits once it holds this many
+	// deleted characters (see collabtext.Compact): the server merges and
+	// logs a reset, stamped by Stamp, after the change.
+	TextCompactTombstones int
 	// MaxPrincipalBytes, when positive and Principal is not "", refuses
 	// a change that would make the rows Principal last wrote weigh more
 	// than this in all (its usage, see Writer.Usage) with

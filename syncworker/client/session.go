@@ -871,7 +871,15 @@ func (s *session) rollback(t *txn, refused journal.Entry, serverRow []change.Cha
 			c.j.Observe(serverRow[i].Stamp.TS)
 		}
 		for i := range later {
-			if _, err := a.Apply(&later[i].Change); err != nil {
+			_, err := a.Apply(&later[i].Change)
+			var r *merge.Refusal
+			if errors.As(err, &r) && r.Code == merge.CodeTextEpoch {
+				// Character ops made before the server's state of the
+				// field was compacted: the server translates them when
+				// they are pushed and sends them back.
+				continue
+			}
+			if err != nil {
 				return fmt.Errorf("re-apply change %d after a refusal: %w", later[i].Seq, err)
 			}
 		}

@@ -45,7 +45,15 @@ const (
 // child arrives or, failing that, when its subtree is done.
 func CanonicalText(b []byte) (text string, ok bool) {
 	s := canonScanner{b: b}
-	if f, ok := s.byte(); !ok || f != formatOps {
+	switch f, ok := s.byte(); {
+	case !ok:
+		return "", false
+	case f == formatEpochOps:
+		// A compacted field's: MarshalBinary writes a later epoch so.
+		if epoch, ok := s.uvarint(); !ok || epoch == 0 {
+			return "", false
+		}
+	case f != formatOps:
 		return "", false
 	}
 	nNames, ok := s.uvarint()

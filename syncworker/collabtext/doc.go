@@ -87,7 +87,8 @@ const (
 	// MaxNodes is the most characters, tombstones included, one field
 	// holds: its state (about 8–10 bytes a character) then stays under
 	// the sync server's 1 MiB value cap, and merging a change, which
-	// loads the state, stays cheap. Nothing compacts tombstones yet.
+	// loads the state, stays cheap. The server compacts a field's
+	// tombstones away (Compact) long before it gets there.
 	MaxNodes = 1 << 16
 	// MaxHeld is the most ops a Doc holds back waiting for a
 	// dependency.
@@ -102,6 +103,9 @@ var (
 	// ErrTooLarge: the field would hold more than MaxNodes characters or
 	// MaxHeld waiting ops.
 	ErrTooLarge = errors.New("TEXT_TOO_LARGE")
+	// ErrEpoch: ops of an epoch the field cannot take them in (see
+	// Compact): one it has no translation for, or a newer one.
+	ErrEpoch = errors.New("TEXT_EPOCH")
 )
 
 // MaxReplicaBytes bounds a replica name in an op or a state.
@@ -121,8 +125,10 @@ type node struct {
 // concurrent use.
 type Doc struct {
 	replica string
-	root    node
-	nodes   map[ID]*node
+	// epoch counts the compactions of the field (see Compact).
+	epoch uint64
+	root  node
+	nodes map[ID]*node
 	// seq is the last Seq this replica used.
 	seq uint64
 	// held are ops waiting for the node they name, by that node's ID.
@@ -139,6 +145,10 @@ type Doc struct {
 func New(replica string) *Doc {
 	return &Doc{replica: replica, nodes: make(map[ID]*node), held: make(map[ID][]Op), heldInserts: make(map[ID]Op)}
 }
+
+// Epoch is the number of compactions the field has been through: its
+// ops are of this epoch (see Compact).
+func (d *Doc) Epoch() uint64 { return d.epoch }
 
 // Replica is the name local edits are made under.
 func (d *Doc) Replica() string { return d.replica }

@@ -15,7 +15,14 @@ import (
 // Decoders treat their input as hostile: every count and index is
 // checked and bounded before anything is allocated for it.
 const (
+	// formatOps: ops of epoch 0, every field's first (format, names,
+	// ops).
 	formatOps = 1
+	// formatEpochOps: ops of a later epoch (format, epoch, names, ops).
+	formatEpochOps = 2
+	// formatReset: a compaction (see Batch.Reset): format, the new epoch,
+	// names, then the old epoch's whole state.
+	formatReset = 3
 	// deletedFlag, beside an insert's side, marks Op.Deleted.
 	deletedFlag = 4
 	// maxReplicas bounds a table of replica names.
@@ -48,8 +55,16 @@ func (w *writer) id(body []byte, id ID) []byte {
 	return binary.AppendUvarint(body, id.Seq)
 }
 
-func (w *writer) finish(format byte, body []byte) []byte {
-	out := append(w.buf, format)
+func (w *writer) finish(b Batch, body []byte) []byte {
+	var out []byte
+	switch {
+	case b.Reset:
+		out = binary.AppendUvarint(append(w.buf, formatReset), b.Epoch)
+	case b.Epoch > 0:
+		out = binary.AppendUvarint(append(w.buf, formatEpochOps), b.Epoch)
+	default:
+		out = append(w.buf, formatOps)
+	}
 	out = binary.AppendUvarint(out, uint64(len(w.names)))
 	for _, n := range w.names {
 		out = binary.AppendUvarint(out, uint64(len(n)))
@@ -75,15 +90,29 @@ func (w *writer) op(body []byte, op Op) []byte {
 	return body
 }
 
-// EncodeOps is ops' binary form.
-func EncodeOps(ops []Op) []byte {
+// Batch is ops as they travel and are stored: the epoch of the field
+// they were made in (see Compact), or a reset.
+type Batch struct {
+	Epoch uint64
+	// Reset says Ops are a field's whole state in epoch Epoch-1 as the
+	// server compacted it into Epoch: a replica rebases its copy onto
+	// it (Doc.Rebase).
+	Reset bool
+	Ops   []Op
+}
+
+// EncodeBatch is b's binary form.
+func EncodeBatch(b Batch) []byte {
 	w := newWriter()
-	body := binary.AppendUvarint(nil, uint64(len(ops)))
-	for _, op := range ops {
+	body := binary.AppendUvarint(nil, uint64(len(b.Ops)))
+	for _, op := range b.Ops {
 		body = w.op(body, op)
 	}
-	return w.finish(formatOps, body)
+	return w.finish(b, body)
 }
+
+// EncodeOps is the binary form of ops of epoch 0.
+func EncodeOps(ops []Op) []byte { return EncodeBatch(Batch{Ops: ops}) }
 
 type reader struct {
 	b     []byte
@@ -134,10 +163,23 @@ func (r *reader) count(min, limit int) int {
 	return int(n)
 }
 
-func (r *reader) header(format byte) {
-	if f := r.byte(); r.err == nil && f != format {
-		r.fail("format %d, want %d", f, format)
+func (r *reader) header() (b Batch) {
+	switch f := r.byte(); {
+	case r.err != nil:
+	case f == formatOps:
+	case f == formatEpochOps || f == formatReset:
+		b.Reset, b.Epoch = f == formatReset, r.uvarint()
+		if r.err == nil && b.Epoch == 0 {
+			r.fail("epoch 0 in format %d", f)
+		}
+	default:
+		r.fail("format %d", f)
 	}
+	r.nameTable()
+	return b
+}
+
+func (r *reader) nameTable() {
 	n := r.count(1, maxReplicas)
 	for range n {
 		l := r.count(1, MaxReplicaBytes)
@@ -198,24 +240,39 @@ func (r *reader) op() Op {
 	return op
 }
 
-// DecodeOps reads EncodeOps' form.
-func DecodeOps(b []byte) ([]Op, error) {
+// DecodeBatch reads EncodeBatch's form.
+func DecodeBatch(b []byte) (Batch, error) {
 	r := &reader{b: b}
-	r.header(formatOps)
+	batch := r.header()
 	// An op is at least 3 bytes: kind, replica index, sequence number.
 	n := r.count(3, MaxNodes)
-	ops := make([]Op, 0, n)
+	if r.err != nil {
+		return Batch{}, r.err
+	}
+	batch.Ops = make([]Op, 0, n)
 	for range n {
 		op := r.op()
 		if r.err != nil {
-			return nil, r.err
+			return Batch{}, r.err
 		}
-		ops = append(ops, op)
+		batch.Ops = append(batch.Ops, op)
 	}
 	if r.err == nil && len(r.b) > 0 {
 		r.fail("%d bytes after the ops", len(r.b))
 	}
-	return ops, r.err
+	if r.err != nil {
+		return Batch{}, r.err
+	}
+	return batch, nil
+}
+
+// DecodeOps reads EncodeOps' form: ops of epoch 0, not a reset.
+func DecodeOps(b []byte) ([]Op, error) {
+	batch, err := DecodeBatch(b)
+	if err == nil && (batch.Epoch != 0 || batch.Reset) {
+		err = fmt.Errorf("%w: ops of epoch %d, want 0", ErrEpoch, batch.Epoch)
+	}
+	return batch.Ops, err
 }
 
 // State is the field's whole state as ops: every character, parents
@@ -254,22 +311,32 @@ func (d *Doc) State() []Op {
 	return out
 }
 
-// MarshalBinary is EncodeOps(State()).
-func (d *Doc) MarshalBinary() ([]byte, error) { return EncodeOps(d.State()), nil }
+// MarshalBinary is the state (State) as a batch of the field's epoch.
+func (d *Doc) MarshalBinary() ([]byte, error) {
+	return EncodeBatch(Batch{Epoch: d.epoch, Ops: d.State()}), nil
+}
 
-// Load reads a state (or any ops) into a new Doc edited as replica. The
-// replica's counter resumes after the highest ID of its name in it. No
-// bytes at all are an empty field.
+// Encode is ops made on d (its edits, as Insert, Delete, SetText return
+// them) in their binary form, of d's epoch.
+func (d *Doc) Encode(ops []Op) []byte { return EncodeBatch(Batch{Epoch: d.epoch, Ops: ops}) }
+
+// Load reads a state (or any ops of one epoch) into a new Doc edited as
+// replica. The replica's counter resumes after the highest ID of its
+// name in it. No bytes at all are an empty field.
 func Load(replica string, b []byte) (*Doc, error) {
 	if len(b) == 0 {
 		return New(replica), nil
 	}
-	ops, err := DecodeOps(b)
+	batch, err := DecodeBatch(b)
 	if err != nil {
 		return nil, err
 	}
+	if batch.Reset {
+		return nil, fmt.Errorf("%w: a reset is not a state", ErrInvalid)
+	}
 	d := New(replica)
-	if err := d.Apply(ops...); err != nil {
+	d.epoch = batch.Epoch
+	if err := d.Apply(batch.Ops...); err != nil {
 		return nil, err
 	}
 	return d, nil

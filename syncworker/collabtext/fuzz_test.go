@@ -5,25 +5,37 @@ import (
 	"testing"
 )
 
-// FuzzDecodeOps: ops from the network never panic the decoder, and what
-// it accepts encodes back to the same ops.
+// FuzzDecodeOps: batches from the network (ops of any epoch, resets)
+// never panic the decoder, and what it accepts encodes back to the same
+// batch. Merging them into a field, or translating them through it,
+// never panics either.
 func FuzzDecodeOps(f *testing.F) {
 	a := New("a")
 	ops, _ := a.Insert(0, "héllo")
 	del, _ := a.Delete(1, 2)
 	f.Add(EncodeOps(append(ops, del...)))
 	f.Add(EncodeOps(nil))
+	f.Add(EncodeBatch(Batch{Epoch: 1, Reset: true, Ops: a.State()}))
+	c, _ := Compact(a)
+	more, _ := c.Insert(1, "xy")
+	f.Add(c.Encode(more))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ops, err := DecodeOps(b)
+		batch, err := DecodeBatch(b)
 		if err != nil {
 			return
 		}
-		again, err := DecodeOps(EncodeOps(ops))
-		if err != nil || !slices.Equal(again, ops) {
+		again, err := DecodeBatch(EncodeBatch(batch))
+		if err != nil || !slices.Equal(again.Ops, batch.Ops) || again.Epoch != batch.Epoch || again.Reset != batch.Reset {
 			t.Fatalf("round trip: %v", err)
 		}
-		// Applying them never panics either.
-		_ = New("z").Apply(ops...)
+		d := New("z")
+		d.Insert(0, "ab")
+		d.Delete(0, 1)
+		_, _ = d.Merge(batch)
+		if !batch.Reset {
+			batch.Epoch = d.Epoch()
+			_, _ = Translate(d, batch)
+		}
 	})
 }
 
@@ -65,5 +77,8 @@ func FuzzCanonicalText(f *testing.F) {
 	st, _ := a.MarshalBinary()
 	f.Add(st)
 	f.Add(EncodeOps(nil))
+	c, _ := Compact(a)
+	st, _ = c.MarshalBinary()
+	f.Add(st)
 	f.Fuzz(func(t *testing.T, b []byte) { checkCanonical(t, b) })
 }

@@ -280,12 +280,12 @@ func (j *Journal) register(conn *sqlite3.Conn) error {
 			ctx.ResultBlob(enc.Bytes())
 		}},
 		{"hearth_text_ops", 3, flags, func(ctx sqlite3.Context, args ...sqlite3.Value) {
-			_, ops, err := j.textEdit(args[0], args[1], args[2])
+			doc, ops, err := j.textEdit(args[0], args[1], args[2])
 			if err != nil {
 				ctx.ResultError(err)
 				return
 			}
-			ctx.ResultBlob(collabtext.EncodeOps(ops))
+			ctx.ResultBlob(doc.Encode(ops))
 		}},
 		{"hearth_text_state", 3, flags, func(ctx sqlite3.Context, args ...sqlite3.Value) {
 			doc, _, err := j.textEdit(args[0], args[1], args[2])

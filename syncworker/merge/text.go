@@ -15,6 +15,12 @@ import (
 // value is neither text nor valid character ops.
 const CodeTextInvalid = "TEXT_INVALID"
 
+// CodeTextEpoch refuses character ops of an epoch the field cannot take
+// them in (collabtext.ErrEpoch): ops made before a compaction reach a
+// replica only translated by the server, which refuses with it too the
+// ops it cannot translate (see syncserver/store).
+const CodeTextEpoch = "TEXT_EPOCH"
+
 // Collaborative text columns (appschema.Table.Text) keep, as their field
 // metadata, the column's whole collabtext state instead of the newest
 // value, and a change carries the character ops of its edit (bytes)
@@ -65,6 +71,9 @@ func ResolveTable(cur Row, ch *change.Change, t *schema.Info) (Outcome, error) {
 			continue
 		}
 		merged, text, err := mergeText(state, ops)
+		if errors.Is(err, collabtext.ErrEpoch) {
+			return out, refuse(CodeTextEpoch, "%s.%s: %v", t.Name, col, err)
+		}
 		if err != nil {
 			return out, refuse(CodeTextInvalid, "%s.%s: %v", t.Name, col, err)
 		}
@@ -120,9 +129,10 @@ func mergeText(state, ops []byte) (merged []byte, text string, err error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("the stored text state: %w", err)
 	}
-	decoded, err := collabtext.DecodeOps(ops)
+	batch, err := collabtext.DecodeBatch(ops)
 	if err == nil {
-		err = doc.Apply(decoded...)
+		// A reset or a later epoch gives a new Doc (collabtext.Merge).
+		doc, err = doc.Merge(batch)
 	}
 	if err != nil {
 		return nil, "", err
@@ -147,7 +157,7 @@ func checkText(t *schema.Info, col string, v any) error {
 	if !ok {
 		return errNotOps
 	}
-	if _, err := collabtext.DecodeOps(ops); err != nil {
+	if _, err := collabtext.DecodeBatch(ops); err != nil {
 		return refuse(CodeTextInvalid, "%s.%s: %v", t.Name, col, err)
 	}
 	return nil
@@ -192,7 +202,7 @@ func TextEdits(t *schema.Info, ch *change.Change, start func(col string) (state 
 		if ch.Values == nil {
 			continue
 		}
-		ch.Values[col] = collabtext.EncodeOps(append(ops, edit...))
+		ch.Values[col] = doc.Encode(append(ops, edit...))
 	}
 	return nil
 }
