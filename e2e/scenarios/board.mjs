@@ -278,6 +278,34 @@ export function boardOfflineScenarios({ backend }) {
       }
     });
 
+    test('a description edited past the compaction bound: the server compacts it, and an offline edit from before survives', async () => {
+      // hearth serve compacts a text field once a write leaves 1,024
+      // deleted characters in it (limits.text_compact_tombstones): A adds
+      // 1,100 characters and takes them out again while B, offline,
+      // edits the old text. Both workers rebase onto the compaction; B's
+      // edit, made in the epoch before it, is translated when it arrives.
+      const id = await cardID(a.page, 'backlog', 3);
+      const before = await readDescription(a.page, id);
+      await offline(b);
+      await editDescription(b.page, id, (d) => `B2: ${d}`);
+      await editDescription(a.page, id, (d) => `${d} ${'x'.repeat(1100)}`);
+      await waitForSynced(a.page);
+      await editDescription(a.page, id, (d) => d.replace(/ x+$/, ' (trimmed by A)'));
+      await waitForSynced(a.page);
+      await online(b);
+      await waitForSynced(a.page);
+      const want = `B2: ${before} (trimmed by A)`;
+      for (const [name, device] of [['A', a], ['B', b]]) {
+        let got = '';
+        for (let i = 0; i < 100 && got !== want; i++) {
+          got = await readDescription(device.page, id);
+          if (got !== want) await device.page.waitForTimeout(100);
+        }
+        assert.equal(got, want, `${name}'s description`);
+      }
+      for (const device of [a, b]) assert.equal(await pendingChanges(device.page), 0);
+    });
+
     test('delete against an edit offline: the delete wins on both screens', async () => {
       const id = await cardID(a.page, 'backlog', 2);
       await offline(a);
