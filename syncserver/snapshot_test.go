@@ -126,4 +126,9 @@ func testInitialSyncIsResumable(t *testing.T, db *backend) {
 	if st := fresh.status(); st.Retries[syncstatus.ClassServer] != 1 {
 		t.Fatalf("one server failure expected: %+v", st.Retries)
 	}
+	// Automatic WAL checkpoints, off while an initial sync runs, are on
+	// again after it, the failed session's included.
+	if got := fresh.query(`PRAGMA wal_autocheckpoint`); len(got) != 1 || got[0][0] != int64(1000) {
+		t.Fatalf("wal_autocheckpoint after the initial sync: %v", got)
+	}
 }
