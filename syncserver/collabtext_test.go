@@ -2,6 +2,7 @@ package syncserver_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -254,4 +255,53 @@ func serverTextState(t *testing.T, h *harness) (epoch uint64, tombstones int) {
 		t.Fatal(err)
 	}
 	return doc.Epoch(), doc.Tombstones()
+}
+
+// TestTextEditFromBeforeACompactionSurvivesAResync: b edits a field
+// offline; meanwhile the server compacts the field and then its log, so
+// b comes back to a snapshot, whose state of the field (of a later
+// epoch) replaces b's copy. b's edit, pushed in the old epoch, is
+// translated by the server and sent back to b too, so both devices end
+// with it.
+func TestTextEditFromBeforeACompactionSurvivesAResync(t *testing.T) {
+	forEachStore(t, func(t *testing.T, db *backend) {
+		h := db.server(t, syncserver.Config{Migrations: []appschema.Migration{notesMigration}, Tables: notesTables, TextCompactTombstones: 8})
+		ms := []appschema.Migration{notesMigration}
+		a := newDevice(t, "a", h, ms, client.Config{}).start()
+		b := newDevice(t, "b", h, ms, client.Config{}).start()
+		a.mustExec(`INSERT INTO tasks(id, title, description) VALUES ('t1', 'Plan', 'abcdefghijklmnop')`)
+		a.synced(h)
+		waitFor(t, "b to hold the task", func() bool { return descOf(b) == "abcdefghijklmnop" })
+		b.net.setDown(true)
+		b.client.Online(false)
+		b.mustExec(`UPDATE tasks SET description = 'B: ' || description WHERE id = 't1'`)
+		for range 10 {
+			a.mustExec(`UPDATE tasks SET description = substr(description, 2) WHERE id = 't1'`)
+			a.synced(h)
+		}
+		if epoch, _ := serverTextState(t, h); epoch == 0 {
+			t.Fatal("the field was not compacted")
+		}
+		head := h.logHead()
+		if floor, err := h.srv.Load().Compact(context.Background(), head); err != nil || floor != head {
+			t.Fatalf("compact the log to %d: %d, %v", head, floor, err)
+		}
+		b.net.setDown(false)
+		b.client.Online(true)
+		b.synced(h)
+		a.synced(h)
+		const want = "B: klmnop"
+		waitFor(t, "both devices to read b's edit on a's", func() bool { return descOf(a) == want && descOf(b) == want })
+		// b's push was translated, and logged again as the server's, for
+		// b: whichever b got first, the snapshot or its own push's
+		// merge, it ends with its edit.
+		if n := h.serverQuery(`SELECT count(*) FROM _hearth_log WHERE length(client) = 0 AND pos > ?`, head); fmt.Sprint(n[0][0]) != "1" {
+			t.Fatalf("server entries after b's push: %v, want its translated change again", n)
+		}
+		for _, d := range []*device{a, b} {
+			if st := d.status(); st.Refused != 0 || st.Divergences != 0 || st.Quarantined != 0 {
+				t.Fatalf("%s: %d refused, %d divergences, %d quarantined", d.name, st.Refused, st.Divergences, st.Quarantined)
+			}
+		}
+	})
 }

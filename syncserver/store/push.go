@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/hearthdb/hearth/syncworker/appschema"
@@ -104,6 +105,11 @@ func ApplyPushed(ctx context.Context, w Writer, rules *ScopeRules, version int64
 	if r != nil {
 		return refuse(r)
 	}
+	if translated != nil {
+		// A copy: a store may run the push again (PostgreSQL does after
+		// a conflict), and the change must then be translated again.
+		c = translated
+	}
 	if rules.Scoped(c.Table) {
 		prev, err := w.RowScope(ctx, c.Table, c.Key)
 		if err != nil {
@@ -141,7 +147,7 @@ func ApplyPushed(ctx context.Context, w Writer, rules *ScopeRules, version int64
 	if err != nil {
 		return out, err
 	}
-	if translated {
+	if translated != nil {
 		// Logged again as the server's own: the session leaves a
 		// client's own changes out of what it sends that client, and
 		// the client that made these ops may not hold their
@@ -333,15 +339,16 @@ func validText(s string) string {
 // translateText brings a pushed change's character ops to their field's
 // epoch: ops made before the field was compacted are translated through
 // the old states the store keeps (collabtext.Translate). It reports
-// whether it translated any, and refuses (merge.CodeTextEpoch) ops made
-// before more compactions than TextEpochsKept, of an epoch the field has
-// not reached, and resets: only the server compacts.
-func translateText(ctx context.Context, w Writer, c *Pushed) (bool, *merge.Refusal, error) {
+// a copy of c with its ops translated (nil when none needed it), and
+// refuses (merge.CodeTextEpoch) ops made before more compactions than
+// TextEpochsKept, of an epoch the field has not reached, and resets:
+// only the server compacts.
+func translateText(ctx context.Context, w Writer, c *Pushed) (*Pushed, *merge.Refusal, error) {
 	if c.Op == change.Delete {
-		return false, nil, nil
+		return nil, nil, nil
 	}
 	var before *RowData
-	translated := false
+	var translated *Pushed
 	for col, v := range c.Values {
 		ops, ok := v.([]byte)
 		if !ok {
@@ -350,7 +357,7 @@ func translateText(ctx context.Context, w Writer, c *Pushed) (bool, *merge.Refus
 		if before == nil {
 			d, err := w.RowData(ctx, c.Table, c.Key)
 			if err != nil {
-				return false, nil, fmt.Errorf("read row: %w", err)
+				return nil, nil, fmt.Errorf("read row: %w", err)
 			}
 			before = &d
 		}
@@ -359,41 +366,45 @@ func translateText(ctx context.Context, w Writer, c *Pushed) (bool, *merge.Refus
 		}
 		batch, err := collabtext.DecodeBatch(ops)
 		if err != nil {
-			return false, nil, err // Check has refused what does not decode
+			return nil, nil, err // Check has refused what does not decode
 		}
 		current, err := collabtext.StateEpoch(merge.TextState(before.Meta.Fields[col]))
 		if err != nil {
-			return false, nil, fmt.Errorf("%s.%s: the stored text state: %w", c.Table, col, err)
+			return nil, nil, fmt.Errorf("%s.%s: the stored text state: %w", c.Table, col, err)
 		}
 		refusal := func(format string, args ...any) *merge.Refusal {
 			return &merge.Refusal{Code: merge.CodeTextEpoch, Message: fmt.Sprintf("%s.%s: ", c.Table, col) + fmt.Sprintf(format, args...)}
 		}
 		switch {
 		case batch.Reset:
-			return false, refusal("a reset: only the server compacts a field"), nil
+			return nil, refusal("a reset: only the server compacts a field"), nil
 		case batch.Epoch > current:
-			return false, refusal("ops of epoch %d; the field is at epoch %d", batch.Epoch, current), nil
+			return nil, refusal("ops of epoch %d; the field is at epoch %d", batch.Epoch, current), nil
 		case batch.Epoch == current:
 			continue
 		}
 		for batch.Epoch < current {
 			old, err := w.TextEpoch(ctx, c.Table, c.Key, col, batch.Epoch)
 			if err != nil {
-				return false, nil, err
+				return nil, nil, err
 			}
 			if old == nil {
-				return false, refusal("ops of epoch %d, made before the field was compacted %d times; the server keeps the last %d", batch.Epoch, current-batch.Epoch, TextEpochsKept), nil
+				return nil, refusal("ops of epoch %d, made before the field was compacted %d times; the server keeps the last %d", batch.Epoch, current-batch.Epoch, TextEpochsKept), nil
 			}
 			doc, err := collabtext.Load("", old)
 			if err == nil {
 				batch, err = collabtext.Translate(doc, batch)
 			}
 			if err != nil {
-				return false, nil, fmt.Errorf("%s.%s: translate ops of epoch %d: %w", c.Table, col, batch.Epoch, err)
+				return nil, nil, fmt.Errorf("%s.%s: translate ops of epoch %d: %w", c.Table, col, batch.Epoch, err)
 			}
 		}
-		c.Values[col] = collabtext.EncodeBatch(batch)
-		translated = true
+		if translated == nil {
+			cp := *c
+			cp.Values = maps.Clone(c.Values)
+			translated = &cp
+		}
+		translated.Values[col] = collabtext.EncodeBatch(batch)
 	}
 	return translated, nil, nil
 }

@@ -94,6 +94,21 @@ func TestAnEditMadeBeforeACompactionLandsWhereItWasMade(t *testing.T) {
 	if string(sb) != string(ss) {
 		t.Fatal("b's state differs from the server's")
 	}
+	// A copy of b from before the reset that gets the server's state by
+	// snapshot instead (a later epoch, whole): it takes that state, and
+	// its edit comes back as the server's translation of it.
+	c := New("b")
+	must(t, c.Apply(base...))
+	must(t, c.Apply(edit...))
+	compacted, _ := Compact(old) // the server's state before b's edit arrived
+	st, _ := compacted.MarshalBinary()
+	whole, _ := DecodeBatch(st)
+	if c, err = c.Merge(whole); err != nil || c.Epoch() != 1 || c.String() != "one three" {
+		t.Fatalf("a snapshot's state of a later epoch: %v, %q at epoch %d", err, c.String(), c.Epoch())
+	}
+	if c, err = c.Merge(tr); err != nil || c.String() != "one XYthree" {
+		t.Fatalf("then the translated edit: %v %q", err, c.String())
+	}
 	// Ops of the old epoch are refused by a replica; a later epoch's
 	// edit that is not a whole state too.
 	if _, err := b.Merge(Batch{Ops: edit}); !errors.Is(err, ErrEpoch) {
