@@ -30,11 +30,10 @@ import (
 // character to its left that the new epoch still has. Every translation
 // of an insert at one place makes the same anchor, and a gap's anchors
 // keep the order of their places, so a replica's text reads the same
-// after it rebases.
-// Inserts whose parent is itself new to the old state keep it, so a run
-// typed in one go stays whole. A delete of a character still visible in
-// the old state deletes its new name; one of a tombstone is dropped.
-// Anchors are tombstones: the next compaction drops them.
+// after it rebases. Anchors are tombstones: the next compaction drops
+// them. Inserts whose parent is itself new to the old state keep it, so a
+// run typed in one go stays whole. A delete of a character still visible
+// in the old state deletes its new name; one of a tombstone is dropped.
 
 // baseName names the characters an epoch starts with, anchorName its
 // anchors. '=' starts no client id (FromText's names start so too, but
