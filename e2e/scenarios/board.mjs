@@ -126,6 +126,16 @@ async function readDescription(page, id) {
   return text;
 }
 
+/** Reads a card's description until it is want (bounded: 100 tries, 100 ms apart). */
+async function waitForDescription(page, id, want, name) {
+  let got = '';
+  for (let i = 0; i < 100 && got !== want; i++) {
+    got = await readDescription(page, id);
+    if (got !== want) await page.waitForTimeout(100);
+  }
+  assert.equal(got, want, `${name}'s description`);
+}
+
 /** Opens a card's editor and sets its description with fn(old). */
 async function editDescription(page, id, fn) {
   await cardByID(page, id).focus();
@@ -268,14 +278,7 @@ export function boardOfflineScenarios({ backend }) {
       await online(b);
       await waitForSynced(a.page);
       const want = `B: ${before} Checked by A.`;
-      for (const [name, device] of [['A', a], ['B', b]]) {
-        let got = '';
-        for (let i = 0; i < 100 && got !== want; i++) {
-          got = await readDescription(device.page, id);
-          if (got !== want) await device.page.waitForTimeout(100);
-        }
-        assert.equal(got, want, `${name}'s description`);
-      }
+      for (const [name, device] of [['A', a], ['B', b]]) await waitForDescription(device.page, id, want, name);
     });
 
     test('a description edited past the compaction bound: the server compacts it, and an offline edit from before survives', async () => {
@@ -295,14 +298,7 @@ export function boardOfflineScenarios({ backend }) {
       await online(b);
       await waitForSynced(a.page);
       const want = `B2: ${before} (trimmed by A)`;
-      for (const [name, device] of [['A', a], ['B', b]]) {
-        let got = '';
-        for (let i = 0; i < 100 && got !== want; i++) {
-          got = await readDescription(device.page, id);
-          if (got !== want) await device.page.waitForTimeout(100);
-        }
-        assert.equal(got, want, `${name}'s description`);
-      }
+      for (const [name, device] of [['A', a], ['B', b]]) await waitForDescription(device.page, id, want, name);
       for (const device of [a, b]) assert.equal(await pendingChanges(device.page), 0);
     });
 

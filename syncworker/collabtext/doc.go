@@ -175,7 +175,13 @@ func (d *Doc) String() string {
 }
 
 // walk visits the nodes in text order until visit returns false.
-func (d *Doc) walk(visit func(*node) bool) {
+func (d *Doc) walk(visit func(*node) bool) { d.traverse(nil, visit, nil) }
+
+// traverse walks the tree in text order: enter (if set) at the start of
+// each node's subtree, the root's included, with the node's depth (the
+// root's 0); visit at each node's place (not the root's), until it
+// returns false; leave (if set) at the end of each subtree.
+func (d *Doc) traverse(enter func(n *node, depth int), visit func(*node) bool, leave func(*node)) {
 	// Iterative: a run typed in one go is a chain as deep as it is long.
 	type frame struct {
 		n    *node
@@ -183,13 +189,22 @@ func (d *Doc) walk(visit func(*node) bool) {
 		i    int
 	}
 	stack := []frame{{n: &d.root}}
+	if enter != nil {
+		enter(&d.root, 0)
+	}
+	push := func(n *node) {
+		stack = append(stack, frame{n: n})
+		if enter != nil {
+			enter(n, len(stack)-1)
+		}
+	}
 	for len(stack) > 0 {
 		f := &stack[len(stack)-1]
 		switch f.step {
 		case 0:
 			if f.i < len(f.n.left) {
 				f.i++
-				stack = append(stack, frame{n: f.n.left[f.i-1]})
+				push(f.n.left[f.i-1])
 				continue
 			}
 			f.step, f.i = 1, 0
@@ -201,8 +216,11 @@ func (d *Doc) walk(visit func(*node) bool) {
 		case 2:
 			if f.i < len(f.n.right) {
 				f.i++
-				stack = append(stack, frame{n: f.n.right[f.i-1]})
+				push(f.n.right[f.i-1])
 				continue
+			}
+			if leave != nil {
+				leave(f.n)
 			}
 			stack = stack[:len(stack)-1]
 		}

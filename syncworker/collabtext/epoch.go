@@ -64,48 +64,30 @@ func newTranslator(old *Doc) *translator {
 	tr := &translator{old: old, base: baseName(old.epoch + 1), anchors: anchorName(old.epoch + 1), at: make(map[*node]span, len(old.nodes)+1)}
 	tr.mapped = make([]int, 0, len(old.nodes))
 	visible := -1
-	type frame struct {
-		n    *node
-		step int
-		i    int
-		sp   span
-	}
-	stack := []frame{{n: &old.root}}
-	for len(stack) > 0 {
-		f := &stack[len(stack)-1]
-		switch f.step {
-		case 0:
-			if f.i == 0 {
-				f.sp.first, f.sp.depth = len(tr.mapped), len(stack)-1
-			}
-			if f.i < len(f.n.left) {
-				f.i++
-				stack = append(stack, frame{n: f.n.left[f.i-1]})
-				continue
-			}
-			f.step, f.i = 1, 0
-		case 1:
-			if f.n == &old.root {
-				f.sp.self = len(tr.mapped) - 1
-			} else {
-				f.sp.self = len(tr.mapped)
-				if !f.n.deleted {
-					visible++
-				}
-				tr.mapped = append(tr.mapped, visible)
-			}
-			f.step = 2
-		case 2:
-			if f.i < len(f.n.right) {
-				f.i++
-				stack = append(stack, frame{n: f.n.right[f.i-1]})
-				continue
-			}
-			f.sp.last = len(tr.mapped) - 1
-			tr.at[f.n] = f.sp
-			stack = stack[:len(stack)-1]
+	old.traverse(func(n *node, depth int) {
+		tr.at[n] = span{first: len(tr.mapped), depth: depth}
+	}, func(n *node) bool {
+		sp := tr.at[n]
+		sp.self = len(tr.mapped)
+		tr.at[n] = sp
+		if !n.deleted {
+			visible++
 		}
+		tr.mapped = append(tr.mapped, visible)
+		return true
+	}, func(n *node) {
+		sp := tr.at[n]
+		sp.last = len(tr.mapped) - 1
+		tr.at[n] = sp
+	})
+	// The root has no place of its own: it stands for the last of its
+	// left subtrees (none: -1).
+	root := tr.at[&old.root]
+	root.self = -1
+	if k := len(old.root.left); k > 0 {
+		root.self = tr.at[old.root.left[k-1]].last
 	}
+	tr.at[&old.root] = root
 	return tr
 }
 
