@@ -207,6 +207,25 @@ func newDeviceWith(t testing.TB, name string, h *harness, migrations []appschema
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newDeviceOn(t, name, conn, h, migrations, cfg, beforeSync)
+}
+
+// newFileDevice is a device whose database is a file at path in WAL
+// mode, as in the browser (OPFS) and a native app.
+func newFileDevice(t testing.TB, name, path string, h *harness, cfg client.Config) *device {
+	t.Helper()
+	conn, err := sqlite3.Open(path)
+	if err == nil {
+		err = conn.Exec(`PRAGMA journal_mode = WAL`)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newDeviceOn(t, name, conn, h, nil, cfg, nil)
+}
+
+func newDeviceOn(t testing.TB, name string, conn *sqlite3.Conn, h *harness, migrations []appschema.Migration, cfg client.Config, beforeSync func(conn *sqlite3.Conn) error) *device {
+	t.Helper()
 	if migrations == nil {
 		migrations = []appschema.Migration{migrationV1}
 	}

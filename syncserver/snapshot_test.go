@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -131,4 +133,34 @@ func testInitialSyncIsResumable(t *testing.T, db *backend) {
 	if got := fresh.query(`PRAGMA wal_autocheckpoint`); len(got) != 1 || got[0][0] != int64(1000) {
 		t.Fatalf("wal_autocheckpoint after the initial sync: %v", got)
 	}
+}
+
+// TestInitialSyncCheckpointsWhenDone: a device whose database is a WAL
+// file pulls 3,000 rows. Its initial sync defers SQLite's checkpoints,
+// and the session checkpoints the WAL once the sync is done, before any
+// write of the app's: the rows reach the database file itself.
+func TestInitialSyncCheckpointsWhenDone(t *testing.T) {
+	h := fileServer(t, syncserver.Config{})
+	seed(t, h, 3000)
+	path := filepath.Join(t.TempDir(), "device.db")
+	d := newFileDevice(t, "file", path, h, client.Config{SnapshotChunk: 500}).start()
+	d.synced(h)
+	var pages, pageSize int64
+	d.with(func(conn *sqlite3.Conn) error {
+		for q, v := range map[string]*int64{`PRAGMA page_count`: &pages, `PRAGMA page_size`: &pageSize} {
+			s, _, err := conn.Prepare(q)
+			if err != nil {
+				return err
+			}
+			if s.Step() {
+				*v = s.ColumnInt64(0)
+			}
+			s.Close()
+		}
+		return nil
+	})
+	waitFor(t, "the WAL checkpointed into the database file", func() bool {
+		fi, err := os.Stat(path)
+		return err == nil && fi.Size() >= pages*pageSize
+	})
 }

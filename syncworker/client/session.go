@@ -29,6 +29,9 @@ type session struct {
 	pingID    int64
 	pingDue   time.Time
 	lastHeard time.Time
+	// checkpointDue fires when the WAL an initial sync left is to be
+	// checkpointed (nil: none is due; see deferCheckpoints).
+	checkpointDue <-chan time.Time
 	nextSum   time.Time
 	// sumID is the checksum request in flight (0: none).
 	sumID int64
@@ -398,8 +401,29 @@ func (s *session) scopeSync(scopes []string) error {
 // many of them (b-tree interior and index pages): most of the commit
 // phase (e2e/bench/sync.mjs: commit 442 → 154 ms of a 1.3 s sync, the
 // median of 9). Turned back on, the first commit after the sync (the
-// app's or the sync's next) checkpoints the whole WAL once. Without WAL
-// (IndexedDB's rollback journal) the pragma does nothing.
+// app's or the sync's next) checkpoints the whole WAL once, unless the
+// session does it first, idleCheckpointDelay after the sync when no push
+// is in flight: that commit would otherwise be the app's first
+// write after the sync, and it would wait for the checkpoint (a third of
+// a second for the demo workspace in Chromium). Without WAL (IndexedDB's
+// rollback journal) neither does anything.
+// idleCheckpointDelay is how long after an initial sync the session
+// checkpoints the WAL, if nothing has done it by then.
+const idleCheckpointDelay = 500 * time.Millisecond
+
+// checkpoint copies the WAL into the database when no push is in
+// flight, else tries again later.
+func (s *session) checkpoint() {
+	if s.flight != nil {
+		s.checkpointDue = s.c.cfg.After(idleCheckpointDelay)
+		return
+	}
+	s.checkpointDue = nil
+	// PASSIVE: it never waits for a reader. A failure leaves the WAL to
+	// the next automatic checkpoint.
+	_ = s.c.do(s.ctx, func(conn *sqlite3.Conn) error { return conn.Exec(`PRAGMA wal_checkpoint(PASSIVE)`) })
+}
+
 func (s *session) deferCheckpoints() (restore func()) {
 	c := s.c
 	var pages int64
@@ -507,6 +531,7 @@ func (s *session) initialSync() error {
 		progress.Phases = s.phases
 		c.update(func(st *syncstatus.Status) { st.Cursor, st.InitialSync = c.st.Cursor, progress })
 	}
+	s.checkpointDue = c.cfg.After(idleCheckpointDelay)
 	return nil
 }
 
@@ -643,6 +668,8 @@ func (s *session) loop() error {
 			if err := s.push(); err != nil {
 				return err
 			}
+		case <-s.checkpointDue:
+			s.checkpoint()
 		}
 	}
 }
