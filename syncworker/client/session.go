@@ -32,7 +32,7 @@ type session struct {
 	// checkpointDue fires when the WAL an initial sync left is to be
 	// checkpointed (nil: none is due; see deferCheckpoints).
 	checkpointDue <-chan time.Time
-	nextSum   time.Time
+	nextSum       time.Time
 	// sumID is the checksum request in flight (0: none).
 	sumID int64
 	// readLimited counts RATE_LIMITED answers to snapshot and checksum
