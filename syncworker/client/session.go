@@ -394,19 +394,6 @@ func (s *session) scopeSync(scopes []string) error {
 	return nil
 }
 
-// deferCheckpoints turns SQLite's automatic WAL checkpoints off for an
-// initial sync and returns what turns them back on. In the browser a
-// checkpoint after a chunk's commit copied the pages the chunk wrote to
-// the WAL into the database file, and the next chunk's commit rewrote
-// many of them (b-tree interior and index pages): most of the commit
-// phase (e2e/bench/sync.mjs: commit 442 → 154 ms of a 1.3 s sync, the
-// median of 9). Turned back on, the first commit after the sync (the
-// app's or the sync's next) checkpoints the whole WAL once, unless the
-// session does it first, idleCheckpointDelay after the sync when no push
-// is in flight: that commit would otherwise be the app's first
-// write after the sync, and it would wait for the checkpoint (a third of
-// a second for the demo workspace in Chromium). Without WAL (IndexedDB's
-// rollback journal) neither does anything.
 // idleCheckpointDelay is how long after an initial sync the session
 // checkpoints the WAL, if nothing has done it by then.
 const idleCheckpointDelay = 500 * time.Millisecond
@@ -424,6 +411,20 @@ func (s *session) checkpoint() {
 	_ = s.c.do(s.ctx, func(conn *sqlite3.Conn) error { return conn.Exec(`PRAGMA wal_checkpoint(PASSIVE)`) })
 }
 
+// deferCheckpoints turns SQLite's automatic WAL checkpoints off for an
+// initial sync and returns what turns them back on. In the browser a
+// checkpoint after a chunk's commit copied the pages the chunk wrote to
+// the WAL into the database file, and the next chunk's commit rewrote
+// many of them (b-tree interior and index pages): most of the commit
+// phase (e2e/bench/sync.mjs, medians of 9 fresh devices: commit 522–622
+// → 179–184 ms, to queryable 1.6–1.9 → 1.2–1.4 s). Turned back on, the
+// first commit after the sync (the app's or the sync's next) checkpoints
+// the whole WAL once, unless the session does it first,
+// idleCheckpointDelay after the sync when no push is in flight: that
+// commit would otherwise be the app's first write after the sync, and it
+// would wait for the checkpoint (a third of a second for the demo
+// workspace in Chromium). Without WAL (IndexedDB's rollback journal)
+// neither does anything.
 func (s *session) deferCheckpoints() (restore func()) {
 	c := s.c
 	var pages int64
