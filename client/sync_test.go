@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -107,8 +108,10 @@ func TestCollaborativeTextAndHistoryThroughTheGoClient(t *testing.T) {
 		}
 		return c, db
 	}
-	ca, a := open("go-text-a")
-	cb, b := open("go-text-b")
+	// Names of their own per run: memory databases outlive a run of the
+	// test in the same process (go test -count).
+	ca, a := open(fmt.Sprintf("go-text-a-%d", time.Now().UnixNano()))
+	cb, b := open(fmt.Sprintf("go-text-b-%d", time.Now().UnixNano()))
 	body := func(db *DB) string {
 		r, err := db.Query(ctx, "SELECT body FROM notes WHERE id = 'n1'")
 		if err != nil || len(r.Rows) != 1 {
@@ -148,9 +151,17 @@ func TestCollaborativeTextAndHistoryThroughTheGoClient(t *testing.T) {
 	waitBody(a, "oat milk, eggs, bread")
 	waitBody(b, "oat milk, eggs, bread")
 
-	h, err := a.History(ctx, "notes", "n1")
-	if err != nil {
-		t.Fatal(err)
+	// a may read b's edit before the server's ack of its own arrives:
+	// wait for its journal to say so (bounded).
+	var h RowHistory
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var err error
+		if h, err = a.History(ctx, "notes", "n1"); err != nil {
+			t.Fatal(err)
+		}
+		if len(h.Journal) == 0 || h.Journal[0].State != "sent" || time.Now().After(deadline) {
+			break
+		}
 	}
 	var f FieldHistory
 	for _, x := range h.Fields {
