@@ -2,8 +2,10 @@
 // opens (issue 15, goal 6): a reload shows the last live tasks, marked
 // stale, before the Hearth worker has even loaded, then the live result
 // replaces them; another user's board never shows the first user's cache.
-// The worker is held back by routing its script, so the order of events
-// is forced, not raced; nothing here measures time.
+// Earlier still, a reload paints the saved frame of the board as the user
+// last saw it, before the board's own wasm runs. The worker and the
+// board's wasm are held back by routing them, so the order of events is
+// forced, not raced; nothing here measures time.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,6 +20,10 @@ describe('task board result cache', () => {
   let gate = null;
   /** @type {() => void} */
   let openGate = () => {};
+  /** @type {Promise<void> | null} while set, the board's own wasm waits for it */
+  let boardGate = null;
+  /** @type {() => void} */
+  let openBoardGate = () => {};
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'hearth-board-cache-'));
@@ -30,12 +36,17 @@ describe('task board result cache', () => {
       if (gate) await gate;
       await route.continue();
     });
+    await context.route('**/board/dist/board.*.wasm', async (route) => {
+      if (boardGate) await boardGate;
+      await route.continue();
+    });
     page = context.pages()[0] ?? await context.newPage();
     page.on('pageerror', (err) => errors.push(err));
   });
 
   after(async () => {
     openGate();
+    openBoardGate();
     await context?.close();
     await server?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -105,6 +116,73 @@ describe('task board result cache', () => {
     assert.ok(after['tasks-cached'] < after.open && after.open <= after['tasks-live'], JSON.stringify(after));
   });
 
+  test('a reload paints the saved frame before the board\'s own wasm runs, then the board replaces it', async () => {
+    // The live board of the test before: its frame is saved when the page is left.
+    await page.waitForFunction(() => window.boardMilestones?.['tasks-live'] > 0, null, { timeout: 120000 });
+    const live = await titles();
+    await page.goto(new URL('e2e/blank.html', server.url).href);
+    const saved = await page.evaluate(() => JSON.parse(localStorage.getItem('hearth-board-frame:u-01') ?? 'null'));
+    assert.equal(saved?.v, 1);
+
+    boardGate = new Promise((resolve) => { openBoardGate = resolve; });
+    const go = holdWorker();
+    await page.goto(new URL('board/?user=u-01', server.url).href);
+    await page.waitForFunction(() => window.boardMilestones?.savedFrame > 0);
+    const shown = await page.evaluate(() => {
+      const root = window.hearthBoardSavedFrame;
+      return {
+        titles: [...root.querySelectorAll('.card .title')].map((el) => el.textContent),
+        pill: root.querySelector('.syncbar .pill.warn')?.textContent,
+        inert: document.getElementById('board-saved').inert,
+        boardShown: getComputedStyle(document.getElementById('board')).display !== 'none',
+        marks: { ...window.boardMilestones },
+      };
+    });
+    assert.deepEqual(shown.titles.sort(), [...live].sort());
+    assert.equal(shown.pill, 'Saved copy, starting…');
+    assert.equal(shown.inert, true);
+    assert.equal(shown.boardShown, false);
+    assert.equal(shown.marks.wasmReady, undefined, 'the board\'s wasm is held back');
+    // The frame is in a closed shadow root: the page's own queries do not see its cards.
+    assert.equal(await page.locator('.card').count(), 0);
+
+    boardGate = null;
+    openBoardGate();
+    go();
+    await page.waitForFunction(() => window.boardMilestones['tasks-live'] > 0, null, { timeout: 120000 });
+    assert.equal(await page.locator('#board-saved').count(), 0);
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.savedFrame), undefined);
+    assert.deepEqual((await titles()).sort(), [...live].sort());
+    const marks = await page.evaluate(() => ({ ...window.boardMilestones }));
+    assert.ok(marks.savedFrame < marks.wasmReady && marks.wasmReady < marks.savedFrameDropped && marks.savedFrameDropped <= marks['tasks-painted'], JSON.stringify(marks));
+  });
+
+  test('a saved frame\'s texts stay text and its event handler attributes are dropped', async () => {
+    await page.goto(new URL('e2e/blank.html', server.url).href);
+    await page.evaluate(() => localStorage.setItem('hearth-board-frame:u-03', JSON.stringify({
+      v: 1,
+      tree: ['div', { class: 'app' }, ['header', { class: 'syncbar', onclick: 'window.pwned = 1' }, ['strong', { class: 'brand' }, 'Hearth board']],
+        ['p', { class: 'title', onmouseover: 'window.pwned = 2' }, '<img src=x onerror="window.pwned = 3">']],
+    })));
+    boardGate = new Promise((resolve) => { openBoardGate = resolve; });
+    await page.goto(new URL('board/?user=u-03', server.url).href);
+    await page.waitForFunction(() => window.boardMilestones?.savedFrame > 0);
+    const frame = await page.evaluate(() => {
+      const root = window.hearthBoardSavedFrame;
+      return {
+        text: root.querySelector('p.title').textContent,
+        images: root.querySelectorAll('img').length,
+        handlers: [...root.querySelectorAll('*')].flatMap((el) => el.getAttributeNames().filter((n) => n.startsWith('on'))),
+      };
+    });
+    assert.deepEqual(frame, { text: '<img src=x onerror="window.pwned = 3">', images: 0, handlers: [] });
+    assert.equal(await page.evaluate(() => window.pwned), undefined);
+    boardGate = null;
+    openBoardGate();
+    await page.waitForFunction(() => window.boardMilestones['tasks-live'] > 0, null, { timeout: 120000 });
+    assert.equal(await page.locator('#board-saved').count(), 0);
+  });
+
   test('another user does not see the first user\'s cache', async () => {
     const go = holdWorker();
     await page.goto(new URL('board/?user=u-02', server.url).href);
@@ -113,6 +191,7 @@ describe('task board result cache', () => {
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
     assert.equal(await page.locator('.card').count(), 0);
     assert.equal(await page.locator('#board-stale').count(), 0);
+    assert.equal(await page.locator('#board-saved').count(), 0, 'no saved frame of another user');
     assert.equal(await page.evaluate(() => window.boardMilestones.open), undefined);
     go();
     await page.waitForFunction(() => window.boardMilestones['tasks-live'] > 0, null, { timeout: 120000 });

@@ -143,6 +143,14 @@ func markMilestone(name string) {
 	}
 }
 
+// dropSavedFrame removes the saved frame index.html painted (boot.js's
+// hearthBoardDropSavedFrame) now that the board shows content of its own.
+func dropSavedFrame() {
+	if drop, err := safejs.Global().Get("hearthBoardDropSavedFrame"); err == nil && drop.Type() == safejs.TypeFunction {
+		_, _ = drop.Invoke()
+	}
+}
+
 // pageLocation is the page's protocol ("https:") and host ("example.com:8080").
 func pageLocation() (protocol, host string) {
 	loc, err := safejs.Global().Get("location")

@@ -17,6 +17,7 @@ func focusElement(id string)                         {}
 func locationHash() string                           { return "" }
 func setLocationHash(h string)                       {}
 func markMilestone(name string)                      {}
+func dropSavedFrame()                                {}
 
 func formValues(e vugu.DOMEvent, names ...string) map[string]string { return nil }
 

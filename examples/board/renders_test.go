@@ -30,3 +30,24 @@ func TestCoalescingEnvAsksOnceUntilTheBuildStarts(t *testing.T) {
 		t.Fatalf("a change after the build started must ask again: %d renders", inner.renders)
 	}
 }
+
+func TestSavedFrameStaysUntilTheBoardShowsContentOfItsOwn(t *testing.T) {
+	cases := []struct {
+		name                 string
+		status, notice       string
+		tasksReady, wantOwns bool
+	}{
+		{"opening", OpeningStatus, "", false, false},
+		{"open, tasks not read yet", "", "", false, false},
+		{"cached or live tasks", OpeningStatus, "", true, true},
+		{"a project without tasks", "", "", true, true},
+		{"the database failed to open", "Could not open the board's database: quota", "", false, true},
+		{"a live query failed", "", "Live query failed: boom", false, true},
+	}
+	for _, tc := range cases {
+		root := &Root{Status: tc.status, Notice: tc.notice, TasksReady: tc.tasksReady}
+		if got := root.showsOwnContent(); got != tc.wantOwns {
+			t.Errorf("%s: showsOwnContent() = %v, want %v", tc.name, got, tc.wantOwns)
+		}
+	}
+}

@@ -103,6 +103,8 @@ type Root struct {
 	painted       bool
 	// livePainted: a live tasks result has been painted.
 	livePainted bool
+	// frameDropped: the saved frame of the last visit has been removed.
+	frameDropped bool
 }
 
 // Draft is the task being created or edited.
@@ -758,15 +760,27 @@ func (c *Root) HandleKey(key, target, tag string, alt, ctrl, meta bool) bool {
 // arrowAction is the move action of each arrow key (with Alt).
 var arrowAction = map[string]string{"ArrowLeft": "left", "ArrowRight": "right", "ArrowUp": "up", "ArrowDown": "down"}
 
+// showsOwnContent reports whether the board shows more than its opening
+// state: tasks (cached or live), or why it has none (an error). Until
+// then the page keeps the saved frame of the last visit (index.html).
+func (c *Root) showsOwnContent() bool {
+	return c.TasksReady || c.Notice != "" || (c.Status != "" && c.Status != OpeningStatus)
+}
+
 // AfterRender runs after every render: it moves focus where the last
-// action asked (a moved card is a new element in its new column) and
-// marks the first paint of tasks.
+// action asked (a moved card is a new element in its new column), drops
+// the saved frame once the board shows content of its own and marks the
+// first paint of tasks.
 func (c *Root) AfterRender() {
 	if c.focusID != "" {
 		focusElement(c.focusID)
 		if !strings.HasPrefix(c.focusID, "task-") || slices.ContainsFunc(c.Tasks, func(t Task) bool { return "task-"+t.ID == c.focusID }) {
 			c.focusID = ""
 		}
+	}
+	if !c.frameDropped && c.showsOwnContent() {
+		c.frameDropped = true
+		dropSavedFrame()
 	}
 	if !c.painted && c.TasksReady {
 		c.painted = true

@@ -1,6 +1,7 @@
 // Board bootstrap: registers the offline app shell and runs the board's
 // Go bundle (the hashed name comes from dist/bundle.js, revalidated on
 // every load; the hashed file itself is cached for good).
+import '/dist/wasm_exec.js'; // defines globalThis.Go
 import { boardFile } from './dist/bundle.js';
 import { wasmFile } from '/dist/bundle.js';
 
@@ -143,9 +144,7 @@ window.hearthBoardAfterPaint = () => new Promise((resolve) => {
   requestAnimationFrame(() => setTimeout(() => { clearTimeout(timer); resolve(); }, 0));
 });
 
-// The signed-in demo user: ?user=u-02 (the board's user picker sets it),
-// u-01 by default.
-window.hearthBoardUser = new URLSearchParams(location.search).get('user') || 'u-01';
+// The signed-in demo user (window.hearthBoardUser) is set by index.html.
 
 // A sync token for the demo user, when the server signs them
 // (hearth serve -demo-auth); token '' when it signs none; null while
@@ -189,6 +188,63 @@ window.hearthBoardCache = {
   },
 };
 
+// The saved frame (painted by index.html before the first frame): the
+// board as this user last saw it, kept in localStorage as a tree of tags,
+// attributes and texts. Saved at most once a second while the live board
+// changes, and when the page is hidden or left (a reload), never from the
+// saved copies themselves (the result cache's or the frame).
+const frameKey = `hearth-board-frame:${window.hearthBoardUser}`;
+/** Frames larger than this are not kept (localStorage holds ~5 MB an origin). */
+const maxFrameChars = 512 * 1024;
+/** @param {Node} node @returns {unknown} */
+const frameTree = (node) => {
+  if (node.nodeType === Node.TEXT_NODE) return /** @type {Text} */ (node).data;
+  if (node.nodeType !== Node.ELEMENT_NODE) return null;
+  const el = /** @type {Element} */ (node);
+  // An open editor or panel is not part of what a reload shows, nor is
+  // what is hidden (each card's unused action buttons).
+  if (el.classList.contains('overlay') || el.hasAttribute('hidden')) return null;
+  /** @type {Record<string, string>} */
+  const attrs = {};
+  for (const a of el.attributes) attrs[a.name] = a.value;
+  return [el.localName, attrs, ...[...el.childNodes].map(frameTree).filter((c) => c !== null)];
+};
+let frameDirty = false;
+let frameTimer = 0;
+const saveFrame = () => {
+  clearTimeout(frameTimer);
+  frameTimer = 0;
+  const app = document.querySelector('body > .app');
+  const live = window.boardMilestones['tasks-live'] > 0 && !document.getElementById('board-stale');
+  if (!frameDirty || !app || !live || document.documentElement.dataset.savedFrame) return;
+  frameDirty = false;
+  try {
+    const json = JSON.stringify({ v: 1, tree: frameTree(app) });
+    if (json.length > maxFrameChars) localStorage.removeItem(frameKey);
+    else localStorage.setItem(frameKey, json);
+    window.boardMilestones.frameSaved = performance.now();
+  } catch (err) {
+    console.warn('board: the saved frame was not kept:', err);
+  }
+};
+// Saved when the page is idle (a save serializes the whole board: a few
+// ms that should not delay a key press).
+const whenIdle = globalThis.requestIdleCallback ?? ((fn) => setTimeout(fn, 0));
+new MutationObserver(() => {
+  frameDirty = true;
+  if (!frameTimer) frameTimer = setTimeout(() => whenIdle(saveFrame, { timeout: 2000 }), 1000);
+}).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+addEventListener('pagehide', saveFrame);
+document.addEventListener('visibilitychange', () => { if (document.hidden) saveFrame(); });
+/** Removes the saved frame: the board shows its own tasks, or why it has none. */
+window.hearthBoardDropSavedFrame = () => {
+  document.getElementById('board-saved')?.remove();
+  delete document.documentElement.dataset.savedFrame;
+  if (window.boardMilestones.savedFrame > 0 && !(window.boardMilestones.savedFrameDropped > 0)) {
+    window.boardMilestones.savedFrameDropped = performance.now();
+  }
+};
+
 // Start the Hearth worker now, while the board's own bundle downloads and
 // compiles: the Go client adopts it (client.AdoptWorker).
 window.hearthBoardWorker = new Worker('/hearth-worker.js', { type: 'module', name: 'hearth' });
@@ -210,5 +266,6 @@ try {
   window.boardMilestones.wasmReady = performance.now();
   await go.run(instance);
 } catch (err) {
+  window.hearthBoardDropSavedFrame();
   document.getElementById('board').textContent = `The board failed to start: ${err?.message ?? err}`;
 }
