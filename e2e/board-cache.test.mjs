@@ -157,12 +157,13 @@ describe('task board result cache', () => {
     assert.ok(marks.savedFrame < marks.wasmReady && marks.wasmReady < marks.savedFrameDropped && marks.savedFrameDropped <= marks['tasks-painted'], JSON.stringify(marks));
   });
 
-  test('a saved frame\'s texts stay text and its event handler attributes are dropped', async () => {
+  test('a saved frame\'s texts stay text; its scripts, event handlers and links are dropped', async () => {
     await page.goto(new URL('e2e/blank.html', server.url).href);
     await page.evaluate(() => localStorage.setItem('hearth-board-frame:u-03', JSON.stringify({
       v: 1,
       tree: ['div', { class: 'app' }, ['header', { class: 'syncbar', onclick: 'window.pwned = 1' }, ['strong', { class: 'brand' }, 'Hearth board']],
-        ['p', { class: 'title', onmouseover: 'window.pwned = 2' }, '<img src=x onerror="window.pwned = 3">']],
+        ['p', { class: 'title', ONMOUSEOVER: 'window.pwned = 2' }, '<img src=x onerror="window.pwned = 3">'],
+        ['script', {}, 'window.pwned = 4'], ['a', { href: 'javascript:window.pwned = 5' }, 'link']],
     })));
     boardGate = new Promise((resolve) => { openBoardGate = resolve; });
     await page.goto(new URL('board/?user=u-03', server.url).href);
@@ -172,10 +173,11 @@ describe('task board result cache', () => {
       return {
         text: root.querySelector('p.title').textContent,
         images: root.querySelectorAll('img').length,
-        handlers: [...root.querySelectorAll('*')].flatMap((el) => el.getAttributeNames().filter((n) => n.startsWith('on'))),
+        scripts: root.querySelectorAll('script').length,
+        active: [...root.querySelectorAll('*')].flatMap((el) => el.getAttributeNames().filter((n) => n.startsWith('on') || n === 'href')),
       };
     });
-    assert.deepEqual(frame, { text: '<img src=x onerror="window.pwned = 3">', images: 0, handlers: [] });
+    assert.deepEqual(frame, { text: '<img src=x onerror="window.pwned = 3">', images: 0, scripts: 0, active: [] });
     assert.equal(await page.evaluate(() => window.pwned), undefined);
     boardGate = null;
     openBoardGate();
