@@ -22,6 +22,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -104,6 +105,12 @@ type Config struct {
 	MapColumn func(table, column string, writtenUnder int64) (string, bool)
 	// Now is the wall clock for settlement times; nil means time.Now.
 	Now func() time.Time
+	// KeepTriggers leaves Hearth's triggers in place in Prepare, for a
+	// caller that runs no migration before Install: then an Install that
+	// finds them as it would create them changes nothing (no schema
+	// write, no scan of the synced tables), which is every open of a
+	// database whose schema and synced tables are unchanged.
+	KeepTriggers bool
 }
 
 // Journal is the change journal of one database connection.
@@ -128,9 +135,10 @@ type Journal struct {
 // registers the SQL functions the triggers call, loads (or creates) this
 // replica's node id and restores the clock's high-water mark.
 //
-// Prepare removes Hearth's triggers, so that the app's migrations can
-// alter synced tables (SQLite refuses to drop a column a trigger names);
-// call Install once migrations are done and before the app writes.
+// Prepare removes Hearth's triggers (unless Config.KeepTriggers), so that
+// the app's migrations can alter synced tables (SQLite refuses to drop a
+// column a trigger names); call Install once migrations are done and
+// before the app writes.
 func Prepare(conn *sqlite3.Conn, cfg Config) (*Journal, error) {
 	if cfg.Clock == nil {
 		return nil, errors.New("journal: Config.Clock is required")
@@ -166,8 +174,10 @@ func Prepare(conn *sqlite3.Conn, cfg Config) (*Journal, error) {
 	if err := j.restoreClock(conn); err != nil {
 		return nil, err
 	}
-	if err := DropTriggers(conn); err != nil {
-		return nil, err
+	if !cfg.KeepTriggers {
+		if err := DropTriggers(conn); err != nil {
+			return nil, err
+		}
 	}
 	return j, nil
 }
@@ -412,28 +422,59 @@ func (j *Journal) Install(conn *sqlite3.Conn) error {
 }
 
 func (j *Journal) install(conn *sqlite3.Conn) error {
-	if err := DropTriggers(conn); err != nil {
-		return err
-	}
 	version, err := schema.Version(conn)
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	for _, t := range j.tables {
-		info, err := schema.Describe(conn, t)
-		if err != nil {
+	infos := make([]*schema.Info, len(j.tables))
+	var want []string
+	for i, t := range j.tables {
+		if infos[i], err = schema.Describe(conn, t); err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
-		for _, sql := range triggerSQL(info, version) {
+		want = append(want, triggerSQL(infos[i], version)...)
+	}
+	have, err := triggersSQL(conn)
+	if err != nil {
+		return err
+	}
+	slices.Sort(want)
+	if slices.Equal(have, want) {
+		// Installed as they would be now, and in place ever since: every
+		// row written meanwhile was journaled, so none needs adopting.
+		return nil
+	}
+	if err := DropTriggers(conn); err != nil {
+		return err
+	}
+	for i, t := range j.tables {
+		for _, sql := range triggerSQL(infos[i], version) {
 			if err := conn.Exec(sql); err != nil {
 				return fmt.Errorf("journal: create trigger on %s: %w\n%s", t.Name, err, sql)
 			}
 		}
-		if err := j.adopt(conn, info, version); err != nil {
+		if err := j.adopt(conn, infos[i], version); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// triggersSQL is the SQL of Hearth's triggers in the schema, sorted
+// (SQLite keeps a CREATE TRIGGER's text as it was run).
+func triggersSQL(conn *sqlite3.Conn) ([]string, error) {
+	s, _, err := conn.Prepare(`SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name LIKE '\_hearth\_%' ESCAPE '\' ORDER BY sql`)
+	if err != nil {
+		return nil, fmt.Errorf("journal: list triggers: %w", err)
+	}
+	var out []string
+	for s.Step() {
+		out = append(out, s.ColumnText(0))
+	}
+	if err := s.Close(); err != nil {
+		return nil, fmt.Errorf("journal: list triggers: %w", err)
+	}
+	return out, nil
 }
 
 // adopt journals rows that have no merge metadata: rows written before

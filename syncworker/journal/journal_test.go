@@ -399,3 +399,57 @@ func TestRejectsBadDeclarations(t *testing.T) {
 		t.Fatalf("table without primary key: %v", err)
 	}
 }
+
+func TestAnUnchangedReopenKeepsTheTriggersAndWritesNothing(t *testing.T) {
+	conn := openDB(t)
+	exec(t, conn, `CREATE TABLE tasks(id TEXT PRIMARY KEY, title TEXT); CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT);
+		INSERT INTO tasks VALUES ('t1', 'a'); INSERT INTO notes VALUES ('n1', 'x')`)
+	open := func(tables ...appschema.Table) *Journal {
+		t.Helper()
+		j, err := Prepare(conn, Config{Clock: hlc.NewClock(nil), Tables: tables, KeepTriggers: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := j.Install(conn); err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	schemaVersion := func() int64 {
+		t.Helper()
+		v, err := queryInt(conn, `PRAGMA schema_version`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	j := open(appschema.Table{Name: "tasks"})
+	if es := entries(t, conn, j); len(es) != 1 || es[0].Op != change.Insert || es[0].Values["title"] != "a" {
+		t.Fatalf("first open: the existing task adopted: %+v", es)
+	}
+	installed := schemaVersion()
+
+	j = open(appschema.Table{Name: "tasks"})
+	if v := schemaVersion(); v != installed {
+		t.Fatalf("an unchanged reopen rewrote the schema (version %d → %d)", installed, v)
+	}
+	exec(t, conn, `UPDATE tasks SET title = 'b' WHERE id = 't1'`)
+	if es := entries(t, conn, j); len(es) != 2 || es[1].Op != change.Update {
+		t.Fatalf("after the reopen a write is journaled by the kept triggers: %+v", es)
+	}
+
+	// Another set of synced tables: the triggers are made again, and the
+	// newly synced table's rows adopted.
+	j = open(appschema.Table{Name: "tasks"}, appschema.Table{Name: "notes"})
+	if v := schemaVersion(); v == installed {
+		t.Fatal("a new synced table installed no trigger")
+	}
+	es := entries(t, conn, j)
+	if len(es) != 3 || es[2].Table != "notes" || es[2].Op != change.Insert {
+		t.Fatalf("the newly synced table's row adopted: %+v", es)
+	}
+	exec(t, conn, `DELETE FROM notes WHERE id = 'n1'`)
+	if es := entries(t, conn, j); len(es) != 4 || es[3].Op != change.Delete {
+		t.Fatalf("%+v", es)
+	}
+}

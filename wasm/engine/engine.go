@@ -650,7 +650,7 @@ func (e *Engine) open(db *database, req protocol.Request, enc *codec.Encoder) er
 	}
 	var j *journal.Journal
 	if syncOpts != nil {
-		if j, serr = prepareSync(conn, syncOpts); serr != nil {
+		if j, serr = prepareSync(conn, syncOpts, migrationsPending(conn, migrations)); serr != nil {
 			conn.Close()
 			return serr
 		}

@@ -79,6 +79,16 @@ func migrate(c *Conn, migrations []appschema.Migration, progress func(MigrationP
 	return current, nil
 }
 
+// migrationsPending reports whether migrate would run a migration (true
+// when the version cannot be read: migrate then reports why).
+func migrationsPending(c *Conn, migrations []appschema.Migration) bool {
+	if len(migrations) == 0 {
+		return false
+	}
+	current, err := c.userVersion()
+	return err != nil || current < migrations[len(migrations)-1].Version
+}
+
 func (c *Conn) userVersion() (int64, error) {
 	s, _, err := c.db.Prepare("PRAGMA user_version")
 	if err != nil {

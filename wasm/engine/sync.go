@@ -112,9 +112,10 @@ const syncStopTimeout = 5 * time.Second
 
 // prepareSync creates Hearth's journal tables and functions before the
 // app's migrations run (the triggers need the functions; a migration that
-// alters a synced table needs the old triggers gone).
-func prepareSync(c *Conn, o *SyncOptions) (*journal.Journal, error) {
-	j, err := journal.Prepare(c.db, journal.Config{Clock: hlc.NewClock(nil), Tables: o.Tables})
+// alters a synced table needs the old triggers gone, so they stay only
+// when no migration is to run).
+func prepareSync(c *Conn, o *SyncOptions, migrating bool) (*journal.Journal, error) {
+	j, err := journal.Prepare(c.db, journal.Config{Clock: hlc.NewClock(nil), Tables: o.Tables, KeepTriggers: !migrating})
 	if err != nil {
 		return nil, protocol.Errorf(protocol.CodeBadRequest, "sync: %v", err)
 	}
