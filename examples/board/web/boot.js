@@ -245,9 +245,7 @@ window.hearthBoardDropSavedFrame = () => {
   }
 };
 
-// Start the Hearth worker now, while the board's own bundle downloads and
-// compiles: the Go client adopts it (client.AdoptWorker).
-window.hearthBoardWorker = new Worker('/hearth-worker.js', { type: 'module', name: 'hearth' });
+// The Hearth worker (window.hearthBoardWorker) was started by index.html.
 
 // Whether this tab's worker owns the board database (the other tabs'
 // workers forward to it): the worker says so when it takes or leaves the
