@@ -138,7 +138,8 @@ func testInitialSyncIsResumable(t *testing.T, db *backend) {
 // TestInitialSyncCheckpointsWhenDone: a device whose database is a WAL
 // file pulls 3,000 rows. Its initial sync defers SQLite's checkpoints,
 // and the session checkpoints the WAL once the sync is done, before any
-// write of the app's: the rows reach the database file itself.
+// write of the app's: the rows reach the database file itself, and the
+// WAL file is left empty (the next open reads none of it).
 func TestInitialSyncCheckpointsWhenDone(t *testing.T) {
 	h := fileServer(t, syncserver.Config{})
 	seed(t, h, 3000)
@@ -159,8 +160,9 @@ func TestInitialSyncCheckpointsWhenDone(t *testing.T) {
 		}
 		return nil
 	})
-	waitFor(t, "the WAL checkpointed into the database file", func() bool {
+	waitFor(t, "the WAL checkpointed into the database file, and emptied", func() bool {
 		fi, err := os.Stat(path)
-		return err == nil && fi.Size() >= pages*pageSize
+		wal, werr := os.Stat(path + "-wal")
+		return err == nil && fi.Size() >= pages*pageSize && (werr != nil || wal.Size() == 0)
 	})
 }

@@ -406,9 +406,13 @@ func (s *session) checkpoint() {
 		return
 	}
 	s.checkpointDue = nil
-	// PASSIVE: it never waits for a reader. A failure leaves the WAL to
-	// the next automatic checkpoint.
-	_ = s.c.do(s.ctx, func(conn *sqlite3.Conn) error { return conn.Exec(`PRAGMA wal_checkpoint(PASSIVE)`) })
+	// TRUNCATE: the WAL file ends empty. A checkpointed WAL left at its
+	// size is read whole by the next open (a WAL without shared memory,
+	// as in the browser, is recovered by reading every valid frame): the
+	// demo workspace's, megabytes, on every reload of the board. A
+	// reader holding the WAL makes it wait (at most the busy timeout);
+	// a failure leaves the WAL to the next automatic checkpoint.
+	_ = s.c.do(s.ctx, func(conn *sqlite3.Conn) error { return conn.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`) })
 }
 
 // deferCheckpoints turns SQLite's automatic WAL checkpoints off for an
