@@ -1,0 +1,80 @@
+// Where a reload of the task board spends its time (issue 15, goals 2 and
+// 6): a first visit to a board with 5,000 synced tasks, BOARD_RELOAD_WARM
+// reloads (default 2: by then Chromium usually has a code cache for the
+// worker's wasm; 0 traces the first reload, which has none), then one more
+// under a Chromium trace. Prints the board's milestones, the wasm summary
+// (code cache, lazy compiles, tier-up), a timeline of the wasm events of
+// both modules (the board's and the worker's) beside the board's marks,
+// and the worker's CPU profile: self time, and the inclusive time of
+// Hearth's functions. Build the worker without `-ldflags='-s -w'` for Go
+// names. Asserts nothing. BOARD_RELOAD_TASKS changes the seed.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startServer, launchPersistent, loopbackOnly } from '../harness.mjs';
+import { startTrace, cpuProfiles, wasmSummary } from './trace.mjs';
+import { printHelpIfAsked, waitForQuietBoard } from './common.mjs';
+
+if (printHelpIfAsked(import.meta.url)) process.exit(0);
+
+const tasks = Number(process.env.BOARD_RELOAD_TASKS ?? 5000);
+const warm = Number(process.env.BOARD_RELOAD_WARM ?? 2);
+const server = await startServer(['-seed-tasks', String(tasks)]);
+const dir = mkdtempSync(path.join(tmpdir(), 'hearth-board-reload-'));
+const context = await launchPersistent(dir);
+await loopbackOnly(context);
+const page = context.pages()[0] ?? await context.newPage();
+const url = new URL('board/', server.url).href;
+
+/** Loads the board and waits for it at rest: live, synced, the offline shell installed. */
+async function visit() {
+  await page.goto(url);
+  await page.waitForFunction(() => window.boardMilestones?.['tasks-live'] > 0, null, { timeout: 180000 });
+  await waitForQuietBoard(page);
+  await page.evaluate(() => Promise.race([navigator.serviceWorker.ready, new Promise((r) => setTimeout(r, 30000))]).then(() => true));
+}
+
+try {
+  await visit();
+  for (let i = 0; i < warm; i++) {
+    await page.waitForTimeout(3000); // Chromium writes its code cache after a quiet moment
+    await visit();
+  }
+  await page.waitForTimeout(3000);
+  const stop = await startTrace(context, page, ['disabled-by-default-v8.cpu_profiler', 'v8.wasm', 'v8', 'blink.user_timing', '__metadata']);
+  await page.goto(url);
+  await page.waitForFunction(() => window.boardMilestones?.['tasks-live'] > 0, null, { timeout: 180000 });
+  const marks = await page.evaluate(() => ({
+    ...window.boardMilestones,
+    fcp: performance.getEntriesByName('first-contentful-paint')[0]?.startTime,
+  }));
+  const events = await stop();
+  const round = (v) => (typeof v === 'number' ? Math.round(v) : v);
+  console.log(`reload after ${warm} warm reloads, ${tasks} tasks (ms from navigation):`);
+  for (const k of ['fcp', 'savedFrame', 'wasmReady', 'tasks-painted', 'open', 'tasks-live']) console.log(`  ${k.padEnd(14)} ${round(marks[k])}`);
+  const s = wasmSummary(events);
+  console.log(`wasm: code cache ${s.codeCacheHit ? 'hit' : 'miss'} (deserialize ${round(s.deserialize.ms)} ms), lazy compiles ${s.lazyCompile.n} / ${round(s.lazyCompile.ms)} ms, validation ${round(s.validate.ms)} ms, tier-up ${round(s.topTier.ms)} ms on background threads`);
+
+  // The timeline: each module's streaming, deserialization and
+  // instantiation (by thread: the page's is the board's), and the marks.
+  const shown = /^wasm\.(StartStreamingCompilation|FinishStreaming|Deserialize|SyncInstantiate)$/;
+  const rows = events.filter((e) => shown.test(e.name) || ((e.cat ?? '').includes('user_timing') && e.name.startsWith('board:')));
+  const t0 = Math.min(...rows.map((e) => e.ts));
+  console.log('\ntimeline (ms from the first wasm event; thread id; duration):');
+  for (const e of rows.sort((a, b) => a.ts - b.ts)) {
+    console.log(`  ${((e.ts - t0) / 1000).toFixed(0).padStart(6)}  ${String(e.tid).padStart(6)}  ${e.dur ? `${(e.dur / 1000).toFixed(0)} ms` : ''.padEnd(2)}  ${e.name}`);
+  }
+
+  for (const t of cpuProfiles(events)) {
+    if (t.total < 50 || ![...t.self.keys()].some((n) => n.includes('hearthdb'))) continue; // the worker's thread only
+    console.log(`\nthe worker: ${t.total.toFixed(0)} ms sampled`);
+    for (const [name, ms] of [...t.self].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${ms.toFixed(1).padStart(8)} ms  ${name}`);
+    console.log('  inclusive, Hearth:');
+    const hearth = [...t.incl].filter(([n]) => n.includes('hearthdb')).sort((a, b) => b[1] - a[1]).slice(0, 25);
+    for (const [name, ms] of hearth) console.log(`  ${ms.toFixed(1).padStart(8)} ms  ${name}`);
+  }
+} finally {
+  await context.close();
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
