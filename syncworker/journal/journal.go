@@ -427,12 +427,14 @@ func (j *Journal) install(conn *sqlite3.Conn) error {
 		return fmt.Errorf("journal: %w", err)
 	}
 	infos := make([]*schema.Info, len(j.tables))
+	triggers := make([][]string, len(j.tables))
 	var want []string
 	for i, t := range j.tables {
 		if infos[i], err = schema.Describe(conn, t); err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
-		want = append(want, triggerSQL(infos[i], version)...)
+		triggers[i] = triggerSQL(infos[i], version)
+		want = append(want, triggers[i]...)
 	}
 	have, err := triggersSQL(conn)
 	if err != nil {
@@ -448,7 +450,7 @@ func (j *Journal) install(conn *sqlite3.Conn) error {
 		return err
 	}
 	for i, t := range j.tables {
-		for _, sql := range triggerSQL(infos[i], version) {
+		for _, sql := range triggers[i] {
 			if err := conn.Exec(sql); err != nil {
 				return fmt.Errorf("journal: create trigger on %s: %w\n%s", t.Name, err, sql)
 			}
