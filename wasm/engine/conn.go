@@ -32,6 +32,8 @@ type Conn struct {
 	// schemaChanged whether DDL ran.
 	written       map[string]struct{}
 	schemaChanged bool
+	// walWritten: a commit since the last idle checkpoint.
+	walWritten bool
 
 	// requestsReady: the write-id table exists (requests.go);
 	// sinceRequestsPrune counts write ids recorded since it was pruned.
@@ -157,9 +159,30 @@ func release(loc Location) {
 
 // reclaim lets the storage take its headroom back after a commit.
 func (c *Conn) reclaim() {
+	c.walWritten = true
 	if c.location.Headroom != nil {
 		c.location.Headroom.Reclaim(c.db) //nolint:errcheck // retried after the next commit
 	}
+}
+
+// checkpointIdle copies the WAL into the database and empties it, once
+// the database has rested after its commits: a WAL left as the last
+// checkpoint found it is read whole by the next open (a WAL without
+// shared memory, as in the browser, is recovered by reading every valid
+// frame), up to the automatic checkpoint's 1,000 pages on every page
+// load. Not while the storage's reserve is spent: at the quota a
+// checkpoint that grows the database file would take the room the app's
+// deletes need (the reserve's Reclaim checkpoints then, with a bound).
+// A no-op without a WAL.
+func (c *Conn) checkpointIdle() {
+	c.walWritten = false
+	if c.location.Headroom != nil {
+		// A reserve that cannot say it is held: leave the WAL to Reclaim.
+		if h, ok := c.location.Headroom.(interface{ HeadroomHeld() bool }); !ok || !h.HeadroomHeld() {
+			return
+		}
+	}
+	c.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`) //nolint:errcheck // the next automatic checkpoint tries again
 }
 
 // failed spends the storage's headroom when err, a page request's

@@ -40,13 +40,19 @@ type Engine struct {
 	nextTx atomic.Int64
 	// txIdle is how long a transaction may idle unless its begin says.
 	txIdle time.Duration
+	// idleCheckpoint is how long a database rests after a commit before
+	// its WAL is checkpointed and emptied (Conn.checkpointIdle); 0 never.
+	idleCheckpoint time.Duration
 }
+
+// DefaultIdleCheckpoint is Engine's idleCheckpoint.
+const DefaultIdleCheckpoint = 2 * time.Second
 
 // New returns an Engine that resolves storage with storage and delivers
 // replies through send. send is called from the goroutines that own
 // connections, and from Receive for requests rejected on arrival.
 func New(storage StorageResolver, send func(msg []byte)) *Engine {
-	e := &Engine{storage: storage, send: send, dbs: make(map[int64]*dbOwner), txIdle: DefaultTxIdleTimeout}
+	e := &Engine{storage: storage, send: send, dbs: make(map[int64]*dbOwner), txIdle: DefaultTxIdleTimeout, idleCheckpoint: DefaultIdleCheckpoint}
 	e.online.Store(true)
 	e.nextTx.Store(rand.Int64N(1 << 40))
 	return e
@@ -274,13 +280,21 @@ func (e *Engine) own(handle int64, owner *dbOwner) {
 
 // next returns the next sweep of work: what a finished transaction held
 // back first, else what is queued. While a transaction is open it waits
-// at most the transaction's idle timeout, then rolls it back.
+// at most the transaction's idle timeout, then rolls it back; after a
+// commit, at most idleCheckpoint, then checkpoints the WAL.
 func (e *Engine) next(db *database, owner *dbOwner) ([]protocol.Request, []*localCall) {
 	for {
 		if db.tx == nil && (len(db.held) > 0 || len(db.heldCalls) > 0) {
 			reqs, calls := db.held, db.heldCalls
 			db.held, db.heldCalls = nil, nil
 			return reqs, calls
+		}
+		if db.tx == nil && db.conn != nil && db.conn.walWritten && e.idleCheckpoint > 0 {
+			if reqs, calls, ok := owner.queue.popWithin(maxGroup, e.idleCheckpoint); ok {
+				return reqs, calls
+			}
+			db.conn.checkpointIdle()
+			continue
 		}
 		if db.tx == nil {
 			return owner.queue.popAll(maxGroup)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -345,5 +347,79 @@ func TestStorageHeadroomAfterCommitsAndQuotaErrors(t *testing.T) {
 	}
 	if h.spends.Load() != 1 {
 		t.Fatalf("%d spends after one STORAGE_QUOTA, want 1", h.spends.Load())
+	}
+}
+
+// walFileStorage puts databases in WAL files in dir, as the browser's
+// OPFS storage does, with a reserve that is held or spent.
+type walFileStorage struct {
+	MemoryStorage
+	dir      string
+	headroom Headroom
+}
+
+func (s walFileStorage) Resolve(req OpenRequest) (Location, error) {
+	return Location{
+		URI:      "file:" + filepath.Join(s.dir, req.Name+".db"),
+		Backend:  StorageOPFS,
+		Pragmas:  []string{"PRAGMA locking_mode = EXCLUSIVE", "PRAGMA journal_mode = WAL"},
+		Headroom: s.headroom,
+	}, nil
+}
+
+// heldHeadroom is a reserve that says whether it is held.
+type heldHeadroom struct {
+	countingHeadroom
+	held atomic.Bool
+}
+
+func (h *heldHeadroom) HeadroomHeld() bool { return h.held.Load() }
+
+// A database that rests after its commits has its WAL checkpointed and
+// emptied (the next open then reads none of it), unless its storage's
+// reserve is spent (at the quota the checkpoint is the reserve's to run).
+func TestIdleDatabaseEmptiesItsWAL(t *testing.T) {
+	for _, held := range []bool{true, false} {
+		dir := t.TempDir()
+		h := &heldHeadroom{}
+		h.held.Store(held)
+		c := newClient(t)
+		c.eng = New(walFileStorage{dir: dir, headroom: h}, c.eng.send)
+		c.eng.idleCheckpoint = 20 * time.Millisecond
+		db := c.ok("open", map[string]any{"name": "idle", "storage": "opfs"})["db"].(int64)
+		c.ok("exec", map[string]any{"db": db, "sql": "CREATE TABLE t(v)"})
+		c.ok("exec", map[string]any{"db": db, "sql": "INSERT INTO t VALUES (randomblob(100000))"})
+		walSize := func() int64 {
+			fi, err := os.Stat(filepath.Join(dir, "idle.db-wal"))
+			if err != nil {
+				t.Fatal(err) // EXCLUSIVE locking keeps the WAL file while open
+			}
+			return fi.Size()
+		}
+		if walSize() == 0 {
+			t.Fatal("the writes left no WAL to checkpoint")
+		}
+		// Bounded: 10 s for the checkpoint to come; a spent reserve is
+		// watched for 50 idle periods (1 s) during which it must not.
+		tries := 500
+		if !held {
+			tries = 50
+		}
+		emptied := false
+		for range tries {
+			if walSize() == 0 {
+				emptied = true
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if emptied != held {
+			t.Fatalf("reserve held %v: WAL emptied %v (%d bytes)", held, emptied, walSize())
+		}
+		// Still usable, and the rows are in the database file.
+		if rows := c.ok("query", map[string]any{"db": db, "sql": "SELECT count(*) FROM t"})["rows"]; fmt.Sprint(rows) != "[[1]]" {
+			t.Fatalf("rows after the checkpoint: %v", rows)
+		}
+		c.ok("close", map[string]any{"db": db})
 	}
 }
