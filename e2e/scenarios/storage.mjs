@@ -139,7 +139,13 @@ export function storageSuite(driver, { backends = ['opfs', 'idb'], selection = t
               await stream;
               return acked;
             }, [storage, acknowledged, waitMs]);
-            if (kill === 'close-page') {
+            // WebKit can keep a terminated worker's IndexedDB transaction
+            // open: a reopen from the same page then waits on it without
+            // end (seen about once in ten runs under load; the locks are
+            // free, the open's first IndexedDB request never completes).
+            // Closing the page ends it, as closing a tab does in Safari; a
+            // mid-write terminate still must lose no acknowledged write.
+            if (kill === 'close-page' || (engine === 'webkit' && storage === 'idb')) {
               await page.close();
               page = await hearthPage(browser, server.url);
             }
