@@ -157,8 +157,9 @@ func release(loc Location) {
 	}
 }
 
-// reclaim lets the storage take its headroom back after a commit.
-func (c *Conn) reclaim() {
+// committed is told of each commit: the WAL is due an idle checkpoint,
+// and the storage may take its headroom back.
+func (c *Conn) committed() {
 	c.walWritten = true
 	if c.location.Headroom != nil {
 		c.location.Headroom.Reclaim(c.db) //nolint:errcheck // retried after the next commit

@@ -436,7 +436,7 @@ func (e *Engine) refreshLive(db *database, byPage bool) {
 	if len(changed) == 0 && !schema {
 		return
 	}
-	db.conn.reclaim()
+	db.conn.committed()
 	if _, journaled := changed["_hearth_journal"]; journaled && byPage && db.sync != nil {
 		db.sync.client.Notify()
 	}
