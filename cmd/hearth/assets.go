@@ -148,8 +148,7 @@ func (h *assetHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Add("Vary", "Accept-Encoding")
 	if r.Header.Get("Service-Worker") == "script" {
 		// An app's service worker may sit in the app's folder and still
-		// control the whole origin (the board's caches the worker's
-		// scripts at /).
+		// control the whole origin.
 		hdr.Set("Service-Worker-Allowed", "/")
 	}
 

@@ -78,5 +78,5 @@ func workerTransport() (*client.WorkerTransport, error) {
 			return client.AdoptWorker(w)
 		}
 	}
-	return client.NewWorkerTransport("/hearth-worker.js")
+	return client.NewWorkerTransport("/board/worker.js")
 }

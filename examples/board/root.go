@@ -203,11 +203,21 @@ func (c *Root) Start(ctx context.Context, hc *client.Client, opts StartOptions) 
 	open := client.OpenOptions{Name: boardDatabase(c.Me), Migrations: model.Migrations}
 	var token tokenReply
 	var tokenReceived time.Time
+	// A token still on its way after tokenWait: the database opens
+	// without it, and the worker gets it when it comes.
+	var lateToken chan tokenReply
 	c.localOnly.Store(opts.SyncURL == "")
 	if opts.SyncURL != "" {
 		open.Sync = &client.SyncOptions{URL: opts.SyncURL, Tables: model.Tables, Text: model.Text}
-		token, tokenReceived = demoToken(ctx, false), time.Now()
-		open.Sync.Token = token.value
+		asked := make(chan tokenReply, 1)
+		go func() { asked <- demoToken(ctx, false) }()
+		select {
+		case token = <-asked:
+			tokenReceived = time.Now()
+			open.Sync.Token = token.value
+		case <-time.After(tokenWait):
+			lateToken = asked
+		}
 	}
 	db, err := hc.Open(ctx, open)
 	if err != nil {
@@ -224,7 +234,21 @@ func (c *Root) Start(ctx context.Context, hc *client.Client, opts StartOptions) 
 	if opts.SyncURL != "" {
 		c.syncDB.Store(db)
 	}
-	if token.value != "" || token.unreachable {
+	switch {
+	case lateToken != nil:
+		go func() {
+			select {
+			case <-ctx.Done():
+			case t := <-lateToken:
+				if t.value != "" {
+					db.SetSyncToken(ctx, t.value)
+				}
+				if t.value != "" || t.unreachable {
+					renewToken(ctx, db, t, time.Now())
+				}
+			}
+		}()
+	case token.value != "" || token.unreachable:
 		go renewToken(ctx, db, token, tokenReceived)
 	}
 	if opts.LocalSeed {
@@ -859,6 +883,13 @@ func (c *Root) SignIn(e vugu.DOMEvent) {
 		switchUser(user)
 	}
 }
+
+// tokenWait bounds how long the board's database waits for the demo sync
+// token before it opens without one. boot.js asked for it as the page
+// started, before the board's bundle loaded, so on a network that answers
+// it is there; on one that accepts requests and never answers, the board
+// still shows its local data.
+const tokenWait = time.Second
 
 // tokenReply is /demo/token's answer as boot.js fetched it.
 type tokenReply struct {

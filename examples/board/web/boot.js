@@ -1,20 +1,60 @@
 // Board bootstrap: registers the offline app shell and runs the board's
-// Go bundle (the hashed name comes from dist/bundle.js, revalidated on
-// every load; the hashed file itself is cached for good).
+// Go bundle (the hashed name comes from dist/bundle.js; the hashed file
+// itself is cached for good).
 import '/dist/wasm_exec.js'; // defines globalThis.Go
 import { boardFile } from './dist/bundle.js';
 import { wasmFile } from '/dist/bundle.js';
 
 if ('serviceWorker' in navigator) {
-  // The worker's URL carries both bundle names: a new deploy is a new URL,
-  // so the browser installs a new service worker that caches the new
-  // bundles and drops the old cache. Scope '/' so that the Hearth worker
-  // (/hearth-worker.js) and its imports are served offline too.
-  const sw = `/board/sw.js?board=${encodeURIComponent(boardFile)}&worker=${encodeURIComponent(wasmFile)}`;
-  navigator.serviceWorker.register(sw, { scope: '/' }).then(
-    () => { window.boardMilestones.serviceWorker = performance.now(); },
-    (err) => console.warn('board: offline app shell unavailable:', err),
-  );
+  // The offline app shell (sw.js): it answers the board's files from its
+  // cache, so that a reload waits for no network. Registered, or asked
+  // whether the server has a new shell, once the board shows live tasks
+  // (or 10 s after the page's load if it never does): installing one
+  // downloads and stores both wasm bundles, and that should not compete
+  // with the board's own start.
+  const scope = '/board/';
+  const first = `/board/sw.js?board=${encodeURIComponent(boardFile)}&worker=${encodeURIComponent(wasmFile)}`;
+  /** @param {ServiceWorker} sw @returns {Promise<{update?: string | null, error?: string}>} */
+  const check = (sw) => new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = (event) => resolve(event.data);
+    sw.postMessage('check', [channel.port2]);
+  });
+  let started = false;
+  const start = async () => {
+    if (started) return;
+    started = true;
+    // Earlier versions registered the board's worker for the whole origin.
+    for (const old of await navigator.serviceWorker.getRegistrations()) {
+      if (old.scope === new URL('/', location.href).href && old.active?.scriptURL.includes('/board/sw.js')) await old.unregister();
+    }
+    const current = await navigator.serviceWorker.getRegistration(scope);
+    const active = current?.scope === new URL(scope, location.href).href ? current.active : null;
+    if (!active) {
+      await navigator.serviceWorker.register(first, { scope });
+      window.boardMilestones.serviceWorker = performance.now();
+      return;
+    }
+    const { update, error } = await check(active);
+    if (error) throw new Error(error);
+    window.boardMilestones.shellChecked = performance.now();
+    if (!update) return;
+    await navigator.serviceWorker.register(update, { scope });
+    // Installed and in charge: the next load runs the new version.
+    await new Promise((resolve) => {
+      const done = () => navigator.serviceWorker.controller?.scriptURL.endsWith(update) && resolve(undefined);
+      navigator.serviceWorker.addEventListener('controllerchange', done);
+      done();
+    });
+    window.boardMilestones.shellUpdated = performance.now();
+  };
+  const startLogged = () => start().catch((err) => console.warn('board: offline app shell:', err));
+  new PerformanceObserver((list, observer) => {
+    if (list.getEntriesByName('board:tasks-live').length === 0) return;
+    observer.disconnect();
+    startLogged();
+  }).observe({ type: 'mark' });
+  addEventListener('load', () => setTimeout(startLogged, 10000), { once: true });
 }
 
 // The board's keyboard and card focus, passed to its Go code
@@ -204,6 +244,9 @@ const frameTree = (node) => {
   // An open editor or panel is not part of what a reload shows, nor is
   // what is hidden (each card's unused action buttons).
   if (el.classList.contains('overlay') || el.hasAttribute('hidden')) return null;
+  // A closed select shows one option: the frame keeps that one (the
+  // board's two user pickers list every user, a third of its elements).
+  if (el instanceof HTMLOptionElement && !el.selected) return null;
   /** @type {Record<string, string>} */
   const attrs = {};
   for (const a of el.attributes) attrs[a.name] = a.value;
