@@ -382,7 +382,7 @@ describe('the npm package in a Vite app, an esbuild app and a webpack app', () =
     const listing = run('tar', ['-tzf', tarball], repoRoot).trim().split('\n').map((f) => f.replace(/^package\//, '')).sort();
     assert.deepEqual(listing, [
       'README.md', 'dist/hearth.wasm', 'dist/wasm_exec.js', 'hearth-storage.js', 'hearth-tabs.js', 'hearth-worker-boot.js',
-      'hearth-worker.d.ts', 'hearth-worker.js', 'hearth.d.ts', 'hearth.js', 'hearth.wasm.d.ts', 'kysely.d.ts', 'kysely.js',
+      'hearth-worker-wasm.js', 'hearth-worker.d.ts', 'hearth-worker.js', 'hearth.d.ts', 'hearth.js', 'hearth.wasm.d.ts', 'kysely.d.ts', 'kysely.js',
       'package.json', 'protocol.js', 'react.d.ts', 'react.js',
     ]);
     const manifest = JSON.parse(run('tar', ['-xzOf', tarball, 'package/package.json'], repoRoot));

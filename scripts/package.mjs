@@ -8,7 +8,7 @@
 //
 //   hearth.js + hearth.d.ts      "."          the client (with protocol.js)
 //   hearth-worker.js             "./worker"   the worker entry (web/hearth-worker.npm.js),
-//                                             with hearth-worker-boot.js, hearth-tabs.js, hearth-storage.js
+//                                             with hearth-worker-wasm.js, hearth-worker-boot.js, hearth-tabs.js, hearth-storage.js
 //   dist/hearth.wasm             "./hearth.wasm"  the worker's wasm; dist/wasm_exec.js is Go's loader
 //   react.js + react.d.ts        "./react"    the React bindings
 //   kysely.js + kysely.d.ts      "./kysely"   the Kysely dialect
@@ -36,6 +36,7 @@ const files = [
   ['protocol.js', 'protocol.js'],
   ['hearth-worker.npm.js', 'hearth-worker.js'],
   ['hearth-worker-boot.js', 'hearth-worker-boot.js'],
+  ['hearth-worker-wasm.js', 'hearth-worker-wasm.js'],
   ['hearth-tabs.js', 'hearth-tabs.js'],
   ['hearth-storage.js', 'hearth-storage.js'],
   ['dist/hearth.wasm', 'dist/hearth.wasm'],

@@ -8,17 +8,17 @@ import { hearthStorage } from './hearth-storage.js';
 import { createTabRouter } from './hearth-tabs.js';
 
 /**
- * Loads the wasm and runs Go. A `wasm` query parameter on the worker's URL
- * (the page's wasmURL option) overrides defaultWasmURL. No top-level await:
- * bundlers may emit the worker as a classic (iife) script.
- * @param {URL} defaultWasmURL
+ * Loads the wasm and runs Go (the entry resolves wasmURL with
+ * hearth-worker-wasm.js). No top-level await: bundlers may emit the worker
+ * as a classic (iife) script.
+ * @param {URL} wasmURL
+ * @param {{ compiled?: Promise<WebAssembly.Module>, queued?: unknown[] }} [early]
+ *   the wasm's streaming compile, if the entry has started it, and the
+ *   messages that arrived before this ran (oldest first)
  */
-export function startWorker(defaultWasmURL) {
+export function startWorker(wasmURL, { compiled = WebAssembly.compileStreaming(fetch(wasmURL)), queued = [] } = {}) {
   // The storage glue Go awaits (sqlitevfs/browser).
   globalThis.hearthStorage = hearthStorage;
-
-  const override = new URL(self.location.href).searchParams.get('wasm');
-  const wasmURL = override ? new URL(override, self.location.href) : defaultWasmURL;
 
   /** @type {Uint8Array[]} messages for Go that arrived before it was ready */
   const pending = [];
@@ -42,6 +42,7 @@ export function startWorker(defaultWasmURL) {
     onLeadership: (name, leading) => postToPage({ hearthLeader: { name, leading } }),
   });
 
+  for (const data of queued.splice(0)) router.fromPage(data);
   self.onmessage = (event) => router.fromPage(event.data);
 
   // Go posts its replies with postMessage: route them (most go to the page).
@@ -61,8 +62,8 @@ export function startWorker(defaultWasmURL) {
   const go = new globalThis.Go();
   // Streaming compile starts while the bytes arrive; with a cacheable
   // response Chromium also reuses its compiled-code cache on the next start.
-  WebAssembly.instantiateStreaming(fetch(wasmURL), go.importObject).then(
-    ({ instance }) => go.run(instance).then(
+  compiled.then((module) => WebAssembly.instantiate(module, go.importObject)).then(
+    (instance) => go.run(instance).then(
       () => fatal('the Hearth worker exited'),
       (err) => fatal(`the Hearth worker crashed: ${err?.message ?? err}`),
     ),

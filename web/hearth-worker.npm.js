@@ -6,5 +6,6 @@
 // the wasmURL option. hearth-worker-boot.js does the work.
 import './dist/wasm_exec.js';
 import { startWorker } from './hearth-worker-boot.js';
+import { wasmURLFor } from './hearth-worker-wasm.js';
 
-startWorker(new URL('./dist/hearth.wasm', import.meta.url));
+startWorker(wasmURLFor(new URL('./dist/hearth.wasm', import.meta.url)));

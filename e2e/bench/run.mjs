@@ -390,7 +390,7 @@ function printBreakdown(bd) {
   console.log(head('stage'));
   const P = (v) => v.hearth.stages.points;
   seg('  new Worker() → worker thread running', (v) => P(v).workerStarted);
-  seg('  → hearth-worker.js + wasm_exec.js loaded, run', (v) => P(v).bootstrapEvaluated - P(v).workerStarted);
+  seg('  → hearth-worker.js + dist/bundle.js loaded: wasm requested', (v) => P(v).fetchCalled - P(v).workerStarted);
   seg('  → fetch(hearth.wasm) → response headers', (v) => P(v).responseStart - P(v).fetchCalled);
   seg('  → last byte (decompress; streaming compile)', (v) => P(v).responseEnd - P(v).responseStart);
   seg('  → compiled + instantiated', (v) => P(v).instantiated - P(v).responseEnd);
