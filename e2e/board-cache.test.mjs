@@ -120,6 +120,8 @@ describe('task board result cache', () => {
     // The live board of the test before: its frame is saved when the page is left.
     await page.waitForFunction(() => window.boardMilestones?.['tasks-live'] > 0, null, { timeout: 120000 });
     const live = await titles();
+    // What each picker (the signed-in user, the assignee filter) shows.
+    const picked = await page.evaluate(() => [...document.querySelectorAll('body > .app select')].map((s) => s.selectedOptions[0]?.textContent));
     await page.goto(new URL('e2e/blank.html', server.url).href);
     const saved = await page.evaluate(() => JSON.parse(localStorage.getItem('hearth-board-frame:u-01') ?? 'null'));
     assert.equal(saved?.v, 1);
@@ -132,6 +134,8 @@ describe('task board result cache', () => {
       const root = window.hearthBoardSavedFrame;
       return {
         titles: [...root.querySelectorAll('.card .title')].map((el) => el.textContent),
+        // A closed select shows one option: the frame keeps only that one.
+        pickers: [...root.querySelectorAll('select')].map((s) => [...s.options].map((o) => o.textContent)),
         pill: root.querySelector('.syncbar .pill.warn')?.textContent,
         inert: document.getElementById('board-saved').inert,
         boardShown: getComputedStyle(document.getElementById('board')).display !== 'none',
@@ -139,6 +143,8 @@ describe('task board result cache', () => {
       };
     });
     assert.deepEqual(shown.titles.sort(), [...live].sort());
+    assert.ok(picked.length >= 2, JSON.stringify(picked));
+    assert.deepEqual(shown.pickers, picked.map((text) => [text]));
     assert.equal(shown.pill, 'Saved copy, starting…');
     assert.equal(shown.inert, true);
     assert.equal(shown.boardShown, false);

@@ -326,6 +326,20 @@ describe('React notes example: the npm package, Vite, hearth serve -config', { t
     assert.deepEqual(await shownNotes(alice), await shownNotes(bob));
   });
 
+  test('a network that accepts requests and never answers: the app starts from its cache and its stored schema', async () => {
+    const { bob } = pages;
+    await bob.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 20000 });
+    link.hang();
+    try {
+      // Its load event too: nothing the page waits for goes to the network.
+      await bob.reload({ timeout: 30000 });
+      await waitForNote(bob, (n) => n.title === 'Written offline', 'bob\'s notes while the server does not answer');
+    } finally {
+      link.restore();
+    }
+    await bob.locator('[data-testid=sync][data-state=synced]').waitFor({ timeout: 60000 });
+  });
+
   test('the README quick start: its code, built with Vite from the tarball, opens, writes, queries, watches and syncs', async () => {
     const version = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).version;
     assert.equal(quickStart.install.split('#')[0].trim(), `npm install path/to/hearth/build/package/hearthdb-hearth-${version}.tgz react react-dom`);

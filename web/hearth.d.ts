@@ -524,13 +524,21 @@ export interface LoadSchemaOptions {
   fetch?: typeof globalThis.fetch;
   /** Where the last copy is kept for offline starts (default: localStorage; null keeps none). */
   storage?: { getItem(key: string): string | null; setItem(key: string, value: string): void } | null;
+  /**
+   * With a stored copy, how long to wait for the server's schema before
+   * using the copy (default 2000 ms): a network that accepts requests and
+   * never answers must not hold the app's start. A later answer is stored
+   * for the next start. Without a copy, loadSchema waits for the server.
+   */
+  waitMs?: number;
 }
 
 /**
  * Loads the migrations and synced tables a sync server publishes (default
  * '/v1/schema'), for open({migrations, sync: {tables}}): the page and the
- * server then run the same files. When the server cannot be reached it
- * returns the last copy it stored; with none, it rejects with
- * SCHEMA_UNAVAILABLE.
+ * server then run the same files. When the server cannot be reached, or
+ * does not answer within waitMs, it returns the last copy it stored; with
+ * none, it waits for the server and rejects with SCHEMA_UNAVAILABLE if
+ * that fails.
  */
 export declare function loadSchema(url?: string | URL, options?: LoadSchemaOptions): Promise<AppSchema>;

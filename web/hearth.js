@@ -710,34 +710,56 @@ export async function deleteDatabase(name, { worker } = {}) {
 
 // The schema a sync server publishes (hearth serve: GET /v1/schema), so
 // that the page and the server run the same migration files. The last copy
-// is kept in localStorage: a page that opens offline, or while the server
-// is down, opens with the schema it last saw instead of not at all.
+// is kept in localStorage: a page that opens offline, while the server is
+// down, or on a network that accepts requests and never answers, opens with
+// the schema it last saw instead of not at all.
 const schemaCachePrefix = 'hearth.schema:';
+/** How long a page with a stored copy waits for the server's (ms). */
+const schemaWaitMs = 2000;
 
 /**
  * Loads {migrations, tables} from a sync server, for open({migrations,
  * sync: {tables}}).
  * @type {typeof api.loadSchema}
  */
-export async function loadSchema(url = '/v1/schema', { fetch: fetchFn = globalThis.fetch, storage = globalThis.localStorage } = {}) {
+export async function loadSchema(url = '/v1/schema', { fetch: fetchFn = globalThis.fetch, storage = globalThis.localStorage, waitMs = schemaWaitMs } = {}) {
   const href = new URL(url, globalThis.location?.href).href;
-  let fetchErr;
+  const key = schemaCachePrefix + href;
+  /** @type {api.AppSchema | null} */
+  let stored = null;
   try {
+    const copy = storage?.getItem(key) ?? null;
+    if (copy !== null) stored = checkSchema(JSON.parse(copy));
+  } catch { /* disabled storage, or a damaged copy: no copy */ }
+  const fromServer = (async () => {
     const res = await fetchFn(href, { cache: 'no-cache', credentials: 'same-origin' });
     if (!res.ok) throw new Error(`${res.status} ${res.statusText}`);
     const schema = checkSchema(await res.json());
-    try { storage?.setItem(schemaCachePrefix + href, JSON.stringify(schema)); } catch { /* full or disabled: the fetch still counts */ }
+    try { storage?.setItem(key, JSON.stringify(schema)); } catch { /* full or disabled: the fetch still counts */ }
     return schema;
-  } catch (err) {
-    fetchErr = err;
+  })();
+  if (stored === null) {
+    try {
+      return await fromServer;
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new HearthError('SCHEMA_UNAVAILABLE', `loading the schema from ${href} failed and no earlier copy is stored: ${reason}`);
+    }
   }
-  let cached = null;
-  try { cached = storage?.getItem(schemaCachePrefix + href) ?? null; } catch { /* disabled storage */ }
-  if (cached !== null) {
-    try { return checkSchema(JSON.parse(cached)); } catch { /* a damaged copy is no copy */ }
+  // With a copy, the server's schema (a deploy's new migrations) if it
+  // answers within waitMs, else the copy; a late answer is stored for the
+  // next start.
+  fromServer.catch(() => {});
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  const waited = new Promise((resolve) => { timer = setTimeout(() => resolve(null), waitMs); });
+  try {
+    return (await Promise.race([fromServer, waited])) ?? stored;
+  } catch {
+    return stored;
+  } finally {
+    clearTimeout(timer);
   }
-  const reason = fetchErr instanceof Error ? fetchErr.message : String(fetchErr);
-  throw new HearthError('SCHEMA_UNAVAILABLE', `loading the schema from ${href} failed and no earlier copy is stored: ${reason}`);
 }
 
 /**

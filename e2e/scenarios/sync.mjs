@@ -27,8 +27,16 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export async function startLink(serverURL) {
   const port = Number(new URL(serverURL).port);
   const sockets = new Set();
+  /** Connections held open and never answered while the link hangs. */
+  const held = new Set();
   let up = true;
+  let hanging = false;
   const server = createServer((client) => {
+    if (hanging) {
+      held.add(client);
+      client.on('error', () => {}).on('close', () => held.delete(client));
+      return;
+    }
     if (!up) { client.destroy(); return; }
     const upstream = connect(port, '127.0.0.1');
     const drop = () => {
@@ -52,8 +60,20 @@ export async function startLink(serverURL) {
       for (const s of sockets) s.destroy();
       sockets.clear();
     },
-    restore() { up = true; },
+    /** Lie-fi: connections are accepted and never answered (those open go quiet too). */
+    hang() {
+      hanging = true;
+      for (const s of sockets) s.pause();
+    },
+    restore() {
+      up = true;
+      hanging = false;
+      for (const s of [...held, ...sockets]) s.destroy();
+      held.clear();
+      sockets.clear();
+    },
     close() {
+      this.restore();
       this.cut();
       return new Promise((resolve) => server.close(resolve));
     },

@@ -36,16 +36,15 @@ self.addEventListener('fetch', (event) => {
   if (request.method !== 'GET') return;
   const url = new URL(request.url);
   url.search = '';
-  if (request.mode === 'navigate' && url.href.startsWith(scope)) {
-    // The page: from the network when it answers (a new deploy is seen at
-    // once), else the cached one, whatever the query (?token=…). A fresh
-    // page is not cached here: it may name files of a build this worker
-    // has not cached; the next version's worker caches it with them.
-    event.respondWith(fetch(request).catch(async () => {
-      const hit = await caches.match(shell, { cacheName: CACHE, ignoreVary: true });
-      if (hit) return hit;
-      throw new Error('offline and the app is not cached yet');
-    }));
+  if (request.mode === 'navigate' && (url.href === scope || url.href === shell)) {
+    // The app's page: this version's, whatever the query (?token=…), so that a
+    // start waits for no network, not even one that accepts requests and
+    // never answers. A deploy is found by the browser's own check of this
+    // script on navigation (its VERSION changes): the new worker caches
+    // the new build whole and takes over, and the next load runs it. A
+    // page from the network is not cached here: it may name files of a
+    // build this worker has not cached.
+    event.respondWith((async () => (await caches.match(shell, { cacheName: CACHE, ignoreVary: true })) ?? fetch(request))());
     return;
   }
   if (!cached.has(url.href)) return;

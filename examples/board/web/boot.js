@@ -245,6 +245,9 @@ const frameTree = (node) => {
   // what is hidden (each card's unused action buttons).
   if (el.classList.contains('overlay') || el.hasAttribute('hidden')) return null;
   // A closed select shows one option: the frame keeps that one (the
+  // board's two user pickers list every user: a third of its elements).
+  if (el instanceof HTMLOptionElement && !el.selected) return null;
+  // A closed select shows one option: the frame keeps that one (the
   // board's two user pickers list every user, a third of its elements).
   if (el instanceof HTMLOptionElement && !el.selected) return null;
   /** @type {Record<string, string>} */

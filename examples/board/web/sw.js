@@ -98,6 +98,13 @@ async function latestShell() {
   const hex = [...new Uint8Array(digest).slice(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join('');
   const url = new URL(self.location.href);
   url.search = new URLSearchParams({ board, worker, shell: hex }).toString();
+  if (url.href === self.location.href) {
+    // This worker's own shell, which its cache no longer matches (a deploy
+    // landed while it installed): cached again rather than registered
+    // again, which would change nothing.
+    await cache.addAll(shell);
+    return null;
+  }
   return url.pathname + url.search;
 }
 
