@@ -187,7 +187,9 @@ export function wire(bytes: Uint8Array): void {
 // The schema from the sync server, so that page and server run the same migrations.
 export async function fromServerSchema(): Promise<Database> {
   const schema: AppSchema = await loadSchema('/v1/schema', { storage: null });
-  await loadSchema(new URL('https://sync.example/v1/schema'));
+  await loadSchema(new URL('https://sync.example/v1/schema'), { waitMs: 500 });
+  // @ts-expect-error: waitMs is a number of milliseconds
+  await loadSchema('/v1/schema', { waitMs: '2s' });
   // @ts-expect-error: storage must be a Storage-like object or null
   await loadSchema('/v1/schema', { storage: 'local' });
   return open({ name: 'notes', migrations: schema.migrations, sync: { tables: schema.tables } });
