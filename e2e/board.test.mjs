@@ -375,6 +375,26 @@ describe('task board against a server that requires sync tokens', () => {
     await context.close();
   });
 
+  test('a token that comes late: the board opens its database without it, then syncs with it', async () => {
+    const context = await newProfile();
+    await installTestClock(context);
+    await loopbackOnly(context);
+    /** @type {() => void} */
+    let release = () => {};
+    const held = new Promise((resolve) => { release = resolve; });
+    await context.route('**/demo/token*', async (route) => { await held; await route.continue(); });
+    const page = context.pages()[0] ?? await context.newPage();
+    await page.goto(new URL('board/', server.url).href);
+    // The database opens without the token (after the board's tokenWait)...
+    await page.waitForFunction(() => window.boardMilestones?.open > 0, null, { timeout: 45000 });
+    release();
+    // ...and the worker syncs once the token comes.
+    await page.locator('.card').first().waitFor({ timeout: 45000 });
+    await page.locator('#sync-online', { hasText: 'connected' }).waitFor({ timeout: 30000 });
+    await waitForSynced(page, { timeoutMs: 30000 });
+    await context.close();
+  });
+
   test('a browser whose clock is a year off the server\'s renews its token once, an hour\'s token a minute before it expires', async () => {
     // A phone set a year ahead: the server's expiresAt is a year in this
     // page's past. The board times the renewal by the token's lifetime on
