@@ -94,6 +94,7 @@ describe('task board offline app shell', () => {
       await page.waitForTimeout(100);
       after = await shellCaches();
     }
+    assert.equal(after.length, 1, `caches: ${after}`);
     assert.notEqual(after[0], before);
 
     await page.reload();

@@ -247,9 +247,6 @@ const frameTree = (node) => {
   // A closed select shows one option: the frame keeps that one (the
   // board's two user pickers list every user: a third of its elements).
   if (el instanceof HTMLOptionElement && !el.selected) return null;
-  // A closed select shows one option: the frame keeps that one (the
-  // board's two user pickers list every user, a third of its elements).
-  if (el instanceof HTMLOptionElement && !el.selected) return null;
   /** @type {Record<string, string>} */
   const attrs = {};
   for (const a of el.attributes) attrs[a.name] = a.value;
