@@ -358,10 +358,18 @@ export interface DatabaseInfo {
   queueDepth: number;
   liveQueries: number;
   subscriptions: number;
-  /** How many times live queries have been evaluated. */
+  /** How many times live queries have been run whole. */
   liveQueryRuns: number;
-  /** Each live query: its SQL, subscribers, evaluations and their last and total time (ms), slowest total first. */
-  liveQueryStats: Array<{ sql: string; subscribers: number; runs: number; lastMs: number; totalMs: number }>;
+  /** How many times a live query's result was patched after a commit (only the rows the commit changed re-read) instead of run whole. */
+  liveQueryPatches: number;
+  /**
+   * Each live query, slowest total first: its SQL, subscribers, whole runs,
+   * patches, the last and total time of both (ms), and why a commit re-runs
+   * it whole instead of patching it ('' when it is patched: one table, a
+   * WHERE on the row's own columns, an ORDER BY of result columns, its
+   * table's primary key among the result's columns).
+   */
+  liveQueryStats: Array<{ sql: string; subscribers: number; runs: number; patches: number; whyRerun: string; lastMs: number; totalMs: number }>;
   inTransaction: boolean;
   /** Requests waiting for the open transaction (db.transaction) to end. */
   heldByTransaction: number;

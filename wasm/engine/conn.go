@@ -32,6 +32,13 @@ type Conn struct {
 	// schemaChanged whether DDL ran.
 	written       map[string]struct{}
 	schemaChanged bool
+	// tracked names the tables (as declared) whose changed rows are
+	// recorded by key, with the table column holding the key: the tables
+	// of the live queries that can be patched (livepatch.go). rowChanges
+	// holds what was recorded since the last TakeChanges.
+	tracked    map[string]int
+	rowChanges map[string]*changedKeys
+	keyEnc     codec.Encoder
 	// walWritten: a commit since the last idle checkpoint.
 	walWritten bool
 
@@ -102,13 +109,21 @@ func (c *Conn) markWritten(tables []string) {
 	}
 }
 
+// changes is what was written between two TakeChanges.
+type changes struct {
+	tables map[string]struct{}
+	// rows: for each tracked table written, the keys of its changed rows.
+	rows   map[string]*changedKeys
+	schema bool
+}
+
 // TakeChanges returns the tables written (and whether the schema changed)
 // since the last call, and starts afresh. Rolled-back writes are included:
 // the set over-approximates, which costs a re-run, never a missed update.
-func (c *Conn) TakeChanges() (tables map[string]struct{}, schemaChanged bool) {
-	tables, schemaChanged = c.written, c.schemaChanged
-	c.written, c.schemaChanged = map[string]struct{}{}, false
-	return tables, schemaChanged
+func (c *Conn) TakeChanges() changes {
+	ch := changes{tables: c.written, rows: c.rowChanges, schema: c.schemaChanged}
+	c.written, c.rowChanges, c.schemaChanged = map[string]struct{}{}, map[string]*changedKeys{}, false
+	return ch
 }
 
 // InTransaction reports whether the app holds a transaction open.
@@ -140,13 +155,16 @@ func OpenConn(loc Location) (*Conn, error) {
 			return nil, fmt.Errorf("%s: %w", p, sqlError(err))
 		}
 	}
-	c := &Conn{db: db, location: loc, written: map[string]struct{}{}}
+	c := &Conn{db: db, location: loc, written: map[string]struct{}{}, rowChanges: map[string]*changedKeys{}}
 	c.cache.init()
 	if err := db.SetAuthorizer(c.authorize); err != nil {
 		db.Close()
 		release(loc)
 		return nil, sqlError(err)
 	}
+	// Before any statement is prepared: SQLite compiles DELETE without
+	// WHERE to a truncation that no hook sees unless this hook is set.
+	db.PreUpdateHook(c.preupdate)
 	return c, nil
 }
 
@@ -496,7 +514,12 @@ func (sc *stmtCache) clear() {
 
 // bindParams binds an array (positional) or map (named) of decoded values.
 func bindParams(s *sqlite3.Stmt, params any) error {
-	n := s.BindCount()
+	return bindParamsN(s, params, s.BindCount())
+}
+
+// bindParamsN binds params to the statement's first n parameters (a
+// patch's single-row query has one more, its own, after the app's).
+func bindParamsN(s *sqlite3.Stmt, params any, n int) error {
 	switch p := params.(type) {
 	case nil:
 		if n > 0 {

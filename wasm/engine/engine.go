@@ -432,15 +432,15 @@ func (e *Engine) refreshLive(db *database, byPage bool) {
 	if db.conn == nil || db.conn.InTransaction() {
 		return
 	}
-	changed, schema := db.conn.TakeChanges()
-	if len(changed) == 0 && !schema {
+	changed := db.conn.TakeChanges()
+	if len(changed.tables) == 0 && !changed.schema {
 		return
 	}
 	db.conn.committed()
-	if _, journaled := changed["_hearth_journal"]; journaled && byPage && db.sync != nil {
+	if _, journaled := changed.tables["_hearth_journal"]; journaled && byPage && db.sync != nil {
 		db.sync.client.Notify()
 	}
-	db.live.refresh(db.conn, changed, schema, e.push)
+	db.live.refresh(db.conn, changed, e.push)
 }
 
 // push sends one subscription push {v, sub, <what write adds>}.
@@ -600,7 +600,7 @@ func (e *Engine) writeInfo(db *database, enc *codec.Encoder) {
 		// discards it on close): an app should warn, not assume.
 		persistent, reason = false, health.PersistReason
 	}
-	enc.Map(14)
+	enc.Map(15)
 	enc.Key("storage")
 	enc.Text(loc.Backend)
 	enc.Key("storageReason")
@@ -623,6 +623,8 @@ func (e *Engine) writeInfo(db *database, enc *codec.Encoder) {
 	enc.Int(int64(len(db.live.bySub)))
 	enc.Key("liveQueryRuns")
 	enc.Int(db.live.runs)
+	enc.Key("liveQueryPatches")
+	enc.Int(db.live.patches)
 	enc.Key("liveQueryStats")
 	writeLiveStats(enc, db.live)
 	enc.Key("inTransaction")

@@ -70,8 +70,8 @@ func TestInfoReportsEachLiveQuery(t *testing.T) {
 		t.Fatalf("liveQueryStats: %v", stats)
 	}
 	s := stats[0].(map[string]any)
-	if s["sql"] != q || s["subscribers"] != int64(2) || s["runs"] != int64(2) {
-		t.Fatalf("stats: %v, want 2 subscribers and 2 runs (the first watch, then the insert)", s)
+	if s["sql"] != q || s["subscribers"] != int64(2) || s["runs"] != int64(1) || s["patches"] != int64(1) || s["whyRerun"] != "" {
+		t.Fatalf("stats: %v, want 2 subscribers, 1 run (the first watch) and 1 patch (the insert)", s)
 	}
 	if _, ok := s["totalMs"].(float64); !ok {
 		t.Fatalf("totalMs: %v", s["totalMs"])

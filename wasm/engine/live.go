@@ -32,6 +32,11 @@ type liveQuery struct {
 	// for, and a schema change finds it again.
 	keyCol  int
 	keyStmt *sqlite3.Stmt
+	// plan patches the result after a commit instead of re-running the
+	// query (livepatch.go); nil when it cannot, and whyFull says why.
+	plan    *patchPlan
+	whyFull string
+	patches int64
 	// runs, last and total time its evaluations, for db.info() and the
 	// inspector (a slow live query is a slow page).
 	runs        int64
@@ -61,8 +66,13 @@ type liveSet struct {
 	// runs counts evaluations, for db.info() and the tests that prove an
 	// unrelated write re-runs nothing.
 	runs int64
-	// ends is evaluate's scratch: where each row's bytes end.
-	ends []int
+	// patches counts results patched instead of re-run.
+	patches int64
+	// ends is evaluate's scratch: where each row's bytes end; rowEnc is
+	// patch's, the re-read rows and the result's rows in their new order.
+	ends      []int
+	rowEnc    codec.Encoder
+	patchRows [][]byte
 }
 
 func newLiveSet(nextSub *atomic.Int64) *liveSet {
@@ -114,6 +124,7 @@ func (ls *liveSet) watch(c *Conn, sql string, params any) (int64, *liveQuery, er
 	sub := ls.nextSub.Add(1)
 	q.subs[sub] = struct{}{}
 	ls.bySub[sub] = q
+	ls.track(c)
 	return sub, q, nil
 }
 
@@ -165,7 +176,10 @@ func (ls *liveSet) evaluate(c *Conn, q *liveQuery, schemaChanged bool) error {
 	}
 	if schemaChanged || q.keyStmt != s {
 		q.keyCol, q.keyStmt = keyColumn(c, s), s
-		if !cached {
+		q.plan, q.whyFull = nil, "its statement is not kept prepared"
+		if cached {
+			q.plan, q.whyFull = planPatch(c, s, q.sql, q.keyCol, t.reads)
+		} else {
 			q.keyStmt = nil // closed on release: never the same statement again
 		}
 	}
@@ -354,13 +368,30 @@ func longestIncreasing(a []int) []bool {
 
 // refresh re-runs the live queries that read a changed table (all of them
 // after a schema change) and pushes what changed to their subscribers.
-func (ls *liveSet) refresh(c *Conn, changed map[string]struct{}, schemaChanged bool, push func(sub int64, write func(*codec.Encoder))) {
+func (ls *liveSet) refresh(c *Conn, changed changes, push func(sub int64, write func(*codec.Encoder))) {
+	defer ls.track(c)
 	for _, q := range ls.queries {
-		if !schemaChanged && !intersects(q.tables, changed) {
+		if !changed.schema && !intersects(q.tables, changed.tables) {
 			continue
 		}
+		if !changed.schema && q.plan != nil {
+			ok, unchanged, old, err := ls.patch(c, q, changed.rows[q.plan.table])
+			if err != nil {
+				// Not the app's error (its query ran before): the patch's
+				// own. The re-run below gives the result, or the app's error.
+				q.plan, q.whyFull = nil, "patching failed: "+err.Error()
+			}
+			if ok && unchanged {
+				continue
+			}
+			if ok {
+				ls.deliver(q, old, push)
+				q.spare = old
+				continue
+			}
+		}
 		old := q.result
-		if err := ls.evaluate(c, q, schemaChanged); err != nil {
+		if err := ls.evaluate(c, q, changed.schema); err != nil {
 			for sub := range q.subs {
 				push(sub, func(enc *codec.Encoder) { writeSubError(enc, err) })
 			}
@@ -371,6 +402,18 @@ func (ls *liveSet) refresh(c *Conn, changed map[string]struct{}, schemaChanged b
 		// it returns): the next evaluation writes over it.
 		q.spare = old
 	}
+}
+
+// track has the connection record the changed rows' keys of the tables
+// that patchable live queries read.
+func (ls *liveSet) track(c *Conn) {
+	tables := map[string]int{}
+	for _, q := range ls.queries {
+		if q.plan != nil {
+			tables[q.plan.table] = q.plan.keyCol
+		}
+	}
+	c.track(tables)
 }
 
 // deliver pushes to q's subscribers what turns old into q's result: a
@@ -504,6 +547,10 @@ func writeLiveStats(enc *codec.Encoder, ls *liveSet) {
 		enc.Int(int64(len(q.subs)))
 		m.Key("runs")
 		enc.Int(q.runs)
+		m.Key("patches")
+		enc.Int(q.patches)
+		m.Key("whyRerun")
+		enc.Text(q.whyFull)
 		m.Key("lastMs")
 		enc.Float(float64(q.last.Microseconds()) / 1000)
 		m.Key("totalMs")
