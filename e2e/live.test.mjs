@@ -65,6 +65,49 @@ describe('live queries, write queue, migrations', () => {
     assert.deepEqual(r.kinds, ['initial', 'delta', 'delta', 'delta', 'delta']);
   });
 
+  test('a single-table watch is patched after each commit, not re-run; info says why another is re-run', async () => {
+    const r = await page.evaluate(async () => {
+      const db = await hearth.open({ name: 'patch', storage: 'memory' });
+      await db.exec('CREATE TABLE tasks(id TEXT PRIMARY KEY, title TEXT, project TEXT, pos REAL, tag TEXT UNIQUE)');
+      await db.batch(Array.from({ length: 500 }, (_, i) => ({ sql: 'INSERT INTO tasks VALUES (?, ?, ?, ?, ?)', params: [`t${i}`, `task ${i}`, i % 2 ? 'a' : 'b', i, `g${i}`] })));
+      const sql = "SELECT id, title, pos FROM tasks WHERE project = 'a' ORDER BY pos, id";
+      let latest;
+      let notify;
+      const stop = await db.watch(sql, [], (result) => { latest = result; notify?.(); });
+      const stopLimited = await db.watch('SELECT id FROM tasks ORDER BY pos LIMIT 5', [], () => {});
+      const before = await db.info();
+      const same = [];
+      for (const write of [
+        "UPDATE tasks SET title = 'renamed' WHERE id = 't3'",
+        "UPDATE tasks SET pos = -1 WHERE id = 't401'",
+        "UPDATE tasks SET project = 'a' WHERE id = 't8'",
+        "INSERT INTO tasks VALUES ('x', 'new', 'a', 10.5, NULL)",
+        "DELETE FROM tasks WHERE id = 't5'",
+        // Takes t9's tag: REPLACE deletes t9, which no update hook reports.
+        "INSERT OR REPLACE INTO tasks VALUES ('y', 'replacer', 'a', 3.5, 'g9')",
+      ]) {
+        const seen = new Promise((resolve) => { notify = resolve; });
+        await db.exec(write);
+        await seen;
+        const truth = await db.query(sql);
+        same.push(JSON.stringify(truth.rows) === JSON.stringify(latest.rows));
+      }
+      const after = await db.info();
+      await stop();
+      await stopLimited();
+      const stats = Object.fromEntries(after.liveQueryStats.map((s) => [s.sql, s]));
+      return {
+        same, patches: after.liveQueryPatches - before.liveQueryPatches, patchedRuns: stats[sql].runs,
+        patchedWhy: stats[sql].whyRerun, limitedWhy: stats['SELECT id FROM tasks ORDER BY pos LIMIT 5'].whyRerun,
+      };
+    });
+    assert.deepEqual(r.same, [true, true, true, true, true, true]);
+    assert.equal(r.patches, 6, 'each commit patched the single-table watch');
+    assert.equal(r.patchedRuns, 1, 'run once, when watched');
+    assert.equal(r.patchedWhy, '');
+    assert.match(r.limitedWhy, /LIMIT/);
+  });
+
   test('the async-iterator form yields each change', async () => {
     const counts = await page.evaluate(async () => {
       const db = await hearth.open({ name: 'iter', storage: 'memory' });
