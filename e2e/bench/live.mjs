@@ -6,7 +6,8 @@
 // (default 500) that follow (the steady state); then sustained write
 // throughput with group commit (concurrent execs) vs one transaction per
 // write (each exec awaited before the next); then the same in a follower
-// tab, whose requests go through another tab's worker. Prints numbers and
+// tab, whose requests go through another tab's worker; and OPFS and
+// IndexedDB again with durability 'normal'. Prints numbers and
 // the load average; asserts nothing.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -18,8 +19,8 @@ const WRITES = Number(process.env.BENCH_LIVE_WRITES ?? 500);
 const FIRST = 100;
 
 // Runs in the page (serialized by Playwright): the whole measurement.
-async function measure([name, storage, first, writes]) {
-  const db = await hearth.open({ name, storage });
+async function measure([name, storage, first, writes, durability]) {
+  const db = await hearth.open({ name, storage, durability });
   await db.exec('DROP TABLE IF EXISTS tasks; CREATE TABLE tasks(id TEXT PRIMARY KEY, title TEXT, project TEXT, pos REAL); CREATE INDEX tasks_project ON tasks(project)');
   await db.batch(Array.from({ length: 1000 }, (_, i) => ({ sql: 'INSERT INTO tasks VALUES (?, ?, ?, ?)', params: [`t${i}`, `task ${i}`, i % 2 ? 'a' : 'b', i] })));
   let resolveNext;
@@ -64,12 +65,17 @@ async function freshContext() {
 const load = [loadavg()];
 const rows = [];
 try {
-  for (const storage of ['opfs', 'idb', 'memory']) {
+  // durability 'normal': OPFS without a flush per commit, IndexedDB with
+  // relaxed transactions (README, Storage): what an app that accepts
+  // losing its last commits to a power cut gets.
+  for (const [storage, durability] of [['opfs'], ['idb'], ['memory'], ['opfs', 'normal'], ['idb', 'normal']]) {
     const context = await freshContext();
     try {
       const page = await hearthPage(context, server.url);
-      rows.push(await page.evaluate(measure, [`bench-live-${storage}`, storage, FIRST, WRITES]));
-      if (storage === 'opfs') {
+      const r = await page.evaluate(measure, [`bench-live-${storage}`, storage, FIRST, WRITES, durability]);
+      if (durability) r.storage += ` (${durability})`;
+      rows.push(r);
+      if (storage === 'opfs' && !durability) {
         const leader = await hearthPage(context, server.url);
         await leader.evaluate(async () => { window.keep = await hearth.open({ name: 'bench-live-follow', storage: 'opfs' }); });
         const follower = await hearthPage(context, server.url);

@@ -126,6 +126,29 @@ func (c *Conn) TakeChanges() changes {
 	return ch
 }
 
+// restoreChanges puts back changes taken before a commit that then
+// failed, so that the next TakeChanges includes them.
+func (c *Conn) restoreChanges(ch changes) {
+	for t := range ch.tables {
+		c.written[t] = struct{}{}
+	}
+	c.schemaChanged = c.schemaChanged || ch.schema
+	for t, ck := range ch.rows {
+		cur := c.rowChanges[t]
+		if cur == nil {
+			cur = &changedKeys{keys: map[string]struct{}{}}
+			c.rowChanges[t] = cur
+		}
+		if ck.overflow || cur.overflow || len(cur.keys)+len(ck.keys) > maxPatchKeys {
+			cur.overflow, cur.keys = true, nil
+			continue
+		}
+		for k := range ck.keys {
+			cur.keys[k] = struct{}{}
+		}
+	}
+}
+
 // InTransaction reports whether the app holds a transaction open.
 func (c *Conn) InTransaction() bool { return !c.db.GetAutocommit() }
 

@@ -250,6 +250,8 @@ func (e *Engine) own(handle int64, owner *dbOwner) {
 						db.held = append(db.held, req)
 						continue
 					}
+				} else if n == 1 {
+					e.runWrite(db, req, &enc)
 				} else if e.handle(db, req, &enc) {
 					e.send(enc.Bytes())
 					return
@@ -395,22 +397,31 @@ func (e *Engine) runGroup(db *database, reqs []protocol.Request) {
 			return
 		}
 		if err := e.run(db, req, &replies[i]); err != nil {
+			if !c.InTransaction() {
+				e.runAlone(db, reqs) // which reports this error once
+				return
+			}
 			c.failed(err)
 			replies[i].Reset()
 			protocol.EncodeError(&replies[i], &req.ID, err)
-			if !c.InTransaction() {
-				e.runAlone(db, reqs)
-				return
-			}
 			c.db.Exec("ROLLBACK TO hearth_write")
+			// The write may have been the one to create the write-id
+			// table, which the rollback took away with it.
+			c.requestsReady = false
 		}
 		c.db.Exec("RELEASE hearth_write")
 	}
+	early := e.refreshBeforeCommit(db)
 	if err := c.db.Exec("COMMIT"); err != nil {
 		c.db.Exec("ROLLBACK")
+		// The live queries showed the group's writes: the re-runs below
+		// and the refresh after them take those rows back where the
+		// writes, run alone, fail.
+		c.restoreChanges(early)
 		e.runAlone(db, reqs)
 		return
 	}
+	e.committedEarly(db, early)
 	for i := range replies {
 		e.send(replies[i].Bytes())
 	}
@@ -421,6 +432,65 @@ func (e *Engine) runAlone(db *database, reqs []protocol.Request) {
 		var enc codec.Encoder
 		e.handle(db, req, &enc)
 		e.send(enc.Bytes())
+	}
+}
+
+// runWrite runs one page write (a groupable request that came alone) in a
+// transaction of its own, so that, as in a group, the live queries show it
+// before its commit's I/O. Like autocommit, a failed statement rolls back
+// alone and what ran before it in the same exec is kept; a failed commit
+// takes everything back and is the write's error.
+func (e *Engine) runWrite(db *database, req protocol.Request, enc *codec.Encoder) {
+	c := db.conn
+	if err := c.db.Exec("BEGIN IMMEDIATE"); err != nil {
+		e.handle(db, req, enc)
+		return
+	}
+	e.handle(db, req, enc)
+	if db.conn != c || !c.InTransaction() {
+		return // the write's error ended the transaction; its reply says so
+	}
+	early := e.refreshBeforeCommit(db)
+	if err := c.db.Exec("COMMIT"); err != nil {
+		if c.InTransaction() {
+			c.db.Exec("ROLLBACK")
+		}
+		c.requestsReady = false
+		c.restoreChanges(early)
+		err = sqlError(err)
+		c.failed(err)
+		enc.Reset()
+		protocol.EncodeError(enc, &req.ID, err)
+		return
+	}
+	e.committedEarly(db, early)
+}
+
+// refreshBeforeCommit brings the live queries up to date with a group's
+// writes once they have all run, before its COMMIT: the transaction's own
+// changes are visible to its connection, so the pages see the writes
+// while the commit does its I/O (an IndexedDB transaction's round trip,
+// an OPFS flush), and the writes' replies still wait for the commit to be
+// durable. It returns the changes it took, to be restored if the commit
+// fails. Only groups do this: an app's own transaction shows nothing
+// before it commits.
+func (e *Engine) refreshBeforeCommit(db *database) changes {
+	changed := db.conn.TakeChanges()
+	if len(changed.tables) > 0 || changed.schema {
+		db.live.refresh(db.conn, changed, e.push)
+	}
+	return changed
+}
+
+// committedEarly is refreshLive's part after a commit whose live queries
+// refreshBeforeCommit already brought up to date.
+func (e *Engine) committedEarly(db *database, changed changes) {
+	if len(changed.tables) == 0 && !changed.schema {
+		return
+	}
+	db.conn.committed()
+	if _, journaled := changed.tables["_hearth_journal"]; journaled && db.sync != nil {
+		db.sync.client.Notify()
 	}
 }
 

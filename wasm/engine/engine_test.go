@@ -24,6 +24,10 @@ type client struct {
 	mu      sync.Mutex
 	nextID  int64
 	replies chan map[string]any
+	// pushes holds the subscription pushes call passed over while waiting
+	// for its reply (a write's live update comes before the write's reply,
+	// which waits for its commit): next returns them first, in order.
+	pushes []map[string]any
 }
 
 func newClient(t *testing.T) *client {
@@ -57,6 +61,15 @@ func (c *client) send(op string, fields map[string]any) int64 {
 }
 
 func (c *client) next() map[string]any {
+	if len(c.pushes) > 0 {
+		p := c.pushes[0]
+		c.pushes = c.pushes[1:]
+		return p
+	}
+	return c.receive()
+}
+
+func (c *client) receive() map[string]any {
 	select {
 	case r := <-c.replies:
 		return r
@@ -69,11 +82,17 @@ func (c *client) next() map[string]any {
 // call sends one request and waits for its reply.
 func (c *client) call(op string, fields map[string]any) map[string]any {
 	id := c.send(op, fields)
-	r := c.next()
-	if r["id"] != id {
-		c.t.Fatalf("reply id %v, want %d", r["id"], id)
+	for {
+		r := c.receive()
+		if _, push := r["sub"]; push && r["id"] == nil {
+			c.pushes = append(c.pushes, r)
+			continue
+		}
+		if r["id"] != id {
+			c.t.Fatalf("reply id %v, want %d", r["id"], id)
+		}
+		return r
 	}
-	return r
 }
 
 func (c *client) ok(op string, fields map[string]any) map[string]any {

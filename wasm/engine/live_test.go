@@ -23,6 +23,9 @@ func (c *client) nextPush(t *testing.T) map[string]any {
 
 func (c *client) noPush(t *testing.T) {
 	t.Helper()
+	if len(c.pushes) > 0 {
+		t.Fatalf("unexpected push %v", c.pushes[0])
+	}
 	select {
 	case r := <-c.replies:
 		t.Fatalf("unexpected message %v", r)

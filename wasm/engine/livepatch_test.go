@@ -316,3 +316,76 @@ func TestPatchSeesADeleteOfEveryRow(t *testing.T) {
 		t.Fatalf("patched %v, re-run %v; want the delete patched", s["patches"], s["runs"])
 	}
 }
+
+// A page write's live update is pushed before the write's reply, which
+// waits for the commit; a commit that then fails (here a deferred foreign
+// key) takes the update back with a second push, and the reply is the
+// commit's error. Alone or in a group, the same.
+func TestLiveUpdateComesBeforeTheCommitAndAFailedCommitTakesItBack(t *testing.T) {
+	c := newClient(t)
+	db := c.open("early")
+	c.ok("exec", map[string]any{"db": db, "sql": "PRAGMA foreign_keys = ON"})
+	c.ok("exec", map[string]any{"db": db, "sql": "CREATE TABLE p(id TEXT PRIMARY KEY); CREATE TABLE t(id TEXT PRIMARY KEY, pid TEXT REFERENCES p(id) DEFERRABLE INITIALLY DEFERRED, pos); INSERT INTO p VALUES ('p1')"})
+	rows := c.ok("watch", map[string]any{"db": db, "sql": "SELECT id, pos FROM t ORDER BY pos"})["result"].(map[string]any)["rows"].([]any)
+	expect := func(what string, id int64, code string, want string) {
+		t.Helper()
+		pushes := 0
+		for {
+			m := c.receive()
+			if _, push := m["sub"]; push {
+				rows = apply(rows, m["delta"].(map[string]any))
+				pushes++
+				continue
+			}
+			if m["id"] != id {
+				t.Fatalf("%s: message %v", what, m)
+			}
+			e, failed := m["error"].(map[string]any)
+			switch {
+			case code == "" && failed:
+				t.Fatalf("%s: %v", what, e)
+			case code != "" && (!failed || !strings.Contains(e["code"].(string), code)):
+				t.Fatalf("%s: reply %v, want %s", what, m, code)
+			case pushes != 1:
+				t.Fatalf("%s: %d pushes before the reply, want 1", what, pushes)
+			}
+			break
+		}
+		if code != "" {
+			p := c.nextPush(t) // the take-back
+			rows = apply(rows, p["delta"].(map[string]any))
+		}
+		if fmt.Sprint(rows) != want {
+			t.Fatalf("%s: the page's copy is %v, want %v", what, rows, want)
+		}
+	}
+	expect("a write", c.send("exec", map[string]any{"db": db, "sql": "INSERT INTO t VALUES ('a', 'p1', 1)"}), "", "[[a 1]]")
+	expect("a write whose commit fails", c.send("exec", map[string]any{"db": db, "sql": "INSERT INTO t VALUES ('b', 'nope', 2)"}), "CONSTRAINT", "[[a 1]]")
+	// A group: one transaction for both; its commit fails, and each write,
+	// run again alone, gets its own outcome.
+	good := c.send("exec", map[string]any{"db": db, "sql": "INSERT INTO t VALUES ('c', 'p1', 3)"})
+	bad := c.send("exec", map[string]any{"db": db, "sql": "INSERT INTO t VALUES ('d', 'nope', 4)"})
+	got := map[int64]any{}
+	for len(got) < 2 {
+		m := c.receive()
+		if _, push := m["sub"]; push {
+			rows = apply(rows, m["delta"].(map[string]any))
+			continue
+		}
+		got[m["id"].(int64)] = m
+	}
+	for len(c.pushes) > 0 || len(c.replies) > 0 {
+		rows = apply(rows, c.next()["delta"].(map[string]any))
+	}
+	c.ok("query", map[string]any{"db": db, "sql": "SELECT 1"}) // pushes of the last sweep come before this reply
+	for len(c.pushes) > 0 {
+		rows = apply(rows, c.next()["delta"].(map[string]any))
+	}
+	if got[good].(map[string]any)["error"] != nil || got[bad].(map[string]any)["error"] == nil {
+		t.Fatalf("group replies: %v", got)
+	}
+	want := c.ok("query", map[string]any{"db": db, "sql": "SELECT id, pos FROM t ORDER BY pos"})["rows"].([]any)
+	if fmt.Sprint(rows) != fmt.Sprint(want) || fmt.Sprint(want) != "[[a 1] [c 3]]" {
+		t.Fatalf("after the group: copy %v, table %v", rows, want)
+	}
+}
