@@ -120,6 +120,28 @@ func TestRebaseKeepsLocalEditsOverOlderResults(t *testing.T) {
 	}
 }
 
+// A card moved twice: once the result shows the second move, the first
+// move's edit must not put the card back in the middle column.
+func TestRebaseDropsEditsOlderThanOneTheResultShows(t *testing.T) {
+	c := &Root{}
+	now := time.Unix(1000, 0)
+	middle := Task{ID: "a", Status: "doing", Position: 2}
+	last := Task{ID: "a", Status: "backlog", Position: 3}
+	for _, written := range []bool{true, false} {
+		// The first move's write is done or (its reply not yet handled)
+		// still in flight; the second's is done.
+		first := localEdit{seq: 1, id: "a", task: &middle}
+		if written {
+			first.done = now
+		}
+		c.edits = []localEdit{first, {seq: 2, id: "a", task: &last, done: now}, {seq: 3, id: "b", task: &Task{ID: "b", Status: "done"}}}
+		got := c.rebase([]Task{last, {ID: "b", Status: "doing"}}, now)
+		if len(got) != 2 || got[0] != last || got[1].Status != "done" || len(c.edits) != 1 || c.edits[0].id != "b" {
+			t.Fatalf("first write done %v: %+v, edits %+v", written, got, c.edits)
+		}
+	}
+}
+
 func TestSyncStatusOfDropsTheRedundantOfflineError(t *testing.T) {
 	offline := syncstatus.Status{Online: false, LastError: &syncstatus.ErrorInfo{Class: "offline", Message: "the device is offline"}}
 	if s := syncStatusOf(offline); s.ErrorText != "" || !s.Enabled {

@@ -63,9 +63,23 @@ func (c *Root) writeTasks(ids []string, fn func(context.Context) error) {
 // editExpiry).
 func (c *Root) rebase(base []Task, now time.Time) []Task {
 	out := slices.Clone(base)
+	// A result that shows a task's newest written edit shows every older
+	// edit of that task too (the writes run in order): those go with it.
+	// Kept, an older one would be laid over the result and put the task
+	// back where an earlier move had it (a card moved twice quickly showed
+	// in its middle column until editExpiry).
+	shown := map[string]int{}
+	for _, e := range c.edits {
+		if !e.done.IsZero() && reflects(base, e) {
+			shown[e.id] = max(shown[e.id], e.seq)
+		}
+	}
 	kept := c.edits[:0]
 	for _, e := range c.edits {
-		if !e.done.IsZero() && (reflects(base, e) || now.Sub(e.done) > editExpiry) {
+		if upTo, ok := shown[e.id]; ok && e.seq <= upTo {
+			continue
+		}
+		if !e.done.IsZero() && now.Sub(e.done) > editExpiry {
 			continue
 		}
 		kept = append(kept, e)
