@@ -389,3 +389,31 @@ func TestLiveUpdateComesBeforeTheCommitAndAFailedCommitTakesItBack(t *testing.T)
 		t.Fatalf("after the group: copy %v, table %v", rows, want)
 	}
 }
+
+// A WITHOUT ROWID table whose key is not its first column: the hook
+// reports its rows by their columns, not by a rowid.
+func TestPatchOfAWithoutRowidTable(t *testing.T) {
+	c := newClient(t)
+	db := c.open("without-rowid")
+	c.ok("exec", map[string]any{"db": db, "sql": "CREATE TABLE w(v TEXT, k TEXT PRIMARY KEY, n INTEGER) WITHOUT ROWID; INSERT INTO w VALUES ('a', 'k1', 1), ('b', 'k2', 2), ('c', 'k3', 3)"})
+	const sql = "SELECT k, v, n FROM w WHERE n < 10 ORDER BY v DESC, k"
+	rows := c.ok("watch", map[string]any{"db": db, "sql": sql})["result"].(map[string]any)["rows"].([]any)
+	for _, write := range []string{
+		"UPDATE w SET v = 'z' WHERE k = 'k1'",
+		"INSERT INTO w VALUES ('m', 'k4', 4)",
+		"UPDATE w SET n = 20 WHERE k = 'k2'",
+		"UPDATE w SET k = 'k0' WHERE k = 'k3'",
+		"DELETE FROM w WHERE k = 'k4'",
+	} {
+		c.ok("exec", map[string]any{"db": db, "sql": write})
+		rows = apply(rows, c.nextPush(t)["delta"].(map[string]any))
+		want := c.ok("query", map[string]any{"db": db, "sql": sql})["rows"].([]any)
+		if fmt.Sprint(rows) != fmt.Sprint(want) {
+			t.Fatalf("%s: copy %v, want %v", write, rows, want)
+		}
+	}
+	s := info(c, db)["liveQueryStats"].([]any)[0].(map[string]any)
+	if s["patches"] != int64(5) || s["whyRerun"] != "" {
+		t.Fatalf("stats %v: want 5 patches", s)
+	}
+}
