@@ -65,7 +65,7 @@ describe('live queries, write queue, migrations', () => {
     assert.deepEqual(r.kinds, ['initial', 'delta', 'delta', 'delta', 'delta']);
   });
 
-  test('a single-table watch is patched after each commit, not re-run; info says why another is re-run', async () => {
+  test('a single-table watch is patched after each commit, not re-run; info says why another (an OFFSET) is re-run', async () => {
     const r = await page.evaluate(async () => {
       const db = await hearth.open({ name: 'patch', storage: 'memory' });
       await db.exec('CREATE TABLE tasks(id TEXT PRIMARY KEY, title TEXT, project TEXT, pos REAL, tag TEXT UNIQUE)');
@@ -74,7 +74,7 @@ describe('live queries, write queue, migrations', () => {
       let latest;
       let notify;
       const stop = await db.watch(sql, [], (result) => { latest = result; notify?.(); });
-      const stopLimited = await db.watch('SELECT id FROM tasks ORDER BY pos LIMIT 5', [], () => {});
+      const stopLimited = await db.watch('SELECT id FROM tasks ORDER BY pos LIMIT 5 OFFSET 5', [], () => {});
       const before = await db.info();
       const same = [];
       for (const write of [
@@ -98,7 +98,7 @@ describe('live queries, write queue, migrations', () => {
       const stats = Object.fromEntries(after.liveQueryStats.map((s) => [s.sql, s]));
       return {
         same, patches: after.liveQueryPatches - before.liveQueryPatches, patchedRuns: stats[sql].runs,
-        patchedWhy: stats[sql].whyRerun, limitedWhy: stats['SELECT id FROM tasks ORDER BY pos LIMIT 5'].whyRerun,
+        patchedWhy: stats[sql].whyRerun, limitedWhy: stats['SELECT id FROM tasks ORDER BY pos LIMIT 5 OFFSET 5'].whyRerun,
       };
     });
     assert.deepEqual(r.same, [true, true, true, true, true, true]);

@@ -1,6 +1,7 @@
 // Package sqlshape recognizes the SELECT statements whose result a live
 // query can patch row by row: one table, a WHERE clause that looks at one
-// row at a time, and an ORDER BY over the result's own columns. Whether a
+// row at a time, an ORDER BY over the result's own columns, and at most a
+// LIMIT of a number. Whether a
 // row belongs to such a result, and where, depends on that row alone, so a
 // write that changed a few rows changes only those rows' entries.
 //
@@ -27,6 +28,8 @@ type Select struct {
 	Head, Where string
 	// OrderBy lists the ORDER BY terms; empty when the order is unspecified.
 	OrderBy []OrderTerm
+	// Limit is the LIMIT (a number, after an ORDER BY), 0 when none.
+	Limit int
 }
 
 // OrderTerm is one ORDER BY term: a result column by number, or a column
@@ -77,6 +80,21 @@ func Parse(sql string) (Select, error) {
 	}
 	for len(toks) > 0 && toks[len(toks)-1].is(";") {
 		toks = toks[:len(toks)-1]
+	}
+	// LIMIT n last, after an ORDER BY: the result is the first n rows. Any
+	// other LIMIT (an expression, an OFFSET, in a subquery) is refused below.
+	limit := 0
+	if n := len(toks); n >= 2 && toks[n-2].keyword("LIMIT") && toks[n-1].kind == number {
+		for _, c := range toks[n-1].text() {
+			if c < '0' || c > '9' || limit > 1<<30 {
+				return Select{}, refuse("LIMIT %s", toks[n-1].text())
+			}
+			limit = limit*10 + int(c-'0')
+		}
+		if limit == 0 {
+			return Select{}, refuse("LIMIT 0")
+		}
+		toks = toks[:n-2]
 	}
 	if len(toks) == 0 || !toks[0].keyword("SELECT") {
 		return Select{}, refuse("not a SELECT")
@@ -174,6 +192,10 @@ func Parse(sql string) (Select, error) {
 		}
 		s.OrderBy = terms
 	}
+	if limit > 0 && len(s.OrderBy) == 0 {
+		return Select{}, refuse("LIMIT without ORDER BY")
+	}
+	s.Limit = limit
 	return s, nil
 }
 

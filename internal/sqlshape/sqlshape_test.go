@@ -28,6 +28,10 @@ func TestParseAccepts(t *testing.T) {
 			Table: "t", Qualifier: "x", Head: "SELECT a FROM [t] x INDEXED BY t_a",
 			OrderBy: []OrderTerm{{Column: "a", Desc: true, NullsFirst: true}},
 		}},
+		{"SELECT a FROM t WHERE b ORDER BY a DESC LIMIT 50;", Select{
+			Table: "t", Qualifier: "t", Head: "SELECT a FROM t", Where: "b",
+			OrderBy: []OrderTerm{{Column: "a", Desc: true}}, Limit: 50,
+		}},
 		{"SELECT a, 'SELECT' AS \"limit\" FROM t /* ORDER BY x LIMIT 1 */", Select{
 			Table: "t", Qualifier: "t", Head: "SELECT a, 'SELECT' AS \"limit\" FROM t",
 		}},
@@ -53,8 +57,11 @@ func TestParseRefuses(t *testing.T) {
 	for sql, why := range map[string]string{
 		"INSERT INTO t VALUES (1)":                          "not a SELECT",
 		"SELECT 1":                                          "no FROM",
-		"SELECT a FROM t LIMIT 10":                          "LIMIT",
+		"SELECT a FROM t LIMIT 10":                          "LIMIT without ORDER BY",
 		"SELECT a FROM t ORDER BY a LIMIT 1 OFFSET 2":       "LIMIT",
+		"SELECT a FROM t ORDER BY a LIMIT 5, 10":            "LIMIT",
+		"SELECT a FROM t ORDER BY a LIMIT ?":                "LIMIT",
+		"SELECT a FROM t ORDER BY a LIMIT 0":                "LIMIT 0",
 		"SELECT DISTINCT a FROM t":                          "DISTINCT",
 		"SELECT a, count(*) FROM t GROUP BY a":              "GROUP BY",
 		"SELECT a FROM t WHERE b IN (SELECT b FROM u)":      "subquery",

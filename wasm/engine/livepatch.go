@@ -96,6 +96,8 @@ type patchPlan struct {
 	// without its ORDER BY.
 	rowSQL string
 	order  []sortKey
+	// limit is the query's LIMIT, 0 when none.
+	limit int
 }
 
 type sortKey struct {
@@ -151,7 +153,7 @@ func planPatch(c *Conn, s *sqlite3.Stmt, sql string, keyCol int, reads map[strin
 	if aggregates(c, sql) {
 		return nil, "it aggregates rows"
 	}
-	p := &patchPlan{table: table, keyCol: keyAt}
+	p := &patchPlan{table: table, keyCol: keyAt, limit: shape.Limit}
 	for _, term := range shape.OrderBy {
 		k, why := sortKeyFor(c, s, table, shape, term)
 		if why != "" {
@@ -445,6 +447,9 @@ func (ls *liveSet) patch(c *Conn, q *liveQuery, ck *changedKeys) (ok, unchanged 
 	}
 	rows := ls.patchRows[:0]
 	defer func() { ls.patchRows = rows[:0] }()
+	// A result cut by its LIMIT does not hold the rows that would take the
+	// place of one that leaves it or moves down: those commits re-run.
+	full := p.limit > 0 && len(cur.rows) >= p.limit
 	var moving [][]byte
 	same := true
 	for i, row := range cur.rows {
@@ -456,7 +461,7 @@ func (ls *liveSet) patch(c *Conn, q *liveQuery, ck *changedKeys) (ok, unchanged 
 		now, in := fresh[k]
 		switch {
 		case !in:
-			if len(p.order) == 0 {
+			if len(p.order) == 0 || full {
 				return false, false, evaluation{}, nil
 			}
 			same = false
@@ -464,6 +469,9 @@ func (ls *liveSet) patch(c *Conn, q *liveQuery, ck *changedKeys) (ok, unchanged 
 			rows = append(rows, now)
 			same = same && bytes.Equal(row, now)
 		default:
+			if full {
+				return false, false, evaluation{}, nil
+			}
 			moving = append(moving, now)
 			same = false
 		}
@@ -471,7 +479,12 @@ func (ls *liveSet) patch(c *Conn, q *liveQuery, ck *changedKeys) (ok, unchanged 
 	}
 	for _, k := range keys {
 		if now, in := fresh[k]; in {
-			if len(p.order) == 0 {
+			switch {
+			case len(p.order) == 0:
+				return false, false, evaluation{}, nil
+			case full && p.compare(now, cur.rows[len(cur.rows)-1]) > 0:
+				continue // sorts after the last row shown: stays out
+			case full:
 				return false, false, evaluation{}, nil
 			}
 			moving = append(moving, now)
@@ -491,6 +504,11 @@ func (ls *liveSet) patch(c *Conn, q *liveQuery, ck *changedKeys) (ok, unchanged 
 	for _, row := range moving {
 		at := sort.Search(len(rows), func(i int) bool { return p.compare(rows[i], row) > 0 })
 		rows = slices.Insert(rows, at, row)
+	}
+	if p.limit > 0 && len(rows) > p.limit {
+		// The result held every matching row (it was not full): the rows
+		// past the limit are the ones the query would cut.
+		rows = rows[:p.limit]
 	}
 	ev := q.spare
 	q.spare = evaluation{}
