@@ -366,8 +366,9 @@ export interface DatabaseInfo {
    * Each live query, slowest total first: its SQL, subscribers, whole runs,
    * patches, the last and total time of both (ms), and why a commit re-runs
    * it whole instead of patching it ('' when it is patched: one table, a
-   * WHERE on the row's own columns, an ORDER BY of result columns, its
-   * table's primary key among the result's columns).
+   * WHERE on the row's own columns, an ORDER BY of result columns and at
+   * most a LIMIT of a number, its table's primary key among the result's
+   * columns).
    */
   liveQueryStats: Array<{ sql: string; subscribers: number; runs: number; patches: number; whyRerun: string; lastMs: number; totalMs: number }>;
   inTransaction: boolean;
