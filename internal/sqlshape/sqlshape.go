@@ -128,7 +128,7 @@ func Parse(sql string) (Select, error) {
 	var s Select
 	i := from + 1
 	name := func() (string, bool) {
-		if i < len(toks) && (toks[i].kind == bare || toks[i].kind == quoted) {
+		if i < len(toks) && (toks[i].kind == bare || toks[i].kind == quoted) && toks[i].name() != "" {
 			i++
 			return toks[i-1].name(), true
 		}
@@ -220,11 +220,11 @@ func orderTerms(sql string, toks []token) ([]OrderTerm, error) {
 			}
 			t.Index = n
 			i++
-		case i < len(toks) && (toks[i].kind == bare || toks[i].kind == quoted):
+		case i < len(toks) && (toks[i].kind == bare || toks[i].kind == quoted) && toks[i].name() != "":
 			t.Column = toks[i].name()
 			i++
 			if i < len(toks) && toks[i].is(".") {
-				if i+1 >= len(toks) || (toks[i+1].kind != bare && toks[i+1].kind != quoted) {
+				if i+1 >= len(toks) || (toks[i+1].kind != bare && toks[i+1].kind != quoted) || toks[i+1].name() == "" {
 					return nil, refuse("an ORDER BY term that is not a column")
 				}
 				t.Column, t.Qualified = toks[i+1].name(), true
