@@ -421,7 +421,7 @@ func (e *Engine) runGroup(db *database, reqs []protocol.Request) {
 		e.runAlone(db, reqs)
 		return
 	}
-	e.committedEarly(db, early)
+	e.committed(db, early, true)
 	for i := range replies {
 		e.send(replies[i].Bytes())
 	}
@@ -463,17 +463,17 @@ func (e *Engine) runWrite(db *database, req protocol.Request, enc *codec.Encoder
 		protocol.EncodeError(enc, &req.ID, err)
 		return
 	}
-	e.committedEarly(db, early)
+	e.committed(db, early, true)
 }
 
-// refreshBeforeCommit brings the live queries up to date with a group's
-// writes once they have all run, before its COMMIT: the transaction's own
-// changes are visible to its connection, so the pages see the writes
-// while the commit does its I/O (an IndexedDB transaction's round trip,
-// an OPFS flush), and the writes' replies still wait for the commit to be
-// durable. It returns the changes it took, to be restored if the commit
-// fails. Only groups do this: an app's own transaction shows nothing
-// before it commits.
+// refreshBeforeCommit brings the live queries up to date with the page's
+// writes (a group's, or one write's) once they have run, before their
+// COMMIT: the transaction's own changes are visible to its connection, so
+// the pages see the writes while the commit does its I/O (an IndexedDB
+// transaction's round trip, an OPFS flush), and the writes' replies still
+// wait for the commit to be durable. It returns the changes it took, to be
+// restored if the commit fails. An app's own transaction (db.transaction)
+// shows nothing before it commits.
 func (e *Engine) refreshBeforeCommit(db *database) changes {
 	changed := db.conn.TakeChanges()
 	if len(changed.tables) > 0 || changed.schema {
@@ -482,16 +482,19 @@ func (e *Engine) refreshBeforeCommit(db *database) changes {
 	return changed
 }
 
-// committedEarly is refreshLive's part after a commit whose live queries
-// refreshBeforeCommit already brought up to date.
-func (e *Engine) committedEarly(db *database, changed changes) {
+// committed tells the connection of a commit that changed something (the
+// WAL is due an idle checkpoint) and, after the page's writes (byPage),
+// wakes the sync client when they were journaled. It reports whether
+// anything changed.
+func (e *Engine) committed(db *database, changed changes, byPage bool) bool {
 	if len(changed.tables) == 0 && !changed.schema {
-		return
+		return false
 	}
 	db.conn.committed()
-	if _, journaled := changed.tables["_hearth_journal"]; journaled && db.sync != nil {
+	if _, journaled := changed.tables["_hearth_journal"]; journaled && byPage && db.sync != nil {
 		db.sync.client.Notify()
 	}
+	return true
 }
 
 // refreshLive re-runs the live queries a commit affected. Inside an app's
@@ -503,14 +506,9 @@ func (e *Engine) refreshLive(db *database, byPage bool) {
 		return
 	}
 	changed := db.conn.TakeChanges()
-	if len(changed.tables) == 0 && !changed.schema {
-		return
+	if e.committed(db, changed, byPage) {
+		db.live.refresh(db.conn, changed, e.push)
 	}
-	db.conn.committed()
-	if _, journaled := changed.tables["_hearth_journal"]; journaled && byPage && db.sync != nil {
-		db.sync.client.Notify()
-	}
-	db.live.refresh(db.conn, changed, e.push)
 }
 
 // push sends one subscription push {v, sub, <what write adds>}.

@@ -364,8 +364,9 @@ func TestLiveUpdateComesBeforeTheCommitAndAFailedCommitTakesItBack(t *testing.T)
 	}
 	expect("a write", c.send("exec", map[string]any{"db": db, "sql": "INSERT INTO t VALUES ('a', 'p1', 1)"}), "", "[[a 1]]")
 	expect("a write whose commit fails", c.send("exec", map[string]any{"db": db, "sql": "INSERT INTO t VALUES ('b', 'nope', 2)"}), "CONSTRAINT", "[[a 1]]")
-	// A group: one transaction for both; its commit fails, and each write,
-	// run again alone, gets its own outcome.
+	// Two writes sent together: one group when the engine takes both in
+	// one sweep (its commit fails, and each write, run again alone, gets
+	// its own outcome), else two writes alone: the outcome is the same.
 	good := c.send("exec", map[string]any{"db": db, "sql": "INSERT INTO t VALUES ('c', 'p1', 3)"})
 	bad := c.send("exec", map[string]any{"db": db, "sql": "INSERT INTO t VALUES ('d', 'nope', 4)"})
 	got := map[int64]any{}
