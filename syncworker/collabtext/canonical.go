@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -95,8 +96,21 @@ func CanonicalText(b []byte) (text string, ok bool) {
 	// path is the root and the ancestors of the next op's parent, down
 	// to the last op read.
 	// A run typed in one go is a chain as deep as it is long: room for
-	// every op, in one allocation.
-	path := make([]canonNode, 1, count+1)
+	// every op, in one allocation, reused by the next call (a fresh
+	// device's initial sync calls this for every text field it receives).
+	pooled := canonPaths.Get().(*[]canonNode)
+	if cap(*pooled) < int(count)+1 {
+		*pooled = make([]canonNode, 0, count+1)
+	}
+	path := append((*pooled)[:0], canonNode{})
+	defer func() {
+		// Not the rare long text's: a pool keeps what it is given until
+		// two collections have passed.
+		if cap(path) <= maxPooledPath {
+			*pooled = path[:0]
+			canonPaths.Put(pooled)
+		}
+	}()
 	emit := func(n *canonNode) {
 		if !n.emitted {
 			n.emitted = true
@@ -155,6 +169,12 @@ func CanonicalText(b []byte) (text string, ok bool) {
 	}
 	return out.String(), true
 }
+
+// canonPaths are CanonicalText's path buffers.
+var canonPaths = sync.Pool{New: func() any { return new([]canonNode) }}
+
+// maxPooledPath bounds the path buffers kept (in nodes, 48 bytes each).
+const maxPooledPath = 4096
 
 // canonID is an ID by its name's rank among the state's names (0 for the
 // root) and its sequence number.

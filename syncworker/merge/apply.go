@@ -101,8 +101,9 @@ type Applier struct {
 	// absent holds rows (table NUL key) Preload found without metadata:
 	// Apply merges into them without reading it.
 	absent map[string]struct{}
-	// fieldBatches caches multiRowFieldSQL by its number of fields.
-	fieldBatches map[int]string
+	// fieldBatches and metaBatches cache multiRowFieldSQL and
+	// multiRowMetaSQL by their number of rows.
+	fieldBatches, metaBatches map[int]string
 	// local and now are set by RecordLosses.
 	local string
 	now   func() time.Time
@@ -176,8 +177,9 @@ func (a *Applier) trimCache() error {
 	if len(a.batches) >= maxCachedStmts {
 		clear(a.batches)
 	}
-	if len(a.fieldBatches) >= maxCachedStmts {
+	if len(a.fieldBatches)+len(a.metaBatches) >= maxCachedStmts {
 		clear(a.fieldBatches)
+		clear(a.metaBatches)
 	}
 	if len(a.stmts) < maxCachedStmts {
 		return nil
@@ -216,7 +218,7 @@ func (a *Applier) Apply(ch *change.Change) (Result, error) {
 	if err := a.trimCache(); err != nil {
 		return Result{}, err
 	}
-	t, ch, err := a.admit(ch)
+	t, ch, _, err := a.admit(ch)
 	if err != nil {
 		return Result{}, err
 	}
@@ -224,23 +226,25 @@ func (a *Applier) Apply(ch *change.Change) (Result, error) {
 }
 
 // admit checks a change before it is merged; it returns the change as
-// merged (a lenient applier drops the columns it does not know).
-func (a *Applier) admit(ch *change.Change) (*schema.Info, *change.Change, error) {
+// merged (a lenient applier drops the columns it does not know) and, if
+// it decoded it, the key's values (not checked against the table's key:
+// KeyValues does).
+func (a *Applier) admit(ch *change.Change) (*schema.Info, *change.Change, []any, error) {
 	t := a.tables[ch.Table]
 	if t == nil {
-		return nil, nil, refuse(CodeUnknownTable, "table %q is not synced", ch.Table)
+		return nil, nil, nil, refuse(CodeUnknownTable, "table %q is not synced", ch.Table)
 	}
 	if a.strict {
 		if err := a.Check(ch); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-	} else {
-		if _, err := change.DecodeKey(ch.Key); err != nil {
-			return nil, nil, refuse(CodeBadKey, "%s: %v", ch.Table, err)
-		}
-		ch = known(t, ch)
+		return t, ch, nil, nil
 	}
-	return t, ch, nil
+	keyVals, err := change.DecodeKey(ch.Key)
+	if err != nil {
+		return nil, nil, nil, refuse(CodeBadKey, "%s: %v", ch.Table, err)
+	}
+	return t, known(t, ch), keyVals, nil
 }
 
 // merge merges an admitted change: metadata and table row.
@@ -299,7 +303,7 @@ func (a *Applier) ApplyAll(chs []change.Change) (results []Result, errs []error,
 		if err := a.trimCache(); err != nil {
 			return results, errs, err
 		}
-		t, ch, err := a.admit(&chs[i])
+		t, ch, keyVals, err := a.admit(&chs[i])
 		if err != nil {
 			errs[i] = err
 			continue
@@ -318,7 +322,7 @@ func (a *Applier) ApplyAll(chs []change.Change) (results []Result, errs []error,
 				}
 				delete(a.absent, id)
 				fresh.t, fresh.shape = t, shape
-				fresh.rows = append(fresh.rows, freshRow{i: i, key: ch.Key, out: out})
+				fresh.rows = append(fresh.rows, freshRow{i: i, key: ch.Key, keyVals: keyVals, out: out})
 				continue
 			}
 		}
@@ -376,9 +380,10 @@ type freshRows struct {
 }
 
 type freshRow struct {
-	i   int
-	key []byte
-	out Outcome
+	i       int
+	key     []byte
+	keyVals []any // the key's values, if admit decoded them
+	out     Outcome
 }
 
 // writeFresh writes the waiting rows: the table rows in one statement,
@@ -413,9 +418,12 @@ func (a *Applier) writeFresh(f *freshRows, results []Result, errs []error) error
 	bind := func() error {
 		n := 0
 		for _, r := range rows {
-			keyVals, err := KeyValues(t, r.key)
-			if err != nil {
-				return err
+			keyVals := r.keyVals
+			if len(keyVals) != len(t.Key) {
+				var err error
+				if keyVals, err = KeyValues(t, r.key); err != nil {
+					return err
+				}
 			}
 			for i, name := range w.columns {
 				n++
@@ -446,7 +454,7 @@ func (a *Applier) writeFresh(f *freshRows, results []Result, errs []error) error
 		}
 		return nil
 	}
-	meta, err := a.stmt(multiRowMetaSQL(len(rows)))
+	meta, err := a.stmt(batchSQL(&a.metaBatches, len(rows), multiRowMetaSQL))
 	if err != nil {
 		return err
 	}
@@ -481,15 +489,7 @@ func (a *Applier) writeFreshFields(t *schema.Info, rows []freshRow) error {
 	}
 	for len(entries) > 0 {
 		n := min(len(entries), perStatement)
-		if a.fieldBatches == nil {
-			a.fieldBatches = map[int]string{}
-		}
-		sql, ok := a.fieldBatches[n]
-		if !ok {
-			sql = multiRowFieldSQL(n)
-			a.fieldBatches[n] = sql
-		}
-		s, err := a.stmt(sql)
+		s, err := a.stmt(batchSQL(&a.fieldBatches, n, multiRowFieldSQL))
 		if err != nil {
 			return err
 		}
@@ -546,6 +546,21 @@ func multiRowSQL(t *schema.Info, w shapedWrite, n int) string {
 	}
 	sql.WriteString(" ON CONFLICT (" + strings.Join(quoteAll(t.Key), ", ") + ") DO UPDATE SET " + strings.Join(sets, ", "))
 	return sql.String()
+}
+
+// batchSQL is build(n), built once per n into cache: the text of a
+// multi-row statement is the key of its prepared statement, and a long one
+// to build for every batch.
+func batchSQL(cache *map[int]string, n int, build func(int) string) string {
+	sql, ok := (*cache)[n]
+	if !ok {
+		if *cache == nil {
+			*cache = map[int]string{}
+		}
+		sql = build(n)
+		(*cache)[n] = sql
+	}
+	return sql
 }
 
 // multiRowMetaSQL is MetaSQL.SaveRow for n rows.

@@ -40,26 +40,54 @@ func ResolveTable(cur Row, ch *change.Change, t *schema.Info) (Outcome, error) {
 	if len(t.Text) == 0 || ch.Op == change.Delete {
 		return Resolve(cur, ch, t.Resurrect), nil
 	}
-	var edits map[string][]byte
-	plain := ch
-	for col, v := range ch.Values {
-		if ops, ok := v.([]byte); ok && t.IsText(col) {
-			if edits == nil {
-				edits = map[string][]byte{}
-				cp := *ch
-				cp.Values = maps.Clone(ch.Values)
-				plain = &cp
-			}
-			edits[col] = ops
-			delete(plain.Values, col)
-		}
+	// edits[i] is the ops the change carries for t.Text[i]; on the stack
+	// for up to four text columns.
+	var buf [4]textEdit
+	edits := buf[:0]
+	if len(t.Text) > len(buf) {
+		edits = make([]textEdit, 0, len(t.Text))
 	}
-	out := Resolve(cur, plain, t.Resurrect)
-	cloned := false
+	edited := false
 	for _, col := range t.Text {
-		ops, edited := edits[col]
+		ops, ok := ch.Values[col].([]byte)
+		edits = append(edits, textEdit{ops, ok})
+		edited = edited || ok
+	}
+	// The ops are not values: Resolve must not write them to the row or
+	// keep them as a field's value.
+	var out Outcome
+	switch {
+	case !edited:
+		out = Resolve(cur, ch, t.Resurrect)
+	case ch.Op == change.Insert:
+		// An insert records no field, and the values it writes are
+		// Resolve's own copy: take the ops back out of that copy rather
+		// than cloning the change (a fresh device's initial sync does
+		// this for every row). What is left is what resolving the change
+		// without its ops gives: a newer update's value stays.
+		out = Resolve(cur, ch, t.Resurrect)
+		if out.Effect.Values != nil {
+			for i, col := range t.Text {
+				if f, ok := cur.Fields[col]; edits[i].ok && (!ok || !f.Stamp.After(ch.Stamp)) {
+					delete(out.Effect.Values, col)
+				}
+			}
+		}
+	default:
+		plain := *ch
+		plain.Values = maps.Clone(ch.Values)
+		for i, col := range t.Text {
+			if edits[i].ok {
+				delete(plain.Values, col)
+			}
+		}
+		out = Resolve(cur, &plain, t.Resurrect)
+	}
+	cloned := false
+	for i, col := range t.Text {
+		ops := edits[i].ops
 		state, _ := cur.Fields[col].Value.([]byte)
-		if !edited {
+		if !edits[i].ok {
 			// The insert branch of Resolve copies newer field values
 			// into the row it writes: a text column's is its state, and
 			// the row holds the state's text.
@@ -83,7 +111,13 @@ func ResolveTable(cur Row, ch *change.Change, t *schema.Info) (Outcome, error) {
 			stamp = ch.Stamp
 		}
 		if bytes.Equal(merged, state) && stamp == f.Stamp {
-			continue // nothing new: a duplicate
+			// Nothing new: a duplicate. An insert still writes the row,
+			// whose text column Resolve gave the field's state (a newer
+			// update wins its field): the row holds the state's text.
+			if out.Effect.Kind == Write {
+				out.Effect.Values[col] = text
+			}
+			continue
 		}
 		if !cloned {
 			// Resolve may hand back cur's own map: never write into the
@@ -109,6 +143,12 @@ func ResolveTable(cur Row, ch *change.Change, t *schema.Info) (Outcome, error) {
 		}
 	}
 	return out, nil
+}
+
+// textEdit is a change's value for a text column: ok when it is ops.
+type textEdit struct {
+	ops []byte
+	ok  bool
 }
 
 // mergeText applies ops to a field's state and returns the merged state
