@@ -4,8 +4,10 @@
 // worker's self time by function. Build the wasm without
 // `-ldflags='-s -w'` for Go names. SYNC_TRACE_TOP sets how many.
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer, launchBrowser, loopbackOnly, hearthPage, repoRoot } from '../harness.mjs';
+import { startServer, launchPersistent, loopbackOnly, hearthPage, repoRoot } from '../harness.mjs';
 import { startTrace, cpuProfiles } from './trace.mjs';
 import { printHelpIfAsked } from './common.mjs';
 
@@ -29,9 +31,10 @@ async function initialSync([schema, name]) {
 }
 
 const server = await startServer(['-seed-tasks', String(TASKS)]);
-const browser = await launchBrowser();
+// A persistent profile, as sync.mjs (why there).
+const profile = mkdtempSync(path.join(tmpdir(), 'hearth-sync-trace-'));
+const ctx = await launchPersistent(profile);
 try {
-  const ctx = await browser.newContext();
   await loopbackOnly(ctx);
   const page = await hearthPage(ctx, server.url);
   await page.evaluate(() => hearth.preload().request('databases', {}));
@@ -54,6 +57,7 @@ try {
     for (const [name, ms] of incl) console.log(`  ${ms.toFixed(1).padStart(8)} ms ${(100 * ms / t.total).toFixed(1).padStart(5)}%  ${name}`);
   }
 } finally {
-  await browser.close();
+  await ctx.close();
   await server.stop();
+  rmSync(profile, { recursive: true, force: true });
 }
