@@ -29,6 +29,11 @@ type FileVFS struct {
 	// before the first Open, and only for databases that sync every
 	// commit (synchronous=FULL).
 	CoalesceWrites int
+	// ReadAheadWAL, when positive, reads a WAL file from the store in
+	// blocks of that many bytes, kept until the file is next written
+	// (see readAheadFile): for stores where each call is costly. Set it
+	// before the first Open.
+	ReadAheadWAL int
 	// HeadroomBytes, when positive, is how many bytes of store space the
 	// VFS holds in reserve (in [HeadroomFile]) from the first main
 	// database it opens, so that an app can still delete at the quota:
@@ -104,6 +109,9 @@ func (v *FileVFS) Open(name string, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag,
 		}
 		if err != nil {
 			return nil, flags, storeError(fmt.Errorf("open %q: %w", key, err), sqlite3.ExtendedErrorCode(sqlite3.CANTOPEN))
+		}
+		if v.ReadAheadWAL > 0 && flags&vfs.OPEN_WAL != 0 {
+			f = newReadAheadFile(f, v.ReadAheadWAL)
 		}
 		if v.CoalesceWrites > 0 {
 			f = newCoalescedFile(f, v.CoalesceWrites)

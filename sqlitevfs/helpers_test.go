@@ -202,17 +202,20 @@ func (s *blockTestStore) files() []string {
 type fileTestStore struct {
 	store *MemoryFileStore
 	vfs   *FileVFS
-	// coalesce is FileVFS.CoalesceWrites for every session, headroom
-	// its Headroom.
-	coalesce int
-	headroom int64
+	// coalesce is FileVFS.CoalesceWrites for every session, readAhead
+	// its ReadAheadWAL, headroom its Headroom.
+	coalesce  int
+	readAhead int
+	headroom  int64
 }
 
-// newCoalescedFileTestStore gathers writes of up to 64 KiB, as the
-// browser's OPFS databases do at durability full.
+// newCoalescedFileTestStore gathers writes of up to 64 KiB and reads WALs
+// in blocks of 16 KiB, as the browser's OPFS databases do at durability
+// full (with larger sizes).
 func newCoalescedFileTestStore() *fileTestStore {
 	s := newFileTestStore()
 	s.coalesce = 64 << 10
+	s.readAhead = 16 << 10
 	return s
 }
 
@@ -229,12 +232,13 @@ func (s *fileTestStore) newVFS(tb testing.TB) string {
 	}
 	s.vfs = NewFileVFS(s.store)
 	s.vfs.CoalesceWrites = s.coalesce
+	s.vfs.ReadAheadWAL = s.readAhead
 	s.vfs.HeadroomBytes = s.headroom
 	return register(tb, s.vfs)
 }
 
 func (s *fileTestStore) crash() testStore {
-	return &fileTestStore{store: s.store.Crash(), coalesce: s.coalesce, headroom: s.headroom}
+	return &fileTestStore{store: s.store.Crash(), coalesce: s.coalesce, readAhead: s.readAhead, headroom: s.headroom}
 }
 
 func (s *fileTestStore) setQuota(n int64) { s.store.SetQuota(n) }

@@ -115,6 +115,11 @@ func (b *browserStorage) opfs(req engine.OpenRequest, reason string) (engine.Loc
 			// this worker decides for the database's later opens.
 			v.CoalesceWrites = 1 << 20
 		}
+		// A WAL is read a page per call when it is recovered on open and
+		// when it is checkpointed; in an incognito window each OPFS call
+		// is a round trip to the browser process (~0.6 ms): read it in
+		// blocks instead.
+		v.ReadAheadWAL = 64 << 10
 		// At the quota a delete needs room for its WAL frames: the
 		// reserve is what it gets (sqlitevfs/headroom.go).
 		v.HeadroomBytes = sqlitevfs.DefaultHeadroom
