@@ -10,11 +10,9 @@
 // tab, whose requests go through another tab's worker; and OPFS and
 // IndexedDB again with durability 'normal'. Prints numbers and
 // the load average; asserts nothing.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import path from 'node:path';
-import { startServer, launchPersistent, loopbackOnly, hearthPage } from '../harness.mjs';
-import { printHelpIfAsked } from './common.mjs';
+import { loadavg } from 'node:os';
+import { startServer, hearthPage } from '../harness.mjs';
+import { cleanup, freshDevice, printHelpIfAsked } from './common.mjs';
 
 const WRITES = Number(process.env.BENCH_LIVE_WRITES ?? 500);
 const FIRST = 100;
@@ -66,15 +64,6 @@ async function measure([name, storage, first, writes, durability]) {
 if (printHelpIfAsked(import.meta.url)) process.exit(0);
 
 const server = await startServer();
-const profiles = [];
-/** A fresh page on a fresh profile: a first visit. */
-async function freshContext() {
-  const profile = mkdtempSync(path.join(tmpdir(), 'hearth-bench-live-'));
-  profiles.push(profile);
-  const context = await launchPersistent(profile);
-  await loopbackOnly(context);
-  return context;
-}
 const load = [loadavg()];
 const rows = [];
 try {
@@ -82,7 +71,7 @@ try {
   // relaxed transactions (README, Storage): what an app that accepts
   // losing its last commits to a power cut gets.
   for (const [storage, durability] of [['opfs'], ['idb'], ['memory'], ['opfs', 'normal'], ['idb', 'normal']]) {
-    const context = await freshContext();
+    const context = await freshDevice('hearth-bench-live-');
     try {
       const page = await hearthPage(context, server.url);
       const r = await page.evaluate(measure, [`bench-live-${storage}`, storage, FIRST, WRITES, durability]);
@@ -118,5 +107,5 @@ try {
   }
 } finally {
   await server.stop();
-  for (const p of profiles) rmSync(p, { recursive: true, force: true });
+  await cleanup();
 }

@@ -4,12 +4,10 @@
 // worker's self time by function. Build the wasm without
 // `-ldflags='-s -w'` for Go names. SYNC_TRACE_TOP sets how many.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer, launchPersistent, loopbackOnly, hearthPage, repoRoot } from '../harness.mjs';
+import { startServer, hearthPage, repoRoot } from '../harness.mjs';
 import { startTrace, cpuProfiles } from './trace.mjs';
-import { printHelpIfAsked } from './common.mjs';
+import { cleanup, freshDevice, printHelpIfAsked } from './common.mjs';
 
 if (printHelpIfAsked(import.meta.url)) process.exit(0);
 
@@ -31,11 +29,9 @@ async function initialSync([schema, name]) {
 }
 
 const server = await startServer(['-seed-tasks', String(TASKS)]);
-// A persistent profile, as sync.mjs (why there).
-const profile = mkdtempSync(path.join(tmpdir(), 'hearth-sync-trace-'));
-const ctx = await launchPersistent(profile);
+// A persistent profile, as sync.mjs (why at freshDevice).
+const ctx = await freshDevice('hearth-sync-trace-');
 try {
-  await loopbackOnly(ctx);
   const page = await hearthPage(ctx, server.url);
   await page.evaluate(() => hearth.preload().request('databases', {}));
   await page.evaluate(initialSync, [schema, 'trace-warm']);
@@ -57,7 +53,6 @@ try {
     for (const [name, ms] of incl) console.log(`  ${ms.toFixed(1).padStart(8)} ms ${(100 * ms / t.total).toFixed(1).padStart(5)}%  ${name}`);
   }
 } finally {
-  await ctx.close();
+  await cleanup();
   await server.stop();
-  rmSync(profile, { recursive: true, force: true });
 }

@@ -8,11 +8,9 @@
 //   3. a change on device A → visible in device B's live query, p50/p95.
 // Prints numbers; asserts nothing.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer, launchPersistent, loopbackOnly, hearthPage, repoRoot } from '../harness.mjs';
-import { median, printHelpIfAsked } from './common.mjs';
+import { startServer, hearthPage, repoRoot } from '../harness.mjs';
+import { cleanup, freshDevice, median, printHelpIfAsked } from './common.mjs';
 
 if (printHelpIfAsked(import.meta.url)) process.exit(0);
 
@@ -64,28 +62,16 @@ async function initialSync([schema, name, expectTasks]) {
 const quantile = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
 const ms = (x) => `${x.toFixed(1)} ms`;
 
-// Each device is a Chromium of its own on a fresh persistent profile, as a
-// user's browser is: a non-persistent (incognito) context keeps OPFS in
-// memory in the browser process, and each call of a sync access handle
-// (read, write, getSize) is then a round trip to it, ~0.3 ms on the
-// development machine against ~0.01 ms on disk; the initial-sync figures
-// of 2026-12-06 and before were taken so.
-const profiles = [];
-async function device() {
-  const dir = mkdtempSync(path.join(tmpdir(), 'hearth-bench-sync-'));
-  profiles.push(dir);
-  const ctx = await launchPersistent(dir);
-  await loopbackOnly(ctx);
-  return ctx;
-}
-const contexts = [];
+// Each device is a Chromium of its own on a fresh persistent profile
+// (freshDevice): the initial-sync figures of 2026-12-06 and before were
+// taken in incognito contexts, whose OPFS is far slower.
+const device = () => freshDevice('hearth-bench-sync-');
 
 const server = await startServer(['-seed-tasks', String(TASKS)]);
 try {
   // 1. Initial sync. One device, so the bundle is compiled once; every run
   // is a new database, i.e. a new replica with its own client id.
   const ctx = await device();
-  contexts.push(ctx);
   const page = await hearthPage(ctx, server.url);
   await page.evaluate(() => hearth.preload().request('databases', {})); // worker up before timing
   const runs = [];
@@ -115,18 +101,15 @@ try {
   }
   if (!ONLY_INITIAL) await twoDevices(server);
 } finally {
-  for (const c of contexts) await c.close().catch(() => {});
+  await cleanup();
   await server.stop();
-  for (const dir of profiles) rmSync(dir, { recursive: true, force: true });
 }
 
 // 2 and 3. Two devices (own storage, own network emulation), synced to
 // the server.
 async function twoDevices(server) {
   const ctxA = await device();
-  contexts.push(ctxA);
   const ctxB = await device();
-  contexts.push(ctxB);
   const a = await hearthPage(ctxA, server.url);
   const b = await hearthPage(ctxB, server.url);
   for (const [p, name] of [[a, 'bench-a'], [b, 'bench-b']]) {
