@@ -1,8 +1,9 @@
 // The browser benchmarks' shared helpers (run.mjs, storage.mjs, engines.mjs,
-// live.mjs, sync.mjs, board.mjs): Chromium flags for cached visits, the
-// median, a log with a clock, temporary directories cleaned up at exit, the
-// bench page (bench/bench.html on the staged web root, serve.mjs), and a
-// monitor of Chromium's processes. Scripts import this; it imports no script.
+// live.mjs, sync.mjs, sync-trace.mjs, board.mjs): Chromium flags for cached
+// visits, the median, a log with a clock, temporary directories cleaned up
+// at exit, a device on a fresh persistent profile, the bench page
+// (bench/bench.html on the staged web root, serve.mjs), and a monitor of
+// Chromium's processes. Scripts import this; it imports no script.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
