@@ -61,10 +61,13 @@ describe('board: two tabs of one user', () => {
     await moveRight(remaining, id);
     await waitColumn(remaining, id, 'doing');
     // The write reaches the server from the new leader's worker, and the
-    // other device sees it live.
+    // other device sees it live. The board shows a move before it writes
+    // it (the write waits for the frame), so "synced" is asked only once
+    // the other device shows it: before the write, this tab was synced
+    // with nothing pending.
+    await waitColumn(other.page, id, 'doing');
     await waitForSynced(remaining);
     assert.equal(await pendingChanges(remaining), 0);
-    await waitColumn(other.page, id, 'doing');
     // And the other way: the other device's change reaches this tab.
     const theirs = (await other.page.locator('.column[data-status="backlog"] .card').nth(0).getAttribute('id')).slice(5);
     await moveRight(other.page, theirs);
