@@ -52,6 +52,10 @@ type Config struct {
 	Journal *journal.Journal
 	// Dial opens the connection; nil means DialWebSocket.
 	Dial Dialer
+	// Preconnected, when set, is a connection dialled before the client
+	// existed (Preconnect): the first session uses it instead of dialling
+	// if it opened. The client closes it if it does not use it.
+	Preconnected *Preconnection
 	// Token, when set, is called before each connection attempt; its
 	// token goes in the URL's token query parameter (browsers cannot set
 	// headers on a WebSocket). When the server refuses it (HTTP 401,
@@ -335,6 +339,9 @@ func (c *Client) Run(ctx context.Context) error {
 		return errors.New("sync client: Run called twice")
 	}
 	defer c.update(func(s *syncstatus.Status) { s.State, s.Connected = syncstatus.StateStopped, false })
+	if p := c.cfg.Preconnected; p != nil {
+		defer p.Close() // not taken (offline, or stopped first): released
+	}
 	for {
 		progressed, err := c.session(ctx)
 		if ctx.Err() != nil {

@@ -73,6 +73,16 @@ func acceptThen(t *testing.T, then func(ctx context.Context, ws *websocket.Conn)
 	}
 }
 
+// drain reads what the client sends until the connection ends: a fresh
+// replica sends its first snapshot request right after the hello.
+func drain(ctx context.Context, ws *websocket.Conn) {
+	for {
+		if _, _, err := ws.Read(ctx); err != nil {
+			return
+		}
+	}
+}
+
 // delays records the backoff delays the client asks for.
 type delays struct {
 	mu   sync.Mutex
@@ -163,13 +173,13 @@ func TestFailuresAreClassifiedAndBackedOff(t *testing.T) {
 		{"garbage frame", func(t *testing.T) string {
 			return fakeServer(t, acceptThen(t, func(ctx context.Context, ws *websocket.Conn) {
 				ws.Write(ctx, websocket.MessageBinary, []byte{0xde, 0xad, 0xbe, 0xef})
-				ws.Read(ctx)
+				drain(ctx, ws)
 			}))
 		}, syncstatus.ClassProtocol, "", false},
 		{"text frame", func(t *testing.T) string {
 			return fakeServer(t, acceptThen(t, func(ctx context.Context, ws *websocket.Conn) {
 				ws.Write(ctx, websocket.MessageText, []byte(`{"hello":1}`))
-				ws.Read(ctx)
+				drain(ctx, ws)
 			}))
 		}, syncstatus.ClassProtocol, "", false},
 		{"wrong message", func(t *testing.T) string {
@@ -178,26 +188,26 @@ func TestFailuresAreClassifiedAndBackedOff(t *testing.T) {
 				ws.Write(ctx, websocket.MessageBinary, b)
 				b, _ = wire.Encode(wire.Ack{Re: 5}, 1)
 				ws.Write(ctx, websocket.MessageBinary, b)
-				ws.Read(ctx)
+				drain(ctx, ws)
 			}))
 		}, syncstatus.ClassProtocol, "", false},
 		{"hang after accept", func(t *testing.T) string {
 			return fakeServer(t, acceptThen(t, func(ctx context.Context, ws *websocket.Conn) {
-				ws.Read(ctx) // never answers
+				drain(ctx, ws) // never answers
 			}))
 		}, syncstatus.ClassTimeout, "", true},
 		{"internal error", func(t *testing.T) string {
 			return fakeServer(t, acceptThen(t, func(ctx context.Context, ws *websocket.Conn) {
 				b, _ := wire.Encode(&wire.Error{Code: wire.CodeInternal, Message: "disk on fire"}, 1)
 				ws.Write(ctx, websocket.MessageBinary, b)
-				ws.Read(ctx)
+				drain(ctx, ws)
 			}))
 		}, syncstatus.ClassServer, wire.CodeInternal, false},
 		{"schema mismatch", func(t *testing.T) string {
 			return fakeServer(t, acceptThen(t, func(ctx context.Context, ws *websocket.Conn) {
 				b, _ := wire.Encode(&wire.Error{Code: wire.CodeSchemaMismatch, Message: "too new", Min: 2, Max: 3}, 3)
 				ws.Write(ctx, websocket.MessageBinary, b)
-				ws.Read(ctx)
+				drain(ctx, ws)
 			}))
 		}, syncstatus.ClassSchema, wire.CodeSchemaMismatch, false},
 	}

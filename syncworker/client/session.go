@@ -47,6 +47,9 @@ type session struct {
 	// decode time of the last frame await accepted.
 	phases syncstatus.Phases
 	heard  frameCost
+	// firstChunk is the id of the snapshot request sent with the hello
+	// (0: none was).
+	firstChunk int64
 }
 
 // frameCost is what one received frame cost before it was handled.
@@ -219,6 +222,16 @@ func (s *session) run() error {
 	asked := c.j.Clock().Wall()
 	if err := s.send(wire.Hello{Client: c.j.Node(), Cursor: c.st.Cursor, Scopes: scopes}); err != nil {
 		return err
+	}
+	// A replica that has never synced starts its snapshot from the
+	// beginning whatever the welcome says (checkServer): its first chunk
+	// is asked for at once, a round trip before the welcome is read. The
+	// server answers in order, the welcome first.
+	if c.st.Cursor < 0 && (!c.st.Snap.Active || c.st.Snap.fromStart()) {
+		s.firstChunk = s.nextID()
+		if err := s.send(wire.SnapshotRequest{ID: s.firstChunk, At: -1, Limit: int64(c.cfg.SnapshotChunk)}); err != nil {
+			return err
+		}
 	}
 	m, err := s.await("welcome", func(m wire.Message) bool { _, ok := m.(wire.Welcome); return ok })
 	if err != nil {
@@ -479,9 +492,12 @@ func (s *session) initialSync() error {
 	// the cursor), so the server reads and the network carries chunk n+1
 	// while chunk n is applied here. Only applied chunks move the saved
 	// position: a chunk in flight when something fails is asked for again.
-	id := s.nextID()
-	if err := s.send(wire.SnapshotRequest{ID: id, At: c.st.Snap.At, After: c.st.Snap.After, Limit: int64(c.cfg.SnapshotChunk)}); err != nil {
-		return err
+	id := s.firstChunk
+	if id == 0 || !c.st.Snap.fromStart() {
+		id = s.nextID()
+		if err := s.send(wire.SnapshotRequest{ID: id, At: c.st.Snap.At, After: c.st.Snap.After, Limit: int64(c.cfg.SnapshotChunk)}); err != nil {
+			return err
+		}
 	}
 	for c.st.Snap.Active {
 		want := id

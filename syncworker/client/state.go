@@ -33,6 +33,12 @@ type snapshotState struct {
 	Total int64
 }
 
+// fromStart says that no chunk of the snapshot has been applied: its
+// next request is for the first chunk.
+func (s snapshotState) fromStart() bool {
+	return s.At < 0 && s.After.Table == "" && len(s.After.Key) == 0
+}
+
 const stateDDL = `CREATE TABLE IF NOT EXISTS _hearth_sync(k TEXT PRIMARY KEY, v) WITHOUT ROWID`
 
 func loadState(conn *sqlite3.Conn) (syncState, error) {

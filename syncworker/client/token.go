@@ -21,12 +21,23 @@ const authPause = 24 * time.Hour
 // kept in the journal meanwhile and are pushed then. It never blocks.
 func (c *Client) TokenChanged() { signal(c.tokenCh) }
 
-// dial opens a connection to the server, with a fresh token in the URL
-// when Config.Token is set.
+// dial opens a connection to the server: the preconnection the client
+// was given, the first time, if it is still good, or a new one.
 func (c *Client) dial(ctx context.Context) (Transport, error) {
-	target := c.cfg.URL
-	if c.cfg.Token != nil {
-		tok, err := c.cfg.Token(ctx)
+	if p := c.cfg.Preconnected; p != nil {
+		if t := p.take(ctx, c.cfg.Now()); t != nil {
+			return t, nil
+		}
+	}
+	return dialServer(ctx, &c.cfg)
+}
+
+// dialServer opens a connection to cfg's server, with a fresh token in
+// the URL when Config.Token is set.
+func dialServer(ctx context.Context, cfg *Config) (Transport, error) {
+	target := cfg.URL
+	if cfg.Token != nil {
+		tok, err := cfg.Token(ctx)
 		if err != nil {
 			// Getting a token may fail for the same reasons a connection
 			// does (offline): a plain error backs off and retries; the
@@ -36,7 +47,7 @@ func (c *Client) dial(ctx context.Context) (Transport, error) {
 		if tok == "" {
 			// No token yet: connect without one (a server that needs
 			// one answers 401 and sync pauses until the app sets it).
-			return c.cfg.Dial(ctx, target)
+			return cfg.Dial(ctx, target)
 		}
 		u, err := url.Parse(target)
 		if err != nil {
@@ -46,7 +57,7 @@ func (c *Client) dial(ctx context.Context) (Transport, error) {
 		q.Set("token", tok)
 		u.RawQuery = q.Encode()
 		target = u.String()
-		t, err := c.cfg.Dial(ctx, target)
+		t, err := cfg.Dial(ctx, target)
 		if err != nil {
 			// Dial errors quote the URL; the status shows them to the page
 			// and apps log them.
@@ -54,7 +65,7 @@ func (c *Client) dial(ctx context.Context) (Transport, error) {
 		}
 		return t, nil
 	}
-	return c.cfg.Dial(ctx, target)
+	return cfg.Dial(ctx, target)
 }
 
 // redacted is an error whose text hides secrets; errors.As and Is still

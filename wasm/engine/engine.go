@@ -728,6 +728,10 @@ func (e *Engine) open(db *database, req protocol.Request, enc *codec.Encoder) er
 	if rerr != nil {
 		return rerr
 	}
+	if syncOpts != nil {
+		e.preconnect(syncOpts)
+		defer syncOpts.releaseUnlessTaken()
+	}
 	conn, cerr := OpenConn(loc)
 	if cerr != nil {
 		return fmt.Errorf("open %q on %s: %w", name, loc.Backend, cerr)
