@@ -1,10 +1,12 @@
 // The browser benchmarks' shared helpers (run.mjs, storage.mjs, engines.mjs,
 // live.mjs, sync.mjs, sync-trace.mjs, board.mjs): Chromium flags for cached
 // visits, the median, a log with a clock, temporary directories cleaned up
-// at exit, a device on a fresh persistent profile, the bench page
+// at exit, a device on a fresh persistent profile, a network with a round
+// trip (a delaying proxy), the bench page
 // (bench/bench.html on the staged web root, serve.mjs), and a monitor of
 // Chromium's processes. Scripts import this; it imports no script.
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromiumArgs, launchPersistent, loopbackOnly } from '../harness.mjs';
@@ -70,6 +72,38 @@ export async function freshDevice(prefix) {
   onCleanup(() => context.close());
   await loopbackOnly(context);
   return context;
+}
+
+/**
+ * A network with a round trip of rttMs in front of the server at target
+ * (an http:// URL on 127.0.0.1): a TCP proxy on 127.0.0.1 that delivers
+ * every piece of data rttMs / 2 after it came, in order, both ways, with
+ * no bandwidth limit. Resolves with the proxy's URL; closed at cleanup().
+ * Loopback answers in microseconds, which hides what each round trip
+ * costs a user (a WebSocket's TCP and upgrade handshakes, a hello).
+ */
+export async function delayedNetwork(target, rttMs) {
+  const { hostname, port } = new URL(target);
+  const half = rttMs / 2;
+  const sockets = new Set();
+  const track = (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); return s; };
+  const relay = (from, to) => {
+    from.on('data', (buf) => setTimeout(() => to.write(buf), half));
+    from.on('end', () => setTimeout(() => to.end(), half));
+    from.on('error', () => to.destroy());
+  };
+  const proxy = net.createServer((client) => {
+    const upstream = track(net.connect(Number(port), hostname));
+    track(client);
+    relay(client, upstream);
+    relay(upstream, client);
+  });
+  await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  onCleanup(() => new Promise((resolve) => {
+    for (const s of sockets) s.destroy();
+    proxy.close(() => resolve(undefined));
+  }));
+  return `http://127.0.0.1:${proxy.address().port}/`;
 }
 
 /**

@@ -2,15 +2,17 @@
 // `hearth serve` seeded with the demo workspace (5,000 tasks, 200 projects,
 // 50 users: 5,351 rows) on 127.0.0.1:
 //   1. initial sync of a fresh device: open() → every row queryable
-//      (OPFS), median over fresh databases; anchor: PowerSync reports 1.2 s
-//      for the same workspace on broadband, our goal on loopback is 0.3 s;
+//      (OPFS), median over fresh databases, on loopback and behind a
+//      100 ms round trip (BENCH_SYNC_RTT_MS=0,100); anchor: PowerSync
+//      reports 1.2 s for the same workspace on broadband, our goal on
+//      loopback is 0.3 s;
 //   2. push of 1,000 changes made offline: online → all acknowledged;
 //   3. a change on device A → visible in device B's live query, p50/p95.
 // Prints numbers; asserts nothing.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { startServer, hearthPage, repoRoot } from '../harness.mjs';
-import { cleanup, freshDevice, median, printHelpIfAsked } from './common.mjs';
+import { cleanup, delayedNetwork, freshDevice, median, printHelpIfAsked } from './common.mjs';
 
 if (printHelpIfAsked(import.meta.url)) process.exit(0);
 
@@ -21,6 +23,9 @@ const HOPS = Number(process.env.BENCH_SYNC_HOPS ?? 200);
 // BENCH_SYNC_ONLY_INITIAL=1 runs the initial sync part only;
 // BENCH_SYNC_VERBOSE=1 prints every run's phases.
 const ONLY_INITIAL = Boolean(process.env.BENCH_SYNC_ONLY_INITIAL);
+// BENCH_SYNC_RTT_MS: the round trips (ms) the initial sync runs behind,
+// each a delaying proxy (common.mjs delayedNetwork); 0 is plain loopback.
+const RTTS = (process.env.BENCH_SYNC_RTT_MS ?? '0,100').split(',').map(Number);
 const POWERSYNC_INITIAL_MS = 1200; // the anchor's published figure (broadband), see shared notes
 
 const schema = JSON.parse(execFileSync(path.join(repoRoot, 'bin', 'hearth'), ['schema'], { encoding: 'utf8' }));
@@ -69,10 +74,19 @@ const device = () => freshDevice('hearth-bench-sync-');
 
 const server = await startServer(['-seed-tasks', String(TASKS)]);
 try {
-  // 1. Initial sync. One device, so the bundle is compiled once; every run
-  // is a new database, i.e. a new replica with its own client id.
+  for (const rtt of RTTS) await initialSyncRuns(rtt);
+  if (!ONLY_INITIAL) await twoDevices(server);
+} finally {
+  await cleanup();
+  await server.stop();
+}
+
+// 1. Initial sync over a network with a round trip of rtt ms (0: plain
+// loopback). One device, so the bundle is compiled once; every run is a
+// new database, i.e. a new replica with its own client id.
+async function initialSyncRuns(rtt) {
   const ctx = await device();
-  const page = await hearthPage(ctx, server.url);
+  const page = await hearthPage(ctx, rtt > 0 ? await delayedNetwork(server.url, rtt) : server.url);
   await page.evaluate(() => hearth.preload().request('databases', {})); // worker up before timing
   const runs = [];
   for (let i = 0; i < INITIAL_RUNS + 1; i++) {
@@ -80,7 +94,7 @@ try {
     if (i > 0) runs.push(r); // the first run warms the wasm tiers up
   }
   const initial = median(runs.map((r) => r.done));
-  console.log(`\nSync bench: ${TASKS} tasks (${runs[0].rows} rows) from hearth serve on loopback, Chromium, OPFS`);
+  console.log(`\nSync bench: ${TASKS} tasks (${runs[0].rows} rows) from hearth serve on loopback${rtt > 0 ? ` behind a ${rtt} ms round trip` : ''}, Chromium, OPFS`);
   console.log(`  initial sync to queryable: median ${ms(initial)} over ${runs.length} fresh devices (min ${ms(Math.min(...runs.map((r) => r.done)))}, max ${ms(Math.max(...runs.map((r) => r.done)))}); open() itself ${ms(median(runs.map((r) => r.opened)))}`);
   console.log(`    the app's first two writes, 1 s after it: median ${ms(median(runs.map((r) => r.firstWrite)))}`);
   console.log(`    vs PowerSync's published ${POWERSYNC_INITIAL_MS} ms (broadband): ${(initial / POWERSYNC_INITIAL_MS).toFixed(2)}x; goal 300 ms: ${initial <= 300 ? 'met' : 'not met'}`);
@@ -99,10 +113,7 @@ try {
       console.log(`      run: open ${ms(r.opened)}, synced ${ms(r.done)}, first chunk ${ms(r.firstChunk)}; wait ${ms(p.waitMs ?? NaN)}, decode ${ms(p.decodeMs ?? NaN)}, merge ${ms(p.mergeMs ?? NaN)}, commit ${ms(p.commitMs ?? NaN)}`);
     }
   }
-  if (!ONLY_INITIAL) await twoDevices(server);
-} finally {
-  await cleanup();
-  await server.stop();
+  await ctx.close();
 }
 
 // 2 and 3. Two devices (own storage, own network emulation), synced to

@@ -11,60 +11,6 @@ import (
 	"github.com/hearthdb/hearth/syncworker/wire"
 )
 
-// readMsg reads one message from the client, failing the test on a
-// timeout: the client is expected to send it without waiting for an
-// answer.
-func readMsg(t *testing.T, ctx context.Context, ws *websocket.Conn) wire.Message {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	_, b, err := ws.Read(ctx)
-	if err != nil {
-		t.Errorf("read from the client: %v", err)
-		return nil
-	}
-	f, err := wire.Decode(b)
-	if err != nil {
-		t.Errorf("decode: %v", err)
-		return nil
-	}
-	return f.Msg
-}
-
-func sendMsg(ctx context.Context, ws *websocket.Conn, m wire.Message) {
-	b, _ := wire.Encode(m, 1)
-	ws.Write(ctx, websocket.MessageBinary, b)
-}
-
-// A replica that has never synced asks for its first chunk right after
-// its hello, before the welcome comes: a round trip less before its first
-// rows. It does not ask for that chunk again once the welcome came.
-func TestAFreshReplicaAsksForItsFirstChunkWithItsHello(t *testing.T) {
-	local, j := replica(t)
-	var asked, again atomic.Value
-	url := fakeServer(t, acceptThen(t, func(ctx context.Context, ws *websocket.Conn) {
-		m := readMsg(t, ctx, ws) // sent before any answer
-		req, ok := m.(wire.SnapshotRequest)
-		if !ok {
-			t.Errorf("after the hello the client sent %T, want a SnapshotRequest", m)
-			return
-		}
-		asked.Store(req)
-		sendMsg(ctx, ws, wire.Welcome{Server: "s1", Head: 7, Min: 1, Max: 1, MaxMessage: 1 << 20})
-		sendMsg(ctx, ws, wire.Chunk{Re: req.ID, At: 7, Done: true})
-		again.Store(readMsg(t, ctx, ws))
-		drain(ctx, ws)
-	}))
-	c := runClient(t, Config{URL: url, Local: local, Journal: j, MinBackoff: time.Hour, MaxBackoff: time.Hour})
-	waitFor(t, "the snapshot applied", func() bool { return c.Status().Cursor == 7 && again.Load() != nil })
-	req := asked.Load().(wire.SnapshotRequest)
-	if req.At != -1 || req.After.Table != "" || len(req.After.Key) != 0 || req.Limit != 1000 {
-		t.Fatalf("first chunk asked as %+v, want from the start, 1000 rows", req)
-	}
-	if _, ok := again.Load().(wire.SnapshotRequest); ok {
-		t.Fatalf("the client asked for a chunk again after the welcome: %+v", again.Load())
-	}
-}
-
 // countingServer accepts WebSockets and counts them; each gets then.
 func countingServer(t *testing.T, n *atomic.Int32, then func(ctx context.Context, ws *websocket.Conn)) string {
 	return fakeServer(t, func(w http.ResponseWriter, r *http.Request) {

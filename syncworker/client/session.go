@@ -499,12 +499,14 @@ func (s *session) initialSync() error {
 			return err
 		}
 	}
+	limit := c.cfg.SnapshotChunk
 	for c.st.Snap.Active {
 		want := id
 		asked := time.Now()
 		m, err := s.await("snapshot chunk", func(m wire.Message) bool { ch, ok := m.(wire.Chunk); return ok && ch.Re == want })
 		// On one thread (wasm) the frame is decoded while this waits.
-		s.phases.Wait += max(time.Since(asked)-s.heard.decode, 0)
+		waited := max(time.Since(asked)-s.heard.decode, 0)
+		s.phases.Wait += waited
 		if e, ok := rateLimitedAnswer(err, want); ok {
 			// Ask again, after the pause, from the last applied chunk.
 			if err := s.waitRead(e); err != nil {
@@ -525,8 +527,13 @@ func (s *session) initialSync() error {
 		s.phases.Bytes += int64(s.heard.size)
 		s.phases.Decode += s.heard.decode
 		if !chunk.Done && chunk.At >= 0 {
+			// The first chunk's wait is the connection's set-up; the
+			// later ones', what the pipeline did not hide.
+			if s.phases.Chunks > 1 {
+				limit = nextChunkLimit(limit, waited, c.cfg.SnapshotChunk)
+			}
 			id = s.nextID()
-			if err := s.send(wire.SnapshotRequest{ID: id, At: chunk.At, After: chunk.Next, Limit: int64(c.cfg.SnapshotChunk)}); err != nil {
+			if err := s.send(wire.SnapshotRequest{ID: id, At: chunk.At, After: chunk.Next, Limit: int64(limit)}); err != nil {
 				return err
 			}
 		}
@@ -554,6 +561,28 @@ func (s *session) initialSync() error {
 	}
 	s.checkpointDue = c.cfg.After(idleCheckpointDelay)
 	return nil
+}
+
+// chunkWaitTolerance is how long the client may wait for a chunk it
+// asked for when the one before arrived before the chunk is counted as
+// late: longer, and the round trip, not the merge, sets the pace.
+const chunkWaitTolerance = 20 * time.Millisecond
+
+// maxChunkGrowth bounds the rows asked per chunk, as a multiple of
+// Config.SnapshotChunk (the server caps them too: MaxSnapshotChunk).
+const maxChunkGrowth = 8
+
+// nextChunkLimit is the rows to ask for in the next chunk: twice as many
+// when the last one came late, up to maxChunkGrowth times base. Each
+// chunk is asked for when the one before arrives, so a merge longer than
+// the round trip hides it; over a slow link (a phone, another continent)
+// fewer, larger chunks pay it fewer times, while on a fast one chunks
+// stay small, and so do the transactions the app's requests wait behind.
+func nextChunkLimit(limit int, waited time.Duration, base int) int {
+	if waited <= chunkWaitTolerance {
+		return limit
+	}
+	return min(2*limit, maxChunkGrowth*base)
 }
 
 // apply forgets evicted rows (moved out of this client's scopes), then
