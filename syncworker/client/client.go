@@ -329,7 +329,8 @@ func (c *Client) update(fn func(*syncstatus.Status)) {
 }
 
 // errReconnect ends a session that must start over without backing off
-// (the schema changed under it).
+// (the schema changed under it, the clock moved, or the welcome named
+// another server than the one it subscribed to with its hello).
 var errReconnect = errors.New("reconnect")
 
 // Run syncs until ctx is done, and returns ctx's error. It may be called

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -114,5 +115,79 @@ func TestNextChunkLimit(t *testing.T) {
 		if got := nextChunkLimit(tc.limit, tc.waited, 1000); got != tc.want {
 			t.Errorf("nextChunkLimit(%d, %v, 1000) = %d, want %d", tc.limit, tc.waited, got, tc.want)
 		}
+	}
+}
+
+// A replica that has synced subscribes right after its hello, before the
+// welcome comes. When the welcome names another server (a store restored
+// or replaced), it applies nothing the subscription streamed: it starts
+// over at once, with no backoff, and takes a snapshot.
+func TestASyncedReplicaSubscribesWithItsHello(t *testing.T) {
+	local, j := replica(t)
+	var conns atomic.Int32
+	type seen struct {
+		early wire.Message // what came after the hello, before any answer
+		after wire.Message // what came after the welcome
+	}
+	var got [5]atomic.Value
+	var retries, retriesBefore4 atomic.Int32
+	url := countingServer(t, &conns, func(ctx context.Context, ws *websocket.Conn, n int32) {
+		if n > 4 {
+			drain(ctx, ws)
+			return
+		}
+		readMsg(t, ctx, ws) // hello
+		var s seen
+		server := "s1"
+		if n >= 3 {
+			server = "s2"
+		}
+		if n != 4 {
+			s.early = readMsg(t, ctx, ws)
+		}
+		sendMsg(ctx, ws, wire.Welcome{Server: server, Head: 7, Min: 1, Max: 1, MaxMessage: 1 << 20})
+		switch n {
+		case 1: // fresh: its first chunk came with the hello
+			sendMsg(ctx, ws, wire.Chunk{Re: s.early.(wire.SnapshotRequest).ID, At: 7, Done: true})
+			s.after = readMsg(t, ctx, ws)
+		case 4: // after the server changed: a snapshot, asked after the welcome
+			s.after = readMsg(t, ctx, ws)
+			retriesBefore4.Store(retries.Load())
+		}
+		got[n].Store(s)
+		if n == 3 {
+			drain(ctx, ws) // the client leaves
+			return
+		}
+		sendMsg(ctx, ws, &wire.Error{Code: wire.CodeInternal, Message: "bye"})
+		drain(ctx, ws)
+	})
+	// Retries counts the sessions that ended in a backoff.
+	runClient(t, Config{URL: url, Local: local, Journal: j, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
+		OnStatus: func(st syncstatus.Status) {
+			var n int64
+			for _, r := range st.Retries {
+				n += r
+			}
+			retries.Store(int32(n))
+		}})
+	// Session 3's handler may still be on its way to recording it when
+	// the client, which left at its welcome, is in session 4.
+	waitFor(t, "four sessions", func() bool {
+		return got[1].Load() != nil && got[2].Load() != nil && got[3].Load() != nil && got[4].Load() != nil
+	})
+	if sub, ok := got[1].Load().(seen).after.(wire.Subscribe); !ok || sub.After != 7 {
+		t.Fatalf("after the snapshot the client sent %#v, want sub{after: 7}", got[1].Load().(seen).after)
+	}
+	for _, n := range []int{2, 3} {
+		if sub, ok := got[n].Load().(seen).early.(wire.Subscribe); !ok || sub.After != 7 {
+			t.Fatalf("session %d: after the hello the client sent %#v, want sub{after: 7} before the welcome", n, got[n].Load().(seen).early)
+		}
+	}
+	if req, ok := got[4].Load().(seen).after.(wire.SnapshotRequest); !ok || req.At != -1 {
+		t.Fatalf("after the server changed the client sent %#v, want a snapshot from the start", got[4].Load().(seen).after)
+	}
+	if n := retriesBefore4.Load(); n != 2 {
+		t.Fatalf("%d sessions backed off before the fourth, want 2 (after the two errors, none after the changed server)", n)
 	}
 }

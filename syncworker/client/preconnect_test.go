@@ -11,16 +11,16 @@ import (
 	"github.com/hearthdb/hearth/syncworker/wire"
 )
 
-// countingServer accepts WebSockets and counts them; each gets then.
-func countingServer(t *testing.T, n *atomic.Int32, then func(ctx context.Context, ws *websocket.Conn)) string {
+// countingServer accepts WebSockets and counts them in n; each gets
+// then, with its number (from 1).
+func countingServer(t *testing.T, n *atomic.Int32, then func(ctx context.Context, ws *websocket.Conn, id int32)) string {
 	return fakeServer(t, func(w http.ResponseWriter, r *http.Request) {
 		ws, err := websocket.Accept(w, r, nil)
 		if err != nil {
 			return
 		}
 		defer ws.CloseNow()
-		n.Add(1)
-		then(r.Context(), ws)
+		then(r.Context(), ws, n.Add(1))
 	})
 }
 
@@ -30,8 +30,7 @@ func TestTheFirstSessionTakesThePreconnection(t *testing.T) {
 	local, j := replica(t)
 	var conns atomic.Int32
 	var hellos [3]atomic.Int32
-	url := countingServer(t, &conns, func(ctx context.Context, ws *websocket.Conn) {
-		id := conns.Load()
+	url := countingServer(t, &conns, func(ctx context.Context, ws *websocket.Conn, id int32) {
 		if _, ok := readMsg(t, ctx, ws).(wire.Hello); ok && id <= 2 {
 			hellos[id].Add(1)
 		}
@@ -65,8 +64,7 @@ func TestAStaleOrFailedPreconnectionIsDialledAgain(t *testing.T) {
 			local, j := replica(t)
 			var conns atomic.Int32
 			var helloOn atomic.Int32
-			url := countingServer(t, &conns, func(ctx context.Context, ws *websocket.Conn) {
-				id := conns.Load()
+			url := countingServer(t, &conns, func(ctx context.Context, ws *websocket.Conn, id int32) {
 				ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 				defer cancel()
 				if _, b, err := ws.Read(ctx); err == nil {

@@ -227,11 +227,23 @@ func (s *session) run() error {
 	// beginning whatever the welcome says (checkServer): its first chunk
 	// is asked for at once, a round trip before the welcome is read. The
 	// server answers in order, the welcome first.
-	if c.st.Cursor < 0 && (!c.st.Snap.Active || c.st.Snap.fromStart()) {
+	// A replica that has synced, with no snapshot under way, no schema
+	// change and no scopes to pull, subscribes at once the same way: the
+	// welcome nearly always names the server it synced with. When it does
+	// not (a store restored or replaced: checkServer starts a snapshot),
+	// the session starts over, having applied nothing of the log.
+	subscribed := false
+	switch {
+	case c.st.Cursor < 0 && (!c.st.Snap.Active || c.st.Snap.fromStart()):
 		s.firstChunk = s.nextID()
 		if err := s.send(wire.SnapshotRequest{ID: s.firstChunk, At: -1, Limit: int64(c.cfg.SnapshotChunk)}); err != nil {
 			return err
 		}
+	case c.st.Cursor >= 0 && !c.st.Snap.Active && c.st.Schema == c.version && len(pending) == 0:
+		if err := s.send(wire.Subscribe{After: c.st.Cursor}); err != nil {
+			return err
+		}
+		subscribed = true
 	}
 	m, err := s.await("welcome", func(m wire.Message) bool { _, ok := m.(wire.Welcome); return ok })
 	if err != nil {
@@ -250,16 +262,21 @@ func (s *session) run() error {
 	if err := s.checkServer(w.Server, w.Head); err != nil {
 		return err
 	}
+	if subscribed && c.st.Snap.Active {
+		return errReconnect
+	}
 	if c.st.Snap.Active {
 		if err := s.initialSync(); err != nil {
 			return err
 		}
 	}
-	if err := s.scopeSync(pending); err != nil {
-		return err
-	}
-	if err := s.send(wire.Subscribe{After: c.st.Cursor}); err != nil {
-		return err
+	if !subscribed {
+		if err := s.scopeSync(pending); err != nil {
+			return err
+		}
+		if err := s.send(wire.Subscribe{After: c.st.Cursor}); err != nil {
+			return err
+		}
 	}
 	now := c.cfg.Now()
 	c.update(func(st *syncstatus.Status) {
