@@ -53,9 +53,11 @@ export const testWebMounts = [
 /**
  * Starts `hearth serve` on a free loopback port; resolves with {url, proc,
  * stop}. extraArgs go to hearth serve; web replaces the mounts (the
- * benchmarks serve a staged copy of web/ with their pages and anchors).
+ * benchmarks serve a staged copy of web/ with their pages and anchors);
+ * startMs bounds the wait for its URL (a large -seed-tasks is seeded
+ * first: 100,000 tasks take about 2 minutes).
  */
-export async function startServer(extraArgs = [], { web = testWebMounts } = {}) {
+export async function startServer(extraArgs = [], { web = testWebMounts, startMs = 20000 } = {}) {
   const bin = path.join(repoRoot, 'bin', 'hearth');
   const mounts = web.flatMap((mount) => ['-web', mount]);
   // A fresh store in memory for every server, unless the test names one:
@@ -69,7 +71,7 @@ export async function startServer(extraArgs = [], { web = testWebMounts } = {}) 
   proc.stderr.on('data', (d) => { stderr += d; });
   const lines = createInterface({ input: proc.stdout });
   const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`hearth serve printed no URL in 20 s; stderr:\n${stderr}`)), 20000);
+    const timer = setTimeout(() => reject(new Error(`hearth serve printed no URL in ${startMs / 1000} s; stderr:\n${stderr}`)), startMs);
     lines.on('line', (line) => {
       const m = line.match(/(http:\/\/127\.0\.0\.1:\d+\/)/);
       if (m) { clearTimeout(timer); resolve(m[1]); }

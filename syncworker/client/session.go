@@ -223,23 +223,24 @@ func (s *session) run() error {
 	if err := s.send(wire.Hello{Client: c.j.Node(), Cursor: c.st.Cursor, Scopes: scopes}); err != nil {
 		return err
 	}
-	// A replica that has never synced starts its snapshot from the
-	// beginning whatever the welcome says (checkServer): its first chunk
-	// is asked for at once, a round trip before the welcome is read. The
-	// server answers in order, the welcome first.
-	// A replica that has synced, with no snapshot under way, no schema
-	// change and no scopes to pull, subscribes at once the same way: the
-	// welcome nearly always names the server it synced with. When it does
-	// not (a store restored or replaced: checkServer starts a snapshot),
-	// the session starts over, having applied nothing of the log.
+	// What the welcome will not change is asked for with the hello, a
+	// round trip before the welcome is read (the server answers in
+	// order, the welcome first).
 	subscribed := false
 	switch {
 	case c.st.Cursor < 0 && (!c.st.Snap.Active || c.st.Snap.fromStart()):
+		// Never synced: the snapshot starts from the beginning whatever
+		// the welcome says (checkServer).
 		s.firstChunk = s.nextID()
 		if err := s.send(wire.SnapshotRequest{ID: s.firstChunk, At: -1, Limit: int64(c.cfg.SnapshotChunk)}); err != nil {
 			return err
 		}
 	case c.st.Cursor >= 0 && !c.st.Snap.Active && c.st.Schema == c.version && len(pending) == 0:
+		// Synced, with no snapshot under way, no schema change and no
+		// scopes to pull: the welcome nearly always names the server it
+		// synced with. When it does not (a store restored or replaced:
+		// checkServer starts a snapshot), the session starts over below,
+		// having applied nothing of the log.
 		if err := s.send(wire.Subscribe{After: c.st.Cursor}); err != nil {
 			return err
 		}
@@ -580,9 +581,9 @@ func (s *session) initialSync() error {
 	return nil
 }
 
-// chunkWaitTolerance is how long the client may wait for a chunk it
-// asked for when the one before arrived before the chunk is counted as
-// late: longer, and the round trip, not the merge, sets the pace.
+// chunkWaitTolerance is how long the client may wait for the next chunk,
+// once it has merged the one before, before that chunk counts as late:
+// the round trip, not the merge, then sets the pace.
 const chunkWaitTolerance = 20 * time.Millisecond
 
 // maxChunkGrowth bounds the rows asked per chunk, as a multiple of
