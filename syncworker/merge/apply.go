@@ -968,9 +968,14 @@ type SnapshotPage struct {
 // order, as changes. Every row that ever held data has a _hearth_rows
 // entry, tombstones included, so a replica that applies every page holds
 // the merged state of the database as of the pages' reads.
+//
+// The rows' metadata and their fields are read for the whole page at
+// once, by key range (two statements), then each live row's values: row
+// by row, as RowChanges reads them, a server read a snapshot about as
+// slowly as the client merged it.
 func (a *Applier) Snapshot(after Cursor, limit int, schemaVersion int64) (SnapshotPage, error) {
 	var page SnapshotPage
-	s, err := a.stmt(`SELECT tbl, pk FROM _hearth_rows WHERE (tbl, pk) > (?1, ?2) ORDER BY tbl, pk LIMIT ?3`)
+	s, err := a.stmt(`SELECT tbl, pk, ins_hlc, ins_node, del_hlc, del_node FROM _hearth_rows WHERE (tbl, pk) > (?1, ?2) ORDER BY tbl, pk LIMIT ?3`)
 	if err != nil {
 		return page, err
 	}
@@ -981,28 +986,76 @@ func (a *Applier) Snapshot(after Cursor, limit int, schemaVersion int64) (Snapsh
 	}
 	s.BindBlob(2, key)
 	s.BindInt(3, limit)
-	var rows []Cursor
+	type pageRow struct {
+		Cursor
+		meta Row
+	}
+	var rows []pageRow
 	for s.Step() {
-		rows = append(rows, Cursor{Table: s.ColumnText(0), Key: s.ColumnBlob(1, nil)})
+		r := pageRow{Cursor: Cursor{Table: s.ColumnText(0), Key: s.ColumnBlob(1, nil)}}
+		if s.ColumnType(2) != sqlite3.NULL {
+			r.meta.Inserted = hlc.Stamp{TS: hlc.Timestamp(s.ColumnInt64(2)), Node: s.ColumnText(3)}
+		}
+		if s.ColumnType(4) != sqlite3.NULL {
+			r.meta.Deleted = hlc.Stamp{TS: hlc.Timestamp(s.ColumnInt64(4)), Node: s.ColumnText(5)}
+		}
+		rows = append(rows, r)
 	}
 	if err := s.Reset(); err != nil {
 		return page, fmt.Errorf("read snapshot rows: %w", err)
 	}
-	for _, r := range rows {
-		if a.tables[r.Table] == nil {
-			continue
+	if len(rows) > 0 {
+		type rowID struct{ table, key string }
+		at := make(map[rowID]int, len(rows))
+		for i, r := range rows {
+			at[rowID{r.Table, string(r.Key)}] = i
 		}
-		chs, err := a.RowChanges(r.Table, r.Key, schemaVersion)
+		last := rows[len(rows)-1]
+		f, err := a.stmt(`SELECT tbl, pk, col, hlc, node, val FROM _hearth_fields WHERE (tbl, pk) > (?1, ?2) AND (tbl, pk) <= (?3, ?4)`)
 		if err != nil {
 			return page, err
 		}
-		page.Changes = append(page.Changes, chs...)
+		f.BindText(1, after.Table)
+		f.BindBlob(2, key)
+		f.BindText(3, last.Table)
+		f.BindBlob(4, last.Key)
+		for f.Step() {
+			i, ok := at[rowID{f.ColumnText(0), string(f.ColumnRawBlob(1))}]
+			if !ok {
+				continue // no _hearth_rows entry: not in a snapshot
+			}
+			r := &rows[i].meta
+			if r.Fields == nil {
+				r.Fields = map[string]Field{}
+			}
+			r.Fields[f.ColumnText(2)] = Field{
+				Stamp: hlc.Stamp{TS: hlc.Timestamp(f.ColumnInt64(3)), Node: f.ColumnText(4)},
+				Value: ColumnValue(f, 5),
+			}
+		}
+		if err := f.Reset(); err != nil {
+			return page, fmt.Errorf("read snapshot fields: %w", err)
+		}
+	}
+	for _, r := range rows {
+		t := a.tables[r.Table]
+		if t == nil {
+			continue
+		}
+		var values map[string]any
+		found := false
+		if r.meta.Alive(t.Resurrect) {
+			if values, found, err = a.readRow(t, r.Key); err != nil {
+				return page, err
+			}
+		}
+		page.Changes = append(page.Changes, ChangesOf(t, r.Key, r.meta, values, found, schemaVersion)...)
 	}
 	page.Rows = len(rows)
 	page.Done = len(rows) < limit
 	page.Next = after
 	if len(rows) > 0 {
-		page.Next = rows[len(rows)-1]
+		page.Next = rows[len(rows)-1].Cursor
 	}
 	return page, nil
 }

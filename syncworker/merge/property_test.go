@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -440,6 +441,11 @@ func runSchedule(t testing.TB, w *world, seed uint64) error {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The page reads its rows' metadata by key range: exactly what
+		// RowChanges reads row by row.
+		if want := rowByRow(t, srv.conn, srv.applier, cur, page.Next); !reflect.DeepEqual(page.Changes, want) {
+			return fmt.Errorf("seed %d: a snapshot page after %q/%x differs from its rows read one by one\npage: %+v\nrows: %+v", seed, cur.Table, cur.Key, page.Changes, want)
+		}
 		applyAll(t, fresh.conn, fresh.applier, fresh.j, page.Changes)
 		cur = page.Next
 		if page.Done {
@@ -453,6 +459,33 @@ func runSchedule(t testing.TB, w *world, seed uint64) error {
 		return fmt.Errorf("seed %d: applying a snapshot journaled %d entries", seed, len(es))
 	}
 	return nil
+}
+
+// rowByRow is the changes of the rows in (after, upto], read with
+// RowChanges one at a time.
+func rowByRow(t testing.TB, conn *sqlite3.Conn, a *merge.Applier, after, upto merge.Cursor) []change.Change {
+	t.Helper()
+	s, _, err := conn.Prepare(`SELECT tbl, pk FROM _hearth_rows WHERE (tbl, pk) > (?1, ?2) AND (tbl, pk) <= (?3, ?4) ORDER BY tbl, pk`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.BindText(1, after.Table)
+	s.BindBlob(2, append([]byte{}, after.Key...))
+	s.BindText(3, upto.Table)
+	s.BindBlob(4, append([]byte{}, upto.Key...))
+	var out []change.Change
+	for s.Step() {
+		chs, err := a.RowChanges(s.ColumnText(0), s.ColumnBlob(1, nil), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, chs...)
+	}
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func schedules(t *testing.T) int {
