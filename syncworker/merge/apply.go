@@ -677,6 +677,29 @@ func (a *Applier) LoadRow(table string, key []byte) (Row, error) { return a.load
 // sqliteMeta is the metadata SQL as the Applier runs it.
 var sqliteMeta = NewMetaSQL(SQLiteParam)
 
+// readRowStamps sets r's insert and delete stamps from columns i to i+3
+// (ins_hlc, ins_node, del_hlc, del_node).
+func readRowStamps(s *sqlite3.Stmt, i int, r *Row) {
+	if s.ColumnType(i) != sqlite3.NULL {
+		r.Inserted = hlc.Stamp{TS: hlc.Timestamp(s.ColumnInt64(i)), Node: s.ColumnText(i + 1)}
+	}
+	if s.ColumnType(i+2) != sqlite3.NULL {
+		r.Deleted = hlc.Stamp{TS: hlc.Timestamp(s.ColumnInt64(i + 2)), Node: s.ColumnText(i + 3)}
+	}
+}
+
+// readField adds to r the field in columns i to i+3 (col, hlc, node,
+// val).
+func readField(s *sqlite3.Stmt, i int, r *Row) {
+	if r.Fields == nil {
+		r.Fields = map[string]Field{}
+	}
+	r.Fields[s.ColumnText(i)] = Field{
+		Stamp: hlc.Stamp{TS: hlc.Timestamp(s.ColumnInt64(i + 1)), Node: s.ColumnText(i + 2)},
+		Value: ColumnValue(s, i+3),
+	}
+}
+
 func (a *Applier) loadRow(table string, key []byte) (Row, error) {
 	var r Row
 	s, err := a.stmt(sqliteMeta.ReadRow)
@@ -686,12 +709,7 @@ func (a *Applier) loadRow(table string, key []byte) (Row, error) {
 	s.BindText(1, table)
 	s.BindBlob(2, key)
 	if s.Step() {
-		if s.ColumnType(0) != sqlite3.NULL {
-			r.Inserted = hlc.Stamp{TS: hlc.Timestamp(s.ColumnInt64(0)), Node: s.ColumnText(1)}
-		}
-		if s.ColumnType(2) != sqlite3.NULL {
-			r.Deleted = hlc.Stamp{TS: hlc.Timestamp(s.ColumnInt64(2)), Node: s.ColumnText(3)}
-		}
+		readRowStamps(s, 0, &r)
 	}
 	if err := s.Reset(); err != nil {
 		return r, fmt.Errorf("read row metadata of %s: %w", table, err)
@@ -703,13 +721,7 @@ func (a *Applier) loadRow(table string, key []byte) (Row, error) {
 	f.BindText(1, table)
 	f.BindBlob(2, key)
 	for f.Step() {
-		if r.Fields == nil {
-			r.Fields = map[string]Field{}
-		}
-		r.Fields[f.ColumnText(0)] = Field{
-			Stamp: hlc.Stamp{TS: hlc.Timestamp(f.ColumnInt64(1)), Node: f.ColumnText(2)},
-			Value: ColumnValue(f, 3),
-		}
+		readField(f, 0, &r)
 	}
 	if err := f.Reset(); err != nil {
 		return r, fmt.Errorf("read field metadata of %s: %w", table, err)
@@ -993,12 +1005,7 @@ func (a *Applier) Snapshot(after Cursor, limit int, schemaVersion int64) (Snapsh
 	var rows []pageRow
 	for s.Step() {
 		r := pageRow{Cursor: Cursor{Table: s.ColumnText(0), Key: s.ColumnBlob(1, nil)}}
-		if s.ColumnType(2) != sqlite3.NULL {
-			r.meta.Inserted = hlc.Stamp{TS: hlc.Timestamp(s.ColumnInt64(2)), Node: s.ColumnText(3)}
-		}
-		if s.ColumnType(4) != sqlite3.NULL {
-			r.meta.Deleted = hlc.Stamp{TS: hlc.Timestamp(s.ColumnInt64(4)), Node: s.ColumnText(5)}
-		}
+		readRowStamps(s, 2, &r.meta)
 		rows = append(rows, r)
 	}
 	if err := s.Reset(); err != nil {
@@ -1024,14 +1031,7 @@ func (a *Applier) Snapshot(after Cursor, limit int, schemaVersion int64) (Snapsh
 			if !ok {
 				continue // no _hearth_rows entry: not in a snapshot
 			}
-			r := &rows[i].meta
-			if r.Fields == nil {
-				r.Fields = map[string]Field{}
-			}
-			r.Fields[f.ColumnText(2)] = Field{
-				Stamp: hlc.Stamp{TS: hlc.Timestamp(f.ColumnInt64(3)), Node: f.ColumnText(4)},
-				Value: ColumnValue(f, 5),
-			}
+			readField(f, 2, &rows[i].meta)
 		}
 		if err := f.Reset(); err != nil {
 			return page, fmt.Errorf("read snapshot fields: %w", err)
