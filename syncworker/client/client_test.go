@@ -322,7 +322,7 @@ func TestOfflineSignalDropsTheConnection(t *testing.T) {
 		opened.Add(1)
 		defer closed.Add(1)
 		// Say nothing: the client waits for the welcome until dropped.
-		ws.Read(ctx)
+		drain(ctx, ws)
 	}))
 	var states sync.Map
 	c := runClient(t, Config{URL: url, Local: local, Journal: j, RequestTimeout: time.Minute, MinBackoff: time.Millisecond,
