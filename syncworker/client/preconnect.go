@@ -70,9 +70,9 @@ func (p *Preconnection) take(ctx context.Context, now time.Time) Transport {
 }
 
 // Close releases the connection unless it was taken; it does not wait
-// for the dial to end.
+// for the dial to end. Closing a nil Preconnection does nothing.
 func (p *Preconnection) Close() {
-	if p.taken.CompareAndSwap(false, true) {
+	if p != nil && p.taken.CompareAndSwap(false, true) {
 		go p.release()
 	}
 }

@@ -728,10 +728,12 @@ func (e *Engine) open(db *database, req protocol.Request, enc *codec.Encoder) er
 	if rerr != nil {
 		return rerr
 	}
-	if syncOpts != nil {
-		e.preconnect(syncOpts)
-		defer syncOpts.releaseUnlessTaken()
-	}
+	pre := e.preconnect(syncOpts)
+	defer func() {
+		if db.sync == nil { // no client took it: the open failed
+			pre.Close()
+		}
+	}()
 	conn, cerr := OpenConn(loc)
 	if cerr != nil {
 		return fmt.Errorf("open %q on %s: %w", name, loc.Backend, cerr)
@@ -750,7 +752,7 @@ func (e *Engine) open(db *database, req protocol.Request, enc *codec.Encoder) er
 	}
 	db.conn = conn
 	if j != nil {
-		if serr = e.startSync(db, db.owner, syncOpts, j); serr != nil {
+		if serr = e.startSync(db, db.owner, syncOpts, j, pre); serr != nil {
 			db.conn = nil
 			conn.Close()
 			return serr

@@ -30,33 +30,22 @@ type SyncOptions struct {
 	// parameter (a browser WebSocket cannot send headers); setSyncToken
 	// replaces it.
 	Token string
-	// preconnected is the connection to the server started with the
-	// open (nil when offline); the client takes it over (clientOwns).
-	preconnected *syncclient.Preconnection
-	clientOwns   bool
 }
 
-// preconnect starts connecting to the sync server while the database
-// opens and migrates: a first visit's handshakes (TCP, TLS, WebSocket)
-// then overlap the open instead of following it. The token is the open
-// request's: the app cannot replace it before the open returns.
-func (e *Engine) preconnect(o *SyncOptions) {
-	if !e.online.Load() {
-		return
+// preconnect starts connecting to the sync server of a database that is
+// opening (nil when it has no sync or the page is offline): a first
+// visit's handshakes (TCP, TLS, WebSocket) then overlap the open instead
+// of following it. The token is the open request's: the app cannot
+// replace it before the open returns.
+func (e *Engine) preconnect(o *SyncOptions) *syncclient.Preconnection {
+	if o == nil || !e.online.Load() {
+		return nil
 	}
 	token := o.Token
-	o.preconnected = syncclient.Preconnect(syncclient.Config{
+	return syncclient.Preconnect(syncclient.Config{
 		URL:   o.URL,
 		Token: func(context.Context) (string, error) { return token, nil },
 	})
-}
-
-// releaseUnlessTaken closes the preconnection of an open that failed
-// before its client took it.
-func (o *SyncOptions) releaseUnlessTaken() {
-	if o.preconnected != nil && !o.clientOwns {
-		o.preconnected.Close()
-	}
 }
 
 // parseSyncOptions reads {url, tables: [name | {name, resurrect}], token?}.
@@ -151,7 +140,7 @@ func prepareSync(c *Conn, o *SyncOptions, migrating bool) (*journal.Journal, err
 
 // startSync installs the journal triggers for the migrated schema and
 // starts the client loop.
-func (e *Engine) startSync(db *database, owner *dbOwner, o *SyncOptions, j *journal.Journal) error {
+func (e *Engine) startSync(db *database, owner *dbOwner, o *SyncOptions, j *journal.Journal, pre *syncclient.Preconnection) error {
 	if err := j.Install(db.conn.db); err != nil {
 		return protocol.Errorf(protocol.CodeBadRequest, "sync: %v", err)
 	}
@@ -170,14 +159,13 @@ func (e *Engine) startSync(db *database, owner *dbOwner, o *SyncOptions, j *jour
 		// is used; with none, a server that requires one refuses the
 		// connection and sync waits in paused-auth until the app sets it.
 		Token:        s.currentToken,
-		Preconnected: o.preconnected,
+		Preconnected: pre, // the client closes it if it does not use it
 	}
 	client, err := syncclient.New(cfg)
 	if err != nil {
 		return protocol.Errorf(protocol.CodeBadRequest, "sync: %v", err)
 	}
 	s.client = client
-	o.clientOwns = true // it closes the preconnection if it does not use it
 	if !e.online.Load() {
 		client.Online(false)
 	}
