@@ -122,7 +122,7 @@ const esbuildApp = {
     'public/index.html': indexHTML('/build/app.js'),
     'build.mjs': `import * as esbuild from 'esbuild';
 await esbuild.build({
-  entryPoints: { app: 'src/main.jsx', 'hearth-worker': '@hearthdb/hearth/worker' },
+  entryPoints: { app: 'src/main.jsx', 'hearth-worker': '@hearthdb/hearth/worker', 'hearth-socket-relay': '@hearthdb/hearth/socket-relay' },
   bundle: true, format: 'esm', outdir: 'public/build', loader: { '.wasm': 'file' },
   jsx: 'automatic', minify: true, logLevel: 'warning',
   define: { 'process.env.NODE_ENV': '"production"' },
@@ -263,6 +263,9 @@ async function runScenario(browser, url, { syncSchema } = {}) {
     if (syncSchema) {
       // useSyncStatus follows the synced database to 'syncing' (connected, caught up).
       await page.waitForFunction(() => document.getElementById('synced')?.textContent === 'syncing', null, { timeout: 20000 });
+      // The bundler built the worker's socket relay and the sync runs
+      // through it (web/hearth-socket.js).
+      assert.ok(page.workers().some((w) => /hearth-socket-relay/.test(w.url())), page.workers().map((w) => w.url()).join(', '));
       const states = await page.evaluate(() => window.hearthApp.syncStates);
       assert.ok(states.length >= 2 && states.at(-1) === 'syncing', JSON.stringify(states));
     }
@@ -381,14 +384,14 @@ describe('the npm package in a Vite app, an esbuild app and a webpack app', () =
   test('the tarball holds the package and nothing else', () => {
     const listing = run('tar', ['-tzf', tarball], repoRoot).trim().split('\n').map((f) => f.replace(/^package\//, '')).sort();
     assert.deepEqual(listing, [
-      'README.md', 'dist/hearth.wasm', 'dist/wasm_exec.js', 'hearth-storage.js', 'hearth-tabs.js', 'hearth-worker-boot.js',
+      'README.md', 'dist/hearth.wasm', 'dist/wasm_exec.js', 'hearth-socket-relay.js', 'hearth-socket.js', 'hearth-storage.js', 'hearth-tabs.js', 'hearth-worker-boot.js',
       'hearth-worker-wasm.js', 'hearth-worker.d.ts', 'hearth-worker.js', 'hearth.d.ts', 'hearth.js', 'hearth.wasm.d.ts', 'kysely.d.ts', 'kysely.js',
       'package.json', 'protocol.js', 'react.d.ts', 'react.js',
     ]);
     const manifest = JSON.parse(run('tar', ['-xzOf', tarball, 'package/package.json'], repoRoot));
     assert.equal(manifest.name, '@hearthdb/hearth');
     assert.equal(manifest.version, JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).version);
-    assert.deepEqual(Object.keys(manifest.exports), ['.', './worker', './hearth.wasm', './react', './kysely', './package.json']);
+    assert.deepEqual(Object.keys(manifest.exports), ['.', './worker', './socket-relay', './hearth.wasm', './react', './kysely', './package.json']);
     assert.deepEqual(manifest.peerDependenciesMeta, { react: { optional: true }, kysely: { optional: true } });
     assert.equal(manifest.peerDependencies.kysely, '^0.29.9');
     assert.equal(manifest.dependencies, undefined);
@@ -416,6 +419,7 @@ describe('the npm package in a Vite app, an esbuild app and a webpack app', () =
       // (webpack names an asset by its hash alone).
       assert.ok(built.some((f) => /^(hearth[-.][\w-]{6,}|[0-9a-f]{16,})\.wasm$/.test(path.basename(f))), `a hashed wasm in ${built.join(', ')}`);
       assert.ok(!built.some((f) => /\.(br|gz)$/.test(f)), 'no precompressed copies');
+      if (app.name === 'esbuild') assert.ok(built.some((f) => path.basename(f) === 'hearth-socket-relay.js'), `the socket relay in ${built.join(', ')}`);
 
       if (app.name === 'vite') {
         // Served by `hearth serve -web DIR`, whose /sync replicates the demo

@@ -3,8 +3,78 @@
 // outcome without a reload, and a worker restart while offline keeps the
 // journal. The scenario is shared with the other engines
 // (e2e/scenarios/sync.mjs, e2e/engines/); Chromium goes offline through
-// Playwright's network emulation.
+// Playwright's network emulation. Then, in Chromium only, the sync
+// connection's relay worker (web/hearth-socket.js) and its fallback.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { syncSuite } from './scenarios/sync.mjs';
 import { chromiumDriver } from './drivers/chromium.mjs';
+import { startServer, launchBrowser, loopbackOnly, hearthPage, repoRoot } from './harness.mjs';
+import { waitForSynced } from './kit.mjs';
 
 syncSuite(chromiumDriver);
+
+describe('chromium: the sync connection\'s relay worker', () => {
+  let server, browser, schema;
+  before(async () => {
+    server = await startServer(['-seed-tasks', '30']);
+    browser = await launchBrowser();
+    schema = JSON.parse(execFileSync(path.join(repoRoot, 'bin', 'hearth'), ['schema'], { encoding: 'utf8' }));
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  /**
+   * A fresh page that syncs the board's schema. With missing set, the
+   * worker asks for a relay file the server does not have, as from a build
+   * that left it out. (Playwright's routes do not reach a worker's own
+   * workers; they do reach the worker's imports.)
+   */
+  async function syncedPage(missing) {
+    const context = await browser.newContext();
+    await loopbackOnly(context);
+    let rewritten = 0;
+    if (missing) {
+      await context.route('**/hearth-socket.js*', async (route) => {
+        rewritten++;
+        const res = await route.fetch();
+        const body = (await res.text()).replace("'./hearth-socket-relay.js'", "'./no-such-relay.js'");
+        await route.fulfill({ response: res, body });
+      });
+    }
+    const page = await hearthPage(context, server.url);
+    await page.evaluate(async (schema) => {
+      window.db = await hearth.open({ name: 'relay', storage: 'memory', migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables } });
+      window.hearthSyncStatus = () => db.syncStatus();
+    }, schema);
+    await waitForSynced(page);
+    // A write goes out and is acknowledged: the connection carries both ways.
+    await page.evaluate(() => db.exec("UPDATE tasks SET title = 'through the relay' WHERE id = 't-00001'"));
+    await waitForSynced(page);
+    return { page, context, rewritten, relays: () => page.workers().filter((w) => /hearth-socket-relay\.js/.test(w.url())) };
+  }
+
+  test('the connection runs in a worker of its own', async () => {
+    const { page, context, relays } = await syncedPage(false);
+    try {
+      assert.equal(relays().length, 1, page.workers().map((w) => w.url()).join(', '));
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('without the relay\'s file, the worker connects itself and syncs all the same', async () => {
+    const { page, context, rewritten, relays } = await syncedPage(true);
+    try {
+      assert.equal(rewritten, 1);
+      assert.equal(relays().length, 0);
+      assert.equal(page.hearthErrors.length, 0, page.hearthErrors.join('\n'));
+    } finally {
+      await context.close();
+    }
+  });
+});

@@ -8,7 +8,8 @@
 //
 //   hearth.js + hearth.d.ts      "."          the client (with protocol.js)
 //   hearth-worker.js             "./worker"   the worker entry (web/hearth-worker.npm.js),
-//                                             with hearth-worker-wasm.js, hearth-worker-boot.js, hearth-tabs.js, hearth-storage.js
+//                                             with hearth-worker-wasm.js, hearth-worker-boot.js, hearth-tabs.js, hearth-storage.js,
+//                                             hearth-socket.js, hearth-socket-relay.js
 //   dist/hearth.wasm             "./hearth.wasm"  the worker's wasm; dist/wasm_exec.js is Go's loader
 //   react.js + react.d.ts        "./react"    the React bindings
 //   kysely.js + kysely.d.ts      "./kysely"   the Kysely dialect
@@ -39,6 +40,8 @@ const files = [
   ['hearth-worker-wasm.js', 'hearth-worker-wasm.js'],
   ['hearth-tabs.js', 'hearth-tabs.js'],
   ['hearth-storage.js', 'hearth-storage.js'],
+  ['hearth-socket.js', 'hearth-socket.js'],
+  ['hearth-socket-relay.js', 'hearth-socket-relay.js'],
   ['dist/hearth.wasm', 'dist/hearth.wasm'],
   ['dist/wasm_exec.js', 'dist/wasm_exec.js'],
   ['react.js', 'react.js'],
@@ -64,14 +67,17 @@ const manifest = {
   exports: {
     '.': { types: './hearth.d.ts', default: './hearth.js' },
     './worker': { types: './hearth-worker.d.ts', default: './hearth-worker.js' },
+    // The worker's socket relay, for bundlers that take it as an entry
+    // point of its own (esbuild: see the README).
+    './socket-relay': './hearth-socket-relay.js',
     './hearth.wasm': { types: './hearth.wasm.d.ts', default: './dist/hearth.wasm' },
     './react': { types: './react.d.ts', default: './react.js' },
     './kysely': { types: './kysely.d.ts', default: './kysely.js' },
     './package.json': './package.json',
   },
-  // Only the worker's entry and Go's loader act on import; everything else
+  // Only the worker's entry, its socket relay and Go's loader act on import; everything else
   // may be dropped when unused.
-  sideEffects: ['./hearth-worker.js', './dist/wasm_exec.js'],
+  sideEffects: ['./hearth-worker.js', './hearth-socket-relay.js', './dist/wasm_exec.js'],
   files: [...files.map(([, to]) => to), ...Object.keys(generated)].sort(),
   // The Kysely dialect is written against kysely 0.29's Driver interface
   // (0.x minors break it).

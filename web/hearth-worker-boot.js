@@ -5,6 +5,7 @@
 // Go's wasm_exec.js first; this module hands every message to Go, queueing
 // those that arrive while the module compiles.
 import { hearthStorage } from './hearth-storage.js';
+import { HearthWebSocket } from './hearth-socket.js';
 import { createTabRouter } from './hearth-tabs.js';
 
 /**
@@ -19,6 +20,8 @@ import { createTabRouter } from './hearth-tabs.js';
 export function startWorker(wasmURL, { compiled = WebAssembly.compileStreaming(fetch(wasmURL)), queued = [] } = {}) {
   // The storage glue Go awaits (sqlitevfs/browser).
   globalThis.hearthStorage = hearthStorage;
+  // The sync server's socket, in a relay worker (syncworker/browserws).
+  globalThis.hearthWebSocket = HearthWebSocket;
 
   /** @type {Uint8Array[]} messages for Go that arrived before it was ready */
   const pending = [];

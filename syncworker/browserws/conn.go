@@ -87,9 +87,18 @@ func Dial(ctx context.Context, url string, protocols []string, readLimit int) (*
 		url = "wss://" + after
 	}
 	global := safejs.Global()
-	ctor, err := global.Get("WebSocket")
+	// The Hearth worker's bootstrap installs hearthWebSocket
+	// (web/hearth-socket.js): the same interface, with the connection in
+	// a relay worker that reads messages while this thread is busy.
+	// Elsewhere (Node, a page) it is the browser's own.
+	ctor, err := global.Get("hearthWebSocket")
 	if err != nil {
 		return nil, err
+	}
+	if ctor.IsUndefined() {
+		if ctor, err = global.Get("WebSocket"); err != nil {
+			return nil, err
+		}
 	}
 	u8, err := global.Get("Uint8Array")
 	if err != nil {
