@@ -490,6 +490,9 @@ type txn struct {
 	conn    *sqlite3.Conn
 	tables  []*schema.Info
 	applier *merge.Applier
+	// kept, when set, is where the session keeps its applier between
+	// turns (inTxKeeping).
+	kept **merge.Applier
 	// local and now date the values that lose a merge here
 	// (merge.RecordLosses).
 	local string
@@ -498,13 +501,18 @@ type txn struct {
 	touched map[string]bool
 }
 
-// merger returns the transaction's merge applier. It lives no longer than
-// the turn: prepared statements left open would keep the worker from
-// closing the database.
+// merger returns the transaction's merge applier: the session's kept
+// one (inTxKeeping), else one that lives no longer than the turn.
 func (t *txn) merger() *merge.Applier {
+	if t.applier == nil && t.kept != nil {
+		t.applier = *t.kept
+	}
 	if t.applier == nil {
 		t.applier = merge.NewApplier(t.conn, t.tables, false)
 		t.applier.RecordLosses(t.local, t.now)
+		if t.kept != nil {
+			*t.kept = t.applier
+		}
 	}
 	return t.applier
 }
@@ -513,11 +521,27 @@ func (t *txn) merger() *merge.Applier {
 // goroutine; after the commit, it reports the tables fn touched to
 // Config.Applied.
 func (c *Client) inTx(ctx context.Context, fn func(t *txn) error) error {
+	return c.inTxKeeping(ctx, nil, fn)
+}
+
+// inTxKeeping is inTx whose merge applier is kept in *kept after a turn
+// that committed, for the next: its prepared statements (multi-row
+// inserts of hundreds of parameters, each a parse and a plan in SQLite)
+// then serve every chunk of a snapshot, not one. A failed turn closes it
+// and clears *kept. The owner of *kept closes it (closeKept) when it is
+// done; statements it could not close (the client stopped) are finalized
+// with the connection (wasm/engine's Conn.Close).
+func (c *Client) inTxKeeping(ctx context.Context, kept **merge.Applier, fn func(t *txn) error) error {
 	return c.do(ctx, func(conn *sqlite3.Conn) error {
-		t := &txn{conn: conn, tables: c.tables, local: c.j.Node(), now: c.cfg.Now, touched: map[string]bool{}}
+		t := &txn{conn: conn, tables: c.tables, local: c.j.Node(), now: c.cfg.Now, touched: map[string]bool{}, kept: kept}
+		committed := false
 		defer func() {
-			if t.applier != nil {
-				t.applier.Close()
+			if t.applier == nil || (kept != nil && committed && t.applier.Rest() == nil) {
+				return
+			}
+			t.applier.Close()
+			if kept != nil {
+				*kept = nil
 			}
 		}()
 		if err := conn.Exec("BEGIN IMMEDIATE"); err != nil {
@@ -531,6 +555,7 @@ func (c *Client) inTx(ctx context.Context, fn func(t *txn) error) error {
 			conn.Exec("ROLLBACK")
 			return fmt.Errorf("commit: %w", err)
 		}
+		committed = true
 		if c.cfg.Applied != nil && len(t.touched) > 0 {
 			tables := make([]string, 0, len(t.touched))
 			for name := range t.touched {

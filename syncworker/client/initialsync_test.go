@@ -9,7 +9,10 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/hearthdb/hearth/syncworker/change"
+	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/wire"
+	"github.com/ncruces/go-sqlite3"
 )
 
 // readMsg reads one message from the client, failing the test on a
@@ -189,5 +192,78 @@ func TestASyncedReplicaSubscribesWithItsHello(t *testing.T) {
 	}
 	if n := retriesBefore4.Load(); n != 2 {
 		t.Fatalf("%d sessions backed off before the fourth, want 2 (after the two errors, none after the changed server)", n)
+	}
+}
+
+// A session merges every chunk with the same prepared statements, and
+// closes them when it ends: when its connection drops (the client goes
+// on), and when the client is stopped mid-snapshot.
+func TestASessionKeepsItsStatementsAndClosesThemAtItsEnd(t *testing.T) {
+	for _, stop := range []bool{false, true} {
+		t.Run(fmt.Sprintf("client stopped=%v", stop), func(t *testing.T) {
+			local, j := replica(t)
+			stmts := func() (n int) {
+				local.Do(context.Background(), func(conn *sqlite3.Conn) error {
+					for range conn.Stmts() {
+						n++
+					}
+					return nil
+				})
+				return n
+			}
+			base := stmts()
+			// Statements on the connection once chunks 0 and 1 were merged:
+			// the client asks for chunk i+1 as soon as chunk i comes, then
+			// merges i, so request i+2 comes after chunk i's merge.
+			var applied [2]atomic.Int32
+			var held atomic.Bool
+			url := fakeServer(t, acceptThen(t, func(ctx context.Context, ws *websocket.Conn) {
+				sendMsg(ctx, ws, wire.Welcome{Server: "s1", Head: 7, Min: 1, Max: 1, MaxMessage: 1 << 20})
+				for i := 0; ; i++ {
+					req, ok := readMsg(t, ctx, ws).(wire.SnapshotRequest)
+					if !ok {
+						return
+					}
+					if i >= 2 {
+						applied[i-2].Store(int32(stmts()))
+					}
+					if i == 3 {
+						held.Store(true)
+						if stop {
+							drain(ctx, ws) // until the client leaves
+						}
+						return // the connection drops
+					}
+					var chs []change.Change
+					for k := range 2 {
+						key, _ := change.EncodeKey(fmt.Sprintf("n%d-%d", i, k))
+						chs = append(chs, change.Change{Table: "notes", Key: key, Op: change.Insert, Schema: 1,
+							Stamp: hlc.Stamp{TS: hlc.Make(1_700_000_000_000, 0), Node: "server"}, Values: map[string]any{"body": "b"}})
+					}
+					sendMsg(ctx, ws, wire.Chunk{Re: req.ID, At: 7, Changes: chs, Rows: 2, Next: wire.SnapshotCursor{Table: "notes", Key: chs[1].Key}})
+				}
+			}))
+			c, err := New(Config{URL: url, Local: local, Journal: j, MinBackoff: time.Hour, MaxBackoff: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- c.Run(ctx) }()
+			waitFor(t, "three chunks merged", func() bool { return held.Load() && c.Status().InitialSync.Rows == 6 })
+			if a, b := applied[0].Load(), applied[1].Load(); a <= int32(base) || a != b {
+				t.Fatalf("statements on the connection after the first and second chunk: %d, %d (before: %d): want more than before, and the same after each", a, b, base)
+			}
+			if stop {
+				cancel()
+				<-done
+			}
+			waitFor(t, "the session's statements closed", func() bool { return stmts() == base })
+			if !stop {
+				cancel()
+				<-done
+			}
+		})
 	}
 }

@@ -15,7 +15,11 @@ import (
 // it hands Do a function, and the worker runs that function on the owner
 // goroutine between requests, when no app transaction is open, and
 // returns its error. The client opens and commits its own transactions
-// inside fn.
+// inside fn. A client stopped in the middle of a session may leave
+// prepared statements on the connection (it could not close them
+// without a turn): finalize them (Conn.Stmts) before closing the
+// connection, as the worker does. With a LockedLocal the client closes
+// them itself.
 type Local interface {
 	Do(ctx context.Context, fn func(conn *sqlite3.Conn) error) error
 }

@@ -21,6 +21,9 @@ type session struct {
 	ctx    context.Context
 	t      Transport
 	frames chan frameResult
+	// applier merges every chunk and log batch of the session with the
+	// same prepared statements (inTxKeeping); closed when it ends.
+	applier *merge.Applier
 	// progressed records that the server did useful work in this
 	// session (an ack, a chunk, log entries): the backoff starts over.
 	progressed bool
@@ -119,6 +122,21 @@ func (c *Client) session(ctx context.Context) (bool, error) {
 	}
 	s := &session{c: c, ctx: sctx, t: t, frames: make(chan frameResult, 64), lastHeard: c.cfg.Now()}
 	go s.read()
+	// On the client's context, not the session's: a session that ended
+	// with its connection still closes its statements on the connection's
+	// goroutine. A stopped client's context refuses Do: a LockedLocal's
+	// mutex may still be taken (nothing waits for this client under it);
+	// the worker's owner goroutine may be waiting for the client to stop,
+	// and its close of the connection finalizes what is left.
+	defer func() {
+		if a := s.applier; a != nil {
+			closeCtx := ctx
+			if _, ok := c.cfg.Local.(*LockedLocal); ok {
+				closeCtx = context.WithoutCancel(ctx)
+			}
+			_ = c.cfg.Local.Do(closeCtx, func(*sqlite3.Conn) error { return a.Close() })
+		}
+	}()
 	defer func() {
 		if ctx.Err() != nil {
 			t.Close(true)
@@ -615,7 +633,7 @@ func (s *session) apply(evict []wire.SnapshotCursor, chs []change.Change, next s
 		s.phases.Merge += merging
 		s.phases.Commit += time.Since(start) - merging
 	}()
-	err := c.inTx(s.ctx, func(t *txn) error {
+	err := c.inTxKeeping(s.ctx, &s.applier, func(t *txn) error {
 		conn, a := t.conn, t.merger()
 		mergeStart := time.Now()
 		err := c.j.Applying(func() error {

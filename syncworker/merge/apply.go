@@ -162,6 +162,19 @@ func (a *Applier) Close() error {
 	return errors.Join(errs...)
 }
 
+// Rest resets every cached statement. A statement stepped and not reset
+// holds a read of the database open, which keeps a WAL checkpoint from
+// finishing: an applier kept between transactions rests after each.
+func (a *Applier) Rest() error {
+	var errs []error
+	for _, s := range a.stmts {
+		if err := s.Reset(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // maxCachedStmts bounds the prepared statements an Applier keeps. Each
 // distinct set of written columns is a statement of its own, so a peer
 // writing every subset of a wide table's columns would otherwise grow the
@@ -595,8 +608,12 @@ const preloadSlack = 4
 // batch of changes have no merge metadata yet, so that Apply merges them
 // without reading it: a fresh device's initial sync reads nothing per
 // row. It must run in the transaction that applies the batch, before
-// anything else writes metadata there.
+// anything else writes metadata there. What it found holds until the next
+// Preload: an applier kept across transactions (the sync client keeps one
+// for its session) forgets the last batch's rows, which later writes may
+// have given metadata.
 func (a *Applier) Preload(chs []change.Change) error {
+	clear(a.absent)
 	type span struct {
 		lo, hi []byte
 		keys   map[string]struct{}

@@ -338,3 +338,59 @@ CREATE TABLE docs(id TEXT PRIMARY KEY, parent TEXT REFERENCES docs(id), folder T
 		t.Fatalf("ApplyAll left\n%s\nApply\n%s", dumps[true], dumps[false])
 	}
 }
+
+// TestAKeptApplierPreloadsEachBatchAnew: an applier kept across
+// transactions (the sync client keeps one for its session) knows a row
+// Preload found without metadata only for that batch. Here the row's
+// change in the first batch is not merged (as one refused is not); the
+// app then writes the row; a second batch's older change to it must read
+// the metadata the app's write left and lose to it.
+func TestAKeptApplierPreloadsEachBatchAnew(t *testing.T) {
+	r := localReplica(t, "kept", false)
+	a := merge.NewApplier(r.conn, r.infos, false)
+	defer a.Close()
+	key, err := change.EncodeKey("t-99001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	older := hlc.Stamp{TS: hlc.Make(1_800_000_000_000, 0) - 1000, Node: "server"}
+	insert := change.Change{Table: "tasks", Key: key, Op: change.Insert, Schema: 1, Stamp: older,
+		Values: map[string]any{"title": "from the server", "status": "doing", "position": float64(1), "priority": int64(0)}}
+	inTx := func(fn func() error) {
+		t.Helper()
+		if err := r.conn.Exec("BEGIN IMMEDIATE"); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.j.Applying(fn); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.conn.Exec("COMMIT"); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Rest(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inTx(func() error { return a.Preload([]change.Change{insert}) })
+	if err := r.conn.Exec(`INSERT INTO tasks(id, title, status) VALUES ('t-99001', 'the app''s, newer', 'todo')`); err != nil {
+		t.Fatal(err)
+	}
+	inTx(func() error {
+		if err := a.Preload([]change.Change{insert}); err != nil {
+			return err
+		}
+		_, errs, err := a.ApplyAll([]change.Change{insert})
+		if err != nil {
+			return err
+		}
+		return errs[0]
+	})
+	s, _, err := r.conn.Prepare(`SELECT title FROM tasks WHERE id = 't-99001'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !s.Step() || s.ColumnText(0) != "the app's, newer" {
+		t.Fatalf("title %q: the older server insert must lose to the app's write", s.ColumnText(0))
+	}
+}

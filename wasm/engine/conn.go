@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hearthdb/hearth/codec"
@@ -239,9 +240,14 @@ func (c *Conn) failed(err error) {
 // Location reports where the database lives.
 func (c *Conn) Location() Location { return c.location }
 
-// Close finalizes cached statements and closes the connection.
+// Close finalizes cached statements, and any other statement still
+// prepared on the connection (the sync client's, when it stopped before
+// it could close them on this goroutine), and closes the connection.
 func (c *Conn) Close() error {
 	c.cache.clear()
+	for _, s := range slices.Collect(c.db.Stmts()) {
+		s.Close()
+	}
 	err := sqlError(c.db.Close())
 	if c.location.Release != nil {
 		if rerr := c.location.Release(); rerr != nil && err == nil {

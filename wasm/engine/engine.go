@@ -23,6 +23,10 @@ import (
 
 // Engine routes requests to open databases.
 type Engine struct {
+	// syncStopTimeouts counts sync clients that did not stop within
+	// syncStopTimeout of their database's close (tests read it).
+	syncStopTimeouts atomic.Int64
+
 	storage StorageResolver
 	// send delivers one encoded reply. It must not keep msg after returning.
 	send func(msg []byte)
@@ -212,9 +216,8 @@ type database struct {
 func (e *Engine) own(handle int64, owner *dbOwner) {
 	db := &database{handle: handle, owner: owner, live: newLiveSet(&e.nextSub)}
 	defer func() {
-		if db.sync != nil {
-			db.sync.close()
-		}
+		owner.queue.refuseCalls()
+		e.stopSync(db)
 		if db.conn != nil {
 			db.conn.Close()
 		}
@@ -639,10 +642,9 @@ func (e *Engine) run(db *database, req protocol.Request, enc *codec.Encoder) err
 	case protocol.OpCommit, protocol.OpRollback:
 		return protocol.Errorf(protocol.CodeBadRequest, "op %q needs integer field \"tx\"", req.Op)
 	case protocol.OpClose:
-		if db.sync != nil {
-			db.sync.close()
-			db.sync = nil
-		}
+		db.owner.queue.refuseCalls()
+		e.stopSync(db)
+		db.sync = nil
 		db.conn = nil
 		if err := conn.Close(); err != nil {
 			return err
@@ -899,11 +901,12 @@ func batchStatements(fields map[string]any) ([]Statement, error) {
 // JS callback), popping parks the owner goroutine until a request arrives.
 // Beside requests it holds the sync client's turns (calls).
 type requestQueue struct {
-	mu      sync.Mutex
-	items   []protocol.Request
-	calls   []*localCall
-	closed  bool
-	waiting chan struct{}
+	mu    sync.Mutex
+	items []protocol.Request
+	calls []*localCall
+	// callsRefused: the owner is closing; closed: it has exited.
+	callsRefused, closed bool
+	waiting              chan struct{}
 }
 
 func (q *requestQueue) init() { q.waiting = make(chan struct{}, 1) }
@@ -925,7 +928,7 @@ func (q *requestQueue) push(r protocol.Request) {
 // pushCall queues a sync turn; false once the owner has exited.
 func (q *requestQueue) pushCall(c *localCall) bool {
 	q.mu.Lock()
-	if q.closed {
+	if q.closed || q.callsRefused {
 		q.mu.Unlock()
 		return false
 	}
@@ -987,6 +990,17 @@ func (q *requestQueue) len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.items)
+}
+
+// refuseCalls makes pushCall fail from now on: the owner is closing and
+// gives the sync client no more turns. A turn the client asks for while
+// it stops (restoring a setting at the end of its initial sync) would
+// otherwise wait for the owner, which waits for the client to stop: the
+// close took syncStopTimeout (5 s).
+func (q *requestQueue) refuseCalls() {
+	q.mu.Lock()
+	q.callsRefused = true
+	q.mu.Unlock()
 }
 
 // drain empties the queue for good: later calls are refused.

@@ -442,3 +442,26 @@ func TestIdleDatabaseEmptiesItsWAL(t *testing.T) {
 		c.ok("close", map[string]any{"db": db})
 	}
 }
+
+// Closing a connection finalizes statements its users left prepared (the
+// sync client's, when it stopped before it could close them on the
+// owner goroutine): the close succeeds instead of failing busy.
+func TestCloseFinalizesStatementsLeftOpen(t *testing.T) {
+	c, err := OpenConn(MemoryLocation("left-open", "test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.db.Exec("CREATE TABLE t(v); INSERT INTO t VALUES (1), (2)"); err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := c.db.Prepare("SELECT v FROM t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Step() {
+		t.Fatal("no row")
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("close with a statement left prepared and stepped: %v", err)
+	}
+}

@@ -183,12 +183,24 @@ func (e *Engine) startSync(db *database, owner *dbOwner, o *SyncOptions, j *jour
 }
 
 // close ends the client loop before the connection closes. Turns the loop
-// asked for are abandoned: their Do returns once ctx is cancelled.
-func (s *dbSync) close() {
+// asked for are abandoned: their Do returns once ctx is cancelled, and
+// the owner refuses new ones (requestQueue.refuseCalls). It reports
+// whether the loop stopped before syncStopTimeout.
+func (s *dbSync) close() bool {
 	s.stop()
 	select {
 	case <-s.done:
+		return true
 	case <-time.After(syncStopTimeout):
+		return false
+	}
+}
+
+// stopSync stops the database's sync client, counting a stop that timed
+// out (Engine.syncStopTimeouts).
+func (e *Engine) stopSync(db *database) {
+	if db.sync != nil && !db.sync.close() {
+		e.syncStopTimeouts.Add(1)
 	}
 }
 

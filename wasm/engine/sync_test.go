@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -11,12 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/hearthdb/hearth/codec"
 	boardschema "github.com/hearthdb/hearth/examples/board/schema"
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncserver/auth"
 	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/seed"
+	"github.com/hearthdb/hearth/syncworker/wire"
 	"github.com/hearthdb/hearth/wasm/protocol"
 	"github.com/ncruces/go-sqlite3"
 )
@@ -420,4 +423,61 @@ func pollStatus(t *testing.T, what string, status func() map[string]any, ok func
 		}
 	}
 	t.Fatalf("no %s within 30 s; status %v", what, st)
+}
+
+// Closing a database in the middle of its initial sync lets the client
+// stop at once: its last turn (turning the WAL's automatic checkpoints
+// back on) is refused, not queued behind the closing owner, which waits
+// for the client to stop (the close took syncStopTimeout, 5 s, before).
+func TestClosingDuringTheInitialSyncLetsTheClientStop(t *testing.T) {
+	chunked := make(chan struct{})
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{wire.Subprotocol}})
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		ctx := r.Context()
+		send := func(m wire.Message) {
+			b, _ := wire.Encode(m, 1)
+			ws.Write(ctx, websocket.MessageBinary, b)
+		}
+		if _, _, err := ws.Read(ctx); err != nil { // the hello
+			return
+		}
+		_, b, err := ws.Read(ctx) // the first chunk's request, sent with it
+		if err != nil {
+			return
+		}
+		f, err := wire.Decode(b)
+		req, ok := f.Msg.(wire.SnapshotRequest)
+		if err != nil || !ok {
+			t.Errorf("after the hello: %v %T, want a snapshot request", err, f.Msg)
+			return
+		}
+		send(wire.Welcome{Server: "s1", Head: 7, Min: 1, Max: 1, MaxMessage: 1 << 20})
+		// One chunk, not the last; the next is never sent.
+		send(wire.Chunk{Re: req.ID, At: 7, Next: wire.SnapshotCursor{Table: "tasks", Key: []byte{1}}})
+		close(chunked)
+		for {
+			if _, _, err := ws.Read(ctx); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(hs.Close)
+	p := newPage(t)
+	db := p.call("open", map[string]any{"name": fmt.Sprintf("close-mid-sync-%d", hopRuns.Add(1)), "storage": "memory",
+		"migrations": []any{map[string]any{"version": int64(1), "sql": syncTestMigration}},
+		"sync":       map[string]any{"url": "ws" + strings.TrimPrefix(hs.URL, "http"), "tables": []any{"tasks"}},
+	})["db"].(int64)
+	<-chunked
+	pollStatus(t, "the first chunk merged", func() map[string]any { return p.call("sync", map[string]any{"db": db}) }, func(st map[string]any) bool {
+		is, _ := st["initialSync"].(map[string]any)
+		return is != nil && is["active"] == true && is["chunks"] == int64(1)
+	})
+	p.call("close", map[string]any{"db": db})
+	if n := p.eng.syncStopTimeouts.Load(); n != 0 {
+		t.Fatalf("%d sync clients outlived the close's wait for them", n)
+	}
 }
