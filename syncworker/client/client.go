@@ -528,9 +528,9 @@ func (c *Client) inTx(ctx context.Context, fn func(t *txn) error) error {
 // that committed, for the next: its prepared statements (multi-row
 // inserts of hundreds of parameters, each a parse and a plan in SQLite)
 // then serve every chunk of a snapshot, not one. A failed turn closes it
-// and clears *kept. The owner of *kept closes it (closeKept) when it is
-// done; statements it could not close (the client stopped) are finalized
-// with the connection (wasm/engine's Conn.Close).
+// and clears *kept. The session that owns *kept closes it when it ends
+// (Client.session); statements it could not close (the client stopped)
+// are finalized with the connection (wasm/engine's Conn.Close).
 func (c *Client) inTxKeeping(ctx context.Context, kept **merge.Applier, fn func(t *txn) error) error {
 	return c.do(ctx, func(conn *sqlite3.Conn) error {
 		t := &txn{conn: conn, tables: c.tables, local: c.j.Node(), now: c.cfg.Now, touched: map[string]bool{}, kept: kept}

@@ -216,7 +216,6 @@ type database struct {
 func (e *Engine) own(handle int64, owner *dbOwner) {
 	db := &database{handle: handle, owner: owner, live: newLiveSet(&e.nextSub)}
 	defer func() {
-		owner.queue.refuseCalls()
 		e.stopSync(db)
 		if db.conn != nil {
 			db.conn.Close()
@@ -642,7 +641,6 @@ func (e *Engine) run(db *database, req protocol.Request, enc *codec.Encoder) err
 	case protocol.OpCommit, protocol.OpRollback:
 		return protocol.Errorf(protocol.CodeBadRequest, "op %q needs integer field \"tx\"", req.Op)
 	case protocol.OpClose:
-		db.owner.queue.refuseCalls()
 		e.stopSync(db)
 		db.sync = nil
 		db.conn = nil
@@ -925,7 +923,7 @@ func (q *requestQueue) push(r protocol.Request) {
 	q.wake()
 }
 
-// pushCall queues a sync turn; false once the owner has exited.
+// pushCall queues a sync turn; false once the owner is closing.
 func (q *requestQueue) pushCall(c *localCall) bool {
 	q.mu.Lock()
 	if q.closed || q.callsRefused {

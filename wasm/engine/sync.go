@@ -196,9 +196,11 @@ func (s *dbSync) close() bool {
 	}
 }
 
-// stopSync stops the database's sync client, counting a stop that timed
-// out (Engine.syncStopTimeouts).
+// stopSync stops the database's sync client as the database closes: the
+// owner refuses it turns from now on, and a stop that timed out is
+// counted (Engine.syncStopTimeouts).
 func (e *Engine) stopSync(db *database) {
+	db.owner.queue.refuseCalls()
 	if db.sync != nil && !db.sync.close() {
 		e.syncStopTimeouts.Add(1)
 	}
