@@ -60,7 +60,7 @@ function relayMain() {
         const taken = typeof m.data === 'string' ? m.data.length : m.data.byteLength;
         if (ws && ws.readyState === WebSocket.OPEN) ws.send(m.data);
         // A socket that is closing drops the bytes, as the browser's own
-        // does; the page still learns they left the queue.
+        // does; the Hearth worker still learns they left the queue.
         const amount = ws ? ws.bufferedAmount : 0;
         post({ id: m.id, ev: 'buffered', taken, amount });
         if (amount > 0) watch(m.id);
