@@ -3,10 +3,12 @@
 // 50 users: 5,351 rows) on 127.0.0.1:
 //   1. initial sync of a fresh device: open() → every row queryable
 //      (OPFS), median over fresh databases, on loopback and behind a
-//      100 ms round trip (BENCH_SYNC_RTT_MS=0,100); anchor: PowerSync
-//      reports 1.2 s for the same workspace on broadband, our goal on
-//      loopback is 0.3 s; then a returning device: a synced database
-//      reopened with one change to pull, open() → synced;
+//      100 ms round trip (BENCH_SYNC_RTT_MS=0,100), with a list of every
+//      task watched meanwhile (its progress, and the page's frames);
+//      anchor: PowerSync reports 1.2 s for the same workspace on
+//      broadband, our goal on loopback is 0.3 s; then a returning
+//      device: a synced database reopened with one change to pull,
+//      open() → synced;
 //   2. push of 1,000 changes made offline: online → all acknowledged;
 //   3. a change on device A → visible in device B's live query, p50/p95.
 // Prints numbers; asserts nothing.
@@ -27,15 +29,44 @@ const ONLY_INITIAL = Boolean(process.env.BENCH_SYNC_ONLY_INITIAL);
 // BENCH_SYNC_RTT_MS: the round trips (ms) the initial sync runs behind,
 // each a delaying proxy (common.mjs delayedNetwork); 0 is plain loopback.
 const RTTS = (process.env.BENCH_SYNC_RTT_MS ?? '0,100').split(',').map(Number);
+// BENCH_SYNC_WATCH: a query the page watches during each initial sync (a
+// list view's), to time its progress (how many results the page received,
+// the first with rows) and the page's frames while the rows stream in;
+// 0 watches nothing. The default is the whole tasks table in one order.
+const WATCH_SQL = process.env.BENCH_SYNC_WATCH === '0' ? '' : (process.env.BENCH_SYNC_WATCH ?? 'SELECT id, project_id, title, status, position FROM tasks ORDER BY project_id, status, position');
 const POWERSYNC_INITIAL_MS = 1200; // the anchor's published figure (broadband), see shared notes
 
 const schema = JSON.parse(execFileSync(path.join(repoRoot, 'bin', 'hearth'), ['schema'], { encoding: 'utf8' }));
 
 // In the page: opens a fresh synced database and times it to fully synced.
-async function initialSync([schema, name, expectTasks]) {
+async function initialSync([schema, name, expectTasks, watchSQL]) {
+  // The page's frames from open() to synced: a requestAnimationFrame
+  // loop's gaps (a gap over 50 ms is a frame the user saw dropped), and
+  // the main thread's long tasks.
+  const frames = { gaps: [], longTasks: 0, longTaskMs: 0 };
+  let framing = true;
+  let lastFrame = performance.now();
+  const onFrame = (now) => {
+    frames.gaps.push(now - lastFrame);
+    lastFrame = now;
+    if (framing) requestAnimationFrame(onFrame);
+  };
+  requestAnimationFrame(onFrame);
+  const longTasks = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) { frames.longTasks++; frames.longTaskMs += e.duration; }
+  });
+  longTasks.observe({ type: 'longtask' });
   const t0 = performance.now();
   const db = await hearth.open({ name, storage: 'opfs', migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables } });
   const opened = performance.now() - t0;
+  const watch = { results: 0, firstRowsMs: NaN, lastMs: NaN, lastRows: 0, runs: NaN, runsMs: NaN };
+  const unwatch = watchSQL ? await db.watch(watchSQL, [], (result) => {
+    const at = performance.now() - t0;
+    watch.results++;
+    watch.lastRows = result.rows.length;
+    watch.lastMs = at;
+    if (result.rows.length > 0 && Number.isNaN(watch.firstRowsMs)) watch.firstRowsMs = at;
+  }, { rowMode: 'array' }) : null;
   let phases = null;
   let firstChunk = NaN;
   const done = await new Promise((resolve) => {
@@ -48,6 +79,19 @@ async function initialSync([schema, name, expectTasks]) {
     });
     setTimeout(() => resolve(NaN), 120000);
   });
+  framing = false;
+  longTasks.disconnect();
+  // The watch's last result comes after the commit that ended the sync.
+  for (let i = 0; unwatch && watch.lastRows !== expectTasks && i < 200; i++) await new Promise((r) => setTimeout(r, 50));
+  if (unwatch) {
+    // What re-running the list cost the worker while the rows came (its
+    // evaluations alone, not the deltas sent).
+    const stat = (await db.info()).liveQueryStats.find((q) => q.sql === watchSQL);
+    watch.runs = stat?.runs ?? NaN;
+    watch.runsMs = stat?.totalMs ?? NaN;
+  }
+  await unwatch?.();
+  const dropped = frames.gaps.filter((g) => g > 50);
   const tasks = (await db.query('SELECT count(*) AS n FROM tasks')).rows[0].n;
   const rows = (await db.query(`SELECT (SELECT count(*) FROM tasks) + (SELECT count(*) FROM projects) + (SELECT count(*) FROM users)
     + (SELECT count(*) FROM members) + (SELECT count(*) FROM workspaces) + (SELECT count(*) FROM rooms) + (SELECT count(*) FROM bookings) AS n`)).rows[0].n;
@@ -62,7 +106,8 @@ async function initialSync([schema, name, expectTasks]) {
   const firstWrite = performance.now() - w0;
   await db.close();
   if (tasks !== expectTasks) throw new Error(`synced ${tasks} tasks, expected ${expectTasks}`);
-  return { opened, done, rows, firstChunk, phases, firstWrite };
+  return { opened, done, rows, firstChunk, phases, firstWrite, watch: watchSQL ? watch : null,
+    frames: { count: frames.gaps.length, dropped: dropped.length, droppedMs: dropped.reduce((a, b) => a + b, 0), longest: Math.max(0, ...frames.gaps), longTasks: frames.longTasks, longTaskMs: frames.longTaskMs } };
 }
 
 // In the page: a returning device. Another replica (other) changes a
@@ -115,7 +160,7 @@ async function initialSyncRuns(rtt) {
   const runs = [];
   let first;
   for (let i = 0; i < INITIAL_RUNS + 1; i++) {
-    const r = await page.evaluate(initialSync, [schema, `bench-initial-${i}`, TASKS]);
+    const r = await page.evaluate(initialSync, [schema, `bench-initial-${i}`, TASKS, WATCH_SQL]);
     // The first is a first visit's sync (V8 still compiling and tiering
     // the worker's code up), reported apart; the median is of the rest.
     if (i === 0) first = r;
@@ -136,10 +181,16 @@ async function initialSyncRuns(rtt) {
     const p = (k) => median(withPhases.map((r) => r.phases[k]));
     console.log(`    phases (median): open→first chunk applied ${ms(med((r) => r.firstChunk))}; ${p('chunks')} chunks, ${(p('bytes') / 1024).toFixed(0)} KiB; wait ${ms(p('waitMs'))}, decode ${ms(p('decodeMs'))}, merge ${ms(p('mergeMs'))}, commit ${ms(p('commitMs'))}`);
   }
+  const fr = (k) => med((r) => r.frames[k]);
+  console.log(`    the page meanwhile (median): ${fr('count')} frames, ${fr('dropped')} over 50 ms (${ms(fr('droppedMs'))} in all, longest ${ms(fr('longest'))}); long tasks ${fr('longTasks')}, ${ms(fr('longTaskMs'))}`);
+  if (WATCH_SQL) {
+    const wa = (k) => med((r) => r.watch[k]);
+    console.log(`    a watched list (${WATCH_SQL}): ${wa('results')} results reached the page (median); first with rows at ${ms(wa('firstRowsMs'))}, the last (${wa('lastRows')} rows) at ${ms(wa('lastMs'))}; run ${wa('runs')} times in the worker, ${ms(wa('runsMs'))} in all`);
+  }
   if (process.env.BENCH_SYNC_VERBOSE) {
     for (const r of runs) {
       const p = r.phases ?? {};
-      console.log(`      run: open ${ms(r.opened)}, synced ${ms(r.done)}, first chunk ${ms(r.firstChunk)}; wait ${ms(p.waitMs ?? NaN)}, decode ${ms(p.decodeMs ?? NaN)}, merge ${ms(p.mergeMs ?? NaN)}, commit ${ms(p.commitMs ?? NaN)}`);
+      console.log(`      run: open ${ms(r.opened)}, synced ${ms(r.done)}, first chunk ${ms(r.firstChunk)}; wait ${ms(p.waitMs ?? NaN)}, decode ${ms(p.decodeMs ?? NaN)}, merge ${ms(p.mergeMs ?? NaN)}, commit ${ms(p.commitMs ?? NaN)}; ${p.chunks} chunks; frames ${JSON.stringify(r.frames)}; watch ${JSON.stringify(r.watch)}`);
     }
   }
   const reopens = [];

@@ -47,6 +47,9 @@ type Engine struct {
 	// idleCheckpoint is how long a database rests after a commit before
 	// its WAL is checkpointed and emptied (Conn.checkpointIdle); 0 never.
 	idleCheckpoint time.Duration
+	// liveClock times live queries' refreshes (deferFactor); nil is
+	// time.Now. Tests set their own before opening.
+	liveClock func() time.Time
 }
 
 // DefaultIdleCheckpoint is Engine's idleCheckpoint.
@@ -215,6 +218,9 @@ type database struct {
 // commit), and live queries refresh after every commit.
 func (e *Engine) own(handle int64, owner *dbOwner) {
 	db := &database{handle: handle, owner: owner, live: newLiveSet(&e.nextSub)}
+	if e.liveClock != nil {
+		db.live.now = e.liveClock
+	}
 	defer func() {
 		e.stopSync(db)
 		if db.conn != nil {
@@ -284,14 +290,22 @@ func (e *Engine) own(handle int64, owner *dbOwner) {
 
 // next returns the next sweep of work: what a finished transaction held
 // back first, else what is queued. While a transaction is open it waits
-// at most the transaction's idle timeout, then rolls it back; after a
-// commit, at most idleCheckpoint, then checkpoints the WAL.
+// at most the transaction's idle timeout, then rolls it back; while a live
+// query's refresh is held back, at most until it is due, then refreshes
+// it; after a commit, at most idleCheckpoint, then checkpoints the WAL.
 func (e *Engine) next(db *database, owner *dbOwner) ([]protocol.Request, []*localCall) {
 	for {
 		if db.tx == nil && (len(db.held) > 0 || len(db.heldCalls) > 0) {
 			reqs, calls := db.held, db.heldCalls
 			db.held, db.heldCalls = nil, nil
 			return reqs, calls
+		}
+		if due := db.live.nextDue(); db.tx == nil && db.conn != nil && !due.IsZero() {
+			if reqs, calls, ok := owner.queue.popWithin(maxGroup, due.Sub(db.live.now())); ok {
+				return reqs, calls
+			}
+			db.live.refreshDue(db.conn, e.push)
+			continue
 		}
 		if db.tx == nil && db.conn != nil && db.conn.walWritten && e.idleCheckpoint > 0 {
 			if reqs, calls, ok := owner.queue.popWithin(maxGroup, e.idleCheckpoint); ok {
@@ -479,7 +493,7 @@ func (e *Engine) runWrite(db *database, req protocol.Request, enc *codec.Encoder
 func (e *Engine) refreshBeforeCommit(db *database) changes {
 	changed := db.conn.TakeChanges()
 	if len(changed.tables) > 0 || changed.schema {
-		db.live.refresh(db.conn, changed, e.push)
+		db.live.refresh(db.conn, changed, e.push, false)
 	}
 	return changed
 }
@@ -502,14 +516,15 @@ func (e *Engine) committed(db *database, changed changes, byPage bool) bool {
 // refreshLive re-runs the live queries a commit affected. Inside an app's
 // own transaction nothing is committed yet, so it waits for the end. After
 // the page's writes (byPage) it also wakes the sync client when they were
-// journaled.
+// journaled; after the sync client's, slow queries may be held back
+// (deferFactor) and next runs them when due.
 func (e *Engine) refreshLive(db *database, byPage bool) {
 	if db.conn == nil || db.conn.InTransaction() {
 		return
 	}
 	changed := db.conn.TakeChanges()
 	if e.committed(db, changed, byPage) {
-		db.live.refresh(db.conn, changed, e.push)
+		db.live.refresh(db.conn, changed, e.push, !byPage)
 	}
 }
 
@@ -588,7 +603,7 @@ func (e *Engine) run(db *database, req protocol.Request, enc *codec.Encoder) err
 		if err != nil {
 			return err
 		}
-		sub, q, err := db.live.watch(conn, sql, params)
+		sub, q, err := db.live.watch(conn, sql, params, e.push)
 		if err != nil {
 			return err
 		}

@@ -41,7 +41,30 @@ type liveQuery struct {
 	// inspector (a slow live query is a slow page).
 	runs        int64
 	last, total time.Duration
+	// cost is what its last refresh took (evaluation or patch, and the
+	// delta sent), refreshed when that refresh ended; due, when set, is
+	// when a refresh held back after the sync client's commits runs
+	// (liveSet.refresh): until then the result is behind the database.
+	cost      time.Duration
+	refreshed time.Time
+	due       time.Time
 }
+
+// A live query that is slow to refresh is not refreshed after every one
+// of the sync client's commits: an initial sync of 100,000 rows commits
+// them in tens of chunks, and a list of all of them, re-run whole after
+// each chunk (a chunk changes more rows than a patch re-reads), costs more
+// with every chunk: the cost grows with the square of the rows. After
+// such a commit the query waits until deferFactor times its last
+// refresh's cost has passed since that refresh, so it takes at most about
+// a quarter of the worker's time while rows stream in, and the page still
+// sees them arrive. The page's own writes, a new watcher of the query and
+// a schema change refresh it at once; queries cheaper than
+// minDeferredCost are never held back.
+const (
+	deferFactor     = 3
+	minDeferredCost = 5 * time.Millisecond
+)
 
 // evaluation is a query result kept in encoded form: each row's bytes are
 // what the page receives, so comparing bytes is comparing values exactly.
@@ -73,10 +96,13 @@ type liveSet struct {
 	ends      []int
 	rowEnc    codec.Encoder
 	patchRows [][]byte
+	// now is the clock refreshes are timed and held back by (tests set
+	// their own).
+	now func() time.Time
 }
 
 func newLiveSet(nextSub *atomic.Int64) *liveSet {
-	return &liveSet{queries: map[string]*liveQuery{}, bySub: map[int64]*liveQuery{}, nextSub: nextSub}
+	return &liveSet{queries: map[string]*liveQuery{}, bySub: map[int64]*liveQuery{}, nextSub: nextSub, now: time.Now}
 }
 
 func queryKey(sql string, params any) (string, error) {
@@ -108,7 +134,7 @@ func canonicalParams(params any) any {
 
 // watch subscribes to a query, evaluating it unless an identical one is
 // already live. It returns the subscription id and the current result.
-func (ls *liveSet) watch(c *Conn, sql string, params any) (int64, *liveQuery, error) {
+func (ls *liveSet) watch(c *Conn, sql string, params any, push func(sub int64, write func(*codec.Encoder))) (int64, *liveQuery, error) {
 	key, err := queryKey(sql, params)
 	if err != nil {
 		return 0, nil, err
@@ -116,10 +142,16 @@ func (ls *liveSet) watch(c *Conn, sql string, params any) (int64, *liveQuery, er
 	q := ls.queries[key]
 	if q == nil {
 		q = &liveQuery{sql: sql, params: params, subs: map[int64]struct{}{}}
+		started := ls.now()
 		if err := ls.evaluate(c, q, false); err != nil {
 			return 0, nil, err
 		}
+		ls.timed(q, started)
 		ls.queries[key] = q
+	} else if !q.due.IsZero() {
+		// Held back: the new watcher gets the database as it is, and
+		// the others the same change.
+		ls.rerun(c, q, false, push)
 	}
 	sub := ls.nextSub.Add(1)
 	q.subs[sub] = struct{}{}
@@ -368,12 +400,33 @@ func longestIncreasing(a []int) []bool {
 
 // refresh re-runs the live queries that read a changed table (all of them
 // after a schema change) and pushes what changed to their subscribers.
-func (ls *liveSet) refresh(c *Conn, changed changes, push func(sub int64, write func(*codec.Encoder))) {
+// mayHold lets it hold back slow queries (the sync client's commits: see
+// deferFactor); refreshDue runs them later.
+func (ls *liveSet) refresh(c *Conn, changed changes, push func(sub int64, write func(*codec.Encoder)), mayHold bool) {
 	defer ls.track(c)
 	for _, q := range ls.queries {
 		if !changed.schema && !intersects(q.tables, changed.tables) {
 			continue
 		}
+		if mayHold && !changed.schema {
+			if !q.due.IsZero() {
+				if ls.now().Before(q.due) {
+					continue
+				}
+			} else if q.cost >= minDeferredCost {
+				if due := q.refreshed.Add(deferFactor * q.cost); ls.now().Before(due) {
+					q.due = due
+					continue
+				}
+			}
+		}
+		if !q.due.IsZero() {
+			// Commits it did not see came before this one: only a
+			// re-run knows what they changed.
+			ls.rerun(c, q, changed.schema, push)
+			continue
+		}
+		started := ls.now()
 		if !changed.schema && q.plan != nil {
 			ok, unchanged, old, err := ls.patch(c, q, changed.rows[q.plan.table])
 			if err != nil {
@@ -382,25 +435,62 @@ func (ls *liveSet) refresh(c *Conn, changed changes, push func(sub int64, write 
 				q.plan, q.whyFull = nil, "patching failed: "+err.Error()
 			}
 			if ok && unchanged {
+				ls.timed(q, started)
 				continue
 			}
 			if ok {
 				ls.deliver(q, old, push)
 				q.spare = old
+				ls.timed(q, started)
 				continue
 			}
 		}
-		old := q.result
-		if err := ls.evaluate(c, q, changed.schema); err != nil {
-			for sub := range q.subs {
-				push(sub, func(enc *codec.Encoder) { writeSubError(enc, err) })
-			}
-			continue
+		ls.rerun(c, q, changed.schema, push)
+	}
+}
+
+// rerun evaluates q again and pushes what changed to its subscribers.
+func (ls *liveSet) rerun(c *Conn, q *liveQuery, schemaChanged bool, push func(sub int64, write func(*codec.Encoder))) {
+	started := ls.now()
+	defer ls.timed(q, started)
+	old := q.result
+	if err := ls.evaluate(c, q, schemaChanged); err != nil {
+		for sub := range q.subs {
+			push(sub, func(enc *codec.Encoder) { writeSubError(enc, err) })
 		}
-		ls.deliver(q, old, push)
-		// Nothing reads the replaced result any more (push encodes before
-		// it returns): the next evaluation writes over it.
-		q.spare = old
+		return
+	}
+	ls.deliver(q, old, push)
+	// Nothing reads the replaced result any more (push encodes before
+	// it returns): the next evaluation writes over it.
+	q.spare = old
+}
+
+// timed records a refresh of q that began at started: q is current.
+func (ls *liveSet) timed(q *liveQuery, started time.Time) {
+	q.refreshed = ls.now()
+	q.cost = q.refreshed.Sub(started)
+	q.due = time.Time{}
+}
+
+// nextDue is when the first held-back refresh is due; zero when none is.
+func (ls *liveSet) nextDue() time.Time {
+	var first time.Time
+	for _, q := range ls.queries {
+		if !q.due.IsZero() && (first.IsZero() || q.due.Before(first)) {
+			first = q.due
+		}
+	}
+	return first
+}
+
+// refreshDue runs the held-back refreshes that are due.
+func (ls *liveSet) refreshDue(c *Conn, push func(sub int64, write func(*codec.Encoder))) {
+	defer ls.track(c)
+	for _, q := range ls.queries {
+		if !q.due.IsZero() && !ls.now().Before(q.due) {
+			ls.rerun(c, q, false, push)
+		}
 	}
 }
 

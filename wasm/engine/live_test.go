@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hearthdb/hearth/codec"
+	"github.com/ncruces/go-sqlite3"
 )
 
 // nextPush waits for a subscription push, skipping nothing: replies arriving
@@ -433,5 +435,69 @@ func TestDiffOfRowsChangedInPlace(t *testing.T) {
 		if len(d.removed) != 0 || len(d.inserted) != 0 || fmt.Sprint(d.changed) != fmt.Sprint(want) {
 			t.Fatalf("round %d: delta %+v, want changed %v", round, d, want)
 		}
+	}
+}
+
+// TestAHeldBackRefreshRunsForThePageAndForANewWatcher: after the sync
+// client's commit a slow live query is held back (no push), but a page
+// write to its table, a new watcher of it, and its due time each bring it
+// up to date at once, commits it missed included. Every clock read is a
+// second later, so every refresh costs one.
+func TestAHeldBackRefreshRunsForThePageAndForANewWatcher(t *testing.T) {
+	c := newClient(t)
+	var reads atomic.Int64
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c.eng.liveClock = func() time.Time { return start.Add(time.Duration(reads.Add(1)) * time.Second) }
+	db := c.open("held")
+	// runCalls marks the sync tables an app may watch as written after a
+	// turn that wrote; without sync, the test makes one of its own.
+	c.ok("exec", map[string]any{"db": db, "sql": "CREATE TABLE _hearth_quarantine(id TEXT PRIMARY KEY, v INTEGER)"})
+	const list = "SELECT id, v FROM _hearth_quarantine ORDER BY id"
+	w := c.ok("watch", map[string]any{"db": db, "sql": list})
+	rows := w["result"].(map[string]any)["rows"].([]any)
+	c.eng.mu.Lock()
+	owner := c.eng.dbs[db]
+	c.eng.mu.Unlock()
+	syncTurn := func(id string) {
+		t.Helper()
+		call := &localCall{done: make(chan error, 1), fn: func(conn *sqlite3.Conn) error {
+			return conn.Exec("INSERT INTO _hearth_quarantine VALUES ('" + id + "', 1)")
+		}}
+		if !owner.queue.pushCall(call) {
+			t.Fatal("the owner refused the turn")
+		}
+		if err := <-call.done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	exact := func(what string) {
+		t.Helper()
+		p := c.nextPush(t)
+		rows = apply(rows, p["delta"].(map[string]any))
+		want := c.ok("query", map[string]any{"db": db, "sql": list})["rows"].([]any)
+		if fmt.Sprint(rows) != fmt.Sprint(want) {
+			t.Fatalf("%s: the page's copy %v, the table %v", what, rows, want)
+		}
+	}
+
+	syncTurn("a")
+	c.noPush(t)
+	c.ok("exec", map[string]any{"db": db, "sql": "INSERT INTO _hearth_quarantine VALUES ('b', 2)"})
+	exact("a page write after a held-back turn")
+
+	syncTurn("c")
+	c.noPush(t)
+	second := c.ok("watch", map[string]any{"db": db, "sql": list})
+	if got := fmt.Sprint(second["result"].(map[string]any)["rows"]); got != "[[a 1] [b 2] [c 1]]" {
+		t.Fatalf("a new watcher of a held-back query got %s", got)
+	}
+	exact("the first watcher, when a second one came")
+
+	syncTurn("d")
+	// Held back, then due a few (fake) seconds later: next() waits for it.
+	p := c.nextPush(t)
+	rows = apply(rows, p["delta"].(map[string]any))
+	if got := fmt.Sprint(rows); got != "[[a 1] [b 2] [c 1] [d 1]]" {
+		t.Fatalf("after the held-back refresh came due: %s", got)
 	}
 }

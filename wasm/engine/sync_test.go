@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -480,4 +481,80 @@ func TestClosingDuringTheInitialSyncLetsTheClientStop(t *testing.T) {
 	if n := p.eng.syncStopTimeouts.Load(); n != 0 {
 		t.Fatalf("%d sync clients outlived the close's wait for them", n)
 	}
+}
+
+// TestSlowLiveQueriesAreHeldBackDuringTheInitialSync: a live query that is
+// slow to refresh (here every clock read is a second later, so each of
+// its refreshes costs one) is not re-run after each chunk of an initial
+// sync, yet the page sees rows arrive before the sync ends, and its copy
+// ends exactly as the table once the sync is over.
+func TestSlowLiveQueriesAreHeldBackDuringTheInitialSync(t *testing.T) {
+	const tasks, chunkRows = 2000, 100
+	srv, err := syncserver.New(syncserver.Config{
+		Migrations:       []appschema.Migration{{Version: 1, SQL: syncTestMigration}},
+		Tables:           []appschema.Table{{Name: "tasks"}},
+		MaxSnapshotChunk: chunkRows,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() { hs.Close(); srv.Close() })
+	url := "ws" + strings.TrimPrefix(hs.URL, "http")
+	if _, err := seed.Write(context.Background(), url, []appschema.Migration{{Version: 1, SQL: syncTestMigration}}, []appschema.Table{{Name: "tasks"}}, func(conn *sqlite3.Conn) error {
+		return conn.Exec(fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)
+			INSERT INTO tasks(id, title) SELECT printf('t%%05d', i), 'task ' || i FROM n`, tasks))
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	p := newPage(t)
+	var reads atomic.Int64
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p.eng.liveClock = func() time.Time { return start.Add(time.Duration(reads.Add(1)) * time.Second) }
+	db := p.openSynced("held-back", url)
+	status := p.call("watch", map[string]any{"db": db, "sync": true})["sub"].(int64)
+	const list = "SELECT id, title FROM tasks ORDER BY id"
+	w := p.call("watch", map[string]any{"db": db, "sql": list})
+	sub := w["sub"].(int64)
+	rows := w["result"].(map[string]any)["rows"].([]any)
+
+	var st map[string]any
+	p.waitUntil("synced", func() bool {
+		st, _ = p.latest(status)["status"].(map[string]any)
+		return st != nil && st["connected"] == true && st["initialSync"].(map[string]any)["active"] == false && st["head"].(int64) > 0 && st["cursor"] == st["head"]
+	})
+	chunks := st["initialSync"].(map[string]any)["chunks"].(int64)
+	// The refresh held back after the last chunk comes when it is due.
+	p.waitUntil("the list's last refresh", func() bool {
+		n := len(rows)
+		for _, push := range p.pushes[sub] {
+			n += len(push["delta"].(map[string]any)["inserted"].([]any)) - len(push["delta"].(map[string]any)["removed"].([]any))
+		}
+		return n == tasks
+	})
+	p.mu.Lock()
+	pushes := slices.Clone(p.pushes[sub])
+	p.mu.Unlock()
+	var streamed bool
+	for i, push := range pushes {
+		rows = apply(rows, push["delta"].(map[string]any))
+		if i < len(pushes)-1 && len(rows) > 0 {
+			streamed = true
+		}
+	}
+	want := p.call("query", map[string]any{"db": db, "sql": list})["rows"].([]any)
+	if len(want) != tasks || fmt.Sprint(rows) != fmt.Sprint(want) {
+		t.Fatalf("the page's copy has %d rows, the table %d (or they differ)", len(rows), len(want))
+	}
+	if chunks < tasks/chunkRows {
+		t.Fatalf("the initial sync came in %d chunks, want at least %d", chunks, tasks/chunkRows)
+	}
+	// Refreshed after every chunk, it would be about as many refreshes as
+	// chunks; held back as its cost says, about one in every two or three.
+	if int64(len(pushes)) > chunks*2/3 || !streamed {
+		t.Fatalf("the list was refreshed %d times for %d chunks (rows before the last refresh: %v): want at most two in three, and rows before the sync ended", len(pushes), chunks, streamed)
+	}
+	t.Logf("%d chunks, %d refreshes", chunks, len(pushes))
+	p.call("close", map[string]any{"db": db})
 }
