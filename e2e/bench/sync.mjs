@@ -1,14 +1,14 @@
 // Sync benchmark (make bench): in Debian's Chromium against a real
 // `hearth serve` seeded with the demo workspace (5,000 tasks, 200 projects,
 // 50 users: 5,351 rows) on 127.0.0.1:
-//   1. initial sync of a fresh device: open() → every row queryable
-//      (OPFS), median over fresh databases, on loopback and behind a
-//      100 ms round trip (BENCH_SYNC_RTT_MS=0,100), with a list of every
-//      task watched meanwhile (its progress, and the page's frames);
-//      anchor: PowerSync reports 1.2 s for the same workspace on
-//      broadband, our goal on loopback is 0.3 s; then a returning
-//      device: a synced database reopened with one change to pull,
-//      open() → synced;
+//   1. initial sync of a fresh device: open() → every row queryable,
+//      on OPFS and on IndexedDB (BENCH_SYNC_STORAGE=opfs,idb), median
+//      over fresh databases, on loopback and behind a 100 ms round trip
+//      (BENCH_SYNC_RTT_MS=0,100), with a list of every task watched
+//      meanwhile (its progress, and the page's frames); anchor:
+//      PowerSync reports 1.2 s for the same workspace on broadband, our
+//      goal on loopback is 0.3 s; then a returning device: a synced
+//      database reopened with one change to pull, open() → synced;
 //   2. push of 1,000 changes made offline: online → all acknowledged;
 //   3. a change on device A → visible in device B's live query, p50/p95.
 // Prints numbers; asserts nothing.
@@ -29,6 +29,9 @@ const ONLY_INITIAL = Boolean(process.env.BENCH_SYNC_ONLY_INITIAL);
 // BENCH_SYNC_RTT_MS: the round trips (ms) the initial sync runs behind,
 // each a delaying proxy (common.mjs delayedNetwork); 0 is plain loopback.
 const RTTS = (process.env.BENCH_SYNC_RTT_MS ?? '0,100').split(',').map(Number);
+// BENCH_SYNC_STORAGE: the storages the initial sync runs on (the goal is
+// for both: OPFS, and IndexedDB where Safari has no OPFS sync access).
+const STORAGES = (process.env.BENCH_SYNC_STORAGE ?? 'opfs,idb').split(',');
 // BENCH_SYNC_WATCH: a query the page watches during each initial sync (a
 // list view's), to time its progress (how many results the page received,
 // the first with rows) and the page's frames while the rows stream in;
@@ -39,7 +42,7 @@ const POWERSYNC_INITIAL_MS = 1200; // the anchor's published figure (broadband),
 const schema = JSON.parse(execFileSync(path.join(repoRoot, 'bin', 'hearth'), ['schema'], { encoding: 'utf8' }));
 
 // In the page: opens a fresh synced database and times it to fully synced.
-async function initialSync([schema, name, expectTasks, watchSQL]) {
+async function initialSync([schema, name, expectTasks, watchSQL, storage]) {
   // The page's frames from open() to synced: a requestAnimationFrame
   // loop's gaps (a gap over 50 ms is a frame the user saw dropped), and
   // the main thread's long tasks.
@@ -57,7 +60,7 @@ async function initialSync([schema, name, expectTasks, watchSQL]) {
   });
   longTasks.observe({ type: 'longtask' });
   const t0 = performance.now();
-  const db = await hearth.open({ name, storage: 'opfs', migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables } });
+  const db = await hearth.open({ name, storage, migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables } });
   const opened = performance.now() - t0;
   const watch = { results: 0, firstRowsMs: NaN, lastMs: NaN, lastRows: 0, runs: NaN, runsMs: NaN };
   const unwatch = watchSQL ? await db.watch(watchSQL, [], (result) => {
@@ -113,16 +116,16 @@ async function initialSync([schema, name, expectTasks, watchSQL]) {
 // In the page: a returning device. Another replica (other) changes a
 // task and pushes it; then the database name, synced before, is opened
 // and timed to synced: open, connect, hello, and the log's tail pulled.
-async function reopenSynced([schema, name, other, n]) {
+async function reopenSynced([schema, name, other, n, storage]) {
   const sync = { url: '/sync', tables: schema.tables };
   const settled = (db, ok) => new Promise((resolve) => db.onSyncStatus((st) => { if (ok(st)) resolve(undefined); }));
-  const writer = await hearth.open({ name: other, storage: 'opfs', migrations: schema.migrations, sync });
+  const writer = await hearth.open({ name: other, storage, migrations: schema.migrations, sync });
   await settled(writer, (st) => st.connected && st.cursor >= st.head);
   await writer.exec("UPDATE tasks SET title = 'moved while away ' || ? WHERE id = (SELECT min(id) FROM tasks)", [n]);
   await settled(writer, (st) => st.connected && st.pending === 0);
   await writer.close();
   const t0 = performance.now();
-  const db = await hearth.open({ name, storage: 'opfs', migrations: schema.migrations, sync });
+  const db = await hearth.open({ name, storage, migrations: schema.migrations, sync });
   const opened = performance.now() - t0;
   await settled(db, (st) => st.connected && !st.initialSync.active && st.head > 0 && st.cursor >= st.head);
   const synced = performance.now() - t0;
@@ -143,7 +146,7 @@ const device = () => freshDevice('hearth-bench-sync-');
 // The server seeds before it serves: about 1.2 ms a task here.
 const server = await startServer(['-seed-tasks', String(TASKS)], { startMs: Math.max(20000, TASKS * 5) });
 try {
-  for (const rtt of RTTS) await initialSyncRuns(rtt);
+  for (const rtt of RTTS) for (const storage of STORAGES) await initialSyncRuns(rtt, storage);
   if (!ONLY_INITIAL) await twoDevices(server);
 } finally {
   await cleanup();
@@ -153,21 +156,21 @@ try {
 // 1. Initial sync over a network with a round trip of rtt ms (0: plain
 // loopback). One device, so the bundle is compiled once; every run is a
 // new database, i.e. a new replica with its own client id.
-async function initialSyncRuns(rtt) {
+async function initialSyncRuns(rtt, storage) {
   const ctx = await device();
   const page = await hearthPage(ctx, rtt > 0 ? await delayedNetwork(server.url, rtt) : server.url);
   await page.evaluate(() => hearth.preload().request('databases', {})); // worker up before timing
   const runs = [];
   let first;
   for (let i = 0; i < INITIAL_RUNS + 1; i++) {
-    const r = await page.evaluate(initialSync, [schema, `bench-initial-${i}`, TASKS, WATCH_SQL]);
+    const r = await page.evaluate(initialSync, [schema, `bench-initial-${i}`, TASKS, WATCH_SQL, storage]);
     // The first is a first visit's sync (V8 still compiling and tiering
     // the worker's code up), reported apart; the median is of the rest.
     if (i === 0) first = r;
     else runs.push(r);
   }
   const initial = median(runs.map((r) => r.done));
-  console.log(`\nSync bench: ${TASKS} tasks (${runs[0].rows} rows) from hearth serve on loopback${rtt > 0 ? ` behind a ${rtt} ms round trip` : ''}, Chromium, OPFS`);
+  console.log(`\nSync bench: ${TASKS} tasks (${runs[0].rows} rows) from hearth serve on loopback${rtt > 0 ? ` behind a ${rtt} ms round trip` : ''}, Chromium, ${storage === 'idb' ? 'IndexedDB' : storage === 'opfs' ? 'OPFS' : storage}`);
   console.log(`  initial sync to queryable: median ${ms(initial)} over ${runs.length} fresh devices (min ${ms(Math.min(...runs.map((r) => r.done)))}, max ${ms(Math.max(...runs.map((r) => r.done)))}); open() itself ${ms(median(runs.map((r) => r.opened)))}`);
   console.log(`    a first visit's (the worker's first database, its code still compiling): ${ms(first.done)}`);
   console.log(`    the app's first two writes, 1 s after it: median ${ms(median(runs.map((r) => r.firstWrite)))}`);
@@ -194,7 +197,7 @@ async function initialSyncRuns(rtt) {
     }
   }
   const reopens = [];
-  for (let i = 1; i <= Math.min(5, INITIAL_RUNS); i++) reopens.push(await page.evaluate(reopenSynced, [schema, `bench-initial-${i}`, `bench-initial-${i - 1}`, i]));
+  for (let i = 1; i <= Math.min(5, INITIAL_RUNS); i++) reopens.push(await page.evaluate(reopenSynced, [schema, `bench-initial-${i}`, `bench-initial-${i - 1}`, i, storage]));
   console.log(`  a returning device (synced before; one change to pull): open → synced median ${ms(median(reopens.map((r) => r.synced)))} over ${reopens.length}; open() itself ${ms(median(reopens.map((r) => r.opened)))}`);
   await ctx.close();
 }
