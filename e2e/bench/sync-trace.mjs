@@ -12,11 +12,13 @@ import { cleanup, freshDevice, printHelpIfAsked } from './common.mjs';
 if (printHelpIfAsked(import.meta.url)) process.exit(0);
 
 const TASKS = Number(process.env.BENCH_SYNC_TASKS ?? 5000);
+// BENCH_SYNC_STORAGE: opfs (default) or idb.
+const STORAGE = process.env.BENCH_SYNC_STORAGE ?? 'opfs';
 const schema = JSON.parse(execFileSync(path.join(repoRoot, 'bin', 'hearth'), ['schema'], { encoding: 'utf8' }));
 
-async function initialSync([schema, name]) {
+async function initialSync([schema, name, storage]) {
   const t0 = performance.now();
-  const db = await hearth.open({ name, storage: 'opfs', migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables } });
+  const db = await hearth.open({ name, storage, migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables } });
   const phases = await new Promise((resolve, reject) => {
     db.onSyncStatus((st) => {
       if (st.connected && !st.initialSync.active && st.head > 0 && st.cursor >= st.head) resolve(st.initialSync);
@@ -34,9 +36,9 @@ const ctx = await freshDevice('hearth-sync-trace-');
 try {
   const page = await hearthPage(ctx, server.url);
   await page.evaluate(() => hearth.preload().request('databases', {}));
-  await page.evaluate(initialSync, [schema, 'trace-warm']);
+  await page.evaluate(initialSync, [schema, 'trace-warm', STORAGE]);
   const stop = await startTrace(ctx, page, ['disabled-by-default-v8.cpu_profiler', 'v8', 'blink.user_timing', '__metadata']);
-  const r = await page.evaluate(initialSync, [schema, 'trace-run']);
+  const r = await page.evaluate(initialSync, [schema, 'trace-run', STORAGE]);
   const events = await stop();
   const p = r.phases;
   console.log(`initial sync ${r.ms.toFixed(0)} ms: wait ${p.waitMs.toFixed(0)}, decode ${p.decodeMs.toFixed(0)}, merge ${p.mergeMs.toFixed(0)}, commit ${p.commitMs.toFixed(0)} ms`);
