@@ -91,11 +91,13 @@ type liveSet struct {
 	runs int64
 	// patches counts results patched instead of re-run.
 	patches int64
-	// ends is evaluate's scratch: where each row's bytes end; rowEnc is
-	// patch's, the re-read rows and the result's rows in their new order.
+	// ends is evaluate's scratch: where each row's bytes end; rowEnc,
+	// patchRows and mergeRows are patch's: the re-read rows, and the
+	// result's rows in their new order.
 	ends      []int
 	rowEnc    codec.Encoder
 	patchRows [][]byte
+	mergeRows [][]byte
 	// now is the clock refreshes are timed and held back by (tests set
 	// their own).
 	now func() time.Time

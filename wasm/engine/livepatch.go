@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 	"unsafe"
@@ -25,9 +24,19 @@ import (
 // is put where the ORDER BY puts it. A 500-row result touched by one write
 // costs one indexed row read instead of a 500-row query, sort and encode.
 
-// maxPatchKeys bounds the changed rows a patch re-reads one by one; a
-// commit that changed more re-runs the query.
-const maxPatchKeys = 64
+// maxPatchKeys bounds the changed rows of a table a commit records for
+// patches; a commit that changed more re-runs the queries over it. A
+// patch re-reads each changed row by its key, so one query is patched
+// only while its changed rows are at most patchShare of its result (and
+// at least minPatchKeys are always allowed): past that, one pass over
+// the query costs less than the lookups. An initial sync's chunk of
+// thousands of new rows then patches a list of all of them instead of
+// re-running it whole, with the cost growing with the rows.
+const (
+	maxPatchKeys = 8192
+	minPatchKeys = 64
+	patchShare   = 4 // a patch re-reads at most 1/patchShare of the rows
+)
 
 // changedKeys is the keys (encoded as in results) of one table's rows
 // changed since the last TakeChanges: before and after an update, so a row
@@ -396,7 +405,7 @@ func (ls *liveSet) patch(c *Conn, q *liveQuery, ck *changedKeys) (ok, unchanged 
 		// The table was written, but none of its rows changed.
 		return true, true, evaluation{}, nil
 	}
-	if ck.overflow || !q.result.keyed {
+	if ck.overflow || !q.result.keyed || len(ck.keys) > max(minPatchKeys, len(q.result.rows)/patchShare) {
 		return false, false, evaluation{}, nil
 	}
 	started := time.Now()
@@ -500,10 +509,23 @@ func (ls *liveSet) patch(c *Conn, q *liveQuery, ck *changedKeys) (ok, unchanged 
 	}
 	// Each moved or new row goes after the rows that sort equal to it, the
 	// moving ones in a fixed order (the result's, then the keys'): the same
-	// commit always gives the same result.
-	for _, row := range moving {
-		at := sort.Search(len(rows), func(i int) bool { return p.compare(rows[i], row) > 0 })
-		rows = slices.Insert(rows, at, row)
+	// commit always gives the same result. One merge of the two sorted
+	// lists places them all (a chunk of an initial sync brings thousands).
+	slices.SortStableFunc(moving, p.compare)
+	if len(moving) > 0 {
+		merged := ls.mergeRows[:0]
+		i := 0
+		for _, row := range moving {
+			for i < len(rows) && p.compare(rows[i], row) <= 0 {
+				merged = append(merged, rows[i])
+				i++
+			}
+			merged = append(merged, row)
+		}
+		merged = append(merged, rows[i:]...)
+		// The two scratch lists trade places: rows is returned to
+		// ls.patchRows by the deferred reset.
+		ls.mergeRows, rows = rows[:0], merged
 	}
 	if p.limit > 0 && len(rows) > p.limit {
 		// The result held every matching row (it was not full): the rows

@@ -421,3 +421,51 @@ func TestPatchOfAWithoutRowidTable(t *testing.T) {
 		t.Fatalf("stats %v: want 5 patches", s)
 	}
 }
+
+// TestACommitOfHundredsOfRowsPatchesALargeResult: a commit that inserts,
+// moves and deletes hundreds of rows (an initial sync's chunk) patches a
+// list of thousands instead of re-running it, while its changed rows are
+// at most a quarter of the list; past that it re-runs. Both stay exact.
+func TestACommitOfHundredsOfRowsPatchesALargeResult(t *testing.T) {
+	c := newClient(t)
+	db := c.open("patch-large")
+	c.ok("exec", map[string]any{"db": db, "sql": `CREATE TABLE big(id TEXT PRIMARY KEY, pos REAL, v TEXT);
+		WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 1999)
+		INSERT INTO big SELECT printf('r%05d', i), i * 2, 'row ' || i FROM n`})
+	const list = "SELECT id, pos, v FROM big ORDER BY pos"
+	rows := c.ok("watch", map[string]any{"db": db, "sql": list})["result"].(map[string]any)["rows"].([]any)
+	counts := func() (runs, patches int64) {
+		in := info(c, db)
+		return in["liveQueryRuns"].(int64), in["liveQueryPatches"].(int64)
+	}
+	check := func(what string) {
+		t.Helper()
+		p := c.nextPush(t)
+		rows = apply(rows, p["delta"].(map[string]any))
+		want := c.ok("query", map[string]any{"db": db, "sql": list})["rows"].([]any)
+		if fmt.Sprint(rows) != fmt.Sprint(want) {
+			t.Fatalf("%s: the page's copy (%d rows) diverged from the table (%d rows)", what, len(rows), len(want))
+		}
+	}
+	runs, patches := counts()
+	// 400 new rows between the old ones, 50 moved, 30 deleted: 480 keys,
+	// under a quarter of 2,000.
+	c.ok("exec", map[string]any{"db": db, "sql": `
+		WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 399)
+		INSERT INTO big SELECT printf('n%05d', i), i * 10 + 1, 'new ' || i FROM n;
+		UPDATE big SET pos = 5000 - pos WHERE id IN (SELECT id FROM big WHERE id LIKE 'r%' ORDER BY id LIMIT 50 OFFSET 100);
+		DELETE FROM big WHERE id IN (SELECT id FROM big WHERE id LIKE 'r%' ORDER BY id LIMIT 30 OFFSET 1000)`})
+	check("a commit of 480 rows")
+	if r, p := counts(); r != runs || p != patches+1 {
+		t.Fatalf("a commit of 480 rows of 2,000: %d runs and %d patches more, want 0 and 1", r-runs, p-patches)
+	}
+	runs, patches = counts()
+	// 700 more: over a quarter of the 2,370 rows: one pass over them.
+	c.ok("exec", map[string]any{"db": db, "sql": `
+		WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 699)
+		INSERT INTO big SELECT printf('m%05d', i), i * 5 + 0.5, 'more ' || i FROM n`})
+	check("a commit of 700 rows")
+	if r, p := counts(); r != runs+1 || p != patches {
+		t.Fatalf("a commit of 700 rows of 2,370: %d runs and %d patches more, want 1 and 0", r-runs, p-patches)
+	}
+}
