@@ -52,13 +52,13 @@ type liveQuery struct {
 
 // A live query that is slow to refresh is not refreshed after every one
 // of the sync client's commits: an initial sync of 100,000 rows commits
-// them in tens of chunks, and a list of all of them, re-run whole after
-// each chunk (a chunk changes more rows than a patch re-reads), costs more
-// with every chunk: the cost grows with the square of the rows. After
-// such a commit the query waits until deferFactor times its last
-// refresh's cost has passed since that refresh, so it takes at most about
-// a quarter of the worker's time while rows stream in, and the page still
-// sees them arrive. The page's own writes, a new watcher of the query and
+// them in tens of chunks, and a list of all of them, refreshed after
+// each chunk (re-run whole, or patched, which still rebuilds the whole
+// result), costs more with every chunk: the total grows with the square
+// of the rows. After such a commit the query waits until deferFactor
+// times its last refresh's cost has passed since that refresh, so it
+// takes at most about a quarter of the worker's time while rows stream
+// in, and the page still sees them arrive. The page's own writes, a new watcher of the query and
 // a schema change refresh it at once; queries cheaper than
 // minDeferredCost are never held back.
 const (
