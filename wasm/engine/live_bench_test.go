@@ -10,10 +10,10 @@ import (
 
 var benchDatabases int
 
-// BenchmarkLiveUpdate is one write seen by a watch on a 500-row result (the
-// shape of e2e/bench/live.mjs, issue 15 goal 5): the UPDATE, its commit, the
-// live query's re-run, the delta and both messages out, in memory.
-func BenchmarkLiveUpdate(b *testing.B) {
+// benchCaller returns a function that sends one request to an engine over
+// memory storage and returns its reply, skipping the live update a write
+// pushes before it (which must be a delta).
+func benchCaller(b *testing.B) func(op string, fields map[string]any) map[string]any {
 	out := make(chan map[string]any, 16)
 	eng := New(MemoryStorage{}, func(msg []byte) {
 		v, err := codec.Decode(bytes.Clone(msg))
@@ -24,7 +24,7 @@ func BenchmarkLiveUpdate(b *testing.B) {
 		out <- v.(map[string]any)
 	})
 	var id int64
-	call := func(op string, fields map[string]any) map[string]any {
+	return func(op string, fields map[string]any) map[string]any {
 		id++
 		fields["v"], fields["id"], fields["op"] = int64(1), id, op
 		msg, err := codec.Encode(fields)
@@ -45,6 +45,13 @@ func BenchmarkLiveUpdate(b *testing.B) {
 		}
 		return r["ok"].(map[string]any)
 	}
+}
+
+// BenchmarkLiveUpdate is one write seen by a watch on a 500-row result (the
+// shape of e2e/bench/live.mjs, issue 15 goal 5): the UPDATE, its commit, the
+// live query's re-run, the delta and both messages out, in memory.
+func BenchmarkLiveUpdate(b *testing.B) {
+	call := benchCaller(b)
 	benchDatabases++ // memory databases live as long as the process: one per run
 	db := call("open", map[string]any{"name": fmt.Sprint("bench-live-", benchDatabases), "storage": "memory"})["db"].(int64)
 	call("exec", map[string]any{"db": db, "sql": "CREATE TABLE tasks(id TEXT PRIMARY KEY, title TEXT, project TEXT, pos REAL); CREATE INDEX tasks_project ON tasks(project)"})
@@ -70,48 +77,16 @@ func BenchmarkLiveUpdate(b *testing.B) {
 // 20,000 rows before the first: the INSERT, its commit, the live query's
 // refresh (patched or re-run), the delta and both messages out, in memory.
 func BenchmarkLiveBulkCommit(b *testing.B) {
-	out := make(chan map[string]any, 16)
-	eng := New(MemoryStorage{}, func(msg []byte) {
-		v, err := codec.Decode(bytes.Clone(msg))
-		if err != nil {
-			b.Errorf("undecodable message: %v", err)
-			return
-		}
-		out <- v.(map[string]any)
-	})
-	var id int64
-	send := func(op string, fields map[string]any) {
-		id++
-		fields["v"], fields["id"], fields["op"] = int64(1), id, op
-		msg, err := codec.Encode(fields)
-		if err != nil {
-			b.Fatal(err)
-		}
-		eng.Receive(msg)
-	}
-	reply := func() map[string]any {
-		for {
-			if r := <-out; r["sub"] == nil {
-				if r["error"] != nil {
-					b.Fatalf("%v", r)
-				}
-				return r["ok"].(map[string]any)
-			}
-		}
-	}
+	call := benchCaller(b)
 	benchDatabases++
-	send("open", map[string]any{"name": fmt.Sprint("bench-bulk-", benchDatabases), "storage": "memory"})
-	db := reply()["db"].(int64)
-	send("exec", map[string]any{"db": db, "sql": `CREATE TABLE tasks(id TEXT PRIMARY KEY, title TEXT, pos REAL);
+	db := call("open", map[string]any{"name": fmt.Sprint("bench-bulk-", benchDatabases), "storage": "memory"})["db"].(int64)
+	call("exec", map[string]any{"db": db, "sql": `CREATE TABLE tasks(id TEXT PRIMARY KEY, title TEXT, pos REAL);
 		WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 19999)
 		INSERT INTO tasks SELECT printf('t%06d', i), 'task ' || i, i * 1000 FROM n`})
-	reply()
-	send("watch", map[string]any{"db": db, "sql": "SELECT id, title, pos FROM tasks ORDER BY pos"})
-	reply()
+	call("watch", map[string]any{"db": db, "sql": "SELECT id, title, pos FROM tasks ORDER BY pos"})
 	b.ResetTimer()
 	for i := range b.N {
-		send("exec", map[string]any{"db": db, "sql": fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999)
+		call("exec", map[string]any{"db": db, "sql": fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999)
 			INSERT INTO tasks SELECT printf('b%%06d-%%04d', %d, i), 'bulk', i * 20 + %d FROM n`, i, i%20+1)})
-		reply()
 	}
 }

@@ -53,6 +53,23 @@ func apply(rows []any, d map[string]any) []any {
 	return rows
 }
 
+// applyNextDelta applies the next push, a delta, to rows (the page's copy
+// of the watch of sql) and checks the copy against sql run afresh.
+func (c *client) applyNextDelta(t *testing.T, db int64, sql string, rows []any, what string) []any {
+	t.Helper()
+	p := c.nextPush(t)
+	d, ok := p["delta"].(map[string]any)
+	if !ok {
+		t.Fatalf("%s: expected a delta, got %v", what, p)
+	}
+	rows = apply(rows, d)
+	want := c.ok("query", map[string]any{"db": db, "sql": sql})["rows"].([]any)
+	if fmt.Sprint(rows) != fmt.Sprint(want) {
+		t.Fatalf("%s: the page's copy (%d rows) diverged from the query (%d rows):\n got %v\nwant %v", what, len(rows), len(want), rows, want)
+	}
+	return rows
+}
+
 func info(c *client, db int64) map[string]any {
 	return c.ok("info", map[string]any{"db": db})
 }
@@ -83,16 +100,7 @@ func TestWatchPushesDeltasForInsertUpdateDelete(t *testing.T) {
 
 	check := func(what string) {
 		t.Helper()
-		p := c.nextPush(t)
-		d, ok := p["delta"].(map[string]any)
-		if !ok {
-			t.Fatalf("%s: expected a delta, got %v", what, p)
-		}
-		rows = apply(rows, d)
-		want := c.ok("query", map[string]any{"db": db, "sql": "SELECT id, title FROM tasks ORDER BY pos"})["rows"].([]any)
-		if fmt.Sprint(rows) != fmt.Sprint(want) {
-			t.Fatalf("%s: page copy diverged", what)
-		}
+		rows = c.applyNextDelta(t, db, "SELECT id, title FROM tasks ORDER BY pos", rows, what)
 	}
 	c.ok("exec", map[string]any{"db": db, "sql": "INSERT INTO tasks VALUES ('new', 'inserted', 250.5)"})
 	check("insert")
@@ -472,12 +480,7 @@ func TestAHeldBackRefreshRunsForThePageAndForANewWatcher(t *testing.T) {
 	}
 	exact := func(what string) {
 		t.Helper()
-		p := c.nextPush(t)
-		rows = apply(rows, p["delta"].(map[string]any))
-		want := c.ok("query", map[string]any{"db": db, "sql": list})["rows"].([]any)
-		if fmt.Sprint(rows) != fmt.Sprint(want) {
-			t.Fatalf("%s: the page's copy %v, the table %v", what, rows, want)
-		}
+		rows = c.applyNextDelta(t, db, list, rows, what)
 	}
 
 	syncTurn("a")
