@@ -58,9 +58,9 @@ type liveQuery struct {
 // of the rows. After such a commit the query waits until deferFactor
 // times its last refresh's cost has passed since that refresh, so it
 // takes at most about a quarter of the worker's time while rows stream
-// in, and the page still sees them arrive. The page's own writes, a new watcher of the query and
-// a schema change refresh it at once; queries cheaper than
-// minDeferredCost are never held back.
+// in, and the page still sees them arrive. The page's own writes, a new
+// watcher of the query and a schema change refresh it at once; queries
+// cheaper than minDeferredCost are never held back.
 const (
 	deferFactor     = 3
 	minDeferredCost = 5 * time.Millisecond

@@ -29,9 +29,10 @@ import (
 // patch re-reads each changed row by its key, so one query is patched
 // only while its changed rows are at most patchShare of its result (and
 // at least minPatchKeys are always allowed): past that, one pass over
-// the query costs less than the lookups. An initial sync's chunk of
-// thousands of new rows then patches a list of all of them instead of
-// re-running it whole, with the cost growing with the rows.
+// the query costs less than the lookups. A commit of hundreds or
+// thousands of rows (an initial sync's chunk, an import) then patches a
+// large list instead of re-running it: BenchmarkLiveBulkCommit, 1,000 new
+// rows seen by a list of 20,000 and more, 17–20 ms against 28–32 ms.
 const (
 	maxPatchKeys = 8192
 	minPatchKeys = 64
