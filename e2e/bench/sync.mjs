@@ -62,7 +62,7 @@ async function initialSync([schema, name, expectTasks, watchSQL, storage]) {
   const t0 = performance.now();
   const db = await hearth.open({ name, storage, migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables } });
   const opened = performance.now() - t0;
-  const watch = { results: 0, firstRowsMs: NaN, lastMs: NaN, lastRows: 0, runs: NaN, runsMs: NaN };
+  const watch = { results: 0, firstRowsMs: NaN, lastMs: NaN, lastRows: 0, runs: NaN, patches: NaN, runsMs: NaN };
   const unwatch = watchSQL ? await db.watch(watchSQL, [], (result) => {
     const at = performance.now() - t0;
     watch.results++;
@@ -87,10 +87,11 @@ async function initialSync([schema, name, expectTasks, watchSQL, storage]) {
   // The watch's last result comes after the commit that ended the sync.
   for (let i = 0; unwatch && watch.lastRows !== expectTasks && i < 200; i++) await new Promise((r) => setTimeout(r, 50));
   if (unwatch) {
-    // What re-running the list cost the worker while the rows came (its
-    // evaluations alone, not the deltas sent).
+    // What refreshing the list cost the worker while the rows came: its
+    // whole runs and patches, and their time (not the deltas sent).
     const stat = (await db.info()).liveQueryStats.find((q) => q.sql === watchSQL);
     watch.runs = stat?.runs ?? NaN;
+    watch.patches = stat?.patches ?? NaN;
     watch.runsMs = stat?.totalMs ?? NaN;
   }
   await unwatch?.();
@@ -188,7 +189,7 @@ async function initialSyncRuns(rtt, storage) {
   console.log(`    the page meanwhile (median): ${fr('count')} frames, ${fr('dropped')} over 50 ms (${ms(fr('droppedMs'))} in all, longest ${ms(fr('longest'))}); long tasks ${fr('longTasks')}, ${ms(fr('longTaskMs'))}`);
   if (WATCH_SQL) {
     const wa = (k) => med((r) => r.watch[k]);
-    console.log(`    a watched list (${WATCH_SQL}): ${wa('results')} results reached the page (median); first with rows at ${ms(wa('firstRowsMs'))}, the last (${wa('lastRows')} rows) at ${ms(wa('lastMs'))}; run ${wa('runs')} times in the worker, ${ms(wa('runsMs'))} in all`);
+    console.log(`    a watched list (${WATCH_SQL}): ${wa('results')} results reached the page (median); first with rows at ${ms(wa('firstRowsMs'))}, the last (${wa('lastRows')} rows) at ${ms(wa('lastMs'))}; in the worker ${wa('runs')} whole runs and ${wa('patches')} patches, ${ms(wa('runsMs'))} in all`);
   }
   if (process.env.BENCH_SYNC_VERBOSE) {
     for (const r of runs) {
