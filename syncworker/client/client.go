@@ -89,6 +89,11 @@ type Config struct {
 	// SnapshotChunk is the number of rows per initial-sync chunk
 	// (default 1000). Each chunk is applied in its own transaction.
 	SnapshotChunk int
+	// DeferIndexesFrom is the snapshot size, in rows, from which the
+	// synced tables' plain indexes are dropped while it is applied and
+	// built once at its end (deferindex.go); 0 means
+	// DefaultDeferIndexesFrom, negative never.
+	DeferIndexesFrom int
 	// KeepLost is how long values that lost a merge here stay readable
 	// (db.history); default DefaultKeepLost.
 	KeepLost time.Duration
@@ -132,6 +137,9 @@ func (cfg *Config) setDefaults() {
 	}
 	if cfg.SnapshotChunk <= 0 {
 		cfg.SnapshotChunk = 1000
+	}
+	if cfg.DeferIndexesFrom == 0 {
+		cfg.DeferIndexesFrom = DefaultDeferIndexesFrom
 	}
 	if cfg.KeepLost == 0 {
 		cfg.KeepLost = DefaultKeepLost
@@ -184,14 +192,17 @@ type Client struct {
 	dropSession context.CancelFunc
 
 	// The fields below belong to the Run goroutine.
-	loaded     bool
-	st         syncState
-	version    int64
-	tables     []*schema.Info
-	nextID     int64
-	attempt    int
-	maxMessage int64
-	latencySum time.Duration
+	loaded bool
+	st     syncState
+	// indexesDeferred: an unfinished snapshot dropped the synced tables'
+	// plain indexes (deferindex.go); its last transaction restores them.
+	indexesDeferred bool
+	version         int64
+	tables          []*schema.Info
+	nextID          int64
+	attempt         int
+	maxMessage      int64
+	latencySum      time.Duration
 }
 
 // New checks the configuration and returns a Client; Run starts it.
@@ -601,8 +612,20 @@ func (c *Client) load(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		deferred, err := hasDeferredIndexes(conn)
+		if err != nil {
+			return err
+		}
 		if err := conn.Exec("BEGIN IMMEDIATE"); err != nil {
 			return fmt.Errorf("begin: %w", err)
+		}
+		if deferred && !st.Snap.Active {
+			// The snapshot that dropped them ended some other way.
+			if _, err := restoreIndexes(conn); err != nil {
+				conn.Exec("ROLLBACK")
+				return fmt.Errorf("restore the indexes an initial sync deferred: %w", err)
+			}
+			deferred = false
 		}
 		quarantined, err = c.j.Replay(conn)
 		if err != nil {
@@ -616,7 +639,7 @@ func (c *Client) load(ctx context.Context) error {
 		if depth, err = journal.Depth(conn); err != nil {
 			return err
 		}
-		c.st, c.version, c.tables = st, version, tables
+		c.st, c.version, c.tables, c.indexesDeferred = st, version, tables, deferred
 		return nil
 	})
 	if err != nil {

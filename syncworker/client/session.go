@@ -633,8 +633,16 @@ func (s *session) apply(evict []wire.SnapshotCursor, chs []change.Change, next s
 		s.phases.Merge += merging
 		s.phases.Commit += time.Since(start) - merging
 	}()
+	deferred := c.indexesDeferred
 	err := c.inTxKeeping(s.ctx, &s.applier, func(t *txn) error {
-		conn, a := t.conn, t.merger()
+		conn := t.conn
+		if !deferred && next.Snap.Active && c.cfg.DeferIndexesFrom > 0 && max(next.Snap.Total, next.Snap.Rows) >= int64(c.cfg.DeferIndexesFrom) {
+			var err error
+			if deferred, err = deferIndexes(conn, c.j.Tables()); err != nil {
+				return err
+			}
+		}
+		a := t.merger()
 		mergeStart := time.Now()
 		err := c.j.Applying(func() error {
 			for _, ev := range evict {
@@ -688,6 +696,13 @@ func (s *session) apply(evict []wire.SnapshotCursor, chs []change.Change, next s
 		if err != nil {
 			return err
 		}
+		if deferred && !next.Snap.Active {
+			// The snapshot's last rows are in: build its indexes, once.
+			if _, err := restoreIndexes(conn); err != nil {
+				return fmt.Errorf("restore the indexes the initial sync deferred: %w", err)
+			}
+			deferred = false
+		}
 		if err := c.j.SaveClock(conn); err != nil {
 			return err
 		}
@@ -696,7 +711,7 @@ func (s *session) apply(evict []wire.SnapshotCursor, chs []change.Change, next s
 	if err != nil {
 		return err
 	}
-	c.st = next
+	c.st, c.indexesDeferred = next, deferred
 	if quarantined > 0 {
 		c.update(func(st *syncstatus.Status) { st.Quarantined += int64(quarantined) })
 	}

@@ -17,6 +17,7 @@ import (
 	"unicode"
 
 	"github.com/hearthdb/hearth/codec"
+	syncclient "github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/journal"
 	"github.com/hearthdb/hearth/wasm/protocol"
 )
@@ -753,9 +754,21 @@ func (e *Engine) open(db *database, req protocol.Request, enc *codec.Encoder) er
 	if cerr != nil {
 		return fmt.Errorf("open %q on %s: %w", name, loc.Backend, cerr)
 	}
+	migrating := migrationsPending(conn, migrations)
+	if syncOpts == nil || migrating {
+		// An initial sync that stopped here left the synced tables' plain
+		// indexes dropped (syncclient.RestoreIndexes): the app's
+		// migrations, and an app that no longer syncs, see its schema
+		// whole. Otherwise the sync resumes the snapshot, which restores
+		// them when it ends.
+		if _, err := syncclient.RestoreIndexes(conn.db); err != nil {
+			conn.Close()
+			return fmt.Errorf("open %q: %w", name, err)
+		}
+	}
 	var j *journal.Journal
 	if syncOpts != nil {
-		if j, serr = prepareSync(conn, syncOpts, migrationsPending(conn, migrations)); serr != nil {
+		if j, serr = prepareSync(conn, syncOpts, migrating); serr != nil {
 			conn.Close()
 			return serr
 		}
