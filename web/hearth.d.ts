@@ -261,11 +261,14 @@ export interface SyncStatus {
   /**
    * The initial sync's progress, and where its time went so far: chunks and
    * bytes received; ms waiting for chunks (network and server), decoding them,
-   * merging rows, and committing (state, commit, storage writes).
+   * waiting for the database (the app's requests and live queries ran
+   * first), merging rows, building the synced tables' indexes (a large snapshot
+   * builds them once, at its end), and committing (state, commit, storage
+   * writes).
    */
   initialSync: {
     active: boolean; rows: number; total: number;
-    chunks: number; bytes: number; waitMs: number; decodeMs: number; mergeMs: number; commitMs: number;
+    chunks: number; bytes: number; waitMs: number; decodeMs: number; queueMs: number; mergeMs: number; indexMs: number; commitMs: number;
   };
   /** Periodic checksum comparisons with the server, and how many found a table different. */
   checksums: number;

@@ -41,7 +41,7 @@ try {
   const r = await page.evaluate(initialSync, [schema, 'trace-run', STORAGE]);
   const events = await stop();
   const p = r.phases;
-  console.log(`initial sync ${r.ms.toFixed(0)} ms: wait ${p.waitMs.toFixed(0)}, decode ${p.decodeMs.toFixed(0)}, merge ${p.mergeMs.toFixed(0)}, commit ${p.commitMs.toFixed(0)} ms`);
+  console.log(`initial sync ${r.ms.toFixed(0)} ms: wait ${p.waitMs.toFixed(0)}, decode ${p.decodeMs.toFixed(0)}, queued ${(p.queueMs ?? 0).toFixed(0)}, merge ${p.mergeMs.toFixed(0)}, indexes ${(p.indexMs ?? 0).toFixed(0)}, commit ${p.commitMs.toFixed(0)} ms`);
   for (const t of cpuProfiles(events)) {
     if (t.total < 20) continue;
     console.log(`\n${t.name}: ${t.total.toFixed(0)} ms sampled`);

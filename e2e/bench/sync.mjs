@@ -183,7 +183,7 @@ async function initialSyncRuns(rtt, storage) {
   const withPhases = runs.filter((r) => r.phases);
   if (withPhases.length) {
     const p = (k) => median(withPhases.map((r) => r.phases[k]));
-    console.log(`    phases (median): open→first chunk applied ${ms(med((r) => r.firstChunk))}; ${p('chunks')} chunks, ${(p('bytes') / 1024).toFixed(0)} KiB; wait ${ms(p('waitMs'))}, decode ${ms(p('decodeMs'))}, merge ${ms(p('mergeMs'))}, commit ${ms(p('commitMs'))}`);
+    console.log(`    phases (median): open→first chunk applied ${ms(med((r) => r.firstChunk))}; ${p('chunks')} chunks, ${(p('bytes') / 1024).toFixed(0)} KiB; wait ${ms(p('waitMs'))}, decode ${ms(p('decodeMs'))}, queued ${ms(p('queueMs'))}, merge ${ms(p('mergeMs'))}, indexes ${ms(p('indexMs'))}, commit ${ms(p('commitMs'))}`);
   }
   const fr = (k) => med((r) => r.frames[k]);
   console.log(`    the page meanwhile (median): ${fr('count')} frames, ${fr('dropped')} over 50 ms (${ms(fr('droppedMs'))} in all, longest ${ms(fr('longest'))}); long tasks ${fr('longTasks')}, ${ms(fr('longTaskMs'))}`);
@@ -194,7 +194,7 @@ async function initialSyncRuns(rtt, storage) {
   if (process.env.BENCH_SYNC_VERBOSE) {
     for (const r of runs) {
       const p = r.phases ?? {};
-      console.log(`      run: open ${ms(r.opened)}, synced ${ms(r.done)}, first chunk ${ms(r.firstChunk)}; wait ${ms(p.waitMs ?? NaN)}, decode ${ms(p.decodeMs ?? NaN)}, merge ${ms(p.mergeMs ?? NaN)}, commit ${ms(p.commitMs ?? NaN)}; ${p.chunks} chunks; frames ${JSON.stringify(r.frames)}; watch ${JSON.stringify(r.watch)}`);
+      console.log(`      run: open ${ms(r.opened)}, synced ${ms(r.done)}, first chunk ${ms(r.firstChunk)}; wait ${ms(p.waitMs ?? NaN)}, decode ${ms(p.decodeMs ?? NaN)}, queued ${ms(p.queueMs ?? NaN)}, merge ${ms(p.mergeMs ?? NaN)}, indexes ${ms(p.indexMs ?? NaN)}, commit ${ms(p.commitMs ?? NaN)}; ${p.chunks} chunks; frames ${JSON.stringify(r.frames)}; watch ${JSON.stringify(r.watch)}`);
     }
   }
   const reopens = [];

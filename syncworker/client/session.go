@@ -628,17 +628,23 @@ func (s *session) apply(evict []wire.SnapshotCursor, chs []change.Change, next s
 	c := s.c
 	quarantined := 0
 	start := time.Now()
-	var merging time.Duration
+	var queued, merging, indexing time.Duration
 	defer func() {
+		s.phases.Queue += queued
 		s.phases.Merge += merging
-		s.phases.Commit += time.Since(start) - merging
+		s.phases.Index += indexing
+		s.phases.Commit += time.Since(start) - queued - merging - indexing
 	}()
 	deferred := c.indexesDeferred
 	err := c.inTxKeeping(s.ctx, &s.applier, func(t *txn) error {
+		queued = time.Since(start) // begin included: it writes nothing
 		conn := t.conn
 		if !deferred && next.Snap.Active && c.cfg.DeferIndexesFrom > 0 && max(next.Snap.Total, next.Snap.Rows) >= int64(c.cfg.DeferIndexesFrom) {
 			var err error
-			if deferred, err = deferIndexes(conn, c.j.Tables()); err != nil {
+			indexStart := time.Now()
+			deferred, err = deferIndexes(conn, c.j.Tables())
+			indexing += time.Since(indexStart)
+			if err != nil {
 				return err
 			}
 		}
@@ -698,7 +704,10 @@ func (s *session) apply(evict []wire.SnapshotCursor, chs []change.Change, next s
 		}
 		if deferred && !next.Snap.Active {
 			// The snapshot's last rows are in: build its indexes, once.
-			if _, err := restoreIndexes(conn); err != nil {
+			indexStart := time.Now()
+			_, err := restoreIndexes(conn)
+			indexing += time.Since(indexStart)
+			if err != nil {
 				return fmt.Errorf("restore the indexes the initial sync deferred: %w", err)
 			}
 			deferred = false

@@ -87,10 +87,15 @@ type Phases struct {
 	// encoded size.
 	Chunks, Bytes int64
 	// Wait is the time spent waiting for the next chunk (the network and
-	// the server); Decode the time decoding frames; Merge the time merging
-	// changes into the tables; Commit the rest of applying a chunk (begin,
-	// saving the sync state, commit and what it writes to storage).
-	Wait, Decode, Merge, Commit time.Duration
+	// the server); Decode the time decoding frames; Queue the time a
+	// received chunk waited for the database (the app's requests and the
+	// live queries that ran first; in wasm, on one thread, whatever else
+	// ran meanwhile, such as decoding the next chunk); Merge the time merging changes into
+	// the tables; Index the time dropping the synced tables' plain indexes
+	// for a large snapshot and building them at its end; Commit the rest
+	// of applying a chunk (begin, saving the sync state, commit and what
+	// it writes to storage).
+	Wait, Decode, Queue, Merge, Index, Commit time.Duration
 }
 
 // ErrorInfo describes the last failure.
@@ -215,7 +220,7 @@ func (s Status) Encode(e *codec.Encoder) {
 	for _, d := range []struct {
 		key string
 		d   time.Duration
-	}{{"waitMs", ph.Wait}, {"decodeMs", ph.Decode}, {"mergeMs", ph.Merge}, {"commitMs", ph.Commit}} {
+	}{{"waitMs", ph.Wait}, {"decodeMs", ph.Decode}, {"queueMs", ph.Queue}, {"mergeMs", ph.Merge}, {"indexMs", ph.Index}, {"commitMs", ph.Commit}} {
 		is.Key(d.key)
 		e.Float(float64(d.d) / float64(time.Millisecond))
 	}
@@ -290,7 +295,7 @@ func Decode(v any) Status {
 		for _, d := range []struct {
 			key string
 			d   *time.Duration
-		}{{"waitMs", &ph.Wait}, {"decodeMs", &ph.Decode}, {"mergeMs", &ph.Merge}, {"commitMs", &ph.Commit}} {
+		}{{"waitMs", &ph.Wait}, {"decodeMs", &ph.Decode}, {"queueMs", &ph.Queue}, {"mergeMs", &ph.Merge}, {"indexMs", &ph.Index}, {"commitMs", &ph.Commit}} {
 			ms, _ := p[d.key].(float64)
 			*d.d = time.Duration(ms * float64(time.Millisecond))
 		}
