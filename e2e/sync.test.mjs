@@ -4,7 +4,8 @@
 // journal. The scenario is shared with the other engines
 // (e2e/scenarios/sync.mjs, e2e/engines/); Chromium goes offline through
 // Playwright's network emulation. Then, in Chromium only, the sync
-// connection's relay worker (web/hearth-socket.js) and its fallback.
+// connection's relay worker (web/hearth-socket.js) and its fallback, and
+// the indexes a large initial sync builds at its end.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -72,6 +73,50 @@ describe('chromium: the sync connection\'s relay worker', () => {
     try {
       assert.equal(rewritten, 1);
       assert.equal(relays().length, 0);
+      assert.equal(page.hearthErrors.length, 0, page.hearthErrors.join('\n'));
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+// A snapshot of 2,000 rows or more builds the synced tables' plain indexes
+// once, at its end (syncworker/client/deferindex.go): in the browser, on
+// OPFS, the board's index is there afterwards, as the app's migration made
+// it, and the planner uses it.
+describe('chromium: a large initial sync builds its indexes at its end', () => {
+  let server, browser, schema;
+  before(async () => {
+    server = await startServer(['-seed-tasks', '2000']);
+    browser = await launchBrowser();
+    schema = JSON.parse(execFileSync(path.join(repoRoot, 'bin', 'hearth'), ['schema'], { encoding: 'utf8' }));
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test('the index is whole after the sync, and was built once', async () => {
+    const context = await browser.newContext();
+    await loopbackOnly(context);
+    try {
+      const page = await hearthPage(context, server.url);
+      await page.evaluate(async (schema) => {
+        window.db = await hearth.open({ name: 'large', storage: 'opfs', migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables } });
+        window.hearthSyncStatus = () => db.syncStatus();
+      }, schema);
+      const st = await waitForSynced(page, { timeoutMs: 60000 });
+      assert.ok(st.initialSync.total >= 2000 && st.initialSync.indexMs > 0, JSON.stringify(st.initialSync));
+      const r = await page.evaluate(async () => ({
+        index: (await db.query("SELECT sql FROM sqlite_schema WHERE name = 'tasks_by_column'")).rows[0]?.sql,
+        deferred: (await db.query('SELECT count(*) AS n FROM _hearth_deferred_indexes')).rows[0].n,
+        tasks: (await db.query('SELECT count(*) AS n FROM tasks')).rows[0].n,
+        plan: (await db.query("EXPLAIN QUERY PLAN SELECT id FROM tasks WHERE project_id = 'p-001' ORDER BY status, position")).rows.map((row) => row.detail).join('; '),
+      }));
+      assert.equal(r.index, 'CREATE INDEX tasks_by_column ON tasks(project_id, status, position)');
+      assert.equal(r.deferred, 0);
+      assert.equal(r.tasks, 2000);
+      assert.match(r.plan, /tasks_by_column/);
       assert.equal(page.hearthErrors.length, 0, page.hearthErrors.join('\n'));
     } finally {
       await context.close();
