@@ -668,7 +668,7 @@ export function syncOption(sync, base = globalThis.location?.href) {
   const url = new URL(sync.url ?? '/sync', base);
   if (url.protocol === 'http:') url.protocol = 'ws:';
   if (url.protocol === 'https:') url.protocol = 'wss:';
-  return { url: url.href, tables: sync.tables, token: sync.token };
+  return { url: url.href, tables: sync.tables, token: sync.token, deferIndexes: sync.deferIndexes };
 }
 
 /**

@@ -1,9 +1,16 @@
 package engine
 
 import (
+	"context"
 	"fmt"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
+	"github.com/hearthdb/hearth/syncserver"
+	"github.com/hearthdb/hearth/syncworker/appschema"
+	"github.com/hearthdb/hearth/syncworker/seed"
+	"github.com/hearthdb/hearth/wasm/protocol"
 	"github.com/ncruces/go-sqlite3"
 )
 
@@ -50,4 +57,57 @@ func TestAnOpenRestoresTheIndexesAnInterruptedInitialSyncDropped(t *testing.T) {
 			p.call("close", map[string]any{"db": db})
 		})
 	}
+}
+
+// The page's sync.deferIndexes: by default a sync of 2,000 rows or more
+// builds the synced table's index at its end (time spent on it shows in
+// the status), with false it keeps the index throughout (none spent);
+// either way the index is there afterwards. Anything but a boolean is
+// refused.
+func TestSyncDeferIndexesOption(t *testing.T) {
+	const rows = 2100
+	migration := syncTestMigration + "; CREATE INDEX tasks_by_title ON tasks(title)"
+	migrations := []appschema.Migration{{Version: 1, SQL: migration}}
+	srv, err := syncserver.New(syncserver.Config{Migrations: migrations, Tables: []appschema.Table{{Name: "tasks"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() { hs.Close(); srv.Close() })
+	url := "ws" + strings.TrimPrefix(hs.URL, "http")
+	if _, err := seed.Write(context.Background(), url, migrations, []appschema.Table{{Name: "tasks"}}, func(conn *sqlite3.Conn) error {
+		return conn.Exec(fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)
+			INSERT INTO tasks(id, title) SELECT printf('t%%05d', i), 'task ' || (i * 7919 %% %d) FROM n`, rows, rows))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, deferIndexes := range []any{nil, false} {
+		t.Run(fmt.Sprintf("deferIndexes=%v", deferIndexes), func(t *testing.T) {
+			p := newPage(t)
+			syncOpts := map[string]any{"url": url, "tables": []any{"tasks"}}
+			if deferIndexes != nil {
+				syncOpts["deferIndexes"] = deferIndexes
+			}
+			db := p.call("open", map[string]any{"name": fmt.Sprintf("defer-option-%d", hopRuns.Add(1)), "storage": "memory",
+				"migrations": []any{map[string]any{"version": int64(1), "sql": migration}}, "sync": syncOpts})["db"].(int64)
+			status := p.call("watch", map[string]any{"db": db, "sync": true})["sub"].(int64)
+			var st map[string]any
+			p.waitUntil("synced", func() bool {
+				st, _ = p.latest(status)["status"].(map[string]any)
+				return st != nil && st["connected"] == true && st["initialSync"].(map[string]any)["active"] == false && st["head"].(int64) > 0 && st["cursor"] == st["head"]
+			})
+			indexMs := st["initialSync"].(map[string]any)["indexMs"].(float64)
+			if deferred := indexMs > 0; deferred != (deferIndexes == nil) {
+				t.Fatalf("time spent on deferred indexes: %v ms (deferIndexes %v)", indexMs, deferIndexes)
+			}
+			got := p.call("query", map[string]any{"db": db, "sql": "SELECT (SELECT sql FROM sqlite_schema WHERE name = 'tasks_by_title'), (SELECT count(*) FROM tasks)"})["rows"].([]any)[0].([]any)
+			if got[0] != "CREATE INDEX tasks_by_title ON tasks(title)" || got[1] != int64(rows) {
+				t.Fatalf("after the sync: index %v, %v rows", got[0], got[1])
+			}
+			p.call("close", map[string]any{"db": db})
+		})
+	}
+	p := newPage(t)
+	p.fail("open", map[string]any{"name": "defer-option-bad", "storage": "memory",
+		"sync": map[string]any{"url": url, "tables": []any{"tasks"}, "deferIndexes": "no"}}, protocol.CodeBadRequest)
 }

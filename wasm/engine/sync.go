@@ -30,6 +30,11 @@ type SyncOptions struct {
 	// parameter (a browser WebSocket cannot send headers); setSyncToken
 	// replaces it.
 	Token string
+	// KeepIndexes keeps the synced tables' indexes through a large
+	// initial sync (the page's deferIndexes: false), for an app whose
+	// queries on partly synced data cannot do without them; by default
+	// they are built once, at its end (syncclient.Config.DeferIndexesFrom).
+	KeepIndexes bool
 }
 
 // preconnect starts connecting to the sync server of a database that is
@@ -48,7 +53,8 @@ func (e *Engine) preconnect(o *SyncOptions) *syncclient.Preconnection {
 	})
 }
 
-// parseSyncOptions reads {url, tables: [name | {name, resurrect}], token?}.
+// parseSyncOptions reads {url, tables: [name | {name, resurrect, text}],
+// token?, deferIndexes?}.
 func parseSyncOptions(v any) (*SyncOptions, error) {
 	if v == nil {
 		return nil, nil
@@ -69,6 +75,13 @@ func parseSyncOptions(v any) (*SyncOptions, error) {
 		o.Token = t
 	default:
 		return nil, protocol.Errorf(protocol.CodeBadRequest, "sync.token must be text, got %s", codec.TypeName(t))
+	}
+	switch d := m["deferIndexes"].(type) {
+	case nil:
+	case bool:
+		o.KeepIndexes = !d
+	default:
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "sync.deferIndexes must be true or false, got %s", codec.TypeName(d))
 	}
 	list, ok := m["tables"].([]any)
 	if !ok || len(list) == 0 {
@@ -160,6 +173,9 @@ func (e *Engine) startSync(db *database, owner *dbOwner, o *SyncOptions, j *jour
 		// connection and sync waits in paused-auth until the app sets it.
 		Token:        s.currentToken,
 		Preconnected: pre, // the client closes it if it does not use it
+	}
+	if o.KeepIndexes {
+		cfg.DeferIndexesFrom = -1
 	}
 	client, err := syncclient.New(cfg)
 	if err != nil {
