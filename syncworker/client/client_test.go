@@ -25,15 +25,23 @@ import (
 
 var dbSeq atomic.Int64
 
-// replica is a database with a synced table and a journal.
+// replica is a database with a synced table, a journal and one pending
+// write.
 func replica(t *testing.T) (*LockedLocal, *journal.Journal) {
+	t.Helper()
+	return replicaOf(t, `CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT)`, `INSERT INTO notes VALUES ('n1', 'pending')`)
+}
+
+// replicaOf is a database made by ddl, its notes table synced and
+// journaled, then written to by writes (journaled).
+func replicaOf(t *testing.T, ddl, writes string) (*LockedLocal, *journal.Journal) {
 	t.Helper()
 	conn, err := sqlite3.Open(fmt.Sprintf("file:/client-test-%d?vfs=memdb", dbSeq.Add(1)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	if err := conn.Exec(`PRAGMA user_version = 1; CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT)`); err != nil {
+	if err := conn.Exec(`PRAGMA user_version = 1; ` + ddl); err != nil {
 		t.Fatal(err)
 	}
 	j, err := journal.Prepare(conn, journal.Config{Clock: hlc.NewClock(nil), Tables: []appschema.Table{{Name: "notes"}}})
@@ -43,7 +51,7 @@ func replica(t *testing.T) (*LockedLocal, *journal.Journal) {
 	if err := j.Install(conn); err != nil {
 		t.Fatal(err)
 	}
-	if err := conn.Exec(`INSERT INTO notes VALUES ('n1', 'pending')`); err != nil {
+	if err := conn.Exec(writes); err != nil {
 		t.Fatal(err)
 	}
 	return NewLockedLocal(conn), j

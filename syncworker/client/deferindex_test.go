@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/journal"
@@ -22,28 +21,12 @@ import (
 // its own.
 func indexedReplica(t *testing.T) (*LockedLocal, *journal.Journal) {
 	t.Helper()
-	conn, err := sqlite3.Open(fmt.Sprintf("file:/client-index-test-%d?vfs=memdb", dbSeq.Add(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	if err := conn.Exec(`PRAGMA user_version = 1;
-		CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT, tag TEXT);
+	return replicaOf(t, `CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT, tag TEXT);
 		CREATE INDEX notes_by_body ON notes(body);
 		CREATE INDEX "notes ""tagged""" ON notes(tag, body) WHERE tag IS NOT NULL;
 		CREATE UNIQUE INDEX notes_unique_tag ON notes(tag, id);
 		CREATE TABLE drafts(id TEXT PRIMARY KEY, body TEXT);
-		CREATE INDEX drafts_by_body ON drafts(body);`); err != nil {
-		t.Fatal(err)
-	}
-	j, err := journal.Prepare(conn, journal.Config{Clock: hlc.NewClock(nil), Tables: []appschema.Table{{Name: "notes"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := j.Install(conn); err != nil {
-		t.Fatal(err)
-	}
-	return NewLockedLocal(conn), j
+		CREATE INDEX drafts_by_body ON drafts(body);`, ``)
 }
 
 // indexes maps each index of the database to its SQL.
