@@ -161,7 +161,7 @@ func (b *browserStorage) idb(req engine.OpenRequest, reason string) (engine.Loca
 	name := "hearth-idb:" + req.Name
 	strict := req.Durability != "normal"
 	v := b.register(name, func() vfs.VFS {
-		v := sqlitevfs.NewBlockVFS(browser.NewIDBStore(req.Name, sqlitevfs.DefaultBlockSize, strict), sqlitevfs.BlockOptions{})
+		v := sqlitevfs.NewBlockVFS(browser.NewIDBStore(req.Name, sqlitevfs.DefaultBlockSize, strict), sqlitevfs.BlockOptions{CacheSize: idbCacheSize})
 		// A batch-atomic delete needs no journal room, but its IndexedDB
 		// transaction still needs quota: WebKit refuses even a small one
 		// at the quota. The reserve (its own IndexedDB database, see
@@ -194,6 +194,20 @@ func (b *browserStorage) idb(req engine.OpenRequest, reason string) (engine.Loca
 	loc.Headroom = spentUntilReopened{v}
 	return loc, nil
 }
+
+// idbCacheSize bounds the blocks an IndexedDB database keeps in the
+// worker's memory (sqlitevfs.BlockOptions.CacheSize), four times the VFS's
+// default. Every miss is an IndexedDB read (a transaction, a structured
+// clone, a copy into Go), and SQLite's own page cache is 2 MB, so a
+// database larger than the cache reads itself whole from IndexedDB on
+// every scan. 30,000 tasks (14 MB), Chromium, 2026-12-06, `node
+// e2e/bench/reread.mjs`, three pages each: the same full scan again
+// 98–132 ms with 32 MiB against 1.18–1.51 s with 8 MiB, the board's
+// ordered list 0.44–0.71 s against 2.25–2.60 s; the first scan alike
+// (1.63–2.02 s against 1.37–1.75 s).
+// Only a database that large fills it; OPFS databases have no such cache
+// (their reads are synchronous file reads).
+const idbCacheSize = 32 << 20
 
 // idbReserveDelay is how long after an IndexedDB database's first open its
 // reserve is written.
