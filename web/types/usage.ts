@@ -43,7 +43,7 @@ export async function app(): Promise<void> {
     key: 'correct horse battery staple',
     migrations: [{ version: 1, sql: 'CREATE TABLE notes (id TEXT PRIMARY KEY, body TEXT, done INTEGER)' }],
     onProgress: ({ phase, version, done, total }) => console.log(phase, version, done, total),
-    sync: { url: '/sync', tables: ['notes', { name: 'tags', resurrect: true }], token: 't' },
+    sync: { url: '/sync', tables: ['notes', { name: 'tags', resurrect: true }], token: 't', deferIndexes: false },
     worker,
   });
   // @ts-expect-error: a database needs a name
