@@ -82,7 +82,7 @@ describe('chromium: the sync connection\'s relay worker', () => {
 
 // A snapshot of 2,000 rows or more builds the synced tables' plain indexes
 // once, at its end (syncworker/client/deferindex.go): in the browser, on
-// OPFS, the board's index is there afterwards, as the app's migration made
+// OPFS and on IndexedDB, the board's index is there afterwards, as the app's migration made
 // it, and the planner uses it.
 describe('chromium: a large initial sync builds its indexes at its end', () => {
   let server, browser, schema;
@@ -96,30 +96,34 @@ describe('chromium: a large initial sync builds its indexes at its end', () => {
     await server?.stop();
   });
 
-  test('the index is whole after the sync, and was built once', async () => {
-    const context = await browser.newContext();
-    await loopbackOnly(context);
-    try {
-      const page = await hearthPage(context, server.url);
-      await page.evaluate(async (schema) => {
-        window.db = await hearth.open({ name: 'large', storage: 'opfs', migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables } });
-        window.hearthSyncStatus = () => db.syncStatus();
-      }, schema);
-      const st = await waitForSynced(page, { timeoutMs: 60000 });
-      assert.ok(st.initialSync.total >= 2000 && st.initialSync.indexMs > 0, JSON.stringify(st.initialSync));
-      const r = await page.evaluate(async () => ({
-        index: (await db.query("SELECT sql FROM sqlite_schema WHERE name = 'tasks_by_column'")).rows[0]?.sql,
-        deferred: (await db.query('SELECT count(*) AS n FROM _hearth_deferred_indexes')).rows[0].n,
-        tasks: (await db.query('SELECT count(*) AS n FROM tasks')).rows[0].n,
-        plan: (await db.query("EXPLAIN QUERY PLAN SELECT id FROM tasks WHERE project_id = 'p-001' ORDER BY status, position")).rows.map((row) => row.detail).join('; '),
-      }));
-      assert.equal(r.index, 'CREATE INDEX tasks_by_column ON tasks(project_id, status, position)');
-      assert.equal(r.deferred, 0);
-      assert.equal(r.tasks, 2000);
-      assert.match(r.plan, /tasks_by_column/);
-      assert.equal(page.hearthErrors.length, 0, page.hearthErrors.join('\n'));
-    } finally {
-      await context.close();
-    }
-  });
+  for (const storage of ['opfs', 'idb']) {
+    test(`the index is whole after the sync, and was built once (${storage})`, async () => {
+      const context = await browser.newContext();
+      await loopbackOnly(context);
+      try {
+        const page = await hearthPage(context, server.url);
+        await page.evaluate(async ([schema, storage]) => {
+          window.db = await hearth.open({ name: `large-${storage}`, storage, migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables } });
+          window.hearthSyncStatus = () => db.syncStatus();
+        }, [schema, storage]);
+        const st = await waitForSynced(page, { timeoutMs: 60000 });
+        assert.ok(st.initialSync.total >= 2000 && st.initialSync.indexMs > 0, JSON.stringify(st.initialSync));
+        const r = await page.evaluate(async () => ({
+          storage: (await db.info()).storage,
+          index: (await db.query("SELECT sql FROM sqlite_schema WHERE name = 'tasks_by_column'")).rows[0]?.sql,
+          deferred: (await db.query('SELECT count(*) AS n FROM _hearth_deferred_indexes')).rows[0].n,
+          tasks: (await db.query('SELECT count(*) AS n FROM tasks')).rows[0].n,
+          plan: (await db.query("EXPLAIN QUERY PLAN SELECT id FROM tasks WHERE project_id = 'p-001' ORDER BY status, position")).rows.map((row) => row.detail).join('; '),
+        }));
+        assert.equal(r.storage, storage);
+        assert.equal(r.index, 'CREATE INDEX tasks_by_column ON tasks(project_id, status, position)');
+        assert.equal(r.deferred, 0);
+        assert.equal(r.tasks, 2000);
+        assert.match(r.plan, /tasks_by_column/);
+        assert.equal(page.hearthErrors.length, 0, page.hearthErrors.join('\n'));
+      } finally {
+        await context.close();
+      }
+    });
+  }
 });
