@@ -107,10 +107,13 @@ describe('chromium: a large initial sync builds its indexes at its end', () => {
           window.hearthSyncStatus = () => db.syncStatus();
         }, [schema, storage]);
         const st = await waitForSynced(page, { timeoutMs: 60000 });
-        assert.ok(st.initialSync.total >= 2000 && st.initialSync.indexMs > 0, JSON.stringify(st.initialSync));
+        assert.ok(st.initialSync.total >= 2000 && typeof st.initialSync.indexMs === 'number', JSON.stringify(st.initialSync));
         const r = await page.evaluate(async () => ({
           storage: (await db.info()).storage,
           index: (await db.query("SELECT sql FROM sqlite_schema WHERE name = 'tasks_by_column'")).rows[0]?.sql,
+          // The table exists only if the sync deferred an index (a query
+          // of a missing table fails): proof of the deferral that does not
+          // depend on how long it took. Empty: every index is back.
           deferred: (await db.query('SELECT count(*) AS n FROM _hearth_deferred_indexes')).rows[0].n,
           tasks: (await db.query('SELECT count(*) AS n FROM tasks')).rows[0].n,
           plan: (await db.query("EXPLAIN QUERY PLAN SELECT id FROM tasks WHERE project_id = 'p-001' ORDER BY status, position")).rows.map((row) => row.detail).join('; '),
