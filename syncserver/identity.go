@@ -43,6 +43,10 @@ func (s *Server) identify(r *http.Request) (Identity, error) {
 	return Identity{}, nil
 }
 
+// Identify checks a request's credential as the sync endpoint does, for
+// endpoints beside it that act for the same identity (syncserver/replica).
+func (s *Server) Identify(r *http.Request) (Identity, error) { return s.identify(r) }
+
 type identityKey struct{}
 
 // IdentityFrom returns the identity of the connection a hook runs for

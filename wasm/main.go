@@ -51,6 +51,7 @@ func run() error {
 			fmt.Fprintln(os.Stderr, "hearth worker: posting a reply failed:", err)
 		}
 	})
+	eng.SetReplicaFetcher(fetchReplica)
 
 	// receive runs inside the worker's onmessage callback, so it must not
 	// block: SQL run here would deadlock the first time storage awaits a

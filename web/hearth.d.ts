@@ -223,6 +223,18 @@ export interface SyncOptions {
    * keeps them throughout (default true).
    */
   deferIndexes?: boolean;
+  /**
+   * A new database (nothing stored yet) begins as a replica file its sync
+   * server builds (hearth serve: GET /v1/replica, next to /sync): every row
+   * the token may read, with its sync state, in one download, instead of a
+   * snapshot applied row by row. open() waits for it (up to 60 s); if the
+   * server has no such endpoint, refuses, or the schema differs from the
+   * server's byte for byte, the database syncs by snapshot as without it
+   * (syncStatus().replica says which and why). false never downloads one;
+   * a URL (relative to the page) names the endpoint when it is not the
+   * sync URL's …/v1/replica. Default true.
+   */
+  replica?: boolean | string;
 }
 
 /** Why a sync attempt failed. */
@@ -277,6 +289,14 @@ export interface SyncStatus {
     active: boolean; rows: number; total: number;
     chunks: number; bytes: number; waitMs: number; decodeMs: number; queueMs: number; mergeMs: number; indexMs: number; commitMs: number;
   };
+  /**
+   * How a new database began: as a replica file the server built (its
+   * rows and sync state in one download, no snapshot: used, bytes, the
+   * download's and the copy's time), or, when the database was new and
+   * none was used, why not (reason; the initial sync then ran by
+   * snapshot). All zero and empty for a database that was not new.
+   */
+  replica: { used: boolean; bytes: number; downloadMs: number; restoreMs: number; reason: string };
   /** Periodic checksum comparisons with the server, and how many found a table different. */
   checksums: number;
   divergences: number;
@@ -519,7 +539,7 @@ export declare class Database {
 export declare function open(options: OpenOptions): Promise<Database>;
 
 /** The sync option as the worker takes it (URL resolved, ws/wss scheme). */
-export declare function syncOption(sync: SyncOptions | undefined, base?: string): { url: string; tables: Array<string | SyncTable>; token?: string; deferIndexes?: boolean } | undefined;
+export declare function syncOption(sync: SyncOptions | undefined, base?: string): { url: string; tables: Array<string | SyncTable>; token?: string; deferIndexes?: boolean; replica?: boolean | string } | undefined;
 
 export interface StoredDatabase {
   name: string;

@@ -660,7 +660,8 @@ export class Database {
 
 /**
  * The sync option as the worker takes it: a relative or http(s) URL is
- * resolved against the page and given the WebSocket scheme.
+ * resolved against the page and given the WebSocket scheme; a replica URL
+ * is resolved against the page.
  * @type {typeof api.syncOption}
  */
 export function syncOption(sync, base = globalThis.location?.href) {
@@ -668,7 +669,9 @@ export function syncOption(sync, base = globalThis.location?.href) {
   const url = new URL(sync.url ?? '/sync', base);
   if (url.protocol === 'http:') url.protocol = 'ws:';
   if (url.protocol === 'https:') url.protocol = 'wss:';
-  return { url: url.href, tables: sync.tables, token: sync.token, deferIndexes: sync.deferIndexes };
+  let replica = sync.replica;
+  if (typeof replica === 'string') replica = new URL(replica, base).href;
+  return { url: url.href, tables: sync.tables, token: sync.token, deferIndexes: sync.deferIndexes, replica };
 }
 
 /**

@@ -194,7 +194,8 @@ type serveConfig struct {
 	app    *appconfig.App
 	// board is set when serving the demo board (no -config).
 	board bool
-	// syncOn serves /sync, /metrics, /healthz and /v1/schema.
+	// syncOn serves /sync, /metrics, /healthz, /v1/schema and
+	// /v1/replica.
 	syncOn bool
 	// store is a SQLite path ("" in memory) or a postgres:// URL;
 	// demoStore says it is the demo board's default (see demoStore).
@@ -385,6 +386,12 @@ func run(ctx context.Context, cfg *serveConfig, out io.Writer) error {
 			return err
 		}
 		mux.Handle("GET /v1/schema", schema)
+		if replicas := newReplicaHandler(cfg.app, syncServer, log); replicas != nil {
+			defer replicas.Close()
+			// No method in the pattern: the handler answers other
+			// methods with its own JSON 405.
+			mux.Handle("/v1/replica", replicas)
+		}
 		if len(cfg.app.ServiceTokens) > 0 {
 			// No method in the pattern: the handler answers other
 			// methods with its own JSON 405.

@@ -21,6 +21,7 @@ import (
 	"github.com/hearthdb/hearth/syncserver/appconfig"
 	"github.com/hearthdb/hearth/syncserver/auth"
 	"github.com/hearthdb/hearth/syncserver/pgstore"
+	"github.com/hearthdb/hearth/syncserver/replica"
 	"github.com/hearthdb/hearth/syncworker/seed"
 	"github.com/ncruces/go-sqlite3"
 )
@@ -78,6 +79,28 @@ func newSchemaHandler(app *appconfig.App) (http.Handler, error) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(body)
 	}), nil
+}
+
+// newReplicaHandler serves GET /v1/replica (syncserver/replica): a new
+// device's database built here, for the identity the request's
+// credential proves. nil when the config's replica_builds is 0.
+func newReplicaHandler(app *appconfig.App, sync *syncserver.Server, log *slog.Logger) *replica.Handler {
+	if app.Limits.ReplicaBuilds < 0 {
+		return nil
+	}
+	return replica.NewHandler(replica.Config{
+		Sync: sync.Handler(),
+		Identify: func(r *http.Request) (string, error) {
+			id, err := sync.Identify(r)
+			return id.Principal, err
+		},
+		Migrations: app.Migrations,
+		Tables:     app.Tables,
+		MaxBuilds:  app.Limits.ReplicaBuilds,
+		MaxBytes:   app.Limits.ReplicaMaxBytes,
+		Timeout:    app.Limits.ReplicaTimeout,
+		Logger:     log,
+	})
 }
 
 // seedDemo pushes the demo workspace, laid out around today (a date, see

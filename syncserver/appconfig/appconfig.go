@@ -107,6 +107,13 @@ type Limits struct {
 	MaxPrincipalBytes int64
 	// TextCompactTombstones: see syncserver.Config.
 	TextCompactTombstones int
+	// ReplicaBuilds bounds the replica files built at once (0: the
+	// default, syncserver/replica.DefaultMaxBuilds; -1: the file's
+	// replica_builds: 0, no replica endpoint); ReplicaMaxBytes and
+	// ReplicaTimeout bound one (0: the defaults).
+	ReplicaBuilds   int
+	ReplicaMaxBytes int64
+	ReplicaTimeout  time.Duration
 }
 
 // Load reads the config file at path; relative paths in it are relative
@@ -597,7 +604,7 @@ func (l *loader) count(f entry) int {
 func (l *loader) limits(e entry) {
 	entries, _ := l.mapping(e.value, e.path, "max_message_bytes", "max_push_batch", "push_rate", "push_burst",
 		"snapshot_rate", "snapshot_burst", "checksum_interval", "checksum_burst", "max_clock_skew", "compact_interval", "compact_keep",
-		"max_row_bytes", "max_principal_bytes", "text_compact_tombstones")
+		"max_row_bytes", "max_principal_bytes", "text_compact_tombstones", "replica_builds", "replica_max_bytes", "replica_timeout")
 	lim := &l.app.Limits
 	for _, f := range entries {
 		switch f.key {
@@ -629,6 +636,17 @@ func (l *loader) limits(e entry) {
 			lim.MaxPrincipalBytes, _ = l.integer(f)
 		case "text_compact_tombstones":
 			lim.TextCompactTombstones = l.count(f)
+		case "replica_builds":
+			if v, ok := l.integer(f); ok {
+				lim.ReplicaBuilds = int(min(v, 1<<20))
+				if v == 0 {
+					lim.ReplicaBuilds = -1
+				}
+			}
+		case "replica_max_bytes":
+			lim.ReplicaMaxBytes, _ = l.integer(f)
+		case "replica_timeout":
+			lim.ReplicaTimeout, _ = l.duration(f)
 		}
 	}
 }

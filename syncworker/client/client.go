@@ -94,6 +94,10 @@ type Config struct {
 	// built once at its end (deferindex.go); 0 means
 	// DefaultDeferIndexesFrom, negative never.
 	DeferIndexesFrom int
+	// Replica says how the database began (the worker's open, which
+	// may have copied in a replica file the server built); the client
+	// only reports it in its Status.
+	Replica syncstatus.Replica
 	// KeepLost is how long values that lost a merge here stay readable
 	// (db.history); default DefaultKeepLost.
 	KeepLost time.Duration
@@ -227,7 +231,7 @@ func New(cfg Config) (*Client, error) {
 		tokenCh:  make(chan struct{}, 1),
 		scopesCh: make(chan struct{}, 1),
 		scopes:   slices.Clone(cfg.Scopes),
-		status:   syncstatus.Status{State: syncstatus.StateStarting, Online: true, Cursor: -1, Retries: map[syncstatus.Class]int64{}},
+		status:   syncstatus.Status{State: syncstatus.StateStarting, Online: true, Cursor: -1, Retries: map[syncstatus.Class]int64{}, Replica: cfg.Replica},
 	}
 	return c, nil
 }

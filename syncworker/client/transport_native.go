@@ -5,6 +5,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	"github.com/coder/websocket"
 	"github.com/hearthdb/hearth/syncworker/wire"
@@ -13,7 +14,18 @@ import (
 // DialWebSocket connects with github.com/coder/websocket. (The js/wasm
 // build has its own, over the browser's WebSocket: transport_js.go.)
 func DialWebSocket(ctx context.Context, url string) (Transport, error) {
-	conn, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{wire.Subprotocol}})
+	return dialWebSocket(ctx, url, nil)
+}
+
+// WebSocketDialer connects as DialWebSocket does, through hc: e.g. a
+// client whose transport reaches a server in the same process
+// (syncserver/replica).
+func WebSocketDialer(hc *http.Client) Dialer {
+	return func(ctx context.Context, url string) (Transport, error) { return dialWebSocket(ctx, url, hc) }
+}
+
+func dialWebSocket(ctx context.Context, url string, hc *http.Client) (Transport, error) {
+	conn, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{wire.Subprotocol}, HTTPClient: hc})
 	if err != nil {
 		if resp != nil && resp.StatusCode != 0 && resp.StatusCode != 101 {
 			return nil, &HTTPError{Status: resp.StatusCode, Err: err}

@@ -150,3 +150,18 @@ func (j *Journal) restamp(conn *sqlite3.Conn, e Entry, ts hlc.Timestamp) error {
 	}
 	return nil
 }
+
+// ForgetDevice removes what makes a database one replica's: its node id
+// (the client id the server knows it by, the tie-breaker of its stamps),
+// the last stamp it issued and its clock's offset from the server's time.
+// A database built on one machine and copied to a new device (a replica
+// file, syncserver/replica) calls it before it is copied: the device's
+// Prepare then makes a node id of its own and measures its own clock.
+// What the database learned from the server (its MaxClockSkew, the
+// greatest remote stamp) stays.
+func ForgetDevice(conn *sqlite3.Conn) error {
+	if err := conn.Exec(`DELETE FROM _hearth_meta WHERE k IN ('node', 'hlc', '` + metaClockOffset + `')`); err != nil {
+		return fmt.Errorf("journal: forget the device: %w", err)
+	}
+	return nil
+}

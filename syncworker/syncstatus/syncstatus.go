@@ -98,6 +98,21 @@ type Phases struct {
 	Wait, Decode, Queue, Merge, Index, Commit time.Duration
 }
 
+// Replica is how a new device's database began: from a replica file the
+// server built (its rows, metadata and cursor in one download), or, when
+// none was used, why not.
+type Replica struct {
+	// Used: the database began as the server's file.
+	Used bool
+	// Bytes is the file's size; Download the time to receive it, Restore
+	// the time to copy it into the database.
+	Bytes             int64
+	Download, Restore time.Duration
+	// Reason, when the file was not used, says why ("" when it was, and
+	// when the database was not new).
+	Reason string
+}
+
 // ErrorInfo describes the last failure.
 type ErrorInfo struct {
 	Class   Class
@@ -127,6 +142,8 @@ type Status struct {
 	// backing off.
 	NextAttemptAt time.Time
 	InitialSync   Progress
+	// Replica is how this database began, if it began in this worker.
+	Replica Replica
 	// Divergences counts checksum comparisons that found a table
 	// different from the server's; Checksums counts comparisons made.
 	Divergences, Checksums int64
@@ -225,6 +242,19 @@ func (s Status) Encode(e *codec.Encoder) {
 		e.Float(float64(d.d) / float64(time.Millisecond))
 	}
 	is.End()
+	m.Key("replica")
+	rp := e.BeginMap()
+	rp.Key("used")
+	e.Bool(s.Replica.Used)
+	rp.Key("bytes")
+	e.Int(s.Replica.Bytes)
+	rp.Key("downloadMs")
+	e.Float(float64(s.Replica.Download) / float64(time.Millisecond))
+	rp.Key("restoreMs")
+	e.Float(float64(s.Replica.Restore) / float64(time.Millisecond))
+	rp.Key("reason")
+	e.Text(s.Replica.Reason)
+	rp.End()
 	m.Key("divergences")
 	e.Int(s.Divergences)
 	m.Key("checksums")
@@ -299,6 +329,15 @@ func Decode(v any) Status {
 			ms, _ := p[d.key].(float64)
 			*d.d = time.Duration(ms * float64(time.Millisecond))
 		}
+	}
+	if r, ok := m["replica"].(map[string]any); ok {
+		st.Replica.Used, _ = r["used"].(bool)
+		st.Replica.Bytes = intOf(r, "bytes")
+		download, _ := r["downloadMs"].(float64)
+		restore, _ := r["restoreMs"].(float64)
+		st.Replica.Download = time.Duration(download * float64(time.Millisecond))
+		st.Replica.Restore = time.Duration(restore * float64(time.Millisecond))
+		st.Replica.Reason, _ = r["reason"].(string)
 	}
 	st.Divergences, st.Checksums = intOf(m, "divergences"), intOf(m, "checksums")
 	if list, ok := m["divergedTables"].([]any); ok {

@@ -51,6 +51,9 @@ type Engine struct {
 	// liveClock times live queries' refreshes (deferFactor); nil is
 	// time.Now. Tests set their own before opening.
 	liveClock func() time.Time
+	// replicas downloads replica files for new synced databases
+	// (SetReplicaFetcher); nil never does.
+	replicas ReplicaFetcher
 }
 
 // DefaultIdleCheckpoint is Engine's idleCheckpoint.
@@ -754,6 +757,10 @@ func (e *Engine) open(db *database, req protocol.Request, enc *codec.Encoder) er
 	if cerr != nil {
 		return fmt.Errorf("open %q on %s: %w", name, loc.Backend, cerr)
 	}
+	// A new synced database may begin as the server's replica file (one
+	// download instead of a snapshot applied row by row): before the
+	// migrations, which then find it at their last version.
+	began := e.beginFromReplica(conn, syncOpts, migrations)
 	migrating := migrationsPending(conn, migrations)
 	if syncOpts == nil || migrating {
 		// An initial sync that stopped here left the synced tables' plain
@@ -780,7 +787,7 @@ func (e *Engine) open(db *database, req protocol.Request, enc *codec.Encoder) er
 	}
 	db.conn = conn
 	if j != nil {
-		if serr = e.startSync(db, db.owner, syncOpts, j, pre); serr != nil {
+		if serr = e.startSync(db, db.owner, syncOpts, j, pre, began); serr != nil {
 			db.conn = nil
 			conn.Close()
 			return serr

@@ -35,6 +35,12 @@ type SyncOptions struct {
 	// queries on partly synced data cannot do without them; by default
 	// they are built once, at its end (syncclient.Config.DeferIndexesFrom).
 	KeepIndexes bool
+	// ReplicaOff (the page's replica: false) makes a new database sync by
+	// snapshot even when the server builds replica files; ReplicaURL (the
+	// page's replica: "https://…") names the endpoint when it is not the
+	// sync URL's …/v1/replica.
+	ReplicaOff bool
+	ReplicaURL string
 }
 
 // preconnect starts connecting to the sync server of a database that is
@@ -54,7 +60,7 @@ func (e *Engine) preconnect(o *SyncOptions) *syncclient.Preconnection {
 }
 
 // parseSyncOptions reads {url, tables: [name | {name, resurrect, text}],
-// token?, deferIndexes?}.
+// token?, deferIndexes?, replica?}.
 func parseSyncOptions(v any) (*SyncOptions, error) {
 	if v == nil {
 		return nil, nil
@@ -82,6 +88,18 @@ func parseSyncOptions(v any) (*SyncOptions, error) {
 		o.KeepIndexes = !d
 	default:
 		return nil, protocol.Errorf(protocol.CodeBadRequest, "sync.deferIndexes must be true or false, got %s", codec.TypeName(d))
+	}
+	switch r := m["replica"].(type) {
+	case nil:
+	case bool:
+		o.ReplicaOff = !r
+	case string:
+		if u, err := url.Parse(r); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, protocol.Errorf(protocol.CodeBadRequest, "sync.replica must be true, false or an http(s) URL, got %q", r)
+		}
+		o.ReplicaURL = r
+	default:
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "sync.replica must be true, false or an http(s) URL, got %s", codec.TypeName(r))
 	}
 	list, ok := m["tables"].([]any)
 	if !ok || len(list) == 0 {
@@ -153,7 +171,7 @@ func prepareSync(c *Conn, o *SyncOptions, migrating bool) (*journal.Journal, err
 
 // startSync installs the journal triggers for the migrated schema and
 // starts the client loop.
-func (e *Engine) startSync(db *database, owner *dbOwner, o *SyncOptions, j *journal.Journal, pre *syncclient.Preconnection) error {
+func (e *Engine) startSync(db *database, owner *dbOwner, o *SyncOptions, j *journal.Journal, pre *syncclient.Preconnection, began syncstatus.Replica) error {
 	if err := j.Install(db.conn.db); err != nil {
 		return protocol.Errorf(protocol.CodeBadRequest, "sync: %v", err)
 	}
@@ -173,6 +191,7 @@ func (e *Engine) startSync(db *database, owner *dbOwner, o *SyncOptions, j *jour
 		// connection and sync waits in paused-auth until the app sets it.
 		Token:        s.currentToken,
 		Preconnected: pre, // the client closes it if it does not use it
+		Replica:      began,
 	}
 	if o.KeepIndexes {
 		cfg.DeferIndexesFrom = -1

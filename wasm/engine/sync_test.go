@@ -38,10 +38,13 @@ type page struct {
 	pushes map[int64][]map[string]any
 }
 
-func newPage(t testing.TB) *page {
+func newPage(t testing.TB) *page { return newPageOn(t, MemoryStorage{}) }
+
+// newPageOn is a page whose worker resolves storage with storage.
+func newPageOn(t testing.TB, storage StorageResolver) *page {
 	p := &page{t: t, reply: map[int64]map[string]any{}, pushes: map[int64][]map[string]any{}}
 	p.cond = sync.NewCond(&p.mu)
-	p.eng = New(MemoryStorage{}, func(msg []byte) {
+	p.eng = New(storage, func(msg []byte) {
 		v, err := codec.Decode(bytes.Clone(msg))
 		if err != nil {
 			t.Errorf("undecodable message: %v", err)
@@ -224,6 +227,9 @@ func TestSyncOptionsAreChecked(t *testing.T) {
 		map[string]any{"url": "http://x/sync", "tables": []any{"tasks"}},
 		map[string]any{"url": "ws://x/sync"},
 		map[string]any{"url": "ws://x/sync", "tables": []any{"_hearth_journal"}},
+		map[string]any{"url": "ws://x/sync", "tables": []any{"tasks"}, "replica": int64(1)},
+		map[string]any{"url": "ws://x/sync", "tables": []any{"tasks"}, "replica": "ws://x/v1/replica"},
+		map[string]any{"url": "ws://x/sync", "tables": []any{"tasks"}, "replica": "/v1/replica"},
 	} {
 		c.fail("open", map[string]any{"name": "bad-sync", "storage": "memory", "sync": sync}, protocol.CodeBadRequest)
 	}

@@ -46,6 +46,10 @@ export async function app(): Promise<void> {
     sync: { url: '/sync', tables: ['notes', { name: 'tags', resurrect: true }], token: 't', deferIndexes: false },
     worker,
   });
+  await open({ name: 'fresh', sync: { tables: ['notes'], replica: '/api/replica' } });
+  await open({ name: 'fresh', sync: { tables: ['notes'], replica: false } });
+  // @ts-expect-error: replica is true, false or a URL
+  await open({ name: 'fresh', sync: { tables: ['notes'], replica: 1 } });
   // @ts-expect-error: a database needs a name
   await open({ storage: 'memory' });
   // @ts-expect-error: no such storage
@@ -94,6 +98,7 @@ export async function app(): Promise<void> {
   const status: SyncStatus = await db.syncStatus();
   describe(status.state);
   if (status.lastError) console.log(status.lastError.class, status.retries[status.lastError.class]);
+  if (!status.replica.used && status.replica.reason) console.log('synced by snapshot:', status.replica.reason, status.initialSync.rows);
   // @ts-expect-error: states are a closed set
   status.state === 'sleeping';
   const unsubscribe = await db.onSyncStatus((s) => {

@@ -1,0 +1,329 @@
+package replica
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hearthdb/hearth/syncserver/auth"
+	"github.com/hearthdb/hearth/syncworker/appschema"
+	"github.com/hearthdb/hearth/syncworker/client"
+	"github.com/hearthdb/hearth/syncworker/wire"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxBuilds = 2
+	DefaultMaxBytes  = 256 << 20
+	DefaultTimeout   = 2 * time.Minute
+)
+
+// Error codes of the endpoint besides wire's (BAD_REQUEST, UNAUTHORIZED,
+// SCHEMA_MISMATCH, TOO_LARGE, INTERNAL). A device that gets any of them
+// syncs the ordinary way, by snapshot.
+const (
+	// CodeBusy: as many builds as the server allows are running, or one
+	// for the same principal; Retry-After says when to ask again.
+	CodeBusy = "REPLICA_BUSY"
+)
+
+// Config configures a Handler.
+type Config struct {
+	// Sync is the server's sync endpoint (syncserver.Server.Handler),
+	// which each build connects to in process.
+	Sync http.Handler
+	// Identify checks the request's credential before a build starts and
+	// names its principal (for the one-build-per-principal bound and the
+	// log); nil accepts every request, as a server without
+	// authentication does. The build's session checks the credential
+	// again, as for any device.
+	Identify func(r *http.Request) (principal string, err error)
+	// Migrations and Tables are the app's, as the server publishes them
+	// (GET /v1/schema): a request must name their
+	// appschema.Fingerprint.
+	Migrations []appschema.Migration
+	Tables     []appschema.Table
+	// MaxBuilds bounds the builds running at once (default
+	// DefaultMaxBuilds); MaxBytes a file's size (default
+	// DefaultMaxBytes); Timeout one build (default DefaultTimeout).
+	MaxBuilds int
+	MaxBytes  int64
+	Timeout   time.Duration
+	// Dir holds the files while they are built and sent ("":
+	// os.TempDir()).
+	Dir    string
+	Logger *slog.Logger
+}
+
+// Handler serves GET /v1/replica (PROTOCOL.md, "Replica files"): it
+// builds the caller's replica and sends it, gzip-compressed when the
+// caller accepts it.
+type Handler struct {
+	cfg         Config
+	fingerprint string
+	slots       chan struct{}
+	pipe        *pipeListener
+	server      *http.Server
+
+	mu       sync.Mutex
+	building map[string]bool // principals with a build running
+}
+
+// NewHandler starts the in-process connection to cfg.Sync; Close stops it.
+func NewHandler(cfg Config) *Handler {
+	if cfg.MaxBuilds <= 0 {
+		cfg.MaxBuilds = DefaultMaxBuilds
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = DefaultMaxBytes
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{
+		cfg:         cfg,
+		fingerprint: appschema.Fingerprint(cfg.Migrations, cfg.Tables),
+		slots:       make(chan struct{}, cfg.MaxBuilds),
+		pipe:        newPipeListener(),
+		building:    map[string]bool{},
+	}
+	h.server = &http.Server{Handler: cfg.Sync, ReadHeaderTimeout: 10 * time.Second}
+	go h.server.Serve(h.pipe)
+	return h
+}
+
+// Close stops the in-process connection; builds running fail.
+func (h *Handler) Close() error { return h.server.Close() }
+
+// Fingerprint is the schema fingerprint requests must name.
+func (h *Handler) Fingerprint() string { return h.fingerprint }
+
+type errorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (h *Handler) fail(w http.ResponseWriter, status int, code, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	h.cfg.Logger.Info("replica: refused", "status", status, "code", code, "message", msg)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(errorBody{Code: code, Message: msg})
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET")
+		h.fail(w, http.StatusMethodNotAllowed, wire.CodeBadRequest, "the replica endpoint answers GET")
+		return
+	}
+	q := r.URL.Query()
+	if got := q.Get("schema"); got != h.fingerprint {
+		h.fail(w, http.StatusConflict, wire.CodeSchemaMismatch, "the request's schema %.64q is not the server's %s: sync by snapshot", got, h.fingerprint)
+		return
+	}
+	var layout Layout
+	var err error
+	if layout.PageSize, err = strconv.Atoi(q.Get("page_size")); err == nil {
+		layout.AutoVacuum, err = strconv.Atoi(q.Get("auto_vacuum"))
+	}
+	if err == nil {
+		err = layout.Check()
+	}
+	if err != nil {
+		h.fail(w, http.StatusBadRequest, wire.CodeBadRequest, "page_size and auto_vacuum: %v", err)
+		return
+	}
+	principal := ""
+	if h.cfg.Identify != nil {
+		if principal, err = h.cfg.Identify(r); err != nil {
+			h.cfg.Logger.Info("replica: authentication failed", "remote", r.RemoteAddr, "err", err)
+			h.fail(w, http.StatusUnauthorized, wire.CodeUnauthorized, "the credential is missing, invalid or expired")
+			return
+		}
+	}
+	release, ok := h.take(principal)
+	if !ok {
+		w.Header().Set("Retry-After", "5")
+		h.fail(w, http.StatusServiceUnavailable, CodeBusy, "the server is building as many replicas as it allows: sync by snapshot, or ask again later")
+		return
+	}
+	defer release()
+
+	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
+	defer cancel()
+	start := time.Now()
+	f, err := Build(ctx, Request{
+		URL:        "ws://replica.invalid/sync",
+		Dial:       client.WebSocketDialer(&http.Client{Transport: &http.Transport{DialContext: h.pipe.dial}}),
+		Token:      auth.TokenFromRequest(r),
+		Migrations: h.cfg.Migrations,
+		Tables:     h.cfg.Tables,
+		Layout:     layout,
+		Dir:        h.cfg.Dir,
+		MaxBytes:   h.cfg.MaxBytes,
+	})
+	if err != nil {
+		switch {
+		case errors.Is(err, ErrUnauthorized):
+			h.fail(w, http.StatusUnauthorized, wire.CodeUnauthorized, "the credential is missing, invalid or expired")
+		case errors.Is(err, ErrTooLarge):
+			h.fail(w, http.StatusRequestEntityTooLarge, wire.CodeTooLarge, "the replica would be larger than the server's %d bytes: sync by snapshot", h.cfg.MaxBytes)
+		default:
+			h.cfg.Logger.Warn("replica: build failed", "principal", principal, "err", err)
+			h.fail(w, http.StatusInternalServerError, wire.CodeInternal, "the replica could not be built: sync by snapshot")
+		}
+		return
+	}
+	defer os.Remove(f.Path)
+	built := time.Since(start)
+	if err := h.send(w, r, f); err != nil {
+		h.cfg.Logger.Info("replica: sending failed", "principal", principal, "err", err)
+		return
+	}
+	h.cfg.Logger.Info("replica: sent", "principal", principal, "bytes", f.Size, "cursor", f.Cursor,
+		"build", built.Round(time.Millisecond), "total", time.Since(start).Round(time.Millisecond))
+}
+
+// take claims a build slot and the principal's one build.
+func (h *Handler) take(principal string) (release func(), ok bool) {
+	h.mu.Lock()
+	// Without authentication every caller is "": only the slots bound them.
+	if principal != "" && h.building[principal] {
+		h.mu.Unlock()
+		return nil, false
+	}
+	select {
+	case h.slots <- struct{}{}:
+	default:
+		h.mu.Unlock()
+		return nil, false
+	}
+	if principal != "" {
+		h.building[principal] = true
+	}
+	h.mu.Unlock()
+	return func() {
+		h.mu.Lock()
+		delete(h.building, principal)
+		h.mu.Unlock()
+		<-h.slots
+	}, true
+}
+
+// Headers of a replica response.
+const (
+	// HeaderCursor is the log position the file has applied.
+	HeaderCursor = "Hearth-Replica-Cursor"
+	// HeaderSize is the file's size before any Content-Encoding.
+	HeaderSize = "Hearth-Replica-Size"
+)
+
+func (h *Handler) send(w http.ResponseWriter, r *http.Request, f File) error {
+	file, err := os.Open(f.Path)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	hd := w.Header()
+	hd.Set("Content-Type", "application/vnd.sqlite3")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set(HeaderCursor, strconv.FormatInt(f.Cursor, 10))
+	hd.Set(HeaderSize, strconv.FormatInt(f.Size, 10))
+	hd.Add("Vary", "Accept-Encoding")
+	if !acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		hd.Set("Content-Length", strconv.FormatInt(f.Size, 10))
+		_, err = io.Copy(w, file)
+		return err
+	}
+	// A database compresses 3–5 times; the fastest level keeps the
+	// server's time per byte below the network's.
+	hd.Set("Content-Encoding", "gzip")
+	zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+	if _, err := io.Copy(zw, file); err != nil {
+		return err
+	}
+	return zw.Close()
+}
+
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
+			continue
+		}
+		if q, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			if v, err := strconv.ParseFloat(q, 64); err != nil || v <= 0 {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// pipeListener hands in-process connections (net.Pipe) to an http.Server,
+// so a build's client reaches the sync endpoint without a socket, a host
+// name or the public listener's limits.
+type pipeListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newPipeListener() *pipeListener {
+	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
+
+func (l *pipeListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	near, far := net.Pipe()
+	select {
+	case l.conns <- far:
+		return near, nil
+	case <-l.done:
+		near.Close()
+		far.Close()
+		return nil, net.ErrClosed
+	case <-ctx.Done():
+		near.Close()
+		far.Close()
+		return nil, ctx.Err()
+	}
+}
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "replica-builder" }

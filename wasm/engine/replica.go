@@ -1,0 +1,203 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hearthdb/hearth/syncworker/appschema"
+	"github.com/hearthdb/hearth/syncworker/syncstatus"
+	"github.com/ncruces/go-sqlite3/vfs/memdb"
+)
+
+// ReplicaFetcher downloads a replica file (GET url, the token as a bearer
+// credential when not empty) and returns its bytes, decoded from any
+// Content-Encoding. A refusal by the server is a *ReplicaRefusal. The
+// worker's main provides one over the browser's fetch; without one, a
+// new database always syncs by snapshot.
+type ReplicaFetcher func(ctx context.Context, url, token string) ([]byte, error)
+
+// ReplicaRefusal is a replica endpoint's answer other than 200.
+type ReplicaRefusal struct {
+	Status        int
+	Code, Message string
+}
+
+func (r *ReplicaRefusal) Error() string {
+	return fmt.Sprintf("HTTP %d %s: %s", r.Status, r.Code, r.Message)
+}
+
+// SetReplicaFetcher lets the worker begin a new synced database from a
+// replica file its sync server builds (syncserver/replica). Call it before
+// the first request.
+func (e *Engine) SetReplicaFetcher(f ReplicaFetcher) { e.replicas = f }
+
+// replicaTimeout bounds the wait for a replica file in open: past it, the
+// database syncs by snapshot, as it would without one.
+const replicaTimeout = 60 * time.Second
+
+// ReplicaSizeHeader is the replica file's size before any
+// Content-Encoding (syncserver/replica.HeaderSize): a fetcher checks that
+// it received that many bytes.
+const ReplicaSizeHeader = "Hearth-Replica-Size"
+
+// sqliteMagic begins every SQLite database file.
+const sqliteMagic = "SQLite format 3\x00"
+
+var replicaSeq atomic.Int64
+
+// beginFromReplica copies the sync server's replica file into a new
+// database (no schema, user_version 0), so that it opens with every row
+// the app's identity may read and syncs on from the file's cursor instead
+// of applying a snapshot. Anything short of a file that is exactly what
+// this app's open would have built leaves the database new, and the
+// returned status says why; the open then goes on as without a file.
+func (e *Engine) beginFromReplica(c *Conn, o *SyncOptions, migrations []appschema.Migration) syncstatus.Replica {
+	if o == nil || o.ReplicaOff || e.replicas == nil || len(migrations) == 0 {
+		return syncstatus.Replica{}
+	}
+	if isNew, err := c.isNew(); err != nil || !isNew {
+		return syncstatus.Replica{}
+	}
+	if !e.online.Load() {
+		return syncstatus.Replica{Reason: "offline"}
+	}
+	layout, err := c.layout()
+	if err != nil {
+		return syncstatus.Replica{Reason: "reading the database's layout: " + err.Error()}
+	}
+	u, err := replicaURL(o, appschema.Fingerprint(migrations, o.Tables), layout)
+	if err != nil {
+		return syncstatus.Replica{Reason: err.Error()}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), replicaTimeout)
+	defer cancel()
+	start := time.Now()
+	data, err := e.replicas(ctx, u, o.Token)
+	if err != nil {
+		return syncstatus.Replica{Reason: "download: " + err.Error()}
+	}
+	st := syncstatus.Replica{Bytes: int64(len(data)), Download: time.Since(start)}
+	if len(data) < len(sqliteMagic) || string(data[:len(sqliteMagic)]) != sqliteMagic {
+		st.Reason = "the download is not a SQLite database"
+		return st
+	}
+	start = time.Now()
+	if err := c.restore(data); err != nil {
+		st.Reason = "copying the file in: " + err.Error()
+		c.wipe()
+		return st
+	}
+	if err := c.checkReplica(migrations[len(migrations)-1].Version); err != nil {
+		st.Reason = err.Error()
+		c.wipe()
+		return st
+	}
+	st.Used, st.Restore = true, time.Since(start)
+	return st
+}
+
+// replicaURL is the replica endpoint for the database's schema and
+// layout: the page's sync.replica URL, or the sync URL's …/sync made
+// …/v1/replica over HTTP.
+func replicaURL(o *SyncOptions, fingerprint string, layout [2]int) (string, error) {
+	var u *url.URL
+	var err error
+	if o.ReplicaURL != "" {
+		u, err = url.Parse(o.ReplicaURL)
+	} else {
+		u, err = url.Parse(o.URL)
+		if err == nil {
+			switch u.Scheme {
+			case "ws":
+				u.Scheme = "http"
+			case "wss":
+				u.Scheme = "https"
+			}
+			if !strings.HasSuffix(u.Path, "/sync") {
+				return "", errors.New("the sync URL does not end in /sync; set sync.replica to the replica endpoint's URL")
+			}
+			u.Path = strings.TrimSuffix(u.Path, "/sync") + "/v1/replica"
+			u.RawPath = ""
+		}
+	}
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", fmt.Errorf("the replica URL must be http or https, got %q", u)
+	}
+	q := url.Values{}
+	q.Set("schema", fingerprint)
+	q.Set("page_size", strconv.Itoa(layout[0]))
+	q.Set("auto_vacuum", strconv.Itoa(layout[1]))
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// isNew reports a database that nothing has been written to.
+func (c *Conn) isNew() (bool, error) {
+	s, _, err := c.db.Prepare(`SELECT (SELECT count(*) FROM sqlite_schema) = 0 AND user_version = 0 FROM pragma_user_version()`)
+	if err != nil {
+		return false, err
+	}
+	defer s.Close()
+	return s.Step() && s.ColumnBool(0), s.Err()
+}
+
+// layout is the page size and auto-vacuum mode the database will have:
+// a replica file must be built with both (SQLite's backup cannot change
+// the page size of a database in WAL mode).
+func (c *Conn) layout() ([2]int, error) {
+	s, _, err := c.db.Prepare(`SELECT page_size, auto_vacuum FROM pragma_page_size(), pragma_auto_vacuum()`)
+	if err != nil {
+		return [2]int{}, err
+	}
+	defer s.Close()
+	if !s.Step() {
+		return [2]int{}, fmt.Errorf("no layout: %w", s.Err())
+	}
+	return [2]int{s.ColumnInt(0), s.ColumnInt(1)}, nil
+}
+
+// restore replaces the database with data, a whole SQLite file, through
+// SQLite's backup: the pages go through this database's VFS (encrypted
+// if it is) in one transaction.
+func (c *Conn) restore(data []byte) error {
+	name := fmt.Sprintf("hearth-replica-%d", replicaSeq.Add(1))
+	memdb.Create(name, data)
+	defer memdb.Delete(name)
+	return c.db.Restore("main", "file:/"+name+"?vfs=memdb")
+}
+
+// wipe makes the database new again after a file that could not be used.
+func (c *Conn) wipe() {
+	c.restore(nil) //nolint:errcheck // the open then finds what is left and says so
+}
+
+// checkReplica checks that a copied-in file is a replica this open can
+// continue: the app's schema at the version its migrations end at, a sync
+// cursor, and no device identity (the journal makes this device's own).
+func (c *Conn) checkReplica(version int64) error {
+	s, _, err := c.db.Prepare(`SELECT (SELECT user_version FROM pragma_user_version()),
+		coalesce((SELECT v FROM _hearth_sync WHERE k = 'cursor'), -1),
+		(SELECT count(*) FROM _hearth_meta WHERE k = 'node')`)
+	if err != nil {
+		return fmt.Errorf("the file is not a replica: %w", err)
+	}
+	defer s.Close()
+	if !s.Step() {
+		return fmt.Errorf("the file is not a replica: %w", s.Err())
+	}
+	switch got, cursor, nodes := s.ColumnInt64(0), s.ColumnInt64(1), s.ColumnInt64(2); {
+	case got != version:
+		return fmt.Errorf("the file is at schema version %d, the app's migrations at %d", got, version)
+	case cursor < 0:
+		return errors.New("the file has no sync cursor")
+	case nodes != 0:
+		return errors.New("the file carries another device's identity")
+	}
+	return nil
+}

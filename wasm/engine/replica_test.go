@@ -1,0 +1,279 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	boardschema "github.com/hearthdb/hearth/examples/board/schema"
+	"github.com/hearthdb/hearth/syncserver"
+	"github.com/hearthdb/hearth/syncserver/replica"
+	"github.com/hearthdb/hearth/syncworker/seed"
+	"github.com/ncruces/go-sqlite3"
+)
+
+// boardServer is a sync server for the board's schema holding tasks
+// seeded tasks, with the replica endpoint beside it; it returns the sync
+// URL.
+func boardServer(t *testing.T, tasks int) string {
+	t.Helper()
+	srv, err := syncserver.New(syncserver.Config{Migrations: boardschema.Migrations, Tables: boardschema.Tables})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replicas := replica.NewHandler(replica.Config{Sync: srv.Handler(), Migrations: boardschema.Migrations, Tables: boardschema.Tables, Dir: t.TempDir()})
+	mux := http.NewServeMux()
+	mux.Handle("/sync", srv.Handler())
+	mux.Handle("/v1/replica", replicas)
+	hs := httptest.NewServer(mux)
+	t.Cleanup(func() { hs.Close(); replicas.Close(); srv.Close() })
+	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/sync"
+	if _, err := seed.Write(context.Background(), url, boardschema.Migrations, boardschema.Tables, func(conn *sqlite3.Conn) error {
+		return boardschema.Seed(conn, boardschema.SeedOptions{Tasks: tasks})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return url
+}
+
+// httpReplicas is a ReplicaFetcher over net/http, as the browser's fetch
+// does it; calls counts its downloads.
+func httpReplicas(calls *atomic.Int64) ReplicaFetcher {
+	return func(ctx context.Context, url, token string) ([]byte, error) {
+		calls.Add(1)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return nil, err
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			var refusal ReplicaRefusal
+			json.Unmarshal(body, &refusal)
+			refusal.Status = resp.StatusCode
+			return nil, &refusal
+		}
+		if size := resp.Header.Get(ReplicaSizeHeader); size != strconv.Itoa(len(body)) {
+			return nil, fmt.Errorf("received %d bytes of %s", len(body), size)
+		}
+		return body, nil
+	}
+}
+
+// opfsLikeStorage keeps databases in files with the pragmas of the
+// browser's OPFS storage (wasm/storage.go): exclusive locking, incremental
+// auto-vacuum, WAL.
+type opfsLikeStorage struct {
+	MemoryStorage
+	dir string
+}
+
+func (s opfsLikeStorage) Resolve(req OpenRequest) (Location, error) {
+	return Location{
+		URI:     "file:" + filepath.Join(s.dir, req.Name+".db"),
+		Backend: StorageOPFS,
+		Pragmas: []string{"PRAGMA locking_mode = EXCLUSIVE", "PRAGMA auto_vacuum = INCREMENTAL", "PRAGMA journal_mode = WAL"},
+	}, nil
+}
+
+// boardOpen is the board page's open request (its tables as loadSchema
+// gives them: name, resurrect, text), with extra sync options.
+func boardOpen(name, url string, sync map[string]any) map[string]any {
+	var migrations, tables []any
+	for _, m := range boardschema.Migrations {
+		migrations = append(migrations, map[string]any{"version": m.Version, "sql": m.SQL})
+	}
+	for _, tb := range boardschema.Tables {
+		var text []any
+		for _, c := range tb.Text {
+			text = append(text, c)
+		}
+		tables = append(tables, map[string]any{"name": tb.Name, "resurrect": tb.Resurrect, "text": text})
+	}
+	opts := map[string]any{"url": url, "tables": tables}
+	for k, v := range sync {
+		opts[k] = v
+	}
+	return map[string]any{"name": name, "storage": "opfs", "migrations": migrations, "sync": opts}
+}
+
+// syncedStatus waits until db's sync has caught up with the server and
+// returns its status.
+func (p *page) syncedStatus(db int64) map[string]any {
+	p.t.Helper()
+	sub := p.call("watch", map[string]any{"db": db, "sync": true})["sub"].(int64)
+	var st map[string]any
+	p.waitUntil("synced", func() bool {
+		st, _ = p.latest(sub)["status"].(map[string]any)
+		return st != nil && st["connected"] == true && st["initialSync"].(map[string]any)["active"] == false &&
+			st["head"].(int64) > 0 && st["cursor"].(int64) >= st["head"].(int64)
+	})
+	return st
+}
+
+func (p *page) count(db int64, sql string) int64 {
+	p.t.Helper()
+	rows := p.call("query", map[string]any{"db": db, "sql": sql})["rows"].([]any)
+	return rows[0].([]any)[0].(int64)
+}
+
+// TestANewDatabaseBeginsAsTheServersReplica: a new synced database is the
+// server's replica file when open returns: every task is there, the sync
+// goes on from the file's cursor without a snapshot, the device has an
+// identity of its own, and its writes sync as any device's.
+func TestANewDatabaseBeginsAsTheServersReplica(t *testing.T) {
+	url := boardServer(t, 600)
+	var calls atomic.Int64
+	a := newPageOn(t, opfsLikeStorage{dir: t.TempDir()})
+	a.eng.SetReplicaFetcher(httpReplicas(&calls))
+	db := a.call("open", boardOpen("board", url, nil))["db"].(int64)
+	if got := a.count(db, `SELECT count(*) FROM tasks`); got != 600 {
+		t.Fatalf("%d tasks when open returned, want the 600 of the replica", got)
+	}
+	st := a.syncedStatus(db)
+	rp := st["replica"].(map[string]any)
+	if rp["used"] != true || rp["bytes"].(int64) <= 0 || rp["reason"] != "" || calls.Load() != 1 {
+		t.Fatalf("replica status %v after %d downloads", rp, calls.Load())
+	}
+	if chunks := st["initialSync"].(map[string]any)["chunks"]; chunks != int64(0) {
+		t.Fatalf("%v snapshot chunks after a replica", chunks)
+	}
+	layout := a.call("query", map[string]any{"db": db, "sql": `SELECT page_size, auto_vacuum, journal_mode FROM pragma_page_size(), pragma_auto_vacuum(), pragma_journal_mode()`})["rows"].([]any)[0].([]any)
+	if layout[0] != int64(4096) || layout[1] != int64(2) || layout[2] != "wal" {
+		t.Fatalf("page_size, auto_vacuum, journal_mode %v: want the storage's 4096, 2, wal", layout)
+	}
+
+	// A second device from the same file gets an identity of its own;
+	// a third syncs by snapshot. A write on the first reaches both.
+	b := newPageOn(t, opfsLikeStorage{dir: t.TempDir()})
+	b.eng.SetReplicaFetcher(httpReplicas(&calls))
+	dbB := b.call("open", boardOpen("board", url, nil))["db"].(int64)
+	c := newPage(t)
+	open := boardOpen("board", url, map[string]any{"replica": false})
+	open["storage"] = "memory"
+	dbC := c.call("open", open)["db"].(int64)
+	node := func(p *page, db int64) string {
+		return p.call("query", map[string]any{"db": db, "sql": `SELECT v FROM _hearth_meta WHERE k = 'node'`})["rows"].([]any)[0].([]any)[0].(string)
+	}
+	if na, nb := node(a, db), node(b, dbB); na == "" || na == nb {
+		t.Fatalf("node ids %q and %q: want two of their own", na, nb)
+	}
+	a.call("exec", map[string]any{"db": db, "sql": `UPDATE tasks SET title = 'moved by a' WHERE id = (SELECT min(id) FROM tasks)`})
+	for _, d := range []struct {
+		p  *page
+		db int64
+	}{{b, dbB}, {c, dbC}} {
+		watch := d.p.call("watch", map[string]any{"db": d.db, "sql": `SELECT id, title FROM tasks WHERE title = 'moved by a'`})
+		if strings.Contains(fmt.Sprint(watch), "moved by a") {
+			continue
+		}
+		d.p.waitUntil("a's write", func() bool { return strings.Contains(fmt.Sprint(d.p.latest(watch["sub"].(int64))), "moved by a") })
+	}
+	if used := b.syncedStatus(dbB)["replica"].(map[string]any)["used"]; used != true {
+		t.Fatalf("the second device did not begin as a replica")
+	}
+	if rp := c.syncedStatus(dbC)["replica"].(map[string]any); rp["used"] != false || rp["reason"] != "" || calls.Load() != 2 {
+		t.Fatalf("replica: false: status %v, %d downloads", rp, calls.Load())
+	}
+	if got := c.count(dbC, `SELECT count(*) FROM tasks`); got != 600 {
+		t.Fatalf("the snapshot device has %d tasks", got)
+	}
+
+	// Reopened, the database is not new: nothing is downloaded.
+	a.call("close", map[string]any{"db": db})
+	db = a.call("open", boardOpen("board", url, nil))["db"].(int64)
+	if rp := a.syncedStatus(db)["replica"].(map[string]any); rp["used"] != false || calls.Load() != 2 {
+		t.Fatalf("a reopen: replica status %v, %d downloads", rp, calls.Load())
+	}
+}
+
+// TestANewDatabaseSyncsBySnapshotWhenNoReplicaFits: a refusal, a download
+// that is no database, and a database that is not this app's replica each
+// leave the database new, say why in the status, and the initial sync
+// runs by snapshot as before.
+func TestANewDatabaseSyncsBySnapshotWhenNoReplicaFits(t *testing.T) {
+	url := boardServer(t, 50)
+	var calls atomic.Int64
+	notAReplica := func() []byte {
+		conn, err := sqlite3.Open(":memory:")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		path := filepath.Join(t.TempDir(), "other.db")
+		if err := conn.Exec(`CREATE TABLE tasks(id); PRAGMA user_version = 1; VACUUM INTO '` + path + `'`); err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}()
+	for _, c := range []struct {
+		what    string
+		sync    map[string]any
+		fetcher ReplicaFetcher
+		reason  string
+	}{
+		{"another schema", nil, httpReplicas(&calls), "SCHEMA_MISMATCH"},
+		{"not a database", nil, func(context.Context, string, string) ([]byte, error) { return []byte("<html>"), nil }, "not a SQLite database"},
+		{"another app's database", nil, func(context.Context, string, string) ([]byte, error) { return notAReplica, nil }, "not a replica"},
+		{"a sync URL without /sync", map[string]any{"url": strings.TrimSuffix(url, "/sync") + "/other"}, httpReplicas(&calls), "does not end in /sync"},
+	} {
+		t.Run(c.what, func(t *testing.T) {
+			p := newPageOn(t, opfsLikeStorage{dir: t.TempDir()})
+			p.eng.SetReplicaFetcher(c.fetcher)
+			open := boardOpen("board", url, c.sync)
+			if c.what == "a sync URL without /sync" {
+				// The server answers only /sync: nothing syncs, but the open
+				// says why it did not download.
+				st := p.call("open", open)
+				sub := p.call("watch", map[string]any{"db": st["db"], "sync": true})["sub"].(int64)
+				p.waitUntil("a status", func() bool { return p.latest(sub) != nil })
+				rp := p.latest(sub)["status"].(map[string]any)["replica"].(map[string]any)
+				if !strings.Contains(rp["reason"].(string), c.reason) {
+					t.Fatalf("reason %q, want %q", rp["reason"], c.reason)
+				}
+				return
+			}
+			if c.what == "another schema" {
+				// The same version, but not byte for byte the server's SQL.
+				ms := open["migrations"].([]any)
+				last := ms[len(ms)-1].(map[string]any)
+				last["sql"] = last["sql"].(string) + "\n"
+			}
+			db := p.call("open", open)["db"].(int64)
+			st := p.syncedStatus(db)
+			rp := st["replica"].(map[string]any)
+			if rp["used"] != false || !strings.Contains(rp["reason"].(string), c.reason) {
+				t.Fatalf("replica status %v, want a reason with %q", rp, c.reason)
+			}
+			if chunks := st["initialSync"].(map[string]any)["chunks"].(int64); chunks == 0 {
+				t.Fatal("no snapshot after the replica was not used")
+			}
+			if got := p.count(db, `SELECT count(*) FROM tasks`); got != 50 {
+				t.Fatalf("%d tasks after the snapshot, want 50", got)
+			}
+		})
+	}
+}

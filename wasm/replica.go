@@ -1,0 +1,163 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/hack-pad/safejs"
+	"github.com/hearthdb/hearth/wasm/engine"
+)
+
+// fetchReplica is the worker's engine.ReplicaFetcher: the browser's fetch,
+// aborted when ctx ends. The browser decodes the response's gzip.
+func fetchReplica(ctx context.Context, url, token string) ([]byte, error) {
+	global := safejs.Global()
+	abortCtor, err := global.Get("AbortController")
+	if err != nil {
+		return nil, err
+	}
+	abort, err := abortCtor.New()
+	if err != nil {
+		return nil, err
+	}
+	signal, err := abort.Get("signal")
+	if err != nil {
+		return nil, err
+	}
+	objectCtor, err := global.Get("Object")
+	if err != nil {
+		return nil, err
+	}
+	init, err := objectCtor.New()
+	if err != nil {
+		return nil, err
+	}
+	headers := map[string]any{}
+	if token != "" {
+		headers["Authorization"] = "Bearer " + token
+	}
+	for k, v := range map[string]any{"headers": headers, "cache": "no-store", "signal": signal} {
+		if err := init.Set(k, v); err != nil {
+			return nil, err
+		}
+	}
+	stop := context.AfterFunc(ctx, func() { abort.Call("abort") })
+	defer stop()
+
+	promise, err := global.Call("fetch", url, init)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := await(promise)
+	if err != nil {
+		return nil, err
+	}
+	status, err := intProp(resp, "status")
+	if err != nil {
+		return nil, err
+	}
+	if status != 200 {
+		refusal := &engine.ReplicaRefusal{Status: status}
+		if p, err := resp.Call("text"); err == nil {
+			if body, err := await(p); err == nil {
+				if s, err := body.String(); err == nil {
+					json.Unmarshal([]byte(s), refusal) //nolint:errcheck // a body that is not the JSON error leaves the status alone
+				}
+			}
+		}
+		return nil, refusal
+	}
+	size := -1
+	if hs, err := resp.Get("headers"); err == nil {
+		if v, err := hs.Call("get", engine.ReplicaSizeHeader); err == nil && !v.IsNull() {
+			if s, err := v.String(); err == nil {
+				size, _ = strconv.Atoi(s)
+			}
+		}
+	}
+	p, err := resp.Call("arrayBuffer")
+	if err != nil {
+		return nil, err
+	}
+	buf, err := await(p)
+	if err != nil {
+		return nil, err
+	}
+	u8Ctor, err := global.Get("Uint8Array")
+	if err != nil {
+		return nil, err
+	}
+	u8, err := u8Ctor.New(buf)
+	if err != nil {
+		return nil, err
+	}
+	n, err := u8.Length()
+	if err != nil {
+		return nil, err
+	}
+	if size >= 0 && n != size {
+		return nil, fmt.Errorf("received %d bytes of the %d the server sent", n, size)
+	}
+	data := make([]byte, n)
+	if _, err := safejs.CopyBytesToGo(data, u8); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+func intProp(v safejs.Value, name string) (int, error) {
+	p, err := v.Get(name)
+	if err != nil {
+		return 0, err
+	}
+	return p.Int()
+}
+
+// await blocks the calling goroutine until promise settles; a rejection
+// comes back as an error with its message. It must not be called from a
+// JS callback.
+func await(promise safejs.Value) (safejs.Value, error) {
+	type settled struct {
+		value safejs.Value
+		err   error
+	}
+	ch := make(chan settled, 1)
+	arg := func(args []safejs.Value) safejs.Value {
+		if len(args) == 0 {
+			return safejs.Undefined()
+		}
+		return args[0]
+	}
+	onResolve, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
+		ch <- settled{value: arg(args)}
+		return nil
+	})
+	if err != nil {
+		return safejs.Value{}, err
+	}
+	defer onResolve.Release()
+	onReject, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
+		msg := "rejected"
+		if v := arg(args); !v.IsUndefined() && !v.IsNull() {
+			if s, err := v.Call("toString"); err == nil {
+				msg, _ = s.String()
+			}
+		}
+		ch <- settled{err: errors.New(msg)}
+		return nil
+	})
+	if err != nil {
+		return safejs.Value{}, err
+	}
+	defer onReject.Release()
+	if _, err := promise.Call("then", onResolve.Value(), onReject.Value()); err != nil {
+		return safejs.Value{}, err
+	}
+	r := <-ch
+	return r.value, r.err
+}
