@@ -103,7 +103,8 @@ describe('chromium: a large initial sync builds its indexes at its end', () => {
       try {
         const page = await hearthPage(context, server.url);
         await page.evaluate(async ([schema, storage]) => {
-          window.db = await hearth.open({ name: `large-${storage}`, storage, migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables } });
+          // By snapshot: a replica file (below) would skip it.
+          window.db = await hearth.open({ name: `large-${storage}`, storage, migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables, replica: false } });
           window.hearthSyncStatus = () => db.syncStatus();
         }, [schema, storage]);
         const st = await waitForSynced(page, { timeoutMs: 60000 });
@@ -123,6 +124,49 @@ describe('chromium: a large initial sync builds its indexes at its end', () => {
         assert.equal(r.deferred, 0);
         assert.equal(r.tasks, 2000);
         assert.match(r.plan, /tasks_by_column/);
+        assert.equal(page.hearthErrors.length, 0, page.hearthErrors.join('\n'));
+      } finally {
+        await context.close();
+      }
+    });
+
+    // A new database begins as the server's replica file (GET
+    // /v1/replica): every task is there when open() returns, the sync goes
+    // on from the file's cursor without a snapshot, and the device's own
+    // writes reach the server. The file is built with this storage's page
+    // size and auto-vacuum mode, which the copy keeps.
+    test(`a new database begins as the server's replica (${storage})`, async () => {
+      const context = await browser.newContext();
+      await loopbackOnly(context);
+      try {
+        const page = await hearthPage(context, server.url);
+        const opened = await page.evaluate(async ([schema, storage]) => {
+          window.db = await hearth.open({ name: `replica-${storage}`, storage, migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables } });
+          window.hearthSyncStatus = () => db.syncStatus();
+          return {
+            storage: (await db.info()).storage,
+            tasks: (await db.query('SELECT count(*) AS n FROM tasks')).rows[0].n,
+            layout: (await db.query('SELECT page_size, auto_vacuum, journal_mode FROM pragma_page_size(), pragma_auto_vacuum(), pragma_journal_mode()')).rows[0],
+            node: (await db.query("SELECT v FROM _hearth_meta WHERE k = 'node'")).rows[0]?.v,
+          };
+        }, [schema, storage]);
+        assert.equal(opened.storage, storage);
+        assert.equal(opened.tasks, 2000, 'every task is there when open() returns');
+        assert.ok(opened.node, 'the device made a node id of its own');
+        const st = await waitForSynced(page, { timeoutMs: 60000 });
+        assert.equal(st.replica.used, true, JSON.stringify(st.replica));
+        assert.ok(st.replica.bytes > 0 && st.replica.reason === '', JSON.stringify(st.replica));
+        assert.equal(st.initialSync.chunks, 0, 'no snapshot after the replica');
+        const written = await page.evaluate(async () => {
+          await db.exec("UPDATE tasks SET title = 'from the replica device' WHERE id = (SELECT min(id) FROM tasks)");
+          const layout = (await db.query('SELECT page_size, auto_vacuum FROM pragma_page_size(), pragma_auto_vacuum()')).rows[0];
+          return { layout, check: (await db.query('PRAGMA quick_check')).rows[0].quick_check };
+        });
+        assert.equal(written.check, 'ok');
+        assert.deepEqual(written.layout, { page_size: opened.layout.page_size, auto_vacuum: opened.layout.auto_vacuum });
+        assert.equal(opened.layout.journal_mode, storage === 'opfs' ? 'wal' : 'delete');
+        const after = await waitForSynced(page, { timeoutMs: 30000 });
+        assert.equal(after.pending, 0, "the device's write reached the server");
         assert.equal(page.hearthErrors.length, 0, page.hearthErrors.join('\n'));
       } finally {
         await context.close();
