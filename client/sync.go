@@ -22,6 +22,12 @@ type SyncOptions struct {
 	Text map[string][]string
 	// Token is a bearer token for the server.
 	Token string
+	// NoReplica makes a new database sync by snapshot even when the
+	// server builds replica files (GET /v1/replica; syncserver/replica);
+	// ReplicaURL names that endpoint when it is not the sync URL's
+	// …/v1/replica (http or https).
+	NoReplica  bool
+	ReplicaURL string
 }
 
 func (o *SyncOptions) fields() map[string]any {
@@ -44,6 +50,12 @@ func (o *SyncOptions) fields() map[string]any {
 	f := map[string]any{"url": o.URL, "tables": tables}
 	if o.Token != "" {
 		f["token"] = o.Token
+	}
+	switch {
+	case o.NoReplica:
+		f["replica"] = false
+	case o.ReplicaURL != "":
+		f["replica"] = o.ReplicaURL
 	}
 	return f
 }

@@ -176,3 +176,20 @@ func TestCollaborativeTextAndHistoryThroughTheGoClient(t *testing.T) {
 		t.Fatalf("journal: %+v", h.Journal)
 	}
 }
+
+// TestSyncOptionsSayHowANewDatabaseBegins: the replica options reach the
+// worker's open request as the page's replica: false or URL would.
+func TestSyncOptionsSayHowANewDatabaseBegins(t *testing.T) {
+	for _, c := range []struct {
+		opts SyncOptions
+		want any
+	}{
+		{SyncOptions{URL: "ws://x/sync"}, nil},
+		{SyncOptions{URL: "ws://x/sync", NoReplica: true, ReplicaURL: "https://x/r"}, false},
+		{SyncOptions{URL: "ws://x/sync", ReplicaURL: "https://x/r"}, "https://x/r"},
+	} {
+		if got := c.opts.fields()["replica"]; got != c.want {
+			t.Errorf("%+v: replica %v, want %v", c.opts, got, c.want)
+		}
+	}
+}

@@ -4,7 +4,8 @@
 //   1. initial sync of a fresh device: open() → every row queryable,
 //      on OPFS and on IndexedDB (BENCH_SYNC_STORAGE=opfs,idb), median
 //      over fresh databases, on loopback and behind a 100 ms round trip
-//      (BENCH_SYNC_RTT_MS=0,100), with a list of every task watched
+//      (BENCH_SYNC_RTT_MS=0,100), by snapshot and from a replica file the
+//      server builds (BENCH_SYNC_REPLICA=snapshot,replica), with a list of every task watched
 //      meanwhile (its progress, and the page's frames); anchor:
 //      PowerSync reports 1.2 s for the same workspace on broadband, our
 //      goal on loopback is 0.3 s; then a returning device: a synced
@@ -32,6 +33,10 @@ const RTTS = (process.env.BENCH_SYNC_RTT_MS ?? '0,100').split(',').map(Number);
 // BENCH_SYNC_STORAGE: the storages the initial sync runs on (the goal is
 // for both: OPFS, and IndexedDB where Safari has no OPFS sync access).
 const STORAGES = (process.env.BENCH_SYNC_STORAGE ?? 'opfs,idb').split(',');
+// BENCH_SYNC_REPLICA: how a fresh device begins, each measured in the same
+// run: "snapshot" (rows applied in the browser, chunk by chunk) and
+// "replica" (the server builds the database, GET /v1/replica).
+const REPLICA = (process.env.BENCH_SYNC_REPLICA ?? 'snapshot,replica').split(',').map((m) => m === 'replica');
 // BENCH_SYNC_WATCH: a query the page watches during each initial sync (a
 // list view's), to time its progress (how many results the page received,
 // the first with rows) and the page's frames while the rows stream in;
@@ -42,7 +47,7 @@ const POWERSYNC_INITIAL_MS = 1200; // the anchor's published figure (broadband),
 const schema = JSON.parse(execFileSync(path.join(repoRoot, 'bin', 'hearth'), ['schema'], { encoding: 'utf8' }));
 
 // In the page: opens a fresh synced database and times it to fully synced.
-async function initialSync([schema, name, expectTasks, watchSQL, storage]) {
+async function initialSync([schema, name, expectTasks, watchSQL, storage, replica]) {
   // The page's frames from open() to synced: a requestAnimationFrame
   // loop's gaps (a gap over 50 ms is a frame the user saw dropped), and
   // the main thread's long tasks.
@@ -60,8 +65,10 @@ async function initialSync([schema, name, expectTasks, watchSQL, storage]) {
   });
   longTasks.observe({ type: 'longtask' });
   const t0 = performance.now();
-  const db = await hearth.open({ name, storage, migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables } });
+  const db = await hearth.open({ name, storage, migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables, replica } });
   const opened = performance.now() - t0;
+  // Rows queryable when open() returns: all of them after a replica file.
+  const atOpen = (await db.query('SELECT count(*) AS n FROM tasks')).rows[0].n;
   const watch = { results: 0, firstRowsMs: NaN, lastMs: NaN, lastRows: 0, runs: NaN, patches: NaN, runsMs: NaN };
   const unwatch = watchSQL ? await db.watch(watchSQL, [], (result) => {
     const at = performance.now() - t0;
@@ -71,12 +78,14 @@ async function initialSync([schema, name, expectTasks, watchSQL, storage]) {
     if (result.rows.length > 0 && Number.isNaN(watch.firstRowsMs)) watch.firstRowsMs = at;
   }, { rowMode: 'array' }) : null;
   let phases = null;
+  let began = null;
   let firstChunk = NaN;
   const done = await new Promise((resolve) => {
     db.onSyncStatus((st) => {
       if (st.initialSync.chunks > 0 && Number.isNaN(firstChunk)) firstChunk = performance.now() - t0;
       if (st.connected && !st.initialSync.active && st.head > 0 && st.cursor >= st.head) {
         phases = st.initialSync;
+        began = st.replica;
         resolve(performance.now() - t0);
       }
     });
@@ -110,7 +119,8 @@ async function initialSync([schema, name, expectTasks, watchSQL, storage]) {
   const firstWrite = performance.now() - w0;
   await db.close();
   if (tasks !== expectTasks) throw new Error(`synced ${tasks} tasks, expected ${expectTasks}`);
-  return { opened, done, rows, firstChunk, phases, firstWrite, watch: watchSQL ? watch : null,
+  if (replica && !began?.used) throw new Error(`the replica file was not used: ${began?.reason}`);
+  return { opened, atOpen, done, rows, firstChunk, phases, began, firstWrite, watch: watchSQL ? watch : null,
     frames: { count: frames.gaps.length, dropped: dropped.length, droppedMs: dropped.reduce((a, b) => a + b, 0), longest: Math.max(0, ...frames.gaps), longTasks: frames.longTasks, longTaskMs: frames.longTaskMs } };
 }
 
@@ -147,7 +157,7 @@ const device = () => freshDevice('hearth-bench-sync-');
 // The server seeds before it serves: about 1.2 ms a task here.
 const server = await startServer(['-seed-tasks', String(TASKS)], { startMs: Math.max(20000, TASKS * 5) });
 try {
-  for (const rtt of RTTS) for (const storage of STORAGES) await initialSyncRuns(rtt, storage);
+  for (const rtt of RTTS) for (const storage of STORAGES) for (const replica of REPLICA) await initialSyncRuns(rtt, storage, replica);
   if (!ONLY_INITIAL) await twoDevices(server);
 } finally {
   await cleanup();
@@ -157,23 +167,28 @@ try {
 // 1. Initial sync over a network with a round trip of rtt ms (0: plain
 // loopback). One device, so the bundle is compiled once; every run is a
 // new database, i.e. a new replica with its own client id.
-async function initialSyncRuns(rtt, storage) {
+async function initialSyncRuns(rtt, storage, replica) {
+  const prefix = `bench-initial-${replica ? 'replica' : 'snapshot'}`;
   const ctx = await device();
   const page = await hearthPage(ctx, rtt > 0 ? await delayedNetwork(server.url, rtt) : server.url);
   await page.evaluate(() => hearth.preload().request('databases', {})); // worker up before timing
   const runs = [];
   let first;
   for (let i = 0; i < INITIAL_RUNS + 1; i++) {
-    const r = await page.evaluate(initialSync, [schema, `bench-initial-${i}`, TASKS, WATCH_SQL, storage]);
+    const r = await page.evaluate(initialSync, [schema, `${prefix}-${i}`, TASKS, WATCH_SQL, storage, replica]);
     // The first is a first visit's sync (V8 still compiling and tiering
     // the worker's code up), reported apart; the median is of the rest.
     if (i === 0) first = r;
     else runs.push(r);
   }
   const initial = median(runs.map((r) => r.done));
-  console.log(`\nSync bench: ${TASKS} tasks (${runs[0].rows} rows) from hearth serve on loopback${rtt > 0 ? ` behind a ${rtt} ms round trip` : ''}, Chromium, ${storage === 'idb' ? 'IndexedDB' : storage === 'opfs' ? 'OPFS' : storage}`);
+  console.log(`\nSync bench: ${TASKS} tasks (${runs[0].rows} rows) from hearth serve on loopback${rtt > 0 ? ` behind a ${rtt} ms round trip` : ''}, Chromium, ${storage === 'idb' ? 'IndexedDB' : storage === 'opfs' ? 'OPFS' : storage}, ${replica ? 'from a replica file (GET /v1/replica)' : 'by snapshot'}`);
   console.log(`  initial sync to queryable: median ${ms(initial)} over ${runs.length} fresh devices (min ${ms(Math.min(...runs.map((r) => r.done)))}, max ${ms(Math.max(...runs.map((r) => r.done)))}); open() itself ${ms(median(runs.map((r) => r.opened)))}`);
-  console.log(`    a first visit's (the worker's first database, its code still compiling): ${ms(first.done)}`);
+  console.log(`    a first visit's (the worker's first database, its code still compiling): ${ms(first.done)}; open() ${ms(first.opened)}`);
+  if (replica) {
+    const b = (k) => median(runs.map((r) => r.began[k]));
+    console.log(`    every task queryable when open() returned: ${runs.every((r) => r.atOpen === TASKS) ? 'yes' : 'no'}; the file ${(b('bytes') / 1048576).toFixed(1)} MiB, downloaded in ${ms(b('downloadMs'))}, copied in ${ms(b('restoreMs'))} (medians); first visit: ${ms(first.began.downloadMs)} and ${ms(first.began.restoreMs)}`);
+  }
   console.log(`    the app's first two writes, 1 s after it: median ${ms(median(runs.map((r) => r.firstWrite)))}`);
   console.log(`    vs PowerSync's published ${POWERSYNC_INITIAL_MS} ms (broadband): ${(initial / POWERSYNC_INITIAL_MS).toFixed(2)}x; goal 300 ms: ${initial <= 300 ? 'met' : 'not met'}`);
   // Where the time went (the client's own phase timings, medians over the
@@ -198,7 +213,7 @@ async function initialSyncRuns(rtt, storage) {
     }
   }
   const reopens = [];
-  for (let i = 1; i <= Math.min(5, INITIAL_RUNS); i++) reopens.push(await page.evaluate(reopenSynced, [schema, `bench-initial-${i}`, `bench-initial-${i - 1}`, i, storage]));
+  for (let i = 1; i <= Math.min(5, INITIAL_RUNS); i++) reopens.push(await page.evaluate(reopenSynced, [schema, `${prefix}-${i}`, `${prefix}-${i - 1}`, i, storage]));
   console.log(`  a returning device (synced before; one change to pull): open → synced median ${ms(median(reopens.map((r) => r.synced)))} over ${reopens.length}; open() itself ${ms(median(reopens.map((r) => r.opened)))}`);
   await ctx.close();
 }
