@@ -90,11 +90,12 @@ function tellPage(page, online) {
 
 // Opens the board database with sync on a page, keeps a live query of the
 // three tasks under test in window.watched, and exposes the sync status
-// for the kit.
-async function openBoard(page, schema, storage) {
-  await page.evaluate(async ([schema, storage]) => {
+// for the kit. A new database begins as the server's replica file, or by
+// snapshot with replica false.
+async function openBoard(page, schema, storage, replica = true) {
+  await page.evaluate(async ([schema, storage, replica]) => {
     const open = async (worker) => {
-      window.db = await hearth.open({ name: 'board', storage, migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables }, worker });
+      window.db = await hearth.open({ name: 'board', storage, migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables, replica }, worker });
       window.hearthSyncStatus = () => window.db.syncStatus();
       window.watched = null;
       await window.db.watch("SELECT id, title, priority FROM tasks WHERE id IN ('t-00001', 't-00002', 't-00003') ORDER BY id", [], (r) => { window.watched = r.rows; });
@@ -109,7 +110,7 @@ async function openBoard(page, schema, storage) {
       await open(spare);
     };
     await open(undefined);
-  }, [schema, storage]);
+  }, [schema, storage, replica]);
 }
 
 const watched = (page) => page.evaluate(() => JSON.stringify(window.watched));
@@ -157,7 +158,7 @@ export function syncSuite(driver) {
       a = await hearthPage(browserA, driver.setOffline ? server.url : link.url);
       b = await hearthPage(browserB, server.url);
       await openBoard(a, schema, driver.autoStorage);
-      await openBoard(b, schema, driver.autoStorage);
+      await openBoard(b, schema, driver.autoStorage, false);
     });
 
     after(async () => {
@@ -169,13 +170,17 @@ export function syncSuite(driver) {
       for (const dir of profiles) rmSync(dir, { recursive: true, force: true });
     });
 
-    test('a fresh device pulls the seeded workspace', bounded, async () => {
+    test('a fresh device pulls the seeded workspace: one from a replica file, one by snapshot', bounded, async () => {
       const st = await waitForSynced(a);
-      await waitForSynced(b);
+      const stB = await waitForSynced(b);
       assert.ok(st.head > 0 && st.cursor === st.head, JSON.stringify(st));
       assert.ok(st.lastSyncedAt > 0, `a device that finished its initial sync has synced: ${JSON.stringify(st)}`);
-      const n = await a.evaluate(async () => (await db.query('SELECT count(*) AS n FROM tasks')).rows[0].n);
-      assert.equal(n, 30);
+      assert.ok(st.replica.used && st.initialSync.chunks === 0, `A began as the server's replica: ${JSON.stringify(st.replica)}`);
+      assert.ok(!stB.replica.used && stB.initialSync.chunks > 0, `B synced by snapshot: ${JSON.stringify(stB.replica)}`);
+      for (const page of [a, b]) {
+        const n = await page.evaluate(async () => (await db.query('SELECT count(*) AS n FROM tasks')).rows[0].n);
+        assert.equal(n, 30);
+      }
     });
 
     test('offline edits on both sides converge by the rule, live, and survive a worker restart offline', bounded, async () => {
