@@ -386,7 +386,12 @@ func run(ctx context.Context, cfg *serveConfig, out io.Writer) error {
 			return err
 		}
 		mux.Handle("GET /v1/schema", schema)
-		if replicas := newReplicaHandler(cfg.app, syncServer, log); replicas != nil {
+		replicas, err := newReplicaHandler(cfg.app, syncServer, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		if replicas != nil {
 			defer replicas.Close()
 			// No method in the pattern: the handler answers other
 			// methods with its own JSON 405.

@@ -84,22 +84,22 @@ func newSchemaHandler(app *appconfig.App) (http.Handler, error) {
 // newReplicaHandler serves GET /v1/replica (syncserver/replica): a new
 // device's database built here, for the identity the request's
 // credential proves. nil when the config's replica_builds is 0.
-func newReplicaHandler(app *appconfig.App, sync *syncserver.Server, log *slog.Logger) *replica.Handler {
+func newReplicaHandler(app *appconfig.App, sync *syncserver.Server, log *slog.Logger) (*replica.Handler, error) {
 	if app.Limits.ReplicaBuilds < 0 {
-		return nil
+		return nil, nil
 	}
 	return replica.NewHandler(replica.Config{
-		Sync: sync.Handler(),
-		Identify: func(r *http.Request) (string, error) {
-			id, err := sync.Identify(r)
-			return id.Principal, err
-		},
+		Sync:       sync.Handler(),
+		Identify:   sync.Identify,
 		Migrations: app.Migrations,
 		Tables:     app.Tables,
 		MaxBuilds:  app.Limits.ReplicaBuilds,
 		MaxBytes:   app.Limits.ReplicaMaxBytes,
 		Timeout:    app.Limits.ReplicaTimeout,
+		CacheBytes: app.Limits.ReplicaCacheBytes,
 		Logger:     log,
+		// The pages that may open /sync may download.
+		OriginPatterns: app.AllowedOrigins,
 	})
 }
 

@@ -114,6 +114,10 @@ type Limits struct {
 	ReplicaBuilds   int
 	ReplicaMaxBytes int64
 	ReplicaTimeout  time.Duration
+	// ReplicaCacheBytes bounds the replica files kept for the next device
+	// of the same identity (0: the default; -1: the file's
+	// replica_cache_bytes: 0, none kept).
+	ReplicaCacheBytes int64
 }
 
 // Load reads the config file at path; relative paths in it are relative
@@ -604,7 +608,7 @@ func (l *loader) count(f entry) int {
 func (l *loader) limits(e entry) {
 	entries, _ := l.mapping(e.value, e.path, "max_message_bytes", "max_push_batch", "push_rate", "push_burst",
 		"snapshot_rate", "snapshot_burst", "checksum_interval", "checksum_burst", "max_clock_skew", "compact_interval", "compact_keep",
-		"max_row_bytes", "max_principal_bytes", "text_compact_tombstones", "replica_builds", "replica_max_bytes", "replica_timeout")
+		"max_row_bytes", "max_principal_bytes", "text_compact_tombstones", "replica_builds", "replica_max_bytes", "replica_timeout", "replica_cache_bytes")
 	lim := &l.app.Limits
 	for _, f := range entries {
 		switch f.key {
@@ -647,6 +651,13 @@ func (l *loader) limits(e entry) {
 			lim.ReplicaMaxBytes, _ = l.integer(f)
 		case "replica_timeout":
 			lim.ReplicaTimeout, _ = l.duration(f)
+		case "replica_cache_bytes":
+			if v, ok := l.integer(f); ok {
+				lim.ReplicaCacheBytes = v
+				if v == 0 {
+					lim.ReplicaCacheBytes = -1
+				}
+			}
 		}
 	}
 }

@@ -62,6 +62,10 @@ type Request struct {
 	Dir string
 	// MaxBytes stops a build whose file grows past it (0: no bound).
 	MaxBytes int64
+	// From, when set, is a file Build made before for the same caller
+	// and layout: Build takes it over and pulls only the log written
+	// since its cursor (a device returning to it would do the same).
+	From string
 }
 
 // File is a built replica. The caller removes Path.
@@ -89,12 +93,14 @@ func Build(ctx context.Context, req Request) (f File, err error) {
 	if err := req.Layout.Check(); err != nil {
 		return File{}, err
 	}
-	tmp, err := os.CreateTemp(req.Dir, "hearth-replica-*.db")
-	if err != nil {
-		return File{}, fmt.Errorf("replica: %w", err)
+	if f.Path = req.From; f.Path == "" {
+		tmp, err := os.CreateTemp(req.Dir, "hearth-replica-*.db")
+		if err != nil {
+			return File{}, fmt.Errorf("replica: %w", err)
+		}
+		f.Path = tmp.Name()
+		tmp.Close()
 	}
-	f.Path = tmp.Name()
-	tmp.Close()
 	defer func() {
 		if err != nil {
 			os.Remove(f.Path)
@@ -111,6 +117,7 @@ func Build(ctx context.Context, req Request) (f File, err error) {
 		}
 	}()
 	// The file is disposable until it is served: no journal, no syncs.
+	// (page_size and auto_vacuum change nothing in a file taken over.)
 	setup := fmt.Sprintf("PRAGMA page_size = %d; PRAGMA auto_vacuum = %d; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE",
 		req.Layout.PageSize, req.Layout.AutoVacuum)
 	if err := conn.Exec(setup); err != nil {
@@ -120,7 +127,14 @@ func Build(ctx context.Context, req Request) (f File, err error) {
 	if err != nil {
 		return f, fmt.Errorf("replica: %w", err)
 	}
+	version, err := userVersion(conn)
+	if err != nil {
+		return f, fmt.Errorf("replica: %w", err)
+	}
 	for _, m := range req.Migrations {
+		if m.Version <= version {
+			continue // a file taken over has them
+		}
 		// As a device's worker runs them (wasm/engine migrate): one
 		// transaction each, recorded as user_version.
 		if err := conn.Exec(fmt.Sprintf("BEGIN IMMEDIATE; %s;\nPRAGMA user_version = %d; COMMIT", m.SQL, m.Version)); err != nil {
@@ -203,6 +217,18 @@ func pull(ctx context.Context, req Request, path string, conn *sqlite3.Conn, j *
 			return 0, fmt.Errorf("replica: %w (sync state %s, %d of %d rows)", ctx.Err(), st.State, st.InitialSync.Rows, st.InitialSync.Total)
 		}
 	}
+}
+
+func userVersion(conn *sqlite3.Conn) (int64, error) {
+	s, _, err := conn.Prepare(`PRAGMA user_version`)
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close()
+	if !s.Step() {
+		return 0, s.Err()
+	}
+	return s.ColumnInt64(0), nil
 }
 
 func savedCursor(conn *sqlite3.Conn) (int64, error) {

@@ -10,12 +10,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncserver/auth"
 	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/client"
@@ -36,6 +40,9 @@ const (
 	// CodeBusy: as many builds as the server allows are running, or one
 	// for the same principal; Retry-After says when to ask again.
 	CodeBusy = "REPLICA_BUSY"
+	// CodeForbiddenOrigin: a page of an origin not in
+	// Config.OriginPatterns asked.
+	CodeForbiddenOrigin = "FORBIDDEN_ORIGIN"
 )
 
 // Config configures a Handler.
@@ -43,12 +50,11 @@ type Config struct {
 	// Sync is the server's sync endpoint (syncserver.Server.Handler),
 	// which each build connects to in process.
 	Sync http.Handler
-	// Identify checks the request's credential before a build starts and
-	// names its principal (for the one-build-per-principal bound and the
-	// log); nil accepts every request, as a server without
-	// authentication does. The build's session checks the credential
-	// again, as for any device.
-	Identify func(r *http.Request) (principal string, err error)
+	// Identify checks the request's credential before a build starts;
+	// nil accepts every request, as a server without authentication
+	// does. The build's session checks the credential again, as for any
+	// device.
+	Identify func(r *http.Request) (syncserver.Identity, error)
 	// Migrations and Tables are the app's, as the server publishes them
 	// (GET /v1/schema): a request must name their
 	// appschema.Fingerprint.
@@ -60,10 +66,30 @@ type Config struct {
 	MaxBuilds int
 	MaxBytes  int64
 	Timeout   time.Duration
-	// Dir holds the files while they are built and sent ("":
-	// os.TempDir()).
+	// CacheBytes bounds the files kept for the next device of a caller
+	// with the same principal, scopes and roles, which then pulls only
+	// the log written since
+	// (default DefaultCacheBytes; negative keeps none).
+	CacheBytes int64
+	// Dir holds the Handler's folder of files being built, sent and kept
+	// ("": os.TempDir()); Close removes it.
 	Dir    string
 	Logger *slog.Logger
+	// OriginPatterns are the cross-origin pages allowed to download, as
+	// for /sync (syncserver.Config.OriginPatterns: host patterns such as
+	// "localhost:5173" or "*.example.com"; same-origin pages always may).
+	// Other origins are refused before anything is built.
+	OriginPatterns []string
+}
+
+// readsKey is everything the server's read rules look at (principal,
+// scopes, roles): callers with the same key read the same rows, so a
+// file kept for one is continued for the next.
+func readsKey(id syncserver.Identity) string {
+	scopes, roles := slices.Clone(id.Scopes), slices.Clone(id.Roles)
+	slices.Sort(scopes)
+	slices.Sort(roles)
+	return strconv.Quote(id.Principal) + " " + strconv.Quote(strings.Join(scopes, "\x00")) + " " + strconv.Quote(strings.Join(roles, "\x00"))
 }
 
 // Handler serves GET /v1/replica (PROTOCOL.md, "Replica files"): it
@@ -75,13 +101,20 @@ type Handler struct {
 	slots       chan struct{}
 	pipe        *pipeListener
 	server      *http.Server
+	// dial connects a build's client to cfg.Sync through pipe.
+	dial client.Dialer
+
+	dir  string
+	kept cache
 
 	mu       sync.Mutex
 	building map[string]bool // principals with a build running
 }
 
-// NewHandler starts the in-process connection to cfg.Sync; Close stops it.
-func NewHandler(cfg Config) *Handler {
+// NewHandler makes the Handler's folder in cfg.Dir and starts the
+// in-process connection to cfg.Sync; Close stops it and removes the
+// folder.
+func NewHandler(cfg Config) (*Handler, error) {
 	if cfg.MaxBuilds <= 0 {
 		cfg.MaxBuilds = DefaultMaxBuilds
 	}
@@ -94,7 +127,19 @@ func NewHandler(cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	switch {
+	case cfg.CacheBytes == 0:
+		cfg.CacheBytes = DefaultCacheBytes
+	case cfg.CacheBytes < 0:
+		cfg.CacheBytes = 0
+	}
+	dir, err := os.MkdirTemp(cfg.Dir, "hearth-replicas-")
+	if err != nil {
+		return nil, fmt.Errorf("replica: %w", err)
+	}
 	h := &Handler{
+		dir:         dir,
+		kept:        cache{max: cfg.CacheBytes, now: time.Now, entries: map[string]*cached{}},
 		cfg:         cfg,
 		fingerprint: appschema.Fingerprint(cfg.Migrations, cfg.Tables),
 		slots:       make(chan struct{}, cfg.MaxBuilds),
@@ -103,11 +148,20 @@ func NewHandler(cfg Config) *Handler {
 	}
 	h.server = &http.Server{Handler: cfg.Sync, ReadHeaderTimeout: 10 * time.Second}
 	go h.server.Serve(h.pipe)
-	return h
+	h.dial = client.WebSocketDialer(&http.Client{Transport: &http.Transport{DialContext: h.pipe.dial}})
+	return h, nil
 }
 
-// Close stops the in-process connection; builds running fail.
-func (h *Handler) Close() error { return h.server.Close() }
+// Close stops the in-process connection (builds running fail) and
+// removes the Handler's files.
+func (h *Handler) Close() error {
+	err := h.server.Close()
+	h.kept.clear()
+	if rerr := os.RemoveAll(h.dir); err == nil {
+		err = rerr
+	}
+	return err
+}
 
 // Fingerprint is the schema fingerprint requests must name.
 func (h *Handler) Fingerprint() string { return h.fingerprint }
@@ -128,6 +182,26 @@ func (h *Handler) fail(w http.ResponseWriter, status int, code, format string, a
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if origin := r.Header.Get("Origin"); origin != "" {
+		if !h.originAllowed(origin, r.Host) {
+			h.fail(w, http.StatusForbidden, CodeForbiddenOrigin, "pages from %.100q may not download replicas (allowed_origins)", origin)
+			return
+		}
+		// A cross-origin page's fetch sends its credential in a header,
+		// so the browser asks first (preflight), and reads the size
+		// header only if told it may.
+		hd := w.Header()
+		hd.Set("Access-Control-Allow-Origin", origin)
+		hd.Add("Vary", "Origin")
+		hd.Set("Access-Control-Expose-Headers", HeaderSize+", "+HeaderCursor)
+		if r.Method == http.MethodOptions {
+			hd.Set("Access-Control-Allow-Methods", "GET")
+			hd.Set("Access-Control-Allow-Headers", "Authorization")
+			hd.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+	}
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET")
 		h.fail(w, http.StatusMethodNotAllowed, wire.CodeBadRequest, "the replica endpoint answers GET")
@@ -150,14 +224,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusBadRequest, wire.CodeBadRequest, "page_size and auto_vacuum: %v", err)
 		return
 	}
-	principal := ""
+	var caller syncserver.Identity
 	if h.cfg.Identify != nil {
-		if principal, err = h.cfg.Identify(r); err != nil {
+		if caller, err = h.cfg.Identify(r); err != nil {
 			h.cfg.Logger.Info("replica: authentication failed", "remote", r.RemoteAddr, "err", err)
 			h.fail(w, http.StatusUnauthorized, wire.CodeUnauthorized, "the credential is missing, invalid or expired")
 			return
 		}
 	}
+	principal := caller.Principal
 	release, ok := h.take(principal)
 	if !ok {
 		w.Header().Set("Retry-After", "5")
@@ -169,15 +244,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
 	defer cancel()
 	start := time.Now()
+	key := fmt.Sprintf("%d/%d/%s", layout.PageSize, layout.AutoVacuum, readsKey(caller))
+	from := h.kept.take(key)
 	f, err := Build(ctx, Request{
 		URL:        "ws://replica.invalid/sync",
-		Dial:       client.WebSocketDialer(&http.Client{Transport: &http.Transport{DialContext: h.pipe.dial}}),
+		Dial:       h.dial,
 		Token:      auth.TokenFromRequest(r),
 		Migrations: h.cfg.Migrations,
 		Tables:     h.cfg.Tables,
 		Layout:     layout,
-		Dir:        h.cfg.Dir,
+		Dir:        h.dir,
 		MaxBytes:   h.cfg.MaxBytes,
+		From:       from,
 	})
 	if err != nil {
 		switch {
@@ -191,14 +269,38 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	defer os.Remove(f.Path)
 	built := time.Since(start)
-	if err := h.send(w, r, f); err != nil {
+	err = h.send(w, r, f)
+	h.kept.put(key, f)
+	if err != nil {
 		h.cfg.Logger.Info("replica: sending failed", "principal", principal, "err", err)
 		return
 	}
-	h.cfg.Logger.Info("replica: sent", "principal", principal, "bytes", f.Size, "cursor", f.Cursor,
+	h.cfg.Logger.Info("replica: sent", "principal", principal, "bytes", f.Size, "cursor", f.Cursor, "continued", from != "",
 		"build", built.Round(time.Millisecond), "total", time.Since(start).Round(time.Millisecond))
+}
+
+// originAllowed applies /sync's rule (github.com/coder/websocket's): the
+// Origin's host is the request's, or matches a pattern (path.Match, case
+// folded; a pattern with "://" matches scheme and host).
+func (h *Handler) originAllowed(origin, host string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, host) {
+		return true
+	}
+	for _, p := range h.cfg.OriginPatterns {
+		target := u.Host
+		if strings.Contains(p, "://") {
+			target = u.Scheme + "://" + u.Host
+		}
+		if ok, err := path.Match(strings.ToLower(p), strings.ToLower(target)); err == nil && ok {
+			return true
+		}
+	}
+	return false
 }
 
 // take claims a build slot and the principal's one build.

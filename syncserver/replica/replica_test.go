@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncworker/appschema"
@@ -41,22 +42,33 @@ func server(t *testing.T, rows int, cfg Config) (*Handler, string) {
 	}
 	cfg.Sync, cfg.Migrations, cfg.Tables = srv.Handler(), testMigrations, testTables
 	cfg.Dir = t.TempDir()
-	h := NewHandler(cfg)
+	h, err := NewHandler(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/sync", srv.Handler())
 	mux.Handle("/v1/replica", h)
 	hs := httptest.NewServer(mux)
 	t.Cleanup(func() { hs.Close(); h.Close(); srv.Close() })
-	if rows > 0 {
-		_, err := seed.Write(context.Background(), "ws"+strings.TrimPrefix(hs.URL, "http")+"/sync", testMigrations, testTables, func(conn *sqlite3.Conn) error {
-			return conn.Exec(fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)
-				INSERT INTO notes(id, space, title, body) SELECT printf('n%%05d', i), 's' || (i %% 7), 'note ' || i, 'body of ' || i FROM n`, rows))
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	seedNotes(t, hs.URL, 1, rows)
 	return h, hs.URL + "/v1/replica"
+}
+
+// seedNotes writes notes first to last through the sync endpoint of the
+// server at base.
+func seedNotes(t *testing.T, base string, first, last int) {
+	t.Helper()
+	if last < first {
+		return
+	}
+	_, err := seed.Write(context.Background(), "ws"+strings.TrimPrefix(base, "http")+"/sync", testMigrations, testTables, func(conn *sqlite3.Conn) error {
+		return conn.Exec(fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT %d UNION ALL SELECT i + 1 FROM n WHERE i < %d)
+			INSERT INTO notes(id, space, title, body) SELECT printf('n%%05d', i), 's' || (i %% 7), 'note ' || i, 'body of ' || i FROM n`, first, last))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // deviceTriggers is how many triggers a device's journal installs on
@@ -184,11 +196,11 @@ func TestAReplicaHoldsWhatADeviceWouldSync(t *testing.T) {
 // TestTheReplicaEndpointRefusesWithStableCodes: what a device cannot use
 // is refused before anything is built, each with its code.
 func TestTheReplicaEndpointRefusesWithStableCodes(t *testing.T) {
-	h, url := server(t, 0, Config{Identify: func(r *http.Request) (string, error) {
+	h, url := server(t, 0, Config{Identify: func(r *http.Request) (syncserver.Identity, error) {
 		if r.Header.Get("Authorization") != "Bearer good" {
-			return "", errors.New("bad token")
+			return syncserver.Identity{}, errors.New("bad token")
 		}
-		return "alice", nil
+		return syncserver.Identity{Principal: "alice"}, nil
 	}})
 	good := map[string]string{"Authorization": "Bearer good"}
 	for _, c := range []struct {
@@ -228,7 +240,10 @@ func TestTheReplicaEndpointRefusesWithStableCodes(t *testing.T) {
 // MaxBuilds in all; a refused caller is told REPLICA_BUSY with a
 // Retry-After, and a slot is free again once its build ends.
 func TestBuildsAreBoundedPerServerAndPerPrincipal(t *testing.T) {
-	h := NewHandler(Config{MaxBuilds: 2})
+	h, err := NewHandler(Config{MaxBuilds: 2, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer h.Close()
 	releaseA, ok := h.take("alice")
 	if !ok {
@@ -275,7 +290,7 @@ func TestAReplicaOverTheSizeBoundIsRefused(t *testing.T) {
 	if resp.StatusCode != http.StatusRequestEntityTooLarge || body.Code != "TOO_LARGE" {
 		t.Fatalf("%d %s (%s), want 413 TOO_LARGE", resp.StatusCode, body.Code, body.Message)
 	}
-	left, _ := filepath.Glob(filepath.Join(h.cfg.Dir, "*"))
+	left, _ := filepath.Glob(filepath.Join(h.dir, "*"))
 	if len(left) != 0 {
 		t.Fatalf("files left behind: %v", left)
 	}
@@ -296,3 +311,151 @@ func TestAcceptsGzip(t *testing.T) {
 		}
 	}
 }
+
+// TestCrossOriginPagesNeedAnAllowedOrigin: a page of an allowed origin
+// gets its preflight answered and the CORS headers that let it read the
+// file and its size; another origin is refused before anything is
+// built; a same-origin page needs no pattern.
+func TestCrossOriginPagesNeedAnAllowedOrigin(t *testing.T) {
+	h, err := NewHandler(Config{OriginPatterns: []string{"*.example.com", "http://localhost:5173"}, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	serve := func(method, origin string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(method, "http://sync.example.org/v1/replica"+query("x", 4096, 0), nil)
+		r.Header.Set("Origin", origin)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		return rec
+	}
+	pre := serve(http.MethodOptions, "https://app.example.com")
+	if pre.Code != http.StatusNoContent || pre.Header().Get("Access-Control-Allow-Origin") != "https://app.example.com" ||
+		!strings.Contains(pre.Header().Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Fatalf("preflight: %d %v", pre.Code, pre.Header())
+	}
+	get := serve(http.MethodGet, "http://localhost:5173")
+	if get.Header().Get("Access-Control-Allow-Origin") != "http://localhost:5173" || !strings.Contains(get.Header().Get("Access-Control-Expose-Headers"), HeaderSize) {
+		t.Fatalf("allowed origin: %v", get.Header())
+	}
+	if get.Code != http.StatusConflict { // past the origin check: the schema "x" is wrong
+		t.Fatalf("allowed origin: %d", get.Code)
+	}
+	for _, origin := range []string{"https://evil.example.org", "https://localhost:5173", "null"} {
+		rec := serve(http.MethodGet, origin)
+		var body errorBody
+		json.NewDecoder(rec.Body).Decode(&body)
+		if rec.Code != http.StatusForbidden || body.Code != CodeForbiddenOrigin || rec.Header().Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("%s: %d %s %v", origin, rec.Code, body.Code, rec.Header())
+		}
+	}
+	if same := serve(http.MethodGet, "http://sync.example.org"); same.Code != http.StatusConflict {
+		t.Fatalf("same origin: %d", same.Code)
+	}
+}
+
+// download fetches a replica as token's caller and returns the file's
+// notes and cursor.
+func download(t *testing.T, url, token string) (notes, cursor int64) {
+	t.Helper()
+	resp := get(t, url, map[string]string{"Authorization": "Bearer " + token})
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%d: %s", resp.StatusCode, data)
+	}
+	path := filepath.Join(t.TempDir(), "device.db")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := sqlite3.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	s, _, err := conn.Prepare(`SELECT (SELECT count(*) FROM notes), (SELECT v FROM _hearth_sync WHERE k = 'cursor'), (SELECT count(*) FROM _hearth_meta WHERE k = 'node')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Step()
+	if s.ColumnInt64(2) != 0 {
+		t.Fatal("a continued file kept the build's node id")
+	}
+	return s.ColumnInt64(0), s.ColumnInt64(1)
+}
+
+// TestTheNextDeviceContinuesTheLastFile: the file built for a caller is
+// kept, and the next request of a caller who reads the same rows
+// continues it from its cursor (the rows written since arrive, the
+// device identity is removed again); a caller with other scopes gets a
+// file of its own.
+func TestTheNextDeviceContinuesTheLastFile(t *testing.T) {
+	h, url := server(t, 300, Config{Identify: func(r *http.Request) (syncserver.Identity, error) {
+		name := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		return syncserver.Identity{Principal: strings.TrimSuffix(name, "-again"), Scopes: []string{"s"}}, nil
+	}})
+	url += query(h.Fingerprint(), 4096, 2)
+	notes, first := download(t, url, "alice")
+	if notes != 300 {
+		t.Fatalf("%d notes, want 300", notes)
+	}
+	key := fmt.Sprintf("4096/2/%s", readsKey(syncserver.Identity{Principal: "alice", Scopes: []string{"s"}}))
+	kept := h.kept.entries[key]
+	if kept == nil {
+		t.Fatalf("nothing kept for alice: %v", h.kept.entries)
+	}
+	seedNotes(t, strings.TrimSuffix(url[:strings.Index(url, "/v1/replica")], "/"), 301, 340)
+	notes, second := download(t, url, "alice-again")
+	if notes != 340 || second <= first {
+		t.Fatalf("continued: %d notes at cursor %d (first at %d), want 340 past it", notes, second, first)
+	}
+	if again := h.kept.entries[key]; again == nil || again.path != kept.path {
+		t.Fatalf("alice's second file was not the first continued: %+v, %+v", kept, again)
+	}
+	if notes, _ := download(t, url, "bob"); notes != 340 || len(h.kept.entries) != 2 {
+		t.Fatalf("bob: %d notes, %d files kept", notes, len(h.kept.entries))
+	}
+}
+
+// TestKeptFilesStayWithinTheirBound: the least recently used go first,
+// a file larger than the bound is not kept, and files idle for a day go.
+func TestKeptFilesStayWithinTheirBound(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Unix(1_800_000_000, 0)
+	c := cache{max: 100, now: func() time.Time { return now }, entries: map[string]*cached{}}
+	file := func(name string, size int64) File {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, make([]byte, size), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return File{Path: p, Size: size}
+	}
+	exists := func(name string) bool { _, err := os.Stat(filepath.Join(dir, name)); return err == nil }
+	c.put("a", file("a", 60))
+	now = now.Add(time.Minute)
+	c.put("b", file("b", 30))
+	now = now.Add(time.Minute)
+	c.put("c", file("c", 30)) // 120 bytes: a, the oldest, goes
+	if exists("a") || !exists("b") || !exists("c") || c.total != 60 {
+		t.Fatalf("after c: a %v b %v c %v, total %d", exists("a"), exists("b"), exists("c"), c.total)
+	}
+	c.put("d", file("d", 101))
+	if exists("d") || c.entries["d"] != nil {
+		t.Fatal("a file larger than the bound was kept")
+	}
+	if p := c.take("b"); p != filepath.Join(dir, "b") || c.take("b") != "" || c.total != 30 {
+		t.Fatalf("take b: %q, total %d", p, c.total)
+	}
+	c.put("b2", File{Path: p(dir, "b"), Size: 30})
+	now = now.Add(25 * time.Hour)
+	c.put("e", file("e", 10)) // c and b2 idle past a day
+	if exists("b") || exists("c") || !exists("e") || c.total != 10 {
+		t.Fatalf("after a day: b %v c %v e %v, total %d", exists("b"), exists("c"), exists("e"), c.total)
+	}
+	c.clear()
+	if exists("e") || c.total != 0 || len(c.entries) != 0 {
+		t.Fatal("clear left files")
+	}
+}
+
+func p(dir, name string) string { return filepath.Join(dir, name) }

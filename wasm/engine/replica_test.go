@@ -30,7 +30,10 @@ func boardServer(t *testing.T, tasks int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	replicas := replica.NewHandler(replica.Config{Sync: srv.Handler(), Migrations: boardschema.Migrations, Tables: boardschema.Tables, Dir: t.TempDir()})
+	replicas, err := replica.NewHandler(replica.Config{Sync: srv.Handler(), Migrations: boardschema.Migrations, Tables: boardschema.Tables, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/sync", srv.Handler())
 	mux.Handle("/v1/replica", replicas)
