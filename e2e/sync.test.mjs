@@ -141,9 +141,11 @@ describe('chromium: a large initial sync builds its indexes at its end', () => {
       try {
         const page = await hearthPage(context, server.url);
         const opened = await page.evaluate(async ([schema, storage]) => {
-          window.db = await hearth.open({ name: `replica-${storage}`, storage, migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables } });
+          const progress = [];
+          window.db = await hearth.open({ name: `replica-${storage}`, storage, migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables }, onProgress: (p) => progress.push(p) });
           window.hearthSyncStatus = () => db.syncStatus();
           return {
+            progress,
             storage: (await db.info()).storage,
             tasks: (await db.query('SELECT count(*) AS n FROM tasks')).rows[0].n,
             layout: (await db.query('SELECT page_size, auto_vacuum, journal_mode FROM pragma_page_size(), pragma_auto_vacuum(), pragma_journal_mode()')).rows[0],
@@ -156,6 +158,10 @@ describe('chromium: a large initial sync builds its indexes at its end', () => {
         const st = await waitForSynced(page, { timeoutMs: 60000 });
         assert.equal(st.replica.used, true, JSON.stringify(st.replica));
         assert.ok(st.replica.bytes > 0 && st.replica.reason === '', JSON.stringify(st.replica));
+        // open() reported the download as it went, its end last.
+        const last = opened.progress.at(-1);
+        assert.ok(opened.progress.every((p) => p.phase === 'replica'), JSON.stringify(opened.progress));
+        assert.deepEqual(last, { phase: 'replica', version: 0, done: st.replica.bytes, total: st.replica.bytes });
         assert.equal(st.initialSync.chunks, 0, 'no snapshot after the replica');
         const written = await page.evaluate(async () => {
           await db.exec("UPDATE tasks SET title = 'from the replica device' WHERE id = (SELECT min(id) FROM tasks)");

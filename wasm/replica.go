@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/hack-pad/safejs"
@@ -14,8 +15,10 @@ import (
 )
 
 // fetchReplica is the worker's engine.ReplicaFetcher: the browser's fetch,
-// aborted when ctx ends. The browser decodes the response's gzip.
-func fetchReplica(ctx context.Context, url, token string) ([]byte, error) {
+// aborted when ctx ends, its body read as it streams in (for progress, and
+// so that only the Go copy grows). The browser decodes the response's
+// gzip.
+func fetchReplica(ctx context.Context, url, token string, progress func(received, total int64)) ([]byte, error) {
 	global := safejs.Global()
 	abortCtor, err := global.Get("AbortController")
 	if err != nil {
@@ -80,34 +83,64 @@ func fetchReplica(ctx context.Context, url, token string) ([]byte, error) {
 			}
 		}
 	}
-	p, err := resp.Call("arrayBuffer")
+	total := int64(max(size, 0))
+	data := make([]byte, 0, total)
+	body, err := resp.Get("body")
 	if err != nil {
 		return nil, err
 	}
-	buf, err := await(p)
+	reader, err := body.Call("getReader")
 	if err != nil {
 		return nil, err
 	}
-	u8Ctor, err := global.Get("Uint8Array")
-	if err != nil {
-		return nil, err
+	for {
+		p, err := reader.Call("read")
+		if err != nil {
+			return nil, err
+		}
+		part, err := await(p)
+		if err != nil {
+			return nil, err
+		}
+		if done, err := boolProp(part, "done"); err != nil || done {
+			if err != nil {
+				return nil, err
+			}
+			break
+		}
+		chunk, err := part.Get("value")
+		if err != nil {
+			return nil, err
+		}
+		n, err := chunk.Length()
+		if err != nil {
+			return nil, err
+		}
+		limit := int64(engine.MaxReplicaBytes)
+		if size >= 0 {
+			limit = int64(size)
+		}
+		if int64(len(data)+n) > limit {
+			return nil, fmt.Errorf("the server sent more than %d bytes", limit)
+		}
+		data = slices.Grow(data, n)[:len(data)+n]
+		if _, err := safejs.CopyBytesToGo(data[len(data)-n:], chunk); err != nil {
+			return nil, err
+		}
+		progress(int64(len(data)), total)
 	}
-	u8, err := u8Ctor.New(buf)
-	if err != nil {
-		return nil, err
-	}
-	n, err := u8.Length()
-	if err != nil {
-		return nil, err
-	}
-	if size >= 0 && n != size {
-		return nil, fmt.Errorf("received %d bytes of the %d the server sent", n, size)
-	}
-	data := make([]byte, n)
-	if _, err := safejs.CopyBytesToGo(data, u8); err != nil {
-		return nil, err
+	if size >= 0 && len(data) != size {
+		return nil, fmt.Errorf("received %d bytes of the %d the server sent", len(data), size)
 	}
 	return data, nil
+}
+
+func boolProp(v safejs.Value, name string) (bool, error) {
+	p, err := v.Get(name)
+	if err != nil {
+		return false, err
+	}
+	return p.Bool()
 }
 
 func intProp(v safejs.Value, name string) (int, error) {

@@ -96,13 +96,21 @@ export interface Migration {
   sql: string;
 }
 
-export interface Progress {
-  phase: 'migrate';
-  /** The migration about to run. */
-  version: number;
-  done: number;
-  total: number;
-}
+/**
+ * open()'s progress: 'replica' while a new database downloads the replica
+ * file its sync server built (done and total in bytes; total 0 when the
+ * server did not say), then 'migrate' before each migration (done and total
+ * in migrations).
+ */
+export type Progress =
+  | {
+      phase: 'migrate';
+      /** The migration about to run. */
+      version: number;
+      done: number;
+      total: number;
+    }
+  | { phase: 'replica'; version: 0; done: number; total: number };
 
 export interface OpenOptions {
   name: string;

@@ -760,7 +760,9 @@ func (e *Engine) open(db *database, req protocol.Request, enc *codec.Encoder) er
 	// A new synced database may begin as the server's replica file (one
 	// download instead of a snapshot applied row by row): before the
 	// migrations, which then find it at their last version.
-	began := e.beginFromReplica(conn, syncOpts, migrations)
+	began := e.beginFromReplica(conn, syncOpts, migrations, func(received, total int64) {
+		e.sendProgress(req.ID, "replica", 0, received, total)
+	})
 	migrating := migrationsPending(conn, migrations)
 	if syncOpts == nil || migrating {
 		// An initial sync that stopped here left the synced tables' plain
@@ -780,7 +782,9 @@ func (e *Engine) open(db *database, req protocol.Request, enc *codec.Encoder) er
 			return serr
 		}
 	}
-	version, merr := migrate(conn, migrations, func(p MigrationProgress) { e.sendProgress(req.ID, p) })
+	version, merr := migrate(conn, migrations, func(p MigrationProgress) {
+		e.sendProgress(req.ID, "migrate", p.Version, int64(p.Done), int64(p.Total))
+	})
 	if merr != nil {
 		conn.Close()
 		return merr
@@ -857,8 +861,9 @@ func optionalText(req protocol.Request, key, def string) (string, error) {
 	return s, nil
 }
 
-// sendProgress pushes {v, id, progress} for a request still running.
-func (e *Engine) sendProgress(id int64, p MigrationProgress) {
+// sendProgress pushes {v, id, progress: {phase, version, done, total}}
+// for an open still running.
+func (e *Engine) sendProgress(id int64, phase string, version, done, total int64) {
 	var enc codec.Encoder
 	enc.Map(3)
 	enc.Key("v")
@@ -868,13 +873,13 @@ func (e *Engine) sendProgress(id int64, p MigrationProgress) {
 	enc.Key("progress")
 	enc.Map(4)
 	enc.Key("phase")
-	enc.Text("migrate")
+	enc.Text(phase)
 	enc.Key("version")
-	enc.Int(p.Version)
+	enc.Int(version)
 	enc.Key("done")
-	enc.Int(int64(p.Done))
+	enc.Int(done)
 	enc.Key("total")
-	enc.Int(int64(p.Total))
+	enc.Int(total)
 	e.send(enc.Bytes())
 }
 

@@ -17,10 +17,11 @@ import (
 
 // ReplicaFetcher downloads a replica file (GET url, the token as a bearer
 // credential when not empty) and returns its bytes, decoded from any
-// Content-Encoding. A refusal by the server is a *ReplicaRefusal. The
-// worker's main provides one over the browser's fetch; without one, a
-// new database always syncs by snapshot.
-type ReplicaFetcher func(ctx context.Context, url, token string) ([]byte, error)
+// Content-Encoding, calling progress as they arrive (total is the
+// server's ReplicaSizeHeader, 0 when absent). A refusal by the server is
+// a *ReplicaRefusal. The worker's main provides one over the browser's
+// fetch; without one, a new database always syncs by snapshot.
+type ReplicaFetcher func(ctx context.Context, url, token string, progress func(received, total int64)) ([]byte, error)
 
 // ReplicaRefusal is a replica endpoint's answer other than 200.
 type ReplicaRefusal struct {
@@ -37,6 +38,9 @@ func (r *ReplicaRefusal) Error() string {
 // the first request.
 func (e *Engine) SetReplicaFetcher(f ReplicaFetcher) { e.replicas = f }
 
+// replicaProgressEvery spaces the download's progress reports.
+const replicaProgressEvery = 100 * time.Millisecond
+
 // replicaTimeout bounds the wait for a replica file in open: past it, the
 // database syncs by snapshot, as it would without one.
 const replicaTimeout = 60 * time.Second
@@ -45,6 +49,10 @@ const replicaTimeout = 60 * time.Second
 // Content-Encoding (syncserver/replica.HeaderSize): a fetcher checks that
 // it received that many bytes.
 const ReplicaSizeHeader = "Hearth-Replica-Size"
+
+// MaxReplicaBytes bounds a replica file whose size the server did not
+// announce (a cross-origin response may hide the header).
+const MaxReplicaBytes = 1 << 30
 
 // sqliteMagic begins every SQLite database file.
 const sqliteMagic = "SQLite format 3\x00"
@@ -57,7 +65,10 @@ var replicaSeq atomic.Int64
 // of applying a snapshot. Anything short of a file that is exactly what
 // this app's open would have built leaves the database new, and the
 // returned status says why; the open then goes on as without a file.
-func (e *Engine) beginFromReplica(c *Conn, o *SyncOptions, migrations []appschema.Migration) syncstatus.Replica {
+//
+// progress is told of the download as it goes, at most every
+// replicaProgressEvery and once at its end.
+func (e *Engine) beginFromReplica(c *Conn, o *SyncOptions, migrations []appschema.Migration, progress func(received, total int64)) syncstatus.Replica {
 	if o == nil || o.ReplicaOff || e.replicas == nil || len(migrations) == 0 {
 		return syncstatus.Replica{}
 	}
@@ -78,7 +89,13 @@ func (e *Engine) beginFromReplica(c *Conn, o *SyncOptions, migrations []appschem
 	ctx, cancel := context.WithTimeout(context.Background(), replicaTimeout)
 	defer cancel()
 	start := time.Now()
-	data, err := e.replicas(ctx, u, o.Token)
+	var last time.Time
+	data, err := e.replicas(ctx, u, o.Token, func(received, total int64) {
+		if now := time.Now(); now.Sub(last) >= replicaProgressEvery || received == total {
+			last = now
+			progress(received, total)
+		}
+	})
 	if err != nil {
 		return syncstatus.Replica{Reason: "download: " + err.Error()}
 	}

@@ -51,7 +51,7 @@ func boardServer(t *testing.T, tasks int) string {
 // httpReplicas is a ReplicaFetcher over net/http, as the browser's fetch
 // does it; calls counts its downloads.
 func httpReplicas(calls *atomic.Int64) ReplicaFetcher {
-	return func(ctx context.Context, url, token string) ([]byte, error) {
+	return func(ctx context.Context, url, token string, progress func(received, total int64)) ([]byte, error) {
 		calls.Add(1)
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
@@ -65,18 +65,31 @@ func httpReplicas(calls *atomic.Int64) ReplicaFetcher {
 			return nil, err
 		}
 		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return nil, err
-		}
 		if resp.StatusCode != http.StatusOK {
+			body, _ := io.ReadAll(resp.Body)
 			var refusal ReplicaRefusal
 			json.Unmarshal(body, &refusal)
 			refusal.Status = resp.StatusCode
 			return nil, &refusal
 		}
-		if size := resp.Header.Get(ReplicaSizeHeader); size != strconv.Itoa(len(body)) {
-			return nil, fmt.Errorf("received %d bytes of %s", len(body), size)
+		total, _ := strconv.ParseInt(resp.Header.Get(ReplicaSizeHeader), 10, 64)
+		var body []byte
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := resp.Body.Read(buf)
+			body = append(body, buf[:n]...)
+			if n > 0 {
+				progress(int64(len(body)), total)
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		if int64(len(body)) != total {
+			return nil, fmt.Errorf("received %d bytes of %d", len(body), total)
 		}
 		return body, nil
 	}
@@ -154,6 +167,16 @@ func TestANewDatabaseBeginsAsTheServersReplica(t *testing.T) {
 	}
 	st := a.syncedStatus(db)
 	rp := st["replica"].(map[string]any)
+	// The open told the page of the download as it went, its end last.
+	a.mu.Lock()
+	reports := a.progress[1]
+	a.mu.Unlock()
+	if len(reports) == 0 {
+		t.Fatal("no progress while the replica downloaded")
+	}
+	if end := reports[len(reports)-1]; end["phase"] != "replica" || end["done"] != rp["bytes"] || end["total"] != rp["bytes"] {
+		t.Fatalf("the last progress report %v: want the replica's %v bytes done", end, rp["bytes"])
+	}
 	if rp["used"] != true || rp["bytes"].(int64) <= 0 || rp["reason"] != "" || calls.Load() != 1 {
 		t.Fatalf("replica status %v after %d downloads", rp, calls.Load())
 	}
@@ -239,8 +262,8 @@ func TestANewDatabaseSyncsBySnapshotWhenNoReplicaFits(t *testing.T) {
 		reason  string
 	}{
 		{"another schema", nil, httpReplicas(&calls), "SCHEMA_MISMATCH"},
-		{"not a database", nil, func(context.Context, string, string) ([]byte, error) { return []byte("<html>"), nil }, "not a SQLite database"},
-		{"another app's database", nil, func(context.Context, string, string) ([]byte, error) { return notAReplica, nil }, "not a replica"},
+		{"not a database", nil, func(context.Context, string, string, func(int64, int64)) ([]byte, error) { return []byte("<html>"), nil }, "not a SQLite database"},
+		{"another app's database", nil, func(context.Context, string, string, func(int64, int64)) ([]byte, error) { return notAReplica, nil }, "not a replica"},
 		{"a sync URL without /sync", map[string]any{"url": strings.TrimSuffix(url, "/sync") + "/other"}, httpReplicas(&calls), "does not end in /sync"},
 	} {
 		t.Run(c.what, func(t *testing.T) {

@@ -36,13 +36,15 @@ type page struct {
 	cond   *sync.Cond
 	reply  map[int64]map[string]any
 	pushes map[int64][]map[string]any
+	// progress holds the progress reports of requests by id.
+	progress map[int64][]map[string]any
 }
 
 func newPage(t testing.TB) *page { return newPageOn(t, MemoryStorage{}) }
 
 // newPageOn is a page whose worker resolves storage with storage.
 func newPageOn(t testing.TB, storage StorageResolver) *page {
-	p := &page{t: t, reply: map[int64]map[string]any{}, pushes: map[int64][]map[string]any{}}
+	p := &page{t: t, reply: map[int64]map[string]any{}, pushes: map[int64][]map[string]any{}, progress: map[int64][]map[string]any{}}
 	p.cond = sync.NewCond(&p.mu)
 	p.eng = New(storage, func(msg []byte) {
 		v, err := codec.Decode(bytes.Clone(msg))
@@ -56,7 +58,9 @@ func newPageOn(t testing.TB, storage StorageResolver) *page {
 		}
 		p.mu.Lock()
 		if id, ok := m["id"].(int64); ok {
-			if _, progress := m["progress"]; !progress {
+			if pr, progress := m["progress"].(map[string]any); progress {
+				p.progress[id] = append(p.progress[id], pr)
+			} else {
 				p.reply[id] = m
 			}
 		} else if sub, ok := m["sub"].(int64); ok {
