@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -65,12 +64,14 @@ func fetchReplica(ctx context.Context, url, token string, progress func(received
 		return nil, err
 	}
 	if status != 200 {
+		// The body is {code, message}, read by the browser's JSON parser:
+		// Go's encoding/json would add ~100 KB (brotli) to the worker.
+		// A body that is something else leaves the status alone.
 		refusal := &engine.ReplicaRefusal{Status: status}
-		if p, err := resp.Call("text"); err == nil {
-			if body, err := await(p); err == nil {
-				if s, err := body.String(); err == nil {
-					json.Unmarshal([]byte(s), refusal) //nolint:errcheck // a body that is not the JSON error leaves the status alone
-				}
+		if p, err := resp.Call("json"); err == nil {
+			if body, err := await(p); err == nil && body.Type() == safejs.TypeObject {
+				refusal.Code = textProp(body, "code")
+				refusal.Message = textProp(body, "message")
 			}
 		}
 		return nil, refusal
@@ -133,6 +134,16 @@ func fetchReplica(ctx context.Context, url, token string, progress func(received
 		return nil, fmt.Errorf("received %d bytes of the %d the server sent", len(data), size)
 	}
 	return data, nil
+}
+
+// textProp is v's property name if it is text, else "".
+func textProp(v safejs.Value, name string) string {
+	p, err := v.Get(name)
+	if err != nil || p.Type() != safejs.TypeString {
+		return ""
+	}
+	s, _ := p.String()
+	return s
 }
 
 func boolProp(v safejs.Value, name string) (bool, error) {
