@@ -144,7 +144,7 @@ vet:
 # syncserver's snapshot tests miss their sync deadlines there. A package
 # added later runs without -race until listed here.
 RACE_PKGS := $(addprefix github.com/hearthdb/hearth/,client cmd/hearth syncserver/auth \
-	syncserver/pgstore syncserver/sqlitestore syncworker/client syncworker/journal wasm/engine)
+	syncserver/pgstore syncserver/replica syncserver/sqlitestore syncworker/client syncworker/journal wasm/engine)
 
 # Packages whose tests run as js/wasm under Node (go_js_wasm_exec):
 # syncworker/browserws against a WebSocket server in Node's http module.

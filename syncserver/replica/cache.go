@@ -46,6 +46,16 @@ func (c *cache) take(key string) string {
 	return e.path
 }
 
+// peek is the path kept for key ("" when none), left kept.
+func (c *cache) peek(key string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.entries[key]; e != nil {
+		return e.path
+	}
+	return ""
+}
+
 // put keeps f for key, replacing what was kept, then drops the files
 // least recently used (and those idle past cacheIdle) until the kept
 // files fit. A file that is larger than the whole bound is not kept.
