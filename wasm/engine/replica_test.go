@@ -1,3 +1,8 @@
+//go:build !(js && wasm)
+
+// The replica endpoint (syncserver/replica) runs natively only: its builds
+// dial the sync endpoint through net/http.
+
 package engine
 
 import (
@@ -262,7 +267,9 @@ func TestANewDatabaseSyncsBySnapshotWhenNoReplicaFits(t *testing.T) {
 		reason  string
 	}{
 		{"another schema", nil, httpReplicas(&calls), "SCHEMA_MISMATCH"},
-		{"not a database", nil, func(context.Context, string, string, func(int64, int64)) ([]byte, error) { return []byte("<html>"), nil }, "not a SQLite database"},
+		{"not a database", nil, func(context.Context, string, string, func(int64, int64)) ([]byte, error) {
+			return []byte("<html>"), nil
+		}, "not a SQLite database"},
 		{"another app's database", nil, func(context.Context, string, string, func(int64, int64)) ([]byte, error) { return notAReplica, nil }, "not a replica"},
 		{"a sync URL without /sync", map[string]any{"url": strings.TrimSuffix(url, "/sync") + "/other"}, httpReplicas(&calls), "does not end in /sync"},
 	} {
