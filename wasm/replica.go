@@ -85,6 +85,7 @@ func fetchReplica(ctx context.Context, url, token string, progress func(received
 		}
 	}
 	total := int64(max(size, 0))
+	progress(0, total) // the server answered: from here the stall bound applies
 	data := make([]byte, 0, total)
 	body, err := resp.Get("body")
 	if err != nil {

@@ -235,9 +235,11 @@ export interface SyncOptions {
    * A new database (nothing stored yet) begins as a replica file its sync
    * server builds (hearth serve: GET /v1/replica, next to /sync): every row
    * the token may read, with its sync state, in one download, instead of a
-   * snapshot applied row by row. open() waits for it (up to 60 s); if the
-   * server has no such endpoint, refuses, or the schema differs from the
-   * server's byte for byte, the database syncs by snapshot as without it
+   * snapshot applied row by row. open() waits for it, reporting
+   * onProgress({phase: 'replica', done, total}) in bytes; if the server
+   * has no such endpoint, refuses, does not answer within 30 s, or the
+   * download stalls for 10 s, or the schema differs from the server's byte
+   * for byte, the database syncs by snapshot as without it
    * (syncStatus().replica says which and why). false never downloads one;
    * a URL (relative to the page) names the endpoint when it is not the
    * sync URL's …/v1/replica. Default true.

@@ -17,8 +17,9 @@ import (
 
 // ReplicaFetcher downloads a replica file (GET url, the token as a bearer
 // credential when not empty) and returns its bytes, decoded from any
-// Content-Encoding, calling progress as they arrive (total is the
-// server's ReplicaSizeHeader, 0 when absent). A refusal by the server is
+// Content-Encoding, calling progress when the response arrives (0 bytes)
+// and as the bytes do (total is the server's ReplicaSizeHeader, 0 when
+// absent). A refusal by the server is
 // a *ReplicaRefusal. The worker's main provides one over the browser's
 // fetch; without one, a new database always syncs by snapshot.
 type ReplicaFetcher func(ctx context.Context, url, token string, progress func(received, total int64)) ([]byte, error)
@@ -41,9 +42,19 @@ func (e *Engine) SetReplicaFetcher(f ReplicaFetcher) { e.replicas = f }
 // replicaProgressEvery spaces the download's progress reports.
 const replicaProgressEvery = 100 * time.Millisecond
 
-// replicaTimeout bounds the wait for a replica file in open: past it, the
-// database syncs by snapshot, as it would without one.
-const replicaTimeout = 60 * time.Second
+// A replica download in open is abandoned (the database then syncs by
+// snapshot, as it would without one) when the server has not answered
+// within replicaFirstByte (a cold build of 100,000 rows takes it a few
+// seconds), or when the body stops for replicaStall: a network that
+// accepts the request and never answers must not hold the open for long,
+// while a large file on a slow but moving network may take what it
+// takes, up to replicaTimeout, reported as progress.
+// (Variables: tests shorten them.)
+var (
+	replicaFirstByte = 30 * time.Second
+	replicaStall     = 10 * time.Second
+	replicaTimeout   = 10 * time.Minute
+)
 
 // ReplicaSizeHeader is the replica file's size before any
 // Content-Encoding (syncserver/replica.HeaderSize): a fetcher checks that
@@ -88,9 +99,12 @@ func (e *Engine) beginFromReplica(c *Conn, o *SyncOptions, migrations []appschem
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), replicaTimeout)
 	defer cancel()
+	watchdog := time.AfterFunc(replicaFirstByte, cancel)
+	defer watchdog.Stop()
 	start := time.Now()
 	var last time.Time
 	data, err := e.replicas(ctx, u, o.Token, func(received, total int64) {
+		watchdog.Reset(replicaStall)
 		if now := time.Now(); now.Sub(last) >= replicaProgressEvery || received == total {
 			last = now
 			progress(received, total)

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	boardschema "github.com/hearthdb/hearth/examples/board/schema"
 	"github.com/hearthdb/hearth/syncserver"
@@ -78,6 +79,7 @@ func httpReplicas(calls *atomic.Int64) ReplicaFetcher {
 			return nil, &refusal
 		}
 		total, _ := strconv.ParseInt(resp.Header.Get(ReplicaSizeHeader), 10, 64)
+		progress(0, total)
 		var body []byte
 		buf := make([]byte, 64<<10)
 		for {
@@ -306,6 +308,40 @@ func TestANewDatabaseSyncsBySnapshotWhenNoReplicaFits(t *testing.T) {
 			}
 			if got := p.count(db, `SELECT count(*) FROM tasks`); got != 50 {
 				t.Fatalf("%d tasks after the snapshot, want 50", got)
+			}
+		})
+	}
+}
+
+// TestAHangingReplicaDownloadDoesNotHoldTheOpen: a server that never
+// answers, and one that answers and then stops sending, are given up on
+// (their bounds shortened here), and the database syncs by snapshot.
+func TestAHangingReplicaDownloadDoesNotHoldTheOpen(t *testing.T) {
+	url := boardServer(t, 20)
+	defer func(first, stall time.Duration) { replicaFirstByte, replicaStall = first, stall }(replicaFirstByte, replicaStall)
+	replicaFirstByte, replicaStall = 100*time.Millisecond, 100*time.Millisecond
+	for what, fetch := range map[string]ReplicaFetcher{
+		"no answer": func(ctx context.Context, _, _ string, _ func(int64, int64)) ([]byte, error) {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		},
+		"an answer, then nothing": func(ctx context.Context, _, _ string, progress func(int64, int64)) ([]byte, error) {
+			progress(0, 1<<20)
+			progress(4096, 1<<20)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		},
+	} {
+		t.Run(what, func(t *testing.T) {
+			p := newPageOn(t, opfsLikeStorage{dir: t.TempDir()})
+			p.eng.SetReplicaFetcher(fetch)
+			db := p.call("open", boardOpen("board", url, nil))["db"].(int64)
+			rp := p.syncedStatus(db)["replica"].(map[string]any)
+			if rp["used"] != false || !strings.Contains(rp["reason"].(string), "context canceled") {
+				t.Fatalf("replica status %v", rp)
+			}
+			if got := p.count(db, `SELECT count(*) FROM tasks`); got != 20 {
+				t.Fatalf("%d tasks after the snapshot", got)
 			}
 		})
 	}
