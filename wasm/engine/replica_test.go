@@ -273,6 +273,7 @@ func TestANewDatabaseSyncsBySnapshotWhenNoReplicaFits(t *testing.T) {
 			return []byte("<html>"), nil
 		}, "not a SQLite database"},
 		{"another app's database", nil, func(context.Context, string, string, func(int64, int64)) ([]byte, error) { return notAReplica, nil }, "not a replica"},
+		{"a file with a device's identity", nil, withNode(t, httpReplicas(&calls)), "another device's identity"},
 		{"a sync URL without /sync", map[string]any{"url": strings.TrimSuffix(url, "/sync") + "/other"}, httpReplicas(&calls), "does not end in /sync"},
 	} {
 		t.Run(c.what, func(t *testing.T) {
@@ -344,5 +345,32 @@ func TestAHangingReplicaDownloadDoesNotHoldTheOpen(t *testing.T) {
 				t.Fatalf("%d tasks after the snapshot", got)
 			}
 		})
+	}
+}
+
+// withNode is fetch with a node id written into the file it returns, as a
+// server that did not remove its build's identity would send it.
+func withNode(t *testing.T, fetch ReplicaFetcher) ReplicaFetcher {
+	return func(ctx context.Context, url, token string, progress func(int64, int64)) ([]byte, error) {
+		data, err := fetch(ctx, url, token, progress)
+		if err != nil {
+			return nil, err
+		}
+		path := filepath.Join(t.TempDir(), "with-node.db")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			return nil, err
+		}
+		conn, err := sqlite3.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		err = conn.Exec(`INSERT INTO _hearth_meta(k, v) VALUES ('node', 'someone-else')`)
+		if cerr := conn.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, err
+		}
+		return os.ReadFile(path)
 	}
 }
