@@ -89,6 +89,8 @@ describe('inspector beside the board (Chromium)', () => {
     await inspector.locator('#live-stats tbody tr').first().waitFor({ timeout: 10000 });
     assert.match(await inspector.locator('#live-stats tbody').textContent(), /SELECT/);
     assert.match(await inspector.locator('#sync-retries').textContent(), /Errors by class/);
+    // How the database began (the board's, stored before the inspector's worker).
+    assert.match(await inspector.locator('#sync-now').textContent(), /began as.*(replica file|snapshot|stored before)/s);
     await inspector.locator('#history-section').screenshot({ path: path.join(shots, 'inspector-history.png') });
     await inspector.evaluate(() => window.scrollTo(0, 0));
     await inspector.screenshot({ path: path.join(shots, 'inspector-overview.png') });

@@ -107,6 +107,15 @@ async function overview(db) {
   stops.push(async () => clearInterval(timer));
 }
 
+/**
+ * How the database began: the server's replica file, or why not.
+ * @param {import('../hearth.js').SyncStatus['replica']} r
+ */
+function beganAs(r) {
+  if (r.used) return `the server's replica file (${(r.bytes / 1048576).toFixed(1)} MiB: downloaded in ${r.downloadMs.toFixed(0)} ms, copied in ${r.restoreMs.toFixed(0)} ms)`;
+  return r.reason ? `a snapshot (no replica file: ${r.reason})` : 'a database stored before this worker';
+}
+
 async function sync(db) {
   if (!db.synced) {
     describe($('sync-now'), [['sync', 'this database was opened without sync']]);
@@ -123,6 +132,7 @@ async function sync(db) {
       ['last synced', time(s.lastSyncedAt)],
       ['next attempt', time(s.nextAttemptAt)],
       ['initial sync', s.initialSync.active ? `${s.initialSync.rows} of ${s.initialSync.total} rows` : 'done'],
+      ['began as', beganAs(s.replica)],
       ['checksums / divergences', `${s.checksums} / ${s.divergences}${s.divergedTables.length ? ` (${s.divergedTables.join(', ')})` : ''}`],
       ['flagged / refused / quarantined', `${s.flagged} / ${s.refused} / ${s.quarantined}`],
       ['reconcile latency', `${s.reconcileLatencyMs.toFixed(1)} ms`],
