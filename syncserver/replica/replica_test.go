@@ -119,6 +119,22 @@ func get(t *testing.T, url string, header map[string]string) *http.Response {
 	return resp
 }
 
+// openFile opens a copy of a downloaded file, as a device's storage
+// would hold it; the test closes it.
+func openFile(t *testing.T, data []byte) *sqlite3.Conn {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "device.db")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := sqlite3.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
 func query(fingerprint string, pageSize, autoVacuum int) string {
 	return fmt.Sprintf("?schema=%s&page_size=%d&auto_vacuum=%d", fingerprint, pageSize, autoVacuum)
 }
@@ -149,15 +165,7 @@ func TestAReplicaHoldsWhatADeviceWouldSync(t *testing.T) {
 	if size, _ := strconv.Atoi(resp.Header.Get(HeaderSize)); size != len(data) {
 		t.Fatalf("%s %d, got %d bytes", HeaderSize, size, len(data))
 	}
-	path := filepath.Join(t.TempDir(), "device.db")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := sqlite3.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := openFile(t, data)
 	cursor, _ := strconv.ParseInt(resp.Header.Get(HeaderCursor), 10, 64)
 	for sql, want := range map[string]int64{
 		`PRAGMA user_version`:        2,
@@ -363,15 +371,7 @@ func download(t *testing.T, url, token string) (notes, cursor int64) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("%d: %s", resp.StatusCode, data)
 	}
-	path := filepath.Join(t.TempDir(), "device.db")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := sqlite3.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := openFile(t, data)
 	s, _, err := conn.Prepare(`SELECT (SELECT count(*) FROM notes), (SELECT v FROM _hearth_sync WHERE k = 'cursor'), (SELECT count(*) FROM _hearth_meta WHERE k = 'node')`)
 	if err != nil {
 		t.Fatal(err)
