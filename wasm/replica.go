@@ -4,12 +4,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 
 	"github.com/hack-pad/safejs"
+	"github.com/hearthdb/hearth/sqlitevfs/browser"
 	"github.com/hearthdb/hearth/wasm/engine"
 )
 
@@ -55,7 +55,7 @@ func fetchReplica(ctx context.Context, url, token string, progress func(received
 	if err != nil {
 		return nil, err
 	}
-	resp, err := await(promise)
+	resp, err := browser.Await(promise)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +69,7 @@ func fetchReplica(ctx context.Context, url, token string, progress func(received
 		// A body that is something else leaves the status alone.
 		refusal := &engine.ReplicaRefusal{Status: status}
 		if p, err := resp.Call("json"); err == nil {
-			if body, err := await(p); err == nil && body.Type() == safejs.TypeObject {
+			if body, err := browser.Await(p); err == nil && body.Type() == safejs.TypeObject {
 				refusal.Code = textProp(body, "code")
 				refusal.Message = textProp(body, "message")
 			}
@@ -100,7 +100,7 @@ func fetchReplica(ctx context.Context, url, token string, progress func(received
 		if err != nil {
 			return nil, err
 		}
-		part, err := await(p)
+		part, err := browser.Await(p)
 		if err != nil {
 			return nil, err
 		}
@@ -161,48 +161,4 @@ func intProp(v safejs.Value, name string) (int, error) {
 		return 0, err
 	}
 	return p.Int()
-}
-
-// await blocks the calling goroutine until promise settles; a rejection
-// comes back as an error with its message. It must not be called from a
-// JS callback.
-func await(promise safejs.Value) (safejs.Value, error) {
-	type settled struct {
-		value safejs.Value
-		err   error
-	}
-	ch := make(chan settled, 1)
-	arg := func(args []safejs.Value) safejs.Value {
-		if len(args) == 0 {
-			return safejs.Undefined()
-		}
-		return args[0]
-	}
-	onResolve, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
-		ch <- settled{value: arg(args)}
-		return nil
-	})
-	if err != nil {
-		return safejs.Value{}, err
-	}
-	defer onResolve.Release()
-	onReject, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
-		msg := "rejected"
-		if v := arg(args); !v.IsUndefined() && !v.IsNull() {
-			if s, err := v.Call("toString"); err == nil {
-				msg, _ = s.String()
-			}
-		}
-		ch <- settled{err: errors.New(msg)}
-		return nil
-	})
-	if err != nil {
-		return safejs.Value{}, err
-	}
-	defer onReject.Release()
-	if _, err := promise.Call("then", onResolve.Value(), onReject.Value()); err != nil {
-		return safejs.Value{}, err
-	}
-	r := <-ch
-	return r.value, r.err
 }

@@ -64,6 +64,14 @@ type settled struct {
 	err   error
 }
 
+// Await blocks the calling goroutine until promise settles; a rejection
+// is a *JSError. It must not be called from inside a js.FuncOf callback.
+// The worker's other awaits (its fetch of a replica file) use it too.
+func Await(promise safejs.Value) (safejs.Value, error) {
+	v, err := await(safejs.Unsafe(promise))
+	return safejs.Safe(v), err
+}
+
 // await blocks the calling goroutine until promise settles. It must not be
 // called from inside a js.FuncOf callback.
 func await(promise js.Value) (js.Value, error) {

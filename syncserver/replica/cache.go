@@ -74,9 +74,12 @@ func (c *cache) put(key string, f File) {
 	} else {
 		drop = append(drop, f.Path)
 	}
-	for c.total > c.max || c.idle(now) != "" {
+	for {
 		k := c.idle(now)
 		if k == "" {
+			if c.total <= c.max {
+				break
+			}
 			k = c.oldest()
 		}
 		e := c.entries[k]
