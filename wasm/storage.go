@@ -145,14 +145,19 @@ func (b *browserStorage) opfs(req engine.OpenRequest, reason string) (engine.Loc
 	}
 	// Incremental auto-vacuum (new databases only: it must precede the
 	// first table) lets the deletes made at the quota shrink the file, so
-	// the reserve can come back after each commit (Reclaim).
+	// the reserve can come back after each commit (Reclaim). 4096-byte
+	// pages: the VFS's sector size, SQLite's default.
 	// Temporary files in memory: a statement journal (every multi-row
 	// write in a transaction that already changed pages keeps one, and
 	// the initial sync writes 64 rows a statement) spills past 64 KiB to
 	// a temporary file, and on OPFS each is a new sync access handle,
 	// opened, written, read back and closed: in a traced initial sync of
 	// 5,000 tasks that was a third of the merge phase.
-	loc.Pragmas = append([]string{"PRAGMA locking_mode = EXCLUSIVE", "PRAGMA auto_vacuum = INCREMENTAL", mode, "PRAGMA temp_store = MEMORY"}, loc.Pragmas...)
+	// The layout after the locking mode (an existing WAL database read
+	// without it would need shared memory), before the journal mode.
+	loc.NewLayout = engine.Layout{PageSize: 4096, AutoVacuum: 2}
+	pragmas := append([]string{"PRAGMA locking_mode = EXCLUSIVE"}, loc.NewLayout.Pragmas()...)
+	loc.Pragmas = append(append(pragmas, mode, "PRAGMA temp_store = MEMORY"), loc.Pragmas...)
 	loc.Headroom = v
 	return loc, nil
 }
@@ -189,8 +194,11 @@ func (b *browserStorage) idb(req engine.OpenRequest, reason string) (engine.Loca
 	loc.Release = func() error { b.release(name); return nil }
 	// Temporary files (statement journals) in memory, as on OPFS. No
 	// auto-vacuum: its only use here would be Reclaim's, which IndexedDB
-	// databases skip (spentUntilReopened).
-	loc.Pragmas = append([]string{"PRAGMA locking_mode = EXCLUSIVE", "PRAGMA temp_store = MEMORY"}, loc.Pragmas...)
+	// databases skip (spentUntilReopened). Pages of one block: a page
+	// write is then a whole-block write, with no read first.
+	loc.NewLayout = engine.Layout{PageSize: sqlitevfs.DefaultBlockSize}
+	pragmas := append([]string{"PRAGMA locking_mode = EXCLUSIVE"}, loc.NewLayout.Pragmas()...)
+	loc.Pragmas = append(append(pragmas, "PRAGMA temp_store = MEMORY"), loc.Pragmas...)
 	loc.Headroom = spentUntilReopened{v}
 	return loc, nil
 }

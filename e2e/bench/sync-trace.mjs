@@ -3,10 +3,14 @@
 // under a Chromium trace with V8's sampling CPU profiler; prints the
 // worker's self time by function. Build the wasm without
 // `-ldflags='-s -w'` for Go names. SYNC_TRACE_TOP sets how many.
+// SYNC_TRACE_FIRST=1 traces the worker's first database instead (a first
+// visit's: no warm-up, the worker's code compiling as it is first called);
+// SYNC_TRACE_REPLICA=0 syncs by snapshot rather than from a replica file.
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startServer, hearthPage, repoRoot } from '../harness.mjs';
-import { startTrace, cpuProfiles } from './trace.mjs';
+import { startTrace, cpuProfiles, wasmFunctionNames } from './trace.mjs';
 import { cleanup, freshDevice, printHelpIfAsked } from './common.mjs';
 
 if (printHelpIfAsked(import.meta.url)) process.exit(0);
@@ -16,9 +20,13 @@ const TASKS = Number(process.env.BENCH_SYNC_TASKS ?? 5000);
 const STORAGE = process.env.BENCH_SYNC_STORAGE ?? 'opfs';
 const schema = JSON.parse(execFileSync(path.join(repoRoot, 'bin', 'hearth'), ['schema'], { encoding: 'utf8' }));
 
-async function initialSync([schema, name, storage]) {
+const FIRST = process.env.SYNC_TRACE_FIRST === '1';
+const REPLICA = process.env.SYNC_TRACE_REPLICA !== '0';
+
+async function initialSync([schema, name, storage, replica]) {
   const t0 = performance.now();
-  const db = await hearth.open({ name, storage, migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables } });
+  const db = await hearth.open({ name, storage, migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables, replica } });
+  const opened = performance.now() - t0;
   const phases = await new Promise((resolve, reject) => {
     db.onSyncStatus((st) => {
       if (st.connected && !st.initialSync.active && st.head > 0 && st.cursor >= st.head) resolve(st.initialSync);
@@ -26,8 +34,9 @@ async function initialSync([schema, name, storage]) {
     setTimeout(() => reject(new Error('no initial sync in 120 s')), 120000);
   });
   const ms = performance.now() - t0;
+  const began = (await db.syncStatus()).replica;
   await db.close();
-  return { ms, phases };
+  return { ms, opened, phases, began };
 }
 
 const server = await startServer(['-seed-tasks', String(TASKS)]);
@@ -36,13 +45,17 @@ const ctx = await freshDevice('hearth-sync-trace-');
 try {
   const page = await hearthPage(ctx, server.url);
   await page.evaluate(() => hearth.preload().request('databases', {}));
-  await page.evaluate(initialSync, [schema, 'trace-warm', STORAGE]);
+  if (!FIRST) await page.evaluate(initialSync, [schema, 'trace-warm', STORAGE, REPLICA]);
   const stop = await startTrace(ctx, page, ['disabled-by-default-v8.cpu_profiler', 'v8', 'blink.user_timing', '__metadata']);
-  const r = await page.evaluate(initialSync, [schema, 'trace-run', STORAGE]);
+  const r = await page.evaluate(initialSync, [schema, 'trace-run', STORAGE, REPLICA]);
   const events = await stop();
   const p = r.phases;
+  const b = r.began;
+  if (b?.used) console.log(`open() ${r.opened.toFixed(0)} ms, from a replica file: ${b.bytes} bytes downloaded in ${b.downloadMs} ms, copied in ${b.restoreMs} ms`);
+  else console.log(`open() ${r.opened.toFixed(0)} ms${REPLICA ? `; no replica file: ${b?.reason}` : ''}`);
   console.log(`initial sync ${r.ms.toFixed(0)} ms: wait ${p.waitMs.toFixed(0)}, decode ${p.decodeMs.toFixed(0)}, queued ${(p.queueMs ?? 0).toFixed(0)}, merge ${p.mergeMs.toFixed(0)}, indexes ${(p.indexMs ?? 0).toFixed(0)}, commit ${p.commitMs.toFixed(0)} ms`);
-  for (const t of cpuProfiles(events)) {
+  const wasmNames = wasmFunctionNames(readFileSync(path.join(repoRoot, 'web', 'dist', 'hearth.wasm')));
+  for (const t of cpuProfiles(events, { wasmNames })) {
     if (t.total < 20) continue;
     console.log(`\n${t.name}: ${t.total.toFixed(0)} ms sampled`);
     const top = [...t.self].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.SYNC_TRACE_TOP ?? 40));

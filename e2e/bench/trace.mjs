@@ -63,7 +63,13 @@ export function wasmSummary(events, fromTs = -Infinity, toTs = Infinity) {
  * with callersOf, the call chains (callerDepth frames up) above that
  * function's samples.
  */
-export function cpuProfiles(events, { callersOf = '', callerDepth = 4 } = {}) {
+export function cpuProfiles(events, { callersOf = '', callerDepth = 4, wasmNames = null } = {}) {
+  // V8 names a wasm function by its index when it compiled the function
+  // lazily under the profiler (a first visit's); wasmNames maps it back.
+  const rename = (fn) => {
+    const m = wasmNames && /^wasm-function\[(\d+)\]$/.exec(fn ?? '');
+    return (m && wasmNames.get(Number(m[1]))) || fn;
+  };
   const names = new Map();
   for (const e of events) if (e.ph === 'M' && e.name === 'thread_name') names.set(`${e.pid}:${e.tid}`, e.args?.name);
   const threads = new Map();
@@ -75,7 +81,7 @@ export function cpuProfiles(events, { callersOf = '', callerDepth = 4 } = {}) {
       threads.set(e.id, t);
     }
     const prof = e.args?.data?.cpuProfile ?? {};
-    for (const n of prof.nodes ?? []) t.nodes.set(n.id, { ...n.callFrame, parent: n.parent });
+    for (const n of prof.nodes ?? []) t.nodes.set(n.id, { ...n.callFrame, functionName: rename(n.callFrame?.functionName), parent: n.parent });
     const samples = prof.samples ?? [];
     const deltas = e.args?.data?.timeDeltas ?? [];
     for (let i = 0; i < samples.length; i++) {
@@ -100,4 +106,35 @@ export function cpuProfiles(events, { callersOf = '', callerDepth = 4 } = {}) {
     }
   }
   return [...threads.values()];
+}
+
+/**
+ * The function names of a wasm module's name section (a build without
+ * -ldflags='-s -w'), by function index (imports counted), as V8's
+ * wasm-function[N] numbers them. Empty when the module has none.
+ */
+export function wasmFunctionNames(bytes) {
+  const names = new Map();
+  let pos = 8;
+  const leb = () => {
+    let result = 0, shift = 0, b;
+    do { b = bytes[pos++]; result += (b & 0x7f) * 2 ** shift; shift += 7; } while (b & 0x80);
+    return result;
+  };
+  const text = (n) => { const s = new TextDecoder().decode(bytes.subarray(pos, pos + n)); pos += n; return s; };
+  while (pos < bytes.length) {
+    const id = bytes[pos++];
+    const size = leb();
+    const end = pos + size;
+    if (id === 0 && text(leb()) === 'name') {
+      while (pos < end) {
+        const sub = bytes[pos++];
+        const subEnd = leb() + pos;
+        if (sub === 1) for (let n = leb(); n > 0; n--) { const idx = leb(); names.set(idx, text(leb())); }
+        pos = subEnd;
+      }
+    }
+    pos = end;
+  }
+  return names;
 }

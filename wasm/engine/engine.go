@@ -753,16 +753,20 @@ func (e *Engine) open(db *database, req protocol.Request, enc *codec.Encoder) er
 			pre.Close()
 		}
 	}()
+	// A new synced database may begin as the server's replica file (one
+	// download instead of a snapshot applied row by row): downloaded while
+	// the database opens when the storage can tell it is new, copied in
+	// before the migrations, which then find it at their last version.
+	replicaProgress := func(received, total int64) {
+		e.sendProgress(req.ID, "replica", 0, received, total)
+	}
+	early := e.startReplica(loc, syncOpts, migrations, replicaProgress)
 	conn, cerr := OpenConn(loc)
 	if cerr != nil {
+		early.abandon()
 		return fmt.Errorf("open %q on %s: %w", name, loc.Backend, cerr)
 	}
-	// A new synced database may begin as the server's replica file (one
-	// download instead of a snapshot applied row by row): before the
-	// migrations, which then find it at their last version.
-	began := e.beginFromReplica(conn, syncOpts, migrations, func(received, total int64) {
-		e.sendProgress(req.ID, "replica", 0, received, total)
-	})
+	began := e.beginFromReplica(conn, syncOpts, migrations, early, replicaProgress)
 	migrating := migrationsPending(conn, migrations)
 	if syncOpts == nil || migrating {
 		// An initial sync that stopped here left the synced tables' plain

@@ -19,9 +19,10 @@ import (
 // credential when not empty) and returns its bytes, decoded from any
 // Content-Encoding, calling progress when the response arrives (0 bytes)
 // and as the bytes do (total is the server's ReplicaSizeHeader, 0 when
-// absent). A refusal by the server is
-// a *ReplicaRefusal. The worker's main provides one over the browser's
-// fetch; without one, a new database always syncs by snapshot.
+// absent). A refusal by the server is a *ReplicaRefusal. It should send
+// the request before it first blocks: the open goes on with its own work
+// once it does. The worker's main provides one over the browser's fetch;
+// without one, a new database always syncs by snapshot.
 type ReplicaFetcher func(ctx context.Context, url, token string, progress func(received, total int64)) ([]byte, error)
 
 // ReplicaRefusal is a replica endpoint's answer other than 200.
@@ -70,6 +71,88 @@ const sqliteMagic = "SQLite format 3\x00"
 
 var replicaSeq atomic.Int64
 
+// replicaDownload is a replica file on its way: started by
+// startReplica before the database opens, or by beginFromReplica after.
+type replicaDownload struct {
+	layout Layout
+	cancel context.CancelFunc
+	done   chan struct{} // closed when data, err and took are set
+	data   []byte
+	err    error
+	took   time.Duration
+}
+
+// wantsReplica reports whether a new database opened with these options
+// may begin as a replica file (when online).
+func (e *Engine) wantsReplica(o *SyncOptions, migrations []appschema.Migration) bool {
+	return o != nil && !o.ReplicaOff && e.replicas != nil && len(migrations) > 0
+}
+
+// startReplica begins the replica file's download before the database is
+// opened, when the storage says that no file is there yet and what layout
+// a new one gets. The open's own work then runs while the file arrives: on
+// a first visit that is SQLite's code compiling as it is first called, over
+// a second on a 2-core machine (e2e/bench/sync-trace.mjs), which the
+// download used to follow. Nil when the download cannot begin early;
+// beginFromReplica then starts it once the database is open and found new.
+func (e *Engine) startReplica(loc Location, o *SyncOptions, migrations []appschema.Migration, progress func(received, total int64)) *replicaDownload {
+	if !e.wantsReplica(o, migrations) || !e.online.Load() || loc.NewLayout == (Layout{}) {
+		return nil
+	}
+	if exists, err := loc.fileExists(); err != nil || exists {
+		return nil
+	}
+	d, err := e.fetchReplica(o, migrations, loc.NewLayout, progress)
+	if err != nil {
+		return nil // beginFromReplica finds the same error and reports it
+	}
+	return d
+}
+
+// fetchReplica starts downloading the replica file for the app's schema
+// built with layout.
+func (e *Engine) fetchReplica(o *SyncOptions, migrations []appschema.Migration, layout Layout, progress func(received, total int64)) (*replicaDownload, error) {
+	u, err := replicaURL(o, appschema.Fingerprint(migrations, o.Tables), layout)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), replicaTimeout)
+	d := &replicaDownload{layout: layout, cancel: cancel, done: make(chan struct{})}
+	asking := make(chan struct{})
+	go func() {
+		defer close(d.done)
+		defer cancel()
+		watchdog := time.AfterFunc(replicaFirstByte, cancel)
+		defer watchdog.Stop()
+		start := time.Now()
+		var last time.Time
+		close(asking)
+		d.data, d.err = e.replicas(ctx, u, o.Token, func(received, total int64) {
+			watchdog.Reset(replicaStall)
+			if now := time.Now(); now.Sub(last) >= replicaProgressEvery || received == total {
+				last = now
+				progress(received, total)
+			}
+		})
+		d.took = time.Since(start)
+	}()
+	// In the browser's one thread, this wait lets the download goroutine
+	// run until it first blocks, which is after the fetcher has sent the
+	// request: the request is out before the open's work, not at its
+	// first wait for storage.
+	<-asking
+	return d, nil
+}
+
+// abandon stops a download nobody will use and waits for it to end, so
+// that it reports no progress after the open has replied.
+func (d *replicaDownload) abandon() {
+	if d != nil {
+		d.cancel()
+		<-d.done
+	}
+}
+
 // beginFromReplica copies the sync server's replica file into a new
 // database (no schema, user_version 0), so that it opens with every row
 // the app's identity may read and syncs on from the file's cursor instead
@@ -77,48 +160,51 @@ var replicaSeq atomic.Int64
 // this app's open would have built leaves the database new, and the
 // returned status says why; the open then goes on as without a file.
 //
-// progress is told of the download as it goes, at most every
-// replicaProgressEvery and once at its end.
-func (e *Engine) beginFromReplica(c *Conn, o *SyncOptions, migrations []appschema.Migration, progress func(received, total int64)) syncstatus.Replica {
-	if o == nil || o.ReplicaOff || e.replicas == nil || len(migrations) == 0 {
+// early is the download startReplica began before the open, or nil; it is
+// used when the database is new and has the layout it was asked for,
+// abandoned otherwise. progress is told of the download as it goes, at
+// most every replicaProgressEvery and once at its end.
+func (e *Engine) beginFromReplica(c *Conn, o *SyncOptions, migrations []appschema.Migration, early *replicaDownload, progress func(received, total int64)) syncstatus.Replica {
+	if !e.wantsReplica(o, migrations) {
+		early.abandon()
 		return syncstatus.Replica{}
 	}
 	if isNew, err := c.isNew(); err != nil || !isNew {
+		early.abandon()
 		return syncstatus.Replica{}
 	}
 	if !e.online.Load() {
+		early.abandon()
 		return syncstatus.Replica{Reason: "offline"}
 	}
 	layout, err := c.layout()
 	if err != nil {
+		early.abandon()
 		return syncstatus.Replica{Reason: "reading the database's layout: " + err.Error()}
 	}
-	u, err := replicaURL(o, appschema.Fingerprint(migrations, o.Tables), layout)
-	if err != nil {
-		return syncstatus.Replica{Reason: err.Error()}
+	d := early
+	if d != nil && d.layout != layout {
+		// The storage's NewLayout is not what SQLite made: a file built
+		// with it could not be copied in. Ask for one that can.
+		d.abandon()
+		d = nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), replicaTimeout)
-	defer cancel()
-	watchdog := time.AfterFunc(replicaFirstByte, cancel)
-	defer watchdog.Stop()
-	start := time.Now()
-	var last time.Time
-	data, err := e.replicas(ctx, u, o.Token, func(received, total int64) {
-		watchdog.Reset(replicaStall)
-		if now := time.Now(); now.Sub(last) >= replicaProgressEvery || received == total {
-			last = now
-			progress(received, total)
+	if d == nil {
+		if d, err = e.fetchReplica(o, migrations, layout, progress); err != nil {
+			return syncstatus.Replica{Reason: err.Error()}
 		}
-	})
-	if err != nil {
-		return syncstatus.Replica{Reason: "download: " + err.Error()}
 	}
-	st := syncstatus.Replica{Bytes: int64(len(data)), Download: time.Since(start)}
+	<-d.done
+	if d.err != nil {
+		return syncstatus.Replica{Reason: "download: " + d.err.Error()}
+	}
+	data := d.data
+	st := syncstatus.Replica{Bytes: int64(len(data)), Download: d.took}
 	if len(data) < len(sqliteMagic) || string(data[:len(sqliteMagic)]) != sqliteMagic {
 		st.Reason = "the download is not a SQLite database"
 		return st
 	}
-	start = time.Now()
+	start := time.Now()
 	if err := c.restore(data); err != nil {
 		st.Reason = "copying the file in: " + err.Error()
 		c.wipe()
@@ -136,7 +222,7 @@ func (e *Engine) beginFromReplica(c *Conn, o *SyncOptions, migrations []appschem
 // replicaURL is the replica endpoint for the database's schema and
 // layout: the page's sync.replica URL, or the sync URL's …/sync made
 // …/v1/replica over HTTP.
-func replicaURL(o *SyncOptions, fingerprint string, layout [2]int) (string, error) {
+func replicaURL(o *SyncOptions, fingerprint string, layout Layout) (string, error) {
 	var u *url.URL
 	var err error
 	if o.ReplicaURL != "" {
@@ -162,8 +248,8 @@ func replicaURL(o *SyncOptions, fingerprint string, layout [2]int) (string, erro
 	}
 	q := url.Values{}
 	q.Set("schema", fingerprint)
-	q.Set("page_size", strconv.Itoa(layout[0]))
-	q.Set("auto_vacuum", strconv.Itoa(layout[1]))
+	q.Set("page_size", strconv.Itoa(layout.PageSize))
+	q.Set("auto_vacuum", strconv.Itoa(layout.AutoVacuum))
 	u.RawQuery = q.Encode()
 	return u.String(), nil
 }
@@ -181,16 +267,16 @@ func (c *Conn) isNew() (bool, error) {
 // layout is the page size and auto-vacuum mode the database will have:
 // a replica file must be built with both (SQLite's backup cannot change
 // the page size of a database in WAL mode).
-func (c *Conn) layout() ([2]int, error) {
+func (c *Conn) layout() (Layout, error) {
 	s, _, err := c.db.Prepare(`SELECT page_size, auto_vacuum FROM pragma_page_size(), pragma_auto_vacuum()`)
 	if err != nil {
-		return [2]int{}, err
+		return Layout{}, err
 	}
 	defer s.Close()
 	if !s.Step() {
-		return [2]int{}, fmt.Errorf("no layout: %w", s.Err())
+		return Layout{}, fmt.Errorf("no layout: %w", s.Err())
 	}
-	return [2]int{s.ColumnInt(0), s.ColumnInt(1)}, nil
+	return Layout{PageSize: s.ColumnInt(0), AutoVacuum: s.ColumnInt(1)}, nil
 }
 
 // restore replaces the database with data, a whole SQLite file, through

@@ -8,14 +8,17 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,6 +28,7 @@ import (
 	"github.com/hearthdb/hearth/syncserver/replica"
 	"github.com/hearthdb/hearth/syncworker/seed"
 	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/vfs"
 )
 
 // boardServer is a sync server for the board's schema holding tasks
@@ -104,18 +108,58 @@ func httpReplicas(calls *atomic.Int64) ReplicaFetcher {
 
 // opfsLikeStorage keeps databases in files with the pragmas of the
 // browser's OPFS storage (wasm/storage.go): exclusive locking, incremental
-// auto-vacuum, WAL.
+// auto-vacuum, WAL, and declares the layout they make.
 type opfsLikeStorage struct {
 	MemoryStorage
 	dir string
+	// declared, when set, is the layout the storage declares for new
+	// databases in place of the one its pragmas make.
+	declared *Layout
+	// failing adds a pragma that fails: every open fails after its
+	// database file is opened.
+	failing bool
+	// beforeOpen, when set, runs as SQLite opens a main database file.
+	beforeOpen func()
 }
 
+var gateSeq atomic.Int64
+
 func (s opfsLikeStorage) Resolve(req OpenRequest) (Location, error) {
-	return Location{
-		URI:     "file:" + filepath.Join(s.dir, req.Name+".db"),
-		Backend: StorageOPFS,
-		Pragmas: []string{"PRAGMA locking_mode = EXCLUSIVE", "PRAGMA auto_vacuum = INCREMENTAL", "PRAGMA journal_mode = WAL"},
-	}, nil
+	layout := Layout{PageSize: 4096, AutoVacuum: 2}
+	uri := "file:" + s.path(req.Name)
+	if s.beforeOpen != nil {
+		name := fmt.Sprintf("hearth-test-gate-%d", gateSeq.Add(1))
+		vfs.Register(name, gateVFS{vfs.Find("").(vfs.VFSFilename), s.beforeOpen})
+		uri += "?vfs=" + name
+	}
+	loc := Location{
+		URI:       uri,
+		Backend:   StorageOPFS,
+		NewLayout: layout,
+		Pragmas:   append(append([]string{"PRAGMA locking_mode = EXCLUSIVE"}, layout.Pragmas()...), "PRAGMA journal_mode = WAL"),
+	}
+	if s.declared != nil {
+		loc.NewLayout = *s.declared
+	}
+	if s.failing {
+		loc.Pragmas = append(loc.Pragmas, "SELECT * FROM no_such_table")
+	}
+	return loc, nil
+}
+
+func (s opfsLikeStorage) path(name string) string { return filepath.Join(s.dir, name+".db") }
+
+// gateVFS is the OS VFS with beforeOpen run as a main database file opens.
+type gateVFS struct {
+	vfs.VFSFilename
+	beforeOpen func()
+}
+
+func (g gateVFS) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag, error) {
+	if flags&vfs.OPEN_MAIN_DB != 0 {
+		g.beforeOpen()
+	}
+	return g.VFSFilename.OpenFilename(name, flags)
 }
 
 // boardOpen is the board page's open request (its tables as loadSchema
@@ -237,6 +281,111 @@ func TestANewDatabaseBeginsAsTheServersReplica(t *testing.T) {
 	if rp := a.syncedStatus(db)["replica"].(map[string]any); rp["used"] != false || calls.Load() != 2 {
 		t.Fatalf("a reopen: replica status %v, %d downloads", rp, calls.Load())
 	}
+}
+
+// TestTheReplicaDownloadBeginsBeforeTheOpen: when the storage says there
+// is no database file yet and declares its layout, the replica file is
+// asked for before the database file is opened; a declared layout that
+// SQLite does not make, and a database file that exists but is empty,
+// each end with a file asked for after the open, with the layout the open
+// read; an open that fails abandons its download before it replies.
+func TestTheReplicaDownloadBeginsBeforeTheOpen(t *testing.T) {
+	url := boardServer(t, 100)
+	type download struct {
+		pageSize string
+		err      error
+	}
+	for _, c := range []struct {
+		what     string
+		declared *Layout
+		empty    bool // an empty database file is there before the open
+		early    bool // the first download begins before the file is opened
+		want     []download
+	}{
+		{"declared layout", nil, false, true, []download{{"4096", nil}}},
+		{"a layout SQLite does not make", &Layout{PageSize: 8192}, false, true, []download{{"8192", context.Canceled}, {"4096", nil}}},
+		{"an empty file", nil, true, false, []download{{"4096", nil}}},
+	} {
+		t.Run(c.what, func(t *testing.T) {
+			started := make(chan struct{})
+			var startOnce sync.Once
+			storage := opfsLikeStorage{dir: t.TempDir(), declared: c.declared}
+			var openedAfterStart bool
+			if c.early {
+				// The database file's open waits (bounded) for the
+				// download to begin: it does only if it began first.
+				storage.beforeOpen = func() {
+					select {
+					case <-started:
+						openedAfterStart = true
+					case <-time.After(10 * time.Second):
+					}
+				}
+			}
+			if c.empty {
+				if err := os.WriteFile(storage.path("board"), nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var calls atomic.Int64
+			fetch := httpReplicas(&calls)
+			var mu sync.Mutex
+			var got []download
+			p := newPageOn(t, storage)
+			p.eng.SetReplicaFetcher(func(ctx context.Context, u, token string, progress func(int64, int64)) ([]byte, error) {
+				startOnce.Do(func() { close(started) })
+				d := download{pageSize: pageSizeOf(t, u)}
+				if d.pageSize == "8192" {
+					<-ctx.Done() // held until the open abandons it
+				}
+				data, err := fetch(ctx, u, token, progress)
+				if d.err = errors.Unwrap(err); d.err == nil {
+					d.err = err
+				}
+				mu.Lock()
+				got = append(got, d)
+				mu.Unlock()
+				return data, err
+			})
+			db := p.call("open", boardOpen("board", url, nil))["db"].(int64)
+			if n := p.count(db, `SELECT count(*) FROM tasks`); n != 100 {
+				t.Fatalf("%d tasks when open returned, want the replica's 100", n)
+			}
+			if c.early && !openedAfterStart {
+				t.Fatal("the database file was opened before the download began")
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if fmt.Sprint(got) != fmt.Sprint(c.want) {
+				t.Fatalf("downloads (page size, error) %v, want %v", got, c.want)
+			}
+		})
+	}
+
+	t.Run("a failed open", func(t *testing.T) {
+		p := newPageOn(t, opfsLikeStorage{dir: t.TempDir(), failing: true})
+		var ended atomic.Bool
+		p.eng.SetReplicaFetcher(func(ctx context.Context, _, _ string, _ func(int64, int64)) ([]byte, error) {
+			defer ended.Store(true)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		})
+		if r := p.request("open", boardOpen("board", url, nil)); r["error"] == nil {
+			t.Fatalf("open with a failing pragma: %v", r)
+		}
+		if !ended.Load() {
+			t.Fatal("the open replied before its download ended")
+		}
+	})
+}
+
+// pageSizeOf is the page_size a replica URL asks for.
+func pageSizeOf(t *testing.T, u string) string {
+	parsed, err := neturl.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parsed.Query().Get("page_size")
 }
 
 // TestANewDatabaseSyncsBySnapshotWhenNoReplicaFits: a refusal, a download

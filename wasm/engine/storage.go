@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 
 	"github.com/hearthdb/hearth/wasm/protocol"
 	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/vfs"
 	_ "github.com/ncruces/go-sqlite3/vfs/memdb" // registers the "memdb" VFS used for memory storage
 )
 
@@ -25,6 +27,13 @@ type Location struct {
 	Backend string
 	// Reason explains the choice, most usefully when "auto" fell back.
 	Reason string
+	// NewLayout is the page size and auto-vacuum mode of a database
+	// created here: its Pragmas are among Pragmas, where the storage's
+	// order needs them. Declared rather than read after the open so that
+	// a new database's replica file, which must be built with both, can
+	// be asked for before the open. Zero: not declared, and the replica
+	// is asked for once the open has read them.
+	NewLayout Layout
 	// Pragmas run right after open, before anything else.
 	Pragmas []string
 	// Persistent says whether the data survives the page: false for memory,
@@ -41,6 +50,38 @@ type Location struct {
 	// Headroom, when set, is the storage's reserve for deletes at the
 	// quota (sqlitevfs.Headroom, embedded in both of its VFSes).
 	Headroom Headroom
+}
+
+// Layout is a database file's page size and auto-vacuum mode (0 none,
+// 1 full, 2 incremental).
+type Layout struct {
+	PageSize, AutoVacuum int
+}
+
+// Pragmas set the layout on a database with no tables yet: page_size
+// before the first page is written (journal_mode = WAL writes it),
+// auto_vacuum before the first table. On any other database they change
+// nothing until a VACUUM.
+func (l Layout) Pragmas() []string {
+	return []string{fmt.Sprintf("PRAGMA page_size = %d", l.PageSize), fmt.Sprintf("PRAGMA auto_vacuum = %d", l.AutoVacuum)}
+}
+
+// fileExists asks the location's VFS, as SQLite would, whether its
+// database file is there; a VFS that cannot tell (memdb) says no.
+func (loc Location) fileExists() (bool, error) {
+	u, err := url.Parse(loc.URI)
+	if err != nil {
+		return false, err
+	}
+	name := u.Path
+	if name == "" {
+		name = u.Opaque
+	}
+	v := vfs.Find(u.Query().Get("vfs"))
+	if v == nil {
+		return false, fmt.Errorf("no VFS %q", u.Query().Get("vfs"))
+	}
+	return v.Access(name, vfs.ACCESS_EXISTS)
 }
 
 // Headroom is a reserve of storage space that lets an app delete at its
@@ -131,7 +172,8 @@ func (MemoryStorage) Health() StorageHealth {
 // MemoryLocation is an in-memory database shared by every connection of this
 // worker that opens the same name.
 func MemoryLocation(name, reason string) Location {
-	return Location{URI: "file:/" + url.PathEscape(name) + "?vfs=memdb", Backend: StorageMemory, Reason: reason}
+	layout := Layout{PageSize: 4096}
+	return Location{URI: "file:/" + url.PathEscape(name) + "?vfs=memdb", Backend: StorageMemory, Reason: reason, NewLayout: layout, Pragmas: layout.Pragmas()}
 }
 
 // ValidateName checks a database name: it becomes a file name in OPFS and a
