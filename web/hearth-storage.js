@@ -167,6 +167,16 @@ export const hearthStorage = {
     return { indexes, data };
   },
 
+  /**
+   * The byte length of the first block stored in database (every block of a
+   * store has one length), 0 when it stores none.
+   */
+  async idbBlockSize(database) {
+    const db = await idb(database);
+    const cursor = await idbRequest(db.transaction('blocks', 'readonly').objectStore('blocks').openCursor());
+    return cursor ? cursor.value.byteLength : 0;
+  },
+
   async idbFileSize(database, file) {
     const db = await idb(database);
     const rec = await idbRequest(db.transaction('files', 'readonly').objectStore('files').get(file));

@@ -242,6 +242,71 @@ export function storageSuite(driver, { backends = ['opfs', 'idb'], selection = t
         await browser.close();
       });
 
+      if (storage === 'idb') test('a new database is stored in 64 KiB records; one stored in 8 KiB records (before 2026-12-07) keeps them', bounded, async () => {
+        const dir = newProfile();
+        const { browser, page } = await persistentPage(dir);
+        const r = await page.evaluate(async () => {
+          const open = (name) => new Promise((res, rej) => {
+            const q = indexedDB.open(`hearth:${name}`, 1);
+            q.onupgradeneeded = () => { q.result.createObjectStore('blocks'); q.result.createObjectStore('files'); };
+            q.onsuccess = () => res(q.result);
+            q.onerror = () => rej(q.error);
+          });
+          const request = (q) => new Promise((res, rej) => { q.onsuccess = () => res(q.result); q.onerror = () => rej(q.error); });
+          const recordSizes = async (name) => {
+            const idb = await open(name);
+            const values = await request(idb.transaction('blocks').objectStore('blocks').getAll());
+            idb.close();
+            return [...new Set(values.map((v) => v.byteLength))];
+          };
+          const rows = Array.from({ length: 400 }, (_, i) => `note ${i} ${'x'.repeat(300)}`);
+          const db = await hearth.open({ name: 'fresh', storage: 'idb' });
+          await db.exec('CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT)');
+          await db.batch(rows.map((body) => ({ sql: 'INSERT INTO notes(body) VALUES (?)', params: [body] })));
+          await db.close();
+          const fresh = await recordSizes('fresh');
+
+          // The same database as the earlier format stored it: each file
+          // in 8 KiB records, up to its size.
+          const from = await open('fresh');
+          const tx = from.transaction(['blocks', 'files']);
+          const [keys, values, names, sizes] = await Promise.all([
+            request(tx.objectStore('blocks').getAllKeys()), request(tx.objectStore('blocks').getAll()),
+            request(tx.objectStore('files').getAllKeys()), request(tx.objectStore('files').getAll()),
+          ]);
+          from.close();
+          const to = await open('legacy');
+          const out = to.transaction(['blocks', 'files'], 'readwrite');
+          names.forEach((name, i) => {
+            const size = sizes[i].size;
+            const bytes = new Uint8Array(size + 65536);
+            keys.forEach(([file, index], k) => {
+              if (file === name) bytes.set(new Uint8Array(values[k]).subarray(0, size - index * values[k].byteLength), index * values[k].byteLength);
+            });
+            for (let b = 0; b * 8192 < size; b++) out.objectStore('blocks').put(bytes.slice(b * 8192, (b + 1) * 8192), [name, b]);
+            out.objectStore('files').put({ size }, name);
+          });
+          await new Promise((res, rej) => { out.oncomplete = res; out.onerror = () => rej(out.error); });
+          to.close();
+
+          const legacy = await hearth.open({ name: 'legacy', storage: 'idb' });
+          const before = (await legacy.query('SELECT count(*) AS n, sum(length(body)) AS bytes FROM notes')).rows[0];
+          await legacy.batch(rows.map((body) => ({ sql: 'INSERT INTO notes(body) VALUES (?)', params: [body] })));
+          const after = (await legacy.query('SELECT count(*) AS n FROM notes')).rows[0].n;
+          const check = (await legacy.query('PRAGMA integrity_check')).rows[0].integrity_check;
+          const pageSize = (await legacy.query('PRAGMA page_size')).rows[0].page_size;
+          await legacy.close();
+          return { fresh, legacy: await recordSizes('legacy'), before, after, check, pageSize, expect: rows.reduce((n, b) => n + b.length, 0) };
+        });
+        assert.deepEqual(r.fresh, [65536]);
+        assert.deepEqual(r.before, { n: 400, bytes: r.expect });
+        assert.equal(r.after, 800);
+        assert.equal(r.check, 'ok');
+        assert.equal(r.pageSize, 8192);
+        assert.deepEqual(r.legacy, [8192]);
+        await browser.close();
+      });
+
       const noQuota = !driver.quotaBackends.includes(storage) && `${engine}: no way to bound the ${storage} quota from a test`;
       test('quota exhaustion fails the write with STORAGE_QUOTA and leaves the database intact and usable', { ...bounded, skip: noQuota }, async () => {
         const dir = newProfile();

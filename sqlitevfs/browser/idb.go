@@ -36,6 +36,16 @@ func NewIDBStore(database string, blockSize int, strict bool) *IDBStore {
 	return &IDBStore{database: database, blockSize: blockSize, strict: strict}
 }
 
+// IDBBlockSize is the size of the blocks database stores, 0 when it stores
+// none yet: a store keeps the block size it was first written with.
+func IDBBlockSize(database string) (int, error) {
+	v, err := call("idbBlockSize", database)
+	if err != nil {
+		return 0, classify(err)
+	}
+	return v.Int(), nil
+}
+
 // vfsFile reports whether file is one of the VFS's own files.
 func vfsFile(file string) bool { return file == sqlitevfs.HeadroomFile || file == sqlitevfs.ProbeFile }
 
