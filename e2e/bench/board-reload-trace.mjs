@@ -7,7 +7,9 @@
 // both modules (the board's and the worker's) beside the board's marks,
 // and the worker's CPU profile: self time, and the inclusive time of
 // Hearth's functions. Build the worker without `-ldflags='-s -w'` for Go
-// names. Asserts nothing. BOARD_RELOAD_TASKS changes the seed.
+// names. Asserts nothing. BOARD_RELOAD_TASKS changes the seed;
+// BOARD_RELOAD_DWELL (ms, default 3000) is how long the board rests before
+// the traced reload.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,6 +21,7 @@ if (printHelpIfAsked(import.meta.url)) process.exit(0);
 
 const tasks = Number(process.env.BOARD_RELOAD_TASKS ?? 5000);
 const warm = Number(process.env.BOARD_RELOAD_WARM ?? 2);
+const dwell = Number(process.env.BOARD_RELOAD_DWELL ?? 3000);
 const server = await startServer(['-seed-tasks', String(tasks)]);
 const dir = mkdtempSync(path.join(tmpdir(), 'hearth-board-reload-'));
 const context = await launchPersistent(dir);
@@ -40,7 +43,7 @@ try {
     await page.waitForTimeout(3000); // Chromium writes its code cache after a quiet moment
     await visit();
   }
-  await page.waitForTimeout(3000);
+  await page.waitForTimeout(dwell);
   const stop = await startTrace(context, page, ['disabled-by-default-v8.cpu_profiler', 'v8.wasm', 'v8', 'blink.user_timing', '__metadata']);
   await page.goto(url);
   await page.waitForFunction(() => window.boardMilestones?.['tasks-live'] > 0, null, { timeout: 180000 });
