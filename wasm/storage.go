@@ -228,13 +228,13 @@ func (b *browserStorage) idb(req engine.OpenRequest, reason string) (engine.Loca
 const idbCacheSize = 32 << 20
 
 // idbBlockSize is the size of the IndexedDB records a new database is
-// stored in. IndexedDB's cost is per record far more than per byte: in
-// Chromium (2026-12-07, a 2-core machine, one readwrite transaction of
-// 16 MiB, then one getAll of it), 8 KiB records took 0.95–1.24 s to write
-// and 1.6–2.8 s to read back, 64 KiB records 0.27 s and 0.19–0.27 s;
-// 256 KiB records were slower again (0.26–0.58 s, 0.57–0.65 s). A commit
-// writes whole blocks, so a small one now carries 64 KiB per block it
-// touches.
+// stored in. IndexedDB's cost is per record far more than per byte
+// (e2e/bench/idb-records.mjs, Chromium, 2026-12-07, a 2-core machine):
+// 16 MiB as 8 KiB records took 372–812 ms to write in one transaction and
+// 720–795 ms to read back, as 64 KiB records 87–97 ms and 112–214 ms; 256
+// KiB records were slower again. A commit writes whole blocks, so a small
+// one now carries 64 KiB per block it touches (a commit of two records:
+// 2.5 against 1.5 ms, p50).
 const idbBlockSize = 64 << 10
 
 // idbReadAhead is how many bytes of blocks one cache miss reads (128 KiB:
