@@ -143,18 +143,18 @@ func (b *browserStorage) opfs(req engine.OpenRequest, reason string) (engine.Loc
 	if loc.Encrypted {
 		mode = "PRAGMA journal_mode = TRUNCATE"
 	}
-	// Incremental auto-vacuum (new databases only: it must precede the
-	// first table) lets the deletes made at the quota shrink the file, so
-	// the reserve can come back after each commit (Reclaim). 4096-byte
-	// pages: the VFS's sector size, SQLite's default.
+	// A new database's layout: 4096-byte pages (the VFS's sector size,
+	// SQLite's default) and incremental auto-vacuum (it must precede the
+	// first table), which lets the deletes made at the quota shrink the
+	// file, so the reserve can come back after each commit (Reclaim). Its
+	// pragmas after the locking mode (an existing WAL database read
+	// without it would need shared memory), before the journal mode.
 	// Temporary files in memory: a statement journal (every multi-row
 	// write in a transaction that already changed pages keeps one, and
 	// the initial sync writes 64 rows a statement) spills past 64 KiB to
 	// a temporary file, and on OPFS each is a new sync access handle,
 	// opened, written, read back and closed: in a traced initial sync of
 	// 5,000 tasks that was a third of the merge phase.
-	// The layout after the locking mode (an existing WAL database read
-	// without it would need shared memory), before the journal mode.
 	loc.NewLayout = engine.Layout{PageSize: 4096, AutoVacuum: 2}
 	pragmas := append([]string{"PRAGMA locking_mode = EXCLUSIVE"}, loc.NewLayout.Pragmas()...)
 	loc.Pragmas = append(append(pragmas, mode, "PRAGMA temp_store = MEMORY"), loc.Pragmas...)
