@@ -156,6 +156,7 @@ func (b *browserStorage) opfs(req engine.OpenRequest, reason string) (engine.Loc
 	// opened, written, read back and closed: in a traced initial sync of
 	// 5,000 tasks that was a third of the merge phase.
 	loc.NewLayout = engine.Layout{PageSize: 4096, AutoVacuum: 2}
+	loc.WholeFile = true
 	pragmas := append([]string{"PRAGMA locking_mode = EXCLUSIVE"}, loc.NewLayout.Pragmas()...)
 	loc.Pragmas = append(append(pragmas, mode, "PRAGMA temp_store = MEMORY"), loc.Pragmas...)
 	loc.Headroom = v
@@ -207,6 +208,7 @@ func (b *browserStorage) idb(req engine.OpenRequest, reason string) (engine.Loca
 	// databases skip (spentUntilReopened). 8 KiB pages (several to a
 	// block in a new database).
 	loc.NewLayout = engine.Layout{PageSize: 8192}
+	loc.WholeFile = true
 	pragmas := append([]string{"PRAGMA locking_mode = EXCLUSIVE"}, loc.NewLayout.Pragmas()...)
 	loc.Pragmas = append(append(pragmas, "PRAGMA temp_store = MEMORY"), loc.Pragmas...)
 	loc.Headroom = spentUntilReopened{v}

@@ -6,11 +6,14 @@
 // SYNC_TRACE_FIRST=1 traces the worker's first database instead (a first
 // visit's: no warm-up, the worker's code compiling as it is first called);
 // SYNC_TRACE_REPLICA=0 syncs by snapshot rather than from a replica file.
+// SYNC_TRACE_TIMELINE=N prints the worker's open() in N ms steps: in each,
+// what its samples were in most (the innermost of Hearth's own functions
+// on the stack, else the innermost), to see what the open waits behind.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startServer, hearthPage, repoRoot } from '../harness.mjs';
-import { startTrace, cpuProfiles, wasmFunctionNames } from './trace.mjs';
+import { startTrace, cpuProfiles, markTs, wasmFunctionNames } from './trace.mjs';
 import { cleanup, freshDevice, printHelpIfAsked } from './common.mjs';
 
 if (printHelpIfAsked(import.meta.url)) process.exit(0);
@@ -22,11 +25,37 @@ const schema = JSON.parse(execFileSync(path.join(repoRoot, 'bin', 'hearth'), ['s
 
 const FIRST = process.env.SYNC_TRACE_FIRST === '1';
 const REPLICA = process.env.SYNC_TRACE_REPLICA !== '0';
+const TIMELINE_MS = Number(process.env.SYNC_TRACE_TIMELINE ?? 0);
+
+// The open's steps (see SYNC_TRACE_TIMELINE) on the thread with the most
+// samples in it, from the page's marks.
+function printTimeline(threads, fromTs, toTs, stepMs) {
+  const within = (t) => t.samples.filter((x) => x.ts >= fromTs && x.ts <= toTs);
+  const busiest = threads.map((t) => ({ t, samples: within(t) }))
+    .map((x) => ({ ...x, busy: x.samples.filter((s) => s.stack[0] !== '(idle)').length }))
+    .sort((a, b) => b.busy - a.busy)[0];
+  if (!busiest) return;
+  console.log(`\nopen() on ${busiest.t.name}, ${stepMs} ms steps (ms from the page's call: what the samples were in, sampled ms):`);
+  const label = (stack) => stack.find((fn) => /hearthdb_hearth|hearthdb\/hearth/.test(fn)) ?? stack[0] ?? '?';
+  for (let from = fromTs; from < toTs; from += stepMs * 1000) {
+    const inStep = busiest.samples.filter((x) => x.ts >= from && x.ts < from + stepMs * 1000);
+    const by = new Map();
+    for (let i = 0; i < inStep.length; i++) {
+      const dt = ((inStep[i + 1]?.ts ?? Math.min(from + stepMs * 1000, toTs)) - inStep[i].ts) / 1000;
+      const k = label(inStep[i].stack);
+      by.set(k, (by.get(k) ?? 0) + dt);
+    }
+    const top = [...by].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, ms]) => `${k} ${ms.toFixed(0)}`).join(', ');
+    console.log(`  ${String(Math.round((from - fromTs) / 1000)).padStart(5)}  ${top}`);
+  }
+}
 
 async function initialSync([schema, name, storage, replica]) {
+  performance.mark('trace-open');
   const t0 = performance.now();
   const db = await hearth.open({ name, storage, migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables, replica } });
   const opened = performance.now() - t0;
+  performance.mark('trace-opened');
   const phases = await new Promise((resolve, reject) => {
     db.onSyncStatus((st) => {
       if (st.connected && !st.initialSync.active && st.head > 0 && st.cursor >= st.head) resolve(st.initialSync);
@@ -55,7 +84,9 @@ try {
   else console.log(`open() ${r.opened.toFixed(0)} ms${REPLICA ? `; no replica file: ${b?.reason}` : ''}`);
   console.log(`initial sync ${r.ms.toFixed(0)} ms: wait ${p.waitMs.toFixed(0)}, decode ${p.decodeMs.toFixed(0)}, queued ${(p.queueMs ?? 0).toFixed(0)}, merge ${p.mergeMs.toFixed(0)}, indexes ${(p.indexMs ?? 0).toFixed(0)}, commit ${p.commitMs.toFixed(0)} ms`);
   const wasmNames = wasmFunctionNames(readFileSync(path.join(repoRoot, 'web', 'dist', 'hearth.wasm')));
-  for (const t of cpuProfiles(events, { wasmNames })) {
+  const threads = cpuProfiles(events, { wasmNames, timeline: TIMELINE_MS > 0 });
+  if (TIMELINE_MS > 0) printTimeline(threads, markTs(events, 'trace-open'), markTs(events, 'trace-opened'), TIMELINE_MS);
+  for (const t of threads) {
     if (t.total < 20) continue;
     console.log(`\n${t.name}: ${t.total.toFixed(0)} ms sampled`);
     const top = [...t.self].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.SYNC_TRACE_TOP ?? 40));

@@ -61,9 +61,10 @@ export function wasmSummary(events, fromTs = -Infinity, toTs = Infinity) {
  * {name, total, self, incl, callers}: self and inclusive milliseconds by
  * function name (inclusive counts a function once per sample's stack), and
  * with callersOf, the call chains (callerDepth frames up) above that
- * function's samples.
+ * function's samples; with timeline, samples: each sample's trace-clock
+ * time (µs) and its stack's function names, innermost first.
  */
-export function cpuProfiles(events, { callersOf = '', callerDepth = 4, wasmNames = null } = {}) {
+export function cpuProfiles(events, { callersOf = '', callerDepth = 4, wasmNames = null, timeline = false } = {}) {
   // V8 names a wasm function by its index when it compiled the function
   // lazily under the profiler (a first visit's); wasmNames maps it back.
   const rename = (fn) => {
@@ -72,12 +73,16 @@ export function cpuProfiles(events, { callersOf = '', callerDepth = 4, wasmNames
   };
   const names = new Map();
   for (const e of events) if (e.ph === 'M' && e.name === 'thread_name') names.set(`${e.pid}:${e.tid}`, e.args?.name);
+  // A profile's samples are timed by deltas from its Profile event's
+  // startTime, chunk after chunk.
+  const starts = new Map();
+  for (const e of events) if (e.name === 'Profile') starts.set(e.id, e.args?.data?.startTime ?? e.ts);
   const threads = new Map();
   for (const e of events) {
     if (e.name !== 'ProfileChunk') continue;
     let t = threads.get(e.id);
     if (!t) {
-      t = { name: names.get(`${e.pid}:${e.tid}`) ?? `thread ${e.tid}`, nodes: new Map(), self: new Map(), incl: new Map(), callers: new Map(), total: 0 };
+      t = { name: names.get(`${e.pid}:${e.tid}`) ?? `thread ${e.tid}`, nodes: new Map(), self: new Map(), incl: new Map(), callers: new Map(), total: 0, samples: [], clock: starts.get(e.id) ?? 0 };
       threads.set(e.id, t);
     }
     const prof = e.args?.data?.cpuProfile ?? {};
@@ -85,16 +90,20 @@ export function cpuProfiles(events, { callersOf = '', callerDepth = 4, wasmNames
     const samples = prof.samples ?? [];
     const deltas = e.args?.data?.timeDeltas ?? [];
     for (let i = 0; i < samples.length; i++) {
+      t.clock += deltas[i] ?? 0;
       const dt = (deltas[i + 1] ?? deltas[i] ?? 0) / 1000;
       const f = t.nodes.get(samples[i]);
       const name = f ? (f.functionName || `(anonymous ${(f.url || '').split('/').pop()}:${f.lineNumber})`) : '?';
       t.self.set(name, (t.self.get(name) ?? 0) + dt);
       t.total += dt;
       const seen = new Set();
+      const stack = [];
       for (let id = samples[i], depth = 0; id !== undefined && depth < 500; id = t.nodes.get(id)?.parent, depth++) {
         const fn = t.nodes.get(id)?.functionName;
+        if (fn) stack.push(fn);
         if (fn && !seen.has(fn)) { seen.add(fn); t.incl.set(fn, (t.incl.get(fn) ?? 0) + dt); }
       }
+      if (timeline) t.samples.push({ ts: t.clock, stack });
       if (callersOf && name === callersOf) {
         const chain = [];
         for (let up = f?.parent; up !== undefined && chain.length < callerDepth; up = t.nodes.get(up)?.parent) {

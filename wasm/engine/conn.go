@@ -155,44 +155,76 @@ func (c *Conn) InTransaction() bool { return !c.db.GetAutocommit() }
 
 // OpenConn opens the database at loc and runs its pragmas.
 func OpenConn(loc Location) (*Conn, error) {
+	c := &Conn{location: loc, written: map[string]struct{}{}, rowChanges: map[string]*changedKeys{}}
+	c.cache.init()
+	if err := c.open(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// open opens c's location as c.db; on failure the storage is released.
+// A file a replica's whole write left unfinished is emptied and opened
+// again (emptyUnfinishedFile).
+func (c *Conn) open() error {
+	err := c.openDB()
+	if isNotADatabase(err) {
+		if emptied, _ := emptyUnfinishedFile(c.location); emptied {
+			err = c.openDB()
+		}
+	}
+	if err != nil {
+		release(c.location)
+	}
+	return err
+}
+
+// openDB opens c.db and runs the location's pragmas.
+func (c *Conn) openDB() error {
+	loc := c.location
 	db, err := sqlite3.Open(loc.URI)
 	if err != nil {
-		release(loc)
-		return nil, sqlError(err)
+		return sqlError(err)
+	}
+	fail := func(err error) error {
+		db.Close()
+		return err
 	}
 	if loc.Encrypted {
 		// The first read of page 1 tells a wrong key (garbage) from the
 		// right one; say so plainly instead of "file is not a database".
 		if err := db.Exec("SELECT count(*) FROM sqlite_schema"); err != nil {
-			db.Close()
-			release(loc)
 			if errors.Is(err, sqlite3.NOTADB) {
-				return nil, protocol.Errorf(protocol.CodeWrongKey, "the encryption key does not open this database (or it is not encrypted)")
+				return fail(protocol.Errorf(protocol.CodeWrongKey, "the encryption key does not open this database (or it is not encrypted)"))
 			}
-			return nil, sqlError(err)
+			return fail(sqlError(err))
 		}
 	}
 	for _, p := range loc.Pragmas {
 		if err := db.Exec(p); err != nil {
-			db.Close()
-			release(loc)
-			return nil, fmt.Errorf("%s: %w", p, sqlError(err))
+			return fail(fmt.Errorf("%s: %w", p, sqlError(err)))
 		}
 	}
-	c := &Conn{db: db, location: loc, written: map[string]struct{}{}, rowChanges: map[string]*changedKeys{}}
-	c.cache.init()
 	if err := db.SetAuthorizer(c.authorize); err != nil {
-		db.Close()
-		release(loc)
-		return nil, sqlError(err)
+		return fail(sqlError(err))
 	}
 	// Before any statement is prepared: SQLite compiles DELETE without
 	// WHERE to a truncation that no hook sees unless this hook is set.
 	db.PreUpdateHook(c.preupdate)
-	return c, nil
+	c.db = db
+	return nil
 }
 
-// release gives up a location's storage handles after a failed open.
+// closeDB closes c's SQLite connection and its statements, keeping the
+// storage (Close releases it too).
+func (c *Conn) closeDB() error {
+	c.cache.clear()
+	for _, s := range slices.Collect(c.db.Stmts()) {
+		s.Close()
+	}
+	return sqlError(c.db.Close())
+}
+
 func release(loc Location) {
 	if loc.Release != nil {
 		loc.Release()
@@ -244,11 +276,7 @@ func (c *Conn) Location() Location { return c.location }
 // prepared on the connection (the sync client's, when it stopped before
 // it could close them on this goroutine), and closes the connection.
 func (c *Conn) Close() error {
-	c.cache.clear()
-	for _, s := range slices.Collect(c.db.Stmts()) {
-		s.Close()
-	}
-	err := sqlError(c.db.Close())
+	err := c.closeDB()
 	if c.location.Release != nil {
 		if rerr := c.location.Release(); rerr != nil && err == nil {
 			err = fmt.Errorf("releasing storage: %w", rerr)

@@ -766,7 +766,10 @@ func (e *Engine) open(db *database, req protocol.Request, enc *codec.Encoder) er
 		early.abandon()
 		return fmt.Errorf("open %q on %s: %w", name, loc.Backend, cerr)
 	}
-	began := e.beginFromReplica(conn, syncOpts, migrations, early, replicaProgress)
+	began, berr := e.beginFromReplica(conn, syncOpts, migrations, early, replicaProgress)
+	if berr != nil {
+		return fmt.Errorf("open %q on %s: %w", name, loc.Backend, berr)
+	}
 	migrating := migrationsPending(conn, migrations)
 	if syncOpts == nil || migrating {
 		// An initial sync that stopped here left the synced tables' plain

@@ -163,24 +163,26 @@ func (d *replicaDownload) abandon() {
 // early is the download startReplica began before the open, or nil; it is
 // used when the database is new and has the layout it was asked for,
 // abandoned otherwise. progress is told of the download as it goes, at
-// most every replicaProgressEvery and once at its end.
-func (e *Engine) beginFromReplica(c *Conn, o *SyncOptions, migrations []appschema.Migration, early *replicaDownload, progress func(received, total int64)) syncstatus.Replica {
+// most every replicaProgressEvery and once at its end. An error is a
+// database that could not be opened again once its file was written
+// (replaceFile): c has no database and its storage is released.
+func (e *Engine) beginFromReplica(c *Conn, o *SyncOptions, migrations []appschema.Migration, early *replicaDownload, progress func(received, total int64)) (syncstatus.Replica, error) {
 	if !e.wantsReplica(o, migrations) {
 		early.abandon()
-		return syncstatus.Replica{}
+		return syncstatus.Replica{}, nil
 	}
 	if isNew, err := c.isNew(); err != nil || !isNew {
 		early.abandon()
-		return syncstatus.Replica{}
+		return syncstatus.Replica{}, nil
 	}
 	if !e.online.Load() {
 		early.abandon()
-		return syncstatus.Replica{Reason: "offline"}
+		return syncstatus.Replica{Reason: "offline"}, nil
 	}
 	layout, err := c.layout()
 	if err != nil {
 		early.abandon()
-		return syncstatus.Replica{Reason: "reading the database's layout: " + err.Error()}
+		return syncstatus.Replica{Reason: "reading the database's layout: " + err.Error()}, nil
 	}
 	d := early
 	if d != nil && d.layout != layout {
@@ -191,32 +193,33 @@ func (e *Engine) beginFromReplica(c *Conn, o *SyncOptions, migrations []appschem
 	}
 	if d == nil {
 		if d, err = e.fetchReplica(o, migrations, layout, progress); err != nil {
-			return syncstatus.Replica{Reason: err.Error()}
+			return syncstatus.Replica{Reason: err.Error()}, nil
 		}
 	}
 	<-d.done
 	if d.err != nil {
-		return syncstatus.Replica{Reason: "download: " + d.err.Error()}
+		return syncstatus.Replica{Reason: "download: " + d.err.Error()}, nil
 	}
 	data := d.data
 	st := syncstatus.Replica{Bytes: int64(len(data)), Download: d.took}
 	if len(data) < len(sqliteMagic) || string(data[:len(sqliteMagic)]) != sqliteMagic {
 		st.Reason = "the download is not a SQLite database"
-		return st
+		return st, nil
 	}
 	start := time.Now()
 	if err := c.restore(data); err != nil {
+		if errors.Is(err, errReopen) {
+			return st, err
+		}
 		st.Reason = "copying the file in: " + err.Error()
-		c.wipe()
-		return st
+		return st, c.wipe()
 	}
 	if err := c.checkReplica(migrations[len(migrations)-1].Version); err != nil {
 		st.Reason = err.Error()
-		c.wipe()
-		return st
+		return st, c.wipe()
 	}
 	st.Used, st.Restore = true, time.Since(start)
-	return st
+	return st, nil
 }
 
 // replicaURL is the replica endpoint for the database's schema and
@@ -279,10 +282,15 @@ func (c *Conn) layout() (Layout, error) {
 	return Layout{PageSize: s.ColumnInt(0), AutoVacuum: s.ColumnInt(1)}, nil
 }
 
-// restore replaces the database with data, a whole SQLite file, through
-// SQLite's backup: the pages go through this database's VFS (encrypted
-// if it is) in one transaction.
+// restore replaces the new database with data, a whole SQLite file:
+// written whole at a WholeFile location (replaceFile), else through
+// SQLite's backup, whose pages go through this database's VFS (encrypted
+// if it is) in one transaction. An error wrapping errReopen leaves c
+// without a database.
 func (c *Conn) restore(data []byte) error {
+	if c.location.WholeFile && !c.location.Encrypted {
+		return c.replaceFile(data)
+	}
 	name := fmt.Sprintf("hearth-replica-%d", replicaSeq.Add(1))
 	memdb.Create(name, data)
 	defer memdb.Delete(name)
@@ -290,8 +298,11 @@ func (c *Conn) restore(data []byte) error {
 }
 
 // wipe makes the database new again after a file that could not be used.
-func (c *Conn) wipe() {
-	c.restore(nil) //nolint:errcheck // the open then finds what is left and says so
+func (c *Conn) wipe() error {
+	if err := c.restore(nil); errors.Is(err, errReopen) {
+		return err
+	}
+	return nil // the open then finds what is left and says so
 }
 
 // checkReplica checks that a copied-in file is a replica this open can

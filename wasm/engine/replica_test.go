@@ -24,6 +24,7 @@ import (
 	"time"
 
 	boardschema "github.com/hearthdb/hearth/examples/board/schema"
+	"github.com/hearthdb/hearth/sqlitevfs"
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncserver/replica"
 	"github.com/hearthdb/hearth/syncworker/seed"
@@ -120,6 +121,22 @@ type opfsLikeStorage struct {
 	failing bool
 	// vfs, when set, names the VFS the files are opened through.
 	vfs string
+	// wholeFile: replica files are written whole (Location.WholeFile),
+	// which needs a VFS that opens files by name (wholeFileStorage);
+	// otherwise they are copied in through SQLite's backup, as for an
+	// encrypted database.
+	wholeFile bool
+}
+
+// wholeFileStorage is an opfsLikeStorage whose files are in a
+// sqlitevfs.FileVFS over memory, the VFS the browser's OPFS storage
+// builds over OPFS, registered for the test: replica files are written
+// to it whole.
+func wholeFileStorage(t *testing.T) opfsLikeStorage {
+	name := fmt.Sprintf("hearth-test-files-%d", gateSeq.Add(1))
+	vfs.Register(name, sqlitevfs.NewFileVFS(sqlitevfs.NewMemoryFileStore()))
+	t.Cleanup(func() { vfs.Unregister(name) })
+	return opfsLikeStorage{dir: "/", vfs: name, wholeFile: true}
 }
 
 func (s opfsLikeStorage) Resolve(req OpenRequest) (Location, error) {
@@ -133,6 +150,7 @@ func (s opfsLikeStorage) Resolve(req OpenRequest) (Location, error) {
 		Backend:   StorageOPFS,
 		NewLayout: layout,
 		Pragmas:   append(append([]string{"PRAGMA locking_mode = EXCLUSIVE"}, layout.Pragmas()...), "PRAGMA journal_mode = WAL"),
+		WholeFile: s.wholeFile,
 	}
 	if s.declared != nil {
 		loc.NewLayout = *s.declared
@@ -215,8 +233,17 @@ func (p *page) count(db int64, sql string) int64 {
 // identity of its own, and its writes sync as any device's.
 func TestANewDatabaseBeginsAsTheServersReplica(t *testing.T) {
 	url := boardServer(t, 600)
+	t.Run("written whole", func(t *testing.T) {
+		newDatabaseBeginsAsReplica(t, url, func() opfsLikeStorage { return wholeFileStorage(t) })
+	})
+	t.Run("through SQLite's backup", func(t *testing.T) {
+		newDatabaseBeginsAsReplica(t, url, func() opfsLikeStorage { return opfsLikeStorage{dir: t.TempDir()} })
+	})
+}
+
+func newDatabaseBeginsAsReplica(t *testing.T, url string, storage func() opfsLikeStorage) {
 	var calls atomic.Int64
-	a := newPageOn(t, opfsLikeStorage{dir: t.TempDir()})
+	a := newPageOn(t, storage())
 	a.eng.SetReplicaFetcher(httpReplicas(&calls))
 	db := a.call("open", boardOpen("board", url, nil))["db"].(int64)
 	if got := a.count(db, `SELECT count(*) FROM tasks`); got != 600 {
@@ -247,7 +274,7 @@ func TestANewDatabaseBeginsAsTheServersReplica(t *testing.T) {
 
 	// A second device from the same file gets an identity of its own;
 	// a third syncs by snapshot. A write on the first reaches both.
-	b := newPageOn(t, opfsLikeStorage{dir: t.TempDir()})
+	b := newPageOn(t, storage())
 	b.eng.SetReplicaFetcher(httpReplicas(&calls))
 	dbB := b.call("open", boardOpen("board", url, nil))["db"].(int64)
 	c := newPage(t)
@@ -436,41 +463,47 @@ func TestANewDatabaseSyncsBySnapshotWhenNoReplicaFits(t *testing.T) {
 		{"a file with a device's identity", nil, withNode(t, httpReplicas(&calls)), "another device's identity"},
 		{"a sync URL without /sync", map[string]any{"url": strings.TrimSuffix(url, "/sync") + "/other"}, httpReplicas(&calls), "does not end in /sync"},
 	} {
-		t.Run(c.what, func(t *testing.T) {
-			p := newPageOn(t, opfsLikeStorage{dir: t.TempDir()})
-			p.eng.SetReplicaFetcher(c.fetcher)
-			open := boardOpen("board", url, c.sync)
-			if c.what == "a sync URL without /sync" {
-				// The server answers only /sync: nothing syncs, but the open
-				// says why it did not download.
-				st := p.call("open", open)
-				// The watch's reply carries the status as it is.
-				watch := p.call("watch", map[string]any{"db": st["db"], "sync": true})
-				rp := watch["status"].(map[string]any)["replica"].(map[string]any)
-				if !strings.Contains(rp["reason"].(string), c.reason) {
-					t.Fatalf("reason %q, want %q", rp["reason"], c.reason)
+		for _, whole := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s, written whole %v", c.what, whole), func(t *testing.T) {
+				storage := opfsLikeStorage{dir: t.TempDir()}
+				if whole {
+					storage = wholeFileStorage(t)
 				}
-				return
-			}
-			if c.what == "another schema" {
-				// The same version, but not byte for byte the server's SQL.
-				ms := open["migrations"].([]any)
-				last := ms[len(ms)-1].(map[string]any)
-				last["sql"] = last["sql"].(string) + "\n"
-			}
-			db := p.call("open", open)["db"].(int64)
-			st := p.syncedStatus(db)
-			rp := st["replica"].(map[string]any)
-			if rp["used"] != false || !strings.Contains(rp["reason"].(string), c.reason) {
-				t.Fatalf("replica status %v, want a reason with %q", rp, c.reason)
-			}
-			if chunks := st["initialSync"].(map[string]any)["chunks"].(int64); chunks == 0 {
-				t.Fatal("no snapshot after the replica was not used")
-			}
-			if got := p.count(db, `SELECT count(*) FROM tasks`); got != 50 {
-				t.Fatalf("%d tasks after the snapshot, want 50", got)
-			}
-		})
+				p := newPageOn(t, storage)
+				p.eng.SetReplicaFetcher(c.fetcher)
+				open := boardOpen("board", url, c.sync)
+				if c.what == "a sync URL without /sync" {
+					// The server answers only /sync: nothing syncs, but the open
+					// says why it did not download.
+					st := p.call("open", open)
+					// The watch's reply carries the status as it is.
+					watch := p.call("watch", map[string]any{"db": st["db"], "sync": true})
+					rp := watch["status"].(map[string]any)["replica"].(map[string]any)
+					if !strings.Contains(rp["reason"].(string), c.reason) {
+						t.Fatalf("reason %q, want %q", rp["reason"], c.reason)
+					}
+					return
+				}
+				if c.what == "another schema" {
+					// The same version, but not byte for byte the server's SQL.
+					ms := open["migrations"].([]any)
+					last := ms[len(ms)-1].(map[string]any)
+					last["sql"] = last["sql"].(string) + "\n"
+				}
+				db := p.call("open", open)["db"].(int64)
+				st := p.syncedStatus(db)
+				rp := st["replica"].(map[string]any)
+				if rp["used"] != false || !strings.Contains(rp["reason"].(string), c.reason) {
+					t.Fatalf("replica status %v, want a reason with %q", rp, c.reason)
+				}
+				if chunks := st["initialSync"].(map[string]any)["chunks"].(int64); chunks == 0 {
+					t.Fatal("no snapshot after the replica was not used")
+				}
+				if got := p.count(db, `SELECT count(*) FROM tasks`); got != 50 {
+					t.Fatalf("%d tasks after the snapshot, want 50", got)
+				}
+			})
+		}
 	}
 }
 
@@ -532,5 +565,56 @@ func withNode(t *testing.T, fetch ReplicaFetcher) ReplicaFetcher {
 			return nil, err
 		}
 		return os.ReadFile(path)
+	}
+}
+
+// TestAnInterruptedWholeFileWriteLeavesANewDatabase: a replica file
+// written whole but cut short before its first 16 bytes (the tab closed
+// mid-way) is emptied by the next open, which then begins from the
+// replica as a new database would, instead of failing on "file is not a
+// database" at every open.
+func TestAnInterruptedWholeFileWriteLeavesANewDatabase(t *testing.T) {
+	url := boardServer(t, 60)
+	var calls atomic.Int64
+	fetch := httpReplicas(&calls)
+	// The server's file, as a first device downloads it.
+	var data []byte
+	first := newPageOn(t, wholeFileStorage(t))
+	first.eng.SetReplicaFetcher(func(ctx context.Context, url, token string, progress func(int64, int64)) ([]byte, error) {
+		b, err := fetch(ctx, url, token, progress)
+		data = b
+		return b, err
+	})
+	first.call("open", boardOpen("board", url, nil))
+	if len(data) == 0 {
+		t.Fatal("no replica file downloaded")
+	}
+	storage := wholeFileStorage(t)
+	loc, err := storage.Resolve(OpenRequest{Name: "board"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What writeWholeFile leaves when it stops before the magic.
+	v, name, err := loc.vfsFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _, err := v.Open(name, vfs.OPEN_MAIN_DB|vfs.OPEN_READWRITE|vfs.OPEN_CREATE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(data[len(sqliteMagic):], int64(len(sqliteMagic))); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	p := newPageOn(t, storage)
+	p.eng.SetReplicaFetcher(fetch)
+	db := p.call("open", boardOpen("board", url, nil))["db"].(int64)
+	if got := p.count(db, `SELECT count(*) FROM tasks`); got != 60 {
+		t.Fatalf("%d tasks when open returned, want the replica's 60", got)
+	}
+	if rp := p.syncedStatus(db)["replica"].(map[string]any); rp["used"] != true {
+		t.Fatalf("replica status %v: want the file used", rp)
 	}
 }

@@ -44,6 +44,13 @@ type Location struct {
 	// Encrypted: a key was given, so a wrong key must be told apart from a
 	// corrupt file right after open.
 	Encrypted bool
+	// WholeFile: the storage's VFS keeps a file that no connection has
+	// open, so a new database's replica file is written to it whole
+	// (Conn.replaceFile) rather than copied in page by page through
+	// SQLite's backup. Not for memdb, whose file goes with its last
+	// connection; an encrypted database is always copied in (its VFS
+	// encrypts each page).
+	WholeFile bool
 	// Release, when set, runs after the connection closes: it gives up
 	// storage handles another worker may need.
 	Release func() error
@@ -69,9 +76,19 @@ func (l Layout) Pragmas() []string {
 // fileExists asks the location's VFS, as SQLite would, whether its
 // database file is there; a VFS that cannot tell (memdb) says no.
 func (loc Location) fileExists() (bool, error) {
-	u, err := url.Parse(loc.URI)
+	v, name, err := loc.vfsFile()
 	if err != nil {
 		return false, err
+	}
+	return v.Access(name, vfs.ACCESS_EXISTS)
+}
+
+// vfsFile is the VFS the location's URI names and the database file's
+// name in it.
+func (loc Location) vfsFile() (vfs.VFS, string, error) {
+	u, err := url.Parse(loc.URI)
+	if err != nil {
+		return nil, "", err
 	}
 	name := u.Path
 	if name == "" {
@@ -79,9 +96,9 @@ func (loc Location) fileExists() (bool, error) {
 	}
 	v := vfs.Find(u.Query().Get("vfs"))
 	if v == nil {
-		return false, fmt.Errorf("no VFS %q", u.Query().Get("vfs"))
+		return nil, "", fmt.Errorf("no VFS %q", u.Query().Get("vfs"))
 	}
-	return v.Access(name, vfs.ACCESS_EXISTS)
+	return v, name, nil
 }
 
 // Headroom is a reserve of storage space that lets an app delete at its
