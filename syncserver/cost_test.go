@@ -313,3 +313,34 @@ func TestSubscribingAgainCostsTheEntriesItReReads(t *testing.T) {
 		t.Fatalf("after the refusal: %#v, want pong", m)
 	}
 }
+
+// TestRowsReadOutsideASessionDrawOnTheSnapshotBucket: TakeSnapshotRows
+// (a replica file sent as it was kept) charges the principal's own
+// bucket, the one its sessions read snapshots from, refuses what does not
+// fit now, and charges more than a bucket holds as a full one.
+func TestRowsReadOutsideASessionDrawOnTheSnapshotBucket(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	srv, err := syncserver.New(syncserver.Config{MaxSnapshotChunk: 10, SnapshotRate: 100, SnapshotBurst: 1000, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	for i, c := range []struct {
+		principal string
+		rows      int64
+		advance   time.Duration
+		want      bool
+	}{
+		{"p", 600, 0, true},
+		{"p", 600, 0, false}, // 400 left
+		{"q", 600, 0, true},  // a bucket of its own
+		{"p", 600, 2 * time.Second, true},
+		{"p", 1_000_000, 10 * time.Second, true}, // full: charged as 1,000
+		{"p", 1, 0, false},
+	} {
+		now = now.Add(c.advance)
+		if got := srv.TakeSnapshotRows(c.principal, c.rows); got != c.want {
+			t.Fatalf("step %d: %s taking %d rows: %v, want %v", i, c.principal, c.rows, got, c.want)
+		}
+	}
+}

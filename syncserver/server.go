@@ -598,6 +598,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// Head is the last log position this server knows of (with a shared
+// store, as the store last announced it).
+func (s *Server) Head() int64 {
+	head, _ := s.head.get()
+	return head
+}
+
+// TakeSnapshotRows charges rows read outside a session (a replica file
+// sent as it was kept) to the principal's snapshot bucket
+// (Config.SnapshotRate), if they fit in it now; more than the bucket
+// holds at most is charged as a full bucket. Reports whether it did.
+func (s *Server) TakeSnapshotRows(principal string, rows int64) bool {
+	b := s.snapshotRates.bucket(principal)
+	if b == nil {
+		return true
+	}
+	return b.AllowN(s.cfg.Now(), int(min(max(rows, 1), int64(b.Burst()))))
+}
+
 // Close shuts down with a 10 second drain.
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -90,6 +90,8 @@ func newReplicaHandler(app *appconfig.App, sync *syncserver.Server, log *slog.Lo
 	}
 	return replica.NewHandler(replica.Config{
 		Sync:       sync.Handler(),
+		Head:       sync.Head,
+		TakeRows:   sync.TakeSnapshotRows,
 		Identify:   sync.Identify,
 		Migrations: app.Migrations,
 		Tables:     app.Tables,

@@ -22,6 +22,7 @@ import (
 	"github.com/hearthdb/hearth/syncworker/client"
 	"github.com/hearthdb/hearth/syncworker/hlc"
 	"github.com/hearthdb/hearth/syncworker/journal"
+	"github.com/hearthdb/hearth/syncworker/schema"
 	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/ncruces/go-sqlite3"
 )
@@ -74,6 +75,8 @@ type File struct {
 	Size int64
 	// Cursor is the server log position the file has applied.
 	Cursor int64
+	// Rows is how many rows of the synced tables the file holds.
+	Rows int64
 }
 
 // Errors a build ends with besides the context's and SQLite's.
@@ -149,6 +152,9 @@ func Build(ctx context.Context, req Request) (f File, err error) {
 		return f, err
 	}
 	if err := journal.ForgetDevice(conn); err != nil {
+		return f, fmt.Errorf("replica: %w", err)
+	}
+	if f.Rows, err = syncedRows(conn, req.Tables); err != nil {
 		return f, fmt.Errorf("replica: %w", err)
 	}
 	fi, err := os.Stat(f.Path)
@@ -249,4 +255,24 @@ func fileSize(path string) int64 {
 		return 0
 	}
 	return fi.Size()
+}
+
+// syncedRows counts the rows of the synced tables.
+func syncedRows(conn *sqlite3.Conn, tables []appschema.Table) (int64, error) {
+	var rows int64
+	for _, t := range tables {
+		s, _, err := conn.Prepare(`SELECT count(*) FROM ` + schema.Quote(t.Name))
+		if err != nil {
+			return 0, err
+		}
+		if s.Step() {
+			rows += s.ColumnInt64(0)
+		}
+		err = s.Err()
+		s.Close()
+		if err != nil {
+			return 0, err
+		}
+	}
+	return rows, nil
 }

@@ -14,10 +14,12 @@ const DefaultCacheBytes = 1 << 30
 const cacheIdle = 24 * time.Hour
 
 // cache keeps the last file built for each caller key and layout, so that
-// the next new device of the same identity begins from it: the build
-// then pulls only the log written since, instead of every row. A file is
-// taken out while a build uses it (so eviction never removes a file in
-// use) and put back, at its new cursor, once it has been sent.
+// the next new device of the same identity begins from it: sent as it is
+// while the server's log has not moved past its cursor, else continued
+// (a copy of it pulls only the log written since) instead of built from
+// every row. A kept file is never written to: requests read it while
+// another is continued from a copy, and a file replaced or dropped stays
+// readable to a request that opened it (its handle keeps it).
 type cache struct {
 	max int64 // bytes; 0 keeps nothing
 	now func() time.Time
@@ -28,25 +30,30 @@ type cache struct {
 }
 
 type cached struct {
-	path string
-	size int64
-	used time.Time
+	path   string
+	size   int64 // of the file and its compressed copy
+	cursor int64
+	rows   int64
+	// gz is the file gzip-compressed as the endpoint sends it ("" until
+	// a response has written it whole), gzSize its size.
+	gz     string
+	gzSize int64
+	used   time.Time
 }
 
-// take removes and returns the file kept for key ("" when none).
-func (c *cache) take(key string) string {
+// get returns what is kept for key, marking it used.
+func (c *cache) get(key string) (cached, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.entries[key]
 	if e == nil {
-		return ""
+		return cached{}, false
 	}
-	delete(c.entries, key)
-	c.total -= e.size
-	return e.path
+	e.used = c.now()
+	return *e, true
 }
 
-// peek is the path kept for key ("" when none), left kept.
+// peek is the path kept for key ("" when none).
 func (c *cache) peek(key string) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -56,6 +63,26 @@ func (c *cache) peek(key string) string {
 	return ""
 }
 
+// setGz records gz as the compressed copy of the file kept for key at
+// path, or removes it when that file is no longer kept, already has one,
+// or the copy would not fit.
+func (c *cache) setGz(key, path string, gz compressed) {
+	if gz.path == "" {
+		return
+	}
+	c.mu.Lock()
+	e := c.entries[key]
+	if e == nil || e.path != path || e.gz != "" || c.total+gz.size > c.max {
+		c.mu.Unlock()
+		os.Remove(gz.path)
+		return
+	}
+	e.gz, e.gzSize = gz.path, gz.size
+	e.size += gz.size
+	c.total += gz.size
+	c.mu.Unlock()
+}
+
 // put keeps f for key, replacing what was kept, then drops the files
 // least recently used (and those idle past cacheIdle) until the kept
 // files fit. A file that is larger than the whole bound is not kept.
@@ -63,13 +90,13 @@ func (c *cache) put(key string, f File) {
 	c.mu.Lock()
 	var drop []string
 	if old := c.entries[key]; old != nil {
-		drop = append(drop, old.path)
+		drop = append(drop, old.files()...)
 		c.total -= old.size
 		delete(c.entries, key)
 	}
 	now := c.now()
 	if f.Size <= c.max {
-		c.entries[key] = &cached{path: f.Path, size: f.Size, used: now}
+		c.entries[key] = &cached{path: f.Path, size: f.Size, cursor: f.Cursor, rows: f.Rows, used: now}
 		c.total += f.Size
 	} else {
 		drop = append(drop, f.Path)
@@ -83,7 +110,7 @@ func (c *cache) put(key string, f File) {
 			k = c.oldest()
 		}
 		e := c.entries[k]
-		drop = append(drop, e.path)
+		drop = append(drop, e.files()...)
 		c.total -= e.size
 		delete(c.entries, k)
 	}
@@ -91,6 +118,14 @@ func (c *cache) put(key string, f File) {
 	for _, p := range drop {
 		os.Remove(p)
 	}
+}
+
+// files are the entry's file and its compressed copy.
+func (e *cached) files() []string {
+	if e.gz == "" {
+		return []string{e.path}
+	}
+	return []string{e.path, e.gz}
 }
 
 func (c *cache) idle(now time.Time) string {
@@ -118,7 +153,9 @@ func (c *cache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k, e := range c.entries {
-		os.Remove(e.path)
+		for _, p := range e.files() {
+			os.Remove(p)
+		}
 		delete(c.entries, k)
 	}
 	c.total = 0

@@ -50,6 +50,14 @@ type Config struct {
 	// Sync is the server's sync endpoint (syncserver.Server.Handler),
 	// which each build connects to in process.
 	Sync http.Handler
+	// Head is the server's log head (syncserver.Server.Head). A kept
+	// file at it is sent as it is, without a build: nothing was written
+	// since. Nil: every request builds (or continues a kept file).
+	Head func() int64
+	// TakeRows charges a kept file's rows, sent without a build, to the
+	// principal's snapshot bucket (syncserver.Server.TakeSnapshotRows),
+	// reporting whether they fit now; nil charges nothing.
+	TakeRows func(principal string, rows int64) bool
 	// Identify checks the request's credential before a build starts;
 	// nil accepts every request, as a server without authentication
 	// does. The build's session checks the credential again, as for any
@@ -233,8 +241,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	principal := caller.Principal
-	release, ok := h.take(principal)
-	if !ok {
+	key := fmt.Sprintf("%d/%d/%s", layout.PageSize, layout.AutoVacuum, readsKey(caller))
+	start := time.Now()
+	kept, ok := h.kept.get(key)
+	if ok && h.cfg.Head != nil && kept.cursor >= h.cfg.Head() && (h.cfg.TakeRows == nil || h.cfg.TakeRows(principal, kept.rows)) {
+		// Nothing was written since the kept file was built: it is what
+		// a build would make, and its compressed copy what a build's
+		// response would send. Its rows are charged as a build's
+		// session would read them; when they do not fit now, the build
+		// below paces itself instead.
+		gz, err := h.send(w, r, kept)
+		if !errors.Is(err, errGone) {
+			h.kept.setGz(key, kept.path, gz)
+			h.logSent(principal, kept, err, "kept", 0, start)
+			return
+		}
+	}
+	release, free := h.take(principal)
+	if !free {
 		w.Header().Set("Retry-After", "5")
 		h.fail(w, http.StatusServiceUnavailable, CodeBusy, "the server is building as many replicas as it allows: sync by snapshot, or ask again later")
 		return
@@ -243,9 +267,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
 	defer cancel()
-	start := time.Now()
-	key := fmt.Sprintf("%d/%d/%s", layout.PageSize, layout.AutoVacuum, readsKey(caller))
-	from := h.kept.take(key)
+	from, how := "", "built"
+	if ok {
+		// Continued from a copy: the kept file stays as it is for the
+		// requests reading it.
+		if from = h.copyKept(kept.path); from != "" {
+			how = "continued"
+		}
+	}
 	f, err := Build(ctx, Request{
 		URL:        "ws://replica.invalid/sync",
 		Dial:       h.dial,
@@ -270,14 +299,44 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	built := time.Since(start)
-	err = h.send(w, r, f)
+	made := cached{path: f.Path, size: f.Size, cursor: f.Cursor, rows: f.Rows}
+	gz, err := h.send(w, r, made)
 	h.kept.put(key, f)
+	h.kept.setGz(key, f.Path, gz)
+	h.logSent(principal, made, err, how, built, start)
+}
+
+// logSent logs a response's end.
+func (h *Handler) logSent(principal string, f cached, err error, how string, built time.Duration, start time.Time) {
 	if err != nil {
 		h.cfg.Logger.Info("replica: sending failed", "principal", principal, "err", err)
 		return
 	}
-	h.cfg.Logger.Info("replica: sent", "principal", principal, "bytes", f.Size, "cursor", f.Cursor, "continued", from != "",
+	h.cfg.Logger.Info("replica: sent", "principal", principal, "bytes", f.size-f.gzSize, "cursor", f.cursor, "file", how,
 		"build", built.Round(time.Millisecond), "total", time.Since(start).Round(time.Millisecond))
+}
+
+// copyKept copies a kept file for a build to continue; "" when it could
+// not (it was dropped meanwhile): the build then starts afresh.
+func (h *Handler) copyKept(path string) string {
+	src, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer src.Close()
+	dst, err := os.CreateTemp(h.dir, "hearth-replica-*.db")
+	if err != nil {
+		return ""
+	}
+	_, err = io.Copy(dst, src)
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(dst.Name())
+		return ""
+	}
+	return dst.Name()
 }
 
 // originAllowed applies /sync's rule (github.com/coder/websocket's): the
@@ -337,31 +396,94 @@ const (
 	HeaderSize = "Hearth-Replica-Size"
 )
 
-func (h *Handler) send(w http.ResponseWriter, r *http.Request, f File) error {
-	file, err := os.Open(f.Path)
+// errGone: a kept file was dropped before its response began; nothing
+// was written.
+var errGone = errors.New("the kept file is gone")
+
+// send writes the file f as the response: its compressed copy when it
+// has one and the caller accepts gzip; otherwise compressed as it is
+// sent, the compressed bytes also written to a file, returned when whole
+// (for the cache to keep as f's copy; the zero compressed otherwise).
+func (h *Handler) send(w http.ResponseWriter, r *http.Request, f cached) (compressed, error) {
+	gzipped := acceptsGzip(r.Header.Get("Accept-Encoding"))
+	name := f.path
+	if gzipped && f.gz != "" {
+		name = f.gz
+	}
+	file, err := os.Open(name)
 	if err != nil {
-		return err
+		return compressed{}, fmt.Errorf("%w: %w", errGone, err)
 	}
 	defer file.Close()
+	size := f.size - f.gzSize
 	hd := w.Header()
 	hd.Set("Content-Type", "application/vnd.sqlite3")
 	hd.Set("Cache-Control", "no-store")
-	hd.Set(HeaderCursor, strconv.FormatInt(f.Cursor, 10))
-	hd.Set(HeaderSize, strconv.FormatInt(f.Size, 10))
+	hd.Set(HeaderCursor, strconv.FormatInt(f.cursor, 10))
+	hd.Set(HeaderSize, strconv.FormatInt(size, 10))
 	hd.Add("Vary", "Accept-Encoding")
-	if !acceptsGzip(r.Header.Get("Accept-Encoding")) {
-		hd.Set("Content-Length", strconv.FormatInt(f.Size, 10))
+	switch {
+	case !gzipped:
+		hd.Set("Content-Length", strconv.FormatInt(size, 10))
 		_, err = io.Copy(w, file)
-		return err
+		return compressed{}, err
+	case f.gz != "":
+		hd.Set("Content-Encoding", "gzip")
+		hd.Set("Content-Length", strconv.FormatInt(f.gzSize, 10))
+		_, err = io.Copy(w, file)
+		return compressed{}, err
 	}
 	// A database compresses 3–5 times; the fastest level keeps the
 	// server's time per byte below the network's.
 	hd.Set("Content-Encoding", "gzip")
-	zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
-	if _, err := io.Copy(zw, file); err != nil {
-		return err
+	tee := &teeWriter{w: w}
+	if tee.copy, tee.err = os.CreateTemp(h.dir, "hearth-replica-*.db.gz"); tee.err != nil {
+		tee.copy = nil
 	}
-	return zw.Close()
+	zw, _ := gzip.NewWriterLevel(tee, gzip.BestSpeed)
+	_, err = io.Copy(zw, file)
+	if cerr := zw.Close(); err == nil {
+		err = cerr
+	}
+	return tee.finish(err == nil), err
+}
+
+// compressed is a file's gzip copy: path "" when there is none.
+type compressed struct {
+	path string
+	size int64
+}
+
+// teeWriter writes to w and, while it can, to copy; a failing copy
+// fails nothing but itself.
+type teeWriter struct {
+	w    io.Writer
+	copy *os.File
+	n    int64
+	err  error
+}
+
+func (t *teeWriter) Write(p []byte) (int, error) {
+	n, err := t.w.Write(p)
+	if t.copy != nil && t.err == nil && n > 0 {
+		var m int
+		m, t.err = t.copy.Write(p[:n])
+		t.n += int64(m)
+	}
+	return n, err
+}
+
+// finish closes the copy and returns it when whole (the response was).
+func (t *teeWriter) finish(whole bool) compressed {
+	if t.copy == nil {
+		return compressed{}
+	}
+	err := t.copy.Close()
+	if !whole || t.err != nil || err != nil {
+		os.Remove(t.copy.Name())
+		return compressed{}
+	}
+	return compressed{t.copy.Name(), t.n}
 }
 
 func acceptsGzip(header string) bool {

@@ -7,12 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,7 +43,10 @@ func server(t *testing.T, rows int, cfg Config) (*Handler, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Sync, cfg.Migrations, cfg.Tables = srv.Handler(), testMigrations, testTables
+	cfg.Sync, cfg.Head, cfg.Migrations, cfg.Tables = srv.Handler(), srv.Head, testMigrations, testTables
+	if cfg.TakeRows == nil {
+		cfg.TakeRows = srv.TakeSnapshotRows
+	}
 	cfg.Dir = t.TempDir()
 	h, err := NewHandler(cfg)
 	if err != nil {
@@ -390,7 +396,8 @@ func download(t *testing.T, url, token string) (notes, cursor int64) {
 // device identity is removed again); a caller with other scopes gets a
 // file of its own.
 func TestTheNextDeviceContinuesTheLastFile(t *testing.T) {
-	h, url := server(t, 300, Config{Identify: func(r *http.Request) (syncserver.Identity, error) {
+	var logs logBuffer
+	h, url := server(t, 300, Config{Logger: logs.logger(), Identify: func(r *http.Request) (syncserver.Identity, error) {
 		name := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 		return syncserver.Identity{Principal: strings.TrimSuffix(name, "-again"), Scopes: []string{"s"}}, nil
 	}})
@@ -417,8 +424,13 @@ func TestTheNextDeviceContinuesTheLastFile(t *testing.T) {
 	if notes != 340 || second <= first {
 		t.Fatalf("continued: %d notes at cursor %d (first at %d), want 340 past it", notes, second, first)
 	}
-	if again := keptFor(key); again != kept {
-		t.Fatalf("alice's second file was not the first continued: %s, %s", kept, again)
+	// The handler logs once the response has ended.
+	logs.waitFor(t, "file=continued", 1)
+	if again := keptFor(key); again == kept {
+		t.Fatal("the continued file was written in place of the kept one")
+	}
+	if _, err := os.Stat(kept); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the file it replaced is still there: %v", err)
 	}
 	if notes, _ := download(t, url, "bob"); notes != 340 {
 		t.Fatalf("bob: %d notes", notes)
@@ -454,14 +466,25 @@ func TestKeptFilesStayWithinTheirBound(t *testing.T) {
 	if exists("d") || c.entries["d"] != nil {
 		t.Fatal("a file larger than the bound was kept")
 	}
-	if p := c.take("b"); p != filepath.Join(dir, "b") || c.take("b") != "" || c.total != 30 {
-		t.Fatalf("take b: %q, total %d", p, c.total)
+	if e, ok := c.get("b"); !ok || e.path != filepath.Join(dir, "b") || c.total != 60 {
+		t.Fatalf("get b: %v %v, total %d", e, ok, c.total)
 	}
-	c.put("b2", File{Path: p(dir, "b"), Size: 30})
+	// A compressed copy counts, and goes with its file; one for a file no
+	// longer kept, or that would not fit, is removed.
+	c.setGz("b", p(dir, "b"), compressed{file("b.gz", 10).Path, 10})
+	c.setGz("b", p(dir, "elsewhere"), compressed{file("b2.gz", 10).Path, 10})
+	c.setGz("c", p(dir, "c"), compressed{file("c.gz", 31).Path, 31})
+	if e, _ := c.get("b"); e.gz != p(dir, "b.gz") || c.total != 70 || exists("b2.gz") || exists("c.gz") {
+		t.Fatalf("after the copies: b's %q, total %d, b2.gz %v, c.gz %v", e.gz, c.total, exists("b2.gz"), exists("c.gz"))
+	}
+	c.put("b", file("b-next", 30)) // b continued: its file and copy go
+	if exists("b") || exists("b.gz") || !exists("b-next") || c.total != 60 {
+		t.Fatalf("b continued: b %v, its copy %v, total %d", exists("b"), exists("b.gz"), c.total)
+	}
 	now = now.Add(25 * time.Hour)
-	c.put("e", file("e", 10)) // c and b2 idle past a day
-	if exists("b") || exists("c") || !exists("e") || c.total != 10 {
-		t.Fatalf("after a day: b %v c %v e %v, total %d", exists("b"), exists("c"), exists("e"), c.total)
+	c.put("e", file("e", 10)) // c and b-next idle past a day
+	if exists("b-next") || exists("c") || !exists("e") || c.total != 10 {
+		t.Fatalf("after a day: b-next %v c %v e %v, total %d", exists("b-next"), exists("c"), exists("e"), c.total)
 	}
 	c.clear()
 	if exists("e") || c.total != 0 || len(c.entries) != 0 {
@@ -470,3 +493,137 @@ func TestKeptFilesStayWithinTheirBound(t *testing.T) {
 }
 
 func p(dir, name string) string { return filepath.Join(dir, name) }
+
+// logBuffer collects a Handler's log for a test to read.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func (l *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
+
+// waitFor waits (bounded) until the log holds text n times: a handler
+// logs a response once it has ended, which its client may see first.
+func (l *logBuffer) waitFor(t *testing.T, text string, n int) {
+	t.Helper()
+	for range 500 {
+		if strings.Count(l.String(), text) >= n {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("the log holds %q %d times, want %d:\n%s", text, strings.Count(l.String(), text), n, l.String())
+}
+
+// TestAKeptFileIsSentAsItIsWhileNothingWasWritten: while the server's
+// log has not moved past a kept file's cursor, the next device of the
+// same readers gets that file without a build, compressed once (the copy
+// kept beside it, its length announced) or as it is; once a write lands,
+// the next request continues it and is sent the new rows.
+func TestAKeptFileIsSentAsItIsWhileNothingWasWritten(t *testing.T) {
+	var logs logBuffer
+	var charged atomic.Int64
+	refuse := atomic.Bool{}
+	h, url := server(t, 200, Config{Logger: logs.logger(), TakeRows: func(principal string, rows int64) bool {
+		charged.Add(rows)
+		return !refuse.Load()
+	}})
+	url += query(h.Fingerprint(), 4096, 2)
+	key := fmt.Sprintf("4096/2/%s", readsKey(syncserver.Identity{}))
+	fetch := func(gzipped bool) ([]byte, *http.Response) {
+		header := map[string]string{}
+		if gzipped {
+			header["Accept-Encoding"] = "gzip"
+		}
+		resp := get(t, url, header)
+		body := io.Reader(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			data, _ := io.ReadAll(body)
+			t.Fatalf("%d: %s", resp.StatusCode, data)
+		}
+		if gzipped {
+			if resp.Header.Get("Content-Encoding") != "gzip" {
+				t.Fatal("not gzip-compressed")
+			}
+			zr, err := gzip.NewReader(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body = zr
+		}
+		data, err := io.ReadAll(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if size := resp.Header.Get(HeaderSize); size != strconv.Itoa(len(data)) {
+			t.Fatalf("%s says %s bytes, got %d", HeaderSize, size, len(data))
+		}
+		return data, resp
+	}
+	sent := func(how string) int { return strings.Count(logs.String(), "file="+how) }
+	first, _ := fetch(true)
+	// The compressed copy is kept once the response has ended.
+	for i := 0; ; i++ {
+		if e, _ := h.kept.get(key); e.gz != "" {
+			break
+		}
+		if i == 500 {
+			t.Fatal("no compressed copy kept")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var wg sync.WaitGroup
+	bodies := make([][]byte, 6)
+	for i := range bodies {
+		wg.Go(func() { bodies[i], _ = fetch(i%2 == 0) })
+	}
+	wg.Wait()
+	for i, b := range bodies {
+		if string(b) != string(first) {
+			t.Fatalf("request %d was sent another file than the first", i)
+		}
+	}
+	logs.waitFor(t, "file=kept", 6)
+	if sent("built") != 1 || sent("kept") != 6 || sent("continued") != 0 {
+		t.Fatalf("built %d, kept %d, continued %d: want 1, 6, 0; the log:\n%s", sent("built"), sent("kept"), sent("continued"), logs.String())
+	}
+	_, resp := fetch(true)
+	if e, _ := h.kept.get(key); resp.Header.Get("Content-Length") != strconv.FormatInt(e.gzSize, 10) {
+		t.Fatalf("Content-Length %q, want the copy's %d", resp.Header.Get("Content-Length"), e.gzSize)
+	}
+	// Each kept file sent is charged its rows, as a build's session reads
+	// them; when the principal's bucket refuses, the file is continued
+	// instead (a build paces itself on the bucket).
+	if got := charged.Load(); got != 7*200 {
+		t.Fatalf("%d rows charged for 7 kept files of 200", got)
+	}
+	refuse.Store(true)
+	fetch(true)
+	logs.waitFor(t, "file=continued", 1)
+	refuse.Store(false)
+
+	seedNotes(t, strings.TrimSuffix(url[:strings.Index(url, "/v1/replica")], "/"), 201, 230)
+	data, _ := fetch(true)
+	conn := openFile(t, data)
+	s, _, err := conn.Prepare(`SELECT count(*) FROM notes`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Step(); s.ColumnInt64(0) != 230 {
+		t.Fatalf("after a write: %d notes, want 230", s.ColumnInt64(0))
+	}
+	logs.waitFor(t, "file=continued", 2)
+}
