@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hearthdb/hearth/internal/logbuf"
 	"io"
 	"log/slog"
 	"net/http"
@@ -495,22 +496,7 @@ func TestKeptFilesStayWithinTheirBound(t *testing.T) {
 func p(dir, name string) string { return filepath.Join(dir, name) }
 
 // logBuffer collects a Handler's log for a test to read.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type logBuffer struct{ logbuf.Buffer }
 
 func (l *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
 
