@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hearthdb/hearth/internal/logbuf"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/hearthdb/hearth/internal/logbuf"
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncserver/sqlitestore"
 	"github.com/hearthdb/hearth/syncserver/store"

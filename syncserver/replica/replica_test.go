@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hearthdb/hearth/internal/logbuf"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hearthdb/hearth/internal/logbuf"
 	"github.com/hearthdb/hearth/syncserver"
 	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/hlc"
