@@ -16,10 +16,11 @@ const cacheIdle = 24 * time.Hour
 // cache keeps the last file built for each caller key and layout, so that
 // the next new device of the same identity begins from it: sent as it is
 // while the server's log has not moved past its cursor, else continued
-// (a copy of it pulls only the log written since) instead of built from
-// every row. A kept file is never written to: requests read it while
-// another is continued from a copy, and a file replaced or dropped stays
-// readable to a request that opened it (its handle keeps it).
+// (it pulls only the log written since) instead of built from every row.
+// A build takes a kept file over (out of the cache) only while no
+// request is reading it, and continues a copy otherwise; a file replaced
+// or dropped stays readable to a request that opened it (its handle
+// keeps it).
 type cache struct {
 	max int64 // bytes; 0 keeps nothing
 	now func() time.Time
@@ -39,6 +40,8 @@ type cached struct {
 	gz     string
 	gzSize int64
 	used   time.Time
+	// readers are the requests sending it (read).
+	readers int
 }
 
 // get returns what is kept for key, marking it used.
@@ -51,6 +54,53 @@ func (c *cache) get(key string) (cached, bool) {
 	}
 	e.used = c.now()
 	return *e, true
+}
+
+// read is get for a request that sends the file: until done is called
+// (once or more), a build continues a copy of it rather than the file.
+func (c *cache) read(key string) (f cached, done func(), ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[key]
+	if e == nil {
+		return cached{}, func() {}, false
+	}
+	e.used = c.now()
+	e.readers++
+	ended := false
+	return *e, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if !ended {
+			ended = true
+			e.readers--
+		}
+	}, true
+}
+
+// continueFrom is the file a build for key continues: the kept one,
+// taken out of the cache (its compressed copy removed: the build changes
+// it), when no request is reading it; else a copy made by copyFile, or
+// "" when nothing is kept or the copy failed.
+func (c *cache) continueFrom(key string, copyFile func(path string) string) string {
+	c.mu.Lock()
+	e := c.entries[key]
+	if e == nil {
+		c.mu.Unlock()
+		return ""
+	}
+	if e.readers > 0 {
+		path := e.path
+		c.mu.Unlock()
+		return copyFile(path)
+	}
+	delete(c.entries, key)
+	c.total -= e.size
+	c.mu.Unlock()
+	if e.gz != "" {
+		os.Remove(e.gz)
+	}
+	return e.path
 }
 
 // peek is the path kept for key ("" when none).

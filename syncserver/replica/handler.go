@@ -243,7 +243,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	principal := caller.Principal
 	key := fmt.Sprintf("%d/%d/%s", layout.PageSize, layout.AutoVacuum, readsKey(caller))
 	start := time.Now()
-	kept, ok := h.kept.get(key)
+	kept, done, ok := h.kept.read(key)
 	if ok && h.cfg.Head != nil && kept.cursor >= h.cfg.Head() && (h.cfg.TakeRows == nil || h.cfg.TakeRows(principal, kept.rows)) {
 		// Nothing was written since the kept file was built: it is what
 		// a build would make, and its compressed copy what a build's
@@ -251,12 +251,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// session would read them; when they do not fit now, the build
 		// below paces itself instead.
 		gz, err := h.send(w, r, kept)
+		done()
 		if !errors.Is(err, errGone) {
 			h.kept.setGz(key, kept.path, gz)
 			h.logSent(principal, kept, err, "kept", 0, start)
 			return
 		}
 	}
+	done()
 	release, free := h.take(principal)
 	if !free {
 		w.Header().Set("Retry-After", "5")
@@ -267,13 +269,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
 	defer cancel()
-	from, how := "", "built"
-	if ok {
-		// Continued from a copy: the kept file stays as it is for the
-		// requests reading it.
-		if from = h.copyKept(kept.path); from != "" {
-			how = "continued"
-		}
+	from, how := h.kept.continueFrom(key, h.copyKept), "continued"
+	if from == "" {
+		how = "built"
 	}
 	f, err := Build(ctx, Request{
 		URL:        "ws://replica.invalid/sync",

@@ -427,11 +427,8 @@ func TestTheNextDeviceContinuesTheLastFile(t *testing.T) {
 	}
 	// The handler logs once the response has ended.
 	logs.waitFor(t, "file=continued", 1)
-	if again := keptFor(key); again == kept {
-		t.Fatal("the continued file was written in place of the kept one")
-	}
-	if _, err := os.Stat(kept); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("the file it replaced is still there: %v", err)
+	if again := keptFor(key); again != kept {
+		t.Fatalf("alice's second file was not the first continued: %s, %s", kept, again)
 	}
 	if notes, _ := download(t, url, "bob"); notes != 340 {
 		t.Fatalf("bob: %d notes", notes)
@@ -478,7 +475,23 @@ func TestKeptFilesStayWithinTheirBound(t *testing.T) {
 	if e, _ := c.get("b"); e.gz != p(dir, "b.gz") || c.total != 70 || exists("b2.gz") || exists("c.gz") {
 		t.Fatalf("after the copies: b's %q, total %d, b2.gz %v, c.gz %v", e.gz, c.total, exists("b2.gz"), exists("c.gz"))
 	}
-	c.put("b", file("b-next", 30)) // b continued: its file and copy go
+	// A build continues the kept file itself, unless a request is
+	// reading it: then a copy, and the file stays as it is.
+	_, done, _ := c.read("b")
+	copied := c.continueFrom("b", func(path string) string {
+		data, _ := os.ReadFile(path)
+		return file("b-copy", int64(len(data))).Path
+	})
+	if copied != p(dir, "b-copy") || c.peek("b") != p(dir, "b") || !exists("b.gz") {
+		t.Fatalf("while read: continued from %q, kept %q, copy kept %v", copied, c.peek("b"), exists("b.gz"))
+	}
+	done()
+	done() // once or more
+	if from := c.continueFrom("c", nil); from != p(dir, "c") || c.peek("c") != "" || c.total != 40 {
+		t.Fatalf("c taken over: %q, still kept %q, total %d", from, c.peek("c"), c.total)
+	}
+	c.put("c", File{Path: p(dir, "c"), Size: 30}) // c continued in place
+	c.put("b", file("b-next", 30))                // b continued: its file and copy go
 	if exists("b") || exists("b.gz") || !exists("b-next") || c.total != 60 {
 		t.Fatalf("b continued: b %v, its copy %v, total %d", exists("b"), exists("b.gz"), c.total)
 	}
