@@ -38,7 +38,8 @@ const (
 // syncs the ordinary way, by snapshot.
 const (
 	// CodeBusy: as many builds as the server allows are running, or one
-	// for the same principal; Retry-After says when to ask again.
+	// for the same principal, or the principal is over its snapshot rate;
+	// Retry-After says when to ask again.
 	CodeBusy = "REPLICA_BUSY"
 	// CodeForbiddenOrigin: a page of an origin not in
 	// Config.OriginPatterns asked.
@@ -56,7 +57,8 @@ type Config struct {
 	Head func() int64
 	// TakeRows charges a kept file's rows, sent without a build, to the
 	// principal's snapshot bucket (syncserver.Server.TakeSnapshotRows),
-	// reporting whether they fit now; nil charges nothing.
+	// reporting whether they fit now (else the request gets CodeBusy);
+	// nil charges nothing.
 	TakeRows func(principal string, rows int64) bool
 	// Identify checks the request's credential before a build starts;
 	// nil accepts every request, as a server without authentication
@@ -244,12 +246,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := fmt.Sprintf("%d/%d/%s", layout.PageSize, layout.AutoVacuum, readsKey(caller))
 	start := time.Now()
 	kept, done, ok := h.kept.read(key)
-	if ok && h.cfg.Head != nil && kept.cursor >= h.cfg.Head() && (h.cfg.TakeRows == nil || h.cfg.TakeRows(principal, kept.rows)) {
+	if ok && h.cfg.Head != nil && kept.cursor >= h.cfg.Head() {
 		// Nothing was written since the kept file was built: it is what
 		// a build would make, and its compressed copy what a build's
-		// response would send. Its rows are charged as a build's
-		// session would read them; when they do not fit now, the build
-		// below paces itself instead.
+		// response would send. Its rows are charged as a session would
+		// read them: without a build to pace, a caller over its rate is
+		// refused (its device syncs by snapshot, which the same bucket
+		// paces).
+		if h.cfg.TakeRows != nil && !h.cfg.TakeRows(principal, kept.rows) {
+			done()
+			w.Header().Set("Retry-After", "5")
+			h.fail(w, http.StatusServiceUnavailable, CodeBusy, "the principal is over its snapshot rate: sync by snapshot, or ask again later")
+			return
+		}
 		gz, err := h.send(w, r, kept)
 		done()
 		if !errors.Is(err, errGone) {

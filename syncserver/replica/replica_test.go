@@ -602,15 +602,18 @@ func TestAKeptFileIsSentAsItIsWhileNothingWasWritten(t *testing.T) {
 	if e, _ := h.kept.get(key); resp.Header.Get("Content-Length") != strconv.FormatInt(e.gzSize, 10) {
 		t.Fatalf("Content-Length %q, want the copy's %d", resp.Header.Get("Content-Length"), e.gzSize)
 	}
-	// Each kept file sent is charged its rows, as a build's session reads
-	// them; when the principal's bucket refuses, the file is continued
-	// instead (a build paces itself on the bucket).
+	// Each kept file sent is charged its rows, as a session reads them;
+	// over the principal's rate the request is refused, and the device
+	// syncs by snapshot.
 	if got := charged.Load(); got != 7*200 {
 		t.Fatalf("%d rows charged for 7 kept files of 200", got)
 	}
 	refuse.Store(true)
-	fetch(true)
-	logs.waitFor(t, "file=continued", 1)
+	busy := get(t, url, map[string]string{"Accept-Encoding": "gzip"})
+	body, _ := io.ReadAll(busy.Body)
+	if busy.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), CodeBusy) || busy.Header.Get("Retry-After") == "" {
+		t.Fatalf("over the rate: %d %s", busy.StatusCode, body)
+	}
 	refuse.Store(false)
 
 	seedNotes(t, strings.TrimSuffix(url[:strings.Index(url, "/v1/replica")], "/"), 201, 230)
@@ -624,5 +627,5 @@ func TestAKeptFileIsSentAsItIsWhileNothingWasWritten(t *testing.T) {
 	if s.Step(); s.ColumnInt64(0) != 230 {
 		t.Fatalf("after a write: %d notes, want 230", s.ColumnInt64(0))
 	}
-	logs.waitFor(t, "file=continued", 2)
+	logs.waitFor(t, "file=continued", 1)
 }
