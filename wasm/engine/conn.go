@@ -225,6 +225,7 @@ func (c *Conn) closeDB() error {
 	return sqlError(c.db.Close())
 }
 
+// release gives up a location's storage handles after a failed open.
 func release(loc Location) {
 	if loc.Release != nil {
 		loc.Release()
