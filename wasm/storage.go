@@ -156,7 +156,6 @@ func (b *browserStorage) opfs(req engine.OpenRequest, reason string) (engine.Loc
 	// opened, written, read back and closed: in a traced initial sync of
 	// 5,000 tasks that was a third of the merge phase.
 	loc.NewLayout = engine.Layout{PageSize: 4096, AutoVacuum: 2}
-	loc.WholeFile = true
 	pragmas := append([]string{"PRAGMA locking_mode = EXCLUSIVE"}, loc.NewLayout.Pragmas()...)
 	loc.Pragmas = append(append(pragmas, mode, "PRAGMA temp_store = MEMORY"), loc.Pragmas...)
 	loc.Headroom = v
@@ -208,6 +207,14 @@ func (b *browserStorage) idb(req engine.OpenRequest, reason string) (engine.Loca
 	// databases skip (spentUntilReopened). 8 KiB pages (several to a
 	// block in a new database).
 	loc.NewLayout = engine.Layout{PageSize: 8192}
+	// A replica file is written whole: through SQLite's backup it went
+	// in page by page, 1.19 s for 100,000 tasks against 0.87–0.98 s so
+	// (2026-12-07, README "Initial sync"). Not on OPFS: there the close
+	// and reopen remove and re-create the WAL (two asynchronous OPFS
+	// calls), and the board's first visit copied its 412 KiB file in
+	// 1.4–2.5 s against 1.0–1.3 s through the backup (its service worker
+	// filling Cache Storage meanwhile, likely what those calls waited
+	// behind), with no gain on a warm device.
 	loc.WholeFile = true
 	pragmas := append([]string{"PRAGMA locking_mode = EXCLUSIVE"}, loc.NewLayout.Pragmas()...)
 	loc.Pragmas = append(append(pragmas, "PRAGMA temp_store = MEMORY"), loc.Pragmas...)
