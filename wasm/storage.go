@@ -212,9 +212,9 @@ func (b *browserStorage) idb(req engine.OpenRequest, reason string) (engine.Loca
 	// (2026-12-07, README "Initial sync"). Not on OPFS: there the close
 	// and reopen remove and re-create the WAL (two asynchronous OPFS
 	// calls), and the board's first visit copied its 412 KiB file in
-	// 1.4–2.5 s against 1.0–1.3 s through the backup (its service worker
-	// filling Cache Storage meanwhile, likely what those calls waited
-	// behind), with no gain on a warm device.
+	// 1.4–2.5 s (median 1.8) against 1.0–1.6 s (median 1.2) through the
+	// backup (its service worker filling Cache Storage meanwhile, likely
+	// what those calls waited behind), with no gain on a warm device.
 	loc.WholeFile = true
 	pragmas := append([]string{"PRAGMA locking_mode = EXCLUSIVE"}, loc.NewLayout.Pragmas()...)
 	loc.Pragmas = append(append(pragmas, "PRAGMA temp_store = MEMORY"), loc.Pragmas...)
