@@ -44,20 +44,9 @@ type cached struct {
 	readers int
 }
 
-// get returns what is kept for key, marking it used.
-func (c *cache) get(key string) (cached, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e := c.entries[key]
-	if e == nil {
-		return cached{}, false
-	}
-	e.used = c.now()
-	return *e, true
-}
-
-// read is get for a request that sends the file: until done is called
-// (once or more), a build continues a copy of it rather than the file.
+// read returns what is kept for key, marking it used, for a request that
+// sends the file: until done is called (once or more), a build continues
+// a copy of it rather than the file.
 func (c *cache) read(key string) (f cached, done func(), ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -464,7 +464,7 @@ func TestKeptFilesStayWithinTheirBound(t *testing.T) {
 	if exists("d") || c.entries["d"] != nil {
 		t.Fatal("a file larger than the bound was kept")
 	}
-	if e, ok := c.get("b"); !ok || e.path != filepath.Join(dir, "b") || c.total != 60 {
+	if e, ok := c.entry("b"); !ok || e.path != filepath.Join(dir, "b") || c.total != 60 {
 		t.Fatalf("get b: %v %v, total %d", e, ok, c.total)
 	}
 	// A compressed copy counts, and goes with its file; one for a file no
@@ -472,7 +472,7 @@ func TestKeptFilesStayWithinTheirBound(t *testing.T) {
 	c.setGz("b", p(dir, "b"), compressed{file("b.gz", 10).Path, 10})
 	c.setGz("b", p(dir, "elsewhere"), compressed{file("b2.gz", 10).Path, 10})
 	c.setGz("c", p(dir, "c"), compressed{file("c.gz", 31).Path, 31})
-	if e, _ := c.get("b"); e.gz != p(dir, "b.gz") || c.total != 70 || exists("b2.gz") || exists("c.gz") {
+	if e, _ := c.entry("b"); e.gz != p(dir, "b.gz") || c.total != 70 || exists("b2.gz") || exists("c.gz") {
 		t.Fatalf("after the copies: b's %q, total %d, b2.gz %v, c.gz %v", e.gz, c.total, exists("b2.gz"), exists("c.gz"))
 	}
 	// A build continues the kept file itself, unless a request is
@@ -507,6 +507,16 @@ func TestKeptFilesStayWithinTheirBound(t *testing.T) {
 }
 
 func p(dir, name string) string { return filepath.Join(dir, name) }
+
+// entry is what the cache keeps for key, for a test to look at.
+func (c *cache) entry(key string) (cached, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.entries[key]; e != nil {
+		return *e, true
+	}
+	return cached{}, false
+}
 
 // logBuffer collects a Handler's log for a test to read.
 type logBuffer struct{ logbuf.Buffer }
@@ -575,7 +585,7 @@ func TestAKeptFileIsSentAsItIsWhileNothingWasWritten(t *testing.T) {
 	first, _ := fetch(true)
 	// The compressed copy is kept once the response has ended.
 	for i := 0; ; i++ {
-		if e, _ := h.kept.get(key); e.gz != "" {
+		if e, _ := h.kept.entry(key); e.gz != "" {
 			break
 		}
 		if i == 500 {
@@ -599,7 +609,7 @@ func TestAKeptFileIsSentAsItIsWhileNothingWasWritten(t *testing.T) {
 		t.Fatalf("built %d, kept %d, continued %d: want 1, 6, 0; the log:\n%s", sent("built"), sent("kept"), sent("continued"), logs.String())
 	}
 	_, resp := fetch(true)
-	if e, _ := h.kept.get(key); resp.Header.Get("Content-Length") != strconv.FormatInt(e.gzSize, 10) {
+	if e, _ := h.kept.entry(key); resp.Header.Get("Content-Length") != strconv.FormatInt(e.gzSize, 10) {
 		t.Fatalf("Content-Length %q, want the copy's %d", resp.Header.Get("Content-Length"), e.gzSize)
 	}
 	// Each kept file sent is charged its rows, as a session reads them;

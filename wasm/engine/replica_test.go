@@ -129,12 +129,12 @@ type opfsLikeStorage struct {
 }
 
 // wholeFileStorage is an opfsLikeStorage whose files are in a
-// sqlitevfs.FileVFS over memory, the VFS the browser's OPFS storage
-// builds over OPFS, registered for the test: replica files are written
-// to it whole.
+// sqlitevfs.BlockVFS over memory, the VFS the browser's IndexedDB
+// storage builds over IndexedDB, registered for the test: replica files
+// are written to it whole, as there.
 func wholeFileStorage(t *testing.T) opfsLikeStorage {
 	name := fmt.Sprintf("hearth-test-files-%d", gateSeq.Add(1))
-	vfs.Register(name, sqlitevfs.NewFileVFS(sqlitevfs.NewMemoryFileStore()))
+	vfs.Register(name, sqlitevfs.NewBlockVFS(sqlitevfs.NewMemoryBlockStore(), sqlitevfs.BlockOptions{}))
 	t.Cleanup(func() { vfs.Unregister(name) })
 	return opfsLikeStorage{dir: "/", vfs: name, wholeFile: true}
 }

@@ -17,11 +17,10 @@ var errReopen = errors.New("reopening the database after writing its file")
 // or empty: an empty file, a new database): the connection is closed,
 // the file written through the storage's VFS, and the connection opened
 // again on it. Only for a database that is new (nothing in it to lose)
-// at a WholeFile location. On OPFS a 2.9 MiB replica is written in
-// ~15 ms where SQLite's backup took 100–190 ms on a warm worker (every
-// page through the pager into the WAL, which a checkpoint then copies
-// again) and 540–750 ms on a first visit, mostly the backup's code
-// compiling on its first call (e2e/bench/sync-trace.mjs, 2026-12-07).
+// at a WholeFile location. SQLite's backup sends every page through the
+// pager: on IndexedDB the 60 MiB file of 100,000 tasks went in in 1.19 s
+// that way, 0.87–0.98 s written whole (e2e/bench/sync.mjs, 2026-12-07;
+// wasm/storage.go says why OPFS keeps the backup).
 //
 // An error wrapping errReopen leaves c without a database; any other
 // leaves it open on an empty file.
