@@ -2,11 +2,11 @@
 // package (and the translated SQLite's code by feature), the data section
 // by what it holds, and the raw, gzip and brotli size of the bundle as
 // shipped. It builds the package twice for js/wasm: as `make wasm` does
-// (-trimpath -ldflags='-s -w', the sizes a browser downloads) and without
-// -s -w, whose wasm keeps the name section that attributes code to
-// functions.
+// (-trimpath, its -gcflags, -ldflags='-s -w': the sizes a browser
+// downloads) and without -s -w, whose wasm keeps the name section that
+// attributes code to functions.
 //
-//	go run ./internal/wasmsize ./wasm     (make size)
+//	go run ./internal/wasmsize -gcflags 'PATTERN=FLAGS' ./wasm     (make size)
 package main
 
 import (
@@ -28,28 +28,30 @@ import (
 func main() {
 	quality := flag.Int("brotli", 11, "brotli quality for the shipped size (11 as the brotli program's -q 11; internal/bundle serves 9)")
 	top := flag.Int("top", 25, "packages listed before the rest are summed")
+	gcflags := flag.String("gcflags", "", "go build -gcflags for both builds (make size passes make wasm's)")
 	flag.Parse()
 	if flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: wasmsize [-brotli Q] [-top N] PACKAGE")
+		fmt.Fprintln(os.Stderr, "usage: wasmsize [-brotli Q] [-top N] [-gcflags F] PACKAGE")
 		os.Exit(2)
 	}
-	if err := run(os.Stdout, flag.Arg(0), *quality, *top); err != nil {
+	if err := run(os.Stdout, flag.Arg(0), *gcflags, *quality, *top); err != nil {
 		fmt.Fprintln(os.Stderr, "wasmsize:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out io.Writer, pkg string, quality, top int) error {
+func run(out io.Writer, pkg, gcflags string, quality, top int) error {
 	dir, err := os.MkdirTemp("", "wasmsize")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
 	named, shipped := filepath.Join(dir, "named.wasm"), filepath.Join(dir, "shipped.wasm")
-	if err := goCmd(nil, "build", "-trimpath", "-o", named, pkg); err != nil {
+	build := []string{"build", "-trimpath", "-gcflags=" + gcflags}
+	if err := goCmd(nil, append(build, "-o", named, pkg)...); err != nil {
 		return err
 	}
-	if err := goCmd(nil, "build", "-trimpath", "-ldflags=-s -w", "-o", shipped, pkg); err != nil {
+	if err := goCmd(nil, append(build, "-ldflags=-s -w", "-o", shipped, pkg)...); err != nil {
 		return err
 	}
 	var deps bytes.Buffer
@@ -79,7 +81,7 @@ func run(out io.Writer, pkg string, quality, top int) error {
 	if err != nil {
 		return err
 	}
-	r := report{m: m, pkgs: strings.Fields(deps.String()), raw: len(raw), gzip: gz, brotli: br, quality: quality}
+	r := report{m: m, pkgs: strings.Fields(deps.String()), raw: len(raw), gzip: gz, brotli: br, quality: quality, gcflags: gcflags}
 	return r.write(out, top)
 }
 
@@ -132,6 +134,7 @@ type report struct {
 	pkgs              []string
 	raw, gzip, brotli int
 	quality           int
+	gcflags           string
 }
 
 // packageOf attributes a function name to the longest package path that
@@ -204,8 +207,8 @@ func (r report) write(out io.Writer, top int) error {
 		}
 	}
 
-	fmt.Fprintf(out, "Shipped bundle (-trimpath -ldflags='-s -w'): %s raw, %s gzip -9, %s brotli -q %d\n\n",
-		mb(r.raw), mb(r.gzip), mb(r.brotli), r.quality)
+	fmt.Fprintf(out, "Shipped bundle (-trimpath -gcflags='%s' -ldflags='-s -w'): %s raw, %s gzip -9, %s brotli -q %d\n\n",
+		r.gcflags, mb(r.raw), mb(r.gzip), mb(r.brotli), r.quality)
 	fmt.Fprintf(out, "Sections of the build with names (%s):\n\n| section | bytes | share |\n| --- | ---: | ---: |\n", mb(m.Size))
 	for _, kv := range sorted(m.Sections) {
 		if kv.v*1000 >= m.Size {
