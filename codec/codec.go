@@ -38,6 +38,14 @@ var ErrMalformed = errors.New("malformed message")
 // Encoder appends values to a byte buffer. Its zero value is ready to use.
 // Containers are written by announcing their size first (Array, Map) and then
 // writing exactly that many values (or key/value pairs).
+//
+// The writers of one value (Null … Key) are //go:noinline. Inlined, each
+// call site carried its own appends and their calls to grow the slice, and
+// Go's wasm backend makes every call a resume point of the caller: the
+// worker's encoders of messages and statuses were 50–73 KB of code each,
+// compiled on their first call, and the writers' copies 335 KB of the
+// worker in all (docs/bundle-size.md). A row's values cost a call each,
+// beside the two calls into SQLite that read the value.
 type Encoder struct {
 	buf []byte
 }
@@ -54,9 +62,13 @@ func (e *Encoder) Reset() { e.buf = e.buf[:0] }
 func (e *Encoder) Reuse(buf []byte) { e.buf = buf[:0] }
 
 // Null writes a null.
+//
+//go:noinline
 func (e *Encoder) Null() { e.buf = append(e.buf, tagNull) }
 
 // Bool writes a boolean.
+//
+//go:noinline
 func (e *Encoder) Bool(b bool) {
 	if b {
 		e.buf = append(e.buf, tagTrue)
@@ -66,6 +78,8 @@ func (e *Encoder) Bool(b bool) {
 }
 
 // Int writes an integer, as int32 when it fits.
+//
+//go:noinline
 func (e *Encoder) Int(i int64) {
 	if i >= math.MinInt32 && i <= math.MaxInt32 {
 		e.buf = append(e.buf, tagInt32)
@@ -81,6 +95,8 @@ func (e *Encoder) Int(i int64) {
 const canonicalNaN = 0x7ff8000000000000
 
 // Float writes a float64.
+//
+//go:noinline
 func (e *Encoder) Float(f float64) {
 	bits := math.Float64bits(f)
 	if f != f {
@@ -91,6 +107,8 @@ func (e *Encoder) Float(f float64) {
 }
 
 // Text writes a UTF-8 string.
+//
+//go:noinline
 func (e *Encoder) Text(s string) {
 	e.buf = append(e.buf, tagText)
 	e.buf = binary.LittleEndian.AppendUint32(e.buf, uint32(len(s)))
@@ -98,6 +116,8 @@ func (e *Encoder) Text(s string) {
 }
 
 // TextBytes writes UTF-8 text held in a byte slice (avoids a string copy).
+//
+//go:noinline
 func (e *Encoder) TextBytes(s []byte) {
 	e.buf = append(e.buf, tagText)
 	e.buf = binary.LittleEndian.AppendUint32(e.buf, uint32(len(s)))
@@ -105,6 +125,8 @@ func (e *Encoder) TextBytes(s []byte) {
 }
 
 // Blob writes bytes.
+//
+//go:noinline
 func (e *Encoder) Blob(b []byte) {
 	e.buf = append(e.buf, tagBlob)
 	e.buf = binary.LittleEndian.AppendUint32(e.buf, uint32(len(b)))
@@ -112,18 +134,24 @@ func (e *Encoder) Blob(b []byte) {
 }
 
 // Array announces an array of n values.
+//
+//go:noinline
 func (e *Encoder) Array(n int) {
 	e.buf = append(e.buf, tagArray)
 	e.buf = binary.LittleEndian.AppendUint32(e.buf, uint32(n))
 }
 
 // Map announces a map of n entries; write each as Key then a value.
+//
+//go:noinline
 func (e *Encoder) Map(n int) {
 	e.buf = append(e.buf, tagMap)
 	e.buf = binary.LittleEndian.AppendUint32(e.buf, uint32(n))
 }
 
 // Key writes a map key.
+//
+//go:noinline
 func (e *Encoder) Key(k string) {
 	e.buf = binary.LittleEndian.AppendUint32(e.buf, uint32(len(k)))
 	e.buf = append(e.buf, k...)
@@ -466,6 +494,8 @@ func (e *Encoder) BeginMap() MapWriter {
 }
 
 // Key writes an entry's key and counts the entry.
+//
+//go:noinline
 func (m *MapWriter) Key(k string) {
 	m.n++
 	m.e.Key(k)
