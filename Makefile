@@ -7,7 +7,7 @@ WASM := $(DIST)/hearth.wasm
 GO_SOURCES := $(shell find . -name '*.go' -not -path './node_modules/*') go.mod go.sum
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: all build wasm size board server package demo notes notes-secrets react-notes test test-deps test-go test-fuzz test-js test-types test-e2e test-engines test-clock soak vet bench bench-go bench-write bench-pg bench-load bench-browser bench-engines clean
+.PHONY: all build wasm wasm-names size board server package demo notes notes-secrets react-notes test test-deps test-go test-fuzz test-js test-types test-e2e test-engines test-clock soak vet bench bench-go bench-write bench-pg bench-load bench-browser bench-engines clean
 
 all: build
 
@@ -28,6 +28,15 @@ WASM_GCFLAGS := github.com/ncruces/go-sqlite3-wasm/v6=$(SQLITE_GCFLAGS)
 $(WASM): $(GO_SOURCES)
 	@mkdir -p $(DIST)
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -gcflags='$(WASM_GCFLAGS)' -ldflags='-s -w' -o $@ ./wasm
+
+# The worker with its name section, for e2e/bench's traces (V8 names wasm
+# functions from it; without it they are wasm-function[N]). Its file is
+# dated 1970 so that the next make build writes the stripped worker again.
+wasm-names:
+	@mkdir -p $(DIST)
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -gcflags='$(WASM_GCFLAGS)' -o $(WASM) ./wasm
+	$(GO) run ./internal/bundle -export wasmFile $(WASM)
+	touch -d @0 $(WASM)
 
 # The served copy is named by its content hash and cached as immutable:
 # a repeat visit then neither revalidates nor recompiles (Chromium keeps its

@@ -6,8 +6,8 @@
 // (code cache, lazy compiles, tier-up), a timeline of the wasm events of
 // both modules (the board's and the worker's) beside the board's marks,
 // and the worker's CPU profile: self time, and the inclusive time of
-// Hearth's functions. Build the worker without `-ldflags='-s -w'` for Go
-// names. Asserts nothing. BOARD_RELOAD_TASKS changes the seed;
+// Hearth's functions. `make wasm-names` builds the worker with Go names.
+// Asserts nothing. BOARD_RELOAD_TASKS changes the seed;
 // BOARD_RELOAD_DWELL (ms, default 3000) is how long the board rests before
 // the traced reload.
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -3,8 +3,8 @@
 // watches a 500-row query and makes LIVE_TRACE_WRITES writes (default 100)
 // under a Chromium trace with V8's sampling CPU profiler. Prints, for the
 // page's main thread and for the worker, the functions with the most self
-// time (wasm functions by their Go names when the bundle is built without
-// -ldflags='-s -w'), and the garbage collections seen; LIVE_TRACE_OUT writes
+// time (wasm functions by their Go names when the worker is built by
+// `make wasm-names`), and the garbage collections seen; LIVE_TRACE_OUT writes
 // the raw trace (JSON, for chrome://tracing or Perfetto). Asserts nothing.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

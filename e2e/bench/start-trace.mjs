@@ -6,14 +6,14 @@
 // lazy compiles on first call (count, time) and the functions they
 // compiled, largest compile time first, with each function's size in the
 // module (START_TRACE_TOP rows, default 30), grouped by Go package too.
-// Names need the worker built without -ldflags='-s -w' (as sync-trace.mjs
-// says); without them functions print as wasm-function[N]. Asserts nothing.
+// Names need the worker built with its name section (`make wasm-names`);
+// without it functions print as wasm-function[N]. Asserts nothing.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, launchPersistent, loopbackOnly, hearthPage } from '../harness.mjs';
-import { startTrace, wasmFunctionNames } from './trace.mjs';
+import { startTrace, wasmFunctionNames, wasmFunctionSizes } from './trace.mjs';
 import { printHelpIfAsked } from './common.mjs';
 
 if (printHelpIfAsked(import.meta.url)) process.exit(0);
@@ -24,7 +24,7 @@ const dist = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..',
 const { wasmFile } = await import(path.join(dist, 'bundle.js'));
 const bytes = readFileSync(path.join(dist, wasmFile));
 const names = wasmFunctionNames(bytes);
-const sizes = functionSizes(bytes);
+const sizes = wasmFunctionSizes(bytes);
 
 const server = await startServer();
 const dir = mkdtempSync(path.join(tmpdir(), 'hearth-start-trace-'));
@@ -53,7 +53,7 @@ try {
     lazy.set(index, cur);
   }
   console.log(`${storage}: open answered at ${times.open.toFixed(0)} ms, select 1 at ${times.select1.toFixed(0)} ms after the page asked`);
-  console.log(`lazy compiles on first call: ${n} functions, ${ms.toFixed(0)} ms (${names.size ? 'names from the name section' : 'no name section: build without -s -w for names'})`);
+  console.log(`lazy compiles on first call: ${n} functions, ${ms.toFixed(0)} ms (${names.size ? 'names from the name section' : 'no name section: make wasm-names for names'})`);
   const label = (index) => names.get(index) ?? `wasm-function[${index}]`;
   const rows = [...lazy].map(([index, v]) => ({ name: label(index), bytes: sizes.get(index) ?? 0, ...v })).sort((a, b) => b.ms - a.ms);
   for (const r of rows.slice(0, top)) console.log(`  ${r.ms.toFixed(1).padStart(7)} ms ${String(r.bytes).padStart(8)} B  ${r.name}`);
@@ -73,32 +73,4 @@ try {
   await context.close();
   await server.stop();
   rmSync(dir, { recursive: true, force: true });
-}
-
-/** Each defined function's body size in bytes, by function index (imports counted). */
-function functionSizes(bytes) {
-  const sizes = new Map();
-  let pos = 8, imports = 0;
-  const leb = () => {
-    let result = 0, shift = 0, b;
-    do { b = bytes[pos++]; result += (b & 0x7f) * 2 ** shift; shift += 7; } while (b & 0x80);
-    return result;
-  };
-  while (pos < bytes.length) {
-    const id = bytes[pos++];
-    const size = leb();
-    const end = pos + size;
-    if (id === 2) {
-      for (let i = leb(); i > 0; i--) {
-        for (let name = 0; name < 2; name++) { const n = leb(); pos += n; } // module and field names
-        const kind = bytes[pos++];
-        if (kind === 0) { imports++; leb(); } else if (kind === 1) { pos++; if (bytes[pos++] & 1) { leb(); } leb(); } else if (kind === 2) { if (bytes[pos++] & 1) { leb(); } leb(); } else { pos += 2; }
-      }
-    } else if (id === 10) {
-      const count = leb();
-      for (let i = 0; i < count; i++) { const n = leb(); sizes.set(imports + i, n); pos += n; }
-    }
-    pos = end;
-  }
-  return sizes;
 }

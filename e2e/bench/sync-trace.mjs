@@ -1,8 +1,8 @@
 // Where a fresh device's initial sync spends its time: one warm-up sync,
 // then one more (5,000 tasks from a real `hearth serve` on 127.0.0.1, OPFS)
 // under a Chromium trace with V8's sampling CPU profiler; prints the
-// worker's self time by function. Build the wasm without
-// `-ldflags='-s -w'` for Go names. SYNC_TRACE_TOP sets how many.
+// worker's self time by function. `make wasm-names` builds the worker
+// with Go names. SYNC_TRACE_TOP sets how many.
 // SYNC_TRACE_FIRST=1 traces the worker's first database instead (a first
 // visit's: no warm-up, the worker's code compiling as it is first called);
 // SYNC_TRACE_REPLICA=0 syncs by snapshot rather than from a replica file.

@@ -147,3 +147,31 @@ export function wasmFunctionNames(bytes) {
   }
   return names;
 }
+
+/** Each defined function's body size in bytes, by function index (imports counted). */
+export function wasmFunctionSizes(bytes) {
+  const sizes = new Map();
+  let pos = 8, imports = 0;
+  const leb = () => {
+    let result = 0, shift = 0, b;
+    do { b = bytes[pos++]; result += (b & 0x7f) * 2 ** shift; shift += 7; } while (b & 0x80);
+    return result;
+  };
+  while (pos < bytes.length) {
+    const id = bytes[pos++];
+    const size = leb();
+    const end = pos + size;
+    if (id === 2) {
+      for (let i = leb(); i > 0; i--) {
+        for (let name = 0; name < 2; name++) { const n = leb(); pos += n; } // module and field names
+        const kind = bytes[pos++];
+        if (kind === 0) { imports++; leb(); } else if (kind === 1) { pos++; if (bytes[pos++] & 1) { leb(); } leb(); } else if (kind === 2) { if (bytes[pos++] & 1) { leb(); } leb(); } else { pos += 2; }
+      }
+    } else if (id === 10) {
+      const count = leb();
+      for (let i = 0; i < count; i++) { const n = leb(); sizes.set(imports + i, n); pos += n; }
+    }
+    pos = end;
+  }
+  return sizes;
+}
