@@ -7,7 +7,7 @@ WASM := $(DIST)/hearth.wasm
 GO_SOURCES := $(shell find . -name '*.go' -not -path './node_modules/*') go.mod go.sum
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: all build wasm wasm-names size board server package demo notes notes-secrets react-notes test test-deps test-go test-fuzz test-js test-types test-e2e test-engines test-clock soak vet bench bench-go bench-write bench-pg bench-load bench-browser bench-engines clean
+.PHONY: FORCE all build wasm wasm-names size board server package demo notes notes-secrets react-notes test test-deps test-go test-fuzz test-js test-types test-e2e test-engines test-clock soak vet bench bench-go bench-write bench-pg bench-load bench-browser bench-engines clean
 
 all: build
 
@@ -25,7 +25,15 @@ wasm: $(DIST)/bundle.js $(DIST)/wasm_exec.js
 SQLITE_GCFLAGS ?= -B
 WASM_GCFLAGS := github.com/ncruces/go-sqlite3-wasm/v6=$(SQLITE_GCFLAGS)
 
-$(WASM): $(GO_SOURCES)
+# The flags the worker was last built with: rewritten only when they
+# change, so that a build with other flags rebuilds it.
+$(DIST)/gcflags: FORCE
+	@mkdir -p $(DIST)
+	@echo '$(WASM_GCFLAGS)' | cmp -s - $@ || echo '$(WASM_GCFLAGS)' > $@
+
+FORCE:
+
+$(WASM): $(GO_SOURCES) $(DIST)/gcflags
 	@mkdir -p $(DIST)
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -gcflags='$(WASM_GCFLAGS)' -ldflags='-s -w' -o $@ ./wasm
 
