@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, launchPersistent, loopbackOnly, hearthPage } from '../harness.mjs';
-import { startTrace, wasmFunctionNames, wasmFunctionSizes } from './trace.mjs';
+import { startTrace, wasmFunctions } from './trace.mjs';
 import { printHelpIfAsked } from './common.mjs';
 
 if (printHelpIfAsked(import.meta.url)) process.exit(0);
@@ -23,8 +23,7 @@ const top = Number(process.env.START_TRACE_TOP ?? 30);
 const dist = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'web', 'dist');
 const { wasmFile } = await import(path.join(dist, 'bundle.js'));
 const bytes = readFileSync(path.join(dist, wasmFile));
-const names = wasmFunctionNames(bytes);
-const sizes = wasmFunctionSizes(bytes);
+const { names, sizes } = wasmFunctions(bytes);
 
 const server = await startServer();
 const dir = mkdtempSync(path.join(tmpdir(), 'hearth-start-trace-'));

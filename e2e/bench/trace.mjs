@@ -119,12 +119,22 @@ export function cpuProfiles(events, { callersOf = '', callerDepth = 4, wasmNames
 
 /**
  * The function names of a wasm module's name section (a build without
- * -ldflags='-s -w'), by function index (imports counted), as V8's
- * wasm-function[N] numbers them. Empty when the module has none.
+ * -ldflags='-s -w': make wasm-names), by function index (imports counted),
+ * as V8's wasm-function[N] numbers them. Empty when the module has none.
  */
 export function wasmFunctionNames(bytes) {
+  return wasmFunctions(bytes).names;
+}
+
+/**
+ * A wasm module's functions by index (imports counted): names, from the
+ * name section when there is one, and sizes, each defined function's body
+ * in bytes.
+ */
+export function wasmFunctions(bytes) {
   const names = new Map();
-  let pos = 8;
+  const sizes = new Map();
+  let pos = 8, imports = 0;
   const leb = () => {
     let result = 0, shift = 0, b;
     do { b = bytes[pos++]; result += (b & 0x7f) * 2 ** shift; shift += 7; } while (b & 0x80);
@@ -135,7 +145,16 @@ export function wasmFunctionNames(bytes) {
     const id = bytes[pos++];
     const size = leb();
     const end = pos + size;
-    if (id === 0 && text(leb()) === 'name') {
+    if (id === 2) { // imports: functions among them take the first indexes
+      for (let i = leb(); i > 0; i--) {
+        for (let name = 0; name < 2; name++) { const n = leb(); pos += n; } // module and field names
+        const kind = bytes[pos++];
+        if (kind === 0) { imports++; leb(); } else if (kind === 1) { pos++; if (bytes[pos++] & 1) { leb(); } leb(); } else if (kind === 2) { if (bytes[pos++] & 1) { leb(); } leb(); } else { pos += 2; }
+      }
+    } else if (id === 10) {
+      const count = leb();
+      for (let i = 0; i < count; i++) { const n = leb(); sizes.set(imports + i, n); pos += n; }
+    } else if (id === 0 && text(leb()) === 'name') {
       while (pos < end) {
         const sub = bytes[pos++];
         const subEnd = leb() + pos;
@@ -145,33 +164,5 @@ export function wasmFunctionNames(bytes) {
     }
     pos = end;
   }
-  return names;
-}
-
-/** Each defined function's body size in bytes, by function index (imports counted). */
-export function wasmFunctionSizes(bytes) {
-  const sizes = new Map();
-  let pos = 8, imports = 0;
-  const leb = () => {
-    let result = 0, shift = 0, b;
-    do { b = bytes[pos++]; result += (b & 0x7f) * 2 ** shift; shift += 7; } while (b & 0x80);
-    return result;
-  };
-  while (pos < bytes.length) {
-    const id = bytes[pos++];
-    const size = leb();
-    const end = pos + size;
-    if (id === 2) {
-      for (let i = leb(); i > 0; i--) {
-        for (let name = 0; name < 2; name++) { const n = leb(); pos += n; } // module and field names
-        const kind = bytes[pos++];
-        if (kind === 0) { imports++; leb(); } else if (kind === 1) { pos++; if (bytes[pos++] & 1) { leb(); } leb(); } else if (kind === 2) { if (bytes[pos++] & 1) { leb(); } leb(); } else { pos += 2; }
-      }
-    } else if (id === 10) {
-      const count = leb();
-      for (let i = 0; i < count; i++) { const n = leb(); sizes.set(imports + i, n); pos += n; }
-    }
-    pos = end;
-  }
-  return sizes;
+  return { names, sizes };
 }
