@@ -56,15 +56,17 @@ try {
   const label = (index) => names.get(index) ?? `wasm-function[${index}]`;
   const rows = [...lazy].map(([index, v]) => ({ name: label(index), bytes: sizes.get(index) ?? 0, ...v })).sort((a, b) => b.ms - a.ms);
   for (const r of rows.slice(0, top)) console.log(`  ${r.ms.toFixed(1).padStart(7)} ms ${String(r.bytes).padStart(8)} B  ${r.name}`);
-  if (!names.size) process.exit(0); // no packages without names
+  // Go's wasm names are the import path with '/' as '_', then '.' and the
+  // function: the package ends at the first '.' after a host's own ('github.com').
+  const packageOf = (name) => name.match(/^((?:[a-z0-9-]+\.[a-z]+_)?[^.]*)\./)?.[1] ?? name;
   const byPackage = new Map();
-  for (const r of rows) {
-    const pkg = r.name.replace(/\.[^./]*$/, '').replace(/\.__[^.]*_$/, '');
+  for (const r of names.size ? rows : []) {
+    const pkg = packageOf(r.name);
     const cur = byPackage.get(pkg) ?? { ms: 0, n: 0, bytes: 0 };
     cur.ms += r.ms; cur.n++; cur.bytes += r.bytes;
     byPackage.set(pkg, cur);
   }
-  console.log('by package (largest compile time first):');
+  if (byPackage.size) console.log('by package (largest compile time first):');
   for (const [pkg, v] of [...byPackage].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) {
     console.log(`  ${v.ms.toFixed(1).padStart(7)} ms ${String(v.n).padStart(5)} functions ${String(v.bytes).padStart(9)} B  ${pkg}`);
   }
