@@ -105,6 +105,10 @@ type Root struct {
 	livePainted bool
 	// frameDropped: the saved frame of the last visit has been removed.
 	frameDropped bool
+	// holdUntil: renders wait for the first tasks until then (holdsRender);
+	// renderHeld: a render was asked for meanwhile and not made.
+	holdUntil  time.Time
+	renderHeld bool
 }
 
 // Draft is the task being created or edited.
@@ -121,7 +125,9 @@ func (c *Root) post(fn func()) { c.postChange(func() bool { fn(); return true })
 
 // postChange is post for an update that may change nothing on screen: fn
 // reports whether it did, and the board re-renders only if some update
-// of the batch did (vugu renders the whole tree each time).
+// of the batch did (vugu renders the whole tree each time), and not while
+// it holds for its first tasks (holdsRender): then the held render is made
+// with the change that ends the hold, or when the hold runs out.
 func (c *Root) postChange(fn func() bool) {
 	c.queueMu.Lock()
 	c.queue = append(c.queue, fn)
@@ -140,9 +146,19 @@ func (c *Root) postChange(fn func() bool) {
 					changed = true
 				}
 			}
-			if changed {
+			switch {
+			case changed && c.holdsRender(time.Now()):
+				if !c.renderHeld {
+					c.renderHeld = true
+					time.AfterFunc(time.Until(c.holdUntil), func() {
+						c.postChange(func() bool { return c.renderHeld })
+					})
+				}
+				c.env.UnlockOnly()
+			case changed || c.renderHeld:
+				c.renderHeld = false
 				c.env.UnlockRender()
-			} else {
+			default:
 				c.env.UnlockOnly()
 			}
 		}()
@@ -258,6 +274,9 @@ func (c *Root) Start(ctx context.Context, hc *client.Client, opts StartOptions) 
 		}
 	}
 	c.post(func() {
+		if !c.showsOwnContent() {
+			c.holdUntil = time.Now().Add(firstPaintHold)
+		}
 		c.db = db
 		c.Status = ""
 		c.Storage = storageLabel(db.Storage)
@@ -783,6 +802,25 @@ func (c *Root) HandleKey(key, target, tag string, alt, ctrl, meta bool) bool {
 
 // arrowAction is the move action of each arrow key (with Alt).
 var arrowAction = map[string]string{"ArrowLeft": "left", "ArrowRight": "right", "ArrowUp": "up", "ArrowDown": "down"}
+
+// firstPaintHold bounds how long a board that opened with nothing of its
+// own on screen (a first visit, no result cache) waits for its first
+// tasks before drawing what it has. Its first results arrive one by one
+// (the sync status, projects, users, then the tasks of the project the
+// projects chose), and vugu renders and the browser lays out the whole
+// tree for each: on a first visit, while the worker and V8's optimizing
+// compiler use the cores, those intermediate frames (the empty board, the
+// project list without tasks) delayed the tasks by 150–300 ms on the
+// 2-core machine (2026-12-07, issue 15). Drawn once, they come sooner.
+const firstPaintHold = 400 * time.Millisecond
+
+// holdsRender reports whether a change made at now should wait to be
+// drawn: the board is holding for its first tasks (holdUntil), and has
+// neither tasks, nor an error, nor the live news that there are no
+// projects (and so no tasks to wait for).
+func (c *Root) holdsRender(now time.Time) bool {
+	return now.Before(c.holdUntil) && !c.showsOwnContent() && !(c.liveProjects && len(c.Projects) == 0)
+}
 
 // showsOwnContent reports whether the board shows more than its opening
 // state: tasks (cached or live), or why it has none (an error). Until
