@@ -54,6 +54,9 @@ type Engine struct {
 	// replicas downloads replica files for new synced databases
 	// (SetReplicaFetcher); nil never does.
 	replicas ReplicaFetcher
+	// commitWindowMinCommit and commitWindowWait set each database's
+	// commit window (commitwindow.go); tests set their own before opening.
+	commitWindowMinCommit, commitWindowWait time.Duration
 }
 
 // DefaultIdleCheckpoint is Engine's idleCheckpoint.
@@ -63,7 +66,8 @@ const DefaultIdleCheckpoint = 2 * time.Second
 // replies through send. send is called from the goroutines that own
 // connections, and from Receive for requests rejected on arrival.
 func New(storage StorageResolver, send func(msg []byte)) *Engine {
-	e := &Engine{storage: storage, send: send, dbs: make(map[int64]*dbOwner), txIdle: DefaultTxIdleTimeout, idleCheckpoint: DefaultIdleCheckpoint}
+	e := &Engine{storage: storage, send: send, dbs: make(map[int64]*dbOwner), txIdle: DefaultTxIdleTimeout, idleCheckpoint: DefaultIdleCheckpoint,
+		commitWindowMinCommit: DefaultCommitWindowMinCommit, commitWindowWait: DefaultCommitWindowWait}
 	e.online.Store(true)
 	e.nextTx.Store(rand.Int64N(1 << 40))
 	return e
@@ -214,6 +218,9 @@ type database struct {
 	tx        *openTx
 	held      []protocol.Request
 	heldCalls []*localCall
+	// window keeps a write transaction open for the writes that follow
+	// (commitwindow.go).
+	window commitWindow
 }
 
 // own is the goroutine that owns one connection: the first request it gets
@@ -221,7 +228,8 @@ type database struct {
 // sweeps; consecutive writes in a sweep share one transaction (group
 // commit), and live queries refresh after every commit.
 func (e *Engine) own(handle int64, owner *dbOwner) {
-	db := &database{handle: handle, owner: owner, live: newLiveSet(&e.nextSub)}
+	db := &database{handle: handle, owner: owner, live: newLiveSet(&e.nextSub),
+		window: commitWindow{minCommit: e.commitWindowMinCommit, maxWait: e.commitWindowWait}}
 	if e.liveClock != nil {
 		db.live.now = e.liveClock
 	}
@@ -249,8 +257,12 @@ func (e *Engine) own(handle int64, owner *dbOwner) {
 	for {
 		reqs, calls := e.next(db, owner)
 		for i := 0; i < len(reqs); {
-			if n := groupLength(db, reqs[i:]); n > 1 {
-				e.runGroup(db, reqs[i:i+n])
+			n := groupLength(db, reqs[i:])
+			last := i+n == len(reqs)
+			// A write alone runs as a group of one when it ends its sweep
+			// and the commit window is open: later writes may join it.
+			if n > 1 || (n == 1 && last && db.window.wait(0) > 0) {
+				e.runGroup(db, reqs[i:i+n], last)
 				i += n
 			} else {
 				var enc codec.Encoder
@@ -402,36 +414,86 @@ func firstKeyword(s string) string {
 // that one failing write fails alone, and replies once the commit is
 // durable. If the transaction itself is lost (a failed commit, or an error
 // that makes SQLite roll back everything), the writes are run again one by
-// one, so each still gets its own true outcome.
-func (e *Engine) runGroup(db *database, reqs []protocol.Request) {
+// one, so each still gets its own true outcome. With last (the group ends
+// its sweep: nothing older waits behind it), the transaction takes in the
+// writes that arrive within the commit window (commitwindow.go).
+func (e *Engine) runGroup(db *database, reqs []protocol.Request, last bool) {
 	c := db.conn
+	began := time.Now()
 	if err := c.db.Exec("BEGIN IMMEDIATE"); err != nil {
 		e.runAlone(db, reqs)
 		return
 	}
-	replies := make([]codec.Encoder, len(reqs))
-	for i, req := range reqs {
-		if err := c.db.Exec("SAVEPOINT hearth_write"); err != nil {
-			c.db.Exec("ROLLBACK")
-			e.runAlone(db, reqs)
-			return
-		}
-		if err := e.run(db, req, &replies[i]); err != nil {
-			if !c.InTransaction() {
-				e.runAlone(db, reqs) // which reports this error once
-				return
+	replies := make([]codec.Encoder, 0, len(reqs))
+	// run runs reqs[from:] each in its savepoint, reporting false when
+	// the transaction was lost (then every write has run alone).
+	run := func(from int) bool {
+		for _, req := range reqs[from:] {
+			replies = append(replies, codec.Encoder{})
+			reply := &replies[len(replies)-1]
+			if err := c.db.Exec("SAVEPOINT hearth_write"); err != nil {
+				c.db.Exec("ROLLBACK")
+				e.runAlone(db, reqs)
+				return false
 			}
-			c.failed(err)
-			replies[i].Reset()
-			protocol.EncodeError(&replies[i], &req.ID, err)
-			c.db.Exec("ROLLBACK TO hearth_write")
-			// The write may have been the one to create the write-id
-			// table, which the rollback took away with it.
-			c.requestsReady = false
+			if err := e.run(db, req, reply); err != nil {
+				if !c.InTransaction() {
+					e.runAlone(db, reqs) // which reports this error once
+					return false
+				}
+				c.failed(err)
+				reply.Reset()
+				protocol.EncodeError(reply, &req.ID, err)
+				c.db.Exec("ROLLBACK TO hearth_write")
+				// The write may have been the one to create the write-id
+				// table, which the rollback took away with it.
+				c.requestsReady = false
+			}
+			c.db.Exec("RELEASE hearth_write")
 		}
-		c.db.Exec("RELEASE hearth_write")
+		return true
+	}
+	if !run(0) {
+		return
 	}
 	early := e.refreshBeforeCommit(db)
+	caught := false
+	for last && len(reqs) < maxGroup {
+		wait := db.window.wait(time.Since(began))
+		if wait <= 0 {
+			break
+		}
+		more, calls, ok := db.owner.queue.popWithin(maxGroup-len(reqs), wait)
+		if !ok {
+			break
+		}
+		n := 0
+		for n < len(more) && groupable(more[n]) {
+			n++
+		}
+		// What is not a plain write runs after the commit, in order.
+		db.held = append(db.held, more[n:]...)
+		db.heldCalls = append(db.heldCalls, calls...)
+		if n > 0 {
+			caught = true
+			from := len(reqs)
+			reqs = append(reqs, more[:n]...)
+			// The writes are taken: if the transaction is lost they run
+			// alone (run's runAlone has all of reqs); the changes
+			// already refreshed are the group's too.
+			if !run(from) {
+				return
+			}
+			later := e.refreshBeforeCommit(db)
+			c.restoreChanges(early)
+			c.restoreChanges(later)
+			early = c.TakeChanges()
+		}
+		if n < len(more) || len(calls) > 0 {
+			break
+		}
+	}
+	committing := time.Now()
 	if err := c.db.Exec("COMMIT"); err != nil {
 		c.db.Exec("ROLLBACK")
 		// The live queries showed the group's writes: the re-runs below
@@ -441,6 +503,7 @@ func (e *Engine) runGroup(db *database, reqs []protocol.Request) {
 		e.runAlone(db, reqs)
 		return
 	}
+	db.window.observe(time.Since(committing), db.owner.queue.len() > 0, caught)
 	e.committed(db, early, true)
 	for i := range replies {
 		e.send(replies[i].Bytes())
@@ -471,6 +534,7 @@ func (e *Engine) runWrite(db *database, req protocol.Request, enc *codec.Encoder
 		return // the write's error ended the transaction; its reply says so
 	}
 	early := e.refreshBeforeCommit(db)
+	committing := time.Now()
 	if err := c.db.Exec("COMMIT"); err != nil {
 		if c.InTransaction() {
 			c.db.Exec("ROLLBACK")
@@ -483,6 +547,7 @@ func (e *Engine) runWrite(db *database, req protocol.Request, enc *codec.Encoder
 		protocol.EncodeError(enc, &req.ID, err)
 		return
 	}
+	db.window.observe(time.Since(committing), db.owner.queue.len() > 0, false)
 	e.committed(db, early, true)
 }
 
