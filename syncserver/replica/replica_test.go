@@ -38,7 +38,7 @@ var (
 
 // server is a sync server holding rows notes, and the replica endpoint
 // beside it.
-func server(t *testing.T, rows int, cfg Config) (*Handler, string) {
+func server(t testing.TB, rows int, cfg Config) (*Handler, string) {
 	t.Helper()
 	srv, err := syncserver.New(syncserver.Config{Migrations: testMigrations, Tables: testTables})
 	if err != nil {
@@ -64,7 +64,7 @@ func server(t *testing.T, rows int, cfg Config) (*Handler, string) {
 
 // seedNotes writes notes first to last through the sync endpoint of the
 // server at base.
-func seedNotes(t *testing.T, base string, first, last int) {
+func seedNotes(t testing.TB, base string, first, last int) {
 	t.Helper()
 	if last < first {
 		return
