@@ -41,6 +41,8 @@ func TestCommitWindowOpensOnlyForSlowCommitsThatWritesArriveDuring(t *testing.T)
 	}
 }
 
+var slowStoreSeq atomic.Int64
+
 // slowBlockStore makes every Commit take delay, as an IndexedDB
 // transaction takes milliseconds, and counts them.
 type slowBlockStore struct {
@@ -62,7 +64,7 @@ func (s *slowBlockStore) Commit(b sqlitevfs.Batch) error {
 // not depend on the machine's speed.
 func slowCommitClient(t *testing.T) (*client, *slowBlockStore) {
 	store := &slowBlockStore{MemoryBlockStore: sqlitevfs.NewMemoryBlockStore(), delay: 300 * time.Millisecond}
-	name := fmt.Sprintf("hearth-test-slow-%d", gateSeq.Add(1))
+	name := fmt.Sprintf("hearth-test-slow-%d", slowStoreSeq.Add(1))
 	vfs.Register(name, sqlitevfs.NewBlockVFS(store, sqlitevfs.BlockOptions{}))
 	t.Cleanup(func() { vfs.Unregister(name) })
 	c := newClient(t)
