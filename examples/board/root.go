@@ -284,6 +284,29 @@ func (c *Root) Start(ctx context.Context, hc *client.Client, opts StartOptions) 
 		// Writes made while the cached board showed run now, in order.
 		go c.runWrites(ctx)
 	})
+	// The sync bar's status is asked for beside the queries, not after
+	// them: until it comes the bar says "offline" (a zero status), and a
+	// first visit draws its tasks before the last query's reply (it
+	// showed "offline" for half a second while the page was online).
+	var source SyncSource = localOnly{}
+	if opts.SyncURL != "" {
+		source = clientSync{hc: hc, db: db}
+	}
+	go func() {
+		if _, err := source.Watch(ctx, func(s SyncStatus) {
+			c.postChange(func() bool {
+				// Most status changes (cursor, head, checksums) are not
+				// shown: they cost no render; and one that only changes
+				// the bar's texts (a move's pending change) is patched.
+				now := c.now()
+				old := c.Sync
+				c.Sync = s
+				return old.shown(now) != s.shown(now) && !c.drawSyncBar(old, now)
+			})
+		}); err != nil {
+			c.post(func() { c.Notice = "Sync status unavailable: " + err.Error() })
+		}
+	}()
 	name := boardDatabase(c.Me)
 	// fn reports whether the result changed what the board shows: a
 	// write re-runs every query over its table, and most results come
@@ -327,25 +350,6 @@ func (c *Root) Start(ctx context.Context, hc *client.Client, opts StartOptions) 
 	watch(roomsSQL, false, func(r client.Result) bool { return replaced(&c.Rooms, roomsOf(r)) })
 	watch(bookingsSQL, false, func(r client.Result) bool { return replaced(&c.Bookings, bookingsOf(r)) })
 	watch(violationsSQL, false, func(r client.Result) bool { return replaced(&c.Violations, violationsOf(r)) })
-	var source SyncSource = localOnly{}
-	if opts.SyncURL != "" {
-		source = clientSync{hc: hc, db: db}
-	}
-	{
-		if _, err := source.Watch(ctx, func(s SyncStatus) {
-			c.postChange(func() bool {
-				// Most status changes (cursor, head, checksums) are not
-				// shown: they cost no render; and one that only changes
-				// the bar's texts (a move's pending change) is patched.
-				now := c.now()
-				old := c.Sync
-				c.Sync = s
-				return old.shown(now) != s.shown(now) && !c.drawSyncBar(old, now)
-			})
-		}); err != nil {
-			c.post(func() { c.Notice = "Sync status unavailable: " + err.Error() })
-		}
-	}
 }
 
 // replaced sets *dst to v and reports whether that changed it. A nil and an
