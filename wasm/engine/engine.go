@@ -410,8 +410,7 @@ func firstKeyword(s string) string {
 	}
 }
 
-// runGroup runs writes in one transaction, each inside its own savepoint so
-// that one failing write fails alone, and replies once the commit is
+// runGroup runs writes in one transaction and replies once the commit is
 // durable. If the transaction itself is lost (a failed commit, or an error
 // that makes SQLite roll back everything), the writes are run again one by
 // one, so each still gets its own true outcome. With last (the group ends
@@ -425,17 +424,17 @@ func (e *Engine) runGroup(db *database, reqs []protocol.Request, last bool) {
 		return
 	}
 	replies := make([]codec.Encoder, 0, len(reqs))
-	// run runs reqs[from:] each in its savepoint, reporting false when
-	// the transaction was lost (then every write has run alone).
+	// run runs reqs[from:], reporting false when the transaction was lost
+	// (then every write has run alone). A write that fails keeps what it
+	// ran before failing, as it would alone (runWrite, like sqlite3_exec:
+	// a failing statement undoes itself, an exec's earlier statements
+	// stay, a batch undoes itself whole), so it fails alone and which
+	// path a write takes, which depends on what else arrived meanwhile,
+	// changes nothing of its outcome.
 	run := func(from int) bool {
 		for _, req := range reqs[from:] {
 			replies = append(replies, codec.Encoder{})
 			reply := &replies[len(replies)-1]
-			if err := c.db.Exec("SAVEPOINT hearth_write"); err != nil {
-				c.db.Exec("ROLLBACK")
-				e.runAlone(db, reqs)
-				return false
-			}
 			if err := e.run(db, req, reply); err != nil {
 				if !c.InTransaction() {
 					e.runAlone(db, reqs) // which reports this error once
@@ -444,12 +443,7 @@ func (e *Engine) runGroup(db *database, reqs []protocol.Request, last bool) {
 				c.failed(err)
 				reply.Reset()
 				protocol.EncodeError(reply, &req.ID, err)
-				c.db.Exec("ROLLBACK TO hearth_write")
-				// The write may have been the one to create the write-id
-				// table, which the rollback took away with it.
-				c.requestsReady = false
 			}
-			c.db.Exec("RELEASE hearth_write")
 		}
 		return true
 	}

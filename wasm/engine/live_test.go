@@ -264,6 +264,38 @@ func TestGroupCommitKeepsOrderAndIndividualFailures(t *testing.T) {
 	}
 }
 
+// TestAFailedExecKeepsWhatRanBeforeItAloneOrInAGroup: an exec of several
+// statements whose last fails keeps those before it (TestMultiStatementExec:
+// like sqlite3_exec), whether it runs alone or in a group commit with other
+// writes: the path depends on what else arrives meanwhile, the outcome
+// must not.
+func TestAFailedExecKeepsWhatRanBeforeItAloneOrInAGroup(t *testing.T) {
+	c := newClient(t)
+	db := c.open("failed-exec")
+	c.ok("exec", map[string]any{"db": db, "sql": "CREATE TABLE t(v TEXT)"})
+	bad := func(v string) map[string]any {
+		return map[string]any{"db": db, "sql": "INSERT INTO t VALUES (?); INSERT INTO nowhere VALUES (1)", "params": []any{v}}
+	}
+	c.fail("exec", bad("alone"), "SQLITE_ERROR")
+	// Sent together, so that one sweep takes them: a group (unless the
+	// engine took the first before the others arrived: then alone).
+	ids := []int64{
+		c.send("exec", map[string]any{"db": db, "sql": "INSERT INTO t VALUES ('before')"}),
+		c.send("exec", bad("grouped")),
+		c.send("exec", map[string]any{"db": db, "sql": "INSERT INTO t VALUES ('after')"}),
+	}
+	for i, id := range ids {
+		r := c.next()
+		if r["id"] != id || (r["error"] != nil) != (i == 1) {
+			t.Fatalf("reply %d: %v", i, r)
+		}
+	}
+	rows := c.ok("query", map[string]any{"db": db, "sql": "SELECT v FROM t ORDER BY rowid"})["rows"]
+	if fmt.Sprint(rows) != "[[alone] [before] [grouped] [after]]" {
+		t.Fatalf("rows %v", rows)
+	}
+}
+
 func TestMigrations(t *testing.T) {
 	c := newClient(t)
 	v1 := map[string]any{"version": int64(1), "sql": "CREATE TABLE tasks(id TEXT PRIMARY KEY, title TEXT)"}
