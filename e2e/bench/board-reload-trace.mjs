@@ -9,7 +9,9 @@
 // Hearth's functions. `make wasm-names` builds the worker with Go names.
 // Asserts nothing. BOARD_RELOAD_TASKS changes the seed;
 // BOARD_RELOAD_DWELL (ms, default 3000) is how long the board rests before
-// the traced reload.
+// the traced reload. BOARD_RELOAD_WARM=-1 traces the first visit itself
+// (nothing cached), and then also prints, per 50 ms, how busy the page's
+// main thread and the worker were, with the page's layouts.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -37,14 +39,18 @@ async function visit() {
   await page.evaluate(() => Promise.race([navigator.serviceWorker.ready, new Promise((r) => setTimeout(r, 30000))]).then(() => true));
 }
 
+const firstVisit = warm < 0;
 try {
-  await visit();
-  for (let i = 0; i < warm; i++) {
-    await page.waitForTimeout(3000); // Chromium writes its code cache after a quiet moment
+  if (!firstVisit) {
     await visit();
+    for (let i = 0; i < warm; i++) {
+      await page.waitForTimeout(3000); // Chromium writes its code cache after a quiet moment
+      await visit();
+    }
+    await page.waitForTimeout(dwell);
   }
-  await page.waitForTimeout(dwell);
-  const stop = await startTrace(context, page, ['disabled-by-default-v8.cpu_profiler', 'v8.wasm', 'v8', 'blink.user_timing', '__metadata']);
+  const categories = ['disabled-by-default-v8.cpu_profiler', 'v8.wasm', 'v8', 'blink.user_timing', '__metadata'];
+  const stop = await startTrace(context, page, firstVisit ? [...categories, 'devtools.timeline'] : categories);
   await page.goto(url);
   await page.waitForFunction(() => window.boardMilestones?.['tasks-live'] > 0, null, { timeout: 180000 });
   const marks = await page.evaluate(() => ({
@@ -53,7 +59,7 @@ try {
   }));
   const events = await stop();
   const round = (v) => (typeof v === 'number' ? Math.round(v) : v);
-  console.log(`reload after ${warm} warm reloads, ${tasks} tasks (ms from navigation):`);
+  console.log(firstVisit ? `first visit, ${tasks} tasks (ms from navigation):` : `reload after ${warm} warm reloads, ${tasks} tasks (ms from navigation):`);
   for (const k of ['fcp', 'savedFrame', 'wasmReady', 'tasks-painted', 'open', 'tasks-live']) console.log(`  ${k.padEnd(14)} ${round(marks[k])}`);
   const s = wasmSummary(events);
   console.log(`wasm: code cache ${s.codeCacheHit ? 'hit' : 'miss'} (deserialize ${round(s.deserialize.ms)} ms), lazy compiles ${s.lazyCompile.n} / ${round(s.lazyCompile.ms)} ms, validation ${round(s.validate.ms)} ms, tier-up ${round(s.topTier.ms)} ms on background threads`);
@@ -75,6 +81,36 @@ try {
     console.log('  inclusive, Hearth:');
     const hearth = [...t.incl].filter(([n]) => n.includes('hearthdb')).sort((a, b) => b[1] - a[1]).slice(0, 25);
     for (const [name, ms] of hearth) console.log(`  ${ms.toFixed(1).padStart(8)} ms  ${name}`);
+  }
+
+  if (firstVisit) {
+    // Who waits for whom on a first visit: each sampled thread's busy
+    // share per 50 ms (the page's main thread is the one with the board's
+    // marks), and the page's layouts.
+    const bucket = 50000;
+    const mainTid = rows.find((e) => e.name.startsWith('board:'))?.tid;
+    const layouts = events.filter((e) => e.tid === mainTid && e.name === 'Layout' && (e.dur ?? 0) > 5000);
+    for (const t of cpuProfiles(events, { timeline: true })) {
+      if (t.total < 200) continue;
+      const busy = new Map();
+      for (const smp of t.samples) {
+        const k = Math.floor((smp.ts - t0) / bucket);
+        const b = busy.get(k) ?? [0, 0];
+        b[0]++;
+        if (smp.stack.length > 0 && smp.stack[0] !== '(idle)') b[1]++;
+        busy.set(k, b);
+      }
+      // Told apart by their JavaScript: the worker's bootstrap, the
+      // board's render call (wasm names are there only with make wasm-names).
+      const fns = [...t.self.keys()];
+      const who = fns.some((n) => n === 'startWorker' || n.includes('hearthdb')) ? 'the worker'
+        : fns.some((n) => n.includes('vuguRender')) ? 'the page\'s main thread' : 'another thread';
+      console.log(`\n${who}, busy per 50 ms from the first wasm event:`);
+      const line = [...busy].sort((x, y) => x[0] - y[0]).map(([k, [n, b]]) => `${k * 50}:${Math.round((100 * b) / n)}%`);
+      for (let i = 0; i < line.length; i += 10) console.log(`  ${line.slice(i, i + 10).join('  ')}`);
+    }
+    console.log('\nthe page\'s layouts over 5 ms (ms from the first wasm event; duration; objects):');
+    for (const e of layouts) console.log(`  ${((e.ts - t0) / 1000).toFixed(0).padStart(6)}  ${(e.dur / 1000).toFixed(0)} ms  ${e.args?.beginData?.totalObjects ?? '?'}`);
   }
 } finally {
   await context.close();
