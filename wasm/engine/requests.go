@@ -150,6 +150,9 @@ func (c *Conn) RunOnce(id string, retry bool, write func(*codec.Encoder) error) 
 	if err != nil {
 		if c.InTransaction() {
 			// Still open (the write did not end it): undo both parts.
+			// The table may have been made inside the savepoint
+			// (ensureRequests): the rollback took it too.
+			c.requestsReady = false
 			if rbErr := c.db.Exec("ROLLBACK TO hearth_request; RELEASE hearth_request"); rbErr != nil {
 				return nil, errors.Join(err, sqlError(rbErr))
 			}

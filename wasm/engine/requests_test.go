@@ -2,7 +2,11 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/hearthdb/hearth/codec"
+	"github.com/ncruces/go-sqlite3"
 )
 
 func countT(p *page, db int64) string {
@@ -143,4 +147,43 @@ func TestRetriedWritesInAGroupCommit(t *testing.T) {
 		t.Fatalf("rows after retries: %s", got)
 	}
 	p.fail("exec", map[string]any{"db": db, "sql": "INSERT INTO t(id, v) VALUES (0, 'x')", "wid": "g19", "retry": true}, "SQLITE_CONSTRAINT_PRIMARYKEY")
+}
+
+// TestAWriteWhoseRecordFailsLeavesTheWriteIDTableUsable: the first write
+// with an id creates the write-id table inside its savepoint; when its
+// record then fails, the rollback takes the table away, and the next
+// write with an id makes it again instead of failing on its absence.
+func TestAWriteWhoseRecordFailsLeavesTheWriteIDTableUsable(t *testing.T) {
+	c, err := OpenConn(MemoryLocation("record-fails", "test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.db.Exec("CREATE TABLE t(v)"); err != nil {
+		t.Fatal(err)
+	}
+	write := func(v int, result string) func(*codec.Encoder) error {
+		return func(enc *codec.Encoder) error {
+			enc.Text(result)
+			return c.db.Exec(fmt.Sprintf("INSERT INTO t VALUES (%d)", v))
+		}
+	}
+	// A record longer than SQLite then takes: its insert fails.
+	// The table's schema row fits in 300 bytes, the record does not.
+	old := c.db.Limit(sqlite3.LIMIT_LENGTH, 300)
+	if _, err := c.RunOnce("w1", false, write(1, strings.Repeat("x", 1000))); err == nil {
+		t.Fatal("a record over SQLite's length limit was taken")
+	}
+	c.db.Limit(sqlite3.LIMIT_LENGTH, old)
+	if _, err := c.RunOnce("w2", false, write(2, "ok")); err != nil {
+		t.Fatalf("the next write with an id: %v", err)
+	}
+	s, _, err := c.db.Prepare("SELECT (SELECT group_concat(v) FROM t), (SELECT group_concat(id) FROM " + requestsTable + ")")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !s.Step() || s.ColumnText(0) != "2" || s.ColumnText(1) != "w2" {
+		t.Fatalf("rows %q, records %q: want the second write alone", s.ColumnText(0), s.ColumnText(1))
+	}
 }
