@@ -471,7 +471,9 @@ func (e *Engine) runGroup(db *database, reqs []protocol.Request, last bool) {
 		if n > 0 {
 			caught = true
 			from := len(reqs)
-			reqs = append(reqs, more[:n]...)
+			// reqs is a slice of the caller's sweep: grow a copy, never
+			// that sweep's backing array.
+			reqs = append(reqs[:from:from], more[:n]...)
 			// The writes are taken: if the transaction is lost they run
 			// alone (run's runAlone has all of reqs); the changes
 			// already refreshed are the group's too.
