@@ -75,6 +75,10 @@ for (const tasks of sizes) {
       moves.sort((a, b) => a - b);
       rows.push({
         tasks, mode,
+        // Where a first visit's time goes: the board's own wasm, then the
+        // database's open (its replica download and copy), then the tasks.
+        'first visit: board wasm ready (ms)': Math.round(first.wasmReady),
+        'first visit: db open (ms)': Math.round(first.open),
         'first visit: tasks painted (ms)': Math.round(first['tasks-painted']),
         'reload: page response (ms)': Math.round(again.response),
         // The board as it was left, painted before its wasm runs (index.html).

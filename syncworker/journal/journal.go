@@ -692,11 +692,11 @@ func (j *Journal) scanEntry(s *sqlite3.Stmt) (Entry, error) {
 }
 
 func (j *Journal) query(conn *sqlite3.Conn, sql string, args ...any) ([]Entry, error) {
-	s, _, err := conn.Prepare(sql)
+	s, done, err := prepare(conn, sql)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	defer s.Close()
+	defer done()
 	for i, a := range args {
 		if err := merge.BindValue(s, i+1, a); err != nil {
 			return nil, fmt.Errorf("journal: %w", err)
@@ -775,11 +775,11 @@ type Settlement struct {
 // Settle records verdicts. Entries already settled keep their first
 // verdict: a retried push is acknowledged again with the same answer.
 func (j *Journal) Settle(conn *sqlite3.Conn, verdicts []Settlement) error {
-	s, _, err := conn.Prepare(`UPDATE _hearth_journal SET state = ?2, pos = ?3, code = ?4, detail = ?5, settled_at = ?6 WHERE seq = ?1 AND state IN ('pending', 'sent')`)
+	s, done, err := prepare(conn, `UPDATE _hearth_journal SET state = ?2, pos = ?3, code = ?4, detail = ?5, settled_at = ?6 WHERE seq = ?1 AND state IN ('pending', 'sent')`)
 	if err != nil {
 		return fmt.Errorf("journal: settle: %w", err)
 	}
-	defer s.Close()
+	defer done()
 	now := j.now().UnixMilli()
 	for _, v := range verdicts {
 		switch v.State {
@@ -849,11 +849,11 @@ func Dismiss(conn *sqlite3.Conn, seq int64) error {
 }
 
 func execArgs(conn *sqlite3.Conn, sql string, args ...any) error {
-	s, _, err := conn.Prepare(sql)
+	s, done, err := prepare(conn, sql)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer done()
 	for i, a := range args {
 		if err := merge.BindValue(s, i+1, a); err != nil {
 			return err
@@ -863,11 +863,11 @@ func execArgs(conn *sqlite3.Conn, sql string, args ...any) error {
 }
 
 func queryInt(conn *sqlite3.Conn, sql string, args ...any) (int64, error) {
-	s, _, err := conn.Prepare(sql)
+	s, done, err := prepare(conn, sql)
 	if err != nil {
 		return 0, err
 	}
-	defer s.Close()
+	defer done()
 	for i, a := range args {
 		if err := merge.BindValue(s, i+1, a); err != nil {
 			return 0, err

@@ -47,6 +47,11 @@ type Conn struct {
 	// sinceRequestsPrune counts write ids recorded since it was pruned.
 	requestsReady      bool
 	sinceRequestsPrune int
+
+	// releaseJournal gives back the statements the sync journal keeps
+	// prepared on this connection (journal.KeepStatements), nil when it
+	// keeps none.
+	releaseJournal func()
 }
 
 // stmtTables is what the authorizer reported for one statement.
@@ -219,6 +224,10 @@ func (c *Conn) openDB() error {
 // storage (Close releases it too).
 func (c *Conn) closeDB() error {
 	c.cache.clear()
+	if c.releaseJournal != nil {
+		c.releaseJournal()
+		c.releaseJournal = nil
+	}
 	for _, s := range slices.Collect(c.db.Stmts()) {
 		s.Close()
 	}

@@ -166,6 +166,11 @@ func prepareSync(c *Conn, o *SyncOptions, migrating bool) (*journal.Journal, err
 	if err != nil {
 		return nil, protocol.Errorf(protocol.CodeBadRequest, "sync: %v", err)
 	}
+	// The journal's statements run on every push and acknowledgement of
+	// this connection's life: kept prepared until it closes.
+	if c.releaseJournal == nil {
+		c.releaseJournal = journal.KeepStatements(c.db)
+	}
 	return j, nil
 }
 
