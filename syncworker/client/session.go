@@ -53,6 +53,43 @@ type session struct {
 	// firstChunk is the id of the snapshot request sent with the hello
 	// (0: none was).
 	firstChunk int64
+	// cursorAhead is a log position past c.st.Cursor that this session
+	// has reached but not yet saved (0 with aheadSince zero: none): a log
+	// message with no entries, which only moves the cursor past this
+	// device's own changes (the server leaves them out), is not worth a
+	// write transaction of its own. It is saved with the next message
+	// that has entries, or once it has waited cursorSaveDelay. Lost (the
+	// page closed first), the device asks from the saved cursor and the
+	// server again sends nothing for that stretch.
+	cursorAhead int64
+	aheadSince  time.Time
+}
+
+// cursorSaveDelay is how long a cursor moved by messages with no entries
+// waits to be saved: a burst of the app's writes, each acknowledged and
+// then passed over in the log, saves it once, after the burst.
+const cursorSaveDelay = 500 * time.Millisecond
+
+// cursor is the log position this session has reached, saved or not.
+func (s *session) cursor() int64 {
+	if !s.aheadSince.IsZero() {
+		return max(s.c.st.Cursor, s.cursorAhead)
+	}
+	return s.c.st.Cursor
+}
+
+// saveCursor saves a cursor kept ahead of the saved one (cursorAhead).
+func (s *session) saveCursor() error {
+	if s.aheadSince.IsZero() {
+		return nil
+	}
+	next := s.c.st
+	next.Cursor = s.cursor()
+	if err := s.apply(nil, nil, next); err != nil {
+		return err
+	}
+	s.cursorAhead, s.aheadSince = 0, time.Time{}
+	return nil
 }
 
 // frameCost is what one received frame cost before it was handled.
@@ -787,6 +824,11 @@ func (s *session) loop() error {
 func (s *session) periodic() error {
 	c := s.c
 	now := c.cfg.Now()
+	if !s.aheadSince.IsZero() && now.Sub(s.aheadSince) >= cursorSaveDelay {
+		if err := s.saveCursor(); err != nil {
+			return err
+		}
+	}
 	if s.flight != nil && now.After(s.flight.deadline) {
 		return classified(syncstatus.ClassTimeout, "no ack for push %d within %v", s.flight.id, c.cfg.RequestTimeout)
 	}
@@ -818,20 +860,33 @@ func (s *session) handle(f wire.Frame) error {
 	c := s.c
 	switch m := f.Msg.(type) {
 	case wire.Changes:
-		if m.Upto < c.st.Cursor {
-			return classified(syncstatus.ClassProtocol, "log entries up to %d arrived after position %d", m.Upto, c.st.Cursor)
+		if m.Upto < s.cursor() {
+			return classified(syncstatus.ClassProtocol, "log entries up to %d arrived after position %d", m.Upto, s.cursor())
 		}
-		chs := make([]change.Change, len(m.Entries))
-		for i := range m.Entries {
-			chs[i] = m.Entries[i].Change
-		}
-		next := c.st
-		next.Cursor = m.Upto
-		if err := s.apply(m.Evict, chs, next); err != nil {
-			return err
+		now := c.cfg.Now()
+		switch {
+		case len(m.Entries) == 0 && len(m.Evict) == 0 && !c.st.Snap.Active && !c.indexesDeferred:
+			// Only the cursor moves, if at all: kept ahead, saved later
+			// (cursorAhead).
+			if m.Upto > s.cursor() {
+				if s.aheadSince.IsZero() {
+					s.aheadSince = now
+				}
+				s.cursorAhead = m.Upto
+			}
+		default:
+			chs := make([]change.Change, len(m.Entries))
+			for i := range m.Entries {
+				chs[i] = m.Entries[i].Change
+			}
+			next := c.st
+			next.Cursor = m.Upto
+			if err := s.apply(m.Evict, chs, next); err != nil {
+				return err
+			}
+			s.cursorAhead, s.aheadSince = 0, time.Time{}
 		}
 		s.progressed = true
-		now := c.cfg.Now()
 		c.update(func(st *syncstatus.Status) {
 			st.Cursor, st.Head = m.Upto, max(m.Head, st.Head)
 			if m.Upto >= m.Head && s.pending == 0 && s.flight == nil {
@@ -1075,7 +1130,7 @@ func (s *session) rollback(t *txn, refused journal.Entry, serverRow []change.Cha
 // replica is at exactly the server's position with nothing unsent.
 func (s *session) compare(m wire.Checksums) error {
 	c := s.c
-	if m.Pos != c.st.Cursor || s.pending != 0 || s.flight != nil {
+	if m.Pos != s.cursor() || s.pending != 0 || s.flight != nil {
 		return nil // not comparable; try again next interval
 	}
 	var diverged []string
