@@ -501,7 +501,11 @@ export declare class Database {
   isLeader(): boolean;
   /** The sync status now; rejects with BAD_REQUEST when the database was opened without sync. */
   syncStatus(): Promise<SyncStatus>;
-  /** onStatus gets the sync status now and on every change. Resolves to a function that ends it. */
+  /**
+   * onStatus gets the sync status now and on every change, at most once
+   * per 50 ms: the first change of a burst at once, the newest of the rest
+   * when the 50 ms end. Resolves to a function that ends it.
+   */
   onSyncStatus(onStatus: (status: SyncStatus) => void): Promise<() => Promise<void>>;
   /** Re-journals a quarantined outgoing change (_hearth_quarantine.id), renaming columns if given; resolves to its journal seq. */
   retryQuarantined(quarantineId: number, rename?: Record<string, string>): Promise<number>;

@@ -145,7 +145,24 @@ type dbSync struct {
 	// token is the bearer token the next connection presents; the app
 	// replaces it (setSyncToken) when it expires.
 	token string
+
+	// The statuses sent to the page (publish): the window open since the
+	// last one sent (nil: none, the next goes at once) and the newest one
+	// made during it, sent when it ends.
+	pubMu     sync.Mutex
+	pubWindow *time.Timer
+	pubNext   *syncstatus.Status
 }
+
+// statusEvery is the least time between two sync statuses sent to the
+// page. A write goes through several in a few milliseconds (pending, sent,
+// acknowledged, the cursor past it), each a message the page decodes and
+// most apps draw: the first is sent at once, the newest of the rest when
+// the window ends, so a burst of writes costs the page a message or two
+// per window rather than three or four per write (on a 2-core machine
+// they competed with the frames of the next interaction:
+// e2e/bench/board-inp-trace.mjs). A variable for the tests.
+var statusEvery = 50 * time.Millisecond
 
 func (s *dbSync) currentToken(context.Context) (string, error) {
 	s.mu.Lock()
@@ -214,6 +231,7 @@ func (e *Engine) startSync(db *database, owner *dbOwner, o *SyncOptions, j *jour
 	go func() {
 		defer close(s.done)
 		client.Run(ctx)
+		s.flushStatus(e)
 	}()
 	db.sync = s
 	e.mu.Lock()
@@ -246,8 +264,52 @@ func (e *Engine) stopSync(db *database) {
 	}
 }
 
-// publish sends a status to every subscription.
+// publish sends a status to every subscription: at once when no status
+// went in the last statusEvery, else as the newest of the window when it
+// ends.
 func (s *dbSync) publish(e *Engine, st syncstatus.Status) {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	if s.pubWindow != nil {
+		s.pubNext = &st
+		return
+	}
+	s.pubWindow = time.AfterFunc(statusEvery, func() { s.endWindow(e) })
+	s.send(e, st)
+}
+
+// endWindow sends the newest status of the window that ended, if any,
+// and opens the next window after it.
+func (s *dbSync) endWindow(e *Engine) {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	next := s.pubNext
+	s.pubNext = nil
+	if next == nil {
+		s.pubWindow = nil
+		return
+	}
+	s.pubWindow = time.AfterFunc(statusEvery, func() { s.endWindow(e) })
+	s.send(e, *next)
+}
+
+// flushStatus sends a status held for its window's end now (the sync
+// loop has stopped: its last status is the one to show).
+func (s *dbSync) flushStatus(e *Engine) {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	if s.pubWindow != nil {
+		s.pubWindow.Stop()
+		s.pubWindow = nil
+	}
+	if next := s.pubNext; next != nil {
+		s.pubNext = nil
+		s.send(e, *next)
+	}
+}
+
+// send sends a status to every subscription.
+func (s *dbSync) send(e *Engine, st syncstatus.Status) {
 	s.mu.Lock()
 	subs := make([]int64, 0, len(s.subs))
 	for sub := range s.subs {
