@@ -146,9 +146,11 @@ type dbSync struct {
 	// replaces it (setSyncToken) when it expires.
 	token string
 
-	// The statuses sent to the page (publish): the window open since the
-	// last one sent (nil: none, the next goes at once) and the newest one
-	// made during it, sent when it ends.
+	// The statuses sent to the page (publish): the window's length
+	// (statusEvery), the window open since the last one sent (nil: none,
+	// the next goes at once) and the newest one made during it, sent when
+	// it ends.
+	pubEvery  time.Duration
 	pubMu     sync.Mutex
 	pubWindow *time.Timer
 	pubNext   *syncstatus.Status
@@ -161,8 +163,8 @@ type dbSync struct {
 // the window ends, so a burst of writes costs the page a message or two
 // per window rather than three or four per write (on a 2-core machine
 // they competed with the frames of the next interaction:
-// e2e/bench/board-inp-trace.mjs). A variable for the tests.
-var statusEvery = 50 * time.Millisecond
+// e2e/bench/board-inp-trace.mjs).
+const statusEvery = 50 * time.Millisecond
 
 func (s *dbSync) currentToken(context.Context) (string, error) {
 	s.mu.Lock()
@@ -197,7 +199,7 @@ func (e *Engine) startSync(db *database, owner *dbOwner, o *SyncOptions, j *jour
 	if err := j.Install(db.conn.db); err != nil {
 		return protocol.Errorf(protocol.CodeBadRequest, "sync: %v", err)
 	}
-	s := &dbSync{journal: j, done: make(chan struct{}), subs: map[int64]struct{}{}, token: o.Token}
+	s := &dbSync{journal: j, done: make(chan struct{}), subs: map[int64]struct{}{}, token: o.Token, pubEvery: statusEvery}
 	cfg := syncclient.Config{
 		URL:     o.URL,
 		Local:   ownerLocal{owner},
@@ -274,7 +276,7 @@ func (s *dbSync) publish(e *Engine, st syncstatus.Status) {
 		s.pubNext = &st
 		return
 	}
-	s.pubWindow = time.AfterFunc(statusEvery, func() { s.endWindow(e) })
+	s.pubWindow = time.AfterFunc(s.pubEvery, func() { s.endWindow(e) })
 	s.send(e, st)
 }
 
@@ -289,7 +291,7 @@ func (s *dbSync) endWindow(e *Engine) {
 		s.pubWindow = nil
 		return
 	}
-	s.pubWindow = time.AfterFunc(statusEvery, func() { s.endWindow(e) })
+	s.pubWindow = time.AfterFunc(s.pubEvery, func() { s.endWindow(e) })
 	s.send(e, *next)
 }
 

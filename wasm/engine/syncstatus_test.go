@@ -14,11 +14,9 @@ import (
 // when the client stops is sent then. The window is an hour here: its
 // end is the test's call, not the clock's.
 func TestSyncStatusesAreSentOncePerWindow(t *testing.T) {
-	defer func(d time.Duration) { statusEvery = d }(statusEvery)
-	statusEvery = time.Hour
 	p := newPage(t)
 	const sub = 7
-	s := &dbSync{subs: map[int64]struct{}{sub: {}}}
+	s := &dbSync{subs: map[int64]struct{}{sub: {}}, pubEvery: time.Hour}
 	sent := func() []int64 {
 		p.mu.Lock()
 		defer p.mu.Unlock()
