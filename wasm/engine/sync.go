@@ -153,6 +153,7 @@ type dbSync struct {
 	pubEvery  time.Duration
 	pubMu     sync.Mutex
 	pubWindow *time.Timer
+	pubGen    uint64 // counts windows: a timer ends only its own
 	pubNext   *syncstatus.Status
 }
 
@@ -276,22 +277,33 @@ func (s *dbSync) publish(e *Engine, st syncstatus.Status) {
 		s.pubNext = &st
 		return
 	}
-	s.pubWindow = time.AfterFunc(s.pubEvery, func() { s.endWindow(e) })
+	s.openWindow(e)
 	s.send(e, st)
 }
 
-// endWindow sends the newest status of the window that ended, if any,
-// and opens the next window after it.
-func (s *dbSync) endWindow(e *Engine) {
+// openWindow starts the window after a status sent; pubMu is held.
+func (s *dbSync) openWindow(e *Engine) {
+	s.pubGen++
+	gen := s.pubGen
+	s.pubWindow = time.AfterFunc(s.pubEvery, func() { s.endWindow(e, gen) })
+}
+
+// endWindow ends window gen: it sends the newest status made during it,
+// if any, and opens the next window after that. A window already ended
+// (flushStatus stopped it, or it ran) does nothing.
+func (s *dbSync) endWindow(e *Engine, gen uint64) {
 	s.pubMu.Lock()
 	defer s.pubMu.Unlock()
+	if s.pubWindow == nil || s.pubGen != gen {
+		return
+	}
 	next := s.pubNext
 	s.pubNext = nil
 	if next == nil {
 		s.pubWindow = nil
 		return
 	}
-	s.pubWindow = time.AfterFunc(s.pubEvery, func() { s.endWindow(e) })
+	s.openWindow(e)
 	s.send(e, *next)
 }
 

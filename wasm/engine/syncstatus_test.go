@@ -42,9 +42,12 @@ func TestSyncStatusesAreSentOncePerWindow(t *testing.T) {
 		s.publish(p.eng, syncstatus.Status{Pending: n})
 	}
 	want("four statuses in one window", 1)
-	s.endWindow(p.eng)
+	first := s.pubGen
+	s.endWindow(p.eng, first)
 	want("the window's end", 1, 4)
-	s.endWindow(p.eng) // nothing held: the window closes
+	s.endWindow(p.eng, first) // a window already ended does nothing
+	want("an ended window's end again", 1, 4)
+	s.endWindow(p.eng, s.pubGen) // nothing held: the window closes
 	want("an empty window's end", 1, 4)
 	s.publish(p.eng, syncstatus.Status{Pending: 5})
 	want("a status after the window closed", 1, 4, 5)
@@ -53,5 +56,8 @@ func TestSyncStatusesAreSentOncePerWindow(t *testing.T) {
 	want("the client stopped", 1, 4, 5, 6)
 	s.publish(p.eng, syncstatus.Status{Pending: 7})
 	want("a status after the flush", 1, 4, 5, 6, 7)
+	if s.pubWindow == nil {
+		t.Fatal("no window after a status sent")
+	}
 	s.flushStatus(p.eng)
 }
