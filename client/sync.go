@@ -70,8 +70,10 @@ func (db *DB) SyncStatus(ctx context.Context) (syncstatus.Status, error) {
 	return syncstatus.Decode(v), nil
 }
 
-// WatchSync calls fn with the sync status now and on every change. fn runs
-// on the transport's goroutine. The returned stop function ends it.
+// WatchSync calls fn with the sync status now and on every change, at
+// most once per 50 ms (the worker sends the first change of a burst at
+// once and the newest of the rest when the 50 ms end). fn runs on the
+// transport's goroutine. The returned stop function ends it.
 func (db *DB) WatchSync(ctx context.Context, fn func(syncstatus.Status)) (stop func(context.Context) error, err error) {
 	var mu sync.Mutex
 	ready := false
