@@ -55,9 +55,10 @@ type session struct {
 	firstChunk int64
 	// cursorAhead is a log position past c.st.Cursor that this session
 	// has reached but not yet saved (0 with aheadSince zero: none): a log
-	// message with no entries, which only moves the cursor past this
-	// device's own changes (the server leaves them out), is not worth a
-	// write transaction of its own. It is saved with the next message
+	// message with no entries, which only moves the cursor past changes
+	// the server leaves out (this device's own, and those its scopes or
+	// read rules do not let it read), is not worth a write transaction of
+	// its own. It is saved with the next message
 	// that has entries, or once it has waited cursorSaveDelay. Lost (the
 	// page closed first), the device asks from the saved cursor and the
 	// server again sends nothing for that stretch.

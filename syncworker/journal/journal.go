@@ -692,7 +692,7 @@ func (j *Journal) scanEntry(s *sqlite3.Stmt) (Entry, error) {
 }
 
 func (j *Journal) query(conn *sqlite3.Conn, sql string, args ...any) ([]Entry, error) {
-	s, done, err := prepare(conn, sql)
+	s, done, err := statement(conn, sql)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
@@ -775,7 +775,7 @@ type Settlement struct {
 // Settle records verdicts. Entries already settled keep their first
 // verdict: a retried push is acknowledged again with the same answer.
 func (j *Journal) Settle(conn *sqlite3.Conn, verdicts []Settlement) error {
-	s, done, err := prepare(conn, `UPDATE _hearth_journal SET state = ?2, pos = ?3, code = ?4, detail = ?5, settled_at = ?6 WHERE seq = ?1 AND state IN ('pending', 'sent')`)
+	s, done, err := statement(conn, `UPDATE _hearth_journal SET state = ?2, pos = ?3, code = ?4, detail = ?5, settled_at = ?6 WHERE seq = ?1 AND state IN ('pending', 'sent')`)
 	if err != nil {
 		return fmt.Errorf("journal: settle: %w", err)
 	}
@@ -849,7 +849,7 @@ func Dismiss(conn *sqlite3.Conn, seq int64) error {
 }
 
 func execArgs(conn *sqlite3.Conn, sql string, args ...any) error {
-	s, done, err := prepare(conn, sql)
+	s, done, err := statement(conn, sql)
 	if err != nil {
 		return err
 	}
@@ -863,7 +863,7 @@ func execArgs(conn *sqlite3.Conn, sql string, args ...any) error {
 }
 
 func queryInt(conn *sqlite3.Conn, sql string, args ...any) (int64, error) {
-	s, done, err := prepare(conn, sql)
+	s, done, err := statement(conn, sql)
 	if err != nil {
 		return 0, err
 	}

@@ -48,11 +48,11 @@ func KeepStatements(conn *sqlite3.Conn) (release func()) {
 	}
 }
 
-// prepare returns a statement of sql on conn, and done, to call once the
-// caller is finished with it: a kept statement is reset and kept for the
+// statement returns a statement of sql on conn (prepared, or kept from
+// before), and done, to call once the caller is finished with it: a kept statement is reset and kept for the
 // next use, any other finalized. A kept statement is out of the cache
 // while in use, so a nested use of the same SQL prepares its own.
-func prepare(conn *sqlite3.Conn, sql string) (s *sqlite3.Stmt, done func(), err error) {
+func statement(conn *sqlite3.Conn, sql string) (s *sqlite3.Stmt, done func(), err error) {
 	v, ok := kept.Load(conn)
 	if !ok {
 		if s, _, err = conn.Prepare(sql); err != nil {

@@ -76,11 +76,11 @@ func TestAKeptStatementInUseIsNotSharedAndTheCacheIsBounded(t *testing.T) {
 	release := KeepStatements(conn)
 	defer release()
 	const sql = `SELECT 1`
-	outer, doneOuter, err := prepare(conn, sql)
+	outer, doneOuter, err := statement(conn, sql)
 	if err != nil {
 		t.Fatal(err)
 	}
-	inner, doneInner, err := prepare(conn, sql)
+	inner, doneInner, err := statement(conn, sql)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestAKeptStatementInUseIsNotSharedAndTheCacheIsBounded(t *testing.T) {
 		t.Fatalf("%d statements kept: want at most %d", got, maxKeptStatements)
 	}
 	// Given back after release: finalized, not kept.
-	s, done, err := prepare(conn, `SELECT 2`)
+	s, done, err := statement(conn, `SELECT 2`)
 	if err != nil || s == nil {
 		t.Fatal(err)
 	}

@@ -162,7 +162,7 @@ type dbSync struct {
 // acknowledged, the cursor past it), each a message the page decodes and
 // most apps draw: the first is sent at once, the newest of the rest when
 // the window ends, so a burst of writes costs the page a message or two
-// per window rather than three or four per write (on a 2-core machine
+// per window rather than several per write (on a 2-core machine
 // they competed with the frames of the next interaction:
 // e2e/bench/board-inp-trace.mjs).
 const statusEvery = 50 * time.Millisecond
