@@ -37,6 +37,23 @@ export declare function encode(value: unknown): Uint8Array;
 /** Decodes one message. */
 export declare function decode(bytes: Uint8Array | ArrayBuffer): WireValue;
 
+/** What decodeInSlices left to decode: the elements of the message's large arrays. */
+export interface RestOfMessage {
+  /**
+   * Decodes elements in place until they are all decoded (true) or now()
+   * reaches deadline (false: call again). Throws WireError.
+   */
+  fill(deadline: number, now: () => number): boolean;
+}
+
+/**
+ * Decodes one message, leaving the elements of each array below the top
+ * level with more than deferOver elements to `rest` (null when none was
+ * left): such an array already has its length, and is filled by
+ * rest.fill. Throws WireError.
+ */
+export declare function decodeInSlices(bytes: Uint8Array | ArrayBuffer, deferOver: number): { value: WireValue; rest: RestOfMessage | null };
+
 /**
  * The head of an envelope, read without decoding the rest: `id` (a reply
  * or request; null when the worker could not read the request's id) or

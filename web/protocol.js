@@ -160,11 +160,18 @@ export function encode(value) {
 }
 
 class Reader {
-  /** @param {Uint8Array} bytes */
-  constructor(bytes) {
+  /**
+   * @param {Uint8Array} bytes
+   * @param {number} [deferOver] arrays below the top level with more elements
+   *   than this are skipped, not decoded, and listed in `deferred`
+   */
+  constructor(bytes, deferOver = Infinity) {
     this.bytes = bytes;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.pos = 0;
+    this.deferOver = deferOver;
+    /** @type {DeferredArray[]} */
+    this.deferred = [];
   }
   /** @param {number} n */
   need(n) {
@@ -238,6 +245,12 @@ class Reader {
         const n = this.u32();
         this.need(n); // every element takes at least one byte
         const arr = new Array(n);
+        if (n > this.deferOver && depth > 0) {
+          // Only checked for its shape now; its elements are decoded later.
+          this.deferred.push({ arr, pos: this.pos, depth: depth + 1, next: 0 });
+          for (let i = 0; i < n; i++) this.skip(depth + 1);
+          return arr;
+        }
         for (let i = 0; i < n; i++) arr[i] = this.value(depth + 1);
         return arr;
       }
@@ -255,6 +268,84 @@ class Reader {
       default:
         throw new WireError(`unknown tag 0x${tag.toString(16).padStart(2, '0')} at byte ${this.pos - 1}`);
     }
+  }
+  /**
+   * Moves past one value, checking what value() checks but the texts' UTF-8
+   * (value() checks that when it decodes them).
+   * @param {number} depth
+   */
+  skip(depth) {
+    if (depth > MAX_DEPTH) throw new WireError(`nested deeper than ${MAX_DEPTH}`);
+    this.need(1);
+    const tag = this.bytes[this.pos++];
+    switch (tag) {
+      case NULL: case FALSE: case TRUE: return;
+      case INT32: this.need(4); this.pos += 4; return;
+      case INT64: case FLOAT64: this.need(8); this.pos += 8; return;
+      case TEXT: case BLOB: {
+        const n = this.u32();
+        this.need(n);
+        this.pos += n;
+        return;
+      }
+      case ARRAY: {
+        const n = this.u32();
+        this.need(n);
+        for (let i = 0; i < n; i++) this.skip(depth + 1);
+        return;
+      }
+      case MAP: {
+        const n = this.u32();
+        this.need(n * 5);
+        for (let i = 0; i < n; i++) {
+          const k = this.u32();
+          this.need(k);
+          this.pos += k;
+          this.skip(depth + 1);
+        }
+        return;
+      }
+      default:
+        throw new WireError(`unknown tag 0x${tag.toString(16).padStart(2, '0')} at byte ${this.pos - 1}`);
+    }
+  }
+}
+
+/**
+ * @typedef {object} DeferredArray an array decodeInSlices left to fill
+ * @property {import('./protocol.js').WireValue[]} arr the array in the message, of its final length
+ * @property {number} pos where its next element starts
+ * @property {number} depth its elements' depth
+ * @property {number} next the index of its next element
+ */
+
+/**
+ * What decodeInSlices left to decode: the elements of the message's large
+ * arrays, decoded in place by fill (RestOfMessage in protocol.d.ts).
+ */
+class RestOfMessage {
+  /** @param {Uint8Array} bytes @param {DeferredArray[]} arrays */
+  constructor(bytes, arrays) {
+    this.reader = new Reader(bytes);
+    this.arrays = arrays;
+  }
+  /** @param {number} deadline @param {() => number} now */
+  fill(deadline, now) {
+    const r = this.reader;
+    while (this.arrays.length > 0) {
+      const a = this.arrays[0];
+      r.pos = a.pos;
+      while (a.next < a.arr.length) {
+        a.arr[a.next++] = r.value(a.depth);
+        // Reading the clock costs more than a short row: look every 64.
+        if ((a.next & 63) === 0 && a.next < a.arr.length && now() >= deadline) {
+          a.pos = r.pos;
+          return false;
+        }
+      }
+      this.arrays.shift();
+    }
+    return true;
   }
 }
 
@@ -278,6 +369,25 @@ export function decode(bytes) {
   const v = r.value(0);
   if (r.pos !== bytes.length) throw new WireError(`${bytes.length - r.pos} trailing bytes`);
   return v;
+}
+
+/**
+ * Decodes one message like decode, except that each array below the top
+ * level with more than deferOver elements is only checked for its shape:
+ * it has its length, and its elements are decoded by the returned rest's
+ * fill(deadline, now), a slice at a time, until fill returns true. A page
+ * decodes a large result so without holding its thread for the whole of it.
+ * Throws WireError, here or from fill.
+ * @param {Uint8Array | ArrayBuffer} bytes
+ * @param {number} deferOver
+ */
+export function decodeInSlices(bytes, deferOver) {
+  if (bytes instanceof ArrayBuffer) bytes = new Uint8Array(bytes);
+  if (!(bytes instanceof Uint8Array)) throw new WireError('a message must be a Uint8Array');
+  const r = new Reader(bytes, deferOver);
+  const value = r.value(0);
+  if (r.pos !== bytes.length) throw new WireError(`${bytes.length - r.pos} trailing bytes`);
+  return { value, rest: r.deferred.length > 0 ? new RestOfMessage(bytes, r.deferred) : null };
 }
 
 /**

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { encode, decode, peekHead, WireError, VERSION } from './protocol.js';
+import { encode, decode, decodeInSlices, peekHead, WireError, VERSION } from './protocol.js';
 
 const vectors = JSON.parse(readFileSync(new URL('../codec/testdata/vectors.json', import.meta.url)));
 
@@ -45,6 +45,51 @@ for (const v of vectors.invalid) {
     assert.throws(() => decode(unhex(v.hex)), WireError);
   });
 }
+
+/** decodeInSlices, then fill to the end with a clock past every deadline: one slice per call. */
+function decodeAllSlices(bytes, deferOver) {
+  const { value, rest } = decodeInSlices(bytes, deferOver);
+  let calls = 0;
+  if (rest) while (!rest.fill(0, () => 1)) calls++;
+  return { value, calls };
+}
+
+test('decodeInSlices gives what decode gives, for every vector, arrays deferred or not', () => {
+  for (const v of vectors.valid) {
+    for (const deferOver of [0, 1, Infinity]) {
+      assert.deepStrictEqual(decodeAllSlices(unhex(v.hex), deferOver).value, typed(v.value), `${v.name}, deferOver ${deferOver}`);
+    }
+  }
+  for (const v of vectors.invalid) {
+    assert.throws(() => decodeAllSlices(unhex(v.hex), 0), WireError, v.name);
+  }
+});
+
+test('a large array is decoded a slice at a time, in place, and the rest of the message at once', () => {
+  const rows = Array.from({ length: 1000 }, (_, i) => [`t-${i}`, i, i % 2 === 0 ? null : 'é'.repeat(i % 40)]);
+  const msg = encode({ v: VERSION, sub: 3, full: { columns: ['id', 'n', 'note'], rows, keyed: true } });
+  const { value, rest } = decodeInSlices(msg, 100);
+  const full = /** @type {any} */ (value).full;
+  assert.equal(full.rows.length, 1000, 'the array has its length before it is filled');
+  assert.equal(full.keyed, true, 'what follows the array is decoded at once');
+  assert.deepStrictEqual(full.columns, ['id', 'n', 'note'], 'a short array is decoded at once');
+  let calls = 1;
+  while (!rest.fill(0, () => 1)) calls++;
+  assert.equal(calls, Math.ceil(1000 / 64), 'a clock past the deadline stops every 64 elements');
+  assert.deepStrictEqual(value, decode(msg));
+  const once = decodeInSlices(msg, 100);
+  assert.equal(once.rest.fill(Infinity, () => 0), true, 'a deadline not reached fills it in one call');
+  assert.deepStrictEqual(once.value, decode(msg));
+});
+
+test('decodeInSlices checks a deferred array\'s shape at once and its texts when it fills', () => {
+  const msg = encode({ v: VERSION, id: 1, ok: { rows: [['a'], ['b'], ['c']] } });
+  assert.throws(() => decodeInSlices(msg.subarray(0, msg.length - 1), 1), WireError, 'a truncated array is refused at once');
+  const bad = msg.slice();
+  bad[bad.length - 1] = 0xff; // the last text's byte, now invalid UTF-8
+  const { rest } = decodeInSlices(bad, 1);
+  assert.throws(() => rest.fill(Infinity, () => 0), WireError);
+});
 
 test('encode refuses what the format cannot carry', () => {
   assert.throws(() => encode(2n ** 63n), WireError);
