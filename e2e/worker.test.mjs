@@ -200,6 +200,38 @@ describe('Hearth worker in Chromium', () => {
     await demo.close();
   });
 
+  test('a second worker in the page starts from the first one\'s compiled module, without the wasm\'s download', async () => {
+    await page.evaluate(async () => {
+      const w = new hearth.HearthWorker();
+      const db = await hearth.open({ name: 'first-worker', storage: 'memory', worker: w });
+      await db.query('SELECT 1'); // its module reached the page before its first reply
+      w.terminate();
+    });
+    // From now on no wasm arrives: a worker that needed its download would
+    // wait for it forever.
+    /** @type {import('playwright-core').Route[]} */
+    const held = [];
+    const hold = (/** @type {import('playwright-core').Route} */ route) => { held.push(route); };
+    await context.route('**/*.wasm', hold);
+    try {
+      const result = await page.evaluate(async () => {
+        const started = (async () => {
+          const w = new hearth.HearthWorker();
+          const db = await hearth.open({ name: 'second-worker', storage: 'memory', worker: w });
+          const { rows } = await db.query('SELECT 41 + 1 AS n');
+          w.terminate();
+          return rows;
+        })();
+        const timeout = new Promise((resolve) => setTimeout(() => resolve('no answer in 20 s'), 20000));
+        return Promise.race([started, timeout]);
+      });
+      assert.deepEqual(result, [{ n: 42 }]);
+    } finally {
+      await context.unroute('**/*.wasm', hold);
+      for (const route of held) await route.abort().catch(() => {});
+    }
+  });
+
   test('no uncaught errors on the page', () => {
     assert.deepEqual(page.hearthErrors.map(String), []);
   });

@@ -7,17 +7,18 @@
 import { hearthStorage } from './hearth-storage.js';
 import { HearthWebSocket } from './hearth-socket.js';
 import { createTabRouter } from './hearth-tabs.js';
+import { compileWasm } from './hearth-worker-wasm.js';
 
 /**
  * Loads the wasm and runs Go (the entry resolves wasmURL with
  * hearth-worker-wasm.js). No top-level await: bundlers may emit the worker
  * as a classic (iife) script.
  * @param {URL} wasmURL
- * @param {{ compiled?: Promise<WebAssembly.Module>, queued?: unknown[] }} [early]
- *   the wasm's streaming compile, if the entry has started it, and the
- *   messages that arrived before this ran (oldest first)
+ * @param {{ wasm?: import('./hearth-worker-wasm.js').WasmSource, queued?: unknown[] }} [early]
+ *   the wasm's download and compile, if the entry has started them, and
+ *   the messages for Go that arrived before this ran (oldest first)
  */
-export function startWorker(wasmURL, { compiled = WebAssembly.compileStreaming(fetch(wasmURL)), queued = [] } = {}) {
+export function startWorker(wasmURL, { wasm = compileWasm(wasmURL), queued = [] } = {}) {
   // The storage glue Go awaits (sqlitevfs/browser).
   globalThis.hearthStorage = hearthStorage;
   // The sync server's socket, in a relay worker (syncworker/browserws).
@@ -46,7 +47,7 @@ export function startWorker(wasmURL, { compiled = WebAssembly.compileStreaming(f
   });
 
   for (const data of queued.splice(0)) router.fromPage(data);
-  self.onmessage = (event) => router.fromPage(event.data);
+  self.onmessage = (event) => { if (!wasm.fromPage(event.data)) router.fromPage(event.data); };
 
   // Go posts its replies with postMessage: route them (most go to the page).
   globalThis.postMessage = (msg) => router.fromGo(msg);
@@ -65,7 +66,16 @@ export function startWorker(wasmURL, { compiled = WebAssembly.compileStreaming(f
   const go = new globalThis.Go();
   // Streaming compile starts while the bytes arrive; with a cacheable
   // response Chromium also reuses its compiled-code cache on the next start.
-  compiled.then((module) => WebAssembly.instantiate(module, go.importObject)).then(
+  // The page keeps the module for its next worker (compileWasm); a page
+  // that does not (the Go client's) drops the notice.
+  wasm.compiled.then((module) => {
+    try {
+      if (!wasm.adopted) postToPage({ hearthModule: module });
+    } catch {
+      // An engine that cannot send a module: the page's next worker compiles its own.
+    }
+    return WebAssembly.instantiate(module, go.importObject);
+  }).then(
     (instance) => go.run(instance).then(
       () => fatal('the Hearth worker exited'),
       (err) => fatal(`the Hearth worker crashed: ${err?.message ?? err}`),

@@ -10,16 +10,16 @@
 // module requests, one after another. Messages that arrive meanwhile
 // wait, in order, for the bootstrap.
 import { wasmFile } from './dist/bundle.js';
-import { wasmURLFor } from './hearth-worker-wasm.js';
+import { compileWasm, wasmURLFor } from './hearth-worker-wasm.js';
 
 const wasmURL = wasmURLFor(new URL(`./dist/${wasmFile}`, import.meta.url));
-const compiled = WebAssembly.compileStreaming(fetch(wasmURL));
-compiled.catch(() => {}); // reported by the bootstrap (hearthFatal)
+const wasm = compileWasm(wasmURL);
+wasm.compiled.catch(() => {}); // reported by the bootstrap (hearthFatal)
 /** @type {unknown[]} */
 const queued = [];
-self.onmessage = (event) => { queued.push(event.data); };
+self.onmessage = (event) => { if (!wasm.fromPage(event.data)) queued.push(event.data); };
 Promise.all([import('./dist/wasm_exec.js'), import('./hearth-worker-boot.js')]).then(
-  ([, { startWorker }]) => startWorker(wasmURL, { compiled, queued }),
+  ([, { startWorker }]) => startWorker(wasmURL, { wasm, queued }),
   // A plain object, not a binary reply, as hearth-worker-boot.js's fatal.
   (err) => self.postMessage({ hearthFatal: `loading the Hearth worker failed: ${err?.message ?? err}` }),
 );

@@ -79,6 +79,13 @@ export interface WorkerOptions {
   wasmURL?: string | URL;
 }
 
+/**
+ * A Hearth worker. The first one of a worker URL in a page sends the page
+ * its compiled wasm; a later one of the same URL (after terminate(), or
+ * beside it) starts from that module: no download, no compile, and the
+ * functions already compiled are shared. The page keeps the module while
+ * it lives.
+ */
 export declare class HearthWorker {
   constructor(options?: WorkerOptions);
   /** Receives error replies that match no request, such as the answer to an undecodable message. */

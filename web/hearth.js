@@ -73,6 +73,18 @@ function decodeSome(m, deadline) {
 }
 
 /**
+ * The compiled wasm of the first worker started from each worker URL ('' for
+ * the default one), which it sends once compiled: a later worker of the same
+ * URL in this page (after terminate(), or beside it) starts from it, without
+ * a download or a compile, and with every function the first one compiled
+ * on its first call. The module stays while the page lives: it is shared
+ * with the running worker, and costs the page memory only once every
+ * worker has been terminated.
+ * @type {Map<string, WebAssembly.Module>}
+ */
+const compiledModules = new Map();
+
+/**
  * One Hearth worker and the requests in flight to it. Requests may be issued
  * concurrently; replies are matched by id.
  * @implements {api.HearthWorker}
@@ -85,10 +97,20 @@ export class HearthWorker {
       // build the worker as an entry of its own and copy its wasm. Keep it
       // literal: a computed URL is invisible to them.
       this.worker = new Worker(new URL('./hearth-worker.js', import.meta.url), { type: 'module', name: 'hearth' });
+      this.moduleKey = '';
     } else {
       const url = new URL(workerURL ?? './hearth-worker.js', import.meta.url);
       if (wasmURL) url.searchParams.set('wasm', new URL(wasmURL, globalThis.location?.href).href);
       this.worker = new Worker(url, { type: 'module', name: 'hearth' });
+      this.moduleKey = url.href;
+    }
+    // The first message: the module an earlier worker of the same URL
+    // compiled (see compiledModules).
+    const module = compiledModules.get(this.moduleKey);
+    try {
+      if (module) this.worker.postMessage({ hearthModule: module });
+    } catch {
+      // An engine that cannot send a module: the worker downloads it.
     }
     /** @type {Map<number, Waiter>} */
     this.pending = new Map();
@@ -159,12 +181,15 @@ export class HearthWorker {
     const data = m.data;
     if (!(data instanceof Uint8Array) && !(data instanceof ArrayBuffer)) {
       // The worker's plain-object notices (hearth-worker.js).
-      const notice = /** @type {{hearthFatal?: unknown, hearthLeader?: {name: string, leading: boolean}} | null | undefined} */ (data);
+      const notice = /** @type {{hearthFatal?: unknown, hearthLeader?: {name: string, leading: boolean}, hearthModule?: unknown} | null | undefined} */ (data);
       if (notice && typeof notice.hearthFatal === 'string') this.#fail(new HearthError('WORKER_FAILED', notice.hearthFatal));
       if (notice?.hearthLeader) {
         const { name, leading } = notice.hearthLeader;
         if (leading) this.leading.add(name);
         else this.leading.delete(name);
+      }
+      if (notice?.hearthModule instanceof WebAssembly.Module && !compiledModules.has(this.moduleKey)) {
+        compiledModules.set(this.moduleKey, notice.hearthModule);
       }
       return;
     }
