@@ -417,7 +417,11 @@ export interface DatabaseInfo {
    * most a LIMIT of a number, its table's primary key among the result's
    * columns).
    */
-  liveQueryStats: Array<{ sql: string; subscribers: number; runs: number; patches: number; whyRerun: string; lastMs: number; totalMs: number }>;
+  /**
+   * Each live query: its runs and patches, and the commits it was spared
+   * (they wrote a table it reads, but only columns it does not name).
+   */
+  liveQueryStats: Array<{ sql: string; subscribers: number; runs: number; patches: number; spared: number; whyRerun: string; lastMs: number; totalMs: number }>;
   inTransaction: boolean;
   /** Requests waiting for the open transaction (db.transaction) to end. */
   heldByTransaction: number;

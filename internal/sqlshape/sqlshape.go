@@ -57,14 +57,19 @@ func refuse(format string, args ...any) error {
 }
 
 // refused are words whose presence lets one row's place or presence
-// depend on other rows, or on something other than the rows (time,
-// randomness, the connection's state). Matched on bare words only: a
-// quoted identifier is never a keyword.
+// depend on other rows (and, with notOfTheRows, on something other than
+// the rows). Matched on bare words only: a quoted identifier is never a
+// keyword.
 var refused = map[string]string{
 	"DISTINCT": "DISTINCT", "GROUP": "GROUP BY", "HAVING": "HAVING", "WINDOW": "a window", "OVER": "a window function",
 	"FILTER": "an aggregate FILTER", "LIMIT": "LIMIT", "OFFSET": "OFFSET", "UNION": "a compound SELECT",
 	"INTERSECT": "a compound SELECT", "EXCEPT": "a compound SELECT", "WITH": "a WITH clause", "JOIN": "a join",
 	"NATURAL": "a join", "VALUES": "VALUES", "MATCH": "MATCH",
+}
+
+// notOfTheRows are the functions and keywords whose value depends on
+// something other than the rows: the time, chance, the connection's state.
+var notOfTheRows = map[string]string{
 	"RANDOM": "random()", "RANDOMBLOB": "randomblob()", "DATE": "a date function", "TIME": "a date function",
 	"DATETIME": "a date function", "JULIANDAY": "a date function", "UNIXEPOCH": "a date function",
 	"STRFTIME": "a date function", "TIMEDIFF": "a date function", "CURRENT_DATE": "CURRENT_DATE",
@@ -115,6 +120,9 @@ func Parse(sql string) (Select, error) {
 				return Select{}, refuse("a subquery")
 			}
 			if why, ok := refused[w]; ok {
+				return Select{}, refuse("%s", why)
+			}
+			if why, ok := notOfTheRows[w]; ok {
 				return Select{}, refuse("%s", why)
 			}
 			if w == "FROM" && depth == 0 && from < 0 {

@@ -30,9 +30,17 @@ type Conn struct {
 	// prepared: which tables it reads and writes.
 	preparing *stmtTables
 	// written accumulates the tables written since the last TakeChanges,
-	// schemaChanged whether DDL ran.
+	// schemaChanged whether DDL ran; wroteRows and wroteColumns say how
+	// (see changes).
 	written       map[string]struct{}
+	wroteRows     map[string]struct{}
+	wroteColumns  map[string]map[string]struct{}
 	schemaChanged bool
+	// shapes is what a live query's refresh needs to know of each table
+	// (livecolumns.go), found when first needed, for the schema version
+	// shapesVersion.
+	shapes        map[string]tableShape
+	shapesVersion int64
 	// tracked names the tables (as declared) whose changed rows are
 	// recorded by key, with the table column holding the key: the tables
 	// of the live queries that can be patched (livepatch.go). rowChanges
@@ -59,10 +67,34 @@ type stmtTables struct {
 	reads  map[string]struct{}
 	writes map[string]struct{}
 	ddl    bool
+	// readColumns lists, by table read, the columns the statement names
+	// ("" for a table read without naming any of its columns, as by
+	// count(*)); viaView is set when a read came through a view, whose
+	// text the statement's own does not show.
+	readColumns map[string]map[string]struct{}
+	viaView     bool
+	// columnsDecide caches namedColumns's verdict (livecolumns.go).
+	columnsChecked, columnsDecide bool
+	// rowWrites names the tables whose rows it inserts or deletes,
+	// updates the columns it sets in each table it updates (its triggers'
+	// and foreign-key actions' writes included).
+	rowWrites map[string]struct{}
+	updates   map[string]map[string]struct{}
 }
 
 func newStmtTables() *stmtTables {
-	return &stmtTables{reads: map[string]struct{}{}, writes: map[string]struct{}{}}
+	return &stmtTables{reads: map[string]struct{}{}, writes: map[string]struct{}{},
+		readColumns: map[string]map[string]struct{}{}, rowWrites: map[string]struct{}{}, updates: map[string]map[string]struct{}{}}
+}
+
+// addColumn adds column to the set of table in m.
+func addColumn(m map[string]map[string]struct{}, table, column string) {
+	cols := m[table]
+	if cols == nil {
+		cols = map[string]struct{}{}
+		m[table] = cols
+	}
+	cols[column] = struct{}{}
 }
 
 // authorize records table access while a statement is prepared. It never
@@ -70,16 +102,27 @@ func newStmtTables() *stmtTables {
 // which tables a query depends on and which a write changes (triggers,
 // views and foreign-key actions included, since they are compiled into the
 // statement).
-func (c *Conn) authorize(action sqlite3.AuthorizerActionCode, name3rd, _, _, _ string) sqlite3.AuthorizerReturnCode {
+func (c *Conn) authorize(action sqlite3.AuthorizerActionCode, name3rd, name4th, _, inner string) sqlite3.AuthorizerReturnCode {
 	t := c.preparing
 	if t == nil {
 		return sqlite3.AUTH_OK
 	}
 	switch action {
 	case sqlite3.AUTH_READ:
-		t.reads[strings.ToLower(name3rd)] = struct{}{}
-	case sqlite3.AUTH_INSERT, sqlite3.AUTH_UPDATE, sqlite3.AUTH_DELETE:
-		t.writes[strings.ToLower(name3rd)] = struct{}{}
+		table := strings.ToLower(name3rd)
+		t.reads[table] = struct{}{}
+		addColumn(t.readColumns, table, strings.ToLower(name4th))
+		if inner != "" {
+			t.viaView = true // for a SELECT, the view; in a write, a trigger
+		}
+	case sqlite3.AUTH_INSERT, sqlite3.AUTH_DELETE:
+		table := strings.ToLower(name3rd)
+		t.writes[table] = struct{}{}
+		t.rowWrites[table] = struct{}{}
+	case sqlite3.AUTH_UPDATE:
+		table := strings.ToLower(name3rd)
+		t.writes[table] = struct{}{}
+		addColumn(t.updates, table, strings.ToLower(name4th))
 	case sqlite3.AUTH_CREATE_TABLE, sqlite3.AUTH_CREATE_VIEW, sqlite3.AUTH_CREATE_TRIGGER, sqlite3.AUTH_CREATE_INDEX,
 		sqlite3.AUTH_DROP_TABLE, sqlite3.AUTH_DROP_VIEW, sqlite3.AUTH_DROP_TRIGGER, sqlite3.AUTH_DROP_INDEX,
 		sqlite3.AUTH_ALTER_TABLE, sqlite3.AUTH_CREATE_VTABLE, sqlite3.AUTH_DROP_VTABLE:
@@ -102,6 +145,14 @@ func (c *Conn) ran(t *stmtTables) {
 	for name := range t.writes {
 		c.written[name] = struct{}{}
 	}
+	for name := range t.rowWrites {
+		c.wroteRows[name] = struct{}{}
+	}
+	for name, cols := range t.updates {
+		for col := range cols {
+			addColumn(c.wroteColumns, name, col)
+		}
+	}
 	if t.ddl {
 		c.schemaChanged = true
 	}
@@ -111,13 +162,20 @@ func (c *Conn) ran(t *stmtTables) {
 // sync client's), so live queries over those tables refresh.
 func (c *Conn) markWritten(tables []string) {
 	for _, name := range tables {
-		c.written[strings.ToLower(name)] = struct{}{}
+		name = strings.ToLower(name)
+		c.written[name] = struct{}{}
+		c.wroteRows[name] = struct{}{}
 	}
 }
 
 // changes is what was written between two TakeChanges.
 type changes struct {
 	tables map[string]struct{}
+	// rowWrites names the tables of tables that may have gained or lost
+	// rows (or were written by something the authorizer does not see);
+	// the others were only updated, in the columns that columns lists.
+	rowWrites map[string]struct{}
+	columns   map[string]map[string]struct{}
 	// rows: for each tracked table written, the keys of its changed rows.
 	rows   map[string]*changedKeys
 	schema bool
@@ -127,8 +185,9 @@ type changes struct {
 // since the last call, and starts afresh. Rolled-back writes are included:
 // the set over-approximates, which costs a re-run, never a missed update.
 func (c *Conn) TakeChanges() changes {
-	ch := changes{tables: c.written, rows: c.rowChanges, schema: c.schemaChanged}
-	c.written, c.rowChanges, c.schemaChanged = map[string]struct{}{}, map[string]*changedKeys{}, false
+	ch := changes{tables: c.written, rowWrites: c.wroteRows, columns: c.wroteColumns, rows: c.rowChanges, schema: c.schemaChanged}
+	c.written, c.wroteRows, c.wroteColumns = map[string]struct{}{}, map[string]struct{}{}, map[string]map[string]struct{}{}
+	c.rowChanges, c.schemaChanged = map[string]*changedKeys{}, false
 	return ch
 }
 
@@ -137,6 +196,14 @@ func (c *Conn) TakeChanges() changes {
 func (c *Conn) restoreChanges(ch changes) {
 	for t := range ch.tables {
 		c.written[t] = struct{}{}
+	}
+	for t := range ch.rowWrites {
+		c.wroteRows[t] = struct{}{}
+	}
+	for t, cols := range ch.columns {
+		for col := range cols {
+			addColumn(c.wroteColumns, t, col)
+		}
 	}
 	c.schemaChanged = c.schemaChanged || ch.schema
 	for t, ck := range ch.rows {
@@ -160,7 +227,8 @@ func (c *Conn) InTransaction() bool { return !c.db.GetAutocommit() }
 
 // OpenConn opens the database at loc and runs its pragmas.
 func OpenConn(loc Location) (*Conn, error) {
-	c := &Conn{location: loc, written: map[string]struct{}{}, rowChanges: map[string]*changedKeys{}}
+	c := &Conn{location: loc, written: map[string]struct{}{}, wroteRows: map[string]struct{}{},
+		wroteColumns: map[string]map[string]struct{}{}, rowChanges: map[string]*changedKeys{}}
 	c.cache.init()
 	if err := c.open(); err != nil {
 		return nil, err

@@ -20,8 +20,12 @@ type liveQuery struct {
 	sql    string
 	params any
 	tables map[string]struct{}
-	subs   map[int64]struct{}
-	result evaluation
+	// columns is what it names of each table it reads, when its result is
+	// decided by those columns; nil when any write to tables re-runs it
+	// (livecolumns.go).
+	columns map[string]map[string]struct{}
+	subs    map[int64]struct{}
+	result  evaluation
 	// spare is the result before result: no longer read, its storage is
 	// where the next evaluation writes (a 500-row result re-run on every
 	// commit would otherwise be ~100 KB of garbage per write, and the
@@ -37,6 +41,9 @@ type liveQuery struct {
 	plan    *patchPlan
 	whyFull string
 	patches int64
+	// spared counts the commits to tables it reads that it was not
+	// refreshed after: they updated only columns it does not name.
+	spared int64
 	// runs, last and total time its evaluations, for db.info() and the
 	// inspector (a slow live query is a slow page).
 	runs        int64
@@ -246,6 +253,7 @@ func (ls *liveSet) evaluate(c *Conn, q *liveQuery, schemaChanged bool) error {
 			ev.keyed, ev.keys = false, ev.keys[:0]
 		}
 	}
+	q.columns = t.namedColumns(q.sql)
 	q.tables = t.reads
 	q.result = ev
 	return nil
@@ -407,7 +415,10 @@ func longestIncreasing(a []int) []bool {
 func (ls *liveSet) refresh(c *Conn, changed changes, push func(sub int64, write func(*codec.Encoder)), mayHold bool) {
 	defer ls.track(c)
 	for _, q := range ls.queries {
-		if !changed.schema && !intersects(q.tables, changed.tables) {
+		if may, spared := mayChange(c, q, changed); !may {
+			if spared {
+				q.spared++
+			}
 			continue
 		}
 		if mayHold && !changed.schema {
@@ -531,18 +542,6 @@ func (ls *liveSet) deliver(q *liveQuery, old evaluation, push func(sub int64, wr
 	}
 }
 
-func intersects(a, b map[string]struct{}) bool {
-	if len(b) < len(a) {
-		a, b = b, a
-	}
-	for k := range a {
-		if _, ok := b[k]; ok {
-			return true
-		}
-	}
-	return false
-}
-
 func equalStrings(a, b []string) bool {
 	if len(a) != len(b) {
 		return false
@@ -641,6 +640,8 @@ func writeLiveStats(enc *codec.Encoder, ls *liveSet) {
 		enc.Int(q.runs)
 		m.Key("patches")
 		enc.Int(q.patches)
+		m.Key("spared")
+		enc.Int(q.spared)
 		m.Key("whyRerun")
 		enc.Text(q.whyFull)
 		m.Key("lastMs")

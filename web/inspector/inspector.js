@@ -100,7 +100,7 @@ async function overview(db) {
       ['live queries / subscriptions / runs', `${i.liveQueries} / ${i.subscriptions} / ${i.liveQueryRuns}`],
       ['in a transaction', i.inTransaction ? `yes (${i.heldByTransaction} waiting)` : 'no'],
     ]);
-    fill($('live-stats').querySelector('tbody'), (i.liveQueryStats ?? []).map((q) => [q.sql, String(q.subscribers), String(q.runs), String(q.patches), q.whyRerun || '—', q.lastMs.toFixed(2), q.totalMs.toFixed(2)]));
+    fill($('live-stats').querySelector('tbody'), (i.liveQueryStats ?? []).map((q) => [q.sql, String(q.subscribers), String(q.runs), String(q.patches), String(q.spared ?? 0), q.whyRerun || '—', q.lastMs.toFixed(2), q.totalMs.toFixed(2)]));
   };
   await refresh();
   const timer = setInterval(() => refresh().catch(() => {}), 2000);

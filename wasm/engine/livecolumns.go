@@ -1,0 +1,180 @@
+package engine
+
+import (
+	"strings"
+
+	"github.com/hearthdb/hearth/internal/sqlshape"
+)
+
+// A live query is refreshed after a commit only if the commit may have
+// changed its result. At table level that is any write to a table it
+// reads; a query whose result is decided by the columns it names (and by
+// which rows exist) is also spared the writes that only updated other
+// columns of those tables: the board's project list, counting each
+// project's tasks, is not re-run when a card moves (status and position).
+// What the query names and what a statement updates both come from
+// SQLite's authorizer at prepare time (conn.go), triggers and foreign-key
+// actions included; sqlshape.NamedColumnsOnly refuses the statements whose
+// result can depend on more (LIMIT, window functions, the time, …), and a
+// read through a view is not looked into.
+
+// tableShape is what decides whether updating a table's columns may do
+// more than change those columns' values.
+type tableShape struct {
+	// wide: an update may change other columns or other rows — a virtual
+	// table (its module decides what a write does), or one with generated
+	// columns (computed from the columns set).
+	wide bool
+	// identity lists the columns whose update may move or remove rows:
+	// the rowid's names and aliases, the primary key's columns and those
+	// of every unique index (a conflict resolved by REPLACE deletes the
+	// other row); allIdentity when a unique index is on an expression.
+	identity    map[string]struct{}
+	allIdentity bool
+}
+
+// shape returns what c knows of table, finding it on first use (and again
+// after any schema change). An error leaves the table wide: refreshing is
+// always correct.
+func (c *Conn) shape(table string) tableShape {
+	var version int64
+	if s, _, err := c.db.Prepare("PRAGMA schema_version"); err == nil {
+		if s.Step() {
+			version = s.ColumnInt64(0)
+		}
+		s.Close()
+	}
+	if c.shapes == nil || version != c.shapesVersion {
+		c.shapes, c.shapesVersion = map[string]tableShape{}, version
+	}
+	if sh, ok := c.shapes[table]; ok {
+		return sh
+	}
+	sh, err := c.findShape(table)
+	if err != nil {
+		sh = tableShape{wide: true}
+	}
+	c.shapes[table] = sh
+	return sh
+}
+
+func (c *Conn) findShape(table string) (tableShape, error) {
+	sh := tableShape{identity: map[string]struct{}{"rowid": {}, "oid": {}, "_rowid_": {}}}
+	kind := ""
+	err := c.queryRows("SELECT type FROM pragma_table_list WHERE name = ? COLLATE NOCASE", []any{table}, func(cols []any) {
+		kind, _ = cols[0].(string)
+	})
+	if err != nil {
+		return sh, err
+	}
+	if kind != "table" {
+		sh.wide = true // virtual, or not found: the write went through something else
+		return sh, nil
+	}
+	err = c.queryRows("SELECT name, pk, hidden FROM pragma_table_xinfo(?)", []any{table}, func(cols []any) {
+		name, _ := cols[0].(string)
+		if pk, _ := cols[1].(int64); pk > 0 {
+			sh.identity[strings.ToLower(name)] = struct{}{}
+		}
+		if hidden, _ := cols[2].(int64); hidden == 2 || hidden == 3 {
+			sh.wide = true
+		}
+	})
+	if err != nil {
+		return sh, err
+	}
+	var unique []string
+	err = c.queryRows("SELECT name FROM pragma_index_list(?) WHERE \"unique\"", []any{table}, func(cols []any) {
+		name, _ := cols[0].(string)
+		unique = append(unique, name)
+	})
+	if err != nil {
+		return sh, err
+	}
+	for _, index := range unique {
+		err = c.queryRows("SELECT name FROM pragma_index_info(?)", []any{index}, func(cols []any) {
+			if name, ok := cols[0].(string); ok {
+				sh.identity[strings.ToLower(name)] = struct{}{}
+			} else {
+				sh.allIdentity = true // an expression
+			}
+		})
+		if err != nil {
+			return sh, err
+		}
+	}
+	return sh, nil
+}
+
+// queryRows runs a read on c's connection and calls row with each row's values.
+func (c *Conn) queryRows(sql string, args []any, row func(cols []any)) error {
+	s, _, err := c.db.Prepare(sql)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := bindParams(s, args); err != nil {
+		return err
+	}
+	n := s.ColumnCount()
+	cols := make([]any, n)
+	for s.Step() {
+		if err := s.Columns(cols...); err != nil {
+			return err
+		}
+		row(cols)
+	}
+	return s.Err()
+}
+
+// namedColumns is what the statement sql (prepared with t) names of each
+// table it reads, when its result is decided by those columns (see
+// above); nil otherwise. Found once per prepared statement.
+func (t *stmtTables) namedColumns(sql string) map[string]map[string]struct{} {
+	if !t.columnsChecked {
+		t.columnsChecked = true
+		t.columnsDecide = !t.viaView && sqlshape.NamedColumnsOnly(sql) == nil
+	}
+	if !t.columnsDecide {
+		return nil
+	}
+	return t.readColumns
+}
+
+// mayChange reports whether the writes in changed may have changed q's
+// result; spared, when they did not though they wrote a table it reads.
+func mayChange(c *Conn, q *liveQuery, changed changes) (may, spared bool) {
+	if changed.schema {
+		return true, false
+	}
+	for table := range q.tables {
+		if _, written := changed.tables[table]; !written {
+			continue
+		}
+		if q.columns == nil {
+			return true, false
+		}
+		if _, rows := changed.rowWrites[table]; rows {
+			return true, false
+		}
+		updated := changed.columns[table]
+		if len(updated) == 0 {
+			return true, false // written, but not as the authorizer said: assume anything
+		}
+		sh := c.shape(table)
+		if sh.wide || sh.allIdentity {
+			return true, false
+		}
+		named := q.columns[table]
+		for col := range updated {
+			if _, moves := sh.identity[col]; moves {
+				return true, false
+			}
+			if _, read := named[col]; read {
+				return true, false
+			}
+		}
+		spared = true
+	}
+	return false, spared
+}
