@@ -38,11 +38,11 @@ type tableShape struct {
 // always correct.
 func (c *Conn) shape(table string) tableShape {
 	var version int64
-	if s, _, err := c.db.Prepare("PRAGMA schema_version"); err == nil {
+	if s, _, cached, err := c.prepareOne("PRAGMA schema_version"); err == nil {
 		if s.Step() {
 			version = s.ColumnInt64(0)
 		}
-		s.Close()
+		c.release(s, cached)
 	}
 	if c.shapes == nil || version != c.shapesVersion {
 		c.shapes, c.shapesVersion = map[string]tableShape{}, version

@@ -218,3 +218,29 @@ func TestWatchesStayExactUnderRandomColumnWrites(t *testing.T) {
 		pg.check(t, fmt.Sprintf("step %d (%s %v)", step, sql, params))
 	}
 }
+
+// What a table's columns mean is found again after a schema change: a
+// column that a unique index now covers can lose rows to a REPLACE.
+func TestAColumnALaterUniqueIndexCoversReRuns(t *testing.T) {
+	c := newClient(t)
+	db := c.open("later-index")
+	c.ok("exec", map[string]any{"db": db, "sql": "CREATE TABLE u(id INTEGER PRIMARY KEY, email TEXT, note TEXT); INSERT INTO u VALUES (1, 'a', 'x'), (2, 'b', 'y')"})
+	pg := newWatchers(c, db)
+	pg.watch("SELECT count(*) FROM u")
+	c.ok("exec", map[string]any{"db": db, "sql": "UPDATE u SET email = 'c' WHERE id = 2"})
+	c.noPush(t) // spared: no row can go
+	c.ok("exec", map[string]any{"db": db, "sql": "UPDATE u SET email = 'b' WHERE id = 2; CREATE UNIQUE INDEX u_email ON u(email)"})
+	pg.check(t, "the index")
+	c.ok("exec", map[string]any{"db": db, "sql": "UPDATE OR REPLACE u SET email = 'a' WHERE id = 2"})
+	pg.check(t, "a REPLACE")
+	if n := pg.copies[firstKey(pg.copies)]; fmt.Sprint(n) != "[[1]]" {
+		t.Fatalf("count %v, want [[1]]", n)
+	}
+}
+
+func firstKey(m map[any][]any) any {
+	for k := range m {
+		return k
+	}
+	return nil
+}
