@@ -117,6 +117,35 @@ describe('result cache', () => {
     assert.deepEqual(kinds, ['cached:7', 'initial:1']);
   });
 
+  test('a watch whose result outgrows the bound deletes its older copy, in either row mode', async () => {
+    const r = await page.evaluate(async () => {
+      const db = await hearth.open({ name: 'cache-grow', storage: 'idb', cache: { maxBytes: 4000 } });
+      await db.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t(v) VALUES ('a')");
+      const out = {};
+      for (const rowMode of ['object', 'array']) {
+        const sql = `SELECT id, v FROM t -- ${rowMode}`;
+        let rows = 0;
+        const stop = await db.watch(sql, [], (result) => { rows = result.rows.length; }, { rowMode });
+        await stop();
+        await new Promise((resolve) => setTimeout(resolve, 50)); // the save's IndexedDB transaction
+        const small = (await hearth.cachedResult('cache-grow', sql, [], { rowMode }))?.rows.length ?? null;
+        const grown = await db.watch(sql, [], (result) => { rows = result.rows.length; }, { rowMode });
+        await db.exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) INSERT INTO t(v) SELECT 'row ' || i FROM n");
+        for (let i = 0; i < 100 && rows < 301; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+        await grown();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const big = await hearth.cachedResult('cache-grow', sql, [], { rowMode });
+        out[rowMode] = { small, rows, big };
+        await db.exec('DELETE FROM t WHERE id > 1');
+      }
+      await db.close();
+      return out;
+    });
+    // 301 rows of about 20 bytes each are over 4,000: not kept, and the
+    // one-row copy saved before is gone.
+    for (const rowMode of ['object', 'array']) assert.deepEqual(r[rowMode], { small: 1, rows: 301, big: null }, rowMode);
+  });
+
   test('the size bound evicts the least recently used; clearCachedResults and deleteDatabase clear', async () => {
     const r = await page.evaluate(async () => {
       const big = (n) => ({ columns: ['v'], rows: [['x'.repeat(n)]] });

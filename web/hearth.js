@@ -379,11 +379,26 @@ class LiveResult {
     return { kind: 'delta', removed: d.removed.length, inserted: d.inserted.length, changed: d.changed.length };
   }
 
-  /** @returns {{columns: string[], rows: api.SQLValue[][]}} the rows as arrays (for the cache) */
-  arrays() {
-    if (this.rowMode === 'array') return { columns: this.columns, rows: /** @type {api.SQLValue[][]} */ (this.rows) };
+  /**
+   * The rows as arrays, for the cache, and their size as resultBytes
+   * counts it; rows is null, and nothing converted, once the size passes
+   * maxBytes (a 100,000-row result is not cached, and not copied either).
+   * @param {number} maxBytes
+   * @returns {SizedRows}
+   */
+  arrays(maxBytes) {
     const columns = this.columns;
-    return { columns, rows: this.rows.map((r) => columns.map((c) => /** @type {Record<string, api.SQLValue>} */ (r)[c])) };
+    const objects = this.rowMode === 'object';
+    let bytes = headerBytes(columns);
+    for (const row of this.rows) {
+      bytes += 16;
+      for (let c = 0; c < columns.length; c++) {
+        bytes += valueBytes(objects ? /** @type {Record<string, api.SQLValue>} */ (row)[columns[c]] : /** @type {api.SQLValue[]} */ (row)[c]);
+      }
+      if (bytes > maxBytes) return { columns, rows: null, bytes };
+    }
+    if (!objects) return { columns, rows: /** @type {api.SQLValue[][]} */ (this.rows), bytes };
+    return { columns, rows: this.rows.map((r) => columns.map((c) => /** @type {Record<string, api.SQLValue>} */ (r)[c])), bytes };
   }
 
   /** @returns {api.QueryResult<any>} */
@@ -596,7 +611,7 @@ export class Database {
       const change = live.apply(push);
       onResult(live.snapshot(), change);
       const current = live;
-      writer?.save(() => current.arrays());
+      writer?.save((maxBytes) => current.arrays(maxBytes));
     };
     // A query's watch is answered with its rows (a {sync: true} watch with the status).
     /** @type {WatchRowsReply} */
@@ -612,7 +627,7 @@ export class Database {
     live = new LiveResult(result, rowMode);
     onResult(live.snapshot(), { kind: 'initial' });
     const first = live;
-    writer?.save(() => first.arrays());
+    writer?.save((maxBytes) => first.arrays(maxBytes));
     for (const push of early.splice(0)) handler(push);
     return async () => {
       writer?.flush();
@@ -996,18 +1011,29 @@ function valuesKey(params) {
  * @param {api.SQLValue[][]} rows
  */
 function resultBytes(columns, rows) {
-  let n = 64;
-  for (const c of columns) n += 2 * c.length + 8;
+  let n = headerBytes(columns);
   for (const row of rows) {
     n += 16;
-    for (const v of row) {
-      if (typeof v === 'string') n += 2 * v.length + 8;
-      else if (v instanceof Uint8Array) n += v.byteLength + 16;
-      else n += 9;
-    }
+    for (const v of row) n += valueBytes(v);
   }
   return n;
 }
+
+/** @param {string[]} columns */
+function headerBytes(columns) {
+  let n = 64;
+  for (const c of columns) n += 2 * c.length + 8;
+  return n;
+}
+
+/** @param {api.SQLValue} v */
+function valueBytes(v) {
+  if (typeof v === 'string') return 2 * v.length + 8;
+  if (v instanceof Uint8Array) return v.byteLength + 16;
+  return 9;
+}
+
+/** @typedef {{columns: string[], rows: api.SQLValue[][] | null, bytes: number}} SizedRows rows null: over the bound */
 
 /**
  * @template T
@@ -1104,12 +1130,25 @@ export async function cachedResult(name, sql, params, { scope = '', rowMode = 'o
  * @param {{scope?: string, maxBytes?: number}} [options]
  * @returns {Promise<void>}
  */
-export async function saveCachedResult(name, sql, params, result, { scope = '', maxBytes = cacheDefaultBytes } = {}) {
+export function saveCachedResult(name, sql, params, result, options = {}) {
+  return storeResult(name, sql, params, { ...result, bytes: resultBytes(result.columns, result.rows) }, options);
+}
+
+/**
+ * saveCachedResult's work, for a result already sized (rows null when it
+ * is over the bound: its older copy is deleted).
+ * @param {string} name
+ * @param {string} sql
+ * @param {api.Params | undefined} params
+ * @param {SizedRows} result
+ * @param {{scope?: string, maxBytes?: number}} options
+ */
+async function storeResult(name, sql, params, result, { scope = '', maxBytes = cacheDefaultBytes }) {
   preloadedCache.delete(name); // older than what is saved now
   const db = await openCacheDB();
   if (!db) return;
   const now = Date.now();
-  const bytes = resultBytes(result.columns, result.rows);
+  const bytes = result.rows ? result.bytes : Infinity;
   const key = cacheKey(name, scope, sql, params);
   /** @param {IDBTransaction} tx */
   const done = (tx) => new Promise((resolve, reject) => { tx.oncomplete = resolve; tx.onerror = () => reject(tx.error); tx.onabort = () => reject(tx.error); });
@@ -1123,7 +1162,7 @@ export async function saveCachedResult(name, sql, params, result, { scope = '', 
       store.delete(key); // too big to keep: an older copy would mislead
     } else {
       /** @type {CacheEntry} */
-      const entry = { key, db: name, columns: result.columns, rows: result.rows, bytes, savedAt: now, usedAt: now };
+      const entry = { key, db: name, columns: result.columns, rows: /** @type {api.SQLValue[][]} */ (result.rows), bytes, savedAt: now, usedAt: now };
       store.put(entry);
     }
     tx.commit?.();
@@ -1184,13 +1223,13 @@ class CacheWriter {
     this.sql = sql;
     this.params = params;
     this.options = options;
-    /** @type {(() => {columns: string[], rows: api.SQLValue[][]}) | null} */
+    /** @type {((maxBytes: number) => SizedRows) | null} */
     this.latest = null;
     /** @type {ReturnType<typeof setTimeout> | null} */
     this.timer = null;
   }
 
-  /** @param {() => {columns: string[], rows: api.SQLValue[][]}} result the result as arrays, read when saved */
+  /** @param {(maxBytes: number) => SizedRows} result the result as arrays and its size, read when saved */
   save(result) {
     this.latest = result;
     if (this.timer === null) {
@@ -1205,7 +1244,7 @@ class CacheWriter {
     pendingCacheWriters.delete(this);
     const latest = this.latest;
     this.latest = null;
-    if (latest) saveCachedResult(this.name, this.sql, this.params, latest(), this.options);
+    if (latest) storeResult(this.name, this.sql, this.params, latest(this.options.maxBytes ?? cacheDefaultBytes), this.options);
   }
 }
 
