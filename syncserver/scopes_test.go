@@ -33,7 +33,12 @@ CREATE TABLE notes(id TEXT PRIMARY KEY, body TEXT NOT NULL DEFAULT '')`}
 // scopedServer runs the scoped app; a connection's identity comes from
 // its URL: ?user=…&ws=a,b (the JWT verifier's sub and ws, for tests).
 func scopedServer(t *testing.T, db *backend, invariants ...syncserver.Invariant) *harness {
-	return db.server(t, syncserver.Config{
+	return db.server(t, scopedConfig(invariants...))
+}
+
+// scopedConfig is scopedServer's configuration.
+func scopedConfig(invariants ...syncserver.Invariant) syncserver.Config {
+	return syncserver.Config{
 		Invariants: invariants,
 		Migrations: []appschema.Migration{scopedMigration}, Tables: scopedTables, Scopes: scopeRules,
 		// The test identities' scopes are trusted: "*" is the admin.
@@ -46,7 +51,7 @@ func scopedServer(t *testing.T, db *backend, invariants ...syncserver.Invariant)
 			}
 			return id, nil
 		},
-	})
+	}
 }
 
 func asUser(h *harness, user string, ws ...string) string {

@@ -40,6 +40,13 @@ type session struct {
 	subscribed bool
 	// pos is the log position streamed to the client so far.
 	pos int64
+	// toldUpto and toldHead are the cursor and the head the client last
+	// heard of (welcome, sub, changes). While it was caught up (toldUpto
+	// at toldHead), entries it may not read move pos without a message:
+	// owed is then set, and tell fires after QuietCursorDelay to send one.
+	toldUpto, toldHead int64
+	owed               bool
+	tell               *time.Timer
 	// resync, while the client catches up past a compacted log, is the
 	// snapshot streamed to it instead.
 	resync    *resync
@@ -122,6 +129,7 @@ func (c *session) serve() {
 		defer timer.Stop()
 		expired = timer.C
 	}
+	defer c.stopTell()
 	for {
 		head, changed := c.srv.head.get()
 		if c.subscribed && c.pos < head {
@@ -157,6 +165,11 @@ func (c *session) serve() {
 			c.ws.Close(websocket.StatusPolicyViolation, "no hello")
 			return
 		case <-changed:
+		case <-c.tellDue():
+			if err := c.tellCursor(); err != nil {
+				c.srv.log.Info("sync: streaming the log failed", "client", c.client, "err", err)
+				return
+			}
 		case <-expired:
 			c.expire()
 			return
@@ -256,6 +269,10 @@ func (c *session) send(m wire.Message) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", wire.Type(m), err)
 	}
+	if ch, ok := m.(wire.Changes); ok {
+		c.toldUpto, c.toldHead = ch.Upto, ch.Head
+		c.stopTell()
+	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.WriteTimeout)
 	defer cancel()
 	if err := c.ws.Write(ctx, websocket.MessageBinary, b); err != nil {
@@ -329,6 +346,8 @@ func (c *session) handle(in inbound) bool {
 			}
 		}
 		c.subscribed, c.pos = true, max(m.After, 0)
+		c.toldUpto = c.pos
+		c.stopTell()
 		return true
 	case wire.SnapshotRequest:
 		return c.snapshot(m)
@@ -373,6 +392,7 @@ func (c *session) greet(schemaVersion int64, h wire.Hello) bool {
 	c.access.subscribe(h.Scopes)
 	head, _ := s.head.get()
 	s.log.Info("sync: connection opened", "principal", c.principal, "client", c.client, "remote", c.remote, "schema", schemaVersion, "cursor", h.Cursor)
+	c.toldHead = head
 	return c.send(wire.Welcome{Server: s.info.ID, Head: head, Min: s.minVer, Max: s.info.Version, MaxMessage: s.cfg.MaxMessageBytes,
 		MaxBatch: int64(s.cfg.MaxPushBatch), Now: s.cfg.Now().UnixMilli(), MaxSkew: max(s.cfg.MaxClockSkew, 0).Milliseconds()}) == nil
 }
@@ -506,6 +526,11 @@ func (c *session) checksums(m wire.ChecksumRequest) bool {
 			return false
 		}
 	}
+	if c.owed {
+		if err := c.tellCursor(); err != nil {
+			return false
+		}
+	}
 	out := wire.Checksums{Re: m.ID, Pos: head, Tables: make(map[string]wire.TableSum, len(sums))}
 	for name, sum := range sums {
 		if (c.srv.scopes.Scoped(name) && c.access.restricted()) || !c.access.tableRead(name) {
@@ -546,12 +571,59 @@ func (c *session) pump() error {
 	if err != nil {
 		return err
 	}
+	if len(msg.Entries) == 0 && len(msg.Evict) == 0 && c.toldUpto >= c.toldHead && c.srv.cfg.QuietCursorDelay > 0 && !ownAmong(entries, c.client) {
+		// Nothing here the client may read, and it was caught up: it
+		// still is, as far as it can tell. Its own changes still get
+		// their message (its cursor moves past what it pushed).
+		c.pos = msg.Upto
+		if !c.owed {
+			c.owed = true
+			c.tell = time.NewTimer(c.srv.cfg.QuietCursorDelay)
+		}
+		return nil
+	}
 	if err := c.send(msg); err != nil {
 		return err
 	}
 	c.pulled(msg)
 	c.pos = msg.Upto
 	return nil
+}
+
+func ownAmong(entries []store.Entry, client string) bool {
+	for i := range entries {
+		if entries[i].Client == client {
+			return true
+		}
+	}
+	return false
+}
+
+// tellDue is when the client is owed word of its cursor (pump), else nil.
+func (c *session) tellDue() <-chan time.Time {
+	if c.tell == nil {
+		return nil
+	}
+	return c.tell.C
+}
+
+// tellCursor sends the client the cursor and head it is owed: a message
+// with no entries.
+func (c *session) tellCursor() error {
+	head, _ := c.srv.head.get()
+	msg := wire.Changes{Upto: c.pos, Head: max(head, c.pos)}
+	if err := c.send(msg); err != nil {
+		return err
+	}
+	c.pulled(msg)
+	return nil
+}
+
+func (c *session) stopTell() {
+	if c.tell != nil {
+		c.tell.Stop()
+	}
+	c.tell, c.owed = nil, false
 }
 
 // resync is a snapshot streamed as log messages: where it started and
