@@ -161,16 +161,20 @@ func mayChange(c *Conn, q *liveQuery, changed changes) (may, spared bool) {
 		if len(updated) == 0 {
 			return true, false // written, but not as the authorizer said: assume anything
 		}
+		named := q.columns[table]
+		for col := range updated {
+			if _, read := named[col]; read {
+				return true, false
+			}
+		}
+		// None named: the table's shape says whether the update could
+		// still have moved or removed rows, or changed other columns.
 		sh := c.shape(table)
 		if sh.wide || sh.allIdentity {
 			return true, false
 		}
-		named := q.columns[table]
 		for col := range updated {
 			if _, moves := sh.identity[col]; moves {
-				return true, false
-			}
-			if _, read := named[col]; read {
 				return true, false
 			}
 		}
