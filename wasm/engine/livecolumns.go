@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/hearthdb/hearth/internal/sqlshape"
+	"github.com/ncruces/go-sqlite3"
 )
 
 // A live query is refreshed after a commit only if the commit may have
@@ -61,8 +62,8 @@ func (c *Conn) shape(table string) tableShape {
 func (c *Conn) findShape(table string) (tableShape, error) {
 	sh := tableShape{identity: map[string]struct{}{"rowid": {}, "oid": {}, "_rowid_": {}}}
 	kind := ""
-	err := c.queryRows("SELECT type FROM pragma_table_list WHERE name = ? COLLATE NOCASE", []any{table}, func(cols []any) {
-		kind, _ = cols[0].(string)
+	err := c.eachRow("SELECT type FROM pragma_table_list WHERE name = ? COLLATE NOCASE", table, func(s *sqlite3.Stmt) {
+		kind = s.ColumnText(0)
 	})
 	if err != nil {
 		return sh, err
@@ -71,12 +72,11 @@ func (c *Conn) findShape(table string) (tableShape, error) {
 		sh.wide = true // virtual, or not found: the write went through something else
 		return sh, nil
 	}
-	err = c.queryRows("SELECT name, pk, hidden FROM pragma_table_xinfo(?)", []any{table}, func(cols []any) {
-		name, _ := cols[0].(string)
-		if pk, _ := cols[1].(int64); pk > 0 {
-			sh.identity[strings.ToLower(name)] = struct{}{}
+	err = c.eachRow("SELECT name, pk, hidden FROM pragma_table_xinfo(?)", table, func(s *sqlite3.Stmt) {
+		if s.ColumnInt64(1) > 0 {
+			sh.identity[strings.ToLower(s.ColumnText(0))] = struct{}{}
 		}
-		if hidden, _ := cols[2].(int64); hidden == 2 || hidden == 3 {
+		if hidden := s.ColumnInt64(2); hidden == 2 || hidden == 3 {
 			sh.wide = true
 		}
 	})
@@ -84,19 +84,18 @@ func (c *Conn) findShape(table string) (tableShape, error) {
 		return sh, err
 	}
 	var unique []string
-	err = c.queryRows("SELECT name FROM pragma_index_list(?) WHERE \"unique\"", []any{table}, func(cols []any) {
-		name, _ := cols[0].(string)
-		unique = append(unique, name)
+	err = c.eachRow(`SELECT name FROM pragma_index_list(?) WHERE "unique"`, table, func(s *sqlite3.Stmt) {
+		unique = append(unique, s.ColumnText(0))
 	})
 	if err != nil {
 		return sh, err
 	}
 	for _, index := range unique {
-		err = c.queryRows("SELECT name FROM pragma_index_info(?)", []any{index}, func(cols []any) {
-			if name, ok := cols[0].(string); ok {
-				sh.identity[strings.ToLower(name)] = struct{}{}
-			} else {
+		err = c.eachRow("SELECT name FROM pragma_index_info(?)", index, func(s *sqlite3.Stmt) {
+			if s.ColumnType(0) == sqlite3.NULL {
 				sh.allIdentity = true // an expression
+			} else {
+				sh.identity[strings.ToLower(s.ColumnText(0))] = struct{}{}
 			}
 		})
 		if err != nil {
@@ -106,23 +105,19 @@ func (c *Conn) findShape(table string) (tableShape, error) {
 	return sh, nil
 }
 
-// queryRows runs a read on c's connection and calls row with each row's values.
-func (c *Conn) queryRows(sql string, args []any, row func(cols []any)) error {
+// eachRow runs a read of one text parameter on c's connection and calls
+// row at each row.
+func (c *Conn) eachRow(sql, arg string, row func(s *sqlite3.Stmt)) error {
 	s, _, err := c.db.Prepare(sql)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if err := bindParams(s, args); err != nil {
+	if err := s.BindText(1, arg); err != nil {
 		return err
 	}
-	n := s.ColumnCount()
-	cols := make([]any, n)
 	for s.Step() {
-		if err := s.Columns(cols...); err != nil {
-			return err
-		}
-		row(cols)
+		row(s)
 	}
 	return s.Err()
 }
