@@ -196,13 +196,14 @@ type Config struct {
 	// HelloTimeout is how long a new connection may take to send its
 	// hello (default 10s) before it is closed.
 	HelloTimeout time.Duration
-	// QuietCursorDelay is how long a connection whose client may read
-	// none of the log's new entries (another workspace's writes: rows its
-	// scopes or read rules leave out) waits before the server tells it
-	// that its cursor moved past them (default 2s; negative: at once, a
-	// message for every write). Until then the client neither hears of
-	// those writes nor needs to: it was caught up and still is. Without
-	// the wait every write to the log was a message to every connection.
+	// QuietCursorDelay is how long a caught-up connection whose client may
+	// read none of the log's new entries (another workspace's writes: rows
+	// its scopes or read rules leave out) waits, from the first of them,
+	// before the server tells it that its cursor moved past them (default
+	// 2s; negative: at once, a message for every write); an entry it may
+	// read tells it sooner. Until then the client neither hears of those
+	// writes nor needs to: it was caught up and still is. Without the wait
+	// every write to the log was a message to every connection.
 	QuietCursorDelay time.Duration
 	// OriginPatterns are the cross-origin hosts allowed to connect from
 	// a browser (see websocket.AcceptOptions); same-origin always is.

@@ -143,6 +143,15 @@ func (c *session) serve() {
 					return
 				}
 				continue
+			case <-c.tellDue():
+				// The log keeps moving with writes the client may not
+				// read: its cursor is still told (a cursor left far
+				// behind would cost a snapshot once the log is compacted).
+				if err := c.tellCursor(); err != nil {
+					c.srv.log.Info("sync: streaming the log failed", "client", c.client, "err", err)
+					return
+				}
+				continue
 			default:
 			}
 			if err := c.pump(); err != nil {
@@ -607,11 +616,11 @@ func (c *session) tellDue() <-chan time.Time {
 	return c.tell.C
 }
 
-// tellCursor sends the client the cursor and head it is owed: a message
-// with no entries.
+// tellCursor sends the client the cursor it is owed: a message with no
+// entries, whose head is that cursor (the entries past it, if any, come
+// in their own messages with the log's head).
 func (c *session) tellCursor() error {
-	head, _ := c.srv.head.get()
-	msg := wire.Changes{Upto: c.pos, Head: max(head, c.pos)}
+	msg := wire.Changes{Upto: c.pos, Head: c.pos}
 	if err := c.send(msg); err != nil {
 		return err
 	}

@@ -171,9 +171,9 @@ func (c *Conn) markWritten(tables []string) {
 // changes is what was written between two TakeChanges.
 type changes struct {
 	tables map[string]struct{}
-	// rowWrites names the tables of tables that may have gained or lost
-	// rows (or were written by something the authorizer does not see);
-	// the others were only updated, in the columns that columns lists.
+	// rowWrites names those of tables that may have gained or lost rows
+	// (or were written by something the authorizer does not see); the
+	// others were only updated, in the columns that columns lists.
 	rowWrites map[string]struct{}
 	columns   map[string]map[string]struct{}
 	// rows: for each tracked table written, the keys of its changed rows.
