@@ -120,7 +120,10 @@ async function initialSync([schema, name, expectTasks, watchSQL, storage, replic
   await db.close();
   if (tasks !== expectTasks) throw new Error(`synced ${tasks} tasks, expected ${expectTasks}`);
   if (replica && !began?.used) throw new Error(`the replica file was not used: ${began?.reason}`);
-  return { opened, atOpen, done, rows, firstChunk, phases, began, firstWrite, watch: watchSQL ? watch : null,
+  // From navigation (the page's time origin) to synced: for a first visit,
+  // the page's load, the worker's start and the sync.
+  const fromNavigation = t0 + done;
+  return { opened, atOpen, done, fromNavigation, rows, firstChunk, phases, began, firstWrite, watch: watchSQL ? watch : null,
     frames: { count: frames.gaps.length, dropped: dropped.length, droppedMs: dropped.reduce((a, b) => a + b, 0), longest: Math.max(0, ...frames.gaps), longTasks: frames.longTasks, longTaskMs: frames.longTaskMs } };
 }
 
@@ -171,20 +174,21 @@ async function initialSyncRuns(rtt, storage, replica) {
   const prefix = `bench-initial-${replica ? 'replica' : 'snapshot'}`;
   const ctx = await device();
   const page = await hearthPage(ctx, rtt > 0 ? await delayedNetwork(server.url, rtt) : server.url);
-  await page.evaluate(() => hearth.preload().request('databases', {})); // worker up before timing
+  // No worker yet: the first open() starts it, as on a first visit.
   const runs = [];
   let first;
   for (let i = 0; i < INITIAL_RUNS + 1; i++) {
     const r = await page.evaluate(initialSync, [schema, `${prefix}-${i}`, TASKS, WATCH_SQL, storage, replica]);
-    // The first is a first visit's sync (V8 still compiling and tiering
-    // the worker's code up), reported apart; the median is of the rest.
+    // The first is a first visit's sync (the worker started by its open,
+    // V8 compiling its code as it is first called), reported apart; the
+    // median is of the rest.
     if (i === 0) first = r;
     else runs.push(r);
   }
   const initial = median(runs.map((r) => r.done));
   console.log(`\nSync bench: ${TASKS} tasks (${runs[0].rows} rows) from hearth serve on loopback${rtt > 0 ? ` behind a ${rtt} ms round trip` : ''}, Chromium, ${storage === 'idb' ? 'IndexedDB' : storage === 'opfs' ? 'OPFS' : storage}, ${replica ? 'from a replica file (GET /v1/replica)' : 'by snapshot'}`);
   console.log(`  initial sync to queryable: median ${ms(initial)} over ${runs.length} fresh devices (min ${ms(Math.min(...runs.map((r) => r.done)))}, max ${ms(Math.max(...runs.map((r) => r.done)))}); open() itself ${ms(median(runs.map((r) => r.opened)))}`);
-  console.log(`    a first visit's (the worker's first database, its code still compiling): ${ms(first.done)}; open() ${ms(first.opened)}`);
+  console.log(`    a first visit's (nothing cached; open() starts the worker): ${ms(first.done)} from open(), ${ms(first.fromNavigation)} from navigation; open() ${ms(first.opened)}; goal ≤ 1 s from navigation: ${first.fromNavigation <= 1000 ? 'met' : 'not met'}`);
   if (replica) {
     const b = (k) => median(runs.map((r) => r.began[k]));
     console.log(`    every task queryable when open() returned: ${runs.every((r) => r.atOpen === TASKS) ? 'yes' : 'no'}; the file ${(b('bytes') / 1048576).toFixed(1)} MiB, downloaded in ${ms(b('downloadMs'))}, copied in ${ms(b('restoreMs'))} (medians); first visit: ${ms(first.began.downloadMs)} and ${ms(first.began.restoreMs)}`);
