@@ -402,8 +402,14 @@ func run(ctx context.Context, cfg *serveConfig, out io.Writer) error {
 			// methods with its own JSON 405.
 			mux.Handle("/v1/write", syncServer.WriteHandler(cfg.app.ServiceTokens))
 		}
-		if cfg.auth != nil && cfg.auth.demo != nil {
+		switch {
+		case cfg.auth != nil && cfg.auth.demo != nil:
 			mux.HandleFunc("/demo/token", cfg.auth.serveDemoToken)
+		case cfg.auth == nil:
+			// No authentication: the board's page asks for a demo token
+			// on every start, and needs none. 204, not a 404 its console
+			// would report as an error on every visit of `make demo`.
+			mux.HandleFunc("GET /demo/token", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 		}
 	}
 	// IdleTimeout closes keep-alive connections that send nothing (a

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -85,5 +86,20 @@ func TestDemoTokenSaysHowLongItLasts(t *testing.T) {
 	}
 	if got.Token == "" || got.ExpiresIn != int64(demoTokenTTL/time.Second) {
 		t.Fatalf("token %q expiresIn %d, want a token and %d", got.Token, got.ExpiresIn, int64(demoTokenTTL/time.Second))
+	}
+}
+
+// TestDemoTokenWithoutAuthenticationIsNoContent: `make demo` runs without
+// authentication; the board still asks for a token on every start, and
+// gets 204 (none needed) rather than a 404 its console reports as an error.
+func TestDemoTokenWithoutAuthenticationIsNoContent(t *testing.T) {
+	base := startServe(t, "-seed-tasks", "0")
+	resp, err := http.Get(base + "demo/token?user=u-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("GET /demo/token without authentication: %s, want 204 No Content", resp.Status)
 	}
 }

@@ -191,8 +191,9 @@ window.hearthBoardAfterPaint = () => new Promise((resolve) => {
 // the server is unreachable. The board asks
 // again before a token expires.
 window.hearthBoardFetchToken = () => fetch(`/demo/token?user=${encodeURIComponent(window.hearthBoardUser)}`, { cache: 'no-store' })
-  // A server without demo tokens answers 404: no token, none needed.
-  .then((r) => (r.ok ? r.json() : { token: '', expiresIn: 0 }))
+  // A server without authentication answers 204, one with real tokens
+  // 404: no demo token (none needed, or the app's own sign-in gives one).
+  .then((r) => (r.ok && r.status !== 204 ? r.json() : { token: '', expiresIn: 0 }))
   .catch(() => null); // unreachable (offline): the board asks again once online
 window.hearthBoardToken = window.hearthBoardFetchToken();
 
