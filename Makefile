@@ -195,7 +195,7 @@ FUZZ_TARGETS := ./codec:FuzzDecode ./syncworker/wire:FuzzDecode ./syncworker/cha
 	./syncserver/pgstore:FuzzPlaceholders ./syncserver/pgstore:FuzzEntryChanges ./wasm/protocol:FuzzParseRequest ./sqlitevfs:FuzzStoreName \
 	./syncserver/auth:FuzzVerify ./syncserver:FuzzDecodeWriteBody ./syncserver:FuzzNamedParams ./syncserver/appconfig:FuzzLoad@60x \
 	./syncworker/collabtext:FuzzDecodeOps ./syncworker/collabtext:FuzzLoadText ./syncworker/collabtext:FuzzCanonicalText ./internal/wasmsize:FuzzParse \
-	./wasm/engine:FuzzParseTextEdits ./internal/sqlshape:FuzzParse
+	./wasm/protocol:FuzzTextEdits ./internal/sqlshape:FuzzParse
 FUZZTIME ?= 20000x
 
 test-fuzz:

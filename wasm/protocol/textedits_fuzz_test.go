@@ -1,4 +1,4 @@
-package engine
+package protocol
 
 import (
 	"errors"
@@ -9,11 +9,11 @@ import (
 	"github.com/hearthdb/hearth/syncworker/collabtext"
 )
 
-// FuzzParseTextEdits: an editText ops field from the page never panics
+// FuzzTextEdits: an editText ops field from the page never panics
 // the parser or the field, and the edits it accepts do to the field
 // exactly what they do to a plain slice of code points (or are refused
 // as out of range, leaving a copy the caller drops).
-func FuzzParseTextEdits(f *testing.F) {
+func FuzzTextEdits(f *testing.F) {
 	seed := func(v any) {
 		b, err := codec.Encode(v)
 		if err != nil {
@@ -29,7 +29,7 @@ func FuzzParseTextEdits(f *testing.F) {
 		if err != nil {
 			return
 		}
-		edits, perr := parseTextEdits(v)
+		edits, perr := TextEdits(v)
 		if perr != nil {
 			return
 		}
