@@ -118,6 +118,9 @@ type Limits struct {
 	// of the same identity (0: the default; -1: the file's
 	// replica_cache_bytes: 0, none kept).
 	ReplicaCacheBytes int64
+	// QuietCursorDelay: see syncserver.Config (0: the default; -1: the
+	// file's quiet_cursor_delay: 0s, a message for every write).
+	QuietCursorDelay time.Duration
 }
 
 // Load reads the config file at path; relative paths in it are relative
@@ -608,7 +611,7 @@ func (l *loader) count(f entry) int {
 func (l *loader) limits(e entry) {
 	entries, _ := l.mapping(e.value, e.path, "max_message_bytes", "max_push_batch", "push_rate", "push_burst",
 		"snapshot_rate", "snapshot_burst", "checksum_interval", "checksum_burst", "max_clock_skew", "compact_interval", "compact_keep",
-		"max_row_bytes", "max_principal_bytes", "text_compact_tombstones", "replica_builds", "replica_max_bytes", "replica_timeout", "replica_cache_bytes")
+		"max_row_bytes", "max_principal_bytes", "text_compact_tombstones", "replica_builds", "replica_max_bytes", "replica_timeout", "replica_cache_bytes", "quiet_cursor_delay")
 	lim := &l.app.Limits
 	for _, f := range entries {
 		switch f.key {
@@ -656,6 +659,13 @@ func (l *loader) limits(e entry) {
 				lim.ReplicaCacheBytes = v
 				if v == 0 {
 					lim.ReplicaCacheBytes = -1
+				}
+			}
+		case "quiet_cursor_delay":
+			if v, ok := l.duration(f); ok {
+				lim.QuietCursorDelay = v
+				if v == 0 {
+					lim.QuietCursorDelay = -1
 				}
 			}
 		}

@@ -50,7 +50,7 @@ func TestNotesConfig(t *testing.T) {
 		SnapshotRate: 50000, SnapshotBurst: 250000, ChecksumInterval: 10 * time.Second, ChecksumBurst: 8,
 		MaxClockSkew: 5 * time.Minute, CompactInterval: time.Hour, CompactKeep: 100000,
 		MaxRowBytes: 4 << 20, MaxPrincipalBytes: 1 << 30,
-		ReplicaBuilds: -1, ReplicaMaxBytes: 1 << 20, ReplicaTimeout: 30 * time.Second, ReplicaCacheBytes: -1}
+		ReplicaBuilds: -1, ReplicaMaxBytes: 1 << 20, ReplicaTimeout: 30 * time.Second, ReplicaCacheBytes: -1, QuietCursorDelay: -1}
 	if a.Limits != want {
 		t.Fatalf("limits %+v", a.Limits)
 	}

@@ -36,6 +36,7 @@ func (a *App) ServerConfig(authenticated bool) syncserver.Config {
 		MaxPrincipalBytes: a.Limits.MaxPrincipalBytes,
 
 		TextCompactTombstones: a.Limits.TextCompactTombstones,
+		QuietCursorDelay:      a.Limits.QuietCursorDelay,
 	}
 	if authenticated {
 		cfg.Scopes = a.Scopes
