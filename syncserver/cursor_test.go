@@ -84,6 +84,10 @@ func TestWritesAConnectionMayNotReadAreNotEachAMessage(t *testing.T) {
 	for _, delay := range []time.Duration{time.Hour, time.Millisecond} {
 		cfg := scopedConfig()
 		cfg.QuietCursorDelay = delay
+		// The server's clock is the test's: the delay passes when it says.
+		base := time.Now()
+		var step atomic.Int64
+		cfg.Now = func() time.Time { return base.Add(time.Duration(step.Load())) }
 		h := fileServer(t, cfg)
 		admin := rawSession(t, asUser(h, "admin", "*"), "admin", nil)
 		ack := admin.push(admin.change("workspaces", "w1", change.Insert, nil), admin.change("workspaces", "w2", change.Insert, nil))
@@ -128,6 +132,18 @@ func TestWritesAConnectionMayNotReadAreNotEachAMessage(t *testing.T) {
 		}
 		if sums, ok := ann.r.recv().(wire.Checksums); !ok || sums.Pos != head {
 			t.Fatalf("checksums %#v, want at %d", sums, head)
+		}
+		// While the log keeps moving, the cursor is told once the delay
+		// has passed on the server's clock.
+		unsent := func() float64 { return scrape(t, h.srv.Load().MetricsHandler())["hearth_sync_unsent_pulls_total"] }
+		before := unsent()
+		theirs(1)
+		waitFor(t, "ann's session past the write", func() bool { return unsent() > before })
+		step.Add(int64(2 * delay))
+		theirs(1)
+		m, ok = ann.r.recv().(wire.Changes)
+		if !ok || len(m.Entries) != 0 || m.Upto != head {
+			t.Fatalf("a write after the delay: %#v, want no entries and upto %d", m, head)
 		}
 	}
 }

@@ -36,6 +36,7 @@ type metrics struct {
 	pushes        prometheus.Counter
 	pushedChanges prometheus.Counter
 	pulls         prometheus.Counter
+	unsentPulls   prometheus.Counter
 	pulledChanges prometheus.Counter
 	batchSize     prometheus.Histogram
 	applySeconds  prometheus.Histogram
@@ -60,6 +61,8 @@ func newMetrics(s *Server) *metrics {
 		Name: "hearth_sync_pushed_changes_total", Help: "Changes received in applied pushes."})
 	m.pulls = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "hearth_sync_pulls_total", Help: "Log batches sent to clients (catch-up and live fan-out)."})
+	m.unsentPulls = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hearth_sync_unsent_pulls_total", Help: "Log batches not sent to a caught-up client because it may read none of their entries (its cursor is told later: QuietCursorDelay)."})
 	m.pulledChanges = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "hearth_sync_pulled_changes_total", Help: "Log entries sent to clients."})
 	m.batchSize = prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -78,7 +81,7 @@ func newMetrics(s *Server) *metrics {
 		Name: "hearth_sync_snapshot_chunks_total", Help: "Snapshot chunks served (initial syncs)."})
 	m.chunkRows = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "hearth_sync_snapshot_rows_total", Help: "Rows served in snapshot chunks."})
-	for _, c := range []prometheus.Collector{m.connected, m.connections, m.pushes, m.pushedChanges, m.pulls, m.pulledChanges,
+	for _, c := range []prometheus.Collector{m.connected, m.connections, m.pushes, m.pushedChanges, m.pulls, m.unsentPulls, m.pulledChanges,
 		m.batchSize, m.applySeconds, m.fanoutSeconds, m.errors, m.chunks, m.chunkRows} {
 		factory(c)
 	}

@@ -43,9 +43,12 @@ type session struct {
 	// toldUpto and toldHead are the cursor and the head the client last
 	// heard of (welcome, sub, changes). While it was caught up (toldUpto
 	// at toldHead), entries it may not read move pos without a message:
-	// owed is then set, and tell fires after QuietCursorDelay to send one.
+	// owed is then set, since owedSince (the server's clock), and the
+	// client is told QuietCursorDelay later: by tell when the log is
+	// quiet, by pump while it keeps moving.
 	toldUpto, toldHead int64
 	owed               bool
+	owedSince          time.Time
 	tell               *time.Timer
 	// resync, while the client catches up past a compacted log, is the
 	// snapshot streamed to it instead.
@@ -140,15 +143,6 @@ func (c *session) serve() {
 				return
 			case in := <-incoming:
 				if !c.handled(in) {
-					return
-				}
-				continue
-			case <-c.tellDue():
-				// The log keeps moving with writes the client may not
-				// read: its cursor is still told (a cursor left far
-				// behind would cost a snapshot once the log is compacted).
-				if err := c.tellCursor(); err != nil {
-					c.srv.log.Info("sync: streaming the log failed", "client", c.client, "err", err)
 					return
 				}
 				continue
@@ -585,9 +579,17 @@ func (c *session) pump() error {
 		// still is, as far as it can tell. Its own changes still get
 		// their message (its cursor moves past what it pushed).
 		c.pos = msg.Upto
+		s.metrics.unsentPulls.Inc()
 		if !c.owed {
-			c.owed = true
-			c.tell = time.NewTimer(c.srv.cfg.QuietCursorDelay)
+			c.owed, c.owedSince = true, s.cfg.Now()
+			c.tell = time.NewTimer(s.cfg.QuietCursorDelay)
+			return nil
+		}
+		if s.cfg.Now().Sub(c.owedSince) >= s.cfg.QuietCursorDelay {
+			// The log keeps moving with writes the client may not read:
+			// its cursor is still told (left far behind, it would cost a
+			// snapshot once the log is compacted).
+			return c.tellCursor()
 		}
 		return nil
 	}
