@@ -10,12 +10,9 @@
 // prepare or exec SQL. `make wasm-names` builds the worker with Go names.
 // BOARD_INP_TRACE_MOVES (40) and BOARD_INP_TRACE_TASKS (5000) change the
 // run. Prints; asserts nothing.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { startServer, launchPersistent, loopbackOnly } from '../harness.mjs';
+import { startServer } from '../harness.mjs';
 import { startTrace, cpuProfiles } from './trace.mjs';
-import { printHelpIfAsked, waitForQuietBoard } from './common.mjs';
+import { openDevice, printHelpIfAsked, waitForQuietBoard } from './common.mjs';
 
 if (printHelpIfAsked(import.meta.url)) process.exit(0);
 
@@ -26,10 +23,7 @@ const frameMs = 16;
 const mainEvents = /^(EventDispatch|HandlePostMessage|FireAnimationFrame|TimerFire|RunMicrotasks|Document::UpdateStyleAndLayout|UpdateLayoutTree|Layout|PrePaint|Paint|Commit|MinorGC|MajorGC)$/;
 
 const server = await startServer(['-seed-tasks', String(tasks)]);
-const dir = mkdtempSync(path.join(tmpdir(), 'hearth-board-inp-trace-'));
-const context = await launchPersistent(dir);
-await loopbackOnly(context);
-const page = context.pages()[0] ?? await context.newPage();
+const { context, page, close } = await openDevice('hearth-board-inp-trace-');
 try {
   // Traced from the start: the CPU profiler samples only the threads it
   // saw start (the worker among them).
@@ -136,9 +130,8 @@ try {
     for (const [k, ms] of top(sql, 15)) console.log(`    ${ms.toFixed(1).padStart(7)} ms  ${k}`);
   }
 } finally {
-  await context.close();
+  await close();
   await server.stop();
-  rmSync(dir, { recursive: true, force: true });
 }
 
 function short(fn) {

@@ -6,21 +6,16 @@
 //   go run ./internal/bundle -export boardFile examples/board/web/dist/board.wasm
 // Prints; asserts nothing. BOARD_PROFILE_MOVES (20) and BOARD_PROFILE_TASKS (5000) change
 // the run.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer, launchPersistent, loopbackOnly } from '../harness.mjs';
-import { printHelpIfAsked, waitForQuietBoard } from './common.mjs';
+import { startServer } from '../harness.mjs';
+import { openDevice, printHelpIfAsked, waitForQuietBoard } from './common.mjs';
 
 if (printHelpIfAsked(import.meta.url)) process.exit(0);
 
 const tasks = Number(process.env.BOARD_PROFILE_TASKS ?? 5000);
 const moves = Number(process.env.BOARD_PROFILE_MOVES ?? 20);
 const server = await startServer(['-seed-tasks', String(tasks)]);
-const dir = mkdtempSync(path.join(tmpdir(), 'hearth-board-profile-'));
-const context = await launchPersistent(dir);
-await loopbackOnly(context);
-const page = context.pages()[0] ?? await context.newPage();
+const { context, page, close } = await openDevice('hearth-board-profile-');
 try {
   await page.goto(new URL('board/', server.url).href);
   await page.waitForFunction(() => window.boardMilestones?.['tasks-live'] > 0, null, { timeout: 180000 });
@@ -67,7 +62,6 @@ try {
   console.log('by self time:'); console.table(top(self, 25));
   console.log('with callees:'); console.table(top(total, 40));
 } finally {
-  await context.close();
+  await close();
   await server.stop();
-  rmSync(dir, { recursive: true, force: true });
 }

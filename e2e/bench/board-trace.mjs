@@ -4,21 +4,16 @@
 // breakdown by trace event (top-level tasks and what runs inside them);
 // asserts nothing. BOARD_TRACE_TASKS=400 changes the seed; BOARD_TRACE_OUT
 // writes the raw trace (JSON, for chrome://tracing or Perfetto).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { startServer, launchPersistent, loopbackOnly } from '../harness.mjs';
+import { writeFileSync } from 'node:fs';
+import { startServer } from '../harness.mjs';
 import { startTrace } from './trace.mjs';
-import { printHelpIfAsked, waitForQuietBoard } from './common.mjs';
+import { openDevice, printHelpIfAsked, waitForQuietBoard } from './common.mjs';
 
 if (printHelpIfAsked(import.meta.url)) process.exit(0);
 
 const tasks = Number(process.env.BOARD_TRACE_TASKS ?? 5000);
 const server = await startServer(['-seed-tasks', String(tasks)]);
-const dir = mkdtempSync(path.join(tmpdir(), 'hearth-board-trace-'));
-const context = await launchPersistent(dir);
-await loopbackOnly(context);
-const page = context.pages()[0] ?? await context.newPage();
+const { context, page, close } = await openDevice('hearth-board-trace-');
 try {
   await page.goto(new URL('board/', server.url).href);
   await page.waitForFunction(() => window.boardMilestones?.['tasks-live'] > 0 || (window.boardMilestones?.['tasks-painted'] > 0 && !document.querySelector('#board-stale')), null, { timeout: 180000 });
@@ -66,7 +61,6 @@ try {
   if (inp.length) console.log('EventTiming keydown duration (ms):', inp.map((e) => e.args.data.duration ?? e.dur / 1000));
   console.table(rows);
 } finally {
-  await context.close();
+  await close();
   await server.stop();
-  rmSync(dir, { recursive: true, force: true });
 }

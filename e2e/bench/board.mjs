@@ -7,11 +7,8 @@
 // from Chromium's Event Timing API, over 100 moves with 5,000 tasks, and
 // the same moves made on the same page by a plain JS handler (the anchor:
 // the DOM change alone). Prints figures; asserts nothing.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { startServer, launchPersistent, loopbackOnly } from '../harness.mjs';
-import { printHelpIfAsked, waitForQuietBoard } from './common.mjs';
+import { startServer } from '../harness.mjs';
+import { openDevice, printHelpIfAsked, waitForQuietBoard } from './common.mjs';
 
 if (printHelpIfAsked(import.meta.url)) process.exit(0);
 
@@ -54,10 +51,7 @@ const modes = (process.env.BOARD_BENCH_MODES ?? 'local,synced').split(',');
 for (const tasks of sizes) {
   for (const mode of modes) {
     const server = await startServer(mode === 'synced' ? ['-seed-tasks', String(tasks)] : ['-sync=false']);
-    const dir = mkdtempSync(path.join(tmpdir(), 'hearth-board-bench-'));
-    const context = await launchPersistent(dir);
-    await loopbackOnly(context);
-    const page = context.pages()[0] ?? await context.newPage();
+    const { page, close } = await openDevice('hearth-board-bench-');
     const url = new URL(mode === 'synced' ? 'board/' : `board/?sync=0&seed=${tasks}`, server.url).href;
     try {
       const first = await firstPaint(page, url);
@@ -94,9 +88,8 @@ for (const tasks of sizes) {
         'longest render (ms)': Math.round(again.maxRenderMs ?? NaN),
       });
     } finally {
-      await context.close();
+      await close();
       await server.stop();
-      rmSync(dir, { recursive: true, force: true });
     }
   }
 }
@@ -173,10 +166,7 @@ async function moveINP(page, moves, settle = false) {
 // BOARD_BENCH_INP_MOVES=0 skips it.
 if (inpMoves > 0) {
   const server = await startServer(['-seed-tasks', String(inpTasks)]);
-  const dir = mkdtempSync(path.join(tmpdir(), 'hearth-board-inp-'));
-  const context = await launchPersistent(dir);
-  await loopbackOnly(context);
-  const page = context.pages()[0] ?? await context.newPage();
+  const { page, close } = await openDevice('hearth-board-inp-');
   try {
     await firstPaint(page, new URL('board/', server.url).href);
     await waitForQuietBoard(page);
@@ -217,8 +207,7 @@ if (inpMoves > 0) {
       'meets goal (p95)': plain.p95 <= goalMs,
     }]);
   } finally {
-    await context.close();
+    await close();
     await server.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -68,10 +68,29 @@ export function tempDir(prefix) {
  * access handle call against ~0.005 ms on disk).
  */
 export async function freshDevice(prefix) {
-  const context = await launchPersistent(tempDir(prefix));
-  onCleanup(() => context.close());
-  await loopbackOnly(context);
+  const { context, close } = await openDevice(prefix);
+  onCleanup(close);
   return context;
+}
+
+/**
+ * A device as freshDevice's and its first page, for a script that ends it
+ * itself: close() closes it and removes its profile.
+ */
+export async function openDevice(prefix) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const context = await launchPersistent(dir);
+  const close = async () => {
+    await context.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await loopbackOnly(context);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { context, page: context.pages()[0] ?? await context.newPage(), close };
 }
 
 /**
