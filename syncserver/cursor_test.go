@@ -2,14 +2,14 @@ package syncserver_test
 
 import (
 	"fmt"
-	"github.com/hearthdb/hearth/syncworker/change"
-	"github.com/hearthdb/hearth/syncworker/wire"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hearthdb/hearth/syncserver"
+	"github.com/hearthdb/hearth/syncworker/change"
 	"github.com/hearthdb/hearth/syncworker/client"
+	"github.com/hearthdb/hearth/syncworker/wire"
 )
 
 // TestACursorPastOwnChangesIsSavedOnceQuiet: the log messages that only

@@ -12,7 +12,7 @@
 // run. Prints; asserts nothing.
 import { startServer } from '../harness.mjs';
 import { startTrace, cpuProfiles } from './trace.mjs';
-import { openDevice, printHelpIfAsked, waitForQuietBoard } from './common.mjs';
+import { backlogCard, moveCard, openDevice, printHelpIfAsked, waitForQuietBoard } from './common.mjs';
 
 if (printHelpIfAsked(import.meta.url)) process.exit(0);
 
@@ -32,7 +32,7 @@ try {
   await page.goto(new URL('board/', server.url).href);
   await page.waitForFunction(() => window.boardMilestones?.['tasks-live'] > 0, null, { timeout: 180000 });
   await waitForQuietBoard(page);
-  const id = await page.locator('.column[data-status="backlog"] .card').first().getAttribute('id');
+  const id = await backlogCard(page);
   const movesFrom = await page.evaluate(() => {
     window.inpTraceEntries = [];
     new PerformanceObserver((list) => {
@@ -45,10 +45,7 @@ try {
     return performance.now();
   });
   for (let i = 0; i < moves; i++) {
-    const [key, column] = i % 2 === 0 ? ['Alt+ArrowRight', 'doing'] : ['Alt+ArrowLeft', 'backlog'];
-    await page.locator(`[id="${id}"]`).focus();
-    await page.keyboard.press(key);
-    await page.waitForFunction(([i, c]) => document.getElementById(i)?.closest('.column')?.dataset.status === c, [id, column]);
+    await moveCard(page, id, i);
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   }
   await page.waitForTimeout(300);

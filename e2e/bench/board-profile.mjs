@@ -8,7 +8,7 @@
 // the run.
 import path from 'node:path';
 import { startServer } from '../harness.mjs';
-import { openDevice, printHelpIfAsked, waitForQuietBoard } from './common.mjs';
+import { backlogCard, moveCard, openDevice, printHelpIfAsked, waitForQuietBoard } from './common.mjs';
 
 if (printHelpIfAsked(import.meta.url)) process.exit(0);
 
@@ -20,16 +20,13 @@ try {
   await page.goto(new URL('board/', server.url).href);
   await page.waitForFunction(() => window.boardMilestones?.['tasks-live'] > 0, null, { timeout: 180000 });
   await waitForQuietBoard(page);
-  const id = await page.locator('.column[data-status="backlog"] .card').first().getAttribute('id');
+  const id = await backlogCard(page);
   const cdp = await context.newCDPSession(page);
   await cdp.send('Profiler.enable');
   await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
   await cdp.send('Profiler.start');
   for (let i = 0; i < moves; i++) {
-    const [key, column] = i % 2 === 0 ? ['Alt+ArrowRight', 'doing'] : ['Alt+ArrowLeft', 'backlog'];
-    await page.locator(`[id="${id}"]`).focus();
-    await page.keyboard.press(key);
-    await page.waitForFunction(([i, c]) => document.getElementById(i)?.closest('.column')?.dataset.status === c, [id, column]);
+    await moveCard(page, id, i);
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   }
   // The last move's write, live results and sync round trip.

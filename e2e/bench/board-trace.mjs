@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { startServer } from '../harness.mjs';
 import { startTrace } from './trace.mjs';
-import { openDevice, printHelpIfAsked, waitForQuietBoard } from './common.mjs';
+import { backlogCard, moveCard, openDevice, printHelpIfAsked, waitForQuietBoard } from './common.mjs';
 
 if (printHelpIfAsked(import.meta.url)) process.exit(0);
 
@@ -18,13 +18,9 @@ try {
   await page.goto(new URL('board/', server.url).href);
   await page.waitForFunction(() => window.boardMilestones?.['tasks-live'] > 0 || (window.boardMilestones?.['tasks-painted'] > 0 && !document.querySelector('#board-stale')), null, { timeout: 180000 });
   await waitForQuietBoard(page);
-  const id = await page.locator('.column[data-status="backlog"] .card').first().getAttribute('id');
+  const id = await backlogCard(page);
   // Two warm-up moves (there and back): the trace is of a steady-state move.
-  for (const [key, column] of [['Alt+ArrowRight', 'doing'], ['Alt+ArrowLeft', 'backlog']]) {
-    await page.locator(`[id="${id}"]`).focus();
-    await page.keyboard.press(key);
-    await page.waitForFunction(([i, c]) => document.getElementById(i)?.closest('.column')?.dataset.status === c, [id, column]);
-  }
+  for (const n of [0, 1]) await moveCard(page, id, n);
   await page.waitForTimeout(1000);
   await page.locator(`[id="${id}"]`).focus();
   // BOARD_TRACE_CATEGORIES adds trace categories (comma-separated; e.g.

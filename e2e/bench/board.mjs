@@ -8,7 +8,7 @@
 // the same moves made on the same page by a plain JS handler (the anchor:
 // the DOM change alone). Prints figures; asserts nothing.
 import { startServer } from '../harness.mjs';
-import { openDevice, printHelpIfAsked, waitForQuietBoard } from './common.mjs';
+import { backlogCard, moveCard, openDevice, printHelpIfAsked, waitForQuietBoard } from './common.mjs';
 
 if (printHelpIfAsked(import.meta.url)) process.exit(0);
 
@@ -126,16 +126,13 @@ async function moveINP(page, moves, settle = false) {
       }
     }).observe({ type: 'event', durationThreshold: 16, buffered: false });
   });
-  const id = await page.locator('.column[data-status="backlog"] .card').first().getAttribute('id');
+  const id = await backlogCard(page);
   const durations = [];
   const parts = { delay: [], processing: [], presentation: [] }; // of the moves over 16 ms
   const rendersBefore = await page.evaluate(() => window.boardMilestones.renders ?? 0);
   for (let i = 0; i < moves; i++) {
-    const [key, column] = i % 2 === 0 ? ['Alt+ArrowRight', 'doing'] : ['Alt+ArrowLeft', 'backlog'];
-    await page.locator(`[id="${id}"]`).focus();
     const before = await page.evaluate(() => window.inpEntries.length);
-    await page.keyboard.press(key);
-    await page.waitForFunction(([id, c]) => document.getElementById(id)?.closest('.column')?.dataset.status === c, [id, column]);
+    await moveCard(page, id, i);
     // The entry arrives after the next paint: wait two frames for it.
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
     if (settle) {

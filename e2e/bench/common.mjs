@@ -247,6 +247,23 @@ export class Monitor {
 
 // --- the task board --------------------------------------------------------
 
+/** The id of the board's first backlog card: the one the scripts move. */
+export function backlogCard(page) {
+  return page.locator('.column[data-status="backlog"] .card').first().getAttribute('id');
+}
+
+/**
+ * Move n of card id there and back with the keyboard (as a person would,
+ * trusted input): even n Alt+→ to doing, odd n Alt+← to backlog; resolves
+ * once the page shows the card in that column.
+ */
+export async function moveCard(page, id, n) {
+  const [key, column] = n % 2 === 0 ? ['Alt+ArrowRight', 'doing'] : ['Alt+ArrowLeft', 'backlog'];
+  await page.locator(`[id="${id}"]`).focus();
+  await page.keyboard.press(key);
+  await page.waitForFunction(([i, c]) => document.getElementById(i)?.closest('.column')?.dataset.status === c, [id, column]);
+}
+
 /**
  * Waits until the task board has received everything and is quiet: the
  * worker synced (a head, reached, no initial sync), the board's own bar
