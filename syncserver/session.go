@@ -43,11 +43,10 @@ type session struct {
 	// toldUpto and toldHead are the cursor and the head the client last
 	// heard of (welcome, sub, changes). While it was caught up (toldUpto
 	// at toldHead), entries it may not read move pos without a message:
-	// owed is then set, since owedSince (the server's clock), and the
-	// client is told QuietCursorDelay later: by tell when the log is
-	// quiet, by pump while it keeps moving.
+	// the client is then owed its cursor since owedSince (the server's
+	// clock; tell is set while it is owed) and told QuietCursorDelay
+	// later: by tell when the log is quiet, by pump while it keeps moving.
 	toldUpto, toldHead int64
-	owed               bool
 	owedSince          time.Time
 	tell               *time.Timer
 	// resync, while the client catches up past a compacted log, is the
@@ -529,7 +528,7 @@ func (c *session) checksums(m wire.ChecksumRequest) bool {
 			return false
 		}
 	}
-	if c.owed {
+	if c.tell != nil {
 		if err := c.tellCursor(); err != nil {
 			return false
 		}
@@ -580,8 +579,8 @@ func (c *session) pump() error {
 		// their message (its cursor moves past what it pushed).
 		c.pos = msg.Upto
 		s.metrics.unsentPulls.Inc()
-		if !c.owed {
-			c.owed, c.owedSince = true, s.cfg.Now()
+		if c.tell == nil {
+			c.owedSince = s.cfg.Now()
 			c.tell = time.NewTimer(s.cfg.QuietCursorDelay)
 			return nil
 		}
@@ -610,7 +609,8 @@ func ownAmong(entries []store.Entry, client string) bool {
 	return false
 }
 
-// tellDue is when the client is owed word of its cursor (pump), else nil.
+// tellDue fires when the client has been owed its cursor (pump) for
+// QuietCursorDelay; nil when it is owed nothing.
 func (c *session) tellDue() <-chan time.Time {
 	if c.tell == nil {
 		return nil
@@ -634,7 +634,7 @@ func (c *session) stopTell() {
 	if c.tell != nil {
 		c.tell.Stop()
 	}
-	c.tell, c.owed = nil, false
+	c.tell = nil
 }
 
 // resync is a snapshot streamed as log messages: where it started and
