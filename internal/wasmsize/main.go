@@ -6,6 +6,10 @@
 // downloads) and without -s -w, whose wasm keeps the name section that
 // attributes code to functions.
 //
+// Beside it, it builds the floors (./internal/wasmsize/floor/...) with the
+// same flags: the Go runtime with fmt, and go-sqlite3 answering `select 1`,
+// the bytes any worker built on go-sqlite3 ships before its own code.
+//
 //	go run ./internal/wasmsize -gcflags 'PATTERN=FLAGS' ./wasm     (make size)
 package main
 
@@ -29,18 +33,25 @@ func main() {
 	quality := flag.Int("brotli", 11, "brotli quality for the shipped size (11 as the brotli program's -q 11; internal/bundle serves 9)")
 	top := flag.Int("top", 25, "packages listed before the rest are summed")
 	gcflags := flag.String("gcflags", "", "go build -gcflags for both builds (make size passes make wasm's)")
+	floors := flag.Bool("floors", true, "also build and measure the floor programs (internal/wasmsize/floor)")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: wasmsize [-brotli Q] [-top N] [-gcflags F] PACKAGE")
 		os.Exit(2)
 	}
-	if err := run(os.Stdout, flag.Arg(0), *gcflags, *quality, *top); err != nil {
+	if err := run(os.Stdout, flag.Arg(0), *gcflags, *quality, *top, *floors); err != nil {
 		fmt.Fprintln(os.Stderr, "wasmsize:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out io.Writer, pkg, gcflags string, quality, top int) error {
+// floorPrograms are the reference programs the floors table measures.
+var floorPrograms = []struct{ pkg, what string }{
+	{"./internal/wasmsize/floor/sqlite", "go-sqlite3 opening a memory database and answering `select 1`"},
+	{"./internal/wasmsize/floor/goruntime", "the Go runtime and fmt"},
+}
+
+func run(out io.Writer, pkg, gcflags string, quality, top int, floors bool) error {
 	dir, err := os.MkdirTemp("", "wasmsize")
 	if err != nil {
 		return err
@@ -82,7 +93,31 @@ func run(out io.Writer, pkg, gcflags string, quality, top int) error {
 		return err
 	}
 	r := report{m: m, pkgs: strings.Fields(deps.String()), raw: len(raw), gzip: gz, brotli: br, quality: quality, gcflags: gcflags}
-	return r.write(out, top)
+	if err := r.write(out, top); err != nil || !floors {
+		return err
+	}
+	fmt.Fprintf(out, "\nFloors (built with the same flags):\n\n| program | raw | gzip -9 | brotli -q %d |\n| --- | ---: | ---: | ---: |\n", quality)
+	fmt.Fprintf(out, "| %s | %s | %s | %s |\n", pkg, thousands(len(raw)), thousands(gz), thousands(br))
+	for _, f := range floorPrograms {
+		wasm := filepath.Join(dir, filepath.Base(f.pkg)+".wasm")
+		if err := goCmd(nil, append(build, "-ldflags=-s -w", "-o", wasm, f.pkg)...); err != nil {
+			return err
+		}
+		b, err := os.ReadFile(wasm)
+		if err != nil {
+			return err
+		}
+		fgz, err := gzipSize(b)
+		if err != nil {
+			return err
+		}
+		fbr, err := brotliSize(b, quality)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "| %s (%s) | %s | %s | %s |\n", f.what, f.pkg, thousands(len(b)), thousands(fgz), thousands(fbr))
+	}
+	return nil
 }
 
 // goCmd runs the go command for js/wasm.
