@@ -58,8 +58,11 @@ $(DIST)/bundle.js: $(WASM)
 # package and SQLite feature, the data section by part, and the shipped
 # bundle's raw, gzip and brotli -q 11 sizes; docs/bundle-size.md keeps a
 # dated copy.
+# The official build's sqlite3.wasm (npm ci fetches it) is measured beside
+# the floors: SQLite as clang builds it.
+OFFICIAL_SQLITE_WASM := node_modules/@sqlite.org/sqlite-wasm/dist/sqlite3.wasm
 size:
-	$(GO) run ./internal/wasmsize -gcflags '$(WASM_GCFLAGS)' ./wasm
+	$(GO) run ./internal/wasmsize -gcflags '$(WASM_GCFLAGS)' $(if $(wildcard $(OFFICIAL_SQLITE_WASM)),-compare $(OFFICIAL_SQLITE_WASM)) ./wasm
 
 $(DIST)/wasm_exec.js: $(GOROOT)/lib/wasm/wasm_exec.js
 	@mkdir -p $(DIST)

@@ -34,12 +34,13 @@ func main() {
 	top := flag.Int("top", 25, "packages listed before the rest are summed")
 	gcflags := flag.String("gcflags", "", "go build -gcflags for both builds (make size passes make wasm's)")
 	floors := flag.Bool("floors", true, "also build and measure the floor programs (internal/wasmsize/floor)")
+	compare := flag.String("compare", "", "a wasm file measured beside the floors (make size: the official build's sqlite3.wasm)")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: wasmsize [-brotli Q] [-top N] [-gcflags F] PACKAGE")
 		os.Exit(2)
 	}
-	if err := run(os.Stdout, flag.Arg(0), *gcflags, *quality, *top, *floors); err != nil {
+	if err := run(os.Stdout, flag.Arg(0), *gcflags, *quality, *top, *floors, *compare); err != nil {
 		fmt.Fprintln(os.Stderr, "wasmsize:", err)
 		os.Exit(1)
 	}
@@ -51,7 +52,7 @@ var floorPrograms = []struct{ pkg, what string }{
 	{"./internal/wasmsize/floor/goruntime", "the Go runtime and fmt"},
 }
 
-func run(out io.Writer, pkg, gcflags string, quality, top int, floors bool) error {
+func run(out io.Writer, pkg, gcflags string, quality, top int, floors bool, compare string) error {
 	dir, err := os.MkdirTemp("", "wasmsize")
 	if err != nil {
 		return err
@@ -117,6 +118,22 @@ func run(out io.Writer, pkg, gcflags string, quality, top int, floors bool) erro
 		}
 		fmt.Fprintf(out, "| %s (%s) | %s | %s | %s |\n", f.what, f.pkg, thousands(len(b)), thousands(fgz), thousands(fbr))
 	}
+	if compare == "" {
+		return nil
+	}
+	b, err := os.ReadFile(compare)
+	if err != nil {
+		return err
+	}
+	cgz, err := gzipSize(b)
+	if err != nil {
+		return err
+	}
+	cbr, err := brotliSize(b, quality)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "| for comparison: %s | %s | %s | %s |\n", compare, thousands(len(b)), thousands(cgz), thousands(cbr))
 	return nil
 }
 
