@@ -32,6 +32,27 @@ func newEngineTransport() *engineTransport {
 	return t
 }
 
+// openDB opens a database through a new client on its own in-process
+// engine and closes it when the test ends: a memory database lives while
+// a connection holds it, so a test run again in the same process (go test
+// -count=N) would find the tables of the run before.
+func openDB(t *testing.T, ctx context.Context, opts OpenOptions) (*Client, *DB) {
+	t.Helper()
+	c := New(newEngineTransport())
+	db, err := c.Open(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		closing, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := db.Close(closing); err != nil {
+			t.Errorf("closing %s: %v", opts.Name, err)
+		}
+	})
+	return c, db
+}
+
 func (t *engineTransport) Send(msg []byte) error { t.eng.Receive(msg); return nil }
 func (t *engineTransport) Receive(fn func([]byte)) {
 	t.mu.Lock()

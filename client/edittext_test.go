@@ -16,13 +16,9 @@ func TestEditTextThroughTheGoClient(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	url := notesServer(t, appschema.Table{Name: "notes", Text: []string{"body"}})
-	c := New(newEngineTransport())
-	db, err := c.Open(ctx, OpenOptions{Name: "go-edit-text", Storage: "memory",
+	_, db := openDB(t, ctx, OpenOptions{Name: "go-edit-text", Storage: "memory",
 		Migrations: []appschema.Migration{{Version: 1, SQL: migration}},
 		Sync:       &SyncOptions{URL: url, Tables: []string{"notes"}, Text: map[string][]string{"notes": {"body"}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := db.Exec(ctx, "INSERT INTO notes VALUES ('n1', 'milk, eggs')"); err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -41,13 +40,9 @@ func TestSyncThroughTheGoClient(t *testing.T) {
 	url := notesServer(t, appschema.Table{Name: "notes"})
 
 	open := func(name string) (*Client, *DB) {
-		c := New(newEngineTransport())
-		db, err := c.Open(ctx, OpenOptions{Name: name, Storage: "memory",
+		c, db := openDB(t, ctx, OpenOptions{Name: name, Storage: "memory",
 			Migrations: []appschema.Migration{{Version: 1, SQL: migration}},
 			Sync:       &SyncOptions{URL: url, Tables: []string{"notes"}}})
-		if err != nil {
-			t.Fatal(err)
-		}
 		if !db.Synced {
 			t.Fatal("open did not report sync")
 		}
@@ -99,19 +94,12 @@ func TestCollaborativeTextAndHistoryThroughTheGoClient(t *testing.T) {
 	defer cancel()
 	url := notesServer(t, appschema.Table{Name: "notes", Text: []string{"body"}})
 	open := func(name string) (*Client, *DB) {
-		c := New(newEngineTransport())
-		db, err := c.Open(ctx, OpenOptions{Name: name, Storage: "memory",
+		return openDB(t, ctx, OpenOptions{Name: name, Storage: "memory",
 			Migrations: []appschema.Migration{{Version: 1, SQL: migration}},
 			Sync:       &SyncOptions{URL: url, Tables: []string{"notes"}, Text: map[string][]string{"notes": {"body"}}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c, db
 	}
-	// Names of their own per run: memory databases outlive a run of the
-	// test in the same process (go test -count).
-	ca, a := open(fmt.Sprintf("go-text-a-%d", time.Now().UnixNano()))
-	cb, b := open(fmt.Sprintf("go-text-b-%d", time.Now().UnixNano()))
+	ca, a := open("go-text-a")
+	cb, b := open("go-text-b")
 	body := func(db *DB) string {
 		r, err := db.Query(ctx, "SELECT body FROM notes WHERE id = 'n1'")
 		if err != nil || len(r.Rows) != 1 {

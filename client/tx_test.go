@@ -15,13 +15,9 @@ func openTxDB(t *testing.T, name string) (context.Context, *DB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
-	c := New(newEngineTransport())
-	db, err := c.Open(ctx, OpenOptions{Name: name, Storage: "memory", Migrations: []appschema.Migration{
+	_, db := openDB(t, ctx, OpenOptions{Name: name, Storage: "memory", Migrations: []appschema.Migration{
 		{Version: 1, SQL: "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)"},
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return ctx, db
 }
 

@@ -3,9 +3,11 @@ package engine
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,7 +42,21 @@ func newClient(t *testing.T) *client {
 		}
 		c.replies <- v.(map[string]any)
 	})
+	t.Cleanup(func() { closeOpenDatabases(c.eng, c.call) })
 	return c
+}
+
+// closeOpenDatabases closes what a test left open in eng (through call,
+// its page's request): a memory database lives in the process while a
+// connection holds it, and a test run again (go test -count=N) would
+// find the tables of the run before. Errors are the test's to report.
+func closeOpenDatabases(eng *Engine, call func(op string, fields map[string]any) map[string]any) {
+	eng.mu.Lock()
+	handles := slices.Sorted(maps.Keys(eng.dbs))
+	eng.mu.Unlock()
+	for _, h := range handles {
+		call("close", map[string]any{"db": h})
+	}
 }
 
 func (c *client) send(op string, fields map[string]any) int64 {

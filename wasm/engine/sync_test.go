@@ -69,6 +69,7 @@ func newPageOn(t testing.TB, storage StorageResolver) *page {
 		p.cond.Broadcast()
 		p.mu.Unlock()
 	})
+	t.Cleanup(func() { closeOpenDatabases(p.eng, p.request) })
 	return p
 }
 
