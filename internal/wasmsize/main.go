@@ -70,10 +70,6 @@ func run(out io.Writer, pkg, gcflags string, quality, top int, floors bool, comp
 	if err := goCmd(&deps, "list", "-deps", pkg); err != nil {
 		return err
 	}
-	raw, err := os.ReadFile(shipped)
-	if err != nil {
-		return err
-	}
 	nb, err := os.ReadFile(named)
 	if err != nil {
 		return err
@@ -85,56 +81,57 @@ func run(out io.Writer, pkg, gcflags string, quality, top int, floors bool, comp
 	if len(m.Names) == 0 {
 		return fmt.Errorf("%s has no function names", named)
 	}
-	gz, err := gzipSize(raw)
+	shippedSize, err := measure(shipped, quality)
 	if err != nil {
 		return err
 	}
-	br, err := brotliSize(raw, quality)
-	if err != nil {
-		return err
-	}
-	r := report{m: m, pkgs: strings.Fields(deps.String()), raw: len(raw), gzip: gz, brotli: br, quality: quality, gcflags: gcflags}
+	r := report{m: m, pkgs: strings.Fields(deps.String()), shipped: shippedSize, quality: quality, gcflags: gcflags}
 	if err := r.write(out, top); err != nil || !floors {
 		return err
 	}
 	fmt.Fprintf(out, "\nFloors (built with the same flags):\n\n| program | raw | gzip -9 | brotli -q %d |\n| --- | ---: | ---: | ---: |\n", quality)
-	fmt.Fprintf(out, "| %s | %s | %s | %s |\n", pkg, thousands(len(raw)), thousands(gz), thousands(br))
+	fmt.Fprintf(out, "| %s | %s |\n", pkg, shippedSize)
 	for _, f := range floorPrograms {
 		wasm := filepath.Join(dir, filepath.Base(f.pkg)+".wasm")
 		if err := goCmd(nil, append(build, "-ldflags=-s -w", "-o", wasm, f.pkg)...); err != nil {
 			return err
 		}
-		b, err := os.ReadFile(wasm)
+		size, err := measure(wasm, quality)
 		if err != nil {
 			return err
 		}
-		fgz, err := gzipSize(b)
+		fmt.Fprintf(out, "| %s (%s) | %s |\n", f.what, f.pkg, size)
+	}
+	if compare != "" {
+		size, err := measure(compare, quality)
 		if err != nil {
 			return err
 		}
-		fbr, err := brotliSize(b, quality)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "| %s (%s) | %s | %s | %s |\n", f.what, f.pkg, thousands(len(b)), thousands(fgz), thousands(fbr))
+		fmt.Fprintf(out, "| for comparison: %s | %s |\n", compare, size)
 	}
-	if compare == "" {
-		return nil
-	}
-	b, err := os.ReadFile(compare)
-	if err != nil {
-		return err
-	}
-	cgz, err := gzipSize(b)
-	if err != nil {
-		return err
-	}
-	cbr, err := brotliSize(b, quality)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "| for comparison: %s | %s | %s | %s |\n", compare, thousands(len(b)), thousands(cgz), thousands(cbr))
 	return nil
+}
+
+// sizes is a file's size raw, gzip -9 and brotli.
+type sizes struct{ raw, gzip, brotli int }
+
+// String is the three as cells of a markdown table's row.
+func (s sizes) String() string {
+	return thousands(s.raw) + " | " + thousands(s.gzip) + " | " + thousands(s.brotli)
+}
+
+// measure reads path and compresses it both ways.
+func measure(path string, quality int) (sizes, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return sizes{}, err
+	}
+	gz, err := gzipSize(b)
+	if err != nil {
+		return sizes{}, err
+	}
+	br, err := brotliSize(b, quality)
+	return sizes{len(b), gz, br}, err
 }
 
 // goCmd runs the go command for js/wasm.
@@ -182,11 +179,11 @@ var linkerName = regexp.MustCompile(`[^\w.]`)
 const sqliteModule = "github.com/ncruces/go-sqlite3-wasm/v6"
 
 type report struct {
-	m                 *module
-	pkgs              []string
-	raw, gzip, brotli int
-	quality           int
-	gcflags           string
+	m       *module
+	pkgs    []string
+	shipped sizes
+	quality int
+	gcflags string
 }
 
 // packageOf attributes a function name to the longest package path that
@@ -260,7 +257,7 @@ func (r report) write(out io.Writer, top int) error {
 	}
 
 	fmt.Fprintf(out, "Shipped bundle (-trimpath -gcflags='%s' -ldflags='-s -w'): %s raw, %s gzip -9, %s brotli -q %d\n\n",
-		r.gcflags, mb(r.raw), mb(r.gzip), mb(r.brotli), r.quality)
+		r.gcflags, mb(r.shipped.raw), mb(r.shipped.gzip), mb(r.shipped.brotli), r.quality)
 	fmt.Fprintf(out, "Sections of the build with names (%s):\n\n| section | bytes | share |\n| --- | ---: | ---: |\n", mb(m.Size))
 	for _, kv := range sorted(m.Sections) {
 		if kv.v*1000 >= m.Size {
