@@ -56,10 +56,10 @@ $(DIST)/bundle.js: $(WASM)
 
 # Where the worker bundle's bytes go (internal/wasmsize): code by Go
 # package and SQLite feature, the data section by part, and the shipped
-# bundle's raw, gzip and brotli -q 11 sizes; docs/bundle-size.md keeps a
-# dated copy.
-# The official build's sqlite3.wasm (npm ci fetches it) is measured beside
-# the floors: SQLite as clang builds it.
+# bundle's raw, gzip and brotli -q 11 sizes beside the floors (the Go
+# runtime alone, go-sqlite3 alone) and the official build's sqlite3.wasm
+# (SQLite as clang builds it; npm ci fetches it); docs/bundle-size.md
+# keeps a dated copy.
 OFFICIAL_SQLITE_WASM := node_modules/@sqlite.org/sqlite-wasm/dist/sqlite3.wasm
 size:
 	$(GO) run ./internal/wasmsize -gcflags '$(WASM_GCFLAGS)' $(if $(wildcard $(OFFICIAL_SQLITE_WASM)),-compare $(OFFICIAL_SQLITE_WASM)) ./wasm

@@ -38,7 +38,8 @@ async function launch(jsFlags) {
   const args = [...benchArgs, '--headless', '--remote-debugging-port=0', `--user-data-dir=${profile}`];
   if (jsFlags) args.push(`--js-flags=${jsFlags}`);
   const proc = spawn(chromiumPath(), [...args, 'about:blank'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const stopped = new Promise((resolve) => proc.once('exit', resolve));
+  // 'close': the process has ended and its output streams are drained.
+  const stopped = new Promise((resolve) => proc.once('close', resolve));
   const lines = [];
   let partial = '';
   proc.stdout.setEncoding('utf8').on('data', (d) => {
@@ -61,6 +62,8 @@ async function launch(jsFlags) {
     await browser.close().catch(() => {});
     proc.kill('SIGTERM');
     await stopped;
+    if (partial) lines.push(partial);
+    partial = '';
   };
   onCleanup(close);
   return { browser, context: browser.contexts()[0], lines, close };
@@ -69,6 +72,7 @@ async function launch(jsFlags) {
 /** One first visit: engine's start and the workload; the renderer's peak growth and V8's TurboFan compiles meanwhile. */
 async function visit(url, engine, jsFlags) {
   const { context, lines, close } = await launch(jsFlags);
+  let peakGrowth;
   try {
     const page = context.pages()[0] ?? await context.newPage();
     await gotoBench(page, url);
@@ -82,15 +86,17 @@ async function visit(url, engine, jsFlags) {
     const peak = await stopSampling();
     await monitor.close();
     const pid = Object.keys(peak).sort((a, b) => (peak[b] - (before[b] ?? 0)) - (peak[a] - (before[a] ?? 0)))[0];
-    const compiles = [];
-    for (const line of lines) {
-      const m = line.match(compiledLine);
-      if (m) compiles.push({ index: Number(m[1]), us: Number(m[2]), zoneMax: Number(m[3]), zoneTotal: Number(m[4]), body: Number(m[5]) });
-    }
-    return { peakGrowth: peak[pid] - (before[pid] ?? 0), compiles };
+    peakGrowth = peak[pid] - (before[pid] ?? 0);
   } finally {
+    // Read V8's lines once Chromium has ended: its output is flushed then.
     await close();
   }
+  const compiles = [];
+  for (const line of lines) {
+    const m = line.match(compiledLine);
+    if (m) compiles.push({ index: Number(m[1]), us: Number(m[2]), zoneMax: Number(m[3]), zoneTotal: Number(m[4]), body: Number(m[5]) });
+  }
+  return { peakGrowth, compiles };
 }
 
 // Go packages in the linker's names (cmd/link writes / and - as _).

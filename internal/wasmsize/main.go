@@ -34,10 +34,10 @@ func main() {
 	top := flag.Int("top", 25, "packages listed before the rest are summed")
 	gcflags := flag.String("gcflags", "", "go build -gcflags for both builds (make size passes make wasm's)")
 	floors := flag.Bool("floors", true, "also build and measure the floor programs (internal/wasmsize/floor)")
-	compare := flag.String("compare", "", "a wasm file measured beside the floors (make size: the official build's sqlite3.wasm)")
+	compare := flag.String("compare", "", "a wasm file measured in the floors table (make size: the official build's sqlite3.wasm)")
 	flag.Parse()
 	if flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: wasmsize [-brotli Q] [-top N] [-gcflags F] PACKAGE")
+		fmt.Fprintln(os.Stderr, "usage: wasmsize [-brotli Q] [-top N] [-gcflags F] [-floors=false] [-compare FILE] PACKAGE (from the repository's root)")
 		os.Exit(2)
 	}
 	if err := run(os.Stdout, flag.Arg(0), *gcflags, *quality, *top, *floors, *compare); err != nil {
