@@ -18,7 +18,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { chromiumPath, repoRoot, startServer } from '../harness.mjs';
+import { chromiumPath, startServer } from '../harness.mjs';
 import { benchArgs, gotoBench, log, median, Monitor, onCleanup, runBench, tempDir } from './common.mjs';
 import { bundleWasmName, stageWebRoot } from './serve.mjs';
 import { wasmFunctions } from './trace.mjs';
@@ -32,7 +32,7 @@ const MB = 1024 * 1024;
 // max/total bytes; bodysize 42 codesize 99 name …".
 const compiledLine = /Compiled function \S*#(\d+) using TurboFan, took (\d+) μs and (\d+) \/ (\d+) max\/total bytes; bodysize (\d+)/;
 
-/** Starts Chromium on a fresh profile; resolves with Playwright's browser over CDP and its standard output's lines. */
+/** Starts Chromium on a fresh profile; resolves with its context through Playwright over CDP, its standard output's lines and close(). */
 async function launch(jsFlags) {
   const profile = tempDir('hearth-tierup-');
   const args = [...benchArgs, '--headless', '--remote-debugging-port=0', `--user-data-dir=${profile}`];
@@ -66,7 +66,7 @@ async function launch(jsFlags) {
     partial = '';
   };
   onCleanup(close);
-  return { browser, context: browser.contexts()[0], lines, close };
+  return { context: browser.contexts()[0], lines, close };
 }
 
 /** One first visit: engine's start and the workload; the renderer's peak growth and V8's TurboFan compiles meanwhile. */
@@ -137,7 +137,7 @@ await runBench(import.meta.url, async () => {
   onCleanup(() => server.stop());
   const wasm = fs.readFileSync(path.join(root, 'dist', bundleWasmName(path.join(root, 'dist')) ?? 'hearth.wasm'));
   const names = wasmFunctions(wasm).names;
-  log(`serving ${path.relative(repoRoot, root) || root}; Hearth's worker ${names.size ? 'has' : 'has no'} function names`);
+  log(`serving ${root}; Hearth's worker ${names.size ? 'has' : 'has no'} function names`);
 
   const variants = [
     { key: 'hearth', engine: 'hearth', flags: '--trace-wasm-compilation-times' },
