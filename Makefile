@@ -7,7 +7,7 @@ WASM := $(DIST)/hearth.wasm
 GO_SOURCES := $(shell find . -name '*.go' -not -path './node_modules/*') go.mod go.sum
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: FORCE all build wasm wasm-names size board server package demo notes notes-secrets react-notes test test-deps test-go test-fuzz test-js test-types test-e2e test-engines test-clock soak vet bench bench-go bench-write bench-pg bench-load bench-browser bench-engines clean
+.PHONY: FORCE all build wasm wasm-names sqlite-module size board server package demo notes notes-secrets react-notes test test-deps test-go test-fuzz test-js test-types test-e2e test-engines test-clock soak vet bench bench-go bench-write bench-pg bench-load bench-browser bench-engines clean
 
 all: build
 
@@ -67,6 +67,21 @@ size:
 $(DIST)/wasm_exec.js: $(GOROOT)/lib/wasm/wasm_exec.js
 	@mkdir -p $(DIST)
 	cp $< $@
+
+# SQLite built by clang as its own wasm module, for the worker build that
+# runs it beside Go (docs/sqlite-module.md): scripts/sqlite-module.sh
+# builds it from pinned sources, internal/wasmcheck checks its exports and
+# that it never grows memory. Needs clang-19, lld-19, wasi-libc and
+# libclang-rt-19-dev-wasm32; nothing else in make build does.
+SQLITE_MODULE_DIR := build/sqlite-module
+SQLITE_MODULE := $(SQLITE_MODULE_DIR)/sqlite3.wasm
+
+sqlite-module: $(SQLITE_MODULE)
+
+$(SQLITE_MODULE): scripts/sqlite-module.sh $(wildcard internal/sqlitemodule/csrc/*) go.mod go.sum
+	scripts/sqlite-module.sh $(SQLITE_MODULE_DIR)
+	$(GO) run ./internal/wasmcheck -exports $(SQLITE_MODULE_DIR)/src/exports.txt \
+	  -absent __stack_pointer,main_mptest,main_speedtest1 $@
 
 # The demo task board (examples/board, vugu): its own wasm, hashed and
 # precompressed like the worker's; examples/board/web/dist/bundle.js names
