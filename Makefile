@@ -7,7 +7,7 @@ WASM := $(DIST)/hearth.wasm
 GO_SOURCES := $(shell find . -name '*.go' -not -path './node_modules/*') go.mod go.sum
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: FORCE all build wasm wasm-names sqlite-module size board server package demo notes notes-secrets react-notes test test-deps test-go test-fuzz test-js test-types test-e2e test-engines test-clock soak vet bench bench-go bench-write bench-pg bench-load bench-browser bench-engines clean
+.PHONY: FORCE all build wasm wasm-names sqlite-module wasm-sqlite-module size board server package demo notes notes-secrets react-notes test test-deps test-go test-fuzz test-js test-types test-e2e test-engines test-clock soak vet bench bench-go bench-write bench-pg bench-load bench-browser bench-engines clean
 
 all: build
 
@@ -15,6 +15,21 @@ build: wasm board server
 
 # The worker bundle, its precompressed variants and Go's loader.
 wasm: $(DIST)/bundle.js $(DIST)/wasm_exec.js
+
+# SQLite built by clang as its own wasm module, for the worker build that
+# runs it beside Go (docs/sqlite-module.md): scripts/sqlite-module.sh
+# builds it from pinned sources, internal/wasmcheck checks its exports and
+# that it never grows memory. Needs clang-19, lld-19, wasi-libc and
+# libclang-rt-19-dev-wasm32; nothing else in make build does.
+SQLITE_MODULE_DIR := build/sqlite-module
+SQLITE_MODULE := $(SQLITE_MODULE_DIR)/sqlite3.wasm
+
+sqlite-module: $(SQLITE_MODULE)
+
+$(SQLITE_MODULE): scripts/sqlite-module.sh $(wildcard internal/sqlitemodule/csrc/*) go.mod go.sum
+	scripts/sqlite-module.sh $(SQLITE_MODULE_DIR)
+	$(GO) run ./internal/wasmcheck -exports $(SQLITE_MODULE_DIR)/src/exports.txt \
+	  -absent __stack_pointer,main_mptest,main_speedtest1 $@
 
 # SQLite translated to Go (go-sqlite3-wasm) is compiled without Go's bounds
 # checks: every load and store of SQLite's memory carries one, and on js/wasm
@@ -25,17 +40,37 @@ wasm: $(DIST)/bundle.js $(DIST)/wasm_exec.js
 SQLITE_GCFLAGS ?= -B
 WASM_GCFLAGS := github.com/ncruces/go-sqlite3-wasm/v6=$(SQLITE_GCFLAGS)
 
+# Which SQLite the worker runs: SQLITE=translated (go-sqlite3-wasm, the
+# default) or SQLITE=module, SQLite built by clang as its own wasm module
+# beside Go (docs/sqlite-module.md; make wasm-sqlite-module). The module
+# build selects the replacement package with go.wasm.mod (go.mod plus a
+# replace), so no other build sees it, and publishes the module beside
+# the worker (bundle.js's sqliteFile, which the loader looks for).
+SQLITE ?= translated
+ifeq ($(SQLITE),module)
+WASM_MODFILE := -modfile=go.wasm.mod
+WASM_SQLITE_DEPS := $(SQLITE_MODULE) go.wasm.mod go.wasm.sum $(wildcard internal/sqlite3wasm/*)
+BUNDLE_SQLITE := -sqlite $(SQLITE_MODULE)
+else ifneq ($(SQLITE),translated)
+$(error SQLITE=$(SQLITE): translated or module)
+endif
+
 # The flags the worker was last built with: rewritten only when they
-# change, so that a build with other flags rebuilds it.
+# change, so that a build with other flags (or the other SQLITE) rebuilds it.
 $(DIST)/gcflags: FORCE
 	@mkdir -p $(DIST)
-	@echo '$(WASM_GCFLAGS)' | cmp -s - $@ || echo '$(WASM_GCFLAGS)' > $@
+	@echo '$(strip $(WASM_GCFLAGS) $(WASM_MODFILE))' | cmp -s - $@ || echo '$(strip $(WASM_GCFLAGS) $(WASM_MODFILE))' > $@
 
 FORCE:
 
-$(WASM): $(GO_SOURCES) $(DIST)/gcflags
+$(WASM): $(GO_SOURCES) $(DIST)/gcflags $(WASM_SQLITE_DEPS)
 	@mkdir -p $(DIST)
-	GOOS=js GOARCH=wasm $(GO) build -trimpath -gcflags='$(WASM_GCFLAGS)' -ldflags='-s -w' -o $@ ./wasm
+	GOOS=js GOARCH=wasm $(GO) build $(WASM_MODFILE) -trimpath -gcflags='$(WASM_GCFLAGS)' -ldflags='-s -w' -o $@ ./wasm
+
+# The worker with SQLite as its own module (make build SQLITE=module: the
+# whole build with it).
+wasm-sqlite-module:
+	$(MAKE) wasm SQLITE=module
 
 # The worker with its name section, for e2e/bench's traces (V8 names wasm
 # functions from it; without it they are wasm-function[N]). Its file is
@@ -52,7 +87,7 @@ wasm-names:
 # which is revalidated on every load, names the current copy. The gzip and
 # brotli variants are made in Go (internal/bundle): no compressor program.
 $(DIST)/bundle.js: $(WASM)
-	$(GO) run ./internal/bundle -export wasmFile $(WASM)
+	$(GO) run ./internal/bundle -export wasmFile $(BUNDLE_SQLITE) $(WASM)
 
 # Where the worker bundle's bytes go (internal/wasmsize): code by Go
 # package and SQLite feature, the data section by part, and the shipped
@@ -67,21 +102,6 @@ size:
 $(DIST)/wasm_exec.js: $(GOROOT)/lib/wasm/wasm_exec.js
 	@mkdir -p $(DIST)
 	cp $< $@
-
-# SQLite built by clang as its own wasm module, for the worker build that
-# runs it beside Go (docs/sqlite-module.md): scripts/sqlite-module.sh
-# builds it from pinned sources, internal/wasmcheck checks its exports and
-# that it never grows memory. Needs clang-19, lld-19, wasi-libc and
-# libclang-rt-19-dev-wasm32; nothing else in make build does.
-SQLITE_MODULE_DIR := build/sqlite-module
-SQLITE_MODULE := $(SQLITE_MODULE_DIR)/sqlite3.wasm
-
-sqlite-module: $(SQLITE_MODULE)
-
-$(SQLITE_MODULE): scripts/sqlite-module.sh $(wildcard internal/sqlitemodule/csrc/*) go.mod go.sum
-	scripts/sqlite-module.sh $(SQLITE_MODULE_DIR)
-	$(GO) run ./internal/wasmcheck -exports $(SQLITE_MODULE_DIR)/src/exports.txt \
-	  -absent __stack_pointer,main_mptest,main_speedtest1 $@
 
 # The demo task board (examples/board, vugu): its own wasm, hashed and
 # precompressed like the worker's; examples/board/web/dist/bundle.js names
