@@ -7,18 +7,20 @@
 import { hearthStorage } from './hearth-storage.js';
 import { HearthWebSocket } from './hearth-socket.js';
 import { createTabRouter } from './hearth-tabs.js';
-import { compileWasm } from './hearth-worker-wasm.js';
+import { compileWasm, installSQLite } from './hearth-worker-wasm.js';
 
 /**
  * Loads the wasm and runs Go (the entry resolves wasmURL with
  * hearth-worker-wasm.js). No top-level await: bundlers may emit the worker
  * as a classic (iife) script.
  * @param {URL} wasmURL
- * @param {{ wasm?: import('./hearth-worker-wasm.js').WasmSource, queued?: unknown[] }} [early]
- *   the wasm's download and compile, if the entry has started them, and
- *   the messages for Go that arrived before this ran (oldest first)
+ * @param {{ wasm?: import('./hearth-worker-wasm.js').WasmSource, queued?: unknown[], sqlite?: Promise<WebAssembly.Module> | null }} [early]
+ *   the wasm's download and compile, if the entry has started them, the
+ *   messages for Go that arrived before this ran (oldest first), and for a
+ *   worker built with SQLite as its own module (make wasm-sqlite-module),
+ *   that module's compile (hearth-worker-wasm.js's compileSQLite)
  */
-export function startWorker(wasmURL, { wasm = compileWasm(wasmURL), queued = [] } = {}) {
+export function startWorker(wasmURL, { wasm = compileWasm(wasmURL), queued = [], sqlite = null } = {}) {
   // The storage glue Go awaits (sqlitevfs/browser).
   globalThis.hearthStorage = hearthStorage;
   // The sync server's socket, in a relay worker (syncworker/browserws).
@@ -68,13 +70,18 @@ export function startWorker(wasmURL, { wasm = compileWasm(wasmURL), queued = [] 
   // response Chromium also reuses its compiled-code cache on the next start.
   // The page keeps the module for its next worker (compileWasm); a page
   // that does not (the Go client's) drops the notice.
-  wasm.compiled.then((module) => {
+  // With SQLite as its own module, both compile side by side; Go
+  // instantiates SQLite once per connection (installSQLite).
+  Promise.all([wasm.compiled, sqlite]).then(async ([module, sqliteModule]) => {
     try {
       if (!wasm.adopted) postToPage({ hearthModule: module });
     } catch {
       // An engine that cannot send a module: the page's next worker compiles its own.
     }
-    return WebAssembly.instantiate(module, go.importObject);
+    const withGo = sqliteModule ? installSQLite(go, sqliteModule) : null;
+    const instance = await WebAssembly.instantiate(module, go.importObject);
+    withGo?.(instance);
+    return instance;
   }).then(
     (instance) => go.run(instance).then(
       () => fatal('the Hearth worker exited'),

@@ -60,3 +60,135 @@ export function compileWasm(wasmURL) {
 }
 
 /** @typedef {ReturnType<typeof compileWasm>} WasmSource */
+
+/**
+ * Starts the download and streaming compile of the SQLite module a worker
+ * built with `make wasm-sqlite-module` runs beside Go (docs/sqlite-module.md):
+ * bundle.js names it (sqliteFile) only for such a worker.
+ * @param {URL} url
+ * @returns {Promise<WebAssembly.Module>}
+ */
+export function compileSQLite(url) {
+  return WebAssembly.compileStreaming(fetch(url));
+}
+
+/**
+ * The SQLite module's memory needs, from its dylink.0 section
+ * (WASM_DYLINK_MEM_INFO): it is a position-independent side module, placed
+ * at an address Go chooses.
+ * @param {WebAssembly.Module} module
+ */
+function dylinkInfo(module) {
+  const [section] = WebAssembly.Module.customSections(module, 'dylink.0');
+  if (!section) throw new Error('the SQLite module has no dylink.0 section');
+  const bytes = new Uint8Array(section);
+  let i = 0;
+  const leb = () => {
+    let value = 0;
+    let shift = 0;
+    let b;
+    do {
+      b = bytes[i++];
+      value |= (b & 0x7f) << shift;
+      shift += 7;
+    } while (b & 0x80);
+    return value >>> 0;
+  };
+  while (i < bytes.length) {
+    const type = bytes[i++];
+    const end = leb() + i;
+    if (type === 1) return { memSize: leb(), memAlign: leb(), tableSize: leb(), tableAlign: leb() };
+    i = end;
+  }
+  throw new Error('the SQLite module has no WASM_DYLINK_MEM_INFO');
+}
+
+/**
+ * Prepares a Go instance to run SQLite as its own module: Go's
+ * //go:wasmimport "sqlite" functions (internal/sqlite3wasm) take the
+ * instance's id first and are forwarded here to that connection's SQLite
+ * instance, and globalThis.hearthSQLite is what Go's X_initialize calls to
+ * instantiate one, synchronously, on Go's own memory, at the addresses Go
+ * allocated for it. SQLite calls Go back through Go's //go:wasmexport
+ * functions, given to it as its imports without JS in between. Call before
+ * instantiating Go (it adds go.importObject.sqlite); the returned function
+ * takes Go's instance once it exists.
+ * @param {{ importObject: Record<string, any> }} go
+ * @param {WebAssembly.Module} module the SQLite module
+ * @returns {(goInstance: WebAssembly.Instance) => void}
+ */
+export function installSQLite(go, module) {
+  const info = dylinkInfo(module);
+  const imports = WebAssembly.Module.imports(module);
+  const gotFuncs = imports.filter((i) => i.module === 'GOT.func');
+  const envFuncs = imports.filter((i) => i.module === 'env' && i.kind === 'function');
+  /** @type {(WebAssembly.Exports | null)[]} live instances' exports, by id */
+  const instances = [];
+  /** @type {number[]} ids of released instances, for reuse */
+  const free = [];
+  // One forwarder per imported name; no SQLite function takes more than
+  // ten arguments after the id (sqlite3_create_window_function: ten).
+  go.importObject.sqlite = new Proxy({}, {
+    get: (_, name) => (/** @type {number} */ id, a, b, c, d, e, f, g, h, i, j) =>
+      /** @type {any} */ (instances[id])[name](a, b, c, d, e, f, g, h, i, j),
+  });
+  /** @type {WebAssembly.Exports | null} */
+  let goExports = null;
+  const global = (/** @type {number} */ value, /** @type {boolean} */ mutable) =>
+    new WebAssembly.Global({ value: 'i32', mutable }, value);
+  /** @type {any} */ (globalThis).hearthSQLite = {
+    info: () => info,
+    /**
+     * Instantiates SQLite with its data at memoryBase, its C stack below
+     * stackTop and its first heap pool in [heapBase, heapEnd), all in Go's
+     * memory; returns the instance's id.
+     * @param {number} memoryBase @param {number} stackTop @param {number} heapBase @param {number} heapEnd
+     */
+    load(memoryBase, stackTop, heapBase, heapEnd) {
+      if (!goExports) throw new Error('SQLite loaded before Go was instantiated');
+      const exports = goExports;
+      // Each instance has its own table: the functions SQLite takes the
+      // address of (its own, then Go's callbacks, GOT.func) are slots in it.
+      const table = new WebAssembly.Table({ initial: info.tableSize + gotFuncs.length, element: 'anyfunc' });
+      /** @type {Record<string, Record<string, any>>} */
+      const imp = {
+        env: {
+          memory: exports.mem,
+          __indirect_function_table: table,
+          __stack_pointer: global(stackTop, true),
+          __memory_base: global(memoryBase, false),
+          __table_base: global(0, false),
+        },
+        'GOT.mem': { __heap_base: global(heapBase, true), __heap_end: global(heapEnd, true) },
+        'GOT.func': {},
+      };
+      let slot = info.tableSize;
+      for (const { name } of gotFuncs) {
+        table.set(slot, /** @type {any} */ (exports[name]));
+        imp['GOT.func'][name] = global(slot++, true);
+      }
+      for (const { name } of envFuncs) imp.env[name] = exports[name];
+      const instance = new WebAssembly.Instance(module, imp);
+      /** @type {any} */ (instance.exports).__wasm_apply_data_relocs();
+      const id = free.length ? /** @type {number} */ (free.pop()) : instances.length;
+      instances[id] = instance.exports;
+      return id;
+    },
+    /** Drops a closed connection's instance (Go frees its memory). @param {number} id */
+    release(id) {
+      instances[id] = null;
+      free.push(id);
+    },
+  };
+  return (goInstance) => {
+    const exports = goInstance.exports;
+    // A worker built without the replacement package (a translated
+    // SQLite) exports none of SQLite's callbacks: say so now, not at the
+    // first query.
+    const missing = [...gotFuncs, ...envFuncs].map((i) => i.name).filter((n) => typeof exports[n] !== 'function');
+    if (missing.length) {
+      throw new Error(`the worker's wasm does not export what the SQLite module imports (${missing.slice(0, 5).join(', ')}…): it was not built with make wasm-sqlite-module`);
+    }
+    goExports = exports;
+  };
+}
