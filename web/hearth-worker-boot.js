@@ -14,13 +14,13 @@ import { compileWasm, installSQLite } from './hearth-worker-wasm.js';
  * hearth-worker-wasm.js). No top-level await: bundlers may emit the worker
  * as a classic (iife) script.
  * @param {URL} wasmURL
- * @param {{ wasm?: import('./hearth-worker-wasm.js').WasmSource, queued?: unknown[], sqlite?: Promise<WebAssembly.Module> | null }} [early]
- *   the wasm's download and compile, if the entry has started them, the
- *   messages for Go that arrived before this ran (oldest first), and for a
- *   worker built with SQLite as its own module (make wasm-sqlite-module),
- *   that module's compile (hearth-worker-wasm.js's compileSQLite)
+ * @param {{ wasm?: import('./hearth-worker-wasm.js').WasmSource, queued?: unknown[] }} [early]
+ *   the wasm's download and compile (with the SQLite module's, for a
+ *   worker built with SQLite as its own module), if the entry has started
+ *   them, and the messages for Go that arrived before this ran (oldest
+ *   first)
  */
-export function startWorker(wasmURL, { wasm = compileWasm(wasmURL), queued = [], sqlite = null } = {}) {
+export function startWorker(wasmURL, { wasm = compileWasm(wasmURL), queued = [] } = {}) {
   // The storage glue Go awaits (sqlitevfs/browser).
   globalThis.hearthStorage = hearthStorage;
   // The sync server's socket, in a relay worker (syncworker/browserws).
@@ -72,9 +72,9 @@ export function startWorker(wasmURL, { wasm = compileWasm(wasmURL), queued = [],
   // that does not (the Go client's) drops the notice.
   // With SQLite as its own module, both compile side by side; Go
   // instantiates SQLite once per connection (installSQLite).
-  Promise.all([wasm.compiled, sqlite]).then(async ([module, sqliteModule]) => {
+  Promise.all([wasm.compiled, wasm.sqlite]).then(async ([module, sqliteModule]) => {
     try {
-      if (!wasm.adopted) postToPage({ hearthModule: module });
+      if (!wasm.adopted) postToPage(sqliteModule ? { hearthModule: module, hearthSQLite: sqliteModule } : { hearthModule: module });
     } catch {
       // An engine that cannot send a module: the page's next worker compiles its own.
     }

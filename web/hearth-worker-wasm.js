@@ -23,36 +23,56 @@ export function wasmURLFor(defaultURL) {
  * compiles, and the functions the first worker compiled on their first
  * call are compiled already. The first message comes right after the
  * entry has run, so the download it stops has barely begun.
+ *
+ * A worker built with SQLite as its own module (make wasm-sqlite-module;
+ * docs/sqlite-module.md) runs a second module beside Go's: sqliteURL names
+ * it, and it is compiled, or taken from the page ({hearthSQLite}), the
+ * same way.
  * @param {URL} wasmURL
+ * @param {URL | null} [sqliteURL]
  */
-export function compileWasm(wasmURL) {
-  const download = new AbortController();
-  /** @type {(module: WebAssembly.Module) => void} */
-  let adopt = () => {};
-  /** @type {Promise<WebAssembly.Module>} */
-  const given = new Promise((resolve) => { adopt = resolve; });
-  const streamed = WebAssembly.compileStreaming(fetch(wasmURL, { signal: download.signal }));
-  streamed.catch(() => {}); // the race below reports what counts
+export function compileWasm(wasmURL, sqliteURL = null) {
+  const source = (/** @type {URL} */ url) => {
+    const download = new AbortController();
+    /** @type {(module: WebAssembly.Module) => void} */
+    let adopt = () => {};
+    /** @type {Promise<WebAssembly.Module>} */
+    const given = new Promise((resolve) => { adopt = resolve; });
+    const streamed = WebAssembly.compileStreaming(fetch(url, { signal: download.signal }));
+    streamed.catch(() => {}); // the race below reports what counts
+    return {
+      compiled: Promise.race([given, streamed]),
+      adopt: (/** @type {WebAssembly.Module} */ module) => {
+        adopt(module);
+        download.abort();
+      },
+    };
+  };
+  const go = source(wasmURL);
+  const sqlite = sqliteURL ? source(sqliteURL) : null;
   let first = true;
   return {
     /** The module, given or compiled. */
-    compiled: Promise.race([given, streamed]),
+    compiled: go.compiled,
+    /** The SQLite module, given or compiled; null for a worker without one. */
+    sqlite: sqlite ? sqlite.compiled : null,
     /** Whether the module came from the page. */
     adopted: false,
     /**
-     * Takes the page's module from its first message; true when data was
+     * Takes the page's modules from its first message; true when data was
      * such a message (it is not for Go).
      * @param {unknown} data
      */
     fromPage(data) {
       const isFirst = first;
       first = false;
-      const module = /** @type {{hearthModule?: unknown} | null} */ (data)?.hearthModule;
+      const notice = /** @type {{hearthModule?: unknown, hearthSQLite?: unknown} | null} */ (data);
+      const module = notice?.hearthModule;
       if (!(module instanceof WebAssembly.Module)) return false;
       if (isFirst) {
         this.adopted = true;
-        adopt(module);
-        download.abort();
+        go.adopt(module);
+        if (sqlite && notice?.hearthSQLite instanceof WebAssembly.Module) sqlite.adopt(notice.hearthSQLite);
       }
       return true;
     },
@@ -60,17 +80,6 @@ export function compileWasm(wasmURL) {
 }
 
 /** @typedef {ReturnType<typeof compileWasm>} WasmSource */
-
-/**
- * Starts the download and streaming compile of the SQLite module a worker
- * built with `make wasm-sqlite-module` runs beside Go (docs/sqlite-module.md):
- * bundle.js names it (sqliteFile) only for such a worker.
- * @param {URL} url
- * @returns {Promise<WebAssembly.Module>}
- */
-export function compileSQLite(url) {
-  return WebAssembly.compileStreaming(fetch(url));
-}
 
 /**
  * The SQLite module's memory needs, from its dylink.0 section

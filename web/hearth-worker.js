@@ -10,22 +10,21 @@
 // module requests, one after another. Messages that arrive meanwhile
 // wait, in order, for the bootstrap.
 import * as bundle from './dist/bundle.js';
-import { compileSQLite, compileWasm, wasmURLFor } from './hearth-worker-wasm.js';
+import { compileWasm, wasmURLFor } from './hearth-worker-wasm.js';
 
 const wasmURL = wasmURLFor(new URL(`./dist/${bundle.wasmFile}`, import.meta.url));
-const wasm = compileWasm(wasmURL);
-wasm.compiled.catch(() => {}); // reported by the bootstrap (hearthFatal)
 // A worker built with SQLite as its own module (make wasm-sqlite-module):
 // bundle.js names the module, compiled beside Go's. A namespace import,
 // as bundle.js has no sqliteFile otherwise.
 const sqliteFile = /** @type {{ sqliteFile?: string }} */ (bundle).sqliteFile;
-const sqlite = sqliteFile ? compileSQLite(new URL(`./dist/${sqliteFile}`, import.meta.url)) : null;
-sqlite?.catch(() => {}); // reported by the bootstrap (hearthFatal)
+const wasm = compileWasm(wasmURL, sqliteFile ? new URL(`./dist/${sqliteFile}`, import.meta.url) : null);
+wasm.compiled.catch(() => {}); // reported by the bootstrap (hearthFatal)
+wasm.sqlite?.catch(() => {});
 /** @type {unknown[]} */
 const queued = [];
 self.onmessage = (event) => { if (!wasm.fromPage(event.data)) queued.push(event.data); };
 Promise.all([import('./dist/wasm_exec.js'), import('./hearth-worker-boot.js')]).then(
-  ([, { startWorker }]) => startWorker(wasmURL, { wasm, queued, sqlite }),
+  ([, { startWorker }]) => startWorker(wasmURL, { wasm, queued }),
   // A plain object, not a binary reply, as hearth-worker-boot.js's fatal.
   (err) => self.postMessage({ hearthFatal: `loading the Hearth worker failed: ${err?.message ?? err}` }),
 );

@@ -80,9 +80,13 @@ function decodeSome(m, deadline) {
  * on its first call. The module stays while the page lives: it is shared
  * with the running worker, and costs the page memory only once every
  * worker has been terminated.
+ * A worker built with SQLite as its own module (docs/sqlite-module.md)
+ * sends that module too: compiledSQLite keeps it, by the same key.
  * @type {Map<string, WebAssembly.Module>}
  */
 const compiledModules = new Map();
+/** @type {Map<string, WebAssembly.Module>} */
+const compiledSQLite = new Map();
 
 /**
  * One Hearth worker and the requests in flight to it. Requests may be issued
@@ -107,8 +111,9 @@ export class HearthWorker {
     // The first message: the module an earlier worker of the same URL
     // compiled (see compiledModules).
     const module = compiledModules.get(this.moduleKey);
+    const sqlite = compiledSQLite.get(this.moduleKey);
     try {
-      if (module) this.worker.postMessage({ hearthModule: module });
+      if (module) this.worker.postMessage(sqlite ? { hearthModule: module, hearthSQLite: sqlite } : { hearthModule: module });
     } catch {
       // An engine that cannot send a module: the worker downloads it.
     }
@@ -181,7 +186,7 @@ export class HearthWorker {
     const data = m.data;
     if (!(data instanceof Uint8Array) && !(data instanceof ArrayBuffer)) {
       // The worker's plain-object notices (hearth-worker.js).
-      const notice = /** @type {{hearthFatal?: unknown, hearthLeader?: {name: string, leading: boolean}, hearthModule?: unknown} | null | undefined} */ (data);
+      const notice = /** @type {{hearthFatal?: unknown, hearthLeader?: {name: string, leading: boolean}, hearthModule?: unknown, hearthSQLite?: unknown} | null | undefined} */ (data);
       if (notice && typeof notice.hearthFatal === 'string') this.#fail(new HearthError('WORKER_FAILED', notice.hearthFatal));
       if (notice?.hearthLeader) {
         const { name, leading } = notice.hearthLeader;
@@ -190,6 +195,7 @@ export class HearthWorker {
       }
       if (notice?.hearthModule instanceof WebAssembly.Module && !compiledModules.has(this.moduleKey)) {
         compiledModules.set(this.moduleKey, notice.hearthModule);
+        if (notice.hearthSQLite instanceof WebAssembly.Module) compiledSQLite.set(this.moduleKey, notice.hearthSQLite);
       }
       return;
     }
