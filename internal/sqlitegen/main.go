@@ -219,7 +219,7 @@ func generate(src string) (map[string][]byte, error) {
 				case "Xenv":
 					it, ok := ts.Type.(*ast.InterfaceType)
 					if !ok {
-						return nil, fmt.Errorf("Xenv is not an interface")
+						return nil, fmt.Errorf("type Xenv is not an interface")
 					}
 					xenv = source(fset, text, ts.Type)
 					for _, m := range it.Methods.List {
