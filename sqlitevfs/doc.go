@@ -11,7 +11,11 @@
 // onto one file of a FileStore. OPFS sync access handles are fast,
 // synchronous and exclusive, but opening one is slow, so handles are opened
 // once and kept. Sync is Flush. The store promises no atomicity, so crash
-// safety comes from SQLite's own journal, as on a disk.
+// safety comes from SQLite's own journal, as on a disk. Opening, deleting
+// and listing files wait for the browser; [FileVFS.Prepare] does all of
+// that before SQLite opens a database, so that none of SQLite's calls
+// waits: a database's WAL and journal are kept as empty spares that SQLite
+// sees as absent, and "deleting" one empties it.
 //
 // # BlockVFS: fixed-size blocks and atomic commits
 //

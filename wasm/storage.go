@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -159,6 +160,23 @@ func (b *browserStorage) opfs(req engine.OpenRequest, reason string) (engine.Loc
 	pragmas := append([]string{"PRAGMA locking_mode = EXCLUSIVE"}, loc.NewLayout.Pragmas()...)
 	loc.Pragmas = append(append(pragmas, mode, "PRAGMA temp_store = MEMORY"), loc.Pragmas...)
 	loc.Headroom = v
+	// The files SQLite will open, ready before it runs: the database,
+	// and the journal a new database's switch to WAL writes (or the
+	// encrypted one's TRUNCATE journal), and the WAL.
+	companions := []string{"/" + dbFile + "-journal"}
+	if !loc.Encrypted {
+		companions = append(companions, "/"+dbFile+"-wal")
+	}
+	loc.Prepare = func() error {
+		err := v.Prepare("/"+dbFile, companions...)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, sqlitevfs.ErrQuota):
+			return protocol.Errorf(protocol.CodeStorageQuota, "storage is full: %v", err)
+		}
+		return protocol.Errorf(engine.CodeName(sqlite3.ExtendedErrorCode(sqlite3.CANTOPEN)), "%v", err)
+	}
 	return loc, nil
 }
 

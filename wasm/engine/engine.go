@@ -808,6 +808,12 @@ func (e *Engine) open(db *database, req protocol.Request, enc *codec.Encoder) er
 	if rerr != nil {
 		return rerr
 	}
+	if loc.Prepare != nil {
+		if err := loc.Prepare(); err != nil {
+			release(loc)
+			return fmt.Errorf("open %q on %s: %w", name, loc.Backend, err)
+		}
+	}
 	pre := e.preconnect(syncOpts)
 	defer func() {
 		if db.sync == nil { // no client took it: the open failed

@@ -51,6 +51,12 @@ type Location struct {
 	// connection; an encrypted database is always copied in (its VFS
 	// encrypts each page).
 	WholeFile bool
+	// Prepare, when set, runs before the database is first opened, and
+	// outside SQLite's calls: the storage does there whatever must wait
+	// for the browser (opening files, learning which exist), so that
+	// SQLite's calls into it need not (sqlitevfs.FileVFS.Prepare). Its
+	// error fails the open, and the storage is released.
+	Prepare func() error
 	// Release, when set, runs after the connection closes: it gives up
 	// storage handles another worker may need.
 	Release func() error
