@@ -49,6 +49,12 @@
 //     write of an uncached block reads it), larger pages span blocks (still
 //     atomic, since the whole Sync is one Commit).
 //
+//   - Write-behind. Over a [MirrorStore] the whole store is in memory and
+//     a Commit is a memory operation: nothing waits for IndexedDB inside
+//     SQLite's calls, and the runtime makes commits durable with
+//     MirrorStore.Flush, outside them, before anyone hears of them (the
+//     browser's IndexedDB databases work this way).
+//
 //   - Cache. Each open file has an LRU cache of clean blocks bounded by
 //     BlockOptions.CacheSize; dirty blocks are pinned until committed. A
 //     miss fetches a run of BlockOptions.ReadAhead blocks in one ReadBlocks
