@@ -116,6 +116,11 @@ func TestKillPoints(t *testing.T) {
 		{"BlockVFS-earlyflush", func() testStore { return newBlockTestStore(BlockOptions{MaxDirty: 1}) }, 400},
 		{"FileVFS", func() testStore { return newFileTestStore() }, 120},
 		{"FileVFS-coalesced", func() testStore { return newCoalescedFileTestStore() }, 120},
+		{"FileVFS-prepared", func() testStore {
+			s := newCoalescedFileTestStore()
+			s.prepare = []string{"/test.db-wal", "/test.db-journal"}
+			return s
+		}, 120},
 	}
 	for _, kind := range kinds {
 		for _, sc := range killScenarios {

@@ -11,7 +11,11 @@
 // onto one file of a FileStore. OPFS sync access handles are fast,
 // synchronous and exclusive, but opening one is slow, so handles are opened
 // once and kept. Sync is Flush. The store promises no atomicity, so crash
-// safety comes from SQLite's own journal, as on a disk.
+// safety comes from SQLite's own journal, as on a disk. Opening, deleting
+// and listing files wait for the browser; [FileVFS.Prepare] does all of
+// that before SQLite opens a database, so that none of SQLite's calls
+// waits: a database's WAL and journal are kept as empty spares that SQLite
+// sees as absent, and "deleting" one empties it.
 //
 // # BlockVFS: fixed-size blocks and atomic commits
 //
@@ -44,6 +48,12 @@
 //     sizes are correct too: smaller pages share a block (the first partial
 //     write of an uncached block reads it), larger pages span blocks (still
 //     atomic, since the whole Sync is one Commit).
+//
+//   - Write-behind. Over a [MirrorStore] the whole store is in memory and
+//     a Commit is a memory operation: nothing waits for IndexedDB inside
+//     SQLite's calls, and the runtime makes commits durable with
+//     MirrorStore.Flush, outside them, before anyone hears of them (the
+//     browser's IndexedDB databases work this way).
 //
 //   - Cache. Each open file has an LRU cache of clean blocks bounded by
 //     BlockOptions.CacheSize; dirty blocks are pinned until committed. A

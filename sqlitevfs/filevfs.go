@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
@@ -21,6 +22,16 @@ import (
 // when the file is deleted, by [FileVFS.ReleaseHandles], or for temporary
 // files when SQLite closes them. The VFS assumes it is the only user of its
 // store while it runs: it caches which files exist.
+//
+// Opening, deleting, listing and asking whether a file exists wait for the
+// browser (a promise), while reads, writes and flushes are synchronous. A
+// wait is only possible while Go is the only code on the stack; once
+// SQLite runs as its own module (docs/sqlite-module.md) no VFS method may
+// wait. [FileVFS.Prepare] does the waiting before SQLite runs: it learns
+// which files exist and opens the handles of a database's files, and
+// those that do not exist yet it creates as empty spares that SQLite sees
+// as absent and a delete returns to. [FileVFS.StoreWaits] counts what
+// still waited inside SQLite's calls.
 type FileVFS struct {
 	store FileStore
 	temps *tempNamer
@@ -46,6 +57,14 @@ type FileVFS struct {
 	mu      sync.Mutex
 	entries map[string]*fileEntry // files with a kept store handle
 	exists  map[string]bool       // what the store said about files without an entry
+	// listed: exists holds every file the store has (Prepare listed them
+	// all), so a name in neither map is absent without asking.
+	listed bool
+	// prepared names the files Prepare keeps handles of: deleting one
+	// empties it and keeps it as a spare.
+	prepared map[string]bool
+
+	waits atomic.Int64 // store calls that waited inside SQLite's calls
 }
 
 // fileEntry is one store file with a kept handle and the lock state shared by
@@ -54,7 +73,11 @@ type fileEntry struct {
 	name          string
 	refs          int // open SQLite handles; guarded by FileVFS.mu
 	deleteOnClose bool
-	locks         fileLocks
+	// spare: the store has the file, empty, but SQLite was told it does
+	// not exist (Prepare created it ahead, or SQLite deleted it); guarded
+	// by FileVFS.mu.
+	spare bool
+	locks fileLocks
 
 	ioMu sync.Mutex // serialises calls on file, which is shared by all handles
 	file StoredFile
@@ -69,10 +92,11 @@ var (
 // databases with "file:/name.db?vfs=NAME".
 func NewFileVFS(store FileStore) *FileVFS {
 	v := &FileVFS{
-		store:   store,
-		temps:   newTempNamer(),
-		entries: map[string]*fileEntry{},
-		exists:  map[string]bool{},
+		store:    store,
+		temps:    newTempNamer(),
+		entries:  map[string]*fileEntry{},
+		exists:   map[string]bool{},
+		prepared: map[string]bool{},
 	}
 	v.Headroom = Headroom{store: fileReserve{v}, size: func() int64 { return v.HeadroomBytes }}
 	return v
@@ -91,8 +115,9 @@ func (v *FileVFS) Open(name string, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag,
 	defer v.mu.Unlock()
 
 	e := v.entries[key]
-	if e == nil {
-		if known, ok := v.exists[key]; ok && !known && !create {
+	switch {
+	case e == nil:
+		if known, ok := v.knownLocked(key); ok && !known && !create {
 			return nil, flags, sqlite3.CANTOPEN
 		}
 		if exclusive {
@@ -102,24 +127,23 @@ func (v *FileVFS) Open(name string, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag,
 				return nil, flags, sqlite3.CANTOPEN
 			}
 		}
-		f, err := v.store.OpenFile(key, create)
+		f, err := v.openStore(key, create, true)
 		if errors.Is(err, fs.ErrNotExist) {
 			v.exists[key] = false
 			return nil, flags, sqlite3.CANTOPEN
 		}
 		if err != nil {
-			return nil, flags, storeError(fmt.Errorf("open %q: %w", key, err), sqlite3.ExtendedErrorCode(sqlite3.CANTOPEN))
-		}
-		if v.ReadAheadWAL > 0 && flags&vfs.OPEN_WAL != 0 {
-			f = newReadAheadFile(f, v.ReadAheadWAL)
-		}
-		if v.CoalesceWrites > 0 {
-			f = newCoalescedFile(f, v.CoalesceWrites)
+			return nil, flags, storeError(err, sqlite3.ExtendedErrorCode(sqlite3.CANTOPEN))
 		}
 		e = &fileEntry{name: key, file: f}
 		v.entries[key] = e
 		delete(v.exists, key)
-	} else if exclusive {
+	case e.spare:
+		if !create {
+			return nil, flags, sqlite3.CANTOPEN
+		}
+		e.spare = false
+	case exclusive:
 		return nil, flags, sqlite3.CANTOPEN
 	}
 
@@ -138,6 +162,84 @@ func (v *FileVFS) Open(name string, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag,
 	}
 	return h, flags, nil
 }
+
+// openStore opens a store file and wraps it as the VFS's options ask.
+// inSQLite says the call is made inside one of SQLite's (see StoreWaits).
+func (v *FileVFS) openStore(key string, create, inSQLite bool) (StoredFile, error) {
+	if inSQLite {
+		v.waits.Add(1)
+	}
+	f, err := v.store.OpenFile(key, create)
+	if err != nil {
+		return nil, fmt.Errorf("open %q: %w", key, err)
+	}
+	if v.ReadAheadWAL > 0 && strings.HasSuffix(key, "-wal") {
+		f = newReadAheadFile(f, v.ReadAheadWAL)
+	}
+	if v.CoalesceWrites > 0 {
+		f = newCoalescedFile(f, v.CoalesceWrites)
+	}
+	return f, nil
+}
+
+// Prepare readies the database whose SQLite name is main, and those of
+// its companions (main + "-wal", main + "-journal", ...) that its journal
+// mode uses, before SQLite opens it, so that SQLite's calls into the VFS
+// need not wait for the store. It lists the store once, so that existence
+// is known without asking, keeps a handle on each of these files, creating
+// those that do not exist as empty spares that SQLite sees as absent (an
+// empty file is absent to SQLite in every sense that matters: a new
+// database, no WAL, no hot journal), and writes the headroom reserve if it
+// is due. A delete of a prepared file empties it and makes it a spare
+// again, with no store call. Prepare again after ReleaseHandles.
+func (v *FileVFS) Prepare(main string, companions ...string) error {
+	names, err := v.store.ListFiles()
+	if err != nil {
+		return fmt.Errorf("sqlitevfs: list files: %w", err)
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	clear(v.exists)
+	for _, name := range names {
+		if v.entries[name] == nil {
+			v.exists[name] = true
+		}
+	}
+	v.listed = true
+	mainKey, err := storeName(main)
+	if err != nil {
+		return fmt.Errorf("sqlitevfs: %w", err)
+	}
+	for _, name := range append([]string{main}, companions...) {
+		key, err := storeName(name)
+		if err != nil {
+			return fmt.Errorf("sqlitevfs: %w", err)
+		}
+		v.prepared[key] = true
+		if v.entries[key] != nil {
+			continue
+		}
+		f, err := v.openStore(key, true, false)
+		if err != nil {
+			return fmt.Errorf("sqlitevfs: %w", err)
+		}
+		size, err := f.Size()
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("sqlitevfs: size %q: %w", key, err)
+		}
+		v.entries[key] = &fileEntry{name: key, file: f, spare: size == 0}
+		delete(v.exists, key)
+	}
+	v.mainDB = mainKey
+	v.ensureHeadroom()
+	return nil
+}
+
+// StoreWaits counts the store calls that waited for the browser inside
+// SQLite's calls (opens, deletes and existence checks that Prepare did not
+// cover): each would be fatal once SQLite runs as its own module.
+func (v *FileVFS) StoreWaits() int64 { return v.waits.Load() }
 
 // openName returns the store name for an SQLite name; "" (a temporary file)
 // gets a fresh unique name.
@@ -163,11 +265,18 @@ func (v *FileVFS) Delete(name string, syncDir bool) error {
 			// always closes before deleting.
 			return vfs.SystemError(fmt.Errorf("delete %q: file is open", key), sqlite3.IOERR_DELETE)
 		}
-		return storeError(v.removeLocked(e), sqlite3.IOERR_DELETE)
+		if e.spare {
+			return sqlite3.IOERR_DELETE_NOENT
+		}
+		if v.prepared[key] {
+			return storeError(v.spareLocked(e), sqlite3.IOERR_DELETE)
+		}
+		return storeError(v.removeLocked(e, true), sqlite3.IOERR_DELETE)
 	}
-	if known, ok := v.exists[key]; ok && !known {
+	if known, ok := v.knownLocked(key); ok && !known {
 		return sqlite3.IOERR_DELETE_NOENT
 	}
+	v.waits.Add(1)
 	if err := v.store.DeleteFile(key); err != nil {
 		return storeError(fmt.Errorf("delete %q: %w", key, err), sqlite3.IOERR_DELETE)
 	}
@@ -175,9 +284,29 @@ func (v *FileVFS) Delete(name string, syncDir bool) error {
 	return nil
 }
 
+// spareLocked empties a prepared file in place of deleting it: SQLite
+// sees it absent from now on. The flush makes the emptying as durable as
+// a deletion would be (SQLite deletes a WAL or a journal to commit, or
+// after a checkpoint); v.mu must be held and e must have no SQLite handles.
+func (v *FileVFS) spareLocked(e *fileEntry) error {
+	e.ioMu.Lock()
+	defer e.ioMu.Unlock()
+	if err := e.file.Truncate(0); err != nil {
+		return fmt.Errorf("delete %q: %w", e.name, err)
+	}
+	if err := e.file.Flush(); err != nil {
+		return fmt.Errorf("delete %q: %w", e.name, err)
+	}
+	e.spare = true
+	return nil
+}
+
 // removeLocked closes e's store handle and deletes the file; v.mu must be
-// held and e must have no SQLite handles.
-func (v *FileVFS) removeLocked(e *fileEntry) error {
+// held and e must have no SQLite handles. inSQLite: as for openStore.
+func (v *FileVFS) removeLocked(e *fileEntry, inSQLite bool) error {
+	if inSQLite {
+		v.waits.Add(1)
+	}
 	delete(v.entries, e.name)
 	errClose := e.file.Close()
 	errDelete := v.store.DeleteFile(e.name)
@@ -214,18 +343,28 @@ func (v *FileVFS) Access(name string, flags vfs.AccessFlag) (bool, error) {
 }
 
 func (v *FileVFS) existsLocked(key string) (bool, error) {
-	if v.entries[key] != nil {
-		return true, nil
-	}
-	if known, ok := v.exists[key]; ok {
+	if known, ok := v.knownLocked(key); ok {
 		return known, nil
 	}
+	v.waits.Add(1)
 	ok, err := v.store.FileExists(key)
 	if err != nil {
 		return false, fmt.Errorf("exists %q: %w", key, err)
 	}
 	v.exists[key] = ok
 	return ok, nil
+}
+
+// knownLocked says whether key exists, as far as the VFS knows without
+// asking the store (ok false: it does not know); v.mu must be held.
+func (v *FileVFS) knownLocked(key string) (exists, ok bool) {
+	if e := v.entries[key]; e != nil {
+		return !e.spare, true
+	}
+	if known, ok := v.exists[key]; ok {
+		return known, true
+	}
+	return false, v.listed
 }
 
 // FullPathname implements vfs.VFS. Names are keys in a flat store, so they
@@ -242,6 +381,10 @@ func (v *FileVFS) FullPathname(name string) (string, error) {
 func (v *FileVFS) ReleaseHandles() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	// Another worker may change the store once the handles are given
+	// up: what this one knows of it holds no longer.
+	clear(v.exists)
+	v.listed = false
 	var errs []error
 	for name, e := range v.entries {
 		if e.refs > 0 {
@@ -249,7 +392,6 @@ func (v *FileVFS) ReleaseHandles() error {
 			continue
 		}
 		delete(v.entries, name)
-		v.exists[name] = true
 		if err := e.file.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("sqlitevfs: close %q: %w", name, err))
 		}
@@ -273,7 +415,7 @@ func (v *FileVFS) RemoveTempFiles() error {
 		}
 		if e := v.entries[name]; e != nil {
 			if e.refs == 0 {
-				errs = append(errs, v.removeLocked(e))
+				errs = append(errs, v.removeLocked(e, false))
 			}
 			continue
 		}
@@ -306,7 +448,7 @@ func (h *fileHandle) Close() error {
 	if e.refs--; e.refs > 0 || !e.deleteOnClose {
 		return nil
 	}
-	return storeError(v.removeLocked(e), sqlite3.IOERR_CLOSE)
+	return storeError(v.removeLocked(e, true), sqlite3.IOERR_CLOSE)
 }
 
 // ReadAt implements vfs.File. Short reads must return exactly io.EOF, which

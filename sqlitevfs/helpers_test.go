@@ -207,6 +207,11 @@ type fileTestStore struct {
 	coalesce  int
 	readAhead int
 	headroom  int64
+	// prepare, when set, are the companions every session's VFS
+	// prepares the test database with (FileVFS.Prepare), as the browser
+	// does before each open. A failure is left for the open to meet: in
+	// the kill tests the store may die inside Prepare.
+	prepare []string
 }
 
 // newCoalescedFileTestStore gathers writes of up to 64 KiB and reads WALs
@@ -234,11 +239,14 @@ func (s *fileTestStore) newVFS(tb testing.TB) string {
 	s.vfs.CoalesceWrites = s.coalesce
 	s.vfs.ReadAheadWAL = s.readAhead
 	s.vfs.HeadroomBytes = s.headroom
+	if s.prepare != nil {
+		s.vfs.Prepare("/test.db", s.prepare...) //nolint:errcheck // see prepare
+	}
 	return register(tb, s.vfs)
 }
 
 func (s *fileTestStore) crash() testStore {
-	return &fileTestStore{store: s.store.Crash(), coalesce: s.coalesce, readAhead: s.readAhead, headroom: s.headroom}
+	return &fileTestStore{store: s.store.Crash(), coalesce: s.coalesce, readAhead: s.readAhead, headroom: s.headroom, prepare: s.prepare}
 }
 
 func (s *fileTestStore) setQuota(n int64) { s.store.SetQuota(n) }

@@ -203,12 +203,24 @@ func (s *MemoryBlockStore) Commit(batch Batch) error {
 		file    *memBlockFile
 		size    int64
 		created bool
+		deleted bool
 	}
 	var blocks []savedBlock
 	var files []savedFile
 	used := s.used
 	for _, ch := range batch.Files {
 		f := s.files[ch.Name]
+		if ch.Delete {
+			if f != nil {
+				files = append(files, savedFile{name: ch.Name, file: f, size: f.size, deleted: true})
+				used -= f.bytes()
+				if s.keepFreed {
+					used -= max(f.held-f.bytes(), 0)
+				}
+				delete(s.files, ch.Name)
+			}
+			continue
+		}
 		files = append(files, savedFile{name: ch.Name, file: f, created: f == nil})
 		if f == nil {
 			f = &memBlockFile{blocks: map[int64][]byte{}}
@@ -261,8 +273,11 @@ func (s *MemoryBlockStore) Commit(batch Batch) error {
 		for i := len(files) - 1; i >= 0; i-- {
 			f := files[i]
 			f.file.size = f.size
-			if f.created {
+			switch {
+			case f.created:
 				delete(s.files, f.name)
+			case f.deleted:
+				s.files[f.name] = f.file
 			}
 		}
 		return fmt.Errorf("memory block store: commit needs %d bytes, quota is %d: %w", used, s.quota, ErrQuota)

@@ -92,11 +92,17 @@ type Batch struct {
 //  1. if TruncateFrom >= 0, delete every stored block with index >= TruncateFrom;
 //  2. store each of Blocks, replacing any block with the same index;
 //  3. record Size as the file's size, creating the file if it is absent.
+//
+// With Delete set it does none of that: the file, its size record and all
+// of its blocks are removed (an absent file is not an error), as
+// DeleteFile would, but atomically with the rest of the batch. A batch
+// names each file at most once.
 type FileChange struct {
 	Name         string
 	Size         int64
 	TruncateFrom int64 // -1: delete nothing
 	Blocks       []Block
+	Delete       bool
 }
 
 // Block is one block of a file; Data always has the VFS's block size.

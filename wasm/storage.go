@@ -33,6 +33,9 @@ type browserStorage struct {
 	probed     bool
 	opfsReason string // "" when OPFS sync access handles work
 	registered map[string]vfs.VFS
+	// mirrors holds the write-behind store of each registered IndexedDB
+	// VFS (sqlitevfs.MirrorStore), which its connections flush.
+	mirrors map[string]*sqlitevfs.MirrorStore
 	// opens counts the open connections on each registered VFS. At zero
 	// the VFS is dropped: it caches blocks and file lists, and while this
 	// worker has the database closed, another worker may change the store.
@@ -40,7 +43,7 @@ type browserStorage struct {
 }
 
 func newBrowserStorage() *browserStorage {
-	return &browserStorage{registered: map[string]vfs.VFS{}, opens: map[string]int{}}
+	return &browserStorage{registered: map[string]vfs.VFS{}, mirrors: map[string]*sqlitevfs.MirrorStore{}, opens: map[string]int{}}
 }
 
 // opfsAvailable tries OPFS once per worker and remembers why it failed.
@@ -105,7 +108,7 @@ func contains(list func() ([]string, error), name string) (bool, error) {
 
 func (b *browserStorage) opfs(req engine.OpenRequest, reason string) (engine.Location, error) {
 	name := "hearth-opfs:" + req.Name
-	v := b.register(name, func() vfs.VFS {
+	base, _ := b.register(name, func() (vfs.VFS, error) {
 		v := sqlitevfs.NewFileVFS(browser.NewOPFSStore(req.Name))
 		if req.Durability != "normal" {
 			// Every OPFS call crosses into the browser: a transaction's
@@ -124,8 +127,9 @@ func (b *browserStorage) opfs(req engine.OpenRequest, reason string) (engine.Loc
 		// reserve is what it gets (sqlitevfs/headroom.go).
 		v.HeadroomBytes = sqlitevfs.DefaultHeadroom
 		v.RemoveTempFiles()
-		return v
-	}).(*sqlitevfs.FileVFS)
+		return v, nil
+	})
+	v := base.(*sqlitevfs.FileVFS)
 	loc := b.location(req, name, engine.StorageOPFS, reason)
 	// A sync access handle is exclusive: give the files up on close so
 	// another worker (another tab, a restarted worker) can open them.
@@ -159,20 +163,39 @@ func (b *browserStorage) opfs(req engine.OpenRequest, reason string) (engine.Loc
 	pragmas := append([]string{"PRAGMA locking_mode = EXCLUSIVE"}, loc.NewLayout.Pragmas()...)
 	loc.Pragmas = append(append(pragmas, mode, "PRAGMA temp_store = MEMORY"), loc.Pragmas...)
 	loc.Headroom = v
+	// The files SQLite will open, ready before it runs: the database,
+	// and the journal a new database's switch to WAL writes (or the
+	// encrypted one's TRUNCATE journal), and the WAL.
+	companions := []string{"/" + dbFile + "-journal"}
+	if !loc.Encrypted {
+		companions = append(companions, "/"+dbFile+"-wal")
+	}
+	loc.Prepare = func() error {
+		return engine.StorageError(v.Prepare("/"+dbFile, companions...), sqlite3.ExtendedErrorCode(sqlite3.CANTOPEN))
+	}
 	return loc, nil
 }
 
 func (b *browserStorage) idb(req engine.OpenRequest, reason string) (engine.Location, error) {
 	name := "hearth-idb:" + req.Name
 	strict := req.Durability != "normal"
-	v := b.register(name, func() vfs.VFS {
+	base, err := b.register(name, func() (vfs.VFS, error) {
 		// A database keeps the block size it was first written with
 		// (8 KiB before 2026-12-07); a new one gets idbBlockSize.
 		blockSize := idbBlockSize
 		if stored, err := browser.IDBBlockSize(req.Name); err == nil && stored > 0 {
 			blockSize = stored
 		}
-		v := sqlitevfs.NewBlockVFS(browser.NewIDBStore(req.Name, blockSize, strict), sqlitevfs.BlockOptions{
+		// The whole database in memory, written behind: IndexedDB
+		// answers only through the event loop, which nothing inside
+		// SQLite's calls may wait for once SQLite runs as its own module
+		// (docs/sqlite-module.md), so it is read here, before SQLite
+		// opens it, and written by the engine's Flush after each commit.
+		mirror, err := sqlitevfs.LoadMirror(browser.NewIDBStore(req.Name, blockSize, strict), blockSize, max(idbLoadChunk/int64(blockSize), 1))
+		if err != nil {
+			return nil, engine.StorageError(err, sqlite3.ExtendedErrorCode(sqlite3.CANTOPEN))
+		}
+		v := sqlitevfs.NewBlockVFS(mirror, sqlitevfs.BlockOptions{
 			BlockSize: blockSize,
 			CacheSize: idbCacheSize,
 			ReadAhead: max(idbReadAhead/blockSize, 1),
@@ -196,12 +219,29 @@ func (b *browserStorage) idb(req engine.OpenRequest, reason string) (engine.Loca
 			}
 		})
 		v.RemoveTempFiles()
-		return v
-	}).(*sqlitevfs.BlockVFS)
+		b.mirrors[name] = mirror
+		return v, nil
+	})
+	if err != nil {
+		return engine.Location{}, err
+	}
+	v := base.(*sqlitevfs.BlockVFS)
+	b.mu.Lock()
+	mirror := b.mirrors[name]
+	b.mu.Unlock()
 	// The VFS commits a transaction's pages in one IndexedDB transaction
 	// (batch-atomic), so SQLite writes no rollback journal.
 	loc := b.location(req, name, engine.StorageIDB, reason)
-	loc.Release = func() error { b.release(name); return nil }
+	loc.Flush = mirror.Flush
+	loc.Recover = func() error {
+		mirror.Revert()
+		return v.Forget()
+	}
+	loc.Release = func() error {
+		err := mirror.Flush()
+		b.release(name)
+		return engine.StorageError(err, sqlite3.IOERR_FSYNC)
+	}
 	// Temporary files (statement journals) in memory, as on OPFS. No
 	// auto-vacuum: its only use here would be Reclaim's, which IndexedDB
 	// databases skip (spentUntilReopened). 8 KiB pages (several to a
@@ -222,19 +262,20 @@ func (b *browserStorage) idb(req engine.OpenRequest, reason string) (engine.Loca
 	return loc, nil
 }
 
-// idbCacheSize bounds the blocks an IndexedDB database keeps in the
-// worker's memory (sqlitevfs.BlockOptions.CacheSize), four times the VFS's
-// default. Every miss is an IndexedDB read (a transaction, a structured
-// clone, a copy into Go), and SQLite's own page cache is 2 MB, so a
-// database larger than the cache reads itself whole from IndexedDB on
-// every scan. 30,000 tasks (14 MB), Chromium, 2026-12-06, `node
-// e2e/bench/reread.mjs`, three pages each: the same full scan again
-// 98–132 ms with 32 MiB against 1.18–1.51 s with 8 MiB, the board's
-// ordered list 0.44–0.71 s against 2.25–2.60 s; the first scan alike
-// (1.63–2.02 s against 1.37–1.75 s).
-// Only a database that large fills it; OPFS databases have no such cache
-// (their reads are synchronous file reads).
-const idbCacheSize = 32 << 20
+// idbCacheSize bounds the blocks an IndexedDB database's VFS keeps
+// (sqlitevfs.BlockOptions.CacheSize). The whole database is in memory in
+// its MirrorStore, so a miss is a copy from there, not an IndexedDB read
+// (which cost a transaction, a structured clone and a copy into Go: a
+// re-read of 30,000 tasks took 1.18–1.51 s with an 8 MiB cache, Chromium,
+// 2026-12-06): the cache only saves those copies, and every byte of it is
+// a second copy of the database's.
+const idbCacheSize = 2 << 20
+
+// idbLoadChunk is how many bytes of blocks one IndexedDB read takes while
+// a database is loaded into memory: IndexedDB's cost is per request and
+// per record far more than per byte (e2e/bench/idb-records.mjs: 16 MiB
+// read back as 64 KiB records in one request, 112–214 ms).
+const idbLoadChunk = 8 << 20
 
 // idbBlockSize is the size of the IndexedDB records a new database is
 // stored in. IndexedDB's cost is per record far more than per byte
@@ -266,19 +307,24 @@ type spentUntilReopened struct{ *sqlitevfs.BlockVFS }
 func (spentUntilReopened) Reclaim(*sqlite3.Conn) error { return nil }
 
 // register installs a VFS under name once per worker, wrapped for
-// encryption under name+":adiantum", and returns the base VFS.
-func (b *browserStorage) register(name string, make func() vfs.VFS) vfs.VFS {
+// encryption under name+":adiantum", and returns the base VFS. make runs
+// under b.mu, only for the first.
+func (b *browserStorage) register(name string, make func() (vfs.VFS, error)) (vfs.VFS, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.opens[name]++
 	if v := b.registered[name]; v != nil {
-		return v
+		b.opens[name]++
+		return v, nil
 	}
-	base := make()
+	base, err := make()
+	if err != nil {
+		return nil, err
+	}
+	b.opens[name]++
 	vfs.Register(name, base)
 	vfs.Register(name+":adiantum", adiantum.Wrap(base, nil))
 	b.registered[name] = base
-	return base
+	return base, nil
 }
 
 // release undoes one register; the last one drops the VFS.
@@ -293,6 +339,7 @@ func (b *browserStorage) release(name string) {
 		vfs.Unregister(name)
 		vfs.Unregister(name + ":adiantum")
 		delete(b.registered, name)
+		delete(b.mirrors, name)
 	}
 }
 
@@ -304,6 +351,7 @@ func (b *browserStorage) unregister(database string) {
 			vfs.Unregister(name)
 			vfs.Unregister(name + ":adiantum")
 			delete(b.registered, name)
+			delete(b.mirrors, name)
 		}
 	}
 }

@@ -58,6 +58,27 @@ function idbDone(tx) {
   }));
 }
 
+/** Queues a batch's changes on tx (idbCommit). */
+function idbApply(tx, changes, data, blockSize) {
+  const blocks = tx.objectStore('blocks');
+  const files = tx.objectStore('files');
+  let at = 0;
+  for (const ch of changes) {
+    if (ch.delete) {
+      blocks.delete(IDBKeyRange.bound([ch.name, 0], [ch.name, Infinity]));
+      files.delete(ch.name);
+      continue;
+    }
+    if (ch.truncateFrom >= 0) blocks.delete(IDBKeyRange.bound([ch.name, ch.truncateFrom], [ch.name, Infinity]));
+    for (const index of ch.indexes) {
+      // slice: each record gets its own buffer (put clones what it is given).
+      blocks.put(data.slice(at, at + blockSize), [ch.name, index]);
+      at += blockSize;
+    }
+    files.put({ size: ch.size }, ch.name);
+  }
+}
+
 async function idb(database) {
   let db = idbHandles.get(database);
   if (db) return db;
@@ -185,32 +206,30 @@ export const hearthStorage = {
 
   /**
    * Applies a batch in ONE readwrite transaction: all of it or none.
-   * changes: [{name, size, truncateFrom, indexes}]; data holds the blocks of
-   * every change, in order, each blockSize bytes.
+   * changes: [{name, size, truncateFrom, indexes, delete}]; data holds the
+   * blocks of every change, in order, each blockSize bytes. A change with
+   * delete removes the file and all of its blocks instead.
    */
   async idbCommit(database, changes, data, blockSize, durability) {
     const db = await idb(database);
-    const tx = db.transaction(['blocks', 'files'], 'readwrite', { durability });
-    const done = idbDone(tx);
-    const blocks = tx.objectStore('blocks');
-    const files = tx.objectStore('files');
-    let at = 0;
-    try {
-      for (const ch of changes) {
-        if (ch.truncateFrom >= 0) blocks.delete(IDBKeyRange.bound([ch.name, ch.truncateFrom], [ch.name, Infinity]));
-        for (const index of ch.indexes) {
-          // slice: each record gets its own buffer (put clones what it is given).
-          blocks.put(data.slice(at, at + blockSize), [ch.name, index]);
-          at += blockSize;
-        }
-        files.put({ size: ch.size }, ch.name);
+    // Firefox makes the first readwrite transaction after a quota error
+    // on a connection a "cleanup" one, which may delete but not put: its
+    // first put throws. That transaction is aborted before anything in it
+    // is applied, and the next one is an ordinary readwrite transaction.
+    for (let attempt = 0; ; attempt++) {
+      const tx = db.transaction(['blocks', 'files'], 'readwrite', { durability });
+      const done = idbDone(tx);
+      try {
+        idbApply(tx, changes, data, blockSize);
+      } catch (err) {
+        tx.abort();
+        await done.catch(() => {});
+        if (attempt === 0 && thrown(err)?.name === 'InvalidStateError') continue;
+        throw err;
       }
-    } catch (err) {
-      tx.abort();
-      await done.catch(() => {});
-      throw err;
+      await done;
+      return;
     }
-    await done;
   },
 
   async idbDelete(database, file) {

@@ -126,7 +126,7 @@ func (s *IDBStore) Commit(batch sqlitevfs.Batch) error {
 			indexes[j] = float64(b.Index)
 		}
 		total += len(fc.Blocks) * s.blockSize
-		changes[i] = map[string]any{"name": fc.Name, "size": float64(fc.Size), "truncateFrom": float64(fc.TruncateFrom), "indexes": indexes}
+		changes[i] = map[string]any{"name": fc.Name, "size": float64(fc.Size), "truncateFrom": float64(fc.TruncateFrom), "indexes": indexes, "delete": fc.Delete}
 	}
 	data := make([]byte, 0, total)
 	for _, fc := range batch.Files {

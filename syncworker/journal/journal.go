@@ -255,6 +255,11 @@ func (j *Journal) SaveClock(conn *sqlite3.Conn) error {
 }
 
 // register installs the SQL functions the triggers use.
+// Register installs the journal's SQL functions, which its triggers
+// call, on conn: a connection opened again on the same database (after
+// its storage lost commits) has none of them.
+func (j *Journal) Register(conn *sqlite3.Conn) error { return j.register(conn) }
+
 func (j *Journal) register(conn *sqlite3.Conn) error {
 	const flags = sqlite3.INNOCUOUS
 	fns := []struct {

@@ -280,6 +280,7 @@ func (e *Engine) own(handle int64, owner *dbOwner) {
 					e.send(enc.Bytes())
 					return
 				}
+				e.settle(db, req, &enc)
 				e.send(enc.Bytes())
 				if hadTx && db.tx == nil && len(db.held) > 0 {
 					// The requests held during the transaction are older
@@ -298,7 +299,7 @@ func (e *Engine) own(handle int64, owner *dbOwner) {
 		if db.tx != nil {
 			db.heldCalls = append(db.heldCalls, calls...)
 		} else if len(calls) > 0 {
-			db.runCalls(calls)
+			e.runCalls(db, calls)
 			e.refreshLive(db, false)
 		}
 	}
@@ -500,6 +501,14 @@ func (e *Engine) runGroup(db *database, reqs []protocol.Request, last bool) {
 		return
 	}
 	db.window.observe(time.Since(committing), db.owner.queue.len() > 0, caught)
+	if err := e.durable(db); err != nil {
+		// The storage lost the group's commit and went back to before
+		// it: each write runs again alone, as after a failed COMMIT, and
+		// gets its own outcome.
+		c.restoreChanges(early)
+		e.runAlone(db, reqs)
+		return
+	}
 	e.committed(db, early, true)
 	for i := range replies {
 		e.send(replies[i].Bytes())
@@ -510,8 +519,27 @@ func (e *Engine) runAlone(db *database, reqs []protocol.Request) {
 	for _, req := range reqs {
 		var enc codec.Encoder
 		e.handle(db, req, &enc)
+		e.settle(db, req, &enc)
 		e.send(enc.Bytes())
 	}
+}
+
+// settle makes a request's commits durable before its reply goes
+// (durable); if they were lost, the reply is the error instead. An open
+// whose writes were lost fails, and the database closes.
+func (e *Engine) settle(db *database, req protocol.Request, enc *codec.Encoder) {
+	err := e.durable(db)
+	if err == nil {
+		return
+	}
+	if req.Op == protocol.OpOpen && db.conn != nil {
+		e.stopSync(db)
+		db.sync = nil
+		db.conn.Close() //nolint:errcheck // the open fails with err
+		db.conn = nil
+	}
+	enc.Reset()
+	protocol.EncodeError(enc, &req.ID, err)
 }
 
 // runWrite runs one page write (a groupable request that came alone) in a
@@ -544,6 +572,12 @@ func (e *Engine) runWrite(db *database, req protocol.Request, enc *codec.Encoder
 		return
 	}
 	db.window.observe(time.Since(committing), db.owner.queue.len() > 0, false)
+	if err := e.durable(db); err != nil {
+		c.restoreChanges(early)
+		enc.Reset()
+		protocol.EncodeError(enc, &req.ID, err)
+		return
+	}
 	e.committed(db, early, true)
 }
 
@@ -807,6 +841,12 @@ func (e *Engine) open(db *database, req protocol.Request, enc *codec.Encoder) er
 	loc, rerr := e.storage.Resolve(or)
 	if rerr != nil {
 		return rerr
+	}
+	if loc.Prepare != nil {
+		if err := loc.Prepare(); err != nil {
+			release(loc)
+			return fmt.Errorf("open %q on %s: %w", name, loc.Backend, err)
+		}
 	}
 	pre := e.preconnect(syncOpts)
 	defer func() {

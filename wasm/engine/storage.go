@@ -51,8 +51,26 @@ type Location struct {
 	// connection; an encrypted database is always copied in (its VFS
 	// encrypts each page).
 	WholeFile bool
+	// Prepare, when set, runs before the database is first opened, and
+	// outside SQLite's calls: the storage does there whatever must wait
+	// for the browser (opening files, learning which exist), so that
+	// SQLite's calls into it need not (sqlitevfs.FileVFS.Prepare). Its
+	// error fails the open, and the storage is released.
+	Prepare func() error
+	// Flush, when set, makes every commit so far durable: the storage
+	// writes behind (sqlitevfs.MirrorStore), and a commit is durable
+	// only once a Flush after it returned nil. The engine calls it
+	// outside SQLite's calls before anyone hears of a commit
+	// (durable.go). After an error the commits since the last durable
+	// one are lost, and Flush keeps failing until Recover.
+	Flush func() error
+	// Recover, set with Flush, takes the storage back to its last
+	// durable state after a failed Flush, with the connection closed;
+	// the connection is then opened again.
+	Recover func() error
 	// Release, when set, runs after the connection closes: it gives up
-	// storage handles another worker may need.
+	// storage handles another worker may need. With Flush set, it
+	// flushes first.
 	Release func() error
 	// Headroom, when set, is the storage's reserve for deletes at the
 	// quota (sqlitevfs.Headroom, embedded in both of its VFSes).

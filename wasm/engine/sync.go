@@ -419,8 +419,8 @@ func (l ownerLocal) Do(ctx context.Context, fn func(*sqlite3.Conn) error) error 
 // journal's own tables changed, for live queries over them (the client's
 // statements bypass the tracking authorizer; the app rows it applied
 // arrive through Applied).
-func (db *database) runCalls(calls []*localCall) {
-	for _, call := range calls {
+func (e *Engine) runCalls(db *database, calls []*localCall) {
+	for i, call := range calls {
 		if !call.state.CompareAndSwap(0, 1) {
 			continue
 		}
@@ -430,10 +430,29 @@ func (db *database) runCalls(calls []*localCall) {
 		}
 		before := db.conn.db.TotalChanges()
 		err := runCall(db.conn.db, call.fn)
-		if db.conn.db.TotalChanges() != before {
+		wrote := db.conn.db.TotalChanges() != before
+		if wrote {
 			db.conn.markWritten(hearthTables)
 		}
-		call.done <- err
+		if err != nil || !wrote {
+			call.done <- err
+			continue
+		}
+		if err := e.flush(db); err != nil {
+			// The turn's commit was lost. The client hears of it first:
+			// storageLost stops it, which waits for this turn's result,
+			// and starts a new one; the turns it queued behind this one
+			// are no one's.
+			call.done <- err
+			for _, rest := range calls[i+1:] {
+				if rest.state.CompareAndSwap(0, 1) {
+					rest.done <- err
+				}
+			}
+			e.storageLost(db, err)
+			return
+		}
+		call.done <- nil
 	}
 }
 
