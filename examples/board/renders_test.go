@@ -130,6 +130,31 @@ func TestAHeldRenderIsMadeWithTheFirstTasks(t *testing.T) {
 	settled(t, env, "one render with the tasks", func() bool { return env.renders == 1 && !c.renderHeld })
 }
 
+// An update that changes nothing, in a batch of its own after the held
+// one, keeps the render held: it is made with the tasks.
+func TestAnUpdateThatChangesNothingKeepsTheRenderHeld(t *testing.T) {
+	env := &syncCountingEnv{}
+	c := &Root{env: env, holdUntil: time.Now().Add(time.Hour)}
+	drained := func() bool {
+		c.queueMu.Lock()
+		defer c.queueMu.Unlock()
+		return len(c.queue) == 0
+	}
+	c.post(func() { c.Projects, c.liveProjects = []Project{{ID: "p1"}}, true })
+	settled(t, env, "the projects' change held", func() bool { return c.renderHeld })
+	c.postChange(func() bool { return false })
+	settled(t, env, "the queue drained", drained)
+	// Under the env's lock: the batch that drained the queue has run.
+	env.mu.Lock()
+	renders := env.renders
+	env.mu.Unlock()
+	if renders != 0 {
+		t.Fatalf("%d renders after an update that changed nothing, with the hold on", renders)
+	}
+	c.postChange(func() bool { c.TasksReady = true; return true })
+	settled(t, env, "one render with the tasks", func() bool { return env.renders == 1 && !c.renderHeld })
+}
+
 func TestAHeldRenderIsMadeWhenTheHoldRunsOut(t *testing.T) {
 	env := &syncCountingEnv{}
 	c := &Root{env: env, holdUntil: time.Now().Add(20 * time.Millisecond)}

@@ -146,8 +146,11 @@ func (c *Root) postChange(fn func() bool) {
 					changed = true
 				}
 			}
+			// A held render stays held while the hold lasts, through
+			// updates that change nothing too (they may come in a batch
+			// of their own, after the one that was held).
 			switch {
-			case changed && c.holdsRender(time.Now()):
+			case (changed || c.renderHeld) && c.holdsRender(time.Now()):
 				if !c.renderHeld {
 					c.renderHeld = true
 					time.AfterFunc(time.Until(c.holdUntil), func() {
