@@ -7,7 +7,7 @@ WASM := $(DIST)/hearth.wasm
 GO_SOURCES := $(shell find . -name '*.go' -not -path './node_modules/*') go.mod go.sum
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: FORCE all build wasm wasm-names sqlite-module wasm-sqlite-module size board server package demo notes notes-secrets react-notes test test-deps test-go test-fuzz test-js test-types test-e2e test-engines test-clock soak vet bench bench-go bench-write bench-pg bench-load bench-browser bench-engines clean
+.PHONY: FORCE all build wasm wasm-names sqlite-module size board server package demo notes notes-secrets react-notes test test-deps test-go test-fuzz test-js test-types test-e2e test-engines test-clock soak vet bench bench-go bench-write bench-pg bench-load bench-browser bench-engines clean
 
 all: build
 
@@ -40,19 +40,23 @@ $(SQLITE_MODULE): scripts/sqlite-module.sh $(wildcard internal/sqlitemodule/csrc
 SQLITE_GCFLAGS ?= -B
 WASM_GCFLAGS := github.com/ncruces/go-sqlite3-wasm/v6=$(SQLITE_GCFLAGS)
 
-# Which SQLite the worker runs: SQLITE=translated (go-sqlite3-wasm, the
-# default) or SQLITE=module, SQLite built by clang as its own wasm module
-# beside Go (docs/sqlite-module.md; make wasm-sqlite-module). The module
-# build selects the replacement package with go.wasm.mod (go.mod plus a
-# replace), so no other build sees it, and publishes the module beside
-# the worker (bundle.js's sqliteFile, which the loader looks for).
-SQLITE ?= translated
+# Which SQLite the worker runs: SQLITE=module (the default), SQLite built
+# by clang as its own wasm module beside Go (docs/sqlite-module.md), or
+# SQLITE=translated, go-sqlite3-wasm's SQLite translated to Go, as every
+# native build and test uses it. The module build selects the replacement
+# package with go.wasm.mod (go.mod plus a replace), so no other build sees
+# it, and carries the module inside the worker's wasm as its custom
+# section "hearth.sqlite" (internal/wasmembed): an app still loads one
+# wasm file.
+SQLITE ?= module
 ifeq ($(SQLITE),module)
 WASM_MODFILE := -modfile=go.wasm.mod
 WASM_SQLITE_DEPS := $(SQLITE_MODULE) go.wasm.mod go.wasm.sum $(wildcard internal/sqlite3wasm/*)
-BUNDLE_SQLITE := -sqlite $(SQLITE_MODULE)
-else ifneq ($(SQLITE),translated)
-$(error SQLITE=$(SQLITE): translated or module)
+WASM_EMBED = $(GO) run ./internal/wasmembed -section hearth.sqlite -from $(SQLITE_MODULE) $(WASM)
+else ifeq ($(SQLITE),translated)
+WASM_EMBED = true
+else
+$(error SQLITE=$(SQLITE): module or translated)
 endif
 
 # The flags the worker was last built with: rewritten only when they
@@ -66,18 +70,15 @@ FORCE:
 $(WASM): $(GO_SOURCES) $(DIST)/gcflags $(WASM_SQLITE_DEPS)
 	@mkdir -p $(DIST)
 	GOOS=js GOARCH=wasm $(GO) build $(WASM_MODFILE) -trimpath -gcflags='$(WASM_GCFLAGS)' -ldflags='-s -w' -o $@ ./wasm
-
-# The worker with SQLite as its own module (make build SQLITE=module: the
-# whole build with it).
-wasm-sqlite-module:
-	$(MAKE) wasm SQLITE=module
+	$(WASM_EMBED)
 
 # The worker with its name section, for e2e/bench's traces (V8 names wasm
 # functions from it; without it they are wasm-function[N]). Its file is
 # dated 1970 so that the next make build writes the stripped worker again.
-wasm-names:
+wasm-names: $(WASM_SQLITE_DEPS)
 	@mkdir -p $(DIST)
-	GOOS=js GOARCH=wasm $(GO) build -trimpath -gcflags='$(WASM_GCFLAGS)' -o $(WASM) ./wasm
+	GOOS=js GOARCH=wasm $(GO) build $(WASM_MODFILE) -trimpath -gcflags='$(WASM_GCFLAGS)' -o $(WASM) ./wasm
+	$(WASM_EMBED)
 	$(GO) run ./internal/bundle -export wasmFile $(WASM)
 	touch -d @0 $(WASM)
 
@@ -87,7 +88,7 @@ wasm-names:
 # which is revalidated on every load, names the current copy. The gzip and
 # brotli variants are made in Go (internal/bundle): no compressor program.
 $(DIST)/bundle.js: $(WASM)
-	$(GO) run ./internal/bundle -export wasmFile $(BUNDLE_SQLITE) $(WASM)
+	$(GO) run ./internal/bundle -export wasmFile $(WASM)
 
 # Where the worker bundle's bytes go (internal/wasmsize): code by Go
 # package and SQLite feature, the data section by part, and the shipped

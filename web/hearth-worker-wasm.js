@@ -24,39 +24,32 @@ export function wasmURLFor(defaultURL) {
  * call are compiled already. The first message comes right after the
  * entry has run, so the download it stops has barely begun.
  *
- * A worker built with SQLite as its own module (make wasm-sqlite-module;
- * docs/sqlite-module.md) runs a second module beside Go's: sqliteURL names
- * it, and it is compiled, or taken from the page ({hearthSQLite}), the
- * same way.
+ * SQLite is a module of its own (docs/sqlite-module.md), carried inside
+ * the worker's wasm as its custom section "hearth.sqlite", so that an app
+ * loads one wasm file: it is compiled from there once Go's module has
+ * compiled, or taken from the page ({hearthSQLite}) with Go's.
  * @param {URL} wasmURL
- * @param {URL | null} [sqliteURL]
  */
-export function compileWasm(wasmURL, sqliteURL = null) {
-  const source = (/** @type {URL} */ url) => {
-    const download = new AbortController();
-    /** @type {(module: WebAssembly.Module) => void} */
-    let adopt = () => {};
-    /** @type {Promise<WebAssembly.Module>} */
-    const given = new Promise((resolve) => { adopt = resolve; });
-    const streamed = WebAssembly.compileStreaming(fetch(url, { signal: download.signal }));
-    streamed.catch(() => {}); // the race below reports what counts
-    return {
-      compiled: Promise.race([given, streamed]),
-      adopt: (/** @type {WebAssembly.Module} */ module) => {
-        adopt(module);
-        download.abort();
-      },
-    };
-  };
-  const go = source(wasmURL);
-  const sqlite = sqliteURL ? source(sqliteURL) : null;
+export function compileWasm(wasmURL) {
+  const download = new AbortController();
+  /** @type {(modules: {go: WebAssembly.Module, sqlite: WebAssembly.Module | null}) => void} */
+  let adopt = () => {};
+  /** @type {Promise<{go: WebAssembly.Module, sqlite: WebAssembly.Module | null}>} */
+  const given = new Promise((resolve) => { adopt = resolve; });
+  const streamed = WebAssembly.compileStreaming(fetch(wasmURL, { signal: download.signal })).then((go) => ({ go, sqlite: null }));
+  streamed.catch(() => {}); // the race below reports what counts
+  const modules = Promise.race([given, streamed]).then(async ({ go, sqlite }) => {
+    if (sqlite) return { go, sqlite };
+    const [bytes] = WebAssembly.Module.customSections(go, 'hearth.sqlite');
+    return { go, sqlite: bytes ? await WebAssembly.compile(bytes) : null };
+  });
   let first = true;
   return {
     /** The module, given or compiled. */
-    compiled: go.compiled,
+    compiled: modules.then((m) => m.go),
     /** The SQLite module, given or compiled; null for a worker without one. */
-    sqlite: sqlite ? sqlite.compiled : null,
-    /** Whether the module came from the page. */
+    sqlite: modules.then((m) => m.sqlite),
+    /** Whether the modules came from the page. */
     adopted: false,
     /**
      * Takes the page's modules from its first message; true when data was
@@ -71,8 +64,9 @@ export function compileWasm(wasmURL, sqliteURL = null) {
       if (!(module instanceof WebAssembly.Module)) return false;
       if (isFirst) {
         this.adopted = true;
-        go.adopt(module);
-        if (sqlite && notice?.hearthSQLite instanceof WebAssembly.Module) sqlite.adopt(notice.hearthSQLite);
+        const sqlite = notice?.hearthSQLite instanceof WebAssembly.Module ? notice.hearthSQLite : null;
+        adopt({ go: module, sqlite });
+        download.abort();
       }
       return true;
     },
@@ -196,7 +190,7 @@ export function installSQLite(go, module) {
     // first query.
     const missing = [...gotFuncs, ...envFuncs].map((i) => i.name).filter((n) => typeof exports[n] !== 'function');
     if (missing.length) {
-      throw new Error(`the worker's wasm does not export what the SQLite module imports (${missing.slice(0, 5).join(', ')}…): it was not built with make wasm-sqlite-module`);
+      throw new Error(`the worker's wasm does not export what the SQLite module imports (${missing.slice(0, 5).join(', ')}…): it was not built with SQLITE=module`);
     }
     goExports = exports;
   };

@@ -9,17 +9,12 @@
 // static imports they came first: the request waited for four levels of
 // module requests, one after another. Messages that arrive meanwhile
 // wait, in order, for the bootstrap.
-import * as bundle from './dist/bundle.js';
+import { wasmFile } from './dist/bundle.js';
 import { compileWasm, wasmURLFor } from './hearth-worker-wasm.js';
 
-const wasmURL = wasmURLFor(new URL(`./dist/${bundle.wasmFile}`, import.meta.url));
-// A worker built with SQLite as its own module (make wasm-sqlite-module):
-// bundle.js names the module, compiled beside Go's. A namespace import,
-// as bundle.js has no sqliteFile otherwise.
-const sqliteFile = /** @type {{ sqliteFile?: string }} */ (bundle).sqliteFile;
-const wasm = compileWasm(wasmURL, sqliteFile ? new URL(`./dist/${sqliteFile}`, import.meta.url) : null);
+const wasmURL = wasmURLFor(new URL(`./dist/${wasmFile}`, import.meta.url));
+const wasm = compileWasm(wasmURL);
 wasm.compiled.catch(() => {}); // reported by the bootstrap (hearthFatal)
-wasm.sqlite?.catch(() => {});
 /** @type {unknown[]} */
 const queued = [];
 self.onmessage = (event) => { if (!wasm.fromPage(event.data)) queued.push(event.data); };
