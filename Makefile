@@ -53,6 +53,7 @@ ifeq ($(SQLITE),module)
 WASM_MODFILE := -modfile=go.wasm.mod
 WASM_SQLITE_DEPS := $(SQLITE_MODULE) go.wasm.mod go.wasm.sum $(wildcard internal/sqlite3wasm/*)
 WASM_EMBED = $(GO) run ./internal/wasmembed -section hearth.sqlite -from $(SQLITE_MODULE) $(WASM)
+WASM_SIZE_FLAGS := $(WASM_MODFILE) -sqlite $(SQLITE_MODULE)
 else ifeq ($(SQLITE),translated)
 WASM_EMBED = true
 else
@@ -97,8 +98,8 @@ $(DIST)/bundle.js: $(WASM)
 # (SQLite as clang builds it; npm ci fetches it); docs/bundle-size.md
 # keeps a dated copy.
 OFFICIAL_SQLITE_WASM := node_modules/@sqlite.org/sqlite-wasm/dist/sqlite3.wasm
-size:
-	$(GO) run ./internal/wasmsize -gcflags '$(WASM_GCFLAGS)' $(if $(wildcard $(OFFICIAL_SQLITE_WASM)),-compare $(OFFICIAL_SQLITE_WASM)) ./wasm
+size: $(WASM_SQLITE_DEPS)
+	$(GO) run ./internal/wasmsize -gcflags '$(WASM_GCFLAGS)' $(WASM_SIZE_FLAGS) $(if $(wildcard $(OFFICIAL_SQLITE_WASM)),-compare $(OFFICIAL_SQLITE_WASM)) ./wasm
 
 $(DIST)/wasm_exec.js: $(GOROOT)/lib/wasm/wasm_exec.js
 	@mkdir -p $(DIST)

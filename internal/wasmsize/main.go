@@ -10,7 +10,12 @@
 // same flags: the Go runtime with fmt, and go-sqlite3 answering `select 1`,
 // the bytes any worker built on go-sqlite3 ships before its own code.
 //
-//	go run ./internal/wasmsize -gcflags 'PATTERN=FLAGS' ./wasm     (make size)
+// With -modfile and -sqlite, as make size passes them for the default
+// build, the builds select the replacement package (go.wasm.mod) and the
+// shipped sizes include the SQLite module the worker carries as its custom
+// section (internal/wasmembed); the code tables are then Go's alone.
+//
+//	go run ./internal/wasmsize -gcflags 'PATTERN=FLAGS' [-modfile go.wasm.mod -sqlite SQLITE.wasm] ./wasm     (make size)
 package main
 
 import (
@@ -35,24 +40,44 @@ func main() {
 	gcflags := flag.String("gcflags", "", "go build -gcflags for both builds (make size passes make wasm's)")
 	floors := flag.Bool("floors", true, "also build and measure the floor programs (internal/wasmsize/floor)")
 	compare := flag.String("compare", "", "a wasm file measured in the floors table (make size: the official build's sqlite3.wasm)")
+	modfile := flag.String("modfile", "", "go build -modfile for every build (make size: go.wasm.mod for the module build)")
+	sqlite := flag.String("sqlite", "", "the SQLite module the worker and the go-sqlite3 floor carry (counted in their shipped sizes)")
 	flag.Parse()
 	if flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: wasmsize [-brotli Q] [-top N] [-gcflags F] [-floors=false] [-compare FILE] PACKAGE (from the repository's root)")
+		fmt.Fprintln(os.Stderr, "usage: wasmsize [-brotli Q] [-top N] [-gcflags F] [-modfile F -sqlite MODULE] [-floors=false] [-compare FILE] PACKAGE (from the repository's root)")
 		os.Exit(2)
 	}
-	if err := run(os.Stdout, flag.Arg(0), *gcflags, *quality, *top, *floors, *compare); err != nil {
+	if err := run(os.Stdout, flag.Arg(0), options{*gcflags, *modfile, *sqlite, *compare, *quality, *top, *floors}); err != nil {
 		fmt.Fprintln(os.Stderr, "wasmsize:", err)
 		os.Exit(1)
 	}
 }
 
 // floorPrograms are the reference programs the floors table measures.
-var floorPrograms = []struct{ pkg, what string }{
-	{"./internal/wasmsize/floor/sqlite", "go-sqlite3 opening a memory database and answering `select 1`"},
-	{"./internal/wasmsize/floor/goruntime", "the Go runtime and fmt"},
+var floorPrograms = []struct {
+	pkg, what string
+	sqlite    bool // carries the SQLite module, in the module build
+}{
+	{"./internal/wasmsize/floor/sqlite", "go-sqlite3 opening a memory database and answering `select 1`", true},
+	{"./internal/wasmsize/floor/goruntime", "the Go runtime and fmt", false},
 }
 
-func run(out io.Writer, pkg, gcflags string, quality, top int, floors bool, compare string) error {
+// options are the command's flags.
+type options struct {
+	gcflags, modfile, sqlite, compare string
+	quality, top                      int
+	floors                            bool
+}
+
+func run(out io.Writer, pkg string, o options) error {
+	gcflags, quality, top := o.gcflags, o.quality, o.top
+	var module []byte // the SQLite module the shipped worker carries
+	if o.sqlite != "" {
+		var err error
+		if module, err = os.ReadFile(o.sqlite); err != nil {
+			return err
+		}
+	}
 	dir, err := os.MkdirTemp("", "wasmsize")
 	if err != nil {
 		return err
@@ -60,6 +85,9 @@ func run(out io.Writer, pkg, gcflags string, quality, top int, floors bool, comp
 	defer os.RemoveAll(dir)
 	named, shipped := filepath.Join(dir, "named.wasm"), filepath.Join(dir, "shipped.wasm")
 	build := []string{"build", "-trimpath", "-gcflags=" + gcflags}
+	if o.modfile != "" {
+		build = append(build, "-modfile="+o.modfile)
+	}
 	if err := goCmd(nil, append(build, "-o", named, pkg)...); err != nil {
 		return err
 	}
@@ -67,7 +95,11 @@ func run(out io.Writer, pkg, gcflags string, quality, top int, floors bool, comp
 		return err
 	}
 	var deps bytes.Buffer
-	if err := goCmd(&deps, "list", "-deps", pkg); err != nil {
+	list := []string{"list", "-deps"}
+	if o.modfile != "" {
+		list = append(list, "-modfile="+o.modfile)
+	}
+	if err := goCmd(&deps, append(list, pkg)...); err != nil {
 		return err
 	}
 	nb, err := os.ReadFile(named)
@@ -81,12 +113,12 @@ func run(out io.Writer, pkg, gcflags string, quality, top int, floors bool, comp
 	if len(m.Names) == 0 {
 		return fmt.Errorf("%s has no function names", named)
 	}
-	shippedSize, err := measure(shipped, quality)
+	shippedSize, err := measure(shipped, quality, module)
 	if err != nil {
 		return err
 	}
 	r := report{m: m, pkgs: strings.Fields(deps.String()), shipped: shippedSize, quality: quality, gcflags: gcflags}
-	if err := r.write(out, top); err != nil || !floors {
+	if err := r.write(out, top); err != nil || !o.floors {
 		return err
 	}
 	fmt.Fprintf(out, "\nFloors (built with the same flags):\n\n| program | raw | gzip -9 | brotli -q %d |\n| --- | ---: | ---: | ---: |\n", quality)
@@ -96,18 +128,29 @@ func run(out io.Writer, pkg, gcflags string, quality, top int, floors bool, comp
 		if err := goCmd(nil, append(build, "-ldflags=-s -w", "-o", wasm, f.pkg)...); err != nil {
 			return err
 		}
-		size, err := measure(wasm, quality)
+		var carried []byte // the go-sqlite3 floor carries SQLite as the worker does
+		if f.sqlite {
+			carried = module
+		}
+		size, err := measure(wasm, quality, carried)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "| %s (%s) | %s |\n", f.what, f.pkg, size)
 	}
-	if compare != "" {
-		size, err := measure(compare, quality)
+	if module != nil {
+		size, err := measure(o.sqlite, quality, nil)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "| for comparison: %s | %s |\n", compare, size)
+		fmt.Fprintf(out, "| of which the SQLite module alone: %s | %s |\n", o.sqlite, size)
+	}
+	if o.compare != "" {
+		size, err := measure(o.compare, quality, nil)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "| for comparison: %s | %s |\n", o.compare, size)
 	}
 	return nil
 }
@@ -120,12 +163,15 @@ func (s sizes) String() string {
 	return thousands(s.raw) + " | " + thousands(s.gzip) + " | " + thousands(s.brotli)
 }
 
-// measure reads path and compresses it both ways.
-func measure(path string, quality int) (sizes, error) {
+// measure reads path and compresses it both ways, with the bytes of a
+// module it carries appended (its custom section's header, a few bytes,
+// left out).
+func measure(path string, quality int, carried []byte) (sizes, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return sizes{}, err
 	}
+	b = append(b, carried...)
 	gz, err := gzipSize(b)
 	if err != nil {
 		return sizes{}, err
