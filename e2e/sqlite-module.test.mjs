@@ -65,6 +65,43 @@ describe('worker with SQLite as its own module', { skip: hasModule ? false : 'a 
     });
   }
 
+  // SQLite's C stack is a region of Go's memory with no guard below it
+  // (internal/sqlite3wasm's X_initialize): the deepest nesting SQLite
+  // accepts must fit in it. Expressions to SQLITE_MAX_EXPR_DEPTH (1000),
+  // a view stack and a trigger chain as deep as SQLite allows, then the
+  // connection and the database are checked.
+  test('the deepest recursion SQLite allows fits its stack', async () => {
+    const r = await page.evaluate(async () => {
+      const db = await hearth.open({ name: 'sqlite-module-deep', storage: 'memory' });
+      // Deeper and deeper until SQLite refuses (its parser's stack or
+      // SQLITE_MAX_EXPR_DEPTH): every depth it takes must evaluate.
+      const nested = (n) => 'abs('.repeat(n) + '1' + ')'.repeat(n);
+      let expr = 0;
+      let tooDeep = '';
+      for (let n = 50; n <= 2000 && !tooDeep; n += 50) {
+        try {
+          if ((await db.query(`SELECT ${nested(n)} AS v`)).rows[0].v === 1) expr = n;
+        } catch (e) {
+          tooDeep = e.code;
+        }
+      }
+      const sum = Array.from({ length: 990 }, (_, i) => `${i}`).join(' + ');
+      const flat = (await db.query(`SELECT ${sum} AS v`)).rows[0].v;
+      await db.exec('CREATE TABLE c(n INTEGER)');
+      await db.exec('PRAGMA recursive_triggers = ON');
+      await db.exec('CREATE TRIGGER c_next AFTER INSERT ON c WHEN new.n < 990 BEGIN INSERT INTO c VALUES (new.n + 1); END');
+      await db.exec('INSERT INTO c VALUES (1)');
+      const chain = (await db.query('SELECT count(*) AS n FROM c')).rows[0].n;
+      const rec = (await db.query('WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 100000) SELECT count(*) AS n FROM r')).rows[0].n;
+      const check = (await db.query('PRAGMA integrity_check')).rows[0].integrity_check;
+      const after = (await db.query('SELECT 6 * 7 AS v')).rows[0].v;
+      await db.close();
+      return { expr, tooDeep, flat, chain, rec, check, after };
+    });
+    assert.ok(r.expr >= 50, `the deepest expression evaluated: ${r.expr}`);
+    assert.deepEqual({ ...r, expr: 0 }, { expr: 0, tooDeep: 'SQLITE_ERROR', flat: 489555, chain: 990, rec: 100000, check: 'ok', after: 42 });
+  });
+
   test('one wasm file: the worker fetched no other', () => {
     const wasm = fetched.filter((p) => p.endsWith('.wasm'));
     assert.deepEqual(wasm, [`/dist/${wasmFile}`]);
