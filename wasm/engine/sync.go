@@ -430,19 +430,21 @@ func (e *Engine) runCalls(db *database, calls []*localCall) {
 		}
 		before := db.conn.db.TotalChanges()
 		err := runCall(db.conn.db, call.fn)
-		wrote := db.conn.db.TotalChanges() != before
-		if wrote {
+		if db.conn.db.TotalChanges() != before {
 			db.conn.markWritten(hearthTables)
 		}
-		if err != nil || !wrote {
+		if err != nil {
 			call.done <- err
 			continue
 		}
+		// Whatever the turn did is flushed, DDL included (TotalChanges
+		// does not count it: the indexes an initial sync restores);
+		// Flush returns at once when there is nothing to send.
 		if err := e.flush(db); err != nil {
-			// The turn's commit was lost. The client hears of it first:
-			// storageLost stops it, which waits for this turn's result,
-			// and starts a new one; the turns it queued behind this one
-			// are no one's.
+			// The turn's commit was lost: the turn fails, which ends the
+			// client's session, and so do the turns queued behind it,
+			// asked for on the lost state; then the connection is opened
+			// again on the durable one (storageLost).
 			call.done <- err
 			for _, rest := range calls[i+1:] {
 				if rest.state.CompareAndSwap(0, 1) {
