@@ -16,11 +16,12 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/hearthdb/hearth/internal/wasmbin"
 )
 
 func main() {
@@ -65,30 +66,21 @@ func run(module, section, from string) error {
 	return os.Rename(tmp.Name(), module)
 }
 
-// wasmHeader is the magic number and version 1 every module starts with.
-var wasmHeader = []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
-
 // appendSection returns bin with a custom section (id 0) named name and
-// holding payload at its end. It walks bin's sections to check that it is
-// a whole module without such a section already.
+// holding payload at its end, once bin has been read as a whole module
+// without such a section already.
 func appendSection(bin []byte, name string, payload []byte) ([]byte, error) {
-	if !bytes.HasPrefix(bin, wasmHeader) {
-		return nil, errors.New("not a wasm module (version 1)")
+	sections, err := wasmbin.Sections(bin)
+	if err != nil {
+		return nil, err
 	}
-	for rest := bin[len(wasmHeader):]; len(rest) > 0; {
-		id := rest[0]
-		size, n := binary.Uvarint(rest[1:])
-		if n <= 0 || uint64(len(rest)-1-n) < size {
-			return nil, errors.New("a section runs past the end of the module")
+	for _, s := range sections {
+		if s.ID != 0 {
+			continue
 		}
-		body := rest[1+n : 1+n+int(size)]
-		if id == 0 {
-			nameLen, m := binary.Uvarint(body)
-			if m > 0 && uint64(len(body)-m) >= nameLen && string(body[m:m+int(nameLen)]) == name {
-				return nil, fmt.Errorf("it has a %q section already", name)
-			}
+		if got, err := (&wasmbin.Reader{B: s.Body}).Name(); err == nil && got == name {
+			return nil, fmt.Errorf("it has a %q section already", name)
 		}
-		rest = rest[1+n+int(size):]
 	}
 	var sec []byte
 	sec = binary.AppendUvarint(sec, uint64(len(name)))

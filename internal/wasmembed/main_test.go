@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"encoding/binary"
 	"testing"
+
+	"github.com/hearthdb/hearth/internal/wasmbin"
 )
 
 // A module with one custom section gets a second one at its end, whole
 // and readable by name; the same name twice, or a file that is not a
 // module, is refused.
 func TestAppendSection(t *testing.T) {
-	module := append(bytes.Clone(wasmHeader), 0, 4, 3, 'a', 'b', 'c') // custom section "abc", empty
+	module := append(bytes.Clone(wasmbin.Header), 0, 4, 3, 'a', 'b', 'c') // custom section "abc", empty
 	out, err := appendSection(module, "hearth.sqlite", []byte("payload"))
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +38,7 @@ func TestAppendSection(t *testing.T) {
 	if _, err := appendSection([]byte("not wasm"), "x", nil); err == nil {
 		t.Error("a file that is not wasm was accepted")
 	}
-	if _, err := appendSection(append(bytes.Clone(wasmHeader), 1, 9, 0), "x", nil); err == nil {
+	if _, err := appendSection(append(bytes.Clone(wasmbin.Header), 1, 9, 0), "x", nil); err == nil {
 		t.Error("a truncated module was accepted")
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/hearthdb/hearth/internal/wasmbin"
 )
 
 // Section ids of the WebAssembly binary format (core spec, 5.5.2).
@@ -39,37 +40,24 @@ type segment struct {
 	Data []byte
 }
 
-var errTruncated = errors.New("wasm: truncated")
-
 var sectionNames = map[byte]string{1: "type", 2: "import", 3: "function", 4: "table", 5: "memory",
 	6: "global", 7: "export", 8: "start", 9: "element", 10: "code", 11: "data", 12: "datacount", 13: "tag"}
 
 // parse reads the sections of a wasm binary. It checks lengths, not
 // validity: the input is the Go linker's own output.
 func parse(b []byte) (*module, error) {
-	if len(b) < 8 || string(b[:4]) != "\x00asm" {
-		return nil, errors.New("wasm: not a WebAssembly binary (no \\0asm magic)")
+	sections, err := wasmbin.Sections(b)
+	if err != nil {
+		return nil, err
 	}
 	m := &module{Size: len(b), Sections: map[string]int{}, Names: map[uint32]string{}}
-	r := reader{b: b, off: 8}
-	for r.off < len(r.b) {
-		id, err := r.byte()
-		if err != nil {
-			return nil, err
-		}
-		size, err := r.u32()
-		if err != nil {
-			return nil, err
-		}
-		body, err := r.bytes(int(size))
-		if err != nil {
-			return nil, err
-		}
-		sr := reader{b: body}
+	for _, sec := range sections {
+		id, body := sec.ID, sec.Body
+		sr := wasmbin.Reader{B: body}
 		name := sectionNames[id]
 		switch id {
 		case sectionCustom:
-			n, err := sr.name()
+			n, err := sr.Name()
 			if err != nil {
 				return nil, err
 			}
@@ -100,38 +88,38 @@ func parse(b []byte) (*module, error) {
 	return m, nil
 }
 
-func countFuncImports(r reader) (int, error) {
-	n, err := r.u32()
+func countFuncImports(r wasmbin.Reader) (int, error) {
+	n, err := r.U32()
 	if err != nil {
 		return 0, err
 	}
 	funcs := 0
 	for i := uint32(0); i < n; i++ {
-		if _, err := r.name(); err != nil { // module
+		if _, err := r.Name(); err != nil { // module
 			return 0, err
 		}
-		if _, err := r.name(); err != nil { // field
+		if _, err := r.Name(); err != nil { // field
 			return 0, err
 		}
-		kind, err := r.byte()
+		kind, err := r.Byte()
 		if err != nil {
 			return 0, err
 		}
 		switch kind {
 		case 0: // func: type index
 			funcs++
-			_, err = r.u32()
+			_, err = r.U32()
 		case 1: // table: reftype, limits
-			if _, err = r.byte(); err == nil {
-				err = r.limits()
+			if _, err = r.Byte(); err == nil {
+				err = r.Limits()
 			}
 		case 2: // memory: limits
-			err = r.limits()
+			err = r.Limits()
 		case 3: // global: valtype, mutability
-			_, err = r.bytes(2)
+			_, err = r.Bytes(2)
 		case 4: // tag: attribute, type index
-			if _, err = r.byte(); err == nil {
-				_, err = r.u32()
+			if _, err = r.Byte(); err == nil {
+				_, err = r.U32()
 			}
 		default:
 			return 0, fmt.Errorf("wasm: import kind %d", kind)
@@ -143,70 +131,70 @@ func countFuncImports(r reader) (int, error) {
 	return funcs, nil
 }
 
-func readBodies(r reader) ([]int, error) {
-	n, err := r.u32()
+func readBodies(r wasmbin.Reader) ([]int, error) {
+	n, err := r.U32()
 	if err != nil {
 		return nil, err
 	}
-	if int(n) > len(r.b) { // each body takes at least one byte
-		return nil, errTruncated
+	if int(n) > len(r.B) { // each body takes at least one byte
+		return nil, wasmbin.ErrTruncated
 	}
 	bodies := make([]int, 0, n)
 	for i := uint32(0); i < n; i++ {
-		start := r.off
-		size, err := r.u32()
+		start := r.Off
+		size, err := r.U32()
 		if err != nil {
 			return nil, err
 		}
-		if _, err := r.bytes(int(size)); err != nil {
+		if _, err := r.Bytes(int(size)); err != nil {
 			return nil, err
 		}
-		bodies = append(bodies, r.off-start)
+		bodies = append(bodies, r.Off-start)
 	}
 	return bodies, nil
 }
 
 // readSegments reads the data section's active segments whose offset is
 // an i32.const, as the Go linker writes them; others are skipped.
-func readSegments(r reader) ([]segment, error) {
-	n, err := r.u32()
+func readSegments(r wasmbin.Reader) ([]segment, error) {
+	n, err := r.U32()
 	if err != nil {
 		return nil, err
 	}
 	var segs []segment
 	for i := uint32(0); i < n; i++ {
-		flags, err := r.u32()
+		flags, err := r.U32()
 		if err != nil {
 			return nil, err
 		}
 		addr, active := uint32(0), flags == 0 || flags == 2
 		if flags == 2 {
-			if _, err := r.u32(); err != nil { // memory index
+			if _, err := r.U32(); err != nil { // memory index
 				return nil, err
 			}
 		}
 		if active {
-			op, err := r.byte()
+			op, err := r.Byte()
 			if err != nil {
 				return nil, err
 			}
 			if op != 0x41 { // i32.const
 				return nil, fmt.Errorf("wasm: data segment offset opcode 0x%x", op)
 			}
-			v, err := r.s32()
+			v, err := r.S32()
 			if err != nil {
 				return nil, err
 			}
-			if end, err := r.byte(); err != nil || end != 0x0b {
+			if end, err := r.Byte(); err != nil || end != 0x0b {
 				return nil, errors.New("wasm: data segment offset not a constant")
 			}
 			addr = uint32(v)
 		}
-		size, err := r.u32()
+		size, err := r.U32()
 		if err != nil {
 			return nil, err
 		}
-		data, err := r.bytes(int(size))
+		data, err := r.Bytes(int(size))
 		if err != nil {
 			return nil, err
 		}
@@ -218,34 +206,34 @@ func readSegments(r reader) ([]segment, error) {
 }
 
 // readNames reads the function names subsection (id 1) of the name section.
-func (m *module) readNames(r reader) error {
-	for r.off < len(r.b) {
-		id, err := r.byte()
+func (m *module) readNames(r wasmbin.Reader) error {
+	for r.Off < len(r.B) {
+		id, err := r.Byte()
 		if err != nil {
 			return err
 		}
-		size, err := r.u32()
+		size, err := r.U32()
 		if err != nil {
 			return err
 		}
-		sub, err := r.bytes(int(size))
+		sub, err := r.Bytes(int(size))
 		if err != nil {
 			return err
 		}
 		if id != 1 {
 			continue
 		}
-		sr := reader{b: sub}
-		n, err := sr.u32()
+		sr := wasmbin.Reader{B: sub}
+		n, err := sr.U32()
 		if err != nil {
 			return err
 		}
 		for i := uint32(0); i < n; i++ {
-			idx, err := sr.u32()
+			idx, err := sr.U32()
 			if err != nil {
 				return err
 			}
-			name, err := sr.name()
+			name, err := sr.Name()
 			if err != nil {
 				return err
 			}
@@ -253,91 +241,4 @@ func (m *module) readNames(r reader) error {
 		}
 	}
 	return nil
-}
-
-type reader struct {
-	b   []byte
-	off int
-}
-
-func (r *reader) byte() (byte, error) {
-	if r.off >= len(r.b) {
-		return 0, errTruncated
-	}
-	c := r.b[r.off]
-	r.off++
-	return c, nil
-}
-
-func (r *reader) bytes(n int) ([]byte, error) {
-	if n < 0 || n > len(r.b)-r.off {
-		return nil, errTruncated
-	}
-	s := r.b[r.off : r.off+n]
-	r.off += n
-	return s, nil
-}
-
-// u32 reads an unsigned LEB128 value of at most 32 bits.
-func (r *reader) u32() (uint32, error) {
-	var v uint32
-	for shift := 0; shift < 35; shift += 7 {
-		c, err := r.byte()
-		if err != nil {
-			return 0, err
-		}
-		if shift == 28 && c > 0x0f {
-			return 0, errors.New("wasm: LEB128 value over 32 bits")
-		}
-		v |= uint32(c&0x7f) << shift
-		if c&0x80 == 0 {
-			return v, nil
-		}
-	}
-	return 0, errors.New("wasm: LEB128 value over 32 bits")
-}
-
-// s32 reads a signed LEB128 value of at most 32 bits.
-func (r *reader) s32() (int32, error) {
-	var v int64
-	for shift := 0; shift < 35; shift += 7 {
-		c, err := r.byte()
-		if err != nil {
-			return 0, err
-		}
-		v |= int64(c&0x7f) << shift
-		if c&0x80 == 0 {
-			if c&0x40 != 0 {
-				v |= -1 << (shift + 7)
-			}
-			if v < -1<<31 || v > 1<<31-1 {
-				return 0, errors.New("wasm: LEB128 value over 32 bits")
-			}
-			return int32(v), nil
-		}
-	}
-	return 0, errors.New("wasm: LEB128 value over 32 bits")
-}
-
-func (r *reader) name() (string, error) {
-	n, err := r.u32()
-	if err != nil {
-		return "", err
-	}
-	b, err := r.bytes(int(n))
-	return string(b), err
-}
-
-func (r *reader) limits() error {
-	flags, err := r.byte()
-	if err != nil {
-		return err
-	}
-	if _, err := r.u32(); err != nil {
-		return err
-	}
-	if flags&1 != 0 {
-		_, err = r.u32()
-	}
-	return err
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"github.com/hearthdb/hearth/internal/wasmbin"
 	"testing"
 )
 
@@ -77,12 +78,12 @@ func TestParseRejectsTruncation(t *testing.T) {
 	boundaries := map[int]bool{}
 	for off := 8; off < len(b); {
 		boundaries[off] = true
-		r := reader{b: b, off: off + 1}
-		size, err := r.u32()
+		r := wasmbin.Reader{B: b, Off: off + 1}
+		size, err := r.U32()
 		if err != nil {
 			t.Fatal(err)
 		}
-		off = r.off + int(size)
+		off = r.Off + int(size)
 	}
 	for n := 9; n < len(b); n++ {
 		_, err := parse(b[:n])
