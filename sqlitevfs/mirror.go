@@ -330,17 +330,6 @@ func (m *MirrorStore) Revert() {
 	m.failed = nil
 }
 
-// Bytes is the size of the mirrored files, what the image holds in memory.
-func (m *MirrorStore) Bytes() int64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var n int64
-	for _, f := range m.image {
-		n += int64(len(f.blocks)) * int64(m.blockSize)
-	}
-	return n
-}
-
 // errFilesOpen is Forget's refusal while SQLite has files open.
 var errFilesOpen = errors.New("sqlitevfs: files are open")
 
