@@ -19,8 +19,8 @@ wasm: $(DIST)/bundle.js $(DIST)/wasm_exec.js
 # SQLite built by clang as its own wasm module, for the worker build that
 # runs it beside Go (docs/sqlite-module.md): scripts/sqlite-module.sh
 # builds it from pinned sources, internal/wasmcheck checks its exports and
-# that it never grows memory. Needs clang-19, lld-19, wasi-libc and
-# libclang-rt-19-dev-wasm32; nothing else in make build does.
+# that it never grows memory. Needs clang-19, lld-19, wasi-libc,
+# libclang-rt-19-dev-wasm32, patch and binutils (.ci/debian-packages).
 SQLITE_MODULE_DIR := build/sqlite-module
 SQLITE_MODULE := $(SQLITE_MODULE_DIR)/sqlite3.wasm
 

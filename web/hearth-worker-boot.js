@@ -15,10 +15,9 @@ import { compileWasm, installSQLite } from './hearth-worker-wasm.js';
  * as a classic (iife) script.
  * @param {URL} wasmURL
  * @param {{ wasm?: import('./hearth-worker-wasm.js').WasmSource, queued?: unknown[] }} [early]
- *   the wasm's download and compile (with the SQLite module's, for a
- *   worker built with SQLite as its own module), if the entry has started
- *   them, and the messages for Go that arrived before this ran (oldest
- *   first)
+ *   the wasm's download and compile (with the SQLite module it carries),
+ *   if the entry has started them, and the messages for Go that arrived
+ *   before this ran (oldest first)
  */
 export function startWorker(wasmURL, { wasm = compileWasm(wasmURL), queued = [] } = {}) {
   // The storage glue Go awaits (sqlitevfs/browser).
@@ -70,11 +69,11 @@ export function startWorker(wasmURL, { wasm = compileWasm(wasmURL), queued = [] 
   // response Chromium also reuses its compiled-code cache on the next start.
   // The page keeps the module for its next worker (compileWasm); a page
   // that does not (the Go client's) drops the notice.
-  // With SQLite as its own module, both compile side by side; Go
-  // instantiates SQLite once per connection (installSQLite).
+  // SQLite, a module of its own carried in Go's (compileWasm), goes to the
+  // page with it; Go instantiates SQLite once per connection (installSQLite).
   Promise.all([wasm.compiled, wasm.sqlite]).then(async ([module, sqliteModule]) => {
     try {
-      if (!wasm.adopted) postToPage(sqliteModule ? { hearthModule: module, hearthSQLite: sqliteModule } : { hearthModule: module });
+      if (!wasm.adopted) postToPage({ hearthModule: module, hearthSQLite: sqliteModule });
     } catch {
       // An engine that cannot send a module: the page's next worker compiles its own.
     }

@@ -79,14 +79,11 @@ function decodeSome(m, deadline) {
  * a download or a compile, and with every function the first one compiled
  * on its first call. The module stays while the page lives: it is shared
  * with the running worker, and costs the page memory only once every
- * worker has been terminated.
- * A worker built with SQLite as its own module (docs/sqlite-module.md)
- * sends that module too: compiledSQLite keeps it, by the same key.
- * @type {Map<string, WebAssembly.Module>}
+ * worker has been terminated. The worker's SQLite, a module of its own
+ * (docs/sqlite-module.md), comes with it: the notice is kept as it came.
+ * @type {Map<string, {hearthModule: WebAssembly.Module, hearthSQLite?: unknown}>}
  */
 const compiledModules = new Map();
-/** @type {Map<string, WebAssembly.Module>} */
-const compiledSQLite = new Map();
 
 /**
  * One Hearth worker and the requests in flight to it. Requests may be issued
@@ -108,12 +105,11 @@ export class HearthWorker {
       this.worker = new Worker(url, { type: 'module', name: 'hearth' });
       this.moduleKey = url.href;
     }
-    // The first message: the module an earlier worker of the same URL
+    // The first message: the modules an earlier worker of the same URL
     // compiled (see compiledModules).
-    const module = compiledModules.get(this.moduleKey);
-    const sqlite = compiledSQLite.get(this.moduleKey);
+    const modules = compiledModules.get(this.moduleKey);
     try {
-      if (module) this.worker.postMessage(sqlite ? { hearthModule: module, hearthSQLite: sqlite } : { hearthModule: module });
+      if (modules) this.worker.postMessage(modules);
     } catch {
       // An engine that cannot send a module: the worker downloads it.
     }
@@ -194,8 +190,7 @@ export class HearthWorker {
         else this.leading.delete(name);
       }
       if (notice?.hearthModule instanceof WebAssembly.Module && !compiledModules.has(this.moduleKey)) {
-        compiledModules.set(this.moduleKey, notice.hearthModule);
-        if (notice.hearthSQLite instanceof WebAssembly.Module) compiledSQLite.set(this.moduleKey, notice.hearthSQLite);
+        compiledModules.set(this.moduleKey, { hearthModule: notice.hearthModule, hearthSQLite: notice.hearthSQLite });
       }
       return;
     }
