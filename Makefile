@@ -38,7 +38,19 @@ $(SQLITE_MODULE): scripts/sqlite-module.sh $(wildcard internal/sqlitemodule/csrc
 # own code keeps its checks. The trade is in SECURITY.md ("SQLite's memory");
 # `make wasm SQLITE_GCFLAGS=` builds the checked worker.
 SQLITE_GCFLAGS ?= -B
-WASM_GCFLAGS := github.com/ncruces/go-sqlite3-wasm/v6=$(SQLITE_GCFLAGS)
+
+# Packages compiled without inlining (-l) in the worker: Hearth's own (the
+# query path included) and the standard library's that no query runs
+# through. Go's wasm backend makes every call a resume point of the
+# caller's state machine, so each inlined copy of a body costs more than
+# on amd64: this took 79 KB off the worker's 1.56 MB brotli, and
+# e2e/bench/run.mjs showed no row slower beyond its run-to-run spread
+# (docs/bundle-size.md). go-sqlite3, syscall/js, slices, the runtime and
+# crypto keep inlining: every query and page read runs them in loops.
+WASM_NOINLINE := github.com/hearthdb/hearth/... fmt time reflect encoding/json net/url os context internal/fmtsort internal/godebug
+WASM_GCFLAGS := github.com/ncruces/go-sqlite3-wasm/v6=$(SQLITE_GCFLAGS) $(addsuffix =-l,$(WASM_NOINLINE))
+# go build takes one PATTERN=FLAGS per -gcflags.
+WASM_GCFLAGS_ARGS = $(foreach f,$(WASM_GCFLAGS),-gcflags='$(f)')
 
 # Which SQLite the worker runs: SQLITE=module (the default), SQLite built
 # by clang as its own wasm module beside Go (docs/sqlite-module.md), or
@@ -68,17 +80,28 @@ $(DIST)/gcflags: FORCE
 
 FORCE:
 
+# Every Go wasm the browser loads has its data segments merged after the
+# link (internal/wasmpack): Go's linker splits its data at every run of 9
+# zeros, and the 84,000 segment headers that makes compress worse than the
+# zeros would (docs/bundle-size.md). go build writes to build/link/, which
+# nothing else touches: it leaves an output whose build ID is current as it
+# is, so the served file, rewritten after it, cannot be its output.
+LINK := build/link
+WASM_PACK = $(GO) run ./internal/wasmpack
+
 $(WASM): $(GO_SOURCES) $(DIST)/gcflags $(WASM_SQLITE_DEPS)
-	@mkdir -p $(DIST)
-	GOOS=js GOARCH=wasm $(GO) build $(WASM_MODFILE) -trimpath -gcflags='$(WASM_GCFLAGS)' -ldflags='-s -w' -o $@ ./wasm
+	@mkdir -p $(DIST) $(LINK)
+	GOOS=js GOARCH=wasm $(GO) build $(WASM_MODFILE) -trimpath $(WASM_GCFLAGS_ARGS) -ldflags='-s -w' -o $(LINK)/hearth.wasm ./wasm
+	$(WASM_PACK) -o $@ $(LINK)/hearth.wasm
 	$(WASM_EMBED)
 
 # The worker with its name section, for e2e/bench's traces (V8 names wasm
 # functions from it; without it they are wasm-function[N]). Its file is
 # dated 1970 so that the next make build writes the stripped worker again.
 wasm-names: $(WASM_SQLITE_DEPS)
-	@mkdir -p $(DIST)
-	GOOS=js GOARCH=wasm $(GO) build $(WASM_MODFILE) -trimpath -gcflags='$(WASM_GCFLAGS)' -o $(WASM) ./wasm
+	@mkdir -p $(DIST) $(LINK)
+	GOOS=js GOARCH=wasm $(GO) build $(WASM_MODFILE) -trimpath $(WASM_GCFLAGS_ARGS) -o $(LINK)/hearth-names.wasm ./wasm
+	$(WASM_PACK) -o $(WASM) $(LINK)/hearth-names.wasm
 	$(WASM_EMBED)
 	$(GO) run ./internal/bundle -export wasmFile $(WASM)
 	touch -d @0 $(WASM)
@@ -99,7 +122,7 @@ $(DIST)/bundle.js: $(WASM)
 # keeps a dated copy.
 OFFICIAL_SQLITE_WASM := node_modules/@sqlite.org/sqlite-wasm/dist/sqlite3.wasm
 size: $(WASM_SQLITE_DEPS)
-	$(GO) run ./internal/wasmsize -gcflags '$(WASM_GCFLAGS)' $(WASM_SIZE_FLAGS) $(if $(wildcard $(OFFICIAL_SQLITE_WASM)),-compare $(OFFICIAL_SQLITE_WASM)) ./wasm
+	$(GO) run ./internal/wasmsize $(WASM_GCFLAGS_ARGS) $(WASM_SIZE_FLAGS) $(if $(wildcard $(OFFICIAL_SQLITE_WASM)),-compare $(OFFICIAL_SQLITE_WASM)) ./wasm
 
 $(DIST)/wasm_exec.js: $(GOROOT)/lib/wasm/wasm_exec.js
 	@mkdir -p $(DIST)
@@ -120,7 +143,9 @@ $(BOARD)/root_gen.go: $(BOARD)/root.vugu
 
 $(BOARD_WASM): $(GO_SOURCES) $(BOARD)/root_gen.go
 	@mkdir -p $(BOARD_DIST)
-	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o $@ ./$(BOARD)
+	@mkdir -p $(LINK)
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o $(LINK)/board.wasm ./$(BOARD)
+	$(WASM_PACK) -o $@ $(LINK)/board.wasm
 
 $(BOARD_DIST)/bundle.js: $(BOARD_WASM)
 	$(GO) run ./internal/bundle -export boardFile $(BOARD_WASM)

@@ -16,7 +16,11 @@ const dist = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'web'
 // (brotli at internal/bundle's quality 9). The build on the translated
 // SQLite (make build SQLITE=translated) is 12.9 MB raw, 2.9 MB served:
 // over both.
-const budget = { raw: 8_500_000, brotli: 2_000_000 };
+// 2026-12-07, data segments merged after the link (internal/wasmpack) and
+// Hearth's packages compiled without inlining: 8,915,596 bytes raw (the
+// zeros between Go's data segments are written out: +0.75 MB), 1,696,173
+// as served (-199,077).
+const budget = { raw: 9_200_000, brotli: 1_800_000 };
 
 test("the worker's wasm is within its byte budget", async () => {
   const { wasmFile } = await import(path.join(dist, 'bundle.js'));

@@ -122,7 +122,11 @@ while read -r sym; do
   case $sym in __stack_pointer | main_mptest | main_speedtest1) ;; *) EXPORTS+=("--export=$sym") ;; esac
 done < "$SRC/exports.txt"
 
-"$WASM_LD" --experimental-pic -shared --no-entry \
+# --strip-all: no name section and no DWARF (wasi-libc's objects carry
+# some). The names were 17 KB of the worker's 1.67 MB brotli; a browser's
+# profiler then shows SQLite's functions by index (docs/bundle-size.md).
+# The dylink.0 section the loader reads is kept.
+"$WASM_LD" --experimental-pic -shared --no-entry --strip-all \
   --unresolved-symbols=import-dynamic \
   --export=_initialize "${EXPORTS[@]}" \
   -o "$OUT/sqlite3.wasm" "$SRC/obj/main.o" "${LIBC_OBJS[@]/#/$SRC/obj/}"

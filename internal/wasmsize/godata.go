@@ -4,14 +4,16 @@ import (
 	"encoding/binary"
 	"errors"
 	"sort"
+
+	"github.com/hearthdb/hearth/internal/wasmdata"
 )
 
 // memory is the initial linear memory the data segments describe; bytes
 // no segment covers are zero.
-type memory struct{ segs []segment }
+type memory struct{ segs []wasmdata.Segment }
 
-func newMemory(segs []segment) *memory {
-	s := append([]segment(nil), segs...)
+func newMemory(segs []wasmdata.Segment) *memory {
+	s := append([]wasmdata.Segment(nil), segs...)
 	sort.Slice(s, func(i, j int) bool { return s[i].Addr < s[j].Addr })
 	return &memory{segs: s}
 }
@@ -61,7 +63,7 @@ var pcHeaderMagic = []byte{0xf1, 0xff, 0xff, 0xff, 0, 0, 1, 8}
 // runtime/symtab.go: the pclntab parts, type descriptors, noptrdata,
 // data). The layout is the Go toolchain's own, so it is checked for sense
 // and an error returned when it does not fit.
-func goDataParts(segs []segment, sectionSize int) ([]dataPart, error) {
+func goDataParts(segs []wasmdata.Segment, sectionSize int) ([]dataPart, error) {
 	mem := newMemory(segs)
 	var hdr uint64
 	found := false
@@ -124,6 +126,6 @@ func goDataParts(segs []segment, sectionSize int) ([]dataPart, error) {
 		known += p.Bytes
 	}
 	parts = append(parts, dataPart{"other (module data, type and itab links)", total - known},
-		dataPart{"segment headers (the linker splits the data at runs of zeros)", sectionSize - total})
+		dataPart{"segment headers (the linker splits the data at runs of zeros; the shipped build merges them)", sectionSize - total})
 	return parts, nil
 }

@@ -2,8 +2,8 @@
 // package (and the translated SQLite's code by feature), the data section
 // by what it holds, and the raw, gzip and brotli size of the bundle as
 // shipped. It builds the package twice for js/wasm: as `make wasm` does
-// (-trimpath, its -gcflags, -ldflags='-s -w': the sizes a browser
-// downloads) and without -s -w, whose wasm keeps the name section that
+// (-trimpath, its -gcflags, -ldflags='-s -w', data segments merged by
+// internal/wasmdata: the sizes a browser downloads) and without -s -w, whose wasm keeps the name section that
 // attributes code to functions.
 //
 // Beside it, it builds the floors (./internal/wasmsize/floor/...) with the
@@ -15,7 +15,7 @@
 // shipped sizes include the SQLite module the worker carries as its custom
 // section (internal/wasmembed); the code tables are then Go's alone.
 //
-//	go run ./internal/wasmsize -gcflags 'PATTERN=FLAGS' [-modfile go.wasm.mod -sqlite SQLITE.wasm] ./wasm     (make size)
+//	go run ./internal/wasmsize [-gcflags 'PATTERN=FLAGS' ...] [-modfile go.wasm.mod -sqlite SQLITE.wasm] ./wasm     (make size)
 package main
 
 import (
@@ -32,22 +32,27 @@ import (
 	"strings"
 
 	"github.com/andybalholm/brotli"
+	"github.com/hearthdb/hearth/internal/wasmdata"
 )
 
 func main() {
 	quality := flag.Int("brotli", 11, "brotli quality for the shipped size (11 as the brotli program's -q 11; internal/bundle serves 9)")
 	top := flag.Int("top", 25, "packages listed before the rest are summed")
-	gcflags := flag.String("gcflags", "", "go build -gcflags for both builds (make size passes make wasm's)")
+	var gcflags []string
+	flag.Func("gcflags", "go build -gcflags for every build, one PATTERN=FLAGS each, repeatable (make size passes make wasm's)", func(v string) error {
+		gcflags = append(gcflags, v)
+		return nil
+	})
 	floors := flag.Bool("floors", true, "also build and measure the floor programs (internal/wasmsize/floor)")
 	compare := flag.String("compare", "", "a wasm file measured in the floors table (make size: the official build's sqlite3.wasm)")
 	modfile := flag.String("modfile", "", "go build -modfile for every build (make size: go.wasm.mod for the module build)")
 	sqlite := flag.String("sqlite", "", "the SQLite module the worker and the go-sqlite3 floor carry (counted in their shipped sizes)")
 	flag.Parse()
 	if flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: wasmsize [-brotli Q] [-top N] [-gcflags F] [-modfile F -sqlite MODULE] [-floors=false] [-compare FILE] PACKAGE (from the repository's root)")
+		fmt.Fprintln(os.Stderr, "usage: wasmsize [-brotli Q] [-top N] [-gcflags PATTERN=FLAGS ...] [-modfile F -sqlite MODULE] [-floors=false] [-compare FILE] PACKAGE (from the repository's root)")
 		os.Exit(2)
 	}
-	if err := run(os.Stdout, flag.Arg(0), options{*gcflags, *modfile, *sqlite, *compare, *quality, *top, *floors}); err != nil {
+	if err := run(os.Stdout, flag.Arg(0), options{gcflags, *modfile, *sqlite, *compare, *quality, *top, *floors}); err != nil {
 		fmt.Fprintln(os.Stderr, "wasmsize:", err)
 		os.Exit(1)
 	}
@@ -64,9 +69,10 @@ var floorPrograms = []struct {
 
 // options are the command's flags.
 type options struct {
-	gcflags, modfile, sqlite, compare string
-	quality, top                      int
-	floors                            bool
+	gcflags                  []string
+	modfile, sqlite, compare string
+	quality, top             int
+	floors                   bool
 }
 
 func run(out io.Writer, pkg string, o options) error {
@@ -84,14 +90,17 @@ func run(out io.Writer, pkg string, o options) error {
 	}
 	defer os.RemoveAll(dir)
 	named, shipped := filepath.Join(dir, "named.wasm"), filepath.Join(dir, "shipped.wasm")
-	build := []string{"build", "-trimpath", "-gcflags=" + gcflags}
+	build := []string{"build", "-trimpath"}
+	for _, f := range gcflags {
+		build = append(build, "-gcflags="+f)
+	}
 	if o.modfile != "" {
 		build = append(build, "-modfile="+o.modfile)
 	}
 	if err := goCmd(nil, append(build, "-o", named, pkg)...); err != nil {
 		return err
 	}
-	if err := goCmd(nil, append(build, "-ldflags=-s -w", "-o", shipped, pkg)...); err != nil {
+	if err := shippedBuild(build, shipped, pkg); err != nil {
 		return err
 	}
 	var deps bytes.Buffer
@@ -125,7 +134,7 @@ func run(out io.Writer, pkg string, o options) error {
 	fmt.Fprintf(out, "| %s | %s |\n", pkg, shippedSize)
 	for _, f := range floorPrograms {
 		wasm := filepath.Join(dir, filepath.Base(f.pkg)+".wasm")
-		if err := goCmd(nil, append(build, "-ldflags=-s -w", "-o", wasm, f.pkg)...); err != nil {
+		if err := shippedBuild(build, wasm, f.pkg); err != nil {
 			return err
 		}
 		var carried []byte // the go-sqlite3 floor carries SQLite as the worker does
@@ -153,6 +162,23 @@ func run(out io.Writer, pkg string, o options) error {
 		fmt.Fprintf(out, "| for comparison: %s | %s |\n", o.compare, size)
 	}
 	return nil
+}
+
+// shippedBuild builds pkg to path as make wasm does: stripped (-s -w),
+// then its data segments merged (internal/wasmpack).
+func shippedBuild(build []string, path, pkg string) error {
+	if err := goCmd(nil, append(build, "-ldflags=-s -w", "-o", path, pkg)...); err != nil {
+		return err
+	}
+	bin, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	packed, _, err := wasmdata.Pack(bin, wasmdata.DefaultGap)
+	if err != nil {
+		return fmt.Errorf("%s: %w", pkg, err)
+	}
+	return os.WriteFile(path, packed, 0o644)
 }
 
 // sizes is a file's size raw, gzip -9 and brotli.
@@ -229,7 +255,7 @@ type report struct {
 	pkgs    []string
 	shipped sizes
 	quality int
-	gcflags string
+	gcflags []string
 }
 
 // packageOf attributes a function name to the longest package path that
@@ -302,8 +328,8 @@ func (r report) write(out io.Writer, top int) error {
 		}
 	}
 
-	fmt.Fprintf(out, "Shipped bundle (-trimpath -gcflags='%s' -ldflags='-s -w'): %s raw, %s gzip -9, %s brotli -q %d\n\n",
-		r.gcflags, mb(r.shipped.raw), mb(r.shipped.gzip), mb(r.shipped.brotli), r.quality)
+	fmt.Fprintf(out, "Shipped bundle (-trimpath -gcflags='%s' -ldflags='-s -w', data segments merged): %s raw, %s gzip -9, %s brotli -q %d\n\n",
+		strings.Join(r.gcflags, "' -gcflags='"), mb(r.shipped.raw), mb(r.shipped.gzip), mb(r.shipped.brotli), r.quality)
 	fmt.Fprintf(out, "Sections of the build with names (%s):\n\n| section | bytes | share |\n| --- | ---: | ---: |\n", mb(m.Size))
 	for _, kv := range sorted(m.Sections) {
 		if kv.v*1000 >= m.Size {

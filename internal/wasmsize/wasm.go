@@ -1,9 +1,9 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"github.com/hearthdb/hearth/internal/wasmbin"
+	"github.com/hearthdb/hearth/internal/wasmdata"
 )
 
 // Section ids of the WebAssembly binary format (core spec, 5.5.2).
@@ -31,13 +31,7 @@ type module struct {
 	// Names maps a function index (imports first) to its name.
 	Names map[uint32]string
 	// Segments are the active data segments: bytes at a memory address.
-	Segments []segment
-}
-
-// segment is an active data segment of memory 0.
-type segment struct {
-	Addr uint32
-	Data []byte
+	Segments []wasmdata.Segment
 }
 
 var sectionNames = map[byte]string{1: "type", 2: "import", 3: "function", 4: "table", 5: "memory",
@@ -76,7 +70,7 @@ func parse(b []byte) (*module, error) {
 				return nil, err
 			}
 		case sectionData:
-			if m.Segments, err = readSegments(sr); err != nil {
+			if m.Segments, _, err = wasmdata.Read(body); err != nil {
 				return nil, err
 			}
 		}
@@ -152,57 +146,6 @@ func readBodies(r wasmbin.Reader) ([]int, error) {
 		bodies = append(bodies, r.Off-start)
 	}
 	return bodies, nil
-}
-
-// readSegments reads the data section's active segments whose offset is
-// an i32.const, as the Go linker writes them; others are skipped.
-func readSegments(r wasmbin.Reader) ([]segment, error) {
-	n, err := r.U32()
-	if err != nil {
-		return nil, err
-	}
-	var segs []segment
-	for i := uint32(0); i < n; i++ {
-		flags, err := r.U32()
-		if err != nil {
-			return nil, err
-		}
-		addr, active := uint32(0), flags == 0 || flags == 2
-		if flags == 2 {
-			if _, err := r.U32(); err != nil { // memory index
-				return nil, err
-			}
-		}
-		if active {
-			op, err := r.Byte()
-			if err != nil {
-				return nil, err
-			}
-			if op != 0x41 { // i32.const
-				return nil, fmt.Errorf("wasm: data segment offset opcode 0x%x", op)
-			}
-			v, err := r.S32()
-			if err != nil {
-				return nil, err
-			}
-			if end, err := r.Byte(); err != nil || end != 0x0b {
-				return nil, errors.New("wasm: data segment offset not a constant")
-			}
-			addr = uint32(v)
-		}
-		size, err := r.U32()
-		if err != nil {
-			return nil, err
-		}
-		data, err := r.Bytes(int(size))
-		if err != nil {
-			return nil, err
-		}
-		if active {
-			segs = append(segs, segment{Addr: addr, Data: data})
-		}
-	}
-	return segs, nil
 }
 
 // readNames reads the function names subsection (id 1) of the name section.

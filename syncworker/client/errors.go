@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 
 	"github.com/hearthdb/hearth/syncworker/syncstatus"
 	"github.com/hearthdb/hearth/syncworker/wire"
@@ -78,13 +76,15 @@ func Classify(err error) *Error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return &Error{Class: syncstatus.ClassTimeout, Err: err}
 	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	// A timeout is an error that says it is one (net.Error, os.ErrDeadlineExceeded):
+	// matched by its method rather than by net.Error, so that the worker's build,
+	// which talks through the browser's WebSocket, does not link package net.
+	var te interface{ Timeout() bool }
+	if errors.As(err, &te) && te.Timeout() {
 		return &Error{Class: syncstatus.ClassTimeout, Err: err}
 	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
-		return &Error{Class: syncstatus.ClassOffline, Err: err}
-	}
+	// Anything else (EOF, a closed connection, a refused dial) is the network
+	// being away.
 	return &Error{Class: syncstatus.ClassOffline, Err: err}
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"testing"
 
 	"github.com/coder/websocket"
@@ -34,6 +36,9 @@ func TestClassify(t *testing.T) {
 		{websocket.CloseError{Code: websocket.StatusMessageTooBig}, syncstatus.ClassProtocol},
 		{fmt.Errorf("dial: %w", context.DeadlineExceeded), syncstatus.ClassTimeout},
 		{io.EOF, syncstatus.ClassOffline},
+		// A network timeout is matched by its Timeout method, not as a net.Error.
+		{&net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}, syncstatus.ClassTimeout},
+		{fmt.Errorf("read: %w", net.ErrClosed), syncstatus.ClassOffline},
 		{errors.New("connection refused"), syncstatus.ClassOffline},
 		{&Error{Class: syncstatus.ClassLocal, Err: errors.New("disk")}, syncstatus.ClassLocal},
 	}
