@@ -232,7 +232,7 @@ export async function workload({ pointQueries = 1000, warmup = 50, inserts = 200
     ins.push(abs() - t);
     if (res.changes !== 1) throw new Error(`${e.name}: autocommit insert changed ${res.changes} rows`);
   }
-  out.autocommit = summary(ins);
+  out.autocommit = { ...summary(ins), all: ins };
   out.journalMode = (await e.queryObjects('PRAGMA journal_mode'))[0]?.journal_mode;
   return out;
 }

@@ -90,3 +90,24 @@ func BenchmarkLiveBulkCommit(b *testing.B) {
 			INSERT INTO tasks SELECT printf('b%%06d-%%04d', %d, i), 'bulk', i * 20 + %d FROM n`, i, i%20+1)})
 	}
 }
+
+// BenchmarkAutocommitInsert is one row inserted in its own transaction into
+// a 10,000-row table with no watch on it (e2e/bench/page.js's autocommit
+// row, issue 15 goal 3): the request, the INSERT and its commit, the reply.
+// Its allocations set how often Go's collector pauses the worker.
+func BenchmarkAutocommitInsert(b *testing.B) {
+	call := benchCaller(b)
+	benchDatabases++
+	db := call("open", map[string]any{"name": fmt.Sprint("bench-autocommit-", benchDatabases), "storage": "memory"})["db"].(int64)
+	call("exec", map[string]any{"db": db, "sql": "CREATE TABLE tasks(id TEXT PRIMARY KEY, title TEXT, status TEXT, project_id TEXT, position REAL); CREATE INDEX tasks_project ON tasks(project_id)"})
+	stmts := []any{}
+	for i := range 10000 {
+		stmts = append(stmts, map[string]any{"sql": "INSERT INTO tasks VALUES (?,?,?,?,?)", "params": []any{fmt.Sprintf("t%05d", i), fmt.Sprintf("task %d", i), "todo", fmt.Sprintf("p%02d", i%20), float64(i)}})
+	}
+	call("batch", map[string]any{"db": db, "statements": stmts})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		call("exec", map[string]any{"db": db, "sql": "INSERT INTO tasks VALUES (?,?,?,?,?)", "params": []any{fmt.Sprintf("n%08d", i), "a new task", "todo", "p01", float64(i)}})
+	}
+}
