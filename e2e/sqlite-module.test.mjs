@@ -52,7 +52,7 @@ describe('worker with SQLite as its own module', { skip: hasModule ? false : 'a 
         await pushed;
         const live = latest.rows.map((row) => row.v);
         await stop();
-        const fns = await db.query("SELECT exp(1) AS e, datetime(86400, 'unixepoch', 'localtime') IS NOT NULL AS local");
+        const fns = await db.query("SELECT exp(1) AS e, datetime(86400, 'unixepoch', 'localtime') IS NOT NULL AS local, (SELECT group_concat(value) FROM generate_series(10, 1, -4)) AS series");
         const info = await db.info();
         await db.close();
         return { read: read.rows[0], live, fns: fns.rows[0], storage: info.storage };
@@ -62,6 +62,7 @@ describe('worker with SQLite as its own module', { skip: hasModule ? false : 'a 
       assert.deepEqual(r.live, ['a', 'b', 'c']);
       assert.equal(r.fns.e, Math.E);
       assert.equal(r.fns.local, 1);
+      assert.equal(r.fns.series, '10,6,2', 'generate_series (internal/sqlseries: the module has no C one)');
     });
   }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hearthdb/hearth/codec"
 	"github.com/hearthdb/hearth/codec/sqlcodec"
+	"github.com/hearthdb/hearth/internal/sqlseries"
 	"github.com/hearthdb/hearth/wasm/protocol"
 	"github.com/ncruces/go-sqlite3"
 )
@@ -277,6 +278,12 @@ func (c *Conn) openDB() error {
 		if err := db.Exec(p); err != nil {
 			return fail(fmt.Errorf("%s: %w", p, sqlError(err)))
 		}
+	}
+	// The worker's SQLite module lacks SQLite's ext/misc extensions
+	// (docs/sqlite-module.md): generate_series comes from Go, on every
+	// build, so that it behaves the same everywhere.
+	if err := sqlseries.Register(db); err != nil {
+		return fail(sqlError(err))
 	}
 	if err := db.SetAuthorizer(c.authorize); err != nil {
 		return fail(sqlError(err))

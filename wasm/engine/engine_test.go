@@ -151,6 +151,23 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// generate_series is the engine's own (internal/sqlseries) on every build:
+// the worker's SQLite module has no C one. It passes the authorizer.
+func TestGenerateSeries(t *testing.T) {
+	c := newClient(t)
+	db := c.open("series")
+	q := c.ok("query", map[string]any{"db": db, "sql": "SELECT value FROM generate_series(?, ?, ?)", "params": []any{int64(10), int64(1), int64(-4)}})
+	if fmt.Sprint(q["rows"]) != "[[10] [6] [2]]" {
+		t.Fatalf("rows %v", q["rows"])
+	}
+	c.ok("exec", map[string]any{"db": db, "sql": "CREATE TABLE t(n INTEGER); INSERT INTO t SELECT value FROM generate_series(1, 5)"})
+	q = c.ok("query", map[string]any{"db": db, "sql": "SELECT sum(n) FROM t"})
+	if fmt.Sprint(q["rows"]) != "[[15]]" {
+		t.Fatalf("sum %v", q["rows"])
+	}
+	c.fail("query", map[string]any{"db": db, "sql": "SELECT * FROM generate_series"}, "SQLITE_ERROR")
+}
+
 func TestValuesRoundTripExactly(t *testing.T) {
 	c := newClient(t)
 	db := c.open("values")
