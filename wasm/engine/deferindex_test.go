@@ -25,7 +25,7 @@ func TestAnOpenRestoresTheIndexesAnInterruptedInitialSyncDropped(t *testing.T) {
 			name := fmt.Sprintf("deferred-indexes-%d", hopRuns.Add(1))
 			// The memory database lives while a connection holds it:
 			// this one, which leaves it as the sync client would.
-			raw, err := sqlite3.Open("file:/" + name + "?vfs=memdb")
+			raw, err := sqlite3.Open("file:/" + name + "?vfs=" + MemoryVFSName)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/hearthdb/hearth/syncworker/appschema"
 	"github.com/hearthdb/hearth/syncworker/syncstatus"
-	"github.com/ncruces/go-sqlite3/vfs/memdb"
 )
 
 // ReplicaFetcher downloads a replica file (GET url, the token as a bearer
@@ -292,9 +291,9 @@ func (c *Conn) restore(data []byte) error {
 		return c.replaceFile(data)
 	}
 	name := fmt.Sprintf("hearth-replica-%d", replicaSeq.Add(1))
-	memdb.Create(name, data)
-	defer memdb.Delete(name)
-	return c.db.Restore("main", "file:/"+name+"?vfs=memdb")
+	memoryVFS.Create("/"+name, data)
+	defer memoryVFS.Drop("/" + name)
+	return c.db.Restore("main", "file:/"+name+"?vfs="+MemoryVFSName)
 }
 
 // wipe makes the database new again after a file that could not be used.

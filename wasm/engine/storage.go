@@ -5,10 +5,10 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/hearthdb/hearth/sqlitevfs"
 	"github.com/hearthdb/hearth/wasm/protocol"
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
-	_ "github.com/ncruces/go-sqlite3/vfs/memdb" // registers the "memdb" VFS used for memory storage
 )
 
 // Storage choices a page may ask for at open.
@@ -47,7 +47,7 @@ type Location struct {
 	// WholeFile: the storage's VFS keeps a file that no connection has
 	// open, so a new database's replica file is written to it whole
 	// (Conn.replaceFile) rather than copied in page by page through
-	// SQLite's backup. Not for memdb, whose file goes with its last
+	// SQLite's backup. Not for memory storage, whose file goes with its last
 	// connection; an encrypted database is always copied in (its VFS
 	// encrypts each page).
 	WholeFile bool
@@ -92,7 +92,7 @@ func (l Layout) Pragmas() []string {
 }
 
 // fileExists asks the location's VFS, as SQLite would, whether its
-// database file is there; a VFS that cannot tell (memdb) says no.
+// database file is there.
 func (loc Location) fileExists() (bool, error) {
 	v, name, err := loc.vfsFile()
 	if err != nil {
@@ -204,11 +204,22 @@ func (MemoryStorage) Health() StorageHealth {
 	return StorageHealth{PersistReason: "memory storage does not persist", Usage: -1, Quota: -1}
 }
 
+// MemoryVFSName is the VFS of memory storage (sqlitevfs.MemoryVFS): a
+// database there is shared by every connection of the process that opens
+// its name, and goes with the last of them.
+const MemoryVFSName = "hearth-memory"
+
+// memoryVFS holds memory storage's databases, and the replica files that
+// SQLite's backup copies from (Conn.restore).
+var memoryVFS = sqlitevfs.NewMemoryVFS()
+
+func init() { vfs.Register(MemoryVFSName, memoryVFS) }
+
 // MemoryLocation is an in-memory database shared by every connection of this
 // worker that opens the same name.
 func MemoryLocation(name, reason string) Location {
 	layout := Layout{PageSize: 4096}
-	return Location{URI: "file:/" + url.PathEscape(name) + "?vfs=memdb", Backend: StorageMemory, Reason: reason, NewLayout: layout, Pragmas: layout.Pragmas()}
+	return Location{URI: "file:/" + url.PathEscape(name) + "?vfs=" + MemoryVFSName, Backend: StorageMemory, Reason: reason, NewLayout: layout, Pragmas: layout.Pragmas()}
 }
 
 // ValidateName checks a database name: it becomes a file name in OPFS and a
