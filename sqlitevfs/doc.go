@@ -17,6 +17,14 @@
 // waits: a database's WAL and journal are kept as empty spares that SQLite
 // sees as absent, and "deleting" one empties it.
 //
+// # MemoryVFS: databases that live in memory
+//
+// [MemoryVFS] keeps each database in 64 KiB sectors of Go memory, shared by
+// every connection of the process that opens its name and gone with the
+// last of them (or kept, for one [MemoryVFS.Create] put there, until
+// [MemoryVFS.Drop]). SQLite keeps its journals in memory. The engine's
+// memory storage and its replica copies use it.
+//
 // # BlockVFS: fixed-size blocks and atomic commits
 //
 // [BlockVFS] keeps each file as numbered blocks plus a size. IndexedDB has
