@@ -1,6 +1,7 @@
 package sqlitevfs
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,26 +11,13 @@ import (
 	"github.com/ncruces/go-sqlite3/vfs"
 )
 
-func openMemory(tb testing.TB, vfsName, db string, pragmas ...string) *sqlite3.Conn {
-	tb.Helper()
-	c, err := sqlite3.Open("file:/" + db + "?vfs=" + vfsName)
-	if err != nil {
-		tb.Fatalf("open: %v", err)
-	}
-	tb.Cleanup(func() { c.Close() })
-	for _, p := range pragmas {
-		mustExec(tb, c, p)
-	}
-	return c
-}
-
 func TestMemoryVFSRoundTrip(t *testing.T) {
 	// 512-byte pages cross no sector; 65,536-byte pages are one each.
 	for _, pageSize := range []string{"512", "4096", "65536"} {
 		t.Run(pageSize, func(t *testing.T) {
 			v := NewMemoryVFS()
 			name := register(t, v)
-			c := openMemory(t, name, "a.db", "PRAGMA page_size = "+pageSize)
+			c := open(t, name, "PRAGMA page_size = "+pageSize)
 			if got := queryOne(t, c, "PRAGMA journal_mode"); got != "memory" {
 				t.Errorf("journal_mode %q, want memory (the VFS keeps no journal files)", got)
 			}
@@ -45,7 +33,7 @@ func TestMemoryVFSRoundTrip(t *testing.T) {
 			}
 
 			// Another connection shares the database.
-			c2 := openMemory(t, name, "a.db")
+			c2 := open(t, name)
 			if got := mustDigest(t, c2); got != want {
 				t.Errorf("a second connection's digest is %s, want %s", got, want)
 			}
@@ -63,10 +51,10 @@ func TestMemoryVFSRoundTrip(t *testing.T) {
 			if err := c.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if ok, _ := v.Access("/a.db", vfs.ACCESS_EXISTS); ok {
+			if ok, _ := v.Access("/test.db", vfs.ACCESS_EXISTS); ok {
 				t.Error("the database outlived its last connection")
 			}
-			c = openMemory(t, name, "a.db")
+			c = open(t, name)
 			if got := queryOne(t, c, "SELECT count(*) FROM sqlite_schema"); got != "0" {
 				t.Errorf("a reopened database has %s tables, want 0", got)
 			}
@@ -92,30 +80,30 @@ func TestMemoryVFSCreateKeepsUntilDrop(t *testing.T) {
 
 	v := NewMemoryVFS()
 	name := register(t, v)
-	v.Create("/copy.db", data)
-	c := openMemory(t, name, "copy.db")
+	v.Create("/test.db", data)
+	c := open(t, name)
 	if got := mustDigest(t, c); got != want {
 		t.Fatalf("digest %s, want %s", got, want)
 	}
 	c.Close()
-	if ok, _ := v.Access("/copy.db", vfs.ACCESS_EXISTS); !ok {
+	if ok, _ := v.Access("/test.db", vfs.ACCESS_EXISTS); !ok {
 		t.Fatal("a created database went with its last connection before Drop")
 	}
-	c = openMemory(t, name, "copy.db")
-	v.Drop("/copy.db")
+	c = open(t, name)
+	v.Drop("/test.db")
 	if got := mustDigest(t, c); got != want {
 		t.Errorf("after Drop an open connection's digest is %s, want %s", got, want)
 	}
 	c.Close()
-	if ok, _ := v.Access("/copy.db", vfs.ACCESS_EXISTS); ok {
+	if ok, _ := v.Access("/test.db", vfs.ACCESS_EXISTS); ok {
 		t.Error("a dropped database outlived its last connection")
 	}
 }
 
 func TestMemoryVFSLocks(t *testing.T) {
 	name := register(t, NewMemoryVFS())
-	c1 := openMemory(t, name, "l.db")
-	c2 := openMemory(t, name, "l.db")
+	c1 := open(t, name)
+	c2 := open(t, name)
 	mustExec(t, c1, createTable)
 	mustExec(t, c1, "BEGIN IMMEDIATE")
 	if err := c2.Exec("BEGIN IMMEDIATE"); !errors.Is(err, sqlite3.BUSY) {
@@ -131,5 +119,39 @@ func TestMemoryVFSOpensOnlyWhatExistsWithoutCreate(t *testing.T) {
 	name := register(t, NewMemoryVFS())
 	if _, err := sqlite3.OpenFlags("file:/none.db?vfs="+name, sqlite3.OPEN_READWRITE|sqlite3.OPEN_URI); err == nil {
 		t.Error("opened a database that is not there without OPEN_CREATE")
+	}
+}
+
+// A file cut short and grown again reads zeros where it was cut, as a
+// file on disk does, within a sector and across one.
+func TestMemoryVFSTruncateForgetsWhatItCut(t *testing.T) {
+	v := NewMemoryVFS()
+	f, _, err := v.Open("/t.db", vfs.OPEN_MAIN_DB|vfs.OPEN_CREATE|vfs.OPEN_READWRITE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	full := bytes.Repeat([]byte{0xAB}, 3*memorySector)
+	if _, err := f.WriteAt(full, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, cut := range []int64{memorySector + 100, 10} {
+		if err := f.Truncate(cut); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Truncate(3 * memorySector); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, 3*memorySector)
+		if _, err := f.ReadAt(got, 0); err != nil {
+			t.Fatal(err)
+		}
+		want := append(bytes.Repeat([]byte{0xAB}, int(cut)), make([]byte, 3*memorySector-cut)...)
+		if !bytes.Equal(got, want) {
+			t.Errorf("cut at %d: the grown file reads old bytes past the cut", cut)
+		}
+	}
+	if n, err := f.ReadAt(make([]byte, 10), 3*memorySector-5); n != 5 || !errors.Is(err, sqlite3.IOERR_SHORT_READ) {
+		t.Errorf("a read past the end: %d bytes, %v; want 5 and a short read", n, err)
 	}
 }

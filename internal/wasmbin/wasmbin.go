@@ -1,6 +1,7 @@
 // Package wasmbin reads the WebAssembly binary format's primitives
 // (LEB128 integers, names, limits, sections) for the build's wasm tools:
-// internal/wasmsize, internal/wasmcheck and internal/wasmembed.
+// internal/wasmsize, internal/wasmcheck, internal/wasmembed and
+// internal/wasmpack; and writes their output (WriteFile).
 package wasmbin
 
 import (
@@ -8,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"os"
+	"path/filepath"
 )
 
 // ErrTruncated is a read past the end of the bytes.
@@ -166,4 +169,23 @@ func Sections(bin []byte) ([]Section, error) {
 		out = append(out, Section{ID: id, Body: body})
 	}
 	return out, nil
+}
+
+// WriteFile writes a module to path through a temporary file beside it,
+// renamed over path once whole: a failed tool leaves the old file, never
+// half a module that the next make would take for built.
+func WriteFile(path string, bin []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".wasm-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(bin); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

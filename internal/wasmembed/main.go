@@ -19,7 +19,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/hearthdb/hearth/internal/wasmbin"
 )
@@ -51,19 +50,7 @@ func run(module, section, from string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", module, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(module), ".wasmembed-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(out); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), module)
+	return wasmbin.WriteFile(module, out)
 }
 
 // appendSection returns bin with a custom section (id 0) named name and

@@ -15,8 +15,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 
+	"github.com/hearthdb/hearth/internal/wasmbin"
 	"github.com/hearthdb/hearth/internal/wasmdata"
 )
 
@@ -46,18 +46,9 @@ func run(module, dest string, gap int) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", module, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(dest), ".wasmpack-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(out); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
+	if err := wasmbin.WriteFile(dest, out); err != nil {
 		return err
 	}
 	fmt.Printf("wasmpack: %s: %d data segments in %d B -> %d in %d B\n", dest, st.SegmentsBefore, st.SectionBefore, st.SegmentsAfter, st.SectionAfter)
-	return os.Rename(tmp.Name(), dest)
+	return nil
 }
