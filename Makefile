@@ -142,8 +142,7 @@ $(BOARD)/root_gen.go: $(BOARD)/root.vugu
 	gofmt -w $@
 
 $(BOARD_WASM): $(GO_SOURCES) $(BOARD)/root_gen.go
-	@mkdir -p $(BOARD_DIST)
-	@mkdir -p $(LINK)
+	@mkdir -p $(BOARD_DIST) $(LINK)
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o $(LINK)/board.wasm ./$(BOARD)
 	$(WASM_PACK) -o $@ $(LINK)/board.wasm
 
