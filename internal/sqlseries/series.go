@@ -12,7 +12,8 @@
 // the value column is bounded from below (value = X, value >= X or
 // value > X); rowid is the value. Constraints on the value column narrow
 // the range generated; SQLite still checks them, and applies LIMIT and
-// OFFSET itself. A test compares every result with the C extension's.
+// OFFSET itself. Its tests compare its results with the C extension's on
+// about 8,500 queries.
 package sqlseries
 
 import (
