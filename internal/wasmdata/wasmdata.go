@@ -4,7 +4,7 @@
 //
 // Go's linker splits its data into a new segment wherever it finds more
 // than 8 zero bytes, which minimizes the raw file: the worker's data
-// section is 84,000 segments. But each segment's header (its address and
+// section was 93,688 segments. But each segment's header (its address and
 // length, 6–8 bytes) is nearly incompressible while runs of zeros cost a
 // compressor almost nothing, so across the wire the headers cost more than
 // the zeros they saved: merging them back took 96 KB off the worker as
