@@ -82,8 +82,8 @@ FORCE:
 
 # Every Go wasm the browser loads has its data segments merged after the
 # link (internal/wasmpack): Go's linker splits its data at every run of 9
-# zeros, and the 93,688 segment headers that made compress worse than the
-# zeros would (docs/bundle-size.md). go build writes to build/link/, which
+# zeros, and its 93,688 segment headers compressed worse than the
+# zeros would have (docs/bundle-size.md). go build writes to build/link/, which
 # nothing else touches: it leaves an output whose build ID is current as it
 # is, so the served file, rewritten after it, cannot be its output.
 LINK := build/link
