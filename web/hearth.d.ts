@@ -311,9 +311,11 @@ export interface SyncStatus {
    * rows and sync state in one download, no snapshot: used, bytes, the
    * download's and the copy's time), or, when the database was new and
    * none was used, why not (reason; the initial sync then ran by
-   * snapshot). All zero and empty for a database that was not new.
+   * snapshot). headStart: the page had begun the download before the
+   * worker started (a first visit's open; see open()), and the worker
+   * took it. All zero and empty for a database that was not new.
    */
-  replica: { used: boolean; bytes: number; downloadMs: number; restoreMs: number; reason: string };
+  replica: { used: boolean; bytes: number; downloadMs: number; restoreMs: number; headStart: boolean; reason: string };
   /** Periodic checksum comparisons with the server, and how many found a table different. */
   checksums: number;
   divergences: number;

@@ -5,8 +5,10 @@
 // with Go names. SYNC_TRACE_TOP sets how many.
 // SYNC_TRACE_FIRST=1 traces the worker's first database instead (a first
 // visit's: no warm-up, the worker's code compiling as it is first called);
+// SYNC_TRACE_FIRST=visit does the same without starting the worker first:
+// the open starts it, as on a first visit (the bundle compiling too).
 // SYNC_TRACE_REPLICA=0 syncs by snapshot rather than from a replica file.
-// SYNC_TRACE_TIMELINE=N prints the worker's open() in N ms steps: in each,
+// SYNC_TRACE_TIMELINE=N prints the worker's open() and sync in N ms steps: in each,
 // what its samples were in most (the innermost of Hearth's own functions
 // on the stack, else the innermost), to see what the open waits behind.
 import { execFileSync } from 'node:child_process';
@@ -23,7 +25,8 @@ const TASKS = Number(process.env.BENCH_SYNC_TASKS ?? 5000);
 const STORAGE = process.env.BENCH_SYNC_STORAGE ?? 'opfs';
 const schema = JSON.parse(execFileSync(path.join(repoRoot, 'bin', 'hearth'), ['schema'], { encoding: 'utf8' }));
 
-const FIRST = process.env.SYNC_TRACE_FIRST === '1';
+const FIRST = ['1', 'visit'].includes(process.env.SYNC_TRACE_FIRST);
+const VISIT = process.env.SYNC_TRACE_FIRST === 'visit';
 const REPLICA = process.env.SYNC_TRACE_REPLICA !== '0';
 const TIMELINE_MS = Number(process.env.SYNC_TRACE_TIMELINE ?? 0);
 
@@ -35,7 +38,7 @@ function printTimeline(threads, fromTs, toTs, stepMs) {
     .map((x) => ({ ...x, busy: x.samples.filter((s) => s.stack[0] !== '(idle)').length }))
     .sort((a, b) => b.busy - a.busy)[0];
   if (!busiest) return;
-  console.log(`\nopen() on ${busiest.t.name}, ${stepMs} ms steps (ms from the page's call: what the samples were in, sampled ms):`);
+  console.log(`\nopen() to synced on ${busiest.t.name}, ${stepMs} ms steps (ms from the page's call: what the samples were in, sampled ms):`);
   const label = (stack) => stack.find((fn) => /hearthdb_hearth|hearthdb\/hearth/.test(fn)) ?? stack[0] ?? '?';
   for (let from = fromTs; from < toTs; from += stepMs * 1000) {
     const inStep = busiest.samples.filter((x) => x.ts >= from && x.ts < from + stepMs * 1000);
@@ -58,7 +61,10 @@ async function initialSync([schema, name, storage, replica]) {
   performance.mark('trace-opened');
   const phases = await new Promise((resolve, reject) => {
     db.onSyncStatus((st) => {
-      if (st.connected && !st.initialSync.active && st.head > 0 && st.cursor >= st.head) resolve(st.initialSync);
+      if (st.connected && !st.initialSync.active && st.head > 0 && st.cursor >= st.head) {
+        performance.mark('trace-synced');
+        resolve(st.initialSync);
+      }
     });
     setTimeout(() => reject(new Error('no initial sync in 120 s')), 120000);
   });
@@ -73,7 +79,7 @@ const server = await startServer(['-seed-tasks', String(TASKS)]);
 const ctx = await freshDevice('hearth-sync-trace-');
 try {
   const page = await hearthPage(ctx, server.url);
-  await page.evaluate(() => hearth.preload().request('databases', {}));
+  if (!VISIT) await page.evaluate(() => hearth.preload().request('databases', {}));
   if (!FIRST) await page.evaluate(initialSync, [schema, 'trace-warm', STORAGE, REPLICA]);
   const stop = await startTrace(ctx, page, ['disabled-by-default-v8.cpu_profiler', 'v8', 'blink.user_timing', '__metadata']);
   const r = await page.evaluate(initialSync, [schema, 'trace-run', STORAGE, REPLICA]);
@@ -85,7 +91,7 @@ try {
   console.log(`initial sync ${r.ms.toFixed(0)} ms: wait ${p.waitMs.toFixed(0)}, decode ${p.decodeMs.toFixed(0)}, queued ${(p.queueMs ?? 0).toFixed(0)}, merge ${p.mergeMs.toFixed(0)}, indexes ${(p.indexMs ?? 0).toFixed(0)}, commit ${p.commitMs.toFixed(0)} ms`);
   const wasmNames = wasmFunctionNames(readFileSync(path.join(repoRoot, 'web', 'dist', 'hearth.wasm')));
   const threads = cpuProfiles(events, { wasmNames, timeline: TIMELINE_MS > 0 });
-  if (TIMELINE_MS > 0) printTimeline(threads, markTs(events, 'trace-open'), markTs(events, 'trace-opened'), TIMELINE_MS);
+  if (TIMELINE_MS > 0) printTimeline(threads, markTs(events, 'trace-open'), markTs(events, 'trace-synced'), TIMELINE_MS);
   for (const t of threads) {
     if (t.total < 20) continue;
     console.log(`\n${t.name}: ${t.total.toFixed(0)} ms sampled`);

@@ -64,8 +64,12 @@ async function initialSync([schema, name, expectTasks, watchSQL, storage, replic
     for (const e of list.getEntries()) { frames.longTasks++; frames.longTaskMs += e.duration; }
   });
   longTasks.observe({ type: 'longtask' });
-  const t0 = performance.now();
-  const db = await hearth.open({ name, storage, migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables, replica } });
+  // A first visit's page (e2e/pages/first-visit.html) began this open
+  // itself, as its module ran; its frames before this are not counted.
+  const early = window.hearthFirstOpen;
+  delete window.hearthFirstOpen;
+  const t0 = early ? early.t0 : performance.now();
+  const db = await (early ? early.db : hearth.open({ name, storage, migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables, replica } }));
   const opened = performance.now() - t0;
   // Rows queryable when open() returns: all of them after a replica file.
   const atOpen = (await db.query('SELECT count(*) AS n FROM tasks')).rows[0].n;
@@ -173,8 +177,15 @@ try {
 async function initialSyncRuns(rtt, storage, replica) {
   const prefix = `bench-initial-${replica ? 'replica' : 'snapshot'}`;
   const ctx = await device();
-  const page = await hearthPage(ctx, rtt > 0 ? await delayedNetwork(server.url, rtt) : server.url);
-  // No worker yet: the first open() starts it, as on a first visit.
+  const base = rtt > 0 ? await delayedNetwork(server.url, rtt) : server.url;
+  // The first run is a first visit: a page whose own module opens the
+  // database as it loads, starting the worker (nothing cached).
+  const page = await ctx.newPage();
+  await page.addInitScript((s) => { window.hearthBenchSchema = s; }, schema);
+  const visit = new URL('e2e/first-visit.html', base);
+  for (const [k, v] of Object.entries({ name: `${prefix}-0`, storage, replica: replica ? '1' : '0' })) visit.searchParams.set(k, v);
+  await page.goto(visit.href);
+  await page.waitForFunction(() => window.hearthFirstOpen !== undefined);
   const runs = [];
   let first;
   for (let i = 0; i < INITIAL_RUNS + 1; i++) {
@@ -191,7 +202,7 @@ async function initialSyncRuns(rtt, storage, replica) {
   console.log(`    a first visit's (nothing cached; open() starts the worker): ${ms(first.done)} from open(), ${ms(first.fromNavigation)} from navigation; open() ${ms(first.opened)}; goal ≤ 1 s from navigation: ${first.fromNavigation <= 1000 ? 'met' : 'not met'}`);
   if (replica) {
     const b = (k) => median(runs.map((r) => r.began[k]));
-    console.log(`    every task queryable when open() returned: ${runs.every((r) => r.atOpen === TASKS) ? 'yes' : 'no'}; the file ${(b('bytes') / 1048576).toFixed(1)} MiB, downloaded in ${ms(b('downloadMs'))}, copied in ${ms(b('restoreMs'))} (medians); first visit: ${ms(first.began.downloadMs)} and ${ms(first.began.restoreMs)}`);
+    console.log(`    every task queryable when open() returned: ${runs.every((r) => r.atOpen === TASKS) ? 'yes' : 'no'}; the file ${(b('bytes') / 1048576).toFixed(1)} MiB, downloaded in ${ms(b('downloadMs'))}, copied in ${ms(b('restoreMs'))} (medians); first visit: ${ms(first.began.downloadMs)} and ${ms(first.began.restoreMs)}${first.began.headStart ? ', its download begun by the page (head start)' : ', no head start'}`);
   }
   console.log(`    the app's first two writes, 1 s after it: median ${ms(median(runs.map((r) => r.firstWrite)))}`);
   console.log(`    vs PowerSync's published ${POWERSYNC_INITIAL_MS} ms (broadband): ${(initial / POWERSYNC_INITIAL_MS).toFixed(2)}x; goal 300 ms: ${initial <= 300 ? 'met' : 'not met'}`);
