@@ -250,6 +250,13 @@ export interface SyncOptions {
    * (syncStatus().replica says which and why). false never downloads one;
    * a URL (relative to the page) names the endpoint when it is not the
    * sync URL's …/v1/replica. Default true.
+   *
+   * On a first visit the page asks for the file itself, while the worker
+   * starts (a head start: the server builds it meanwhile), when open() is
+   * the page's first, the worker has not compiled yet, and the origin
+   * stores nothing in IndexedDB or OPFS (so the database is new); the
+   * worker takes that response if it is the file it would ask for
+   * (syncStatus().replica.headStart).
    */
   replica?: boolean | string;
 }
