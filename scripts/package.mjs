@@ -6,7 +6,7 @@
 // The version is the repository's package.json "version" (its one place).
 // The package is ESM only; its layout (relative to its root):
 //
-//   hearth.js + hearth.d.ts      "."          the client (with protocol.js, hearth-head-start.js)
+//   hearth.js + hearth.d.ts      "."          the client (with protocol.js)
 //   hearth-worker.js             "./worker"   the worker entry (web/hearth-worker.npm.js),
 //                                             with hearth-worker-wasm.js, hearth-worker-boot.js, hearth-tabs.js, hearth-storage.js,
 //                                             hearth-socket.js, hearth-socket-relay.js
@@ -35,7 +35,6 @@ const files = [
   ['hearth.js', 'hearth.js'],
   ['hearth.d.ts', 'hearth.d.ts'],
   ['protocol.js', 'protocol.js'],
-  ['hearth-head-start.js', 'hearth-head-start.js'],
   ['hearth-worker.npm.js', 'hearth-worker.js'],
   ['hearth-worker-boot.js', 'hearth-worker-boot.js'],
   ['hearth-worker-wasm.js', 'hearth-worker-wasm.js'],

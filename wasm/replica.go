@@ -16,35 +16,28 @@ import (
 // fetchReplica is the worker's engine.ReplicaFetcher: the browser's fetch,
 // aborted when ctx ends, its body read as it streams in (for progress, and
 // so that only the Go copy grows). The browser decodes the response's
-// gzip. It asks through the worker's hearthFetchReplica
-// (web/hearth-head-start.js), which answers with the page's head start
-// when the page began this download before Go ran.
-func fetchReplica(ctx context.Context, url, token string, progress func(received, total int64)) (engine.ReplicaFile, error) {
-	data, headStart, err := fetchReplicaBytes(ctx, url, token, progress)
-	return engine.ReplicaFile{Data: data, HeadStart: headStart}, err
-}
-
-func fetchReplicaBytes(ctx context.Context, url, token string, progress func(received, total int64)) ([]byte, bool, error) {
+// gzip.
+func fetchReplica(ctx context.Context, url, token string, progress func(received, total int64)) ([]byte, error) {
 	global := safejs.Global()
 	abortCtor, err := global.Get("AbortController")
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	abort, err := abortCtor.New()
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	signal, err := abort.Get("signal")
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	objectCtor, err := global.Get("Object")
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	init, err := objectCtor.New()
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	headers := map[string]any{}
 	if token != "" {
@@ -52,29 +45,24 @@ func fetchReplicaBytes(ctx context.Context, url, token string, progress func(rec
 	}
 	for k, v := range map[string]any{"headers": headers, "cache": "no-store", "signal": signal} {
 		if err := init.Set(k, v); err != nil {
-			return nil, false, err
+			return nil, err
 		}
 	}
 	stop := context.AfterFunc(ctx, func() { abort.Call("abort") })
 	defer stop()
 
-	fetch := "fetch"
-	if v, err := global.Get("hearthFetchReplica"); err == nil && v.Type() == safejs.TypeFunction {
-		fetch = "hearthFetchReplica"
-	}
-	promise, err := global.Call(fetch, url, init)
+	promise, err := global.Call("fetch", url, init)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	resp, err := browser.Await(promise)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	status, err := intProp(resp, "status")
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	headStart, _ := boolProp(resp, "hearthHeadStart")
 	if status != 200 {
 		// The body is {code, message}, read by the browser's JSON parser:
 		// Go's encoding/json would add ~100 KB (brotli) to the worker.
@@ -86,7 +74,7 @@ func fetchReplicaBytes(ctx context.Context, url, token string, progress func(rec
 				refusal.Message = textProp(body, "message")
 			}
 		}
-		return nil, false, refusal
+		return nil, refusal
 	}
 	size := -1
 	if hs, err := resp.Get("headers"); err == nil {
@@ -101,52 +89,52 @@ func fetchReplicaBytes(ctx context.Context, url, token string, progress func(rec
 	data := make([]byte, 0, total)
 	body, err := resp.Get("body")
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	reader, err := body.Call("getReader")
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	for {
 		p, err := reader.Call("read")
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
 		part, err := browser.Await(p)
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
 		if done, err := boolProp(part, "done"); err != nil || done {
 			if err != nil {
-				return nil, false, err
+				return nil, err
 			}
 			break
 		}
 		chunk, err := part.Get("value")
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
 		n, err := chunk.Length()
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
 		limit := int64(engine.MaxReplicaBytes)
 		if size >= 0 {
 			limit = int64(size)
 		}
 		if int64(len(data)+n) > limit {
-			return nil, false, fmt.Errorf("the server sent more than %d bytes", limit)
+			return nil, fmt.Errorf("the server sent more than %d bytes", limit)
 		}
 		data = slices.Grow(data, n)[:len(data)+n]
 		if _, err := safejs.CopyBytesToGo(data[len(data)-n:], chunk); err != nil {
-			return nil, false, err
+			return nil, err
 		}
 		progress(int64(len(data)), total)
 	}
 	if size >= 0 && len(data) != size {
-		return nil, false, fmt.Errorf("received %d bytes of the %d the server sent", len(data), size)
+		return nil, fmt.Errorf("received %d bytes of the %d the server sent", len(data), size)
 	}
-	return data, headStart, nil
+	return data, nil
 }
 
 // textProp is v's property name if it is text, else "".

@@ -8,26 +8,22 @@ import { hearthStorage } from './hearth-storage.js';
 import { HearthWebSocket } from './hearth-socket.js';
 import { createTabRouter } from './hearth-tabs.js';
 import { compileWasm, installSQLite } from './hearth-worker-wasm.js';
-import { headStarts } from './hearth-head-start.js';
 
 /**
  * Loads the wasm and runs Go (the entry resolves wasmURL with
  * hearth-worker-wasm.js). No top-level await: bundlers may emit the worker
  * as a classic (iife) script.
  * @param {URL} wasmURL
- * @param {{ wasm?: import('./hearth-worker-wasm.js').WasmSource, queued?: unknown[], replicas?: ReturnType<typeof headStarts> }} [early]
+ * @param {{ wasm?: import('./hearth-worker-wasm.js').WasmSource, queued?: unknown[] }} [early]
  *   the wasm's download and compile (with the SQLite module it carries),
- *   if the entry has started them, the messages for Go that arrived
- *   before this ran (oldest first), and the page's head starts taken meanwhile
+ *   if the entry has started them, and the messages for Go that arrived
+ *   before this ran (oldest first)
  */
-export function startWorker(wasmURL, { wasm = compileWasm(wasmURL), queued = [], replicas = headStarts() } = {}) {
+export function startWorker(wasmURL, { wasm = compileWasm(wasmURL), queued = [] } = {}) {
   // The storage glue Go awaits (sqlitevfs/browser).
   globalThis.hearthStorage = hearthStorage;
   // The sync server's socket, in a relay worker (syncworker/browserws).
   globalThis.hearthWebSocket = HearthWebSocket;
-  // Go's fetch of a replica file (wasm/replica.go), which takes the page's
-  // head start when there is one (hearth-head-start.js).
-  /** @type {any} */ (globalThis).hearthFetchReplica = replicas.fetchReplica;
 
   /** @type {Uint8Array[]} messages for Go that arrived before it was ready */
   const pending = [];
@@ -52,7 +48,7 @@ export function startWorker(wasmURL, { wasm = compileWasm(wasmURL), queued = [],
   });
 
   for (const data of queued.splice(0)) router.fromPage(data);
-  self.onmessage = (event) => { if (!wasm.fromPage(event.data) && !replicas.fromPage(event.data)) router.fromPage(event.data); };
+  self.onmessage = (event) => { if (!wasm.fromPage(event.data)) router.fromPage(event.data); };
 
   // Go posts its replies with postMessage: route them (most go to the page).
   globalThis.postMessage = (msg) => router.fromGo(msg);

@@ -11,18 +11,15 @@
 // wait, in order, for the bootstrap.
 import { wasmFile } from './dist/bundle.js';
 import { compileWasm, wasmURLFor } from './hearth-worker-wasm.js';
-import { headStarts } from './hearth-head-start.js';
 
 const wasmURL = wasmURLFor(new URL(`./dist/${wasmFile}`, import.meta.url));
 const wasm = compileWasm(wasmURL);
 wasm.compiled.catch(() => {}); // reported by the bootstrap (hearthFatal)
 /** @type {unknown[]} */
 const queued = [];
-// The page's first-visit replica file comes while the module compiles.
-const replicas = headStarts();
-self.onmessage = (event) => { if (!wasm.fromPage(event.data) && !replicas.fromPage(event.data)) queued.push(event.data); };
+self.onmessage = (event) => { if (!wasm.fromPage(event.data)) queued.push(event.data); };
 Promise.all([import('./dist/wasm_exec.js'), import('./hearth-worker-boot.js')]).then(
-  ([, { startWorker }]) => startWorker(wasmURL, { wasm, queued, replicas }),
+  ([, { startWorker }]) => startWorker(wasmURL, { wasm, queued }),
   // A plain object, not a binary reply, as hearth-worker-boot.js's fatal.
   (err) => self.postMessage({ hearthFatal: `loading the Hearth worker failed: ${err?.message ?? err}` }),
 );

@@ -250,13 +250,6 @@ export interface SyncOptions {
    * (syncStatus().replica says which and why). false never downloads one;
    * a URL (relative to the page) names the endpoint when it is not the
    * sync URL's …/v1/replica. Default true.
-   *
-   * On a first visit the page asks for the file itself, while the worker
-   * starts (a head start: the server builds it meanwhile), when open() is
-   * the page's first, the worker has not compiled yet, and the origin
-   * stores nothing in IndexedDB or OPFS (so the database is new); the
-   * worker takes that response if it is the file it would ask for
-   * (syncStatus().replica.headStart).
    */
   replica?: boolean | string;
 }
@@ -318,11 +311,9 @@ export interface SyncStatus {
    * rows and sync state in one download, no snapshot: used, bytes, the
    * download's and the copy's time), or, when the database was new and
    * none was used, why not (reason; the initial sync then ran by
-   * snapshot). headStart: the page had begun the download before the
-   * worker started (a first visit's open; see open()), and the worker
-   * took it. All zero and empty for a database that was not new.
+   * snapshot). All zero and empty for a database that was not new.
    */
-  replica: { used: boolean; bytes: number; downloadMs: number; restoreMs: number; headStart: boolean; reason: string };
+  replica: { used: boolean; bytes: number; downloadMs: number; restoreMs: number; reason: string };
   /** Periodic checksum comparisons with the server, and how many found a table different. */
   checksums: number;
   divergences: number;

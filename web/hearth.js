@@ -1,7 +1,6 @@
 // Hearth client: a SQLite database in a Web Worker, driven from the page.
 // Plain ESM, no dependencies. See hearth.d.ts for the typed API.
 import { encode, decodeInSlices, VERSION } from './protocol.js';
-import { startHeadStart } from './hearth-head-start.js';
 // The declarations are the contract: every export below is typed with its
 // declaration from hearth.d.ts (`make test-types` checks the code against it).
 /** @import * as api from './hearth.js' */
@@ -109,11 +108,8 @@ export class HearthWorker {
     // The first message: the modules an earlier worker of the same URL
     // compiled (see compiledModules).
     const modules = compiledModules.get(this.moduleKey);
-    /** Whether the worker has its module (given one, or heard from): it runs Go, or is about to. */
-    this.running = false;
     try {
       if (modules) this.worker.postMessage(modules);
-      this.running = Boolean(modules);
     } catch {
       // An engine that cannot send a module: the worker downloads it.
     }
@@ -157,7 +153,6 @@ export class HearthWorker {
 
   /** @param {unknown} data */
   #receive(data) {
-    this.running = true;
     this.#inbox.push({ data });
     if (this.#inbox.length === 1) this.#drain(now() + SLICE_MS);
   }
@@ -830,11 +825,7 @@ export async function open({ name, storage = 'auto', key, durability, migrations
     throw new HearthError('BAD_REQUEST', 'open: cache cannot be used with key (the cached results would be stored unencrypted)');
   }
   const w = workerOrShared(worker);
-  const syncOpt = syncOption(sync);
-  // A first visit's replica file, asked for while the worker compiles
-  // (hearth-head-start.js); told to the worker before the open is.
-  await startHeadStart({ post: (m, transfer = []) => w.worker.postMessage(m, transfer), workerRunning: w.running, storage, key, migrations, sync: syncOpt });
-  const info = await w.request('open', { name, storage, key, durability, migrations, sync: syncOpt }, onProgress);
+  const info = await w.request('open', { name, storage, key, durability, migrations, sync: syncOption(sync) }, onProgress);
   const cacheOptions = cache ? { scope: '', ...(cache === true ? {} : cache) } : null;
   return new Database(w, info, cacheOptions);
 }

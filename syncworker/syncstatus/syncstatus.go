@@ -108,9 +108,6 @@ type Replica struct {
 	// the time to copy it into the database.
 	Bytes             int64
 	Download, Restore time.Duration
-	// HeadStart: the page began the download before the worker had
-	// started (a first visit's open), and the worker took it.
-	HeadStart bool
 	// Reason, when the file was not used, says why ("" when it was, and
 	// when the database was not new).
 	Reason string
@@ -255,8 +252,6 @@ func (s Status) Encode(e *codec.Encoder) {
 	e.Float(float64(s.Replica.Download) / float64(time.Millisecond))
 	rp.Key("restoreMs")
 	e.Float(float64(s.Replica.Restore) / float64(time.Millisecond))
-	rp.Key("headStart")
-	e.Bool(s.Replica.HeadStart)
 	rp.Key("reason")
 	e.Text(s.Replica.Reason)
 	rp.End()
@@ -342,7 +337,6 @@ func Decode(v any) Status {
 		restore, _ := r["restoreMs"].(float64)
 		st.Replica.Download = time.Duration(download * float64(time.Millisecond))
 		st.Replica.Restore = time.Duration(restore * float64(time.Millisecond))
-		st.Replica.HeadStart, _ = r["headStart"].(bool)
 		st.Replica.Reason, _ = r["reason"].(string)
 	}
 	st.Divergences, st.Checksums = intOf(m, "divergences"), intOf(m, "checksums")

@@ -22,15 +22,7 @@ import (
 // the request before it first blocks: the open goes on with its own work
 // once it does. The worker's main provides one over the browser's fetch;
 // without one, a new database always syncs by snapshot.
-type ReplicaFetcher func(ctx context.Context, url, token string, progress func(received, total int64)) (ReplicaFile, error)
-
-// ReplicaFile is a replica file a ReplicaFetcher received.
-type ReplicaFile struct {
-	Data []byte
-	// HeadStart: the page had begun this download before the worker
-	// could (hearth.js startHeadStart), and the fetcher took its response.
-	HeadStart bool
-}
+type ReplicaFetcher func(ctx context.Context, url, token string, progress func(received, total int64)) ([]byte, error)
 
 // ReplicaRefusal is a replica endpoint's answer other than 200.
 type ReplicaRefusal struct {
@@ -84,7 +76,7 @@ type replicaDownload struct {
 	layout Layout
 	cancel context.CancelFunc
 	done   chan struct{} // closed when data, err and took are set
-	file   ReplicaFile
+	data   []byte
 	err    error
 	took   time.Duration
 }
@@ -134,7 +126,7 @@ func (e *Engine) fetchReplica(o *SyncOptions, migrations []appschema.Migration, 
 		start := time.Now()
 		var last time.Time
 		close(asking)
-		d.file, d.err = e.replicas(ctx, u, o.Token, func(received, total int64) {
+		d.data, d.err = e.replicas(ctx, u, o.Token, func(received, total int64) {
 			watchdog.Reset(replicaStall)
 			if now := time.Now(); now.Sub(last) >= replicaProgressEvery || received == total {
 				last = now
@@ -207,8 +199,8 @@ func (e *Engine) beginFromReplica(c *Conn, o *SyncOptions, migrations []appschem
 	if d.err != nil {
 		return syncstatus.Replica{Reason: "download: " + d.err.Error()}, nil
 	}
-	data := d.file.Data
-	st := syncstatus.Replica{Bytes: int64(len(data)), Download: d.took, HeadStart: d.file.HeadStart}
+	data := d.data
+	st := syncstatus.Replica{Bytes: int64(len(data)), Download: d.took}
 	if len(data) < len(sqliteMagic) || string(data[:len(sqliteMagic)]) != sqliteMagic {
 		st.Reason = "the download is not a SQLite database"
 		return st, nil
