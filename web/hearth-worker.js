@@ -3,23 +3,45 @@
 // repeat visit neither revalidates nor recompiles). The npm package ships
 // hearth-worker.npm.js instead. hearth-worker-boot.js does the work.
 //
-// The wasm's request and its streaming compile start as soon as
-// dist/bundle.js, which names it, has loaded; Go's loader and the
-// bootstrap (with its own two levels of imports) load beside them. As
-// static imports they came first: the request waited for four levels of
-// module requests, one after another. Messages that arrive meanwhile
-// wait, in order, for the bootstrap.
-import { wasmFile } from './dist/bundle.js';
-import { compileWasm, wasmURLFor } from './hearth-worker-wasm.js';
+// Every module the worker runs is asked for at once, as this entry runs:
+// a module's static imports are only fetched once it has arrived, so the
+// bootstrap's own imports (and theirs) came one level after another, and
+// on a first visit the worker waited for the fifth level before it could
+// start Go. Asking for them here puts them all in one level; the module
+// map fetches each once, so the bootstrap's static imports find them
+// loading or loaded. Keep WORKER_MODULES to what the bootstrap imports,
+// at any depth (web/hearth.test.mjs checks it): one left out is still
+// loaded, one level later. The wasm's request and its streaming compile
+// start as soon as dist/bundle.js, which names it, and
+// hearth-worker-wasm.js have loaded. Messages that arrive meanwhile wait,
+// in order, for the bootstrap.
+const WORKER_MODULES = ['./dist/wasm_exec.js', './hearth-worker-boot.js', './hearth-storage.js', './hearth-socket.js', './hearth-tabs.js', './protocol.js'];
 
-const wasmURL = wasmURLFor(new URL(`./dist/${wasmFile}`, import.meta.url));
-const wasm = compileWasm(wasmURL);
-wasm.compiled.catch(() => {}); // reported by the bootstrap (hearthFatal)
-/** @type {unknown[]} */
+/** @type {unknown[]} messages from the page before the wasm's source exists */
+const early = [];
+/** @type {unknown[]} messages for the bootstrap */
 const queued = [];
-self.onmessage = (event) => { if (!wasm.fromPage(event.data)) queued.push(event.data); };
-Promise.all([import('./dist/wasm_exec.js'), import('./hearth-worker-boot.js')]).then(
-  ([, { startWorker }]) => startWorker(wasmURL, { wasm, queued }),
+/** @type {((data: unknown) => boolean) | null} */
+let fromPage = null;
+self.onmessage = (event) => {
+  if (!fromPage) early.push(event.data);
+  else if (!fromPage(event.data)) queued.push(event.data);
+};
+
+const fatal = (err) => self.postMessage({ hearthFatal: `loading the Hearth worker failed: ${err?.message ?? err}` });
+// The two the wasm's request waits for are asked for first: over HTTP/1.1
+// the browser opens at most six connections to a server.
+const source = Promise.all([import('./dist/bundle.js'), import('./hearth-worker-wasm.js')]);
+const rest = Promise.all(WORKER_MODULES.map((m) => import(m)));
+rest.catch(() => {}); // reported below, with the wasm's source
+source.then(([{ wasmFile }, { compileWasm, wasmURLFor }]) => {
+  const wasmURL = wasmURLFor(new URL(`./dist/${wasmFile}`, import.meta.url));
+  const wasm = compileWasm(wasmURL);
+  wasm.compiled.catch(() => {}); // reported by the bootstrap (hearthFatal)
+  fromPage = (data) => wasm.fromPage(data);
+  for (const data of early.splice(0)) if (!wasm.fromPage(data)) queued.push(data);
+  return rest.then(([, { startWorker }]) => startWorker(wasmURL, { wasm, queued }));
+}).catch(
   // A plain object, not a binary reply, as hearth-worker-boot.js's fatal.
-  (err) => self.postMessage({ hearthFatal: `loading the Hearth worker failed: ${err?.message ?? err}` }),
+  fatal,
 );
