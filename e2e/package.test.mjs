@@ -384,7 +384,7 @@ describe('the npm package in a Vite app, an esbuild app and a webpack app', () =
   test('the tarball holds the package and nothing else', () => {
     const listing = run('tar', ['-tzf', tarball], repoRoot).trim().split('\n').map((f) => f.replace(/^package\//, '')).sort();
     assert.deepEqual(listing, [
-      'README.md', 'dist/hearth.wasm', 'dist/wasm_exec.js', 'hearth-socket-relay.js', 'hearth-socket.js', 'hearth-storage.js', 'hearth-tabs.js', 'hearth-worker-boot.js',
+      'README.md', 'dist/hearth.wasm', 'dist/wasm_exec.js', 'hearth-head-start.js', 'hearth-socket-relay.js', 'hearth-socket.js', 'hearth-storage.js', 'hearth-tabs.js', 'hearth-worker-boot.js',
       'hearth-worker-wasm.js', 'hearth-worker.d.ts', 'hearth-worker.js', 'hearth.d.ts', 'hearth.js', 'hearth.wasm.d.ts', 'kysely.d.ts', 'kysely.js',
       'package.json', 'protocol.js', 'react.d.ts', 'react.js',
     ]);

@@ -8,7 +8,7 @@
 //
 //   hearth.js + hearth.d.ts      "."          the client (with protocol.js)
 //   hearth-worker.js             "./worker"   the worker entry (web/hearth-worker.npm.js),
-//                                             with hearth-worker-wasm.js, hearth-worker-boot.js, hearth-tabs.js, hearth-storage.js,
+//                                             with hearth-worker-wasm.js, hearth-worker-boot.js, hearth-head-start.js, hearth-tabs.js, hearth-storage.js,
 //                                             hearth-socket.js, hearth-socket-relay.js
 //   dist/hearth.wasm             "./hearth.wasm"  the worker's wasm; dist/wasm_exec.js is Go's loader
 //   react.js + react.d.ts        "./react"    the React bindings
@@ -35,6 +35,7 @@ const files = [
   ['hearth.js', 'hearth.js'],
   ['hearth.d.ts', 'hearth.d.ts'],
   ['protocol.js', 'protocol.js'],
+  ['hearth-head-start.js', 'hearth-head-start.js'],
   ['hearth-worker.npm.js', 'hearth-worker.js'],
   ['hearth-worker-boot.js', 'hearth-worker-boot.js'],
   ['hearth-worker-wasm.js', 'hearth-worker-wasm.js'],

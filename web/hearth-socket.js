@@ -250,10 +250,85 @@ export class HearthWebSocket {
 }
 
 /**
- * Forgets the relay (tests start each case from none).
+ * A socket's identity for adoption: its URL as the constructor resolves
+ * it, query parameters sorted, and its subprotocols.
+ * @param {string | URL} url
+ * @param {string | string[]} [protocols]
+ */
+function socketKey(url, protocols = []) {
+  const u = new URL(url, self.location.href);
+  if (u.protocol === 'http:' || u.protocol === 'https:') u.protocol = u.protocol === 'http:' ? 'ws:' : 'wss:';
+  u.searchParams.sort();
+  return `${u.href} ${[protocols].flat().join(',')}`;
+}
+
+/**
+ * Sockets opened before their caller asked (preopen), with the events
+ * they had meanwhile, oldest first.
+ * @type {{ key: string, socket: HearthWebSocket, events: [string, any][] }[]}
+ */
+const ahead = [];
+
+/**
+ * Opens a socket before its caller asks for it, to be adopted by the
+ * first `new adoptingWebSocket(url, protocols)` for the same URL and
+ * subprotocols: on a first visit the worker's bootstrap opens the sync
+ * connection while the wasm compiles (hearth-head-start.js), and Go's
+ * dial takes it, its handshakes done. One not adopted within keepMs is
+ * closed (the server closes one that says nothing for 10 s).
+ * @param {string | URL} url
+ * @param {string | string[]} [protocols]
+ * @param {number} [keepMs]
+ */
+export function preopen(url, protocols = [], keepMs = 8000) {
+  const entry = { key: socketKey(url, protocols), socket: new HearthWebSocket(url, protocols), events: /** @type {[string, any][]} */ ([]) };
+  const { socket, events } = entry;
+  socket.onopen = (e) => events.push(['open', e]);
+  socket.onmessage = (e) => events.push(['message', e]);
+  socket.onerror = (e) => events.push(['error', e]);
+  socket.onclose = (e) => events.push(['close', e]);
+  ahead.push(entry);
+  /** @type {any} */ (setTimeout(() => {
+    const i = ahead.indexOf(entry);
+    if (i < 0) return;
+    ahead.splice(i, 1);
+    socket.close();
+  }, keepMs))?.unref?.();
+}
+
+/**
+ * What Go's browserws constructs as its WebSocket: the socket preopened
+ * for the same URL and subprotocols, if one is waiting and has not
+ * failed, else a new HearthWebSocket. The adopted socket's events so far
+ * are replayed, in order, once the caller has set its handlers (in a
+ * microtask: Go sets them as it constructs, before it yields).
+ * @param {string | URL} url
+ * @param {string | string[]} [protocols]
+ * @returns {HearthWebSocket}
+ */
+export function adoptingWebSocket(url, protocols = []) {
+  const key = socketKey(url, protocols);
+  const i = ahead.findIndex((e) => e.key === key);
+  if (i >= 0) {
+    const [{ socket, events }] = ahead.splice(i, 1);
+    socket.onopen = socket.onmessage = socket.onerror = socket.onclose = null;
+    if (!events.some(([type]) => type === 'error' || type === 'close')) {
+      queueMicrotask(() => {
+        for (const [type, e] of events) /** @type {any} */ (socket)[`on${type}`]?.(e);
+      });
+      return socket;
+    }
+    socket.close(); // it failed: a new one reports its own failure
+  }
+  return new HearthWebSocket(url, protocols);
+}
+
+/**
+ * Forgets the relay and the preopened sockets (tests start each case from none).
  * @internal
  */
 export function resetRelayForTests() {
   relay?.worker.terminate();
   relay = undefined;
+  ahead.length = 0;
 }

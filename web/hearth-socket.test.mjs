@@ -110,7 +110,7 @@ globalThis.WebSocket = /** @type {any} */ (class extends FakeWebSocket {
   constructor(u, p) { super(u, p, 'worker'); }
 });
 
-const { HearthWebSocket, resetRelayForTests } = await import('./hearth-socket.js');
+const { HearthWebSocket, resetRelayForTests, preopen, adoptingWebSocket } = await import('./hearth-socket.js');
 
 /** Waits (bounded) until ok() holds. */
 async function until(what, ok) {
@@ -282,4 +282,40 @@ test('a worker the browser says is offline keeps its own socket', () => {
   assert.equal(sockets.length, 1);
   assert.equal(sockets[0].scope, 'worker');
   assert.equal(workers.length, 0);
+});
+
+test('a preopened socket is adopted by the first caller of its URL and subprotocols, with what happened meanwhile', async () => {
+  preopen('wss://sync.example/sync?token=t&b=2', ['hearth-sync.v1']);
+  await until('the relay socket', () => sockets.length === 1);
+  sockets[0].open('hearth-sync.v1');
+  await new Promise((r) => setTimeout(r, 5)); // the open reaches the preopened socket
+  // Another URL or subprotocol is not it.
+  const other = new adoptingWebSocket('wss://sync.example/sync?token=u&b=2', ['hearth-sync.v1']);
+  const otherProto = new adoptingWebSocket('wss://sync.example/sync?b=2&token=t', ['other']);
+  assert.notEqual(other, otherProto);
+  // The same, its query in another order, as Go's url.Values writes it.
+  const socket = new adoptingWebSocket('wss://sync.example/sync?b=2&token=t', ['hearth-sync.v1']);
+  const events = record(socket);
+  await until('the replayed open', () => events.length === 1);
+  assert.deepEqual(events, [['open']]);
+  assert.equal(socket.protocol, 'hearth-sync.v1');
+  assert.equal(sockets.length, 3, 'the other two are new sockets');
+  socket.send(new Uint8Array([1]));
+  await until('the send', () => sockets[0].sent.length === 1);
+  // Only once.
+  const again = new adoptingWebSocket('wss://sync.example/sync?b=2&token=t', ['hearth-sync.v1']);
+  assert.notEqual(again, socket);
+});
+
+test('a preopened socket that failed is not adopted; one nobody adopts is closed', async () => {
+  preopen('wss://sync.example/a', ['p']);
+  preopen('wss://sync.example/b', ['p'], 20);
+  await until('two relay sockets', () => sockets.length === 2);
+  sockets[0].end(1006, '', false);
+  await new Promise((r) => setTimeout(r, 5));
+  const fresh = new adoptingWebSocket('wss://sync.example/a', ['p']);
+  const events = record(fresh);
+  await until('a third socket', () => sockets.length === 3);
+  assert.deepEqual(events, [], 'the failure was the preopened socket\'s');
+  await until('the unadopted socket\'s close', () => sockets[1].closedWith !== null);
 });

@@ -94,23 +94,38 @@ async function idb(database) {
   return db;
 }
 
+/** @type {Promise<string> | undefined} the probe's result (hearthStorage.probeOPFS) */
+let probed;
+
+/** Creates a sync access handle on a probe file once: "" when it worked, else why not. */
+async function probeOPFSOnce() {
+  if (typeof FileSystemFileHandle === 'undefined' || !('createSyncAccessHandle' in FileSystemFileHandle.prototype)) {
+    return 'FileSystemSyncAccessHandle is not available in this browser';
+  }
+  if (!navigator.storage?.getDirectory) return 'navigator.storage.getDirectory is not available';
+  try {
+    const root = await opfsRoot(true);
+    const probe = await root.getFileHandle('.probe', { create: true });
+    const handle = await probe.createSyncAccessHandle();
+    handle.close();
+    await root.removeEntry('.probe');
+    return '';
+  } catch (err) {
+    return `OPFS sync access handles failed: ${thrown(err)?.name ?? 'Error'}: ${thrown(err)?.message ?? err}`;
+  }
+}
+
 export const hearthStorage = {
-  /** Whether this context can create OPFS sync access handles: tried for real, not guessed. */
-  async probeOPFS() {
-    if (typeof FileSystemFileHandle === 'undefined' || !('createSyncAccessHandle' in FileSystemFileHandle.prototype)) {
-      return 'FileSystemSyncAccessHandle is not available in this browser';
-    }
-    if (!navigator.storage?.getDirectory) return 'navigator.storage.getDirectory is not available';
-    try {
-      const root = await opfsRoot(true);
-      const probe = await root.getFileHandle('.probe', { create: true });
-      const handle = await probe.createSyncAccessHandle();
-      handle.close();
-      await root.removeEntry('.probe');
-      return '';
-    } catch (err) {
-      return `OPFS sync access handles failed: ${thrown(err)?.name ?? 'Error'}: ${thrown(err)?.message ?? err}`;
-    }
+  /**
+   * Whether this context can create OPFS sync access handles: tried for
+   * real, not guessed, once per worker ("" when they work, else why not).
+   * Go's storage and the replica head start (hearth-head-start.js) both
+   * ask; two probes at once would fight over the probe file's handle.
+   * @returns {Promise<string>}
+   */
+  probeOPFS() {
+    probed ??= probeOPFSOnce();
+    return probed;
   },
 
   async opfsOpen(database, file, create) {

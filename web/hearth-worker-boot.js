@@ -5,9 +5,10 @@
 // Go's wasm_exec.js first; this module hands every message to Go, queueing
 // those that arrive while the module compiles.
 import { hearthStorage } from './hearth-storage.js';
-import { HearthWebSocket } from './hearth-socket.js';
+import { adoptingWebSocket } from './hearth-socket.js';
 import { createTabRouter } from './hearth-tabs.js';
 import { compileWasm, installSQLite } from './hearth-worker-wasm.js';
+import { workerHeadStart } from './hearth-head-start.js';
 
 /**
  * Loads the wasm and runs Go (the entry resolves wasmURL with
@@ -22,8 +23,14 @@ import { compileWasm, installSQLite } from './hearth-worker-wasm.js';
 export function startWorker(wasmURL, { wasm = compileWasm(wasmURL), queued = [] } = {}) {
   // The storage glue Go awaits (sqlitevfs/browser).
   globalThis.hearthStorage = hearthStorage;
-  // The sync server's socket, in a relay worker (syncworker/browserws).
-  globalThis.hearthWebSocket = HearthWebSocket;
+  // The sync server's socket, in a relay worker (syncworker/browserws);
+  // Go's first dial takes the one the head start opened, if it did.
+  globalThis.hearthWebSocket = adoptingWebSocket;
+  // Go's fetch of a replica file (wasm/replica.go), which takes the head
+  // start's, begun for the page's first open of a new database while the
+  // wasm compiled (hearth-head-start.js).
+  const replicas = workerHeadStart();
+  /** @type {any} */ (globalThis).hearthFetchReplica = replicas.fetchReplica;
 
   /** @type {Uint8Array[]} messages for Go that arrived before it was ready */
   const pending = [];
@@ -47,8 +54,13 @@ export function startWorker(wasmURL, { wasm = compileWasm(wasmURL), queued = [] 
     onLeadership: (name, leading) => postToPage({ hearthLeader: { name, leading } }),
   });
 
-  for (const data of queued.splice(0)) router.fromPage(data);
-  self.onmessage = (event) => { if (!wasm.fromPage(event.data)) router.fromPage(event.data); };
+  /** @param {unknown} data a message from the page for Go */
+  const fromPage = (data) => {
+    if (!receive) replicas.peek(data);
+    router.fromPage(data);
+  };
+  for (const data of queued.splice(0)) fromPage(data);
+  self.onmessage = (event) => { if (!wasm.fromPage(event.data)) fromPage(event.data); };
 
   // Go posts its replies with postMessage: route them (most go to the page).
   globalThis.postMessage = (msg) => router.fromGo(msg);

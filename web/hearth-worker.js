@@ -8,14 +8,16 @@
 // bootstrap's own imports (and theirs) came one level after another, and
 // on a first visit the worker waited for the fifth level before it could
 // start Go. Asking for them here puts them all in one level; the module
-// map fetches each once, so the bootstrap's static imports find them
-// loading or loaded. Keep WORKER_MODULES to what the bootstrap imports,
-// at any depth (web/hearth.test.mjs checks it): one left out is still
-// loaded, one level later. The wasm's request and its streaming compile
-// start as soon as dist/bundle.js, which names it, and
-// hearth-worker-wasm.js have loaded. Messages that arrive meanwhile wait,
+// map fetches each once, so static imports find them loading or loaded.
+// Keep the modules asked for here closed under their static imports
+// (web/worker-modules.test.mjs checks it): one left out is still loaded,
+// a level later. First come those the wasm's request waits for
+// (dist/bundle.js names the wasm) and the replica head start's
+// (hearth-head-start.js and its imports: it looks at the page's first
+// open as soon as it has loaded). Over HTTP/1.1 the browser opens at most
+// six connections to a server, so the order counts: the rest come after. Messages that arrive meanwhile wait,
 // in order, for the bootstrap.
-const WORKER_MODULES = ['./dist/wasm_exec.js', './hearth-worker-boot.js', './hearth-storage.js', './hearth-socket.js', './hearth-tabs.js', './protocol.js'];
+const WORKER_MODULES = ['./dist/wasm_exec.js', './hearth-worker-boot.js', './hearth-tabs.js'];
 
 /** @type {unknown[]} messages from the page before the wasm's source exists */
 const early = [];
@@ -23,17 +25,24 @@ const early = [];
 const queued = [];
 /** @type {((data: unknown) => boolean) | null} */
 let fromPage = null;
+/** @type {((data: unknown) => void) | null} the head start's look at a message for Go */
+let peek = null;
 self.onmessage = (event) => {
+  peek?.(event.data);
   if (!fromPage) early.push(event.data);
   else if (!fromPage(event.data)) queued.push(event.data);
 };
 
 const fatal = (err) => self.postMessage({ hearthFatal: `loading the Hearth worker failed: ${err?.message ?? err}` });
-// The two the wasm's request waits for are asked for first: over HTTP/1.1
-// the browser opens at most six connections to a server.
 const source = Promise.all([import('./dist/bundle.js'), import('./hearth-worker-wasm.js')]);
+const headStart = Promise.all([import('./protocol.js'), import('./hearth-storage.js'), import('./hearth-socket.js'), import('./hearth-head-start.js')]);
 const rest = Promise.all(WORKER_MODULES.map((m) => import(m)));
 rest.catch(() => {}); // reported below, with the wasm's source
+headStart.then(([, , , { workerHeadStart }]) => {
+  const replicas = workerHeadStart();
+  peek = (data) => replicas.peek(data);
+  for (const data of [...early, ...queued]) peek(data);
+}, () => {}); // the bootstrap imports it too, and reports it
 source.then(([{ wasmFile }, { compileWasm, wasmURLFor }]) => {
   const wasmURL = wasmURLFor(new URL(`./dist/${wasmFile}`, import.meta.url));
   const wasm = compileWasm(wasmURL);

@@ -250,6 +250,12 @@ export interface SyncOptions {
    * (syncStatus().replica says which and why). false never downloads one;
    * a URL (relative to the page) names the endpoint when it is not the
    * sync URL's …/v1/replica. Default true.
+   *
+   * A worker whose wasm is still downloading or compiling when the page's
+   * first open reaches it asks for the file at once if the origin stores
+   * no database of that name (on a first visit the server builds it
+   * meanwhile); Go takes that response if it is the file it would ask
+   * for (syncStatus().replica.headStart).
    */
   replica?: boolean | string;
 }
@@ -311,9 +317,11 @@ export interface SyncStatus {
    * rows and sync state in one download, no snapshot: used, bytes, the
    * download's and the copy's time), or, when the database was new and
    * none was used, why not (reason; the initial sync then ran by
-   * snapshot). All zero and empty for a database that was not new.
+   * snapshot). headStart: the worker had begun the download as the
+   * open reached it, before its wasm had started (see SyncOptions.replica).
+   * All zero and empty for a database that was not new.
    */
-  replica: { used: boolean; bytes: number; downloadMs: number; restoreMs: number; reason: string };
+  replica: { used: boolean; bytes: number; downloadMs: number; restoreMs: number; headStart: boolean; reason: string };
   /** Periodic checksum comparisons with the server, and how many found a table different. */
   checksums: number;
   divergences: number;

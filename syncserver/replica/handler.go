@@ -203,7 +203,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
 		hd.Set("Access-Control-Allow-Origin", origin)
 		hd.Add("Vary", "Origin")
-		hd.Set("Access-Control-Expose-Headers", HeaderSize+", "+HeaderCursor)
+		hd.Set("Access-Control-Expose-Headers", HeaderSize+", "+HeaderCursor+", "+HeaderSchema)
 		if r.Method == http.MethodOptions {
 			hd.Set("Access-Control-Allow-Methods", "GET")
 			hd.Set("Access-Control-Allow-Headers", "Authorization")
@@ -218,7 +218,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	if got := q.Get("schema"); got != h.fingerprint {
+	// A request without a schema is a worker's head start (PROTOCOL.md),
+	// made before its Go could compute the fingerprint: it gets the
+	// server's schema, named in HeaderSchema for the worker to check.
+	if got, ok := q["schema"]; ok && (len(got) != 1 || got[0] != h.fingerprint) {
 		h.fail(w, http.StatusConflict, wire.CodeSchemaMismatch, "the request's schema %.64q is not the server's %s: sync by snapshot", got, h.fingerprint)
 		return
 	}
@@ -401,6 +404,10 @@ const (
 	HeaderCursor = "Hearth-Replica-Cursor"
 	// HeaderSize is the file's size before any Content-Encoding.
 	HeaderSize = "Hearth-Replica-Size"
+	// HeaderSchema is the fingerprint of the schema the file was built
+	// with (appschema.Fingerprint), which a request without one did not
+	// name.
+	HeaderSchema = "Hearth-Replica-Schema"
 )
 
 // errGone: a kept file was dropped before its response began; nothing
@@ -428,6 +435,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, f cached) (compre
 	hd.Set("Cache-Control", "no-store")
 	hd.Set(HeaderCursor, strconv.FormatInt(f.cursor, 10))
 	hd.Set(HeaderSize, strconv.FormatInt(size, 10))
+	hd.Set(HeaderSchema, h.fingerprint)
 	hd.Add("Vary", "Accept-Encoding")
 	switch {
 	case !gzipped:

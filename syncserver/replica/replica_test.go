@@ -172,6 +172,9 @@ func TestAReplicaHoldsWhatADeviceWouldSync(t *testing.T) {
 	if size, _ := strconv.Atoi(resp.Header.Get(HeaderSize)); size != len(data) {
 		t.Fatalf("%s %d, got %d bytes", HeaderSize, size, len(data))
 	}
+	if got := resp.Header.Get(HeaderSchema); got != h.Fingerprint() {
+		t.Fatalf("%s %q, want %q", HeaderSchema, got, h.Fingerprint())
+	}
 	conn := openFile(t, data)
 	cursor, _ := strconv.ParseInt(resp.Header.Get(HeaderCursor), 10, 64)
 	for sql, want := range map[string]int64{
@@ -208,6 +211,34 @@ func TestAReplicaHoldsWhatADeviceWouldSync(t *testing.T) {
 	}
 }
 
+// TestARequestWithoutASchemaGetsTheServers: a page's head start, made
+// before its worker knows the app's fingerprint, gets the file built
+// with the server's schema, which the response names for the worker to
+// compare with its own.
+func TestARequestWithoutASchemaGetsTheServers(t *testing.T) {
+	h, url := server(t, 10, Config{})
+	resp := get(t, url+"?page_size=4096&auto_vacuum=2", nil)
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.StatusCode, data)
+	}
+	if got := resp.Header.Get(HeaderSchema); got != h.Fingerprint() {
+		t.Fatalf("%s %q, want %q", HeaderSchema, got, h.Fingerprint())
+	}
+	conn := openFile(t, data)
+	s, _, err := conn.Prepare(`PRAGMA user_version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !s.Step() || s.ColumnInt64(0) != 2 {
+		t.Fatalf("user_version %d, want 2", s.ColumnInt64(0))
+	}
+}
+
 // TestTheReplicaEndpointRefusesWithStableCodes: what a device cannot use
 // is refused before anything is built, each with its code.
 func TestTheReplicaEndpointRefusesWithStableCodes(t *testing.T) {
@@ -226,7 +257,8 @@ func TestTheReplicaEndpointRefusesWithStableCodes(t *testing.T) {
 		code   string
 	}{
 		{"another schema", query(strings.Repeat("0", 32), 4096, 0), good, http.StatusConflict, "SCHEMA_MISMATCH"},
-		{"no schema", "?page_size=4096&auto_vacuum=0", good, http.StatusConflict, "SCHEMA_MISMATCH"},
+		{"an empty schema", "?schema=&page_size=4096&auto_vacuum=0", good, http.StatusConflict, "SCHEMA_MISMATCH"},
+		{"two schemas", query(h.Fingerprint(), 4096, 0) + "&schema=" + h.Fingerprint(), good, http.StatusConflict, "SCHEMA_MISMATCH"},
 		{"a page size that is no power of two", query(h.Fingerprint(), 4000, 0), good, http.StatusBadRequest, "BAD_REQUEST"},
 		{"a page size too large", query(h.Fingerprint(), 131072, 0), good, http.StatusBadRequest, "BAD_REQUEST"},
 		{"an unknown auto_vacuum", query(h.Fingerprint(), 4096, 3), good, http.StatusBadRequest, "BAD_REQUEST"},

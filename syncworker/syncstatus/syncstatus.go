@@ -108,6 +108,10 @@ type Replica struct {
 	// the time to copy it into the database.
 	Bytes             int64
 	Download, Restore time.Duration
+	// HeadStart: the worker's bootstrap began the download before Go
+	// ran (the page's first open, of a database the origin did not
+	// store), and Go took it.
+	HeadStart bool
 	// Reason, when the file was not used, says why ("" when it was, and
 	// when the database was not new).
 	Reason string
@@ -252,6 +256,8 @@ func (s Status) Encode(e *codec.Encoder) {
 	e.Float(float64(s.Replica.Download) / float64(time.Millisecond))
 	rp.Key("restoreMs")
 	e.Float(float64(s.Replica.Restore) / float64(time.Millisecond))
+	rp.Key("headStart")
+	e.Bool(s.Replica.HeadStart)
 	rp.Key("reason")
 	e.Text(s.Replica.Reason)
 	rp.End()
@@ -337,6 +343,7 @@ func Decode(v any) Status {
 		restore, _ := r["restoreMs"].(float64)
 		st.Replica.Download = time.Duration(download * float64(time.Millisecond))
 		st.Replica.Restore = time.Duration(restore * float64(time.Millisecond))
+		st.Replica.HeadStart, _ = r["headStart"].(bool)
 		st.Replica.Reason, _ = r["reason"].(string)
 	}
 	st.Divergences, st.Checksums = intOf(m, "divergences"), intOf(m, "checksums")

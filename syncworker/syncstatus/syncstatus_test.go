@@ -104,7 +104,7 @@ func TestDecodeReadsEncode(t *testing.T) {
 			Wait: 3 * time.Millisecond, Decode: 1500 * time.Microsecond, Merge: 20 * time.Millisecond, Commit: 250 * time.Microsecond}},
 		Divergences: 1, Checksums: 4, DivergedTables: []string{"tasks"}, ReconcileLatency: 1500 * time.Microsecond,
 		Flagged: 1, Refused: 2, Quarantined: 3, SchemaVersion: 2, ServerMin: 1, ServerMax: 3,
-		Replica: Replica{Used: true, Bytes: 8192, Download: 12 * time.Millisecond, Restore: 1500 * time.Microsecond, Reason: "why not"},
+		Replica: Replica{Used: true, Bytes: 8192, Download: 12 * time.Millisecond, Restore: 1500 * time.Microsecond, HeadStart: true, Reason: "why not"},
 	}
 	var e codec.Encoder
 	want.Encode(&e)

@@ -22,7 +22,16 @@ import (
 // the request before it first blocks: the open goes on with its own work
 // once it does. The worker's main provides one over the browser's fetch;
 // without one, a new database always syncs by snapshot.
-type ReplicaFetcher func(ctx context.Context, url, token string, progress func(received, total int64)) ([]byte, error)
+type ReplicaFetcher func(ctx context.Context, url, token string, progress func(received, total int64)) (ReplicaFile, error)
+
+// ReplicaFile is a replica file a ReplicaFetcher received.
+type ReplicaFile struct {
+	Data []byte
+	// HeadStart: the worker's bootstrap had begun this download before
+	// Go ran (web/hearth-head-start.js), and the fetcher took its
+	// response.
+	HeadStart bool
+}
 
 // ReplicaRefusal is a replica endpoint's answer other than 200.
 type ReplicaRefusal struct {
@@ -76,7 +85,7 @@ type replicaDownload struct {
 	layout Layout
 	cancel context.CancelFunc
 	done   chan struct{} // closed when data, err and took are set
-	data   []byte
+	file   ReplicaFile
 	err    error
 	took   time.Duration
 }
@@ -126,7 +135,7 @@ func (e *Engine) fetchReplica(o *SyncOptions, migrations []appschema.Migration, 
 		start := time.Now()
 		var last time.Time
 		close(asking)
-		d.data, d.err = e.replicas(ctx, u, o.Token, func(received, total int64) {
+		d.file, d.err = e.replicas(ctx, u, o.Token, func(received, total int64) {
 			watchdog.Reset(replicaStall)
 			if now := time.Now(); now.Sub(last) >= replicaProgressEvery || received == total {
 				last = now
@@ -199,8 +208,8 @@ func (e *Engine) beginFromReplica(c *Conn, o *SyncOptions, migrations []appschem
 	if d.err != nil {
 		return syncstatus.Replica{Reason: "download: " + d.err.Error()}, nil
 	}
-	data := d.data
-	st := syncstatus.Replica{Bytes: int64(len(data)), Download: d.took}
+	data := d.file.Data
+	st := syncstatus.Replica{Bytes: int64(len(data)), Download: d.took, HeadStart: d.file.HeadStart}
 	if len(data) < len(sqliteMagic) || string(data[:len(sqliteMagic)]) != sqliteMagic {
 		st.Reason = "the download is not a SQLite database"
 		return st, nil

@@ -62,18 +62,18 @@ func boardServer(t *testing.T, tasks int) string {
 // httpReplicas is a ReplicaFetcher over net/http, as the browser's fetch
 // does it; calls counts its downloads.
 func httpReplicas(calls *atomic.Int64) ReplicaFetcher {
-	return func(ctx context.Context, url, token string, progress func(received, total int64)) ([]byte, error) {
+	return func(ctx context.Context, url, token string, progress func(received, total int64)) (ReplicaFile, error) {
 		calls.Add(1)
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
-			return nil, err
+			return ReplicaFile{}, err
 		}
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			return nil, err
+			return ReplicaFile{}, err
 		}
 		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
@@ -81,7 +81,7 @@ func httpReplicas(calls *atomic.Int64) ReplicaFetcher {
 			var refusal ReplicaRefusal
 			json.Unmarshal(body, &refusal)
 			refusal.Status = resp.StatusCode
-			return nil, &refusal
+			return ReplicaFile{}, &refusal
 		}
 		total, _ := strconv.ParseInt(resp.Header.Get(ReplicaSizeHeader), 10, 64)
 		progress(0, total)
@@ -97,13 +97,13 @@ func httpReplicas(calls *atomic.Int64) ReplicaFetcher {
 				break
 			}
 			if err != nil {
-				return nil, err
+				return ReplicaFile{}, err
 			}
 		}
 		if int64(len(body)) != total {
-			return nil, fmt.Errorf("received %d bytes of %d", len(body), total)
+			return ReplicaFile{}, fmt.Errorf("received %d bytes of %d", len(body), total)
 		}
-		return body, nil
+		return ReplicaFile{Data: body}, nil
 	}
 }
 
@@ -365,7 +365,7 @@ func TestTheReplicaDownloadBeginsBeforeTheOpen(t *testing.T) {
 			var mu sync.Mutex
 			var got []download
 			p := newPageOn(t, storage)
-			p.eng.SetReplicaFetcher(func(ctx context.Context, u, token string, progress func(int64, int64)) ([]byte, error) {
+			p.eng.SetReplicaFetcher(func(ctx context.Context, u, token string, progress func(int64, int64)) (ReplicaFile, error) {
 				startOnce.Do(func() { close(started) })
 				d := download{pageSize: pageSizeOf(t, u)}
 				if d.pageSize == "8192" {
@@ -403,10 +403,10 @@ func TestTheReplicaDownloadBeginsBeforeTheOpen(t *testing.T) {
 	t.Run("a failed open", func(t *testing.T) {
 		p := newPageOn(t, opfsLikeStorage{dir: t.TempDir(), failing: true})
 		var ended atomic.Bool
-		p.eng.SetReplicaFetcher(func(ctx context.Context, _, _ string, _ func(int64, int64)) ([]byte, error) {
+		p.eng.SetReplicaFetcher(func(ctx context.Context, _, _ string, _ func(int64, int64)) (ReplicaFile, error) {
 			defer ended.Store(true)
 			<-ctx.Done()
-			return nil, ctx.Err()
+			return ReplicaFile{}, ctx.Err()
 		})
 		if r := p.request("open", boardOpen("board", url, nil)); r["error"] == nil {
 			t.Fatalf("open with a failing pragma: %v", r)
@@ -456,10 +456,12 @@ func TestANewDatabaseSyncsBySnapshotWhenNoReplicaFits(t *testing.T) {
 		reason  string
 	}{
 		{"another schema", nil, httpReplicas(&calls), "SCHEMA_MISMATCH"},
-		{"not a database", nil, func(context.Context, string, string, func(int64, int64)) ([]byte, error) {
-			return []byte("<html>"), nil
+		{"not a database", nil, func(context.Context, string, string, func(int64, int64)) (ReplicaFile, error) {
+			return ReplicaFile{Data: []byte("<html>")}, nil
 		}, "not a SQLite database"},
-		{"another app's database", nil, func(context.Context, string, string, func(int64, int64)) ([]byte, error) { return notAReplica, nil }, "not a replica"},
+		{"another app's database", nil, func(context.Context, string, string, func(int64, int64)) (ReplicaFile, error) {
+			return ReplicaFile{Data: notAReplica}, nil
+		}, "not a replica"},
 		{"a file with a device's identity", nil, withNode(t, httpReplicas(&calls)), "another device's identity"},
 		{"a sync URL without /sync", map[string]any{"url": strings.TrimSuffix(url, "/sync") + "/other"}, httpReplicas(&calls), "does not end in /sync"},
 	} {
@@ -515,15 +517,15 @@ func TestAHangingReplicaDownloadDoesNotHoldTheOpen(t *testing.T) {
 	defer func(first, stall time.Duration) { replicaFirstByte, replicaStall = first, stall }(replicaFirstByte, replicaStall)
 	replicaFirstByte, replicaStall = 100*time.Millisecond, 100*time.Millisecond
 	for what, fetch := range map[string]ReplicaFetcher{
-		"no answer": func(ctx context.Context, _, _ string, _ func(int64, int64)) ([]byte, error) {
+		"no answer": func(ctx context.Context, _, _ string, _ func(int64, int64)) (ReplicaFile, error) {
 			<-ctx.Done()
-			return nil, ctx.Err()
+			return ReplicaFile{}, ctx.Err()
 		},
-		"an answer, then nothing": func(ctx context.Context, _, _ string, progress func(int64, int64)) ([]byte, error) {
+		"an answer, then nothing": func(ctx context.Context, _, _ string, progress func(int64, int64)) (ReplicaFile, error) {
 			progress(0, 1<<20)
 			progress(4096, 1<<20)
 			<-ctx.Done()
-			return nil, ctx.Err()
+			return ReplicaFile{}, ctx.Err()
 		},
 	} {
 		t.Run(what, func(t *testing.T) {
@@ -544,27 +546,28 @@ func TestAHangingReplicaDownloadDoesNotHoldTheOpen(t *testing.T) {
 // withNode is fetch with a node id written into the file it returns, as a
 // server that did not remove its build's identity would send it.
 func withNode(t *testing.T, fetch ReplicaFetcher) ReplicaFetcher {
-	return func(ctx context.Context, url, token string, progress func(int64, int64)) ([]byte, error) {
-		data, err := fetch(ctx, url, token, progress)
+	return func(ctx context.Context, url, token string, progress func(int64, int64)) (ReplicaFile, error) {
+		file, err := fetch(ctx, url, token, progress)
 		if err != nil {
-			return nil, err
+			return ReplicaFile{}, err
 		}
 		path := filepath.Join(t.TempDir(), "with-node.db")
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			return nil, err
+		if err := os.WriteFile(path, file.Data, 0o600); err != nil {
+			return ReplicaFile{}, err
 		}
 		conn, err := sqlite3.Open(path)
 		if err != nil {
-			return nil, err
+			return ReplicaFile{}, err
 		}
 		err = conn.Exec(`INSERT INTO _hearth_meta(k, v) VALUES ('node', 'someone-else')`)
 		if cerr := conn.Close(); err == nil {
 			err = cerr
 		}
 		if err != nil {
-			return nil, err
+			return ReplicaFile{}, err
 		}
-		return os.ReadFile(path)
+		data, err := os.ReadFile(path)
+		return ReplicaFile{Data: data}, err
 	}
 }
 
@@ -580,10 +583,10 @@ func TestAnInterruptedWholeFileWriteLeavesANewDatabase(t *testing.T) {
 	// The server's file, as a first device downloads it.
 	var data []byte
 	first := newPageOn(t, wholeFileStorage(t))
-	first.eng.SetReplicaFetcher(func(ctx context.Context, url, token string, progress func(int64, int64)) ([]byte, error) {
-		b, err := fetch(ctx, url, token, progress)
-		data = b
-		return b, err
+	first.eng.SetReplicaFetcher(func(ctx context.Context, url, token string, progress func(int64, int64)) (ReplicaFile, error) {
+		f, err := fetch(ctx, url, token, progress)
+		data = f.Data
+		return f, err
 	})
 	first.call("open", boardOpen("board", url, nil))
 	if len(data) == 0 {

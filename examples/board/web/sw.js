@@ -25,7 +25,7 @@ const bundles = ['/board/dist/bundle.js', '/dist/bundle.js'];
 const shell = [
   ...bundles,
   '/board/', '/board/boot.js', '/board/worker.js', '/dist/wasm_exec.js',
-  '/hearth-worker.js', '/hearth-worker-wasm.js', '/hearth-worker-boot.js', '/hearth-storage.js', '/hearth-socket.js', '/hearth-socket-relay.js', '/hearth-tabs.js', '/protocol.js', '/hearth.js',
+  '/hearth-worker.js', '/hearth-worker-wasm.js', '/hearth-worker-boot.js', '/hearth-storage.js', '/hearth-socket.js', '/hearth-socket-relay.js', '/hearth-tabs.js', '/hearth-head-start.js', '/protocol.js', '/hearth.js',
 ];
 const known = new Set([...immutable, ...shell]);
 
