@@ -1,15 +1,18 @@
-// The head start of the page's first open of a synced database, in the
-// worker: its sync connection and, for a new database, its replica file
-// (PROTOCOL.md, "Replica files"). Go can dial the sync server and ask for
-// the file only once its wasm has downloaded, compiled and started: on a
-// first visit the handshakes, the server's build of the file and its
-// download all came after that. So the worker's bootstrap starts both as
-// soon as the page's first open request reaches it, before Go runs, and
-// Go takes them instead of starting its own: the socket through
-// hearth-socket.js's adoptingWebSocket (a connection already open), the
-// file through fetchReplica (a response already coming). The file is
-// asked for only when the origin stores no database of that name. Its
-// body stays in this thread, read only by Go, as Go's own fetch's would.
+// The head start of the page's first open of a new synced database (one
+// the origin does not store), in the worker: its replica file (PROTOCOL.md,
+// "Replica files") and its sync connection. Go can ask for the file and
+// dial the sync server only once its wasm has downloaded, compiled and
+// started: on a first visit the server's build of the file, its download
+// and the connection's handshakes all came after that. So the worker's
+// bootstrap starts both as soon as the page's first open request reaches
+// it, before Go runs, and Go takes them instead of starting its own: the
+// file through fetchReplica (a response already coming), the socket
+// through hearth-socket.js's adoptingWebSocket (a connection already
+// open). The file's body stays in this thread, read only by Go, as Go's
+// own fetch's would. A database the origin stores gets neither: its open
+// is quick and Go's own dial as soon, and on the board's reload an early
+// socket (a relay worker starting beside the page's own start) made the
+// tasks paint later.
 //
 // What Go alone knows is left to Go: the request names no schema (the
 // server then builds with its own and names it in Hearth-Replica-Schema),
@@ -115,9 +118,9 @@ export function syncSocketURL(sync) {
 
 /**
  * The worker's head start: peek() looks at each message from the page
- * until Go runs; for the first open, if it syncs, it opens the sync
- * connection (while the worker is online) and, for a database stored
- * nowhere yet, asks for its replica file. fetchReplica is Go's fetch of a
+ * until Go runs; if the first open is of a synced database stored
+ * nowhere yet, it asks for its replica file and opens its sync
+ * connection (while the worker is online). fetchReplica is Go's fetch of a
  * replica file (globalThis.hearthFetchReplica, wasm/replica.go), which
  * takes the file when it is what Go asks for; a file nobody takes is
  * dropped after keepMs (the socket, by preopen's own bound).
@@ -143,16 +146,7 @@ export function createHeadStart({ storage, fetch = globalThis.fetch, preopen = p
    */
   async function start(req) {
     const sync = req.sync;
-    if (!sync || typeof sync.url !== 'string' || req.storage === 'memory') return null;
-    // Go dials as the open begins, if online (wasm/engine preconnect).
-    if (globalThis.navigator?.onLine !== false) {
-      try {
-        preopen(syncSocketURL(sync), [SUBPROTOCOL]);
-      } catch {
-        // A bad URL: Go's dial reports it.
-      }
-    }
-    if (req.key != null || !Array.isArray(req.migrations) || req.migrations.length === 0) return null;
+    if (!sync || typeof sync.url !== 'string' || req.key != null || !Array.isArray(req.migrations) || req.migrations.length === 0) return null;
     const endpoint = replicaEndpoint(sync);
     if (!endpoint || typeof req.name !== 'string') return null;
     // A request for every open would build files nobody takes: only the
@@ -166,6 +160,14 @@ export function createHeadStart({ storage, fetch = globalThis.fetch, preopen = p
     const headers = {};
     if (typeof sync.token === 'string' && sync.token !== '') headers.Authorization = `Bearer ${sync.token}`;
     const answer = fetch(u.href, { headers, cache: 'no-store' }).catch(() => null);
+    // Go dials as the open begins, if online (wasm/engine preconnect).
+    if (globalThis.navigator?.onLine !== false) {
+      try {
+        preopen(syncSocketURL(sync), [SUBPROTOCOL]);
+      } catch {
+        // A bad URL: Go's dial reports it.
+      }
+    }
     const entry = { key: headStartKey(u.href), answer, taken: false };
     // Unref'd where timers can be (Node), so that it holds nothing up.
     /** @type {any} */ (setTimeout(() => {

@@ -52,19 +52,19 @@ test('the first open of a new database asks at once, and Go takes the answer', a
   assert.deepEqual(sockets, [{ url: 'wss://example.test/api/sync?token=tok', protocols: ['hearth-sync.v1'] }]);
 });
 
-test('a stored database gets its connection opened, and no file', async () => {
-  const { asked, sockets, hs } = world({ opfs: ['app'] });
-  hs.peek(openRequest({ sync: { url: 'wss://example.test/sync', tables: [] } }));
+test('a stored database gets no head start: neither a file nor a connection', async () => {
+  const { asked, sockets, hs } = world({ idb: ['app'] });
+  hs.peek(openRequest());
   await hs.fetchReplica(goURL(4096, 2), {});
-  assert.equal(sockets.length, 1);
-  assert.equal(sockets[0].url, 'wss://example.test/sync');
+  assert.equal(sockets.length, 0);
   assert.equal(asked.length, 1, 'only Go\'s own request');
 });
 
-test('no connection for an open without sync, or for one in memory', () => {
+test('no connection for an open without sync, or for one in memory', async () => {
   for (const fields of [{ sync: undefined }, { storage: 'memory' }]) {
     const { sockets, hs } = world();
     hs.peek(openRequest(fields));
+    await hs.fetchReplica(goURL(4096, 2), {});
     assert.equal(sockets.length, 0);
   }
 });
