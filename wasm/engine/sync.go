@@ -155,6 +155,10 @@ type dbSync struct {
 	pubWindow *time.Timer
 	pubGen    uint64 // counts windows: a timer ends only its own
 	pubNext   *syncstatus.Status
+	// The last status sent, and whether one sent since the connection
+	// opened was caught up (milestone).
+	pubLast     syncstatus.Status
+	pubCaughtUp bool
 }
 
 // statusEvery is the least time between two sync statuses sent to the
@@ -268,17 +272,41 @@ func (e *Engine) stopSync(db *database) {
 }
 
 // publish sends a status to every subscription: at once when no status
-// went in the last statusEvery, else as the newest of the window when it
-// ends.
+// went in the last statusEvery or when it is a milestone, else as the
+// newest of the window when it ends.
 func (s *dbSync) publish(e *Engine, st syncstatus.Status) {
 	s.pubMu.Lock()
 	defer s.pubMu.Unlock()
-	if s.pubWindow != nil {
+	if s.pubWindow != nil && !s.milestone(st) {
 		s.pubNext = &st
 		return
 	}
+	if s.pubWindow != nil {
+		// It replaces whatever the window held: it is newer.
+		s.pubWindow.Stop()
+		s.pubNext = nil
+	}
 	s.openWindow(e)
 	s.send(e, st)
+}
+
+// caughtUp is the status an app waits for after an open: connected, no
+// initial sync running, and every change the server has applied.
+func caughtUp(st syncstatus.Status) bool {
+	return st.Connected && !st.InitialSync.Active && st.Head > 0 && st.Cursor >= st.Head
+}
+
+// milestone reports whether st changes what apps wait for, against the
+// last status sent: the state or the connection, an initial sync's start
+// or end, or the first caught-up status of a connection. The window holds
+// the many statuses of writes and chunks; holding these would show a
+// connection or "synced" up to statusEvery late (on every open: the
+// session's first statuses come within milliseconds of each other).
+// pubMu is held.
+func (s *dbSync) milestone(st syncstatus.Status) bool {
+	last := s.pubLast
+	return st.State != last.State || st.Connected != last.Connected ||
+		st.InitialSync.Active != last.InitialSync.Active || (caughtUp(st) && !s.pubCaughtUp)
 }
 
 // openWindow starts the window after a status sent; pubMu is held.
@@ -324,6 +352,13 @@ func (s *dbSync) flushStatus(e *Engine) {
 
 // send sends a status to every subscription.
 func (s *dbSync) send(e *Engine, st syncstatus.Status) {
+	s.pubLast = st
+	switch {
+	case !st.Connected:
+		s.pubCaughtUp = false
+	case caughtUp(st):
+		s.pubCaughtUp = true
+	}
 	s.mu.Lock()
 	subs := make([]int64, 0, len(s.subs))
 	for sub := range s.subs {
