@@ -3,6 +3,7 @@
 // loopback server is aborted.
 import { spawn, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
+import { before, after } from 'node:test';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -93,6 +94,33 @@ export async function startServer(extraArgs = [], { web = testWebMounts, startMs
 /** Launches headless Chromium (a throwaway profile). */
 export function launchBrowser(options = {}) {
   return chromium.launch({ executablePath: chromiumPath(), args: [...chromiumArgs, ...testRunnerArgs], headless: true, ...options });
+}
+
+/** The app schema the test server serves (`hearth schema`): {migrations, tables}. */
+export function appSchema() {
+  return JSON.parse(execFileSync(path.join(repoRoot, 'bin', 'hearth'), ['schema'], { encoding: 'utf8' }));
+}
+
+/**
+ * A suite's `hearth serve` seeded with `tasks` tasks, a Chromium and the
+ * app's schema, started before its tests and stopped after them (node:test
+ * hooks, registered where this is called): read them off the returned
+ * object inside the tests.
+ * @param {number} tasks
+ * @returns {{ server: Awaited<ReturnType<typeof startServer>>, browser: import('playwright-core').Browser, schema: any }}
+ */
+export function seededServerAndBrowser(tasks) {
+  const fixture = /** @type {any} */ ({});
+  before(async () => {
+    fixture.server = await startServer(['-seed-tasks', String(tasks)]);
+    fixture.browser = await launchBrowser();
+    fixture.schema = appSchema();
+  });
+  after(async () => {
+    await fixture.browser?.close();
+    await fixture.server?.stop();
+  });
+  return fixture;
 }
 
 /** Launches Chromium on a persistent profile directory (real on-disk OPFS and IndexedDB). */

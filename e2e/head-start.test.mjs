@@ -7,29 +7,18 @@
 // the sync connection it opens (one socket, not two). Where
 // the database exists (a reload) nobody asks; a second database in a
 // running worker is Go's to ask for.
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { startServer, launchBrowser, loopbackOnly, repoRoot } from './harness.mjs';
+import { loopbackOnly, seededServerAndBrowser } from './harness.mjs';
 
 const TASKS = 40;
 
 describe('chromium: a new database\'s head start on its replica file', () => {
-  let server, browser, schema;
-  before(async () => {
-    server = await startServer(['-seed-tasks', String(TASKS)]);
-    browser = await launchBrowser();
-    schema = JSON.parse(execFileSync(path.join(repoRoot, 'bin', 'hearth'), ['schema'], { encoding: 'utf8' }));
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const f = seededServerAndBrowser(TASKS);
 
   for (const storage of ['opfs', 'idb']) {
     test(`${storage}: the bootstrap asks while the wasm compiles, and Go takes its answer`, async () => {
-      const context = await browser.newContext();
+      const context = await f.browser.newContext();
       try {
         await loopbackOnly(context);
         // The replica requests of every thread, the workers' too.
@@ -39,8 +28,8 @@ describe('chromium: a new database\'s head start on its replica file', () => {
         // The sync connections, the relay worker's too.
         const sockets = [];
         page.on('websocket', (ws) => { if (ws.url().includes('/sync')) sockets.push(ws.url()); });
-        await page.addInitScript((s) => { window.hearthBenchSchema = s; }, schema);
-        const visit = new URL('e2e/first-visit.html', server.url);
+        await page.addInitScript((s) => { window.hearthBenchSchema = s; }, f.schema);
+        const visit = new URL('e2e/first-visit.html', f.server.url);
         visit.searchParams.set('name', 'first');
         visit.searchParams.set('storage', storage);
         await page.goto(visit.href);
@@ -65,7 +54,7 @@ describe('chromium: a new database\'s head start on its replica file', () => {
           const st = await db.syncStatus();
           await db.close();
           return st.replica;
-        }, [schema, storage]);
+        }, [f.schema, storage]);
         assert.equal(second.used, true, second.reason);
         assert.equal(second.headStart, false);
         assert.equal(asked, 2);

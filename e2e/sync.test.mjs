@@ -6,28 +6,17 @@
 // Playwright's network emulation. Then, in Chromium only, the sync
 // connection's relay worker (web/hearth-socket.js) and its fallback, and
 // the indexes a large initial sync builds at its end.
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import { syncSuite } from './scenarios/sync.mjs';
 import { chromiumDriver } from './drivers/chromium.mjs';
-import { startServer, launchBrowser, loopbackOnly, hearthPage, repoRoot } from './harness.mjs';
+import { loopbackOnly, hearthPage, seededServerAndBrowser } from './harness.mjs';
 import { waitForSynced } from './kit.mjs';
 
 syncSuite(chromiumDriver);
 
 describe('chromium: the sync connection\'s relay worker', () => {
-  let server, browser, schema;
-  before(async () => {
-    server = await startServer(['-seed-tasks', '30']);
-    browser = await launchBrowser();
-    schema = JSON.parse(execFileSync(path.join(repoRoot, 'bin', 'hearth'), ['schema'], { encoding: 'utf8' }));
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const f = seededServerAndBrowser(30);
 
   /**
    * A fresh page that syncs the board's schema. With missing set, the
@@ -36,7 +25,7 @@ describe('chromium: the sync connection\'s relay worker', () => {
    * workers; they do reach the worker's imports.)
    */
   async function syncedPage(missing) {
-    const context = await browser.newContext();
+    const context = await f.browser.newContext();
     await loopbackOnly(context);
     let rewritten = 0;
     if (missing) {
@@ -47,11 +36,11 @@ describe('chromium: the sync connection\'s relay worker', () => {
         await route.fulfill({ response: res, body });
       });
     }
-    const page = await hearthPage(context, server.url);
+    const page = await hearthPage(context, f.server.url);
     await page.evaluate(async (schema) => {
       window.db = await hearth.open({ name: 'relay', storage: 'memory', migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables } });
       window.hearthSyncStatus = () => db.syncStatus();
-    }, schema);
+    }, f.schema);
     await waitForSynced(page);
     // A write goes out and is acknowledged: the connection carries both ways.
     await page.evaluate(() => db.exec("UPDATE tasks SET title = 'through the relay' WHERE id = 't-00001'"));
@@ -85,28 +74,19 @@ describe('chromium: the sync connection\'s relay worker', () => {
 // OPFS and on IndexedDB, the board's index is there afterwards, as the app's migration made
 // it, and the planner uses it.
 describe('chromium: a large initial sync builds its indexes at its end', () => {
-  let server, browser, schema;
-  before(async () => {
-    server = await startServer(['-seed-tasks', '2000']);
-    browser = await launchBrowser();
-    schema = JSON.parse(execFileSync(path.join(repoRoot, 'bin', 'hearth'), ['schema'], { encoding: 'utf8' }));
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const f = seededServerAndBrowser(2000);
 
   for (const storage of ['opfs', 'idb']) {
     test(`the index is whole after the sync, and was built once (${storage})`, async () => {
-      const context = await browser.newContext();
+      const context = await f.browser.newContext();
       await loopbackOnly(context);
       try {
-        const page = await hearthPage(context, server.url);
+        const page = await hearthPage(context, f.server.url);
         await page.evaluate(async ([schema, storage]) => {
           // By snapshot: a replica file (below) would skip it.
           window.db = await hearth.open({ name: `large-${storage}`, storage, migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables, replica: false } });
           window.hearthSyncStatus = () => db.syncStatus();
-        }, [schema, storage]);
+        }, [f.schema, storage]);
         const st = await waitForSynced(page, { timeoutMs: 60000 });
         assert.ok(st.initialSync.total >= 2000 && typeof st.initialSync.indexMs === 'number', JSON.stringify(st.initialSync));
         const r = await page.evaluate(async () => ({
@@ -136,10 +116,10 @@ describe('chromium: a large initial sync builds its indexes at its end', () => {
     // writes reach the server. The file is built with this storage's page
     // size and auto-vacuum mode, which the copy keeps.
     test(`a new database begins as the server's replica (${storage})`, async () => {
-      const context = await browser.newContext();
+      const context = await f.browser.newContext();
       await loopbackOnly(context);
       try {
-        const page = await hearthPage(context, server.url);
+        const page = await hearthPage(context, f.server.url);
         const opened = await page.evaluate(async ([schema, storage]) => {
           const progress = [];
           window.db = await hearth.open({ name: `replica-${storage}`, storage, migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables }, onProgress: (p) => progress.push(p) });
@@ -151,7 +131,7 @@ describe('chromium: a large initial sync builds its indexes at its end', () => {
             layout: (await db.query('SELECT page_size, auto_vacuum, journal_mode FROM pragma_page_size(), pragma_auto_vacuum(), pragma_journal_mode()')).rows[0],
             node: (await db.query("SELECT v FROM _hearth_meta WHERE k = 'node'")).rows[0]?.v,
           };
-        }, [schema, storage]);
+        }, [f.schema, storage]);
         assert.equal(opened.storage, storage);
         assert.equal(opened.tasks, 2000, 'every task is there when open() returns');
         assert.ok(opened.node, 'the device made a node id of its own');
