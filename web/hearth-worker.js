@@ -12,11 +12,11 @@
 // Keep the modules asked for here closed under their static imports
 // (web/worker-modules.test.mjs checks it): one left out is still loaded,
 // a level later. First come those the wasm's request waits for
-// (dist/bundle.js names the wasm) and the replica head start's
+// (dist/bundle.js names the wasm) and the head start's
 // (hearth-head-start.js and its imports: it looks at the page's first
-// open as soon as it has loaded). Over HTTP/1.1 the browser opens at most
-// six connections to a server, so the order counts: the rest come after. Messages that arrive meanwhile wait,
-// in order, for the bootstrap.
+// open as soon as it has loaded); over HTTP/1.1 the browser opens at most
+// six connections to a server, so the order counts. Messages that arrive
+// meanwhile wait, in order, for the bootstrap.
 const WORKER_MODULES = ['./dist/wasm_exec.js', './hearth-worker-boot.js', './hearth-tabs.js'];
 
 /** @type {unknown[]} messages from the page before the wasm's source exists */
