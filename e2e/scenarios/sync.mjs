@@ -183,6 +183,30 @@ export function syncSuite(driver) {
       }
     });
 
+    // A first visit (a profile of its own, nothing cached): the worker's
+    // bootstrap asks for the new database's replica file and opens its
+    // sync connection while the wasm compiles, and Go takes both
+    // (web/hearth-head-start.js); each engine's storage listing, OPFS
+    // probe and socket adoption are on that path.
+    test('a first visit\'s new database takes the worker\'s head start', bounded, async () => {
+      const profile = mkdtempSync(path.join(tmpdir(), `hearth-${engine}-first-`));
+      const browser = await driver.launch({ profile });
+      try {
+        const page = await hearthPage(browser, server.url);
+        await page.evaluate(async (schema) => {
+          window.db = await hearth.open({ name: 'first', storage: 'auto', migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables } });
+          window.hearthSyncStatus = () => window.db.syncStatus();
+        }, schema);
+        const st = await waitForSynced(page);
+        assert.ok(st.replica.used && st.replica.headStart, `the worker's head start was taken: ${JSON.stringify(st.replica)}`);
+        const got = await page.evaluate(async () => ({ n: (await db.query('SELECT count(*) AS n FROM tasks')).rows[0].n, storage: (await db.info()).storage }));
+        assert.deepEqual(got, { n: 30, storage: driver.autoStorage });
+      } finally {
+        await browser.close().catch(() => {});
+        rmSync(profile, { recursive: true, force: true });
+      }
+    });
+
     test('offline edits on both sides converge by the rule, live, and survive a worker restart offline', bounded, async () => {
       await goOffline();
       await waitForSyncState(a, (s) => s.state === 'offline' && !s.online && !s.connected, { what: 'offline state on A' });
