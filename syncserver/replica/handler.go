@@ -71,7 +71,8 @@ type Config struct {
 	Migrations []appschema.Migration
 	Tables     []appschema.Table
 	// MaxBuilds bounds the builds running at once (default
-	// DefaultMaxBuilds); MaxBytes a file's size (default
+	// DefaultMaxBuilds; a file being sent holds none); MaxBytes a
+	// file's size (default
 	// DefaultMaxBytes); Timeout one build (default DefaultTimeout).
 	MaxBuilds int
 	MaxBytes  int64
@@ -271,12 +272,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	done()
-	release, free := h.take(principal)
+	take, free := h.take(principal)
 	if !free {
 		w.Header().Set("Retry-After", "5")
 		h.fail(w, http.StatusServiceUnavailable, CodeBusy, "the server is building as many replicas as it allows: sync by snapshot, or ask again later")
 		return
 	}
+	// The slot bounds builds, not downloads: it is given back once the
+	// build ends, before the file is sent, so that a caller reading
+	// slowly (or a worker's head start not read yet) does not keep
+	// others' builds waiting.
+	release := sync.OnceFunc(take)
 	defer release()
 
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
@@ -296,6 +302,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		MaxBytes:   h.cfg.MaxBytes,
 		From:       from,
 	})
+	release()
 	if err != nil {
 		switch {
 		case errors.Is(err, ErrUnauthorized):

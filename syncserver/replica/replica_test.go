@@ -671,3 +671,45 @@ func TestAKeptFileIsSentAsItIsWhileNothingWasWritten(t *testing.T) {
 	}
 	logs.waitFor(t, "file=continued", 1)
 }
+
+// stalledWriter is a response its reader takes nothing of: its first
+// Write says so on writing and waits for unblock.
+type stalledWriter struct {
+	header  http.Header
+	writing chan struct{}
+	unblock chan struct{}
+	once    sync.Once
+}
+
+func (w *stalledWriter) Header() http.Header { return w.header }
+func (w *stalledWriter) WriteHeader(int)     {}
+func (w *stalledWriter) Write(p []byte) (int, error) {
+	w.once.Do(func() { close(w.writing) })
+	<-w.unblock
+	return len(p), nil
+}
+
+// TestASlowDownloadHoldsNoBuildSlot: a build's slot is given back once
+// the file is built, so a caller that reads its response slowly (or not
+// yet) does not make the next caller's build REPLICA_BUSY.
+func TestASlowDownloadHoldsNoBuildSlot(t *testing.T) {
+	h, url := server(t, 50, Config{MaxBuilds: 1})
+	stalled := &stalledWriter{header: http.Header{}, writing: make(chan struct{}), unblock: make(chan struct{})}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.ServeHTTP(stalled, httptest.NewRequest(http.MethodGet, "/v1/replica"+query(h.Fingerprint(), 4096, 0), nil))
+	}()
+	select {
+	case <-stalled.writing:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the first response was never written")
+	}
+	resp := get(t, url+query(h.Fingerprint(), 8192, 0), nil)
+	body, _ := io.ReadAll(resp.Body)
+	close(stalled.unblock)
+	<-done
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("a second caller's build while the first file was being sent: %d %s", resp.StatusCode, body)
+	}
+}
