@@ -71,9 +71,9 @@ type Config struct {
 	Migrations []appschema.Migration
 	Tables     []appschema.Table
 	// MaxBuilds bounds the builds running at once (default
-	// DefaultMaxBuilds; a file being sent holds none); MaxBytes a
-	// file's size (default
-	// DefaultMaxBytes); Timeout one build (default DefaultTimeout).
+	// DefaultMaxBuilds; a file being sent holds none); MaxBytes a file's
+	// size (default DefaultMaxBytes); Timeout one build (default
+	// DefaultTimeout).
 	MaxBuilds int
 	MaxBytes  int64
 	Timeout   time.Duration
