@@ -129,7 +129,10 @@ async function initialSync([schema, name, expectTasks, watchSQL, storage, replic
   // From navigation (the page's time origin) to synced: for a first visit,
   // the page's load, the worker's start and the sync.
   const fromNavigation = t0 + done;
-  return { opened, atOpen, done, fromNavigation, rows, firstChunk, phases, began, firstWrite, watch: watchSQL ? watch : null,
+  // Every task queryable already when open() returned (a replica file):
+  // from navigation to then, the goal's "last row queryable".
+  const queryableFromNavigation = atOpen === expectTasks ? t0 + opened : NaN;
+  return { opened, atOpen, done, fromNavigation, queryableFromNavigation, rows, firstChunk, phases, began, firstWrite, watch: watchSQL ? watch : null,
     frames: { count: frames.gaps.length, dropped: dropped.length, droppedMs: dropped.reduce((a, b) => a + b, 0), longest: Math.max(0, ...frames.gaps), longTasks: frames.longTasks, longTaskMs: frames.longTaskMs } };
 }
 
@@ -202,6 +205,9 @@ async function initialSyncRuns(rtt, storage, replica) {
   console.log(`\nSync bench: ${TASKS} tasks (${runs[0].rows} rows) from hearth serve on loopback${rtt > 0 ? ` behind a ${rtt} ms round trip` : ''}, Chromium, ${storage === 'idb' ? 'IndexedDB' : storage === 'opfs' ? 'OPFS' : storage}, ${replica ? 'from a replica file (GET /v1/replica)' : 'by snapshot'}`);
   console.log(`  initial sync to queryable: median ${ms(initial)} over ${runs.length} fresh devices (min ${ms(Math.min(...runs.map((r) => r.done)))}, max ${ms(Math.max(...runs.map((r) => r.done)))}); open() itself ${ms(median(runs.map((r) => r.opened)))}`);
   console.log(`    a first visit's (nothing cached; open() starts the worker): ${ms(first.done)} from open(), ${ms(first.fromNavigation)} from navigation; open() ${ms(first.opened)}; goal ≤ 1 s from navigation: ${first.fromNavigation <= 1000 ? 'met' : 'not met'}`);
+  if (!Number.isNaN(first.queryableFromNavigation)) {
+    console.log(`      every task queryable when its open() returned: ${ms(first.queryableFromNavigation)} from navigation (synced ${ms(first.done - first.opened)} after)`);
+  }
   if (replica) {
     const b = (k) => median(runs.map((r) => r.began[k]));
     console.log(`    every task queryable when open() returned: ${runs.every((r) => r.atOpen === TASKS) ? 'yes' : 'no'}; the file ${(b('bytes') / 1048576).toFixed(1)} MiB, downloaded in ${ms(b('downloadMs'))}, copied in ${ms(b('restoreMs'))} (medians); first visit: ${ms(first.began.downloadMs)} and ${ms(first.began.restoreMs)}`);
