@@ -6,11 +6,10 @@
 // board's schema.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer, launchPersistent, loopbackOnly, importHearth, repoRoot, testWebMounts } from './harness.mjs';
+import { startServer, launchPersistent, loopbackOnly, importHearth, repoRoot, testWebMounts, appSchema } from './harness.mjs';
 
 // main: one tab for every test (a worker start costs seconds of CPU);
 // window.db is the database of the test running.
@@ -175,7 +174,7 @@ test('two tabs: a follower\'s write waits for the leader\'s transaction; a follo
 });
 
 test('sync: a transaction\'s changes are journaled inside it and pushed after its commit; a rollback leaves none', bounded, async () => {
-  const schema = JSON.parse(execFileSync(path.join(repoRoot, 'bin', 'hearth'), ['schema'], { encoding: 'utf8' }));
+  const schema = appSchema();
   const page = main;
   await page.evaluate(async (schema) => {
     window.db = await hearth.open({ name: 'tx-board', storage: 'opfs', migrations: schema.migrations, sync: { url: '/sync', tables: schema.tables } });
@@ -204,7 +203,7 @@ test('sync: a transaction\'s changes are journaled inside it and pushed after it
 });
 
 test('Kysely on the board schema: typed queries, a join, insertId and numAffectedRows, transactions and savepoints', bounded, async () => {
-  const schema = JSON.parse(execFileSync(path.join(repoRoot, 'bin', 'hearth'), ['schema'], { encoding: 'utf8' }));
+  const schema = appSchema();
   const out = await main.evaluate(async (schema) => {
     const { Kysely } = await import('kysely');
     const { HearthDialect } = await import('/kysely.js');

@@ -21,7 +21,6 @@ const RUNS = Number(process.env.FIRST_VISIT_RUNS ?? 2);
 const RTT = Number(process.env.FIRST_VISIT_RTT_MS ?? 0);
 const STORAGE = process.env.FIRST_VISIT_STORAGE ?? 'opfs';
 const schema = appSchema();
-const synced = (st) => st.connected && !st.initialSync.active && st.head > 0 && st.cursor >= st.head;
 
 const server = await startServer(['-seed-tasks', '5000']);
 try {
@@ -45,14 +44,15 @@ try {
     navigatedAt = Date.now();
     await page.goto(visit.href);
     await page.waitForFunction(() => window.hearthFirstOpen !== undefined);
-    const r = await page.evaluate(async (syncedSrc) => {
-      const isSynced = new Function(`return (${syncedSrc})`)();
+    const r = await page.evaluate(async () => {
       const { t0, db: opening } = window.hearthFirstOpen;
       const db = await opening;
       const opened = performance.now();
-      await new Promise((resolve) => db.onSyncStatus((st) => { if (isSynced(st)) resolve(undefined); }));
+      await new Promise((resolve) => db.onSyncStatus((st) => {
+        if (st.connected && !st.initialSync.active && st.head > 0 && st.cursor >= st.head) resolve(undefined);
+      }));
       return { called: t0, opened, synced: performance.now(), replica: (await db.syncStatus()).replica };
-    }, synced.toString());
+    });
     console.log(`\nfirst visit ${run + 1}${RTT > 0 ? `, ${RTT} ms round trip` : ', loopback'}, ${STORAGE}: open() called at ${r.called.toFixed(0)} ms, returned at ${r.opened.toFixed(0)}, synced at ${r.synced.toFixed(0)} (from navigation)`);
     console.log(`  replica file: used ${r.replica.used}, head start ${r.replica.headStart}, ${r.replica.downloadMs.toFixed(0)} ms waited for after Go asked${r.replica.reason ? `; ${r.replica.reason}` : ''}`);
     console.log('  start    queued  first byte  end   (ms; request start from navigation, the rest from it)');

@@ -7,9 +7,7 @@
 // BENCH_REREAD_RUNS pages (default 3). On IndexedDB every read the VFS's
 // block cache misses is an IndexedDB transaction: this shows what the
 // cache's size is worth once a database outgrows it.
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { startServer, hearthPage, repoRoot } from '../harness.mjs';
+import { startServer, hearthPage, appSchema } from '../harness.mjs';
 import { freshDevice, median, runBench } from './common.mjs';
 
 const TASKS = Number(process.env.BENCH_REREAD_TASKS ?? 30000);
@@ -22,7 +20,7 @@ const QUERIES = [
 ];
 
 await runBench(import.meta.url, async () => {
-  const schema = JSON.parse(execFileSync(path.join(repoRoot, 'bin', 'hearth'), ['schema'], { encoding: 'utf8' }));
+  const schema = appSchema();
   // Seeding 100,000 tasks takes the server about 2 minutes.
   const server = await startServer(['-seed-tasks', String(TASKS)], { startMs: 300000 });
   try {

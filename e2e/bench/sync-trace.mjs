@@ -11,10 +11,9 @@
 // SYNC_TRACE_TIMELINE=N prints the worker's open() and sync in N ms steps: in each,
 // what its samples were in most (the innermost of Hearth's own functions
 // on the stack, else the innermost), to see what the open waits behind.
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { startServer, hearthPage, repoRoot } from '../harness.mjs';
+import { startServer, hearthPage, repoRoot, appSchema } from '../harness.mjs';
 import { startTrace, cpuProfiles, markTs, wasmFunctionNames } from './trace.mjs';
 import { cleanup, freshDevice, printHelpIfAsked } from './common.mjs';
 
@@ -23,7 +22,7 @@ if (printHelpIfAsked(import.meta.url)) process.exit(0);
 const TASKS = Number(process.env.BENCH_SYNC_TASKS ?? 5000);
 // BENCH_SYNC_STORAGE: opfs (default) or idb.
 const STORAGE = process.env.BENCH_SYNC_STORAGE ?? 'opfs';
-const schema = JSON.parse(execFileSync(path.join(repoRoot, 'bin', 'hearth'), ['schema'], { encoding: 'utf8' }));
+const schema = appSchema();
 
 const FIRST = ['1', 'visit'].includes(process.env.SYNC_TRACE_FIRST);
 const VISIT = process.env.SYNC_TRACE_FIRST === 'visit';

@@ -15,9 +15,7 @@
 //   2. push of 1,000 changes made offline: online → all acknowledged;
 //   3. a change on device A → visible in device B's live query, p50/p95.
 // Prints numbers; asserts nothing.
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { startServer, hearthPage, repoRoot } from '../harness.mjs';
+import { startServer, hearthPage, appSchema } from '../harness.mjs';
 import { cleanup, delayedNetwork, freshDevice, median, printHelpIfAsked } from './common.mjs';
 
 if (printHelpIfAsked(import.meta.url)) process.exit(0);
@@ -46,7 +44,7 @@ const REPLICA = (process.env.BENCH_SYNC_REPLICA ?? 'snapshot,replica').split(','
 const WATCH_SQL = process.env.BENCH_SYNC_WATCH === '0' ? '' : (process.env.BENCH_SYNC_WATCH ?? 'SELECT id, project_id, title, status, position FROM tasks ORDER BY project_id, status, position');
 const POWERSYNC_INITIAL_MS = 1200; // the anchor's published figure (broadband), see shared notes
 
-const schema = JSON.parse(execFileSync(path.join(repoRoot, 'bin', 'hearth'), ['schema'], { encoding: 'utf8' }));
+const schema = appSchema();
 
 // In the page: opens a fresh synced database and times it to fully synced.
 async function initialSync([schema, name, expectTasks, watchSQL, storage, replica]) {

@@ -10,12 +10,11 @@
 // tell it (navigator.onLine and the offline event).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer, repoRoot, hearthPage } from '../harness.mjs';
+import { startServer, hearthPage, appSchema } from '../harness.mjs';
 import { waitForSynced, waitForSyncState, pendingChanges } from '../kit.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -126,7 +125,7 @@ async function waitForWatched(page, expected, what) {
 
 export function syncSuite(driver) {
   const { engine } = driver;
-  const schema = JSON.parse(execFileSync(path.join(repoRoot, 'bin', 'hearth'), ['schema'], { encoding: 'utf8' }));
+  const schema = appSchema();
   const bounded = { timeout: 90000 };
 
   describe(`${engine}: sync between two browsers`, () => {
