@@ -6,10 +6,12 @@
 // Go's: if they drift, Go asks again and headStart is false here; so is
 // the sync connection it opens (one socket, not two). Where
 // the database exists (a reload) nobody asks; a second database in a
-// running worker is Go's to ask for.
+// running worker is Go's to ask for. An app whose open comes late starts
+// the head start itself (HearthWorker#headStart): its open, once Go runs,
+// takes the same file and connection.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loopbackOnly, seededServerAndBrowser } from './harness.mjs';
+import { hearthPage, loopbackOnly, seededServerAndBrowser } from './harness.mjs';
 
 const TASKS = 40;
 
@@ -77,4 +79,38 @@ describe('chromium: a new database\'s head start on its replica file', () => {
       }
     });
   }
+
+  test('headStart() before a late open: the open, with Go running, takes the file and the connection', async () => {
+    const context = await f.browser.newContext();
+    try {
+      await loopbackOnly(context);
+      let asked = 0;
+      context.on('request', (r) => { if (r.url().includes('/v1/replica')) asked++; });
+      const page = await hearthPage(context, f.server.url);
+      const sockets = [];
+      page.on('websocket', (ws) => { if (ws.url().includes('/sync')) sockets.push(ws.url()); });
+      const late = await page.evaluate(async (s) => {
+        const worker = hearth.preload();
+        // The message is the bootstrap's: Go never sees it (it would answer BAD_REQUEST).
+        const unmatched = [];
+        worker.onUnmatchedError = (err) => unmatched.push(err.message);
+        worker.headStart({ name: 'late', sync: { url: '/sync' } });
+        // Go runs once a first open is answered; the app's comes after.
+        await (await hearth.open({ name: 'scratch', storage: 'memory' })).close();
+        const db = await hearth.open({ name: 'late', migrations: s.migrations, sync: { url: '/sync', tables: s.tables } });
+        await new Promise((resolve) => db.onSyncStatus((st) => { if (st.connected) resolve(undefined); }));
+        const st = await db.syncStatus();
+        const tasks = (await db.query('SELECT count(*) AS n FROM tasks')).rows[0].n;
+        return { replica: st.replica, tasks, unmatched };
+      }, f.schema);
+      assert.deepEqual(late.unmatched, []);
+      assert.equal(late.replica.used, true, late.replica.reason);
+      assert.equal(late.replica.headStart, true, 'Go asked again: the head start message was not the open\'s');
+      assert.equal(late.tasks, TASKS);
+      assert.equal(asked, 1);
+      assert.equal(sockets.length, 1, `sync connections: ${sockets.join(', ')}`);
+    } finally {
+      await context.close();
+    }
+  });
 });

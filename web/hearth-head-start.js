@@ -14,6 +14,14 @@
 // socket (a relay worker starting beside the page's own start) made the
 // tasks paint later.
 //
+// An app whose open comes late (its framework boots first, or Go in a
+// wasm of its own sends it, as the task board's does) can start the same
+// head start sooner: HearthWorker#headStart posts the message HINT names
+// ({hearthHeadStart: {name, storage, sync}}, the open's own options) as
+// soon as the worker exists. The first hint or open decides; a hint never
+// reaches Go, and a later open of another database or layout leaves the
+// file untaken (dropped after keepMs).
+//
 // What Go alone knows is left to Go: the request names no schema (the
 // server then builds with its own and names it in Hearth-Replica-Schema),
 // and Go's fetch takes the response only if that is its own fingerprint
@@ -29,6 +37,56 @@ import { preopen as preopenSocket } from './hearth-socket.js';
 const SCHEMA_HEADER = 'Hearth-Replica-Schema';
 /** The sync connection's subprotocol (syncworker/wire Subprotocol). */
 const SUBPROTOCOL = 'hearth-sync.v1';
+
+/** The key of the page's head start message (HearthWorker#headStart). */
+export const HINT = 'hearthHeadStart';
+
+/**
+ * Whether a message from the page is a head start message: the worker
+ * keeps it from Go (it is not a request).
+ * @param {unknown} data
+ */
+export function isHeadStartHint(data) {
+  return data !== null && typeof data === 'object' && !(data instanceof Uint8Array) && HINT in data;
+}
+
+/**
+ * A database's open as far as the head start needs it.
+ * @typedef {{ name: string, storage: string, sync: {url: string, token?: unknown, replica?: boolean | string} }} HeadStartTarget
+ */
+
+/**
+ * The target of a head start message, or null when it is malformed.
+ * @param {unknown} data
+ * @returns {HeadStartTarget | null}
+ */
+function hintTarget(data) {
+  const hint = /** @type {Record<string, any>} */ (data)[HINT];
+  if (!hint || typeof hint !== 'object' || typeof hint.name !== 'string') return null;
+  const sync = hint.sync;
+  if (!sync || typeof sync !== 'object' || typeof sync.url !== 'string') return null;
+  return { name: hint.name, storage: typeof hint.storage === 'string' ? hint.storage : 'auto', sync };
+}
+
+/**
+ * The target of the page's open request, or null when it takes no head
+ * start: unsynced, encrypted (its file is not built for it), or without
+ * a schema (migrations).
+ * @param {Uint8Array} data an open request
+ * @returns {HeadStartTarget | null}
+ */
+function openTarget(data) {
+  let req;
+  try {
+    req = /** @type {Record<string, any>} */ (decode(data));
+  } catch {
+    return null; // Go answers it with the error
+  }
+  const sync = req.sync;
+  if (!sync || typeof sync.url !== 'string' || req.key != null || !Array.isArray(req.migrations) || req.migrations.length === 0) return null;
+  if (typeof req.name !== 'string') return null;
+  return { name: req.name, storage: req.storage ?? 'auto', sync };
+}
 
 /**
  * A new database's page size and auto-vacuum mode on each storage, as Go
@@ -141,17 +199,16 @@ export function createHeadStart({ storage, fetch = globalThis.fetch, preopen = p
   let started = Promise.resolve(null);
 
   /**
-   * @param {Record<string, any>} req the page's open request
+   * @param {HeadStartTarget} req the page's first open, or its head start message
    * @returns {Promise<{ key: string, answer: Promise<Response | null>, taken: boolean } | null>}
    */
   async function start(req) {
     const sync = req.sync;
-    if (!sync || typeof sync.url !== 'string' || req.key != null || !Array.isArray(req.migrations) || req.migrations.length === 0) return null;
     const endpoint = replicaEndpoint(sync);
-    if (!endpoint || typeof req.name !== 'string') return null;
+    if (!endpoint) return null;
     // A request for every open would build files nobody takes: only the
     // first, and only for a database stored nowhere yet.
-    const kind = await newDatabaseStorage(storage, req.name, req.storage ?? 'auto');
+    const kind = await newDatabaseStorage(storage, req.name, req.storage);
     if (!kind) return null;
     const u = new URL(endpoint);
     u.searchParams.set('page_size', String(NEW_LAYOUTS[kind].pageSize));
@@ -180,19 +237,24 @@ export function createHeadStart({ storage, fetch = globalThis.fetch, preopen = p
 
   return {
     /**
-     * Looks at a message from the page (it goes on to Go as it is).
+     * Looks at a message from the page: a request (it goes on to Go as it
+     * is) or a head start message.
      * @param {unknown} data
      */
     peek(data) {
-      if (tried || !(data instanceof Uint8Array) || peekHead(data).op !== 'open') return;
-      tried = true;
-      let req;
-      try {
-        req = /** @type {Record<string, any>} */ (decode(data));
-      } catch {
-        return; // Go answers it with the error
+      if (tried) return;
+      let target;
+      if (data instanceof Uint8Array) {
+        if (peekHead(data).op !== 'open') return;
+        tried = true;
+        target = openTarget(data);
+      } else if (isHeadStartHint(data)) {
+        // A malformed message leaves the head start to the first open.
+        target = hintTarget(data);
+        if (!target) return;
+        tried = true;
       }
-      started = start(req).catch(() => null);
+      if (target) started = start(target).catch(() => null);
     },
     /**
      * fetch(url, init) for a replica file: the head start's response when

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encode, VERSION } from './protocol.js';
-import { createHeadStart, replicaEndpoint, headStartKey, syncSocketURL } from './hearth-head-start.js';
+import { createHeadStart, replicaEndpoint, headStartKey, syncSocketURL, isHeadStartHint } from './hearth-head-start.js';
 
 const FINGERPRINT = 'f'.repeat(32);
 const migrations = [{ version: 1, sql: 'CREATE TABLE tasks(id TEXT PRIMARY KEY)' }];
@@ -128,6 +128,59 @@ for (const [what, fields, lists] of [
     assert.equal(asked[0].url, goURL(4096, 2));
   });
 }
+
+/** The page's head start message (HearthWorker#headStart), for the open openRequest() makes. */
+function hint(fields = {}) {
+  return { hearthHeadStart: { name: 'app', storage: 'auto', sync: { url: 'wss://example.test/api/sync', token: 'tok' }, ...fields } };
+}
+
+test('a head start message starts what the open would, and the open then starts nothing more', async () => {
+  const { asked, sockets, hs } = world();
+  hs.peek(hint());
+  hs.peek(openRequest());
+  const resp = await hs.fetchReplica(goURL(4096, 2), {});
+  assert.equal(/** @type {any} */ (resp).hearthHeadStart, true);
+  assert.equal(asked.length, 1);
+  assert.equal(headStartKey(asked[0].url), headStartKey(goURL(4096, 2)));
+  assert.equal(asked[0].init.headers.Authorization, 'Bearer tok');
+  assert.deepEqual(sockets, [{ url: 'wss://example.test/api/sync?token=tok', protocols: ['hearth-sync.v1'] }]);
+});
+
+test('a head start message for a stored database starts nothing', async () => {
+  const { asked, sockets, hs } = world({ opfs: ['app'] });
+  hs.peek(hint());
+  await hs.fetchReplica(goURL(4096, 2), {});
+  assert.equal(sockets.length, 0);
+  assert.equal(asked.length, 1, 'only Go\'s own request');
+});
+
+test('a malformed head start message is ignored: the first open still decides', async () => {
+  for (const bad of [{ hearthHeadStart: null }, { hearthHeadStart: { name: 'app' } }, { hearthHeadStart: { name: 7, sync: { url: 'wss://example.test/api/sync' } } }, hint({ sync: { url: 5 } })]) {
+    const { asked, hs } = world();
+    assert.equal(isHeadStartHint(bad), true);
+    hs.peek(bad);
+    hs.peek(openRequest());
+    const resp = await hs.fetchReplica(goURL(4096, 2), {});
+    assert.equal(/** @type {any} */ (resp).hearthHeadStart, true, JSON.stringify(bad));
+    assert.equal(asked.length, 1);
+  }
+});
+
+test('a head start message for one database, an open of another: Go asks for its own', async () => {
+  const { asked, cancelled, hs } = world();
+  hs.peek(hint({ storage: 'idb' }));
+  hs.peek(openRequest());
+  const resp = await hs.fetchReplica(goURL(4096, 2), {});
+  assert.equal(/** @type {any} */ (resp).hearthHeadStart, undefined);
+  assert.equal(asked.length, 2);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(cancelled.length, 1, 'the unused file is let go');
+});
+
+test('only head start messages are taken for one', () => {
+  assert.equal(isHeadStartHint(hint()), true);
+  for (const other of [openRequest(), { hearthModule: null }, null, 'hearthHeadStart', undefined]) assert.equal(isHeadStartHint(other), false);
+});
 
 test('messages other than an open are not looked into', async () => {
   const { asked, hs } = world();

@@ -8,7 +8,7 @@ import { hearthStorage } from './hearth-storage.js';
 import { adoptingWebSocket } from './hearth-socket.js';
 import { createTabRouter } from './hearth-tabs.js';
 import { compileWasm, installSQLite } from './hearth-worker-wasm.js';
-import { workerHeadStart } from './hearth-head-start.js';
+import { isHeadStartHint, workerHeadStart } from './hearth-head-start.js';
 
 /**
  * Loads the wasm and runs Go (the entry resolves wasmURL with
@@ -56,6 +56,12 @@ export function startWorker(wasmURL, { wasm = compileWasm(wasmURL), queued = [] 
 
   /** @param {unknown} data a message from the page for Go */
   const fromPage = (data) => {
+    // A head start message is the bootstrap's alone, and still of use
+    // once Go runs: the open it announces may come much later.
+    if (isHeadStartHint(data)) {
+      replicas.peek(data);
+      return;
+    }
     if (!receive) replicas.peek(data);
     router.fromPage(data);
   };

@@ -90,8 +90,25 @@ export declare class HearthWorker {
   constructor(options?: WorkerOptions);
   /** Receives error replies that match no request, such as the answer to an undecodable message. */
   onUnmatchedError: (err: HearthError) => void;
+  /**
+   * Starts the head start of a database the app will open later, with the
+   * same name, storage and sync as that open: if this origin stores no
+   * database of that name yet, the worker asks for its replica file and
+   * opens its sync connection now, while its wasm loads, and the open
+   * takes both. For an app whose open comes late (its framework boots
+   * first); the first headStart or open of a worker decides. A database
+   * opened with a key takes none.
+   */
+  headStart(options: HeadStartOptions): void;
   /** Stops the worker; requests in flight reject with CLOSED. */
   terminate(): void;
+}
+
+/** What HearthWorker#headStart needs of the open to come. */
+export interface HeadStartOptions {
+  name: string;
+  storage?: 'auto' | 'opfs' | 'idb';
+  sync: Pick<SyncOptions, 'url' | 'token' | 'replica'>;
 }
 
 /** Starts the shared worker early so the bundle compiles while the app boots. */

@@ -258,6 +258,20 @@ export class HearthWorker {
     });
   }
 
+  /**
+   * Starts the head start of a database the app will open later: if the
+   * origin stores no database of that name yet, the worker asks for its
+   * replica file and opens its sync connection now, and the open takes
+   * them (web/hearth-head-start.js).
+   * @param {api.HeadStartOptions} options
+   */
+  headStart({ name, storage = 'auto', sync }) {
+    const s = syncOption(sync && { ...sync, tables: [] });
+    if (!s) throw new HearthError('BAD_REQUEST', 'headStart: sync is required (a head start is of a synced database)');
+    // The open's own sync option, so that the worker asks what Go will.
+    this.worker.postMessage({ hearthHeadStart: { name, storage, sync: { url: s.url, token: s.token, replica: s.replica } } });
+  }
+
   /** Stops the worker; requests in flight reject with CLOSED. */
   terminate() {
     this.worker.terminate();

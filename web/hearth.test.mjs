@@ -159,3 +159,13 @@ for (const rowMode of /** @type {const} */ (['object', 'array'])) {
     await unwatch();
   });
 }
+
+test('headStart sends the worker the open\'s own sync option, and needs one', () => {
+  const { db, worker } = standIn();
+  /** @type {unknown[]} */
+  const sent = [];
+  worker.postMessage = (message) => sent.push(message);
+  db.worker.headStart({ name: 'app', sync: { url: 'https://app.test/api/sync', token: 't' } });
+  assert.deepStrictEqual(sent, [{ hearthHeadStart: { name: 'app', storage: 'auto', sync: { url: 'wss://app.test/api/sync', token: 't', replica: undefined } } }]);
+  assert.throws(() => db.worker.headStart(/** @type {any} */ ({ name: 'app' })), { code: 'BAD_REQUEST' });
+});

@@ -7,8 +7,10 @@
 // from Chromium's Event Timing API, over 100 moves with 5,000 tasks, and
 // the same moves made on the same page by a plain JS handler (the anchor:
 // the DOM change alone). Prints figures; asserts nothing.
+// BOARD_BENCH_RTT_MS=100 puts the start-up runs behind common.mjs's
+// delayedNetwork (default 0: loopback).
 import { startServer } from '../harness.mjs';
-import { backlogCard, moveCard, openDevice, printHelpIfAsked, waitForQuietBoard } from './common.mjs';
+import { backlogCard, cleanup, delayedNetwork, moveCard, openDevice, printHelpIfAsked, waitForQuietBoard } from './common.mjs';
 
 if (printHelpIfAsked(import.meta.url)) process.exit(0);
 
@@ -48,11 +50,13 @@ const rows = [];
 // BOARD_BENCH_TASKS=5000 BOARD_BENCH_MODES=local narrows the run.
 const sizes = (process.env.BOARD_BENCH_TASKS ?? '400,5000').split(',').filter(Boolean).map(Number);
 const modes = (process.env.BOARD_BENCH_MODES ?? 'local,synced').split(',');
+const rtt = Number(process.env.BOARD_BENCH_RTT_MS ?? 0);
 for (const tasks of sizes) {
   for (const mode of modes) {
     const server = await startServer(mode === 'synced' ? ['-seed-tasks', String(tasks)] : ['-sync=false']);
     const { page, close } = await openDevice('hearth-board-bench-');
-    const url = new URL(mode === 'synced' ? 'board/' : `board/?sync=0&seed=${tasks}`, server.url).href;
+    const base = rtt > 0 ? await delayedNetwork(server.url, rtt) : server.url;
+    const url = new URL(mode === 'synced' ? 'board/' : `board/?sync=0&seed=${tasks}`, base).href;
     try {
       const first = await firstPaint(page, url);
       // A reload of a board at rest: synced (an initial sync still running
@@ -208,3 +212,5 @@ if (inpMoves > 0) {
     await server.stop();
   }
 }
+// The delayed networks' proxies.
+await cleanup();

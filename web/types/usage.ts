@@ -35,6 +35,11 @@ interface Note {
 export async function app(): Promise<void> {
   const worker: HearthWorker = preload({ wasmURL: '/dist/hearth.wasm' });
   worker.onUnmatchedError = (err) => console.warn(err.code);
+  // The open below comes after the app's own start: its replica file and
+  // sync connection need not wait for it.
+  worker.headStart({ name: 'tasks', sync: { url: '/sync', token: 'token' } });
+  // @ts-expect-error sync is required: a head start is of a synced database
+  worker.headStart({ name: 'tasks' });
 
   const db: Database = await open({
     name: 'notes',

@@ -291,6 +291,22 @@ window.hearthBoardDropSavedFrame = () => {
 
 // The Hearth worker (window.hearthBoardWorker) was started by index.html.
 
+// The board's Go opens its database once the board's own wasm has started
+// (root.go), half a second into a first visit; until then the worker
+// would wait to ask for the replica file, which the server builds for
+// this user first. The head start message (hearth.js
+// HearthWorker#headStart) has the worker ask now, with what the open
+// will carry: its name, the sync URL (sync_client.go syncURL) and the
+// demo token. The worker asks only for a database this origin does not
+// store yet, and the open takes what it got.
+if (new URLSearchParams(location.search).get('sync') !== '0') {
+  window.hearthBoardToken.then((t) => {
+    if (!t) return; // unreachable: the open finds out
+    const url = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/sync`;
+    window.hearthBoardWorker.postMessage({ hearthHeadStart: { name: `board-${window.hearthBoardUser}`, sync: { url, token: t.token } } });
+  });
+}
+
 // Whether this tab's worker owns the board database (the other tabs'
 // workers forward to it): the worker says so when it takes or leaves the
 // lead. The conformance kit's killLeaderTab asks every tab.
