@@ -96,8 +96,12 @@ export declare class HearthWorker {
    * database of that name yet, the worker asks for its replica file and
    * opens its sync connection now, while its wasm loads, and the open
    * takes both. For an app whose open comes late (its framework boots
-   * first); the first headStart or open of a worker decides. A database
-   * opened with a key takes none.
+   * first); the first headStart or open of a worker decides. Not for a
+   * database opened with a key: its open takes no replica file, and the
+   * server's build would go unused. It posts the worker
+   * `{hearthHeadStart: {name, storage, sync: {url, token, replica}}}`
+   * (sync as syncOption gives it), which a page that started the worker
+   * itself may post as well (the task board's boot.js does).
    */
   headStart(options: HeadStartOptions): void;
   /** Stops the worker; requests in flight reject with CLOSED. */
