@@ -16,6 +16,11 @@ function openRequest(fields = {}) {
   return encode({ v: VERSION, id: 1, op: 'open', name: 'app', storage: 'auto', migrations, sync: { url: 'wss://example.test/api/sync', tables: [], token: 'tok' }, ...fields });
 }
 
+/** The page's head start message (HearthWorker#headStart), for the open openRequest() makes. */
+function hint(fields = {}) {
+  return { hearthHeadStart: { name: 'app', storage: 'auto', sync: { url: 'wss://example.test/api/sync', token: 'tok' }, ...fields } };
+}
+
 /** A stand-in world: stored databases, the OPFS probe's answer, and a fetch that records. */
 function world({ opfs = [], idb = [], probe = '', schema = FINGERPRINT, status = 200 } = {}) {
   const asked = [];
@@ -52,12 +57,14 @@ test('the first open of a new database asks at once, and Go takes the answer', a
   assert.deepEqual(sockets, [{ url: 'wss://example.test/api/sync?token=tok', protocols: ['hearth-sync.v1'] }]);
 });
 
-test('a stored database gets no head start: neither a file nor a connection', async () => {
-  const { asked, sockets, hs } = world({ idb: ['app'] });
-  hs.peek(openRequest());
-  await hs.fetchReplica(goURL(4096, 2), {});
-  assert.equal(sockets.length, 0);
-  assert.equal(asked.length, 1, 'only Go\'s own request');
+test('a stored database gets no head start, from its open or a head start message: neither a file nor a connection', async () => {
+  for (const [message, lists] of [[openRequest(), { idb: ['app'] }], [hint(), { opfs: ['app'] }]]) {
+    const { asked, sockets, hs } = world(lists);
+    hs.peek(message);
+    await hs.fetchReplica(goURL(4096, 2), {});
+    assert.equal(sockets.length, 0);
+    assert.equal(asked.length, 1, 'only Go\'s own request');
+  }
 });
 
 test('no connection for an open without sync, or for one in memory', async () => {
@@ -129,11 +136,6 @@ for (const [what, fields, lists] of [
   });
 }
 
-/** The page's head start message (HearthWorker#headStart), for the open openRequest() makes. */
-function hint(fields = {}) {
-  return { hearthHeadStart: { name: 'app', storage: 'auto', sync: { url: 'wss://example.test/api/sync', token: 'tok' }, ...fields } };
-}
-
 test('a head start message starts what the open would, and the open then starts nothing more', async () => {
   const { asked, sockets, hs } = world();
   hs.peek(hint());
@@ -144,14 +146,6 @@ test('a head start message starts what the open would, and the open then starts 
   assert.equal(headStartKey(asked[0].url), headStartKey(goURL(4096, 2)));
   assert.equal(asked[0].init.headers.Authorization, 'Bearer tok');
   assert.deepEqual(sockets, [{ url: 'wss://example.test/api/sync?token=tok', protocols: ['hearth-sync.v1'] }]);
-});
-
-test('a head start message for a stored database starts nothing', async () => {
-  const { asked, sockets, hs } = world({ opfs: ['app'] });
-  hs.peek(hint());
-  await hs.fetchReplica(goURL(4096, 2), {});
-  assert.equal(sockets.length, 0);
-  assert.equal(asked.length, 1, 'only Go\'s own request');
 });
 
 test('a malformed head start message is ignored: the first open still decides', async () => {
