@@ -67,7 +67,11 @@ export function wasmSummary(events, fromTs = -Infinity, toTs = Infinity) {
 export function cpuProfiles(events, { callersOf = '', callerDepth = 4, wasmNames = null, timeline = false } = {}) {
   // V8 names a wasm function by its index when it compiled the function
   // lazily under the profiler (a first visit's); wasmNames maps it back.
-  const rename = (fn) => {
+  // Only the worker's own module's: the SQLite module, compiled from the
+  // bytes of its custom section, has no URL of its own (V8 gives it a
+  // wasm:// one), and its indexes are not Go's.
+  const rename = (fn, url) => {
+    if ((url ?? '').startsWith('wasm://')) return fn?.startsWith('wasm-function[') ? `sqlite ${fn}` : fn;
     const m = wasmNames && /^wasm-function\[(\d+)\]$/.exec(fn ?? '');
     return (m && wasmNames.get(Number(m[1]))) || fn;
   };
@@ -86,7 +90,7 @@ export function cpuProfiles(events, { callersOf = '', callerDepth = 4, wasmNames
       threads.set(e.id, t);
     }
     const prof = e.args?.data?.cpuProfile ?? {};
-    for (const n of prof.nodes ?? []) t.nodes.set(n.id, { ...n.callFrame, functionName: rename(n.callFrame?.functionName), parent: n.parent });
+    for (const n of prof.nodes ?? []) t.nodes.set(n.id, { ...n.callFrame, functionName: rename(n.callFrame?.functionName, n.callFrame?.url), parent: n.parent });
     const samples = prof.samples ?? [];
     const deltas = e.args?.data?.timeDeltas ?? [];
     for (let i = 0; i < samples.length; i++) {
