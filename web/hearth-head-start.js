@@ -38,8 +38,12 @@ const SCHEMA_HEADER = 'Hearth-Replica-Schema';
 /** The sync connection's subprotocol (syncworker/wire Subprotocol). */
 const SUBPROTOCOL = 'hearth-sync.v1';
 
-/** The key of the page's head start message (HearthWorker#headStart). */
-export const HINT = 'hearthHeadStart';
+/**
+ * The key of the page's head start message. hearth.js's
+ * HearthWorker#headStart and the board's boot.js spell it out: neither
+ * imports this worker module.
+ */
+const HINT = 'hearthHeadStart';
 
 /**
  * Whether a message from the page is a head start message: the worker
